@@ -1,0 +1,58 @@
+// Package namespace starts a process in its own set of Linux namespaces and
+// runs the container's command under a small init, as PID 1.
+//
+// # Why namespaces
+//
+// A container is not a virtual machine: it is an ordinary process on the
+// host's kernel that the kernel shows a different view of the world. Each
+// namespace type virtualises one kind of global name:
+//
+//	UTS     hostname and domain name     (hostname box)
+//	PID     process IDs                  (the command is PID 1)
+//	mount   the mount table              (its own /proc, later its own /)
+//	IPC     System V IPC, POSIX queues
+//	network interfaces, routes, ports    (only lo until chapter 05)
+//	cgroup  the view of /proc/self/cgroup
+//	user    user and group IDs           (root inside, uid 100000 outside)
+//
+// clone(2) with CLONE_NEW* flags creates the namespaces and the first
+// process inside them at once.
+//
+// # The re-exec trick
+//
+// Go cannot run arbitrary code between fork and exec, yet some setup must
+// happen inside the new namespaces before the user's command starts (set
+// the hostname, mount /proc, later pivot_root). So the program starts
+// itself again, /proc/self/exe, under the name "berth-init", inside the new
+// namespaces. That second copy is the container's init:
+//
+//	host                                container (new namespaces)
+//	----                                --------------------------
+//	berth run -- sh   --clone(2)-->     berth-init (PID 1)
+//	   |   Start()                         | blocks reading the spec on fd 3
+//	   |   (cgroups, network: ch.02, 05)   |
+//	   |   Release(spec) --- fd 3 --->     | Setup: private mounts, hostname, lo
+//	   |                                   | MountProc, ... (later chapters)
+//	   |                                   | RunInit: fork+exec sh, forward signals,
+//	   |   Wait() <--- exit status ----    |          reap zombies, exit with sh's status
+//
+// The spec pipe is also the synchronisation point: the child cannot start
+// the user's command before the parent has finished its own setup (joined
+// the child to a cgroup, moved a veth into its network namespace), because
+// it is still waiting for the spec.
+//
+// # Why an init at all
+//
+// PID 1 is special in two ways. The kernel does not deliver a signal to
+// PID 1 unless PID 1 installed a handler for it, so a shell run as PID 1
+// ignores SIGTERM and a plain `kill` does nothing. And orphaned processes
+// are re-parented to PID 1, which must wait(2) for them or they stay
+// zombies forever. RunInit does both jobs (the design of tini), and exits
+// with the command's status: its exit code, or 128+N when a signal N killed
+// it, as a shell reports it.
+//
+// When init exits, the kernel kills every other process in its PID
+// namespace; when the last process of a mount namespace is gone, every
+// mount made in it disappears with it. That is why the host sees nothing
+// left behind, as long as the mounts were made private first (see Setup).
+package namespace

@@ -1,0 +1,163 @@
+package namespace
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+)
+
+// InitName is argv[0] of the re-executed init. IsInit checks for it.
+const InitName = "berth-init"
+
+// specFD is the file descriptor on which init reads its spec: the first of
+// cmd.ExtraFiles, after stdin, stdout and stderr.
+const specFD = 3
+
+// IsInit reports whether this process is a container's init, started by
+// Start. A program that uses Start must check it first thing in main (and
+// a test binary in TestMain) and then run its init code instead of its
+// usual work.
+func IsInit() bool { return len(os.Args) > 0 && os.Args[0] == InitName }
+
+// Stdio is what the container's standard streams are connected to. Nil
+// fields mean /dev/null, as with os/exec.
+type Stdio struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// Process is a container's init, started but waiting for its spec.
+type Process struct {
+	cmd  *exec.Cmd
+	spec *os.File // write end of the spec pipe; nil once released
+}
+
+// Start re-executes the running program as a container init in the
+// namespaces that cfg asks for. The new process waits, before doing
+// anything inside the container, until Release sends it its spec. Between
+// Start and Release the caller can act on Pid (put it in a cgroup, give it
+// a network interface).
+func Start(cfg Config, stdio Stdio) (*Process, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("spec pipe: %w", err)
+	}
+	defer r.Close() // the child has its own copy after Start
+
+	cmd := &exec.Cmd{
+		// /proc/self/exe is this very binary, even if it was deleted or
+		// replaced on disk since it started (go run, go test).
+		Path:       "/proc/self/exe",
+		Args:       []string{InitName},
+		Env:        []string{}, // the command's environment travels in the spec
+		Stdin:      stdio.In,
+		Stdout:     stdio.Out,
+		Stderr:     stdio.Err,
+		ExtraFiles: []*os.File{r},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: cfg.cloneFlags(),
+			// If the program that started the container dies, so does
+			// the container: nobody would be left to wait for it. (A
+			// detached container gets a long-lived parent in chapter 07.)
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	if cfg.UserNS {
+		cmd.SysProcAttr.UidMappings = cfg.idMappings()
+		cmd.SysProcAttr.GidMappings = cfg.idMappings()
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// The child is still host root, which the map does not cover: it
+		// would be "nobody" inside, with no capabilities. Becoming uid 0
+		// of the namespace (host uid IDBase) before the exec gives it the
+		// namespace's full capability set, and nothing outside it.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("starting %s in new namespaces: %w", InitName, err)
+	}
+	return &Process{cmd: cmd, spec: w}, nil
+}
+
+// Pid is the host's PID of the container's init.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Release sends the spec to init, which then sets up the container and
+// starts the command. spec is encoded as JSON; init decodes it with
+// ReadSpec into a value of the same type.
+func (p *Process) Release(spec any) error {
+	if p.spec == nil {
+		return errors.New("spec already sent")
+	}
+	defer func() { p.spec.Close(); p.spec = nil }()
+	if err := json.NewEncoder(p.spec).Encode(spec); err != nil {
+		return fmt.Errorf("sending spec to init (pid %d): %w", p.Pid(), err)
+	}
+	return nil
+}
+
+// Wait waits for init to exit and returns its exit status, which is the
+// command's (see ExitCode).
+func (p *Process) Wait() (int, error) {
+	err := p.cmd.Wait()
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		return -1, fmt.Errorf("waiting for init (pid %d): %w", p.Pid(), err)
+	}
+	return ExitCode(p.cmd.ProcessState), nil
+}
+
+// Kill stops a container whose spec was never sent: it closes the spec
+// pipe, kills init and waits for it. Use it to undo Start when a later
+// step fails.
+func (p *Process) Kill() error {
+	if p.spec != nil {
+		p.spec.Close()
+		p.spec = nil
+	}
+	_ = p.cmd.Process.Kill()
+	_, err := p.Wait()
+	return err
+}
+
+// ForwardSignals relays the signals that a terminal or `kill` sends to
+// this program (SIGINT, SIGTERM, ...) to the container's init, which
+// relays them to the command. Without it, Ctrl-C would kill this program
+// and, through Pdeathsig, the container with SIGKILL: no chance to clean
+// up. Call the returned function to stop forwarding.
+func (p *Process) ForwardSignals() (stop func()) {
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, forwarded...)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-ch:
+				_ = p.cmd.Process.Signal(sig)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}
+
+// ExitCode is the status a shell would report for a finished process: its
+// exit code, or 128+N if signal N killed it.
+func ExitCode(state *os.ProcessState) int {
+	if state == nil {
+		return -1
+	}
+	if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return state.ExitCode()
+}

@@ -1,0 +1,113 @@
+package namespace
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Spec is what init needs to know from the parent. Later chapters embed it
+// in bigger specs (struct{ namespace.Spec; Rootfs rootfs.Spec }), and
+// JSON flattens the embedded fields.
+type Spec struct {
+	Hostname string  `json:"hostname"`
+	Command  Command `json:"command"`
+	// Init keeps berth-init as PID 1 to forward signals and reap zombies
+	// (RunInit) instead of replacing it with the command (Exec).
+	Init bool `json:"init,omitempty"`
+}
+
+// Run ends init's work: with s.Init it supervises the command as PID 1,
+// otherwise it becomes the command. It returns only with an exit status.
+func Run(s Spec) int {
+	if s.Init {
+		return RunInit(s.Command)
+	}
+	return Exec(s.Command)
+}
+
+// ReadSpec is init's first step: it blocks until the parent calls Release,
+// then decodes the spec into v.
+func ReadSpec(v any) error {
+	f := os.NewFile(specFD, "spec")
+	if f == nil {
+		return fmt.Errorf("spec: file descriptor %d is not open (was this process started by namespace.Start?)", specFD)
+	}
+	defer f.Close()
+	if err := json.NewDecoder(f).Decode(v); err != nil {
+		return fmt.Errorf("reading spec from fd %d: %w", specFD, err)
+	}
+	return nil
+}
+
+// Setup prepares the new namespaces from inside: it makes every mount
+// private, sets the hostname and brings up the loopback interface.
+func Setup(s Spec) error {
+	// Name ourselves: `ps` in the container would otherwise show "exe",
+	// the name of /proc/self/exe.
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte(InitName + "\x00")[0])), 0, 0, 0)
+	if err := MakeMountsPrivate(); err != nil {
+		return err
+	}
+	if s.Hostname != "" {
+		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+			return fmt.Errorf("sethostname %q: %w", s.Hostname, err)
+		}
+	}
+	return LoopbackUp()
+}
+
+// MakeMountsPrivate stops mount events from crossing between this mount
+// namespace and the host's.
+//
+// A new mount namespace starts as a copy of its parent's, and on systemd
+// hosts "/" is a shared mount: a mount made under a shared mount is
+// propagated to its peers, so without this step mounting /proc here would
+// also mount it on the host. MS_REC applies it to every mount below "/",
+// MS_PRIVATE cuts the peer groups. pivot_root(2) also refuses to work when
+// the new root's parent mount is shared.
+func MakeMountsPrivate() error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts under / private: %w", err)
+	}
+	return nil
+}
+
+// MountProc mounts a new proc filesystem at target. A proc instance shows
+// the PID namespace of the process that mounts it, so this must run inside
+// the new PID namespace: then `ps` sees only the container's processes.
+func MountProc(target string) error {
+	// nosuid, nodev, noexec: nothing in /proc is meant to be executed or
+	// to act as a device, so don't let it.
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	if err := unix.Mount("proc", target, "proc", flags, ""); err != nil {
+		return fmt.Errorf("mounting proc on %s: %w", target, err)
+	}
+	return nil
+}
+
+// LoopbackUp brings up "lo", the only interface in a new network
+// namespace, which starts down: without it even 127.0.0.1 is unreachable.
+// It uses the classic SIOCSIFFLAGS ioctl; chapter 05 uses netlink.
+func LoopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket for lo: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("lo: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("reading flags of lo: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bringing lo up: %w", err)
+	}
+	return nil
+}
