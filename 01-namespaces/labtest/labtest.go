@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
 // RequireEnv is the environment variable that turns a skipped privileged
@@ -43,6 +45,7 @@ func skipOrFail(t testing.TB, reason string) {
 	t.Helper()
 	if os.Getenv(RequireEnv) == "1" {
 		t.Fatalf("%s (and %s=1 forbids skipping)", reason, RequireEnv)
+		return
 	}
 	t.Skip(reason)
 }
@@ -120,4 +123,17 @@ func Mounts(t testing.TB) []string {
 	}
 	sort.Strings(points)
 	return points
+}
+
+// Main is TestMain for a package whose tests start containers. Such tests
+// re-execute the test binary itself as the container's init (namespace.Start
+// runs /proc/self/exe, which is the test binary), so the binary must act as
+// init when it was started as one, exactly as a chapter's main does.
+//
+//	func TestMain(m *testing.M) { labtest.Main(m, containerInit) }
+func Main(m *testing.M, containerInit func() int) {
+	if namespace.IsInit() {
+		os.Exit(containerInit())
+	}
+	os.Exit(m.Run())
 }

@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/01-namespaces/namespace"
+)
+
+// The test binary is also the container's init: namespace.Start re-runs it.
+func TestMain(m *testing.M) { labtest.Main(m, containerInit) }
+
+// program runs the chapter program's command line in-process, as a learner
+// runs `go run ./01-namespaces ARGS...`, and returns what it printed.
+func program(t *testing.T, args ...string) (stdout, stderr string, status int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	status = cli(args, namespace.Stdio{Out: &out, Err: &errOut})
+	return out.String(), errOut.String(), status
+}
+
+// inContainer runs sh -c script in a container and requires status 0.
+func inContainer(t *testing.T, script string, flags ...string) string {
+	t.Helper()
+	args := append(append([]string{"run"}, flags...), "--", "/bin/sh", "-c", script)
+	out, errOut, status := program(t, args...)
+	require.Equal(t, 0, status, "stderr: %s", errOut)
+	return out
+}
+
+func hostFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return strings.TrimSpace(string(b))
+}
+
+func TestS1_ContainerRunsOnTheHostKernel(t *testing.T) {
+	labtest.Privileged(t)
+	var uts unix.Utsname
+	require.NoError(t, unix.Uname(&uts))
+	hostRelease := unix.ByteSliceToString(uts.Release[:])
+
+	out := inContainer(t, "uname -r; cat /proc/sys/kernel/random/boot_id")
+	lines := strings.Fields(out)
+	require.Len(t, lines, 2)
+	assert.Equal(t, hostRelease, lines[0], "uname -r inside must be the host's kernel release")
+	// Not just the same version: the same running kernel, booted once.
+	assert.Equal(t, hostFile(t, "/proc/sys/kernel/random/boot_id"), lines[1], "boot_id inside must be the host kernel's")
+}
+
+func TestS2_ContainersNeedNoHardwareVirtualisation(t *testing.T) {
+	labtest.Privileged(t)
+	cpuinfo := hostFile(t, "/proc/cpuinfo")
+	if strings.Contains(cpuinfo, " hypervisor") {
+		t.Log("the host is itself a virtual machine (cpuinfo has the hypervisor flag): a container runs inside it")
+	}
+	// The container sees the host's CPU, the virtual one included: no
+	// second layer of virtual hardware stands between them.
+	out := inContainer(t, "grep -m1 '^flags' /proc/cpuinfo")
+	assert.Equal(t, firstLine(cpuinfo, "flags"), strings.TrimSpace(out))
+
+	// And the container's process is an ordinary process of this kernel,
+	// listed in the host's /proc like any other.
+	var buf bytes.Buffer
+	p, err := namespace.Start(namespace.Config{}, namespace.Stdio{Out: &buf})
+	require.NoError(t, err)
+	require.NoError(t, p.Release(namespace.Spec{Command: namespace.Command{Args: []string{"/bin/sleep", "0.2"}}}))
+	comm := hostFile(t, fmt.Sprintf("/proc/%d/comm", p.Pid()))
+	status, err := p.Wait()
+	require.NoError(t, err)
+	assert.Equal(t, 0, status)
+	assert.Contains(t, []string{"berth-init", "sleep", "exe"}, comm)
+}
+
+func firstLine(text, prefix string) string {
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, prefix) {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
+}
+
+func TestS9_IsolatesFilesProcessesHostnameAndNetwork(t *testing.T) {
+	labtest.Privileged(t)
+	hostHostname, err := os.Hostname()
+	require.NoError(t, err)
+
+	t.Run("hostname", func(t *testing.T) {
+		out := inContainer(t, "hostname", "--hostname", "box")
+		assert.Equal(t, "box\n", out)
+		after, err := os.Hostname()
+		require.NoError(t, err)
+		assert.Equal(t, hostHostname, after, "the host's hostname must not change")
+	})
+	t.Run("default hostname is the short container ID", func(t *testing.T) {
+		out := strings.TrimSpace(inContainer(t, "hostname"))
+		assert.Regexp(t, `^[0-9a-f]{12}$`, out)
+	})
+	t.Run("processes", func(t *testing.T) {
+		// The command is PID 1 and /proc lists only the container's
+		// processes: the shell alone (it expands the glob itself).
+		out := inContainer(t, "echo $$; echo /proc/[0-9]*")
+		assert.Equal(t, []string{"1", "/proc/1"}, strings.Fields(out))
+	})
+	t.Run("network", func(t *testing.T) {
+		// /proc/net/dev shows the calling process's network namespace.
+		out := inContainer(t, "tail -n +3 /proc/net/dev | cut -d: -f1")
+		assert.Equal(t, []string{"lo"}, strings.Fields(out))
+		out = inContainer(t, "cat /sys/class/net/lo/operstate /proc/net/route | head -1")
+		assert.NotEmpty(t, out)
+	})
+	t.Run("files", func(t *testing.T) {
+		dir := t.TempDir()
+		before := labtest.Mounts(t)
+		out := inContainer(t, "mount -t tmpfs scratch "+dir+" && echo secret > "+dir+"/f && cat "+dir+"/f")
+		assert.Equal(t, "secret\n", out)
+		assert.NoFileExists(t, filepath.Join(dir, "f"), "a file written on a container's mount is not on the host")
+		assert.Equal(t, before, labtest.Mounts(t), "no container mount may appear on the host")
+	})
+}
+
+func TestExitStatusIsTheCommands(t *testing.T) {
+	labtest.Privileged(t)
+	noexec := filepath.Join(t.TempDir(), "noexec")
+	require.NoError(t, os.WriteFile(noexec, []byte("#!/bin/sh\n"), 0o644))
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		status int
+	}{
+		{"exit code", []string{"/bin/sh", "-c", "exit 3"}, 3},
+		{"killed by a signal, under --init", []string{"--init", "--", "/bin/sh", "-c", "kill -KILL $$"}, 128 + 9},
+		{"command not found", []string{"no-such-command"}, 127},
+		{"missing path", []string{"/no/such/file"}, 127},
+		{"not executable", []string{noexec}, 126},
+		{"directory", []string{"/"}, 126},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, status := program(t, append([]string{"run"}, tc.args...)...)
+			assert.Equal(t, tc.status, status, "stderr: %s", errOut)
+		})
+	}
+}
+
+func TestNotFoundMessageNamesTheCommand(t *testing.T) {
+	labtest.Privileged(t)
+	// init's stderr is the container's: the program's own stderr here.
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	p, err := namespace.Start(namespace.Config{}, namespace.Stdio{Err: w})
+	require.NoError(t, err)
+	w.Close()
+	require.NoError(t, p.Release(namespace.Spec{Command: namespace.Command{Args: []string{"frobnicate"}}}))
+	msg, _ := io.ReadAll(r)
+	status, err := p.Wait()
+	require.NoError(t, err)
+	assert.Equal(t, 127, status)
+	assert.Equal(t, "berth-init: frobnicate: executable file not found in $PATH\n", string(msg))
+}
+
+// startWithInit starts sh -c script under --init and returns the process
+// and a reader of its stdout.
+func startWithInit(t *testing.T, script string) (*namespace.Process, *bufio.Reader) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	p, err := namespace.Start(namespace.Config{}, namespace.Stdio{Out: w, Err: w})
+	require.NoError(t, err)
+	w.Close()
+	require.NoError(t, p.Release(namespace.Spec{
+		Command: namespace.Command{Args: []string{"/bin/sh", "-c", script}, Env: namespace.DefaultEnv("t")},
+		Init:    true,
+	}))
+	return p, bufio.NewReader(r)
+}
+
+func TestInitForwardsSignalsToTheCommand(t *testing.T) {
+	labtest.Privileged(t)
+	for _, sig := range []syscall.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT} {
+		t.Run(unix.SignalName(sig), func(t *testing.T) {
+			name := strings.TrimPrefix(unix.SignalName(sig), "SIG")
+			p, out := startWithInit(t, "trap 'echo got "+name+"; exit 0' "+name+"; echo ready; while :; do sleep 0.05; done")
+			line, err := out.ReadString('\n')
+			require.NoError(t, err)
+			require.Equal(t, "ready\n", line)
+			require.NoError(t, syscall.Kill(p.Pid(), sig)) // to init, PID 1 inside
+			line, err = out.ReadString('\n')
+			require.NoError(t, err)
+			assert.Equal(t, "got "+name+"\n", line)
+			status, err := p.Wait()
+			require.NoError(t, err)
+			assert.Equal(t, 0, status)
+		})
+	}
+}
+
+func TestInitReportsDeathBySignalAs128PlusN(t *testing.T) {
+	labtest.Privileged(t)
+	p, out := startWithInit(t, "echo ready; exec sleep 10")
+	_, err := out.ReadString('\n')
+	require.NoError(t, err)
+	require.NoError(t, syscall.Kill(p.Pid(), unix.SIGTERM)) // sleep has no handler: it dies
+	status, err := p.Wait()
+	require.NoError(t, err)
+	assert.Equal(t, 128+int(unix.SIGTERM), status)
+}
+
+func TestInitReapsOrphanedZombies(t *testing.T) {
+	labtest.Privileged(t)
+	// The subshell starts sleep in the background and exits at once, so
+	// sleep is orphaned and re-parented to PID 1. When it exits, only
+	// PID 1 can collect it; if nobody does, it stays a zombie (state Z).
+	p, out := startWithInit(t, `(sleep 0.1 &); sleep 0.6; cat /proc/[0-9]*/stat`)
+	all, err := io.ReadAll(out)
+	require.NoError(t, err)
+	status, err := p.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 0, status)
+	require.Contains(t, string(all), "(berth-init)", "init is PID 1 and listed")
+	assert.NotContains(t, string(all), ") Z ", "no zombie may be left:\n%s", all)
+}
+
+func TestUserNamespaceMapsRootToAnUnprivilegedHostUID(t *testing.T) {
+	labtest.Privileged(t)
+	out := inContainer(t, "id -u; cat /proc/self/uid_map", "--userns")
+	assert.Equal(t, []string{"0", "0", "100000", "65536"}, strings.Fields(out))
+
+	// Seen from the host, the same process belongs to uid 100000.
+	p, err := namespace.Start(namespace.Config{UserNS: true}, namespace.Stdio{})
+	require.NoError(t, err)
+	require.NoError(t, p.Release(namespace.Spec{Command: namespace.Command{Args: []string{"/bin/sleep", "1"}}}))
+	var uid string
+	require.Eventually(t, func() bool {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
+		if err != nil {
+			return false
+		}
+		uid = strings.Fields(firstLine(string(status), "Uid:"))[1]
+		return uid == "100000"
+	}, 900*time.Millisecond, 10*time.Millisecond, "host uid of the container's root: %s", uid)
+	_, err = p.Wait()
+	require.NoError(t, err)
+}
+
+func TestNoMountLeaksToTheHost(t *testing.T) {
+	labtest.Privileged(t)
+	before := labtest.Mounts(t)
+	inContainer(t, "true")
+	inContainer(t, "true", "--userns")
+	assert.Equal(t, before, labtest.Mounts(t))
+}
+
+func TestBadFlagsGiveOneLineAndStatus125(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"launch"},
+		{"run"},
+		{"run", "--bogus", "--", "true"},
+		{"run", "--hostname", strings.Repeat("h", 65), "--", "true"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			out, errOut, status := program(t, args...)
+			assert.Equal(t, 125, status)
+			assert.Empty(t, out)
+			assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
+		})
+	}
+}

@@ -1,0 +1,465 @@
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Parent is the directory, directly under each hierarchy's root, that
+// holds every berth container's cgroup. Grouping them keeps the host's
+// tree tidy (`ls /sys/fs/cgroup/memory/berth` lists the containers) and
+// gives one place to set a limit for all containers together.
+//
+// The parent is shared: it is created on demand and never removed, because
+// another container may be created in it at the very moment we would
+// remove it.
+const Parent = "berth"
+
+// Hierarchy says where the cgroup filesystems are mounted. System fills
+// it in for this machine; tests point one at a fake cgroupfs.
+type Hierarchy struct {
+	Version Version
+	// Unified is the cgroup2 mount point. Containers' cgroups are made
+	// under it when Version is V2. On a Hybrid host it is recorded for
+	// information only.
+	Unified string
+	// Mounts maps a v1 controller ("memory", "cpu", "cpuacct", "pids") to
+	// the mount point of the hierarchy that carries it. Used when Version
+	// is V1 or Hybrid. Co-mounted controllers share a mount point.
+	Mounts map[string]string
+
+	ops ops // zero: the real kernel (hostOps)
+}
+
+func (h *Hierarchy) sys() ops {
+	if h.ops.mkdir == nil {
+		return hostOps
+	}
+	return h.ops
+}
+
+// Cgroup is one container's cgroup. On v2 that is one directory. On v1 it
+// is one directory per hierarchy, all named <mount>/berth/<name>: the
+// process must be added to each, and each must be removed.
+type Cgroup struct {
+	name    string
+	version Version
+	// paths maps each joined controller to the directory holding its
+	// files. On v2 every controller maps to the same directory.
+	paths map[string]string
+	ops   ops
+}
+
+// New creates the cgroup of container name under the Parent cgroup, with
+// limits r, on this machine. It is System followed by Hierarchy.New.
+func New(name string, r Resources) (*Cgroup, error) {
+	h, err := System()
+	if err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", name, err)
+	}
+	return h.New(name, r)
+}
+
+// Load reopens the existing cgroup of container name on this machine, for
+// a daemon that restarts while its containers keep running.
+func Load(name string) (*Cgroup, error) {
+	h, err := System()
+	if err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", name, err)
+	}
+	return h.Load(name)
+}
+
+// New creates the cgroup of container name under Parent and writes the
+// limits r. It fails (with an error matching fs.ErrExist) if the cgroup
+// already exists: it may belong to a running container, and silently
+// sharing it would mix two containers' processes and limits.
+//
+// The cgroup starts empty; put the container's first process in it with
+// Add before that process runs any code of the container's (see the
+// package documentation). If New fails, it removes what it created.
+func (h *Hierarchy) New(name string, r Resources) (*Cgroup, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	if err := r.validate(); err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", name, err)
+	}
+
+	var (
+		c       *Cgroup
+		created []string
+		err     error
+	)
+	switch {
+	case h.Version == V2:
+		c, created, err = h.createV2(name, r)
+	case h.Version.usesV1():
+		c, created, err = h.createV1(name, r)
+	default:
+		err = fmt.Errorf("unknown cgroup version %v", h.Version)
+	}
+	if err == nil {
+		err = c.Update(r)
+	}
+	if err != nil {
+		// Remove only the directories made above: nothing has joined
+		// them yet, so a plain rmdir suffices and nothing is killed.
+		// The shared parent stays.
+		errs := []error{fmt.Errorf("cgroup %s: %w", name, err)}
+		for _, dir := range created {
+			if rerr := h.sys().rmdir(dir); rerr != nil {
+				errs = append(errs, fmt.Errorf("cgroup %s: clean up: %w", name, rerr))
+			}
+		}
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// Load reopens the existing cgroup of container name. On v1 it picks up
+// whichever of the container's hierarchy directories still exist, so a
+// cgroup that was half created or half removed can still be destroyed.
+// It fails with an error matching fs.ErrNotExist when none exists.
+func (h *Hierarchy) Load(name string) (*Cgroup, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	c := &Cgroup{name: name, version: h.Version, paths: map[string]string{}, ops: h.sys()}
+	var tried []string
+	switch {
+	case h.Version == V2:
+		dir := filepath.Join(h.Unified, Parent, name)
+		tried = append(tried, dir)
+		if isDir(dir) {
+			for _, ctrl := range v1Controllers {
+				c.paths[ctrl] = dir
+			}
+		}
+	case h.Version.usesV1():
+		for _, ctrl := range v1Controllers {
+			if mnt := h.Mounts[ctrl]; mnt != "" {
+				dir := filepath.Join(mnt, Parent, name)
+				tried = append(tried, dir)
+				if isDir(dir) {
+					c.paths[ctrl] = dir
+				}
+			}
+		}
+	default:
+		return nil, fmt.Errorf("cgroup %s: unknown cgroup version %v", name, h.Version)
+	}
+	if len(c.paths) == 0 {
+		return nil, fmt.Errorf("cgroup %s: %w (looked for %s)", name, fs.ErrNotExist, strings.Join(tried, ", "))
+	}
+	return c, nil
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
+// checkName makes sure name is one path element: a name such as
+// "../../cpu" must not let a caller create or destroy cgroups outside
+// the Parent.
+func checkName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+		return fmt.Errorf("invalid cgroup name %q: must be a single path element", name)
+	}
+	return nil
+}
+
+// mkdirShared creates a directory that other containers share (the
+// Parent); losing a race to create it is fine.
+func mkdirShared(o ops, dir string) error {
+	if err := o.mkdir(dir); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return nil
+}
+
+// Name returns the container name the cgroup was created with.
+func (c *Cgroup) Name() string { return c.name }
+
+// Version returns the cgroup interface the cgroup lives in.
+func (c *Cgroup) Version() Version { return c.version }
+
+// Path returns the directory holding controller's interface files
+// ("memory", "cpu", "cpuacct" or "pids"), or "" if the cgroup has no
+// directory in that controller's hierarchy. On v2 there is a single
+// directory and the controller does not matter.
+//
+// On v2 this is also the directory to open for SysProcAttr.CgroupFD, which
+// starts a child directly inside the cgroup (clone3 CLONE_INTO_CGROUP).
+func (c *Cgroup) Path(controller string) string {
+	if c.version == V2 {
+		for _, dir := range c.paths {
+			return dir // all the same
+		}
+		return ""
+	}
+	return c.paths[controller]
+}
+
+// Dirs returns every directory that makes up the cgroup, sorted: one on
+// v2, one per joined hierarchy on v1.
+func (c *Cgroup) Dirs() []string {
+	var dirs []string
+	for _, d := range c.paths {
+		if !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	slices.Sort(dirs)
+	return dirs
+}
+
+// Add moves process pid (with all its threads) into the cgroup. From then
+// on the process and every child it forks are limited and accounted here.
+//
+// On v1 the process is written into each hierarchy's directory in turn. If
+// one write fails, the process stays in the hierarchies already written;
+// the caller should then kill it and Destroy the cgroup.
+func (c *Cgroup) Add(pid int) error {
+	for _, dir := range c.Dirs() {
+		if err := writeString(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			return fmt.Errorf("cgroup %s: add process %d: %w", c.name, pid, err)
+		}
+	}
+	return nil
+}
+
+// Procs returns the processes in the cgroup, sorted. On v1 it merges the
+// hierarchies' lists, so a process that was only partly added shows up.
+func (c *Cgroup) Procs() ([]int, error) {
+	var pids []int
+	for _, dir := range c.Dirs() {
+		ps, err := readProcs(dir)
+		if err != nil {
+			return nil, fmt.Errorf("cgroup %s: list processes: %w", c.name, err)
+		}
+		for _, p := range ps {
+			if !slices.Contains(pids, p) {
+				pids = append(pids, p)
+			}
+		}
+	}
+	slices.Sort(pids)
+	return pids, nil
+}
+
+// readProcs reads dir/cgroup.procs: one process ID per line. (On v1 the
+// list is neither sorted nor free of duplicates, hence Procs' merge.)
+func readProcs(dir string) ([]int, error) {
+	s, err := readString(dir, "cgroup.procs")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range strings.Fields(s) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", filepath.Join(dir, "cgroup.procs"), err)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
+}
+
+// Update writes new limits into the cgroup (docker update). New calls it
+// for the initial limits. A zero field removes that limit.
+func (c *Cgroup) Update(r Resources) error {
+	if err := r.validate(); err != nil {
+		return fmt.Errorf("cgroup %s: %w", c.name, err)
+	}
+	var err error
+	if c.version == V2 {
+		err = c.updateV2(r)
+	} else {
+		err = c.updateV1(r)
+	}
+	if err != nil {
+		return fmt.Errorf("cgroup %s: %w", c.name, err)
+	}
+	return nil
+}
+
+// setLimit writes value to dir/name. An unlimited value (limited false)
+// is skipped when the file or the whole hierarchy is missing: there is
+// nothing to lift. A real limit that cannot be written is an error, since
+// silently running a container without its memory limit is how hosts get
+// taken down.
+func setLimit(dir, name, value string, limited bool) error {
+	if !limited && (dir == "" || !exists(dir, name)) {
+		return nil
+	}
+	if dir == "" {
+		return fmt.Errorf("cannot write %s: the cgroup has no directory in that controller's hierarchy", name)
+	}
+	return writeString(dir, name, value)
+}
+
+// Stats are a cgroup's counters, as `docker stats` shows them. A counter
+// the kernel does not provide (a controller not mounted, memory.peak before
+// Linux 5.19) reads as zero.
+type Stats struct {
+	CPUUsage    time.Duration // CPU time used by all processes, ever, user plus system
+	MemoryUsage int64         // bytes charged now, page cache included
+	MemoryPeak  int64         // highest MemoryUsage so far
+	MemoryLimit int64         // bytes; 0 = unlimited
+	Pids        int64         // tasks (processes and threads) now
+	PidsLimit   int64         // 0 = unlimited
+}
+
+// Stats reads the cgroup's counters.
+func (c *Cgroup) Stats() (Stats, error) {
+	dirs := c.Dirs()
+	if len(dirs) == 0 || !isDir(dirs[0]) {
+		return Stats{}, fmt.Errorf("cgroup %s: read stats: %w", c.name, fs.ErrNotExist)
+	}
+	var (
+		s   Stats
+		err error
+	)
+	if c.version == V2 {
+		s, err = c.statsV2()
+	} else {
+		s, err = c.statsV1()
+	}
+	if err != nil {
+		return Stats{}, fmt.Errorf("cgroup %s: read stats: %w", c.name, err)
+	}
+	return s, nil
+}
+
+// optInt reads an integer file that may legitimately be missing; it then
+// reads as 0. "max" (v2's word for no limit) also reads as 0.
+func optInt(dir, name string) (int64, error) {
+	if dir == "" {
+		return 0, nil
+	}
+	s, err := readString(dir, name)
+	if errors.Is(err, fs.ErrNotExist) || s == "max" {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("parse %s: %w", filepath.Join(dir, name), err)
+	}
+	return n, nil
+}
+
+// OOMKilled reports whether the kernel's OOM killer has killed a process
+// of this cgroup since it was created.
+//
+// It reads the kernel's kill counter: "oom_kill" in memory.events on v2
+// and in memory.oom_control on v1 (Linux 4.13 and later). memory.failcnt
+// is no substitute: it counts how often usage hit the limit, and most of
+// those times the kernel reclaimed page cache and nobody died.
+func (c *Cgroup) OOMKilled() (bool, error) {
+	dir, file := c.Path("memory"), "memory.oom_control"
+	if c.version == V2 {
+		file = "memory.events"
+	}
+	if dir == "" {
+		return false, fmt.Errorf("cgroup %s: read OOM kills: the cgroup is not in a memory hierarchy", c.name)
+	}
+	m, err := readKeyed(dir, file)
+	if err != nil {
+		return false, fmt.Errorf("cgroup %s: read OOM kills: %w", c.name, err)
+	}
+	n, ok := m["oom_kill"]
+	if !ok {
+		return false, fmt.Errorf("cgroup %s: read OOM kills: %s has no oom_kill counter (kernel older than 4.13?): %w",
+			c.name, filepath.Join(dir, file), errors.ErrUnsupported)
+	}
+	return n > 0, nil
+}
+
+// destroyTimeout bounds how long Destroy waits for killed processes to
+// leave a cgroup.
+const destroyTimeout = 5 * time.Second
+
+// Destroy kills every process left in the cgroup and removes its
+// directories. It is idempotent: destroying a cgroup that is already gone
+// (or half gone) succeeds. The shared Parent is left in place.
+func (c *Cgroup) Destroy() error {
+	var errs []error
+	for _, dir := range c.Dirs() {
+		if err := c.removeDir(dir); err != nil {
+			errs = append(errs, fmt.Errorf("cgroup %s: destroy: %w", c.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeDir empties one cgroup directory and removes it.
+//
+// rmdir fails with EBUSY while the cgroup has members, and a SIGKILLed
+// process stays a member until the kernel has torn it down (freed its
+// memory, closed its files), which takes a moment after kill(2) returns.
+// A process may also fork between our reading cgroup.procs and our
+// signals. So kill and rmdir are retried together, with a growing pause,
+// until the directory is gone or destroyTimeout has passed.
+//
+// A zombie does not hold the cgroup busy: a killed process need not be
+// reaped by its parent before its cgroup can be removed.
+func (c *Cgroup) removeDir(dir string) error {
+	deadline := time.Now().Add(destroyTimeout)
+	pause := 5 * time.Millisecond
+	for {
+		if err := c.killAll(dir); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // already removed
+			}
+			return err
+		}
+		err := c.ops.rmdir(dir)
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w (still busy after %v: processes left, or child cgroups inside)", err, destroyTimeout)
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 100*time.Millisecond)
+	}
+}
+
+// killAll sends SIGKILL to every process in one cgroup directory.
+//
+// On v2 since Linux 5.14, writing "1" to cgroup.kill does it in the
+// kernel, atomically: no process can fork a child we have not seen. On v1
+// we can only read cgroup.procs and signal each process; removeDir's loop
+// catches what was forked in between.
+func (c *Cgroup) killAll(dir string) error {
+	if c.version == V2 && exists(dir, "cgroup.kill") {
+		return writeString(dir, "cgroup.kill", "1")
+	}
+	pids, err := readProcs(dir)
+	if err != nil {
+		return err
+	}
+	for _, pid := range pids {
+		if err := c.ops.kill(pid); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("kill process %d in %s: %w", pid, dir, err)
+		}
+	}
+	return nil
+}

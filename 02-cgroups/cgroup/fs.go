@@ -1,0 +1,137 @@
+package cgroup
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ops are the places where a cgroup filesystem does not behave like an
+// ordinary one, plus the one call that touches real processes:
+//
+//   - mkdir on cgroupfs makes the kernel fill the new directory with its
+//     interface files (memory.max, cgroup.procs, ...);
+//   - rmdir on cgroupfs removes a directory that still "contains" those
+//     files, and fails with EBUSY while processes are inside;
+//   - kill sends SIGKILL to the processes listed in cgroup.procs.
+//
+// Everything else is plain reading and writing of small files. Unit tests
+// replace these three with a fake kernel working on a temporary directory
+// (see fake_test.go), so the file-writing logic is tested without root and
+// without ever signalling a real process.
+type ops struct {
+	mkdir func(path string) error
+	rmdir func(path string) error
+	kill  func(pid int) error
+}
+
+var hostOps = ops{
+	mkdir: func(path string) error { return os.Mkdir(path, 0o755) },
+	rmdir: func(path string) error {
+		// unix.Rmdir, not os.Remove: os.Remove first tries unlink,
+		// which is pointless on a directory and muddles the error.
+		if err := unix.Rmdir(path); err != nil {
+			return &fs.PathError{Op: "rmdir", Path: path, Err: err}
+		}
+		return nil
+	},
+	kill: func(pid int) error { return unix.Kill(pid, unix.SIGKILL) },
+}
+
+// readString returns the content of dir/name without the trailing newline.
+func readString(dir, name string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return "", err // *fs.PathError: already names the file
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// readInt reads a file holding one integer, such as memory.current.
+func readInt(dir, name string) (int64, error) {
+	s, err := readString(dir, name)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("parse %s: %w", filepath.Join(dir, name), err)
+	}
+	return n, nil
+}
+
+// readKeyed reads a "flat keyed" file such as memory.events, cpu.stat or
+// v1's memory.oom_control: one "key value" pair per line.
+func readKeyed(dir, name string) (map[string]int64, error) {
+	path := filepath.Join(dir, name)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m := make(map[string]int64)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), " ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: line %q: %w", path, sc.Text(), err)
+		}
+		m[k] = n
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// writeString writes value to the interface file dir/name.
+//
+// The file is opened without O_CREATE: on cgroupfs a missing file means
+// the controller is not enabled for this cgroup, and "no such file" is the
+// honest error for that; creating a regular file would be impossible on
+// cgroupfs anyway and would hide the mistake on the fake one. O_TRUNC is
+// meaningless to the kernel but lets a short value replace a longer one in
+// the fake cgroupfs the tests use.
+//
+// The kernel validates the value during write(2), so the interesting
+// errors (EINVAL for a bad value, EBUSY for a limit below current usage)
+// come from WriteString, not from OpenFile. The message names the value as
+// well as the file, since the value is usually what is wrong.
+func writeString(dir, name, value string) error {
+	path := filepath.Join(dir, name)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return fmt.Errorf("write %q: %w", value, err)
+	}
+	_, err = f.WriteString(value)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path goes into our own message
+		}
+		return fmt.Errorf("write %q to %s: %w", value, path, err)
+	}
+	return nil
+}
+
+// exists reports whether dir/name exists. Optional interface files
+// (memory.swap.max without swap accounting, cgroup.kill before Linux 5.14)
+// are probed with it.
+func exists(dir, name string) bool {
+	_, err := os.Stat(filepath.Join(dir, name))
+	return err == nil
+}
