@@ -21,14 +21,14 @@ import (
 )
 
 // The test binary is also the container's init: namespace.Start re-runs it.
-func TestMain(m *testing.M) { labtest.Main(m, containerInit) }
+func TestMain(m *testing.M) { labtest.Main(m, program.Init) }
 
-// program runs the chapter program's command line in-process, as a learner
+// runProgram runs the chapter program's command line in-process, as a learner
 // runs `go run ./01-namespaces ARGS...`, and returns what it printed.
-func program(t *testing.T, args ...string) (stdout, stderr string, status int) {
+func runProgram(t *testing.T, args ...string) (stdout, stderr string, status int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	status = cli(args, namespace.Stdio{Out: &out, Err: &errOut})
+	status = program.Run(args, namespace.Stdio{Out: &out, Err: &errOut})
 	return out.String(), errOut.String(), status
 }
 
@@ -36,7 +36,7 @@ func program(t *testing.T, args ...string) (stdout, stderr string, status int) {
 func inContainer(t *testing.T, script string, flags ...string) string {
 	t.Helper()
 	args := append(append([]string{"run"}, flags...), "--", "/bin/sh", "-c", script)
-	out, errOut, status := program(t, args...)
+	out, errOut, status := runProgram(t, args...)
 	require.Equal(t, 0, status, "stderr: %s", errOut)
 	return out
 }
@@ -151,7 +151,7 @@ func TestExitStatusIsTheCommands(t *testing.T) {
 		{"directory", []string{"/"}, 126},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, errOut, status := program(t, append([]string{"run"}, tc.args...)...)
+			_, errOut, status := runProgram(t, append([]string{"run"}, tc.args...)...)
 			assert.Equal(t, tc.status, status, "stderr: %s", errOut)
 		})
 	}
@@ -275,7 +275,7 @@ func TestBadFlagsGiveOneLineAndStatus125(t *testing.T) {
 		{"run", "--hostname", strings.Repeat("h", 65), "--", "true"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			out, errOut, status := program(t, args...)
+			out, errOut, status := runProgram(t, args...)
 			assert.Equal(t, 125, status)
 			assert.Empty(t, out)
 			assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)

@@ -1,0 +1,120 @@
+package namespace
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Program is a chapter's command-line program. Every chapter's main.go is
+// one: a name, its subcommands, and the code that runs inside the
+// container as its init. Main picks the side: the same binary is started
+// once by the user and once, re-executed by Start, as the container's init.
+type Program struct {
+	Name     string
+	Usage    string                                               // the usage line(s), printed on errors and -h
+	Commands map[string]func(args []string, s Stdio) (int, error) // "run", and later "logs", "ps", ...
+	Init     func() int                                           // the container side; its result is init's exit status
+}
+
+// Main runs the program and exits: as init if Start re-executed it,
+// otherwise as the command line asks.
+func (p Program) Main() {
+	if IsInit() {
+		os.Exit(p.Init())
+	}
+	os.Exit(p.Run(os.Args[1:], Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
+}
+
+// Run runs one subcommand and returns the exit status. An error of the
+// program's own (a bad flag, no such image) is one line on stderr and
+// status 125, as with `docker run`; otherwise the status is the
+// container's.
+func (p Program) Run(args []string, s Stdio) int {
+	if s.Err == nil {
+		s.Err = io.Discard
+	}
+	if len(args) == 0 || p.Commands[args[0]] == nil {
+		if len(args) > 0 && args[0] != "-h" && args[0] != "--help" {
+			fmt.Fprintf(s.Err, "%s: unknown command %q (commands: %s)\n", p.Name, args[0], p.commandNames())
+			return 125
+		}
+		fmt.Fprintln(s.Err, p.Usage)
+		if len(args) == 0 {
+			return 125
+		}
+		return 0
+	}
+	status, err := p.Commands[args[0]](args[1:], s)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(s.Err, p.Usage)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(s.Err, "%s: %v\n", p.Name, err)
+		return 125
+	}
+	return status
+}
+
+func (p Program) commandNames() string {
+	names := make([]string, 0, len(p.Commands))
+	for n := range p.Commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// FlagSet is a flag set for a subcommand that reports errors instead of
+// printing usage and exiting: Program.Run prints them as one line.
+func FlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// ParseCommand parses args with fs and returns the command after the
+// flags (after "--", or from the first argument that is not a flag).
+func ParseCommand(fs *flag.FlagSet, args []string) ([]string, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() == 0 {
+		return nil, errors.New("no command given: " + fs.Name() + " [FLAGS] -- CMD [ARG...]")
+	}
+	return fs.Args(), nil
+}
+
+// Init is the container side of chapter 01, and the pattern of every later
+// chapter's: wait for the spec, set up the namespaces from inside, mount a
+// /proc that shows this PID namespace, and run the command.
+func Init() int {
+	var spec Spec
+	if err := ReadSpec(&spec); err != nil {
+		return InitFailed(err)
+	}
+	if err := Setup(spec); err != nil {
+		return InitFailed(err)
+	}
+	// This mount namespace still has the host's files, /proc included. A
+	// new proc instance shows only this PID namespace's processes.
+	if err := MountProc("/proc"); err != nil {
+		return InitFailed(err)
+	}
+	return Run(spec)
+}
+
+// ExitInitFailed is init's status when it cannot set the container up.
+const ExitInitFailed = 125
+
+// InitFailed reports a setup error from inside the container, on the
+// container's stderr, and returns ExitInitFailed.
+func InitFailed(err error) int {
+	fmt.Fprintf(os.Stderr, "%s: %v\n", InitName, err)
+	return ExitInitFailed
+}
