@@ -31,17 +31,10 @@ func run(args []string, stdio namespace.Stdio) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if cfg.Hostname == "" {
-		cfg.Hostname = namespace.ShortID(namespace.NewID())
-	}
 	c := namespace.Container{
 		Config: cfg,
 		Stdio:  stdio,
-		Spec: namespace.Spec{
-			Hostname: cfg.Hostname,
-			Command:  namespace.Command{Args: command, Env: namespace.DefaultEnv(cfg.Hostname)},
-			Init:     cfg.Init,
-		},
+		Spec:   cfg.NewSpec(namespace.NewID(), command),
 	}
 	return c.Run()
 }

@@ -93,3 +93,17 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// NewSpec returns the spec that runs command in the container with ID id,
+// with Docker's default environment. A config without a hostname gets the
+// short ID, as Docker does.
+func (c *Config) NewSpec(id string, command []string) Spec {
+	if c.Hostname == "" {
+		c.Hostname = ShortID(id)
+	}
+	return Spec{
+		Hostname: c.Hostname,
+		Command:  Command{Args: command, Env: DefaultEnv(c.Hostname)},
+		Init:     c.Init,
+	}
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/02-cgroups/cgroup"
+)
+
+func TestMain(m *testing.M) { labtest.Main(m, program.Init) }
+
+func runProgram(t *testing.T, args ...string) (stdout, stderr string, status int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	status = program.Run(args, namespace.Stdio{Out: &out, Err: &errOut})
+	return out.String(), errOut.String(), status
+}
+
+func TestS12_MemoryLimitEndsInAnOOMKill(t *testing.T) {
+	labtest.Privileged(t)
+	// tail keeps the current "line" of /dev/zero in memory, and the line
+	// never ends: it grows until the limit stops it.
+	_, errOut, status := runProgram(t, "run", "--memory", "32m", "--", "/bin/sh", "-c", "tail /dev/zero")
+	assert.Equal(t, 137, status, "killed by SIGKILL: 128+9")
+	assert.Contains(t, errOut, "out of memory (limit 32MiB)")
+
+	// The same command with room to spare but bounded input is fine.
+	out, _, status := runProgram(t, "run", "--memory", "32m", "--", "/bin/sh", "-c", "head -c 1000000 /dev/zero | tail -c 3 | wc -c")
+	assert.Equal(t, 0, status)
+	assert.Equal(t, "3", strings.TrimSpace(out))
+}
+
+// cpuTime is the CPU time of this process's waited-for descendants: a
+// container's init and everything it reaped.
+func cpuTime(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// busyShare runs a busy loop for a while and returns the CPU it got, as a
+// share of one core.
+func busyShare(t *testing.T, flags ...string) float64 {
+	t.Helper()
+	args := append(append([]string{"run"}, flags...), "--", "timeout", "1.5", "/bin/sh", "-c", "while :; do :; done")
+	before, start := cpuTime(t), time.Now()
+	_, errOut, status := runProgram(t, args...)
+	wall, used := time.Since(start), cpuTime(t)-before
+	require.Equal(t, 124, status, "timeout's status when it had to stop the loop; stderr: %s", errOut)
+	return used.Seconds() / wall.Seconds()
+}
+
+func TestS12_CPULimitCapsABusyLoopAtItsShare(t *testing.T) {
+	labtest.Privileged(t)
+	free := busyShare(t)
+	capped := busyShare(t, "--cpus", "0.5")
+	t.Logf("busy loop: %.2f of a core unlimited, %.2f with --cpus 0.5", free, capped)
+	assert.Greater(t, free, 0.8, "without a limit the loop uses a whole core")
+	assert.InDelta(t, 0.5, capped, 0.15, "--cpus 0.5 gives about half a core")
+}
+
+func TestS12_PidsLimitStopsAForkBomb(t *testing.T) {
+	labtest.Privileged(t)
+	// A subshell forks sleeps (200 at most, in case the limit fails) until
+	// fork fails and the shell gives up. Then the container's processes
+	// are counted with a glob, which the shell expands without forking.
+	script := `(i=0; while [ $i -lt 200 ]; do sleep 5 & i=$((i+1)); done) 2>/dev/null; set -- /proc/[0-9]*; echo $#`
+	out, errOut, status := runProgram(t, "run", "--pids-limit", "16", "--", "/bin/sh", "-c", script)
+	require.Equal(t, 0, status, "stderr: %s", errOut)
+	n, err := strconv.Atoi(strings.TrimSpace(out))
+	require.NoError(t, err, "output: %q", out)
+	assert.LessOrEqual(t, n, 16, "the cgroup allows 16 tasks at most")
+	assert.GreaterOrEqual(t, n, 12, "the forks up to the limit succeeded")
+}
+
+func TestLimitsAreWrittenToTheContainersCgroup(t *testing.T) {
+	labtest.Privileged(t)
+	h, err := cgroup.System()
+	require.NoError(t, err)
+	probe, err := h.New(labtest.Unique("probe"), cgroup.Resources{})
+	require.NoError(t, err)
+	require.NoError(t, probe.Destroy())
+	// Where this machine keeps the memory and pids limits of container X.
+	memFile, pidsFile := "memory.limit_in_bytes", "pids.max"
+	if probe.Version() == cgroup.V2 {
+		memFile = "memory.max"
+	}
+	memDir := filepath.Dir(probe.Path("memory"))
+	pidsDir := filepath.Dir(probe.Path("pids"))
+
+	// Inside chapter 02's container the host's cgroupfs is still
+	// mounted (chapter 03 hides it), and the hostname is the ID's prefix.
+	script := `id=$(hostname); cat ` + memDir + `/$id*/` + memFile + ` ` + pidsDir + `/$id*/` + pidsFile
+	out, errOut, status := runProgram(t, "run", "--memory", "64m", "--pids-limit", "20", "--", "/bin/sh", "-c", script)
+	require.Equal(t, 0, status, "stderr: %s", errOut)
+	assert.Equal(t, []string{"67108864", "20"}, strings.Fields(out))
+}
+
+func TestTheCgroupIsRemovedAfterExit(t *testing.T) {
+	labtest.Privileged(t)
+	out, _, status := runProgram(t, "run", "--pids-limit", "50", "--", "hostname")
+	require.Equal(t, 0, status)
+	short := strings.TrimSpace(out)
+	require.Len(t, short, 12)
+	h, err := cgroup.System()
+	require.NoError(t, err)
+	probe, err := h.New(labtest.Unique("probe"), cgroup.Resources{})
+	require.NoError(t, err)
+	require.NoError(t, probe.Destroy())
+	for _, dir := range probe.Dirs() {
+		left, err := filepath.Glob(filepath.Join(filepath.Dir(dir), short+"*"))
+		require.NoError(t, err)
+		assert.Empty(t, left, "cgroup directories of the finished container")
+	}
+}
+
+func TestBadLimitsAreRejectedBeforeAnythingIsCreated(t *testing.T) {
+	for _, args := range [][]string{
+		{"--memory", "-5"},
+		{"--memory", "1k"},
+		{"--memory", "lots"},
+		{"--cpus", "abc"},
+		{"--cpus", "0"},
+		{"--pids-limit", "0"},
+		{"--pids-limit", "x"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			out, errOut, status := runProgram(t, append(append([]string{"run"}, args...), "--", "true")...)
+			assert.Equal(t, 125, status)
+			assert.Empty(t, out)
+			assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
+			assert.Contains(t, errOut, args[0][2:])
+		})
+	}
+}
