@@ -50,6 +50,10 @@ func (h *Hierarchy) sys() ops {
 // Cgroup is one container's cgroup. On v2 that is one directory. On v1 it
 // is one directory per hierarchy, all named <mount>/berth/<name>: the
 // process must be added to each, and each must be removed.
+//
+// A Cgroup holds nothing but those paths; all state is in the kernel. So
+// its methods may be called from several goroutines, and a Cgroup from
+// Load is as good as the one New returned.
 type Cgroup struct {
 	name    string
 	version Version
@@ -109,7 +113,7 @@ func (h *Hierarchy) New(name string, r Resources) (*Cgroup, error) {
 		err = fmt.Errorf("unknown cgroup version %v", h.Version)
 	}
 	if err == nil {
-		err = c.Update(r)
+		err = c.update(r) // r is already validated
 	}
 	if err != nil {
 		// Remove only the directories made above: nothing has joined
@@ -159,7 +163,7 @@ func (h *Hierarchy) Load(name string) (*Cgroup, error) {
 		return nil, fmt.Errorf("cgroup %s: unknown cgroup version %v", name, h.Version)
 	}
 	if len(c.paths) == 0 {
-		return nil, fmt.Errorf("cgroup %s: %w (looked for %s)", name, fs.ErrNotExist, strings.Join(tried, ", "))
+		return nil, fmt.Errorf("cgroup %s: not found at %s: %w", name, strings.Join(tried, ", "), fs.ErrNotExist)
 	}
 	return c, nil
 }
@@ -282,16 +286,17 @@ func (c *Cgroup) Update(r Resources) error {
 	if err := r.validate(); err != nil {
 		return fmt.Errorf("cgroup %s: %w", c.name, err)
 	}
-	var err error
-	if c.version == V2 {
-		err = c.updateV2(r)
-	} else {
-		err = c.updateV1(r)
-	}
-	if err != nil {
+	if err := c.update(r); err != nil {
 		return fmt.Errorf("cgroup %s: %w", c.name, err)
 	}
 	return nil
+}
+
+func (c *Cgroup) update(r Resources) error {
+	if c.version == V2 {
+		return c.updateV2(r)
+	}
+	return c.updateV1(r)
 }
 
 // setLimit writes value to dir/name. An unlimited value (limited false)
@@ -323,9 +328,12 @@ type Stats struct {
 
 // Stats reads the cgroup's counters.
 func (c *Cgroup) Stats() (Stats, error) {
-	dirs := c.Dirs()
-	if len(dirs) == 0 || !isDir(dirs[0]) {
-		return Stats{}, fmt.Errorf("cgroup %s: read stats: %w", c.name, fs.ErrNotExist)
+	// Missing counters read as zero below, so make sure first that the
+	// cgroup itself still exists.
+	for _, dir := range c.Dirs() {
+		if _, err := os.Stat(dir); err != nil {
+			return Stats{}, fmt.Errorf("cgroup %s: read stats: %w", c.name, err)
+		}
 	}
 	var (
 		s   Stats

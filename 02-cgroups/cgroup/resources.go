@@ -146,3 +146,17 @@ func ParsePidsLimit(s string) (int64, error) {
 	}
 	return n, nil
 }
+
+// needs reports whether r sets a limit that controller ctrl enforces, so
+// the cgroup cannot do without that controller.
+func (r Resources) needs(ctrl string) bool {
+	switch ctrl {
+	case "memory":
+		return r.Memory > 0
+	case "cpu":
+		return r.CPUs > 0
+	case "pids":
+		return r.PidsMax > 0
+	}
+	return false
+}

@@ -1,0 +1,135 @@
+// Package cgroup puts a container's processes in a control group and
+// limits the memory, CPU time and number of processes they may use.
+//
+// # What a cgroup is
+//
+// Namespaces (chapter 01) change what a process can see. They do nothing
+// about how much it can use: a process in its own namespaces can still
+// allocate all the host's memory or fork until the process table is full.
+// A control group is the kernel's answer. It is a set of processes that
+// the kernel accounts as one and holds to common limits. Membership is
+// inherited: a child of a process starts in its parent's cgroup. So it is
+// enough to put a container's first process in the cgroup; everything it
+// ever starts follows, and cannot leave without privileges it lacks.
+//
+// The interface is a filesystem. A cgroup is a directory; making one is
+// mkdir(2). The kernel fills the new directory with interface files, and
+// every operation is a write to one of them:
+//
+//	echo 33554432 > memory.max     limit memory to 32 MiB
+//	echo 4242 > cgroup.procs       move process 4242 (and its threads) in
+//	rmdir <dir>                    remove the cgroup, once it is empty
+//
+// This package does nothing more than those writes, with the care they
+// need.
+//
+// # Two interfaces: v1 and v2
+//
+// Linux has two cgroup interfaces, and a container engine must speak both.
+// The original v1 gives each controller (memory, cpu, pids, ...) its own
+// hierarchy, mounted on its own directory: a process sits in one cgroup
+// per hierarchy, and a container is one directory in each. v2 has a single
+// hierarchy. Which controllers a cgroup has is decided by its parent,
+// which lists them in its cgroup.subtree_control.
+//
+//	v1 (and hybrid)                         v2
+//	/sys/fs/cgroup/          tmpfs          /sys/fs/cgroup/           cgroup2
+//	├── memory/              cgroup,memory  ├── cgroup.subtree_control  "cpu memory pids"
+//	│   └── berth/                          └── berth/
+//	│       └── web/  memory.limit_in_bytes     ├── cgroup.subtree_control  "cpu memory pids"
+//	├── cpu/                 cgroup,cpu         └── web/  memory.max cpu.max pids.max
+//	│   └── berth/web/  cpu.cfs_quota_us                  cgroup.procs (the processes)
+//	├── cpuacct/             cgroup,cpuacct
+//	│   └── berth/web/  cpuacct.usage
+//	├── pids/                cgroup,pids
+//	│   └── berth/web/  pids.max
+//	└── unified/             cgroup2 (hybrid only, no controllers)
+//
+// v2 is not v1 with other file names. The differences that matter here:
+//
+//   - Controllers must be enabled on the way down. A v2 cgroup only has
+//     memory.max if "memory" is in its parent's cgroup.subtree_control, so
+//     New enables cpu, memory and pids first in the root, then in "berth".
+//   - No internal processes: a v2 cgroup that hands controllers to its
+//     children may not hold processes itself (the root excepted). That is
+//     why processes live only in the leaves and "berth" stays empty.
+//   - Swap: v1's memory.memsw.limit_in_bytes limits memory plus swap and
+//     must never be below memory.limit_in_bytes, so the order of the two
+//     writes matters. v2's memory.swap.max limits swap alone; berth writes
+//     0 there so that a container cannot escape its memory limit by
+//     swapping.
+//   - Killing: v2 (Linux 5.14+) has cgroup.kill, which kills every
+//     process in the cgroup atomically. On v1 we read cgroup.procs and
+//     signal each process, and try again in case one forked meanwhile.
+//
+// Many hosts still boot in "hybrid" mode: the v1 hierarchies under a
+// tmpfs, plus a cgroup2 mount at /sys/fs/cgroup/unified that systemd uses
+// to track services. A controller can be attached to only one of the two,
+// and on a hybrid host they are all in v1, so the unified tree has none to
+// give. Hybrid hosts are therefore driven like v1.
+//
+// Detect tells them apart by what is mounted at /sys/fs/cgroup, using
+// statfs(2): CGROUP2_SUPER_MAGIC means v2; a tmpfs means v1, or hybrid if
+// "unified" below it is cgroup2. System then reads /proc/self/mountinfo to
+// find where each v1 controller is mounted: distributions differ ("cpu"
+// and "cpuacct" are often one hierarchy mounted at "cpu,cpuacct").
+//
+// # Limits
+//
+// Resources holds the three limits berth supports; zero means unlimited.
+// ParseMemory, ParseCPUs and ParsePidsLimit turn command-line values into
+// them, with Docker's rules and messages.
+//
+//	memory  v2: memory.max (+ memory.swap.max 0)
+//	        v1: memory.limit_in_bytes (+ memory.memsw.limit_in_bytes, same value)
+//	CPUs    v2: cpu.max "QUOTA 100000"
+//	        v1: cpu.cfs_period_us 100000, then cpu.cfs_quota_us QUOTA
+//	pids    pids.max in both
+//
+// A CPU limit is a bandwidth: the cgroup may run QUOTA microseconds every
+// 100 ms period, summed over all CPUs, then waits for the next period. 0.5
+// CPU is 50 ms per 100 ms, on one core or spread over several.
+//
+// Exceeding a limit has different effects. Over its memory limit the kernel
+// first reclaims the cgroup's page cache and, if that is not enough, the
+// OOM killer kills one of its processes. OOMKilled reads the kernel's
+// counter of such kills, so that a container that died of SIGKILL can be
+// reported as "OOMKilled", as `docker inspect` does. Over its CPU quota the cgroup is merely throttled. At
+// pids.max, fork(2) and clone(2) fail with EAGAIN.
+//
+// # Joining before running
+//
+// Limits only bind processes inside the cgroup, so the container's first
+// process must be added before it runs any code of the container's. If
+// the parent started the child and added it afterwards, the child could
+// allocate memory or fork in the meantime, and those children would stay
+// outside. Two ways to close the gap:
+//
+//   - A sync pipe: the child's first action is to block reading a pipe.
+//     The parent calls Add with the child's PID and then writes to the
+//     pipe. This works on v1 and v2; the tests use it.
+//   - On v2 only, clone3's CLONE_INTO_CGROUP starts the child in the
+//     cgroup directly: in Go, open Path("") and pass the descriptor as
+//     SysProcAttr.CgroupFD with UseCgroupFD set.
+//
+// # Removing a cgroup
+//
+// rmdir of a cgroup fails with EBUSY while it has processes. Destroy
+// kills what is left and removes the directory, retrying for a moment,
+// because a killed process stays a member until the kernel has finished
+// tearing it down. (A zombie, on the other hand, does not keep the cgroup
+// busy.) Destroy is idempotent, so a daemon can call it again after a
+// crash, with the cgroup reopened by Load.
+//
+// The shared "berth" parent is never removed: another container may be
+// created in it at the same moment.
+//
+// # This package is not
+//
+//   - The whole of Docker's resource options: no CPU shares or weights,
+//     no cpuset, no block I/O, no memory reservation.
+//   - systemd-aware: on systemd hosts Docker can ask systemd to create a
+//     scope instead of writing to the cgroupfs itself. berth writes
+//     directly (Docker's "cgroupfs" driver), which is fine for a course but
+//     means systemd does not know about these cgroups.
+package cgroup

@@ -1,0 +1,217 @@
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// createV1 makes <mount>/berth/<name> in each hierarchy that carries one
+// of v1Controllers. Co-mounted controllers ("cpu,cpuacct") share one
+// directory, which is made once.
+func (h *Hierarchy) createV1(name string, r Resources) (*Cgroup, []string, error) {
+	// Check before creating anything, so a missing controller leaves no
+	// directories behind.
+	for _, ctrl := range []string{"memory", "cpu", "pids"} {
+		if r.needs(ctrl) && h.Mounts[ctrl] == "" {
+			return nil, nil, fmt.Errorf("the %s controller is not mounted (no cgroup v1 hierarchy carries it)", ctrl)
+		}
+	}
+
+	o := h.sys()
+	c := &Cgroup{name: name, version: h.Version, paths: map[string]string{}, ops: o}
+	var created []string
+	byMount := map[string]string{} // mount point -> our directory in it
+	for _, ctrl := range v1Controllers {
+		mnt := h.Mounts[ctrl]
+		if mnt == "" {
+			continue
+		}
+		if dir, ok := byMount[mnt]; ok {
+			c.paths[ctrl] = dir
+			continue
+		}
+		parent := filepath.Join(mnt, Parent)
+		if err := mkdirShared(o, parent); err != nil {
+			return nil, created, fmt.Errorf("create parent cgroup: %w", err)
+		}
+		// "memory" comes first in v1Controllers, so the memory
+		// hierarchy's parent is fixed before any child is made in it.
+		if ctrl == "memory" {
+			if err := ensureUseHierarchy(parent); err != nil {
+				return nil, created, err
+			}
+		}
+		dir := filepath.Join(parent, name)
+		if err := o.mkdir(dir); err != nil {
+			return nil, created, fmt.Errorf("create cgroup: %w", err)
+		}
+		created = append(created, dir)
+		byMount[mnt] = dir
+		c.paths[ctrl] = dir
+	}
+	if dir := c.paths["memory"]; dir != "" {
+		if err := ensureOOMKill(dir); err != nil {
+			return nil, created, err
+		}
+	}
+	return c, created, nil
+}
+
+// ensureUseHierarchy makes the berth parent of the memory hierarchy
+// hierarchical. In v1's old non-hierarchical mode a child's memory was not
+// charged to its parent, so a limit on "berth" would not cover the
+// containers in it. The mode is inherited at mkdir and can only be changed
+// while the cgroup has no children, hence the check right after the parent
+// is made. Recent kernels are always hierarchical: the file reads 1 and
+// writing 0 fails with EINVAL, so usually there is nothing to do.
+func ensureUseHierarchy(parent string) error {
+	v, err := readString(parent, "memory.use_hierarchy")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // no such knob: always hierarchical
+	}
+	if err != nil {
+		return fmt.Errorf("check memory.use_hierarchy: %w", err)
+	}
+	if v == "0" {
+		if err := writeString(parent, "memory.use_hierarchy", "1"); err != nil {
+			return fmt.Errorf("enable memory.use_hierarchy: %w", err)
+		}
+	}
+	return nil
+}
+
+// ensureOOMKill makes sure the OOM killer is on for the container. A new
+// v1 memory cgroup inherits oom_kill_disable from its parent; with it set,
+// a process that hits the limit is not killed but frozen until memory is
+// freed, so the container hangs forever instead of dying, and oom_kill,
+// which OOMKilled reads, never counts.
+func ensureOOMKill(dir string) error {
+	m, err := readKeyed(dir, "memory.oom_control")
+	if err != nil {
+		return fmt.Errorf("check memory.oom_control: %w", err)
+	}
+	if m["oom_kill_disable"] != 0 {
+		if err := writeString(dir, "memory.oom_control", "0"); err != nil {
+			return fmt.Errorf("enable the OOM killer: %w", err)
+		}
+	}
+	return nil
+}
+
+func (c *Cgroup) updateV1(r Resources) error {
+	if err := setMemoryV1(c.paths["memory"], r.Memory); err != nil {
+		return fmt.Errorf("set memory limit: %w", err)
+	}
+
+	// The period goes first: the kernel checks a quota against the
+	// period in force (and against the parent's bandwidth), so the quota
+	// must meet the period we mean. -1 as quota means unlimited.
+	dir := c.paths["cpu"]
+	if r.CPUs > 0 {
+		if err := setLimit(dir, "cpu.cfs_period_us", strconv.Itoa(CPUPeriod), true); err != nil {
+			return fmt.Errorf("set CPU limit: %w", err)
+		}
+		if err := setLimit(dir, "cpu.cfs_quota_us", strconv.FormatInt(quota(r.CPUs), 10), true); err != nil {
+			return fmt.Errorf("set CPU limit: %w", err)
+		}
+	} else if err := setLimit(dir, "cpu.cfs_quota_us", "-1", false); err != nil {
+		return fmt.Errorf("set CPU limit: %w", err)
+	}
+
+	pids := "max"
+	if r.PidsMax > 0 {
+		pids = strconv.FormatInt(r.PidsMax, 10)
+	}
+	if err := setLimit(c.paths["pids"], "pids.max", pids, r.PidsMax > 0); err != nil {
+		return fmt.Errorf("set pids limit: %w", err)
+	}
+	return nil
+}
+
+// setMemoryV1 writes the memory limit, and the same value as the
+// memory+swap limit so that swap cannot be used to escape it.
+//
+// v1's memory.memsw.limit_in_bytes limits memory plus swap, and the
+// kernel insists that it never be below memory.limit_in_bytes: a write
+// that would break the rule fails with EINVAL. On a fresh cgroup both are
+// "unlimited", so writing memsw first fails and the limit must go first.
+// When a limit is raised, it is the other way round. memoryV1Order picks.
+//
+// memory.memsw.* exists only when the kernel accounts swap
+// (CONFIG_MEMCG_SWAP and swapaccount); without it, swap is not ours to
+// limit.
+func setMemoryV1(dir string, bytes int64) error {
+	value := "-1" // unlimited
+	if bytes > 0 {
+		value = strconv.FormatInt(bytes, 10)
+	}
+	if dir == "" || !exists(dir, "memory.memsw.limit_in_bytes") {
+		return setLimit(dir, "memory.limit_in_bytes", value, bytes > 0)
+	}
+	cur, err := readInt(dir, "memory.limit_in_bytes")
+	if err != nil {
+		return err
+	}
+	want := bytes
+	if want == 0 {
+		want = math.MaxInt64
+	}
+	for _, file := range memoryV1Order(cur, want) {
+		if err := writeString(dir, file, value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memoryV1Order returns the order in which to write memory.limit_in_bytes
+// and memory.memsw.limit_in_bytes (both set to want) so that memsw >=
+// limit holds after each write. cur is the current memory.limit_in_bytes;
+// memsw is always >= cur, as the kernel guarantees.
+func memoryV1Order(cur, want int64) []string {
+	if want > cur {
+		// Raising: lift the outer (memsw) bound first.
+		return []string{"memory.memsw.limit_in_bytes", "memory.limit_in_bytes"}
+	}
+	// Lowering (or a fresh, unlimited cgroup): the inner limit first.
+	return []string{"memory.limit_in_bytes", "memory.memsw.limit_in_bytes"}
+}
+
+// unlimitedV1 is the threshold above which a v1 byte count means "no
+// limit": the kernel shows "unlimited" as the largest int64 rounded down to
+// a page (9223372036854771712 with 4 KiB pages), a number no real limit
+// comes near.
+const unlimitedV1 = 1 << 62
+
+func (c *Cgroup) statsV1() (Stats, error) {
+	var s Stats
+	cpu, err := optInt(c.paths["cpuacct"], "cpuacct.usage") // nanoseconds
+	if err != nil {
+		return Stats{}, err
+	}
+	s.CPUUsage = time.Duration(cpu)
+	mem, pids := c.paths["memory"], c.paths["pids"]
+	for _, f := range []struct {
+		dir, name string
+		dst       *int64
+	}{
+		{mem, "memory.usage_in_bytes", &s.MemoryUsage},
+		{mem, "memory.max_usage_in_bytes", &s.MemoryPeak},
+		{mem, "memory.limit_in_bytes", &s.MemoryLimit},
+		{pids, "pids.current", &s.Pids},
+		{pids, "pids.max", &s.PidsLimit},
+	} {
+		if *f.dst, err = optInt(f.dir, f.name); err != nil {
+			return Stats{}, err
+		}
+	}
+	if s.MemoryLimit < 0 || s.MemoryLimit >= unlimitedV1 {
+		s.MemoryLimit = 0
+	}
+	return s, nil
+}

@@ -1,0 +1,170 @@
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// v2Controllers are the controllers a container's v2 cgroup gets.
+var v2Controllers = []string{"cpu", "memory", "pids"}
+
+// createV2 makes <Unified>/berth/<name>.
+//
+// In v2 a cgroup has only the controllers its parent hands down: a child
+// gets memory.max only if "memory" is listed in the parent's
+// cgroup.subtree_control. So before the container's directory is made,
+// the controllers are enabled down the path, root first:
+//
+//	/sys/fs/cgroup/cgroup.subtree_control        += cpu memory pids
+//	/sys/fs/cgroup/berth/cgroup.subtree_control  += cpu memory pids
+//	/sys/fs/cgroup/berth/<name>/                    memory.max cpu.max pids.max
+//
+// This is where the "no internal processes" rule bites: a cgroup that hands
+// controllers down to children may not hold processes itself (only the
+// root is exempt). That is why berth's processes live only in the leaves
+// and the berth parent always stays empty.
+func (h *Hierarchy) createV2(name string, r Resources) (*Cgroup, []string, error) {
+	o := h.sys()
+	root := h.Unified
+	avail, err := readString(root, "cgroup.controllers")
+	if err != nil {
+		return nil, nil, fmt.Errorf("list available controllers: %w", err)
+	}
+	var want []string
+	for _, ctrl := range v2Controllers {
+		if slices.Contains(strings.Fields(avail), ctrl) {
+			want = append(want, ctrl)
+		} else if r.needs(ctrl) {
+			// On a hybrid host, for one, the controller is busy in
+			// a v1 hierarchy and cannot appear in v2 at the same time.
+			return nil, nil, fmt.Errorf("controller %q is not available in %s (it lists %q)",
+				ctrl, filepath.Join(root, "cgroup.controllers"), avail)
+		}
+	}
+
+	parent := filepath.Join(root, Parent)
+	if err := enableControllers(root, want); err != nil {
+		return nil, nil, err
+	}
+	if err := mkdirShared(o, parent); err != nil {
+		return nil, nil, fmt.Errorf("create parent cgroup: %w", err)
+	}
+	if err := enableControllers(parent, want); err != nil {
+		return nil, nil, err
+	}
+	dir := filepath.Join(parent, name)
+	if err := o.mkdir(dir); err != nil {
+		return nil, nil, fmt.Errorf("create cgroup: %w", err)
+	}
+	c := &Cgroup{name: name, version: V2, paths: map[string]string{}, ops: o}
+	for _, ctrl := range v1Controllers {
+		c.paths[ctrl] = dir
+	}
+	return c, []string{dir}, nil
+}
+
+// enableControllers makes sure each of want is listed in
+// dir/cgroup.subtree_control. It reads the file first and writes only the
+// missing ones, all in one write ("+cpu +memory"): usually everything is
+// already enabled, and then we do not write at all, which also works for a
+// delegated subtree where the file belongs to someone else.
+func enableControllers(dir string, want []string) error {
+	cur, err := readString(dir, "cgroup.subtree_control")
+	if err != nil {
+		return fmt.Errorf("enable controllers: %w", err)
+	}
+	var enabled []string
+	for _, f := range strings.Fields(cur) {
+		enabled = append(enabled, strings.TrimPrefix(f, "+"))
+	}
+	var add []string
+	for _, ctrl := range want {
+		if !slices.Contains(enabled, ctrl) {
+			add = append(add, "+"+ctrl)
+		}
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	err = writeString(dir, "cgroup.subtree_control", strings.Join(add, " "))
+	if errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("enable controllers: %w (%s holds processes, and a v2 cgroup with processes cannot enable controllers for its children)", err, dir)
+	}
+	if err != nil {
+		return fmt.Errorf("enable controllers: %w", err)
+	}
+	return nil
+}
+
+// updateV2 writes the limits. Unlike v1, memory.swap.max limits swap
+// alone (not memory plus swap), so the two files can be written in any
+// order; "0" forbids swapping, so the container cannot slip past
+// memory.max by pushing its pages out to disk.
+func (c *Cgroup) updateV2(r Resources) error {
+	dir := c.Path("memory")
+
+	mem, swap := "max", "max"
+	if r.Memory > 0 {
+		mem, swap = strconv.FormatInt(r.Memory, 10), "0"
+	}
+	if err := setLimit(dir, "memory.max", mem, r.Memory > 0); err != nil {
+		return fmt.Errorf("set memory limit: %w", err)
+	}
+	// memory.swap.max exists only with swap accounting; without it there
+	// is no swap to forbid.
+	if err := setLimit(dir, "memory.swap.max", swap, false); err != nil {
+		return fmt.Errorf("set swap limit: %w", err)
+	}
+
+	// cpu.max is "$QUOTA $PERIOD" in microseconds, in one write.
+	cpu := "max " + strconv.Itoa(CPUPeriod)
+	if r.CPUs > 0 {
+		cpu = strconv.FormatInt(quota(r.CPUs), 10) + " " + strconv.Itoa(CPUPeriod)
+	}
+	if err := setLimit(dir, "cpu.max", cpu, r.CPUs > 0); err != nil {
+		return fmt.Errorf("set CPU limit: %w", err)
+	}
+
+	pids := "max"
+	if r.PidsMax > 0 {
+		pids = strconv.FormatInt(r.PidsMax, 10)
+	}
+	if err := setLimit(dir, "pids.max", pids, r.PidsMax > 0); err != nil {
+		return fmt.Errorf("set pids limit: %w", err)
+	}
+	return nil
+}
+
+func (c *Cgroup) statsV2() (Stats, error) {
+	dir := c.Path("memory")
+	var s Stats
+	// cpu.stat is a core file, there even without the cpu controller.
+	cpu, err := readKeyed(dir, "cpu.stat")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Stats{}, err
+	}
+	s.CPUUsage = time.Duration(cpu["usage_usec"]) * time.Microsecond
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{
+		{"memory.current", &s.MemoryUsage},
+		{"memory.peak", &s.MemoryPeak}, // Linux 5.19+
+		{"memory.max", &s.MemoryLimit},
+		{"pids.current", &s.Pids},
+		{"pids.max", &s.PidsLimit},
+	} {
+		if *f.dst, err = optInt(dir, f.name); err != nil {
+			return Stats{}, err
+		}
+	}
+	return s, nil
+}
