@@ -107,6 +107,13 @@ func RunInit(c Command) int {
 		return exitStatusFor(err)
 	}
 
+	// Stay PID 1 but become undumpable: other processes in the container,
+	// even its root (which lacks CAP_SYS_PTRACE), can then not open
+	// /proc/1/exe, the host's berth binary, and overwrite it once we exit
+	// (the runc CVE-2019-5736 attack). The command gets a fresh dumpable
+	// flag when it executes its own binary.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+
 	// Ask for the signals before the command exists, so none is missed.
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, append([]os.Signal{unix.SIGCHLD}, forwarded...)...)

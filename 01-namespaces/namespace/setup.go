@@ -105,6 +105,9 @@ func LoopbackUp() error {
 	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
 		return fmt.Errorf("reading flags of lo: %w", err)
 	}
+	if ifr.Uint16()&unix.IFF_UP != 0 {
+		return nil // already up: the host's lo, when sharing its network
+	}
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
 	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
 		return fmt.Errorf("bringing lo up: %w", err)

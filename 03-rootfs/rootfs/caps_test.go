@@ -1,0 +1,62 @@
+package rootfs_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/03-rootfs/rootfs"
+)
+
+func TestCapabilityTable(t *testing.T) {
+	t.Parallel()
+	// Every number from 0 to the newest capability has a name, and the
+	// name maps back to the number.
+	for n := 0; n <= unix.CAP_LAST_CAP; n++ {
+		name := rootfs.CapabilityName(n)
+		require.NotEmpty(t, name, "capability %d", n)
+		got, err := rootfs.ParseCapability(name)
+		require.NoError(t, err)
+		assert.Equal(t, n, got, name)
+	}
+	assert.Empty(t, rootfs.CapabilityName(-1))
+	assert.Empty(t, rootfs.CapabilityName(unix.CAP_LAST_CAP+1))
+
+	// Spot checks against linux/capability.h.
+	for name, n := range map[string]int{
+		"CAP_CHOWN": 0, "CAP_NET_ADMIN": 12, "CAP_SYS_ADMIN": 21,
+		"CAP_SETFCAP": 31, "CAP_BPF": 39, "CAP_CHECKPOINT_RESTORE": 40,
+	} {
+		got, err := rootfs.ParseCapability(name)
+		require.NoError(t, err)
+		assert.Equal(t, n, got, name)
+	}
+}
+
+func TestParseCapabilitySpellings(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"CAP_NET_ADMIN", "NET_ADMIN", "net_admin", "cap_net_admin", " NET_ADMIN "} {
+		n, err := rootfs.ParseCapability(s)
+		require.NoError(t, err, s)
+		assert.Equal(t, unix.CAP_NET_ADMIN, n, s)
+	}
+	for _, s := range []string{"", "CAP_", "NET_ADMINS", "CAP_FLY", "ALL"} {
+		_, err := rootfs.ParseCapability(s)
+		assert.Error(t, err, "%q", s)
+	}
+}
+
+func TestDefaultCapabilitiesMask(t *testing.T) {
+	t.Parallel()
+	var mask uint64
+	for _, name := range rootfs.DefaultCapabilities {
+		n, err := rootfs.ParseCapability(name)
+		require.NoError(t, err)
+		mask |= 1 << n
+	}
+	// Docker's CapEff for root in a default container.
+	assert.Equal(t, uint64(0xa80425fb), mask)
+	assert.Len(t, rootfs.DefaultCapabilities, 14)
+}

@@ -1,0 +1,223 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
+	"golang.org/x/sys/unix"
+)
+
+// mountProc mounts a proc filesystem for the container's PID namespace on
+// /proc inside the root.
+func mountProc(r dir) error {
+	fd, err := r.mkdirAll("/proc", 0o555)
+	if err != nil {
+		return fmt.Errorf("/proc: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := namespace.MountProc(procFD(fd)); err != nil {
+		return fmt.Errorf("/proc in %s: %w", r.name, err)
+	}
+	return nil
+}
+
+// sysFlags are the flags of the container's /sys. MS_RDONLY: sysfs is the
+// kernel's view of the machine's devices and drivers, and writing to it
+// reconfigures them for the whole host, so the container only reads it.
+// MS_NOSUID, MS_NODEV, MS_NOEXEC: nothing in sysfs is a program or a
+// device node, so nothing there may act as one.
+const sysFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+
+// mountSys mounts sysfs, read-only, on /sys inside the root.
+//
+// A sysfs instance shows the network devices of the network namespace of
+// whoever mounts it, and the kernel allows the mount only to someone
+// privileged over that network namespace. A container in a user namespace
+// that shares the host's network (namespace.Config.HostNetwork) is not, and
+// gets EPERM. Then the host's /sys is bound in instead, read-only: it shows
+// the host's network devices, which that container shares anyway.
+func mountSys(r dir) error {
+	fd, err := r.mkdirAll("/sys", 0o555)
+	if err != nil {
+		return fmt.Errorf("/sys: %w", err)
+	}
+	defer unix.Close(fd)
+	sysErr := unix.Mount("sysfs", procFD(fd), "sysfs", sysFlags, "")
+	if sysErr == nil {
+		return nil
+	}
+	// MS_REC: the host's /sys has mounts of its own (/sys/fs/cgroup), and
+	// in a user namespace the kernel refuses to bind a tree without them,
+	// as that would reveal what they cover.
+	if err := unix.Mount("/sys", procFD(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("/sys in %s: mounting sysfs: %w; binding the host's /sys instead: %w", r.name, sysErr, err)
+	}
+	mfd, err := r.open("/sys", unix.O_DIRECTORY)
+	if err != nil {
+		return fmt.Errorf("/sys: %w", err)
+	}
+	defer unix.Close(mfd)
+	// Read-only all the way down: a remount would only change the top
+	// mount and leave the host's /sys/fs/cgroup writable.
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC}
+	err = unix.MountSetattr(mfd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
+	if errors.Is(err, unix.ENOSYS) { // before Linux 5.12: the top mount at least
+		err = unix.Mount("", procFD(mfd), "", unix.MS_BIND|unix.MS_REMOUNT|sysFlags, "")
+	}
+	if err != nil {
+		return fmt.Errorf("/sys in %s: making the host's /sys read-only: %w", r.name, err)
+	}
+	return nil
+}
+
+// device is a character device that every container gets in /dev.
+type device struct {
+	name         string
+	major, minor uint32
+}
+
+// devices are Docker's default device nodes (see devices(7) for the
+// numbers). Anything else, a disk above all, needs --device.
+var devices = []device{
+	{"null", 1, 3},
+	{"zero", 1, 5},
+	{"full", 1, 7},
+	{"random", 1, 8},
+	{"urandom", 1, 9},
+	{"tty", 5, 0}, // the process's controlling terminal, whichever it is
+}
+
+// devLinks are the symlinks in /dev: name -> target.
+var devLinks = [][2]string{
+	{"fd", "/proc/self/fd"},
+	{"stdin", "/proc/self/fd/0"},
+	{"stdout", "/proc/self/fd/1"},
+	{"stderr", "/proc/self/fd/2"},
+	{"core", "/proc/kcore"}, // masked later; kept because Docker has it
+	// The devpts instance below brings its own ptmx. Programs open
+	// /dev/ptmx to get a pseudo-terminal, so point it there: the host's
+	// ptmx would hand out terminals of the host's /dev/pts.
+	{"ptmx", "pts/ptmx"},
+}
+
+// mountDev gives the container a /dev of its own: a small tmpfs with only
+// the harmless devices, instead of the host's /dev with its disks.
+func mountDev(r dir) error {
+	fd, err := r.mkdirAll("/dev", 0o755)
+	if err != nil {
+		return fmt.Errorf("/dev: %w", err)
+	}
+	defer unix.Close(fd)
+	// MS_NOSUID: no setuid programs belong in /dev. No MS_NODEV: device
+	// nodes are what /dev is for. MS_STRICTATIME: update access times on
+	// every access, as Docker does for /dev; tools that tell a terminal's
+	// idle time from its atime (w, who) need them, and on a tmpfs they
+	// cost nothing. size: 64 MiB of the host's memory at most, should
+	// something fill /dev.
+	if err := unix.Mount("tmpfs", procFD(fd), "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+		return fmt.Errorf("/dev in %s: mounting tmpfs: %w", r.name, err)
+	}
+	// The new tmpfs, not the directory below it that fd refers to.
+	devfd, err := r.open("/dev", unix.O_DIRECTORY)
+	if err != nil {
+		return fmt.Errorf("/dev: %w", err)
+	}
+	defer unix.Close(devfd)
+	dev := dir{fd: devfd, name: r.name + "/dev"}
+
+	if err := makeDevices(dev); err != nil {
+		return err
+	}
+	// A private devpts: newinstance gives the container its own set of
+	// pseudo-terminals, numbered from 0, instead of the host's (which a
+	// container could otherwise open and read). ptmxmode=0666 lets every
+	// user open pts/ptmx to get one. mode=0620,gid=5: a new terminal
+	// belongs to its user and to the group tty, which may write to it
+	// (wall, write). MS_NOSUID, MS_NOEXEC: terminals are not programs.
+	if err := mountIn(dev, "pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC,
+		"newinstance,ptmxmode=0666,mode=0620,gid=5"); err != nil {
+		return err
+	}
+	// POSIX shared memory (shm_open) lives in /dev/shm. mode=1777 like
+	// /tmp: anyone may create, only the owner may delete. MS_NOSUID,
+	// MS_NODEV, MS_NOEXEC: scratch space for data, not programs.
+	if err := mountIn(dev, "shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC,
+		"mode=1777,size=65536k"); err != nil {
+		return err
+	}
+	// POSIX message queues (mq_open) of the container's IPC namespace.
+	// Optional: a kernel without CONFIG_POSIX_MQUEUE cannot mount it,
+	// and the container works without it.
+	if err := mountIn(dev, "mqueue", "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		_ = unix.Unlinkat(devfd, "mqueue", unix.AT_REMOVEDIR)
+	}
+	for _, l := range devLinks {
+		if err := unix.Symlinkat(l[1], devfd, l[0]); err != nil {
+			return fmt.Errorf("symlink %s/%s -> %s: %w", dev.name, l[0], l[1], err)
+		}
+	}
+	return nil
+}
+
+// makeDevices creates the device nodes in dev. Outside a user namespace
+// it makes real nodes with mknod. In a user namespace mknod of a device
+// fails with EPERM (a namespace's root may not conjure up access to any
+// device it likes), and a node on a filesystem that a user namespace
+// mounted would not open anyway; so each node becomes a bind mount of the
+// host's own node over an empty file.
+func makeDevices(dev dir) error {
+	bind := false
+	for _, d := range devices {
+		if !bind {
+			err := unix.Mknodat(dev.fd, d.name, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor)))
+			if err == nil {
+				// mknod applies the umask; these must be 0666 for
+				// every user.
+				if err := unix.Fchmodat(dev.fd, d.name, 0o666, 0); err != nil {
+					return fmt.Errorf("chmod %s/%s: %w", dev.name, d.name, err)
+				}
+				continue
+			}
+			if !errors.Is(err, unix.EPERM) {
+				return fmt.Errorf("mknod %s/%s: %w", dev.name, d.name, err)
+			}
+			bind = true
+		}
+		if err := bindDevice(dev, d.name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bindDevice bind-mounts the host's /dev/name onto a new empty file in
+// dev. It runs before pivot_root, while /dev is still the host's.
+func bindDevice(dev dir, name string) error {
+	fd, err := openBeneath(dev.fd, name, unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY, 0o666)
+	if err != nil {
+		return fmt.Errorf("creating %s/%s: %w", dev.name, name, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Mount("/dev/"+name, procFD(fd), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("binding the host's /dev/%s onto %s/%s: %w", name, dev.name, name, err)
+	}
+	return nil
+}
+
+// mountIn creates directory name in d and mounts a filesystem of type
+// fstype there.
+func mountIn(d dir, name, fstype string, flags uintptr, data string) error {
+	if err := unix.Mkdirat(d.fd, name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("creating %s/%s: %w", d.name, name, err)
+	}
+	fd, err := openBeneath(d.fd, name, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s/%s: %w", d.name, name, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Mount(fstype, procFD(fd), fstype, flags, data); err != nil {
+		return fmt.Errorf("mounting %s on %s/%s: %w", fstype, d.name, name, err)
+	}
+	return nil
+}
