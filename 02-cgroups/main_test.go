@@ -48,15 +48,16 @@ func cpuTime(t *testing.T) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// busyShare runs a busy loop for a while and returns the CPU it got, as a
-// share of one core.
+// busyShare runs two busy loops for a while and returns the CPU they got,
+// in cores: up to 2 on this 2-core machine when nothing limits them.
 func busyShare(t *testing.T, flags ...string) float64 {
 	t.Helper()
-	args := append(append([]string{"run"}, flags...), "--", "timeout", "1.5", "/bin/sh", "-c", "while :; do :; done")
+	loop := `timeout 1.5 sh -c 'while :; do :; done'`
+	args := append(append([]string{"run"}, flags...), "--", "/bin/sh", "-c", loop+" & "+loop+"; wait")
 	before, start := cpuTime(t), time.Now()
 	_, errOut, status := runProgram(t, args...)
 	wall, used := time.Since(start), cpuTime(t)-before
-	require.Equal(t, 124, status, "timeout's status when it had to stop the loop; stderr: %s", errOut)
+	require.Equal(t, 0, status, "stderr: %s", errOut)
 	return used.Seconds() / wall.Seconds()
 }
 
@@ -64,9 +65,13 @@ func TestS12_CPULimitCapsABusyLoopAtItsShare(t *testing.T) {
 	labtest.Privileged(t)
 	free := busyShare(t)
 	capped := busyShare(t, "--cpus", "0.5")
-	t.Logf("busy loop: %.2f of a core unlimited, %.2f with --cpus 0.5", free, capped)
-	assert.Greater(t, free, 0.8, "without a limit the loop uses a whole core")
-	assert.InDelta(t, 0.5, capped, 0.15, "--cpus 0.5 gives about half a core")
+	t.Logf("two busy loops: %.2f cores unlimited, %.2f with --cpus 0.5", free, capped)
+	// Other tests may run on the same cores, so the free loops get what
+	// is left: more than a core on an idle 2-core machine, less when busy.
+	// The cap is an upper bound that holds whatever the load.
+	assert.Greater(t, free, 0.8, "without a limit the loops use more than the cap")
+	assert.LessOrEqual(t, capped, 0.6, "--cpus 0.5 holds both loops to half a core")
+	assert.GreaterOrEqual(t, capped, 0.3, "... and they get about that half")
 }
 
 func TestS12_PidsLimitStopsAForkBomb(t *testing.T) {
