@@ -1,0 +1,200 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/system"
+)
+
+// Backend is what the API server asks of the engine. The daemon package
+// implements it with the chapters' packages; tests use a fake. Every
+// method takes names or ID prefixes exactly as the client sent them and
+// resolves them itself.
+//
+// Errors carry their kind with github.com/containerd/errdefs
+// (errdefs.ErrNotFound, ErrConflict, ErrInvalidArgument, ErrNotModified,
+// ...), wrapped with fmt.Errorf("...: %w"); the server maps the kind to
+// the HTTP status the docker client expects (404, 409, 400, 304, ...).
+type Backend interface {
+	// System
+	Version(ctx context.Context) (system.VersionResponse, error)
+	Info(ctx context.Context) (system.Info, error)
+
+	// Containers
+	ContainerCreate(ctx context.Context, name string, req container.CreateRequest) (container.CreateResponse, error)
+	ContainerStart(ctx context.Context, name string) error
+	ContainerStop(ctx context.Context, name string, timeout *int, signal string) error
+	ContainerRestart(ctx context.Context, name string, timeout *int, signal string) error
+	ContainerKill(ctx context.Context, name string, signal string) error
+	ContainerRemove(ctx context.Context, name string, force, volumes bool) error
+	// ContainerWait returns once the container is in a state where it
+	// can be waited for (for "next-exit": created or running); the
+	// channel then delivers the result when the condition is met.
+	ContainerWait(ctx context.Context, name string, condition container.WaitCondition) (<-chan container.WaitResponse, error)
+	ContainerList(ctx context.Context, opts ListOptions) ([]container.Summary, error)
+	ContainerInspect(ctx context.Context, name string) (container.InspectResponse, error)
+	ContainerTop(ctx context.Context, name string, psArgs string) (container.TopResponse, error)
+	ContainerLogs(ctx context.Context, name string, opts LogsOptions) (Logs, error)
+	ContainerAttach(ctx context.Context, name string, opts AttachOptions) error
+	ContainerResize(ctx context.Context, name string, height, width uint) error
+	ContainerExport(ctx context.Context, name string, w io.Writer) error
+	ContainerChanges(ctx context.Context, name string) ([]container.FilesystemChange, error)
+
+	// Exec
+	ExecCreate(ctx context.Context, name string, req container.ExecCreateRequest) (string, error)
+	// ExecStart runs the exec process; with opts.Detach it returns at
+	// once, otherwise when the process has exited and its output is
+	// written. The exit code must be recorded before it returns.
+	ExecStart(ctx context.Context, execID string, opts ExecStartOptions) error
+	ExecResize(ctx context.Context, execID string, height, width uint) error
+	ExecInspect(ctx context.Context, execID string) (container.ExecInspectResponse, error)
+
+	// Images
+	ImageList(ctx context.Context, all bool) ([]image.Summary, error)
+	ImageInspect(ctx context.Context, name string) (image.InspectResponse, error)
+	ImageHistory(ctx context.Context, name string) ([]image.HistoryResponseItem, error)
+	ImageTag(ctx context.Context, source, repo, tag string) error
+	ImageRemove(ctx context.Context, name string, force, prune bool) ([]image.DeleteResponse, error)
+	ContainerCommit(ctx context.Context, opts CommitOptions) (string, error)
+	// ImageImport, ImageLoad and ImageBuild report progress as JSON
+	// messages on out (see JSONMessage); their errors after the first
+	// byte is written go in band, as Docker does.
+	ImageImport(ctx context.Context, src io.Reader, opts ImportOptions, out JSONStream) error
+	ImageSave(ctx context.Context, names []string, w io.Writer) error
+	ImageLoad(ctx context.Context, src io.Reader, quiet bool, out JSONStream) error
+	ImageBuild(ctx context.Context, contextTar io.Reader, opts BuildOptions, out JSONStream) error
+
+	// Networks: berth has the three fixed networks none, host, bridge.
+	NetworkList(ctx context.Context) ([]network.Inspect, error)
+}
+
+// ListOptions are the query of GET /containers/json.
+type ListOptions struct {
+	All     bool
+	Limit   int
+	Size    bool
+	Filters map[string][]string // name, id, status, label, ancestor, ...
+}
+
+// LogsOptions are the query of GET /containers/{id}/logs.
+type LogsOptions struct {
+	Stdout, Stderr bool
+	Follow         bool
+	Timestamps     bool
+	Tail           int // -1: all
+	Since, Until   time.Time
+}
+
+// Logs is a container's log as the client will receive it.
+type Logs struct {
+	// TTY says the container has a terminal: the stream is sent raw,
+	// stdout only, without stdcopy frames.
+	TTY bool
+	// Entries delivers the records in order and is closed at the end
+	// (when not following, at the end of the log; when following, when
+	// the container stops or ctx is done).
+	Entries <-chan LogEntry
+}
+
+// LogEntry is one record of a container's log.
+type LogEntry struct {
+	Stream int // 1 stdout, 2 stderr
+	Time   time.Time
+	Data   []byte
+}
+
+// AttachOptions connect a client's hijacked connection to a container.
+// Stdin is nil unless the client asked for stdin; Stdout and Stderr are
+// nil unless asked for. For a container with a terminal, Stderr is nil and
+// Stdout gets the terminal's output raw. ContainerAttach returns when the
+// container's output ends (it exited) or ctx is done, or when the client
+// detached with the detach keys (then with ErrDetached).
+type AttachOptions struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Logs           bool // replay the log first (attach?logs=1)
+	Stream         bool // then stream live output
+	// DetachKeys end the attachment without stopping the container
+	// (default ctrl-p,ctrl-q); empty means the default.
+	DetachKeys string
+}
+
+// ErrDetached is returned by ContainerAttach when the client detached
+// with the detach keys.
+var ErrDetached = errors.New("detached from the container")
+
+// ExecStartOptions connect a client's hijacked connection to an exec
+// process (or not, with Detach).
+type ExecStartOptions struct {
+	Detach         bool
+	Tty            bool
+	ConsoleSize    *[2]uint
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// CommitOptions are the query and body of POST /commit.
+type CommitOptions struct {
+	Container string
+	Repo, Tag string
+	Comment   string
+	Author    string
+	Changes   []string // Dockerfile instructions: CMD, ENV, ...
+	Pause     bool
+	Config    *container.Config
+}
+
+// ImportOptions are the query of POST /images/create?fromSrc=-.
+type ImportOptions struct {
+	Repo, Tag string
+	Message   string
+	Changes   []string
+}
+
+// BuildOptions are the query of POST /build.
+type BuildOptions struct {
+	Tags       []string
+	Dockerfile string
+	BuildArgs  map[string]*string
+	NoCache    bool
+	Remove     bool
+	ForceRm    bool
+	Labels     map[string]string
+}
+
+// JSONStream writes newline-delimited JSON messages to the client, as
+// Docker's load, import, build and pull endpoints do.
+type JSONStream interface {
+	Write(msg JSONMessage) error
+}
+
+// JSONMessage is one message of such a stream. Exactly one of the groups
+// is set: Stream (text for the user), Status with optional progress, Aux,
+// or an error.
+type JSONMessage struct {
+	Stream         string          `json:"stream,omitempty"`
+	Status         string          `json:"status,omitempty"`
+	ID             string          `json:"id,omitempty"`
+	Progress       string          `json:"progress,omitempty"`
+	ProgressDetail *ProgressDetail `json:"progressDetail,omitempty"`
+	Aux            any             `json:"aux,omitempty"`
+	Error          string          `json:"error,omitempty"`
+	ErrorDetail    *ErrorDetail    `json:"errorDetail,omitempty"`
+}
+
+// ProgressDetail is the progress of one step of a stream.
+type ProgressDetail struct {
+	Current int64 `json:"current,omitempty"`
+	Total   int64 `json:"total,omitempty"`
+}
+
+// ErrorDetail is an in-band error of a stream.
+type ErrorDetail struct {
+	Message string `json:"message"`
+}
