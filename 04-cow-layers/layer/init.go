@@ -1,0 +1,52 @@
+package layer
+
+import (
+	"runtime"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/03-rootfs/rootfs"
+)
+
+// InitSpec is what a chapter 04 container's init reads: chapter 03's
+// spec, whose Rootfs.Root is the container's merged directory, plus the
+// layers to mount there. Later chapters embed it in their own specs.
+type InitSpec struct {
+	rootfs.InitSpec
+	Layer MountSpec `json:"layer"`
+}
+
+// Init is the container side of chapter 04: chapter 03's, with the
+// overlay mounted before the root switch.
+func Init() int {
+	// As in chapter 03: capabilities are dropped on this thread only
+	// when the binary links cgo, so the command must start from it.
+	runtime.LockOSThread()
+	var s InitSpec
+	if err := namespace.ReadSpec(&s); err != nil {
+		return namespace.InitFailed(err)
+	}
+	if err := namespace.Setup(s.Spec); err != nil {
+		return namespace.InitFailed(err)
+	}
+	if err := s.Enter(); err != nil {
+		return namespace.InitFailed(err)
+	}
+	return namespace.Run(s.Spec)
+}
+
+// Enter is chapter 04's part of the container side, for Init and for the
+// inits of later chapters: mount the image's layers and the container's
+// own on the merged directory, then enter it as chapter 03 enters a root
+// filesystem.
+//
+// The overlay is mounted here, inside the container's mount namespace
+// (namespace.Setup made its mounts private), not on the host: nobody on
+// the host sees it, and when the container's last process exits the
+// kernel unmounts it with the namespace. Nothing is left to clean up but
+// the directories.
+func (s *InitSpec) Enter() error {
+	if err := s.Layer.Mount(s.Rootfs.Root); err != nil {
+		return err
+	}
+	return s.InitSpec.Enter()
+}
