@@ -1,20 +1,65 @@
 package namespace
 
-import "fmt"
+import (
+	"errors"
+	"flag"
+	"fmt"
+)
 
 // Container is the host side of one foreground container run: start init,
-// let other parts of the engine act on its PID, send the spec, wait.
+// let other parts of the engine act on its PID, send the spec, wait, and
+// undo what was set up.
 //
-//	c := namespace.Container{Config: cfg, Spec: spec, Stdio: stdio}
-//	c.OnStart(func(pid int) error { return cg.Add(pid) }) // chapter 02
+//	c, err := cfg.Container(id, command, stdio)
+//	c.OnStart(cg.Add)          // chapter 02: join the cgroup while init waits
+//	c.OnExit(cg.Destroy)       // ... and remove it when the container is gone
 //	status, err := c.Run()
 //
-// Each chapter adds its own steps with OnStart instead of rewriting Run.
+// Each chapter adds its own steps with OnStart and OnExit instead of
+// rewriting Run.
 type Container struct {
 	Config Config
-	Spec   any // what init reads with ReadSpec
+	Spec   any // what init reads with ReadSpec; later chapters wrap it
 	Stdio  Stdio
 	hooks  []func(pid int) error
+	exits  []func() error
+	closed bool
+}
+
+// Container is the container that runs command with ID id, configured by
+// c: chapter 01's spec, to which later chapters add their parts.
+func (c *Config) Container(id string, command []string, stdio Stdio) (*Container, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &Container{Config: *c, Spec: c.NewSpec(id, command), Stdio: stdio}, nil
+}
+
+// Runner is what the run options of every chapter offer: their flags, and
+// the container they describe. Each chapter's RunOptions embeds the
+// previous chapter's and adds to both.
+type Runner interface {
+	AddFlags(fs *flag.FlagSet)
+	Container(id string, command []string, stdio Stdio) (*Container, error)
+}
+
+// RunCommand is a chapter program's "run": parse the flags into a fresh
+// Runner, build the container with a new ID, run it in the foreground.
+func RunCommand(newOptions func() Runner) func(args []string, stdio Stdio) (int, error) {
+	return func(args []string, stdio Stdio) (int, error) {
+		opts := newOptions()
+		fs := FlagSet("run")
+		opts.AddFlags(fs)
+		command, err := ParseCommand(fs, args)
+		if err != nil {
+			return 0, err
+		}
+		c, err := opts.Container(NewID(), command, stdio)
+		if err != nil {
+			return 0, err
+		}
+		return c.Run()
+	}
 }
 
 // OnStart registers f to run on the host after init started and before it
@@ -23,8 +68,33 @@ type Container struct {
 // container.
 func (c *Container) OnStart(f func(pid int) error) { c.hooks = append(c.hooks, f) }
 
-// Run runs the container to its end and returns its exit status.
-func (c *Container) Run() (int, error) {
+// OnExit registers f to undo a setup step once the container is gone, or
+// when it never started. Exit hooks run in the reverse order of their
+// registration, like deferred calls, and all of them run.
+func (c *Container) OnExit(f func() error) { c.exits = append(c.exits, f) }
+
+// Close runs the exit hooks, once. Run calls it; call it yourself only to
+// abandon a container that will not be run.
+func (c *Container) Close() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	var errs []error
+	for i := len(c.exits) - 1; i >= 0; i-- {
+		errs = append(errs, c.exits[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// Run runs the container to its end, undoes its setup, and returns its
+// exit status.
+func (c *Container) Run() (status int, err error) {
+	defer func() {
+		if cerr := c.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 	p, err := Start(c.Config, c.Stdio)
 	if err != nil {
 		return 0, err

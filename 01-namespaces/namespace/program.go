@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 )
@@ -107,6 +108,44 @@ func Init() int {
 		return InitFailed(err)
 	}
 	return Run(spec)
+}
+
+// Entering is a container-side spec of a later chapter: chapter 01's spec,
+// embedded, plus steps that run between Setup and Run (chapter 03 enters
+// the root filesystem, chapter 04 mounts the layers first).
+type Entering interface {
+	NamespaceSpec() Spec
+	Enter() error
+}
+
+// NamespaceSpec returns s itself; through embedding, it gives a later
+// chapter's spec its chapter 01 part.
+func (s Spec) NamespaceSpec() Spec { return s }
+
+// InitWith is the init of a later chapter whose spec type is S: read the
+// spec, Setup, the chapter's Enter, Run.
+//
+//	func Init() int { return namespace.InitWith[InitSpec]() }
+func InitWith[S any, P interface {
+	*S
+	Entering
+}]() int {
+	// Capabilities, which chapter 03 drops, belong to threads. When the
+	// binary links cgo, Go cannot change every thread at once, so only
+	// this one changes: stay on it until the command is executed.
+	runtime.LockOSThread()
+	var s S
+	spec := P(&s)
+	if err := ReadSpec(spec); err != nil {
+		return InitFailed(err)
+	}
+	if err := Setup(spec.NamespaceSpec()); err != nil {
+		return InitFailed(err)
+	}
+	if err := spec.Enter(); err != nil {
+		return InitFailed(err)
+	}
+	return Run(spec.NamespaceSpec())
 }
 
 // ExitInitFailed is init's status when it cannot set the container up.

@@ -3,9 +3,9 @@ package rootfs
 import (
 	"flag"
 	"os"
-	"runtime"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/02-cgroups/cgroup"
 )
 
 // InitSpec is what a chapter 03 container's init reads: chapter 01's spec
@@ -21,25 +21,9 @@ type InitSpec struct {
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
 }
 
-// Init is the container side of chapter 03: chapter 01's steps, with the
-// root switch and the capability drop between Setup and Run.
-func Init() int {
-	// Capabilities belong to threads. When the binary links cgo, the
-	// runtime cannot change every thread at once, so DropCapabilities
-	// changes only this one: stay on it until the command is executed.
-	runtime.LockOSThread()
-	var s InitSpec
-	if err := namespace.ReadSpec(&s); err != nil {
-		return namespace.InitFailed(err)
-	}
-	if err := namespace.Setup(s.Spec); err != nil {
-		return namespace.InitFailed(err)
-	}
-	if err := s.Enter(); err != nil {
-		return namespace.InitFailed(err)
-	}
-	return namespace.Run(s.Spec)
-}
+// Init is the container side of chapter 03: chapter 01's, with the root
+// switch and the capability drop (Enter) between Setup and Run.
+func Init() int { return namespace.InitWith[InitSpec]() }
 
 // Enter is chapter 03's part of the container side, for Init and for the
 // inits of later chapters: switch to the root filesystem, then give up
@@ -91,4 +75,32 @@ func (o *Options) InitSpec(base namespace.Spec) (InitSpec, error) {
 	}
 	base.Command.Dir = o.Workdir
 	return InitSpec{Spec: base, Rootfs: o.Spec}, nil
+}
+
+// RunOptions are the flags of chapter 03's run: chapter 02's and the root
+// filesystem's. Later chapters embed them in their own.
+type RunOptions struct {
+	cgroup.RunOptions
+	FS Options
+}
+
+// AddFlags registers the flags of chapters 01 to 03 on fs.
+func (o *RunOptions) AddFlags(fs *flag.FlagSet) {
+	o.RunOptions.AddFlags(fs)
+	o.FS.AddFlags(fs)
+}
+
+// Container is chapter 02's container, with its own root filesystem. The
+// options are checked before the cgroup exists.
+func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdio) (*namespace.Container, error) {
+	spec, err := o.FS.InitSpec(o.Config.NewSpec(id, command))
+	if err != nil {
+		return nil, err
+	}
+	c, err := o.RunOptions.Container(id, command, stdio)
+	if err != nil {
+		return nil, err
+	}
+	c.Spec = spec
+	return c, nil
 }

@@ -1,8 +1,6 @@
 package layer
 
 import (
-	"runtime"
-
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
 )
@@ -16,23 +14,8 @@ type InitSpec struct {
 }
 
 // Init is the container side of chapter 04: chapter 03's, with the
-// overlay mounted before the root switch.
-func Init() int {
-	// As in chapter 03: capabilities are dropped on this thread only
-	// when the binary links cgo, so the command must start from it.
-	runtime.LockOSThread()
-	var s InitSpec
-	if err := namespace.ReadSpec(&s); err != nil {
-		return namespace.InitFailed(err)
-	}
-	if err := namespace.Setup(s.Spec); err != nil {
-		return namespace.InitFailed(err)
-	}
-	if err := s.Enter(); err != nil {
-		return namespace.InitFailed(err)
-	}
-	return namespace.Run(s.Spec)
-}
+// overlay mounted before the root switch (Enter).
+func Init() int { return namespace.InitWith[InitSpec]() }
 
 // Enter is chapter 04's part of the container side, for Init and for the
 // inits of later chapters: mount the image's layers and the container's

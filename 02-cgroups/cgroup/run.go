@@ -1,0 +1,53 @@
+package cgroup
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
+)
+
+// Apply limits the container c with r: it creates the cgroup named id now,
+// joins the container's init to it while init waits for its spec (so the
+// command is born inside the limits), and, once the container is gone,
+// reports an out-of-memory kill on the container's stderr and removes the
+// cgroup.
+func Apply(c *namespace.Container, id string, r Resources) (*Cgroup, error) {
+	cg, err := New(id, r)
+	if err != nil {
+		return nil, err
+	}
+	c.OnStart(cg.Add)
+	c.OnExit(func() error {
+		if oom, _ := cg.OOMKilled(); oom && c.Stdio.Err != nil {
+			fmt.Fprintf(c.Stdio.Err, "berth: the container was killed: out of memory (limit %s)\n", FormatBytes(r.Memory))
+		}
+		return cg.Destroy()
+	})
+	return cg, nil
+}
+
+// RunOptions are the flags of chapter 02's run: chapter 01's and the
+// limits. Later chapters embed them in their own.
+type RunOptions struct {
+	namespace.Config
+	Limits Resources
+}
+
+// AddFlags registers the flags of chapters 01 and 02 on fs.
+func (o *RunOptions) AddFlags(fs *flag.FlagSet) {
+	o.Config.AddFlags(fs)
+	o.Limits.AddFlags(fs)
+}
+
+// Container is chapter 01's container, in a cgroup with the limits.
+func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdio) (*namespace.Container, error) {
+	c, err := o.Config.Container(id, command, stdio)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Apply(c, id, o.Limits); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

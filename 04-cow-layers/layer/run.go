@@ -1,0 +1,147 @@
+package layer
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/03-rootfs/rootfs"
+)
+
+// RunOptions are the flags of chapter 04's run: chapter 03's and the
+// layers'. Later chapters embed them in their own.
+type RunOptions struct {
+	rootfs.RunOptions
+	Layer Options
+}
+
+// AddFlags registers the flags of chapters 01 to 04 on fs.
+func (o *RunOptions) AddFlags(fs *flag.FlagSet) {
+	o.RunOptions.AddFlags(fs)
+	o.Layer.AddFlags(fs)
+}
+
+// Container is chapter 03's container on a copy-on-write root: its own
+// empty writable layer on top of the image's read-only ones. The layer is
+// removed when the container is gone, unless --keep asked to keep it (its
+// ID is then printed on stderr, for diff and rm).
+func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdio) (*namespace.Container, error) {
+	// Chapter 03's --rootfs still works: the directory becomes a
+	// one-layer image, so it is no longer written to either.
+	if o.FS.Root != "" {
+		if len(o.Layer.Image) > 0 {
+			return nil, errors.New("--rootfs and --image both given: --rootfs DIR means --image DIR, give one")
+		}
+		if err := o.Layer.Image.Set(o.FS.Root); err != nil {
+			return nil, err
+		}
+	}
+	if len(o.Layer.Image) == 0 {
+		return nil, errors.New("no image: give --image DIR[:DIR...]")
+	}
+
+	// The container's own layer: empty directories, whatever the size
+	// of the image.
+	rw, err := Create(o.Layer.Root, id, o.Layer.Image)
+	if err != nil {
+		return nil, err
+	}
+	mount, err := o.prepare(rw)
+	if err != nil {
+		return nil, errors.Join(err, rw.Remove())
+	}
+	// Chapter 03 enters the merged directory, where init first mounts
+	// the overlay.
+	o.FS.Root = rw.Merged()
+	c, err := o.RunOptions.Container(id, command, stdio)
+	if err != nil {
+		return nil, errors.Join(err, rw.Remove())
+	}
+	c.Spec = InitSpec{InitSpec: c.Spec.(rootfs.InitSpec), Layer: mount}
+
+	started := false
+	c.OnStart(func(int) error { started = true; return nil })
+	c.OnExit(func() error {
+		if o.Layer.Keep && started {
+			fmt.Fprintln(stdio.Err, id)
+			return rw.Release()
+		}
+		return rw.Remove()
+	})
+	return c, nil
+}
+
+// prepare holds the layer while the container runs (rm refuses it
+// meanwhile) and, for a user namespace, hands its writable directories to
+// the container's root, an unprivileged uid on the host who mounts the
+// overlay.
+func (o *RunOptions) prepare(rw *RW) (MountSpec, error) {
+	mount := rw.MountSpec()
+	if err := rw.Hold(); err != nil {
+		return mount, err
+	}
+	if o.UserNS {
+		hostRoot := o.IDBase
+		if hostRoot == 0 {
+			hostRoot = namespace.DefaultIDBase
+		}
+		if err := rw.Chown(hostRoot, hostRoot); err != nil {
+			return mount, err
+		}
+		mount.UserXattr = true
+	}
+	return mount, nil
+}
+
+// DiffCommand is the `diff` command of chapter 04's program and later
+// ones: what a container changed in its root filesystem, as `docker diff`
+// shows it (A added, C changed, D deleted).
+func DiffCommand(args []string, stdio namespace.Stdio) (int, error) {
+	var root string
+	fs := namespace.FlagSet("diff")
+	AddRootFlag(fs, &root)
+	if err := fs.Parse(args); err != nil {
+		return 0, err
+	}
+	if fs.NArg() != 1 {
+		return 0, errors.New("diff takes one container: diff [--root DIR] CONTAINER")
+	}
+	rw, err := Find(root, fs.Arg(0))
+	if err != nil {
+		return 0, err
+	}
+	changes, err := rw.Changes()
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range changes {
+		fmt.Fprintln(stdio.Out, c)
+	}
+	return 0, nil
+}
+
+// RmCommand is the `rm` command of chapter 04's program: it removes kept
+// containers' layers, printing each name as given.
+func RmCommand(args []string, stdio namespace.Stdio) (int, error) {
+	var root string
+	fs := namespace.FlagSet("rm")
+	AddRootFlag(fs, &root)
+	if err := fs.Parse(args); err != nil {
+		return 0, err
+	}
+	if fs.NArg() == 0 {
+		return 0, errors.New("rm takes at least one container: rm [--root DIR] CONTAINER...")
+	}
+	for _, ref := range fs.Args() {
+		rw, err := Find(root, ref)
+		if err != nil {
+			return 0, err
+		}
+		if err := rw.Remove(); err != nil {
+			return 0, err
+		}
+		fmt.Fprintln(stdio.Out, ref)
+	}
+	return 0, nil
+}
