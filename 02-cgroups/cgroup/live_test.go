@@ -290,9 +290,10 @@ func TestLivePidsLimit(t *testing.T) {
 	require.NoError(t, err)
 	assert.LessOrEqual(t, len(procs), max)
 
+	// (The shell's own "can't fork" message may be cut short by the kill
+	// below, so the kernel's pids.events counter above is the evidence.)
 	require.NoError(t, c.Destroy())
 	_ = p.wait(t, 10*time.Second)
-	assert.Contains(t, p.stderr.String(), "can't fork")
 }
 
 func TestLiveCPULimit(t *testing.T) {
