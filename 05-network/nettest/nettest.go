@@ -1,0 +1,251 @@
+// Package nettest gives network tests what they need and must not share:
+// a bridge and a subnet of their own, a second "host" to connect from,
+// and free ports. Everything it creates is removed when the test ends.
+//
+// Tests of several packages run at the same time (go test ./...), each
+// creating bridges. A bridge's subnet must not overlap another's, or the
+// host would route one container's packets to the other's bridge, so
+// subnets are picked under a lock file shared by every test process, and
+// a subnet counts as taken once the host has a route for it.
+package nettest
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/05-network/network"
+)
+
+// Ranges the tests take their subnets from: /24s of 10.201.0.0/16 for
+// bridges, of 10.202.0.0/16 for clients. Neither is berth's default
+// (10.88.0.0/16), so a test never touches a real berth0.
+var (
+	BridgeRange = netip.MustParsePrefix("10.201.0.0/16")
+	ClientRange = netip.MustParsePrefix("10.202.0.0/16")
+)
+
+// Config returns a bridge-mode configuration with a new, unique bridge
+// ("bt-" and 8 hex digits) and a free /24 of BridgeRange. The bridge is
+// created at once, so that its route marks the subnet as taken for other
+// tests, and deleted with its nftables table when t ends.
+func Config(t testing.TB) network.Config {
+	t.Helper()
+	labtest.Privileged(t)
+	cfg := network.NewConfig()
+	cfg.Bridge = labtest.Unique("bt")
+	t.Cleanup(func() {
+		if err := network.RemoveBridge(cfg.Bridge); err != nil {
+			t.Errorf("removing test bridge: %v", err)
+		}
+	})
+	cfg.Subnet = pickSubnet(t, BridgeRange, func(subnet netip.Prefix) error {
+		return network.EnsureBridge(cfg.Bridge, subnet)
+	})
+	return cfg
+}
+
+// pickSubnet tries random /24s of within until create succeeds for one
+// that no route of the host overlaps. It holds a lock file meanwhile, so
+// that two test processes cannot pick the same free subnet.
+func pickSubnet(t testing.TB, within netip.Prefix, create func(netip.Prefix) error) netip.Prefix {
+	t.Helper()
+	lockPath := filepath.Join(os.TempDir(), "berth-nettest.lock")
+	lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatalf("nettest: %v", err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatalf("nettest: locking %s: %v", lockPath, err)
+	}
+	base := within.Addr().As4()
+	for range 100 {
+		third := rand.IntN(256)
+		subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{base[0], base[1], byte(third), 0}), 24)
+		err := create(subnet)
+		if errors.Is(err, network.ErrSubnetInUse) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("nettest: %v", err)
+		}
+		return subnet
+	}
+	t.Fatalf("nettest: no free /24 in %s", within)
+	return netip.Prefix{}
+}
+
+// FreePort returns a TCP port that nothing on the host listens on now.
+func FreePort(t testing.TB) uint16 {
+	t.Helper()
+	l, err := net.Listen("tcp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatalf("nettest: %v", err)
+	}
+	defer l.Close()
+	return uint16(l.Addr().(*net.TCPAddr).Port)
+}
+
+// Client is another host, as far as the host's network stack can tell: a
+// network namespace of its own, connected to the host by a veth pair with
+// a /24 of ClientRange. Connections it makes to HostIP arrive on the host
+// from outside, through PREROUTING, as they would from another machine.
+type Client struct {
+	HostIP netip.Addr // the host's address on the link: dial this
+	IP     netip.Addr // the client's own address
+	ns     *os.File
+}
+
+// NewClient creates a client host, removed when t ends.
+func NewClient(t testing.TB) *Client {
+	t.Helper()
+	labtest.Privileged(t)
+	ns, err := newNetns()
+	if err != nil {
+		t.Fatalf("nettest: %v", err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	c := &Client{ns: ns}
+	hostEnd := labtest.Unique("bc")
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName(hostEnd); err == nil {
+			if err := netlink.LinkDel(l); err != nil {
+				t.Errorf("nettest: deleting %s: %v", hostEnd, err)
+			}
+		}
+	})
+	pickSubnet(t, ClientRange, func(subnet netip.Prefix) error {
+		if _, err := netlink.LinkByName(hostEnd); err != nil {
+			veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostEnd}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(ns.Fd()))}
+			if err := netlink.LinkAdd(veth); err != nil {
+				return fmt.Errorf("creating %s: %w", hostEnd, err)
+			}
+		}
+		routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+		if err != nil {
+			return fmt.Errorf("listing routes: %w", err)
+		}
+		for _, r := range routes {
+			if r.Dst == nil {
+				continue
+			}
+			ones, _ := r.Dst.Mask.Size()
+			addr, _ := netip.AddrFromSlice(r.Dst.IP)
+			if ones > 0 && netip.PrefixFrom(addr.Unmap(), ones).Overlaps(subnet) {
+				return network.ErrSubnetInUse
+			}
+		}
+		c.HostIP, c.IP = subnet.Addr().Next(), subnet.Addr().Next().Next()
+		return c.configure(hostEnd, subnet)
+	})
+	return c
+}
+
+// configure gives both ends of the link their addresses, and the client
+// a default route through the host.
+func (c *Client) configure(hostEnd string, subnet netip.Prefix) error {
+	link, err := netlink.LinkByName(hostEnd)
+	if err != nil {
+		return err
+	}
+	hostAddr := &netlink.Addr{IPNet: &net.IPNet{IP: c.HostIP.AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 32)}}
+	if err := netlink.AddrAdd(link, hostAddr); err != nil {
+		return fmt.Errorf("address of %s: %w", hostEnd, err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return fmt.Errorf("bringing %s up: %w", hostEnd, err)
+	}
+	h, err := network.NetnsHandle(c.nsPath())
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	for _, name := range []string{"lo", "eth0"} {
+		l, err := h.LinkByName(name)
+		if err != nil {
+			return fmt.Errorf("client %s: %w", name, err)
+		}
+		if name == "eth0" {
+			addr := &netlink.Addr{IPNet: &net.IPNet{IP: c.IP.AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 32)}}
+			if err := h.AddrAdd(l, addr); err != nil {
+				return fmt.Errorf("client address: %w", err)
+			}
+		}
+		if err := h.LinkSetUp(l); err != nil {
+			return fmt.Errorf("client %s up: %w", name, err)
+		}
+	}
+	eth0, err := h.LinkByName("eth0")
+	if err != nil {
+		return err
+	}
+	if err := h.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: c.HostIP.AsSlice()}); err != nil {
+		return fmt.Errorf("client default route: %w", err)
+	}
+	return nil
+}
+
+// Dial connects from the client, with a timeout of 2 seconds.
+func (c *Client) Dial(proto, address string) (net.Conn, error) {
+	var conn net.Conn
+	err := network.InNetns(c.nsPath(), func() (err error) {
+		// The socket is created here, in the client's namespace, and
+		// stays there; net.Dial waits for the connection on this
+		// thread, so no other goroutine gets involved.
+		conn, err = net.DialTimeout(proto, address, 2*time.Second)
+		return err
+	})
+	return conn, err
+}
+
+func (c *Client) nsPath() string { return fmt.Sprintf("/proc/self/fd/%d", c.ns.Fd()) }
+
+// newNetns returns a new, empty network namespace, held open by the file.
+// The thread that creates it goes back to the host's namespace afterwards
+// (see network.InNetns for why it must not just die).
+func newNetns() (*os.File, error) {
+	type result struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		home, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- result{err: err}
+			return
+		}
+		defer home.Close()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			done <- result{err: fmt.Errorf("unshare(CLONE_NEWNET): %w", err)}
+			return
+		}
+		f, err := os.Open("/proc/thread-self/ns/net")
+		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
+			if f != nil {
+				f.Close()
+			}
+			done <- result{err: fmt.Errorf("back to the host's network namespace: %w", err)}
+			return // still locked: the thread ends here
+		}
+		runtime.UnlockOSThread()
+		done <- result{f, err}
+	}()
+	r := <-done
+	return r.f, r.err
+}

@@ -1,0 +1,60 @@
+package network
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/04-cow-layers/layer"
+)
+
+// Connect puts the container c, with ID id, on the network that ep
+// describes: ep.Attach wires the namespace of c's init while init waits
+// for its spec, so the command starts with eth0 up and its ports
+// published; ep.Release removes everything once the container is gone.
+func Connect(c *namespace.Container, ep *Endpoint) {
+	c.OnStart(ep.Attach)
+	c.OnExit(ep.Release)
+}
+
+// RunOptions are the flags of chapter 05's run: chapter 04's and the
+// network's. Later chapters embed them in their own.
+type RunOptions struct {
+	layer.RunOptions
+	Net Config
+}
+
+// AddFlags registers the flags of chapters 01 to 05 on fs.
+func (o *RunOptions) AddFlags(fs *flag.FlagSet) {
+	o.RunOptions.AddFlags(fs)
+	o.Net.AddFlags(fs)
+}
+
+// Container is chapter 04's container with a network: its own eth0 on
+// the bridge (--net bridge), the host's network (--net host), or only lo
+// (--net none).
+//
+// The address and the host ports are reserved first, before the
+// container's layer exists: a port that is already taken is one clear
+// error, and nothing has been created.
+func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdio) (*namespace.Container, error) {
+	ep, err := Allocate(o.Layer.Root, id, o.Net)
+	if err != nil {
+		return nil, err
+	}
+	// --net host: no network namespace at all (chapter 01's clone flags).
+	o.Config.HostNetwork = o.Net.Mode == ModeHost
+	c, err := o.RunOptions.Container(id, command, stdio)
+	if err != nil {
+		return nil, errors.Join(err, ep.Release())
+	}
+	Connect(c, ep)
+	// A port that Allocate picked is news to the user: say which.
+	for i, m := range ep.Ports {
+		if o.Net.Publish[i].HostPort == 0 && stdio.Err != nil {
+			fmt.Fprintf(stdio.Err, "berth: published %s\n", m)
+		}
+	}
+	return c, nil
+}

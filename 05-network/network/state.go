@@ -1,0 +1,226 @@
+package network
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// The network's state lives under the root directory (--root):
+//
+//	<root>/network/
+//	  lock                  flock(2)ed while the state is read and written
+//	  state.json            address leases per bridge, published ports
+//	  endpoints/<id>.json   one container's Endpoint, for Release
+//
+// Every container program that shares a root shares this state, so two
+// `run`s started at the same moment cannot hand out the same address or
+// the same host port.
+
+// state is state.json.
+type state struct {
+	// Networks is keyed by bridge name.
+	Networks map[string]*netState `json:"networks"`
+	Ports    []portLease          `json:"ports"`
+}
+
+// netState is one bridge's address pool.
+type netState struct {
+	Subnet netip.Prefix `json:"subnet"`
+	// Leases maps each address in use to the container that holds it.
+	Leases map[netip.Addr]string `json:"leases"`
+}
+
+// portLease is a host port held by a container.
+type portLease struct {
+	PortMapping
+	ID string `json:"id"`
+}
+
+func stateDir(root string) string { return filepath.Join(root, "network") }
+
+func endpointPath(root, id string) string {
+	return filepath.Join(stateDir(root), "endpoints", id+".json")
+}
+
+// withState runs f on the state under an exclusive lock and writes the
+// state back if f succeeds.
+//
+// flock(2) locks belong to an open file description, so two goroutines of
+// one process that each open the lock file exclude each other just as two
+// processes do. The lock file is separate from state.json because
+// state.json is replaced by a rename (so that a crash mid-write never
+// leaves half a file), and a lock on a replaced file would protect
+// nothing.
+func withState(root string, f func(*state) error) error {
+	dir := stateDir(root)
+	if err := os.MkdirAll(filepath.Join(dir, "endpoints"), 0o700); err != nil {
+		return fmt.Errorf("network state: %w", err)
+	}
+	lockPath := filepath.Join(dir, "lock")
+	lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("network state: %w", err)
+	}
+	defer lock.Close() // closing the last descriptor releases the lock
+	for {
+		err = unix.Flock(int(lock.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("locking %s: %w", lockPath, err)
+	}
+
+	path := filepath.Join(dir, "state.json")
+	s := &state{}
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("network state: %w", err)
+	default:
+		if err := json.Unmarshal(b, s); err != nil {
+			return fmt.Errorf("network state %s: %w", path, err)
+		}
+	}
+	if s.Networks == nil {
+		s.Networks = map[string]*netState{}
+	}
+	if err := f(s); err != nil {
+		return err
+	}
+	return writeJSON(path, s)
+}
+
+// writeJSON replaces path with v as JSON, atomically: readers see the old
+// file or the new one, never a part.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", path, err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// network returns the pool of bridge, creating it for subnet. A bridge
+// keeps its subnet while any container holds an address in it.
+func (s *state) network(bridge string, subnet netip.Prefix) (*netState, error) {
+	n := s.Networks[bridge]
+	if n == nil || len(n.Leases) == 0 {
+		n = &netState{Subnet: subnet, Leases: map[netip.Addr]string{}}
+		s.Networks[bridge] = n
+	}
+	if n.Subnet != subnet {
+		return nil, fmt.Errorf("bridge %s uses subnet %s, not %s (%d containers are on it)", bridge, n.Subnet, subnet, len(n.Leases))
+	}
+	return n, nil
+}
+
+// allocate leases the lowest free address of the subnet to id. The
+// subnet's first address (the network's own) and last (broadcast) are
+// never used, and the one after the first is the gateway, the bridge's
+// own address.
+//
+// Taking the lowest free address means a released address is the next
+// one handed out. Docker instead goes round the pool before coming back,
+// so that a stale ARP or conntrack entry for a dead container cannot catch
+// a new one; this course prefers the behaviour that is easy to see.
+func (n *netState) allocate(id string) (netip.Addr, error) {
+	gw := Gateway(n.Subnet)
+	for a := gw.Next(); n.Subnet.Contains(a); a = a.Next() {
+		if !n.Subnet.Contains(a.Next()) {
+			break // a is the broadcast address
+		}
+		if _, used := n.Leases[a]; !used {
+			n.Leases[a] = id
+			return a, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("subnet %s: no free address left (%d in use)", n.Subnet, len(n.Leases))
+}
+
+// release frees every address that id holds.
+func (s *state) release(id string) {
+	for name, n := range s.Networks {
+		for a, holder := range n.Leases {
+			if holder == id {
+				delete(n.Leases, a)
+			}
+		}
+		if len(n.Leases) == 0 {
+			delete(s.Networks, name)
+		}
+	}
+	ports := s.Ports[:0]
+	for _, p := range s.Ports {
+		if p.ID != id {
+			ports = append(ports, p)
+		}
+	}
+	s.Ports = ports
+}
+
+// reservePorts checks every mapping against the ports other containers
+// hold and against the host's own sockets, picks a port for each mapping
+// without one, and records them all for id. It changes nothing unless all
+// of them can be had.
+func (s *state) reservePorts(id string, mappings []PortMapping) ([]PortMapping, error) {
+	out := make([]PortMapping, 0, len(mappings))
+	taken := func(m PortMapping) error {
+		for _, p := range s.Ports {
+			if p.conflicts(m) {
+				return fmt.Errorf("host port %d/%s is already published by container %s (%s)", m.HostPort, m.Protocol, shortID(p.ID), p.PortMapping)
+			}
+		}
+		for _, p := range out {
+			if p.conflicts(m) {
+				return fmt.Errorf("host port %d/%s is published twice", m.HostPort, m.Protocol)
+			}
+		}
+		return nil
+	}
+	for _, m := range mappings {
+		if m.HostPort == 0 {
+			port, err := pickFreePort(m, taken)
+			if err != nil {
+				return nil, err
+			}
+			m.HostPort = port
+		} else {
+			if err := taken(m); err != nil {
+				return nil, fmt.Errorf("-p %s: %w", m, err)
+			}
+			if err := probeHostPort(m); err != nil {
+				return nil, fmt.Errorf("-p %s: %w", m, err)
+			}
+		}
+		out = append(out, m)
+	}
+	for _, m := range out {
+		s.Ports = append(s.Ports, portLease{PortMapping: m, ID: id})
+	}
+	return out, nil
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
