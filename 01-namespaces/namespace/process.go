@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"syscall"
 )
 
@@ -33,8 +34,9 @@ type Stdio struct {
 
 // Process is a container's init, started but waiting for its spec.
 type Process struct {
-	cmd  *exec.Cmd
-	spec *os.File // write end of the spec pipe; nil once released
+	cmd    *exec.Cmd
+	spec   *os.File      // write end of the spec pipe; nil once released
+	exited chan struct{} // closed by Wait: the forking thread may go
 }
 
 // Start re-executes the running program as a container init in the
@@ -80,11 +82,31 @@ func Start(cfg Config, stdio Stdio) (*Process, error) {
 		// namespace's full capability set, and nothing outside it.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	if err := cmd.Start(); err != nil {
+	p := &Process{cmd: cmd, spec: w, exited: make(chan struct{})}
+	if err := p.startOnOwnThread(); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("starting %s in new namespaces: %w", InitName, err)
 	}
-	return &Process{cmd: cmd, spec: w}, nil
+	return p, nil
+}
+
+// startOnOwnThread forks init from an OS thread that stays alive, locked
+// and idle, until Wait. Pdeathsig fires when the *thread* that forked the
+// child exits, not the process: Go may retire an ordinary thread at any
+// time (for instance one that a goroutine locked to enter a network
+// namespace and let die), and the container would get SIGKILL with it.
+func (p *Process) startOnOwnThread() error {
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := p.cmd.Start()
+		started <- err
+		if err == nil {
+			<-p.exited
+		}
+	}()
+	return <-started
 }
 
 // Pid is the host's PID of the container's init.
@@ -108,6 +130,10 @@ func (p *Process) Release(spec any) error {
 // command's (see ExitCode).
 func (p *Process) Wait() (int, error) {
 	err := p.cmd.Wait()
+	if p.exited != nil {
+		close(p.exited)
+		p.exited = nil
+	}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {
 		return -1, fmt.Errorf("waiting for init (pid %d): %w", p.Pid(), err)
