@@ -97,13 +97,14 @@ func Start(cfg Config, stdio Stdio) (*Process, error) {
 // namespace and let die), and the container would get SIGKILL with it.
 func (p *Process) startOnOwnThread() error {
 	started := make(chan error, 1)
+	exited := p.exited
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		err := p.cmd.Start()
 		started <- err
 		if err == nil {
-			<-p.exited
+			<-exited
 		}
 	}()
 	return <-started

@@ -1,0 +1,171 @@
+package image
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The speed targets of the daemon (final/) are checked here, with a
+// 200 MB image: go test -run XXX -bench . ./06-images/image
+//
+//	commit of a 1 MB change on a 200 MB image   <= 50 ms
+//	save, load, import, export of 200 MB         fast: disk speed, each
+//	                                             byte read and written once
+
+const (
+	bigFiles    = 200
+	bigFileSize = 1 << 20
+)
+
+// randomBytes is incompressible content, so that nothing is cheaper than
+// it would be with real files.
+func randomBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := 0; i+8 <= n; i += 8 {
+		v := r.Uint64()
+		for j := 0; j < 8; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return b
+}
+
+// bigTar writes a 200 MB file system tar (200 files of 1 MB) to a file.
+func bigTar(b *testing.B) string {
+	b.Helper()
+	name := filepath.Join(b.TempDir(), "big.tar")
+	f, err := os.Create(name)
+	require.NoError(b, err)
+	tw := tar.NewWriter(f)
+	require.NoError(b, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "data/", Mode: 0o755}))
+	for i := 0; i < bigFiles; i++ {
+		require.NoError(b, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: fmt.Sprintf("data/f%03d", i), Mode: 0o644, Size: bigFileSize}))
+		_, err := tw.Write(randomBytes(uint64(i), bigFileSize))
+		require.NoError(b, err)
+	}
+	require.NoError(b, tw.Close())
+	require.NoError(b, f.Close())
+	return name
+}
+
+// bigStore is a store holding the 200 MB image as "big".
+func bigStore(b *testing.B) (*Store, Image, string) {
+	b.Helper()
+	tarFile := bigTar(b)
+	s := newStore(b)
+	f, err := os.Open(tarFile)
+	require.NoError(b, err)
+	defer f.Close()
+	img, err := s.Import(f, ImportOptions{Ref: "big"})
+	require.NoError(b, err)
+	return s, img, tarFile
+}
+
+func BenchmarkCommit1MBOn200MBImage(b *testing.B) {
+	s, img, _ := bigStore(b)
+	b.SetBytes(bigFileSize)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		up := b.TempDir()
+		require.NoError(b, os.WriteFile(filepath.Join(up, "change"), randomBytes(uint64(1000+i), bigFileSize), 0o644))
+		b.StartTimer()
+		_, err := s.Commit(up, CommitOptions{Parent: img.ID})
+		require.NoError(b, err)
+	}
+}
+
+func BenchmarkSave200MB(b *testing.B) {
+	s, _, _ := bigStore(b)
+	out := filepath.Join(b.TempDir(), "saved.tar")
+	b.SetBytes(bigFiles * bigFileSize)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f, err := os.Create(out)
+		require.NoError(b, err)
+		require.NoError(b, s.Save(f, []string{"big"}))
+		require.NoError(b, f.Close())
+	}
+}
+
+func BenchmarkLoad200MB(b *testing.B) {
+	s, _, _ := bigStore(b)
+	saved := filepath.Join(b.TempDir(), "saved.tar")
+	f, err := os.Create(saved)
+	require.NoError(b, err)
+	require.NoError(b, s.Save(f, []string{"big"}))
+	require.NoError(b, f.Close())
+	b.SetBytes(bigFiles * bigFileSize)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		fresh := newStore(b)
+		in, err := os.Open(saved)
+		require.NoError(b, err)
+		b.StartTimer()
+		_, err = fresh.Load(in)
+		require.NoError(b, err)
+		in.Close()
+	}
+}
+
+func BenchmarkImport200MB(b *testing.B) {
+	tarFile := bigTar(b)
+	b.SetBytes(bigFiles * bigFileSize)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s := newStore(b)
+		in, err := os.Open(tarFile)
+		require.NoError(b, err)
+		b.StartTimer()
+		_, err = s.Import(in, ImportOptions{})
+		require.NoError(b, err)
+		in.Close()
+	}
+}
+
+func BenchmarkExport200MB(b *testing.B) {
+	s, img, _ := bigStore(b)
+	dirs, err := s.LayerDirs(img.ID)
+	require.NoError(b, err)
+	up := b.TempDir()
+	require.NoError(b, os.WriteFile(filepath.Join(up, "change"), []byte("x"), 0o644))
+	out := filepath.Join(b.TempDir(), "export.tar")
+	b.SetBytes(bigFiles * bigFileSize)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f, err := os.Create(out)
+		require.NoError(b, err)
+		require.NoError(b, Flatten(f, append(dirs, up)))
+		require.NoError(b, f.Close())
+	}
+}
+
+// BenchmarkExtractLayer is the unpacking alone, from memory.
+func BenchmarkExtractLayer(b *testing.B) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for i := 0; i < 1000; i++ {
+		require.NoError(b, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: fmt.Sprintf("d%d/f%d", i%10, i), Mode: 0o644, Size: 1024}))
+		_, err := tw.Write(randomBytes(uint64(i), 1024))
+		require.NoError(b, err)
+	}
+	require.NoError(b, tw.Close())
+	b.SetBytes(int64(buf.Len()))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		dir := b.TempDir()
+		b.StartTimer()
+		require.NoError(b, ExtractLayer(bytes.NewReader(buf.Bytes()), dir))
+	}
+}
