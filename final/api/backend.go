@@ -28,6 +28,10 @@ type Backend interface {
 
 	// Containers
 	ContainerCreate(ctx context.Context, name string, req container.CreateRequest) (container.CreateResponse, error)
+	// ContainerStart starts a created or stopped container. When the
+	// start fails for a container with HostConfig.AutoRemove, the
+	// container is removed all the same, as dockerd does: `docker run
+	// --rm` waits for the removal (condition "removed") even then.
 	ContainerStart(ctx context.Context, name string) error
 	ContainerStop(ctx context.Context, name string, timeout *int, signal string) error
 	ContainerRestart(ctx context.Context, name string, timeout *int, signal string) error
@@ -35,7 +39,8 @@ type Backend interface {
 	ContainerRemove(ctx context.Context, name string, force, volumes bool) error
 	// ContainerWait returns once the container is in a state where it
 	// can be waited for (for "next-exit": created or running); the
-	// channel then delivers the result when the condition is met.
+	// channel then delivers the result when the condition is met, or is
+	// closed without a value if ctx ends first.
 	ContainerWait(ctx context.Context, name string, condition container.WaitCondition) (<-chan container.WaitResponse, error)
 	ContainerList(ctx context.Context, opts ListOptions) ([]container.Summary, error)
 	ContainerInspect(ctx context.Context, name string) (container.InspectResponse, error)
@@ -77,7 +82,7 @@ type Backend interface {
 // ListOptions are the query of GET /containers/json.
 type ListOptions struct {
 	All     bool
-	Limit   int
+	Limit   int // the Limit most recently created; 0 means no limit
 	Size    bool
 	Filters map[string][]string // name, id, status, label, ancestor, ...
 }
@@ -123,6 +128,16 @@ type AttachOptions struct {
 	// DetachKeys end the attachment without stopping the container
 	// (default ctrl-p,ctrl-q); empty means the default.
 	DetachKeys string
+	// Attached must be called by ContainerAttach once the streams are
+	// connected, before it waits for output. The server answers the
+	// client's upgrade ("101 UPGRADED") in it: the docker client starts
+	// the container only after that answer, so output written between
+	// the answer and the start cannot be lost. Calling it more than once
+	// is harmless. An error returned before Attached was called reaches
+	// the client as an ordinary HTTP error (404, 409, ...). A backend
+	// that never calls it is answered for after a second, or at its first
+	// output.
+	Attached func()
 }
 
 // ErrDetached is returned by ContainerAttach when the client detached
@@ -130,7 +145,11 @@ type AttachOptions struct {
 var ErrDetached = errors.New("detached from the container")
 
 // ExecStartOptions connect a client's hijacked connection to an exec
-// process (or not, with Detach).
+// process (or not, with Detach). Without Detach the server passes all the
+// client's streams (Stderr is nil with Tty, whose output is raw on Stdout);
+// the backend connects those the exec was created with (AttachStdin,
+// AttachStdout, AttachStderr). Stdin returns io.EOF when the client has
+// closed its side.
 type ExecStartOptions struct {
 	Detach         bool
 	Tty            bool
@@ -140,6 +159,12 @@ type ExecStartOptions struct {
 }
 
 // CommitOptions are the query and body of POST /commit.
+//
+// In CommitOptions, ImportOptions, BuildOptions and ImageTag the server
+// hands over image references normalized to their familiar form, whatever
+// the client sent (docker 20.10 sends "foo", 28.x "docker.io/library/foo"):
+// Repo is "foo" or "example.com/team/foo", and Tag is never empty when Repo
+// is set ("latest" by default). Build tags are "repo:tag" in the same form.
 type CommitOptions struct {
 	Container string
 	Repo, Tag string

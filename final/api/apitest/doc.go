@@ -1,0 +1,26 @@
+// Package apitest helps test clients of the berthd API without a real
+// engine: Fake is an in-memory api.Backend whose containers run small Go
+// programs instead of processes, and Serve puts the real API server in
+// front of it on a unix socket in the test's temporary directory.
+//
+//	docker CLI / moby client / berth CLI
+//	        │  HTTP over unix socket
+//	        ▼
+//	api.Server  (the real one: routing, hijacking, framing, errors)
+//	        │  api.Backend
+//	        ▼
+//	apitest.Fake (containers, execs, images in memory)
+//
+// The fake keeps what clients depend on: the container state machine
+// (created, running, exited, removed), attach before start, wait
+// conditions, logs with follow, exec exit codes, 404/409/304 with the
+// engine's messages, and round trips (commit, save then load, export then
+// import). Programs run with the container's standard streams; the
+// defaults (echo, cat, sh, sleep, true, false, touch, rm, ls, env) can be
+// extended with SetProgram.
+//
+//	fake := apitest.NewFake()
+//	sock := apitest.Serve(t, fake)
+//	cmd := exec.Command("docker", "run", "--rm", "busybox", "echo", "hi")
+//	cmd.Env = append(os.Environ(), "DOCKER_HOST="+apitest.Host(sock))
+package apitest

@@ -1,0 +1,370 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/common"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/network"
+)
+
+// imageList lists the images. The backend lists them all; the filters the
+// CLI sends (`docker images busybox` is reference=busybox) are applied
+// here, on the summaries.
+func (s *Server) imageList(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	filters, err := parseFilters(q.Get("filters"))
+	if err != nil {
+		return err
+	}
+	// filter=NAME is the pre-1.25 form of reference=NAME.
+	if v := q.Get("filter"); v != "" {
+		filters["reference"] = append(filters["reference"], v)
+	}
+	for key, values := range filters {
+		switch key {
+		case "reference", "label":
+		case "dangling":
+			for _, v := range values {
+				if v != "true" && v != "false" && v != "1" && v != "0" {
+					return invalid(fmt.Sprintf("invalid filter 'dangling=%s': use true or false", v))
+				}
+			}
+		default:
+			return invalid(fmt.Sprintf("invalid filter '%s': berth filters images by reference, dangling and label", key))
+		}
+	}
+	list, err := s.backend.ImageList(r.Context(), boolValue(q, "all"))
+	if err != nil {
+		return err
+	}
+	out := []image.Summary{}
+	for _, img := range list {
+		if imageMatches(img, filters) {
+			out = append(out, img)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// imageMatches applies the filters: values of one key are alternatives,
+// keys must all match.
+func imageMatches(img image.Summary, filters map[string][]string) bool {
+	tagged := false
+	for _, t := range img.RepoTags {
+		if t != "<none>:<none>" {
+			tagged = true
+		}
+	}
+	for key, values := range filters {
+		if len(values) == 0 {
+			continue
+		}
+		ok := false
+		for _, v := range values {
+			switch key {
+			case "reference":
+				ok = ok || referenceMatches(img.RepoTags, v)
+			case "dangling":
+				ok = ok || (v == "true" || v == "1") == !tagged
+			case "label":
+				k, want, hasValue := strings.Cut(v, "=")
+				got, has := img.Labels[k]
+				ok = ok || (has && (!hasValue || got == want))
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// referenceMatches matches a pattern such as "busybox", "busybox:1.36" or
+// "bus*" against an image's "repo:tag" names, as docker's reference
+// filter does: against the whole name, or the repository alone.
+func referenceMatches(repoTags []string, pattern string) bool {
+	for _, rt := range repoTags {
+		repo := rt
+		if i := strings.LastIndex(rt, ":"); i > strings.LastIndex(rt, "/") {
+			repo = rt[:i]
+		}
+		if m, _ := path.Match(pattern, rt); m {
+			return true
+		}
+		if m, _ := path.Match(pattern, repo); m {
+			return true
+		}
+	}
+	return false
+}
+
+// imageGet serves GET /images/<name>/json, /history and /get.
+func (s *Server) imageGet(w http.ResponseWriter, r *http.Request) error {
+	name, action := splitAction(r.PathValue("name"), "json", "history", "get")
+	ctx := r.Context()
+	switch action {
+	case "json":
+		info, err := s.backend.ImageInspect(ctx, name)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, info)
+	case "history":
+		hist, err := s.backend.ImageHistory(ctx, name)
+		if err != nil {
+			return err
+		}
+		if hist == nil {
+			hist = []image.HistoryResponseItem{}
+		}
+		writeJSON(w, http.StatusOK, hist)
+	case "get":
+		return s.save(w, r, []string{name})
+	default:
+		return notFound("page not found")
+	}
+	return nil
+}
+
+// imagePost serves POST /images/<name>/tag.
+func (s *Server) imagePost(w http.ResponseWriter, r *http.Request) error {
+	name, action := splitAction(r.PathValue("name"), "tag", "push")
+	switch action {
+	case "tag":
+		q := r.URL.Query()
+		if q.Get("repo") == "" {
+			return invalid("tag: the repository name (repo) is missing")
+		}
+		repo, tag, err := repoTag(q.Get("repo"), q.Get("tag"))
+		if err != nil {
+			return err
+		}
+		if err := s.backend.ImageTag(r.Context(), name, repo, tag); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusCreated)
+		return nil
+	case "push":
+		return errdefs.ErrNotImplemented.WithMessage("berth cannot push images: it has no registry; use docker save instead")
+	default:
+		return notFound("page not found")
+	}
+}
+
+func (s *Server) imageRemove(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	deleted, err := s.backend.ImageRemove(r.Context(), r.PathValue("name"), boolValue(q, "force"), !boolValue(q, "noprune"))
+	if err != nil {
+		return err
+	}
+	if deleted == nil {
+		deleted = []image.DeleteResponse{}
+	}
+	writeJSON(w, http.StatusOK, deleted)
+	return nil
+}
+
+// imageSave serves GET /images/get?names=a&names=b: one archive of all
+// the images.
+func (s *Server) imageSave(w http.ResponseWriter, r *http.Request) error {
+	names := r.URL.Query()["names"]
+	if len(names) == 0 {
+		return invalid("save: no image given (names)")
+	}
+	return s.save(w, r, names)
+}
+
+func (s *Server) save(w http.ResponseWriter, r *http.Request, names []string) error {
+	return s.streamBody(w, r, "application/x-tar", func(out io.Writer) error {
+		return s.backend.ImageSave(r.Context(), names, out)
+	})
+}
+
+// imageLoad reads an archive made by save from the request body, which
+// is streamed to the backend however large it is.
+func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) error {
+	_ = http.NewResponseController(w).EnableFullDuplex()
+	out := newJSONStream(w)
+	err := s.protect(r, func() error {
+		return s.backend.ImageLoad(r.Context(), r.Body, boolValue(r.URL.Query(), "quiet"), out)
+	})
+	return s.finish(w, out, err)
+}
+
+// imageCreate is two endpoints in one: with fromSrc an import (a tar of a
+// root filesystem in the body), with fromImage a pull, which berth
+// cannot do: it has no registry.
+func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	switch {
+	case q.Get("fromImage") != "":
+		ref := q.Get("fromImage")
+		if tag := q.Get("tag"); tag != "" {
+			ref += ":" + tag
+		}
+		return errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("berth cannot pull %s: it has no registry; load the image with docker load, import it with docker import, or build it", ref))
+	case q.Get("fromSrc") == "-":
+	case q.Get("fromSrc") != "":
+		return errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("berth cannot import from %q: send the archive in the request body (fromSrc=-)", q.Get("fromSrc")))
+	default:
+		return invalid("images/create needs fromSrc=- (import) or fromImage (pull)")
+	}
+	repo, tag, err := repoTag(q.Get("repo"), q.Get("tag"))
+	if err != nil {
+		return err
+	}
+	opts := ImportOptions{Repo: repo, Tag: tag, Message: q.Get("message"), Changes: q["changes"]}
+	_ = http.NewResponseController(w).EnableFullDuplex()
+	out := newJSONStream(w)
+	return s.finish(w, out, s.protect(r, func() error { return s.backend.ImageImport(r.Context(), r.Body, opts, out) }))
+}
+
+// commit makes an image of a container. The body is the Config to give
+// the image, or null (which the docker CLI sends when there is none).
+func (s *Server) commit(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if q.Get("container") == "" {
+		return invalid("commit: no container given (container)")
+	}
+	var cfg container.Config
+	hasConfig, err := s.decodeJSON(w, r, &cfg)
+	if err != nil {
+		return err
+	}
+	repo, tag, err := repoTag(q.Get("repo"), q.Get("tag"))
+	if err != nil {
+		return err
+	}
+	opts := CommitOptions{
+		Container: q.Get("container"),
+		Repo:      repo,
+		Tag:       tag,
+		Comment:   q.Get("comment"),
+		Author:    q.Get("author"),
+		Changes:   q["changes"],
+		Pause:     boolDefault(q, "pause", true),
+	}
+	if hasConfig {
+		opts.Config = &cfg
+	}
+	id, err := s.backend.ContainerCommit(r.Context(), opts)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, common.IDResponse{ID: id})
+	return nil
+}
+
+// build runs the classic builder on the context tar in the body. Its
+// options are all checked before the body is read: a bad one changes
+// nothing.
+func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if v := q.Get("version"); v != "" && v != "1" {
+		return errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("builder version %q is not supported: berth has only the classic builder (DOCKER_BUILDKIT=0)", v))
+	}
+	if q.Get("remote") != "" {
+		return errdefs.ErrNotImplemented.WithMessage("berth builds only from a context sent in the request body, not from a remote URL")
+	}
+	opts := BuildOptions{
+		Dockerfile: q.Get("dockerfile"),
+		NoCache:    boolValue(q, "nocache"),
+		Remove:     boolDefault(q, "rm", true),
+		ForceRm:    boolValue(q, "forcerm"),
+	}
+	if opts.ForceRm {
+		opts.Remove = true
+	}
+	for _, t := range q["t"] {
+		repo, tag, err := repoTag(t, "")
+		if err != nil {
+			return err
+		}
+		opts.Tags = append(opts.Tags, repo+":"+tag)
+	}
+	if v := q.Get("buildargs"); v != "" {
+		if err := json.Unmarshal([]byte(v), &opts.BuildArgs); err != nil {
+			return invalid(fmt.Sprintf("invalid buildargs %q: %v", v, err))
+		}
+	}
+	if v := q.Get("labels"); v != "" {
+		if err := json.Unmarshal([]byte(v), &opts.Labels); err != nil {
+			return invalid(fmt.Sprintf("invalid labels %q: %v", v, err))
+		}
+	}
+	_ = http.NewResponseController(w).EnableFullDuplex()
+	out := newJSONStream(w)
+	return s.finish(w, out, s.protect(r, func() error { return s.backend.ImageBuild(r.Context(), r.Body, opts, out) }))
+}
+
+// networkList lists berth's networks. Its filters (name, id, driver) are
+// applied here.
+func (s *Server) networkList(w http.ResponseWriter, r *http.Request) error {
+	filters, err := parseFilters(r.URL.Query().Get("filters"))
+	if err != nil {
+		return err
+	}
+	for key := range filters {
+		if key != "name" && key != "id" && key != "driver" {
+			return invalid(fmt.Sprintf("invalid filter '%s': berth filters networks by name, id and driver", key))
+		}
+	}
+	list, err := s.backend.NetworkList(r.Context())
+	if err != nil {
+		return err
+	}
+	out := []network.Inspect{}
+	for _, n := range list {
+		if matchAny(filters["name"], func(v string) bool { return strings.Contains(n.Name, v) }) &&
+			matchAny(filters["id"], func(v string) bool { return strings.HasPrefix(n.ID, v) }) &&
+			matchAny(filters["driver"], func(v string) bool { return n.Driver == v }) {
+			out = append(out, n)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// networkInspect finds a network by name, ID or ID prefix, so that
+// `docker inspect bridge` and `docker network inspect` work.
+func (s *Server) networkInspect(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("id")
+	list, err := s.backend.NetworkList(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, n := range list {
+		if n.Name == name || n.ID == name {
+			writeJSON(w, http.StatusOK, n)
+			return nil
+		}
+	}
+	for _, n := range list {
+		if len(name) >= 3 && strings.HasPrefix(n.ID, name) {
+			writeJSON(w, http.StatusOK, n)
+			return nil
+		}
+	}
+	return notFound(fmt.Sprintf("network %s not found", name))
+}
+
+func matchAny(values []string, match func(string) bool) bool {
+	if len(values) == 0 {
+		return true
+	}
+	for _, v := range values {
+		if match(v) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,161 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/distribution/reference"
+)
+
+// boolValue reads a boolean query parameter the way dockerd does: absent,
+// "", "0", "no", "false" and "none" are false, anything else is true
+// (clients send "1" or "true").
+func boolValue(q url.Values, key string) bool {
+	switch strings.ToLower(strings.TrimSpace(q.Get(key))) {
+	case "", "0", "no", "false", "none":
+		return false
+	}
+	return true
+}
+
+// boolDefault is boolValue with a default for an absent parameter (rm and
+// pause are true unless the client says otherwise).
+func boolDefault(q url.Values, key string, def bool) bool {
+	if _, ok := q[key]; !ok || q.Get(key) == "" {
+		return def
+	}
+	return boolValue(q, key)
+}
+
+// intValue reads an optional integer parameter; nil when absent.
+func intValue(q url.Values, key string) (*int, error) {
+	s := q.Get(key)
+	if s == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return nil, invalid(fmt.Sprintf("invalid value for %q: %q is not an integer", key, s))
+	}
+	return &n, nil
+}
+
+// sizeValue reads a terminal dimension (resize's h and w), which must be
+// given.
+func sizeValue(q url.Values, key string) (uint, error) {
+	s := q.Get(key)
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil {
+		return 0, invalid(fmt.Sprintf("invalid value for %q: %q is not a terminal dimension", key, s))
+	}
+	return uint(n), nil
+}
+
+// parseFilters decodes the "filters" parameter. Clients since API 1.22
+// send {"name":{"web":true}}; older ones, and some scripts, send
+// {"name":["web"]}. Both become name -> [web].
+func parseFilters(s string) (map[string][]string, error) {
+	out := map[string][]string{}
+	if s == "" {
+		return out, nil
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &raw); err != nil {
+		return nil, invalid(fmt.Sprintf("invalid filters %q: %v", s, err))
+	}
+	for key, v := range raw {
+		var set map[string]bool
+		var list []string
+		switch {
+		case json.Unmarshal(v, &set) == nil:
+			for value, on := range set {
+				if on {
+					list = append(list, value)
+				}
+			}
+		case json.Unmarshal(v, &list) == nil:
+		default:
+			return nil, invalid(fmt.Sprintf("invalid filters: the values of %q must be {\"value\":true} or [\"value\"]", key))
+		}
+		sort.Strings(list)
+		out[key] = list
+	}
+	return out, nil
+}
+
+// parseTimestamp reads since/until. The CLI turns what the user typed
+// (10m, 2024-01-02T15:04:05Z, ...) into seconds since the epoch with an
+// optional fraction of up to nine digits: "1700000000.123456789". "" and
+// "0" mean no bound.
+func parseTimestamp(key, s string) (time.Time, error) {
+	if s == "" || s == "0" {
+		return time.Time{}, nil
+	}
+	bad := invalid(fmt.Sprintf("invalid value for %q: %q is not a unix timestamp (seconds[.nanoseconds])", key, s))
+	secs, frac, hasFrac := strings.Cut(s, ".")
+	sec, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil || sec < 0 {
+		return time.Time{}, bad
+	}
+	var nsec int64
+	if hasFrac {
+		if frac == "" || len(frac) > 9 {
+			return time.Time{}, bad
+		}
+		nsec, err = strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
+		if err != nil || nsec < 0 {
+			return time.Time{}, bad
+		}
+	}
+	return time.Unix(sec, nsec), nil
+}
+
+// parseTail reads logs' tail: "all" (or absent) is -1, else a count.
+func parseTail(s string) (int, error) {
+	if s == "" || s == "all" {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, invalid(fmt.Sprintf("invalid value for \"tail\": %q is neither \"all\" nor a number of lines", s))
+	}
+	return n, nil
+}
+
+// repoTag normalizes an image reference given as repo (possibly with a
+// tag, as `docker import` sends it) and tag to its familiar name and a
+// tag: ("docker.io/library/foo", "") -> ("foo", "latest"). An empty repo
+// stays empty: the image gets no name.
+func repoTag(repo, tag string) (string, string, error) {
+	if repo == "" {
+		if tag != "" {
+			return "", "", invalid("a tag was given without a repository")
+		}
+		return "", "", nil
+	}
+	named, err := reference.ParseNormalizedNamed(repo)
+	if err != nil {
+		return "", "", invalid(fmt.Sprintf("invalid reference %q: %v", repo, err))
+	}
+	if _, ok := named.(reference.Digested); ok {
+		return "", "", invalid(fmt.Sprintf("invalid reference %q: refusing to create a tag with a digest reference", repo))
+	}
+	if tagged, ok := named.(reference.Tagged); ok {
+		if tag != "" && tag != tagged.Tag() {
+			return "", "", invalid(fmt.Sprintf("invalid reference %q: it has a tag and tag=%q was given too", repo, tag))
+		}
+		tag = tagged.Tag()
+	}
+	if tag == "" {
+		tag = "latest"
+	}
+	if _, err := reference.WithTag(named, tag); err != nil {
+		return "", "", invalid(fmt.Sprintf("invalid tag %q: %v", tag, err))
+	}
+	return reference.FamiliarName(named), tag, nil
+}
