@@ -1,0 +1,102 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/system"
+
+	"github.com/berth-project/berth/06-images/image"
+	"github.com/berth-project/berth/final/api"
+)
+
+// Options say where a daemon keeps its state, as dockerd's flags do.
+type Options struct {
+	// DataRoot holds what survives a reboot: containers, images, network
+	// leases (dockerd's --data-root). Default /var/lib/berth.
+	DataRoot string
+	// ExecRoot holds what lives only while the machine is up: sockets,
+	// pid files (dockerd's --exec-root). Default /run/berth.
+	ExecRoot string
+	// Version is the engine's version, shown by `docker version`.
+	Version string
+	// Bridge and Subnet configure the default bridge network
+	// (chapter 05's --bridge and --subnet); empty means berth0 and
+	// 10.88.0.0/16.
+	Bridge string
+	Subnet string
+}
+
+// Defaults for Options.
+const (
+	DefaultDataRoot = "/var/lib/berth"
+	DefaultExecRoot = "/run/berth"
+)
+
+// Daemon is berth's engine: it implements api.Backend with the chapters'
+// packages. Containers run under chapter 07's shims, which outlive the
+// daemon; images live in chapter 06's store. All state is on disk, so a
+// new Daemon over the same DataRoot picks up where the last one stopped.
+type Daemon struct {
+	opts    Options
+	started time.Time
+	images  *image.Store
+
+	mu sync.Mutex // guards what follows
+}
+
+// (*Daemon) implements api.Backend: see containers.go, exec.go and images.go.
+
+// New opens (or creates) the daemon's state under opts.DataRoot.
+func New(opts Options) (*Daemon, error) {
+	if opts.DataRoot == "" {
+		opts.DataRoot = DefaultDataRoot
+	}
+	if opts.ExecRoot == "" {
+		opts.ExecRoot = DefaultExecRoot
+	}
+	for _, dir := range []string{opts.DataRoot, opts.ExecRoot} {
+		if err := os.MkdirAll(dir, 0o711); err != nil {
+			return nil, fmt.Errorf("daemon: %w", err)
+		}
+	}
+	abs, err := filepath.Abs(opts.DataRoot)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: data root %s: %w", opts.DataRoot, err)
+	}
+	opts.DataRoot = abs
+	images, err := image.Open(image.StoreDir(opts.DataRoot))
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	return &Daemon{opts: opts, started: time.Now(), images: images}, nil
+}
+
+// Version answers GET /version.
+func (d *Daemon) Version(ctx context.Context) (system.VersionResponse, error) {
+	return system.VersionResponse{
+		Platform:      system.PlatformInfo{Name: "berth"},
+		Version:       d.opts.Version,
+		APIVersion:    api.DefaultAPIVersion,
+		MinAPIVersion: api.DefaultMinAPIVersion,
+		GoVersion:     runtime.Version(),
+		Os:            runtime.GOOS,
+		Arch:          runtime.GOARCH,
+		Components: []system.ComponentVersion{{
+			Name:    "Engine",
+			Version: d.opts.Version,
+			Details: map[string]string{
+				"ApiVersion":    api.DefaultAPIVersion,
+				"MinAPIVersion": api.DefaultMinAPIVersion,
+				"GoVersion":     runtime.Version(),
+				"Os":            runtime.GOOS,
+				"Arch":          runtime.GOARCH,
+			},
+		}},
+	}, nil
+}
