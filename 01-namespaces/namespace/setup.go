@@ -40,6 +40,12 @@ func ReadSpec(v any) error {
 	if err := json.NewDecoder(f).Decode(v); err != nil {
 		return fmt.Errorf("reading spec from fd %d: %w", specFD, err)
 	}
+	// Whatever else the program that started us had open without
+	// close-on-exec (a pipe from its own parent, say) was inherited too.
+	// None of it is the container's business: close it at the exec.
+	if err := unix.CloseRange(specFD+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("marking inherited file descriptors close-on-exec: %w", err)
+	}
 	return nil
 }
 

@@ -1,0 +1,200 @@
+// Package nsenter starts a new process inside a running container: the
+// mechanism of `docker exec` (S37).
+//
+//	cmd, err := nsenter.Command(nsenter.Options{
+//		Pid:         initPid,                 // the container's PID 1, on the host
+//		CgroupProcs: procsFiles,              // <cgroup dir>/cgroup.procs, one per hierarchy
+//		Args:        []string{"sh", "-c", "ps"},
+//		Env:         env,                     // the container's, with exec's -e merged in
+//	})
+//	cmd.Stdin, cmd.Stdout, cmd.Stderr = ...
+//	status, err := cmd.Run()                  // 127: not found, 126: cannot run, 128+N: signal N
+//
+// # What "inside" means
+//
+// A container is a process tree that the kernel shows a different world:
+// its namespaces (chapter 01), its cgroup (chapter 02), its root
+// filesystem, which is its mount namespace (chapter 03), its
+// capabilities and user. `docker exec` must give a new process all of it,
+// so that `hostname`, `ls /`, `ps` and `ip addr` answer as the container's
+// own command would, and the container's limits hold for it too. The
+// namespaces are joined with setns(2) on the files /proc/PID/ns/*; the
+// cgroup by writing to cgroup.procs; the rest is a matter of credentials
+// before execve.
+//
+// # Why there is C in this package
+//
+// setns(2) refuses to move a process that has more than one thread into
+// another mount namespace or user namespace: EINVAL (pitfall 3; moby#5926,
+// runc#1795). A mount namespace is a property of the whole process (its
+// filesystem root and working directory are shared by all threads), and
+// the kernel will not leave threads of one process in different ones. A
+// Go program has several threads before the first line of main runs, and
+// no way to go back to one. So whatever enters the container's mount
+// namespace must run before the Go runtime starts, or be another program.
+// Three designs are known:
+//
+//  1. An ELF constructor in C (runc's nsexec, and the one used here). The
+//     dynamic loader runs constructors before it hands control to the Go
+//     runtime, while the process still has one thread. nsenter.c's
+//     constructor runs in every process of a program that links this
+//     package, returns at once unless argv[0] is "berth-nsenter", and
+//     otherwise enters the namespaces and lets the Go runtime start
+//     inside them.
+//  2. A separate, single-threaded helper program (util-linux's nsenter).
+//     It is a second file to build, install, find and trust on the host;
+//     being a host binary run inside containers, it is exposed to the
+//     same attack as ours (below) without being ours to protect; and the
+//     rest of the work (users, capabilities, the Go code of chapter 03)
+//     would have to be redone in its language.
+//  3. Forking from a process that is already inside, for instance asking
+//     the container's init to start the command. Without --init, PID 1 is
+//     the user's own program, which knows nothing of berth; with it,
+//     berth-init would need a control channel into the container, and it
+//     has already given up what exec needs: it is the container's user,
+//     with the container's capabilities, and cannot see the host's cgroup
+//     filesystem.
+//
+// The constructor keeps one binary, needs no extra process in the
+// container, and lets the Go part of the work (rootfs.DropCapabilities,
+// namespace.LookPath) be the chapters' code, imported. Its price is cgo:
+// built with CGO_ENABLED=0 a program has no constructor, and Command
+// returns ErrNoCgo. There is no pure Go fallback: nothing written in Go
+// runs early enough.
+//
+// # The sequence
+//
+// Start re-executes the program (from a sealed copy, below) with argv[0]
+// "berth-nsenter". Everything happens in that new process and its child:
+//
+//	caller (daemon)          helper "berth-nsenter"               child
+//	---------------          ----------------------               -----
+//	Command: which ns
+//	differ from ours,
+//	their inodes
+//	Start ---exec--------->  [C constructor, one thread]
+//	                         non-dumpable; fds >= 4 close-on-exec
+//	                         open cgroup.procs files (host view)
+//	                         open /proc/PID/ns/* (host view),
+//	                           check each inode: still that container?
+//	                         setns(pid): for children only
+//	                         fork ------------------------------>  [C, one thread]
+//	                         |                                     setns(user) first,
+//	                         | waiter: stays in the host's          then ipc, uts, net,
+//	 <--- "pid N" ---------- |   namespaces, not in the container's cgroup, mnt
+//	      status pipe        |   cgroup; relays signals             return -> Go runtime
+//	                         |                                     starts, inside
+//	                         |                                     [Go: inside.go]
+//	                         |                                     setsid + TIOCSCTTY (-t)
+//	                         |                                     setgroups/setgid/setuid
+//	                         |                                     DropCapabilities, no_new_privs
+//	                         |                                     chdir, LookPath in its PATH
+//	                         |                                     write "0" to cgroup.procs
+//	 <--- EOF ------------------------------------------------    execve(command)
+//	Start returns            |                                     ... the command runs ...
+//	Wait  <--- exit status - waitpid: its status (128+N if killed)
+//
+// Opening first. Every file is opened before the first setns: once in the
+// container's mount namespace, /proc and /sys/fs/cgroup are the
+// container's, where the host's PID means something else and the host's
+// cgroup directories do not exist. The namespace files are checked
+// against the inodes Command read, so that a PID reused by another
+// process since is not entered by mistake.
+//
+// The user namespace first. Entering it gives the process every
+// capability within it, which joining the namespaces it owns requires of
+// an unprivileged caller. Until setuid the process is the host's root,
+// which a user namespace does not map; becomeUser then makes it the
+// namespace's uid 0 (host uid 100000) or whatever -u asked for.
+//
+// The PID namespace and the fork. A process's PID cannot change, so
+// setns(CLONE_NEWPID) only decides where the caller's next child is born.
+// The helper forks after joining it; the child is the one that becomes the
+// command. The parent must stay: only a process's parent learns its exit
+// status, and a child whose parent exits is re-parented to the host's init
+// (the kernel does not hand it to the container's init, since the parent
+// was never in the container), or to the nearest "subreaper" ancestor. runc
+// exits its intermediate processes and makes `runc exec` a subreaper;
+// here the caller is a daemon, and becoming a subreaper would make it the
+// parent of every orphan its other children leave. So the parent stays as
+// a waiter: a C loop of sigwaitinfo and waitpid, about 1.7 MiB resident
+// with one thread, that never enters the container and never runs Go. It
+// relays every signal it can catch to the child (Cmd.Signal sends SIGKILL
+// and SIGSTOP, which it cannot, directly), and exits with the child's
+// status.
+//
+// The cgroup last. The cgroup.procs files are opened by the host's root
+// in the host's view, but written to just before execve. The kernel
+// checks a write to cgroup.procs against the credentials and cgroup
+// namespace of whoever opened the file, so the child can still move
+// itself once it is an unprivileged user in the container's namespaces;
+// writing "0" means "the writer", whose PID in the container would mean
+// nothing to the host's cgroupfs. Joining late keeps the Go runtime out
+// of the container's limits: its threads would count against pids.max
+// (a container limited to one more task could not exec at all), and the
+// memory it touches would be charged to the container for good (a
+// charge does not move with the process). A move may exceed pids.max; the
+// limit refuses forks only; execve then ends every thread but one.
+//
+// The status pipe. Start reads the helper's fd 3 until end of file: the
+// waiter writes the child's host PID and closes its end; the child's end
+// is close-on-exec, so it closes when execve succeeds. An "error" line
+// before that means the process could not get into the container (it has
+// exited, setns failed, the user could not be set), and Start returns it.
+// A command that does not exist or cannot be executed is not an error of
+// Start: as a shell would, the process writes the reason on its stderr
+// and exits 127 or 126, which Wait returns, as `docker exec` reports them.
+//
+// A terminal (docker exec -t). The caller passes a pty slave as the three
+// streams. The child starts a session of its own and makes the slave its
+// controlling terminal, so that ^C reaches the command's foreground job and
+// a shell can do job control. The waiter is in another session (Start
+// gives it one, away from any terminal the caller runs in) and closes its
+// copies of the streams at once: the caller reading the pty master sees
+// the end when the command's side closes, not when the waiter exits.
+//
+// # CVE-2019-5736: the runtime binary as a target
+//
+// A process that entered a container is visible in the container's /proc,
+// and /proc/PID/exe is a handle on the file it was started from: for
+// runc, the host's runc binary. A container that got hold of it (by
+// ptrace-like access to /proc/PID/exe, or by making its /bin/sh a script
+// that starts "#!/proc/self/exe", which the kernel resolves to the
+// runtime's binary while the runtime is the one calling execve) could
+// reopen it for writing once the runtime had exited, replace the host's
+// binary, and be run as root by the next exec (pitfall 12). This package:
+//
+//   - starts helpers from a sealed copy of the program, made once per
+//     process in a memfd (exe.go), never from the file on disk. Through
+//     /proc/PID/exe a container reaches only that copy, and the seals
+//     refuse every write, truncation and resize;
+//   - makes the helper non-dumpable before it enters anything, so that
+//     even the container's root cannot open its /proc/PID/exe, fd/ or mem
+//     while it runs in the container (that takes CAP_SYS_PTRACE in the
+//     host's user namespace);
+//   - keeps the waiter out of the container: it never joins the
+//     container's PID namespace (so the container's /proc does not show
+//     it) nor any other;
+//   - lets nothing of the host cross: every descriptor above the status
+//     pipe is made close-on-exec first (a caller may hold some without the
+//     flag, inherited from whoever started it: runc's CVE-2016-9962 leaked
+//     a directory that way), the namespace files are closed before Go
+//     starts, the cgroup.procs files and the status pipe at execve, and
+//     the helper's own environment (the JSON config) is replaced by the
+//     command's;
+//   - replaces the helper with the command by execve: once Start returns,
+//     no code of berth runs in the container.
+//
+// The price of the sealed copy is memory: one copy of the program per
+// process that calls Start (the size of the binary, held until it exits).
+//
+// # Who does what
+//
+// The caller (the daemon's exec) decides what to run and as whom: it
+// resolves docker exec -u NAME through the container's /etc/passwd, merges
+// the container's environment with -e, and knows the container's cgroup
+// (cgroup.Cgroup.Dirs) and capabilities. This package only enters and
+// executes. It does not refuse a paused container: Start would block
+// until the container is thawed (Docker refuses to exec into a paused
+// container, and so should the caller).
+package nsenter
