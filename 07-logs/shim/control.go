@@ -1,0 +1,200 @@
+package shim
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// pidfd opens a pidfd for the container's init: a handle on exactly that
+// process, which a signal through it cannot miss or send to another
+// process that reuses the PID.
+//
+// The PID comes from state.json, and could belong to someone else if
+// init has exited and been reaped since. The shim reaps init only after
+// writing exit.json. So: open the pidfd first, then check that exit.json
+// is still missing; if it is, the pidfd is init's (alive or a zombie).
+func (c *Container) pidfd() (int, error) {
+	st, err := c.State()
+	if err != nil {
+		return -1, err
+	}
+	if st.Status != Running {
+		return -1, fmt.Errorf("%w: %s is %s", ErrNotRunning, c.Name(), st.Status)
+	}
+	fd, err := unix.PidfdOpen(st.Pid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return -1, fmt.Errorf("%w: %s", ErrNotRunning, c.Name())
+		}
+		return -1, fmt.Errorf("container %s: pidfd of %d: %w", c.Name(), st.Pid, err)
+	}
+	if _, exited, err := c.readExit(); err != nil || exited {
+		unix.Close(fd)
+		if err != nil {
+			return -1, err
+		}
+		return -1, fmt.Errorf("%w: %s has just exited", ErrNotRunning, c.Name())
+	}
+	return fd, nil
+}
+
+// Signal sends sig to the container's init (docker kill -s). Like the
+// kernel, init decides what to do with it; as PID 1 of its namespace it
+// does not even see a signal it has no handler for, except SIGKILL and
+// SIGSTOP, which the kernel applies itself.
+func (c *Container) Signal(sig unix.Signal) error {
+	fd, err := c.pidfd()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("container %s: sending %s: %w", c.Name(), unix.SignalName(sig), err)
+	}
+	return nil
+}
+
+// Stop stops the container the way docker stop does: SIGTERM, a grace
+// period for the command to exit, then SIGKILL, which nothing can ignore.
+// The escalation is what makes stop work on a shell run as PID 1, which
+// ignores SIGTERM (pitfall 7). Stop returns when the shim has recorded the
+// exit and cleaned up. Stopping a container that is not running does
+// nothing.
+func (c *Container) Stop(grace time.Duration) (State, error) {
+	fd, err := c.pidfd()
+	if errors.Is(err, ErrNotRunning) {
+		return c.Wait(10 * time.Second)
+	}
+	if err != nil {
+		return State{}, err
+	}
+	defer unix.Close(fd)
+	for _, step := range []struct {
+		sig  unix.Signal
+		wait time.Duration
+	}{{unix.SIGTERM, grace}, {unix.SIGKILL, 10 * time.Second}} {
+		if err := unix.PidfdSendSignal(fd, step.sig, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+			return State{}, fmt.Errorf("container %s: sending %s: %w", c.Name(), unix.SignalName(step.sig), err)
+		}
+		if exited(fd, step.wait) {
+			break
+		}
+	}
+	return c.Wait(10 * time.Second)
+}
+
+// exited waits up to timeout for the process of pidfd fd to exit.
+func exited(fd int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		left := time.Until(deadline)
+		if left < 0 {
+			left = 0
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, int(left.Milliseconds()))
+		if err == nil {
+			return n > 0
+		}
+		if !errors.Is(err, unix.EINTR) {
+			return false
+		}
+	}
+}
+
+// Wait waits until the container's shim is done, that is until the
+// container has exited and been cleaned up, and returns its state. It
+// fails if that takes longer than timeout.
+func (c *Container) Wait(timeout time.Duration) (State, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := c.rawState()
+		if err != nil {
+			return st, err
+		}
+		// A pidfd on the shim wakes us the moment it exits. It is the
+		// shim if the lock is still held after opening it (a dead
+		// shim's PID could have been reused, but then nobody would hold
+		// the lock: a new shim of this container would have written a
+		// new ShimPid first).
+		fd := -1
+		if st.ShimPid > 0 {
+			fd, _ = unix.PidfdOpen(st.ShimPid, 0)
+		}
+		if !c.shimAlive() {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			return c.State()
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			return st, fmt.Errorf("container %s: still running after %v", c.Name(), timeout)
+		}
+		if fd >= 0 {
+			exited(fd, min(left, time.Second))
+			unix.Close(fd)
+		} else {
+			time.Sleep(min(left, 10*time.Millisecond))
+		}
+	}
+}
+
+// needsRecovery reports a container whose shim died before it could
+// write the final state: state.json still says running, but nobody holds
+// the lock.
+func (c *Container) needsRecovery() bool {
+	st, err := c.rawState()
+	return err == nil && st.Status == Running && !c.shimAlive()
+}
+
+// RemoveContainer deletes the container: its record, its log, its name, and what
+// the program keeps for it (Runtime.Remove). A running container is
+// refused (S29), unless force, which kills it first, as docker rm -f.
+func (rt Runtime) RemoveContainer(c *Container, force bool) error {
+	st, err := c.State()
+	if err != nil {
+		return err
+	}
+	if st.Status == Running {
+		if !force {
+			return fmt.Errorf("%w: cannot remove %s; stop it first, or use rm -f", ErrRunning, c.Name())
+		}
+		if err := c.Signal(unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
+			return err
+		}
+	}
+	if _, err := c.Wait(10 * time.Second); err != nil {
+		return err
+	}
+	if c.needsRecovery() {
+		if err := rt.recover(c); err != nil {
+			return err
+		}
+	}
+	if rt.Remove != nil {
+		if err := rt.Remove(c); err != nil {
+			return err
+		}
+	}
+	if c.store != nil {
+		link := filepath.Join(namesDir(c.store.root), c.Name())
+		if id, err := os.Readlink(link); err == nil && id == c.ID() {
+			if err := os.Remove(link); err != nil {
+				return fmt.Errorf("removing container %s: %w", c.Name(), err)
+			}
+		}
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("removing container %s: %w", c.Name(), err)
+	}
+	return nil
+}

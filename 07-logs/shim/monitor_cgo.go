@@ -1,0 +1,61 @@
+//go:build cgo
+
+package shim
+
+/*
+#cgo CFLAGS: -O2 -Wall -Wextra
+
+void berth_shim_early(int argc, char **argv);
+
+// Run before the Go runtime starts, in every process of a program that
+// links this package (the same trick as runc's nsexec). glibc passes
+// constructors the program's arguments.
+__attribute__((constructor)) static void berth_shim_init(int argc, char **argv, char **envp)
+{
+	(void)envp;
+	berth_shim_early(argc, argv);
+}
+*/
+import "C"
+
+import (
+	"os"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// haveCMonitor: this build has monitor.c.
+const haveCMonitor = true
+
+// execC replaces the shim with the C monitor (see monitor.c), passing on
+// the lock, the pipes and the log options. It returns only if execve
+// failed, and the Go monitor takes over.
+func (m monitor) execC() {
+	inFD := -1
+	files := []*os.File{m.lock, m.out, m.err}
+	if m.in != nil {
+		files = append(files, m.in)
+		inFD = int(m.in.Fd())
+	}
+	// Go opens every file close-on-exec; these must survive the execve.
+	for _, f := range files {
+		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
+			return
+		}
+	}
+	logStdin := "1"
+	if m.c.Config.Log.NoStdin {
+		logStdin = "0"
+	}
+	args := []string{
+		monitorName, m.c.dir, strconv.Itoa(m.pid),
+		strconv.Itoa(int(m.lock.Fd())), strconv.Itoa(int(m.out.Fd())), strconv.Itoa(int(m.err.Fd())), strconv.Itoa(inFD),
+		strconv.FormatInt(m.c.Config.Log.MaxSize, 10), strconv.Itoa(m.c.Config.Log.Files()), logStdin,
+	}
+	_ = syscall.Exec("/proc/self/exe", args, os.Environ())
+	for _, f := range files {
+		_, _ = unix.FcntlInt(f.Fd(), unix.F_SETFD, unix.FD_CLOEXEC)
+	}
+}

@@ -1,0 +1,428 @@
+package shim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
+)
+
+// Name is argv[0] of a shim process: the program re-executed, as
+// namespace.Start re-executes it as "berth-init". Runtime.Main checks it.
+const Name = "berth-shim"
+
+// monitorName is argv[0] of the C monitor (monitor.c) that a shim
+// becomes once its container runs. A constructor in the C code catches it
+// before the Go runtime starts; Go never sees a process of this name.
+const monitorName = "berth-shim-monitor"
+
+// The phases of a shim, os.Args[1] after Name.
+const (
+	phaseLaunch   = "launch"   // started by the CLI; must detach itself
+	phaseDetached = "detached" // detached: start the container, supervise it
+	phaseCleanup  = "cleanup"  // after the container's exit (exec'd by the C monitor)
+)
+
+// MonitorEnv, set to "go" in the environment of the process that starts a
+// shim, makes the shim supervise the container in Go even when the C
+// monitor is built in (see the package documentation). Tests use it to
+// run both.
+const MonitorEnv = "BERTH_SHIM_MONITOR"
+
+// Runtime is what a program tells the shim package about its containers:
+// how to start one and how to clean up after one. The shim process, a
+// re-execution of the program, calls these functions, so a program must
+// call Main first thing in main (and in TestMain).
+type Runtime struct {
+	// Start starts the container c with the given stdio and returns its
+	// init after namespace's Release: everything the program's chapters
+	// set up (cgroup, network, root filesystem) happens here. It runs in
+	// the shim, whose child the container's init becomes.
+	Start func(c *Container, stdio namespace.Stdio) (*namespace.Process, error)
+	// Cleanup undoes what Start set up, once the container's init has
+	// exited (or Start failed): it destroys the cgroup, releases the
+	// network endpoint, and may set st.OOMKilled. It runs in the shim,
+	// or, if the shim was killed, in the next command that finds the
+	// container dead; so it must be idempotent.
+	Cleanup func(c *Container, st *State) error
+	// Remove, if set, removes what the program keeps for a container
+	// between runs (chapter 04's writable layer), before rm deletes the
+	// container's directory.
+	Remove func(c *Container) error
+}
+
+// Main runs the shim if this process is one, and exits; otherwise it
+// returns at once.
+//
+// It also prepares a container's init (a process that namespace.Start
+// re-executed) for life under a shim, before the program's own init code
+// runs: namespace.Start asks the kernel to SIGKILL init when the thread
+// that forked it exits (Pdeathsig), so that a foreground container dies
+// with its program. Under a shim that thread is gone as soon as the shim
+// replaces itself with the C monitor (execve ends every thread but one),
+// and the container must live on. Init clears the request itself, first
+// thing; the shim waits until the command runs before its execve (see
+// waitCommand), by which time this has long happened.
+func (rt Runtime) Main() {
+	if namespace.IsInit() {
+		_ = unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
+		return
+	}
+	if len(os.Args) < 3 || os.Args[0] != Name {
+		return
+	}
+	os.Exit(rt.shimMain(os.Args[1], os.Args[2:]))
+}
+
+func (rt Runtime) shimMain(phase string, args []string) int {
+	switch phase {
+	case phaseLaunch:
+		// The C constructor did not detach us (no cgo): do it in Go.
+		return launchGo(args)
+	case phaseDetached:
+		rep := os.NewFile(reportFD, "report")
+		if err := rt.supervise(args[0], rep); err != nil {
+			sendReport(rep, report{Error: err.Error()})
+			return 1
+		}
+		return 0
+	case phaseCleanup:
+		if len(args) != 2 {
+			return 2
+		}
+		fd, err := strconv.Atoi(args[1])
+		if err != nil {
+			return 2
+		}
+		c, err := Load(args[0])
+		if err != nil {
+			return 1
+		}
+		if err := rt.finish(c, os.NewFile(uintptr(fd), "shim.lock")); err != nil {
+			return 1
+		}
+		return 0
+	}
+	return 2
+}
+
+// reportFD is where a shim tells the command that launched it how the
+// start went: one JSON report, then EOF.
+const reportFD = 3
+
+// report is the message on reportFD.
+type report struct {
+	Pid   int    `json:"pid,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+func sendReport(f *os.File, r report) {
+	if f == nil {
+		return
+	}
+	_ = json.NewEncoder(f).Encode(r)
+	f.Close()
+}
+
+// launchGo detaches the shim without C: it starts the shim again, in a
+// new session, and exits, so that the shim's parent is gone and it is
+// adopted by init (or the nearest subreaper), like a daemon.
+func launchGo(args []string) int {
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        append([]string{Name, phaseDetached}, args...),
+		Env:         os.Environ(),
+		ExtraFiles:  []*os.File{os.NewFile(reportFD, "report")},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	if err := cmd.Start(); err != nil {
+		sendReport(os.NewFile(reportFD, "report"), report{Error: fmt.Sprintf("starting the shim: %v", err)})
+		return 1
+	}
+	return 0
+}
+
+// supervise is the shim: it starts the container with pipes for its
+// stdio, records it as running, tells the launcher, and then supervises it
+// until it exits (monitor), in C or in Go.
+func (rt Runtime) supervise(dir string, rep *os.File) error {
+	setName(Name) // for ps; we were executed as /proc/self/exe
+	lock, err := takeLock(dir)
+	if err != nil {
+		return err
+	}
+	c, err := Load(dir)
+	if err != nil {
+		return err
+	}
+	// Leftovers of the container's earlier run.
+	for _, name := range []string{exitFile, stdinFifo} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("container %s: %w", c.Name(), err)
+		}
+	}
+
+	// The container's stdout and stderr are pipes whose read ends stay
+	// here: the shim is what keeps reading them, whoever is attached.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("stdout pipe: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("stderr pipe: %w", err)
+	}
+	// Larger pipes mean fewer, larger reads for a container that
+	// writes a lot: 1 MiB instead of the default 64 KiB (the kernel
+	// caps it at /proc/sys/fs/pipe-max-size; failing is harmless).
+	for _, w := range []*os.File{outW, errW} {
+		_, _ = unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, 1<<20)
+	}
+	stdio := namespace.Stdio{Out: outW, Err: errW}
+	var inR, inW *os.File
+	if c.Config.Interactive {
+		// run -i: the container's stdin is a pipe that the shim
+		// feeds from a FIFO, which an attached client writes to.
+		if inR, inW, err = os.Pipe(); err != nil {
+			return fmt.Errorf("stdin pipe: %w", err)
+		}
+		stdio.In = inR
+		if err := unix.Mkfifo(filepath.Join(dir, stdinFifo), 0o600); err != nil {
+			return fmt.Errorf("container %s: stdin FIFO: %w", c.Name(), err)
+		}
+	}
+
+	p, err := rt.Start(c, stdio)
+	outW.Close()
+	errW.Close()
+	if inR != nil {
+		inR.Close()
+	}
+	if err != nil {
+		st := State{Status: Created, Error: err.Error()}
+		if rt.Cleanup != nil {
+			if cerr := rt.Cleanup(c, &st); cerr != nil {
+				err = errors.Join(err, cerr)
+				st.Error = err.Error()
+			}
+		}
+		_ = writeJSON(filepath.Join(dir, stateFile), st)
+		return err
+	}
+	// Once the command runs, init has long cleared its parent-death
+	// signal (see Main), and the shim may replace itself.
+	waitCommand(p.Pid())
+	st := State{Status: Running, Pid: p.Pid(), ShimPid: os.Getpid(), StartedAt: time.Now().UTC()}
+	st.PidNS, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", p.Pid()))
+	if err := writeJSON(filepath.Join(dir, stateFile), st); err != nil {
+		_ = p.Kill()
+		return err
+	}
+	sendReport(rep, report{Pid: p.Pid()})
+
+	// From here on nobody is listening: the shim's errors end up in
+	// state.json.
+	m := monitor{c: c, pid: p.Pid(), lock: lock, out: outR, err: errR, in: inW}
+	if haveCMonitor && os.Getenv(MonitorEnv) != "go" {
+		m.execC() // returns only if execve failed: carry on in Go
+	}
+	return rt.finish(c, m.runGo())
+}
+
+// waitCommand waits (a little while at most) until the container's
+// command runs: until init has executed it (its /proc/PID/exe is no longer
+// this program), or, under --init, has started it as its child.
+//
+// Until then init is this Go program, setting the container up, and a Go
+// program dies of SIGTERM (exit status 2) where the command, a shell as
+// PID 1 say, would ignore it. A `stop` right after `run -d` must meet the
+// command, so the shim reports the container as running only now.
+func waitCommand(pid int) {
+	self, err := os.Stat("/proc/self/exe")
+	if err != nil {
+		return
+	}
+	children := fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Microsecond) {
+		exe, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
+		if err != nil || !os.SameFile(self, exe) {
+			return // executed, or already gone
+		}
+		if kids, err := os.ReadFile(children); err != nil || len(kids) > 0 {
+			return
+		}
+	}
+}
+
+// finish runs after the container's init has exited and its exit status
+// is in exit.json: it cleans up (Runtime.Cleanup) and writes the final
+// state. Then the shim exits, which releases the lock.
+func (rt Runtime) finish(c *Container, lock *os.File) error {
+	defer lock.Close()
+	st, err := c.rawState()
+	if err != nil {
+		return err
+	}
+	ex, ok, err := c.readExit()
+	if err != nil || !ok {
+		ex = exitRecord{ExitCode: -1, FinishedAt: time.Now().UTC()}
+		st.Error = "the exit status was lost"
+	}
+	st.Status, st.ExitCode, st.FinishedAt, st.Pid = Exited, ex.ExitCode, ex.FinishedAt, 0
+	if rt.Cleanup != nil {
+		if err := rt.Cleanup(c, &st); err != nil {
+			st.Error = "cleaning up: " + err.Error()
+		}
+	}
+	_ = os.Remove(filepath.Join(c.dir, stdinFifo))
+	if err := writeJSON(filepath.Join(c.dir, stateFile), st); err != nil {
+		return err
+	}
+	return os.Remove(filepath.Join(c.dir, exitFile))
+}
+
+// recover cleans up after a container whose shim died (it was killed):
+// nobody recorded the container's exit, destroyed its cgroup or released
+// its network. The container itself may still run, orphaned; it is killed
+// first. recover takes the lock itself, so that no shim can start
+// meanwhile.
+func (rt Runtime) recover(c *Container) error {
+	lock, err := takeLock(c.dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	st, err := c.rawState()
+	if err != nil || st.Status != Running {
+		return err // someone else finished it
+	}
+	if _, ok, _ := c.readExit(); !ok {
+		killOrphan(st)
+		if err := writeExit(c.dir, -1, time.Now()); err != nil {
+			return err
+		}
+	}
+	if err := rt.finish(c, lock); err != nil {
+		return err
+	}
+	st, err = c.rawState()
+	if err == nil && st.Error == "" {
+		st.Error = "the container's shim died: its exit status is unknown"
+		err = writeJSON(filepath.Join(c.dir, stateFile), st)
+	}
+	return err
+}
+
+// killOrphan kills the init of a run whose shim died, if it still runs.
+// A PID alone could name another process by now; the PID namespace that
+// state.json recorded tells: a container's init is the only process that
+// is PID 1 in it. Killing PID 1 of a namespace kills all of it.
+func killOrphan(st State) {
+	if st.Pid <= 0 || st.PidNS == "" {
+		return
+	}
+	fd, err := unix.PidfdOpen(st.Pid, 0)
+	if err != nil {
+		return // gone
+	}
+	defer unix.Close(fd)
+	if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", st.Pid)); err != nil || ns != st.PidNS {
+		return
+	}
+	if unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) == nil {
+		exited(fd, 5*time.Second)
+	}
+}
+
+// setName sets the name ps shows for this process.
+func setName(name string) {
+	b := append([]byte(name), 0)
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&b[0])), 0, 0, 0)
+}
+
+// writeExit writes exit.json (the Go monitor's; the C monitor writes the
+// same JSON itself).
+func writeExit(dir string, code int, at time.Time) error {
+	return writeJSON(filepath.Join(dir, exitFile), exitRecord{ExitCode: code, FinishedAt: at.UTC()})
+}
+
+// Start launches a shim for the container and returns once the container
+// runs (or failed to start). The shim outlives the caller.
+//
+//	caller (run)                shim ("berth-shim launch")
+//	  |  fork+exec  ----------->  C constructor: fork; parent exits at once,
+//	  |  wait (at once)             child: setsid, goes on into Go as "detached"
+//	  |                           lock, pipes, Runtime.Start -> init (child of the shim)
+//	  |  <- report {pid} -------  state.json: running
+//	  v  returns                  execve -> C monitor: logs, waits, exit.json
+//	                              execve -> Go "cleanup": Runtime.Cleanup, state.json: exited
+func (rt Runtime) StartContainer(c *Container) (State, error) {
+	st, err := c.State()
+	if err != nil {
+		return st, err
+	}
+	if st.Status == Running {
+		return st, fmt.Errorf("%w: %s", ErrRunning, c.Name())
+	}
+	if c.shimAlive() {
+		// The last run's shim is still cleaning up: let it finish.
+		if _, err := c.Wait(10 * time.Second); err != nil {
+			return st, err
+		}
+	}
+	if c.needsRecovery() {
+		if err := rt.recover(c); err != nil {
+			return st, err
+		}
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return st, fmt.Errorf("report pipe: %w", err)
+	}
+	defer r.Close()
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		w.Close()
+		return st, fmt.Errorf("starting shim: %w", err)
+	}
+	defer null.Close()
+	cmd := &exec.Cmd{
+		Path: "/proc/self/exe",
+		Args: []string{Name, phaseLaunch, c.dir},
+		Env:  os.Environ(),
+		// The shim must not hold the caller's terminal: its stdio is
+		// /dev/null, and its own errors go to state.json.
+		Stdin: null, Stdout: null, Stderr: null,
+		ExtraFiles: []*os.File{w},
+	}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return st, fmt.Errorf("starting shim for %s: %w", c.Name(), err)
+	}
+	// The launched process exits as soon as it has forked the shim.
+	_ = cmd.Wait()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return st, fmt.Errorf("reading the shim's report: %w", err)
+	}
+	var rep report
+	if len(data) == 0 || json.Unmarshal(data, &rep) != nil {
+		return st, fmt.Errorf("container %s: the shim exited without a report (%q)", c.Name(), data)
+	}
+	if rep.Error != "" {
+		return st, fmt.Errorf("starting container %s: %s", c.Name(), rep.Error)
+	}
+	return c.State()
+}

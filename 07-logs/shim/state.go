@@ -1,0 +1,177 @@
+package shim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Status is where a container is in its life.
+type Status string
+
+// The statuses, as docker ps and inspect name them.
+const (
+	Created Status = "created" // recorded, never started (or it failed to start)
+	Running Status = "running" // its init runs, under a shim
+	Exited  Status = "exited"  // its command ended; ExitCode says how
+	Dead    Status = "dead"    // its shim was killed: nobody saw how it ended
+)
+
+// State is a container's state.json, written by the shim: running when
+// the container has started, exited (with the exit status) when the shim
+// has cleaned up after it.
+type State struct {
+	Status Status `json:"status"`
+	// Pid is the host's PID of the container's init, while it runs.
+	Pid int `json:"pid,omitempty"`
+	// ShimPid is the PID of the shim that supervises this run.
+	ShimPid int `json:"shimPid,omitempty"`
+	// PidNS identifies the container's PID namespace ("pid:[4026532245]"),
+	// in which init is PID 1: with it a PID read back later can be
+	// checked to still be this container's init.
+	PidNS string `json:"pidNS,omitempty"`
+	// ExitCode is the command's status: its exit code, or 128+N when
+	// signal N killed it (137 for SIGKILL), as a shell reports it.
+	ExitCode   int       `json:"exitCode"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	// OOMKilled is set when the kernel's OOM killer killed a process of
+	// the container (chapter 02's cgroup counts it).
+	OOMKilled bool `json:"oomKilled,omitempty"`
+	// Error says why the container could not start, or what went wrong
+	// when the shim cleaned up after it.
+	Error string `json:"error,omitempty"`
+}
+
+// exitRecord is exit.json: what the monitor knows when the container's
+// init has exited, written before anything else can go wrong.
+type exitRecord struct {
+	ExitCode   int       `json:"exitCode"`
+	FinishedAt time.Time `json:"finishedAt"`
+}
+
+// State returns the container's state. state.json says "running" from
+// the start of a run until the shim has cleaned up after it; two more
+// facts refine that:
+//
+//   - exit.json exists: the command has ended, the shim is cleaning up;
+//     the container has Exited, with that status.
+//   - nobody holds shim.lock: the shim is gone without writing its last
+//     state (it was killed): the container is Dead.
+func (c *Container) State() (State, error) {
+	for {
+		st, err := c.rawState()
+		if err != nil || st.Status != Running {
+			return st, err
+		}
+		if ex, ok, err := c.readExit(); err != nil {
+			return st, err
+		} else if ok {
+			st.Status, st.ExitCode, st.FinishedAt = Exited, ex.ExitCode, ex.FinishedAt
+			return st, nil
+		}
+		if c.shimAlive() {
+			return st, nil
+		}
+		// The shim may have finished between the reads above: only a
+		// state.json that still says running after it is gone is dead.
+		again, err := c.rawState()
+		if err != nil {
+			return again, err
+		}
+		if again != st {
+			continue
+		}
+		if _, ok, _ := c.readExit(); ok {
+			continue
+		}
+		st.Status = Dead
+		st.Error = "the container's shim died: its exit status is unknown"
+		return st, nil
+	}
+}
+
+// rawState reads state.json as the shim last wrote it.
+func (c *Container) rawState() (State, error) {
+	var st State
+	data, err := os.ReadFile(filepath.Join(c.dir, stateFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{Status: Created}, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("container %s: reading state: %w", c.Name(), err)
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return st, fmt.Errorf("container %s: reading %s: %w", c.Name(), filepath.Join(c.dir, stateFile), err)
+	}
+	return st, nil
+}
+
+func (c *Container) readExit() (exitRecord, bool, error) {
+	var ex exitRecord
+	data, err := os.ReadFile(filepath.Join(c.dir, exitFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ex, false, nil
+	}
+	if err != nil {
+		return ex, false, fmt.Errorf("container %s: reading exit status: %w", c.Name(), err)
+	}
+	if err := json.Unmarshal(data, &ex); err != nil {
+		return ex, false, fmt.Errorf("container %s: reading %s: %w", c.Name(), filepath.Join(c.dir, exitFile), err)
+	}
+	return ex, true, nil
+}
+
+// Running reports whether the container's command is running: started,
+// and its exit not yet recorded.
+func (c *Container) Running() bool {
+	st, err := c.State()
+	return err == nil && st.Status == Running
+}
+
+// shimAlive reports whether a shim holds the container's lock.
+//
+// The shim takes an exclusive flock(2) on shim.lock when it starts and
+// never lets go: the kernel releases it when the shim's last file
+// descriptor for it closes, that is, when the shim exits, however it
+// exits. Unlike a PID in a file, a lock cannot outlive its process or be
+// inherited by an unrelated process that got the same PID.
+func (c *Container) shimAlive() bool {
+	f, err := os.Open(filepath.Join(c.dir, lockFile))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	err = unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
+	return errors.Is(err, unix.EWOULDBLOCK)
+}
+
+// takeLock is the shim's side: it takes shim.lock for good, or fails if
+// another shim has it. A reader checking shimAlive holds a shared lock
+// for a moment, so a few retries tell that apart from a live shim.
+func takeLock(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("shim lock: %w", err)
+	}
+	for try := 0; ; try++ {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) || try == 50 {
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				return nil, fmt.Errorf("%w: another shim supervises it", ErrRunning)
+			}
+			return nil, fmt.Errorf("shim lock: %w", err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -1,0 +1,314 @@
+package shim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/07-logs/logs"
+)
+
+// Errors that callers can test with errors.Is.
+var (
+	ErrNotFound   = errors.New("no such container")
+	ErrAmbiguous  = errors.New("ambiguous container ID prefix")
+	ErrNameInUse  = errors.New("container name already in use")
+	ErrRunning    = errors.New("container is running")
+	ErrNotRunning = errors.New("container is not running")
+)
+
+// The files of a container's directory, <root>/containers/<id>/. Other
+// chapters' packages keep their own files there too (chapter 04 its
+// writable layer).
+const (
+	configFile = "config.json"   // Config: written once by Create
+	stateFile  = "state.json"    // State: written by the shim
+	exitFile   = "exit.json"     // the exit status, written by the monitor before cleanup
+	lockFile   = "shim.lock"     // flock-ed by the shim for its whole life
+	stdinFifo  = "stdin"         // the FIFO an attached client writes the container's stdin to
+	logFile    = "container.log" // logs.FileName(logFile, i) for the rotated ones
+)
+
+// Config is what a container was created with. The shim package reads the
+// fields it needs (the log options, whether stdin is kept open); Spec is
+// the program's own, opaque here: the flags of chapters 01 to 05, which
+// the program's Start function decodes.
+type Config struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Image   string    `json:"image,omitempty"` // shown by ps
+	Command []string  `json:"command"`
+	Created time.Time `json:"created"`
+	// Interactive keeps the container's stdin open (run -i): the shim
+	// holds a pipe to it and copies to it what an attached client
+	// writes to the stdin FIFO.
+	Interactive bool            `json:"interactive,omitempty"`
+	Log         logs.Options    `json:"log"`
+	Spec        json.RawMessage `json:"spec,omitempty"`
+}
+
+// Store keeps the containers of one state directory (--root):
+//
+//	<root>/containers/<id>/   one directory per container (see the constants above)
+//	<root>/names/<name>       a symlink to the ID: names are unique
+type Store struct {
+	root string
+}
+
+// OpenStore opens the store under root, creating its directories.
+func OpenStore(root string) (*Store, error) {
+	for _, dir := range []string{containersDir(root), namesDir(root)} {
+		// 0711: a container's root in a user namespace must be able to
+		// pass through to its own layer (chapter 04).
+		if err := os.MkdirAll(dir, 0o711); err != nil {
+			return nil, fmt.Errorf("container store: %w", err)
+		}
+	}
+	return &Store{root: root}, nil
+}
+
+// Root returns the state directory.
+func (s *Store) Root() string { return s.root }
+
+func containersDir(root string) string { return filepath.Join(root, "containers") }
+func namesDir(root string) string      { return filepath.Join(root, "names") }
+
+// Create records a new container. cfg.ID may be empty (a new ID is made)
+// or name a directory that another chapter's package has just created
+// for it (chapter 04's layer.Create makes the directory). An empty
+// cfg.Name gets a generated one (S24). The name is reserved atomically: of
+// two runs asking for the same name at once, one fails with ErrNameInUse.
+func (s *Store) Create(cfg Config) (*Container, error) {
+	if cfg.ID == "" {
+		cfg.ID = namespace.NewID()
+	}
+	if cfg.ID == "." || cfg.ID == ".." || strings.ContainsAny(cfg.ID, "/\x00") {
+		return nil, fmt.Errorf("container ID %q: not a valid name", cfg.ID)
+	}
+	if cfg.Created.IsZero() {
+		cfg.Created = time.Now().UTC()
+	}
+	if err := cfg.Log.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.reserveName(&cfg); err != nil {
+		return nil, err
+	}
+	c := &Container{Config: cfg, dir: filepath.Join(containersDir(s.root), cfg.ID), store: s}
+	err := os.Mkdir(c.dir, 0o711)
+	if errors.Is(err, fs.ErrExist) {
+		_, serr := os.Stat(filepath.Join(c.dir, configFile))
+		if serr == nil {
+			err = fmt.Errorf("container %s already exists", cfg.ID)
+		} else {
+			err = nil // a directory made for us by another package
+		}
+	}
+	if err == nil {
+		err = writeJSON(filepath.Join(c.dir, configFile), cfg)
+	}
+	if err == nil {
+		err = writeJSON(filepath.Join(c.dir, stateFile), State{Status: Created})
+	}
+	if err != nil {
+		_ = os.Remove(filepath.Join(namesDir(s.root), cfg.Name))
+		return nil, fmt.Errorf("creating container %s: %w", cfg.Name, err)
+	}
+	return c, nil
+}
+
+// reserveName takes cfg.Name, or a generated name, by creating its
+// symlink. symlink(2) fails if the name exists: that is the atomic
+// test-and-set that keeps names unique across concurrent runs.
+func (s *Store) reserveName(cfg *Config) error {
+	generate := cfg.Name == ""
+	if !generate {
+		if err := CheckName(cfg.Name); err != nil {
+			return err
+		}
+	}
+	for try := 0; ; try++ {
+		if generate {
+			cfg.Name = generateName(try)
+		}
+		err := os.Symlink(cfg.ID, filepath.Join(namesDir(s.root), cfg.Name))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("reserving container name %s: %w", cfg.Name, err)
+		}
+		if !generate {
+			return fmt.Errorf("%w: %q; remove that container or choose another name", ErrNameInUse, cfg.Name)
+		}
+		if try > 100 {
+			return fmt.Errorf("no free container name found")
+		}
+	}
+}
+
+// Get finds a container by name, by ID, or by an unambiguous prefix of
+// its ID, as every docker command that takes a container does.
+func (s *Store) Get(ref string) (*Container, error) {
+	if ref == "" || strings.ContainsAny(ref, "/\x00") || ref == "." || ref == ".." {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, ref)
+	}
+	if id, err := os.Readlink(filepath.Join(namesDir(s.root), ref)); err == nil {
+		if c, err := s.load(id); err == nil {
+			return c, nil
+		}
+	}
+	ids, err := s.ids()
+	if err != nil {
+		return nil, err
+	}
+	var match []string
+	for _, id := range ids {
+		if id == ref {
+			return s.load(id)
+		}
+		if strings.HasPrefix(id, ref) {
+			match = append(match, id)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	case 1:
+		return s.load(match[0])
+	}
+	return nil, fmt.Errorf("%w: %s matches %d containers", ErrAmbiguous, ref, len(match))
+}
+
+// ids lists the directories that hold a container record.
+func (s *Store) ids() ([]string, error) {
+	entries, err := os.ReadDir(containersDir(s.root))
+	if err != nil {
+		return nil, fmt.Errorf("listing containers: %w", err)
+	}
+	var ids []string
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(containersDir(s.root), e.Name(), configFile)); err == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}
+
+// List returns every container, the newest first (as docker ps sorts).
+func (s *Store) List() ([]*Container, error) {
+	ids, err := s.ids()
+	if err != nil {
+		return nil, err
+	}
+	var list []*Container
+	for _, id := range ids {
+		c, err := s.load(id)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				continue // removed meanwhile
+			}
+			return nil, err
+		}
+		list = append(list, c)
+	}
+	slices.SortFunc(list, func(a, b *Container) int { return b.Config.Created.Compare(a.Config.Created) })
+	return list, nil
+}
+
+func (s *Store) load(id string) (*Container, error) {
+	c, err := Load(filepath.Join(containersDir(s.root), id))
+	if err != nil {
+		return nil, err
+	}
+	c.store = s
+	return c, nil
+}
+
+// Container is one container's record.
+type Container struct {
+	Config Config
+	dir    string
+	store  *Store
+}
+
+// Load reads the container whose directory is dir.
+func Load(dir string) (*Container, error) {
+	c := &Container{dir: dir}
+	data, err := os.ReadFile(filepath.Join(dir, configFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, filepath.Base(dir))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading container: %w", err)
+	}
+	if err := json.Unmarshal(data, &c.Config); err != nil {
+		return nil, fmt.Errorf("reading container %s: %w", filepath.Join(dir, configFile), err)
+	}
+	return c, nil
+}
+
+// ID, Name and Dir describe the container.
+func (c *Container) ID() string   { return c.Config.ID }
+func (c *Container) Name() string { return c.Config.Name }
+func (c *Container) Dir() string  { return c.dir }
+
+// LogPath is the container's log file (see package logs).
+func (c *Container) LogPath() string { return filepath.Join(c.dir, logFile) }
+
+// DecodeSpec decodes the program's part of the config into v.
+func (c *Container) DecodeSpec(v any) error {
+	if err := json.Unmarshal(c.Config.Spec, v); err != nil {
+		return fmt.Errorf("container %s: reading its spec: %w", c.Name(), err)
+	}
+	return nil
+}
+
+// writeJSON writes v to path atomically: to a temporary file first,
+// flushed to disk (fsync), then renamed over path, and the directory
+// flushed too. A reader sees the old content or the new, never half of
+// it; after a crash, one or the other is on disk. This is how an exit
+// status survives the death of everything but the disk.
+func writeJSON(path string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", path, err)
+	}
+	return writeFileAtomic(path, append(data, '\n'))
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
