@@ -24,6 +24,11 @@ type Config struct {
 	// Init keeps berth-init as the container's PID 1, supervising the
 	// command (docker run --init). Without it the command becomes PID 1.
 	Init bool
+	// Detached lets the container outlive the process that starts it
+	// (chapter 07's shim re-executes itself and must not take the
+	// container with it). Otherwise the container gets SIGKILL when its
+	// starter dies: nobody would be left to wait for it.
+	Detached bool
 	// HostNetwork keeps the host's network namespace (docker run --net host).
 	// Chapter 05 uses it; until then every container gets only lo.
 	HostNetwork bool

@@ -87,28 +87,42 @@ func (c *Container) Close() error {
 	return errors.Join(errs...)
 }
 
-// Run runs the container to its end, undoes its setup, and returns its
-// exit status.
+// Start starts the container and returns its init once the command is
+// on its way: init started, the OnStart hooks run, the spec sent. Nothing
+// waits for it here, and the exit hooks are left for Close (or for
+// whoever cleans up after a detached container). If a step fails, Start
+// kills init and runs the exit hooks.
+func (c *Container) Start() (*Process, error) {
+	p, err := Start(c.Config, c.Stdio)
+	if err != nil {
+		return nil, errors.Join(err, c.Close())
+	}
+	for _, hook := range c.hooks {
+		if err := hook(p.Pid()); err != nil {
+			_ = p.Kill()
+			err = fmt.Errorf("preparing container (init pid %d): %w", p.Pid(), err)
+			return nil, errors.Join(err, c.Close())
+		}
+	}
+	if err := p.Release(c.Spec); err != nil {
+		_ = p.Kill()
+		return nil, errors.Join(err, c.Close())
+	}
+	return p, nil
+}
+
+// Run runs the container in the foreground to its end, undoes its setup,
+// and returns its exit status.
 func (c *Container) Run() (status int, err error) {
+	p, err := c.Start()
+	if err != nil {
+		return 0, err
+	}
 	defer func() {
 		if cerr := c.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
 	}()
-	p, err := Start(c.Config, c.Stdio)
-	if err != nil {
-		return 0, err
-	}
-	for _, hook := range c.hooks {
-		if err := hook(p.Pid()); err != nil {
-			_ = p.Kill()
-			return 0, fmt.Errorf("preparing container (init pid %d): %w", p.Pid(), err)
-		}
-	}
 	defer p.ForwardSignals()()
-	if err := p.Release(c.Spec); err != nil {
-		_ = p.Kill()
-		return 0, err
-	}
 	return p.Wait()
 }

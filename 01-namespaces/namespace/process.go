@@ -64,13 +64,13 @@ func Start(cfg Config, stdio Stdio) (*Process, error) {
 		Stdout:     stdio.Out,
 		Stderr:     stdio.Err,
 		ExtraFiles: []*os.File{r},
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: cfg.cloneFlags(),
-			// If the program that started the container dies, so does
-			// the container: nobody would be left to wait for it. (A
-			// detached container gets a long-lived parent in chapter 07.)
-			Pdeathsig: syscall.SIGKILL,
-		},
+		SysProcAttr: &syscall.SysProcAttr{Cloneflags: cfg.cloneFlags()},
+	}
+	if !cfg.Detached {
+		// If the program that started the container dies, so does
+		// the container: nobody would be left to wait for it. (A
+		// detached container gets a long-lived parent in chapter 07.)
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
 	if cfg.UserNS {
 		cmd.SysProcAttr.UidMappings = cfg.idMappings()

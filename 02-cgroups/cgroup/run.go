@@ -1,8 +1,10 @@
 package cgroup
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
 )
@@ -50,4 +52,22 @@ func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdi
 		return nil, err
 	}
 	return c, nil
+}
+
+// Cleanup undoes, after the container with ID id has exited, what
+// Container set up for one run, without the Container at hand: a
+// detached container is cleaned up by another process than the one that
+// started it (chapter 07's shim), maybe after a restart. It reports
+// whether the container was killed for lack of memory. A cgroup that is
+// already gone is no error: Cleanup may run twice.
+func (o *RunOptions) Cleanup(id string) (oomKilled bool, err error) {
+	cg, err := Load(id)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	oomKilled, _ = cg.OOMKilled()
+	return oomKilled, cg.Destroy()
 }

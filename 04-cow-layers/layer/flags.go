@@ -16,6 +16,11 @@ type Options struct {
 	Keep bool
 	// Root is the state directory (--root).
 	Root string
+	// Persist makes the writable layer outlive each run: a container
+	// that is started again (chapter 07) finds its files as it left
+	// them. Its layer is created at the first run, reused at the next,
+	// and removed only by rm. No flag sets it; programs do.
+	Persist bool `json:"persist,omitempty"`
 }
 
 // AddFlags registers --image, --keep and --root on fs.

@@ -42,27 +42,36 @@ func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdi
 	}
 
 	// The container's own layer: empty directories, whatever the size
-	// of the image.
-	rw, err := Create(o.Layer.Root, id, o.Layer.Image)
+	// of the image. A persistent container reuses the one it has.
+	rw, created, err := o.openOrCreate(id)
 	if err != nil {
 		return nil, err
 	}
+	undo := func(err error) error {
+		if created {
+			return errors.Join(err, rw.Remove())
+		}
+		return errors.Join(err, rw.Release())
+	}
 	mount, err := o.prepare(rw)
 	if err != nil {
-		return nil, errors.Join(err, rw.Remove())
+		return nil, undo(err)
 	}
 	// Chapter 03 enters the merged directory, where init first mounts
 	// the overlay.
 	o.FS.Root = rw.Merged()
 	c, err := o.RunOptions.Container(id, command, stdio)
 	if err != nil {
-		return nil, errors.Join(err, rw.Remove())
+		return nil, undo(err)
 	}
 	c.Spec = InitSpec{InitSpec: c.Spec.(rootfs.InitSpec), Layer: mount}
 
 	started := false
 	c.OnStart(func(int) error { started = true; return nil })
 	c.OnExit(func() error {
+		if o.Layer.Persist {
+			return rw.Release()
+		}
 		if o.Layer.Keep && started {
 			fmt.Fprintln(stdio.Err, id)
 			return rw.Release()
@@ -70,6 +79,22 @@ func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdi
 		return rw.Remove()
 	})
 	return c, nil
+}
+
+// openOrCreate gives the container's writable layer: a new one, or with
+// Persist the one it already has.
+func (o *RunOptions) openOrCreate(id string) (rw *RW, created bool, err error) {
+	if o.Layer.Persist {
+		rw, err := Open(o.Layer.Root, id)
+		if err == nil {
+			return rw, false, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return nil, false, err
+		}
+	}
+	rw, err = Create(o.Layer.Root, id, o.Layer.Image)
+	return rw, err == nil, err
 }
 
 // prepare holds the layer while the container runs (rm refuses it

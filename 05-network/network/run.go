@@ -58,3 +58,12 @@ func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdi
 	}
 	return c, nil
 }
+
+// Cleanup undoes, after the container with ID id has exited, what
+// Container set up for one run: chapter 02's cgroup, and the network
+// endpoint with its address and ports. Like chapter 02's, it needs no
+// Container at hand and may run twice.
+func (o *RunOptions) Cleanup(id string) (oomKilled bool, err error) {
+	oomKilled, err = o.RunOptions.Cleanup(id)
+	return oomKilled, errors.Join(err, Release(o.Layer.Root, id))
+}

@@ -136,7 +136,7 @@ func (o *RunOptions) Container(id string, args []string, stdio namespace.Stdio) 
 	started := false
 	c.OnStart(func(int) error { started = true; return nil })
 	c.OnExit(func() error {
-		if o.Layer.Keep && started {
+		if o.Layer.Persist || (o.Layer.Keep && started) {
 			return nil // kept: `rm` releases the lease
 		}
 		return store.Release(id)

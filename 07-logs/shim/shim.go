@@ -63,22 +63,14 @@ type Runtime struct {
 }
 
 // Main runs the shim if this process is one, and exits; otherwise it
-// returns at once.
+// returns at once. A program that uses shims calls it first thing in main
+// (and in TestMain).
 //
-// It also prepares a container's init (a process that namespace.Start
-// re-executed) for life under a shim, before the program's own init code
-// runs: namespace.Start asks the kernel to SIGKILL init when the thread
-// that forked it exits (Pdeathsig), so that a foreground container dies
-// with its program. Under a shim that thread is gone as soon as the shim
-// replaces itself with the C monitor (execve ends every thread but one),
-// and the container must live on. Init clears the request itself, first
-// thing; the shim waits until the command runs before its execve (see
-// waitCommand), by which time this has long happened.
+// The Runtime's Start must start its container detached
+// (namespace.Config.Detached): the shim replaces itself with the C
+// monitor once the container runs, and execve ends the thread that forked
+// the container's init, which would fire a parent-death signal.
 func (rt Runtime) Main() {
-	if namespace.IsInit() {
-		_ = unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
-		return
-	}
 	if len(os.Args) < 3 || os.Args[0] != Name {
 		return
 	}

@@ -30,7 +30,7 @@ var testRuntime = Runtime{
 		if c.Config.Image == "no-such-image" {
 			return nil, errors.New("no such image")
 		}
-		p, err := namespace.Start(namespace.Config{}, stdio)
+		p, err := namespace.Start(namespace.Config{Detached: true}, stdio)
 		if err != nil {
 			return nil, err
 		}
