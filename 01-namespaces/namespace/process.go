@@ -57,13 +57,13 @@ func Start(cfg Config, stdio Stdio) (*Process, error) {
 	cmd := &exec.Cmd{
 		// /proc/self/exe is this very binary, even if it was deleted or
 		// replaced on disk since it started (go run, go test).
-		Path:       "/proc/self/exe",
-		Args:       []string{InitName},
-		Env:        []string{}, // the command's environment travels in the spec
-		Stdin:      stdio.In,
-		Stdout:     stdio.Out,
-		Stderr:     stdio.Err,
-		ExtraFiles: []*os.File{r},
+		Path:        "/proc/self/exe",
+		Args:        []string{InitName},
+		Env:         []string{}, // the command's environment travels in the spec
+		Stdin:       stdio.In,
+		Stdout:      stdio.Out,
+		Stderr:      stdio.Err,
+		ExtraFiles:  []*os.File{r},
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: cfg.cloneFlags()},
 	}
 	if !cfg.Detached {
