@@ -12,6 +12,7 @@ import (
 	"github.com/moby/moby/api/types/system"
 
 	"github.com/berth-project/berth/06-images/image"
+	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
 )
 
@@ -43,9 +44,10 @@ const (
 // daemon; images live in chapter 06's store. All state is on disk, so a
 // new Daemon over the same DataRoot picks up where the last one stopped.
 type Daemon struct {
-	opts    Options
-	started time.Time
-	images  *image.Store
+	opts       Options
+	started    time.Time
+	images     *image.Store // chapter 06: <DataRoot>/images
+	containers *shim.Store  // chapter 07: <DataRoot>/containers, <DataRoot>/names
 
 	mu sync.Mutex // guards what follows
 }
@@ -74,7 +76,11 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
-	return &Daemon{opts: opts, started: time.Now(), images: images}, nil
+	containers, err := shim.OpenStore(opts.DataRoot)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	return &Daemon{opts: opts, started: time.Now(), images: images, containers: containers}, nil
 }
 
 // Version answers GET /version.
