@@ -23,13 +23,9 @@ import (
 // The test binary is also the container's init: namespace.Start re-runs it.
 func TestMain(m *testing.M) { labtest.Main(m, program.Init) }
 
-// runProgram runs the chapter program's command line in-process, as a learner
-// runs `go run ./01-namespaces ARGS...`, and returns what it printed.
-func runProgram(t *testing.T, args ...string) (stdout, stderr string, status int) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	status = program.Run(args, namespace.Stdio{Out: &out, Err: &errOut})
-	return out.String(), errOut.String(), status
+// runProgram runs the chapter program's command line in-process.
+func runProgram(t testing.TB, args ...string) (stdout, stderr string, status int) {
+	return labtest.Run(t, program, args...)
 }
 
 // inContainer runs sh -c script in a container and requires status 0.

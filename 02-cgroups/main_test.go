@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,17 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
-	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/02-cgroups/cgroup"
 )
 
 func TestMain(m *testing.M) { labtest.Main(m, program.Init) }
 
-func runProgram(t *testing.T, args ...string) (stdout, stderr string, status int) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	status = program.Run(args, namespace.Stdio{Out: &out, Err: &errOut})
-	return out.String(), errOut.String(), status
+// runProgram runs the chapter program's command line in-process.
+func runProgram(t testing.TB, args ...string) (stdout, stderr string, status int) {
+	return labtest.Run(t, program, args...)
 }
 
 func TestS12_MemoryLimitEndsInAnOOMKill(t *testing.T) {

@@ -28,11 +28,9 @@ import (
 // The test binary is also the container's init: namespace.Start re-runs it.
 func TestMain(m *testing.M) { labtest.Main(m, program.Init) }
 
+// runProgram runs the chapter program's command line in-process.
 func runProgram(t testing.TB, args ...string) (stdout, stderr string, status int) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	status = program.Run(args, namespace.Stdio{Out: &out, Err: &errOut})
-	return out.String(), errOut.String(), status
+	return labtest.Run(t, program, args...)
 }
 
 var idLine = regexp.MustCompile(`(?m)^([0-9a-f]{64})\n?$`)

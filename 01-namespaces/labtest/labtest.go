@@ -2,6 +2,7 @@ package labtest
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -136,4 +137,15 @@ func Main(m *testing.M, containerInit func() int) {
 		os.Exit(containerInit())
 	}
 	os.Exit(m.Run())
+}
+
+// Run runs a chapter program's command line in-process, as a learner runs
+// `go run ./NN-name ARGS...`, and returns what it printed and its exit
+// status. The containers it starts re-execute the test binary, which Main
+// turns into their init.
+func Run(t testing.TB, p namespace.Program, args ...string) (stdout, stderr string, status int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	status = p.Run(args, namespace.Stdio{Out: &out, Err: &errOut})
+	return out.String(), errOut.String(), status
 }
