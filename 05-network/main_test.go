@@ -5,12 +5,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -155,29 +153,6 @@ func server(addrs ...string) string {
 	return s.String()
 }
 
-// get makes an HTTP/1.0 request on a connection from dial and returns the
-// body.
-func get(dial func() (net.Conn, error)) (string, error) {
-	conn, err := dial()
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
-	if _, err := io.WriteString(conn, "GET / HTTP/1.0\r\n\r\n"); err != nil {
-		return "", err
-	}
-	resp, err := io.ReadAll(conn)
-	if err != nil {
-		return "", err
-	}
-	_, body, ok := strings.Cut(string(resp), "\r\n\r\n")
-	if !ok {
-		return "", fmt.Errorf("no HTTP response: %q", resp)
-	}
-	return body, nil
-}
-
 func fromHost(ip netip.Addr, port uint16) func() (net.Conn, error) {
 	return func() (net.Conn, error) {
 		return net.DialTimeout("tcp", netip.AddrPortFrom(ip, port).String(), 2*time.Second)
@@ -189,15 +164,6 @@ func fromClient(c *nettest.Client, port uint16) func() (net.Conn, error) {
 }
 
 var loopback = netip.MustParseAddr("127.0.0.1")
-
-func hostNetns(t *testing.T) string {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	ns, err := os.Readlink("/proc/thread-self/ns/net")
-	require.NoError(t, err)
-	return ns
-}
 
 func TestS13_EachContainerHasItsOwnNetnsInterfaceAndAddress(t *testing.T) {
 	l := newLab(t)
@@ -211,7 +177,7 @@ ls /sys/class/net | tr '\n' ' '`)
 	require.Len(t, lines, 5, "%q", out)
 	gw := network.Gateway(l.cfg.Subnet)
 	ip := gw.Next()
-	assert.NotEqual(t, hostNetns(t), lines[0], "its own network namespace")
+	assert.NotEqual(t, nettest.HostNetns(t), lines[0], "its own network namespace")
 	a := ip.As4()
 	assert.Equal(t, fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3]), lines[1], "its own interface, with its own MAC")
 	assert.Equal(t, ip.String()+"/24", lines[2], "its own address, the first free one of the subnet")
@@ -233,10 +199,10 @@ func TestS39_AServerMustListenOnAllAddressesToBeReachable(t *testing.T) {
 		"from another host":        func(p uint16) func() (net.Conn, error) { return fromClient(other, p) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			body, err := get(dial(allPort))
+			body, err := nettest.HTTPGet(dial(allPort))
 			require.NoError(t, err, "the server on 0.0.0.0:81")
 			assert.Equal(t, "hi\n", body)
-			_, err = get(dial(loPort))
+			_, err = nettest.HTTPGet(dial(loPort))
 			assert.ErrorContains(t, err, "connection refused", "the server on 127.0.0.1:80")
 		})
 	}
@@ -257,11 +223,11 @@ func TestS38_S26_PublishWithAndWithoutAHostIP(t *testing.T) {
 		fromHost(loopback, everywhere), fromHost(other.HostIP, everywhere), fromClient(other, everywhere),
 		fromHost(loopback, local),
 	} {
-		body, err := get(dial)
+		body, err := nettest.HTTPGet(dial)
 		require.NoError(t, err)
 		assert.Equal(t, "hi\n", body)
 	}
-	_, err := get(fromClient(other, local))
+	_, err := nettest.HTTPGet(fromClient(other, local))
 	assert.ErrorContains(t, err, "connection refused", "published on 127.0.0.1 only")
 	assert.Equal(t, 0, c.stop(t))
 }

@@ -12,12 +12,14 @@ package nettest
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -248,4 +250,41 @@ func newNetns() (*os.File, error) {
 	}()
 	r := <-done
 	return r.f, r.err
+}
+
+// HTTPGet makes an HTTP/1.0 request on a connection from dial and returns
+// the body: enough to ask a busybox httpd in a container who it is.
+func HTTPGet(dial func() (net.Conn, error)) (string, error) {
+	conn, err := dial()
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.WriteString(conn, "GET / HTTP/1.0\r\n\r\n"); err != nil {
+		return "", err
+	}
+	resp, err := io.ReadAll(conn)
+	if err != nil {
+		return "", err
+	}
+	_, body, ok := strings.Cut(string(resp), "\r\n\r\n")
+	if !ok {
+		return "", fmt.Errorf("no HTTP response: %q", resp)
+	}
+	return body, nil
+}
+
+// HostNetns names the host's network namespace, as /proc shows it. It
+// reads the calling thread's, on a locked thread: a thread that entered
+// another namespace and was parked could otherwise answer for the process.
+func HostNetns(t testing.TB) string {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ns, err := os.Readlink("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatalf("reading the host's network namespace: %v", err)
+	}
+	return ns
 }

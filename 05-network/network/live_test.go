@@ -3,12 +3,10 @@ package network_test
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -119,29 +117,6 @@ until /bin/busybox wget -q -O /dev/null http://127.0.0.1:%s/ 2>/dev/null; do sle
 echo ready; wait`, addr, dir, port)
 }
 
-// get makes an HTTP/1.0 request on a connection from dial and returns the
-// body.
-func get(dial func() (net.Conn, error)) (string, error) {
-	conn, err := dial()
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
-	if _, err := io.WriteString(conn, "GET / HTTP/1.0\r\n\r\n"); err != nil {
-		return "", err
-	}
-	resp, err := io.ReadAll(conn)
-	if err != nil {
-		return "", err
-	}
-	_, body, ok := strings.Cut(string(resp), "\r\n\r\n")
-	if !ok {
-		return "", fmt.Errorf("no HTTP response: %q", resp)
-	}
-	return body, nil
-}
-
 // fromHost dials addr from the host itself.
 func fromHost(addr string) func() (net.Conn, error) {
 	return func() (net.Conn, error) { return net.DialTimeout("tcp", addr, 2*time.Second) }
@@ -173,7 +148,7 @@ echo end; exec sleep 30`)
 	}
 	require.Len(t, out, 7, "%q", out)
 
-	hostNS := hostNetns(t)
+	hostNS := nettest.HostNetns(t)
 	assert.NotEqual(t, hostNS, out[0], "the container's network namespace is not the host's")
 	assert.Contains(t, out[1], "eth0")
 	assert.Contains(t, out[1], "link/ether "+c.EP.MAC)
@@ -200,19 +175,6 @@ echo end; exec sleep 30`)
 	require.NoError(t, err)
 	require.Len(t, addrs, 1)
 	assert.Equal(t, network.Gateway(cfg.Subnet).String()+"/24", addrs[0].IPNet.String(), "the bridge holds the gateway address")
-}
-
-// hostNetns names the host's network namespace. Not /proc/self: that is
-// the main thread's, and the Go runtime may have parked the main thread
-// for good inside a container's namespace (a locked thread that ends in
-// NetnsHandle is killed, except the main thread, which cannot be).
-func hostNetns(t *testing.T) string {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	ns, err := os.Readlink("/proc/thread-self/ns/net")
-	require.NoError(t, err)
-	return ns
 }
 
 // rulesOf returns the DNAT rules of container id in the bridge's table.
@@ -270,14 +232,14 @@ echo ready; wait`, dir))
 		"from another host":        func(port uint16) func() (net.Conn, error) { return fromClient(other, hostPort(other.HostIP, port)) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			body, err := get(dial(allPort))
+			body, err := nettest.HTTPGet(dial(allPort))
 			require.NoError(t, err)
 			assert.Equal(t, "hi\n", body)
 
 			// The DNAT rule sends the connection to the container's
 			// eth0 address, and nothing listens there: the server's
 			// 127.0.0.1 is the container's own loopback.
-			_, err = get(dial(loopbackPort))
+			_, err = nettest.HTTPGet(dial(loopbackPort))
 			assert.ErrorContains(t, err, "connection refused")
 		})
 	}
@@ -302,7 +264,7 @@ func TestS38_PublishAllAddressesMapsAHostPortToAContainerPort(t *testing.T) {
 		fromHost(hostPort(other.HostIP, port)),
 		fromClient(other, hostPort(other.HostIP, port)),
 	} {
-		body, err := get(dial)
+		body, err := nettest.HTTPGet(dial)
 		require.NoError(t, err)
 		assert.Equal(t, "hi from port 80\n", body)
 	}
@@ -323,17 +285,17 @@ func TestS26_PublishWithAHostIPListensOnThatAddressOnly(t *testing.T) {
 	c := startContainer(t, t.TempDir(), cfg, serve(t, "c", "0.0.0.0:80"))
 	require.Equal(t, "ready", c.line(t))
 
-	body, err := get(fromHost(hostPort(loopback, local)))
+	body, err := nettest.HTTPGet(fromHost(hostPort(loopback, local)))
 	require.NoError(t, err, "127.0.0.1:%d from the host", local)
 	assert.Equal(t, "hi from c\n", body)
-	body, err = get(fromClient(other, hostPort(other.HostIP, outside)))
+	body, err = nettest.HTTPGet(fromClient(other, hostPort(other.HostIP, outside)))
 	require.NoError(t, err, "%s:%d from the other host", other.HostIP, outside)
 	assert.Equal(t, "hi from c\n", body)
 
 	// Each port exists only on its address: elsewhere nothing listens.
-	_, err = get(fromClient(other, hostPort(other.HostIP, local)))
+	_, err = nettest.HTTPGet(fromClient(other, hostPort(other.HostIP, local)))
 	assert.ErrorContains(t, err, "connection refused", "port %d is published on 127.0.0.1 only", local)
-	_, err = get(fromHost(hostPort(loopback, outside)))
+	_, err = nettest.HTTPGet(fromHost(hostPort(loopback, outside)))
 	assert.ErrorContains(t, err, "connection refused", "port %d is published on %s only", outside, other.HostIP)
 }
 
@@ -472,7 +434,7 @@ func TestNetnsWorkDoesNotKillContainers(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 0, status, "the container was not killed")
 	}
-	assert.Equal(t, hostNetns(t), hostNetns(t))
+	assert.Equal(t, nettest.HostNetns(t), nettest.HostNetns(t))
 }
 
 // BenchmarkAttachDetach measures wiring a container's namespace to the
