@@ -1,0 +1,241 @@
+package cli
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// parseRun parses a run/create command line (without "run") into the
+// create request.
+func parseRun(t *testing.T, env map[string]string, args ...string) (*containerSpec, error) {
+	t.Helper()
+	var o containerOptions
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	c := New(nil, io.Discard, io.Discard)
+	c.Getenv = func(k string) string { return env[k] }
+	return o.parse(c, fs, fs.Args())
+}
+
+func mustParseRun(t *testing.T, args ...string) *containerSpec {
+	t.Helper()
+	spec, err := parseRun(t, nil, args...)
+	require.NoError(t, err)
+	return spec
+}
+
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func TestS22_ImageCommandAndArgs(t *testing.T) {
+	// Flags after the image belong to the command, not to berth.
+	spec := mustParseRun(t, "--name", "x", "busybox:1.36", "sh", "-c", "echo -n hi", "-e", "X")
+	assert.Equal(t, "busybox:1.36", spec.Config.Image)
+	assert.Equal(t, []string{"sh", "-c", "echo -n hi", "-e", "X"}, spec.Config.Cmd)
+	assert.Empty(t, spec.Config.Env)
+	assert.Equal(t, "x", spec.Name)
+
+	spec = mustParseRun(t, "busybox")
+	assert.Nil(t, spec.Config.Cmd, "no command: the image's CMD applies")
+
+	_, err := parseRun(t, nil)
+	assert.Error(t, err)
+}
+
+func TestS24_NameOptional(t *testing.T) {
+	assert.Equal(t, "web", mustParseRun(t, "--name", "web", "busybox").Name)
+	assert.Equal(t, "", mustParseRun(t, "busybox").Name, "without --name the daemon generates one")
+}
+
+func TestS23_InteractiveAndTTY(t *testing.T) {
+	spec := mustParseRun(t, "-it", "busybox", "sh")
+	c := spec.Config
+	assert.True(t, c.Tty)
+	assert.True(t, c.OpenStdin)
+	assert.True(t, c.AttachStdin)
+	assert.True(t, c.StdinOnce)
+	assert.True(t, c.AttachStdout)
+	assert.True(t, c.AttachStderr)
+
+	c = mustParseRun(t, "busybox").Config
+	assert.False(t, c.Tty || c.OpenStdin || c.AttachStdin || c.StdinOnce)
+	assert.True(t, c.AttachStdout && c.AttachStderr, "stdout and stderr are attached by default")
+
+	c = mustParseRun(t, "-a", "stdout", "busybox").Config
+	assert.True(t, c.AttachStdout)
+	assert.False(t, c.AttachStderr || c.AttachStdin)
+
+	_, err := parseRun(t, nil, "-a", "stdfoo", "busybox")
+	assert.ErrorContains(t, err, "stdfoo")
+}
+
+func TestS26_PublishForms(t *testing.T) {
+	cases := []struct {
+		args          []string
+		bindings      string
+		exposed       string
+		wantErrSubstr string
+	}{
+		{args: []string{"-p", "8080:80"}, bindings: `{"80/tcp":[{"HostIp":"","HostPort":"8080"}]}`, exposed: `{"80/tcp":{}}`},
+		{args: []string{"--publish", "80"}, bindings: `{"80/tcp":[{"HostIp":"","HostPort":""}]}`, exposed: `{"80/tcp":{}}`},
+		{args: []string{"-p", "127.0.0.1::53/udp"}, bindings: `{"53/udp":[{"HostIp":"127.0.0.1","HostPort":""}]}`, exposed: `{"53/udp":{}}`},
+		{args: []string{"-p", "[::1]:8080:80"}, bindings: `{"80/tcp":[{"HostIp":"::1","HostPort":"8080"}]}`, exposed: `{"80/tcp":{}}`},
+		{args: []string{"-p", "8000-8001:80-81"},
+			bindings: `{"80/tcp":[{"HostIp":"","HostPort":"8000"}],"81/tcp":[{"HostIp":"","HostPort":"8001"}]}`,
+			exposed:  `{"80/tcp":{},"81/tcp":{}}`},
+		{args: []string{"-p", "127.0.0.1:8000-8001:80"}, bindings: `{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8000-8001"}]}`, exposed: `{"80/tcp":{}}`},
+		{args: []string{"-p", "80", "-p", "8080:80"}, bindings: `{"80/tcp":[{"HostIp":"","HostPort":""},{"HostIp":"","HostPort":"8080"}]}`, exposed: `{"80/tcp":{}}`},
+		{args: []string{"--expose", "90-91", "-p", "80"}, bindings: `{"80/tcp":[{"HostIp":"","HostPort":""}]}`, exposed: `{"80/tcp":{},"90/tcp":{},"91/tcp":{}}`},
+		// docker's error messages
+		{args: []string{"-p", "1.2.3:80:80"}, wantErrSubstr: "invalid IP address: 1.2.3"},
+		{args: []string{"-p", "8000-8002:80-81"}, wantErrSubstr: "invalid ranges specified for container and host Ports: 80-81 and 8000-8002"},
+		{args: []string{"-p", "80:99999"}, wantErrSubstr: "invalid containerPort: 99999"},
+		{args: []string{"-p", "x:80"}, wantErrSubstr: "invalid hostPort: x"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			spec, err := parseRun(t, nil, append(tc.args, "busybox")...)
+			if tc.wantErrSubstr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErrSubstr)
+				return
+			}
+			require.NoError(t, err)
+			assert.JSONEq(t, tc.bindings, jsonOf(t, spec.HostConfig.PortBindings))
+			assert.JSONEq(t, tc.exposed, jsonOf(t, spec.Config.ExposedPorts))
+		})
+	}
+}
+
+func TestS38_PublishOnAllAddresses(t *testing.T) {
+	spec := mustParseRun(t, "-p", "0.0.0.0:8888:80", "busybox")
+	assert.JSONEq(t, `{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8888"}]}`, jsonOf(t, spec.HostConfig.PortBindings))
+}
+
+func TestResourceFlags(t *testing.T) {
+	spec := mustParseRun(t, "--memory", "32m", "--cpus", "1.5", "--pids-limit", "64", "busybox")
+	assert.Equal(t, int64(32<<20), spec.HostConfig.Memory)
+	assert.Equal(t, int64(1_500_000_000), spec.HostConfig.NanoCPUs)
+	require.NotNil(t, spec.HostConfig.PidsLimit)
+	assert.Equal(t, int64(64), *spec.HostConfig.PidsLimit)
+	// The JSON names the daemon reads.
+	assert.Contains(t, jsonOf(t, spec.HostConfig), `"Memory":33554432`)
+	assert.Contains(t, jsonOf(t, spec.HostConfig), `"NanoCpus":1500000000`)
+	assert.Contains(t, jsonOf(t, spec.HostConfig), `"PidsLimit":64`)
+
+	spec = mustParseRun(t, "-m", "1g", "--cpus", "0.1", "busybox")
+	assert.Equal(t, int64(1<<30), spec.HostConfig.Memory)
+	assert.Equal(t, int64(100_000_000), spec.HostConfig.NanoCPUs, "0.1 CPU exactly, not a float's 99999999")
+
+	spec = mustParseRun(t, "busybox")
+	assert.Zero(t, spec.HostConfig.Memory)
+	assert.Zero(t, spec.HostConfig.NanoCPUs)
+	require.NotNil(t, spec.HostConfig.PidsLimit, "docker always sends the pids limit")
+	assert.Zero(t, *spec.HostConfig.PidsLimit)
+
+	for _, bad := range [][]string{{"--memory", "1x"}, {"--cpus", "abc"}, {"--cpus", "0.0000000001"}, {"--pids-limit", "many"}} {
+		_, err := parseRun(t, nil, append(bad, "busybox")...)
+		assert.Error(t, err, "%v", bad)
+	}
+}
+
+func TestRunFlags_RmInitEntrypoint(t *testing.T) {
+	spec := mustParseRun(t, "--rm", "--init", "--entrypoint", "/bin/sh", "busybox", "-c", "true")
+	assert.True(t, spec.HostConfig.AutoRemove)
+	require.NotNil(t, spec.HostConfig.Init)
+	assert.True(t, *spec.HostConfig.Init)
+	assert.Equal(t, []string{"/bin/sh"}, []string(spec.Config.Entrypoint))
+
+	spec = mustParseRun(t, "busybox")
+	assert.False(t, spec.HostConfig.AutoRemove)
+	assert.Nil(t, spec.HostConfig.Init, "without --init the daemon's default applies")
+	assert.Nil(t, spec.Config.Entrypoint, "without --entrypoint the image's applies")
+
+	spec = mustParseRun(t, "--entrypoint", "", "busybox")
+	assert.Equal(t, []string{""}, []string(spec.Config.Entrypoint), `--entrypoint "" clears the image's`)
+
+	spec = mustParseRun(t, "--init=false", "busybox")
+	require.NotNil(t, spec.HostConfig.Init)
+	assert.False(t, *spec.HostConfig.Init)
+}
+
+func TestRunFlags_EnvWorkdirUserHostname(t *testing.T) {
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "env")
+	require.NoError(t, os.WriteFile(envFile, []byte("# comment\nFROM_FILE=1\n\nA=file\nSHELL_VAR\n"), 0o644))
+	spec, err := parseRun(t, map[string]string{"HOME": "/home/me", "SHELL_VAR": "s"},
+		"--env-file", envFile, "-e", "A=1", "--env", "HOME", "-e", "UNSET", "-e", "B=x=y",
+		"-w", "/srv", "--user", "1000:1000", "-h", "box", "busybox")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"FROM_FILE=1", "A=file", "SHELL_VAR=s", "A=1", "HOME=/home/me", "UNSET", "B=x=y"}, spec.Config.Env)
+	assert.Equal(t, "/srv", spec.Config.WorkingDir)
+	assert.Equal(t, "1000:1000", spec.Config.User)
+	assert.Equal(t, "box", spec.Config.Hostname)
+
+	_, err = parseRun(t, nil, "-e", "=x", "busybox")
+	assert.ErrorContains(t, err, "invalid environment variable")
+}
+
+func TestRunFlags_Volumes(t *testing.T) {
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	spec := mustParseRun(t, "-v", "/srv/data:/data", "-v", "/tmp:/t:ro", "--volume", "./rel:/rel", "-v", "/cache", "busybox")
+	assert.Equal(t, []string{"/srv/data:/data", "/tmp:/t:ro", filepath.Join(wd, "rel") + ":/rel"}, spec.HostConfig.Binds)
+	assert.Equal(t, map[string]struct{}{"/cache": {}}, spec.Config.Volumes)
+
+	for _, bad := range []string{"relative", "/a:b", "/a:/b:bogus", "/a:/b:ro:x", ":/b"} {
+		_, err := parseRun(t, nil, "-v", bad, "busybox")
+		assert.Error(t, err, bad)
+	}
+}
+
+func TestNetworkFlag(t *testing.T) {
+	spec := mustParseRun(t, "busybox")
+	assert.Equal(t, container.NetworkMode("default"), spec.HostConfig.NetworkMode)
+	require.Contains(t, spec.NetworkingConfig.EndpointsConfig, "default")
+	assert.Len(t, spec.NetworkingConfig.EndpointsConfig, 1)
+
+	for _, mode := range []string{"none", "host", "bridge"} {
+		spec := mustParseRun(t, "--network", mode, "busybox")
+		assert.Equal(t, container.NetworkMode(mode), spec.HostConfig.NetworkMode)
+		assert.JSONEq(t, `{"EndpointsConfig":{}}`, jsonOf(t, spec.NetworkingConfig))
+	}
+}
+
+func TestRunFlags_LabelsStopSignal(t *testing.T) {
+	spec := mustParseRun(t, "-l", "a=b", "--label", "c", "--stop-signal", "SIGINT", "--stop-timeout", "3", "busybox")
+	assert.Equal(t, map[string]string{"a": "b", "c": ""}, spec.Config.Labels)
+	assert.Equal(t, "SIGINT", spec.Config.StopSignal)
+	require.NotNil(t, spec.Config.StopTimeout)
+	assert.Equal(t, 3, *spec.Config.StopTimeout)
+	assert.Nil(t, mustParseRun(t, "busybox").Config.StopTimeout)
+}
+
+func TestRunCommand_HelpAndHostnameShortFlag(t *testing.T) {
+	// -h is --hostname for run, as in docker; --help still works.
+	out, _, code := runBerth(t, "unix:///nonexistent", nil, nil, "run", "--help")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "-h, --hostname string")
+	assert.Contains(t, out, "--help")
+	assert.Contains(t, out, "-p, --publish list")
+	assert.Contains(t, out, "-d, --detach")
+	assert.Contains(t, out, "--sig-proxy")
+	assert.Contains(t, out, "--detach-keys string")
+}
