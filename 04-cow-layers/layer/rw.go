@@ -131,7 +131,13 @@ func (l *RW) populate() error {
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", recordName, err)
 	}
-	if err := os.WriteFile(filepath.Join(l.Dir, recordName), append(data, '\n'), 0o644); err != nil {
+	// Written beside and renamed into place: a process killed halfway
+	// leaves no record at all rather than a torn one.
+	record := filepath.Join(l.Dir, recordName)
+	if err := os.WriteFile(record+".tmp", append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing container layer record: %w", err)
+	}
+	if err := os.Rename(record+".tmp", record); err != nil {
 		return fmt.Errorf("writing container layer record: %w", err)
 	}
 	return nil

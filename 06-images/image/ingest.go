@@ -190,7 +190,9 @@ func (ss *session) protect(chains ...Digest) error {
 	if err != nil {
 		return fmt.Errorf("encoding lease: %w", err)
 	}
-	return os.WriteFile(ss.s.leasePath(ss.holder), data, 0o600)
+	// Atomically: a lease torn by a crash would stop every later removal
+	// and collection from reading the list of leases.
+	return ss.s.writeAtomic(ss.s.leasePath(ss.holder), data, 0o600)
 }
 
 // end drops the session's lease. Layers it protected that no image

@@ -104,6 +104,9 @@ func (s *Store) leases() ([]Lease, error) {
 			continue
 		}
 		l, err := s.Lease(holder)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // ended since the directory was read
+		}
 		if err != nil {
 			return nil, err
 		}
