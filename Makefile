@@ -1,7 +1,8 @@
 # Build and install berth's engine: berthd (the daemon), berth (the
 # client), and berth's man pages, so that `man berth-run` works.
 #
-#   sudo make install                  into /usr/local
+#   sudo make install                  into /usr/local, and the service files
+#                                      into /etc/init.d and /lib/systemd/system
 #   make install DESTDIR=/tmp/pkg      staged, for packaging
 #   make man MANOUT=/tmp/man1          only the man pages
 #
@@ -21,9 +22,12 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -X github.com/berth-project/berth/final/cli.Version=$(VERSION) \
            -X github.com/berth-project/berth/final/cli.GitCommit=$(COMMIT)
 
-.PHONY: install install-berth install-berthd man uninstall
+SYSCONFDIR ?= $(DESTDIR)/etc
+UNITDIR    ?= $(DESTDIR)/lib/systemd/system
 
-install: install-berthd install-berth
+.PHONY: install install-berth install-berthd install-service man uninstall
+
+install: install-berthd install-berth install-service
 
 install-berthd:
 	install -d $(BINDIR)
@@ -38,9 +42,21 @@ install-berth:
 	@# pages without it too.
 	if [ -z "$(DESTDIR)" ] && command -v mandb >/dev/null 2>&1; then mandb -q $(MANROOT) || true; fi
 
+# `service berth start|stop|restart` (S20): the init script, the systemd
+# unit, and their settings in /etc/default/berth (kept if it exists).
+install-service:
+	install -d $(SYSCONFDIR)/init.d $(SYSCONFDIR)/default $(UNITDIR)
+	install -m 0755 final/service/berth.init $(SYSCONFDIR)/init.d/berth
+	install -m 0644 final/service/berth.service $(UNITDIR)/berth.service
+	[ -e $(SYSCONFDIR)/default/berth ] || printf '%s\n' \
+		'# Settings of berthd for /etc/init.d/berth and berth.service.' \
+		'BERTHD=$(PREFIX)/bin/berthd' \
+		'BERTHD_OPTS=' >$(SYSCONFDIR)/default/berth
+
 man:
 	$(GO) run -ldflags '$(LDFLAGS)' ./final/cmd/berth docs man $(MANOUT)
 
 uninstall:
 	rm -f $(BINDIR)/berth $(BINDIR)/berthd $(MANDIR)/berth.1 $(MANDIR)/berth-*.1
+	rm -f $(SYSCONFDIR)/init.d/berth $(UNITDIR)/berth.service
 	if [ -z "$(DESTDIR)" ] && command -v mandb >/dev/null 2>&1; then mandb -q $(MANROOT) || true; fi
