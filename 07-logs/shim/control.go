@@ -66,6 +66,12 @@ func (c *Container) Signal(sig unix.Signal) error {
 // exit and cleaned up. Stopping a container that is not running does
 // nothing.
 func (c *Container) Stop(grace time.Duration) (State, error) {
+	return c.StopWith(unix.SIGTERM, grace)
+}
+
+// StopWith is Stop with another first signal than SIGTERM: the image's
+// STOPSIGNAL, or docker stop --signal. A negative grace waits for ever.
+func (c *Container) StopWith(sig unix.Signal, grace time.Duration) (State, error) {
 	fd, err := c.pidfd()
 	if errors.Is(err, ErrNotRunning) {
 		return c.Wait(10 * time.Second)
@@ -77,7 +83,7 @@ func (c *Container) Stop(grace time.Duration) (State, error) {
 	for _, step := range []struct {
 		sig  unix.Signal
 		wait time.Duration
-	}{{unix.SIGTERM, grace}, {unix.SIGKILL, 10 * time.Second}} {
+	}{{sig, grace}, {unix.SIGKILL, 10 * time.Second}} {
 		if err := unix.PidfdSendSignal(fd, step.sig, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
 			return State{}, fmt.Errorf("container %s: sending %s: %w", c.Name(), unix.SignalName(step.sig), err)
 		}
@@ -88,7 +94,8 @@ func (c *Container) Stop(grace time.Duration) (State, error) {
 	return c.Wait(10 * time.Second)
 }
 
-// exited waits up to timeout for the process of pidfd fd to exit.
+// exited waits up to timeout (for ever if negative) for the process of
+// pidfd fd to exit.
 func exited(fd int, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -96,8 +103,12 @@ func exited(fd int, timeout time.Duration) bool {
 		if left < 0 {
 			left = 0
 		}
+		ms := int(left.Milliseconds())
+		if timeout < 0 {
+			ms = -1
+		}
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, int(left.Milliseconds()))
+		n, err := unix.Poll(fds, ms)
 		if err == nil {
 			return n > 0
 		}
@@ -147,6 +158,43 @@ func (c *Container) Wait(timeout time.Duration) (State, error) {
 		}
 	}
 }
+
+// Resize sets the size of the container's terminal (docker resize): the
+// kernel tells the terminal's foreground process group with SIGWINCH.
+//
+// The terminal is found by the name of its slave (State.Tty), which is
+// this container's only while the shim holds the master: the shim closes
+// it after recording the exit. So the name is opened first, and the
+// container checked to be still running after: then the master was open
+// all along, and the slave opened is the container's, not a terminal
+// that got the same number since.
+func (c *Container) Resize(rows, cols uint16) error {
+	st, err := c.State()
+	if err != nil {
+		return err
+	}
+	if st.Status != Running {
+		return fmt.Errorf("%w: %s is %s", ErrNotRunning, c.Name(), st.Status)
+	}
+	if st.Tty == "" {
+		return fmt.Errorf("container %s has no terminal (it was not created with a tty)", c.Name())
+	}
+	f, err := os.OpenFile(st.Tty, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return fmt.Errorf("container %s: its terminal: %w", c.Name(), err)
+	}
+	defer f.Close()
+	if !c.Running() {
+		return fmt.Errorf("%w: %s has just exited", ErrNotRunning, c.Name())
+	}
+	return SetWinsize(f, rows, cols)
+}
+
+// Supervised reports whether a shim supervises the container at this
+// moment: it runs, or its shim is still cleaning up after it. Once it
+// reports false after a run, Cleanup is done (or the shim died: see
+// State's Dead).
+func (c *Container) Supervised() bool { return c.shimAlive() }
 
 // needsRecovery reports a container whose shim died before it could
 // write the final state: state.json still says running, but nobody holds

@@ -30,8 +30,9 @@
 //	  |  fork+exec -------> launch: a C constructor, before Go starts, forks;
 //	  |  (reaped at once)   the parent exits, the child calls setsid():
 //	  |                     an orphan, adopted by PID 1, in its own session
-//	  |                     detached (Go): take shim.lock; pipes for stdio;
-//	  |                       Runtime.Start: chapters 01-05 -> init, our child
+//	  |                     detached (Go): take shim.lock; pipes (or a terminal)
+//	  |                       for stdio; Runtime.Start: chapters 01-05 -> init,
+//	  |                       our child; wait until init executes the command
 //	  |  <-- report {pid}     state.json: running
 //	  v  prints the ID        execve -> C monitor: read the pipes, write the
 //	                            log, wait for init; exit.json; reap init
@@ -63,8 +64,11 @@
 //	<root>/names/<name> -> <id>          unique names: symlink(2) fails if taken
 //	<root>/containers/<id>/
 //	  config.json      Config: name, command, log options, the program's flags
-//	  state.json       State, written atomically (temporary file, fsync, rename)
-//	  exit.json        the exit status, from the monitor, until clean-up merges it
+//	                   (written durably: temporary file, fsync, rename)
+//	  state.json       State, replaced atomically (temporary file, rename); none
+//	                   yet for a container never started (Created)
+//	  exit.json        the last exit status, from the monitor: durable (fsync),
+//	                   kept until the next start
 //	  shim.lock        flock-ed by the shim for its whole life
 //	  stdin            a FIFO: an attached client writes the container's stdin here
 //	  container.log    the log, and container.log.1 ... when rotated
@@ -87,6 +91,36 @@
 // init's. Signal and Stop rely on this: they open a pidfd for the PID,
 // then check that exit.json is still missing, and signal through the
 // pidfd, which cannot hit another process.
+//
+// # Durable, and not
+//
+// Every start and every exit rewrites state.json, and those writes lie on
+// the path of every run, so state.json is not flushed to disk (fsync
+// costs half a millisecond here, twice with the directory). What must
+// survive even a crash of the machine is flushed: the container's config
+// and its exit status, exit.json, which the shim keeps beside the state
+// until the container's next start. A daemon killed with kill -9 loses
+// nothing either way: the files are in the page cache, and the shims go
+// on writing them.
+//
+// # A command that cannot run
+//
+// The shim watches init's execve of the command through a pipe (see
+// execWatch): init inherits its write end, which closes at the execve.
+// Until then init is berth's Go code setting the container up; a stop
+// must not meet it, so the start is reported only then. An init wrapped
+// in ContainerInit that returns instead (the command does not exist, or
+// cannot be executed) says so on the pipe first: the start fails, with
+// init's message ("nosuch: executable file not found in $PATH"), and the
+// state records it with init's status (127, 126), as Docker reports a
+// failed start.
+//
+// # A terminal (run -t)
+//
+// With Config.Tty the container's stdin, stdout and stderr are the slave
+// of a pseudo-terminal instead of pipes, and the shim holds the master:
+// see tty.go. The log of a terminal has one stream, stdout, raw; Resize
+// sets its window size.
 //
 // # stop, kill and PID 1
 //

@@ -279,7 +279,14 @@ static long long now_ms(void)
  * its init (a pidfd, readable when init exits), and, with run -i, the
  * stdin FIFO and the container's stdin pipe.
  *
- * argv: berth-shim-monitor DIR PID LOCK_FD OUT_FD ERR_FD IN_FD MAX_SIZE MAX_FILES LOG_STDIN
+ * With a terminal (run -t), OUT_FD reads the terminal's master, ERR_FD is
+ * -1 (a terminal has one output), IN_FD writes to the master, and
+ * CONSOLE_FD is the master itself: it stays open until exit.json is
+ * written, so that the slave's name, which Resize opens, cannot be given
+ * to another terminal while the container still counts as running. Other
+ * descriptors are -1 when unused.
+ *
+ * argv: berth-shim-monitor DIR PID LOCK_FD OUT_FD ERR_FD IN_FD MAX_SIZE MAX_FILES LOG_STDIN CONSOLE_FD
  * ------------------------------------------------------------------- */
 
 static void close_fd(int *fd)
@@ -291,13 +298,14 @@ static void close_fd(int *fd)
 
 static void monitor_main(int argc, char **argv)
 {
-	if (argc != 10)
+	if (argc != 11)
 		_exit(2);
 	const char *dir = argv[1];
 	pid_t pid = (pid_t)atoi(argv[2]);
 	int lock_fd = atoi(argv[3]);
 	int out_fd = atoi(argv[4]), err_fd = atoi(argv[5]), in_fd = atoi(argv[6]);
 	int log_stdin = atoi(argv[9]);
+	int console_fd = atoi(argv[10]);
 	int fifo_fd = -1, exited = 0, status = -1;
 	long long deadline = 0;
 	static struct logw log;
@@ -371,7 +379,7 @@ static void monitor_main(int argc, char **argv)
 			if (n > 0)
 				log_chunk(&log, names[s], buf, (size_t)n);
 			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
-				close_fd(streams[s]);
+				close_fd(streams[s]); /* EOF; EIO from a terminal without slave */
 		}
 
 		if (!exited && (pidfd < 0 || (i_pid >= 0 && fds[i_pid].revents))) {
@@ -424,6 +432,7 @@ static void monitor_main(int argc, char **argv)
 	if (log.fd >= 0)
 		close(log.fd);
 	write_exit(dir, status);
+	close_fd(&console_fd);
 	/* Now the PID may go. */
 	while (waitid(P_PID, (id_t)pid, &si, WEXITED) < 0 && errno == EINTR)
 		;

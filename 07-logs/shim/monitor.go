@@ -19,9 +19,14 @@ type monitor struct {
 	c    *Container
 	pid  int      // the container's init, our child
 	lock *os.File // shim.lock, held until the shim exits
-	out  *os.File // read end of the container's stdout
-	err  *os.File // read end of the container's stderr
-	in   *os.File // write end of the container's stdin, or nil
+	out  *os.File // read end of the container's stdout, or of its terminal
+	err  *os.File // read end of the container's stderr; nil with a terminal
+	in   *os.File // write end of the container's stdin (or terminal), or nil
+	// console is the master of the container's terminal (nil without
+	// one). It stays open until the exit is recorded: while it is open,
+	// the slave's name (State.Tty) is this container's, and Resize may
+	// open it by that name.
+	console *os.File
 }
 
 // drainTimeout bounds how long the monitor keeps reading the container's
@@ -45,6 +50,9 @@ func (m monitor) runGo() *os.File {
 		s logs.Stream
 		f *os.File
 	}{{logs.Stdout, m.out}, {logs.Stderr, m.err}} {
+		if p.f == nil {
+			continue // a terminal has one output, logged as stdout
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -72,11 +80,16 @@ func (m monitor) runGo() *os.File {
 	// The exit status goes to disk before the zombie is reaped: as long
 	// as exit.json is missing, the PID in state.json is still ours.
 	_ = writeExit(m.c.dir, code, time.Now())
+	if m.console != nil {
+		m.console.Close()
+	}
 	reap(m.pid)
 	return m.lock
 }
 
-// copyToLog logs everything read from f as stream s.
+// copyToLog logs everything read from f as stream s, until end of file
+// (a pipe whose writers are gone) or an error (EIO from a terminal's
+// master once no process has the slave open).
 func copyToLog(w *logs.Writer, s logs.Stream, f *os.File) {
 	defer f.Close()
 	buf := make([]byte, 64<<10) // a pipe's capacity: one read takes all there is

@@ -33,11 +33,17 @@ const haveCMonitor = true
 // the lock, the pipes and the log options. It returns only if execve
 // failed, and the Go monitor takes over.
 func (m monitor) execC() {
-	inFD := -1
-	files := []*os.File{m.lock, m.out, m.err}
-	if m.in != nil {
-		files = append(files, m.in)
-		inFD = int(m.in.Fd())
+	fdOf := func(f *os.File) int {
+		if f == nil {
+			return -1
+		}
+		return int(f.Fd())
+	}
+	files := []*os.File{m.lock, m.out}
+	for _, f := range []*os.File{m.err, m.in, m.console} {
+		if f != nil {
+			files = append(files, f)
+		}
 	}
 	// Go opens every file close-on-exec; these must survive the execve.
 	for _, f := range files {
@@ -51,8 +57,9 @@ func (m monitor) execC() {
 	}
 	args := []string{
 		monitorName, m.c.dir, strconv.Itoa(m.pid),
-		strconv.Itoa(int(m.lock.Fd())), strconv.Itoa(int(m.out.Fd())), strconv.Itoa(int(m.err.Fd())), strconv.Itoa(inFD),
+		strconv.Itoa(fdOf(m.lock)), strconv.Itoa(fdOf(m.out)), strconv.Itoa(fdOf(m.err)), strconv.Itoa(fdOf(m.in)),
 		strconv.FormatInt(m.c.Config.Log.MaxSize, 10), strconv.Itoa(m.c.Config.Log.Files()), logStdin,
+		strconv.Itoa(fdOf(m.console)),
 	}
 	_ = syscall.Exec("/proc/self/exe", args, os.Environ())
 	for _, f := range files {

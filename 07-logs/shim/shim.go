@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -85,7 +86,12 @@ func (rt Runtime) shimMain(phase string, args []string) int {
 	case phaseDetached:
 		rep := os.NewFile(reportFD, "report")
 		if err := rt.supervise(args[0], rep); err != nil {
-			sendReport(rep, report{Error: err.Error()})
+			// The report ends with this process: only once the
+			// shim has exited does the launcher read end of file.
+			// By then whatever the start held in the shim (the
+			// writable layer's lock, say) is released, and the
+			// caller may remove the container at once.
+			_ = json.NewEncoder(rep).Encode(report{Error: err.Error()})
 			return 1
 		}
 		return 0
@@ -145,15 +151,23 @@ func launchGo(args []string) int {
 	return 0
 }
 
-// supervise is the shim: it starts the container with pipes for its
-// stdio, records it as running, tells the launcher, and then supervises it
-// until it exits (monitor), in C or in Go.
+// supervise is the shim: it starts the container with pipes (or a
+// terminal) for its stdio, records it as running, tells the launcher, and
+// then supervises it until it exits (monitor), in C or in Go.
 func (rt Runtime) supervise(dir string, rep *os.File) error {
 	setName(Name) // for ps; we were executed as /proc/self/exe
 	lock, err := takeLock(dir)
 	if err != nil {
 		return err
 	}
+	// If the start fails, the lock goes before the launcher hears of
+	// it: whoever reads the failure finds the shim done.
+	supervising := false
+	defer func() {
+		if !supervising {
+			lock.Close()
+		}
+	}()
 	c, err := Load(dir)
 	if err != nil {
 		return err
@@ -165,59 +179,48 @@ func (rt Runtime) supervise(dir string, rep *os.File) error {
 		}
 	}
 
-	// The container's stdout and stderr are pipes whose read ends stay
-	// here: the shim is what keeps reading them, whoever is attached.
-	outR, outW, err := os.Pipe()
+	ends, err := openStdio(c)
 	if err != nil {
-		return fmt.Errorf("stdout pipe: %w", err)
+		return err
 	}
-	errR, errW, err := os.Pipe()
+	execR, execFD, err := execWatch()
 	if err != nil {
-		return fmt.Errorf("stderr pipe: %w", err)
+		ends.closeAll()
+		return err
 	}
-	// Larger pipes mean fewer, larger reads for a container that
-	// writes a lot: 1 MiB instead of the default 64 KiB (the kernel
-	// caps it at /proc/sys/fs/pipe-max-size; failing is harmless).
-	for _, w := range []*os.File{outW, errW} {
-		_, _ = unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, 1<<20)
+	p, err := rt.Start(c, ends.stdio)
+	unix.Close(execFD)
+	ends.closeContainerSide()
+	if err == nil {
+		// Once the command runs, init has long cleared its
+		// parent-death signal (see Main), and the shim may replace
+		// itself.
+		err = waitCommand(p.Pid(), execR, ends)
 	}
-	stdio := namespace.Stdio{Out: outW, Err: errW}
-	var inR, inW *os.File
-	if c.Config.Interactive {
-		// run -i: the container's stdin is a pipe that the shim
-		// feeds from a FIFO, which an attached client writes to.
-		if inR, inW, err = os.Pipe(); err != nil {
-			return fmt.Errorf("stdin pipe: %w", err)
+	execR.Close()
+	if err != nil {
+		if p != nil {
+			_ = p.Kill() // whatever stopped it, it does not run on unsupervised
 		}
-		stdio.In = inR
-		if err := unix.Mkfifo(filepath.Join(dir, stdinFifo), 0o600); err != nil {
-			return fmt.Errorf("container %s: stdin FIFO: %w", c.Name(), err)
-		}
-	}
-
-	p, err := rt.Start(c, stdio)
-	outW.Close()
-	errW.Close()
-	if inR != nil {
-		inR.Close()
-	}
-	if err != nil {
+		ends.closeAll()
+		var failed *startFailure
 		st := State{Status: Created, Error: err.Error()}
+		if errors.As(err, &failed) {
+			st.ExitCode = failed.status
+		}
 		if rt.Cleanup != nil {
 			if cerr := rt.Cleanup(c, &st); cerr != nil {
 				err = errors.Join(err, cerr)
 				st.Error = err.Error()
 			}
 		}
-		_ = writeJSON(filepath.Join(dir, stateFile), st)
+		_ = os.Remove(filepath.Join(dir, stdinFifo))
+		_ = writeState(dir, st)
 		return err
 	}
-	// Once the command runs, init has long cleared its parent-death
-	// signal (see Main), and the shim may replace itself.
-	waitCommand(p.Pid())
-	st := State{Status: Running, Pid: p.Pid(), ShimPid: os.Getpid(), StartedAt: time.Now().UTC()}
+	st := State{Status: Running, Pid: p.Pid(), ShimPid: os.Getpid(), StartedAt: time.Now().UTC(), Tty: ends.ttyName}
 	st.PidNS, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", p.Pid()))
-	if err := writeJSON(filepath.Join(dir, stateFile), st); err != nil {
+	if err := writeState(dir, st); err != nil {
 		_ = p.Kill()
 		return err
 	}
@@ -225,36 +228,268 @@ func (rt Runtime) supervise(dir string, rep *os.File) error {
 
 	// From here on nobody is listening: the shim's errors end up in
 	// state.json.
-	m := monitor{c: c, pid: p.Pid(), lock: lock, out: outR, err: errR, in: inW}
+	supervising = true
+	m := monitor{c: c, pid: p.Pid(), lock: lock, out: ends.out, err: ends.err, in: ends.in, console: ends.console}
 	if haveCMonitor && os.Getenv(MonitorEnv) != "go" {
 		m.execC() // returns only if execve failed: carry on in Go
 	}
 	return rt.finish(c, m.runGo())
 }
 
-// waitCommand waits (a little while at most) until the container's
-// command runs: until init has executed it (its /proc/PID/exe is no longer
-// this program), or, under --init, has started it as its child.
-//
-// Until then init is this Go program, setting the container up, and a Go
-// program dies of SIGTERM (exit status 2) where the command, a shell as
-// PID 1 say, would ignore it. A `stop` right after `run -d` must meet the
-// command, so the shim reports the container as running only now.
-func waitCommand(pid int) {
-	self, err := os.Stat("/proc/self/exe")
+// stdioEnds are both ends of a container's standard streams: the ones
+// the container gets (stdio), and the ones the shim keeps.
+type stdioEnds struct {
+	stdio     namespace.Stdio
+	container []*os.File // the container's ends, closed here once it has them
+	out, err  *os.File   // what the shim reads: stdout and stderr, or the terminal's output (err nil)
+	in        *os.File   // what the shim writes the container's stdin to, or nil
+	console   *os.File   // the terminal's master, held until the exit is recorded; nil without -t
+	ttyName   string     // the terminal's slave, /dev/pts/N
+}
+
+// openStdio makes the container's stdio: pipes, or a terminal with -t.
+func openStdio(c *Container) (*stdioEnds, error) {
+	e := &stdioEnds{}
+	if c.Config.Interactive {
+		// run -i: the container's stdin is fed by the shim from a
+		// FIFO, which an attached client writes to.
+		if err := unix.Mkfifo(filepath.Join(c.dir, stdinFifo), 0o600); err != nil {
+			return nil, fmt.Errorf("container %s: stdin FIFO: %w", c.Name(), err)
+		}
+	}
+	if c.Config.Tty {
+		return e, e.openTerminal(c)
+	}
+	// The container's stdout and stderr are pipes whose read ends stay
+	// here: the shim is what keeps reading them, whoever is attached.
+	outR, outW, err := os.Pipe()
 	if err != nil {
-		return
+		return nil, fmt.Errorf("stdout pipe: %w", err)
 	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, fmt.Errorf("stderr pipe: %w", err)
+	}
+	e.out, e.err = outR, errR
+	e.container = []*os.File{outW, errW}
+	e.stdio = namespace.Stdio{Out: outW, Err: errW}
+	// Larger pipes mean fewer, larger reads for a container that
+	// writes a lot: 1 MiB instead of the default 64 KiB (the kernel
+	// caps it at /proc/sys/fs/pipe-max-size; failing is harmless).
+	for _, w := range []*os.File{outW, errW} {
+		_, _ = unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, 1<<20)
+	}
+	if c.Config.Interactive {
+		inR, inW, err := os.Pipe()
+		if err != nil {
+			e.closeAll()
+			return nil, fmt.Errorf("stdin pipe: %w", err)
+		}
+		e.in = inW
+		e.container = append(e.container, inR)
+		e.stdio.In = inR
+	}
+	return e, nil
+}
+
+// openTerminal gives the container a pseudo-terminal: the slave is its
+// stdin, stdout and stderr; the shim reads the master (a copy of it, so
+// that the monitor may close its reading end while the master itself
+// stays open until the exit is recorded) and, with -i, writes to it.
+func (e *stdioEnds) openTerminal(c *Container) error {
+	master, slave, err := OpenPTY()
+	if err != nil {
+		return fmt.Errorf("container %s: %w", c.Name(), err)
+	}
+	e.console, e.ttyName = master, slave.Name()
+	e.container = []*os.File{slave}
+	e.stdio = namespace.Stdio{In: slave, Out: slave, Err: slave}
+	if rows, cols := c.Config.ConsoleSize[0], c.Config.ConsoleSize[1]; rows > 0 && cols > 0 {
+		if err := SetWinsize(master, rows, cols); err != nil {
+			e.closeAll()
+			return err
+		}
+	}
+	if e.out, err = dupFile(master, "terminal output"); err != nil {
+		e.closeAll()
+		return err
+	}
+	if c.Config.Interactive {
+		if e.in, err = dupFile(master, "terminal input"); err != nil {
+			e.closeAll()
+			return err
+		}
+	}
+	return nil
+}
+
+// dupFile returns a new descriptor for the file f is open on.
+func dupFile(f *os.File, name string) (*os.File, error) {
+	conn, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	fd, derr := -1, error(nil)
+	if err := conn.Control(func(old uintptr) { fd, derr = unix.FcntlInt(old, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, fmt.Errorf("%s: dup: %w", name, derr)
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// closeContainerSide closes the shim's copies of the container's ends,
+// once the container's init has its own: from then on end of file on
+// stdout means the container's side is closed.
+func (e *stdioEnds) closeContainerSide() {
+	for _, f := range e.container {
+		f.Close()
+	}
+	e.container = nil
+}
+
+func (e *stdioEnds) closeAll() {
+	e.closeContainerSide()
+	for _, f := range []*os.File{e.out, e.err, e.in, e.console} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// execWatchFD is where the write end of the exec watch sits in the
+// shim while Runtime.Start forks the container's init: high above the
+// descriptors that exec.Cmd hands a child (0-2 and ExtraFiles from 3).
+const execWatchFD = 100
+
+// execWatch makes the pipe that tells the shim whether the container's
+// init executed the command. Its write end is inherited by init without
+// close-on-exec, at execWatchFD; init's ReadSpec marks every inherited
+// descriptor above the spec's close-on-exec (namespace.ReadSpec), so the
+// kernel closes it at the execve of the command, and the read end sees
+// end of file then, or when init exits. An init wrapped in ContainerInit
+// that returns instead of executing the command writes "F" first. The
+// write end returned is the shim's own copy: close it once init is
+// started.
+func execWatch() (r *os.File, w int, err error) {
+	r, wf, err := os.Pipe()
+	if err != nil {
+		return nil, -1, fmt.Errorf("exec watch pipe: %w", err)
+	}
+	defer wf.Close()
+	// F_DUPFD: a copy without close-on-exec, for the child to inherit.
+	w, err = unix.FcntlInt(wf.Fd(), unix.F_DUPFD, execWatchFD)
+	if err == nil && w != execWatchFD {
+		unix.Close(w)
+		err = fmt.Errorf("descriptor %d is taken", execWatchFD)
+	}
+	if err != nil {
+		r.Close()
+		return nil, -1, fmt.Errorf("exec watch pipe: %w", err)
+	}
+	return r, w, nil
+}
+
+// startFailure is the error of a container whose init could not execute
+// the command: it does not exist, cannot be executed, or the container
+// could not be set up. The start fails with init's message ("nosuch:
+// executable file not found in $PATH"), whose words tell the docker
+// client which exit status to report (127, 126), and the state records
+// it with init's exit status.
+type startFailure struct {
+	status int
+	msg    string
+}
+
+func (f *startFailure) Error() string { return f.msg }
+
+// waitCommand waits until the container's command runs: until init has
+// executed it (end of file on the exec watch), or, under --init (where
+// init stays and starts the command as its child), until init has a
+// child. If init reports that it could not run the command ("F" on the
+// watch), the start has failed.
+//
+// Until the command runs, init is this Go program, setting the container
+// up, and a Go program dies of SIGTERM (exit status 2) where the command,
+// a shell as PID 1 say, would ignore it. A `stop` right after `run -d`
+// must meet the command, so the shim reports the container as running
+// only now. And a command that cannot be executed is a failed start, as
+// Docker reports it, rather than a container that ran and exited 127.
+func waitCommand(pid int, execR *os.File, ends *stdioEnds) error {
+	conn, err := execR.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var rfd int
+	_ = conn.Control(func(fd uintptr) { rfd = int(fd) })
 	children := fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Microsecond) {
-		exe, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
-		if err != nil || !os.SameFile(self, exe) {
-			return // executed, or already gone
+	// Without --init, the watch's end of file comes at the execve: no
+	// waiting beyond that. Under --init it comes only at init's exit:
+	// look for init's child every millisecond meanwhile.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		fds := []unix.PollFd{{Fd: int32(rfd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 1)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("watching init (pid %d): %w", pid, err)
 		}
-		if kids, err := os.ReadFile(children); err != nil || len(kids) > 0 {
-			return
+		if n > 0 {
+			var b [1]byte
+			k, _ := unix.Read(rfd, b[:])
+			if k == 1 && b[0] == 'F' {
+				return notExecuted(pid, ends)
+			}
+			if k == 0 {
+				return nil // executed (or init died: the monitor will see)
+			}
+		}
+		if kids, err := os.ReadFile(children); err == nil && len(kids) > 0 {
+			return nil
 		}
 	}
+	return nil // a slow set-up: report it running, and let it go on
+}
+
+// notExecuted makes the error of a start whose init could not run the
+// command: init's status, and its last words, which it wrote on stderr
+// (on the terminal with -t) as "berth-init: MESSAGE".
+func notExecuted(pid int, ends *stdioEnds) error {
+	info, err := waitid(pid, unix.WEXITED|unix.WNOWAIT)
+	if err != nil {
+		return fmt.Errorf("init (pid %d) could not run the command: %w", pid, err)
+	}
+	said := strings.TrimSpace(readAvailable(ends.err, ends.out))
+	if i := strings.LastIndex(said, namespace.InitName+": "); i >= 0 {
+		said = said[i+len(namespace.InitName)+2:]
+	}
+	if said == "" {
+		said = fmt.Sprintf("the container's init ended with status %d before running the command", info.status())
+	}
+	return &startFailure{status: info.status(), msg: said}
+}
+
+// readAvailable reads what is left in the container's output after its
+// init exited: all of it, since every writer is gone. It reads stderr,
+// or with a terminal (err nil) the terminal's output.
+func readAvailable(errR, out *os.File) string {
+	f := errR
+	if f == nil {
+		f = out
+	}
+	_ = f.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	defer f.SetReadDeadline(time.Time{})
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for b.Len() < 64<<10 {
+		n, err := f.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return b.String()
 }
 
 // finish runs after the container's init has exited and its exit status
@@ -278,10 +513,9 @@ func (rt Runtime) finish(c *Container, lock *os.File) error {
 		}
 	}
 	_ = os.Remove(filepath.Join(c.dir, stdinFifo))
-	if err := writeJSON(filepath.Join(c.dir, stateFile), st); err != nil {
-		return err
-	}
-	return os.Remove(filepath.Join(c.dir, exitFile))
+	// exit.json stays until the next start: it is the durable record of
+	// the exit, and state.json, rewritten on every run, is not flushed.
+	return writeState(c.dir, st)
 }
 
 // recover cleans up after a container whose shim died (it was killed):
@@ -311,7 +545,7 @@ func (rt Runtime) recover(c *Container) error {
 	st, err = c.rawState()
 	if err == nil && st.Error == "" {
 		st.Error = "the container's shim died: its exit status is unknown"
-		err = writeJSON(filepath.Join(c.dir, stateFile), st)
+		err = writeState(c.dir, st)
 	}
 	return err
 }

@@ -35,6 +35,8 @@ var testRuntime = Runtime{
 			return nil, err
 		}
 		spec := namespace.Spec{Hostname: "t", Command: namespace.Command{Args: c.Config.Command, Env: namespace.DefaultEnv("t")}}
+		// The "image" with-init keeps berth-init as PID 1 (run --init).
+		spec.Init = c.Config.Image == "with-init"
 		if err := p.Release(spec); err != nil {
 			_ = p.Kill()
 			return nil, err
@@ -55,7 +57,7 @@ var testRuntime = Runtime{
 // The test binary is the shim and the container's init too.
 func TestMain(m *testing.M) {
 	testRuntime.Main()
-	labtest.Main(m, namespace.Init)
+	labtest.Main(m, ContainerInit(namespace.Init))
 }
 
 // monitors runs f once with the C monitor and once with the Go one.
@@ -233,7 +235,11 @@ func TestS25_DetachedContainerStopsWhenItsCommandEnds(t *testing.T) {
 		cleanups, err := os.ReadFile(filepath.Join(c.Dir(), "cleanups"))
 		require.NoError(t, err)
 		assert.Equal(t, "3\n", string(cleanups), "Cleanup ran once, after the exit")
-		assert.NoFileExists(t, filepath.Join(c.Dir(), exitFile), "exit.json is merged into state.json")
+		raw, err := c.rawState()
+		require.NoError(t, err)
+		assert.Equal(t, Exited, raw.Status, "the final state is written")
+		assert.Equal(t, 3, raw.ExitCode)
+		assert.FileExists(t, filepath.Join(c.Dir(), exitFile), "exit.json stays, the durable record of the exit")
 	})
 }
 

@@ -36,6 +36,9 @@ type State struct {
 	// in which init is PID 1: with it a PID read back later can be
 	// checked to still be this container's init.
 	PidNS string `json:"pidNS,omitempty"`
+	// Tty is the host's name of the slave of the container's terminal
+	// (/dev/pts/N), for Resize, while a run with Config.Tty goes on.
+	Tty string `json:"tty,omitempty"`
 	// ExitCode is the command's status: its exit code, or 128+N when
 	// signal N killed it (137 for SIGKILL), as a shell reports it.
 	ExitCode   int       `json:"exitCode"`

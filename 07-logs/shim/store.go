@@ -30,7 +30,7 @@ var (
 const (
 	configFile = "config.json"   // Config: written once by Create
 	stateFile  = "state.json"    // State: written by the shim
-	exitFile   = "exit.json"     // the exit status, written by the monitor before cleanup
+	exitFile   = "exit.json"     // the exit status, written by the monitor before cleanup, kept until the next start
 	lockFile   = "shim.lock"     // flock-ed by the shim for its whole life
 	stdinFifo  = "stdin"         // the FIFO an attached client writes the container's stdin to
 	logFile    = "container.log" // logs.FileName(logFile, i) for the rotated ones
@@ -49,7 +49,15 @@ type Config struct {
 	// Interactive keeps the container's stdin open (run -i): the shim
 	// holds a pipe to it and copies to it what an attached client
 	// writes to the stdin FIFO.
-	Interactive bool            `json:"interactive,omitempty"`
+	Interactive bool `json:"interactive,omitempty"`
+	// Tty gives the container a pseudo-terminal (run -t) as its stdin,
+	// stdout and stderr, instead of pipes: see tty.go. Its output is
+	// logged as stdout.
+	Tty bool `json:"tty,omitempty"`
+	// ConsoleSize is the terminal's size when the container starts,
+	// rows and columns; zero leaves the kernel's default (0x0) until
+	// the first Resize.
+	ConsoleSize [2]uint16       `json:"consoleSize,omitzero"`
 	Log         logs.Options    `json:"log"`
 	Spec        json.RawMessage `json:"spec,omitempty"`
 }
@@ -112,10 +120,8 @@ func (s *Store) Create(cfg Config) (*Container, error) {
 		}
 	}
 	if err == nil {
+		// No state.json yet: its absence is the state Created.
 		err = writeJSON(filepath.Join(c.dir, configFile), cfg)
-	}
-	if err == nil {
-		err = writeJSON(filepath.Join(c.dir, stateFile), State{Status: Created})
 	}
 	if err != nil {
 		_ = os.Remove(filepath.Join(namesDir(s.root), cfg.Name))
@@ -284,13 +290,31 @@ func writeJSON(path string, v any) error {
 	return writeFileAtomic(path, append(data, '\n'))
 }
 
-func writeFileAtomic(path string, data []byte) error {
+// writeState writes a container's state.json atomically, like
+// writeJSON, but without waiting for the disk: it is rewritten at every
+// start and exit, and those writes lie on the path of every `docker run`.
+// Readers never see half a file (the rename is atomic); a crash of the
+// machine may take the newest state with it, but not the exit status,
+// which exit.json keeps durably until the container's next start.
+func writeState(dir string, st State) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encoding the state of %s: %w", dir, err)
+	}
+	return writeFile(filepath.Join(dir, stateFile), append(data, '\n'), false)
+}
+
+func writeFileAtomic(path string, data []byte) error { return writeFile(path, data, true) }
+
+// writeFile replaces path with data through a temporary file and a
+// rename; durable flushes the file and the directory to disk first.
+func writeFile(path string, data []byte, durable bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	_, err = tmp.Write(data)
-	if err == nil {
+	if err == nil && durable {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -305,6 +329,9 @@ func writeFileAtomic(path string, data []byte) error {
 	if err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if !durable {
+		return nil
 	}
 	if d, err := os.Open(filepath.Dir(path)); err == nil {
 		_ = d.Sync()

@@ -49,6 +49,10 @@ type Daemon struct {
 	images     *image.Store // chapter 06: <DataRoot>/images
 	containers *shim.Store  // chapter 07: <DataRoot>/containers, <DataRoot>/names
 
+	// The container half's memory (containers_live.go): who waits for
+	// which container, the watch on their directories, the execs.
+	live *live
+
 	mu sync.Mutex // guards what follows
 }
 
@@ -80,7 +84,18 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
-	return &Daemon{opts: opts, started: time.Now(), images: images, containers: containers}, nil
+	d := &Daemon{opts: opts, started: time.Now(), images: images, containers: containers}
+	// What a daemon killed in the middle of a load, commit or build
+	// left behind (images_recover.go).
+	if err := d.recoverImages(); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	// Re-attach to the containers that shims kept running meanwhile,
+	// and finish what happened while no daemon ran (containers_live.go).
+	if err := d.startLive(); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	return d, nil
 }
 
 // Version answers GET /version.

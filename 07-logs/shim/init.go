@@ -1,0 +1,115 @@
+package shim
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ContainerInit wraps the init function of a program's containers
+// (namespace.Init, layer.Init, ...) with two steps that only the
+// container's init itself can take, for the shim that starts it:
+//
+//   - When its stdin is a terminal (Config.Tty), it starts a session of
+//     its own and makes the terminal the session's controlling terminal,
+//     as a login does. The command inherits the session: ^C typed into
+//     the terminal interrupts it, a resize reaches it as SIGWINCH, and a
+//     shell gets job control. setsid(2) and TIOCSCTTY act on the caller,
+//     so the shim, init's parent in another session, cannot do this.
+//   - When init returns instead of executing the command (it does not
+//     exist, cannot be executed, or the container could not be set up),
+//     it tells the shim so on the exec watch (see execWatch in shim.go),
+//     and the start fails as Docker's does, with init's message.
+//   - Signals that the engine was started with ignored (SIGINT and
+//     SIGQUIT, for a daemon started in the background by a script, or
+//     SIGHUP under nohup) would stay ignored through every fork and
+//     execve down to the command: a shell's trap on INT would do
+//     nothing, and ^C would not stop anything. Init gives them back
+//     their default action first.
+//
+// A program calls it where it names its init:
+//
+//	func TestMain(m *testing.M) { rt.Main(); labtest.Main(m, shim.ContainerInit(layer.Init)) }
+//
+// Without it, containers still run; a terminal is not a controlling one,
+// and a command that cannot be executed is a run that exits 127 or 126.
+func ContainerInit(init func() int) func() int {
+	return func() int {
+		unignoreSignals()
+		if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
+			if err := takeTerminal(); err != nil {
+				fmt.Fprintf(os.Stderr, "berth-init: %v\n", err)
+				return 125
+			}
+		}
+		status := init()
+		reportNoExec()
+		return status
+	}
+}
+
+// takeTerminal makes stdin, a terminal, the controlling terminal of a
+// new session led by this process. (Init is the shim's child, in the
+// shim's process group and never its leader, so setsid succeeds.)
+func takeTerminal() error {
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("new session: %w", err)
+	}
+	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("making stdin the controlling terminal: %w", err)
+	}
+	return nil
+}
+
+// reportNoExec writes "F" on the exec watch, if this init was started by
+// a shim, and if the command never ran: init never executed it (it
+// returned), and, under --init, never started it as a child. A child
+// that init reaped shows in its children's resource usage: a process
+// that ran has used some memory.
+func reportNoExec() {
+	var st unix.Stat_t
+	if unix.Fstat(execWatchFD, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return // not started by a shim
+	}
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_CHILDREN, &ru) == nil && ru.Maxrss > 0 {
+		return // --init: the command ran, and this is its status
+	}
+	_, _ = unix.Write(execWatchFD, []byte("F"))
+}
+
+// sigaction is the kernel's struct sigaction (x86-64, arm64).
+type sigaction struct {
+	handler  uintptr
+	flags    uint64
+	restorer uintptr
+	mask     uint64
+}
+
+const (
+	sigDFL = 0 // SIG_DFL
+	sigIGN = 1 // SIG_IGN
+)
+
+// unignoreSignals gives every signal that this process inherited as
+// ignored its default action back. An ignored signal stays ignored across
+// execve, and the Go runtime leaves alone those it finds ignored at start.
+func unignoreSignals() {
+	for sig := 1; sig <= 64; sig++ {
+		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
+			continue
+		}
+		var old sigaction
+		if _, _, errno := syscall.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0); errno != 0 {
+			continue
+		}
+		if old.handler != sigIGN {
+			continue
+		}
+		dfl := sigaction{handler: sigDFL}
+		_, _, _ = syscall.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
+	}
+}

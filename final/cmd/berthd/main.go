@@ -1,0 +1,113 @@
+// Command berthd is berth's daemon: it serves the Docker Engine API on a
+// unix socket, so that the berth client and the docker client can drive
+// it, and keeps containers and images under its data root.
+//
+//	berthd [-H unix:///run/berth/berth.sock] [--data-root /var/lib/berth] [--exec-root /run/berth]
+//
+// It runs in the foreground; `service berth start` (final/service) runs it
+// in the background. Containers run under per-container shims (chapter
+// 07), so stopping or killing berthd stops no container: the next berthd
+// over the same data root finds them running.
+//
+// The binary plays four parts. Started by you, it is the daemon. Started
+// by the daemon, it is a container's shim (daemon.Runtime.Main), a
+// container's init (namespace.IsInit), or, for exec, a process entering a
+// container (package nsenter, whose C constructor acts before main).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/final/api"
+	"github.com/berth-project/berth/final/daemon"
+	_ "github.com/berth-project/berth/final/nsenter" // exec: its constructor enters containers
+)
+
+// Version is set at build time (-ldflags -X main.Version=...).
+var Version = "dev"
+
+func main() {
+	daemon.Runtime.Main() // a shim: supervise one container, then exit
+	if namespace.IsInit() {
+		os.Exit(daemon.Init()) // a container's init
+	}
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "berthd: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("berthd", flag.ContinueOnError)
+	var host, pidfile string
+	var opts daemon.Options
+	fs.StringVar(&host, "H", "unix://"+api.DefaultSocket, "the socket to serve the API on (unix://PATH)")
+	fs.StringVar(&host, "host", "unix://"+api.DefaultSocket, "the socket to serve the API on (unix://PATH)")
+	fs.StringVar(&opts.DataRoot, "data-root", daemon.DefaultDataRoot, "where containers, images and network leases are kept")
+	fs.StringVar(&opts.ExecRoot, "exec-root", daemon.DefaultExecRoot, "where runtime files are kept")
+	fs.StringVar(&opts.Bridge, "bridge", "", "the default bridge's name (default berth0)")
+	fs.StringVar(&opts.Subnet, "subnet", "", "the default bridge's subnet (default 10.88.0.0/16)")
+	fs.StringVar(&pidfile, "pidfile", "", "write the daemon's PID to this file")
+	debug := fs.Bool("debug", false, "log every request")
+	version := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *version {
+		fmt.Printf("berthd version %s\n", Version)
+		return nil
+	}
+	path, ok := strings.CutPrefix(host, "unix://")
+	if !ok {
+		return fmt.Errorf("-H %s: only unix:// sockets are served", host)
+	}
+	opts.Version = Version
+
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	d, err := daemon.New(opts)
+	if err != nil {
+		return err
+	}
+	l, err := api.ListenUnix(path)
+	if err != nil {
+		return err
+	}
+	if pidfile != "" {
+		if err := os.WriteFile(pidfile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+			return fmt.Errorf("pid file: %w", err)
+		}
+		defer os.Remove(pidfile)
+	}
+	srv := api.NewServer(d, api.Options{Version: Version, Logger: logger})
+
+	// TERM or INT stops serving; the containers go on under their shims.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		sig := <-sigs
+		logger.Info("shutting down", "signal", sig.String())
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}()
+	logger.Info("serving the Docker Engine API", "socket", path, "api", api.DefaultAPIVersion, "data-root", opts.DataRoot)
+	return srv.Serve(l)
+}

@@ -1,0 +1,304 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/04-cow-layers/layer"
+	"github.com/berth-project/berth/06-images/image"
+	"github.com/berth-project/berth/final/api"
+	"github.com/berth-project/berth/final/build"
+)
+
+// The classic builder behind POST /build (`docker build` with
+// DOCKER_BUILDKIT=0, and `berth build`). Package build reads the
+// Dockerfile and drives the steps; the daemon gives it the store and a
+// way to run a step's command (buildBackend):
+//
+//	<DataRoot>/builder/
+//	  cache/<key>         which image each step made (build.Cache)
+//	  tmp/build-*/        one build's context and COPY layers, deleted after it
+//	  running/<id>        a RUN container in progress, so that a crash's
+//	                      leftovers are found at the next start
+//
+// A RUN runs in the daemon's own process, in the foreground, with chapter
+// 06's runner, as `06-images run --keep --net none IMAGE CMD` would: the
+// container's init is this very binary, re-executed (namespace.Start
+// runs /proc/self/exe), so whatever binary hosts the daemon must call the
+// container init first thing in main, as chapter programs do (layer.Init).
+// Builds are offline: the container has only a loopback interface.
+
+func (d *Daemon) builderDir(parts ...string) string {
+	return filepath.Join(append([]string{d.opts.DataRoot, "builder"}, parts...)...)
+}
+
+// ImageBuild runs a build. The context tar is unpacked first and the
+// Dockerfile parsed, so that a missing or malformed Dockerfile is an
+// ordinary 400 answer; from the first step on, the report, the commands'
+// output and any error go in the JSON stream, as Docker's do.
+func (d *Daemon) ImageBuild(ctx context.Context, contextTar io.Reader, opts api.BuildOptions, out api.JSONStream) error {
+	if err := os.MkdirAll(d.builderDir("tmp"), 0o700); err != nil {
+		return err
+	}
+	scratch, err := os.MkdirTemp(d.builderDir("tmp"), "build-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(scratch)
+	contextDir := filepath.Join(scratch, "context")
+	if err := os.Mkdir(contextDir, 0o755); err != nil {
+		return err
+	}
+	if err := build.ExtractContext(cancelReader{ctx, contextTar}, contextDir); err != nil {
+		return giveKind(errdefs.ErrInvalidArgument, err)
+	}
+	df, err := build.ReadDockerfile(contextDir, opts.Dockerfile)
+	if err != nil {
+		return giveKind(errdefs.ErrInvalidArgument, err)
+	}
+	// The .dockerignore of the context is honoured here too: a client
+	// other than docker's may send everything. The Dockerfile and
+	// .dockerignore themselves are left out only if it names them.
+	ignore, err := build.ReadIgnore(contextDir)
+	if err != nil {
+		return giveKind(errdefs.ErrInvalidArgument, err)
+	}
+	if err := build.ApplyIgnore(contextDir, ignore); err != nil {
+		return err
+	}
+	cache, err := build.OpenCache(d.builderDir("cache"))
+	if err != nil {
+		return err
+	}
+	text := &buildText{out: out}
+	_, err = build.Build(ctx, &buildBackend{d: d}, build.Options{
+		Dockerfile: df,
+		Context:    contextDir,
+		Scratch:    filepath.Join(scratch, "layers"),
+		BuildArgs:  opts.BuildArgs,
+		Tags:       opts.Tags,
+		Labels:     opts.Labels,
+		NoCache:    opts.NoCache,
+		Cache:      cache,
+		Out:        text,
+		Built: func(id image.Digest) {
+			_ = out.Write(api.JSONMessage{Aux: map[string]string{"ID": id.String()}})
+		},
+	})
+	var perr *build.ParseError
+	if errors.As(err, &perr) {
+		return giveKind(errdefs.ErrInvalidArgument, err)
+	}
+	return err
+}
+
+// buildText sends text as the stream's {"stream": ...} messages, one
+// per Write. RUN's stdout and stderr write from two goroutines: the
+// stream serialises them.
+type buildText struct {
+	out api.JSONStream
+}
+
+func (w *buildText) Write(p []byte) (int, error) {
+	if err := w.out.Write(api.JSONMessage{Stream: string(p)}); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// buildBackend is build.Backend on the daemon's store and runner.
+type buildBackend struct {
+	d *Daemon
+}
+
+func (b *buildBackend) Image(ctx context.Context, ref string) (build.Image, error) {
+	img, err := b.d.images.Get(ref)
+	if err != nil {
+		return build.Image{}, imageError(ref, err)
+	}
+	return b.image(img)
+}
+
+func (b *buildBackend) image(img image.Image) (build.Image, error) {
+	dirs, err := b.d.images.LayerDirs(img.ID)
+	if err != nil {
+		return build.Image{}, err
+	}
+	return build.Image{ID: img.ID, Author: img.Config.Author, Config: img.Config.Config, Layers: dirs}, nil
+}
+
+func (b *buildBackend) Commit(ctx context.Context, req build.CommitRequest) (build.Image, error) {
+	cfg := req.Config
+	img, err := b.d.images.Commit(req.Dir, image.CommitOptions{
+		Parent: req.Parent.ID, Config: &cfg, CreatedBy: req.CreatedBy, Author: req.Author,
+	})
+	if err != nil {
+		return build.Image{}, err
+	}
+	return b.image(img)
+}
+
+func (b *buildBackend) Tag(ctx context.Context, id image.Digest, ref string) error {
+	return imageError(ref, b.d.images.Tag(id.String(), ref))
+}
+
+// Run runs a RUN step's command in a container of req.Parent and commits
+// its writable layer: chapter 06's runner with --keep (the layer stays
+// after the exit, for the commit) and --net none. The container is
+// recorded under builder/running first, so that if the daemon dies
+// during the step, its next start removes what the step left.
+func (b *buildBackend) Run(ctx context.Context, req build.RunRequest) (build.Image, error) {
+	d := b.d
+	var o image.RunOptions
+	fs := namespace.FlagSet("build")
+	o.AddFlags(fs)
+	if err := fs.Parse([]string{"--root", d.opts.DataRoot, "--keep", "--net", "none"}); err != nil {
+		return build.Image{}, err
+	}
+	o.Image = req.Parent.ID.String()
+	o.FS.Env = append(o.FS.Env, req.Env...)
+
+	id := namespace.NewID()
+	if err := d.recordBuildContainer(id); err != nil {
+		return build.Image{}, err
+	}
+	defer d.removeBuildContainer(id)
+
+	stdout := &outputGate{w: req.Stdout}
+	stderr := &outputGate{w: req.Stderr}
+	c, err := o.Container(id, req.Command, namespace.Stdio{Out: stdout, Err: stderr})
+	if err != nil {
+		return build.Image{}, err
+	}
+	// A RUN ignores the image's Entrypoint, which the runner puts
+	// before the command: the spec gets the command alone.
+	spec, ok := c.Spec.(layer.InitSpec)
+	if !ok {
+		c.Close()
+		return build.Image{}, fmt.Errorf("build: unexpected container spec %T", c.Spec)
+	}
+	spec.Command.Args = req.Command
+	c.Spec = spec
+
+	var pid atomic.Int64
+	c.OnStart(func(p int) error {
+		pid.Store(int64(p))
+		if req.Started != nil {
+			req.Started(id)
+		}
+		return nil
+	})
+	// Exit hooks run last-registered first: this one closes the output
+	// before chapter 04's hook prints the kept container's ID on stderr.
+	c.OnExit(func() error { stdout.close(); stderr.close(); return nil })
+	// A client that goes away (ctx done) stops the step: its init is
+	// killed, and with it the container.
+	stop := context.AfterFunc(ctx, func() {
+		if p := pid.Load(); p > 0 {
+			_ = syscall.Kill(int(p), syscall.SIGKILL)
+		}
+	})
+	status, err := c.Run()
+	stop()
+	if ctx.Err() != nil {
+		return build.Image{}, ctx.Err()
+	}
+	if err != nil {
+		return build.Image{}, err
+	}
+	if status != 0 {
+		return build.Image{}, &build.ExitError{Command: req.Command, Code: status}
+	}
+	rw, err := layer.Open(d.opts.DataRoot, id)
+	if err != nil {
+		return build.Image{}, err
+	}
+	img, err := d.images.Commit(rw.Upper(), image.CommitOptions{Parent: req.Parent.ID, CreatedBy: req.CreatedBy})
+	if err != nil {
+		return build.Image{}, err
+	}
+	return b.image(img)
+}
+
+// outputGate passes writes on until it is closed, then drops them.
+type outputGate struct {
+	mu     sync.Mutex
+	w      io.Writer
+	closed bool
+}
+
+func (g *outputGate) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed || g.w == nil {
+		return len(p), nil
+	}
+	return g.w.Write(p)
+}
+
+func (g *outputGate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+// recordBuildContainer notes a RUN container before it exists: the
+// record is what the next start looks for after a crash.
+func (d *Daemon) recordBuildContainer(id string) error {
+	dir := d.builderDir("running")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("recording build container: %w", err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = syncBuildDir(dir)
+	}
+	return err
+}
+
+// removeBuildContainer removes what a RUN container left: its directory
+// (writable layer, chapter 06's record), its lease on the image, then its
+// record.
+func (d *Daemon) removeBuildContainer(id string) error {
+	var errs []error
+	if rw, err := layer.Open(d.opts.DataRoot, id); err == nil {
+		errs = append(errs, rw.Remove())
+	} else {
+		// Chapter 04 makes the directory, then writes its record: a
+		// crash in between leaves a directory with no record, or half
+		// of one. The directory is the build's own, and nothing is
+		// mounted on it on the host (the overlay was the container's).
+		errs = append(errs, os.RemoveAll(filepath.Join(layer.ContainersDir(d.opts.DataRoot), id)))
+	}
+	errs = append(errs, d.images.Release(id))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("removing build container %s: %w", id, err)
+	}
+	return os.Remove(filepath.Join(d.builderDir("running"), id))
+}
+
+func syncBuildDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}

@@ -1,0 +1,706 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/go-units"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	apinet "github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/storage"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/04-cow-layers/layer"
+	"github.com/berth-project/berth/05-network/network"
+	"github.com/berth-project/berth/07-logs/shim"
+	"github.com/berth-project/berth/final/api"
+)
+
+// The container half of api.Backend: a container's life, from create
+// (containers_create.go) to rm, on chapter 07's store and shims. Every
+// method finds its container as Docker does (lookup), asks the shim's
+// files for its state, and answers in the Engine API's types and
+// Docker's words.
+
+// ContainerStart starts a created or stopped container under a new shim
+// (S22, S27). The start returns once the command runs; a command that
+// cannot be executed is a failed start, whose message has the words from
+// which the docker client makes its exit status (127, 126). A failed start
+// of an --rm container removes it, as dockerd does: `docker run --rm`
+// waits for the removal even then.
+func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
+	e, err := d.lookup(name)
+	if err != nil {
+		return err
+	}
+	st, err := e.c.State()
+	if err != nil {
+		return err
+	}
+	if st.Status == shim.Running {
+		return errdefs.ErrNotModified.WithMessage("Container already started")
+	}
+	if _, err := Runtime.StartContainer(e.c); err != nil {
+		d.live.startFailed(e)
+		if e.autoRemove() {
+			_ = d.remove(e, true)
+		}
+		return startError(e, err)
+	}
+	d.live.started(e)
+	return nil
+}
+
+// startError gives a failed start its kind: a command that cannot be
+// run is the request's fault (400, as dockerd answers), anything else
+// the engine's.
+func startError(e *entry, err error) error {
+	msg := err.Error()
+	for _, words := range []string{"executable file not found", "no such file or directory", "permission denied", "is a directory"} {
+		if strings.Contains(msg, words) {
+			return giveKind(errdefs.ErrInvalidArgument, fmt.Errorf("failed to start container %s: %w", e.id, err))
+		}
+	}
+	if errors.Is(err, shim.ErrRunning) {
+		return errdefs.ErrNotModified.WithMessage("Container already started")
+	}
+	return fmt.Errorf("failed to start container %s: %w", e.id, err)
+}
+
+// ContainerStop stops a container (S28): its stop signal (the request's,
+// the container's, or SIGTERM), then SIGKILL after the timeout (the
+// request's, the container's, or 10 seconds; -1 waits for ever). It
+// returns when the container has exited and its shim has cleaned up.
+func (d *Daemon) ContainerStop(ctx context.Context, name string, timeout *int, signal string) error {
+	e, err := d.lookup(name)
+	if err != nil {
+		return err
+	}
+	if !e.c.Running() {
+		return errdefs.ErrNotModified.WithMessage("Container already stopped")
+	}
+	if signal == "" && e.rec != nil {
+		signal = e.rec.Config.StopSignal
+	}
+	if signal == "" {
+		signal = "SIGTERM"
+	}
+	sig, err := parseSignal(signal)
+	if err != nil {
+		return err
+	}
+	grace := 10 * time.Second
+	if e.rec != nil && e.rec.Config.StopTimeout != nil {
+		grace = time.Duration(*e.rec.Config.StopTimeout) * time.Second
+	}
+	if timeout != nil {
+		grace = time.Duration(*timeout) * time.Second
+	}
+	if _, err := e.c.StopWith(sig, grace); err != nil && !errors.Is(err, shim.ErrNotRunning) {
+		return fmt.Errorf("stopping container %s: %w", e.id, err)
+	}
+	d.live.look(e)
+	return nil
+}
+
+// ContainerRestart stops the container if it runs, and starts it.
+func (d *Daemon) ContainerRestart(ctx context.Context, name string, timeout *int, signal string) error {
+	if err := d.ContainerStop(ctx, name, timeout, signal); err != nil && !errdefs.IsNotModified(err) {
+		return err
+	}
+	return d.ContainerStart(ctx, name)
+}
+
+// ContainerKill sends a signal (SIGKILL by default) to the container's
+// init (S28). Like dockerd, it waits for the end of the container after a
+// SIGKILL: a `docker rm` that follows finds it stopped.
+func (d *Daemon) ContainerKill(ctx context.Context, name string, signal string) error {
+	e, err := d.lookup(name)
+	if err != nil {
+		return err
+	}
+	if signal == "" {
+		signal = "SIGKILL"
+	}
+	sig, err := parseSignal(signal)
+	if err != nil {
+		return err
+	}
+	if err := e.c.Signal(sig); err != nil {
+		if errors.Is(err, shim.ErrNotRunning) {
+			return notRunning(e)
+		}
+		return err
+	}
+	if sig == unix.SIGKILL {
+		if _, err := e.c.Wait(10 * time.Second); err != nil {
+			return err
+		}
+		d.live.look(e)
+	}
+	return nil
+}
+
+func notRunning(e *entry) error {
+	return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", e.id))
+}
+
+// parseSignal reads a signal as docker kill -s takes it: "TERM",
+// "SIGTERM", "sigterm" or "15".
+func parseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n > 0 && n <= 64 {
+			return unix.Signal(n), nil
+		}
+	} else {
+		name := strings.ToUpper(s)
+		if !strings.HasPrefix(name, "SIG") {
+			name = "SIG" + name
+		}
+		if sig := unix.SignalNum(name); sig != 0 {
+			return sig, nil
+		}
+	}
+	return 0, invalid("invalid signal: %s", s)
+}
+
+// ContainerRemove removes a container (S29): its record, its log, its
+// writable layer and its lease on the image. A running container is
+// refused unless force, which kills it first.
+func (d *Daemon) ContainerRemove(ctx context.Context, name string, force, volumes bool) error {
+	e, err := d.lookup(name)
+	if err != nil {
+		return err
+	}
+	return d.remove(e, force)
+}
+
+// remove removes e, once: a second removal (the daemon's of an --rm
+// container, and the client's) finds it gone.
+func (d *Daemon) remove(e *entry, force bool) error {
+	e.removeMu.Lock()
+	defer e.removeMu.Unlock()
+	l := d.live
+	l.mu.Lock()
+	if e.removed {
+		l.mu.Unlock()
+		return errdefs.ErrNotFound.WithMessage("No such container: " + e.id)
+	}
+	e.removing = true
+	l.mu.Unlock()
+	err := d.removeLocked(e, force)
+	if err != nil {
+		l.mu.Lock()
+		e.removing = false
+		l.mu.Unlock()
+		return err
+	}
+	l.forget(e)
+	return nil
+}
+
+func (d *Daemon) removeLocked(e *entry, force bool) error {
+	if e.c.Running() {
+		if !force {
+			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", e.id))
+		}
+		if err := e.c.Signal(unix.SIGKILL); err != nil && !errors.Is(err, shim.ErrNotRunning) {
+			return err
+		}
+		if _, err := e.c.Wait(10 * time.Second); err != nil {
+			return err
+		}
+		d.live.look(e) // the waiters learn the status before the removal
+	}
+	if err := Runtime.RemoveContainer(e.c, force); err != nil {
+		if errors.Is(err, shim.ErrRunning) {
+			return giveKind(errdefs.ErrConflict, err)
+		}
+		return fmt.Errorf("removing container %s: %w", e.id, err)
+	}
+	return nil
+}
+
+// ContainerResize sets the size of the container's terminal: the
+// command gets SIGWINCH (docker run -it follows the window of the
+// client's terminal this way).
+func (d *Daemon) ContainerResize(ctx context.Context, name string, height, width uint) error {
+	e, err := d.lookup(name)
+	if err != nil {
+		return err
+	}
+	err = e.c.Resize(uint16(min(height, 0xffff)), uint16(min(width, 0xffff)))
+	switch {
+	case errors.Is(err, shim.ErrNotRunning):
+		return notRunning(e)
+	case err != nil && (e.rec == nil || !e.rec.Config.Tty):
+		return giveKind(errdefs.ErrInvalidArgument, err)
+	}
+	return err
+}
+
+// apiState is the status word of the Engine API for a shim's state.
+func apiState(st shim.State) container.ContainerState {
+	switch st.Status {
+	case shim.Running:
+		return container.StateRunning
+	case shim.Exited:
+		return container.StateExited
+	case shim.Dead:
+		return container.StateDead
+	}
+	return container.StateCreated
+}
+
+// statusText is the STATUS column of docker ps.
+func statusText(st shim.State) string {
+	switch st.Status {
+	case shim.Running:
+		return "Up " + units.HumanDuration(time.Since(st.StartedAt))
+	case shim.Exited:
+		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
+	case shim.Dead:
+		return "Dead"
+	}
+	return "Created"
+}
+
+// ContainerList lists containers as docker ps does: the running ones,
+// or all; newest first; filtered by id, name, status, label, ancestor,
+// exited, before and since.
+func (d *Daemon) ContainerList(ctx context.Context, opts api.ListOptions) ([]container.Summary, error) {
+	f, err := d.listFilter(opts.Filters)
+	if err != nil {
+		return nil, err
+	}
+	l := d.live
+	l.mu.Lock()
+	entries := make([]*entry, 0, len(l.byID))
+	for _, e := range l.byID {
+		entries = append(entries, e)
+	}
+	l.mu.Unlock()
+	slices.SortFunc(entries, func(a, b *entry) int { return created(b.c).Compare(created(a.c)) })
+	out := []container.Summary{}
+	for _, e := range entries {
+		st, err := e.c.State()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if !opts.All && len(opts.Filters["status"]) == 0 && st.Status != shim.Running {
+			continue
+		}
+		if !f.match(e, st) {
+			continue
+		}
+		out = append(out, d.summary(e, st, opts.Size))
+		if opts.Limit > 0 && len(out) == opts.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// listFilter is a parsed filters argument of docker ps.
+type listFilter struct {
+	d             *Daemon
+	f             map[string][]string
+	before, since time.Time
+	ancestors     []string // image IDs
+}
+
+func (d *Daemon) listFilter(filters map[string][]string) (*listFilter, error) {
+	lf := &listFilter{d: d, f: filters}
+	for key, values := range filters {
+		switch key {
+		case "id", "name", "label", "exited":
+		case "status":
+			for _, v := range values {
+				if err := container.ValidateContainerState(container.ContainerState(v)); err != nil {
+					return nil, invalid("invalid filter 'status=%s'", v)
+				}
+			}
+		case "ancestor":
+			for _, v := range values {
+				if img, err := d.images.Get(v); err == nil {
+					lf.ancestors = append(lf.ancestors, string(img.ID))
+				}
+			}
+		case "before", "since":
+			for _, v := range values {
+				e, err := d.lookup(v)
+				if err != nil {
+					return nil, err
+				}
+				if key == "before" {
+					lf.before = created(e.c)
+				} else {
+					lf.since = created(e.c)
+				}
+			}
+		default:
+			return nil, invalid("invalid filter '%s'", key)
+		}
+	}
+	return lf, nil
+}
+
+// match applies the filters: values of one key are alternatives, keys
+// must all match.
+func (lf *listFilter) match(e *entry, st shim.State) bool {
+	if !lf.before.IsZero() && !created(e.c).Before(lf.before) {
+		return false
+	}
+	if !lf.since.IsZero() && !created(e.c).After(lf.since) {
+		return false
+	}
+	var labels map[string]string
+	if e.rec != nil {
+		labels = e.rec.Config.Labels
+	}
+	for key, values := range lf.f {
+		if key == "before" || key == "since" || len(values) == 0 {
+			continue
+		}
+		ok := false
+		for _, v := range values {
+			switch key {
+			case "id":
+				ok = ok || strings.HasPrefix(e.id, v)
+			case "name":
+				re, err := regexp.Compile(v)
+				ok = ok || (err == nil && re.MatchString(e.name)) || strings.Contains(e.name, strings.TrimPrefix(v, "/"))
+			case "status":
+				ok = ok || string(apiState(st)) == v
+			case "label":
+				k, want, hasValue := strings.Cut(v, "=")
+				got, has := labels[k]
+				ok = ok || (has && (!hasValue || got == want))
+			case "exited":
+				ok = ok || (st.Status == shim.Exited && strconv.Itoa(st.ExitCode) == v)
+			case "ancestor":
+				ok = ok || (e.rec != nil && slices.Contains(lf.ancestors, e.rec.Image))
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// summary is one line of docker ps.
+func (d *Daemon) summary(e *entry, st shim.State, size bool) container.Summary {
+	s := container.Summary{
+		ID:      e.id,
+		Names:   []string{"/" + e.name},
+		Image:   e.c.Config.Image,
+		Command: strings.Join(e.c.Config.Command, " "),
+		Created: created(e.c).Unix(),
+		State:   apiState(st),
+		Status:  statusText(st),
+		Labels:  map[string]string{},
+		Ports:   []container.PortSummary{},
+		Mounts:  []container.MountPoint{},
+	}
+	if e.rec != nil {
+		s.ImageID = e.rec.Image
+		s.Labels = e.rec.Config.Labels
+		if s.Labels == nil {
+			s.Labels = map[string]string{}
+		}
+		s.HostConfig.NetworkMode = networkName(e.rec.HostConfig.NetworkMode)
+		s.Mounts = mounts(e.rec)
+	}
+	ep := d.endpoint(e, st)
+	if ep != nil {
+		for _, m := range ep.Ports {
+			ip := m.HostIP
+			if !ip.IsValid() {
+				ip = netip.IPv4Unspecified()
+			}
+			s.Ports = append(s.Ports, container.PortSummary{IP: ip, PrivatePort: m.ContainerPort, PublicPort: m.HostPort, Type: m.Protocol})
+		}
+	}
+	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: networks(e, ep)}
+	if size {
+		if rw, err := layer.Open(d.opts.DataRoot, e.id); err == nil {
+			if n, err := layer.DiskUsage(rw.Upper()); err == nil {
+				s.SizeRw = n
+			}
+		}
+	}
+	return s
+}
+
+// endpoint is the container's place on the bridge while it runs (chapter
+// 05's record), or nil.
+func (d *Daemon) endpoint(e *entry, st shim.State) *network.Endpoint {
+	if st.Status != shim.Running {
+		return nil
+	}
+	ep, err := network.Load(d.opts.DataRoot, e.id)
+	if err != nil || ep.Mode != network.ModeBridge {
+		return nil
+	}
+	return ep
+}
+
+// networkName is the network a mode stands for.
+func networkName(m container.NetworkMode) string {
+	switch m {
+	case "", "default":
+		return "bridge"
+	}
+	return string(m)
+}
+
+// networks is NetworkSettings.Networks: the one network the container is
+// on, with its address while it runs.
+func networks(e *entry, ep *network.Endpoint) map[string]*apinet.EndpointSettings {
+	name := "bridge"
+	if e.rec != nil {
+		name = networkName(e.rec.HostConfig.NetworkMode)
+	}
+	es := &apinet.EndpointSettings{NetworkID: networkID(name)}
+	if ep != nil {
+		es.EndpointID = ep.HostVeth
+		es.IPAddress = ep.IP
+		es.Gateway = ep.Gateway
+		es.IPPrefixLen = ep.Subnet.Bits()
+		if mac, err := parseMAC(ep.MAC); err == nil {
+			es.MacAddress = mac
+		}
+	}
+	return map[string]*apinet.EndpointSettings{name: es}
+}
+
+func parseMAC(s string) (apinet.HardwareAddr, error) {
+	var mac apinet.HardwareAddr
+	err := mac.UnmarshalText([]byte(s))
+	return mac, err
+}
+
+// mounts lists the container's bind mounts, for inspect and ps.
+func mounts(rec *record) []container.MountPoint {
+	out := []container.MountPoint{}
+	binds := rec.HostConfig.Binds
+	for _, m := range rec.HostConfig.Mounts {
+		b := m.Source + ":" + m.Target
+		if m.ReadOnly {
+			b += ":ro"
+		}
+		binds = append(binds, b)
+	}
+	for _, b := range binds {
+		parts := strings.Split(b, ":")
+		if len(parts) < 2 {
+			continue
+		}
+		mode := ""
+		if len(parts) > 2 {
+			mode = parts[2]
+		}
+		out = append(out, container.MountPoint{
+			Type:        mount.TypeBind,
+			Source:      filepath.Clean(parts[0]),
+			Destination: parts[1],
+			Mode:        mode,
+			RW:          mode != "ro",
+			Propagation: mount.PropagationRPrivate,
+		})
+	}
+	return out
+}
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// ContainerInspect describes a container as docker inspect shows it: the
+// request it was created with (completed with the image's defaults), its
+// state as the shim recorded it, and its network while it runs.
+func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.InspectResponse, error) {
+	e, err := d.lookup(name)
+	if err != nil {
+		return container.InspectResponse{}, err
+	}
+	st, err := e.c.State()
+	if err != nil {
+		return container.InspectResponse{}, err
+	}
+	rec := e.rec
+	if rec == nil {
+		rec = &record{Config: container.Config{Image: e.c.Config.Image, Cmd: e.c.Config.Command}}
+		if len(e.c.Config.Command) > 0 {
+			rec.Path, rec.Args = e.c.Config.Command[0], e.c.Config.Command[1:]
+		}
+	}
+	cfg, host := rec.Config, rec.HostConfig
+	pid := 0
+	if st.Status == shim.Running {
+		pid = st.Pid
+	}
+	ep := d.endpoint(e, st)
+	ports := apinet.PortMap{}
+	for p := range cfg.ExposedPorts {
+		ports[p] = nil
+	}
+	if ep != nil {
+		for _, m := range ep.Ports {
+			p, ok := apinet.PortFrom(m.ContainerPort, apinet.IPProtocol(m.Protocol))
+			if !ok {
+				continue
+			}
+			ip := m.HostIP
+			if !ip.IsValid() {
+				ip = netip.IPv4Unspecified()
+			}
+			ports[p] = append(ports[p], apinet.PortBinding{HostIP: ip, HostPort: strconv.Itoa(int(m.HostPort))})
+		}
+	}
+	l := d.live
+	var execIDs []string
+	l.mu.Lock()
+	for id, x := range l.execs {
+		if x.e == e {
+			execIDs = append(execIDs, id)
+		}
+	}
+	l.mu.Unlock()
+	slices.Sort(execIDs)
+	info := container.InspectResponse{
+		ID:      e.id,
+		Created: rfc3339(created(e.c)),
+		Path:    rec.Path,
+		Args:    rec.Args,
+		State: &container.State{
+			Status:     apiState(st),
+			Running:    st.Status == shim.Running,
+			OOMKilled:  st.OOMKilled,
+			Dead:       st.Status == shim.Dead,
+			Pid:        pid,
+			ExitCode:   st.ExitCode,
+			Error:      st.Error,
+			StartedAt:  rfc3339(st.StartedAt),
+			FinishedAt: rfc3339(st.FinishedAt),
+		},
+		Image:        rec.Image,
+		LogPath:      e.c.LogPath(),
+		Name:         "/" + e.name,
+		RestartCount: 0,
+		Driver:       "overlay",
+		Platform:     "linux",
+		ExecIDs:      execIDs,
+		HostConfig:   &host,
+		Mounts:       mounts(rec),
+		Config:       &cfg,
+		NetworkSettings: &container.NetworkSettings{
+			Ports:    ports,
+			Networks: networks(e, ep),
+		},
+	}
+	if rw, err := layer.Open(d.opts.DataRoot, e.id); err == nil {
+		info.GraphDriver = &storage.DriverData{Name: "overlay", Data: map[string]string{
+			"LowerDir":  strings.Join(reversed(rw.Lower), ":"),
+			"UpperDir":  rw.Upper(),
+			"WorkDir":   rw.Work(),
+			"MergedDir": rw.Merged(),
+		}}
+	}
+	return info, nil
+}
+
+// ContainerTop lists the processes of a running container (S36). As
+// dockerd does, it runs the host's ps with the client's arguments
+// (default -ef) and keeps the lines of the container's processes, which
+// chapter 07 finds by their PID namespace.
+func (d *Daemon) ContainerTop(ctx context.Context, name string, psArgs string) (container.TopResponse, error) {
+	e, err := d.lookup(name)
+	if err != nil {
+		return container.TopResponse{}, err
+	}
+	procs, err := e.c.Top()
+	if errors.Is(err, shim.ErrNotRunning) {
+		return container.TopResponse{}, notRunning(e)
+	}
+	if err != nil {
+		return container.TopResponse{}, err
+	}
+	pids := map[string]bool{}
+	for _, p := range procs {
+		pids[strconv.Itoa(p.PID)] = true
+	}
+	args := strings.Fields(psArgs)
+	if len(args) == 0 {
+		args = []string{"-ef"}
+	}
+	out, err := exec.CommandContext(ctx, "ps", args...).Output()
+	if errors.Is(err, exec.ErrNotFound) {
+		return topWithoutPs(procs), nil
+	}
+	if err != nil {
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			return container.TopResponse{}, invalid("ps %s: %s", strings.Join(args, " "), bytes.TrimSpace(exitErr.Stderr))
+		}
+		return container.TopResponse{}, err
+	}
+	return filterPs(out, pids)
+}
+
+// filterPs keeps the header of ps's output and the lines whose PID
+// column names one of pids.
+func filterPs(out []byte, pids map[string]bool) (container.TopResponse, error) {
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	titles := strings.Fields(lines[0])
+	col := slices.Index(titles, "PID")
+	if col < 0 {
+		return container.TopResponse{}, invalid("Couldn't find PID field in ps output")
+	}
+	top := container.TopResponse{Titles: titles, Processes: [][]string{}}
+	for _, line := range lines[1:] {
+		fields := strings.Fields(line)
+		if len(fields) <= col || !pids[fields[col]] {
+			continue
+		}
+		// The last column (the command) may hold spaces: keep it whole.
+		if len(fields) > len(titles) {
+			rest := line
+			for range len(titles) - 1 {
+				rest = strings.TrimLeft(rest, " \t")
+				rest = rest[strings.IndexAny(rest, " \t"):]
+			}
+			fields = append(fields[:len(titles)-1], strings.TrimSpace(rest))
+		}
+		top.Processes = append(top.Processes, fields)
+	}
+	return top, nil
+}
+
+// topWithoutPs is top on a host without ps: chapter 07's own view.
+func topWithoutPs(procs []shim.Process) container.TopResponse {
+	top := container.TopResponse{Titles: []string{"UID", "PID", "PPID", "STAT", "CMD"}, Processes: [][]string{}}
+	for _, p := range procs {
+		top.Processes = append(top.Processes, []string{strconv.Itoa(p.UID), strconv.Itoa(p.PID), strconv.Itoa(p.PPID), p.Stat, p.Cmd})
+	}
+	return top
+}
+
+// The daemon is the API server's backend.
+var _ api.Backend = (*Daemon)(nil)

@@ -1,0 +1,618 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	apinet "github.com/moby/moby/api/types/network"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/02-cgroups/cgroup"
+	"github.com/berth-project/berth/03-rootfs/rootfs"
+	"github.com/berth-project/berth/04-cow-layers/layer"
+	"github.com/berth-project/berth/05-network/network"
+	"github.com/berth-project/berth/06-images/image"
+	"github.com/berth-project/berth/07-logs/logs"
+	"github.com/berth-project/berth/07-logs/shim"
+)
+
+// Creating a container (docker create, and the first step of docker
+// run): the Engine API's request is checked and translated, once, into
+// what the chapters' packages take, and the container is recorded:
+//
+//	<DataRoot>/containers/<id>/
+//	  layer.json upper/ work/ merged/   chapter 04: the writable layer, empty
+//	  image.json                        chapter 06: which image it was made from
+//	  config.json state.json            chapter 07: name, command, Tty..., and runSpec
+//	                                    (chapter 06's run options) for the shim
+//	  api.json                          the request as docker inspect shows it
+//	<DataRoot>/images/leases/<id>.json  chapter 06: the image is in use
+//
+// Nothing runs yet, and nothing exists outside the data root: no cgroup,
+// no address, no port. Those are the start's (the shim's), and go at
+// each exit. Every check that can be made here is made here, so that bad
+// input (an unknown image, a duplicate name, an invalid port, a memory
+// limit below the minimum) is one clear error and changes nothing.
+
+// record is api.json: the request, completed with the image's defaults,
+// as inspect returns it. It does not change after create.
+type record struct {
+	Config     container.Config     `json:"Config"`
+	HostConfig container.HostConfig `json:"HostConfig"`
+	Image      string               `json:"Image"`    // the image's ID, sha256:...
+	ImageRef   string               `json:"ImageRef"` // as the client named it
+	Path       string               `json:"Path"`
+	Args       []string             `json:"Args"`
+}
+
+const recordFile = "api.json"
+
+// imageRecordFile is chapter 06's record of a container's image (see
+// image.ContainerRecord): chapter 06 writes it at each start, the daemon
+// already at create, so that commit, export and the image's container
+// count know a container that never ran.
+const imageRecordFile = "image.json"
+
+func readRecord(c *shim.Container) (*record, error) {
+	data, err := os.ReadFile(filepath.Join(c.Dir(), recordFile))
+	if err != nil {
+		return nil, err
+	}
+	r := &record{}
+	if err := json.Unmarshal(data, r); err != nil {
+		return nil, fmt.Errorf("container %s: %s: %w", c.Name(), recordFile, err)
+	}
+	return r, nil
+}
+
+// validName is Docker's rule for container names.
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+// invalid is a 400 with Docker's wording.
+func invalid(format string, args ...any) error {
+	return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf(format, args...))
+}
+
+// ContainerCreate creates a container from an image, as POST
+// /containers/create does.
+func (d *Daemon) ContainerCreate(ctx context.Context, name string, req container.CreateRequest) (container.CreateResponse, error) {
+	if req.Config == nil {
+		return container.CreateResponse{}, invalid("config cannot be empty in order to create a container")
+	}
+	name = strings.TrimPrefix(name, "/")
+	if name != "" && !validName.MatchString(name) {
+		return container.CreateResponse{}, invalid("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+	}
+	if name != "" {
+		if err := d.nameTaken(name); err != nil {
+			return container.CreateResponse{}, err
+		}
+	}
+	img, err := d.images.Get(req.Config.Image)
+	if errors.Is(err, image.ErrNotFound) || req.Config.Image == "" {
+		return container.CreateResponse{}, errdefs.ErrNotFound.WithMessage("No such image: " + req.Config.Image)
+	}
+	if err != nil {
+		return container.CreateResponse{}, giveKind(errdefs.ErrInvalidArgument, err)
+	}
+	dirs, err := d.images.LayerDirs(img.ID)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	if len(dirs) == 0 {
+		return container.CreateResponse{}, invalid("image %s has no layers: nothing to run", req.Config.Image)
+	}
+
+	id := namespace.NewID()
+	rec, spec, cfg, err := d.translate(id, req, img, dirs)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return container.CreateResponse{}, fmt.Errorf("encoding the container's spec: %w", err)
+	}
+	cfg.ID, cfg.Name, cfg.Spec = id, name, specJSON
+
+	// Chapter 04's writable layer makes the container's directory; the
+	// record of chapter 07's store goes into it (Create accepts a
+	// directory another package made for it).
+	rw, err := layer.Create(d.opts.DataRoot, id, dirs)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	undo := func(err error) (container.CreateResponse, error) {
+		return container.CreateResponse{}, errors.Join(err, d.images.Release(id), rw.Remove())
+	}
+	imgRec, err := json.Marshal(image.ContainerRecord{Image: img.ID, Ref: req.Config.Image, Command: spec.Args})
+	if err == nil {
+		err = os.WriteFile(filepath.Join(rw.Dir, imageRecordFile), imgRec, 0o644)
+	}
+	if err == nil {
+		err = d.images.Use(id, img.ID, rw.Dir)
+	}
+	if err == nil {
+		err = writeRecord(rw.Dir, rec)
+	}
+	if err != nil {
+		return undo(err)
+	}
+	c, err := d.containers.Create(cfg)
+	if errors.Is(err, shim.ErrNameInUse) {
+		return undo(d.nameTaken(name))
+	}
+	if err != nil {
+		return undo(err)
+	}
+	if _, err := d.live.add(c); err != nil {
+		return container.CreateResponse{ID: id, Warnings: []string{err.Error()}}, nil
+	}
+	return container.CreateResponse{ID: id, Warnings: []string{}}, nil
+}
+
+// nameTaken is Docker's conflict error if name is taken.
+func (d *Daemon) nameTaken(name string) error {
+	other, err := d.containers.Get(name)
+	if err != nil || other.Name() != name {
+		return nil
+	}
+	return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", name, other.ID()))
+}
+
+// writeRecord writes api.json. It is written once, before the container
+// exists in the store, so a plain write is atomic enough: a crash before
+// the store's record leaves a directory nobody lists.
+func writeRecord(dir string, rec *record) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", recordFile, err)
+	}
+	return os.WriteFile(filepath.Join(dir, recordFile), data, 0o644)
+}
+
+// translate checks the request and turns it into the container's record
+// (what inspect shows), the shim's spec and chapter 07's config.
+func (d *Daemon) translate(id string, req container.CreateRequest, img image.Image, dirs []string) (*record, runSpec, shim.Config, error) {
+	cfg := *req.Config
+	var host container.HostConfig
+	if req.HostConfig != nil {
+		host = *req.HostConfig
+	}
+	fail := func(err error) (*record, runSpec, shim.Config, error) { return nil, runSpec{}, shim.Config{}, err }
+	if err := checkUnsupported(&host); err != nil {
+		return fail(err)
+	}
+	mergeImageConfig(&cfg, img.Config.Config)
+	args := append(slices.Clone(cfg.Entrypoint), cfg.Cmd...)
+	if len(cfg.Entrypoint) == 1 && cfg.Entrypoint[0] == "" {
+		args = slices.Clone(cfg.Cmd) // --entrypoint "": none at all
+	}
+	if len(args) == 0 {
+		return fail(invalid("No command specified"))
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = namespace.ShortID(id)
+	}
+	if len(cfg.Hostname) > 64 {
+		return fail(invalid("invalid hostname %q: longer than 64 characters", cfg.Hostname))
+	}
+
+	var o image.RunOptions
+	o.Image = string(img.ID) // the image as it is now, even if its tag moves
+	o.Config = namespace.Config{Hostname: cfg.Hostname, Init: host.Init != nil && *host.Init}
+	var err error
+	if o.Limits, err = resources(host.Resources); err != nil {
+		return fail(err)
+	}
+	if o.FS, err = filesystem(&cfg, &host); err != nil {
+		return fail(err)
+	}
+	o.Layer = layer.Options{Root: d.opts.DataRoot, Persist: true}
+	if o.Net, err = d.networkConfig(&cfg, &host); err != nil {
+		return fail(err)
+	}
+	spec := runSpec{Args: args}
+	if spec.UID, spec.GID, err = userIDs(reversed(dirs), cfg.User); err != nil {
+		return fail(invalid("%v", err))
+	}
+	if spec.Capabilities, err = capabilities(host.CapAdd, host.CapDrop); err != nil {
+		return fail(err)
+	}
+	if spec.NoNewPrivileges, err = securityOpts(host.SecurityOpt); err != nil {
+		return fail(err)
+	}
+	spec.Run = o
+
+	sc := shim.Config{
+		Image:       cfg.Image,
+		Command:     args,
+		Interactive: cfg.OpenStdin,
+		Tty:         cfg.Tty,
+	}
+	if cfg.Tty && host.ConsoleSize[0] > 0 && host.ConsoleSize[1] > 0 {
+		sc.ConsoleSize = [2]uint16{uint16(min(host.ConsoleSize[0], math.MaxUint16)), uint16(min(host.ConsoleSize[1], math.MaxUint16))}
+	}
+	if sc.Log, err = logOptions(host.LogConfig); err != nil {
+		return fail(err)
+	}
+	rec := &record{Config: cfg, HostConfig: host, Image: string(img.ID), ImageRef: req.Config.Image, Path: args[0], Args: args[1:]}
+	return rec, spec, sc, nil
+}
+
+func reversed(dirs []string) []string {
+	r := slices.Clone(dirs)
+	slices.Reverse(r)
+	return r
+}
+
+// mergeImageConfig completes cfg with the image's defaults, as dockerd
+// does: the image's command only if the request sets neither an
+// entrypoint nor a command (an --entrypoint replaces the image's
+// entrypoint and its Cmd), its environment under the request's, its
+// working directory, user, labels, exposed ports and stop signal where
+// the request has none.
+func mergeImageConfig(cfg *container.Config, im image.ContainerConfig) {
+	if len(cfg.Entrypoint) == 0 {
+		if len(cfg.Cmd) == 0 {
+			cfg.Cmd = slices.Clone(im.Cmd)
+		}
+		if cfg.Entrypoint == nil {
+			cfg.Entrypoint = slices.Clone(im.Entrypoint)
+		}
+	}
+	if env, err := rootfs.MergeEnv(im.Env, withValues(cfg.Env)); err == nil {
+		cfg.Env = env
+	}
+	if cfg.WorkingDir == "" {
+		cfg.WorkingDir = im.WorkingDir
+	}
+	if cfg.User == "" {
+		cfg.User = im.User
+	}
+	if cfg.StopSignal == "" {
+		cfg.StopSignal = im.StopSignal
+	}
+	for k, v := range im.Labels {
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		if _, ok := cfg.Labels[k]; !ok {
+			cfg.Labels[k] = v
+		}
+	}
+	for p := range im.ExposedPorts {
+		port, err := apinet.ParsePort(p)
+		if err != nil {
+			continue
+		}
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = apinet.PortSet{}
+		}
+		cfg.ExposedPorts[port] = struct{}{}
+	}
+}
+
+// withValues keeps the KEY=VALUE entries of env. The docker client sends
+// "-e KEY" as "KEY" when its own environment has no KEY; on the daemon's
+// side that would copy the daemon's variable into the container, so it
+// is dropped.
+func withValues(env []string) []string {
+	var out []string
+	for _, e := range env {
+		if k, _, ok := strings.Cut(e, "="); ok && k != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// checkUnsupported refuses what berth cannot do rather than silently
+// running the container without it.
+func checkUnsupported(h *container.HostConfig) error {
+	switch {
+	case h.Privileged:
+		return invalid("berth does not run privileged containers (--privileged)")
+	case h.PidMode != "" && h.PidMode != "private":
+		return invalid("--pid %s is not supported: a container has its own PID namespace", h.PidMode)
+	case h.IpcMode != "" && h.IpcMode != "private" && h.IpcMode != "shareable":
+		return invalid("--ipc %s is not supported: a container has its own IPC namespace", h.IpcMode)
+	case h.UTSMode != "" && h.UTSMode != "private":
+		return invalid("--uts %s is not supported: a container has its own UTS namespace", h.UTSMode)
+	case len(h.VolumesFrom) > 0:
+		return invalid("--volumes-from is not supported")
+	case len(h.Tmpfs) > 0:
+		return invalid("--tmpfs is not supported")
+	case len(h.Devices) > 0:
+		return invalid("--device is not supported")
+	case len(h.Links) > 0:
+		return invalid("--link is not supported")
+	case h.RestartPolicy.Name != "" && h.RestartPolicy.Name != "no":
+		return invalid("restart policy %q is not supported: berth does not restart containers", h.RestartPolicy.Name)
+	case h.CgroupnsMode == "host":
+		return invalid("--cgroupns host is not supported: a container has its own cgroup namespace")
+	case h.CpusetCpus != "" || h.CpusetMems != "":
+		return invalid("--cpuset-cpus and --cpuset-mems are not supported: berth limits CPU time (--cpus), not CPUs")
+	}
+	return nil
+}
+
+// resources turns the API's limits into chapter 02's, with Docker's
+// checks and words.
+func resources(r container.Resources) (cgroup.Resources, error) {
+	var out cgroup.Resources
+	if r.Memory < 0 {
+		return out, invalid("invalid memory limit %d: must not be negative", r.Memory)
+	}
+	if r.Memory > 0 && r.Memory < cgroup.MinMemory {
+		return out, invalid("Minimum memory limit allowed is 6MB")
+	}
+	out.Memory = r.Memory
+	cpus := float64(r.NanoCPUs) / 1e9
+	if r.NanoCPUs == 0 && r.CPUQuota > 0 {
+		period := r.CPUPeriod
+		if period == 0 {
+			period = cgroup.CPUPeriod
+		}
+		cpus = float64(r.CPUQuota) / float64(period)
+	}
+	if cpus != 0 {
+		if _, err := cgroup.ParseCPUs(strconv.FormatFloat(cpus, 'f', -1, 64)); err != nil || cpus < 0 {
+			n := runtime.NumCPU()
+			return out, invalid("Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", n, n)
+		}
+	}
+	out.CPUs = cpus
+	if r.PidsLimit != nil && *r.PidsLimit > 0 {
+		out.PidsMax = *r.PidsLimit
+	}
+	return out, nil
+}
+
+// filesystem is chapter 03's part: the user's environment (chapter 06
+// puts the image's under it), working directory, volumes and a
+// read-only root.
+func filesystem(cfg *container.Config, h *container.HostConfig) (rootfs.Options, error) {
+	var o rootfs.Options
+	o.Env = withValues(cfg.Env)
+	if cfg.Tty && !slices.ContainsFunc(o.Env, func(e string) bool { return strings.HasPrefix(e, "TERM=") }) {
+		o.Env = append(o.Env, "TERM=xterm") // as Docker does for a terminal
+	}
+	if _, err := rootfs.ParseEnv(o.Env, nil); err != nil {
+		return o, invalid("%v", err)
+	}
+	o.Workdir = cfg.WorkingDir
+	if o.Workdir != "" && !strings.HasPrefix(o.Workdir, "/") {
+		return o, invalid("the working directory '%s' is invalid, it needs to be an absolute path", o.Workdir)
+	}
+	o.ReadonlyRootfs = h.ReadonlyRootfs
+	for _, b := range h.Binds {
+		v, err := rootfs.ParseVolume(b)
+		if err != nil {
+			return o, invalid("invalid volume specification: %v", err)
+		}
+		o.Volumes = append(o.Volumes, v)
+	}
+	for _, m := range h.Mounts {
+		if m.Type != mount.TypeBind {
+			return o, invalid("mount type %q is not supported: berth has bind mounts only", m.Type)
+		}
+		spec := m.Source + ":" + m.Target
+		if m.ReadOnly {
+			spec += ":ro"
+		}
+		v, err := rootfs.ParseVolume(spec)
+		if err != nil {
+			return o, invalid("invalid mount config: %v", err)
+		}
+		o.Volumes = append(o.Volumes, v)
+	}
+	return o, nil
+}
+
+// networkConfig is chapter 05's part: the mode, the daemon's bridge, and
+// the published ports.
+func (d *Daemon) networkConfig(cfg *container.Config, h *container.HostConfig) (network.Config, error) {
+	n := network.NewConfig()
+	if d.opts.Bridge != "" {
+		n.Bridge = d.opts.Bridge
+	}
+	if d.opts.Subnet != "" {
+		p, err := network.ParseSubnet(d.opts.Subnet)
+		if err != nil {
+			return n, err
+		}
+		n.Subnet = p
+	}
+	switch mode := string(h.NetworkMode); mode {
+	case "", "default", "bridge":
+		n.Mode = network.ModeBridge
+	case "host", "none":
+		n.Mode = network.Mode(mode)
+	default:
+		// Not a 404: the docker client takes a 404 from create for a
+		// missing image, and would try to pull it.
+		return n, invalid("network %s not found", mode)
+	}
+	if cfg.NetworkDisabled {
+		n.Mode = network.ModeNone
+	}
+	ports := make([]apinet.Port, 0, len(h.PortBindings))
+	for p := range h.PortBindings {
+		ports = append(ports, p)
+	}
+	if h.PublishAllPorts {
+		for p := range cfg.ExposedPorts {
+			if _, ok := h.PortBindings[p]; !ok {
+				ports = append(ports, p)
+			}
+		}
+	}
+	slices.SortFunc(ports, func(a, b apinet.Port) int { return int(a.Num()) - int(b.Num()) })
+	for _, p := range ports {
+		bindings := h.PortBindings[p]
+		if len(bindings) == 0 {
+			bindings = []apinet.PortBinding{{}} // -P, or "80/tcp": [] : any free port
+		}
+		for _, b := range bindings {
+			m, err := portMapping(p, b)
+			if err != nil {
+				return n, err
+			}
+			n.Publish = append(n.Publish, m)
+		}
+	}
+	if len(n.Publish) > 0 && n.Mode != network.ModeBridge {
+		return n, invalid("conflicting options: port publishing and the container type network mode %q", n.Mode)
+	}
+	if err := n.Validate(); err != nil {
+		return n, invalid("%v", err)
+	}
+	return n, nil
+}
+
+// portMapping is one published port, from the API's binding.
+func portMapping(p apinet.Port, b apinet.PortBinding) (network.PortMapping, error) {
+	m := network.PortMapping{ContainerPort: p.Num(), Protocol: string(p.Proto())}
+	if m.Protocol != "tcp" && m.Protocol != "udp" {
+		return m, invalid("invalid port %s: only tcp and udp ports can be published", p)
+	}
+	// No address, 0.0.0.0 or ::, is every address: chapter 05's zero.
+	if b.HostIP.IsValid() && !b.HostIP.IsUnspecified() {
+		if !b.HostIP.Is4() {
+			return m, invalid("invalid host IP %s for port %s: only IPv4 addresses are supported", b.HostIP, p)
+		}
+		m.HostIP = b.HostIP
+	}
+	if b.HostPort != "" {
+		n, err := strconv.ParseUint(b.HostPort, 10, 16)
+		if err != nil {
+			return m, invalid("invalid port specification: %q", b.HostPort)
+		}
+		m.HostPort = uint16(n)
+	}
+	return m, nil
+}
+
+// capabilities applies --cap-add and --cap-drop to Docker's default set.
+// "ALL" adds or drops them all. nil is the default set.
+func capabilities(add, drop []string) ([]string, error) {
+	if len(add) == 0 && len(drop) == 0 {
+		return nil, nil
+	}
+	set := map[string]bool{}
+	for _, c := range rootfs.DefaultCapabilities {
+		set[c] = true
+	}
+	all := func(on bool) {
+		for n := 0; rootfs.CapabilityName(n) != ""; n++ {
+			set[rootfs.CapabilityName(n)] = on
+		}
+	}
+	norm := func(name string) (string, error) {
+		n, err := rootfs.ParseCapability(name)
+		if err != nil {
+			return "", invalid("invalid capability: %s", name)
+		}
+		return rootfs.CapabilityName(n), nil
+	}
+	for _, c := range drop {
+		if strings.EqualFold(c, "ALL") {
+			all(false)
+			continue
+		}
+		name, err := norm(c)
+		if err != nil {
+			return nil, err
+		}
+		set[name] = false
+	}
+	for _, c := range add {
+		if strings.EqualFold(c, "ALL") {
+			all(true)
+			continue
+		}
+		name, err := norm(c)
+		if err != nil {
+			return nil, err
+		}
+		set[name] = true
+	}
+	out := []string{}
+	for c, on := range set {
+		if on {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// securityOpts reads --security-opt: no-new-privileges is supported;
+// "seccomp=unconfined" and "apparmor=unconfined" ask for what berth does
+// anyway (it has neither); anything else is refused.
+func securityOpts(opts []string) (noNewPrivs bool, err error) {
+	for _, o := range opts {
+		key, value, hasValue := strings.Cut(o, "=")
+		if !hasValue {
+			key, value, hasValue = strings.Cut(o, ":")
+		}
+		switch key {
+		case "no-new-privileges":
+			if !hasValue {
+				noNewPrivs = true
+				continue
+			}
+			b, perr := strconv.ParseBool(value)
+			if perr != nil {
+				return false, invalid("invalid --security-opt: %q", o)
+			}
+			noNewPrivs = b
+		case "seccomp", "apparmor":
+			if value != "unconfined" {
+				return false, invalid("--security-opt %s: berth has no %s profiles", o, key)
+			}
+		default:
+			return false, invalid("invalid --security-opt: %q (berth supports no-new-privileges)", o)
+		}
+	}
+	return noNewPrivs, nil
+}
+
+// logOptions reads --log-driver and --log-opt: berth's log is chapter
+// 07's, with the json-file driver's max-size and max-file.
+func logOptions(c container.LogConfig) (logs.Options, error) {
+	var o logs.Options
+	switch c.Type {
+	case "", "json-file", "local", "k8s-file":
+	default:
+		return o, invalid("logging driver %q is not supported: berth writes its own log (max-size and max-file apply)", c.Type)
+	}
+	for _, key := range []string{"max-size", "max-file"} {
+		if v, ok := c.Config[key]; ok {
+			if err := o.Set(key + "=" + v); err != nil {
+				return o, invalid("%v", err)
+			}
+		}
+	}
+	if err := o.Validate(); err != nil {
+		return o, invalid("%v", err)
+	}
+	return o, nil
+}
+
+// created is when c was created, for ps and inspect.
+func created(c *shim.Container) time.Time { return c.Config.Created }

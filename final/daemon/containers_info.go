@@ -1,0 +1,174 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	apinet "github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/system"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/02-cgroups/cgroup"
+	"github.com/berth-project/berth/05-network/network"
+	"github.com/berth-project/berth/07-logs/shim"
+)
+
+// Info answers GET /info (docker info): the containers by state, the
+// images, and what the engine runs on. berth has no seccomp or AppArmor
+// profile, so it claims no security options.
+func (d *Daemon) Info(ctx context.Context) (system.Info, error) {
+	info := system.Info{
+		Driver:          "overlay",
+		DriverStatus:    [][2]string{{"Backing Filesystem", backingFS(d.opts.DataRoot)}},
+		LoggingDriver:   "k8s-file", // the CRI log format, as podman names it
+		CgroupDriver:    "cgroupfs",
+		OSType:          "linux",
+		Architecture:    runtime.GOARCH,
+		NCPU:            runtime.NumCPU(),
+		DockerRootDir:   d.opts.DataRoot,
+		ServerVersion:   d.opts.Version,
+		OperatingSystem: osName(),
+		SystemTime:      time.Now().Format(time.RFC3339Nano),
+		MemoryLimit:     true,
+		CPUCfsPeriod:    true,
+		CPUCfsQuota:     true,
+		PidsLimit:       true,
+		NGoroutines:     runtime.NumGoroutine(),
+		InitBinary:      "berth-init",
+		DefaultRuntime:  "berth",
+		Runtimes:        map[string]system.RuntimeWithStatus{"berth": {}},
+		SecurityOptions: []string{},
+		Labels:          []string{},
+		Warnings:        []string{},
+	}
+	info.Name, _ = os.Hostname()
+	sum := sha256.Sum256([]byte(d.opts.DataRoot))
+	info.ID = strings.ToUpper(hex.EncodeToString(sum[:16]))
+	var uts unix.Utsname
+	if unix.Uname(&uts) == nil {
+		info.KernelVersion = unix.ByteSliceToString(uts.Release[:])
+	}
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) == nil {
+		info.MemTotal = int64(si.Totalram) * int64(si.Unit)
+	}
+	if v, err := cgroup.Detect(); err == nil {
+		info.CgroupVersion = "1"
+		if v == cgroup.V2 {
+			info.CgroupVersion = "2"
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err == nil {
+		info.IPv4Forwarding = strings.TrimSpace(string(b)) == "1"
+	}
+	if images, err := d.images.Images(); err == nil {
+		info.Images = len(images)
+	}
+	d.live.mu.Lock()
+	entries := make([]*entry, 0, len(d.live.byID))
+	for _, e := range d.live.byID {
+		entries = append(entries, e)
+	}
+	d.live.mu.Unlock()
+	for _, e := range entries {
+		st, err := e.c.State()
+		if err != nil {
+			continue
+		}
+		info.Containers++
+		if st.Status == shim.Running {
+			info.ContainersRunning++
+		} else {
+			info.ContainersStopped++
+		}
+	}
+	return info, nil
+}
+
+// osName is PRETTY_NAME of /etc/os-release, as docker info shows it.
+func osName() string {
+	f, err := os.Open("/etc/os-release")
+	if err != nil {
+		return "Linux"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "PRETTY_NAME="); ok {
+			if s, err := strconv.Unquote(v); err == nil {
+				return s
+			}
+			return v
+		}
+	}
+	return "Linux"
+}
+
+// backingFS names the filesystem the data root is on.
+func backingFS(dir string) string {
+	var st unix.Statfs_t
+	if unix.Statfs(dir, &st) != nil {
+		return "unknown"
+	}
+	switch st.Type {
+	case unix.EXT4_SUPER_MAGIC:
+		return "extfs"
+	case unix.XFS_SUPER_MAGIC:
+		return "xfs"
+	case unix.BTRFS_SUPER_MAGIC:
+		return "btrfs"
+	case unix.TMPFS_MAGIC:
+		return "tmpfs"
+	}
+	return "0x" + strconv.FormatInt(int64(st.Type), 16)
+}
+
+// networkID is the fixed ID of one of berth's three networks.
+func networkID(name string) string {
+	sum := sha256.Sum256([]byte("berth network " + name))
+	return hex.EncodeToString(sum[:])
+}
+
+// NetworkList lists berth's three networks, which exist without being
+// created: bridge (chapter 05's bridge of this daemon, with its subnet
+// and gateway), host and none.
+func (d *Daemon) NetworkList(ctx context.Context) ([]apinet.Inspect, error) {
+	bridge, subnet := network.DefaultBridge, network.DefaultSubnet
+	if d.opts.Bridge != "" {
+		bridge = d.opts.Bridge
+	}
+	if d.opts.Subnet != "" {
+		subnet = d.opts.Subnet
+	}
+	var out []apinet.Inspect
+	for _, n := range []struct{ name, driver string }{{"bridge", "bridge"}, {"host", "host"}, {"none", "null"}} {
+		in := apinet.Inspect{
+			Network: apinet.Network{
+				Name:       n.name,
+				ID:         networkID(n.name),
+				Created:    d.started,
+				Scope:      "local",
+				Driver:     n.driver,
+				EnableIPv4: true,
+				Options:    map[string]string{},
+				Labels:     map[string]string{},
+			},
+			Containers: map[string]apinet.EndpointResource{},
+		}
+		if n.name == "bridge" {
+			in.Options["com.docker.network.bridge.name"] = bridge
+			if p, err := network.ParseSubnet(subnet); err == nil {
+				in.IPAM = apinet.IPAM{Driver: "default", Config: []apinet.IPAMConfig{{Subnet: p, Gateway: network.Gateway(p)}}}
+			}
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}

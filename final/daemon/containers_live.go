@@ -1,0 +1,434 @@
+package daemon
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/07-logs/shim"
+)
+
+// What the daemon knows of its containers besides their files.
+//
+// Everything that must survive the daemon is on disk, in chapter 07's
+// store: the shims write each container's state there, and keep running
+// (and writing) while no daemon does. The daemon's memory holds only
+// what belongs to its own clients: who waits for which container
+// (docker run waits for the exit, docker run --rm for the removal), the
+// terminals of exec processes, and, to answer quickly, each container's
+// record. A new daemon rebuilds it from the disk (startLive).
+//
+// How the daemon learns of an exit without polling: one inotify watch on
+// each container's directory. The shim's steps all show there as
+// events, in this order:
+//
+//	state.json renamed into place    the run started (or failed to)
+//	exit.json renamed into place     the command exited: its status is known
+//	state.json renamed into place    the shim cleaned up (cgroup, network)
+//	shim.lock closed for writing     the shim is gone
+//
+// On each event the daemon reads the container's state again (a few
+// small files) and compares it with what it knew: a run that has ended
+// wakes the waiters; a run of an --rm container that has ended and whose
+// shim is gone is removed. The log's growth (IN_MODIFY) is not watched:
+// a container writing a lot costs the daemon nothing.
+
+// live is the daemon's memory of its containers.
+type live struct {
+	d       *Daemon
+	inotify *os.File // the watch on the containers' directories
+	ifd     int      // its descriptor, for inotify_add_watch
+
+	mu      sync.Mutex
+	byID    map[string]*entry
+	byName  map[string]*entry
+	byWatch map[int]*entry
+	execs   map[string]*execProc
+	done    chan struct{} // closed by Close
+	closed  bool
+	removes sync.WaitGroup // removals of --rm containers in progress
+}
+
+// entry is one container.
+type entry struct {
+	id, name string
+	c        *shim.Container
+	rec      *record // what the API created it with; nil for a container not made through the API
+	wd       int     // its inotify watch
+
+	// Guarded by live.mu:
+	changed  chan struct{} // closed and replaced at every change
+	exits    int           // ends of runs (and failed starts) seen by this daemon
+	lastRun  time.Time     // StartedAt of the last run counted in exits
+	lastCode int           // the status of the last end, for the waiters of a removed container
+	lastErr  string
+	removing bool // a removal is under way
+	removed  bool
+	shimWait bool         // a goroutine waits for the shim's exit (look)
+	stdin    *stdinKeeper // the container's stdin FIFO, kept open between attachments
+
+	removeMu sync.Mutex // one removal at a time
+}
+
+// notify wakes whoever watches e. Call with live.mu held.
+func (e *entry) notify() {
+	close(e.changed)
+	e.changed = make(chan struct{})
+}
+
+// watchMask: the events of the shim's steps (see above). Not IN_MODIFY
+// (log writes), and not the events of reading (IN_OPEN, IN_ACCESS,
+// IN_CLOSE_NOWRITE): the daemon reads these files on each event, and
+// would wake itself for ever.
+const watchMask = unix.IN_MOVED_TO | unix.IN_CLOSE_WRITE | unix.IN_DELETE_SELF | unix.IN_ONLYDIR
+
+// startLive builds the daemon's memory from the disk, when it starts:
+// every container of the store is watched; a container that ran while
+// no daemon did is found in whatever state its shim left it (running,
+// or exited with its status); an --rm container that exited meanwhile is
+// removed now, as the daemon would have done.
+func (d *Daemon) startLive() error {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("watching containers: inotify: %w", err)
+	}
+	l := &live{
+		d:       d,
+		inotify: os.NewFile(uintptr(fd), "inotify"), // non-blocking: Go's poller waits for it
+		ifd:     fd,
+		byID:    map[string]*entry{},
+		byName:  map[string]*entry{},
+		byWatch: map[int]*entry{},
+		execs:   map[string]*execProc{},
+		done:    make(chan struct{}),
+	}
+	d.live = l
+	list, err := d.containers.List()
+	if err != nil {
+		l.inotify.Close()
+		return err
+	}
+	var stale []*entry
+	for _, c := range list {
+		e, err := l.add(c)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		st, err := c.State()
+		if err != nil {
+			continue
+		}
+		l.mu.Lock()
+		if ended(st) {
+			e.lastRun, e.lastCode, e.lastErr = st.StartedAt, st.ExitCode, st.Error
+		}
+		l.mu.Unlock()
+		if e.autoRemove() && ended(st) && !c.Supervised() {
+			stale = append(stale, e)
+		}
+	}
+	go l.watchLoop()
+	for _, e := range stale {
+		_ = d.remove(e, false) // what fails stays, and shows in ps -a
+	}
+	return nil
+}
+
+// ended reports whether st is the end of a run: it ran, and exited or
+// died.
+func ended(st shim.State) bool {
+	return (st.Status == shim.Exited || st.Status == shim.Dead) && !st.StartedAt.IsZero()
+}
+
+func (e *entry) autoRemove() bool { return e.rec != nil && e.rec.HostConfig.AutoRemove }
+
+// add starts watching container c and remembers it.
+func (l *live) add(c *shim.Container) (*entry, error) {
+	rec, err := readRecord(c)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	e := &entry{id: c.ID(), name: c.Name(), c: c, rec: rec, changed: make(chan struct{}), wd: -1}
+	wd, err := unix.InotifyAddWatch(l.ifd, c.Dir(), watchMask)
+	if err != nil {
+		return nil, fmt.Errorf("watching container %s: %w", c.Name(), err)
+	}
+	e.wd = wd
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if old := l.byID[e.id]; old != nil {
+		return old, nil
+	}
+	l.byID[e.id] = e
+	l.byName[e.name] = e
+	l.byWatch[wd] = e
+	return e, nil
+}
+
+// watchLoop reads the watch's events and looks at each container that
+// had one, once per batch of events.
+func (l *live) watchLoop() {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := l.inotify.Read(buf)
+		if err != nil {
+			return // closed
+		}
+		seen := map[*entry]bool{}
+		all := false
+		for off := 0; off+unix.SizeofInotifyEvent <= n; {
+			wd := int(int32(binary.NativeEndian.Uint32(buf[off:])))
+			mask := binary.NativeEndian.Uint32(buf[off+4:])
+			size := int(binary.NativeEndian.Uint32(buf[off+12:]))
+			off += unix.SizeofInotifyEvent + size
+			if mask&unix.IN_Q_OVERFLOW != 0 {
+				all = true
+				continue
+			}
+			l.mu.Lock()
+			e := l.byWatch[wd]
+			if mask&unix.IN_IGNORED != 0 {
+				delete(l.byWatch, wd) // the directory is gone
+			}
+			l.mu.Unlock()
+			if e != nil {
+				seen[e] = true
+			}
+		}
+		if all {
+			l.mu.Lock()
+			for _, e := range l.byID {
+				seen[e] = true
+			}
+			l.mu.Unlock()
+		}
+		for e := range seen {
+			l.look(e)
+		}
+	}
+}
+
+// look reads container e's state and acts on what changed: the end of a
+// run wakes its waiters, and an --rm container whose run has ended and
+// whose shim is done is removed.
+func (l *live) look(e *entry) {
+	st, err := e.c.State()
+	if err != nil {
+		return
+	}
+	l.mu.Lock()
+	if ended(st) && !st.StartedAt.Equal(e.lastRun) {
+		e.exits++
+		e.lastRun, e.lastCode, e.lastErr = st.StartedAt, st.ExitCode, st.Error
+		e.notify()
+	}
+	remove := e.autoRemove() && ended(st) && !e.removing && !e.removed && !l.closed
+	l.mu.Unlock()
+	if !remove {
+		return
+	}
+	if !e.c.Supervised() {
+		l.removes.Add(1)
+		go func() {
+			defer l.removes.Done()
+			_ = l.d.remove(e, false)
+		}()
+		return
+	}
+	// The shim is still cleaning up. The event of its end (its lock's
+	// close) may come before the kernel has released the lock, and no
+	// event follows: wait for the shim's exit itself, then look again.
+	l.mu.Lock()
+	waiting := e.shimWait
+	e.shimWait = true
+	l.mu.Unlock()
+	if !waiting {
+		go func() {
+			_, _ = e.c.Wait(time.Minute)
+			l.mu.Lock()
+			e.shimWait = false
+			l.mu.Unlock()
+			l.look(e)
+		}()
+	}
+}
+
+// started records a successful start of e.
+func (l *live) started(e *entry) {
+	l.mu.Lock()
+	e.notify()
+	l.mu.Unlock()
+}
+
+// startFailed records a start of e that failed: it counts as the end of
+// a run for the waiters (with the status the shim recorded).
+func (l *live) startFailed(e *entry) {
+	st, _ := e.c.State()
+	l.mu.Lock()
+	e.exits++
+	e.lastCode, e.lastErr = st.ExitCode, st.Error
+	e.notify()
+	l.mu.Unlock()
+}
+
+// forget drops e after its removal.
+func (l *live) forget(e *entry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e.removed = true
+	e.notify()
+	if e.stdin != nil {
+		e.stdin.close()
+		e.stdin = nil
+	}
+	delete(l.byID, e.id)
+	if l.byName[e.name] == e {
+		delete(l.byName, e.name)
+	}
+	if l.byWatch[e.wd] == e {
+		delete(l.byWatch, e.wd)
+		_, _ = unix.InotifyRmWatch(l.ifd, uint32(e.wd))
+	}
+	for id, x := range l.execs {
+		if x.e == e {
+			delete(l.execs, id)
+		}
+	}
+}
+
+// lookup finds the container that ref names as Docker does: its full ID,
+// its name (with or without the leading "/"), or a prefix of its ID that
+// no other container shares.
+func (d *Daemon) lookup(ref string) (*entry, error) {
+	l := d.live
+	name := strings.TrimPrefix(ref, "/")
+	l.mu.Lock()
+	if e := l.byID[ref]; e != nil {
+		l.mu.Unlock()
+		return e, nil
+	}
+	if e := l.byName[name]; e != nil {
+		l.mu.Unlock()
+		return e, nil
+	}
+	var found *entry
+	ambiguous := false
+	if ref != "" {
+		for id, e := range l.byID {
+			if strings.HasPrefix(id, ref) {
+				ambiguous = ambiguous || found != nil
+				found = e
+			}
+		}
+	}
+	l.mu.Unlock()
+	if ambiguous {
+		return nil, errdefs.ErrInvalidArgument.WithMessage("multiple IDs found with provided prefix: " + ref)
+	}
+	if found != nil {
+		return found, nil
+	}
+	// Not known here: a container another program made under the same
+	// root (chapter 07's run), or none.
+	c, err := d.containers.Get(name)
+	switch {
+	case errors.Is(err, shim.ErrNotFound):
+		return nil, errdefs.ErrNotFound.WithMessage("No such container: " + ref)
+	case errors.Is(err, shim.ErrAmbiguous):
+		return nil, errdefs.ErrInvalidArgument.WithMessage("multiple IDs found with provided prefix: " + ref)
+	case err != nil:
+		return nil, err
+	}
+	return l.add(c)
+}
+
+// ContainerWait waits for a container as docker wait and docker run do:
+// not-running (the default) returns at once for a container that is not
+// running; next-exit waits for the end of the next run, which may not
+// have started yet; removed waits for the container's removal.
+func (d *Daemon) ContainerWait(ctx context.Context, name string, cond container.WaitCondition) (<-chan container.WaitResponse, error) {
+	e, err := d.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	l := d.live
+	running := e.c.Running()
+	l.mu.Lock()
+	target := e.exits + 1
+	l.mu.Unlock()
+	met := func() bool { // with l.mu held
+		switch cond {
+		case container.WaitConditionRemoved:
+			return e.removed
+		case container.WaitConditionNextExit:
+			return e.exits >= target || e.removed
+		}
+		return !running || e.exits >= target || e.removed
+	}
+	ch := make(chan container.WaitResponse, 1)
+	go func() {
+		defer close(ch)
+		for {
+			l.mu.Lock()
+			if met() {
+				res := container.WaitResponse{StatusCode: int64(e.lastCode)}
+				if e.lastErr != "" {
+					res.Error = &container.WaitExitError{Message: e.lastErr}
+				}
+				if !running && e.exits < target && !e.removed {
+					// Not running now: the status of its last end.
+					if st, err := e.c.State(); err == nil {
+						res.StatusCode = int64(st.ExitCode)
+						res.Error = nil
+						if st.Error != "" {
+							res.Error = &container.WaitExitError{Message: st.Error}
+						}
+					}
+				}
+				l.mu.Unlock()
+				ch <- res
+				return
+			}
+			changed := e.changed
+			l.mu.Unlock()
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return
+			case <-l.done:
+				return
+			}
+		}
+	}()
+	return ch, nil
+}
+
+// Close stops the daemon's work on its containers: the watch, and the
+// waits in progress. The containers themselves run on under their shims;
+// a new Daemon over the same data root takes them up again.
+func (d *Daemon) Close() error {
+	l := d.live
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	close(l.done)
+	l.mu.Unlock()
+	err := l.inotify.Close()
+	l.removes.Wait()
+	return err
+}

@@ -1,0 +1,104 @@
+package daemon
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// ps lists the running containers, or all with -a, newest first; -q
+// gives IDs; --format and --filter work as in Docker.
+func TestPs(t *testing.T) {
+	l := newLab(t)
+	old := strings.TrimSpace(l.ok("run", "-d", "--name", "older", "--label", "tier=db", "busybox", "sleep", "1000"))
+	_, _, status := l.docker("", "run", "--name", "done3", "busybox", "sh", "-c", "exit 3")
+	require.Equal(t, 3, status)
+	l.ok("create", "--name", "fresh", "busybox", "true")
+	young := strings.TrimSpace(l.ok("run", "-d", "--name", "younger", "busybox", "sleep", "1000"))
+
+	assert.Equal(t, "younger\nolder\n", l.ok("ps", "--format", "{{.Names}}"), "running, newest first")
+	assert.Equal(t, "younger\nfresh\ndone3\nolder\n", l.ok("ps", "-a", "--format", "{{.Names}}"))
+	assert.Equal(t, young[:12]+"\n"+old[:12]+"\n", l.ok("ps", "-q"))
+	assert.Equal(t, "done3\n", l.ok("ps", "-a", "--filter", "exited=3", "--format", "{{.Names}}"))
+	assert.Equal(t, "fresh\n", l.ok("ps", "-a", "--filter", "status=created", "--format", "{{.Names}}"))
+	assert.Equal(t, "older\n", l.ok("ps", "--filter", "label=tier=db", "--format", "{{.Names}}"))
+	assert.Equal(t, "older\n", l.ok("ps", "--filter", "name=old", "--format", "{{.Names}}"))
+	assert.Equal(t, "younger\n", l.ok("ps", "--filter", "id="+young[:8], "--format", "{{.Names}}"))
+	assert.Equal(t, "younger\nolder\n", l.ok("ps", "--filter", "ancestor=busybox", "--format", "{{.Names}}"))
+	assert.Equal(t, "younger\n", l.ok("ps", "-a", "-n", "1", "--format", "{{.Names}}"))
+	line := l.ok("ps", "-a", "--filter", "name=done3", "--format", "{{.Image}}|{{.Command}}|{{.Status}}")
+	assert.Regexp(t, `^busybox\|"sh -c exit 3"\|Exited \(3\) .* ago\n$`, line)
+	assert.Regexp(t, `^Up `, l.ok("ps", "--filter", "name=younger", "--format", "{{.Status}}"))
+	_, errOut, code := l.docker("", "ps", "--filter", "nosuch=1")
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, errOut, "invalid filter")
+
+	list, err := l.client.ContainerList(labCtx(t), client.ContainerListOptions{All: true, Size: true})
+	require.NoError(t, err)
+	require.Len(t, list.Items, 4)
+	for _, s := range list.Items {
+		assert.Regexp(t, `^sha256:[0-9a-f]{64}$`, s.ImageID)
+	}
+}
+
+// inspect shows the request as Docker's inspect does, completed with
+// the image's defaults, and the state.
+func TestInspect(t *testing.T) {
+	l := newLab(t)
+	id := l.run("looked-at", container.Config{
+		Cmd:    []string{"sleep", "1000"},
+		Env:    []string{"MINE=1"},
+		Labels: map[string]string{"a": "b"},
+	}, &container.HostConfig{AutoRemove: false, NetworkMode: "none"})
+	info := l.inspect("looked-at")
+	assert.Equal(t, id, info.ID)
+	assert.Equal(t, "/looked-at", info.Name)
+	assert.Equal(t, "sleep", info.Path)
+	assert.Equal(t, []string{"1000"}, info.Args)
+	assert.Equal(t, container.StateRunning, info.State.Status)
+	assert.True(t, info.State.Running)
+	assert.Equal(t, l.state(id).Pid, info.State.Pid)
+	assert.Regexp(t, `^sha256:[0-9a-f]{64}$`, info.Image)
+	assert.Equal(t, "busybox", info.Config.Image)
+	assert.Contains(t, info.Config.Env, "MINE=1")
+	assert.Contains(t, info.Config.Env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "the image's environment too")
+	assert.Equal(t, id[:12], info.Config.Hostname)
+	assert.Equal(t, "b", info.Config.Labels["a"])
+	assert.Equal(t, container.NetworkMode("none"), info.HostConfig.NetworkMode)
+	assert.Equal(t, "linux", info.Platform)
+	assert.Equal(t, filepath.Join(l.opts.DataRoot, "containers", id, "container.log"), info.LogPath)
+	assert.NotEqual(t, "0001-01-01T00:00:00Z", info.State.StartedAt)
+	assert.Equal(t, "0001-01-01T00:00:00Z", info.State.FinishedAt)
+
+	assert.Equal(t, "running sleep\n", l.ok("inspect", "-f", "{{.State.Status}} {{.Path}}", "looked-at"))
+}
+
+// S36: docker top lists the processes of the container, and only them,
+// with ps's columns.
+func TestS36_Top(t *testing.T) {
+	l := newLab(t)
+	l.ok("run", "-d", "--name", "procs", "busybox", "sh", "-c", "sleep 101 & sleep 102 & wait")
+	var out string
+	eventually(t, func() bool {
+		out = l.ok("top", "procs")
+		return strings.Contains(out, "sleep 101") && strings.Contains(out, "sleep 102")
+	}, "both sleeps show")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	assert.Regexp(t, `^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD$`, lines[0], "ps -ef's columns")
+	assert.Len(t, lines, 4, "sh and two sleeps: %s", out)
+	assert.Contains(t, lines[1], "sh -c sleep 101 & sleep 102 & wait")
+	assert.NotContains(t, out, "berth-shim")
+	custom := l.ok("top", "procs", "-o", "pid,comm")
+	assert.Regexp(t, `^\s*PID\s+COMMAND\n`, custom)
+	_, errOut, code := l.docker("", "top", "no-such")
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, errOut, "No such container")
+	l.ok("create", "--name", "idle", "busybox", "true")
+	_, errOut, _ = l.docker("", "top", "idle")
+	assert.Contains(t, errOut, "is not running")
+}

@@ -1,0 +1,186 @@
+package daemon
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/07-logs/shim"
+)
+
+// terminal is a pseudo-terminal the test opens for a docker client, as
+// a user's terminal emulator would: the client runs with the slave as
+// its controlling terminal; the test types into the master and reads
+// the screen from it.
+type terminal struct {
+	t      *testing.T
+	master *os.File
+	mu     sync.Mutex
+	screen bytes.Buffer
+}
+
+func newTerminal(t *testing.T, rows, cols uint16) (*terminal, *os.File) {
+	t.Helper()
+	master, slave, err := shim.OpenPTY()
+	require.NoError(t, err)
+	require.NoError(t, shim.SetWinsize(master, rows, cols))
+	term := &terminal{t: t, master: master}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			term.mu.Lock()
+			term.screen.Write(buf[:n])
+			term.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { master.Close() })
+	return term, slave
+}
+
+func (term *terminal) text() string {
+	term.mu.Lock()
+	defer term.mu.Unlock()
+	return term.screen.String()
+}
+
+// waitFor waits until the screen shows s after position from.
+func (term *terminal) waitFor(from int, s string) int {
+	term.t.Helper()
+	var text string
+	ok := assert.Eventually(term.t, func() bool {
+		text = term.text()
+		return strings.Contains(text[from:], s)
+	}, 10*time.Second, 5*time.Millisecond)
+	if !ok {
+		term.t.Fatalf("the terminal never showed %q; it shows %q (all of it: %q)", s, text[from:], text)
+	}
+	return from + strings.Index(text[from:], s) + len(s)
+}
+
+func (term *terminal) typeIn(s string) {
+	term.t.Helper()
+	_, err := term.master.WriteString(s)
+	require.NoError(term.t, err)
+}
+
+// S17, S23: docker run -it joins the container's shell to the terminal:
+// what is typed reaches the shell, its answers come back, a change of
+// the window's size reaches the container, and ctrl-p ctrl-q detaches,
+// leaving the container running.
+func TestS17_S23_InteractiveShellInATerminal(t *testing.T) {
+	l := newLab(t)
+	term, slave := newTerminal(t, 24, 80)
+	cmd := exec.Command(dockerBin, "run", "-it", "--name", "shell", "busybox", "sh")
+	cmd.Env = append(l.dockerEnv(), "TERM=xterm")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	require.NoError(t, cmd.Start())
+	slave.Close()
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+
+	pos := term.waitFor(0, "# ") // the shell's prompt
+	term.typeIn("echo $((6*7))\r")
+	pos = term.waitFor(pos, "42\r\n")
+	term.typeIn("stty size; [ -t 0 ] && echo on-a-terminal\r")
+	pos = term.waitFor(pos, "24 80\r\n")
+	pos = term.waitFor(pos, "on-a-terminal")
+
+	// The user's window grows: the client hears SIGWINCH, and resizes
+	// the container's terminal.
+	require.NoError(t, shim.SetWinsize(term.master, 33, 101))
+	eventually(t, func() bool {
+		st := l.state("shell")
+		f, err := os.OpenFile(st.Tty, os.O_RDONLY|syscall.O_NOCTTY, 0)
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		return ttySize(f) == [2]uint16{33, 101}
+	}, "the container's terminal has the new size")
+	term.typeIn("stty size\r")
+	pos = term.waitFor(pos, "33 101\r\n")
+
+	// ^C reaches the shell's foreground job: the terminal is the
+	// container's controlling terminal.
+	term.typeIn("sleep 1000; echo after-$((1+1))\r")
+	// The shell makes the job the terminal's foreground before it
+	// executes sleep: once sleep shows, ^C is the job's.
+	eventually(t, func() bool { return strings.Contains(l.ok("top", "shell"), "sleep 1000") }, "sleep runs")
+	term.typeIn("\x03")
+	pos = term.waitFor(pos, "^C")
+	pos = term.waitFor(pos, "# ") // a new prompt: sleep was interrupted, and the rest of the line
+	term.typeIn("echo prompt-$((2+2))\r")
+	pos = term.waitFor(pos, "prompt-4\r\n")
+	assert.NotContains(t, term.text(), "after-2", "^C interrupted the whole line")
+
+	// Detach: ctrl-p ctrl-q. The client exits, the container runs on.
+	term.typeIn("\x10\x11")
+	select {
+	case <-exited:
+		assert.NoError(t, waitErr, "the client exits cleanly after detaching")
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the client did not detach; the screen shows %q", term.text())
+	}
+	assert.True(t, l.inspect("shell").State.Running, "the container runs on after the detach")
+	_ = pos
+
+	// And logs has the session, raw.
+	out, _ := l.logs("shell")
+	assert.Contains(t, out, "42\r\n")
+}
+
+func ttySize(f *os.File) [2]uint16 {
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return [2]uint16{}
+	}
+	return [2]uint16{ws.Row, ws.Col}
+}
+
+// S23 without a terminal: docker run passes on the signals it gets
+// (--sig-proxy), through the API's kill.
+func TestS23_SignalsAreProxied(t *testing.T) {
+	l := newLab(t)
+	cmd := exec.Command(dockerBin, "run", "--name", "trapper", "busybox", "sh", "-c", "trap 'echo got INT; exit 3' INT; echo ready; while :; do sleep 0.05; done")
+	cmd.Env = l.dockerEnv()
+	var out bytes.Buffer
+	var mu sync.Mutex
+	cmd.Stdout = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
+	require.NoError(t, cmd.Start())
+	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return strings.Contains(out.String(), "ready") }, "the container runs")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	kill := time.AfterFunc(15*time.Second, func() { _ = cmd.Process.Kill() }) // not for ever
+	err := cmd.Wait()
+	kill.Stop()
+	var exitErr *exec.ExitError
+	require.ErrorAs(t, err, &exitErr)
+	assert.Equal(t, 3, exitErr.ExitCode(), "the container's status, after its trap ran")
+	mu.Lock()
+	assert.Equal(t, "ready\ngot INT\n", out.String())
+	mu.Unlock()
+	assert.Equal(t, container.StateExited, l.inspect("trapper").State.Status)
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

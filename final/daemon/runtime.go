@@ -1,0 +1,132 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/04-cow-layers/layer"
+	"github.com/berth-project/berth/06-images/image"
+	"github.com/berth-project/berth/07-logs/shim"
+)
+
+// Runtime tells chapter 07's shims how berthd starts a container and
+// cleans up after it: with chapter 06's runner, from an image of the
+// store, as 07-logs/runtime.go does with chapter 05's. A shim is the
+// daemon's binary re-executed, so berthd's main (and the tests'
+// TestMain) calls Runtime.Main first thing, before the init dispatch:
+//
+//	func main() {
+//		daemon.Runtime.Main() // a shim: supervise a container, then exit
+//		if namespace.IsInit() {
+//			os.Exit(daemon.Init()) // a container's init
+//		}
+//		...
+//	}
+var Runtime = shim.Runtime{
+	Start:   startContainer,
+	Cleanup: cleanupContainer,
+	Remove:  removeContainer,
+}
+
+// Init is the container side of berthd's containers: chapter 04's init
+// (chapter 06 adds nothing inside the container), wrapped by the shim so
+// that a terminal becomes the container's controlling terminal and a
+// command that cannot be executed fails the start (shim.ContainerInit).
+var Init = shim.ContainerInit(layer.Init)
+
+// runSpec is what the daemon keeps in the shim's config (shim.Config.Spec)
+// for the shim's Start: chapter 06's run options, and what the Engine
+// API asks beyond them, which is applied to the container's spec once
+// chapter 06 has made it.
+type runSpec struct {
+	Run image.RunOptions `json:"run"`
+	// Args is the command, entrypoint included, as Docker resolves it
+	// at create from the request and the image (--entrypoint replaces
+	// the image's entrypoint, and then its Cmd too).
+	Args []string `json:"args"`
+	// UID and GID are the user the command runs as (-u, or the image's
+	// USER), resolved at create.
+	UID uint32 `json:"uid,omitempty"`
+	GID uint32 `json:"gid,omitempty"`
+	// Capabilities the command keeps: Docker's default set with
+	// --cap-add and --cap-drop applied; nil for the default set.
+	Capabilities []string `json:"capabilities,omitempty"`
+	// NoNewPrivileges: --security-opt no-new-privileges.
+	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+}
+
+// startContainer runs in the shim, at each start of the container: chapter
+// 06's container, started and left running. As in chapter 07 the
+// container is Detached (it outlives the shim's Go half and the daemon)
+// and its writable layer Persists (made at create, removed at rm).
+//
+// Chapter 06's runner takes the command after the image and puts the
+// image's entrypoint before it; the API's command is already whole (and
+// may replace the entrypoint), so the spec gets it afterwards, with the
+// user, the capabilities and no_new_privs, the way chapter 06 itself
+// sets the user on chapter 05's spec.
+func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Process, error) {
+	var s runSpec
+	if err := c.DecodeSpec(&s); err != nil {
+		return nil, err
+	}
+	o := s.Run
+	o.Config.Detached = true
+	o.Layer.Persist = true
+	ctr, err := o.Container(c.ID(), s.Args, stdio)
+	if err != nil {
+		return nil, err
+	}
+	spec, ok := ctr.Spec.(layer.InitSpec)
+	if !ok {
+		_ = ctr.Close()
+		return nil, fmt.Errorf("container %s: unexpected spec %T from chapter 06", c.Name(), ctr.Spec)
+	}
+	spec.Command.Args = s.Args
+	spec.Command.UID, spec.Command.GID = s.UID, s.GID
+	spec.Capabilities = s.Capabilities
+	spec.NoNewPrivileges = s.NoNewPrivileges
+	ctr.Spec = spec
+	return ctr.Start()
+}
+
+// cleanupContainer runs in the shim once the container has exited (or in
+// whoever finds that the shim died): chapter 05's Cleanup, through
+// chapter 06's options, removes the cgroup and the network endpoint,
+// found by the container's ID.
+func cleanupContainer(c *shim.Container, st *shim.State) error {
+	var s runSpec
+	if err := c.DecodeSpec(&s); err != nil {
+		return err
+	}
+	oom, err := s.Run.Cleanup(c.ID())
+	if oom {
+		st.OOMKilled = true
+	}
+	return err
+}
+
+// removeContainer runs at rm, before the container's directory goes: the
+// writable layer goes with the container (chapter 04), and so does its
+// lease on the image (chapter 06), so that rmi may remove the image.
+func removeContainer(c *shim.Container) error {
+	var s runSpec
+	if err := c.DecodeSpec(&s); err != nil {
+		return err
+	}
+	root := s.Run.Layer.Root
+	var errs []error
+	rw, err := layer.Open(root, c.ID())
+	switch {
+	case err == nil:
+		errs = append(errs, rw.Remove())
+	case !errors.Is(err, layer.ErrNotFound):
+		errs = append(errs, err)
+	}
+	store, err := image.Open(image.StoreDir(root))
+	if err == nil {
+		err = store.Release(c.ID())
+	}
+	return errors.Join(append(errs, err)...)
+}
