@@ -1,7 +1,6 @@
 package image
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -9,8 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/04-cow-layers/layer"
@@ -93,7 +90,7 @@ func (o *RunOptions) Container(id string, args []string, stdio namespace.Stdio) 
 	if len(dirs) == 0 {
 		return nil, fmt.Errorf("image %s has no layers: nothing to run", o.Image)
 	}
-	uid, gid, err := lookupUser(dirs, cfg.User)
+	uid, gid, err := LookupUser(TopmostFirst(dirs), cfg.User)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", o.Image, err)
 	}
@@ -144,78 +141,12 @@ func (o *RunOptions) Container(id string, args []string, stdio namespace.Stdio) 
 	return c, nil
 }
 
-// lookupUser turns an image's User ("", "uid", "uid:gid", "name",
-// "name:group") into numeric IDs, reading /etc/passwd and /etc/group
-// from the image's layers for names, as Docker does.
-func lookupUser(dirs []string, user string) (uid, gid uint32, err error) {
-	if user == "" {
-		return 0, 0, nil
+// TopmostFirst returns layer directories, given bottom first, in the
+// order a lookup searches them.
+func TopmostFirst(dirs []string) []string {
+	r := make([]string, len(dirs))
+	for i, d := range dirs {
+		r[len(dirs)-1-i] = d
 	}
-	name, group, hasGroup := strings.Cut(user, ":")
-	u, err := lookupID(dirs, "etc/passwd", name)
-	if err != nil {
-		return 0, 0, fmt.Errorf("user %q: %w", user, err)
-	}
-	uid, gid = u.id, u.gid
-	if hasGroup {
-		g, err := lookupID(dirs, "etc/group", group)
-		if err != nil {
-			return 0, 0, fmt.Errorf("group %q: %w", user, err)
-		}
-		gid = g.id
-	}
-	return uid, gid, nil
-}
-
-type idEntry struct{ id, gid uint32 }
-
-// lookupID finds name (or a number) in a passwd or group file of the
-// image: the file of the topmost layer that has one. The layers come from
-// somebody else, so the file is opened inside its layer with os.Root: a
-// symlink out of the image is not followed to the host's files.
-func lookupID(dirs []string, file, name string) (idEntry, error) {
-	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
-		return idEntry{id: uint32(n), gid: uint32(n)}, nil
-	}
-	for i := len(dirs) - 1; i >= 0; i-- {
-		root, err := os.OpenRoot(dirs[i])
-		if err != nil {
-			return idEntry{}, err
-		}
-		fi, err := root.Lstat(file)
-		if errors.Is(err, fs.ErrNotExist) {
-			root.Close()
-			continue
-		}
-		if err == nil && layer.IsWhiteout(fi) {
-			root.Close()
-			break // deleted in this layer: the layers below do not count
-		}
-		f, err := root.Open(file)
-		root.Close()
-		if err != nil {
-			return idEntry{}, fmt.Errorf("/%s: %w", file, err)
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fields := strings.Split(sc.Text(), ":")
-			if len(fields) < 3 || fields[0] != name {
-				continue
-			}
-			id, err := strconv.ParseUint(fields[2], 10, 32)
-			if err != nil {
-				return idEntry{}, fmt.Errorf("/%s: bad entry for %s", file, name)
-			}
-			e := idEntry{id: uint32(id), gid: uint32(id)}
-			if len(fields) > 3 {
-				if g, err := strconv.ParseUint(fields[3], 10, 32); err == nil {
-					e.gid = uint32(g)
-				}
-			}
-			return e, nil
-		}
-		return idEntry{}, fmt.Errorf("no %s in the image's /%s", name, file)
-	}
-	return idEntry{}, fmt.Errorf("the image has no /%s", file)
+	return r
 }

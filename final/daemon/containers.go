@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"github.com/berth-project/berth/06-images/image"
+
 	"bytes"
 	"context"
 	"errors"
@@ -617,7 +619,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 	}
 	if rw, err := layer.Open(d.opts.DataRoot, e.id); err == nil {
 		info.GraphDriver = &storage.DriverData{Name: "overlay", Data: map[string]string{
-			"LowerDir":  strings.Join(reversed(rw.Lower), ":"),
+			"LowerDir":  strings.Join(image.TopmostFirst(rw.Lower), ":"),
 			"UpperDir":  rw.Upper(),
 			"WorkDir":   rw.Work(),
 			"MergedDir": rw.Merged(),

@@ -226,7 +226,7 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		return fail(err)
 	}
 	spec := runSpec{Args: args}
-	if spec.UID, spec.GID, err = userIDs(reversed(dirs), cfg.User); err != nil {
+	if spec.UID, spec.GID, err = image.LookupUser(image.TopmostFirst(dirs), cfg.User); err != nil {
 		return fail(invalid("%v", err))
 	}
 	if spec.Capabilities, err = capabilities(host.CapAdd, host.CapDrop); err != nil {
@@ -251,12 +251,6 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	}
 	rec := &record{Config: cfg, HostConfig: host, Image: string(img.ID), ImageRef: req.Config.Image, Path: args[0], Args: args[1:]}
 	return rec, spec, sc, nil
-}
-
-func reversed(dirs []string) []string {
-	r := slices.Clone(dirs)
-	slices.Reverse(r)
-	return r
 }
 
 // mergeImageConfig completes cfg with the image's defaults, as dockerd

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"github.com/berth-project/berth/06-images/image"
+
 	"context"
 	"errors"
 	"fmt"
@@ -188,7 +190,7 @@ func (d *Daemon) execOptions(x *execProc, st shim.State) (nsenter.Options, error
 	if user == "" {
 		user = rec.Config.User
 	}
-	if o.UID, o.GID, err = userIDs([]string{fmt.Sprintf("/proc/%d/root", st.Pid)}, user); err != nil {
+	if o.UID, o.GID, err = image.LookupUser([]string{fmt.Sprintf("/proc/%d/root", st.Pid)}, user); err != nil {
 		return o, invalid("%v", err)
 	}
 	if o.Capabilities, err = capabilities(rec.HostConfig.CapAdd, rec.HostConfig.CapDrop); err != nil {

@@ -1,4 +1,4 @@
-package daemon
+package image
 
 import (
 	"bufio"
@@ -12,7 +12,7 @@ import (
 	"github.com/berth-project/berth/04-cow-layers/layer"
 )
 
-// Users: docker run -u and docker exec -u take "user[:group]", each a
+// Users: an image's USER, docker run -u and docker exec -u take "user[:group]", each a
 // name or a number, and Docker resolves names in the container's own
 // /etc/passwd and /etc/group, never the host's: a uid means nothing
 // outside the image it was made for.
@@ -23,15 +23,11 @@ import (
 // container sees (for exec -u). Each file is opened with os.Root inside
 // its directory: the image comes from somebody else, and a symlink in it
 // must not lead to the host's files.
-//
-// (Chapter 06 resolves the image's own USER the same way, but privately;
-// this is the daemon's variant with an override, until chapter 06 offers
-// its lookup.)
 
-// userIDs resolves user in the passwd and group files found in roots,
+// LookupUser resolves user in the passwd and group files found in roots,
 // topmost first. "" is root. A number needs no entry: a uid alone gets
 // the gid of its passwd entry if there is one, else 0, as Docker does.
-func userIDs(roots []string, user string) (uid, gid uint32, err error) {
+func LookupUser(roots []string, user string) (uid, gid uint32, err error) {
 	if user == "" {
 		return 0, 0, nil
 	}
