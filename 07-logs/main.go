@@ -26,6 +26,7 @@ package main
 import (
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/04-cow-layers/layer"
+	"github.com/berth-project/berth/07-logs/shim"
 )
 
 var program = namespace.Program{
@@ -46,7 +47,7 @@ var program = namespace.Program{
 		"run": run, "logs": logsCmd, "ps": ps, "stop": stop, "kill": kill,
 		"start": start, "rm": rm, "top": top,
 	},
-	Init: layer.Init,
+	Init: shim.ContainerInit(layer.Init),
 }
 
 func main() {

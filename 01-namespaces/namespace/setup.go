@@ -23,6 +23,7 @@ type Spec struct {
 // Run ends init's work: with s.Init it supervises the command as PID 1,
 // otherwise it becomes the command. It returns only with an exit status.
 func Run(s Spec) int {
+	UnignoreSignals()
 	if s.Init {
 		return RunInit(s.Command)
 	}

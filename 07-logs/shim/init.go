@@ -3,10 +3,10 @@ package shim
 import (
 	"fmt"
 	"os"
-	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
 // ContainerInit wraps the init function of a program's containers
@@ -38,7 +38,7 @@ import (
 // and a command that cannot be executed is a run that exits 127 or 126.
 func ContainerInit(init func() int) func() int {
 	return func() int {
-		unignoreSignals()
+		namespace.UnignoreSignals()
 		if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
 			if err := takeTerminal(); err != nil {
 				fmt.Fprintf(os.Stderr, "berth-init: %v\n", err)
@@ -79,37 +79,4 @@ func reportNoExec() {
 		return // --init: the command ran, and this is its status
 	}
 	_, _ = unix.Write(execWatchFD, []byte("F"))
-}
-
-// sigaction is the kernel's struct sigaction (x86-64, arm64).
-type sigaction struct {
-	handler  uintptr
-	flags    uint64
-	restorer uintptr
-	mask     uint64
-}
-
-const (
-	sigDFL = 0 // SIG_DFL
-	sigIGN = 1 // SIG_IGN
-)
-
-// unignoreSignals gives every signal that this process inherited as
-// ignored its default action back. An ignored signal stays ignored across
-// execve, and the Go runtime leaves alone those it finds ignored at start.
-func unignoreSignals() {
-	for sig := 1; sig <= 64; sig++ {
-		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
-			continue
-		}
-		var old sigaction
-		if _, _, errno := syscall.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0); errno != 0 {
-			continue
-		}
-		if old.handler != sigIGN {
-			continue
-		}
-		dfl := sigaction{handler: sigDFL}
-		_, _, _ = syscall.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
-	}
 }

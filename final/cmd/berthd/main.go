@@ -37,6 +37,10 @@ import (
 var Version = "dev"
 
 func main() {
+	// Whoever started us may have left signals ignored (nohup: SIGHUP; a
+	// script's background job: SIGINT, SIGQUIT). Ignored signals stay
+	// ignored through fork and execve, down to every container and exec.
+	namespace.UnignoreSignals()
 	daemon.Runtime.Main() // a shim: supervise one container, then exit
 	if namespace.IsInit() {
 		os.Exit(daemon.Init()) // a container's init
