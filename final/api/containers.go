@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -284,6 +285,12 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) containerResize(w http.ResponseWriter, r *http.Request) error {
+	return resize(w, r, s.backend.ContainerResize)
+}
+
+// resize answers a resize request (?h=ROWS&w=COLUMNS) of a container's or
+// an exec's terminal with the backend's function for it.
+func resize(w http.ResponseWriter, r *http.Request, set func(ctx context.Context, id string, height, width uint) error) error {
 	q := r.URL.Query()
 	height, err := sizeValue(q, "h")
 	if err != nil {
@@ -293,7 +300,7 @@ func (s *Server) containerResize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.backend.ContainerResize(r.Context(), r.PathValue("id"), height, width); err != nil {
+	if err := set(r.Context(), r.PathValue("id"), height, width); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)

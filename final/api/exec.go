@@ -68,20 +68,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) execResize(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	height, err := sizeValue(q, "h")
-	if err != nil {
-		return err
-	}
-	width, err := sizeValue(q, "w")
-	if err != nil {
-		return err
-	}
-	if err := s.backend.ExecResize(r.Context(), r.PathValue("id"), height, width); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return resize(w, r, s.backend.ExecResize)
 }
 
 func (s *Server) execInspect(w http.ResponseWriter, r *http.Request) error {
