@@ -102,4 +102,11 @@
 // an ordinary HTTP error; after it the status is long gone, so the error
 // travels in band as {"errorDetail":{"message":...},"error":...}. Their
 // request bodies, tars, are streamed to the backend without a size limit.
+//
+// # Dependencies
+//
+// The request and response shapes are moby's own (github.com/moby/moby/api),
+// not re-declared; containerd/errdefs is how the backend says which kind
+// of error it returns; distribution/reference normalises image names
+// (docker.io/library/foo is foo) as dockerd does.
 package api

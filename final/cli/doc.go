@@ -81,4 +81,13 @@
 // Every command's --help is also a man page (S8): GenManPages, or the
 // hidden `berth docs man DIR`, writes berth.1, berth-run.1, ...; `make
 // install` installs them so that `man berth-run` works.
+//
+// # Dependencies
+//
+// github.com/moby/moby/client speaks the API, as the issue asks; cobra
+// and pflag give Docker's command and flag syntax (and cobra/doc the man
+// pages); golang.org/x/term puts the terminal in raw mode for -it;
+// containerd/errdefs and distribution/reference read the client's errors
+// and normalise image names exactly as the docker CLI does; docker/go-units
+// prints sizes and durations the way `docker ps` and `docker images` do.
 package cli

@@ -69,4 +69,12 @@
 // terminal, raw with one; detach keys on a terminal. Options berth cannot
 // honour (--privileged, --pid host, restart policies, ...) are refused
 // with a clear error rather than ignored.
+//
+// # Dependencies
+//
+// The moby API types (github.com/moby/moby/api and the image config of
+// moby/docker-image-spec) give the responses their exact shape, and the
+// OCI image-spec types describe what inspect and history show; errdefs
+// carries the error kinds the API server turns into 404, 409 and 400;
+// docker/go-units writes "Up 3 seconds" and sizes as dockerd does.
 package daemon
