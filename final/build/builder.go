@@ -587,18 +587,13 @@ func (bl *builder) configStep(in Instruction) error {
 	case "ENV":
 		// Every value sees the environment from before the
 		// instruction: ENV A=1 B=$A takes the old A.
+		kvs, err := bl.keyValues(in.Args)
+		if err != nil {
+			return err
+		}
 		var pairs []string
-		for _, kv := range in.Args {
-			k, v, _ := strings.Cut(kv, "=")
-			key, err := bl.word(k)
-			if err != nil {
-				return err
-			}
-			value, err := bl.word(v)
-			if err != nil {
-				return err
-			}
-			pairs = append(pairs, key+"="+value)
+		for _, kv := range kvs {
+			pairs = append(pairs, kv[0]+"="+kv[1])
 		}
 		for _, kv := range pairs {
 			cfg.Env = setEnv(cfg.Env, kv)
@@ -608,19 +603,14 @@ func (bl *builder) configStep(in Instruction) error {
 		if cfg.Labels == nil {
 			cfg.Labels = map[string]string{}
 		}
+		kvs, err := bl.keyValues(in.Args)
+		if err != nil {
+			return err
+		}
 		var pairs []string
-		for _, kv := range in.Args {
-			k, v, _ := strings.Cut(kv, "=")
-			key, err := bl.word(k)
-			if err != nil {
-				return err
-			}
-			value, err := bl.word(v)
-			if err != nil {
-				return err
-			}
-			cfg.Labels[key] = value
-			pairs = append(pairs, strconv.Quote(key)+"="+strconv.Quote(value))
+		for _, kv := range kvs {
+			cfg.Labels[kv[0]] = kv[1]
+			pairs = append(pairs, strconv.Quote(kv[0])+"="+strconv.Quote(kv[1]))
 		}
 		text = "LABEL " + strings.Join(pairs, " ")
 	case "WORKDIR":
@@ -801,4 +791,24 @@ func cloneConfig(c image.ContainerConfig) image.ContainerConfig {
 		}
 	}
 	return out
+}
+
+// keyValues expands the KEY=VALUE arguments of ENV and LABEL, each side
+// with the variables in scope before the instruction (ENV A=1 B=$A takes
+// the old A).
+func (bl *builder) keyValues(args []string) ([][2]string, error) {
+	var kvs [][2]string
+	for _, kv := range args {
+		k, v, _ := strings.Cut(kv, "=")
+		key, err := bl.word(k)
+		if err != nil {
+			return nil, err
+		}
+		value, err := bl.word(v)
+		if err != nil {
+			return nil, err
+		}
+		kvs = append(kvs, [2]string{key, value})
+	}
+	return kvs, nil
 }
