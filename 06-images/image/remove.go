@@ -42,6 +42,12 @@ func (s *Store) Use(holder string, id Digest, path string) error {
 	if err := checkHolder(holder); err != nil {
 		return err
 	}
+	// A container that persists (berthd's) takes its lease at create
+	// and again at every start: the second time the lease is there
+	// already, and rewriting it durably would cost two fsyncs per start.
+	if l, err := s.Lease(holder); err == nil && l.Image == id && l.Path == path {
+		return nil
+	}
 	unlock, err := s.lock()
 	if err != nil {
 		return err

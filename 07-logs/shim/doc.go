@@ -38,6 +38,8 @@
 //	                            log, wait for init; exit.json; reap init
 //	                          execve -> Go cleanup: Runtime.Cleanup (cgroup,
 //	                            network); state.json: exited; exit
+//	                          (or, if a daemon supervises the store, exit
+//	                            and leave the clean-up to it: supervisor.go)
 //
 // The shim is the program itself re-executed, like init in chapter 01,
 // under the name "berth-shim"; Runtime.Main, called first in main, makes

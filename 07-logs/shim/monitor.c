@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -286,8 +287,20 @@ static long long now_ms(void)
  * to another terminal while the container still counts as running. Other
  * descriptors are -1 when unused.
  *
- * argv: berth-shim-monitor DIR PID LOCK_FD OUT_FD ERR_FD IN_FD MAX_SIZE MAX_FILES LOG_STDIN CONSOLE_FD
+ * argv: berth-shim-monitor DIR PID LOCK_FD OUT_FD ERR_FD IN_FD MAX_SIZE MAX_FILES LOG_STDIN CONSOLE_FD SUPERVISOR_LOCK
  * ------------------------------------------------------------------- */
+
+/* supervised: does a supervisor hold the lock at path? It holds it
+ * exclusively, so a shared lock cannot be had meanwhile. */
+static int supervised(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
 
 static void close_fd(int *fd)
 {
@@ -298,7 +311,7 @@ static void close_fd(int *fd)
 
 static void monitor_main(int argc, char **argv)
 {
-	if (argc != 11)
+	if (argc != 12)
 		_exit(2);
 	const char *dir = argv[1];
 	pid_t pid = (pid_t)atoi(argv[2]);
@@ -441,6 +454,11 @@ static void monitor_main(int argc, char **argv)
 	close_fd(&in_fd);
 	close_fd(&fifo_fd);
 	close_fd(&pidfd);
+
+	/* A supervisor (berthd) holds its lock: it cleans up, in its own
+	 * process, sooner than the Go start below (see supervisor.go). */
+	if (supervised(argv[11]))
+		_exit(0);
 
 	/* Back to Go for the clean-up (cgroup, network: the engine's code),
 	 * in this same process, still holding the lock. */

@@ -59,7 +59,7 @@ func (m monitor) execC() {
 		monitorName, m.c.dir, strconv.Itoa(m.pid),
 		strconv.Itoa(fdOf(m.lock)), strconv.Itoa(fdOf(m.out)), strconv.Itoa(fdOf(m.err)), strconv.Itoa(fdOf(m.in)),
 		strconv.FormatInt(m.c.Config.Log.MaxSize, 10), strconv.Itoa(m.c.Config.Log.Files()), logStdin,
-		strconv.Itoa(fdOf(m.console)),
+		strconv.Itoa(fdOf(m.console)), supervisorPath(m.c.dir),
 	}
 	_ = syscall.Exec("/proc/self/exe", args, os.Environ())
 	for _, f := range files {

@@ -233,7 +233,11 @@ func (rt Runtime) supervise(dir string, rep *os.File) error {
 	if haveCMonitor && os.Getenv(MonitorEnv) != "go" {
 		m.execC() // returns only if execve failed: carry on in Go
 	}
-	return rt.finish(c, m.runGo())
+	lock = m.runGo()
+	if supervised(supervisorPath(dir)) {
+		return lock.Close() // the supervisor cleans up (supervisor.go)
+	}
+	return rt.finish(c, lock)
 }
 
 // stdioEnds are both ends of a container's standard streams: the ones
@@ -518,11 +522,13 @@ func (rt Runtime) finish(c *Container, lock *os.File) error {
 	return writeState(c.dir, st)
 }
 
-// recover cleans up after a container whose shim died (it was killed):
-// nobody recorded the container's exit, destroyed its cgroup or released
-// its network. The container itself may still run, orphaned; it is killed
-// first. recover takes the lock itself, so that no shim can start
-// meanwhile.
+// recover finishes a run whose shim is gone without writing the final
+// state. Either the shim left the clean-up to the store's supervisor
+// (supervisor.go): exit.json has the status, and only Cleanup is left.
+// Or the shim died (it was killed): nobody recorded the container's exit,
+// destroyed its cgroup or released its network, and the container itself
+// may still run, orphaned; it is killed first. recover takes the lock
+// itself, so that no shim can start meanwhile.
 func (rt Runtime) recover(c *Container) error {
 	lock, err := takeLock(c.dir)
 	if err != nil {
@@ -533,13 +539,14 @@ func (rt Runtime) recover(c *Container) error {
 	if err != nil || st.Status != Running {
 		return err // someone else finished it
 	}
-	if _, ok, _ := c.readExit(); !ok {
+	_, handedOver, _ := c.readExit()
+	if !handedOver {
 		killOrphan(st)
 		if err := writeExit(c.dir, -1, time.Now()); err != nil {
 			return err
 		}
 	}
-	if err := rt.finish(c, lock); err != nil {
+	if err := rt.finish(c, lock); err != nil || handedOver {
 		return err
 	}
 	st, err = c.rawState()

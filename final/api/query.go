@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/distribution/reference"
+	"github.com/berth-project/berth/06-images/image"
 )
 
 // boolValue reads a boolean query parameter the way dockerd does: absent,
@@ -131,6 +131,12 @@ func parseTail(s string) (int, error) {
 // tag, as `docker import` sends it) and tag to its familiar name and a
 // tag: ("docker.io/library/foo", "") -> ("foo", "latest"). An empty repo
 // stays empty: the image gets no name.
+//
+// The grammar is chapter 06's (image.ParseReference), not the
+// distribution/reference module's: that one compiles a dozen regular
+// expressions when the program starts, which every container's shim and
+// init, this same binary re-executed, would pay for (about a millisecond
+// each).
 func repoTag(repo, tag string) (string, string, error) {
 	if repo == "" {
 		if tag != "" {
@@ -138,24 +144,23 @@ func repoTag(repo, tag string) (string, string, error) {
 		}
 		return "", "", nil
 	}
-	named, err := reference.ParseNormalizedNamed(repo)
-	if err != nil {
-		return "", "", invalid(fmt.Sprintf("invalid reference %q: %v", repo, err))
+	// Does repo carry a tag? After its last colon, unless that colon
+	// is a registry's port ("localhost:5000/app").
+	i := strings.LastIndex(repo, ":")
+	hasTag := i >= 0 && !strings.Contains(repo[i+1:], "/")
+	if hasTag && tag != "" && tag != repo[i+1:] {
+		return "", "", invalid(fmt.Sprintf("invalid reference %q: it has a tag and tag=%q was given too", repo, tag))
 	}
-	if _, ok := named.(reference.Digested); ok {
-		return "", "", invalid(fmt.Sprintf("invalid reference %q: refusing to create a tag with a digest reference", repo))
-	}
-	if tagged, ok := named.(reference.Tagged); ok {
-		if tag != "" && tag != tagged.Tag() {
-			return "", "", invalid(fmt.Sprintf("invalid reference %q: it has a tag and tag=%q was given too", repo, tag))
+	full := repo
+	if !hasTag && tag != "" {
+		if _, err := image.ParseReference("x:" + tag); err != nil {
+			return "", "", invalid(fmt.Sprintf("invalid tag %q: %v", tag, err))
 		}
-		tag = tagged.Tag()
+		full = repo + ":" + tag
 	}
-	if tag == "" {
-		tag = "latest"
+	ref, err := image.ParseReference(full)
+	if err != nil {
+		return "", "", invalid("invalid reference format: " + err.Error())
 	}
-	if _, err := reference.WithTag(named, tag); err != nil {
-		return "", "", invalid(fmt.Sprintf("invalid tag %q: %v", tag, err))
-	}
-	return reference.FamiliarName(named), tag, nil
+	return ref.Name, ref.Tag, nil
 }

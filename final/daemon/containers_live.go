@@ -132,8 +132,14 @@ func (d *Daemon) startLive() error {
 			e.lastRun, e.lastCode, e.lastErr = st.StartedAt, st.ExitCode, st.Error
 		}
 		l.mu.Unlock()
-		if e.autoRemove() && ended(st) && !c.Supervised() {
-			stale = append(stale, e)
+		if ended(st) && !c.Supervised() {
+			if e.autoRemove() {
+				stale = append(stale, e)
+			} else {
+				// Left to a supervisor that died (supervisor.go
+				// in chapter 07): clean up now.
+				_ = Runtime.Finish(c)
+			}
 		}
 	}
 	go l.watchLoop()
@@ -231,22 +237,33 @@ func (l *live) look(e *entry) {
 		e.lastRun, e.lastCode, e.lastErr = st.StartedAt, st.ExitCode, st.Error
 		e.notify()
 	}
+	// A run that ended is cleaned up by the daemon, which holds the
+	// store's supervisor lock: the shim leaves that to it (chapter 07's
+	// supervisor.go). An --rm container is removed, which cleans up
+	// on the way.
 	remove := e.autoRemove() && ended(st) && !e.removing && !e.removed && !l.closed
+	finish := ended(st) && !e.autoRemove() && !e.removed && !l.closed
 	l.mu.Unlock()
-	if !remove {
+	if !remove && !finish {
 		return
 	}
 	if !e.c.Supervised() {
 		l.removes.Add(1)
 		go func() {
 			defer l.removes.Done()
-			_ = l.d.remove(e, false)
+			if remove {
+				_ = l.d.remove(e, false)
+			} else {
+				l.finish(e)
+			}
 		}()
 		return
 	}
-	// The shim is still cleaning up. The event of its end (its lock's
-	// close) may come before the kernel has released the lock, and no
-	// event follows: wait for the shim's exit itself, then look again.
+	// The shim is still at work (its monitor writing the last of the
+	// log, or its own clean-up when no daemon was there at the exit).
+	// The event of its end (its lock's close) may come before the
+	// kernel has released the lock, and no event follows: wait for the
+	// shim's exit itself, then look again.
 	l.mu.Lock()
 	waiting := e.shimWait
 	e.shimWait = true
@@ -259,6 +276,19 @@ func (l *live) look(e *entry) {
 			l.mu.Unlock()
 			l.look(e)
 		}()
+	}
+}
+
+// finish cleans up after e's run, unless e is being removed (which
+// cleans up too): its files must not come back under a removal.
+func (l *live) finish(e *entry) {
+	e.removeMu.Lock()
+	defer e.removeMu.Unlock()
+	l.mu.Lock()
+	removed := e.removed
+	l.mu.Unlock()
+	if !removed {
+		_ = Runtime.Finish(e.c)
 	}
 }
 
@@ -430,5 +460,6 @@ func (d *Daemon) Close() error {
 	l.mu.Unlock()
 	err := l.inotify.Close()
 	l.removes.Wait()
-	return err
+	// From now on the shims clean up after their containers themselves.
+	return errors.Join(err, d.supervisor.Close())
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/moby/moby/api/types/system"
 
+	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
@@ -31,6 +32,12 @@ type Options struct {
 	// 10.88.0.0/16.
 	Bridge string
 	Subnet string
+	// KeepCgroupMount leaves the host's cgroup2 mount as it is. By
+	// default the daemon adds favordynmods to it (chapter 02's
+	// FavorDynMods): without it, moving each container's first process
+	// into its cgroup waits for an RCU grace period, 10-20 ms of every
+	// start.
+	KeepCgroupMount bool
 }
 
 // Defaults for Options.
@@ -52,6 +59,13 @@ type Daemon struct {
 	// The container half's memory (containers_live.go): who waits for
 	// which container, the watch on their directories, the execs.
 	live *live
+	// supervisor is chapter 07's supervisor lock of the container store,
+	// held while the daemon runs.
+	supervisor *shim.Supervisor
+
+	// warnings are shown by `info`: what the daemon could not set up
+	// as it wanted, and works without.
+	warnings []string
 
 	mu sync.Mutex // guards what follows
 }
@@ -85,14 +99,28 @@ func New(opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	d := &Daemon{opts: opts, started: time.Now(), images: images, containers: containers}
+	if !opts.KeepCgroupMount {
+		if _, err := cgroup.FavorDynMods(); err != nil {
+			// Slower starts, nothing worse (a daemon in a
+			// container may not remount): say so in `info`.
+			d.warnings = append(d.warnings, "WARNING: "+err.Error())
+		}
+	}
 	// What a daemon killed in the middle of a load, commit or build
 	// left behind (images_recover.go).
 	if err := d.recoverImages(); err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
+	// The daemon cleans up after every container's exit itself, sooner
+	// than the shim would (chapter 07's supervisor.go); and one daemon
+	// at a time serves a data root.
+	if d.supervisor, err = containers.Supervise(); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
 	// Re-attach to the containers that shims kept running meanwhile,
 	// and finish what happened while no daemon ran (containers_live.go).
 	if err := d.startLive(); err != nil {
+		d.supervisor.Close()
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	return d, nil

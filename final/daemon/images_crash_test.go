@@ -263,8 +263,8 @@ func crashAndRecover(t *testing.T, mode, root, input string, stages []stage, kee
 		checkVisible(t, root)
 		d, err := New(Options{DataRoot: root, ExecRoot: t.TempDir()})
 		require.NoError(t, err, "a daemon starts after the crash")
-		_ = d
 		checkClean(t, root, keep...)
+		require.NoError(t, d.Close()) // the next worker is the data root's daemon
 	}
 	assert.GreaterOrEqual(t, interrupted, len(stages)-1, "the kills came in the middle of the work")
 	crashRun(t, mode, root, input, nil)
@@ -294,7 +294,7 @@ func TestCrashDuringLoadLeavesTheStoreConsistent(t *testing.T) {
 	root := t.TempDir()
 	d, err := New(Options{DataRoot: root, ExecRoot: t.TempDir()})
 	require.NoError(t, err)
-	_ = d
+	require.NoError(t, d.Close())
 	layers := filepath.Join(root, "images", "layers")
 	tmp := filepath.Join(root, "images", "tmp")
 	crashAndRecover(t, "load", root, archive, []stage{
@@ -325,11 +325,13 @@ func TestCrashDuringCommitLeavesTheStoreConsistent(t *testing.T) {
 		}
 		return false
 	}
+	reopen := e.handOver()
 	crashAndRecover(t, "commit", e.root, "big", []stage{
 		{"the layer is being written", func() bool { return has(tmp, "layer-") }},
 		{"16 MB of the layer's tar written", blobBig},
 		{"the layer in the store, no image yet", func() bool { return countIn(filepath.Join(e.root, "images", "layers")) >= 2 }},
 	}, id)
+	e = reopen()
 	assert.Equal(t, int64(64<<20), fileSizeIn(t, e, "committed:1", "/big"))
 }
 
@@ -367,6 +369,7 @@ func TestCrashDuringBuildLeavesTheStoreConsistent(t *testing.T) {
 			return reached()
 		}
 	}
+	reopen := e.handOver()
 	crashAndRecover(t, "build", e.root, ctxFile, []stage{
 		{"the context is being unpacked", watch(func() bool { return has(filepath.Join(e.root, "builder", "tmp"), "build-") })},
 		{"the first RUN's container runs, in its cgroup", watch(func() bool {
@@ -380,6 +383,7 @@ func TestCrashDuringBuildLeavesTheStoreConsistent(t *testing.T) {
 		{"the first RUN is being committed", watch(func() bool { return has(filepath.Join(e.root, "images", "tmp"), "layer-") })},
 		{"the second RUN's container runs", watch(func() bool { return countIn(running) > 0 && countIn(meta) >= 4 })},
 	})
+	e = reopen()
 	assert.Equal(t, "done\n", e.runImage("built:1"))
 	require.NotEmpty(t, seen)
 	for id := range seen {

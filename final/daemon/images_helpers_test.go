@@ -49,7 +49,22 @@ func newImageEnv(t testing.TB) *imageEnv {
 	root := t.TempDir()
 	d, err := New(Options{DataRoot: root, ExecRoot: t.TempDir(), Version: "test"})
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Close() })
 	return serveImages(t, d, root)
+}
+
+// handOver closes e's daemon, so that another (a crash test's worker)
+// may serve its data root: one daemon at a time supervises a root. The
+// returned function starts a new daemon over the root and gives its env.
+func (e *imageEnv) handOver() func() *imageEnv {
+	e.t.Helper()
+	require.NoError(e.t, e.d.Close())
+	return func() *imageEnv {
+		d, err := New(Options{DataRoot: e.root, ExecRoot: e.t.TempDir(), Version: "test"})
+		require.NoError(e.t, err)
+		e.t.Cleanup(func() { _ = d.Close() })
+		return serveImages(e.t, d, e.root)
+	}
 }
 
 func serveImages(t testing.TB, d *Daemon, root string) *imageEnv {
