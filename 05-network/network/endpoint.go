@@ -208,8 +208,14 @@ func (e *Endpoint) Detach() error {
 		return nil
 	}
 	// The rules go first: from then on, nothing is forwarded to this
-	// address, even if it were handed to a new container.
-	if err := errors.Join(deletePortRules(e.Bridge, e.ID), deleteVeth(e.HostVeth)); err != nil {
+	// address, even if it were handed to a new container. A container
+	// that published no port has none (installRules), and looking for
+	// them would read the whole publish chain.
+	var rulesErr error
+	if len(e.Ports) > 0 {
+		rulesErr = deletePortRules(e.Bridge, e.ID)
+	}
+	if err := errors.Join(rulesErr, deleteVeth(e.HostVeth)); err != nil {
 		return err
 	}
 	if e.Pid == 0 {

@@ -185,10 +185,23 @@ func concat(parts ...[]expr.Any) []expr.Any {
 
 // installRules creates the bridge's table (if needed) and the container's
 // DNAT rules, in one transaction.
+//
+// A container that publishes no port needs only the table (for the
+// masquerade rules), and once the first container has made it, it is
+// there whole: a transaction creates a table with its chains and rules or
+// not at all. So that container costs one lookup, not a commit of the
+// table (an nftables commit waits for the kernel to apply the batch, a
+// millisecond or more, on the path of every start).
 func installRules(bridge string, subnet netip.Prefix, id string, ip netip.Addr, ports []PortMapping) error {
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
+	}
+	if len(ports) == 0 {
+		t := table(bridge)
+		if _, err := c.ListTableOfFamily(t.Name, t.Family); err == nil {
+			return nil
+		}
 	}
 	addTable(c, bridge, subnet)
 	addPortRules(c, bridge, id, ip, ports)
