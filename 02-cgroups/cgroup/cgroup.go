@@ -32,9 +32,10 @@ type Hierarchy struct {
 	// under it when Version is V2. On a Hybrid host it is recorded for
 	// information only.
 	Unified string
-	// Mounts maps a v1 controller ("memory", "cpu", "cpuacct", "pids") to
-	// the mount point of the hierarchy that carries it. Used when Version
-	// is V1 or Hybrid. Co-mounted controllers share a mount point.
+	// Mounts maps a v1 controller ("memory", "cpu", "cpuacct", "pids",
+	// "freezer") to the mount point of the hierarchy that carries it.
+	// Used when Version is V1 or Hybrid. Co-mounted controllers share a
+	// mount point.
 	Mounts map[string]string
 
 	ops ops // zero: the real kernel (hostOps)
@@ -199,9 +200,9 @@ func (c *Cgroup) Name() string { return c.name }
 func (c *Cgroup) Version() Version { return c.version }
 
 // Path returns the directory holding controller's interface files
-// ("memory", "cpu", "cpuacct" or "pids"), or "" if the cgroup has no
-// directory in that controller's hierarchy. On v2 there is a single
-// directory and the controller does not matter.
+// ("memory", "cpu", "cpuacct", "pids" or "freezer"), or "" if the cgroup
+// has no directory in that controller's hierarchy. On v2 there is a
+// single directory and the controller does not matter.
 //
 // On v2 this is also the directory to open for SysProcAttr.CgroupFD, which
 // starts a child directly inside the cgroup (clone3 CLONE_INTO_CGROUP).
@@ -403,9 +404,13 @@ const destroyTimeout = 5 * time.Second
 
 // Destroy kills every process left in the cgroup and removes its
 // directories. It is idempotent: destroying a cgroup that is already gone
-// (or half gone) succeeds. The shared Parent is left in place.
+// (or half gone) succeeds. The shared Parent is left in place. A frozen
+// cgroup is thawed as its processes are killed (see thawForKill).
 func (c *Cgroup) Destroy() error {
 	var errs []error
+	if err := c.thawForKill(); err != nil {
+		errs = append(errs, fmt.Errorf("cgroup %s: destroy: %w", c.name, err))
+	}
 	for _, dir := range c.Dirs() {
 		if err := c.removeDir(dir); err != nil {
 			errs = append(errs, fmt.Errorf("cgroup %s: destroy: %w", c.name, err))

@@ -43,6 +43,8 @@
 //	│   └── berth/web/  cpuacct.usage
 //	├── pids/                cgroup,pids
 //	│   └── berth/web/  pids.max
+//	├── freezer/             cgroup,freezer
+//	│   └── berth/web/  freezer.state                     cgroup.freeze (freezing)
 //	└── unified/             cgroup2 (hybrid only, no controllers)
 //
 // v2 is not v1 with other file names. The differences that matter here:
@@ -123,6 +125,42 @@
 //
 // The shared "berth" parent is never removed: another container may be
 // created in it at the same moment.
+//
+// # Freezing
+//
+// A cgroup can also stop its processes where they stand: Freeze, then
+// Thaw (docker pause and unpause). Nothing is signalled, so no process
+// can notice, catch or ignore it, as it could SIGSTOP (which its parent
+// would also see in waitpid). The point, besides pausing, is a
+// consistent snapshot: while a container is frozen, nothing it runs can
+// write a file, so its writable layer can be copied whole (docker commit
+// pauses by default), with no file caught half written.
+//
+//	v1 (hierarchy "freezer")                v2 (any cgroup, Linux 5.2+)
+//	echo FROZEN > freezer.state             echo 1 > cgroup.freeze
+//	cat freezer.state: FREEZING ... FROZEN  cgroup.events: "frozen 0" ... "frozen 1"
+//	echo THAWED > freezer.state             echo 0 > cgroup.freeze
+//
+// Freezing is not instant: each process stops the next time it is in
+// the kernel, at once if it sleeps, at its next interrupt if it computes.
+// Neither write waits for that, so Freeze waits itself. On v2 the kernel
+// counts the stopped processes and sets "frozen 1" in cgroup.events when
+// the last one stops. v1 has no such notification: the state is only
+// recomputed when freezer.state is read, and reads FREEZING until every
+// process has stopped. So on v1 Freeze must poll: read, and write FROZEN
+// again (one more pass over the processes), until it reads FROZEN. A
+// process in an uninterruptible sleep (a hung NFS server) cannot stop;
+// after a few seconds Freeze thaws the cgroup again and fails, rather
+// than leave it half frozen.
+//
+// The freezer is a v1 controller like memory, so on v1 a container's
+// cgroup has a directory in the freezer hierarchy too, and Add puts the
+// process there. On v2 it is a core file, there without any controller.
+//
+// A frozen process on v1 does not die of SIGKILL: the signal waits until
+// the process runs again. Destroy therefore kills, then thaws; a daemon
+// that kills a paused container does the same (v2 lets a fatal signal
+// through a freeze).
 //
 // # This package is not
 //

@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -29,6 +31,13 @@ import (
 //     cgroups exist, and otherwise removes the directory with its files.
 //   - kill records the pid (no real process is ever signalled) and, like
 //     the death of a process, drops it from every cgroup.procs.
+//   - setFreezer plays the freezer: on v1 a write of FROZEN leaves
+//     freezer.state at FREEZING for the first freezeSlow writes (the
+//     processes have not all stopped yet), then FROZEN; on v2 "frozen 1"
+//     appears in cgroup.events freezeDelay after the write of "1" to
+//     cgroup.freeze, as the kernel sets it on its own. With freezeStuck
+//     the freeze never completes (a process in an uninterruptible
+//     sleep). A thaw takes effect at once, as in the kernel.
 //
 // A write to cgroup.kill cannot be noticed when it happens, so rmdir
 // honours it instead: a "1" in cgroup.kill empties cgroup.procs.
@@ -43,9 +52,18 @@ type fakeKernel struct {
 	omit       map[string]bool // interface files mkdir should not create
 	busy       int             // fail this many rmdirs with EBUSY first, as the kernel tears down
 
+	freezeSlow  int           // v1: writes of FROZEN that leave FREEZING
+	freezeDelay time.Duration // v2: from cgroup.freeze 1 to "frozen 1"
+	freezeStuck bool          // the freeze never completes
+
 	killed      []int    // pids passed to kill
 	groupKilled []string // dirs emptied through cgroup.kill
 	rmdirs      int      // rmdir calls
+	freezerOps  int      // setFreezer calls
+	// calls lists kills ("kill 10") and freezer writes
+	// ("freezer.state THAWED") in order.
+	calls []string
+	mu    sync.Mutex // guards the v2 freezer's delayed write
 }
 
 const fakeUnlimitedV1 = "9223372036854771712"
@@ -88,7 +106,7 @@ func newFakeV1(t *testing.T, hierarchies ...string) (*Hierarchy, *fakeKernel) {
 }
 
 func (k *fakeKernel) ops() ops {
-	return ops{mkdir: k.mkdir, rmdir: k.rmdir, kill: k.kill}
+	return ops{mkdir: k.mkdir, rmdir: k.rmdir, kill: k.kill, setFreezer: k.setFreezer}
 }
 
 func (k *fakeKernel) writeFile(path, content string) {
@@ -149,6 +167,7 @@ func (k *fakeKernel) v2Files(enabled []string) map[string]string {
 		"cgroup.controllers":     strings.Join(enabled, " "),
 		"cgroup.subtree_control": "",
 		"cgroup.events":          "populated 0\nfrozen 0\n",
+		"cgroup.freeze":          "0",
 		"cpu.stat":               "usage_usec 0\nuser_usec 0\nsystem_usec 0\n",
 	}
 	if k.cgroupKill {
@@ -197,6 +216,10 @@ func (k *fakeKernel) v1Files(ctrls []string, useHierarchy, oomKillDisable string
 		case "pids":
 			files["pids.max"] = "max"
 			files["pids.current"] = "0"
+		case "freezer":
+			files["freezer.state"] = "THAWED"
+			files["freezer.self_freezing"] = "0"
+			files["freezer.parent_freezing"] = "0"
 		}
 	}
 	return files
@@ -231,6 +254,7 @@ func (k *fakeKernel) rmdir(path string) error {
 
 func (k *fakeKernel) kill(pid int) error {
 	k.killed = append(k.killed, pid)
+	k.calls = append(k.calls, "kill "+strconv.Itoa(pid))
 	return filepath.WalkDir(k.root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.Name() != "cgroup.procs" {
 			return err
@@ -244,4 +268,62 @@ func (k *fakeKernel) kill(pid int) error {
 		k.writeFile(path, strings.Join(keep, "\n"))
 		return nil
 	})
+}
+
+func (k *fakeKernel) setFreezer(dir, name, value string) error {
+	k.freezerOps++
+	k.calls = append(k.calls, name+" "+value)
+	if !exists(dir, name) {
+		return writeString(dir, name, value) // fails as the kernel would
+	}
+	switch {
+	case name == "freezer.state" && value == "FROZEN":
+		if k.freezeStuck || k.freezeSlow > 0 {
+			k.freezeSlow--
+			value = "FREEZING"
+		}
+	case name == "cgroup.freeze":
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		frozen := "0"
+		if value == "1" {
+			if k.freezeStuck {
+				break
+			}
+			if k.freezeDelay > 0 {
+				time.AfterFunc(k.freezeDelay, func() { k.setEvent(dir, "frozen", "1") })
+				break
+			}
+			frozen = "1"
+		}
+		k.setEventLocked(dir, "frozen", frozen)
+	}
+	return writeString(dir, name, value)
+}
+
+// setEvent sets key in dir/cgroup.events, atomically (by rename): the
+// code under test may be reading it from another goroutine.
+func (k *fakeKernel) setEvent(dir, key, value string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.setEventLocked(dir, key, value)
+}
+
+func (k *fakeKernel) setEventLocked(dir, key, value string) {
+	path := filepath.Join(dir, "cgroup.events")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return // removed meanwhile
+	}
+	var lines []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if k, _, _ := strings.Cut(line, " "); k != key {
+			lines = append(lines, line)
+		}
+	}
+	lines = append(lines, key+" "+value)
+	tmp := path + ".tmp"
+	if os.WriteFile(tmp, []byte(strings.Join(lines, "\n")+"\n"), 0o644) == nil {
+		_ = os.Rename(tmp, path)
+	}
 }

@@ -20,16 +20,20 @@ import (
 //     interface files (memory.max, cgroup.procs, ...);
 //   - rmdir on cgroupfs removes a directory that still "contains" those
 //     files, and fails with EBUSY while processes are inside;
-//   - kill sends SIGKILL to the processes listed in cgroup.procs.
+//   - kill sends SIGKILL to the processes listed in cgroup.procs;
+//   - setFreezer writes a freezer file (freezer.state, cgroup.freeze),
+//     after which the state read back is not what was written but the
+//     processes' progress: FREEZING, then FROZEN once all have stopped.
 //
 // Everything else is plain reading and writing of small files. Unit tests
-// replace these three with a fake kernel working on a temporary directory
+// replace these with a fake kernel working on a temporary directory
 // (see fake_test.go), so the file-writing logic is tested without root and
-// without ever signalling a real process.
+// without ever signalling or freezing a real process.
 type ops struct {
-	mkdir func(path string) error
-	rmdir func(path string) error
-	kill  func(pid int) error
+	mkdir      func(path string) error
+	rmdir      func(path string) error
+	kill       func(pid int) error
+	setFreezer func(dir, name, value string) error
 }
 
 var hostOps = ops{
@@ -42,7 +46,8 @@ var hostOps = ops{
 		}
 		return nil
 	},
-	kill: func(pid int) error { return unix.Kill(pid, unix.SIGKILL) },
+	kill:       func(pid int) error { return unix.Kill(pid, unix.SIGKILL) },
+	setFreezer: writeString,
 }
 
 // readString returns the content of dir/name without the trailing newline.

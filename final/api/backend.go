@@ -36,6 +36,13 @@ type Backend interface {
 	ContainerStop(ctx context.Context, name string, timeout *int, signal string) error
 	ContainerRestart(ctx context.Context, name string, timeout *int, signal string) error
 	ContainerKill(ctx context.Context, name string, signal string) error
+	// ContainerPause freezes every process of a running container
+	// (docker pause) until ContainerUnpause. Pausing a container that
+	// does not run or is paused already, and unpausing one that is not
+	// paused, are conflicts (errdefs.ErrConflict, 409). A paused
+	// container shows as State.Paused (and Running), status "paused".
+	ContainerPause(ctx context.Context, name string) error
+	ContainerUnpause(ctx context.Context, name string) error
 	ContainerRemove(ctx context.Context, name string, force, volumes bool) error
 	// ContainerWait returns once the container is in a state where it
 	// can be waited for (for "next-exit": created or running); the

@@ -35,6 +35,8 @@ func (s *Server) routes() http.Handler {
 	handle("POST /containers/{id}/stop", s.containerStop)
 	handle("POST /containers/{id}/restart", s.containerRestart)
 	handle("POST /containers/{id}/kill", s.containerKill)
+	handle("POST /containers/{id}/pause", s.containerPause)
+	handle("POST /containers/{id}/unpause", s.containerUnpause)
 	handle("DELETE /containers/{id}", s.containerRemove)
 	handle("POST /containers/{id}/wait", s.containerWait)
 	handle("GET /containers/{id}/top", s.containerTop)

@@ -223,9 +223,10 @@ func NewRootCommand(c *CLI) *cobra.Command {
 	add("other",
 		newAttachCommand(c), newCommitCommand(c), newCreateCommand(c), newExportCommand(c),
 		newHistoryCommand(c), newImportCommand(c), newInspectCommand(c), newKillCommand(c),
-		newLoadCommand(c), newLogsCommand(c), newPortCommand(c), newRestartCommand(c),
-		newRmCommand(c), newRmiCommand(c), newSaveCommand(c), newStartCommand(c),
-		newStopCommand(c), newTagCommand(c), newTopCommand(c), newWaitCommand(c),
+		newLoadCommand(c), newLogsCommand(c), newPauseCommand(c), newPortCommand(c),
+		newRestartCommand(c), newRmCommand(c), newRmiCommand(c), newSaveCommand(c),
+		newStartCommand(c), newStopCommand(c), newTagCommand(c), newTopCommand(c),
+		newUnpauseCommand(c), newWaitCommand(c),
 	)
 	root.AddCommand(newDocsCommand(c))
 	tidyCommands(root)

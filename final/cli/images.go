@@ -70,8 +70,8 @@ func newContainerCommand(c *CLI) *cobra.Command {
 	cmd.AddCommand(
 		newAttachCommand(c), newCommitCommand(c), newCreateCommand(c), newExecCommand(c),
 		newExportCommand(c), newInspectContainerCommand(c), newKillCommand(c), newLogsCommand(c), ls,
-		newPortCommand(c), newRestartCommand(c), rm, newRunCommand(c),
-		newStartCommand(c), newStopCommand(c), newTopCommand(c), newWaitCommand(c),
+		newPauseCommand(c), newPortCommand(c), newRestartCommand(c), rm, newRunCommand(c),
+		newStartCommand(c), newStopCommand(c), newTopCommand(c), newUnpauseCommand(c), newWaitCommand(c),
 	)
 	return cmd
 }

@@ -52,6 +52,9 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 		return err
 	}
 	if st.Status == shim.Running {
+		if err := startPaused(e); err != nil {
+			return err
+		}
 		return errdefs.ErrNotModified.WithMessage("Container already started")
 	}
 	if _, err := Runtime.StartContainer(e.c); err != nil {
@@ -110,7 +113,7 @@ func (d *Daemon) ContainerStop(ctx context.Context, name string, timeout *int, s
 	if timeout != nil {
 		grace = time.Duration(*timeout) * time.Second
 	}
-	if _, err := e.c.StopWith(sig, grace); err != nil && !errors.Is(err, shim.ErrNotRunning) {
+	if _, err := d.stopContainer(e, sig, grace); err != nil && !errors.Is(err, shim.ErrNotRunning) {
 		return fmt.Errorf("stopping container %s: %w", e.id, err)
 	}
 	d.live.look(e)
@@ -140,7 +143,7 @@ func (d *Daemon) ContainerKill(ctx context.Context, name string, signal string) 
 	if err != nil {
 		return err
 	}
-	if err := e.c.Signal(sig); err != nil {
+	if err := d.signalContainer(e, sig); err != nil {
 		if errors.Is(err, shim.ErrNotRunning) {
 			return notRunning(e)
 		}
@@ -218,7 +221,7 @@ func (d *Daemon) removeLocked(e *entry, force bool) error {
 		if !force {
 			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", e.id))
 		}
-		if err := e.c.Signal(unix.SIGKILL); err != nil && !errors.Is(err, shim.ErrNotRunning) {
+		if err := d.signalContainer(e, unix.SIGKILL); err != nil && !errors.Is(err, shim.ErrNotRunning) {
 			return err
 		}
 		if _, err := e.c.Wait(10 * time.Second); err != nil {
@@ -385,7 +388,8 @@ func (lf *listFilter) match(e *entry, st shim.State) bool {
 				re, err := regexp.Compile(v)
 				ok = ok || (err == nil && re.MatchString(e.name)) || strings.Contains(e.name, strings.TrimPrefix(v, "/"))
 			case "status":
-				ok = ok || string(apiState(st)) == v
+				state, _, _ := containerState(e, st)
+				ok = ok || string(state) == v
 			case "label":
 				k, want, hasValue := strings.Cut(v, "=")
 				got, has := labels[k]
@@ -405,14 +409,15 @@ func (lf *listFilter) match(e *entry, st shim.State) bool {
 
 // summary is one line of docker ps.
 func (d *Daemon) summary(e *entry, st shim.State, size bool) container.Summary {
+	state, status, _ := containerState(e, st)
 	s := container.Summary{
 		ID:      e.id,
 		Names:   []string{"/" + e.name},
 		Image:   e.c.Config.Image,
 		Command: strings.Join(e.c.Config.Command, " "),
 		Created: created(e.c).Unix(),
-		State:   apiState(st),
-		Status:  statusText(st),
+		State:   state,
+		Status:  status,
 		Labels:  map[string]string{},
 		Ports:   []container.PortSummary{},
 		Mounts:  []container.MountPoint{},
@@ -586,14 +591,16 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 	}
 	l.mu.Unlock()
 	slices.Sort(execIDs)
+	state, _, isPaused := containerState(e, st)
 	info := container.InspectResponse{
 		ID:      e.id,
 		Created: rfc3339(created(e.c)),
 		Path:    rec.Path,
 		Args:    rec.Args,
 		State: &container.State{
-			Status:     apiState(st),
+			Status:     state,
 			Running:    st.Status == shim.Running,
+			Paused:     isPaused,
 			OOMKilled:  st.OOMKilled,
 			Dead:       st.Status == shim.Dead,
 			Pid:        pid,

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	apinet "github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/system"
 	"golang.org/x/sys/unix"
@@ -46,7 +47,7 @@ func (d *Daemon) Info(ctx context.Context) (system.Info, error) {
 		Runtimes:        map[string]system.RuntimeWithStatus{"berth": {}},
 		SecurityOptions: []string{},
 		Labels:          []string{},
-		Warnings:        []string{},
+		Warnings:        append([]string{}, d.warnings...),
 	}
 	info.Name, _ = os.Hostname()
 	sum := sha256.Sum256([]byte(d.opts.DataRoot))
@@ -83,13 +84,30 @@ func (d *Daemon) Info(ctx context.Context) (system.Info, error) {
 			continue
 		}
 		info.Containers++
-		if st.Status == shim.Running {
+		switch state, _, _ := containerState(e, st); state {
+		case container.StatePaused:
+			info.ContainersPaused++ // and not running, as Docker counts
+		case container.StateRunning:
 			info.ContainersRunning++
-		} else {
+		default:
 			info.ContainersStopped++
 		}
 	}
 	return info, nil
+}
+
+// containerState is what the API shows of a container whose shim's
+// state is st: the status word (docker ps --filter status=, inspect's
+// State.Status), the STATUS column of ps, and whether it is paused. The
+// shim knows nothing of pauses (a paused container runs, to it); the
+// cgroup's freezer does (containers_pause.go). A paused container is
+// "paused", "Up 3 minutes (Paused)", as in Docker.
+func containerState(e *entry, st shim.State) (state container.ContainerState, status string, isPaused bool) {
+	state, status = apiState(st), statusText(st)
+	if paused(e, st) {
+		return container.StatePaused, status + " (Paused)", true
+	}
+	return state, status, false
 }
 
 // osName is PRETTY_NAME of /etc/os-release, as docker info shows it.

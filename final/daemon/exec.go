@@ -63,6 +63,9 @@ func (d *Daemon) ExecCreate(ctx context.Context, name string, req container.Exec
 	if !e.c.Running() {
 		return "", notRunning(e)
 	}
+	if err := execPaused(e); err != nil {
+		return "", err
+	}
 	if req.DetachKeys != "" {
 		if _, err := parseDetachKeys(req.DetachKeys); err != nil {
 			return "", err
@@ -108,6 +111,9 @@ func (d *Daemon) ExecStart(ctx context.Context, execID string, opts api.ExecStar
 	}
 	if st.Status != shim.Running {
 		return notRunning(e)
+	}
+	if err := execPaused(e); err != nil {
+		return err
 	}
 	x.pid0 = st.Pid
 	nopts, err := d.execOptions(x, st)

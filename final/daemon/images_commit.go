@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 
+	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/shim"
@@ -60,15 +62,18 @@ func (d *Daemon) findRWLayer(name string) (*layer.RW, error) {
 // then the --change instructions (CMD, ENTRYPOINT, ENV, WORKDIR, USER,
 // LABEL, EXPOSE, STOPSIGNAL).
 //
-// A running container is committed as it is: berth has no freezer to
-// pause it (Docker pauses by default), so a file that the container is
-// writing at that very moment may be caught half-written, as with
-// `docker commit --pause=false`. Everything else is consistent: the
-// writable layer is an ordinary directory, and its tar is made in one
-// pass, each file read once, at its size of that moment (a file that
-// shrinks while it is read fails the commit, which can be tried again).
-// opts.Pause is not honoured.
-func (d *Daemon) ContainerCommit(ctx context.Context, opts api.CommitOptions) (string, error) {
+// A running container is paused while its writable layer is copied
+// (opts.Pause, true unless `docker commit --pause=false`), as Docker
+// does: chapter 02's freezer stops its processes, so that none writes a
+// file as it is read, and the image is a snapshot of one moment. The
+// container is thawed afterwards, whether the commit worked or not; one
+// that was paused already stays paused. Without the pause a file that
+// the container is writing at that very moment may be caught half
+// written; the rest is consistent all the same: the writable layer is an
+// ordinary directory, and its tar is made in one pass, each file read
+// once, at its size of that moment (a file that shrinks while it is read
+// fails the commit, which can be tried again).
+func (d *Daemon) ContainerCommit(ctx context.Context, opts api.CommitOptions) (retID string, retErr error) {
 	rw, err := d.findRWLayer(opts.Container)
 	if err != nil {
 		return "", err
@@ -111,6 +116,17 @@ func (d *Daemon) ContainerCommit(ctx context.Context, opts api.CommitOptions) (s
 	} else if !errors.Is(err, layer.ErrInUse) {
 		return "", err
 	}
+	if opts.Pause {
+		thaw, err := freezeForCommit(rw.ID, opts.Container)
+		if err != nil {
+			return "", err
+		}
+		defer func() {
+			if err := thaw(); err != nil && retErr == nil {
+				retID, retErr = "", fmt.Errorf("container %s was committed as %s, but unpausing it failed: %w", opts.Container, retID, err)
+			}
+		}()
+	}
 	img, err := d.images.Commit(rw.Upper(), image.CommitOptions{
 		Parent:    parent.ID,
 		Ref:       ref,
@@ -123,6 +139,48 @@ func (d *Daemon) ContainerCommit(ctx context.Context, opts api.CommitOptions) (s
 		return "", fmt.Errorf("committing container %s: %w", opts.Container, err)
 	}
 	return img.ID.String(), nil
+}
+
+// freezeForCommit pauses the running container id for a commit, and
+// returns what unpauses it. A container that does not run (its cgroup
+// exists only while it runs) or is paused already is left as it is, and
+// thaw does nothing. As in Docker, a container that cannot be paused is
+// not committed: the client may ask again with --pause=false.
+func freezeForCommit(id, name string) (thaw func() error, err error) {
+	nothing := func() error { return nil }
+	cg, err := containerCgroup(id)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nothing, nil
+	}
+	if err != nil {
+		return nil, pauseError(name, err)
+	}
+	st, err := cg.FreezerState()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nothing, nil // it has just exited
+	case err != nil:
+		return nil, pauseError(name, err)
+	case st != cgroup.Thawed:
+		return nothing, nil
+	}
+	if err := cg.Freeze(); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nothing, nil
+		}
+		return nil, pauseError(name, err)
+	}
+	return func() error {
+		err := cg.Thaw()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // it was killed meanwhile, and its cgroup removed
+		}
+		return err
+	}, nil
+}
+
+func pauseError(name string, err error) error {
+	return fmt.Errorf("Error pausing container %s (commit --pause=false copies it running): %w", name, err)
 }
 
 // mergeConfig lays the fields of a commit's configuration that are set

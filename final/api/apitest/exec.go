@@ -39,6 +39,9 @@ func (f *Fake) ExecCreate(_ context.Context, name string, req container.ExecCrea
 	if c.status != container.StateRunning {
 		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", c.id))
 	}
+	if c.paused {
+		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is paused, unpause the container before exec", c.id))
+	}
 	e := &execProc{id: randomID(), c: c, cfg: req}
 	f.execs[e.id] = e
 	c.execIDs = append(c.execIDs, e.id)
@@ -69,6 +72,10 @@ func (f *Fake) ExecStart(ctx context.Context, id string, opts api.ExecStartOptio
 	if c.status != container.StateRunning || c.cancel == nil {
 		f.mu.Unlock()
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", c.id))
+	}
+	if c.paused {
+		f.mu.Unlock()
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is paused, unpause the container before exec", c.id))
 	}
 	prog := f.programs[path.Base(e.cfg.Cmd[0])]
 	e.started = true

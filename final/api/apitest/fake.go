@@ -84,6 +84,7 @@ type ctr struct {
 	host      container.HostConfig
 	files     map[string]string
 	status    container.ContainerState
+	paused    bool // while running: docker pause (the program goes on, unseen)
 	pid       int
 	exitCode  int
 	errMsg    string
@@ -187,9 +188,12 @@ func (f *Fake) Info(context.Context) (system.Info, error) {
 	}
 	for _, c := range f.containers {
 		info.Containers++
-		if c.status == container.StateRunning {
+		switch c.state() {
+		case container.StatePaused:
+			info.ContainersPaused++
+		case container.StateRunning:
 			info.ContainersRunning++
-		} else {
+		default:
 			info.ContainersStopped++
 		}
 	}
@@ -267,6 +271,9 @@ func (f *Fake) ContainerStart(_ context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	if c.paused {
+		return errdefs.ErrConflict.WithMessage("cannot start a paused container, try unpause instead")
+	}
 	if c.status == container.StateRunning {
 		return errdefs.ErrNotModified.WithMessage("container already started")
 	}
@@ -332,7 +339,7 @@ func (f *Fake) run(ctx context.Context, c *ctr, prog Program, proc *Proc) {
 	if c.stdinR != nil {
 		_ = c.stdinR.CloseWithError(io.ErrClosedPipe)
 	}
-	c.status = container.StateExited
+	c.status, c.paused = container.StateExited, false
 	c.exitCode = code
 	c.ended = time.Now()
 	c.exits++
@@ -466,6 +473,43 @@ func (f *Fake) ContainerKill(ctx context.Context, name string, signal string) er
 	return f.signal(ctx, c, sig)
 }
 
+// ContainerPause marks a running container paused. The fake's program
+// goes on; what changes is what the engine reports and refuses (exec,
+// start), and that a kill or stop ends the pause, as in Docker.
+func (f *Fake) ContainerPause(_ context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, err := f.lookup(name)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.status != container.StateRunning:
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.id))
+	case c.paused:
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is already paused", c.id))
+	}
+	c.paused = true
+	c.notify()
+	return nil
+}
+
+// ContainerUnpause ends a pause.
+func (f *Fake) ContainerUnpause(_ context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, err := f.lookup(name)
+	if err != nil {
+		return err
+	}
+	if !c.paused || c.status != container.StateRunning {
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not paused", c.id))
+	}
+	c.paused = false
+	c.notify()
+	return nil
+}
+
 // ContainerRemove deletes a stopped container, or a running one with
 // force.
 func (f *Fake) ContainerRemove(ctx context.Context, name string, force, _ bool) error {
@@ -587,7 +631,7 @@ func (f *Fake) matches(c *ctr, filters map[string][]string) bool {
 				re, err := regexp.Compile(v)
 				ok = ok || (err == nil && re.MatchString(c.name)) || strings.Contains(c.name, v)
 			case "status":
-				ok = ok || string(c.status) == v
+				ok = ok || string(c.state()) == v
 			case "label":
 				k, want, hasValue := strings.Cut(v, "=")
 				got, has := c.config.Labels[k]
@@ -624,9 +668,20 @@ func humanDuration(d time.Duration) string {
 	}
 }
 
+// state is the status word of the API: the fake's status, or "paused".
+func (c *ctr) state() container.ContainerState {
+	if c.paused && c.status == container.StateRunning {
+		return container.StatePaused
+	}
+	return c.status
+}
+
 func (c *ctr) statusText() string {
 	switch c.status {
 	case container.StateRunning:
+		if c.paused {
+			return "Up " + humanDuration(time.Since(c.startedAt)) + " (Paused)"
+		}
 		return "Up " + humanDuration(time.Since(c.startedAt))
 	case container.StateExited:
 		return fmt.Sprintf("Exited (%d) %s ago", c.exitCode, humanDuration(time.Since(c.ended)))
@@ -643,7 +698,7 @@ func (c *ctr) summary() container.Summary {
 		ImageID: c.image.ID,
 		Command: strings.Join(c.argv(), " "),
 		Created: c.created.Unix(),
-		State:   c.status,
+		State:   c.state(),
 		Status:  c.statusText(),
 		Labels:  c.config.Labels,
 		Ports:   []container.PortSummary{},
@@ -709,8 +764,9 @@ func (f *Fake) ContainerInspect(_ context.Context, name string) (container.Inspe
 		Path:    argv[0],
 		Args:    argv[1:],
 		State: &container.State{
-			Status:     c.status,
+			Status:     c.state(),
 			Running:    c.status == container.StateRunning,
+			Paused:     c.paused,
 			Pid:        pid,
 			ExitCode:   c.exitCode,
 			Error:      c.errMsg,
