@@ -575,8 +575,10 @@ func TestADetachedServiceOnTheNetworkIsWiredAtEachStart(t *testing.T) {
 	l.must("stop", "-t", "0", "svc")
 	_, err = network.Load(l.root, id)
 	assert.ErrorIs(t, err, fs.ErrNotExist)
-	_, err = net.InterfaceByName(ep.HostVeth)
-	assert.Error(t, err, "the veth is gone")
+	assert.Eventually(t, func() bool {
+		_, err := net.InterfaceByName(ep.HostVeth)
+		return err != nil
+	}, 5*time.Second, 10*time.Millisecond, "the veth is gone (with the container's network namespace)")
 
 	// Started again: wired again.
 	l.must("start", "svc")

@@ -103,7 +103,8 @@
 //
 // # Addresses and ports: reserve first, create second
 //
-// Allocate hands out the lowest free address of the subnet and reserves
+// Allocate hands out a free address of the subnet (in turn, going round
+// the subnet before an address is reused) and reserves
 // the published host ports, in a state file under the root directory,
 // locked with flock(2) so that containers started at the same moment
 // never get the same address or port. It creates nothing on the host,

@@ -2,6 +2,7 @@ package network_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -312,8 +313,12 @@ func TestReleaseRemovesTheVethTheRulesAndTheLease(t *testing.T) {
 	require.Equal(t, 0, c.wait(t))
 
 	require.NoError(t, c.EP.Release())
-	_, err = netlink.LinkByName(c.EP.HostVeth)
-	assert.ErrorAs(t, err, &netlink.LinkNotFoundError{}, "no veth after exit")
+	// The kernel deletes the veth with the container's network
+	// namespace, in the background, a moment after the exit.
+	assert.Eventually(t, func() bool {
+		_, err := netlink.LinkByName(c.EP.HostVeth)
+		return errors.As(err, &netlink.LinkNotFoundError{})
+	}, 5*time.Second, 10*time.Millisecond, "no veth after exit")
 	assert.Equal(t, 0, rulesOf(t, cfg.Bridge, c.ID), "no DNAT rule after exit")
 	_, err = network.Load(root, c.ID)
 	assert.ErrorIs(t, err, os.ErrNotExist, "no saved endpoint")

@@ -35,6 +35,9 @@ type netState struct {
 	Subnet netip.Prefix `json:"subnet"`
 	// Leases maps each address in use to the container that holds it.
 	Leases map[netip.Addr]string `json:"leases"`
+	// Last is the address handed out last: the next search starts after
+	// it (see allocate).
+	Last netip.Addr `json:"last,omitzero"`
 }
 
 // portLease is a host port held by a container.
@@ -132,24 +135,43 @@ func (s *state) network(bridge string, subnet netip.Prefix) (*netState, error) {
 	return n, nil
 }
 
-// allocate leases the lowest free address of the subnet to id. The
-// subnet's first address (the network's own) and last (broadcast) are
-// never used, and the one after the first is the gateway, the bridge's
-// own address.
+// allocate leases a free address of the subnet to id. The first one is
+// never used (it names the network), the one after it is the gateway,
+// the bridge's own address, and the last is the broadcast address.
 //
-// Taking the lowest free address means a released address is the next
-// one handed out. Docker instead goes round the pool before coming back,
-// so that a stale ARP or conntrack entry for a dead container cannot catch
-// a new one; this course prefers the behaviour that is easy to see.
+// The search goes round the subnet from the address handed out last, as
+// Docker's allocator does, rather than taking the lowest free one: an
+// address just released is the last to be given again. A container that
+// has exited may keep its veth for a moment, in a network namespace the
+// kernel is still dismantling (Detach leaves that to the kernel), and
+// its MAC is derived from its address: a new container given the same
+// address at once would share a MAC with it on the bridge. Stale ARP and
+// conntrack entries for the old container cannot catch the new one
+// either.
 func (n *netState) allocate(id string) (netip.Addr, error) {
-	gw := Gateway(n.Subnet)
-	for a := gw.Next(); n.Subnet.Contains(a); a = a.Next() {
-		if !n.Subnet.Contains(a.Next()) {
-			break // a is the broadcast address
+	first := Gateway(n.Subnet).Next()
+	usable := func(a netip.Addr) bool {
+		return n.Subnet.Contains(a) && n.Subnet.Contains(a.Next()) && first.Compare(a) <= 0
+	}
+	start := first
+	if n.Last.IsValid() && usable(n.Last.Next()) {
+		start = n.Last.Next()
+	}
+	// From start to the end of the subnet, then from the beginning to
+	// start.
+	for _, from := range []netip.Addr{start, first} {
+		for a := from; usable(a); a = a.Next() {
+			if from != start && a == start {
+				break
+			}
+			if _, used := n.Leases[a]; !used {
+				n.Leases[a] = id
+				n.Last = a
+				return a, nil
+			}
 		}
-		if _, used := n.Leases[a]; !used {
-			n.Leases[a] = id
-			return a, nil
+		if start == first {
+			break
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("subnet %s: no free address left (%d in use)", n.Subnet, len(n.Leases))

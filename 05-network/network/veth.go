@@ -45,7 +45,9 @@ func macFor(ip netip.Addr) net.HardwareAddr {
 func createVeth(br netlink.Link, e *Endpoint, pid int) error {
 	// A veth disappears when either end's namespace is destroyed, so a
 	// leftover one means an earlier Attach of this endpoint failed half
-	// way through. The name is derived from this container's ID: it is ours.
+	// way through, or that the container's last run has just ended and
+	// the kernel has not dismantled its namespace yet (Detach leaves that
+	// to it). The name is derived from this container's ID: it is ours.
 	if old, err := netlink.LinkByName(e.HostVeth); err == nil {
 		if err := netlink.LinkDel(old); err != nil {
 			return fmt.Errorf("deleting leftover veth %s: %w", e.HostVeth, err)
