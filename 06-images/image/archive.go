@@ -2,22 +2,17 @@ package image
 
 import (
 	"archive/tar"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // The media types berth writes and reads.
@@ -92,7 +87,8 @@ type ManifestItem struct {
 // that tag; one named by ID, without tags.
 //
 // The layer tars are copied from the store as they are: nothing is
-// re-archived or re-hashed. The output is the same bytes every time.
+// re-archived or re-hashed. They come last, after everything that
+// describes them (see Load). The output is the same bytes every time.
 func (s *Store) Save(w io.Writer, refs []string) error {
 	if len(refs) == 0 {
 		return errors.New("save: no image given")
@@ -125,15 +121,25 @@ func (s *Store) Save(w io.Writer, refs []string) error {
 		return order[i].id < order[j].id
 	})
 
-	aw := archiveWriter{tw: tar.NewWriter(w), written: map[Digest]bool{}}
-	aw.dir("blobs/")
-	aw.dir("blobs/sha256/")
+	// Everything but the layers is small and computed first, so that
+	// it can go first in the archive: a loader that reads the archive
+	// as a stream (berth's) then knows, when a layer comes, which images
+	// it belongs to and where in their stacks, and can store it at once,
+	// or skip it without unpacking it if it has it already. Loaders that
+	// unpack the archive first (Docker's, skopeo's) do not mind the order.
 	var index Index
 	index.SchemaVersion, index.MediaType = 2, MediaTypeOCIIndex
 	var manifest []ManifestItem
 	repos := map[string]map[string]string{}
+	type small struct {
+		d   Digest
+		raw []byte
+	}
+	var smalls []small
+	var layers []Digest
+	sizes := map[Digest]int64{}
 	for _, it := range order {
-		aw.blob(it.id, it.raw)
+		smalls = append(smalls, small{it.id, it.raw})
 		m := Manifest{SchemaVersion: 2, MediaType: MediaTypeOCIManifest,
 			Config: Descriptor{MediaType: MediaTypeOCIConfig, Digest: it.id, Size: int64(len(it.raw))}}
 		item := ManifestItem{Config: "blobs/sha256/" + it.id.Hex(), RepoTags: it.tags, Layers: []string{}}
@@ -141,9 +147,15 @@ func (s *Store) Save(w io.Writer, refs []string) error {
 			item.RepoTags = []string{}
 		}
 		for _, d := range it.cfg.RootFS.DiffIDs {
-			size, err := aw.layer(d, s.blobPath(d))
-			if err != nil {
-				return fmt.Errorf("save: image %s: %w", it.id.Short(), err)
+			size, ok := sizes[d]
+			if !ok {
+				fi, err := os.Stat(s.blobPath(d))
+				if err != nil {
+					return fmt.Errorf("save: image %s: layer %s: %w", it.id.Short(), d.Short(), err)
+				}
+				size = fi.Size()
+				sizes[d] = size
+				layers = append(layers, d)
 			}
 			m.Layers = append(m.Layers, Descriptor{MediaType: MediaTypeOCILayer, Digest: d, Size: size})
 			item.Layers = append(item.Layers, "blobs/sha256/"+d.Hex())
@@ -156,7 +168,7 @@ func (s *Store) Save(w io.Writer, refs []string) error {
 			return fmt.Errorf("save: encoding manifest: %w", err)
 		}
 		mdesc := Descriptor{MediaType: MediaTypeOCIManifest, Digest: FromBytes(mraw), Size: int64(len(mraw))}
-		aw.blob(mdesc.Digest, mraw)
+		smalls = append(smalls, small{mdesc.Digest, mraw})
 		if len(it.tags) == 0 {
 			index.Manifests = append(index.Manifests, mdesc)
 		}
@@ -175,11 +187,23 @@ func (s *Store) Save(w io.Writer, refs []string) error {
 		}
 		manifest = append(manifest, item)
 	}
-	aw.json("index.json", index)
-	aw.json("manifest.json", manifest)
+
+	aw := archiveWriter{tw: tar.NewWriter(w), written: map[Digest]bool{}}
 	aw.file("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
+	aw.json("manifest.json", manifest)
+	aw.json("index.json", index)
 	if len(repos) > 0 {
 		aw.json("repositories", repos)
+	}
+	aw.dir("blobs/")
+	aw.dir("blobs/sha256/")
+	for _, b := range smalls {
+		aw.blob(b.d, b.raw)
+	}
+	for _, d := range layers {
+		if err := aw.layer(d, s.blobPath(d), sizes[d]); err != nil {
+			return fmt.Errorf("save: %w", err)
+		}
 	}
 	if aw.err != nil {
 		return fmt.Errorf("save: %w", aw.err)
@@ -297,106 +321,32 @@ func (aw *archiveWriter) blob(d Digest, data []byte) {
 	aw.file("blobs/sha256/"+d.Hex(), data)
 }
 
-// layer copies the layer tar at file as blobs/sha256/<d> once, and
-// returns its size.
-func (aw *archiveWriter) layer(d Digest, file string) (int64, error) {
+// layer copies the layer tar at file, of size bytes, as
+// blobs/sha256/<d>.
+func (aw *archiveWriter) layer(d Digest, file string, size int64) error {
+	if aw.err != nil {
+		return aw.err
+	}
 	f, err := os.Open(file)
 	if err != nil {
-		return 0, fmt.Errorf("layer %s: %w", d.Short(), err)
+		return fmt.Errorf("layer %s: %w", d.Short(), err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, fmt.Errorf("layer %s: %w", d.Short(), err)
-	}
-	if aw.written[d] {
-		return fi.Size(), nil
-	}
-	aw.written[d] = true
-	aw.header("blobs/sha256/"+d.Hex(), tar.TypeReg, fi.Size())
+	aw.header("blobs/sha256/"+d.Hex(), tar.TypeReg, size)
 	if aw.err == nil {
 		var n int64
 		n, aw.err = io.Copy(aw.tw, f)
-		if aw.err == nil && n != fi.Size() {
-			aw.err = fmt.Errorf("layer %s: read %d bytes of %d", d.Short(), n, fi.Size())
+		if aw.err == nil && n != size {
+			aw.err = fmt.Errorf("layer %s: read %d bytes of %d", d.Short(), n, size)
 		}
 	}
-	return fi.Size(), aw.err
+	return aw.err
 }
 
 // Loaded is an image that Load put in the store.
 type Loaded struct {
 	ID   Digest
 	Tags []string
-}
-
-// Load reads an image archive into the store: what Save writes (Docker
-// 25+), what `docker save` of Docker 24 and earlier writes (<id>/layer.tar,
-// manifest.json), and a plain OCI image layout (skopeo, umoci, buildkit),
-// whole or gzip/bzip2-compressed. Layers may be compressed too. Every layer
-// is checked against its diffID (and, in an OCI layout, every blob
-// against its descriptor's digest) before an image that uses it is
-// stored; a layer the store already has is not read at all.
-//
-// The archive is first unpacked into the store's tmp directory, with the
-// same path rules as a layer: nothing in it can be written outside. If
-// anything is wrong with the archive, no image is added: the layers that
-// were added are collected again.
-func (s *Store) Load(r io.Reader) ([]Loaded, error) {
-	plain, _, err := Decompress(r)
-	if err != nil {
-		return nil, fmt.Errorf("load: %w", err)
-	}
-	defer plain.Close()
-	work := s.tempName("load-")
-	if err := os.Mkdir(work, 0o700); err != nil {
-		return nil, fmt.Errorf("load: %w", err)
-	}
-	defer os.RemoveAll(work)
-	if err := extract(plain, work, false); err != nil {
-		return nil, fmt.Errorf("load: %w", err)
-	}
-	root, err := os.OpenRoot(work)
-	if err != nil {
-		return nil, fmt.Errorf("load: %w", err)
-	}
-	defer root.Close()
-
-	a := &archive{root: root, dir: work}
-	var plan []*loadImage
-	switch {
-	case a.exists("manifest.json"):
-		plan, err = a.planManifest()
-	case a.exists("index.json"):
-		plan, err = a.planOCI()
-	case a.exists("repositories"):
-		err = errors.New("archive has only the pre-Docker-1.10 layout (repositories and <id>/json, no manifest.json): not supported")
-	default:
-		err = errors.New("not an image archive: no manifest.json, no index.json")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load: %w", err)
-	}
-	if len(plan) == 0 {
-		return nil, errors.New("load: the archive holds no image")
-	}
-
-	sess, err := s.newSession()
-	if err != nil {
-		return nil, err
-	}
-	defer sess.end()
-	loaded, err := s.load(a, plan, sess)
-	if err != nil {
-		// Layers this load added and no image took go now.
-		sess.end()
-		if unlock, lerr := s.lock(); lerr == nil {
-			_ = s.gc()
-			unlock()
-		}
-		return nil, fmt.Errorf("load: %w", err)
-	}
-	return loaded, nil
 }
 
 // loadImage is one image of an archive, checked, before its layers are
@@ -406,6 +356,7 @@ type loadImage struct {
 	id     Digest
 	cfg    Config
 	layers []layerSource
+	chains []Digest // the chainIDs of its layers
 	tags   []Reference
 	parent Digest
 }
@@ -414,43 +365,6 @@ type loadImage struct {
 type layerSource struct {
 	path   string // inside the archive
 	digest Digest // the blob's digest, to check, when the archive says it
-}
-
-type archive struct {
-	root *os.Root
-	dir  string
-}
-
-func (a *archive) exists(name string) bool {
-	_, err := a.root.Lstat(name)
-	return err == nil
-}
-
-// maxJSON bounds the JSON files an archive may hold: configs, manifests
-// and indexes are kilobytes; a huge one is an attack on memory.
-const maxJSON = 32 << 20
-
-// read reads a (JSON) file of the archive. Paths come from the archive
-// itself, so they are resolved inside it: os.Root follows relative
-// symlinks (Docker's layer.tar links) but never out of it.
-func (a *archive) read(name string) ([]byte, error) {
-	name, err := archivePath(name)
-	if err != nil {
-		return nil, err
-	}
-	f, err := a.root.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("archive: %w", unsafeIfEscape(err))
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxJSON+1))
-	if err != nil {
-		return nil, fmt.Errorf("archive: %s: %w", name, err)
-	}
-	if len(data) > maxJSON {
-		return nil, fmt.Errorf("archive: %s: larger than %d bytes", name, maxJSON)
-	}
-	return data, nil
 }
 
 // archivePath checks a path that an archive's JSON gives.
@@ -520,7 +434,7 @@ func newLoadImage(raw []byte) (*loadImage, error) {
 	if cfg.OS != "" && cfg.OS != "linux" {
 		return nil, fmt.Errorf("image for %s: berth runs Linux images only", cfg.OS)
 	}
-	return &loadImage{raw: raw, id: FromBytes(raw), cfg: cfg}, nil
+	return &loadImage{raw: raw, id: FromBytes(raw), cfg: cfg, chains: ChainIDs(cfg.RootFS.DiffIDs)}, nil
 }
 
 // planOCI reads index.json and follows it to the manifests, picking this
@@ -665,117 +579,4 @@ func (a *archive) ociImage(d Descriptor) (*loadImage, error) {
 		img.layers = append(img.layers, layerSource{path: "blobs/sha256/" + l.Digest.Hex(), digest: l.Digest})
 	}
 	return img, nil
-}
-
-// load adds the planned images' layers, then the images.
-func (s *Store) load(a *archive, plan []*loadImage, sess *session) ([]Loaded, error) {
-	for _, img := range plan {
-		diffs := img.cfg.RootFS.DiffIDs
-		for i, chain := range ChainIDs(diffs) {
-			if s.hasLayer(chain) {
-				if err := s.protectExisting(sess, chain); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			parent := Digest("")
-			if i > 0 {
-				parent = ChainIDs(diffs[:i])[i-1]
-			}
-			if err := s.loadLayer(a, img.layers[i], ingest{Parent: parent, Want: diffs[i], Session: sess}); err != nil {
-				return nil, fmt.Errorf("image %s: layer %d (%s): %w", img.id.Short(), i+1, img.layers[i].path, err)
-			}
-		}
-	}
-
-	unlock, err := s.lock()
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	inArchive := map[Digest]*loadImage{}
-	for _, img := range plan {
-		inArchive[img.id] = img
-	}
-	var loaded []Loaded
-	for _, img := range plan {
-		// Docker's rule: a parent link is kept if the parent is an image
-		// here and its layers are the first layers of the child.
-		parent := Digest("")
-		if p, ok := inArchive[img.parent]; ok && img.parent != img.id && isPrefix(p.cfg.RootFS.DiffIDs, img.cfg.RootFS.DiffIDs) {
-			parent = img.parent
-		}
-		id, err := s.addImage(img.raw, img.cfg, parent, img.tags)
-		if err != nil {
-			return nil, fmt.Errorf("image %s: %w", img.id.Short(), err)
-		}
-		l := Loaded{ID: id}
-		for _, t := range img.tags {
-			l.Tags = append(l.Tags, t.String())
-		}
-		loaded = append(loaded, l)
-	}
-	return loaded, nil
-}
-
-func (s *Store) protectExisting(sess *session, chain Digest) error {
-	unlock, err := s.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return sess.protect(chain)
-}
-
-// loadLayer reads one layer of the archive into the store.
-func (s *Store) loadLayer(a *archive, src layerSource, in ingest) error {
-	f, err := a.root.Open(src.path)
-	if err != nil {
-		return unsafeIfEscape(err)
-	}
-	defer f.Close()
-	var check hash.Hash
-	var r io.Reader = f
-	if src.digest != "" {
-		check = sha256.New()
-		r = io.TeeReader(f, check)
-	}
-	plain, c, err := Decompress(r)
-	if err != nil {
-		return err
-	}
-	defer plain.Close()
-	if c == Uncompressed && (check == nil || src.digest == in.Want) {
-		// The file is the layer tar itself: after checking, it can
-		// become the blob by a rename, if it is a plain file of the
-		// unpacked archive (not reached through a symlink).
-		if same, _ := sameFile(f, filepath.Join(a.dir, src.path)); same {
-			in.BlobFrom = filepath.Join(a.dir, src.path)
-		}
-	}
-	if _, err := s.addLayer(plain, in); err != nil {
-		return err
-	}
-	if check != nil {
-		if _, err := io.Copy(io.Discard, r); err != nil {
-			return err
-		}
-		if got := fromHash(check); got != src.digest {
-			return fmt.Errorf("blob content hashes to %s, the manifest says %s", got, src.digest)
-		}
-	}
-	return nil
-}
-
-// sameFile reports whether the open file f is the file at name, reached
-// without following any symlink.
-func sameFile(f *os.File, name string) (bool, error) {
-	var a, b unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &a); err != nil {
-		return false, err
-	}
-	if err := unix.Lstat(name, &b); err != nil {
-		return false, err
-	}
-	return a.Dev == b.Dev && a.Ino == b.Ino && b.Mode&unix.S_IFMT == unix.S_IFREG, nil
 }

@@ -65,13 +65,27 @@
 //
 // Crash safety comes from the order of the steps and from rename(2),
 // which replaces a name in one step. A layer is unpacked and its blob
-// written in tmp/, fsync'ed (one syncfs(2) for the unpacked files), then
-// renamed into layers/ and blobs/; the config goes in next; the image
-// exists only when its meta record is renamed into place, and its tags
-// come last. A crash at any point leaves either a complete image or
-// garbage in tmp/ and unreferenced layers that the next removal collects;
-// never a visible image that refers to a missing layer, nor a half-written
-// blob. Removal goes in the reverse order.
+// written in tmp/, made durable (one syncfs(2) for all of its files, not
+// one fsync each), then renamed into layers/ and blobs/; the config goes
+// in next; the image exists only when its meta record is renamed into
+// place, and its tags come last. A crash at any point leaves either a
+// complete image or garbage in tmp/ and unreferenced layers that the next
+// removal (or Recover, at the daemon's start) collects; never a visible
+// image that refers to a missing layer, nor a half-written blob. Removal
+// goes in the reverse order.
+//
+// # Ingest: each byte read once, written once
+//
+// Import, load and commit bring layers in the same way (stageLayer): the
+// layer's tar is read once, in chunks of a megabyte, by a goroutine that
+// hashes each chunk (the diffID) and hands it to two others: one appends
+// it to the blob, the other is the tar extractor. On two cores, hashing
+// (and decompressing) overlaps with the unpacking and the disk writes, so
+// an ingest costs about its slowest part, the disk, rather than the sum.
+// The blob and the big files are written with O_DIRECT (directio.go):
+// straight to the disk, not copied into the page cache first to be
+// written back by the sync later; small files stay buffered, and the one
+// syncfs commits them all.
 //
 // # Commit: a container becomes an image (S16, S19, S30)
 //
@@ -132,6 +146,15 @@
 // layer against its diffID. Export writes a container's merged file
 // system as one flat tar, and Import makes a one-layer image of it: the
 // files survive, the history does not (S32, S34).
+//
+// Load reads an archive as a stream, without first unpacking it to disk:
+// the JSON files are kept in memory, and each layer is ingested as it
+// comes. Which images a layer belongs to, and so where it goes, is in the
+// JSON files. Save writes them before the layers, so that a load of
+// berth's archive knows, when a layer comes, whether the store has it
+// (then it is skipped, not even unpacked) and stores it as soon as it is
+// checked. Docker writes them last; then each layer is unpacked into tmp/
+// on speculation, and checked and stored at the end.
 //
 // # Why no dependency for the formats
 //

@@ -47,22 +47,21 @@ var ErrUnsafePath = errors.New("path leads outside the target directory")
 // their parent directory's descriptor, so a symlink planted by an earlier
 // entry is replaced, never written through. Such an entry is an error
 // wrapping ErrUnsafePath; dir is then half-filled, and the caller throws it
-// away.
+// away. Big files are written with O_DIRECT (see directFile); nothing is
+// durable until the caller syncs.
 func ExtractLayer(r io.Reader, dir string) error {
-	return extract(r, dir, true)
-}
-
-// extract unpacks r into dir. With layer false the tar is an image
-// archive, not a layer: only directories, regular files and symlinks are
-// unpacked, owned by the caller, and ".wh." names are plain files.
-func extract(r io.Reader, dir string, asLayer bool) error {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return fmt.Errorf("extracting into %s: %w", dir, err)
 	}
 	defer root.Close()
-	x := &extractor{root: root, dir: dir, layer: asLayer}
+	x := &extractor{root: root, dir: dir}
 	defer x.closeParent()
+	defer func() {
+		if x.buf != nil {
+			putBuffer(x.buf)
+		}
+	}()
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -89,15 +88,15 @@ func extract(r io.Reader, dir string, asLayer bool) error {
 }
 
 type extractor struct {
-	root  *os.Root
-	dir   string
-	layer bool
+	root *os.Root
+	dir  string
 	// The parent directory of the last entry, kept open: tar entries come
 	// grouped by directory, and opening the parent again for each one
 	// would resolve the whole path every time.
 	parentName string
 	parent     *os.File
 	dirTimes   []dirEntry
+	buf        *[]byte // for copying files' contents, aligned
 }
 
 type dirEntry struct {
@@ -130,7 +129,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	if name == "." {
 		// The root itself: keep its mode, owner and times in a layer
 		// (overlay shows the top layer's root as "/"); nothing to create.
-		if !x.layer || hdr.Typeflag != tar.TypeDir {
+		if hdr.Typeflag != tar.TypeDir {
 			return nil
 		}
 		return x.metadata(".", hdr)
@@ -138,7 +137,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	dir, base := path.Split(name)
 	dir = path.Clean("." + "/" + dir)
 
-	if x.layer && strings.HasPrefix(base, whiteoutPrefix) {
+	if strings.HasPrefix(base, whiteoutPrefix) {
 		return x.whiteout(dir, base, hdr)
 	}
 	parent, err := x.openParent(dir)
@@ -168,7 +167,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 			return fmt.Errorf("mkdir %s: %w", name, err)
 		}
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
-		if err := x.writeFile(pfd, name, base, r); err != nil {
+		if err := x.writeFile(pfd, name, base, r, hdr.Size); err != nil {
 			return err
 		}
 	case tar.TypeSymlink:
@@ -178,9 +177,6 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 			return fmt.Errorf("symlink %s -> %s: %w", name, hdr.Linkname, err)
 		}
 	case tar.TypeLink:
-		if !x.layer {
-			return nil
-		}
 		target, err := cleanName(hdr.Linkname)
 		if err != nil {
 			return fmt.Errorf("hard link %s: %w", name, err)
@@ -192,9 +188,6 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		}
 		return nil // same inode as the target: its metadata is set
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-		if !x.layer {
-			return nil
-		}
 		kind := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
 		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
 		if err := unix.Mknodat(pfd, base, kind|mode, int(dev)); err != nil {
@@ -202,18 +195,6 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		}
 	default:
 		return nil // other types (sockets cannot be in a tar) are skipped
-	}
-	if !x.layer {
-		perm := uint32(0o644)
-		if hdr.Typeflag == tar.TypeDir {
-			perm = 0o755
-		}
-		if hdr.Typeflag != tar.TypeSymlink {
-			if err := unix.Fchmodat(pfd, base, perm, 0); err != nil {
-				return fmt.Errorf("chmod %s: %w", name, err)
-			}
-		}
-		return nil
 	}
 	if hdr.Typeflag == tar.TypeDir {
 		x.dirTimes = append(x.dirTimes, dirEntry{name, hdr})
@@ -225,13 +206,21 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 // writeFile creates base in the directory pfd and copies the entry's
 // content into it. O_EXCL|O_NOFOLLOW: the name was just cleared, and if
 // something appeared there since, we fail rather than write through it.
-func (x *extractor) writeFile(pfd int, name, base string, r io.Reader) error {
+// A big file goes to the disk directly (see directFile).
+func (x *extractor) writeFile(pfd int, name, base string, r io.Reader, size int64) error {
 	fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", name, err)
 	}
 	f := os.NewFile(uintptr(fd), name)
-	_, err = io.Copy(f, r)
+	var w io.Writer = f
+	if size >= directMin {
+		w = newDirectFile(f)
+	}
+	if x.buf == nil {
+		x.buf = getBuffer()
+	}
+	_, err = copyChunks(w, r, *x.buf)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,13 +27,6 @@ type layerInfo struct {
 type ingest struct {
 	// Parent is the chainID of the layer below ("" for a bottom layer).
 	Parent Digest
-	// Want is the diffID the layer must have, when it is known (load);
-	// "" when it is whatever the content hashes to (commit, import).
-	Want Digest
-	// BlobFrom, if set, is a file in the store's filesystem that holds
-	// exactly the uncompressed tar being read: once the content is
-	// verified it is renamed into the blobs instead of written again.
-	BlobFrom string
 	// Session keeps the layer from being collected until the image
 	// that needs it is stored.
 	Session *session
@@ -38,97 +34,168 @@ type ingest struct {
 
 // addLayer reads an uncompressed layer tar from r once: hashing it (the
 // diffID), keeping it (the blob, for save) and unpacking it (the overlay
-// lower directory), all at the same time. The unpacked directory and the
-// blob are made in the store's tmp directory and renamed into place only
-// when complete and verified, so a half-unpacked layer is never visible.
-// If the store has the layer already, the new copy is thrown away.
+// lower directory), all at the same time (stageLayer). The unpacked
+// directory and the blob are made in the store's tmp directory and
+// renamed into place only when complete, verified and durable
+// (storeLayers), so a half-unpacked layer is never visible. If the store
+// has the layer already, the new copy is thrown away. (Load, which knows
+// the diffIDs its layers must have, stages and stores them itself.)
 func (s *Store) addLayer(r io.Reader, in ingest) (layerInfo, error) {
-	work := s.tempName("layer-")
-	if err := os.Mkdir(work, 0o711); err != nil {
-		return layerInfo{}, fmt.Errorf("unpacking layer: %w", err)
-	}
-	defer os.RemoveAll(work) // whatever is left of it
-	diff := filepath.Join(work, layerDiffDir)
-	if err := os.Mkdir(diff, 0o755); err != nil {
-		return layerInfo{}, fmt.Errorf("unpacking layer: %w", err)
-	}
-
-	h := sha256.New()
-	counter := &countWriter{}
-	sinks := []io.Writer{h, counter}
-	blobTmp := in.BlobFrom
-	var blob *os.File
-	if blobTmp == "" {
-		blobTmp = s.tempName("blob-")
-		f, err := os.OpenFile(blobTmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return layerInfo{}, fmt.Errorf("unpacking layer: %w", err)
-		}
-		defer os.Remove(blobTmp) // if it was not renamed into the blobs
-		defer f.Close()
-		blob = f
-		sinks = append(sinks, f)
-	}
-	tee := io.TeeReader(r, io.MultiWriter(sinks...))
-	if err := ExtractLayer(tee, diff); err != nil {
-		return layerInfo{}, err
-	}
-	// The tar reader stops at the end-of-archive marker; the diffID is
-	// the hash of every byte, padding included.
-	if _, err := io.Copy(io.Discard, tee); err != nil {
-		return layerInfo{}, fmt.Errorf("reading layer: %w", err)
-	}
-	got := fromHash(h)
-	if in.Want != "" && got != in.Want {
-		return layerInfo{}, fmt.Errorf("layer content does not match its diffID: the config says %s, the content hashes to %s", in.Want, got)
-	}
-	info := layerInfo{DiffID: got, ChainID: got, Parent: in.Parent, Size: counter.n}
-	if in.Parent != "" {
-		info.ChainID = ChainIDs([]Digest{in.Parent, got})[1]
-	}
-	if blob != nil {
-		if err := blob.Sync(); err != nil {
-			return layerInfo{}, fmt.Errorf("writing layer blob: %w", err)
-		}
-	}
-	// The unpacked files were written without fsync, one by one: one
-	// syncfs(2) makes all of them durable before the layer becomes
-	// visible, so a crash cannot leave a visible layer with empty files.
-	if err := syncFS(work); err != nil {
-		return layerInfo{}, err
-	}
-	data, err := json.Marshal(info)
+	st, err := s.stageLayer(r)
 	if err != nil {
-		return layerInfo{}, fmt.Errorf("encoding layer record: %w", err)
+		return layerInfo{}, err
 	}
-	if err := os.WriteFile(filepath.Join(work, layerRecord), data, 0o600); err != nil {
-		return layerInfo{}, fmt.Errorf("writing layer record: %w", err)
+	defer st.discard()
+	info := st.info(in.Parent)
+	if err := s.storeLayers([]layerToStore{{st, info}}, in.Session); err != nil {
+		return layerInfo{}, err
+	}
+	return info, nil
+}
+
+func diffIDMismatch(want, got Digest) error {
+	return fmt.Errorf("layer content does not match its diffID: the config says %s, the content hashes to %s", want, got)
+}
+
+// stagedLayer is a layer read into tmp/: unpacked in work/diff, its tar
+// in blob. Its place in the store (its chainID) depends on the layers
+// below it, which the caller may learn only later (load).
+type stagedLayer struct {
+	work   string // tmp/layer-*: diff/, then layer.json
+	blob   string // tmp/blob-*: the uncompressed tar
+	diffID Digest
+	size   int64
+}
+
+// info is the layer's record, on top of the layer chain parent.
+func (st *stagedLayer) info(parent Digest) layerInfo {
+	info := layerInfo{DiffID: st.diffID, ChainID: st.diffID, Parent: parent, Size: st.size}
+	if parent != "" {
+		info.ChainID = ChainIDs([]Digest{parent, st.diffID})[1]
+	}
+	return info
+}
+
+// discard deletes what is left of the staged layer in tmp/ (nothing, once
+// storeLayers renamed it into the store).
+func (st *stagedLayer) discard() {
+	_ = os.RemoveAll(st.work)
+	_ = os.Remove(st.blob)
+}
+
+// stageLayer reads the layer tar r into tmp/, in one pass over its bytes
+// and with both cores busy (see layerPipe): goroutines read r (and so
+// decompress it, for a compressed layer), hash it and write the blob,
+// while this one unpacks the tar.
+func (s *Store) stageLayer(r io.Reader) (*stagedLayer, error) {
+	st := &stagedLayer{work: s.tempName("layer-"), blob: s.tempName("blob-")}
+	if err := s.stage(st, r); err != nil {
+		st.discard()
+		return nil, err
+	}
+	return st, nil
+}
+
+func (s *Store) stage(st *stagedLayer, r io.Reader) error {
+	if err := os.Mkdir(st.work, 0o711); err != nil {
+		return fmt.Errorf("unpacking layer: %w", err)
+	}
+	diff := filepath.Join(st.work, layerDiffDir)
+	if err := os.Mkdir(diff, 0o755); err != nil {
+		return fmt.Errorf("unpacking layer: %w", err)
+	}
+	blob, err := os.OpenFile(st.blob, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("unpacking layer: %w", err)
+	}
+	defer blob.Close()
+
+	p := startLayerPipe(r, blob)
+	xerr := ExtractLayer(p, diff)
+	if xerr == nil {
+		// The tar reader stops at the end-of-archive marker; the diffID
+		// is the hash of every byte, padding included, and the blob
+		// keeps them all.
+		xerr = p.drain()
+		if xerr != nil {
+			xerr = fmt.Errorf("reading layer: %w", xerr)
+		}
+	}
+	p.stop()
+	if p.blobErr != nil {
+		return fmt.Errorf("writing layer blob: %w", p.blobErr)
+	}
+	if xerr != nil {
+		return xerr
+	}
+	if err := blob.Close(); err != nil {
+		return fmt.Errorf("writing layer blob: %w", err)
+	}
+	st.diffID, st.size = fromHash(p.hash), p.size
+	return nil
+}
+
+// layerToStore is a staged layer and its record.
+type layerToStore struct {
+	st   *stagedLayer
+	info layerInfo
+}
+
+// storeLayers makes staged layers part of the store. First everything is
+// made durable, then renamed into place: blob into blobs/, layer
+// directory into layers/. A crash before the renames leaves garbage in
+// tmp/; after them, complete layers that no image uses yet, which the
+// next collection deletes unless an image came to need them.
+func (s *Store) storeLayers(list []layerToStore, sess *session) error {
+	for _, l := range list {
+		data, err := json.Marshal(l.info)
+		if err != nil {
+			return fmt.Errorf("encoding layer record: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(l.st.work, layerRecord), data, 0o600); err != nil {
+			return fmt.Errorf("writing layer record: %w", err)
+		}
+	}
+	// The blobs, the unpacked files and the records were written
+	// without fsync, one by one: one syncfs(2) makes all of them durable
+	// before any becomes visible, so a crash cannot leave a visible
+	// layer with empty files or a blob with a hole. (The big files
+	// and the blobs went to the disk directly, but their sizes and block
+	// maps are metadata, which only the sync commits.) One sync for the
+	// file system, rather than one fsync per file: thousands of small
+	// files would each wait for the disk.
+	if err := syncFS(filepath.Join(s.dir, tmpDir)); err != nil {
+		return err
 	}
 
 	unlock, err := s.lock()
 	if err != nil {
-		return layerInfo{}, err
+		return err
 	}
 	defer unlock()
-	if _, err := os.Stat(s.blobPath(got)); errors.Is(err, os.ErrNotExist) {
-		if err := os.Rename(blobTmp, s.blobPath(got)); err != nil {
-			return layerInfo{}, fmt.Errorf("storing layer blob: %w", err)
+	var chains []Digest
+	for _, l := range list {
+		if _, err := os.Stat(s.blobPath(l.info.DiffID)); errors.Is(err, os.ErrNotExist) {
+			if err := os.Rename(l.st.blob, s.blobPath(l.info.DiffID)); err != nil {
+				return fmt.Errorf("storing layer blob: %w", err)
+			}
 		}
-	}
-	if !s.hasLayer(info.ChainID) {
-		if err := os.Rename(work, s.layerPath(info.ChainID)); err != nil {
-			return layerInfo{}, fmt.Errorf("storing layer %s: %w", info.ChainID.Short(), err)
+		if !s.hasLayer(l.info.ChainID) {
+			if err := os.Rename(l.st.work, s.layerPath(l.info.ChainID)); err != nil {
+				return fmt.Errorf("storing layer %s: %w", l.info.ChainID.Short(), err)
+			}
 		}
+		chains = append(chains, l.info.ChainID)
 	}
-	if in.Session != nil {
-		if err := in.Session.protect(info.ChainID); err != nil {
-			return layerInfo{}, err
+	if sess != nil {
+		if err := sess.protect(chains...); err != nil {
+			return err
 		}
 	}
 	if err := syncDir(filepath.Join(s.dir, layersDir)); err != nil {
-		return layerInfo{}, err
+		return err
 	}
-	return info, syncDir(filepath.Join(s.dir, blobsDir))
+	return syncDir(filepath.Join(s.dir, blobsDir))
 }
 
 func syncFS(dir string) error {
@@ -143,11 +210,178 @@ func syncFS(dir string) error {
 	return nil
 }
 
-type countWriter struct{ n int64 }
+// layerPipe is the one pass over a layer's bytes. A goroutine reads the
+// source (and so decompresses it) in chunks of ioChunk bytes; it hands
+// every chunk to three others: one hashes it (the diffID), one appends it
+// to the blob (directly to the disk), and the extractor reads the chunks
+// as its tar stream. A chunk's buffer goes back to the pool when all three
+// are done with it. Reading, hashing, unpacking and the disk's writes then
+// overlap, on both cores, and the ingest costs about the time of its
+// slowest part rather than the sum of all of them.
+type layerPipe struct {
+	toX, toBlob, toHash chan *chunk
+	abort               chan struct{}
+	stopOnce            sync.Once
+	wg                  sync.WaitGroup
 
-func (c *countWriter) Write(p []byte) (int, error) {
-	c.n += int64(len(p))
-	return len(p), nil
+	// Set by the reading goroutine, read after it is done (its close of
+	// toX, or wg.Wait).
+	size    int64
+	readErr error
+	// Set by the other goroutines, read after wg.Wait.
+	hash    hash.Hash
+	blobErr error
+
+	cur *chunk // the extractor's current chunk
+	off int
+}
+
+type chunk struct {
+	buf  *[]byte
+	n    int
+	refs atomic.Int32
+}
+
+func (c *chunk) release() {
+	if c.refs.Add(-1) == 0 {
+		putBuffer(c.buf)
+	}
+}
+
+// pipeDepth is how many chunks may wait for each consumer: enough to
+// smooth the disk's pauses, few enough to bound memory.
+const pipeDepth = 4
+
+func startLayerPipe(r io.Reader, blob *os.File) *layerPipe {
+	p := &layerPipe{
+		toX:    make(chan *chunk, pipeDepth),
+		toBlob: make(chan *chunk, pipeDepth),
+		toHash: make(chan *chunk, pipeDepth),
+		abort:  make(chan struct{}),
+		hash:   sha256.New(),
+	}
+	p.wg.Add(3)
+	go p.read(r)
+	go p.writeBlob(blob)
+	go p.sum()
+	return p
+}
+
+func (p *layerPipe) read(r io.Reader) {
+	defer p.wg.Done()
+	defer close(p.toHash)
+	defer close(p.toBlob)
+	defer close(p.toX)
+	for {
+		buf := getBuffer()
+		n, err := fill(r, *buf)
+		if n > 0 {
+			p.size += int64(n)
+			c := &chunk{buf: buf, n: n}
+			c.refs.Store(3)
+			if !p.send(p.toHash, c) || !p.send(p.toBlob, c) || !p.send(p.toX, c) {
+				return
+			}
+		} else {
+			putBuffer(buf)
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			p.readErr = err
+			return
+		}
+	}
+}
+
+func (p *layerPipe) send(ch chan<- *chunk, c *chunk) bool {
+	select {
+	case ch <- c:
+		return true
+	case <-p.abort:
+		return false
+	}
+}
+
+// writeBlob appends the chunks to the blob. A blob of a chunk or more is
+// written with O_DIRECT: all its chunks but the last are full and
+// aligned. A failure stops the reading: the ingest has failed.
+func (p *layerPipe) writeBlob(f *os.File) {
+	defer p.wg.Done()
+	var w io.Writer = f
+	first := true
+	for c := range p.toBlob {
+		if first && c.n == ioChunk {
+			w = newDirectFile(f)
+		}
+		first = false
+		if p.blobErr == nil {
+			if _, err := w.Write((*c.buf)[:c.n]); err != nil {
+				p.blobErr = err
+				p.stopReading()
+			}
+		}
+		c.release()
+	}
+}
+
+func (p *layerPipe) sum() {
+	defer p.wg.Done()
+	for c := range p.toHash {
+		p.hash.Write((*c.buf)[:c.n])
+		c.release()
+	}
+}
+
+func (p *layerPipe) stopReading() { p.stopOnce.Do(func() { close(p.abort) }) }
+
+// Read is the extractor's end of the pipe.
+func (p *layerPipe) Read(b []byte) (int, error) {
+	for p.cur == nil || p.off == p.cur.n {
+		if p.cur != nil {
+			p.cur.release()
+			p.cur = nil
+		}
+		c, ok := <-p.toX
+		if !ok {
+			if p.readErr != nil {
+				return 0, p.readErr
+			}
+			return 0, io.EOF
+		}
+		p.cur, p.off = c, 0
+	}
+	n := copy(b, (*p.cur.buf)[p.off:p.cur.n])
+	p.off += n
+	return n, nil
+}
+
+// drain takes the rest of the stream, to the end: hashed and kept in the
+// blob, not unpacked.
+func (p *layerPipe) drain() error {
+	if p.cur != nil {
+		p.cur.release()
+		p.cur = nil
+	}
+	for c := range p.toX {
+		c.release()
+	}
+	return p.readErr
+}
+
+// stop ends the pipe, early if the extractor failed, and waits for its
+// goroutines: after it, nothing writes to the blob.
+func (p *layerPipe) stop() {
+	p.stopReading()
+	if p.cur != nil {
+		p.cur.release()
+		p.cur = nil
+	}
+	p.wg.Wait()
+	for c := range p.toX {
+		c.release()
+	}
 }
 
 // readLayerInfo reads layer.json of the layer chain.
