@@ -585,6 +585,8 @@ func TestADetachedServiceOnTheNetworkIsWiredAtEachStart(t *testing.T) {
 	require.Eventually(t, func() bool { answer, _ = ask(); return answer != "" }, 5*time.Second, 20*time.Millisecond)
 	assert.Equal(t, id[:12]+"\n", answer)
 	l.must("rm", "-f", "svc")
-	_, err = net.InterfaceByName(ep.HostVeth)
-	assert.Error(t, err, "rm -f left no veth behind")
+	assert.Eventually(t, func() bool {
+		_, err := net.InterfaceByName(ep.HostVeth)
+		return err != nil
+	}, 5*time.Second, 10*time.Millisecond, "rm -f left no veth behind")
 }
