@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,7 +84,14 @@ func (rt Runtime) shimMain(phase string, args []string) int {
 		return launchGo(args)
 	case phaseDetached:
 		rep := os.NewFile(reportFD, "report")
-		if err := rt.supervise(args[0], rep); err != nil {
+		dir := args[0]
+		if dir == spareDir {
+			// A spare (spares.go): wait for the container.
+			if dir = readOrder(); dir == "" {
+				return 0
+			}
+		}
+		if err := rt.supervise(dir, rep); err != nil {
 			// The report ends with this process: only once the
 			// shim has exited does the launcher read end of file.
 			// By then whatever the start held in the shim (the
@@ -137,11 +143,15 @@ func sendReport(f *os.File, r report) {
 // new session, and exits, so that the shim's parent is gone and it is
 // adopted by init (or the nearest subreaper), like a daemon.
 func launchGo(args []string) int {
+	files := []*os.File{os.NewFile(reportFD, "report")}
+	if len(args) > 0 && args[0] == spareDir {
+		files = append(files, os.NewFile(ordersFD, "orders"))
+	}
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        append([]string{Name, phaseDetached}, args...),
 		Env:         os.Environ(),
-		ExtraFiles:  []*os.File{os.NewFile(reportFD, "report")},
+		ExtraFiles:  files,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
 	if err := cmd.Start(); err != nil {
@@ -601,6 +611,40 @@ func writeExit(dir string, code int, at time.Time) error {
 //	  v  returns                  execve -> C monitor: logs, waits, exit.json
 //	                              execve -> Go "cleanup": Runtime.Cleanup, state.json: exited
 func (rt Runtime) StartContainer(c *Container) (State, error) {
+	return rt.startContainer(c, nil)
+}
+
+// startContainer is StartContainer, with a shim started ahead of need
+// (spare, see spares.go) if not nil.
+func (rt Runtime) startContainer(c *Container, spare *spareShim) (State, error) {
+	st, err := rt.beforeStart(c)
+	if err != nil {
+		if spare != nil {
+			spare.close()
+		}
+		return st, err
+	}
+	if spare == nil || !spare.order(c.dir) {
+		if spare != nil {
+			spare.close()
+		}
+		if spare, err = launch(c.dir); err != nil {
+			return st, fmt.Errorf("starting shim for %s: %w", c.Name(), err)
+		}
+	}
+	rep, err := spare.wait()
+	if err != nil {
+		return st, fmt.Errorf("container %s: %w", c.Name(), err)
+	}
+	if rep.Error != "" {
+		return st, fmt.Errorf("starting container %s: %s", c.Name(), rep.Error)
+	}
+	return c.State()
+}
+
+// beforeStart checks that c may start, and finishes its last run if
+// its shim is still at it or died.
+func (rt Runtime) beforeStart(c *Container) (State, error) {
 	st, err := c.State()
 	if err != nil {
 		return st, err
@@ -619,43 +663,5 @@ func (rt Runtime) StartContainer(c *Container) (State, error) {
 			return st, err
 		}
 	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		return st, fmt.Errorf("report pipe: %w", err)
-	}
-	defer r.Close()
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		w.Close()
-		return st, fmt.Errorf("starting shim: %w", err)
-	}
-	defer null.Close()
-	cmd := &exec.Cmd{
-		Path: "/proc/self/exe",
-		Args: []string{Name, phaseLaunch, c.dir},
-		Env:  os.Environ(),
-		// The shim must not hold the caller's terminal: its stdio is
-		// /dev/null, and its own errors go to state.json.
-		Stdin: null, Stdout: null, Stderr: null,
-		ExtraFiles: []*os.File{w},
-	}
-	err = cmd.Start()
-	w.Close()
-	if err != nil {
-		return st, fmt.Errorf("starting shim for %s: %w", c.Name(), err)
-	}
-	// The launched process exits as soon as it has forked the shim.
-	_ = cmd.Wait()
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return st, fmt.Errorf("reading the shim's report: %w", err)
-	}
-	var rep report
-	if len(data) == 0 || json.Unmarshal(data, &rep) != nil {
-		return st, fmt.Errorf("container %s: the shim exited without a report (%q)", c.Name(), data)
-	}
-	if rep.Error != "" {
-		return st, fmt.Errorf("starting container %s: %s", c.Name(), rep.Error)
-	}
-	return c.State()
+	return st, nil
 }

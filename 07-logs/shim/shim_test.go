@@ -125,7 +125,10 @@ func start(t *testing.T, s *Store, cfg Config) (*Container, State) {
 	c := create(t, s, cfg)
 	st, err := testRuntime.StartContainer(c)
 	require.NoError(t, err)
-	require.Equal(t, Running, st.Status)
+	// A short command may be over by the time the state is read: it
+	// ran all the same.
+	require.Contains(t, []Status{Running, Exited}, st.Status)
+	require.NotZero(t, st.ShimPid)
 	return c, st
 }
 

@@ -1,8 +1,12 @@
 package shim
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/07-logs/logs"
 )
 
 // With a supervisor, the shim records the exit and leaves the clean-up:
@@ -75,4 +80,84 @@ func TestOneSupervisorAtATime(t *testing.T) {
 	again, err := s.Supervise()
 	require.NoError(t, err)
 	require.NoError(t, again.Close())
+}
+
+// spareShims lists the live processes that are spare shims, waiting for
+// an order or supervising the container that one was given. (The C
+// constructor changes argv[1] from "launch" to "detached" in the argument
+// array, not in the memory that /proc/PID/cmdline shows.)
+func spareShims(t *testing.T) map[int]bool {
+	t.Helper()
+	found := map[int]bool{}
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		args := strings.Split(string(cmdline), "\x00")
+		if err != nil || len(args) < 3 || args[0] != Name || args[2] != spareDir {
+			continue
+		}
+		// Not a zombie, and not the launcher, our child, which exits
+		// as soon as it has forked the shim.
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		i := bytes.LastIndexByte(stat, ')')
+		if err != nil || i < 0 || i+2 >= len(stat) {
+			continue
+		}
+		fields := strings.Fields(string(stat[i+2:])) // state, ppid, ...
+		if len(fields) > 1 && fields[0] != "Z" && fields[1] != strconv.Itoa(os.Getpid()) {
+			found[pid] = true
+		}
+	}
+	return found
+}
+
+// Containers started through Spares run as any others, each under a shim
+// that was started before it was needed; Close lets the waiting spare go.
+func TestSparesStartContainersWithShimsStartedAhead(t *testing.T) {
+	labtest.Privileged(t)
+	monitors(t, func(t *testing.T) {
+		s := newStore(t)
+		spares := testRuntime.Spares()
+		before := spareShims(t)
+		var ours int
+		require.Eventually(t, func() bool {
+			for pid := range spareShims(t) {
+				if !before[pid] {
+					ours = pid
+				}
+			}
+			return ours != 0
+		}, 5*time.Second, 5*time.Millisecond, "a spare is launched at once")
+		for i := range 3 {
+			c, st := startWith(t, spares, s, Config{Command: []string{"/bin/sh", "-c", fmt.Sprintf("echo run %d; exit %d", i, i)}})
+			if i == 0 {
+				assert.Equal(t, ours, st.ShimPid, "the first container's shim is the spare")
+			}
+			final, err := c.Wait(5 * time.Second)
+			require.NoError(t, err)
+			assert.Equal(t, Exited, final.Status)
+			assert.Equal(t, i, final.ExitCode)
+			assert.Equal(t, fmt.Sprintf("run %d\n", i), logText(t, c, logs.Stdout))
+		}
+		waiting := spareShims(t)
+		require.NoError(t, spares.Close())
+		for pid := range waiting {
+			if !before[pid] {
+				assert.NoError(t, gone(pid), "the waiting spare %d exits", pid)
+			}
+		}
+	})
+}
+
+func startWith(t *testing.T, spares *Spares, s *Store, cfg Config) (*Container, State) {
+	t.Helper()
+	c := create(t, s, cfg)
+	st, err := spares.StartContainer(c)
+	require.NoError(t, err)
+	return c, st
 }

@@ -57,7 +57,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 		}
 		return errdefs.ErrNotModified.WithMessage("Container already started")
 	}
-	if _, err := Runtime.StartContainer(e.c); err != nil {
+	if _, err := d.spares.StartContainer(e.c); err != nil {
 		d.live.startFailed(e)
 		if e.autoRemove() {
 			_ = d.remove(e, true)

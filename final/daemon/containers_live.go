@@ -458,7 +458,7 @@ func (d *Daemon) Close() error {
 	l.closed = true
 	close(l.done)
 	l.mu.Unlock()
-	err := l.inotify.Close()
+	err := errors.Join(l.inotify.Close(), d.spares.Close())
 	l.removes.Wait()
 	// From now on the shims clean up after their containers themselves.
 	return errors.Join(err, d.supervisor.Close())

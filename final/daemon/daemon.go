@@ -62,6 +62,9 @@ type Daemon struct {
 	// supervisor is chapter 07's supervisor lock of the container store,
 	// held while the daemon runs.
 	supervisor *shim.Supervisor
+	// spares keeps a shim started ahead of the next container start
+	// (chapter 07's spares.go): its start-up is off the path of run.
+	spares *shim.Spares
 
 	// warnings are shown by `info`: what the daemon could not set up
 	// as it wanted, and works without.
@@ -123,6 +126,7 @@ func New(opts Options) (*Daemon, error) {
 		d.supervisor.Close()
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
+	d.spares = Runtime.Spares()
 	return d, nil
 }
 

@@ -1,0 +1,216 @@
+package shim
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+)
+
+// A shim started ahead of need.
+//
+// Every start of a container starts a shim, and a shim is this program
+// executed again: the dynamic loader, the Go runtime, the package
+// initialisers, before the first line of the shim's own work. That costs
+// a few milliseconds, and they are on the path of every `docker run`.
+// A daemon that starts containers all day (berthd) keeps one shim
+// started in advance, a spare, waiting for its container:
+//
+//	daemon                                 spare shim ("berth-shim launch -")
+//	  Spares: launch a spare  ------------>  detached, Go started, then blocks
+//	                                           reading its order (fd 4)
+//	  StartContainer(c):
+//	    write c's directory, close  ------->  supervise c, as any shim
+//	    read the report   <----------------  {"pid": ...}
+//	    launch the next spare (in the background)
+//
+// A spare costs the memory of an idle Go process (a few MiB) while it
+// waits. It holds nothing of any container: it reads its container's
+// configuration only once it has its order. If the daemon goes away, the
+// spare reads end of file and exits.
+
+// ordersFD is where a spare reads its order: the directory of the
+// container it is to supervise.
+const ordersFD = 4
+
+// spareDir is the directory argument of a shim launched as a spare.
+const spareDir = "-"
+
+// spareShim is a launched shim, seen from the program that launched it:
+// the pipe of its report, and for a spare the pipe of its order.
+type spareShim struct {
+	report *os.File // read end of the shim's report pipe
+	orders *os.File // write end of its order pipe; nil once given
+}
+
+// launch starts a shim process for the container directory dir, or a
+// spare if dir is "".
+func launch(dir string) (*spareShim, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("report pipe: %w", err)
+	}
+	files := []*os.File{w}
+	var orders *os.File
+	arg := dir
+	if dir == "" {
+		arg = spareDir
+		or, ow, err := os.Pipe()
+		if err != nil {
+			r.Close()
+			w.Close()
+			return nil, fmt.Errorf("order pipe: %w", err)
+		}
+		defer or.Close()
+		files, orders = append(files, or), ow
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err == nil {
+		defer null.Close()
+		cmd := &exec.Cmd{
+			Path: "/proc/self/exe",
+			Args: []string{Name, phaseLaunch, arg},
+			Env:  os.Environ(),
+			// The shim must not hold the caller's terminal: its
+			// stdio is /dev/null, and its own errors go to
+			// state.json.
+			Stdin: null, Stdout: null, Stderr: null,
+			ExtraFiles: files,
+		}
+		if err = cmd.Start(); err == nil {
+			// The launched process exits as soon as it has forked
+			// the shim.
+			_ = cmd.Wait()
+		}
+	}
+	w.Close()
+	if err != nil {
+		r.Close()
+		if orders != nil {
+			orders.Close()
+		}
+		return nil, err
+	}
+	return &spareShim{report: r, orders: orders}, nil
+}
+
+// order gives a spare its container. It fails if the spare is gone.
+func (s *spareShim) order(dir string) bool {
+	if s.orders == nil {
+		return false
+	}
+	_, err := io.WriteString(s.orders, dir+"\n")
+	s.orders.Close()
+	s.orders = nil
+	return err == nil
+}
+
+// wait reads the shim's report on its start, to the end of the pipe: a
+// shim whose start failed closes it only by exiting, and by then what it
+// held (the writable layer's lock, say) is released, so the caller may
+// remove the container at once.
+func (s *spareShim) wait() (report, error) {
+	defer s.report.Close()
+	var rep report
+	data, err := io.ReadAll(s.report)
+	if err != nil {
+		return rep, fmt.Errorf("reading the shim's report: %w", err)
+	}
+	if len(data) == 0 || json.Unmarshal(data, &rep) != nil {
+		return rep, fmt.Errorf("the shim exited without a report (%q)", data)
+	}
+	return rep, nil
+}
+
+// close lets a spare go unused: it reads end of file and exits.
+func (s *spareShim) close() {
+	if s.orders != nil {
+		s.orders.Close()
+	}
+	s.report.Close()
+}
+
+// readOrder is the spare's side: it waits for its container's directory,
+// and returns "" if the order pipe ends without one.
+func readOrder() string {
+	f := os.NewFile(ordersFD, "orders")
+	defer f.Close()
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	return strings.TrimSuffix(line, "\n")
+}
+
+// Spares starts containers with shims started ahead of need: one spare
+// shim waits at all times, and each start takes it and launches the next
+// one in the background. Close lets the waiting spare go.
+type Spares struct {
+	rt Runtime
+
+	mu      sync.Mutex
+	next    *spareShim // the waiting spare, or nil
+	filling bool       // a spare is being launched
+	closed  bool
+	fills   sync.WaitGroup
+}
+
+// Spares returns a Spares for rt, with its first spare on the way.
+func (rt Runtime) Spares() *Spares {
+	s := &Spares{rt: rt}
+	s.mu.Lock()
+	s.fill()
+	s.mu.Unlock()
+	return s
+}
+
+// fill launches a spare in the background, unless one is on the way.
+// Call with s.mu held.
+func (s *Spares) fill() {
+	if s.filling || s.closed || s.next != nil {
+		return
+	}
+	s.filling = true
+	s.fills.Add(1)
+	go func() {
+		defer s.fills.Done()
+		sp, err := launch("")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.filling = false
+		if err != nil {
+			return // the next start launches its own shim, and tries again
+		}
+		if s.closed {
+			sp.close()
+			return
+		}
+		s.next = sp
+	}()
+}
+
+// StartContainer is Runtime.StartContainer with the waiting spare, if
+// there is one.
+func (s *Spares) StartContainer(c *Container) (State, error) {
+	s.mu.Lock()
+	sp := s.next
+	s.next = nil
+	s.fill()
+	s.mu.Unlock()
+	return s.rt.startContainer(c, sp)
+}
+
+// Close lets the waiting spare go, and waits for a launch in progress.
+func (s *Spares) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	sp := s.next
+	s.next = nil
+	s.mu.Unlock()
+	if sp != nil {
+		sp.close()
+	}
+	s.fills.Wait()
+	return nil
+}
