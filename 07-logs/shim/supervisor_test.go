@@ -122,8 +122,8 @@ func TestSparesStartContainersWithShimsStartedAhead(t *testing.T) {
 	labtest.Privileged(t)
 	monitors(t, func(t *testing.T) {
 		s := newStore(t)
-		spares := testRuntime.Spares()
 		before := spareShims(t)
+		spares := testRuntime.Spares()
 		var ours int
 		require.Eventually(t, func() bool {
 			for pid := range spareShims(t) {
