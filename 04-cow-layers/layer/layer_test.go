@@ -470,6 +470,43 @@ func TestCreateOpenFindRemove(t *testing.T) {
 	assert.True(t, filepath.IsAbs(l.MountSpec().Upper))
 }
 
+// RemoveLater makes the container disappear at once and leaves the
+// deletion of its files for later; what a crash left set aside is swept.
+func TestRemoveLaterSetsTheDirectoryAside(t *testing.T) {
+	labtest.Privileged(t)
+	root := t.TempDir()
+	image := t.TempDir()
+	for _, id := range []string{"keep", "gone", "crashed"} {
+		l, err := Create(root, id, []string{image})
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(l.Upper(), "f"), []byte("x"), 0o644))
+	}
+	gone, err := Open(root, "gone")
+	require.NoError(t, err)
+	finish, err := gone.RemoveLater()
+	require.NoError(t, err)
+	assert.NoDirExists(t, gone.Dir, "gone at once")
+	_, err = Open(root, "gone")
+	assert.ErrorIs(t, err, ErrNotFound)
+	crashed, err := Open(root, "crashed")
+	require.NoError(t, err)
+	_, err = crashed.RemoveLater() // and never finished
+	require.NoError(t, err)
+	ids, err := List(root)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"keep"}, ids, "what is set aside is not listed")
+
+	require.NoError(t, finish())
+	entries, err := os.ReadDir(ContainersDir(root))
+	require.NoError(t, err)
+	assert.Len(t, entries, 2, "keep, and what the crash left")
+	require.NoError(t, SweepRemoved(root))
+	entries, err = os.ReadDir(ContainersDir(root))
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	assert.Equal(t, "keep", entries[0].Name())
+}
+
 func TestRemoveRefusesAMountedLayer(t *testing.T) {
 	labtest.Privileged(t)
 	image := t.TempDir()

@@ -187,6 +187,9 @@ func List(root string) ([]string, error) {
 	}
 	var ids []string
 	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // set aside by RemoveLater
+		}
 		if _, err := os.Stat(filepath.Join(ContainersDir(root), e.Name(), recordName)); err == nil {
 			ids = append(ids, e.Name())
 		}
@@ -321,23 +324,72 @@ func (l *RW) lock() (*os.File, error) {
 // through a mounted overlay would delete in the container's view, not
 // the directories).
 func (l *RW) Remove() error {
-	if err := l.Release(); err != nil {
+	finish, err := l.RemoveLater()
+	if err != nil {
 		return err
+	}
+	return finish()
+}
+
+// removedPrefix names a container directory on its way out (RemoveLater).
+const removedPrefix = ".removed-"
+
+// RemoveLater is Remove in two steps. It makes the container's directory
+// disappear at once, in one rename(2) into a name that List and every
+// other lookup skip, and returns the deletion of the files, which the
+// caller may run later or elsewhere (a daemon runs it in the background:
+// deleting a directory tree is a syscall per file, on the path of every
+// `run --rm`). A directory left behind by a crash between the two steps
+// is deleted by SweepRemoved.
+func (l *RW) RemoveLater() (finish func() error, err error) {
+	if err := l.Release(); err != nil {
+		return nil, err
 	}
 	f, err := l.lock()
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return nil, err
 	}
 	if f != nil {
 		defer f.Close()
 	}
 	if mounted, err := isMountPoint(l.Merged()); err != nil {
-		return fmt.Errorf("container %s: %w", l.ID, err)
+		return nil, fmt.Errorf("container %s: %w", l.ID, err)
 	} else if mounted {
-		return fmt.Errorf("container %s: %s is still mounted", l.ID, l.Merged())
+		return nil, fmt.Errorf("container %s: %s is still mounted", l.ID, l.Merged())
 	}
-	if err := os.RemoveAll(l.Dir); err != nil {
-		return fmt.Errorf("removing container %s: %w", l.ID, err)
+	aside := filepath.Join(filepath.Dir(l.Dir), removedPrefix+filepath.Base(l.Dir))
+	if err := os.RemoveAll(aside); err != nil {
+		return nil, fmt.Errorf("removing container %s: %w", l.ID, err)
 	}
-	return nil
+	switch err := os.Rename(l.Dir, aside); {
+	case errors.Is(err, fs.ErrNotExist):
+		return func() error { return nil }, nil // gone already
+	case err != nil:
+		return nil, fmt.Errorf("removing container %s: %w", l.ID, err)
+	}
+	return func() error {
+		if err := os.RemoveAll(aside); err != nil {
+			return fmt.Errorf("removing container %s: %w", l.ID, err)
+		}
+		return nil
+	}, nil
+}
+
+// SweepRemoved deletes what RemoveLater set aside under root and nobody
+// deleted (the program ended first).
+func SweepRemoved(root string) error {
+	entries, err := os.ReadDir(ContainersDir(root))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("listing containers: %w", err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), removedPrefix) {
+			errs = append(errs, os.RemoveAll(filepath.Join(ContainersDir(root), e.Name())))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -91,8 +91,18 @@ func (s *Store) Release(holder string) error {
 		return err
 	}
 	defer unlock()
+	l, lerr := s.Lease(holder)
 	if err := os.Remove(s.leasePath(holder)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("releasing lease of %s: %w", holder, err)
+	}
+	// While the image itself is in the store, it holds every layer the
+	// lease did: there is nothing to collect, and a collection reads
+	// every image and lease of the store (on every `rm`). Only an image
+	// removed while in use (rmi -f) leaves its layers to the lease.
+	if lerr == nil {
+		if _, err := os.Stat(s.recordPath(l.Image)); err == nil {
+			return nil
+		}
 	}
 	return s.gc()
 }

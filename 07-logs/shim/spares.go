@@ -192,13 +192,20 @@ func (s *Spares) fill() {
 
 // StartContainer is Runtime.StartContainer with the waiting spare, if
 // there is one.
+//
+// The next spare is launched once this start is done, not before: on a
+// machine with few cores its start-up would compete for them with the
+// container's.
 func (s *Spares) StartContainer(c *Container) (State, error) {
 	s.mu.Lock()
 	sp := s.next
 	s.next = nil
+	s.mu.Unlock()
+	st, err := s.rt.startContainer(c, sp)
+	s.mu.Lock()
 	s.fill()
 	s.mu.Unlock()
-	return s.rt.startContainer(c, sp)
+	return st, err
 }
 
 // Close lets the waiting spare go, and waits for a launch in progress.

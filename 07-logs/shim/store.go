@@ -201,6 +201,9 @@ func (s *Store) ids() ([]string, error) {
 	}
 	var ids []string
 	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // a directory on its way out (chapter 04's RemoveLater)
+		}
 		if _, err := os.Stat(filepath.Join(containersDir(s.root), e.Name(), configFile)); err == nil {
 			ids = append(ids, e.Name())
 		}

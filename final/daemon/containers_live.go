@@ -460,6 +460,7 @@ func (d *Daemon) Close() error {
 	l.mu.Unlock()
 	err := errors.Join(l.inotify.Close(), d.spares.Close())
 	l.removes.Wait()
+	deletions.Wait()
 	// From now on the shims clean up after their containers themselves.
 	return errors.Join(err, d.supervisor.Close())
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/moby/moby/api/types/system"
 
 	"github.com/berth-project/berth/02-cgroups/cgroup"
+	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
@@ -113,6 +114,10 @@ func New(opts Options) (*Daemon, error) {
 	// left behind (images_recover.go).
 	if err := d.recoverImages(); err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	// What a daemon killed in the middle of removals set aside.
+	if err := layer.SweepRemoved(opts.DataRoot); err != nil {
+		d.warnings = append(d.warnings, "WARNING: "+err.Error())
 	}
 	// The daemon cleans up after every container's exit itself, sooner
 	// than the shim would (chapter 07's supervisor.go); and one daemon

@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/04-cow-layers/layer"
@@ -34,6 +35,47 @@ var Runtime = shim.Runtime{
 // that a terminal becomes the container's controlling terminal and a
 // command that cannot be executed fails the start (shim.ContainerInit).
 var Init = shim.ContainerInit(layer.Init)
+
+// deletions are the container directories being deleted in the
+// background (removeContainer), by any daemon of the process.
+var deletions background
+
+// background counts goroutines, like a sync.WaitGroup that may be waited
+// for while others are added (several daemons in one test process).
+type background struct {
+	mu   sync.Mutex
+	n    int
+	idle sync.Cond
+}
+
+// Go runs f in a goroutine of its own.
+func (b *background) Go(f func()) {
+	b.mu.Lock()
+	b.n++
+	b.mu.Unlock()
+	go func() {
+		defer func() {
+			b.mu.Lock()
+			if b.n--; b.n == 0 && b.idle.L != nil {
+				b.idle.Broadcast()
+			}
+			b.mu.Unlock()
+		}()
+		f()
+	}()
+}
+
+// Wait waits until no goroutine of b runs.
+func (b *background) Wait() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.idle.L == nil {
+		b.idle.L = &b.mu
+	}
+	for b.n > 0 {
+		b.idle.Wait()
+	}
+}
 
 // runSpec is what the daemon keeps in the shim's config (shim.Config.Spec)
 // for the shim's Start: chapter 06's run options, and what the Engine
@@ -110,6 +152,12 @@ func cleanupContainer(c *shim.Container, st *shim.State) error {
 // removeContainer runs at rm, before the container's directory goes: the
 // writable layer goes with the container (chapter 04), and so does its
 // lease on the image (chapter 06), so that rmi may remove the image.
+//
+// The container's directory (the layer is in it) is set aside at once
+// and its files deleted in the background (chapter 04's RemoveLater):
+// `docker run --rm` waits for the removal, and deleting a tree costs a
+// syscall per file. Close waits for the deletions; New sweeps what a
+// killed daemon left set aside.
 func removeContainer(c *shim.Container) error {
 	var s runSpec
 	if err := c.DecodeSpec(&s); err != nil {
@@ -120,7 +168,11 @@ func removeContainer(c *shim.Container) error {
 	rw, err := layer.Open(root, c.ID())
 	switch {
 	case err == nil:
-		errs = append(errs, rw.Remove())
+		finish, err := rw.RemoveLater()
+		if err == nil {
+			deletions.Go(func() { _ = finish() })
+		}
+		errs = append(errs, err)
 	case !errors.Is(err, layer.ErrNotFound):
 		errs = append(errs, err)
 	}
