@@ -48,6 +48,16 @@ func Start(cfg Config, stdio Stdio) (*Process, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if p := takePrestarted(cfg, stdio); p != nil {
+		return p, nil // started ahead of need (prestart.go)
+	}
+	return start(cfg, stdio)
+}
+
+func start(cfg Config, stdio Stdio) (*Process, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("spec pipe: %w", err)

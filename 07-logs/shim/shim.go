@@ -85,13 +85,17 @@ func (rt Runtime) shimMain(phase string, args []string) int {
 	case phaseDetached:
 		rep := os.NewFile(reportFD, "report")
 		dir := args[0]
+		var pre *prestart
 		if dir == spareDir {
-			// A spare (spares.go): wait for the container.
+			// A spare (spares.go): start an init ahead, and wait
+			// for the container.
+			pre = prestartInit()
 			if dir = readOrder(); dir == "" {
+				pre.discard()
 				return 0
 			}
 		}
-		if err := rt.supervise(dir, rep); err != nil {
+		if err := rt.supervise(dir, rep, pre); err != nil {
 			// The report ends with this process: only once the
 			// shim has exited does the launcher read end of file.
 			// By then whatever the start held in the shim (the
@@ -164,7 +168,7 @@ func launchGo(args []string) int {
 // supervise is the shim: it starts the container with pipes (or a
 // terminal) for its stdio, records it as running, tells the launcher, and
 // then supervises it until it exits (monitor), in C or in Go.
-func (rt Runtime) supervise(dir string, rep *os.File) error {
+func (rt Runtime) supervise(dir string, rep *os.File, pre *prestart) error {
 	setName(Name) // for ps; we were executed as /proc/self/exe
 	lock, err := takeLock(dir)
 	if err != nil {
@@ -189,16 +193,23 @@ func (rt Runtime) supervise(dir string, rep *os.File) error {
 		}
 	}
 
-	ends, err := openStdio(c)
-	if err != nil {
-		return err
-	}
-	execR, execFD, err := execWatch()
-	if err != nil {
-		ends.closeAll()
-		return err
+	var ends *stdioEnds
+	var execR *os.File
+	var execFD int
+	if pre.fits(c) {
+		ends, execR, execFD = pre.ends, pre.execR, pre.execFD
+	} else {
+		pre.discard()
+		if ends, err = openStdio(c); err != nil {
+			return err
+		}
+		if execR, execFD, err = execWatch(); err != nil {
+			ends.closeAll()
+			return err
+		}
 	}
 	p, err := rt.Start(c, ends.stdio)
+	namespace.DiscardPrestarted() // if Start forked an init of its own
 	unix.Close(execFD)
 	ends.closeContainerSide()
 	if err == nil {
@@ -274,26 +285,8 @@ func openStdio(c *Container) (*stdioEnds, error) {
 	if c.Config.Tty {
 		return e, e.openTerminal(c)
 	}
-	// The container's stdout and stderr are pipes whose read ends stay
-	// here: the shim is what keeps reading them, whoever is attached.
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("stdout pipe: %w", err)
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return nil, fmt.Errorf("stderr pipe: %w", err)
-	}
-	e.out, e.err = outR, errR
-	e.container = []*os.File{outW, errW}
-	e.stdio = namespace.Stdio{Out: outW, Err: errW}
-	// Larger pipes mean fewer, larger reads for a container that
-	// writes a lot: 1 MiB instead of the default 64 KiB (the kernel
-	// caps it at /proc/sys/fs/pipe-max-size; failing is harmless).
-	for _, w := range []*os.File{outW, errW} {
-		_, _ = unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, 1<<20)
+	if err := e.openPipes(); err != nil {
+		return nil, err
 	}
 	if c.Config.Interactive {
 		inR, inW, err := os.Pipe()
@@ -306,6 +299,32 @@ func openStdio(c *Container) (*stdioEnds, error) {
 		e.stdio.In = inR
 	}
 	return e, nil
+}
+
+// openPipes makes the container's stdout and stderr: pipes whose read
+// ends stay here, since the shim is what keeps reading them, whoever is
+// attached.
+func (e *stdioEnds) openPipes() error {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("stdout pipe: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return fmt.Errorf("stderr pipe: %w", err)
+	}
+	e.out, e.err = outR, errR
+	e.container = []*os.File{outW, errW}
+	e.stdio = namespace.Stdio{Out: outW, Err: errW}
+	// Larger pipes mean fewer, larger reads for a container that
+	// writes a lot: 1 MiB instead of the default 64 KiB (the kernel
+	// caps it at /proc/sys/fs/pipe-max-size; failing is harmless).
+	for _, w := range []*os.File{outW, errW} {
+		_, _ = unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, 1<<20)
+	}
+	return nil
 }
 
 // openTerminal gives the container a pseudo-terminal: the slave is its

@@ -9,6 +9,10 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
 // A shim started ahead of need.
@@ -132,6 +136,57 @@ func (s *spareShim) close() {
 		s.orders.Close()
 	}
 	s.report.Close()
+}
+
+// prestart is what a spare prepares while it waits for its order: the
+// stdio of a container without -i or -t (two pipes), the exec watch, and
+// an init started with them (namespace.Prestart), whose start-up then
+// is off the path of the container's start too. Runtime.Start takes that
+// init if the container's namespaces are the usual ones (Detached, its
+// own network namespace, no user namespace); otherwise it forks its own,
+// and the spare's is killed.
+type prestart struct {
+	ends   *stdioEnds
+	execR  *os.File
+	execFD int
+}
+
+// prestartInit prepares a spare's init, or returns nil if it cannot.
+func prestartInit() *prestart {
+	// The order pipe is no business of init's.
+	unix.CloseOnExec(ordersFD)
+	e := &stdioEnds{}
+	if err := e.openPipes(); err != nil {
+		return nil
+	}
+	execR, execFD, err := execWatch()
+	if err != nil {
+		e.closeAll()
+		return nil
+	}
+	if err := namespace.Prestart(namespace.Config{Detached: true}, e.stdio); err != nil {
+		e.closeAll()
+		execR.Close()
+		unix.Close(execFD)
+		return nil
+	}
+	return &prestart{ends: e, execR: execR, execFD: execFD}
+}
+
+// fits reports whether container c can use the prepared stdio.
+func (p *prestart) fits(c *Container) bool {
+	return p != nil && !c.Config.Interactive && !c.Config.Tty
+}
+
+// discard kills the prepared init and closes what was prepared for it.
+func (p *prestart) discard() {
+	if p == nil {
+		return
+	}
+	namespace.DiscardPrestarted()
+	p.ends.closeAll()
+	p.execR.Close()
+	unix.Close(p.execFD)
 }
 
 // readOrder is the spare's side: it waits for its container's directory,

@@ -133,10 +133,14 @@ func TestSparesStartContainersWithShimsStartedAhead(t *testing.T) {
 			}
 			return ours != 0
 		}, 5*time.Second, 5*time.Millisecond, "a spare is launched at once")
+		// Time for the spare to start its init ahead (prestart).
+		time.Sleep(100 * time.Millisecond)
 		for i := range 3 {
-			c, st := startWith(t, spares, s, Config{Command: []string{"/bin/sh", "-c", fmt.Sprintf("echo run %d; exit %d", i, i)}})
+			called := uptimeTicks(t)
+			c, st := startWith(t, spares, s, Config{Command: []string{"/bin/sh", "-c", fmt.Sprintf("sleep 0.1; echo run %d; exit %d", i, i)}})
 			if i == 0 {
 				assert.Equal(t, ours, st.ShimPid, "the first container's shim is the spare")
+				assert.Less(t, startTicks(t, st.Pid), called-2, "its init was started before the start was asked for")
 			}
 			final, err := c.Wait(5 * time.Second)
 			require.NoError(t, err)
@@ -152,6 +156,29 @@ func TestSparesStartContainersWithShimsStartedAhead(t *testing.T) {
 			}
 		}
 	})
+}
+
+// uptimeTicks is the time since boot in clock ticks (USER_HZ, 100 a
+// second), the unit of a process's start time in /proc/PID/stat.
+func uptimeTicks(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/uptime")
+	require.NoError(t, err)
+	var secs float64
+	_, err = fmt.Sscan(string(b), &secs)
+	require.NoError(t, err)
+	return int64(secs * 100)
+}
+
+// startTicks is when process pid started, in clock ticks since boot.
+func startTicks(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	require.NoError(t, err)
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	n, err := strconv.ParseInt(fields[19], 10, 64) // field 22 of stat, counted after the comm
+	require.NoError(t, err)
+	return n
 }
 
 func startWith(t *testing.T, spares *Spares, s *Store, cfg Config) (*Container, State) {

@@ -1,0 +1,80 @@
+package namespace
+
+import (
+	"sync"
+)
+
+// An init started ahead of need.
+//
+// Start forks init in new namespaces, and init is this program executed
+// again: before it can read its spec, the kernel maps the binary, the Go
+// runtime starts, the packages initialise. For a big program that is a
+// few milliseconds, and a container engine pays them at every start.
+// None of it depends on the container: init only waits for its spec. So
+// a program that knows a start is coming (chapter 07's spare shims, which
+// wait for their container) may start init in advance with Prestart; the
+// next Start with the same configuration and the same stdio takes it,
+// and the caller goes on as usual (hooks, then Release). A Start that
+// does not fit forks a new init as always, and DiscardPrestarted kills
+// the one that nobody took.
+
+// prestarted is the init Prestart keeps, with what it was started with.
+var prestarted struct {
+	sync.Mutex
+	p     *Process
+	key   prestartKey
+	stdio Stdio
+}
+
+// prestartKey is what of a Config decides how init is forked.
+type prestartKey struct {
+	flags            uintptr
+	detached, userNS bool
+	idBase           uint32
+}
+
+func keyOf(cfg Config) prestartKey {
+	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, idBase: uint32(cfg.IDBase)}
+}
+
+// Prestart starts an init as Start would, and keeps it for the next Start
+// whose Config forks the same way and whose Stdio holds the same files.
+// An init kept before is killed.
+func Prestart(cfg Config, stdio Stdio) error {
+	p, err := start(cfg, stdio)
+	if err != nil {
+		return err
+	}
+	prestarted.Lock()
+	old := prestarted.p
+	prestarted.p, prestarted.key, prestarted.stdio = p, keyOf(cfg), stdio
+	prestarted.Unlock()
+	if old != nil {
+		_ = old.Kill()
+	}
+	return nil
+}
+
+// takePrestarted returns the kept init if it fits, and forgets it.
+func takePrestarted(cfg Config, stdio Stdio) *Process {
+	prestarted.Lock()
+	defer prestarted.Unlock()
+	p := prestarted.p
+	if p == nil || prestarted.key != keyOf(cfg) || prestarted.stdio != stdio {
+		return nil
+	}
+	prestarted.p = nil
+	return p
+}
+
+// DiscardPrestarted kills the init that Prestart kept, if no Start took
+// it.
+func DiscardPrestarted() {
+	prestarted.Lock()
+	p := prestarted.p
+	prestarted.p = nil
+	prestarted.Unlock()
+	if p != nil {
+		_ = p.Kill()
+	}
+}
