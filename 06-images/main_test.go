@@ -110,6 +110,19 @@ func TestS7_ArchivesFromRealDockerLoadAndRun(t *testing.T) {
 	}
 }
 
+// An OCI layout that umoci wrote, not Docker: its index names the image
+// with a bare tag, "berth-umoci" (the image-layout spec leaves the form
+// of org.opencontainers.image.ref.name to the writer), which is no
+// NAME:TAG, so the image loads without a name and runs by its ID.
+func TestS7_AnOCILayoutFromUmociLoadsAndRuns(t *testing.T) {
+	l := newLab(t)
+	out := l.ok("load", "-i", filepath.Join("testdata", "umoci-oci.tar"))
+	id, ok := strings.CutPrefix(strings.TrimSpace(out), "Loaded image ID: ")
+	require.True(t, ok, out)
+	assert.Equal(t, "hello from umoci\n", l.image(id))
+	assert.Equal(t, "/\n", l.image(id, "pwd"))
+}
+
 func TestS22_RunTakesTheImagesConfigAndTheUsersOverrides(t *testing.T) {
 	l := newLab(t)
 	f, err := os.Open("testdata/docker-20.10.tar.gz")

@@ -16,6 +16,11 @@
 #                           with the containerd image store
 #   skopeo-oci.tar          `skopeo copy --dest-compress ... oci-archive:`: a
 #                           plain OCI layout with gzip layers, no manifest.json
+#   umoci-oci.tar           an OCI layout written by umoci alone (init, new,
+#                           unpack, repack, config), tarred: the busybox rootfs
+#                           plus /hello.txt, Cmd cat /hello.txt; its index
+#                           names it "berth-umoci", a bare tag as umoci writes
+#                           it, so it loads without a name
 #   IDS                     what dockerd says the image IDs and diffIDs are
 #
 # The images: berth-base (the busybox rootfs, imported), berth-test:v1 (a
@@ -27,7 +32,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rootfs_tar=${BERTH_ROOTFS:-/var/cache/berth/busybox/rootfs}.tar
 [ -f "$rootfs_tar" ] || "$here/../../scripts/mkrootfs" >/dev/null
-for tool in dockerd ctr skopeo python3; do
+for tool in dockerd ctr skopeo umoci python3; do
 	command -v $tool >/dev/null || { echo "mkarchives: $tool is missing (apt-get install docker.io skopeo)" >&2; exit 1; }
 done
 
@@ -97,4 +102,14 @@ skopeo copy -q --dest-compress "docker-archive:$work/docker-20.10.tar:berth-test
 	echo "diff_ids $(docker image inspect -f '{{join .RootFS.Layers " "}}' berth-test:v2)"
 	echo "parent-of-v2 $(docker image inspect -f '{{.Parent}}' berth-test:v2)"
 } >"$here/IDS"
+
+umoci init --layout "$work/umoci"
+umoci new --image "$work/umoci:berth-umoci"
+umoci unpack --image "$work/umoci:berth-umoci" "$work/bundle" >/dev/null
+tar -C "$work/bundle/rootfs" -xf "$rootfs_tar"
+echo "hello from umoci" >"$work/bundle/rootfs/hello.txt"
+umoci repack --image "$work/umoci:berth-umoci" "$work/bundle"
+umoci config --image "$work/umoci:berth-umoci" --config.cmd cat --config.cmd /hello.txt \
+	--config.env PATH=/usr/sbin:/usr/bin:/sbin:/bin --config.workingdir /
+tar -C "$work/umoci" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf "$here/umoci-oci.tar" .
 ls -l "$here"

@@ -149,6 +149,17 @@ func TestS7_ArchivesFromRealDockerLoadThroughBerthdAndRun(t *testing.T) {
 	}
 }
 
+// umoci's OCI layout names its image with a bare tag: it loads without
+// a name, as `docker load` says, and runs by its ID.
+func TestS7_AnOCILayoutFromUmociLoadsThroughBerthdAndRuns(t *testing.T) {
+	e := newImageEnv(t)
+	stdout, stderr, code := e.docker(nil, "load", "-i", filepath.Join(labtest.RootDir(t), "06-images", "testdata", "umoci-oci.tar"))
+	require.Equal(t, 0, code, stderr)
+	id, ok := strings.CutPrefix(strings.TrimSpace(stdout), "Loaded image ID: ")
+	require.True(t, ok, stdout)
+	assert.Equal(t, "hello from umoci\n", e.runImage(id))
+}
+
 // corrupt returns a copy of a saved archive with one byte of the file
 // name changed.
 func corrupt(t *testing.T, archive []byte, name string) []byte {
