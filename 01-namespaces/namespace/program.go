@@ -107,6 +107,9 @@ func Init() int {
 	if err := MountProc("/proc"); err != nil {
 		return InitFailed(err)
 	}
+	if err := afterEnter(); err != nil {
+		return InitFailed(err)
+	}
 	return Run(spec)
 }
 
@@ -145,7 +148,24 @@ func InitWith[S any, P interface {
 	if err := spec.Enter(); err != nil {
 		return InitFailed(err)
 	}
+	if err := afterEnter(); err != nil {
+		return InitFailed(err)
+	}
 	return Run(spec.NamespaceSpec())
+}
+
+// AfterEnter, if a program sets it in its init, runs inside the
+// container once the namespaces and the chapter's Enter are set up (the
+// container's /dev is there), just before the command is started. Chapter
+// 07 gives the container its terminal here, from the container's own
+// devpts.
+var AfterEnter func() error
+
+func afterEnter() error {
+	if AfterEnter == nil {
+		return nil
+	}
+	return AfterEnter()
 }
 
 // ExitInitFailed is init's status when it cannot set the container up.

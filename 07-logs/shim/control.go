@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -162,12 +163,15 @@ func (c *Container) Wait(timeout time.Duration) (State, error) {
 // Resize sets the size of the container's terminal (docker resize): the
 // kernel tells the terminal's foreground process group with SIGWINCH.
 //
-// The terminal is found by the name of its slave (State.Tty), which is
-// this container's only while the shim holds the master: the shim closes
-// it after recording the exit. So the name is opened first, and the
-// container checked to be still running after: then the master was open
-// all along, and the slave opened is the container's, not a terminal
-// that got the same number since.
+// The terminal is found by the name of its slave (State.Tty), in the
+// container's own devpts, through /proc/PID/root of its init. That name
+// is this container's terminal only while the shim holds the master: the
+// shim closes it after recording the exit. So the name is opened first,
+// and the container checked to be still running after: then the master
+// was open all along, and the slave opened is the container's. The
+// container's files are the container's to change, so the slave is
+// opened with os.Root (no symlink leads out of its root) and must be a
+// pseudo-terminal's slave.
 func (c *Container) Resize(rows, cols uint16) error {
 	st, err := c.State()
 	if err != nil {
@@ -179,11 +183,22 @@ func (c *Container) Resize(rows, cols uint16) error {
 	if st.Tty == "" {
 		return fmt.Errorf("container %s has no terminal (it was not created with a tty)", c.Name())
 	}
-	f, err := os.OpenFile(st.Tty, os.O_RDWR|unix.O_NOCTTY, 0)
+	root, err := os.OpenRoot(fmt.Sprintf("/proc/%d/root", st.Pid))
+	if err != nil {
+		return fmt.Errorf("container %s: its terminal: %w", c.Name(), err)
+	}
+	defer root.Close()
+	f, err := root.OpenFile(strings.TrimPrefix(st.Tty, "/"), os.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return fmt.Errorf("container %s: its terminal: %w", c.Name(), err)
 	}
 	defer f.Close()
+	var fst unix.Stat_t
+	// The slaves of Unix 98 pseudo-terminals have majors 136 to 143.
+	if err := unix.Fstat(int(f.Fd()), &fst); err != nil || fst.Mode&unix.S_IFMT != unix.S_IFCHR ||
+		unix.Major(fst.Rdev) < 136 || unix.Major(fst.Rdev) > 143 {
+		return fmt.Errorf("container %s: %s is not its terminal", c.Name(), st.Tty)
+	}
 	if !c.Running() {
 		return fmt.Errorf("%w: %s has just exited", ErrNotRunning, c.Name())
 	}

@@ -39,7 +39,12 @@ import (
 func ContainerInit(init func() int) func() int {
 	return func() int {
 		namespace.UnignoreSignals()
-		if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
+		var st unix.Stat_t
+		if unix.Fstat(consoleFD, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFSOCK {
+			// run -t under a shim: the terminal comes from the
+			// container's devpts, once it is mounted.
+			namespace.AfterEnter = consoleInContainer
+		} else if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
 			if err := takeTerminal(); err != nil {
 				fmt.Fprintf(os.Stderr, "berth-init: %v\n", err)
 				return 125
@@ -49,6 +54,43 @@ func ContainerInit(init func() int) func() int {
 		reportNoExec()
 		return status
 	}
+}
+
+// consoleFD is where init finds its end of the terminal socket
+// (openTerminal in shim.go), as it finds the exec watch at execWatchFD.
+const consoleFD = 101
+
+// consoleInContainer gives the container its terminal, from inside: it
+// opens /dev/ptmx, which is the container's own devpts (chapter 03), sends
+// the master to the shim with the slave's name, and waits for the shim's
+// answer (it sets the window size first). Then the slave becomes init's
+// stdin, stdout and stderr, and its controlling terminal; the command
+// inherits all that.
+func consoleInContainer() error {
+	defer unix.Close(consoleFD)
+	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening the container's terminal: %w", err)
+	}
+	master, slave, err := openPTY(m)
+	if err != nil {
+		return err
+	}
+	defer master.Close()
+	defer slave.Close()
+	if err := unix.Sendmsg(consoleFD, []byte(slave.Name()), unix.UnixRights(int(master.Fd())), nil, 0); err != nil {
+		return fmt.Errorf("sending the terminal to the shim: %w", err)
+	}
+	var ack [1]byte
+	if n, err := unix.Read(consoleFD, ack[:]); n != 1 {
+		return fmt.Errorf("the shim did not take the terminal: %v", err)
+	}
+	for fd := 0; fd < 3; fd++ {
+		if err := unix.Dup3(int(slave.Fd()), fd, 0); err != nil {
+			return fmt.Errorf("the terminal as fd %d: %w", fd, err)
+		}
+	}
+	return takeTerminal()
 }
 
 // takeTerminal makes stdin, a terminal, the controlling terminal of a

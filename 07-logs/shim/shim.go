@@ -211,6 +211,11 @@ func (rt Runtime) supervise(dir string, rep *os.File, pre *prestart) error {
 	p, err := rt.Start(c, ends.stdio)
 	namespace.DiscardPrestarted() // if Start forked an init of its own
 	unix.Close(execFD)
+	if ends.consoleSock != nil {
+		if terr := ends.receiveTerminal(c); err == nil {
+			err = terr
+		}
+	}
 	ends.closeContainerSide()
 	if err == nil {
 		// Once the command runs, init has long cleared its
@@ -269,7 +274,13 @@ type stdioEnds struct {
 	out, err  *os.File   // what the shim reads: stdout and stderr, or the terminal's output (err nil)
 	in        *os.File   // what the shim writes the container's stdin to, or nil
 	console   *os.File   // the terminal's master, held until the exit is recorded; nil without -t
-	ttyName   string     // the terminal's slave, /dev/pts/N
+	ttyName   string     // the terminal's slave in the container, /dev/pts/N
+
+	// With -t, until init sends the terminal (openTerminal): the
+	// shim's end of the socket, and init's end (at consoleFD) to close
+	// once init has it.
+	consoleSock  *os.File
+	consoleChild int
 }
 
 // openStdio makes the container's stdio: pipes, or a terminal with -t.
@@ -327,31 +338,113 @@ func (e *stdioEnds) openPipes() error {
 	return nil
 }
 
-// openTerminal gives the container a pseudo-terminal: the slave is its
-// stdin, stdout and stderr; the shim reads the master (a copy of it, so
-// that the monitor may close its reading end while the master itself
-// stays open until the exit is recorded) and, with -i, writes to it.
+// openTerminal prepares a pseudo-terminal for the container (run -t).
+// The terminal must come from the container's own devpts, which chapter
+// 03 mounts inside the container: a process there finds its terminal by
+// name (ttyname, /dev/pts/0), which it cannot do with one of the host's.
+// That devpts exists only once init has set up the root filesystem, so
+// init opens the terminal itself (ContainerInit, consoleInContainer) and
+// sends the shim the master over a socket pair, the way runc's console
+// socket works. Until then init's stdout and stderr are a pipe, where a
+// failure of the set-up can be read.
 func (e *stdioEnds) openTerminal(c *Container) error {
-	master, slave, err := OpenPTY()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
+		return fmt.Errorf("container %s: terminal socket: %w", c.Name(), err)
+	}
+	defer unix.Close(fds[1])
+	// A copy without close-on-exec at consoleFD, for init to inherit.
+	child, err := unix.FcntlInt(uintptr(fds[1]), unix.F_DUPFD, consoleFD)
+	if err == nil && child != consoleFD {
+		unix.Close(child)
+		err = fmt.Errorf("descriptor %d is taken", consoleFD)
+	}
+	if err != nil {
+		unix.Close(fds[0])
+		return fmt.Errorf("container %s: terminal socket: %w", c.Name(), err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		unix.Close(fds[0])
+		unix.Close(child)
 		return fmt.Errorf("container %s: %w", c.Name(), err)
 	}
-	e.console, e.ttyName = master, slave.Name()
-	e.container = []*os.File{slave}
-	e.stdio = namespace.Stdio{In: slave, Out: slave, Err: slave}
+	e.consoleSock, e.consoleChild = os.NewFile(uintptr(fds[0]), "terminal socket"), child
+	e.err = errR
+	e.container = []*os.File{errW}
+	e.stdio = namespace.Stdio{Out: errW, Err: errW}
+	return nil
+}
+
+// receiveTerminal takes the master of the container's terminal from
+// init, once init has started (its copy of the socket is closed here
+// first). It sets the window size before init goes on to the command, so
+// the command starts with it. If init ends without sending one (its
+// set-up failed), there is no terminal, and no error here: the start
+// fails on init's own message.
+func (e *stdioEnds) receiveTerminal(c *Container) error {
+	unix.Close(e.consoleChild)
+	e.consoleChild = -1
+	sock := e.consoleSock
+	defer func() { sock.Close(); e.consoleSock = nil }()
+	_ = sock.SetReadDeadline(time.Now().Add(10 * time.Second))
+	conn, err := sock.SyscallConn()
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 64)
+	oob := make([]byte, unix.CmsgSpace(4))
+	var n, oobn int
+	var rerr error
+	if err := conn.Read(func(fd uintptr) bool {
+		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, 0)
+		return rerr != unix.EAGAIN
+	}); err != nil {
+		return fmt.Errorf("container %s: receiving its terminal: %w", c.Name(), err)
+	}
+	if rerr != nil {
+		return fmt.Errorf("container %s: receiving its terminal: %w", c.Name(), rerr)
+	}
+	if n == 0 && oobn == 0 {
+		return nil // init ended first
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return fmt.Errorf("container %s: no terminal in init's message", c.Name())
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return fmt.Errorf("container %s: no terminal in init's message", c.Name())
+	}
+	unix.CloseOnExec(fds[0])
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		return fmt.Errorf("container %s: its terminal: %w", c.Name(), err)
+	}
+	master := os.NewFile(uintptr(fds[0]), "/dev/ptmx")
 	if rows, cols := c.Config.ConsoleSize[0], c.Config.ConsoleSize[1]; rows > 0 && cols > 0 {
 		if err := SetWinsize(master, rows, cols); err != nil {
-			e.closeAll()
+			master.Close()
 			return err
 		}
 	}
+	if _, err := sock.Write([]byte{'K'}); err != nil {
+		master.Close()
+		return fmt.Errorf("container %s: answering init: %w", c.Name(), err)
+	}
+	e.console, e.ttyName = master, string(buf[:n])
+	// From here on init's stdout and stderr are the terminal: the pipe
+	// has nothing more to say.
+	e.err.Close()
+	e.err = nil
 	if e.out, err = dupFile(master, "terminal output"); err != nil {
-		e.closeAll()
 		return err
 	}
 	if c.Config.Interactive {
 		if e.in, err = dupFile(master, "terminal input"); err != nil {
-			e.closeAll()
 			return err
 		}
 	}
@@ -386,6 +479,10 @@ func (e *stdioEnds) closeContainerSide() {
 
 func (e *stdioEnds) closeAll() {
 	e.closeContainerSide()
+	if e.consoleSock != nil {
+		e.consoleSock.Close()
+		unix.Close(e.consoleChild)
+	}
 	for _, f := range []*os.File{e.out, e.err, e.in, e.console} {
 		if f != nil {
 			f.Close()

@@ -18,11 +18,16 @@ import (
 //
 //	 shim (host)                                 container
 //	 master  <======= line discipline =======>   slave: stdin, stdout, stderr
-//	   | read: the terminal's output -> the log as stdout   (/dev/pts/N of the host)
+//	   | read: the terminal's output -> the log as stdout   (/dev/pts/0 of the container's devpts)
 //	   ^ write: the stdin FIFO -> typed input
 //
-// The master stays with the shim, the slave goes to the container's init
-// as its three standard streams. What the container writes to either
+// The master stays with the shim, the slave is the container's init's
+// three standard streams. The pair comes from the container's own devpts
+// (chapter 03 mounts one in its /dev), so that a program in the
+// container finds its terminal by name (tty prints /dev/pts/0): init
+// opens it once that devpts is mounted and sends the master to the shim
+// (openTerminal and receiveTerminal in shim.go, consoleInContainer in
+// init.go). What the container writes to either
 // stdout or stderr comes out of the master as one stream, as on a real
 // terminal: the log of a terminal has only stdout, with the terminal's
 // \r\n line ends, and is replayed raw (Docker does the same).

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -104,13 +105,17 @@ func TestS17_S23_InteractiveShellInATerminal(t *testing.T) {
 	term.typeIn("stty size; [ -t 0 ] && echo on-a-terminal\r")
 	pos = term.waitFor(pos, "24 80\r\n")
 	pos = term.waitFor(pos, "on-a-terminal")
+	// The terminal is the container's own, from its devpts: found by
+	// name inside, as the first one there.
+	term.typeIn("tty; ls /dev/pts\r")
+	pos = term.waitFor(pos, "/dev/pts/0\r\n0")
 
 	// The user's window grows: the client hears SIGWINCH, and resizes
 	// the container's terminal.
 	require.NoError(t, shim.SetWinsize(term.master, 33, 101))
 	eventually(t, func() bool {
 		st := l.state("shell")
-		f, err := os.OpenFile(st.Tty, os.O_RDONLY|syscall.O_NOCTTY, 0)
+		f, err := os.OpenFile(fmt.Sprintf("/proc/%d/root%s", st.Pid, st.Tty), os.O_RDONLY|syscall.O_NOCTTY, 0)
 		if err != nil {
 			return false
 		}
