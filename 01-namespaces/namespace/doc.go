@@ -55,4 +55,14 @@
 // namespace; when the last process of a mount namespace is gone, every
 // mount made in it disappears with it. That is why the host sees nothing
 // left behind, as long as the mounts were made private first (see Setup).
+//
+// # Two hooks for an engine
+//
+// The engine of final/ starts containers all day, and uses two more
+// entries of this package. Prestart (prestart.go) starts an init ahead of
+// need, so that the next Start only has to take it: the re-executed
+// program's start-up, a few milliseconds, is then off the path of
+// `docker run`. AfterEnter runs inside the container just before the
+// command, once the later chapters' set-up is done: chapter 07 opens the
+// container's terminal there, from the devpts chapter 03 mounts.
 package namespace
