@@ -145,23 +145,34 @@ func (c *Container) Running() bool {
 // descriptor for it closes, that is, when the shim exits, however it
 // exits. Unlike a PID in a file, a lock cannot outlive its process or be
 // inherited by an unrelated process that got the same PID.
-func (c *Container) shimAlive() bool {
-	f, err := os.Open(filepath.Join(c.dir, lockFile))
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	err = unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
-	return errors.Is(err, unix.EWOULDBLOCK)
-}
+func (c *Container) shimAlive() bool { return lockHeld(filepath.Join(c.dir, lockFile)) }
 
 // takeLock is the shim's side: it takes shim.lock for good, or fails if
-// another shim has it. A reader checking shimAlive holds a shared lock
-// for a moment, so a few retries tell that apart from a live shim.
+// another shim has it.
 func takeLock(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := lockFor(filepath.Join(dir, lockFile))
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return nil, fmt.Errorf("%w: another shim supervises it", ErrRunning)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("shim lock: %w", err)
+	}
+	return f, nil
+}
+
+// The locks of this package (shim.lock, and the store's supervisor.lock)
+// are held exclusively for a process's life, and looked at by others
+// with a shared lock that they let go at once: a lock held is a process
+// alive, which a PID in a file cannot tell, as PIDs are reused.
+
+// lockFor opens path and takes its exclusive lock, for as long as the
+// returned file is open. A process looking at the lock holds it shared
+// for a moment, so a few retries tell that apart from a lock taken; one
+// that stays taken fails with an error matching unix.EWOULDBLOCK.
+func lockFor(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
 	}
 	for try := 0; ; try++ {
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
@@ -170,11 +181,19 @@ func takeLock(dir string) (*os.File, error) {
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) || try == 50 {
 			f.Close()
-			if errors.Is(err, unix.EWOULDBLOCK) {
-				return nil, fmt.Errorf("%w: another shim supervises it", ErrRunning)
-			}
-			return nil, fmt.Errorf("shim lock: %w", err)
+			return nil, err
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// lockHeld reports whether some process holds the lock at path: a
+// shared lock cannot be had while it holds its exclusive one.
+func lockHeld(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return errors.Is(unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB), unix.EWOULDBLOCK)
 }

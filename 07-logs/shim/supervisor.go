@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -62,39 +61,18 @@ func (s *Supervisor) Close() error { return s.f.Close() }
 // another process supervises the store (two daemons on one data root).
 func (s *Store) Supervise() (*Supervisor, error) {
 	path := filepath.Join(s.root, supervisorFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("supervisor lock: %w", err)
-	}
-	// A monitor looking at the lock holds it shared for a moment:
-	// try again for a while before calling it taken.
-	for try := 0; ; try++ {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if !errors.Is(err, unix.EWOULDBLOCK) || try == 50 {
-			break
-		}
-		time.Sleep(2 * time.Millisecond)
+	f, err := lockFor(path)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return nil, fmt.Errorf("%s: another process supervises the containers under %s", path, s.root)
 	}
 	if err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%s: another process supervises the containers under %s", path, s.root)
-		}
 		return nil, fmt.Errorf("supervisor lock %s: %w", path, err)
 	}
 	return &Supervisor{f: f}, nil
 }
 
-// supervised reports whether a supervisor holds the lock at path: a
-// shared lock cannot be had while it holds its exclusive one.
-func supervised(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	return errors.Is(unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB), unix.EWOULDBLOCK)
-}
+// supervised reports whether a supervisor holds the lock at path.
+func supervised(path string) bool { return lockHeld(path) }
 
 // Finish finishes a run whose shim left the clean-up to the supervisor
 // (or died): it runs Cleanup and records the container as exited. It

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,13 +59,7 @@ func (l *lab) spawnBerthd() *spawned {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 	})
-	require.Eventually(l.t, func() bool {
-		c, err := net.Dial("unix", l.sock)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 5*time.Millisecond, "berthd serves")
+	l.waitServing("berthd serves")
 	c, err := client.New(client.WithHost(apitest.Host(l.sock)))
 	require.NoError(l.t, err)
 	l.t.Cleanup(func() { _ = c.Close() })

@@ -120,14 +120,21 @@ func (l *lab) spawnDaemon() *spawned {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
+	l.waitServing("the daemon serves")
+	return s
+}
+
+// waitServing waits until a daemon accepts connections on the lab's
+// socket.
+func (l *lab) waitServing(what string) {
+	l.t.Helper()
 	require.Eventually(l.t, func() bool {
 		c, err := net.Dial("unix", l.sock)
 		if err == nil {
 			c.Close()
 		}
 		return err == nil
-	}, 10*time.Second, 5*time.Millisecond, "the daemon serves")
-	return s
+	}, 10*time.Second, 5*time.Millisecond, what)
 }
 
 // rss is the daemon's resident memory, in KiB.
