@@ -152,15 +152,17 @@ func (p *Process) Wait() (int, error) {
 	return ExitCode(p.cmd.ProcessState), nil
 }
 
-// Kill stops a container whose spec was never sent: it closes the spec
-// pipe, kills init and waits for it. Use it to undo Start when a later
-// step fails.
+// Kill stops a container whose spec was never sent: it kills init, closes
+// the spec pipe and waits for init. Use it to undo Start when a later step
+// fails. The signal comes first: init, which is waiting for its spec,
+// would otherwise read the pipe's end, and say so on the stderr (and the
+// exec watch) that it shares with whatever replaces it.
 func (p *Process) Kill() error {
+	_ = p.cmd.Process.Kill()
 	if p.spec != nil {
 		p.spec.Close()
 		p.spec = nil
 	}
-	_ = p.cmd.Process.Kill()
 	_, err := p.Wait()
 	return err
 }

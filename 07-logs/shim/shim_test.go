@@ -30,7 +30,8 @@ var testRuntime = Runtime{
 		if c.Config.Image == "no-such-image" {
 			return nil, errors.New("no such image")
 		}
-		p, err := namespace.Start(namespace.Config{Detached: true}, stdio)
+		// The "image" host-net forks init unlike a spare's prestart.
+		p, err := namespace.Start(namespace.Config{Detached: true, HostNetwork: c.Config.Image == "host-net"}, stdio)
 		if err != nil {
 			return nil, err
 		}

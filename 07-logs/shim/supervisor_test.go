@@ -181,6 +181,27 @@ func startTicks(t *testing.T, pid int) int64 {
 	return n
 }
 
+// A container whose init must be forked otherwise than the spare's
+// prestarted one (its own network namespace, here the host's) gets a
+// new init; the spare's is killed before it can say anything on the
+// stdio and exec watch the two share.
+func TestSparesWithAnInitThatDoesNotFit(t *testing.T) {
+	labtest.Privileged(t)
+	s := newStore(t)
+	spares := testRuntime.Spares()
+	defer spares.Close()
+	for i := range 3 {
+		time.Sleep(100 * time.Millisecond) // the spare and its init are ready
+		c, _ := startWith(t, spares, s, Config{Image: "host-net", Command: []string{"/bin/sh", "-c", fmt.Sprintf("echo fits-not %d", i)}})
+		final, err := c.Wait(5 * time.Second)
+		require.NoError(t, err)
+		assert.Equal(t, 0, final.ExitCode)
+		assert.Empty(t, final.Error)
+		assert.Equal(t, fmt.Sprintf("fits-not %d\n", i), logText(t, c, logs.Stdout))
+		assert.Empty(t, logText(t, c, logs.Stderr), "nothing from the discarded init")
+	}
+}
+
 func startWith(t *testing.T, spares *Spares, s *Store, cfg Config) (*Container, State) {
 	t.Helper()
 	c := create(t, s, cfg)
