@@ -346,6 +346,24 @@ func TestSinceSkipsOlderRecords(t *testing.T) {
 	assert.Equal(t, "new\n", stdout)
 }
 
+// A record's Time is read only when asked (Times), or for Since.
+func TestTimesAreReadWhenAsked(t *testing.T) {
+	w, path := newLog(t, Options{})
+	w.Now = func() time.Time { return epoch }
+	require.NoError(t, w.Write(Stdout, []byte("a\n")))
+	for _, opts := range []ReadOptions{{Tail: All, Times: true}, {Tail: All, Since: epoch.Add(-time.Second)}} {
+		r, err := NewReader(path, opts)
+		require.NoError(t, err)
+		var got []time.Time
+		require.NoError(t, r.Read(context.Background(), func(rec Record) error {
+			got = append(got, rec.Time)
+			return nil
+		}, nil))
+		r.Close()
+		assert.Equal(t, []time.Time{epoch}, got, "%+v", opts)
+	}
+}
+
 func TestATornRecordIsEndedAndSkipped(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "container.log")
 	// A writer killed in the middle of a write left half a record.

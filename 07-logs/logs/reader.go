@@ -23,6 +23,10 @@ type ReadOptions struct {
 	Tail int
 	// Since skips records written before it. Zero keeps them all.
 	Since time.Time
+	// Times fills in each Record's Time. Reading a timestamp costs more
+	// than the rest of a record, so a reader parses them only for Since
+	// or when asked: the bytes are there for Output either way.
+	Times bool
 	// Follow keeps reading as the log grows, across rotations, until
 	// the context is cancelled or Alive reports false.
 	Follow bool
@@ -442,7 +446,7 @@ func (r *Reader) readSegment(seg *segment, emit func(Record) error, final bool) 
 // emit parses one line and passes it on if the options keep it. Lines
 // that are not records (damage) are skipped.
 func (r *Reader) emit(line []byte, emit func(Record) error) error {
-	rec, err := parseRecord(line, !r.opts.Since.IsZero())
+	rec, err := parseRecord(line, r.opts.Times || !r.opts.Since.IsZero())
 	if err != nil {
 		return nil
 	}

@@ -45,7 +45,8 @@ func (d *Daemon) ContainerLogs(ctx context.Context, name string, opts api.LogsOp
 	if err != nil {
 		return api.Logs{}, err
 	}
-	ro := logs.ReadOptions{Tail: opts.Tail, Since: opts.Since, Follow: opts.Follow, Alive: e.c.Running}
+	ro := logs.ReadOptions{Tail: opts.Tail, Since: opts.Since, Follow: opts.Follow, Alive: e.c.Running,
+		Times: opts.Timestamps || !opts.Until.IsZero()}
 	if ro.Tail < 0 {
 		ro.Tail = logs.All
 	}
