@@ -124,6 +124,8 @@ func exited(fd int, timeout time.Duration) bool {
 // fails if that takes longer than timeout.
 func (c *Container) Wait(timeout time.Duration) (State, error) {
 	deadline := time.Now().Add(timeout)
+	gone := 0               // a shim PID already seen to exit
+	nap := time.Millisecond // the sleep without a pidfd, growing to 10 ms
 	for {
 		st, err := c.rawState()
 		if err != nil {
@@ -133,9 +135,12 @@ func (c *Container) Wait(timeout time.Duration) (State, error) {
 		// shim if the lock is still held after opening it (a dead
 		// shim's PID could have been reused, but then nobody would hold
 		// the lock: a new shim of this container would have written a
-		// new ShimPid first).
+		// new ShimPid first). Once that shim has exited, a lock still
+		// held is someone else's (a supervisor finishing the run, say):
+		// its pidfd, readable for good, would make this loop spin, so
+		// it sleeps instead.
 		fd := -1
-		if st.ShimPid > 0 {
+		if st.ShimPid > 0 && st.ShimPid != gone {
 			fd, _ = unix.PidfdOpen(st.ShimPid, 0)
 		}
 		if !c.shimAlive() {
@@ -152,10 +157,13 @@ func (c *Container) Wait(timeout time.Duration) (State, error) {
 			return st, fmt.Errorf("container %s: still running after %v", c.Name(), timeout)
 		}
 		if fd >= 0 {
-			exited(fd, min(left, time.Second))
+			if exited(fd, min(left, time.Second)) {
+				gone = st.ShimPid
+			}
 			unix.Close(fd)
 		} else {
-			time.Sleep(min(left, 10*time.Millisecond))
+			time.Sleep(min(left, nap))
+			nap = min(2*nap, 10*time.Millisecond)
 		}
 	}
 }
