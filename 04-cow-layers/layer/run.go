@@ -101,10 +101,19 @@ func (o *RunOptions) openOrCreate(id string) (rw *RW, created bool, err error) {
 // meanwhile) and, for a user namespace, hands its writable directories to
 // the container's root, an unprivileged uid on the host who mounts the
 // overlay.
+//
+// A Detached container is not held: it outlives the process that starts
+// it (chapter 07's shim), and a hold is a lock on a descriptor of that
+// process. Whoever starts detached containers says by other means
+// whether one runs (chapter 07: the shim's own lock), and a hold left to
+// die with the process would only make a removal right after the
+// container's exit race with that process's last moments.
 func (o *RunOptions) prepare(rw *RW) (MountSpec, error) {
 	mount := rw.MountSpec()
-	if err := rw.Hold(); err != nil {
-		return mount, err
+	if !o.Detached {
+		if err := rw.Hold(); err != nil {
+			return mount, err
+		}
 	}
 	if o.UserNS {
 		hostRoot := o.IDBase
