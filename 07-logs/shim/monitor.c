@@ -14,8 +14,9 @@
  * package documentation. (Podman's conmon is C for the same reason.)
  *
  * The functions below mirror package logs (Writer) and monitor.go
- * (runGo), which do the same in Go for builds without cgo; the tests run
- * both. Keep them in step.
+ * (superviseGo), which do the same in Go for builds without cgo, and for
+ * a container's first moments (cMonitorAfter); the tests run both. Keep
+ * them in step.
  *
  * How the code gets control: berth_shim_early runs as an ELF constructor
  * (see monitor_cgo.go), before the Go runtime starts, in every process of
@@ -227,10 +228,12 @@ static void log_chunk(struct logw *l, const char *stream, const char *chunk, siz
 
 /* ---------------------------------------------------------------------
  * The exit status: exit.json, written atomically (temporary file, fsync,
- * rename, fsync of the directory), before the child is reaped.
+ * rename, fsync of the directory), before the child is reaped. Without
+ * durable (an --rm container, Config.Ephemeral), no fsync: the rename
+ * alone keeps it whole for every reader.
  * ------------------------------------------------------------------- */
 
-static int write_exit(const char *dir, int code)
+static int write_exit(const char *dir, int code, int durable)
 {
 	char path[PATH_LEN], tmp[PATH_LEN], stamp[48], body[160];
 	struct timespec now;
@@ -244,12 +247,12 @@ static int write_exit(const char *dir, int code)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, body, (size_t)n) < 0 || fsync(fd) < 0)
+	if (write_all(fd, body, (size_t)n) < 0 || (durable && fsync(fd) < 0))
 		rc = -1;
 	close(fd);
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = -1;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = durable ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (fd >= 0) {
 		fsync(fd);
 		close(fd);
@@ -287,7 +290,7 @@ static long long now_ms(void)
  * to another terminal while the container still counts as running. Other
  * descriptors are -1 when unused.
  *
- * argv: berth-shim-monitor DIR PID LOCK_FD OUT_FD ERR_FD IN_FD MAX_SIZE MAX_FILES LOG_STDIN CONSOLE_FD SUPERVISOR_LOCK
+ * argv: berth-shim-monitor DIR PID LOCK_FD OUT_FD ERR_FD IN_FD MAX_SIZE MAX_FILES LOG_STDIN CONSOLE_FD SUPERVISOR_LOCK DURABLE
  * ------------------------------------------------------------------- */
 
 /* supervised: does a supervisor hold the lock at path? It holds it
@@ -311,7 +314,7 @@ static void close_fd(int *fd)
 
 static void monitor_main(int argc, char **argv)
 {
-	if (argc != 12)
+	if (argc != 13)
 		_exit(2);
 	const char *dir = argv[1];
 	pid_t pid = (pid_t)atoi(argv[2]);
@@ -444,7 +447,7 @@ static void monitor_main(int argc, char **argv)
 	log_flush(&log);
 	if (log.fd >= 0)
 		close(log.fd);
-	write_exit(dir, status);
+	write_exit(dir, status, atoi(argv[12]));
 	close_fd(&console_fd);
 	/* Now the PID may go. */
 	while (waitid(P_PID, (id_t)pid, &si, WEXITED) < 0 && errno == EINTR)

@@ -36,16 +36,48 @@ type monitor struct {
 // against a write end that leaked somewhere else.
 const drainTimeout = 5 * time.Second
 
-// runGo supervises the container in Go: the same work as monitor.c, for
-// builds without cgo (and for tests, with BERTH_SHIM_MONITOR=go). It
-// returns the lock for finish to release once the shim is done.
-func (m monitor) runGo() *os.File {
+// cMonitorAfter is how long a shim supervises its container in Go before
+// it replaces itself with the C monitor (monitor.c). The C monitor is
+// there for memory: a Go process costs some 10 MiB for as long as the
+// container runs, the C monitor under 2. But its start (an execve of this
+// big binary, the dynamic loader, a log file opened again) costs a
+// millisecond or two of CPU, and for a container that exits at once
+// (`docker run --rm IMAGE true`) it comes right when the exit should be
+// reported. A container that ends within this time never needs it.
+const cMonitorAfter = 100 * time.Millisecond
+
+// handsOver reports whether the shim may give the container to the C
+// monitor after cMonitorAfter: only without stdin and terminal, whose
+// forwarding cannot be stopped half-way, and with pipes whose reads can
+// be interrupted (a read deadline) without closing them.
+func (m monitor) handsOver() bool {
+	if m.in != nil || m.console != nil {
+		return false
+	}
+	for _, f := range []*os.File{m.out, m.err} {
+		if f != nil && f.SetReadDeadline(time.Time{}) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// superviseGo supervises the container in Go for up to d, or to its exit
+// if d < 0: the same work as monitor.c, which builds without cgo (and
+// tests, with BERTH_SHIM_MONITOR=go) do entirely in Go. It logs what the
+// container writes, and when init exits, records the status and reaps
+// it. If the container exits in time, it returns true. Otherwise it stops where the C monitor can
+// go on: what was read is in the log and the log is closed, what was not
+// is still in the pipes, which stay open; and it returns false. With
+// d >= 0 the monitor must hand over (handsOver).
+func (m monitor) superviseGo(d time.Duration) bool {
 	w, err := logs.OpenWriter(m.c.LogPath(), m.c.Config.Log)
 	if err != nil {
 		// No log: still drain the pipes, or the container blocks.
 		w = nil
 	}
 	var wg sync.WaitGroup
+	streams := []*os.File{}
 	for _, p := range []struct {
 		s logs.Stream
 		f *os.File
@@ -53,6 +85,7 @@ func (m monitor) runGo() *os.File {
 		if p.f == nil {
 			continue // a terminal has one output, logged as stdout
 		}
+		streams = append(streams, p.f)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -67,31 +100,48 @@ func (m monitor) runGo() *os.File {
 		go forwardStdin(filepath.Join(m.c.dir, stdinFifo), m.in, stdinLog)
 	}
 
-	code := waitExit(m.pid)
+	code, done := waitExit(m.pid, d)
+	if !done {
+		// Time to hand over: interrupt the reads, keep the pipes.
+		for _, f := range streams {
+			_ = f.SetReadDeadline(time.Unix(1, 0))
+		}
+		wg.Wait()
+		for _, f := range streams {
+			_ = f.SetReadDeadline(time.Time{})
+		}
+		if w != nil {
+			w.Close()
+		}
+		return false
+	}
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
 	select {
 	case <-drained:
 	case <-time.After(drainTimeout):
 	}
+	for _, f := range streams {
+		f.Close()
+	}
 	if w != nil {
 		w.Close()
 	}
 	// The exit status goes to disk before the zombie is reaped: as long
 	// as exit.json is missing, the PID in state.json is still ours.
-	_ = writeExit(m.c.dir, code, time.Now())
+	_ = writeExit(m.c, code, time.Now())
 	if m.console != nil {
 		m.console.Close()
 	}
 	reap(m.pid)
-	return m.lock
+	return true
 }
 
 // copyToLog logs everything read from f as stream s, until end of file
-// (a pipe whose writers are gone) or an error (EIO from a terminal's
-// master once no process has the slave open).
+// (a pipe whose writers are gone) or an error: EIO from a terminal's
+// master once no process has the slave open, or the read deadline of a
+// hand-over to the C monitor.
 func copyToLog(w *logs.Writer, s logs.Stream, f *os.File) {
-	defer f.Close()
 	buf := make([]byte, 64<<10) // a pipe's capacity: one read takes all there is
 	for {
 		n, err := f.Read(buf)
@@ -134,19 +184,26 @@ func forwardStdin(fifo string, in *os.File, log *logs.Writer) {
 	}
 }
 
-// waitExit blocks until process pid (a child) has exited and returns its
-// status as a shell reports it, without reaping it: the zombie keeps the
-// PID from being reused until reap.
-func waitExit(pid int) int {
-	if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+// waitExit waits up to d (for ever if d < 0) until process pid (a child)
+// has exited, and returns its status as a shell reports it, without
+// reaping it: the zombie keeps the PID from being reused until reap.
+// done is false if d passed first.
+func waitExit(pid int, d time.Duration) (code int, done bool) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil && d >= 0 {
+		return -1, false // no way to wait with a timeout: hand over now
+	}
+	if err == nil {
 		// A pidfd becomes readable when the process exits.
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		for {
-			if _, err := unix.Poll(fds, -1); !errors.Is(err, unix.EINTR) {
-				break
-			}
+		ms := -1
+		if d >= 0 {
+			ms = int(d.Milliseconds())
 		}
+		gone := exited(fd, time.Duration(ms)*time.Millisecond)
 		unix.Close(fd)
+		if !gone && d >= 0 {
+			return -1, false
+		}
 	}
 	for {
 		info, err := waitid(pid, unix.WEXITED|unix.WNOWAIT)
@@ -154,9 +211,9 @@ func waitExit(pid int) int {
 			continue
 		}
 		if err != nil {
-			return -1
+			return -1, true
 		}
-		return info.status()
+		return info.status(), true
 	}
 }
 

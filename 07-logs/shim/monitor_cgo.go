@@ -51,15 +51,18 @@ func (m monitor) execC() {
 			return
 		}
 	}
-	logStdin := "1"
+	logStdin, durable := "1", "1"
 	if m.c.Config.Log.NoStdin {
 		logStdin = "0"
+	}
+	if m.c.Config.Ephemeral {
+		durable = "0"
 	}
 	args := []string{
 		monitorName, m.c.dir, strconv.Itoa(m.pid),
 		strconv.Itoa(fdOf(m.lock)), strconv.Itoa(fdOf(m.out)), strconv.Itoa(fdOf(m.err)), strconv.Itoa(fdOf(m.in)),
 		strconv.FormatInt(m.c.Config.Log.MaxSize, 10), strconv.Itoa(m.c.Config.Log.Files()), logStdin,
-		strconv.Itoa(fdOf(m.console)), supervisorPath(m.c.dir),
+		strconv.Itoa(fdOf(m.console)), supervisorPath(m.c.dir), durable,
 	}
 	_ = syscall.Exec("/proc/self/exe", args, os.Environ())
 	for _, f := range files {

@@ -36,8 +36,9 @@ const (
 
 // MonitorEnv, set to "go" in the environment of the process that starts a
 // shim, makes the shim supervise the container in Go even when the C
-// monitor is built in (see the package documentation). Tests use it to
-// run both.
+// monitor is built in (see the package documentation); set to "c", it
+// makes the shim hand the container to the C monitor at once, without
+// supervising it in Go first (cMonitorAfter). Tests use it to run both.
 const MonitorEnv = "BERTH_SHIM_MONITOR"
 
 // Runtime is what a program tells the shim package about its containers:
@@ -94,6 +95,7 @@ func (rt Runtime) shimMain(phase string, args []string) int {
 				pre.discard()
 				return 0
 			}
+			restorePriority()
 		}
 		if err := rt.supervise(dir, rep, pre); err != nil {
 			// The report ends with this process: only once the
@@ -256,10 +258,18 @@ func (rt Runtime) supervise(dir string, rep *os.File, pre *prestart) error {
 	// state.json.
 	supervising = true
 	m := monitor{c: c, pid: p.Pid(), lock: lock, out: ends.out, err: ends.err, in: ends.in, console: ends.console}
-	if haveCMonitor && os.Getenv(MonitorEnv) != "go" {
-		m.execC() // returns only if execve failed: carry on in Go
+	ended := false
+	if mode := os.Getenv(MonitorEnv); haveCMonitor && mode != "go" {
+		if mode != "c" && m.handsOver() {
+			ended = m.superviseGo(cMonitorAfter)
+		}
+		if !ended {
+			m.execC() // returns only if execve failed: carry on in Go
+		}
 	}
-	lock = m.runGo()
+	if !ended {
+		m.superviseGo(-1)
+	}
 	if supervised(supervisorPath(dir)) {
 		return lock.Close() // the supervisor cleans up (supervisor.go)
 	}
@@ -668,7 +678,7 @@ func (rt Runtime) recover(c *Container) error {
 	_, handedOver, _ := c.readExit()
 	if !handedOver {
 		killOrphan(st)
-		if err := writeExit(c.dir, -1, time.Now()); err != nil {
+		if err := writeExit(c, -1, time.Now()); err != nil {
 			return err
 		}
 	}
@@ -711,9 +721,9 @@ func setName(name string) {
 }
 
 // writeExit writes exit.json (the Go monitor's; the C monitor writes the
-// same JSON itself).
-func writeExit(dir string, code int, at time.Time) error {
-	return writeJSON(filepath.Join(dir, exitFile), exitRecord{ExitCode: code, FinishedAt: at.UTC()})
+// same JSON itself): durably, unless the container is Ephemeral.
+func writeExit(c *Container, code int, at time.Time) error {
+	return writeJSONFile(filepath.Join(c.dir, exitFile), exitRecord{ExitCode: code, FinishedAt: at.UTC()}, !c.Config.Ephemeral)
 }
 
 // Start launches a shim for the container and returns once the container

@@ -67,7 +67,7 @@ func monitors(t *testing.T, f func(t *testing.T)) {
 		if !haveCMonitor {
 			t.Skip("built without cgo: no C monitor")
 		}
-		t.Setenv(MonitorEnv, "")
+		t.Setenv(MonitorEnv, "c")
 		f(t)
 	})
 	t.Run("Go", func(t *testing.T) {
@@ -447,6 +447,91 @@ func TestS15_OutputIsLoggedExactly(t *testing.T) {
 		got := logText(t, c, logs.Stdout)
 		assert.True(t, bytes.Equal(data, []byte(got)), "logged %d bytes, wrote %d", len(got), len(data))
 	})
+}
+
+// A shim supervises its container in Go for its first moments, then
+// hands it to the C monitor (cMonitorAfter). Output written all through
+// the hand-over is logged whole and in order: what Go read is in the
+// log, what it did not is still in the pipe for the C monitor.
+func TestTheHandOverToTheCMonitorLosesNoOutput(t *testing.T) {
+	labtest.Privileged(t)
+	if !haveCMonitor {
+		t.Skip("built without cgo: no C monitor to hand over to")
+	}
+	t.Setenv(MonitorEnv, "")
+	s := newStore(t)
+	// Lines for about half a second, with a half line at each pause.
+	c, st := start(t, s, Config{Command: []string{"/bin/sh", "-c",
+		`i=0; while [ $i -lt 50 ]; do echo "line $i"; printf 'half '; sleep 0.01; echo "of $i"; i=$((i+1)); done`}})
+	time.Sleep(cMonitorAfter + 100*time.Millisecond)
+	require.True(t, c.Running(), "the command still runs after the hand-over")
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.ShimPid))
+	require.NoError(t, err)
+	assert.Equal(t, monitorName, strings.Split(string(cmdline), "\x00")[0], "the shim is the C monitor now")
+	_, err = c.Wait(10 * time.Second)
+	require.NoError(t, err)
+	var want strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&want, "line %d\nhalf of %d\n", i, i)
+	}
+	assert.Equal(t, want.String(), logText(t, c, logs.Stdout))
+}
+
+// A container that ends before cMonitorAfter is supervised in Go to the
+// end: its shim never becomes the C monitor, whose start would delay the
+// report of the exit.
+func TestAQuickContainerNeedsNoCMonitor(t *testing.T) {
+	labtest.Privileged(t)
+	if !haveCMonitor {
+		t.Skip("built without cgo: no C monitor")
+	}
+	t.Setenv(MonitorEnv, "")
+	s := newStore(t)
+	c, st := start(t, s, Config{Command: []string{"/bin/sh", "-c", "echo quick; exit 7"}})
+	pidfd, err := unix.PidfdOpen(st.ShimPid, 0)
+	require.NoError(t, err)
+	defer unix.Close(pidfd)
+	// While the shim lives, its argv[0] is the Go shim's; the C
+	// monitor's would replace it.
+	for {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.ShimPid))
+		if err != nil || len(cmdline) == 0 {
+			break // gone (or a zombie: its memory is gone)
+		}
+		require.NotEqual(t, monitorName, strings.Split(string(cmdline), "\x00")[0])
+		if exited(pidfd, time.Millisecond) {
+			break
+		}
+	}
+	final, err := c.Wait(5 * time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, 7, final.ExitCode)
+	assert.Equal(t, "quick\n", logText(t, c, logs.Stdout))
+}
+
+// A config.json that does not parse can only be a crash's doing (every
+// write of one is atomic), and only of an Ephemeral container's, whose
+// config is not flushed: List leaves it out, and RemoveTorn deletes it.
+func TestATornContainerIsLeftOutAndRemoved(t *testing.T) {
+	s := newStore(t)
+	kept, err := s.Create(Config{Command: []string{"true"}})
+	require.NoError(t, err)
+	torn, err := s.Create(Config{Command: []string{"true"}, Ephemeral: true})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(torn.Dir(), configFile), nil, 0o644))
+
+	list, err := s.List()
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, kept.ID(), list[0].ID())
+	_, err = Load(torn.Dir())
+	assert.ErrorIs(t, err, ErrTorn)
+
+	removed, err := s.RemoveTorn()
+	require.NoError(t, err)
+	assert.Equal(t, []string{torn.ID()}, removed)
+	assert.NoDirExists(t, torn.Dir())
+	assert.DirExists(t, kept.Dir())
 }
 
 func TestLogRotationInTheShim(t *testing.T) {

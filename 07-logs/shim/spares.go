@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -52,8 +54,8 @@ type spareShim struct {
 }
 
 // launch starts a shim process for the container directory dir, or a
-// spare if dir is "".
-func launch(dir string) (*spareShim, error) {
+// spare if dir is "", with env added to its environment.
+func launch(dir string, env ...string) (*spareShim, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("report pipe: %w", err)
@@ -78,7 +80,7 @@ func launch(dir string) (*spareShim, error) {
 		cmd := &exec.Cmd{
 			Path: "/proc/self/exe",
 			Args: []string{Name, phaseLaunch, arg},
-			Env:  os.Environ(),
+			Env:  append(os.Environ(), env...),
 			// The shim must not hold the caller's terminal: its
 			// stdio is /dev/null, and its own errors go to
 			// state.json.
@@ -189,6 +191,72 @@ func (p *prestart) discard() {
 	unix.Close(p.execFD)
 }
 
+// A spare's priority.
+//
+// A spare is work done ahead of need, and its start-up (the fork and exec
+// of this big binary, the Go runtime, then its init's) would otherwise
+// compete for the CPUs with the very container start it is meant to
+// speed up: on a machine with two cores, the refill launched after one
+// `docker run` lands in the middle of that run's exit and removal. So a
+// spare is launched at nice 19, the lowest priority, and takes back the
+// priority of its launcher once it has its order. Nice is a property of
+// each thread, inherited by the threads and processes it creates: the
+// launcher lowers one thread of its own, locked to the goroutine that
+// forks the spare, and tells the spare its own value in the environment
+// (spareNiceEnv). The spare gives it back to its threads, and to its
+// init's before init goes on to the command, which must run at the
+// engine's priority, not at the spare's.
+
+// spareNiceEnv carries the launcher's nice value to a spare launched at
+// nice 19.
+const spareNiceEnv = "BERTH_SPARE_NICE"
+
+// lowerThisThread locks the calling goroutine to its thread and lowers
+// that thread to nice 19. It returns the thread's nice value before, and
+// whether it changed it. The thread is never unlocked: when the
+// goroutine ends, the Go runtime ends the thread with it, so no other
+// goroutine ever runs at that priority.
+func lowerThisThread() (base int, lowered bool) {
+	runtime.LockOSThread()
+	prio, err := unix.Getpriority(unix.PRIO_PROCESS, 0) // this thread: 20 - nice
+	if err != nil || 20-prio >= 19 {
+		return 0, false
+	}
+	if unix.Setpriority(unix.PRIO_PROCESS, 0, 19) != nil {
+		return 0, false
+	}
+	return 20 - prio, true
+}
+
+// restorePriority gives the spare's threads and its prestarted init's
+// the nice value of the spare's launcher.
+func restorePriority() {
+	base, err := strconv.Atoi(os.Getenv(spareNiceEnv))
+	if err != nil {
+		return // not lowered
+	}
+	os.Unsetenv(spareNiceEnv)
+	pids := []int{os.Getpid()}
+	if p := namespace.PrestartedPid(); p > 0 {
+		pids = append(pids, p)
+	}
+	// Twice: a thread made during the first pass by a thread not yet
+	// changed inherits the old value.
+	for range 2 {
+		for _, pid := range pids {
+			tids, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+			if err != nil {
+				continue
+			}
+			for _, t := range tids {
+				if tid, err := strconv.Atoi(t.Name()); err == nil {
+					_ = unix.Setpriority(unix.PRIO_PROCESS, tid, base)
+				}
+			}
+		}
+	}
+}
+
 // readOrder is the spare's side: it waits for its container's directory,
 // and returns "" if the order pipe ends without one.
 func readOrder() string {
@@ -230,7 +298,11 @@ func (s *Spares) fill() {
 	s.fills.Add(1)
 	go func() {
 		defer s.fills.Done()
-		sp, err := launch("")
+		var env []string
+		if base, lowered := lowerThisThread(); lowered {
+			env = []string{spareNiceEnv + "=" + strconv.Itoa(base)}
+		}
+		sp, err := launch("", env...)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.filling = false

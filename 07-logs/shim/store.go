@@ -22,6 +22,11 @@ var (
 	ErrNameInUse  = errors.New("container name already in use")
 	ErrRunning    = errors.New("container is running")
 	ErrNotRunning = errors.New("container is not running")
+	// ErrTorn: a container whose config.json does not parse. Every
+	// config is replaced atomically, so only a crash of the machine
+	// leaves one so: an Ephemeral container's, written without waiting
+	// for the disk.
+	ErrTorn = errors.New("container record torn by a crash")
 )
 
 // The files of a container's directory, <root>/containers/<id>/. Other
@@ -57,9 +62,16 @@ type Config struct {
 	// ConsoleSize is the terminal's size when the container starts,
 	// rows and columns; zero leaves the kernel's default (0x0) until
 	// the first Resize.
-	ConsoleSize [2]uint16       `json:"consoleSize,omitzero"`
-	Log         logs.Options    `json:"log"`
-	Spec        json.RawMessage `json:"spec,omitempty"`
+	ConsoleSize [2]uint16 `json:"consoleSize,omitzero"`
+	// Ephemeral marks a container that is removed when it exits (run
+	// --rm): nothing of it is meant to outlive a crash of the machine,
+	// so its records (this config, its exit status) are written without
+	// waiting for the disk. They are still replaced atomically, and a
+	// daemon or shim that dies loses nothing; only a crash of the whole
+	// machine may, and after one an --rm container is removed anyway.
+	Ephemeral bool            `json:"ephemeral,omitempty"`
+	Log       logs.Options    `json:"log"`
+	Spec      json.RawMessage `json:"spec,omitempty"`
 }
 
 // Store keeps the containers of one state directory (--root):
@@ -121,7 +133,7 @@ func (s *Store) Create(cfg Config) (*Container, error) {
 	}
 	if err == nil {
 		// No state.json yet: its absence is the state Created.
-		err = writeJSON(filepath.Join(c.dir, configFile), cfg)
+		err = writeJSONFile(filepath.Join(c.dir, configFile), cfg, !cfg.Ephemeral)
 	}
 	if err != nil {
 		_ = os.Remove(filepath.Join(namesDir(s.root), cfg.Name))
@@ -224,12 +236,36 @@ func (s *Store) List() ([]*Container, error) {
 			if errors.Is(err, ErrNotFound) {
 				continue // removed meanwhile
 			}
+			if errors.Is(err, ErrTorn) {
+				continue // not a container anyone can use: see RemoveTorn
+			}
 			return nil, err
 		}
 		list = append(list, c)
 	}
 	slices.SortFunc(list, func(a, b *Container) int { return b.Config.Created.Compare(a.Config.Created) })
 	return list, nil
+}
+
+// RemoveTorn deletes the containers whose record a crash of the machine
+// tore (ErrTorn), which List leaves out, and returns their IDs. A
+// program calls it when it starts, before any container can be created.
+func (s *Store) RemoveTorn() ([]string, error) {
+	ids, err := s.ids()
+	if err != nil {
+		return nil, err
+	}
+	var torn []string
+	for _, id := range ids {
+		if _, err := s.load(id); !errors.Is(err, ErrTorn) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(containersDir(s.root), id)); err != nil {
+			return torn, fmt.Errorf("removing torn container %s: %w", id, err)
+		}
+		torn = append(torn, id)
+	}
+	return torn, nil
 }
 
 func (s *Store) load(id string) (*Container, error) {
@@ -259,7 +295,7 @@ func Load(dir string) (*Container, error) {
 		return nil, fmt.Errorf("reading container: %w", err)
 	}
 	if err := json.Unmarshal(data, &c.Config); err != nil {
-		return nil, fmt.Errorf("reading container %s: %w", filepath.Join(dir, configFile), err)
+		return nil, fmt.Errorf("reading container %s: %w", filepath.Join(dir, configFile), errors.Join(ErrTorn, err))
 	}
 	return c, nil
 }
@@ -285,12 +321,15 @@ func (c *Container) DecodeSpec(v any) error {
 // flushed too. A reader sees the old content or the new, never half of
 // it; after a crash, one or the other is on disk. This is how an exit
 // status survives the death of everything but the disk.
-func writeJSON(path string, v any) error {
+func writeJSON(path string, v any) error { return writeJSONFile(path, v, true) }
+
+// writeJSONFile is writeJSON, durable or not.
+func writeJSONFile(path string, v any, durable bool) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", path, err)
 	}
-	return writeFileAtomic(path, append(data, '\n'))
+	return writeFile(path, append(data, '\n'), durable)
 }
 
 // writeState writes a container's state.json atomically, like

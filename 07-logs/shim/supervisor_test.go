@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/07-logs/logs"
@@ -135,12 +136,20 @@ func TestSparesStartContainersWithShimsStartedAhead(t *testing.T) {
 		}, 5*time.Second, 5*time.Millisecond, "a spare is launched at once")
 		// Time for the spare to start its init ahead (prestart).
 		time.Sleep(100 * time.Millisecond)
+		base, err := unix.Getpriority(unix.PRIO_PROCESS, 0)
+		require.NoError(t, err)
+		base = 20 - base // the system call's 40..1 is nice -20..19
+		if base < 19 {
+			assert.Equal(t, 19, niceOf(t, ours), "a waiting spare runs at the lowest priority")
+		}
 		for i := range 3 {
 			called := uptimeTicks(t)
 			c, st := startWith(t, spares, s, Config{Command: []string{"/bin/sh", "-c", fmt.Sprintf("sleep 0.1; echo run %d; exit %d", i, i)}})
 			if i == 0 {
 				assert.Equal(t, ours, st.ShimPid, "the first container's shim is the spare")
 				assert.Less(t, startTicks(t, st.Pid), called-2, "its init was started before the start was asked for")
+				assert.Equal(t, base, niceOf(t, st.Pid), "the container runs at its starter's priority, not the spare's")
+				assert.Equal(t, base, niceOf(t, st.ShimPid), "and so does its shim")
 			}
 			final, err := c.Wait(5 * time.Second)
 			require.NoError(t, err)
@@ -168,6 +177,17 @@ func uptimeTicks(t *testing.T) int64 {
 	_, err = fmt.Sscan(string(b), &secs)
 	require.NoError(t, err)
 	return int64(secs * 100)
+}
+
+// niceOf is the nice value of process pid's main thread.
+func niceOf(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	require.NoError(t, err)
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	n, err := strconv.Atoi(fields[16]) // field 19 of stat, counted after the comm
+	require.NoError(t, err)
+	return n
 }
 
 // startTicks is when process pid started, in clock ticks since boot.

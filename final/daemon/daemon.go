@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -124,6 +125,14 @@ func New(opts Options) (*Daemon, error) {
 	// at a time serves a data root.
 	if d.supervisor, err = containers.Supervise(); err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	// An --rm container's records are written without waiting for the
+	// disk (shim.Config.Ephemeral): a crash of the machine may have
+	// torn one. It was to be removed anyway.
+	if torn, err := containers.RemoveTorn(); err != nil {
+		d.warnings = append(d.warnings, "WARNING: "+err.Error())
+	} else if len(torn) > 0 {
+		d.warnings = append(d.warnings, fmt.Sprintf("WARNING: removed %d container(s) whose records a crash tore: %s", len(torn), strings.Join(torn, ", ")))
 	}
 	// Re-attach to the containers that shims kept running meanwhile,
 	// and finish what happened while no daemon ran (containers_live.go).
