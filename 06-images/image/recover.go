@@ -1,6 +1,8 @@
 package image
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,7 +51,17 @@ func (s *Store) Recover() error {
 		return fmt.Errorf("recovering the image store: %w", err)
 	}
 	for _, e := range leases {
-		if strings.HasPrefix(e.Name(), sessionPrefix) {
+		holder, _ := strings.CutSuffix(e.Name(), ".json")
+		dead := strings.HasPrefix(e.Name(), sessionPrefix)
+		if !dead {
+			// A lease of UseEphemeral's, torn by a crash: it says
+			// nothing, and its holder, if it is still there, takes
+			// it again (Use).
+			var syntax *json.SyntaxError
+			_, err := s.Lease(holder)
+			dead = errors.As(err, &syntax)
+		}
+		if dead {
 			if err := os.Remove(filepath.Join(s.dir, leasesDir, e.Name())); err != nil {
 				return fmt.Errorf("recovering the image store: %w", err)
 			}

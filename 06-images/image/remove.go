@@ -39,6 +39,21 @@ func checkHolder(holder string) error {
 // Use records that holder (a container ID) uses the image id; path, if
 // not "", is the holder's directory (see Lease.Path).
 func (s *Store) Use(holder string, id Digest, path string) error {
+	return s.use(holder, id, path, true)
+}
+
+// UseEphemeral is Use for a holder that is not meant to outlive a crash
+// of the machine (a container run with --rm): the lease is written
+// atomically, but without waiting for the disk. A crash may leave it
+// torn, which stops every collection until Recover removes it; a program
+// that keeps containers across restarts calls Recover when it starts,
+// then takes its containers' leases again (Use rewrites a torn lease and
+// skips a whole one).
+func (s *Store) UseEphemeral(holder string, id Digest, path string) error {
+	return s.use(holder, id, path, false)
+}
+
+func (s *Store) use(holder string, id Digest, path string, durable bool) error {
 	if err := checkHolder(holder); err != nil {
 		return err
 	}
@@ -60,6 +75,9 @@ func (s *Store) Use(holder string, id Digest, path string) error {
 	data, err := json.Marshal(Lease{Holder: holder, Image: id, Chain: ChainIDs(img.Config.RootFS.DiffIDs), Path: path})
 	if err != nil {
 		return fmt.Errorf("encoding lease: %w", err)
+	}
+	if !durable {
+		return s.writeFile(s.leasePath(holder), data, 0o600, false)
 	}
 	return s.writeAtomic(s.leasePath(holder), data, 0o600)
 }

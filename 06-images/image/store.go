@@ -109,13 +109,20 @@ func (s *Store) tempName(prefix string) string {
 // rename it over name, fsync the directory (which makes the rename
 // itself durable).
 func (s *Store) writeAtomic(name string, data []byte, perm os.FileMode) error {
+	return s.writeFile(name, data, perm, true)
+}
+
+// writeFile is writeAtomic, and without durable it skips both fsyncs:
+// readers still see the old content or the new, but a crash of the
+// machine may leave the file empty or cut.
+func (s *Store) writeFile(name string, data []byte, perm os.FileMode, durable bool) error {
 	tmp := s.tempName("file-")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
 	_, err = f.Write(data)
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -127,6 +134,9 @@ func (s *Store) writeAtomic(name string, data []byte, perm os.FileMode) error {
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(filepath.Dir(name))
 }

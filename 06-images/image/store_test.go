@@ -251,6 +251,29 @@ func TestS31_RmiRemovesImagesButNotWhatIsInUse(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNotFound)
 }
 
+// An ephemeral lease holds like any other. Torn by a crash (it is not
+// flushed), it stops collections like any torn lease, until Recover
+// drops it; its holder then takes it again with Use.
+func TestAnEphemeralLeaseTornByACrashIsDroppedByRecover(t *testing.T) {
+	s := newStore(t)
+	base := importBusybox(t, s, "busybox")
+	cdir := t.TempDir()
+	require.NoError(t, s.UseEphemeral("c1", base.ID, cdir))
+	_, err := s.Remove("busybox", false)
+	assert.ErrorIs(t, err, ErrConflict, "a whole ephemeral lease holds the image")
+
+	require.NoError(t, os.WriteFile(s.leasePath("c1"), nil, 0o600))
+	_, err = s.users(base.ID)
+	assert.Error(t, err, "a torn lease is not taken for none")
+	require.NoError(t, s.Recover())
+	assert.NoFileExists(t, s.leasePath("c1"))
+
+	require.NoError(t, s.Use("c1", base.ID, cdir))
+	l, err := s.Lease("c1")
+	require.NoError(t, err)
+	assert.Equal(t, base.ID, l.Image)
+}
+
 func TestRmiPrunesUntaggedParentsAndRefusesAmbiguity(t *testing.T) {
 	s := newStore(t)
 	base := importBusybox(t, s, "")

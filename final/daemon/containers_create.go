@@ -143,7 +143,13 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req container
 		err = os.WriteFile(filepath.Join(rw.Dir, imageRecordFile), imgRec, 0o644)
 	}
 	if err == nil {
-		err = d.images.Use(id, img.ID, rw.Dir)
+		// An --rm container's records do not wait for the disk
+		// (shim.Config.Ephemeral), nor does its lease.
+		use := d.images.Use
+		if rec.HostConfig.AutoRemove {
+			use = d.images.UseEphemeral
+		}
+		err = use(id, img.ID, rw.Dir)
 	}
 	if err == nil {
 		err = writeRecord(rw.Dir, rec)

@@ -14,6 +14,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/shim"
 )
 
@@ -122,6 +123,11 @@ func (d *Daemon) startLive() error {
 		e, err := l.add(c)
 		if err != nil {
 			continue // removed meanwhile
+		}
+		// Its lease on its image, which a crash may have torn (an
+		// --rm container's is not flushed): taken again if so.
+		if rec, err := image.ReadContainerRecord(c.Dir()); err == nil {
+			_ = d.images.Use(c.ID(), rec.Image, c.Dir())
 		}
 		st, err := c.State()
 		if err != nil {
