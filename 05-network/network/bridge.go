@@ -53,8 +53,10 @@ func ensureBridge(name string, subnet netip.Prefix) (netlink.Link, error) {
 	if err := ensureGatewayAddress(link, subnet); err != nil {
 		return nil, err
 	}
-	if err := netlink.LinkSetUp(link); err != nil {
-		return nil, fmt.Errorf("bringing bridge %s up: %w", name, err)
+	if link.Attrs().Flags&net.FlagUp == 0 {
+		if err := netlink.LinkSetUp(link); err != nil {
+			return nil, fmt.Errorf("bringing bridge %s up: %w", name, err)
+		}
 	}
 	// Connections to a port published on 127.0.0.1 leave the host
 	// through the bridge with source 127.0.0.1 (until masquerade rewrites

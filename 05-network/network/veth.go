@@ -48,22 +48,27 @@ func createVeth(br netlink.Link, e *Endpoint, pid int) error {
 	// way through, or that the container's last run has just ended and
 	// the kernel has not dismantled its namespace yet (Detach leaves that
 	// to it). The name is derived from this container's ID: it is ours.
-	if old, err := netlink.LinkByName(e.HostVeth); err == nil {
-		if err := netlink.LinkDel(old); err != nil {
-			return fmt.Errorf("deleting leftover veth %s: %w", e.HostVeth, err)
-		}
-	}
+	// The host's end is created up (the container's end waits for its
+	// address): one netlink round trip less than setting it up after.
 	veth := &netlink.Veth{
-		LinkAttrs:        netlink.LinkAttrs{Name: e.HostVeth, MasterIndex: br.Attrs().Index},
+		LinkAttrs:        netlink.LinkAttrs{Name: e.HostVeth, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
 		PeerName:         ContainerInterface,
 		PeerHardwareAddr: e.mac(),
 		PeerNamespace:    netlink.NsPid(pid),
 	}
-	if err := netlink.LinkAdd(veth); err != nil {
-		return fmt.Errorf("creating veth %s with peer %s in the network namespace of pid %d: %w", e.HostVeth, ContainerInterface, pid, err)
+	err := netlink.LinkAdd(veth)
+	if errors.Is(err, unix.EEXIST) {
+		// Rare: look for the leftover only then, not before every add.
+		if old, lerr := netlink.LinkByName(e.HostVeth); lerr == nil {
+			if err := netlink.LinkDel(old); err != nil {
+				return fmt.Errorf("deleting leftover veth %s: %w", e.HostVeth, err)
+			}
+		}
+		veth.Index = 0
+		err = netlink.LinkAdd(veth)
 	}
-	if err := netlink.LinkSetUp(veth); err != nil {
-		return fmt.Errorf("bringing %s up: %w", e.HostVeth, err)
+	if err != nil {
+		return fmt.Errorf("creating veth %s with peer %s in the network namespace of pid %d: %w", e.HostVeth, ContainerInterface, pid, err)
 	}
 	return nil
 }
