@@ -34,7 +34,10 @@
 //	  |                       for stdio; Runtime.Start: chapters 01-05 -> init,
 //	  |                       our child; wait until init executes the command
 //	  |  <-- report {pid}     state.json: running
-//	  v  prints the ID        execve -> C monitor: read the pipes, write the
+//	  v  prints the ID        for 100 ms, in Go: read the pipes, write the log;
+//	                            if init exits meanwhile: exit.json, reap, on
+//	                            to the clean-up without a C monitor
+//	                          execve -> C monitor: read the pipes, write the
 //	                            log, wait for init; exit.json; reap init
 //	                          execve -> Go cleanup: Runtime.Cleanup (cgroup,
 //	                            network); state.json: exited; exit
@@ -58,19 +61,23 @@
 // test binary (a Go program that only sleeps: 2.3 MiB). With the C monitor
 // (monitor.c) the same shim has 2.0 MiB, most of it glibc's shared pages
 // (TestShimMemory prints both). Go still starts and cleans up: that code
-// is the engine's (chapters 01-05) and runs for milliseconds. Without cgo
-// (CGO_ENABLED=0, no C compiler) the Go monitor does the whole job.
+// is the engine's (chapters 01-05) and runs for milliseconds. Go also
+// supervises a container's first 100 ms (cMonitorAfter): the C monitor's
+// start costs a millisecond or two, which a container that exits at once
+// would wait for. Without cgo (CGO_ENABLED=0, no C compiler) the Go
+// monitor does the whole job.
 //
 // # What is on disk
 //
 //	<root>/names/<name> -> <id>          unique names: symlink(2) fails if taken
 //	<root>/containers/<id>/
 //	  config.json      Config: name, command, log options, the program's flags
-//	                   (written durably: temporary file, fsync, rename)
+//	                   (written durably: temporary file, fsync, rename; an
+//	                   Ephemeral container's without the fsyncs)
 //	  state.json       State, replaced atomically (temporary file, rename); none
 //	                   yet for a container never started (Created)
-//	  exit.json        the last exit status, from the monitor: durable (fsync),
-//	                   kept until the next start
+//	  exit.json        the last exit status, from the monitor: durable (fsync,
+//	                   unless Ephemeral), kept until the next start
 //	  shim.lock        flock-ed by the shim for its whole life
 //	  stdin            a FIFO: an attached client writes the container's stdin here
 //	  container.log    the log, and container.log.1 ... when rotated
