@@ -66,10 +66,11 @@ func (m monitor) handsOver() bool {
 // if d < 0: the same work as monitor.c, which builds without cgo (and
 // tests, with BERTH_SHIM_MONITOR=go) do entirely in Go. It logs what the
 // container writes, and when init exits, records the status and reaps
-// it. If the container exits in time, it returns true. Otherwise it stops where the C monitor can
-// go on: what was read is in the log and the log is closed, what was not
-// is still in the pipes, which stay open; and it returns false. With
-// d >= 0 the monitor must hand over (handsOver).
+// it. If the container exits in time, it returns true. Otherwise it
+// stops where the C monitor can go on: what was read is in the log and
+// the log is closed, what was not is still in the pipes, which stay
+// open; and it returns false. With d >= 0 the monitor must be able to
+// hand over (handsOver).
 func (m monitor) superviseGo(d time.Duration) bool {
 	w, err := logs.OpenWriter(m.c.LogPath(), m.c.Config.Log)
 	if err != nil {
