@@ -142,12 +142,13 @@ func TestS13_AContainerHasItsOwnNetnsInterfaceAndAddress(t *testing.T) {
 /bin/busybox ip -o -4 addr show
 /bin/busybox ip route
 cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d ' ' | sort | tr '\n' ' '; echo
+cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6 2>/dev/null || echo no-ipv6-in-this-kernel
 echo end; exec sleep 30`)
 	var out []string
 	for l := c.line(t); l != "end"; l = c.line(t) {
 		out = append(out, l)
 	}
-	require.Len(t, out, 7, "%q", out)
+	require.Len(t, out, 8, "%q", out)
 
 	hostNS := nettest.HostNetns(t)
 	assert.NotEqual(t, hostNS, out[0], "the container's network namespace is not the host's")
@@ -163,6 +164,7 @@ echo end; exec sleep 30`)
 	assert.Equal(t, "default via "+network.Gateway(cfg.Subnet).String()+" dev eth0", strings.TrimSpace(out[4]))
 	assert.Contains(t, out[5], cfg.Subnet.String()+" dev eth0")
 	assert.Equal(t, "eth0 lo", strings.TrimSpace(out[6]), "interfaces in the container")
+	assert.Contains(t, []string{"1", "no-ipv6-in-this-kernel"}, out[7], "no IPv6 on eth0, as Docker on a network without it")
 
 	// On the host, while the container runs (its exit destroys the
 	// pair): the other end of the cable, plugged into the bridge.

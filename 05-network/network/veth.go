@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 
@@ -78,7 +79,23 @@ func createVeth(br netlink.Link, e *Endpoint, pid int) error {
 // the gateway, all from the host, through a netlink handle in the
 // container's network namespace. The container's own init takes no part.
 func configureContainer(e *Endpoint, pid int) error {
-	h, err := NetnsHandle(nsPath(pid))
+	var h *netlink.Handle
+	err := InNetns(nsPath(pid), func() (err error) {
+		// berth gives containers no IPv6, and so, like Docker on a
+		// network without IPv6, eth0 gets none at all: no link-local
+		// address, and none of the duplicate address detection and
+		// multicast reports that would follow it (kernel work at
+		// every container's start and end). Set while eth0 is down,
+		// before any of it begins. A kernel without IPv6 has no such
+		// file.
+		if err := writeSysctl("net/ipv6/conf/"+ContainerInterface+"/disable_ipv6", "1"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if h, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+			return fmt.Errorf("netlink socket in the container (pid %d): %w", pid, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
