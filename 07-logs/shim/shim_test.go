@@ -449,17 +449,24 @@ func TestS15_OutputIsLoggedExactly(t *testing.T) {
 	})
 }
 
+// defaultMonitorStore is a store for a test of the monitors as a shim
+// picks them by default (BERTH_SHIM_MONITOR unset): Go first, then C.
+func defaultMonitorStore(t *testing.T) *Store {
+	t.Helper()
+	labtest.Privileged(t)
+	if !haveCMonitor {
+		t.Skip("built without cgo: no C monitor")
+	}
+	t.Setenv(MonitorEnv, "")
+	return newStore(t)
+}
+
 // A shim supervises its container in Go for its first moments, then
 // hands it to the C monitor (cMonitorAfter). Output written all through
 // the hand-over is logged whole and in order: what Go read is in the
 // log, what it did not is still in the pipe for the C monitor.
 func TestTheHandOverToTheCMonitorLosesNoOutput(t *testing.T) {
-	labtest.Privileged(t)
-	if !haveCMonitor {
-		t.Skip("built without cgo: no C monitor to hand over to")
-	}
-	t.Setenv(MonitorEnv, "")
-	s := newStore(t)
+	s := defaultMonitorStore(t)
 	// Lines for about half a second, with a half line at each pause.
 	c, st := start(t, s, Config{Command: []string{"/bin/sh", "-c",
 		`i=0; while [ $i -lt 50 ]; do echo "line $i"; printf 'half '; sleep 0.01; echo "of $i"; i=$((i+1)); done`}})
@@ -481,12 +488,7 @@ func TestTheHandOverToTheCMonitorLosesNoOutput(t *testing.T) {
 // end: its shim never becomes the C monitor, whose start would delay the
 // report of the exit.
 func TestAQuickContainerNeedsNoCMonitor(t *testing.T) {
-	labtest.Privileged(t)
-	if !haveCMonitor {
-		t.Skip("built without cgo: no C monitor")
-	}
-	t.Setenv(MonitorEnv, "")
-	s := newStore(t)
+	s := defaultMonitorStore(t)
 	c, st := start(t, s, Config{Command: []string{"/bin/sh", "-c", "echo quick; exit 7"}})
 	pidfd, err := unix.PidfdOpen(st.ShimPid, 0)
 	require.NoError(t, err)
