@@ -62,6 +62,25 @@ WORKDIR, VOLUME) to the new image's configuration.`,
 // terminal.
 var errTerminalOutput = errors.New("cowardly refusing to save to a terminal. Use the -o flag or redirect")
 
+// streamOut writes what open returns (export's container, save's
+// images) to output, or to stdout; a terminal is refused before the
+// daemon is asked for anything.
+func (c *CLI) streamOut(output, what string, open func(*client.Client) (io.ReadCloser, error)) error {
+	if output == "" && isTerminal(c.Out) {
+		return errTerminalOutput
+	}
+	cl, err := c.Client()
+	if err != nil {
+		return err
+	}
+	body, err := open(cl)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	return c.writeOutput(body, output, what)
+}
+
 // writeOutput copies r to the file named by output (through a temporary
 // file renamed at the end, so that a failed transfer leaves no partial
 // archive), or to c.Out when output is empty.
@@ -108,19 +127,9 @@ history.`,
   berth export -o web.tar web`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output == "" && isTerminal(c.Out) {
-				return errTerminalOutput
-			}
-			cl, err := c.Client()
-			if err != nil {
-				return err
-			}
-			body, err := cl.ContainerExport(cmd.Context(), args[0], client.ContainerExportOptions{})
-			if err != nil {
-				return err
-			}
-			defer body.Close()
-			return c.writeOutput(body, output, "container")
+			return c.streamOut(output, "container", func(cl *client.Client) (io.ReadCloser, error) {
+				return cl.ContainerExport(cmd.Context(), args[0], client.ContainerExportOptions{})
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
@@ -188,19 +197,9 @@ archive (the OCI layout plus docker's manifest.json), to stdout or to
   berth save -o images.tar web:v1 web:v2`,
 		Args: requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output == "" && isTerminal(c.Out) {
-				return errTerminalOutput
-			}
-			cl, err := c.Client()
-			if err != nil {
-				return err
-			}
-			body, err := cl.ImageSave(cmd.Context(), args)
-			if err != nil {
-				return err
-			}
-			defer body.Close()
-			return c.writeOutput(body, output, "image")
+			return c.streamOut(output, "image", func(cl *client.Client) (io.ReadCloser, error) {
+				return cl.ImageSave(cmd.Context(), args)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
