@@ -83,13 +83,18 @@ func TestOneSupervisorAtATime(t *testing.T) {
 	require.NoError(t, again.Close())
 }
 
-// spareShims lists the live processes that are spare shims, waiting for
-// an order or supervising the container that one was given. (The C
+// spareShims lists the live processes of this test binary that are
+// spare shims, waiting for an order or supervising the container that
+// one was given. (The C
 // constructor changes argv[1] from "launch" to "detached" in the argument
 // array, not in the memory that /proc/PID/cmdline shows.)
 func spareShims(t *testing.T) map[int]bool {
 	t.Helper()
-	found := map[int]bool{}
+	// Only this test binary's: other packages' tests (berthd's) have
+	// spares of their own, running another binary.
+	self, err := os.Readlink("/proc/self/exe")
+	require.NoError(t, err)
+	parents := map[int]int{}
 	entries, err := os.ReadDir("/proc")
 	require.NoError(t, err)
 	for _, e := range entries {
@@ -102,6 +107,9 @@ func spareShims(t *testing.T) map[int]bool {
 		if err != nil || len(args) < 3 || args[0] != Name || args[2] != spareDir {
 			continue
 		}
+		if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err != nil || exe != self {
+			continue
+		}
 		// Not a zombie, and not the launcher, our child, which exits
 		// as soon as it has forked the shim.
 		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
@@ -111,6 +119,15 @@ func spareShims(t *testing.T) map[int]bool {
 		}
 		fields := strings.Fields(string(stat[i+2:])) // state, ppid, ...
 		if len(fields) > 1 && fields[0] != "Z" && fields[1] != strconv.Itoa(os.Getpid()) {
+			ppid, _ := strconv.Atoi(fields[1])
+			parents[pid] = ppid
+		}
+	}
+	// Nor a child the spare is forking (its init, before the exec), which
+	// has the spare's command line for a moment.
+	found := map[int]bool{}
+	for pid, ppid := range parents {
+		if _, child := parents[ppid]; !child {
 			found[pid] = true
 		}
 	}
