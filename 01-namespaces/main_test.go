@@ -278,3 +278,52 @@ func TestBadFlagsGiveOneLineAndStatus125(t *testing.T) {
 		})
 	}
 }
+
+// An OnRelease hook runs on the host while init sets the container up
+// (init already has its spec: it has named itself), and the command
+// starts only once the hook has returned. A hook that fails stops the
+// container before its command runs.
+func TestOnReleaseHooksRunBesideInitAndBeforeTheCommand(t *testing.T) {
+	labtest.Privileged(t)
+	dir := t.TempDir()
+	ready := filepath.Join(dir, "ready")
+	out := filepath.Join(dir, "out")
+	f, err := os.Create(out)
+	require.NoError(t, err)
+	defer f.Close()
+
+	cfg := namespace.Config{}
+	c, err := cfg.Container(namespace.NewID(), []string{"/bin/sh", "-c", "cat " + ready}, namespace.Stdio{Out: f, Err: f})
+	require.NoError(t, err)
+	c.OnRelease(func(pid int) error {
+		// init reads its spec, then sets up and names itself.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			if err == nil && strings.TrimSpace(string(comm)) == namespace.InitName {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("init did not set up meanwhile: %q %v", comm, err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond) // the command would run now, were it not held
+		return os.WriteFile(ready, []byte("after the hook\n"), 0o644)
+	})
+	status, err := c.Run()
+	require.NoError(t, err)
+	assert.Equal(t, 0, status)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, "after the hook\n", string(got), "the command saw what the hook made")
+
+	ran := filepath.Join(dir, "ran")
+	c, err = cfg.Container(namespace.NewID(), []string{"/bin/touch", ran}, namespace.Stdio{Out: f, Err: f})
+	require.NoError(t, err)
+	c.OnRelease(func(int) error { return fmt.Errorf("no network today") })
+	_, err = c.Run()
+	assert.ErrorContains(t, err, "no network today")
+	time.Sleep(50 * time.Millisecond)
+	assert.NoFileExists(t, ran, "the command never ran")
+}

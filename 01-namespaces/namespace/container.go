@@ -22,6 +22,7 @@ type Container struct {
 	Spec   any // what init reads with ReadSpec; later chapters wrap it
 	Stdio  Stdio
 	hooks  []func(pid int) error
+	beside []func(pid int) error
 	exits  []func() error
 	closed bool
 }
@@ -68,6 +69,15 @@ func RunCommand(newOptions func() Runner) func(args []string, stdio Stdio) (int,
 // container.
 func (c *Container) OnStart(f func(pid int) error) { c.hooks = append(c.hooks, f) }
 
+// OnRelease registers f to run on the host once init has its spec,
+// beside init's own set-up of the container (mounts, root filesystem):
+// the command starts only after every such hook has returned. A step
+// that only the command needs, and that takes a while, goes here rather
+// than in OnStart, so that the two sides work at the same time: chapter
+// 05 attaches the network so. A step that must come before anything init
+// does (joining the cgroup) stays in OnStart.
+func (c *Container) OnRelease(f func(pid int) error) { c.beside = append(c.beside, f) }
+
 // OnExit registers f to undo a setup step once the container is gone, or
 // when it never started. Exit hooks run in the reverse order of their
 // registration, like deferred calls, and all of them run.
@@ -88,7 +98,8 @@ func (c *Container) Close() error {
 }
 
 // Start starts the container and returns its init once the command is
-// on its way: init started, the OnStart hooks run, the spec sent. Nothing
+// on its way: init started, the OnStart hooks run, the spec sent, the
+// OnRelease hooks run beside init's set-up, the go given. Nothing
 // waits for it here, and the exit hooks are left for Close (or for
 // whoever cleans up after a detached container). If a step fails, Start
 // kills init and runs the exit hooks.
@@ -104,9 +115,20 @@ func (c *Container) Start() (*Process, error) {
 			return nil, errors.Join(err, c.Close())
 		}
 	}
-	if err := p.Release(c.Spec); err != nil {
+	fail := func(err error) (*Process, error) {
 		_ = p.Kill()
 		return nil, errors.Join(err, c.Close())
+	}
+	if err := p.SendSpec(c.Spec); err != nil {
+		return fail(err)
+	}
+	for _, hook := range c.beside {
+		if err := hook(p.Pid()); err != nil {
+			return fail(fmt.Errorf("preparing container (init pid %d): %w", p.Pid(), err))
+		}
+	}
+	if err := p.Go(); err != nil {
+		return fail(err)
 	}
 	return p, nil
 }

@@ -34,9 +34,10 @@ type Stdio struct {
 
 // Process is a container's init, started but waiting for its spec.
 type Process struct {
-	cmd    *exec.Cmd
-	spec   *os.File      // write end of the spec pipe; nil once released
-	exited chan struct{} // closed by Wait: the forking thread may go
+	cmd      *exec.Cmd
+	spec     *os.File      // write end of the spec pipe; nil once released
+	specSent bool          // the spec is sent, the go is not (SendSpec)
+	exited   chan struct{} // closed by Wait: the forking thread may go
 }
 
 // Start re-executes the running program as a container init in the
@@ -125,14 +126,39 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Release sends the spec to init, which then sets up the container and
 // starts the command. spec is encoded as JSON; init decodes it with
-// ReadSpec into a value of the same type.
+// ReadSpec into a value of the same type. It is SendSpec and Go at once.
 func (p *Process) Release(spec any) error {
-	if p.spec == nil {
+	if err := p.SendSpec(spec); err != nil {
+		return err
+	}
+	return p.Go()
+}
+
+// SendSpec sends the spec to init, which sets the container up and then
+// waits, before the command, until Go. What the host does meanwhile
+// (Container.OnRelease) runs beside init's own set-up.
+func (p *Process) SendSpec(spec any) error {
+	if p.spec == nil || p.specSent {
 		return errors.New("spec already sent")
 	}
-	defer func() { p.spec.Close(); p.spec = nil }()
 	if err := json.NewEncoder(p.spec).Encode(spec); err != nil {
 		return fmt.Errorf("sending spec to init (pid %d): %w", p.Pid(), err)
+	}
+	p.specSent = true
+	return nil
+}
+
+// Go lets init start the command, once it has set the container up: the
+// byte 'G' on the spec pipe, which is then closed.
+func (p *Process) Go() error {
+	if p.spec == nil || !p.specSent {
+		return errors.New("go before the spec, or twice")
+	}
+	_, err := p.spec.Write([]byte{'G'})
+	p.spec.Close()
+	p.spec = nil
+	if err != nil {
+		return fmt.Errorf("letting init (pid %d) go: %w", p.Pid(), err)
 	}
 	return nil
 }
@@ -152,11 +178,12 @@ func (p *Process) Wait() (int, error) {
 	return ExitCode(p.cmd.ProcessState), nil
 }
 
-// Kill stops a container whose spec was never sent: it kills init, closes
-// the spec pipe and waits for init. Use it to undo Start when a later step
-// fails. The signal comes first: init, which is waiting for its spec,
-// would otherwise read the pipe's end, and say so on the stderr (and the
-// exec watch) that it shares with whatever replaces it.
+// Kill stops a container whose spec, or whose go, was never sent: it
+// kills init, closes the spec pipe and waits for init. Use it to undo
+// Start when a later step fails. The signal comes first: init, which is
+// waiting for its spec or its go, would otherwise read the pipe's end,
+// and say so on the stderr (and the exec watch) that it shares with
+// whatever replaces it.
 func (p *Process) Kill() error {
 	_ = p.cmd.Process.Kill()
 	if p.spec != nil {

@@ -3,6 +3,7 @@ package namespace
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"unsafe"
 
@@ -22,7 +23,11 @@ type Spec struct {
 
 // Run ends init's work: with s.Init it supervises the command as PID 1,
 // otherwise it becomes the command. It returns only with an exit status.
+// The command starts only once the host says go (see Process.Go).
 func Run(s Spec) int {
+	if err := awaitGo(); err != nil {
+		return InitFailed(err)
+	}
 	UnignoreSignals()
 	if s.Init {
 		return RunInit(s.Command)
@@ -30,17 +35,29 @@ func Run(s Spec) int {
 	return Exec(s.Command)
 }
 
-// ReadSpec is init's first step: it blocks until the parent calls Release,
-// then decodes the spec into v.
+// gate is the spec pipe, kept open after the spec until the host says go:
+// what the decoder read past the spec, and the pipe.
+var gate struct {
+	f    *os.File
+	rest io.Reader
+}
+
+// ReadSpec is init's first step: it blocks until the parent sends the
+// spec (Release, or SendSpec), then decodes it into v.
 func ReadSpec(v any) error {
 	f := os.NewFile(specFD, "spec")
 	if f == nil {
 		return fmt.Errorf("spec: file descriptor %d is not open (was this process started by namespace.Start?)", specFD)
 	}
-	defer f.Close()
-	if err := json.NewDecoder(f).Decode(v); err != nil {
+	dec := json.NewDecoder(f)
+	if err := dec.Decode(v); err != nil {
+		f.Close()
 		return fmt.Errorf("reading spec from fd %d: %w", specFD, err)
 	}
+	// The pipe stays open for the go (awaitGo), but not into the
+	// command.
+	unix.CloseOnExec(specFD)
+	gate.f, gate.rest = f, dec.Buffered()
 	// Whatever else the program that started us had open without
 	// close-on-exec (a pipe from its own parent, say) was inherited too.
 	// None of it is the container's business: close it at the exec.
@@ -48,6 +65,35 @@ func ReadSpec(v any) error {
 		return fmt.Errorf("marking inherited file descriptors close-on-exec: %w", err)
 	}
 	return nil
+}
+
+// awaitGo blocks until the host says go: the byte 'G' after the spec, on
+// the same pipe. Release sends it with the spec; a host with more to do
+// while init sets the container up (Container.OnRelease) sends it later,
+// with Go. A pipe that ends without it means the host gave up on the
+// container: the command must not start.
+func awaitGo() error {
+	if gate.f == nil {
+		return nil // the spec did not come through ReadSpec
+	}
+	defer func() { gate.f.Close(); gate.f = nil }()
+	r := io.MultiReader(gate.rest, gate.f)
+	var b [1]byte
+	for {
+		n, err := r.Read(b[:])
+		if n == 1 {
+			switch b[0] {
+			case 'G':
+				return nil
+			case ' ', '\n', '\r', '\t': // after the spec's JSON
+				continue
+			}
+			return fmt.Errorf("spec pipe: %q instead of the go", b[0])
+		}
+		if err != nil {
+			return fmt.Errorf("the host gave up on the container before its command could start: %w", err)
+		}
+	}
 }
 
 // Setup prepares the new namespaces from inside: it makes every mount

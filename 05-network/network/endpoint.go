@@ -130,8 +130,8 @@ func (e *Endpoint) mac() net.HardwareAddr {
 //
 // It creates the bridge and its nftables table if they do not exist yet,
 // the veth pair, the container's address and route, and a DNAT rule per
-// published port. Use it as a namespace.Container OnStart hook: the
-// namespace exists, the container's command has not started.
+// published port. Use it as a namespace.Container OnRelease (or OnStart)
+// hook: the namespace exists, the container's command has not started.
 //
 // If Attach fails it removes what it created, and the reservation stays:
 // call Release.

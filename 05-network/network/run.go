@@ -10,11 +10,14 @@ import (
 )
 
 // Connect puts the container c, with ID id, on the network that ep
-// describes: ep.Attach wires the namespace of c's init while init waits
-// for its spec, so the command starts with eth0 up and its ports
-// published; ep.Release removes everything once the container is gone.
+// describes: ep.Attach wires the namespace of c's init while init sets
+// the container up (OnRelease), before the command may start, so the
+// command starts with eth0 up and its ports published; ep.Release
+// removes everything once the container is gone.
 func Connect(c *namespace.Container, ep *Endpoint) {
-	c.OnStart(ep.Attach)
+	// Beside init's set-up: the veth, the addresses, the routes take
+	// as long as init's mounts, and only the command needs them.
+	c.OnRelease(ep.Attach)
 	c.OnExit(ep.Release)
 }
 
