@@ -31,15 +31,18 @@
 //	berth run -- sh   --clone(2)-->     berth-init (PID 1)
 //	   |   Start()                         | blocks reading the spec on fd 3
 //	   |   (cgroups, network: ch.02, 05)   |
-//	   |   Release(spec) --- fd 3 --->     | Setup: private mounts, hostname, lo
-//	   |                                   | MountProc, ... (later chapters)
+//	   |   SendSpec(spec) --- fd 3 -->     | Setup: private mounts, hostname, lo
+//	   |   (OnRelease: ch.05's network)    | MountProc, ... (later chapters)
+//	   |   Go() ------------ "G" ---->     | waits for the go
 //	   |                                   | RunInit: fork+exec sh, forward signals,
 //	   |   Wait() <--- exit status ----    |          reap zombies, exit with sh's status
 //
 // The spec pipe is also the synchronisation point: the child cannot start
-// the user's command before the parent has finished its own setup (joined
-// the child to a cgroup, moved a veth into its network namespace), because
-// it is still waiting for the spec.
+// the user's command before the parent has finished its own setup. What
+// must come before anything init does (joining a cgroup) happens before
+// the spec; what only the command needs (moving a veth into its network
+// namespace) may happen while init sets up, before the go. Release sends
+// the spec and the go at once.
 //
 // # Why an init at all
 //
