@@ -67,6 +67,10 @@ func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdi
 // endpoint with its address and ports. Like chapter 02's, it needs no
 // Container at hand and may run twice.
 func (o *RunOptions) Cleanup(id string) (oomKilled bool, err error) {
+	// The cgroup and the network have nothing to do with each other:
+	// both go at once (this is on the path of every run --rm).
+	released := make(chan error, 1)
+	go func() { released <- Release(o.Layer.Root, id) }()
 	oomKilled, err = o.RunOptions.Cleanup(id)
-	return oomKilled, errors.Join(err, Release(o.Layer.Root, id))
+	return oomKilled, errors.Join(err, <-released)
 }
