@@ -388,6 +388,23 @@ func TestKeepOrRemoveTheLayerAtExit(t *testing.T) {
 	assert.Empty(t, mountsUnder(t, root, image), "no mount is left on the host")
 }
 
+// A layer that goes at the container's exit is mounted volatile: its
+// unmount, at the exit, does not wait for the disk. A kept one is not.
+func TestAThrownAwayLayerIsMountedVolatile(t *testing.T) {
+	labtest.Privileged(t)
+	image := labtest.BusyboxRootfs(t)
+	root := t.TempDir()
+	rootMount := "grep '^overlay / ' /proc/mounts"
+	out, errOut, status := runProgram(t, "run", "--root", root, "--image", image, "--", "sh", "-c", rootMount)
+	require.Equal(t, 0, status, errOut)
+	assert.Contains(t, out, "volatile", "removed at exit: no sync waits for the disk")
+
+	out, id := runKept(t, root, image, rootMount)
+	assert.NotContains(t, out, "volatile", "--keep: the layer is kept as overlay promises")
+	_, errOut, status = runProgram(t, "rm", "--root", root, id)
+	require.Equal(t, 0, status, errOut)
+}
+
 func TestRmRefusesARunningContainer(t *testing.T) {
 	labtest.Privileged(t)
 	root := t.TempDir()

@@ -110,6 +110,10 @@
 // upper directory alone no longer describes the container's changes, and
 // `diff` and chapter 06's commit, which read it, would be wrong.
 //
+// A layer that is removed after the run (no --keep) is mounted with
+// overlay's "volatile" option: the overlay's unmount at the container's
+// end then waits for no disk flush (overlay.go, "A volatile overlay").
+//
 // # What it saves
 //
 // Disk: a container that only reads costs a few empty directories; one

@@ -21,6 +21,10 @@ type Options struct {
 	// them. Its layer is created at the first run, reused at the next,
 	// and removed only by rm. No flag sets it; programs do.
 	Persist bool `json:"persist,omitempty"`
+	// Volatile says that a Persist layer is thrown away once the run
+	// ends (berthd's `run --rm`): it is mounted volatile, as a layer
+	// that is not Persist and not Kept always is (MountSpec.Volatile).
+	Volatile bool `json:"volatile,omitempty"`
 }
 
 // AddFlags registers --image, --keep and --root on fs.

@@ -96,6 +96,50 @@ func TestOptionsListTheTopLayerFirstAndEscape(t *testing.T) {
 		m.Options())
 	m.UserXattr = true
 	assert.True(t, strings.HasSuffix(m.Options(), ",userxattr"))
+	m.Volatile = true
+	assert.True(t, strings.HasSuffix(m.Options(), ",userxattr,volatile"))
+}
+
+// A volatile overlay leaves a marker that makes overlay refuse the next
+// mount of the same upper directory; a Volatile MountSpec mounts again
+// all the same (a `restart` of a `run --rm` container).
+func TestAVolatileLayerMountsAgain(t *testing.T) {
+	labtest.Privileged(t)
+	dir := t.TempDir()
+	lower := filepath.Join(dir, "image")
+	makeTree(t, lower, tree{"f": "image"})
+	l, err := Create(filepath.Join(dir, "state"), labtest.Unique("c"), []string{lower})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Remove() })
+	spec := l.MountSpec()
+	spec.Volatile = true
+	for run := range 2 {
+		inMountNamespace(t, func() error {
+			if err := spec.Mount(l.Merged()); err != nil {
+				return fmt.Errorf("mount %d: %w", run+1, err)
+			}
+			if err := os.WriteFile(filepath.Join(l.Merged(), "f"), []byte(fmt.Sprint(run)), 0o644); err != nil {
+				return err
+			}
+			return Unmount(l.Merged())
+		})
+		assert.DirExists(t, spec.volatileMarker(), "overlay marks a layer mounted volatile")
+	}
+	b, err := os.ReadFile(filepath.Join(l.Upper(), "f"))
+	require.NoError(t, err)
+	assert.Equal(t, "1", string(b), "the second run found and changed the first one's layer")
+
+	// Without Volatile, overlay itself refuses a marked layer: the
+	// marker is what Mount removes.
+	spec.Volatile = false
+	inMountNamespace(t, func() error {
+		err := spec.Mount(l.Merged())
+		if err == nil {
+			_ = Unmount(l.Merged())
+			return errors.New("overlay mounted a layer marked volatile")
+		}
+		return nil
+	})
 }
 
 func TestParseImage(t *testing.T) {

@@ -37,6 +37,10 @@ type MountSpec struct {
 	// keeps its markers (opaque directories) in user.overlay.* extended
 	// attributes, because trusted.* ones need privilege over the host.
 	UserXattr bool `json:"userXattr,omitempty"`
+	// Volatile is for a writable layer that is thrown away after the
+	// run (see Volatile below): overlay then never makes the container
+	// wait for the disk.
+	Volatile bool `json:"volatile,omitempty"`
 }
 
 // Validate checks that the directories exist and fit together, so that a
@@ -113,7 +117,38 @@ func (m MountSpec) fixedOptions() []string {
 	if m.UserXattr {
 		opts = append(opts, "userxattr")
 	}
+	if m.Volatile {
+		opts = append(opts, "volatile")
+	}
 	return opts
+}
+
+// A volatile overlay.
+//
+// An overlay keeps its promises about the disk: an fsync in the
+// container flushes the upper directory's filesystem, and so does the
+// overlay's unmount. The last one is paid at every container's end, by
+// the container's last process as it exits and its mount namespace goes:
+// the kernel writes back the upper filesystem's dirty inodes and asks the
+// disk to flush its cache, a millisecond or more, before the container
+// counts as exited.
+//
+// A writable layer that is removed after the run has no use for any of
+// it: whatever reaches the disk is deleted next. Overlay's "volatile"
+// option (Linux 5.10) skips every sync of the upper directory, so the
+// container's end waits for no disk (Podman mounts `run --rm` containers
+// so). The price is overlay's own: once mounted volatile, the work
+// directory holds a marker, work/incompat/volatile, and overlay refuses
+// to mount that upper directory again while it is there, because after a
+// crash the upper directory may have lost writes. For a layer that is
+// thrown away anyway that does not matter, so Mount removes the marker
+// before a volatile mount (a container started again, say `restart` of
+// a `run --rm` container, mounts its layer again).
+
+// volatileMarker is the marker a volatile overlay leaves in its work
+// directory.
+func (m MountSpec) volatileMarker() string {
+	return filepath.Join(m.Work, "work", "incompat", "volatile")
 }
 
 // escapeOption protects the characters that overlay's option parser
@@ -147,13 +182,28 @@ func (m MountSpec) Options() string {
 // does not fit: the options would be cut short. Then Mount uses the new
 // mount API instead (fsopen, fsconfig, fsmount, move_mount), which takes
 // the layers one by one with overlay's "lowerdir+" key (Linux 6.8+).
+//
+// A Volatile mount first removes the marker of the layer's last volatile
+// mount, which would make overlay refuse it (see "A volatile overlay").
 func (m MountSpec) Mount(target string) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
+	if m.Volatile {
+		if err := os.RemoveAll(m.volatileMarker()); err != nil {
+			return fmt.Errorf("overlay: the last volatile mount's marker: %w", err)
+		}
+	}
 	opts := m.Options()
 	if len(opts) < os.Getpagesize() {
-		if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
+		err := unix.Mount("overlay", target, "overlay", 0, opts)
+		if errors.Is(err, unix.EINVAL) && m.Volatile {
+			// A kernel older than 5.10 does not know "volatile": it
+			// is only a saving, do without.
+			m.Volatile = false
+			err = unix.Mount("overlay", target, "overlay", 0, m.Options())
+		}
+		if err != nil {
 			return fmt.Errorf("mounting overlay on %s (%d image layers, upper %s): %w", target, len(m.Lower), m.Upper, err)
 		}
 		return nil

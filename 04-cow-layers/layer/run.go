@@ -97,10 +97,11 @@ func (o *RunOptions) openOrCreate(id string) (rw *RW, created bool, err error) {
 	return rw, err == nil, err
 }
 
-// prepare holds the layer while the container runs (rm refuses it
-// meanwhile) and, for a user namespace, hands its writable directories to
-// the container's root, an unprivileged uid on the host who mounts the
-// overlay.
+// prepare makes the layer's MountSpec, volatile if the layer is thrown
+// away after the run (overlay.go says why). It holds the layer while the
+// container runs (rm refuses it meanwhile) and, for a user namespace,
+// hands its writable directories to the container's root, an
+// unprivileged uid on the host who mounts the overlay.
 //
 // A Detached container is not held: it outlives the process that starts
 // it (chapter 07's shim), and a hold is a lock on a descriptor of that
@@ -110,6 +111,8 @@ func (o *RunOptions) openOrCreate(id string) (rw *RW, created bool, err error) {
 // container's exit race with that process's last moments.
 func (o *RunOptions) prepare(rw *RW) (MountSpec, error) {
 	mount := rw.MountSpec()
+	// Thrown away after the run: no sync of it need wait for the disk.
+	mount.Volatile = o.Layer.Volatile || (!o.Layer.Persist && !o.Layer.Keep)
 	if !o.Detached {
 		if err := rw.Hold(); err != nil {
 			return mount, err

@@ -120,12 +120,20 @@ func (d *Daemon) ContainerStop(ctx context.Context, name string, timeout *int, s
 	return nil
 }
 
-// ContainerRestart stops the container if it runs, and starts it.
+// ContainerRestart stops the container if it runs, and starts it. An
+// --rm container is not removed by the stop, as with dockerd: only the
+// end of the run that follows removes it (or a failed start).
 func (d *Daemon) ContainerRestart(ctx context.Context, name string, timeout *int, signal string) error {
-	if err := d.ContainerStop(ctx, name, timeout, signal); err != nil && !errdefs.IsNotModified(err) {
+	e, err := d.lookup(name)
+	if err != nil {
 		return err
 	}
-	return d.ContainerStart(ctx, name)
+	d.live.setRestarting(e, true)
+	defer d.live.setRestarting(e, false)
+	if err := d.ContainerStop(ctx, e.id, timeout, signal); err != nil && !errdefs.IsNotModified(err) {
+		return err
+	}
+	return d.ContainerStart(ctx, e.id)
 }
 
 // ContainerKill sends a signal (SIGKILL by default) to the container's

@@ -227,7 +227,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	if o.FS, err = filesystem(&cfg, &host); err != nil {
 		return fail(err)
 	}
-	o.Layer = layer.Options{Root: d.opts.DataRoot, Persist: true}
+	// An --rm container's layer goes at its exit: mounted volatile,
+	// its end waits for no disk (chapter 04).
+	o.Layer = layer.Options{Root: d.opts.DataRoot, Persist: true, Volatile: host.AutoRemove}
 	if o.Net, err = d.networkConfig(&cfg, &host); err != nil {
 		return fail(err)
 	}

@@ -154,3 +154,27 @@ func TestRestart(t *testing.T) {
 	assert.NotEqual(t, first, info.State.StartedAt, "a new run")
 	eventually(t, func() bool { out, _ := l.logs("restarter"); return out == "started\nstarted\n" }, "two runs in the log")
 }
+
+// restart of an --rm container starts it again on the same layer, as
+// dockerd does: the stop in between does not remove it. The run after
+// does. Its layer, thrown away at the end, is mounted volatile (chapter
+// 04), and mounts again all the same; a plain container's is not.
+func TestRestartOfAnRmContainer(t *testing.T) {
+	l := newLab(t)
+	rootMount := "grep '^overlay / ' /proc/mounts"
+	id := strings.TrimSpace(l.ok("run", "-d", "--rm", "--network", "none", "busybox", "sh", "-c", "echo run >> /runs; "+rootMount+"; sleep 1000"))
+	l.ok("restart", "-t", "0", id)
+	assert.True(t, l.inspect(id).State.Running)
+	assert.Equal(t, "run\nrun\n", l.ok("exec", id, "cat", "/runs"), "the second run found the first one's layer")
+	out, _ := l.logs(id)
+	assert.Contains(t, out, "volatile")
+
+	l.ok("stop", "-t", "0", id)
+	eventually(t, func() bool {
+		_, err := l.client.ContainerInspect(labCtx(t), id, client.ContainerInspectOptions{})
+		return errdefs.IsNotFound(err)
+	}, "the end of the run removes it")
+	assert.NoDirExists(t, l.opts.DataRoot+"/containers/"+id)
+
+	assert.NotContains(t, l.ok("run", "--name", "kept", "--network", "none", "busybox", "sh", "-c", rootMount), "volatile")
+}

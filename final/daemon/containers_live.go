@@ -74,6 +74,9 @@ type entry struct {
 	lastErr  string
 	removing bool // a removal is under way
 	removed  bool
+	// restarting: a `restart` stops the container to start it again,
+	// and an --rm container is not removed in between (as dockerd).
+	restarting bool
 	shimWait bool         // a goroutine waits for the shim's exit (look)
 	stdin    *stdinKeeper // the container's stdin FIFO, kept open between attachments
 
@@ -247,8 +250,9 @@ func (l *live) look(e *entry) {
 	// store's supervisor lock: the shim leaves that to it (chapter 07's
 	// supervisor.go). An --rm container is removed, which cleans up
 	// on the way.
-	remove := e.autoRemove() && ended(st) && !e.removing && !e.removed && !l.closed
-	finish := ended(st) && !e.autoRemove() && !e.removed && !l.closed
+	removeAtEnd := e.autoRemove() && !e.restarting
+	remove := removeAtEnd && ended(st) && !e.removing && !e.removed && !l.closed
+	finish := ended(st) && !removeAtEnd && !e.removed && !l.closed
 	l.mu.Unlock()
 	if !remove && !finish {
 		return
@@ -295,6 +299,18 @@ func (l *live) finish(e *entry) {
 	l.mu.Unlock()
 	if !removed {
 		_ = Runtime.Finish(e.c)
+	}
+}
+
+// setRestarting marks e as being restarted, or no longer. An --rm
+// container whose run ended meanwhile (the restart failed half-way) is
+// removed once it is no longer restarting.
+func (l *live) setRestarting(e *entry, on bool) {
+	l.mu.Lock()
+	e.restarting = on
+	l.mu.Unlock()
+	if !on {
+		l.look(e)
 	}
 }
 
