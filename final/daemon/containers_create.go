@@ -217,8 +217,11 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		return fail(invalid("invalid hostname %q: longer than 64 characters", cfg.Hostname))
 	}
 
+	// The image as it is now, even if its tag moves: its layers. Its
+	// configuration is merged into the request above, so the shim's
+	// start needs nothing more of the store (see startContainer).
 	var o image.RunOptions
-	o.Image = string(img.ID) // the image as it is now, even if its tag moves
+	o.Layer.Image = dirs
 	o.Config = namespace.Config{Hostname: cfg.Hostname, Init: host.Init != nil && *host.Init}
 	var err error
 	if o.Limits, err = resources(host.Resources); err != nil {
@@ -229,7 +232,7 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	}
 	// An --rm container's layer goes at its exit: mounted volatile,
 	// its end waits for no disk (chapter 04).
-	o.Layer = layer.Options{Root: d.opts.DataRoot, Persist: true, Volatile: host.AutoRemove}
+	o.Layer.Root, o.Layer.Persist, o.Layer.Volatile = d.opts.DataRoot, true, host.AutoRemove
 	if o.Net, err = d.networkConfig(&cfg, &host); err != nil {
 		return fail(err)
 	}

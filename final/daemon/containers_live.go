@@ -77,8 +77,8 @@ type entry struct {
 	// restarting: a `restart` stops the container to start it again,
 	// and an --rm container is not removed in between (as dockerd).
 	restarting bool
-	shimWait bool         // a goroutine waits for the shim's exit (look)
-	stdin    *stdinKeeper // the container's stdin FIFO, kept open between attachments
+	shimWait   bool         // a goroutine waits for the shim's exit (look)
+	stdin      *stdinKeeper // the container's stdin FIFO, kept open between attachments
 
 	removeMu sync.Mutex // one removal at a time
 }

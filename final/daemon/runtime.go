@@ -98,16 +98,23 @@ type runSpec struct {
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
 }
 
-// startContainer runs in the shim, at each start of the container: chapter
-// 06's container, started and left running. As in chapter 07 the
-// container is Detached (it outlives the shim's Go half and the daemon)
-// and its writable layer Persists (made at create, removed at rm).
+// startContainer runs in the shim, at each start of the container: the
+// container of chapters 01 to 05, started and left running. As in
+// chapter 07 the container is Detached (it outlives the shim's Go half
+// and the daemon) and its writable layer Persists (made at create,
+// removed at rm).
 //
-// Chapter 06's runner takes the command after the image and puts the
-// image's entrypoint before it; the API's command is already whole (and
-// may replace the entrypoint), so the spec gets it afterwards, with the
-// user, the capabilities and no_new_privs, the way chapter 06 itself
-// sets the user on chapter 05's spec.
+// Chapter 06's part was done at create, as Docker does it: the image was
+// resolved to its layers (Layer.Image), its configuration merged into
+// the request (environment, working directory, user), the container's
+// lease on it taken. So a start reads nothing of the image store; only a
+// container created by an earlier berthd, which kept the image's ID
+// (Image) instead, goes through chapter 06's runner.
+//
+// The API's command is already whole (and may replace the entrypoint),
+// so the spec gets it afterwards, with the user, the capabilities and
+// no_new_privs, the way chapter 06 itself sets the user on chapter 05's
+// spec.
 func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Process, error) {
 	var s runSpec
 	if err := c.DecodeSpec(&s); err != nil {
@@ -116,14 +123,20 @@ func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Proces
 	o := s.Run
 	o.Config.Detached = true
 	o.Layer.Persist = true
-	ctr, err := o.Container(c.ID(), s.Args, stdio)
+	var ctr *namespace.Container
+	var err error
+	if o.Image != "" {
+		ctr, err = o.Container(c.ID(), s.Args, stdio)
+	} else {
+		ctr, err = o.RunOptions.Container(c.ID(), s.Args, stdio)
+	}
 	if err != nil {
 		return nil, err
 	}
 	spec, ok := ctr.Spec.(layer.InitSpec)
 	if !ok {
 		_ = ctr.Close()
-		return nil, fmt.Errorf("container %s: unexpected spec %T from chapter 06", c.Name(), ctr.Spec)
+		return nil, fmt.Errorf("container %s: unexpected spec %T from chapters 05 and 06", c.Name(), ctr.Spec)
 	}
 	spec.Command.Args = s.Args
 	spec.Command.UID, spec.Command.GID = s.UID, s.GID
