@@ -78,13 +78,3 @@ func DiscardPrestarted() {
 		_ = p.Kill()
 	}
 }
-
-// PrestartedPid returns the PID of the init that Prestart keeps, or 0.
-func PrestartedPid() int {
-	prestarted.Lock()
-	defer prestarted.Unlock()
-	if prestarted.p == nil {
-		return 0
-	}
-	return prestarted.p.Pid()
-}

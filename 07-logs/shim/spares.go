@@ -230,30 +230,21 @@ func lowerThisThread() (base int, lowered bool) {
 
 // restorePriority gives the spare's threads and its prestarted init's
 // the nice value of the spare's launcher.
+//
+// setpriority(2) with PRIO_PROCESS changes one thread; with PRIO_PGRP it
+// changes every thread of every process of a process group, in one call.
+// The spare leads a group of its own (its launch made it a session
+// leader, see monitor.c), and its prestarted init, its child, is in it:
+// one call reaches them all. It is made twice: a thread created during
+// the first by a thread not yet changed would inherit the old value.
 func restorePriority() {
 	base, err := strconv.Atoi(os.Getenv(spareNiceEnv))
 	if err != nil {
 		return // not lowered
 	}
 	os.Unsetenv(spareNiceEnv)
-	pids := []int{os.Getpid()}
-	if p := namespace.PrestartedPid(); p > 0 {
-		pids = append(pids, p)
-	}
-	// Twice: a thread made during the first pass by a thread not yet
-	// changed inherits the old value.
 	for range 2 {
-		for _, pid := range pids {
-			tids, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-			if err != nil {
-				continue
-			}
-			for _, t := range tids {
-				if tid, err := strconv.Atoi(t.Name()); err == nil {
-					_ = unix.Setpriority(unix.PRIO_PROCESS, tid, base)
-				}
-			}
-		}
+		_ = unix.Setpriority(unix.PRIO_PGRP, 0, base)
 	}
 }
 

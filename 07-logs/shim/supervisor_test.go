@@ -2,9 +2,12 @@ package shim
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -157,7 +160,7 @@ func TestSparesStartContainersWithShimsStartedAhead(t *testing.T) {
 		require.NoError(t, err)
 		base = 20 - base // the system call's 40..1 is nice -20..19
 		if base < 19 {
-			assert.Equal(t, 19, niceOf(t, ours), "a waiting spare runs at the lowest priority")
+			assert.Equal(t, []int{19}, niceOf(t, ours), "a waiting spare runs at the lowest priority")
 		}
 		for i := range 3 {
 			called := uptimeTicks(t)
@@ -165,8 +168,8 @@ func TestSparesStartContainersWithShimsStartedAhead(t *testing.T) {
 			if i == 0 {
 				assert.Equal(t, ours, st.ShimPid, "the first container's shim is the spare")
 				assert.Less(t, startTicks(t, st.Pid), called-2, "its init was started before the start was asked for")
-				assert.Equal(t, base, niceOf(t, st.Pid), "the container runs at its starter's priority, not the spare's")
-				assert.Equal(t, base, niceOf(t, st.ShimPid), "and so does its shim")
+				assert.Equal(t, []int{base}, niceOf(t, st.Pid), "the container runs at its starter's priority, not the spare's")
+				assert.Equal(t, []int{base}, niceOf(t, st.ShimPid), "and so does every thread of its shim")
 			}
 			final, err := c.Wait(5 * time.Second)
 			require.NoError(t, err)
@@ -196,15 +199,27 @@ func uptimeTicks(t *testing.T) int64 {
 	return int64(secs * 100)
 }
 
-// niceOf is the nice value of process pid's main thread.
-func niceOf(t *testing.T, pid int) int {
+// niceOf is the nice values of process pid's threads, each value once.
+func niceOf(t *testing.T, pid int) []int {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	require.NoError(t, err)
-	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	n, err := strconv.Atoi(fields[16]) // field 19 of stat, counted after the comm
-	require.NoError(t, err)
-	return n
+	var nices []int
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the thread ended meanwhile
+		}
+		require.NoError(t, err)
+		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		n, err := strconv.Atoi(fields[16]) // field 19 of stat, counted after the comm
+		require.NoError(t, err)
+		if !slices.Contains(nices, n) {
+			nices = append(nices, n)
+		}
+	}
+	slices.Sort(nices)
+	return nices
 }
 
 // startTicks is when process pid started, in clock ticks since boot.
