@@ -113,7 +113,10 @@ func (h *Hierarchy) New(name string, r Resources) (*Cgroup, error) {
 	default:
 		err = fmt.Errorf("unknown cgroup version %v", h.Version)
 	}
-	if err == nil {
+	// A new cgroup is unlimited in every controller, whatever its
+	// parent's limits: only real limits need writing (a container's
+	// start saves a dozen system calls when it has none).
+	if err == nil && r != (Resources{}) {
 		err = c.update(r) // r is already validated
 	}
 	if err != nil {
@@ -407,6 +410,13 @@ const destroyTimeout = 5 * time.Second
 // (or half gone) succeeds. The shared Parent is left in place. A frozen
 // cgroup is thawed as its processes are killed (see thawForKill).
 func (c *Cgroup) Destroy() error {
+	// Most often the container's processes are all gone by now (its
+	// init has exited, and the kernel killed the rest of its PID
+	// namespace): then each rmdir simply succeeds, and there is nothing
+	// to thaw or kill. Only a busy directory takes the long way.
+	if c.removeIdle() {
+		return nil
+	}
 	var errs []error
 	if err := c.thawForKill(); err != nil {
 		errs = append(errs, fmt.Errorf("cgroup %s: destroy: %w", c.name, err))
@@ -417,6 +427,18 @@ func (c *Cgroup) Destroy() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// removeIdle removes the cgroup's directories if none has a member left,
+// and reports whether they are all gone. It stops at the first that is
+// busy (or fails otherwise), leaving the rest to Destroy's long way.
+func (c *Cgroup) removeIdle() bool {
+	for _, dir := range c.Dirs() {
+		if err := c.ops.rmdir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+	}
+	return true
 }
 
 // removeDir empties one cgroup directory and removes it.
