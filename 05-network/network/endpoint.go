@@ -191,7 +191,7 @@ func reclaimStale(root string, s *state) {
 		if err != nil || e.Pid == 0 || e.attached() {
 			continue
 		}
-		if e.Detach() != nil {
+		if e.detach(false) != nil {
 			continue
 		}
 		s.release(id)
@@ -204,6 +204,12 @@ func reclaimStale(root string, s *state) {
 // be called again for a new process of the same container. Missing pieces
 // are not an error.
 func (e *Endpoint) Detach() error {
+	return e.detach(true)
+}
+
+// detach is Detach; it records the detached endpoint only if save (a
+// Release, which deletes the record next, need not rewrite it first).
+func (e *Endpoint) detach(save bool) error {
 	if e.Mode != ModeBridge {
 		return nil
 	}
@@ -232,6 +238,9 @@ func (e *Endpoint) Detach() error {
 		return nil
 	}
 	e.Pid, e.Netns = 0, ""
+	if !save {
+		return nil
+	}
 	if _, err := os.Stat(endpointPath(e.root, e.ID)); err != nil {
 		return nil // released already: nothing to update
 	}
@@ -245,7 +254,7 @@ func (e *Endpoint) Release() error {
 	if e.Mode != ModeBridge {
 		return nil
 	}
-	if err := e.Detach(); err != nil {
+	if err := e.detach(false); err != nil {
 		return err // keep the record, so that a second try knows what is left
 	}
 	err := withState(e.root, func(s *state) error {
