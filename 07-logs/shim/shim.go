@@ -61,6 +61,10 @@ type Runtime struct {
 	// between runs (chapter 04's writable layer), before rm deletes the
 	// container's directory.
 	Remove func(c *Container) error
+	// Warm, if set, runs in a spare shim while it waits for its
+	// container (spares.go): the part of Start that does not depend on
+	// the container, done ahead. See warmUp.
+	Warm func()
 }
 
 // Main runs the shim if this process is one, and exits; otherwise it
@@ -91,6 +95,7 @@ func (rt Runtime) shimMain(phase string, args []string) int {
 			// A spare (spares.go): start an init ahead, and wait
 			// for the container.
 			pre = prestartInit()
+			rt.warmUp()
 			if dir = readOrder(); dir == "" {
 				pre.discard()
 				return 0

@@ -1,12 +1,14 @@
 package daemon
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/04-cow-layers/layer"
+	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/shim"
 )
@@ -28,6 +30,20 @@ var Runtime = shim.Runtime{
 	Start:   startContainer,
 	Cleanup: cleanupContainer,
 	Remove:  removeContainer,
+	Warm:    warmJSON,
+}
+
+// warmJSON is the Runtime's Warm: in a spare shim, before its container
+// is known, it has encoding/json build what it will need at the start
+// (chapter 07's warmUp says why): the run spec, decoded from the shim's
+// config, the init's spec, sent to the container's init, and chapter 05's
+// endpoint, written at the network's attach.
+func warmJSON() {
+	for _, v := range []any{&runSpec{}, &layer.InitSpec{}, &network.Endpoint{}} {
+		if data, err := json.Marshal(v); err == nil {
+			_ = json.Unmarshal(data, v)
+		}
+	}
 }
 
 // Init is the container side of berthd's containers: chapter 04's init
