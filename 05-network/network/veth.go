@@ -51,8 +51,19 @@ func createVeth(br netlink.Link, e *Endpoint, pid int) error {
 	// to it). The name is derived from this container's ID: it is ours.
 	// The host's end is created up (the container's end waits for its
 	// address): one netlink round trip less than setting it up after.
+	//
+	// One queue each way, for both ends, said at creation: a veth made
+	// without saying gets a queue per CPU, which the kernel then cuts
+	// down to one, and cutting the queues of a registered device waits
+	// for an RCU grace period (synchronize_net), twice per pair, with
+	// the kernel's network lock held. TxQLen -1 leaves the kernel's
+	// default queue length (0 would be sent as 0).
 	veth := &netlink.Veth{
-		LinkAttrs:        netlink.LinkAttrs{Name: e.HostVeth, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
+		LinkAttrs: netlink.LinkAttrs{
+			Name: e.HostVeth, MasterIndex: br.Attrs().Index, Flags: net.FlagUp,
+			NumTxQueues: 1, NumRxQueues: 1, TxQLen: -1,
+		},
+		PeerTxQLen:       -1,
 		PeerName:         ContainerInterface,
 		PeerHardwareAddr: e.mac(),
 		PeerNamespace:    netlink.NsPid(pid),
