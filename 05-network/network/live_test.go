@@ -410,6 +410,42 @@ func TestTheBridgeIsCreatedOnFirstUse(t *testing.T) {
 	assert.Equal(t, "1\n", string(forward))
 }
 
+// An endpoint attached again while its last veth is still there (an
+// Attach that failed half-way, or a container's last run whose namespace
+// the kernel has not dismantled yet) replaces it: the name is the
+// container's own.
+func TestAttachReplacesTheEndpointsLeftoverVeth(t *testing.T) {
+	cfg := nettest.Config(t)
+	root := t.TempDir()
+	ep, err := network.Allocate(root, namespace.NewID(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, ep.Release()) })
+	var pids []int
+	for range 2 {
+		p, err := namespace.Start(namespace.Config{}, namespace.Stdio{})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = p.Kill() })
+		pids = append(pids, p.Pid())
+	}
+	require.NoError(t, ep.Attach(pids[0]))
+	require.NoError(t, ep.Attach(pids[1]), "the leftover %s is replaced", ep.HostVeth)
+
+	hasEth0 := func(pid int) bool {
+		h, err := network.NetnsHandle(fmt.Sprintf("/proc/%d/ns/net", pid))
+		require.NoError(t, err)
+		defer h.Close()
+		_, err = h.LinkByName(network.ContainerInterface)
+		return err == nil
+	}
+	assert.False(t, hasEth0(pids[0]), "the first process's end went with the leftover")
+	assert.True(t, hasEth0(pids[1]))
+	veth, err := netlink.LinkByName(ep.HostVeth)
+	require.NoError(t, err)
+	br, err := netlink.LinkByName(cfg.Bridge)
+	require.NoError(t, err)
+	assert.Equal(t, br.Attrs().Index, veth.Attrs().MasterIndex)
+}
+
 func TestAttachToAProcessThatIsGoneFailsAndLeavesNothing(t *testing.T) {
 	cfg := nettest.Config(t)
 	root := t.TempDir()

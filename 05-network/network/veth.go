@@ -10,6 +10,7 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,26 +50,7 @@ func createVeth(br netlink.Link, e *Endpoint, pid int) error {
 	// way through, or that the container's last run has just ended and
 	// the kernel has not dismantled its namespace yet (Detach leaves that
 	// to it). The name is derived from this container's ID: it is ours.
-	// The host's end is created up (the container's end waits for its
-	// address): one netlink round trip less than setting it up after.
-	//
-	// One queue each way, for both ends, said at creation: a veth made
-	// without saying gets a queue per CPU, which the kernel then cuts
-	// down to one, and cutting the queues of a registered device waits
-	// for an RCU grace period (synchronize_net), twice per pair, with
-	// the kernel's network lock held. TxQLen -1 leaves the kernel's
-	// default queue length (0 would be sent as 0).
-	veth := &netlink.Veth{
-		LinkAttrs: netlink.LinkAttrs{
-			Name: e.HostVeth, MasterIndex: br.Attrs().Index, Flags: net.FlagUp,
-			NumTxQueues: 1, NumRxQueues: 1, TxQLen: -1,
-		},
-		PeerTxQLen:       -1,
-		PeerName:         ContainerInterface,
-		PeerHardwareAddr: e.mac(),
-		PeerNamespace:    netlink.NsPid(pid),
-	}
-	err := netlink.LinkAdd(veth)
+	err := addVeth(e.HostVeth, br.Attrs().Index, e.mac(), pid)
 	if errors.Is(err, unix.EEXIST) {
 		// Rare: look for the leftover only then, not before every add.
 		if old, lerr := netlink.LinkByName(e.HostVeth); lerr == nil {
@@ -76,13 +58,59 @@ func createVeth(br netlink.Link, e *Endpoint, pid int) error {
 				return fmt.Errorf("deleting leftover veth %s: %w", e.HostVeth, err)
 			}
 		}
-		veth.Index = 0
-		err = netlink.LinkAdd(veth)
+		err = addVeth(e.HostVeth, br.Attrs().Index, e.mac(), pid)
 	}
 	if err != nil {
 		return fmt.Errorf("creating veth %s with peer %s in the network namespace of pid %d: %w", e.HostVeth, ContainerInterface, pid, err)
 	}
 	return nil
+}
+
+// addVeth sends the one RTM_NEWLINK message that makes the pair, what
+// `ip link add NAME up master BRIDGE numtxqueues 1 numrxqueues 1 type veth
+// peer name eth0 address MAC netns PID numtxqueues 1 numrxqueues 1` sends:
+//
+//	ifinfomsg                 flags IFF_UP: the host's end comes up at once
+//	IFLA_IFNAME               the host's end
+//	IFLA_MASTER               the bridge: plugged in at creation
+//	IFLA_NUM_TX/RX_QUEUES     1 and 1
+//	IFLA_LINKINFO
+//	  IFLA_INFO_KIND          "veth"
+//	  IFLA_INFO_DATA
+//	    VETH_INFO_PEER        ifinfomsg, then the peer's own attributes:
+//	      IFLA_IFNAME         eth0
+//	      IFLA_ADDRESS        its MAC
+//	      IFLA_NET_NS_PID     created in the network namespace of pid
+//	      IFLA_NUM_TX/RX_QUEUES
+//
+// (The netlink library's LinkAdd sends the master in a second message,
+// after a third that looks the new link up.)
+//
+// One queue each way is said for both ends: a veth made without saying
+// gets a queue per CPU, which the kernel then cuts down to one, and
+// cutting the queues of a registered device waits for an RCU grace period
+// (synchronize_net), twice per pair, with the kernel's network lock held.
+func addVeth(name string, bridgeIndex int, mac net.HardwareAddr, pid int) error {
+	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Flags, msg.Change = unix.IFF_UP, unix.IFF_UP
+	req.AddData(msg)
+	req.AddData(nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(name)))
+	req.AddData(nl.NewRtAttr(unix.IFLA_MASTER, nl.Uint32Attr(uint32(bridgeIndex))))
+	req.AddData(nl.NewRtAttr(unix.IFLA_NUM_TX_QUEUES, nl.Uint32Attr(1)))
+	req.AddData(nl.NewRtAttr(unix.IFLA_NUM_RX_QUEUES, nl.Uint32Attr(1)))
+	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
+	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("veth"))
+	peer := info.AddRtAttr(nl.IFLA_INFO_DATA, nil).AddRtAttr(nl.VETH_INFO_PEER, nil)
+	nl.NewIfInfomsgChild(peer, unix.AF_UNSPEC)
+	peer.AddRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(ContainerInterface))
+	peer.AddRtAttr(unix.IFLA_ADDRESS, mac)
+	peer.AddRtAttr(unix.IFLA_NET_NS_PID, nl.Uint32Attr(uint32(pid)))
+	peer.AddRtAttr(unix.IFLA_NUM_TX_QUEUES, nl.Uint32Attr(1))
+	peer.AddRtAttr(unix.IFLA_NUM_RX_QUEUES, nl.Uint32Attr(1))
+	req.AddData(info)
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	return err
 }
 
 // configureContainer gives the container's eth0 its address and brings
