@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -90,8 +91,10 @@ func withState(root string, f func(*state) error) error {
 	case err != nil:
 		return fmt.Errorf("network state: %w", err)
 	default:
-		if err := json.Unmarshal(b, s); err != nil {
-			return fmt.Errorf("network state %s: %w", path, err)
+		if json.Unmarshal(b, s) != nil {
+			// Torn by a crash of the machine (see writeJSON): the
+			// endpoints say who held what.
+			s = rebuildState(root)
 		}
 	}
 	if s.Networks == nil {
@@ -103,8 +106,51 @@ func withState(root string, f func(*state) error) error {
 	return writeJSON(path, s)
 }
 
+// rebuildState makes the state again from the endpoints under root, for
+// a state.json that a crash of the machine tore. Each endpoint gets back
+// its address and its ports; the next Allocate then releases those whose
+// container is gone (reclaimStale), which after a crash is all of them.
+// An endpoint that is torn too is dropped: its container is gone.
+func rebuildState(root string) *state {
+	s := &state{Networks: map[string]*netState{}}
+	dir := filepath.Join(stateDir(root), "endpoints")
+	entries, _ := os.ReadDir(dir)
+	for _, de := range entries {
+		id, ok := strings.CutSuffix(de.Name(), ".json")
+		if !ok {
+			continue // a write's leftover .tmp
+		}
+		e, err := Load(root, id)
+		if err != nil || e.Mode != ModeBridge || e.ID != id {
+			_ = os.Remove(filepath.Join(dir, de.Name()))
+			continue
+		}
+		n, err := s.network(e.Bridge, e.Subnet)
+		if err != nil {
+			continue
+		}
+		n.Leases[e.IP] = id
+		for _, p := range e.Ports {
+			s.Ports = append(s.Ports, portLease{PortMapping: p, ID: id})
+		}
+	}
+	return s
+}
+
 // writeJSON replaces path with v as JSON, atomically: readers see the old
 // file or the new one, never a part.
+//
+// The new file is written aside and swapped with the old one in one step,
+// renameat2's RENAME_EXCHANGE, and the old one, now aside, is deleted. A
+// rename over the old file is just as atomic, but costs more on ext4:
+// replacing a file by a rename makes ext4 write the new file's blocks at
+// once (auto_da_alloc, against empty files after a crash), and deleting
+// the old file's blocks then waits for the disk on a filesystem mounted
+// with discard. That was 0.3 to 0.4 ms per replace here, against 0.12 ms,
+// twice on the path of every `run --rm` on the bridge. The price: after a
+// crash of the machine, a file may be empty, never written out. Then the
+// state is rebuilt from the endpoints (rebuildState), and a torn endpoint
+// belongs to a container that died with the machine.
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -113,6 +159,17 @@ func writeJSON(path string, v any) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return err
+	}
+	err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_EXCHANGE)
+	if err == nil {
+		_ = os.Remove(tmp) // the old content
+		return nil
+	}
+	// ENOENT: there is no old file yet. EINVAL: the filesystem cannot
+	// exchange. Either way a plain rename does it.
+	if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) {
+		os.Remove(tmp)
+		return fmt.Errorf("replacing %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -204,4 +205,46 @@ func freePort(t *testing.T) uint16 {
 	require.NoError(t, err)
 	defer l.Close()
 	return uint16(l.Addr().(*net.TCPAddr).Port)
+}
+
+// A crash of the machine may leave state.json empty, never written out
+// (writeJSON). The state is then rebuilt from the endpoints: what they
+// hold stays held, and a torn endpoint is dropped.
+func TestATornStateIsRebuiltFromTheEndpoints(t *testing.T) {
+	labtest.Privileged(t)
+	root := t.TempDir()
+	port := freePort(t)
+	cfg := bridgeConfig("10.9.0.0/24")
+	cfg.Publish = []PortMapping{{HostPort: port, ContainerPort: 80, Protocol: "tcp"}}
+	a, err := Allocate(root, "a", cfg)
+	require.NoError(t, err)
+	torn, err := Allocate(root, "torn", bridgeConfig("10.9.0.0/24"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(stateDir(root), "state.json"), nil, 0o600))
+	require.NoError(t, os.WriteFile(endpointPath(root, "torn"), []byte(`{"id":"to`), 0o600))
+
+	_, err = Allocate(root, "b", cfg)
+	assert.ErrorContains(t, err, fmt.Sprintf("host port %d/tcp is already published by container a", port), "a keeps its port")
+	b, err := Allocate(root, "b", bridgeConfig("10.9.0.0/24"))
+	require.NoError(t, err)
+	assert.NotEqual(t, a.IP, b.IP, "a keeps its address")
+	assert.Equal(t, torn.IP, b.IP, "the torn endpoint's address is free again")
+	assert.NoFileExists(t, endpointPath(root, "torn"))
+	require.NoError(t, a.Release())
+	require.NoError(t, b.Release())
+}
+
+// Replacing the state leaves no file behind but the state itself.
+func TestWriteJSONReplacesAndLeavesNothingAside(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.json")
+	for i := range 3 {
+		require.NoError(t, writeJSON(path, map[string]int{"v": i}))
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		assert.JSONEq(t, fmt.Sprintf(`{"v": %d}`, i), string(b))
+	}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1)
 }
