@@ -536,6 +536,47 @@ func TestATornContainerIsLeftOutAndRemoved(t *testing.T) {
 	assert.DirExists(t, kept.Dir())
 }
 
+// state.json is swapped in without waiting for the disk (writeFile), so a
+// crash of the machine may leave it empty. Such a container reads as a
+// run that died with the machine: Dead, or Exited with the status that
+// exit.json kept; and it can be recovered and removed as such.
+func TestATornStateIsARunThatDied(t *testing.T) {
+	s := newStore(t)
+	for _, withExit := range []bool{false, true} {
+		c, err := s.Create(Config{Command: []string{"true"}})
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(c.Dir(), stateFile), nil, 0o644))
+		if withExit {
+			require.NoError(t, writeExit(c, 3, time.Now()))
+		}
+		st, err := c.State()
+		require.NoError(t, err)
+		if withExit {
+			assert.Equal(t, Exited, st.Status)
+			assert.Equal(t, 3, st.ExitCode)
+		} else {
+			assert.Equal(t, Dead, st.Status)
+		}
+		require.NoError(t, Runtime{}.RemoveContainer(c, false), "recovered and removed")
+		assert.NoDirExists(t, c.Dir())
+	}
+}
+
+// Each write of a state leaves the state alone in the directory.
+func TestWriteStateLeavesNothingAside(t *testing.T) {
+	dir := t.TempDir()
+	for _, status := range []Status{Created, Running, Exited} {
+		require.NoError(t, writeState(dir, State{Status: status}))
+		c := &Container{dir: dir}
+		st, err := c.rawState()
+		require.NoError(t, err)
+		assert.Equal(t, status, st.Status)
+	}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1)
+}
+
 func TestLogRotationInTheShim(t *testing.T) {
 	labtest.Privileged(t)
 	monitors(t, func(t *testing.T) {

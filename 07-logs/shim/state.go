@@ -110,8 +110,13 @@ func (c *Container) rawState() (State, error) {
 	if err != nil {
 		return st, fmt.Errorf("container %s: reading state: %w", c.Name(), err)
 	}
-	if err := json.Unmarshal(data, &st); err != nil {
-		return st, fmt.Errorf("container %s: reading %s: %w", c.Name(), filepath.Join(c.dir, stateFile), err)
+	if json.Unmarshal(data, &st) != nil {
+		// Torn by a crash of the machine (writeFile swaps it in
+		// without waiting for the disk): the run it described, if
+		// any, died with the machine. As a run whose shim is gone,
+		// it is found Dead, or Exited if exit.json kept its status,
+		// and recovered like one.
+		return State{Status: Running, Error: "the container's state was lost in a crash of the machine"}, nil
 	}
 	return st, nil
 }

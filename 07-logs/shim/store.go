@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/07-logs/logs"
 )
@@ -348,8 +350,16 @@ func writeState(dir string, st State) error {
 
 func writeFileAtomic(path string, data []byte) error { return writeFile(path, data, true) }
 
-// writeFile replaces path with data through a temporary file and a
-// rename; durable flushes the file and the directory to disk first.
+// writeFile replaces path with data through a temporary file; durable
+// flushes the file and the directory to disk first.
+//
+// A durable file is renamed over the old one. One that is not is swapped
+// with it (renameat2's RENAME_EXCHANGE) and the old one deleted: just as
+// atomic for readers, and cheaper on ext4, where a rename over a file
+// makes ext4 write the new one's blocks at once and then wait for the old
+// one's to be discarded (0.3 ms against 0.12 here; chapter 05's
+// writeJSON says more). A crash of the machine may then leave the file
+// empty: a torn state.json reads as a run that died (rawState).
 func writeFile(path string, data []byte, durable bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -364,6 +374,16 @@ func writeFile(path string, data []byte, durable bool) error {
 	}
 	if err == nil {
 		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil && !durable {
+		err = unix.Renameat2(unix.AT_FDCWD, tmp.Name(), unix.AT_FDCWD, path, unix.RENAME_EXCHANGE)
+		if err == nil {
+			_ = os.Remove(tmp.Name()) // the old content
+			return nil
+		}
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL) {
+			err = nil // no old file yet, or no exchange here: rename
+		}
 	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), path)
