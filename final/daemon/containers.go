@@ -237,6 +237,16 @@ func (d *Daemon) removeLocked(e *entry, force bool) error {
 		}
 		d.live.look(e) // the waiters learn the status before the removal
 	}
+	if !e.c.Running() {
+		// The attached clients (docker run without -d, docker attach)
+		// read the container's output from its log, which goes with
+		// its directory. The run's final state ends their reading:
+		// written here, then they have read the last line when they
+		// are gone. Without the wait, a `run --rm` whose removal came
+		// quicker than its client lost the container's output.
+		_ = Runtime.Finish(e.c)
+		d.live.waitAttached(e, attachedTimeout)
+	}
 	if err := Runtime.RemoveContainer(e.c, force); err != nil {
 		if errors.Is(err, shim.ErrRunning) {
 			return giveKind(errdefs.ErrConflict, err)

@@ -147,6 +147,9 @@ func (d *Daemon) ContainerAttach(ctx context.Context, name string, opts api.Atta
 		}
 	}
 	a := d.newAttachment(e)
+	// Counted until the last line is read: a removal waits for it.
+	d.live.attach(e)
+	defer d.live.detach(e)
 	ro := logs.ReadOptions{Tail: 0, Follow: opts.Stream, Alive: a.alive}
 	if opts.Logs {
 		ro.Tail = logs.All

@@ -78,6 +78,7 @@ type entry struct {
 	// and an --rm container is not removed in between (as dockerd).
 	restarting bool
 	shimWait   bool         // a goroutine waits for the shim's exit (look)
+	attached   int          // clients attached to its output (ContainerAttach)
 	stdin      *stdinKeeper // the container's stdin FIFO, kept open between attachments
 
 	removeMu sync.Mutex // one removal at a time
@@ -311,6 +312,43 @@ func (l *live) setRestarting(e *entry, on bool) {
 	l.mu.Unlock()
 	if !on {
 		l.look(e)
+	}
+}
+
+// attach and detach count the clients attached to e's output.
+func (l *live) attach(e *entry) {
+	l.mu.Lock()
+	e.attached++
+	l.mu.Unlock()
+}
+
+func (l *live) detach(e *entry) {
+	l.mu.Lock()
+	e.attached--
+	e.notify()
+	l.mu.Unlock()
+}
+
+// attachedTimeout bounds how long a removal waits for the clients
+// attached to the container to read the last of its output.
+const attachedTimeout = 10 * time.Second
+
+// waitAttached waits until no client is attached to e, or d has passed.
+func (l *live) waitAttached(e *entry, d time.Duration) {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		l.mu.Lock()
+		n, changed := e.attached, e.changed
+		l.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return
+		}
 	}
 }
 
