@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"github.com/berth-project/berth/06-images/image"
-
 	"bytes"
 	"context"
 	"errors"
@@ -26,6 +24,7 @@ import (
 
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/05-network/network"
+	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
 )
