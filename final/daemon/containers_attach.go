@@ -229,18 +229,32 @@ func (a *attachment) alive() bool {
 	return !st.StartedAt.After(a.started) // not started yet; or started and ended
 }
 
+// failedStart reports whether a run ended (a start failed, or the run
+// started and ended) without any run starting since the attachment.
+func (a *attachment) failedStart() bool {
+	if a.running {
+		return false // attached to a run that had started
+	}
+	st, err := a.e.c.State()
+	return err != nil || (st.Status != shim.Running && !st.StartedAt.After(a.started))
+}
+
 // stopOnFailedStart ends an attachment to a run that never starts: its
-// start failed, which leaves no event for the log reader to wake on.
+// start failed, which leaves no event for the log reader to wake on (and
+// alive, which sees no run yet, would wait for one). A run that started
+// and ended is left to the log reader, which reads the run's last output
+// before it stops: cancelling it here could cut that short.
 func (a *attachment) stopOnFailedStart(ctx context.Context, cancel context.CancelCauseFunc) {
 	l := a.d.live
 	for {
 		l.mu.Lock()
 		changed, exits, removed := a.e.changed, a.e.exits, a.e.removed
 		l.mu.Unlock()
-		if removed || exits > a.exits {
-			if !a.alive() {
-				cancel(nil)
-			}
+		if removed || (exits > a.exits && a.failedStart()) {
+			cancel(nil)
+			return
+		}
+		if exits > a.exits {
 			return
 		}
 		select {
