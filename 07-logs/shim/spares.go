@@ -23,8 +23,9 @@ import (
 // executed again: the dynamic loader, the Go runtime, the package
 // initialisers, before the first line of the shim's own work. That costs
 // a few milliseconds, and they are on the path of every `docker run`.
-// A daemon that starts containers all day (berthd) keeps one shim
-// started in advance, a spare, waiting for its container:
+// A daemon that starts containers all day (berthd) keeps shims started
+// in advance, spares (two, see spareCount), each waiting for its
+// container:
 //
 //	daemon                                 spare shim ("berth-shim launch -")
 //	  Spares: launch a spare  ------------>  detached, Go started, then blocks
@@ -35,7 +36,8 @@ import (
 //	    launch the next spare (in the background)
 //
 // A spare costs the memory of an idle Go process (a few MiB) while it
-// waits. It holds nothing of any container: it reads its container's
+// waits, and uses the wait for more work ahead: its container's init
+// (prestartInit) and the first uses of encoding/json (warmUp). It holds nothing of any container: it reads its container's
 // configuration only once it has its order. If the daemon goes away, the
 // spare reads end of file and exits.
 
@@ -339,8 +341,8 @@ func (s *Spares) fill() {
 	}()
 }
 
-// StartContainer is Runtime.StartContainer with the waiting spare, if
-// there is one.
+// StartContainer is Runtime.StartContainer with the oldest waiting
+// spare, if there is one.
 //
 // The next spare is launched once this start is done, not before: on a
 // machine with few cores its start-up would compete for them with the
