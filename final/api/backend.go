@@ -10,6 +10,8 @@ import (
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/system"
+
+	"github.com/berth-project/berth/final/filters"
 )
 
 // Backend is what the API server asks of the engine. The daemon package
@@ -91,7 +93,7 @@ type ListOptions struct {
 	All     bool
 	Limit   int // the Limit most recently created; 0 means no limit
 	Size    bool
-	Filters map[string][]string // name, id, status, label, ancestor, ...
+	Filters filters.Args // name, id, status, label, ancestor, ...
 }
 
 // LogsOptions are the query of GET /containers/{id}/logs.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+
+	"github.com/berth-project/berth/final/filters"
 )
 
 // TimestampFormat prefixes each log line when the client asks for
@@ -38,21 +40,21 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) containerList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	filters, err := parseFilters(q.Get("filters"))
+	args, err := filters.Parse(q.Get("filters"))
 	if err != nil {
 		return err
 	}
 	// before and since were query parameters before they were filters.
 	for _, key := range []string{"before", "since"} {
 		if v := q.Get(key); v != "" {
-			filters[key] = append(filters[key], v)
+			args.Add(key, v)
 		}
 	}
 	limit, err := intValue(q, "limit")
 	if err != nil {
 		return err
 	}
-	opts := ListOptions{All: boolValue(q, "all"), Size: boolValue(q, "size"), Filters: filters}
+	opts := ListOptions{All: boolValue(q, "all"), Size: boolValue(q, "size"), Filters: args}
 	if limit != nil && *limit > 0 {
 		opts.Limit = *limit
 	}

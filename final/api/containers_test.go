@@ -489,8 +489,8 @@ func TestChangesListWhatTheContainerWrote(t *testing.T) {
 
 func TestListFiltersBothFormsAndLimit(t *testing.T) {
 	e := newEnv(t)
-	e.create("web1", container.Config{Labels: map[string]string{"tier": "front"}}, "true")
-	e.create("db", container.Config{}, "true")
+	e.create("web1", container.Config{Labels: map[string]string{"tier": "front", "app": "shop"}}, "true")
+	e.create("db", container.Config{Labels: map[string]string{"app": "shop"}}, "true")
 	running := e.create("web2", container.Config{}, "sleep", "infinity")
 	e.start(running)
 
@@ -514,6 +514,8 @@ func TestListFiltersBothFormsAndLimit(t *testing.T) {
 	assert.ElementsMatch(t, []string{"/web1", "/web2"}, names(list(`all=1&filters={"name":{"web":true}}`)))
 	assert.ElementsMatch(t, []string{"/web1", "/web2"}, names(list(`all=1&filters={"name":["web"]}`)), "the old list form")
 	assert.Equal(t, []string{"/web1"}, names(list(`all=1&filters={"label":{"tier=front":true}}`)))
+	assert.Equal(t, []string{"/web1"}, names(list(`all=1&filters={"label":{"tier=front":true,"app=shop":true}}`)), "labels: all of them")
+	assert.Empty(t, names(list(`all=1&filters={"label":{"tier=back":true,"app=shop":true}}`)), "labels: all of them")
 	assert.Len(t, list("all=1&limit=2"), 2)
 
 	for query, want := range map[string]string{

@@ -13,6 +13,8 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/network"
+
+	"github.com/berth-project/berth/final/filters"
 )
 
 // imageList lists the images. The backend lists them all; the filters the
@@ -20,26 +22,20 @@ import (
 // here, on the summaries.
 func (s *Server) imageList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	filters, err := parseFilters(q.Get("filters"))
+	args, err := filters.Parse(q.Get("filters"))
 	if err != nil {
 		return err
 	}
 	// filter=NAME is the pre-1.25 form of reference=NAME.
 	if v := q.Get("filter"); v != "" {
-		filters["reference"] = append(filters["reference"], v)
+		args.Add("reference", v)
 	}
-	for key, values := range filters {
-		switch key {
-		case "reference", "label":
-		case "dangling":
-			for _, v := range values {
-				if v != "true" && v != "false" && v != "1" && v != "0" {
-					return invalid(fmt.Sprintf("invalid filter 'dangling=%s': use true or false", v))
-				}
-			}
-		default:
-			return invalid(fmt.Sprintf("invalid filter '%s': berth filters images by reference, dangling and label", key))
-		}
+	if err := args.Check("images", "reference", "dangling", "label"); err != nil {
+		return err
+	}
+	dangling, onlyDangling, err := args.Bool("dangling")
+	if err != nil {
+		return err
 	}
 	list, err := s.backend.ImageList(r.Context(), boolValue(q, "all"))
 	if err != nil {
@@ -47,7 +43,9 @@ func (s *Server) imageList(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []image.Summary{}
 	for _, img := range list {
-		if imageMatches(img, filters) {
+		if (!onlyDangling || isDangling(img) == dangling) &&
+			args.Any("reference", func(v string) bool { return referenceMatches(img.RepoTags, v) }) &&
+			args.Labels(img.Labels) {
 			out = append(out, img)
 		}
 	}
@@ -55,33 +53,11 @@ func (s *Server) imageList(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// imageMatches applies the filters: values of one key are alternatives,
-// keys must all match.
-func imageMatches(img image.Summary, filters map[string][]string) bool {
-	tagged := false
+// isDangling reports whether img has no name: docker images shows it as
+// <none>:<none>.
+func isDangling(img image.Summary) bool {
 	for _, t := range img.RepoTags {
 		if t != "<none>:<none>" {
-			tagged = true
-		}
-	}
-	for key, values := range filters {
-		if len(values) == 0 {
-			continue
-		}
-		ok := false
-		for _, v := range values {
-			switch key {
-			case "reference":
-				ok = ok || referenceMatches(img.RepoTags, v)
-			case "dangling":
-				ok = ok || (v == "true" || v == "1") == !tagged
-			case "label":
-				k, want, hasValue := strings.Cut(v, "=")
-				got, has := img.Labels[k]
-				ok = ok || (has && (!hasValue || got == want))
-			}
-		}
-		if !ok {
 			return false
 		}
 	}
@@ -309,14 +285,12 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 // networkList lists berth's networks. Its filters (name, id, driver) are
 // applied here.
 func (s *Server) networkList(w http.ResponseWriter, r *http.Request) error {
-	filters, err := parseFilters(r.URL.Query().Get("filters"))
+	args, err := filters.Parse(r.URL.Query().Get("filters"))
 	if err != nil {
 		return err
 	}
-	for key := range filters {
-		if key != "name" && key != "id" && key != "driver" {
-			return invalid(fmt.Sprintf("invalid filter '%s': berth filters networks by name, id and driver", key))
-		}
+	if err := args.Check("networks", "name", "id", "driver"); err != nil {
+		return err
 	}
 	list, err := s.backend.NetworkList(r.Context())
 	if err != nil {
@@ -324,9 +298,9 @@ func (s *Server) networkList(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []network.Inspect{}
 	for _, n := range list {
-		if matchAny(filters["name"], func(v string) bool { return strings.Contains(n.Name, v) }) &&
-			matchAny(filters["id"], func(v string) bool { return strings.HasPrefix(n.ID, v) }) &&
-			matchAny(filters["driver"], func(v string) bool { return n.Driver == v }) {
+		if args.Any("name", func(v string) bool { return strings.Contains(n.Name, v) }) &&
+			args.Any("id", func(v string) bool { return strings.HasPrefix(n.ID, v) }) &&
+			args.Any("driver", func(v string) bool { return n.Driver == v }) {
 			out = append(out, n)
 		}
 	}
@@ -355,16 +329,4 @@ func (s *Server) networkInspect(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return notFound(fmt.Sprintf("network %s not found", name))
-}
-
-func matchAny(values []string, match func(string) bool) bool {
-	if len(values) == 0 {
-		return true
-	}
-	for _, v := range values {
-		if match(v) {
-			return true
-		}
-	}
-	return false
 }

@@ -1,10 +1,8 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -54,38 +52,6 @@ func sizeValue(q url.Values, key string) (uint, error) {
 		return 0, invalid(fmt.Sprintf("invalid value for %q: %q is not a terminal dimension", key, s))
 	}
 	return uint(n), nil
-}
-
-// parseFilters decodes the "filters" parameter. Clients since API 1.22
-// send {"name":{"web":true}}; older ones, and some scripts, send
-// {"name":["web"]}. Both become name -> [web].
-func parseFilters(s string) (map[string][]string, error) {
-	out := map[string][]string{}
-	if s == "" {
-		return out, nil
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(s), &raw); err != nil {
-		return nil, invalid(fmt.Sprintf("invalid filters %q: %v", s, err))
-	}
-	for key, v := range raw {
-		var set map[string]bool
-		var list []string
-		switch {
-		case json.Unmarshal(v, &set) == nil:
-			for value, on := range set {
-				if on {
-					list = append(list, value)
-				}
-			}
-		case json.Unmarshal(v, &list) == nil:
-		default:
-			return nil, invalid(fmt.Sprintf("invalid filters: the values of %q must be {\"value\":true} or [\"value\"]", key))
-		}
-		sort.Strings(list)
-		out[key] = list
-	}
-	return out, nil
 }
 
 // parseTimestamp reads since/until. The CLI turns what the user typed

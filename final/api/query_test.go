@@ -9,21 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestParseFiltersAcceptsBothForms(t *testing.T) {
-	got, err := parseFilters(`{"name":{"web":true,"db":true,"off":false},"status":["exited"]}`)
-	require.NoError(t, err)
-	assert.Equal(t, map[string][]string{"name": {"db", "web"}, "status": {"exited"}}, got)
-
-	got, err = parseFilters("")
-	require.NoError(t, err)
-	assert.Empty(t, got)
-
-	for _, bad := range []string{`{`, `["name"]`, `{"name":"web"}`, `{"name":[1]}`} {
-		_, err := parseFilters(bad)
-		assert.Error(t, err, bad)
-	}
-}
-
 func TestParseTimestampReadsSecondsAndFractions(t *testing.T) {
 	for in, want := range map[string]time.Time{
 		"":                     {},

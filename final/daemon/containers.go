@@ -27,6 +27,7 @@ import (
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
+	"github.com/berth-project/berth/final/filters"
 )
 
 // The container half of api.Backend: a container's life, from create
@@ -335,52 +336,48 @@ func (d *Daemon) ContainerList(ctx context.Context, opts api.ListOptions) ([]con
 	return out, nil
 }
 
-// listFilter is a parsed filters argument of docker ps.
+// listFilter is a parsed filters argument of docker ps (see package
+// final/filters for how its values combine).
 type listFilter struct {
-	d             *Daemon
-	f             map[string][]string
+	args          filters.Args
 	before, since time.Time
 	ancestors     []string // image IDs
 }
 
-func (d *Daemon) listFilter(filters map[string][]string) (*listFilter, error) {
-	lf := &listFilter{d: d, f: filters}
-	for key, values := range filters {
-		switch key {
-		case "id", "name", "label", "exited":
-		case "status":
-			for _, v := range values {
-				if err := container.ValidateContainerState(container.ContainerState(v)); err != nil {
-					return nil, invalid("invalid filter 'status=%s'", v)
-				}
+func (d *Daemon) listFilter(args filters.Args) (*listFilter, error) {
+	if err := args.Check("containers", "id", "name", "label", "exited", "status", "ancestor", "before", "since"); err != nil {
+		return nil, err
+	}
+	lf := &listFilter{args: args}
+	for _, v := range args["status"] {
+		if err := container.ValidateContainerState(container.ContainerState(v)); err != nil {
+			return nil, invalid("invalid filter 'status=%s'", v)
+		}
+	}
+	for _, v := range args["ancestor"] {
+		if img, err := d.images.Get(v); err == nil {
+			lf.ancestors = append(lf.ancestors, string(img.ID))
+		}
+	}
+	for _, key := range []string{"before", "since"} {
+		for _, v := range args[key] {
+			e, err := d.lookup(v)
+			if err != nil {
+				return nil, err
 			}
-		case "ancestor":
-			for _, v := range values {
-				if img, err := d.images.Get(v); err == nil {
-					lf.ancestors = append(lf.ancestors, string(img.ID))
-				}
+			if key == "before" {
+				lf.before = created(e.c)
+			} else {
+				lf.since = created(e.c)
 			}
-		case "before", "since":
-			for _, v := range values {
-				e, err := d.lookup(v)
-				if err != nil {
-					return nil, err
-				}
-				if key == "before" {
-					lf.before = created(e.c)
-				} else {
-					lf.since = created(e.c)
-				}
-			}
-		default:
-			return nil, invalid("invalid filter '%s'", key)
 		}
 	}
 	return lf, nil
 }
 
-// match applies the filters: values of one key are alternatives, keys
-// must all match.
+// match applies the filters: every key must match; the values of id,
+// name, status, exited and ancestor are alternatives, the labels must
+// all be there.
 func (lf *listFilter) match(e *entry, st shim.State) bool {
 	if !lf.before.IsZero() && !created(e.c).Before(lf.before) {
 		return false
@@ -392,36 +389,19 @@ func (lf *listFilter) match(e *entry, st shim.State) bool {
 	if e.rec != nil {
 		labels = e.rec.Config.Labels
 	}
-	for key, values := range lf.f {
-		if key == "before" || key == "since" || len(values) == 0 {
-			continue
-		}
-		ok := false
-		for _, v := range values {
-			switch key {
-			case "id":
-				ok = ok || strings.HasPrefix(e.id, v)
-			case "name":
-				re, err := regexp.Compile(v)
-				ok = ok || (err == nil && re.MatchString(e.name)) || strings.Contains(e.name, strings.TrimPrefix(v, "/"))
-			case "status":
-				state, _, _ := containerState(e, st)
-				ok = ok || string(state) == v
-			case "label":
-				k, want, hasValue := strings.Cut(v, "=")
-				got, has := labels[k]
-				ok = ok || (has && (!hasValue || got == want))
-			case "exited":
-				ok = ok || (st.Status == shim.Exited && strconv.Itoa(st.ExitCode) == v)
-			case "ancestor":
-				ok = ok || (e.rec != nil && slices.Contains(lf.ancestors, e.rec.Image))
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
+	a := lf.args
+	return a.Labels(labels) &&
+		a.Any("id", func(v string) bool { return strings.HasPrefix(e.id, v) }) &&
+		a.Any("name", func(v string) bool {
+			re, err := regexp.Compile(v)
+			return (err == nil && re.MatchString(e.name)) || strings.Contains(e.name, strings.TrimPrefix(v, "/"))
+		}) &&
+		a.Any("status", func(v string) bool {
+			state, _, _ := containerState(e, st)
+			return string(state) == v
+		}) &&
+		a.Any("exited", func(v string) bool { return st.Status == shim.Exited && strconv.Itoa(st.ExitCode) == v }) &&
+		a.Any("ancestor", func(string) bool { return e.rec != nil && slices.Contains(lf.ancestors, e.rec.Image) })
 }
 
 // summary is one line of docker ps.

@@ -46,6 +46,45 @@ func TestPs(t *testing.T) {
 	}
 }
 
+// Several label filters must all match, as Docker ANDs them: Docker
+// Compose selects one service of one project with two labels, and with
+// them ORed, `compose exec web` could land in another service and `up
+// --remove-orphans` remove another project's containers.
+func TestPsAndImagesLabelFiltersMustAllMatch(t *testing.T) {
+	l := newLab(t)
+	for _, c := range []struct{ name, project, service string }{
+		{"p1-web", "p1", "web"}, {"p1-db", "p1", "db"}, {"p2-web", "p2", "web"},
+	} {
+		l.ok("create", "--name", c.name,
+			"--label", "com.docker.compose.project="+c.project,
+			"--label", "com.docker.compose.service="+c.service, "busybox", "true")
+	}
+	ps := func(filters ...string) string {
+		args := []string{"ps", "-a", "--format", "{{.Names}}"}
+		for _, f := range filters {
+			args = append(args, "--filter", "label="+f)
+		}
+		return l.ok(args...)
+	}
+	assert.Equal(t, "p1-web\n", ps("com.docker.compose.project=p1", "com.docker.compose.service=web"))
+	assert.Equal(t, "p2-web\n", ps("com.docker.compose.project=p2", "com.docker.compose.service=web"))
+	assert.Equal(t, "", ps("com.docker.compose.project=p2", "com.docker.compose.service=db"))
+	assert.Equal(t, "p1-db\np1-web\n", ps("com.docker.compose.project=p1"))
+
+	l.ok("commit", "--change", "LABEL tier=front", "--change", "LABEL app=shop", "p1-web", "labelled-front")
+	l.ok("commit", "--change", "LABEL app=shop", "p1-db", "labelled-shop")
+	images := func(filters ...string) string {
+		args := []string{"images", "--format", "{{.Repository}}"}
+		for _, f := range filters {
+			args = append(args, "--filter", "label="+f)
+		}
+		return l.ok(args...)
+	}
+	assert.Equal(t, "labelled-front\n", images("tier=front", "app=shop"))
+	assert.Equal(t, "", images("tier=back", "app=shop"))
+	assert.ElementsMatch(t, []string{"labelled-front", "labelled-shop"}, strings.Fields(images("app")))
+}
+
 // inspect shows the request as Docker's inspect does, completed with
 // the image's defaults, and the state.
 func TestInspect(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/moby/moby/api/types/system"
 
 	"github.com/berth-project/berth/final/api"
+	"github.com/berth-project/berth/final/filters"
 )
 
 // Fake is an in-memory api.Backend. Containers run Programs (goroutines)
@@ -594,12 +595,8 @@ func (f *Fake) ContainerWait(ctx context.Context, name string, cond container.Wa
 
 // ContainerList lists the containers, newest first.
 func (f *Fake) ContainerList(_ context.Context, opts api.ListOptions) ([]container.Summary, error) {
-	for key := range opts.Filters {
-		switch key {
-		case "id", "name", "status", "label", "ancestor", "exited":
-		default:
-			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s'", key))
-		}
+	if err := opts.Filters.Check("containers", "id", "name", "status", "label", "ancestor", "exited"); err != nil {
+		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -620,34 +617,19 @@ func (f *Fake) ContainerList(_ context.Context, opts api.ListOptions) ([]contain
 	return out, nil
 }
 
-func (f *Fake) matches(c *ctr, filters map[string][]string) bool {
-	for key, values := range filters {
-		ok := len(values) == 0
-		for _, v := range values {
-			switch key {
-			case "id":
-				ok = ok || strings.HasPrefix(c.id, v)
-			case "name":
-				re, err := regexp.Compile(v)
-				ok = ok || (err == nil && re.MatchString(c.name)) || strings.Contains(c.name, v)
-			case "status":
-				ok = ok || string(c.state()) == v
-			case "label":
-				k, want, hasValue := strings.Cut(v, "=")
-				got, has := c.config.Labels[k]
-				ok = ok || (has && (!hasValue || got == want))
-			case "ancestor":
-				im, err := f.lookupImage(v)
-				ok = ok || (err == nil && im == c.image)
-			case "exited":
-				ok = ok || (c.status == container.StateExited && strconv.Itoa(c.exitCode) == v)
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
+func (f *Fake) matches(c *ctr, args filters.Args) bool {
+	return args.Labels(c.config.Labels) &&
+		args.Any("id", func(v string) bool { return strings.HasPrefix(c.id, v) }) &&
+		args.Any("name", func(v string) bool {
+			re, err := regexp.Compile(v)
+			return (err == nil && re.MatchString(c.name)) || strings.Contains(c.name, v)
+		}) &&
+		args.Any("status", func(v string) bool { return string(c.state()) == v }) &&
+		args.Any("ancestor", func(v string) bool {
+			im, err := f.lookupImage(v)
+			return err == nil && im == c.image
+		}) &&
+		args.Any("exited", func(v string) bool { return c.status == container.StateExited && strconv.Itoa(c.exitCode) == v })
 }
 
 // humanDuration is the "3 seconds" of "Up 3 seconds", as docker writes it.
