@@ -1,0 +1,201 @@
+package labtest
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Dockerd is a private Docker daemon that a test starts and stops, to
+// compare berth with: its own data root, exec root, socket and config, no
+// default bridge and no iptables rules, so that it touches nothing of the
+// host's and nothing of another test's. (User networks that a test
+// creates in it are that test's; their containers reach each other, and
+// nothing is published or masqueraded.)
+type Dockerd struct {
+	dir    string
+	cgroup string // the parent of its containers' cgroups
+	cmd    *exec.Cmd
+	env    []string
+	cli    string
+}
+
+// StartDockerd starts a dockerd for t, or skips t (fails it under
+// BERTH_REQUIRE_PRIVILEGED=1) when dockerd is not installed. Everything
+// it started is stopped, and everything it mounted unmounted, at cleanup.
+func StartDockerd(t testing.TB) *Dockerd {
+	t.Helper()
+	Privileged(t)
+	bin, err := exec.LookPath("dockerd")
+	Need(t, err == nil, "dockerd is not installed (Debian: apt-get install docker.io)")
+	cli, err := exec.LookPath("docker")
+	Need(t, err == nil, "the docker client is not installed (Debian: apt-get install docker.io)")
+
+	// A short path: containerd's sockets live under the exec root, and a
+	// socket path is limited to 108 bytes.
+	dir, err := os.MkdirTemp("", "berth-dockerd-")
+	if err != nil {
+		t.Fatalf("dockerd: %v", err)
+	}
+	// Its containers' cgroups go under a parent of our own (not the
+	// default "docker"), which stop removes.
+	d := &Dockerd{dir: dir, cli: cli, cgroup: Unique("berth-dockerd")}
+	config := filepath.Join(dir, "daemon.json")
+	if err := os.WriteFile(config, []byte("{}\n"), 0o644); err != nil {
+		t.Fatalf("dockerd: %v", err)
+	}
+	sock := filepath.Join(dir, "docker.sock")
+	d.cmd = exec.Command(bin,
+		"--config-file", config,
+		"--data-root", filepath.Join(dir, "root"),
+		"--exec-root", filepath.Join(dir, "exec"),
+		"--pidfile", filepath.Join(dir, "dockerd.pid"),
+		"-H", "unix://"+sock,
+		"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
+		"--cgroup-parent", d.cgroup,
+	)
+	logf, err := os.Create(filepath.Join(dir, "dockerd.log"))
+	if err != nil {
+		t.Fatalf("dockerd: %v", err)
+	}
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	// If the test binary dies, so does dockerd (which stops containerd).
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("dockerd: %v", err)
+	}
+	d.env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+filepath.Join(dir, "cli"))
+	t.Cleanup(func() { d.stop(t); logf.Close() })
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := d.Run("version"); err == nil {
+			return d
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "dockerd.log"))
+			t.Fatalf("dockerd did not answer within 30 s; its log:\n%s", log)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Run runs the docker client against this daemon.
+func (d *Dockerd) Run(args ...string) (string, error) {
+	cmd := exec.Command(d.cli, args...)
+	cmd.Env = d.env
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if err != nil {
+		return out.String(), fmt.Errorf("docker %s: %w: %s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String(), nil
+}
+
+// stop ends dockerd (SIGTERM, which also stops its containerd), then
+// makes sure no process it started is left, unmounts what is left under
+// its directories and removes them.
+func (d *Dockerd) stop(t testing.TB) {
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = d.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-done
+	}
+	// containerd and its shims name our directory on their command
+	// line: any still running were started by this dockerd.
+	for _, pid := range pidsMentioning(d.dir) {
+		t.Logf("killing leftover process %d of the test's dockerd", pid)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	mounts := mountsUnder(d.dir)
+	for _, m := range mounts {
+		_ = unix.Unmount(m, unix.MNT_DETACH)
+	}
+	if err := os.RemoveAll(d.dir); err != nil {
+		t.Errorf("removing dockerd's directory: %v", err)
+	}
+	for _, dir := range cgroupDirs(d.cgroup) {
+		if err := os.Remove(dir); err != nil {
+			t.Errorf("removing dockerd's cgroup: %v", err)
+		}
+	}
+}
+
+// cgroupDirs lists the cgroup directories named name, at the top of each
+// hierarchy (v1: one per controller; v2: one), and below them, deepest
+// first, so that they can be removed in that order.
+func cgroupDirs(name string) []string {
+	tops, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
+	if fi, err := os.Stat("/sys/fs/cgroup/" + name); err == nil && fi.IsDir() {
+		tops = append(tops, "/sys/fs/cgroup/"+name)
+	}
+	var dirs []string
+	for _, top := range tops {
+		_ = filepath.WalkDir(top, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(dirs)))
+	return dirs
+}
+
+// pidsMentioning lists the processes whose command line contains s.
+func pidsMentioning(s string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(cmdline, []byte(s)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// mountsUnder lists the mount points below dir, deepest first.
+func mountsUnder(dir string) []string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var points []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
+			points = append(points, fields[4])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	return points
+}
+
+// Env is the environment that points the docker client at this daemon.
+func (d *Dockerd) Env() []string { return d.env }
+
+// PID is the daemon's process ID.
+func (d *Dockerd) PID() int { return d.cmd.Process.Pid }
