@@ -15,5 +15,7 @@
 // The other helpers give tests unique names for host objects (cgroups,
 // devices, state directories) so packages tested in parallel cannot
 // collide, a busybox root filesystem built once per machine, and a way to
-// compare the host's mount table before and after a test.
+// compare the host's mount table before and after a test. Where berth
+// should behave as Docker does, StartDockerd gives a test a private real
+// dockerd to run the same steps against.
 package labtest
