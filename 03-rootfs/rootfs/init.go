@@ -14,8 +14,11 @@ import (
 type InitSpec struct {
 	namespace.Spec
 	Rootfs Spec `json:"rootfs"`
-	// Capabilities the command keeps; nil means DefaultCapabilities.
-	Capabilities []string `json:"capabilities,omitempty"`
+	// Capabilities the command keeps; nil means DefaultCapabilities,
+	// and an empty list none at all (--cap-drop ALL). No omitempty: it
+	// would turn the empty list into nil on its way to init, which
+	// then kept the default set.
+	Capabilities []string `json:"capabilities"`
 	// NoNewPrivileges sets no_new_privs: setuid binaries and file
 	// capabilities cannot raise the command's privileges.
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`

@@ -77,6 +77,14 @@ func TestDefaultSecurity(t *testing.T) {
 	assert.Equal(t, "NoNewPrivs:\t1\n", out)
 	out = l.ok("run", "--rm", "--security-opt", "no-new-privileges:true", "--cap-drop", "ALL", "--cap-add", "CHOWN", "busybox", "grep", "-E", "CapEff|NoNewPrivs", "/proc/self/status")
 	assert.Equal(t, "CapEff:\t0000000000000001\nNoNewPrivs:\t1\n", out)
+	// Dropping them all leaves none, for the command as for an exec: an
+	// empty set is not "the default set".
+	id := strings.TrimSpace(l.ok("run", "-d", "--cap-drop", "ALL", "busybox", "sh", "-c", "grep CapEff /proc/self/status; sleep 1000"))
+	eventually(t, func() bool { out, _ := l.logs(id); return out != "" }, "the container's first line")
+	out, _ = l.logs(id)
+	assert.Equal(t, "CapEff:\t0000000000000000\n", out, "--cap-drop ALL, the command")
+	assert.Equal(t, "CapEff:\t0000000000000000\n", l.ok("exec", id, "grep", "CapEff", "/proc/self/status"), "--cap-drop ALL, an exec")
+	l.ok("rm", "-f", id)
 	_, errOut, code := l.docker("", "run", "--rm", "--privileged", "busybox", "true")
 	assert.Equal(t, 125, code)
 	assert.Contains(t, errOut, "privileged")

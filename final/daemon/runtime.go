@@ -124,8 +124,9 @@ type runSpec struct {
 	UID uint32 `json:"uid,omitempty"`
 	GID uint32 `json:"gid,omitempty"`
 	// Capabilities the command keeps: Docker's default set with
-	// --cap-add and --cap-drop applied; nil for the default set.
-	Capabilities []string `json:"capabilities,omitempty"`
+	// --cap-add and --cap-drop applied; nil for the default set, empty
+	// for none (so no omitempty, as in chapter 03's InitSpec).
+	Capabilities []string `json:"capabilities"`
 	// NoNewPrivileges: --security-opt no-new-privileges.
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
 }
