@@ -82,6 +82,11 @@ func readRecord(c *shim.Container) (*record, error) {
 // validName is Docker's rule for container names.
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 
+// maxNameLen bounds a container's name: each name is a file of the
+// store (a longer one fails in the kernel, ENAMETOOLONG) and a DNS name
+// on user networks.
+const maxNameLen = 128
+
 // invalid is a 400 with Docker's wording.
 func invalid(format string, args ...any) error {
 	return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf(format, args...))
@@ -94,6 +99,9 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req container
 		return container.CreateResponse{}, invalid("config cannot be empty in order to create a container")
 	}
 	name = strings.TrimPrefix(name, "/")
+	if len(name) > maxNameLen {
+		return container.CreateResponse{}, invalid("Invalid container name (%s...): longer than %d characters", name[:32], maxNameLen)
+	}
 	if name != "" && !validName.MatchString(name) {
 		return container.CreateResponse{}, invalid("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
 	}
@@ -159,7 +167,14 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req container
 	}
 	c, err := d.containers.Create(cfg)
 	if errors.Is(err, shim.ErrNameInUse) {
-		return undo(d.nameTaken(name))
+		// Taken since the check above: by a create still under way,
+		// perhaps, whose record cannot be read yet. A conflict all
+		// the same.
+		taken := d.nameTaken(name)
+		if taken == nil {
+			taken = errdefs.ErrConflict.WithMessage(fmt.Sprintf("Conflict. The container name \"/%s\" is already in use by a container being created. You have to remove (or rename) that container to be able to reuse that name.", name))
+		}
+		return undo(taken)
 	}
 	if err != nil {
 		return undo(err)

@@ -103,6 +103,44 @@ func TestS24_NamesAreUniqueAndGenerated(t *testing.T) {
 	assert.Len(t, strings.Fields(l.ok("ps", "-aq")), 2)
 }
 
+// Creates racing for one name: exactly one wins, every other is a 409,
+// and none is answered 201 without a container (the conflict found by
+// the store, for a winner whose record was not readable yet, once fell
+// through as a success with an empty ID).
+func TestCreatesRacingForOneNameOneWins(t *testing.T) {
+	l := newLab(t)
+	const n = 50
+	type result struct {
+		id  string
+		err error
+	}
+	results := make(chan result, n)
+	for range n {
+		go func() {
+			resp, err := l.client.ContainerCreate(labCtx(t), client.ContainerCreateOptions{Name: "contested", Config: &container.Config{Image: "busybox", Cmd: []string{"true"}}})
+			results <- result{resp.ID, err}
+		}()
+	}
+	var won []string
+	for range n {
+		r := <-results
+		if r.err != nil {
+			assert.True(t, errdefs.IsConflict(r.err), "%v", r.err)
+			continue
+		}
+		require.NotEmpty(t, r.id, "a create answered 201 without a container")
+		l.seen[r.id] = true
+		won = append(won, r.id)
+	}
+	require.Len(t, won, 1)
+	assert.Equal(t, won[0], l.inspect("contested").ID)
+
+	long := strings.Repeat("a", 200)
+	_, err := l.client.ContainerCreate(labCtx(t), client.ContainerCreateOptions{Name: long, Config: &container.Config{Image: "busybox"}})
+	require.True(t, errdefs.IsInvalidArgument(err), "%v", err)
+	assert.NotContains(t, err.Error(), long, "the message does not echo the whole name")
+}
+
 // S10: the engine's three parts: the daemon that runs containers, the
 // command-line client that drives it over the API, and the images.
 func TestS10_DaemonClientAndImages(t *testing.T) {
