@@ -336,27 +336,13 @@ func kill(args []string, stdio namespace.Stdio) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	sig, err := parseSignal(name)
+	sig, err := shim.ParseSignal(name)
 	if err != nil {
 		return 0, err
 	}
 	return each(store, names, "kill [-s SIGNAL] NAME...", stdio, func(c *shim.Container) error {
 		return c.Signal(sig)
 	})
-}
-
-func parseSignal(s string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
-		return unix.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("invalid signal %q", s)
 }
 
 // start starts a stopped container again (S27): same ID, same layer, its

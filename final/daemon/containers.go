@@ -170,23 +170,14 @@ func notRunning(e *entry) error {
 	return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", e.id))
 }
 
-// parseSignal reads a signal as docker kill -s takes it: "TERM",
-// "SIGTERM", "sigterm" or "15".
+// parseSignal reads a signal as docker kill -s takes it (chapter 07's
+// ParseSignal), with Docker's 400 for one it does not know.
 func parseSignal(s string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n > 0 && n <= 64 {
-			return unix.Signal(n), nil
-		}
-	} else {
-		name := strings.ToUpper(s)
-		if !strings.HasPrefix(name, "SIG") {
-			name = "SIG" + name
-		}
-		if sig := unix.SignalNum(name); sig != 0 {
-			return sig, nil
-		}
+	sig, err := shim.ParseSignal(s)
+	if err != nil {
+		return 0, invalid("%v", err)
 	}
-	return 0, invalid("invalid signal: %s", s)
+	return sig, nil
 }
 
 // ContainerRemove removes a container (S29): its record, its log, its

@@ -218,6 +218,13 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		return fail(err)
 	}
 	mergeImageConfig(&cfg, img.Config.Config)
+	if cfg.StopSignal != "" {
+		// Checked now: at stop it would be too late, the container
+		// left running.
+		if _, err := shim.ParseSignal(cfg.StopSignal); err != nil {
+			return fail(invalid("Invalid signal: %s", cfg.StopSignal))
+		}
+	}
 	args := append(slices.Clone(cfg.Entrypoint), cfg.Cmd...)
 	if len(cfg.Entrypoint) == 1 && cfg.Entrypoint[0] == "" {
 		args = slices.Clone(cfg.Cmd) // --entrypoint "": none at all

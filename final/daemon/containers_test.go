@@ -106,7 +106,7 @@ func TestS24_NamesAreUniqueAndGenerated(t *testing.T) {
 // Creates racing for one name: exactly one wins, every other is a 409,
 // and none is answered 201 without a container (the conflict found by
 // the store, for a winner whose record was not readable yet, once fell
-// through as a success with an empty ID).
+// through as a success with an empty ID). Bad input is a 400 at create.
 func TestCreatesRacingForOneNameOneWins(t *testing.T) {
 	l := newLab(t)
 	const n = 50
@@ -135,8 +135,13 @@ func TestCreatesRacingForOneNameOneWins(t *testing.T) {
 	require.Len(t, won, 1)
 	assert.Equal(t, won[0], l.inspect("contested").ID)
 
+	// (The docker CLI checks the signal itself; other clients may not.)
+	_, err := l.client.ContainerCreate(labCtx(t), client.ContainerCreateOptions{Config: &container.Config{Image: "busybox", StopSignal: "SIGBOGUS"}})
+	require.True(t, errdefs.IsInvalidArgument(err), "%v", err)
+	assert.ErrorContains(t, err, "Invalid signal: SIGBOGUS", "refused at create, not at stop")
+
 	long := strings.Repeat("a", 200)
-	_, err := l.client.ContainerCreate(labCtx(t), client.ContainerCreateOptions{Name: long, Config: &container.Config{Image: "busybox"}})
+	_, err = l.client.ContainerCreate(labCtx(t), client.ContainerCreateOptions{Name: long, Config: &container.Config{Image: "busybox"}})
 	require.True(t, errdefs.IsInvalidArgument(err), "%v", err)
 	assert.NotContains(t, err.Error(), long, "the message does not echo the whole name")
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/system"
 
+	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/filters"
 )
@@ -380,16 +381,13 @@ func (o *output) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// parseSignal reads "TERM", "SIGTERM" or "15".
+// parseSignal reads "TERM", "SIGTERM" or "15", as the engine does.
 func parseSignal(s string) (int, error) {
-	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
-		return n, nil
+	sig, err := shim.ParseSignal(s)
+	if err != nil {
+		return 0, errdefs.ErrInvalidArgument.WithMessage(err.Error())
 	}
-	signals := map[string]int{"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "TERM": 15}
-	if n, ok := signals[strings.TrimPrefix(strings.ToUpper(s), "SIG")]; ok {
-		return n, nil
-	}
-	return 0, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid signal: %s", s))
+	return int(sig), nil
 }
 
 // signal ends c's program with sig and waits for it, or for ctx.
