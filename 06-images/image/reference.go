@@ -2,6 +2,7 @@ package image
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -64,6 +65,29 @@ func ParseReference(s string) (Reference, error) {
 	return Reference{Name: name, Tag: tag}, nil
 }
 
+// checkHost checks a registry's host[:port]: DNS labels of letters,
+// digits and inner hyphens joined by single dots, then a port of digits.
+// "..", which a path component would take, is no host.
+func checkHost(hostport string) error {
+	host, port, hasPort := strings.Cut(hostport, ":")
+	if hasPort {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return fmt.Errorf("registry %q: invalid port %q", hostport, port)
+		}
+	}
+	for _, label := range strings.Split(host, ".") {
+		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("registry %q: not a host name", hostport)
+		}
+		for _, c := range label {
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return fmt.Errorf("registry %q: invalid character %q in its host name", hostport, c)
+			}
+		}
+	}
+	return nil
+}
+
 // checkTag follows Docker: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}.
 func checkTag(tag string) error {
 	if tag == "" || len(tag) > 128 {
@@ -94,7 +118,11 @@ func checkName(name string) error {
 			return fmt.Errorf("name %q: empty path component", name)
 		}
 		if i == 0 && len(parts) > 1 && (strings.ContainsAny(p, ".:") || p == "localhost") {
-			continue // a registry host, "localhost:5000"
+			// A registry host, "localhost:5000", "registry.example".
+			if err := checkHost(p); err != nil {
+				return fmt.Errorf("name %q: %w", name, err)
+			}
+			continue
 		}
 		for j, c := range p {
 			alnum := 'a' <= c && c <= 'z' || '0' <= c && c <= '9'

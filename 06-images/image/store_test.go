@@ -53,7 +53,8 @@ func TestParseReferenceUsesDockersShortForm(t *testing.T) {
 	assert.Equal(t, "docker.io/library/busybox:1.36", r.FullName())
 	r, _ = ParseReference("localhost:5000/app")
 	assert.Equal(t, "localhost:5000/app:latest", r.FullName())
-	for _, bad := range []string{"", "Busybox", "a b", "app:", "app:-x", "app@sha256:" + FromBytes(nil).Hex(), "app//x", "-app", FromBytes(nil).Hex()} {
+	for _, bad := range []string{"", "Busybox", "a b", "app:", "app:-x", "app@sha256:" + FromBytes(nil).Hex(), "app//x", "-app", FromBytes(nil).Hex(),
+		"../x", "./x", "a..b/x", "-host.example/x", "host.example:port/x", "host.example:99999/x"} {
 		_, err := ParseReference(bad)
 		assert.Error(t, err, bad)
 	}
