@@ -168,7 +168,7 @@ func (s *Server) save(w http.ResponseWriter, r *http.Request, names []string) er
 // imageLoad reads an archive made by save from the request body, which
 // is streamed to the backend however large it is.
 func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) error {
-	_ = http.NewResponseController(w).EnableFullDuplex()
+	defer readWhileWriting(w, r)()
 	out := newJSONStream(w)
 	err := s.protect(r, func() error {
 		return s.backend.ImageLoad(r.Context(), r.Body, boolValue(r.URL.Query(), "quiet"), out)
@@ -199,7 +199,7 @@ func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	opts := ImportOptions{Repo: repo, Tag: tag, Message: q.Get("message"), Changes: q["changes"]}
-	_ = http.NewResponseController(w).EnableFullDuplex()
+	defer readWhileWriting(w, r)()
 	out := newJSONStream(w)
 	return s.finish(w, out, s.protect(r, func() error { return s.backend.ImageImport(r.Context(), r.Body, opts, out) }))
 }
@@ -277,7 +277,7 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 			return invalid(fmt.Sprintf("invalid labels %q: %v", v, err))
 		}
 	}
-	_ = http.NewResponseController(w).EnableFullDuplex()
+	defer readWhileWriting(w, r)()
 	out := newJSONStream(w)
 	return s.finish(w, out, s.protect(r, func() error { return s.backend.ImageBuild(r.Context(), r.Body, opts, out) }))
 }

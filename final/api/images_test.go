@@ -4,10 +4,13 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/containerd/errdefs"
@@ -18,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-project/berth/final/api"
+	"github.com/berth-project/berth/final/api/apitest"
 )
 
 // tarOf makes a tar of files (name -> content).
@@ -326,4 +330,54 @@ func TestBuildErrorsInBandAndBadOptionsBefore(t *testing.T) {
 	resp, body = e.do(http.MethodPost, "/v1.41/build?dockerfile=Other", bytes.NewReader(failing), "Content-Type", "application/x-tar")
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "an error before the first message is an HTTP error")
 	assert.Contains(t, message(t, resp, body), "Cannot locate specified Dockerfile: Other")
+}
+
+// partialLoader reads only the start of a load's body and stops, as a
+// tar reader stops at the end-of-archive blocks before the padding.
+type partialLoader struct{ *apitest.Fake }
+
+func (partialLoader) ImageLoad(_ context.Context, src io.Reader, _ bool, out api.JSONStream) error {
+	if _, err := io.ReadFull(src, make([]byte, 10)); err != nil {
+		return err
+	}
+	return out.Write(api.JSONMessage{Stream: "Loaded image: x:latest\n"})
+}
+
+// A load whose backend leaves the end of the body unread must not crash
+// the server's next read on the kept-alive connection ("http: panic
+// serving: invalid concurrent Body.Read call", logged after every docker
+// load before the fix).
+func TestALoadThatLeavesPaddingUnreadKeepsTheConnectionSound(t *testing.T) {
+	var logged bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil))
+	e := newEnvWith(t, partialLoader{apitest.NewFake()}, api.Options{Version: "test", Logger: logger})
+	hc := e.http()
+	for i := range 3 {
+		req, err := http.NewRequest(http.MethodPost, "http://berth/v1.41/images/load?quiet=1", bytes.NewReader(make([]byte, 4096)))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-tar")
+		resp, err := hc.Do(req)
+		require.NoError(t, err, "load %d", i)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Contains(t, string(body), "Loaded image: x:latest", "load %d", i)
+	}
+	resp, err := hc.Get("http://berth/_ping")
+	require.NoError(t, err)
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	assert.NotContains(t, logged.String(), "panic")
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

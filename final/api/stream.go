@@ -90,6 +90,27 @@ func (j *jsonStream) Write(msg JSONMessage) error {
 	return nil
 }
 
+// readWhileWriting lets a handler write its answer (progress messages)
+// while it still reads the request's body (the archive of a load, an
+// import, a build), which Go's HTTP/1 server refuses unless asked: by
+// default the first write ends the body. The returned function must be
+// called, deferred, when the handler is done with the body: it reads
+// what the backend left of it (a tar's padding, after its end-of-archive
+// blocks), up to a bound.
+//
+// Why: with full duplex, a body that first reaches its end in the
+// server's own clean-up after the handler has returned starts a
+// background read on the connection (to notice a client that goes away)
+// that nothing stops, and the server's read of the next request on a
+// kept-alive connection then panics, "invalid concurrent Body.Read call".
+// Reaching the end inside the handler lets the server stop that read
+// itself. A remainder above the bound is not read: then the server
+// closes the connection rather than reach the end.
+func readWhileWriting(w http.ResponseWriter, r *http.Request) (done func()) {
+	_ = http.NewResponseController(w).EnableFullDuplex()
+	return func() { _, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20)) }
+}
+
 // finish ends the stream after the backend returned err. Before the first
 // message an error is an ordinary HTTP error; after it, the status is
 // long gone, and the error travels in band, as Docker does: the client
