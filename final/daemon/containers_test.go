@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -163,10 +164,11 @@ func TestS10_DaemonClientAndImages(t *testing.T) {
 func TestAmbiguousIDPrefixIsAnError(t *testing.T) {
 	l := newLab(t)
 	byFirst := map[byte][]string{}
-	var shared []string
-	// 17 IDs of 16 possible first digits: two share one.
+	var shared, all []string
+	// 17 IDs of 16 possible first digits: two (or more) share one.
 	for range 17 {
 		id := l.create("", container.Config{Cmd: []string{"true"}}, nil)
+		all = append(all, id)
 		byFirst[id[0]] = append(byFirst[id[0]], id)
 		if len(byFirst[id[0]]) == 2 {
 			shared = byFirst[id[0]]
@@ -177,8 +179,10 @@ func TestAmbiguousIDPrefixIsAnError(t *testing.T) {
 	_, err := l.client.ContainerInspect(labCtx(t), prefix, client.ContainerInspectOptions{})
 	assert.True(t, errdefs.IsInvalidArgument(err), "%v", err)
 	assert.ErrorContains(t, err, "multiple IDs found with provided prefix: "+prefix)
+	// The shortest prefix of shared[0] that no other ID has: a third ID
+	// may share more than the first digit with it.
 	n := 1
-	for shared[0][:n] == shared[1][:n] {
+	for slices.ContainsFunc(all, func(id string) bool { return id != shared[0] && strings.HasPrefix(id, shared[0][:n]) }) {
 		n++
 	}
 	assert.Equal(t, shared[0], l.inspect(shared[0][:n]).ID, "a longer prefix that only one has")
