@@ -583,3 +583,33 @@ func TestEnterFails(t *testing.T) {
 		})
 	}
 }
+
+// TestTmpfsAndShm: a --tmpfs with a size and mode, its default flags,
+// a read-only one, a propagation on a bind, and the size of /dev/shm.
+func TestTmpfsAndShm(t *testing.T) {
+	labtest.Privileged(t)
+	t.Parallel()
+	root := labtest.CopyRootfs(t)
+	src := t.TempDir()
+	res := sh(t, namespace.Config{}, rootfs.Spec{Root: root, ShmSize: 8 << 20, Volumes: []rootfs.Volume{
+		{Type: rootfs.TypeTmpfs, Target: "/scratch", Tmpfs: []string{"size=4m", "mode=1770"}},
+		{Type: rootfs.TypeTmpfs, Target: "/frozen", ReadOnly: true},
+		{Type: rootfs.TypeBind, Source: src, Target: "/shared", Propagation: "rshared"},
+	}}, `
+grep -E ' /(scratch|frozen|dev/shm) ' /proc/mounts
+stat -c '%a' /scratch
+df -k /scratch /dev/shm | tail -n 2
+echo x > /frozen/f 2>&1 || echo frozen-refused
+grep ' /shared ' /proc/self/mountinfo
+`)
+	require.Equal(t, 0, res.Status, res.Stderr)
+	out := res.Stdout
+	assert.Regexp(t, `tmpfs /scratch tmpfs rw,nosuid,nodev,noexec,\S*size=4096k,mode=1770`, out)
+	assert.Regexp(t, `tmpfs /frozen tmpfs ro,nosuid,nodev,noexec`, out)
+	assert.Regexp(t, `tmpfs /dev/shm tmpfs \S*size=8192k`, out)
+	assert.Contains(t, out, "1770\n")
+	assert.Regexp(t, `tmpfs\s+4096\s.*/scratch`, out)
+	assert.Contains(t, out, "frozen-refused")
+	assert.Regexp(t, `/shared .* shared:\d+`, out)
+	assert.NoDirExists(t, filepath.Join(root, "scratch", "lost+found"))
+}
