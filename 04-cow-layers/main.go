@@ -13,6 +13,12 @@
 // the container side: layer.Init mounts the overlay before chapter 03
 // enters it. diff and rm are layer.DiffCommand and layer.RmCommand. The
 // concept lives in the layer package (start with doc.go, then run.go).
+//
+// Data that must outlive the layer goes in volumes (package volume):
+// -v NAME:/path mounts the volume NAME of the store under --root,
+// created if missing and filled from the image the first time (copy-up,
+// in layer.Init); -v /path makes an anonymous volume that goes with the
+// container.
 package main
 
 import (
@@ -23,7 +29,8 @@ import (
 var program = namespace.Program{
 	Name: "04-cow-layers",
 	Usage: "usage: 04-cow-layers run --image DIR[:DIR...] [--keep] [--root DIR]\n" +
-		"                        [-v HOST:CONTAINER[:ro]]... [-e KEY=VALUE]... [-w DIR] [--read-only]\n" +
+		"                        [-v HOST:CONTAINER[:ro]]... [-v NAME:CONTAINER[:ro]]... [-v CONTAINER]...\n" +
+		"                        [--tmpfs DIR[:OPTS]]... [--shm-size BYTES] [-e KEY=VALUE]... [-w DIR] [--read-only]\n" +
 		"                        [--memory SIZE] [--cpus N] [--pids-limit N]\n" +
 		"                        [--hostname NAME] [--userns] [--init] -- CMD [ARG...]\n" +
 		"       04-cow-layers diff [--root DIR] CONTAINER\n" +

@@ -1,0 +1,256 @@
+package volume
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/03-rootfs/rootfs"
+)
+
+// CopyUpAll fills each empty volume of vols from the container's root
+// filesystem at root (see CopyUp): every rootfs.TypeVolume with a
+// directory and without NoCopy. Chapter 04's init calls it once the
+// overlay is mounted on root, before chapter 03 mounts the volumes over
+// what it copies.
+func CopyUpAll(root string, vols []rootfs.Volume) error {
+	for _, v := range vols {
+		if v.Type != rootfs.TypeVolume || v.NoCopy || v.Source == "" {
+			continue
+		}
+		if err := CopyUp(root, v.Target, v.Source); err != nil {
+			return fmt.Errorf("volume %s: copy-up: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// CopyUp copies what the root filesystem root has at target (a path in
+// the container) into the volume directory dst, if dst is empty: the
+// files, directories and symlinks, with their modes, owners and times,
+// and the directory's own mode and owner onto dst. Nothing is copied if
+// target is not a directory, or dst holds anything (it was filled
+// before, or by its user).
+//
+// Neither side follows a symlink out of place. target is resolved with
+// RESOLVE_IN_ROOT, as the mount will be: a link in the image to /etc
+// means the image's /etc. Below it every file is opened by name in its
+// open parent with O_NOFOLLOW, and symlinks are copied as symlinks: a
+// link to /etc or ../../.. in the image becomes the same link in the
+// volume, which the container later resolves in its own root. In dst
+// every file is made with O_EXCL: nothing that is there is written to.
+//
+// dst is locked (flock) during the copy, so two containers that start on
+// one new volume do not both fill it.
+func CopyUp(root, target, dst string) error {
+	dfd, err := unix.Open(dst, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", dst, err)
+	}
+	defer unix.Close(dfd)
+	if err := unix.Flock(dfd, unix.LOCK_EX); err != nil {
+		return fmt.Errorf("locking %s: %w", dst, err)
+	}
+	if empty, err := isEmpty(dfd); err != nil || !empty {
+		return err
+	}
+	sfd, err := openInRoot(root, target)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+		return nil // nothing there: the volume stays empty
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(sfd)
+	c := copier{from: root + target, to: dst}
+	if err := c.dir(sfd, dfd); err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(sfd, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", c.from, err)
+	}
+	return c.meta(dfd, &st)
+}
+
+// openInRoot opens the directory target inside root for reading, with
+// root as "/" for every symlink on the way.
+func openInRoot(root, target string) (int, error) {
+	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("opening %s: %w", root, err)
+	}
+	defer unix.Close(rfd)
+	rel := strings.TrimLeft(path.Clean("/"+target), "/")
+	how := unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	for tries := 0; ; tries++ {
+		fd, err := unix.Openat2(rfd, rel, &how)
+		if (err == unix.EAGAIN || err == unix.EINTR) && tries < 32 {
+			continue // a rename raced with the lookup: retry
+		}
+		if err != nil {
+			return -1, fmt.Errorf("opening %s in %s: %w", target, root, err)
+		}
+		return fd, nil
+	}
+}
+
+// isEmpty reports whether the directory fd has no entries.
+func isEmpty(fd int) (bool, error) {
+	dup, err := unix.Dup(fd)
+	if err != nil {
+		return false, err
+	}
+	f := os.NewFile(uintptr(dup), "volume")
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if errors.Is(err, io.EOF) {
+		return true, nil
+	}
+	return len(names) == 0, err
+}
+
+// copier copies one tree; from and to name its top for errors.
+type copier struct{ from, to string }
+
+// dir copies the entries of the directory sfd into the directory dfd.
+func (c copier) dir(sfd, dfd int) error {
+	dup, err := unix.Dup(sfd)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(dup), c.from)
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", c.from, err)
+	}
+	for _, name := range names {
+		if err := c.entry(sfd, dfd, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// entry copies one entry, name, of sfd into dfd.
+func (c copier) entry(sfd, dfd int, name string) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(sfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("stat %s/%s: %w", c.from, name, err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return c.subdir(sfd, dfd, name, &st)
+	case unix.S_IFREG:
+		return c.file(sfd, dfd, name, &st)
+	case unix.S_IFLNK:
+		buf := make([]byte, unix.PathMax)
+		n, err := unix.Readlinkat(sfd, name, buf)
+		if err != nil {
+			return fmt.Errorf("readlink %s/%s: %w", c.from, name, err)
+		}
+		if err := unix.Symlinkat(string(buf[:n]), dfd, name); err != nil {
+			return fmt.Errorf("symlink %s/%s: %w", c.to, name, err)
+		}
+	case unix.S_IFSOCK:
+		return nil // a socket is a live program's, not content
+	default: // FIFOs and device nodes
+		if err := unix.Mknodat(dfd, name, st.Mode, int(st.Rdev)); err != nil {
+			return fmt.Errorf("mknod %s/%s: %w", c.to, name, err)
+		}
+	}
+	return c.metaAt(dfd, name, &st)
+}
+
+// subdir copies the directory name of sfd, whole, into dfd.
+func (c copier) subdir(sfd, dfd int, name string, st *unix.Stat_t) error {
+	if err := unix.Mkdirat(dfd, name, 0o700); err != nil {
+		return fmt.Errorf("mkdir %s/%s: %w", c.to, name, err)
+	}
+	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	s, err := unix.Openat(sfd, name, flags, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s/%s: %w", c.from, name, err)
+	}
+	defer unix.Close(s)
+	d, err := unix.Openat(dfd, name, flags, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s/%s: %w", c.to, name, err)
+	}
+	defer unix.Close(d)
+	sub := copier{from: c.from + "/" + name, to: c.to + "/" + name}
+	if err := sub.dir(s, d); err != nil {
+		return err
+	}
+	// After its entries, which changed its modification time.
+	return sub.meta(d, st)
+}
+
+// file copies the regular file name of sfd into dfd.
+func (c copier) file(sfd, dfd int, name string, st *unix.Stat_t) error {
+	s, err := unix.Openat(sfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s/%s: %w", c.from, name, err)
+	}
+	src := os.NewFile(uintptr(s), c.from+"/"+name)
+	defer src.Close()
+	d, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating %s/%s: %w", c.to, name, err)
+	}
+	dst := os.NewFile(uintptr(d), c.to+"/"+name)
+	defer dst.Close()
+	if _, err := io.Copy(dst, src); err != nil { // copy_file_range where it can
+		return fmt.Errorf("copying %s/%s: %w", c.from, name, err)
+	}
+	return c.meta(d, st)
+}
+
+// meta gives the file fd the owner, mode and times of st. The owner goes
+// first: chown clears the setuid and setgid bits that the mode then sets.
+// fd may be an O_PATH descriptor; the mode and times go through its
+// /proc/self/fd link, which leads to the file itself whatever its path.
+func (c copier) meta(fd int, st *unix.Stat_t) error {
+	if err := unix.Fchownat(fd, "", int(st.Uid), int(st.Gid), unix.AT_EMPTY_PATH); err != nil {
+		return fmt.Errorf("chown in %s: %w", c.to, err)
+	}
+	self := fmt.Sprintf("/proc/self/fd/%d", fd)
+	if err := unix.Chmod(self, st.Mode&0o7777); err != nil {
+		return fmt.Errorf("chmod in %s: %w", c.to, err)
+	}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, self, []unix.Timespec{st.Atim, st.Mtim}, 0); err != nil {
+		return fmt.Errorf("times in %s: %w", c.to, err)
+	}
+	return nil
+}
+
+// metaAt gives the new entry name of dfd, which is not a directory or a
+// regular file (those have their own descriptor), the owner, mode and
+// times of st, without following it if it is a symlink.
+func (c copier) metaAt(dfd int, name string, st *unix.Stat_t) error {
+	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		fd, err := unix.Openat(dfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("opening %s/%s: %w", c.to, name, err)
+		}
+		defer unix.Close(fd)
+		return c.meta(fd, st)
+	}
+	// A symlink has no mode of its own, and a chmod would follow it.
+	if err := unix.Fchownat(dfd, name, int(st.Uid), int(st.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("chown %s/%s: %w", c.to, name, err)
+	}
+	if err := unix.UtimesNanoAt(dfd, name, []unix.Timespec{st.Atim, st.Mtim}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("times of %s/%s: %w", c.to, name, err)
+	}
+	return nil
+}

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/04-cow-layers/volume"
+)
+
+// TestVolumesOutliveTheContainer: -v NAME:/path mounts a volume of the
+// store under --root, filled from the image the first time; it is still
+// there, with what the container wrote, when the next container mounts
+// it. An anonymous volume (-v /path) goes with its container.
+func TestVolumesOutliveTheContainer(t *testing.T) {
+	labtest.Privileged(t)
+	root := t.TempDir()
+	image := labtest.BusyboxRootfs(t) + ":" + makeLayer(t, map[string]string{"data/conf": "from-image\n", "cache/x": "x"})
+	run := func(script string, flags ...string) string {
+		args := append([]string{"run", "--root", root, "--image", image}, flags...)
+		out, errOut, status := runProgram(t, append(args, "--", "/bin/sh", "-c", script)...)
+		require.Equal(t, 0, status, "stderr: %s", errOut)
+		return out
+	}
+	out := run("cat /data/conf; echo written > /data/new; ls /cache; grep -c ' /cache ' /proc/mounts",
+		"-v", "db:/data", "-v", "/cache")
+	assert.Equal(t, "from-image\nx\n1\n", out, "copied up from the image, anonymous volume mounted")
+
+	store, err := volume.Open(root)
+	require.NoError(t, err)
+	list, err := store.List()
+	require.NoError(t, err)
+	require.Len(t, list, 1, "the anonymous volume went with the container")
+	assert.Equal(t, "db", list[0].Name)
+	data, err := os.ReadFile(filepath.Join(list[0].Mountpoint, "new"))
+	require.NoError(t, err)
+	assert.Equal(t, "written\n", string(data))
+
+	out = run("cat /data/conf /data/new; echo x > /data/ro 2>/dev/null || echo refused", "-v", "db:/data:ro")
+	assert.Equal(t, "from-image\nwritten\nrefused\n", out)
+	out = run("ls /data | wc -l", "-v", "empty:/data:nocopy")
+	assert.Equal(t, "0\n", out, "nocopy leaves a new volume empty")
+	out = run("df -k /scratch | tail -n 1", "--tmpfs", "/scratch:size=2m")
+	assert.Regexp(t, `^tmpfs\s+2048\s`, out)
+}
