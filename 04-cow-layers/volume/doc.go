@@ -10,10 +10,10 @@
 // container sees a directory like any other; the kernel sends its
 // writes past the overlay, straight into the volume.
 //
-//	          container's view                       host
-//	   /            overlay (image + upper) ... <root>/containers/<id>/
-//	   /var/lib/db  bind of a volume ---------> <root>/volumes/db/_data/
-//	   /tmp/x       tmpfs (memory)
+//	       container's view                       host
+//	/            overlay (image + upper) ... <root>/containers/<id>/
+//	/var/lib/db  bind of a volume ---------> <root>/volumes/db/_data/
+//	/tmp/x       tmpfs (memory)
 //
 // # The store
 //
@@ -40,9 +40,9 @@
 // overlay is mounted and before chapter 03 mounts the volume over the
 // very files it copies:
 //
-//	1. overlay mounted on merged/         image's /var/lib/db visible
-//	2. CopyUp(merged, /var/lib/db, _data) files, modes, owners, times, symlinks
-//	3. rootfs.Enter binds _data on /var/lib/db: the image's files are covered
+//  1. overlay mounted on merged/         image's /var/lib/db visible
+//  2. CopyUp(merged, /var/lib/db, _data) files, modes, owners, times, symlinks
+//  3. rootfs.Enter binds _data on /var/lib/db: the image's files are covered
 //
 // Only an empty volume is filled, and not with nocopy. The copy never
 // follows a symlink: the target is resolved inside the container's root
