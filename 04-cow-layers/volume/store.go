@@ -45,6 +45,8 @@ var (
 	// ErrInvalid is a name or option that cannot be: the caller's
 	// mistake.
 	ErrInvalid = errors.New("invalid volume")
+	// ErrConflict is a Create of an existing name with other options.
+	ErrConflict = errors.New("volume exists")
 )
 
 // Volume is one volume's record: <root>/volumes/<name>/volume.json.
@@ -150,7 +152,9 @@ func checkName(name string) error {
 
 // Create creates the volume name, or an anonymous one for "" (a new name
 // and AnonymousLabel). If name exists already, Create returns it and
-// created false, as Docker does; its labels and options stay as they were.
+// created false, as Docker does; its labels stay as they were, and
+// options that differ from its own are an error (ErrConflict): the
+// caller would not get the volume it asked for.
 func (s *Store) Create(name string, labels, opts map[string]string) (v Volume, created bool, err error) {
 	if name == "" {
 		name = NewName()
@@ -167,6 +171,9 @@ func (s *Store) Create(name string, labels, opts map[string]string) (v Volume, c
 		return Volume{}, false, err
 	}
 	if v, err := s.Get(name); err == nil || !errors.Is(err, ErrNotFound) {
+		if err == nil && len(opts) > 0 && !maps.Equal(v.Options, opts) {
+			return Volume{}, false, fmt.Errorf("%w: %s has the options %v, not %v", ErrConflict, name, v.Options, opts)
+		}
 		return v, false, err
 	}
 	v = Volume{Name: name, CreatedAt: time.Now().UTC(), Labels: labels, Options: opts}

@@ -36,6 +36,8 @@ func TestStoreCreateGetListRemove(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, created)
 	assert.Equal(t, map[string]string{"a": "1"}, again.Labels)
+	_, _, err = s.Create("data", nil, map[string]string{"type": "tmpfs"})
+	require.ErrorIs(t, err, volume.ErrConflict, "other options: not the volume asked for")
 
 	anon, created, err := s.Create("", nil, nil)
 	require.NoError(t, err)

@@ -348,7 +348,9 @@ func (d *Daemon) createVolumes(plan mountPlan) ([]string, error) {
 			continue
 		}
 		v, isNew, err := d.volumes.Create(p.vol.Name, p.labels, p.opts)
-		if errors.Is(err, volume.ErrInvalid) {
+		if errors.Is(err, volume.ErrInvalid) || errors.Is(err, volume.ErrConflict) {
+			// Not a 409: the docker client would take create's
+			// conflict for a taken container name.
 			return created, giveKind(errdefs.ErrInvalidArgument, err)
 		}
 		if err != nil {

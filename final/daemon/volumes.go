@@ -37,6 +37,9 @@ func (d *Daemon) VolumeCreate(ctx context.Context, req apivolume.CreateRequest) 
 	if errors.Is(err, volume.ErrInvalid) {
 		return apivolume.Volume{}, giveKind(errdefs.ErrInvalidArgument, err)
 	}
+	if errors.Is(err, volume.ErrConflict) {
+		return apivolume.Volume{}, giveKind(errdefs.ErrConflict, err)
+	}
 	if err != nil {
 		return apivolume.Volume{}, err
 	}

@@ -151,6 +151,10 @@ func TestVolumeCommandsThroughTheDockerCLI(t *testing.T) {
 	l.ok("volume", "create", "-o", "type=none", "-o", "o=bind", "-o", "device="+bindDir, "bound")
 	anon := strings.TrimSpace(l.ok("volume", "create"))
 	assert.Regexp(t, anonName, anon)
+	assert.Equal(t, "mem\n", l.ok("volume", "create", "mem"), "an existing name is no error")
+	_, errOut, code := l.docker("", "volume", "create", "-o", "type=tmpfs", "-o", "o=size=2m", "mem")
+	assert.NotEqual(t, 0, code, "other options are not the volume asked for")
+	assert.Contains(t, errOut, "has the options")
 
 	ls := func(args ...string) []string {
 		return strings.Fields(l.ok(append([]string{"volume", "ls", "-q"}, args...)...))
@@ -208,11 +212,11 @@ func TestVolumeCommandsThroughTheDockerCLI(t *testing.T) {
 		{[]string{"run", "--rm", "--tmpfs", "/t:huge=always", "busybox"}, "huge=always"},
 		{[]string{"run", "--rm", "-v", "va:/x", "-v", "vb:/x", "busybox"}, "Duplicate mount point"},
 	} {
-		_, errOut, code := l.docker("", tt.args...)
+		_, errOut, code = l.docker("", tt.args...)
 		assert.NotEqual(t, 0, code, "%v", tt.args)
 		assert.Contains(t, errOut, tt.errContains, "%v", tt.args)
 	}
-	_, _, code := l.docker("", "volume", "rm", "-f", "nosuch")
+	_, _, code = l.docker("", "volume", "rm", "-f", "nosuch")
 	assert.Equal(t, 0, code, "rm -f of a missing volume is no error")
 	assert.Empty(t, ls(), "nothing was left by the refused requests")
 }
