@@ -3,12 +3,14 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/04-cow-layers/volume"
 )
 
@@ -46,4 +48,26 @@ func TestVolumesOutliveTheContainer(t *testing.T) {
 	assert.Equal(t, "0\n", out, "nocopy leaves a new volume empty")
 	out = run("df -k /scratch | tail -n 1", "--tmpfs", "/scratch:size=2m")
 	assert.Regexp(t, `^tmpfs\s+2048\s`, out)
+}
+
+// TestVolumeInAUserNamespace: with --userns the container's root is
+// uid 100000 on the host; a new volume is made its own, and the store's
+// directories let it through.
+func TestVolumeInAUserNamespace(t *testing.T) {
+	labtest.Privileged(t)
+	root, err := os.MkdirTemp("", "berth-04-volume-userns-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(root) })
+	require.NoError(t, os.Chmod(root, 0o755))
+	app := filepath.Join(root, "app") // t.TempDir is 0700: not for uid 100000
+	require.NoError(t, os.MkdirAll(filepath.Join(app, "data"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(app, "data", "conf"), []byte("from-image\n"), 0o644))
+	image := labtest.BusyboxRootfs(t) + ":" + app
+	out, errOut, status := runProgram(t, "run", "--root", root, "--image", image, "--userns", "-v", "db:/data", "--",
+		"/bin/sh", "-c", "cat /data/conf; echo mine > /data/new && id -u")
+	require.Equal(t, 0, status, "stderr: %s", errOut)
+	assert.Equal(t, "from-image\n0\n", out)
+	fi, err := os.Stat(filepath.Join(root, "volumes", "db", "_data", "new"))
+	require.NoError(t, err)
+	assert.Equal(t, uint32(namespace.DefaultIDBase), fi.Sys().(*syscall.Stat_t).Uid)
 }

@@ -116,11 +116,7 @@ func (o *RunOptions) volumes() ([]string, error) {
 		if err == nil && o.UserNS {
 			// The container's root is an unprivileged uid on the host,
 			// who must own a new volume to write to it.
-			hostRoot := o.IDBase
-			if hostRoot == 0 {
-				hostRoot = namespace.DefaultIDBase
-			}
-			err = os.Chown(v.Mountpoint, hostRoot, hostRoot)
+			err = os.Chown(v.Mountpoint, o.hostRoot(), o.hostRoot())
 		}
 	}
 	if err != nil {
@@ -184,16 +180,20 @@ func (o *RunOptions) prepare(rw *RW) (MountSpec, error) {
 		}
 	}
 	if o.UserNS {
-		hostRoot := o.IDBase
-		if hostRoot == 0 {
-			hostRoot = namespace.DefaultIDBase
-		}
-		if err := rw.Chown(hostRoot, hostRoot); err != nil {
+		if err := rw.Chown(o.hostRoot(), o.hostRoot()); err != nil {
 			return mount, err
 		}
 		mount.UserXattr = true
 	}
 	return mount, nil
+}
+
+// hostRoot is the host's uid of the container's root with --userns.
+func (o *RunOptions) hostRoot() int {
+	if o.IDBase == 0 {
+		return namespace.DefaultIDBase
+	}
+	return o.IDBase
 }
 
 // DiffCommand is the `diff` command of chapter 04's program and later

@@ -93,7 +93,10 @@ type Store struct {
 // and deletes what a process that died left half-created or half-removed.
 func Open(root string) (*Store, error) {
 	s := &Store{dir: Dir(root)}
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+	// 0711, and each volume's directory too: a container in a user
+	// namespace is an unprivileged user on the host, who must pass
+	// through them to its volume (but may list nothing).
+	if err := os.MkdirAll(s.dir, 0o711); err != nil {
 		return nil, fmt.Errorf("volume store %s: %w", s.dir, err)
 	}
 	entries, err := os.ReadDir(s.dir)
@@ -198,7 +201,7 @@ func (s *Store) Create(name string, labels, opts map[string]string) (v Volume, c
 // empty directory of its files. 0755 like Docker's _data: what the
 // container sees of the volume's root until a copy-up sets it.
 func (s *Store) prepare(tmp string, v Volume) error {
-	if err := os.Mkdir(tmp, 0o700); err != nil {
+	if err := os.Mkdir(tmp, 0o711); err != nil {
 		return fmt.Errorf("volume %s: %w", v.Name, err)
 	}
 	if err := os.Mkdir(filepath.Join(tmp, dataName), 0o755); err != nil {
