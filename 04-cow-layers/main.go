@@ -6,6 +6,7 @@
 //	     [chapter 01-03 flags] -- CMD [ARG...]
 //	sudo go run ./04-cow-layers diff [--root DIR] CONTAINER
 //	sudo go run ./04-cow-layers rm [--root DIR] CONTAINER...
+//	sudo go run ./04-cow-layers volume [--root DIR] ls|create NAME|rm NAME...
 //
 // New on the host side: layer.RunOptions adds --image, --keep and --root,
 // and its Container creates the container's writable layer under --root
@@ -18,7 +19,7 @@
 // -v NAME:/path mounts the volume NAME of the store under --root,
 // created if missing and filled from the image the first time (copy-up,
 // in layer.Init); -v /path makes an anonymous volume that goes with the
-// container.
+// container. The volume command lists, creates and removes them.
 package main
 
 import (
@@ -35,11 +36,13 @@ var program = namespace.Program{
 		"                        [--hostname NAME] [--userns] [--init] -- CMD [ARG...]\n" +
 		"       04-cow-layers diff [--root DIR] CONTAINER\n" +
 		"       04-cow-layers rm [--root DIR] CONTAINER...\n" +
+		"       04-cow-layers volume [--root DIR] ls|create NAME|rm NAME...\n" +
 		"--rootfs DIR is --image DIR (a one-layer image). With --keep, the container's ID is printed on stderr at exit.",
 	Commands: map[string]func([]string, namespace.Stdio) (int, error){
-		"run":  namespace.RunCommand(func() namespace.Runner { return new(layer.RunOptions) }),
-		"diff": layer.DiffCommand,
-		"rm":   layer.RmCommand,
+		"run":    namespace.RunCommand(func() namespace.Runner { return new(layer.RunOptions) }),
+		"diff":   layer.DiffCommand,
+		"volume": layer.VolumeCommand,
+		"rm":     layer.RmCommand,
 	},
 	Init: layer.Init,
 }

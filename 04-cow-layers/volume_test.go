@@ -48,6 +48,19 @@ func TestVolumesOutliveTheContainer(t *testing.T) {
 	assert.Equal(t, "0\n", out, "nocopy leaves a new volume empty")
 	out = run("df -k /scratch | tail -n 1", "--tmpfs", "/scratch:size=2m")
 	assert.Regexp(t, `^tmpfs\s+2048\s`, out)
+
+	out, errOut, status := runProgram(t, "volume", "--root", root, "ls")
+	require.Equal(t, 0, status, errOut)
+	assert.Regexp(t, `^NAME +CREATED +MOUNTPOINT\ndb +\S+ \S+ +`+root+`/volumes/db/_data\nempty `, out)
+	out, errOut, status = runProgram(t, "volume", "--root", root, "rm", "db", "empty")
+	require.Equal(t, 0, status, errOut)
+	assert.Equal(t, "db\nempty\n", out)
+	_, errOut, status = runProgram(t, "volume", "--root", root, "rm", "db")
+	assert.NotEqual(t, 0, status)
+	assert.Contains(t, errOut, "no such volume")
+	_, errOut, status = runProgram(t, "volume", "--root", root, "create", "../x")
+	assert.NotEqual(t, 0, status)
+	assert.Contains(t, errOut, "invalid characters")
 }
 
 // TestVolumeInAUserNamespace: with --userns the container's root is
