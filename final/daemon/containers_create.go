@@ -431,6 +431,9 @@ func filesystem(cfg *container.Config, h *container.HostConfig) (rootfs.Options,
 	if h.ShmSize < 0 {
 		return o, invalid("SHM size can not be less than 0")
 	}
+	if h.ShmSize == 0 {
+		h.ShmSize = rootfs.DefaultShmSize // what inspect shows, as Docker
+	}
 	o.ShmSize = h.ShmSize
 	return o, nil
 }

@@ -135,6 +135,7 @@ func TestTmpfsMounts(t *testing.T) {
 	assert.Contains(t, out, "1770\n")
 	assert.Regexp(t, `tmpfs /t tmpfs rw,nosuid,nodev,noexec`, out)
 	l.ok("create", "--name", "tm", "--mount", "type=tmpfs,dst=/m", "--tmpfs", "/t", "busybox")
+	assert.Equal(t, "67108864 map[/t:]\n", l.ok("inspect", "-f", "{{.HostConfig.ShmSize}} {{.HostConfig.Tmpfs}}", "tm"))
 	m := l.volumeMounts("tm")
 	require.Len(t, m, 1, "--tmpfs is not in Mounts, --mount type=tmpfs is (as Docker)")
 	assert.Equal(t, container.MountPoint{Type: "tmpfs", Destination: "/m", RW: true}, m[0])
