@@ -17,9 +17,8 @@
 // engine's messages, and round trips (commit, save then load, export then
 // import). Volumes are records without files (a volume is in use while a
 // container names it in Binds or Mounts). Programs run with the
-// container's standard streams; the
-// defaults (echo, cat, sh, sleep, true, false, touch, rm, ls, env) can be
-// extended with SetProgram.
+// container's standard streams; the defaults (echo, cat, sh, sleep, true,
+// false, touch, rm, ls, env) can be extended with SetProgram.
 //
 //	fake := apitest.NewFake()
 //	sock := apitest.Serve(t, fake)
