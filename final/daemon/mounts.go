@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -102,9 +103,11 @@ func (d *Daemon) planMounts(cfg *container.Config, h *container.HostConfig) (mou
 		}
 	}
 	for dst := range cfg.Volumes {
-		v, err := rootfs.ParseVolume(dst)
+		// An image's VOLUME may be relative (the builder keeps it as
+		// written); Docker resolves it from the container's root.
+		v, err := rootfs.ParseVolume(path.Join("/", dst))
 		if err != nil || v.Type != rootfs.TypeVolume || v.Name != "" {
-			return nil, invalid("invalid volume %q in Config.Volumes: want an absolute path in the container", dst)
+			return nil, invalid("invalid volume %q in Config.Volumes: want a path in the container", dst)
 		}
 		_ = add(planned{vol: v, point: volumePoint("", true)}, false)
 	}

@@ -104,6 +104,14 @@ func TestAnonymousVolumes(t *testing.T) {
 	assert.NotContains(t, vols, m[0].Name, "rm -v removed a's anonymous volume")
 	assert.Contains(t, vols, mb[0].Name, "rm without -v keeps b's")
 
+	// A relative path (an image's VOLUME as the builder keeps it) is
+	// from the root.
+	l.create("rel", container.Config{Cmd: []string{"true"}, Volumes: map[string]struct{}{"rel/dir": {}}}, nil)
+	mr := l.volumeMounts("rel")
+	require.Len(t, mr, 1)
+	assert.Equal(t, "/rel/dir", mr[0].Destination)
+	l.ok("rm", "-v", "rel")
+
 	l.ok("run", "--rm", "-v", "/tmp/x", "-v", "kept:/k", "busybox", "true")
 	assert.ElementsMatch(t, []string{"kept", mb[0].Name}, strings.Fields(l.ok("volume", "ls", "-q")), "--rm removed its anonymous volume only")
 }
