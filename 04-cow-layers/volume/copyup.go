@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -46,7 +47,8 @@ func CopyUpAll(root string, vols []rootfs.Volume) error {
 // every file is made with O_EXCL: nothing that is there is written to.
 //
 // dst is locked (flock) during the copy, so two containers that start on
-// one new volume do not both fill it.
+// one new volume do not both fill it. A copy that fails is removed again,
+// and the next start tries anew.
 func CopyUp(root, target, dst string) error {
 	dfd, err := unix.Open(dst, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -68,14 +70,43 @@ func CopyUp(root, target, dst string) error {
 	}
 	defer unix.Close(sfd)
 	c := copier{from: root + target, to: dst}
-	if err := c.dir(sfd, dfd); err != nil {
+	var st unix.Stat_t
+	err = c.dir(sfd, dfd)
+	if err == nil {
+		err = unix.Fstat(sfd, &st)
+	}
+	if err == nil {
+		err = c.meta(dfd, &st)
+	}
+	if err != nil {
+		// Half a copy would pass for a filled volume at the next
+		// start: empty it, so that the next start copies again.
+		return errors.Join(err, emptyDir(dfd, dst))
+	}
+	return nil
+}
+
+// emptyDir removes the entries of the directory fd, whose path is dir.
+// (os.RemoveAll follows no symlink below its argument.)
+func emptyDir(fd int, dir string) error {
+	dup, err := unix.Dup(fd)
+	if err != nil {
 		return err
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(sfd, &st); err != nil {
-		return fmt.Errorf("stat %s: %w", c.from, err)
+	f := os.NewFile(uintptr(dup), dir)
+	defer f.Close()
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
 	}
-	return c.meta(dfd, &st)
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range names {
+		errs = append(errs, os.RemoveAll(filepath.Join(dir, n)))
+	}
+	return errors.Join(errs...)
 }
 
 // openInRoot opens the directory target inside root for reading, with

@@ -44,7 +44,8 @@
 //  2. CopyUp(merged, /var/lib/db, _data) files, modes, owners, times, symlinks
 //  3. rootfs.Enter binds _data on /var/lib/db: the image's files are covered
 //
-// Only an empty volume is filled, and not with nocopy. The copy never
+// Only an empty volume is filled, and not with nocopy; a copy that fails
+// is removed, so that the next start copies again. The copy never
 // follows a symlink: the target is resolved inside the container's root
 // (RESOLVE_IN_ROOT), every file below it is opened by name in its open
 // parent with O_NOFOLLOW, and symlinks are copied as symlinks. An image

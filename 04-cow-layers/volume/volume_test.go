@@ -272,3 +272,24 @@ func BenchmarkCreateAndResolve(b *testing.B) {
 		}
 	}
 }
+
+// TestCopyUpThatFailsLeavesTheVolumeEmpty: a copy cut short (here by a
+// full filesystem) is removed, so the next start copies again rather
+// than take half a copy for a filled volume.
+func TestCopyUpThatFailsLeavesTheVolumeEmpty(t *testing.T) {
+	labtest.Privileged(t)
+	t.Parallel()
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "data", "a"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "data", "a", "small"), []byte("x"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "data", "big"), make([]byte, 1<<20), 0o644))
+	dst := t.TempDir()
+	require.NoError(t, unix.Mount("tmpfs", dst, "tmpfs", 0, "size=256k"))
+	t.Cleanup(func() { _ = unix.Unmount(dst, unix.MNT_DETACH) })
+
+	err := volume.CopyUp(root, "/data", dst)
+	require.ErrorIs(t, err, unix.ENOSPC)
+	entries, err := os.ReadDir(dst)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+}
