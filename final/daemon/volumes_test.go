@@ -142,6 +142,11 @@ func TestTmpfsMounts(t *testing.T) {
 	assert.Regexp(t, `\s16384\s.*/dev/shm\n`, out)
 	assert.Contains(t, out, "1770\n")
 	assert.Regexp(t, `tmpfs /t tmpfs rw,nosuid,nodev,noexec`, out)
+	// A volume made by --mount with the local driver's options.
+	out = l.ok("run", "--rm", "--mount", "type=volume,src=memv,dst=/mv,volume-opt=type=tmpfs,volume-opt=o=size=1m,volume-label=k=v",
+		"busybox", "sh", "-c", "df -k /mv | tail -n 1")
+	assert.Regexp(t, `^tmpfs\s+1024\s`, out)
+	assert.Equal(t, "map[o:size=1m type:tmpfs] map[k:v]\n", l.ok("volume", "inspect", "-f", "{{.Options}} {{.Labels}}", "memv"))
 	l.ok("create", "--name", "tm", "--mount", "type=tmpfs,dst=/m", "--tmpfs", "/t", "busybox")
 	assert.Equal(t, "67108864 map[/t:]\n", l.ok("inspect", "-f", "{{.HostConfig.ShmSize}} {{.HostConfig.Tmpfs}}", "tm"))
 	m := l.volumeMounts("tm")
