@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -110,28 +108,19 @@ func emptyDir(fd int, dir string) error {
 }
 
 // openInRoot opens the directory target inside root for reading, with
-// root as "/" for every symlink on the way.
+// root as "/" for every symlink on the way, as chapter 03 will resolve
+// it to mount the volume there.
 func openInRoot(root, target string) (int, error) {
-	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	pfd, err := rootfs.OpenInRoot(root, target)
 	if err != nil {
-		return -1, fmt.Errorf("opening %s: %w", root, err)
+		return -1, err
 	}
-	defer unix.Close(rfd)
-	rel := strings.TrimLeft(path.Clean("/"+target), "/")
-	how := unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	defer unix.Close(pfd)
+	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", pfd), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("opening %s in %s: %w", target, root, err)
 	}
-	for tries := 0; ; tries++ {
-		fd, err := unix.Openat2(rfd, rel, &how)
-		if (err == unix.EAGAIN || err == unix.EINTR) && tries < 32 {
-			continue // a rename raced with the lookup: retry
-		}
-		if err != nil {
-			return -1, fmt.Errorf("opening %s in %s: %w", target, root, err)
-		}
-		return fd, nil
-	}
+	return fd, nil
 }
 
 // isEmpty reports whether the directory fd has no entries.
