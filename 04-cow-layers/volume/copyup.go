@@ -56,7 +56,7 @@ func CopyUp(root, target, dst string) error {
 	if err := unix.Flock(dfd, unix.LOCK_EX); err != nil {
 		return fmt.Errorf("locking %s: %w", dst, err)
 	}
-	if empty, err := isEmpty(dfd); err != nil || !empty {
+	if empty, err := isEmpty(dfd, dst); err != nil || !empty {
 		return err
 	}
 	sfd, err := openInRoot(root, target)
@@ -87,16 +87,7 @@ func CopyUp(root, target, dst string) error {
 // emptyDir removes the entries of the directory fd, whose path is dir.
 // (os.RemoveAll follows no symlink below its argument.)
 func emptyDir(fd int, dir string) error {
-	dup, err := unix.Dup(fd)
-	if err != nil {
-		return err
-	}
-	f := os.NewFile(uintptr(dup), dir)
-	defer f.Close()
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	names, err := f.Readdirnames(-1)
+	names, err := readNames(fd, dir, -1)
 	if err != nil {
 		return err
 	}
@@ -124,18 +115,28 @@ func openInRoot(root, target string) (int, error) {
 }
 
 // isEmpty reports whether the directory fd has no entries.
-func isEmpty(fd int) (bool, error) {
+func isEmpty(fd int, name string) (bool, error) {
+	names, err := readNames(fd, name, 1)
+	return len(names) == 0, err
+}
+
+// readNames reads up to n (all for -1) entry names of the directory fd,
+// from its start, whose path is name.
+func readNames(fd int, name string, n int) ([]string, error) {
 	dup, err := unix.Dup(fd)
 	if err != nil {
-		return false, err
+		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	f := os.NewFile(uintptr(dup), "volume")
+	f := os.NewFile(uintptr(dup), name)
 	defer f.Close()
-	names, err := f.Readdirnames(1)
-	if errors.Is(err, io.EOF) {
-		return true, nil
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	return len(names) == 0, err
+	names, err := f.Readdirnames(n)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return names, nil
 }
 
 // copier copies one tree; from and to name its top for errors.
@@ -143,15 +144,9 @@ type copier struct{ from, to string }
 
 // dir copies the entries of the directory sfd into the directory dfd.
 func (c copier) dir(sfd, dfd int) error {
-	dup, err := unix.Dup(sfd)
+	names, err := readNames(sfd, c.from, -1)
 	if err != nil {
 		return err
-	}
-	f := os.NewFile(uintptr(dup), c.from)
-	names, err := f.Readdirnames(-1)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", c.from, err)
 	}
 	for _, name := range names {
 		if err := c.entry(sfd, dfd, name); err != nil {
