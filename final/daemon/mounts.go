@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -80,8 +81,8 @@ func (d *Daemon) planMounts(cfg *container.Config, h *container.HostConfig) (mou
 			return nil, err
 		}
 	}
-	for dst, opts := range h.Tmpfs {
-		spec := dst
+	for _, dst := range slices.Sorted(maps.Keys(h.Tmpfs)) {
+		spec, opts := dst, h.Tmpfs[dst]
 		if opts != "" {
 			spec += ":" + opts
 		}
@@ -102,7 +103,7 @@ func (d *Daemon) planMounts(cfg *container.Config, h *container.HostConfig) (mou
 			_ = add(p, false)
 		}
 	}
-	for dst := range cfg.Volumes {
+	for _, dst := range slices.Sorted(maps.Keys(cfg.Volumes)) {
 		// An image's VOLUME may be relative (the builder keeps it as
 		// written); Docker resolves it from the container's root.
 		v, err := rootfs.ParseVolume(path.Join("/", dst))
