@@ -83,6 +83,8 @@ func TestVolumeCommands(t *testing.T) {
 	assert.Equal(t, "both\n", e.ok(t, "volume", "ls", "-q", "--filter", "label=a=1", "--filter", "label=b"))
 	assert.Equal(t, "both a=1,b=2\n", e.ok(t, "volume", "ls", "--format", "{{.Name}} {{.Labels}}", "-f", "name=bo"))
 	assert.Equal(t, "local both\n", e.ok(t, "volume", "inspect", "-f", "{{.Driver}} {{.Name}}", "both"))
+	assert.Equal(t, "both\n", e.ok(t, "inspect", "-f", "{{.Name}}", "both"), "inspect finds volumes too")
+	assert.Equal(t, "both\n", e.ok(t, "inspect", "--type", "volume", "-f", "{{.Name}}", "both"))
 	_, errOut, code := e.berth(t, "", "volume", "inspect", "nosuch")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "No such volume: nosuch")
