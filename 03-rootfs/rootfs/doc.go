@@ -47,7 +47,8 @@
 //	      |-- sys          sysfs    read-only
 //	      |-- dev          tmpfs    null zero full random urandom tty,
 //	      |                         pts/ (devpts), shm/, mqueue/, symlinks
-//	      `-- data      3. volumes  bind mounts of host directories
+//	      `-- data      3. volumes  binds of host paths or of volumes'
+//	                                directories (chapter 04), or tmpfs
 //
 //	4. chdir(rootfs); pivot_root(".", ".")
 //

@@ -89,7 +89,7 @@ func Enter(s Spec) error {
 	if err := mountSys(r); err != nil {
 		return err
 	}
-	if err := mountDev(r); err != nil {
+	if err := mountDev(r, s.ShmSize); err != nil {
 		return err
 	}
 
@@ -163,8 +163,15 @@ func pivotRoot(rootfd int, name string) error {
 	return nil
 }
 
-// mountVolume bind-mounts v.Source onto v.Target inside the root r.
+// mountVolume mounts v onto v.Target inside the root r: a bind of
+// v.Source (a host path or a volume's directory), or a new tmpfs.
 func mountVolume(r dir, v Volume) error {
+	switch {
+	case v.Type == TypeTmpfs:
+		return mountTmpfs(r, v)
+	case v.Type == TypeVolume && v.Source == "":
+		return fmt.Errorf("volume %s: not resolved to a directory (chapter 04's volume store does that)", v)
+	}
 	fi, err := os.Stat(v.Source)
 	if err != nil {
 		return fmt.Errorf("volume %s: %w", v, err)
@@ -182,25 +189,8 @@ func mountVolume(r dir, v Volume) error {
 		return fmt.Errorf("volume %s: %w", v, err)
 	}
 	defer unix.Close(fd)
-	targetIsDir, err := isDir(fd)
-	if err != nil {
-		return fmt.Errorf("volume %s: %w", v, err)
-	}
-	if targetIsDir != fi.IsDir() {
-		kind := "a directory"
-		if !fi.IsDir() {
-			kind = "a file"
-		}
-		return fmt.Errorf("volume %s: the source is %s but %s in the image is not", v, kind, v.Target)
-	}
-	// A symlink to "/" resolves to the root itself: mounting there would
-	// replace the whole image.
-	same, err := sameFile(fd, r.fd)
-	if err != nil {
-		return fmt.Errorf("volume %s: %w", v, err)
-	}
-	if same {
-		return fmt.Errorf("volume %s: the target resolves to the container's root directory", v)
+	if err := checkTarget(r, fd, v, fi.IsDir()); err != nil {
+		return err
 	}
 
 	// MS_BIND makes the same files visible in a second place. MS_REC
@@ -210,9 +200,6 @@ func mountVolume(r dir, v Volume) error {
 	if err := unix.Mount(v.Source, procFD(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("volume %s: bind mount: %w", v, err)
 	}
-	if !v.ReadOnly {
-		return nil
-	}
 	// fd still points below the new mount. Open the target again to
 	// get the mount itself, which is what a remount acts on.
 	mfd, err := r.open(v.Target, 0)
@@ -220,6 +207,12 @@ func mountVolume(r dir, v Volume) error {
 		return fmt.Errorf("volume %s: %w", v, err)
 	}
 	defer unix.Close(mfd)
+	if err := setPropagation(mfd, v.Propagation); err != nil {
+		return fmt.Errorf("volume %s: %w", v, err)
+	}
+	if !v.ReadOnly {
+		return nil
+	}
 	if err := remountReadonly(procFD(mfd)); err != nil {
 		return fmt.Errorf("volume %s: %w", v, err)
 	}

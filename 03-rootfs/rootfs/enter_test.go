@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -440,6 +441,7 @@ func TestUserNamespace(t *testing.T) {
 cat /proc/self/uid_map
 echo x > /proc/sys/kernel/hostname 2>&1 || true
 mkdir /sys/kernel/x 2>&1 || true
+readlink /proc/self/ns/net
 ls /sys/class/net
 echo ---
 cat /proc/self/mountinfo
@@ -467,12 +469,18 @@ cat /proc/self/mountinfo
 func TestHostNetwork(t *testing.T) {
 	labtest.Privileged(t)
 	t.Parallel()
-	entries, err := os.ReadDir("/sys/class/net")
-	require.NoError(t, err)
-	var hostNet []string
-	for _, e := range entries {
-		hostNet = append(hostNet, e.Name())
+	hostLinks := func() []string {
+		entries, err := os.ReadDir("/sys/class/net")
+		require.NoError(t, err)
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return names
 	}
+	before := hostLinks()
+	hostNetns, err := os.Readlink("/proc/self/ns/net")
+	require.NoError(t, err)
 	for _, cfg := range []namespace.Config{{HostNetwork: true}, {HostNetwork: true, UserNS: true}} {
 		name := "root"
 		if cfg.UserNS {
@@ -482,6 +490,7 @@ func TestHostNetwork(t *testing.T) {
 			t.Parallel()
 			res := start(t, cfg, containerSpec{
 				Spec: namespace.Spec{Command: namespace.Command{Args: []string{"/bin/sh", "-c", `
+readlink /proc/self/ns/net
 ls /sys/class/net
 echo ---
 mkdir /sys/kernel/x 2>&1 || true
@@ -491,7 +500,17 @@ awk '$5 ~ "^/sys" { print $5, $6 }' /proc/self/mountinfo
 			})
 			require.Equal(t, 0, res.Status, res.Stderr)
 			nets, rest, _ := strings.Cut(res.Stdout, "---\n")
-			assert.Equal(t, hostNet, lines(nets))
+			links := lines(nets)
+			assert.Equal(t, hostNetns, links[0], "the host's network namespace")
+			// And the host's devices in /sys. Tests of other packages
+			// add and remove links meanwhile: those that were there
+			// before and after the run must be listed.
+			after := hostLinks()
+			for _, name := range before {
+				if slices.Contains(after, name) {
+					assert.Contains(t, links[1:], name)
+				}
+			}
 			got := lines(rest)
 			assert.Contains(t, got[0], "Read-only file system")
 			// Every mount under /sys is read-only: with the host's /sys
@@ -582,4 +601,34 @@ func TestEnterFails(t *testing.T) {
 			assert.Contains(t, res.Stderr, missing)
 		})
 	}
+}
+
+// TestTmpfsAndShm: a --tmpfs with a size and mode, its default flags,
+// a read-only one, a propagation on a bind, and the size of /dev/shm.
+func TestTmpfsAndShm(t *testing.T) {
+	labtest.Privileged(t)
+	t.Parallel()
+	root := labtest.CopyRootfs(t)
+	src := t.TempDir()
+	res := sh(t, namespace.Config{}, rootfs.Spec{Root: root, ShmSize: 8 << 20, Volumes: []rootfs.Volume{
+		{Type: rootfs.TypeTmpfs, Target: "/scratch", Tmpfs: []string{"size=4m", "mode=1770"}},
+		{Type: rootfs.TypeTmpfs, Target: "/frozen", ReadOnly: true},
+		{Type: rootfs.TypeBind, Source: src, Target: "/shared", Propagation: "rshared"},
+	}}, `
+grep -E ' /(scratch|frozen|dev/shm) ' /proc/mounts
+stat -c '%a' /scratch
+df -k /scratch /dev/shm | tail -n 2
+echo x > /frozen/f 2>&1 || echo frozen-refused
+grep ' /shared ' /proc/self/mountinfo
+`)
+	require.Equal(t, 0, res.Status, res.Stderr)
+	out := res.Stdout
+	assert.Regexp(t, `tmpfs /scratch tmpfs rw,nosuid,nodev,noexec,\S*size=4096k,mode=1770`, out)
+	assert.Regexp(t, `tmpfs /frozen tmpfs ro,nosuid,nodev,noexec`, out)
+	assert.Regexp(t, `tmpfs /dev/shm tmpfs \S*size=8192k`, out)
+	assert.Contains(t, out, "1770\n")
+	assert.Regexp(t, `tmpfs\s+4096\s.*/scratch`, out)
+	assert.Contains(t, out, "frozen-refused")
+	assert.Regexp(t, `/shared .* shared:\d+`, out)
+	assert.NoDirExists(t, filepath.Join(root, "scratch", "lost+found"))
 }

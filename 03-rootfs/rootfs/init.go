@@ -48,7 +48,8 @@ func (s *InitSpec) Enter() error {
 	return nil
 }
 
-// Options are chapter 03's flags: --rootfs, -v, -e, -w and --read-only.
+// Options are chapter 03's flags: --rootfs, -v, --tmpfs, --shm-size, -e, -w
+// and --read-only.
 type Options struct {
 	Spec
 	Env EnvList
@@ -57,7 +58,9 @@ type Options struct {
 // AddFlags registers chapter 03's flags on fs.
 func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Root, "rootfs", "", "the container's root filesystem: a directory")
-	fs.Var((*VolumeList)(&o.Volumes), "v", "bind mount a volume: HOST:CONTAINER[:ro] (repeatable)")
+	fs.Var((*VolumeList)(&o.Volumes), "v", "mount a volume: HOST:CONTAINER[:MODE] (chapter 04: NAME:CONTAINER, CONTAINER) (repeatable)")
+	fs.Var((*TmpfsList)(&o.Volumes), "tmpfs", "mount a tmpfs: CONTAINER[:size=..,mode=..,...] (repeatable)")
+	fs.Int64Var(&o.ShmSize, "shm-size", 0, "size of /dev/shm in bytes (default 64 MiB)")
 	fs.Var(&o.Env, "e", "set an environment variable: KEY=VALUE, or KEY to copy the host's (repeatable)")
 	fs.StringVar(&o.Workdir, "w", "", "the command's working directory, created if missing")
 	fs.BoolVar(&o.ReadonlyRootfs, "read-only", false, "mount the root filesystem read-only")

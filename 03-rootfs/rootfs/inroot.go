@@ -57,6 +57,19 @@ func (d dir) open(name string, flags uint64) (int, error) {
 	}
 }
 
+// OpenInRoot opens name, a path inside the directory root, the way Enter
+// resolves the paths it mounts on: with root as "/" for every symlink on
+// the way (see dir.open). It returns an O_PATH descriptor, which the
+// caller closes; reopen /proc/self/fd/N to read it.
+func OpenInRoot(root, name string) (int, error) {
+	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("opening %s: %w", root, err)
+	}
+	defer unix.Close(fd)
+	return dir{fd: fd, name: root}.open(name, 0)
+}
+
 // maxSymlinks bounds the dangling symlinks that mkdirAll and createFile
 // follow while creating a path, as the kernel bounds a lookup (ELOOP).
 const maxSymlinks = 40

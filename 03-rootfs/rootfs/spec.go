@@ -6,7 +6,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 )
 
 // Spec describes a container's filesystem. It travels from the host to
@@ -25,80 +24,9 @@ type Spec struct {
 	// ReadonlyRootfs makes the root filesystem read-only (docker run
 	// --read-only). Volumes, /dev, /dev/shm and the like stay writable.
 	ReadonlyRootfs bool `json:"readonlyRootfs,omitempty"`
-}
-
-// Volume is a bind mount of a host file or directory into the container.
-type Volume struct {
-	// Source is the host's path: absolute, and it must exist.
-	Source string `json:"source"`
-	// Target is the path inside the container: absolute. It is created
-	// (as a directory or an empty file, like Source) if it is missing.
-	Target string `json:"target"`
-	// ReadOnly makes the mount read-only in the container.
-	ReadOnly bool `json:"readOnly,omitempty"`
-}
-
-// String gives v back in the form ParseVolume reads.
-func (v Volume) String() string {
-	s := v.Source + ":" + v.Target
-	if v.ReadOnly {
-		s += ":ro"
-	}
-	return s
-}
-
-// ParseVolume reads a -v argument, "HOST:CONTAINER[:ro|:rw]". HOST must be
-// an absolute path that exists on this machine (berth has no named
-// volumes); CONTAINER must be absolute. Without a mode the volume is
-// writable.
-func ParseVolume(s string) (Volume, error) {
-	parts := strings.Split(s, ":")
-	if len(parts) < 2 || len(parts) > 3 {
-		return Volume{}, fmt.Errorf("volume %q: want HOST:CONTAINER[:ro|:rw]", s)
-	}
-	v := Volume{Source: parts[0], Target: parts[1]}
-	if len(parts) == 3 {
-		switch parts[2] {
-		case "ro":
-			v.ReadOnly = true
-		case "rw":
-		default:
-			return Volume{}, fmt.Errorf("volume %q: unknown mode %q (want ro or rw)", s, parts[2])
-		}
-	}
-	if v.Source == "" || v.Target == "" {
-		return Volume{}, fmt.Errorf("volume %q: want HOST:CONTAINER[:ro|:rw], both paths non-empty", s)
-	}
-	if err := v.validate(); err != nil {
-		return Volume{}, fmt.Errorf("volume %q: %w", s, err)
-	}
-	v.Source = filepath.Clean(v.Source)
-	v.Target = path.Clean(v.Target)
-	if _, err := os.Stat(v.Source); err != nil {
-		return Volume{}, fmt.Errorf("volume %q: host path: %w", s, err)
-	}
-	return v, nil
-}
-
-// validate checks the form of v's paths (not whether Source exists, which
-// only the host can tell).
-func (v Volume) validate() error {
-	if !filepath.IsAbs(v.Source) {
-		return fmt.Errorf("host path %q is not absolute (berth has no named volumes)", v.Source)
-	}
-	if !path.IsAbs(v.Target) {
-		return fmt.Errorf("container path %q is not absolute", v.Target)
-	}
-	target := path.Clean(v.Target)
-	if target == "/" {
-		return errors.New("container path cannot be /: that is the root filesystem")
-	}
-	// /proc is the kernel's: a volume there could cover the files that
-	// Enter masks (/proc/kcore) with writable ones. runc refuses it too.
-	if target == "/proc" || strings.HasPrefix(target, "/proc/") {
-		return fmt.Errorf("container path %s is inside /proc", target)
-	}
-	return nil
+	// ShmSize is the size of /dev/shm in bytes (docker run --shm-size);
+	// 0 means DefaultShmSize.
+	ShmSize int64 `json:"shmSize,omitempty"`
 }
 
 // Validate reports a spec that cannot work, before any container is
@@ -125,36 +53,11 @@ func (s Spec) Validate() error {
 			return fmt.Errorf("volume %s: %w", v, err)
 		}
 	}
+	if s.ShmSize < 0 {
+		return fmt.Errorf("/dev/shm size %d: must not be negative", s.ShmSize)
+	}
 	if s.Workdir != "" && !path.IsAbs(s.Workdir) {
 		return fmt.Errorf("working directory %q: not an absolute path", s.Workdir)
 	}
-	return nil
-}
-
-// VolumeList collects repeated -v flags. It implements flag.Value:
-//
-//	var vols rootfs.VolumeList
-//	fs.Var(&vols, "v", "bind mount a volume: HOST:CONTAINER[:ro]")
-type VolumeList []Volume
-
-// String lists the volumes as a comma-separated string.
-func (l *VolumeList) String() string {
-	if l == nil {
-		return ""
-	}
-	s := make([]string, len(*l))
-	for i, v := range *l {
-		s[i] = v.String()
-	}
-	return strings.Join(s, ",")
-}
-
-// Set parses one -v argument with ParseVolume and appends it.
-func (l *VolumeList) Set(s string) error {
-	v, err := ParseVolume(s)
-	if err != nil {
-		return err
-	}
-	*l = append(*l, v)
 	return nil
 }

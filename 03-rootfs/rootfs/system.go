@@ -102,8 +102,9 @@ var devLinks = [][2]string{
 }
 
 // mountDev gives the container a /dev of its own: a small tmpfs with only
-// the harmless devices, instead of the host's /dev with its disks.
-func mountDev(r dir) error {
+// the harmless devices, instead of the host's /dev with its disks, and a
+// /dev/shm of shmSize bytes (DefaultShmSize for 0).
+func mountDev(r dir, shmSize int64) error {
 	fd, err := r.mkdirAll("/dev", 0o755)
 	if err != nil {
 		return fmt.Errorf("/dev: %w", err)
@@ -141,9 +142,13 @@ func mountDev(r dir) error {
 	}
 	// POSIX shared memory (shm_open) lives in /dev/shm. mode=1777 like
 	// /tmp: anyone may create, only the owner may delete. MS_NOSUID,
-	// MS_NODEV, MS_NOEXEC: scratch space for data, not programs.
+	// MS_NODEV, MS_NOEXEC: scratch space for data, not programs. size:
+	// what it holds is memory, charged to the container's cgroup.
+	if shmSize == 0 {
+		shmSize = DefaultShmSize
+	}
 	if err := mountIn(dev, "shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC,
-		"mode=1777,size=65536k"); err != nil {
+		fmt.Sprintf("mode=1777,size=%d", shmSize)); err != nil {
 		return err
 	}
 	// POSIX message queues (mq_open) of the container's IPC namespace.

@@ -3,6 +3,7 @@ package layer
 import (
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
+	"github.com/berth-project/berth/04-cow-layers/volume"
 )
 
 // InitSpec is what a chapter 04 container's init reads: chapter 03's
@@ -27,8 +28,16 @@ func Init() int { return namespace.InitWith[InitSpec]() }
 // the host sees it, and when the container's last process exits the
 // kernel unmounts it with the namespace. Nothing is left to clean up but
 // the directories.
+//
+// Between the two, a new volume is filled with what the image has where
+// it will be mounted (volume.CopyUpAll): only now is the image's content
+// in one place, the merged root, and only until chapter 03 mounts the
+// volume over it.
 func (s *InitSpec) Enter() error {
 	if err := s.Layer.Mount(s.Rootfs.Root); err != nil {
+		return err
+	}
+	if err := volume.CopyUpAll(s.Rootfs.Root, s.Rootfs.Volumes); err != nil {
 		return err
 	}
 	return s.InitSpec.Enter()

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"slices"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
+	"github.com/berth-project/berth/04-cow-layers/volume"
 )
 
 // RunOptions are the flags of chapter 04's run: chapter 03's and the
@@ -57,6 +60,12 @@ func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdi
 	if err != nil {
 		return nil, undo(err)
 	}
+	anonymous, err := o.volumes()
+	if err != nil {
+		return nil, undo(err)
+	}
+	undoVolumes := undo
+	undo = func(err error) error { return undoVolumes(errors.Join(err, removeVolumes(o.Layer.Root, anonymous))) }
 	// Chapter 03 enters the merged directory, where init first mounts
 	// the overlay.
 	o.FS.Root = rw.Merged()
@@ -76,9 +85,61 @@ func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdi
 			fmt.Fprintln(stdio.Err, id)
 			return rw.Release()
 		}
-		return rw.Remove()
+		// The container is gone: its anonymous volumes too (named
+		// ones stay, which is what names are for).
+		return errors.Join(rw.Remove(), removeVolumes(o.Layer.Root, anonymous))
 	})
 	return c, nil
+}
+
+// volumes resolves -v NAME:/path and -v /path to volumes of the store
+// under --root (chapter 03 mounts them, chapter 04's init fills new ones
+// from the image). It returns the anonymous volumes it made, which go
+// with the container. Volumes that are resolved already (berthd's, at
+// create) are left alone.
+func (o *RunOptions) volumes() ([]string, error) {
+	if !slices.ContainsFunc(o.FS.Volumes, func(v rootfs.Volume) bool {
+		return v.Type == rootfs.TypeVolume && v.Source == ""
+	}) {
+		return nil, nil
+	}
+	store, err := volume.Open(o.Layer.Root)
+	if err != nil {
+		return nil, err
+	}
+	vols, created, err := store.Resolve(o.FS.Volumes)
+	var anonymous []string
+	for _, v := range created {
+		if v.Anonymous() {
+			anonymous = append(anonymous, v.Name)
+		}
+		if err == nil && o.UserNS {
+			// The container's root is an unprivileged uid on the host,
+			// who must own a new volume to write to it.
+			err = os.Chown(v.Mountpoint, o.hostRoot(), o.hostRoot())
+		}
+	}
+	if err != nil {
+		return nil, errors.Join(err, removeVolumes(o.Layer.Root, anonymous))
+	}
+	o.FS.Volumes = vols
+	return anonymous, nil
+}
+
+// removeVolumes removes the volumes names of the store under root.
+func removeVolumes(root string, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	store, err := volume.Open(root)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range names {
+		errs = append(errs, store.Remove(n))
+	}
+	return errors.Join(errs...)
 }
 
 // openOrCreate gives the container's writable layer: a new one, or with
@@ -119,16 +180,20 @@ func (o *RunOptions) prepare(rw *RW) (MountSpec, error) {
 		}
 	}
 	if o.UserNS {
-		hostRoot := o.IDBase
-		if hostRoot == 0 {
-			hostRoot = namespace.DefaultIDBase
-		}
-		if err := rw.Chown(hostRoot, hostRoot); err != nil {
+		if err := rw.Chown(o.hostRoot(), o.hostRoot()); err != nil {
 			return mount, err
 		}
 		mount.UserXattr = true
 	}
 	return mount, nil
+}
+
+// hostRoot is the host's uid of the container's root with --userns.
+func (o *RunOptions) hostRoot() int {
+	if o.IDBase == 0 {
+		return namespace.DefaultIDBase
+	}
+	return o.IDBase
 }
 
 // DiffCommand is the `diff` command of chapter 04's program and later

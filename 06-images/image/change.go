@@ -17,6 +17,7 @@ import (
 //	LABEL key=value ...
 //	EXPOSE 80[/tcp] ...
 //	STOPSIGNAL SIGTERM
+//	VOLUME ["/data"]   or   VOLUME /data /logs
 func ApplyChange(c *ContainerConfig, change string) error {
 	instr, rest, _ := strings.Cut(strings.TrimSpace(change), " ")
 	rest = strings.TrimSpace(rest)
@@ -88,9 +89,37 @@ func ApplyChange(c *ContainerConfig, change string) error {
 		c.ExposedPorts = ports
 	case "STOPSIGNAL":
 		c.StopSignal = rest
+	case "VOLUME":
+		return addVolumes(c, change, rest)
 	default:
-		return fmt.Errorf("change %q: unknown or unsupported instruction %q (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, STOPSIGNAL)", change, instr)
+		return fmt.Errorf("change %q: unknown or unsupported instruction %q (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, STOPSIGNAL, VOLUME)", change, instr)
 	}
+	return nil
+}
+
+// addVolumes is VOLUME: paths in the container, a JSON array or a list,
+// each of which a container of the image gets an anonymous volume on.
+func addVolumes(c *ContainerConfig, change, rest string) error {
+	paths := strings.Fields(rest)
+	if strings.HasPrefix(rest, "[") {
+		if err := json.Unmarshal([]byte(rest), &paths); err != nil {
+			return fmt.Errorf("change %q: %w", change, err)
+		}
+	}
+	if len(paths) == 0 {
+		return fmt.Errorf("change %q: VOLUME needs a path", change)
+	}
+	vols := map[string]struct{}{}
+	for v := range c.Volumes {
+		vols[v] = struct{}{}
+	}
+	for _, p := range paths {
+		if !strings.HasPrefix(p, "/") {
+			return fmt.Errorf("change %q: VOLUME %s: not an absolute path", change, p)
+		}
+		vols[p] = struct{}{}
+	}
+	c.Volumes = vols
 	return nil
 }
 

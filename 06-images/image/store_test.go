@@ -405,7 +405,7 @@ func TestCommitWithoutALayerChangesOnlyTheConfig(t *testing.T) {
 func TestApplyChangeReadsDockerfileInstructions(t *testing.T) {
 	var c ContainerConfig
 	for _, ch := range []string{`CMD ["cat","/f"]`, `ENTRYPOINT /bin/run it`, `ENV A=1 B=2`, `ENV A 3`, `WORKDIR /srv`,
-		`USER nobody:nogroup`, `LABEL a=b`, `EXPOSE 80 53/udp`, `STOPSIGNAL SIGINT`} {
+		`USER nobody:nogroup`, `LABEL a=b`, `EXPOSE 80 53/udp`, `STOPSIGNAL SIGINT`, `VOLUME ["/data"]`, `VOLUME /a /b`} {
 		require.NoError(t, ApplyChange(&c, ch), ch)
 	}
 	assert.Equal(t, []string{"cat", "/f"}, c.Cmd)
@@ -416,8 +416,9 @@ func TestApplyChangeReadsDockerfileInstructions(t *testing.T) {
 	assert.Equal(t, map[string]string{"a": "b"}, c.Labels)
 	assert.Equal(t, map[string]struct{}{"80/tcp": {}, "53/udp": {}}, c.ExposedPorts)
 	assert.Equal(t, "SIGINT", c.StopSignal)
+	assert.Equal(t, map[string]struct{}{"/data": {}, "/a": {}, "/b": {}}, c.Volumes)
 	assert.Equal(t, []string{"/bin/sh", "-c", "/bin/run it", "x"}, c.Command([]string{"x"}))
-	for _, bad := range []string{"RUN true", "WORKDIR rel", "CMD [broken", "ENV =x", "USER"} {
+	for _, bad := range []string{"RUN true", "WORKDIR rel", "CMD [broken", "ENV =x", "USER", "VOLUME", "VOLUME rel"} {
 		assert.Error(t, ApplyChange(&c, bad), bad)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/api/types/volume"
 
 	"github.com/berth-project/berth/final/filters"
 )
@@ -83,6 +84,17 @@ type Backend interface {
 	ImageSave(ctx context.Context, names []string, w io.Writer) error
 	ImageLoad(ctx context.Context, src io.Reader, quiet bool, out JSONStream) error
 	ImageBuild(ctx context.Context, contextTar io.Reader, opts BuildOptions, out JSONStream) error
+
+	// Volumes (the local driver's). VolumeCreate returns an existing
+	// volume of the name as it is. VolumeRemove is a conflict while a
+	// container uses the volume; force makes a missing one no error.
+	// VolumeList's filters: name, driver, label, dangling; VolumesPrune's:
+	// label, label!, all (without all=true only anonymous volumes go).
+	VolumeCreate(ctx context.Context, req volume.CreateRequest) (volume.Volume, error)
+	VolumeList(ctx context.Context, args filters.Args) (volume.ListResponse, error)
+	VolumeInspect(ctx context.Context, name string) (volume.Volume, error)
+	VolumeRemove(ctx context.Context, name string, force bool) error
+	VolumesPrune(ctx context.Context, args filters.Args) (volume.PruneReport, error)
 
 	// Networks: berth has the three fixed networks none, host, bridge.
 	NetworkList(ctx context.Context) ([]network.Inspect, error)

@@ -63,6 +63,13 @@ func (s *Server) routes() http.Handler {
 	handle("POST /commit", s.commit)
 	handle("POST /build", s.build)
 
+	// Volumes
+	handle("POST /volumes/create", s.volumeCreate)
+	handle("POST /volumes/prune", s.volumePrune)
+	handle("GET /volumes", s.volumeList)
+	handle("GET /volumes/{name}", s.volumeInspect)
+	handle("DELETE /volumes/{name}", s.volumeRemove)
+
 	// Networks
 	handle("GET /networks", s.networkList)
 	handle("GET /networks/{id}", s.networkInspect)

@@ -23,21 +23,24 @@ func newInspectCommand(c *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
 		Short: "Return low-level information on berth objects",
-		Long: `Print what the daemon knows of containers, images or networks, as a JSON
-array, or through a Go template (-f '{{.State.Status}}'). Without --type
-each name is looked up as a container, then an image, then a network.`,
+		Long: `Print what the daemon knows of containers, images, networks or volumes,
+as a JSON array, or through a Go template (-f '{{.State.Status}}'). Without
+--type each name is looked up as a container, then an image, a network, a
+volume.`,
 		Args: requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var lookups []objectLookup
 			switch kind {
 			case "":
-				lookups = []objectLookup{c.inspectContainer(size), c.inspectImage, c.inspectNetwork}
+				lookups = []objectLookup{c.inspectContainer(size), c.inspectImage, c.inspectNetwork, c.inspectVolume}
 			case "container":
 				lookups = []objectLookup{c.inspectContainer(size)}
 			case "image":
 				lookups = []objectLookup{c.inspectImage}
 			case "network":
 				lookups = []objectLookup{c.inspectNetwork}
+			case "volume":
+				lookups = []objectLookup{c.inspectVolume}
 			default:
 				return fmt.Errorf("%q is not a valid value for --type", kind)
 			}
@@ -47,7 +50,7 @@ each name is looked up as a container, then an image, then a network.`,
 	fs := cmd.Flags()
 	fs.StringVarP(&format, "format", "f", "", "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
 	fs.BoolVarP(&size, "size", "s", false, "Display total file sizes if the type is container")
-	fs.StringVar(&kind, "type", "", "Only inspect objects of the given type (container, image or network)")
+	fs.StringVar(&kind, "type", "", "Only inspect objects of the given type (container, image, network or volume)")
 	return cmd
 }
 

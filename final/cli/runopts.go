@@ -14,6 +14,7 @@ import (
 
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/spf13/pflag"
 )
@@ -32,6 +33,10 @@ type containerOptions struct {
 	user        string
 	hostname    string
 	volumes     listValue
+	mounts      listValue
+	tmpfs       listValue
+	volumesFrom listValue
+	shmSize     bytesValue
 	publish     listValue
 	publishAll  bool
 	expose      listValue
@@ -63,6 +68,10 @@ func (o *containerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	fs.StringVarP(&o.hostname, "hostname", "h", "", "Container host name")
 	fs.VarP(&o.volumes, "volume", "v", "Bind mount a volume")
+	fs.Var(&o.mounts, "mount", "Attach a filesystem mount to the container")
+	fs.Var(&o.tmpfs, "tmpfs", "Mount a tmpfs directory")
+	fs.Var(&o.volumesFrom, "volumes-from", "Mount volumes from the specified container(s)")
+	fs.Var(&o.shmSize, "shm-size", "Size of /dev/shm")
 	fs.VarP(&o.publish, "publish", "p", "Publish a container's port(s) to the host")
 	fs.BoolVarP(&o.publishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
 	fs.Var(&o.expose, "expose", "Expose a port or a range of ports")
@@ -170,9 +179,25 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 	if err != nil {
 		return nil, err
 	}
+	var mounts []mount.Mount
+	for _, v := range o.mounts {
+		m, err := parseMount(v)
+		if err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, m)
+	}
+	tmpfs, err := parseTmpfs(o.tmpfs)
+	if err != nil {
+		return nil, err
+	}
 
 	hc := &container.HostConfig{
 		Binds:           binds,
+		Mounts:          mounts,
+		Tmpfs:           tmpfs,
+		VolumesFrom:     o.volumesFrom,
+		ShmSize:         int64(o.shmSize),
 		NetworkMode:     container.NetworkMode("default"),
 		PortBindings:    bindings,
 		PublishAllPorts: o.publishAll,

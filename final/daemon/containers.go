@@ -183,12 +183,21 @@ func parseSignal(s string) (unix.Signal, error) {
 // ContainerRemove removes a container (S29): its record, its log, its
 // writable layer and its lease on the image. A running container is
 // refused unless force, which kills it first.
+//
+// With volumes (rm -v) the container's anonymous volumes go too; its
+// named ones stay, as in Docker.
 func (d *Daemon) ContainerRemove(ctx context.Context, name string, force, volumes bool) error {
 	e, err := d.lookup(name)
 	if err != nil {
 		return err
 	}
-	return d.remove(e, force)
+	if err := d.remove(e, force); err != nil {
+		return err
+	}
+	if volumes && !e.autoRemove() { // remove did it for an --rm container
+		return d.removeAnonymousVolumes(e.rec)
+	}
+	return nil
 }
 
 // remove removes e, once: a second removal (the daemon's of an --rm
@@ -212,6 +221,10 @@ func (d *Daemon) remove(e *entry, force bool) error {
 		return err
 	}
 	l.forget(e)
+	if e.autoRemove() {
+		// --rm takes the anonymous volumes along, as Docker's does.
+		return d.removeAnonymousVolumes(e.rec)
+	}
 	return nil
 }
 
@@ -488,8 +501,12 @@ func parseMAC(s string) (apinet.HardwareAddr, error) {
 	return mac, err
 }
 
-// mounts lists the container's bind mounts, for inspect and ps.
+// mounts lists the container's mounts, for inspect and ps: those its
+// create recorded, or for a record older than volumes, its binds.
 func mounts(rec *record) []container.MountPoint {
+	if rec.Mounts != nil {
+		return rec.Mounts
+	}
 	out := []container.MountPoint{}
 	binds := rec.HostConfig.Binds
 	for _, m := range rec.HostConfig.Mounts {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/mount"
 	apinet "github.com/moby/moby/api/types/network"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
@@ -57,6 +56,12 @@ type record struct {
 	ImageRef   string               `json:"ImageRef"` // as the client named it
 	Path       string               `json:"Path"`
 	Args       []string             `json:"Args"`
+	// Mounts are the container's binds, volumes and tmpfs mounts as
+	// inspect shows them (mounts.go).
+	Mounts []container.MountPoint `json:"Mounts,omitempty"`
+
+	// newVolumes are the volumes the create made, which go if it fails.
+	newVolumes []string
 }
 
 const recordFile = "api.json"
@@ -125,6 +130,10 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req container
 		return container.CreateResponse{}, invalid("image %s has no layers: nothing to run", req.Config.Image)
 	}
 
+	// A volume this create uses is not removed before the container
+	// is listed (volumes.go).
+	d.volumesMu.RLock()
+	defer d.volumesMu.RUnlock()
 	id := namespace.NewID()
 	rec, spec, cfg, err := d.translate(id, req, img, dirs)
 	if err != nil {
@@ -141,10 +150,10 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req container
 	// directory another package made for it).
 	rw, err := layer.Create(d.opts.DataRoot, id, dirs)
 	if err != nil {
-		return container.CreateResponse{}, err
+		return container.CreateResponse{}, errors.Join(err, d.removeVolumes(rec.newVolumes))
 	}
 	undo := func(err error) (container.CreateResponse, error) {
-		return container.CreateResponse{}, errors.Join(err, d.images.Release(id), rw.Remove())
+		return container.CreateResponse{}, errors.Join(err, d.images.Release(id), rw.Remove(), d.removeVolumes(rec.newVolumes))
 	}
 	imgRec, err := json.Marshal(image.ContainerRecord{Image: img.ID, Ref: req.Config.Image, Command: spec.Args})
 	if err == nil {
@@ -268,7 +277,10 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	if spec.NoNewPrivileges, err = securityOpts(host.SecurityOpt); err != nil {
 		return fail(err)
 	}
-	spec.Run = o
+	plan, err := d.planMounts(&cfg, &host)
+	if err != nil {
+		return fail(err)
+	}
 
 	sc := shim.Config{
 		Image:       cfg.Image,
@@ -284,6 +296,13 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		return fail(err)
 	}
 	rec := &record{Config: cfg, HostConfig: host, Image: string(img.ID), ImageRef: req.Config.Image, Path: args[0], Args: args[1:]}
+	// Last, when nothing can fail any more: volumes are made.
+	if rec.newVolumes, err = d.createVolumes(plan); err != nil {
+		return fail(errors.Join(err, d.removeVolumes(rec.newVolumes)))
+	}
+	rec.Mounts = plan.points()
+	o.FS.Volumes = plan.volumes()
+	spec.Run = o
 	return rec, spec, sc, nil
 }
 
@@ -321,6 +340,12 @@ func mergeImageConfig(cfg *container.Config, im image.ContainerConfig) {
 		if _, ok := cfg.Labels[k]; !ok {
 			cfg.Labels[k] = v
 		}
+	}
+	for v := range im.Volumes { // the image's VOLUME lines: anonymous volumes
+		if cfg.Volumes == nil {
+			cfg.Volumes = map[string]struct{}{}
+		}
+		cfg.Volumes[v] = struct{}{}
 	}
 	for p := range im.ExposedPorts {
 		port, err := apinet.ParsePort(p)
@@ -360,10 +385,6 @@ func checkUnsupported(h *container.HostConfig) error {
 		return invalid("--ipc %s is not supported: a container has its own IPC namespace", h.IpcMode)
 	case h.UTSMode != "" && h.UTSMode != "private":
 		return invalid("--uts %s is not supported: a container has its own UTS namespace", h.UTSMode)
-	case len(h.VolumesFrom) > 0:
-		return invalid("--volumes-from is not supported")
-	case len(h.Tmpfs) > 0:
-		return invalid("--tmpfs is not supported")
 	case len(h.Devices) > 0:
 		return invalid("--device is not supported")
 	case len(h.Links) > 0:
@@ -372,6 +393,8 @@ func checkUnsupported(h *container.HostConfig) error {
 		return invalid("restart policy %q is not supported: berth does not restart containers", h.RestartPolicy.Name)
 	case h.CgroupnsMode == "host":
 		return invalid("--cgroupns host is not supported: a container has its own cgroup namespace")
+	case h.VolumeDriver != "" && h.VolumeDriver != "local":
+		return invalid("volume driver %q is not supported: berth has the local driver", h.VolumeDriver)
 	case h.CpusetCpus != "" || h.CpusetMems != "":
 		return invalid("--cpuset-cpus and --cpuset-mems are not supported: berth limits CPU time (--cpus), not CPUs")
 	}
@@ -411,8 +434,8 @@ func resources(r container.Resources) (cgroup.Resources, error) {
 }
 
 // filesystem is chapter 03's part: the user's environment (chapter 06
-// puts the image's under it), working directory, volumes and a
-// read-only root.
+// puts the image's under it), working directory, the size of /dev/shm
+// and a read-only root. The volumes are planMounts's.
 func filesystem(cfg *container.Config, h *container.HostConfig) (rootfs.Options, error) {
 	var o rootfs.Options
 	o.Env = withValues(cfg.Env)
@@ -427,27 +450,13 @@ func filesystem(cfg *container.Config, h *container.HostConfig) (rootfs.Options,
 		return o, invalid("the working directory '%s' is invalid, it needs to be an absolute path", o.Workdir)
 	}
 	o.ReadonlyRootfs = h.ReadonlyRootfs
-	for _, b := range h.Binds {
-		v, err := rootfs.ParseVolume(b)
-		if err != nil {
-			return o, invalid("invalid volume specification: %v", err)
-		}
-		o.Volumes = append(o.Volumes, v)
+	if h.ShmSize < 0 {
+		return o, invalid("SHM size can not be less than 0")
 	}
-	for _, m := range h.Mounts {
-		if m.Type != mount.TypeBind {
-			return o, invalid("mount type %q is not supported: berth has bind mounts only", m.Type)
-		}
-		spec := m.Source + ":" + m.Target
-		if m.ReadOnly {
-			spec += ":ro"
-		}
-		v, err := rootfs.ParseVolume(spec)
-		if err != nil {
-			return o, invalid("invalid mount config: %v", err)
-		}
-		o.Volumes = append(o.Volumes, v)
+	if h.ShmSize == 0 {
+		h.ShmSize = rootfs.DefaultShmSize // what inspect shows, as Docker
 	}
+	o.ShmSize = h.ShmSize
 	return o, nil
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/04-cow-layers/layer"
+	"github.com/berth-project/berth/04-cow-layers/volume"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
@@ -55,8 +56,11 @@ const (
 type Daemon struct {
 	opts       Options
 	started    time.Time
-	images     *image.Store // chapter 06: <DataRoot>/images
-	containers *shim.Store  // chapter 07: <DataRoot>/containers, <DataRoot>/names
+	images     *image.Store  // chapter 06: <DataRoot>/images
+	containers *shim.Store   // chapter 07: <DataRoot>/containers, <DataRoot>/names
+	volumes    *volume.Store // chapter 04: <DataRoot>/volumes
+	// volumesMu: a create reads, a volume's removal writes (volumes.go).
+	volumesMu sync.RWMutex
 
 	// The container half's memory (containers_live.go): who waits for
 	// which container, the watch on their directories, the execs.
@@ -103,7 +107,11 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
-	d := &Daemon{opts: opts, started: time.Now(), images: images, containers: containers}
+	volumes, err := volume.Open(opts.DataRoot)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	d := &Daemon{opts: opts, started: time.Now(), images: images, containers: containers, volumes: volumes}
 	if !opts.KeepCgroupMount {
 		if _, err := cgroup.FavorDynMods(); err != nil {
 			// Slower starts, nothing worse (a daemon in a

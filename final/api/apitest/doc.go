@@ -9,15 +9,16 @@
 //	api.Server  (the real one: routing, hijacking, framing, errors)
 //	        │  api.Backend
 //	        ▼
-//	apitest.Fake (containers, execs, images in memory)
+//	apitest.Fake (containers, execs, images, volumes in memory)
 //
 // The fake keeps what clients depend on: the container state machine
 // (created, running, exited, removed), attach before start, wait
 // conditions, logs with follow, exec exit codes, 404/409/304 with the
 // engine's messages, and round trips (commit, save then load, export then
-// import). Programs run with the container's standard streams; the
-// defaults (echo, cat, sh, sleep, true, false, touch, rm, ls, env) can be
-// extended with SetProgram.
+// import). Volumes are records without files (a volume is in use while a
+// container names it in Binds or Mounts). Programs run with the
+// container's standard streams; the defaults (echo, cat, sh, sleep, true,
+// false, touch, rm, ls, env) can be extended with SetProgram.
 //
 //	fake := apitest.NewFake()
 //	sock := apitest.Serve(t, fake)

@@ -20,6 +20,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/api/types/volume"
 
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
@@ -44,6 +45,7 @@ type Fake struct {
 	seq        int
 	// started is when the fake was made: its networks' creation time.
 	started time.Time
+	volumes map[string]volume.Volume // by name (volumes.go)
 }
 
 var _ api.Backend = (*Fake)(nil)
