@@ -30,11 +30,11 @@
 // through its descriptor (fstat, read through /proc/self/fd/N, which is
 // the very file) and not looked up again by name:
 //
-//	   client path "/x/passwd"
-//	          |
-//	   openat2(rootfd, "x/passwd", RESOLVE_IN_ROOT)   x -> /etc is read
-//	          |                                       as rootfd/etc
-//	   fd of the container's /etc/passwd --> fstat, read, tar
+//	client path "/x/passwd"
+//	       |
+//	openat2(rootfd, "x/passwd", RESOLVE_IN_ROOT)   x -> /etc is read
+//	       |                                       as rootfd/etc
+//	fd of the container's /etc/passwd --> fstat, read, tar
 //
 // The archive's walk (GET) and the extraction (PUT) go one name at a
 // time below directory descriptors: each entry is opened, created,
