@@ -39,7 +39,11 @@ func MountRoot(spec layer.MountSpec, target string, mounts []rootfs.Volume, what
 		// Unmount before the thread goes, so that when Close returns
 		// the overlay is gone: a start may mount the same upper
 		// directory next. (The root's descriptor is closed already.)
-		unmounted <- unix.Unmount(target, unix.MNT_DETACH)
+		if err := unix.Unmount(target, unix.MNT_DETACH); err != nil {
+			unmounted <- fmt.Errorf("unmounting the root of %s: %w", what, err)
+			return
+		}
+		unmounted <- nil
 	}()
 	res := <-ready
 	return res.root, res.err

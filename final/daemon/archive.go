@@ -152,7 +152,7 @@ func (d *Daemon) openContainerRoot(name string) (*entry, *containerfs.Root, erro
 		if st.Status == shim.Running && st.Pid > 0 {
 			root, err = runningRoot(st, what)
 		} else {
-			root, err = d.stoppedRoot(e, what)
+			root, err = d.stoppedRootLocked(e, what)
 		}
 		if err == nil {
 			return e, root, nil
@@ -222,6 +222,19 @@ func (d *Daemon) stoppedRoot(e *entry, what string) (*containerfs.Root, error) {
 		return nil, err
 	}
 	return root.WithRelease(rw.Release), nil
+}
+
+// stoppedRootLocked is stoppedRoot for one request at a time: two copies
+// into the same stopped container wait for each other rather than find
+// its layer held and take it for a start.
+func (d *Daemon) stoppedRootLocked(e *entry, what string) (*containerfs.Root, error) {
+	e.cpMu.Lock()
+	root, err := d.stoppedRoot(e, what)
+	if err != nil {
+		e.cpMu.Unlock()
+		return nil, err
+	}
+	return root.WithRelease(func() error { e.cpMu.Unlock(); return nil }), nil
 }
 
 // apiPathStat is the Engine API's form of a stat.

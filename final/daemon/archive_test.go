@@ -4,10 +4,12 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -376,4 +378,28 @@ func TestCp_SymlinkExchangeRace(t *testing.T) {
 		_, _, _ = l.docker("", "cp", name+":/w/d/etc/passwd", t.TempDir())
 	}
 	noHostFile(t, f)
+}
+
+// Copies into the same stopped container at the same time wait for each
+// other: each mounts its root in turn.
+func TestCp_ConcurrentCopiesIntoAStoppedContainer(t *testing.T) {
+	l := newLab(t)
+	l.ok("create", "--name", "cpconc", "busybox", "true")
+	f := filepath.Join(t.TempDir(), "f")
+	require.NoError(t, os.WriteFile(f, []byte("x"), 0o644))
+	var wg sync.WaitGroup
+	errs := make([]string, 4)
+	for i := range errs {
+		wg.Go(func() {
+			_, errOut, code := l.docker("", "cp", f, fmt.Sprintf("cpconc:/tmp/f%d", i))
+			if code != 0 {
+				errs[i] = errOut
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, make([]string, 4), errs)
+	for i := range errs {
+		assert.Equal(t, "x", l.cat("cpconc", fmt.Sprintf("/tmp/f%d", i)))
+	}
 }
