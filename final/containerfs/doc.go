@@ -77,5 +77,10 @@
 // while the descriptor is used from other threads; a walk from the
 // descriptor crosses those mounts whatever namespace the walking thread
 // is in. Writes land in the container's upper directory, as if the
-// container had made them.
+// container had made them. Two details: the thread must not be the
+// process's main thread, which the runtime never ends and whose mounts
+// /proc/self/mountinfo shows (MountRoot keeps the main thread busy and
+// lets another thread do it); and the thread forks nothing, so that its
+// end kills no child through a parent-death signal (chapter 05's netns.go
+// explains that trap).
 package containerfs

@@ -17,36 +17,65 @@ import (
 // in a mount namespace of their own, which nobody else sees and which
 // goes away with Close. See doc.go for why a thread of its own holds it.
 func MountRoot(spec layer.MountSpec, target string, mounts []rootfs.Volume, what string) (*Root, error) {
-	type result struct {
-		root *Root
-		err  error
-	}
-	ready := make(chan result)
-	done := make(chan struct{})
-	unmounted := make(chan error)
+	h := &nsHolder{spec: spec, target: target, mounts: mounts, what: what,
+		ready: make(chan error), done: make(chan struct{}), unmounted: make(chan error)}
 	go func() {
-		// The thread is never unlocked: when this goroutine returns,
-		// the runtime ends the thread, and the namespace with it.
 		runtime.LockOSThread()
-		root, err := mountOnThread(spec, target, mounts, what)
-		if err != nil {
-			ready <- result{err: err}
+		if unix.Gettid() != unix.Getpid() {
+			h.hold() // the thread ends with this goroutine, still locked
 			return
 		}
-		root.release = func() error { close(done); return <-unmounted }
-		ready <- result{root: root}
-		<-done
-		// Unmount before the thread goes, so that when Close returns
-		// the overlay is gone: a start may mount the same upper
-		// directory next. (The root's descriptor is closed already.)
-		if err := unix.Unmount(target, unix.MNT_DETACH); err != nil {
-			unmounted <- fmt.Errorf("unmounting the root of %s: %w", what, err)
-			return
-		}
-		unmounted <- nil
+		// The process's main thread: the runtime never ends it (that
+		// would end the process), and /proc/self shows its mounts.
+		// Keep it locked here, which makes the holder's goroutine run
+		// on another thread, and give it back untouched afterwards.
+		held := make(chan struct{})
+		go func() {
+			runtime.LockOSThread()
+			h.hold()
+			close(held)
+		}()
+		<-held
+		runtime.UnlockOSThread()
 	}()
-	res := <-ready
-	return res.root, res.err
+	if err := <-h.ready; err != nil {
+		return nil, err
+	}
+	return h.root, nil
+}
+
+// nsHolder is the thread that holds a stopped container's mounts.
+type nsHolder struct {
+	spec      layer.MountSpec
+	target    string
+	mounts    []rootfs.Volume
+	what      string
+	root      *Root
+	ready     chan error    // the root is open, or could not be
+	done      chan struct{} // closed by the root's Close
+	unmounted chan error
+}
+
+// hold runs on a locked thread that is not the main one, and never
+// unlocks it: when it returns, the runtime ends the thread, and with it
+// the namespace. It unmounts the root explicitly before, so that when
+// Close returns the overlay is gone: a start may mount the same upper
+// directory next. (The root's descriptor is closed by then.)
+func (h *nsHolder) hold() {
+	root, err := mountOnThread(h.spec, h.target, h.mounts, h.what)
+	if err != nil {
+		h.ready <- err
+		return
+	}
+	root.release = func() error { close(h.done); return <-h.unmounted }
+	h.root = root
+	h.ready <- nil
+	<-h.done
+	if err := unix.Unmount(h.target, unix.MNT_DETACH); err != nil {
+		h.unmounted <- fmt.Errorf("unmounting the root of %s: %w", h.what, err)
+		return
+	}
+	h.unmounted <- nil
 }
 
 // mountOnThread runs on a locked thread: it unshares the thread's mount
