@@ -31,6 +31,9 @@ type ExtractOptions struct {
 	// container with a user); otherwise each file gets the archive's
 	// uid and gid.
 	Owner *Owner
+	// NoChown leaves the files to whoever extracts them (the client's
+	// side of docker cp, as an ordinary user); Owner is then unused.
+	NoChown bool
 	// Check, when set, is called with the destination directory, fully
 	// resolved in the container, before anything is written: the caller
 	// refuses a read-only root file system there.
@@ -256,12 +259,8 @@ func (x *extractor) metadata(pfd int, base string, hdr *tar.Header) error {
 		return fmt.Errorf("extracting %s in %s: %w", hdr.Name, x.r.what, err)
 	}
 	defer unix.Close(fd)
-	uid, gid := hdr.Uid, hdr.Gid
-	if x.opts.Owner != nil {
-		uid, gid = x.opts.Owner.UID, x.opts.Owner.GID
-	}
-	if err := unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("chown %s in %s: %w", hdr.Name, x.r.what, err)
+	if err := x.chown(fd, hdr); err != nil {
+		return err
 	}
 	if hdr.Typeflag == tar.TypeSymlink {
 		return x.times(pfd, base, hdr)
@@ -277,6 +276,21 @@ func (x *extractor) metadata(pfd int, base string, hdr *tar.Header) error {
 		return nil
 	}
 	return x.times(pfd, base, hdr)
+}
+
+// chown gives the file fd (O_PATH) the archive's owner, or Owner.
+func (x *extractor) chown(fd int, hdr *tar.Header) error {
+	if x.opts.NoChown {
+		return nil
+	}
+	uid, gid := hdr.Uid, hdr.Gid
+	if x.opts.Owner != nil {
+		uid, gid = x.opts.Owner.UID, x.opts.Owner.GID
+	}
+	if err := unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("chown %s in %s: %w", hdr.Name, x.r.what, err)
+	}
+	return nil
 }
 
 // times sets base's access and modification times, not following it.

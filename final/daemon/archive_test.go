@@ -19,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/final/api/apitest"
+	"github.com/berth-project/berth/final/cli"
 )
 
 // docker cp through the real docker CLI (S..): both ways, files and
@@ -401,5 +403,58 @@ func TestCp_ConcurrentCopiesIntoAStoppedContainer(t *testing.T) {
 	assert.Equal(t, make([]string, 4), errs)
 	for i := range errs {
 		assert.Equal(t, "x", l.cat("cpconc", fmt.Sprintf("/tmp/f%d", i)))
+	}
+}
+
+// berth cp, the project's own client, against the engine: the same
+// requests, and the same containment (a container's /x -> /etc is its
+// own /etc).
+func TestCp_BerthCLI(t *testing.T) {
+	l := newLab(t)
+	secret := labtest.Unique("berth-cp")
+	for name := range l.cpContainers("cpberth", "ln -s /etc /x && mkdir -p /d/sub && echo deep > /d/sub/f && echo inside > /etc/"+secret) {
+		berth := func(args ...string) (string, string, int) {
+			var out, errOut bytes.Buffer
+			c := cli.New(strings.NewReader(""), &out, &errOut)
+			c.Getenv = func(k string) string {
+				if k == cli.HostEnv {
+					return apitest.Host(l.sock)
+				}
+				return ""
+			}
+			code := c.Run(args)
+			return out.String(), errOut.String(), code
+		}
+		dir := t.TempDir()
+		_, errOut, code := berth("cp", name+":/x/"+secret, dir)
+		require.Equal(t, 0, code, errOut)
+		data, err := os.ReadFile(filepath.Join(dir, secret))
+		require.NoError(t, err)
+		assert.Equal(t, "inside\n", string(data), name)
+
+		_, errOut, code = berth("cp", "-L", name+":/x", filepath.Join(dir, "etc"))
+		require.Equal(t, 0, code, errOut)
+		_, err = os.Stat(filepath.Join(dir, "etc", secret))
+		assert.NoError(t, err, "%s: -L copied the container's /etc", name)
+
+		_, errOut, code = berth("cp", name+":/d/.", filepath.Join(dir, "contents"))
+		require.Equal(t, 0, code, errOut)
+		data, err = os.ReadFile(filepath.Join(dir, "contents", "sub", "f"))
+		require.NoError(t, err, name)
+		assert.Equal(t, "deep\n", string(data))
+
+		in := filepath.Join(dir, "in-"+secret)
+		require.NoError(t, os.WriteFile(in, []byte("copied in"), 0o644))
+		_, errOut, code = berth("cp", in, name+":/x")
+		require.Equal(t, 0, code, errOut)
+		assert.Equal(t, "copied in", l.cat(name, "/etc/in-"+secret), name)
+		_, errOut, code = berth("cp", filepath.Join(dir, "contents"), name+":/d/again")
+		require.Equal(t, 0, code, errOut)
+		assert.Equal(t, "deep\n", l.cat(name, "/d/again/sub/f"), name)
+		noHostFile(t, "in-"+secret)
+
+		_, errOut, code = berth("cp", name+":/nope", dir)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, "Could not find the file /nope in container "+name)
 	}
 }
