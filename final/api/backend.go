@@ -65,8 +65,9 @@ type Backend interface {
 	// ContainerArchivePath writes a tar of path to w; it calls stat
 	// with path's stat before the first byte (the answer's header).
 	ContainerArchivePath(ctx context.Context, name, path string, stat func(container.PathStat) error, w io.Writer) error
-	// ContainerExtractToDir extracts the tar content into the
-	// directory path, which must exist.
+	// ContainerExtractToDir extracts the tar content (possibly
+	// compressed) into the directory path, which must exist. A
+	// read-only destination is errdefs.ErrPermissionDenied (403).
 	ContainerExtractToDir(ctx context.Context, name, path string, opts CopyToOptions, content io.Reader) error
 
 	// Exec

@@ -76,6 +76,12 @@ func (r *Root) Extract(name string, src io.Reader, opts ExtractOptions) error {
 			return fmt.Errorf("reading the archive for %s: %w", r.what, err)
 		}
 		if err := x.entry(hdr, tr); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				// The destination exists: this is a file system
+				// that refuses the entry (/proc), not a missing
+				// path, which the caller would answer with a 404.
+				return errors.New(err.Error())
+			}
 			return err
 		}
 	}

@@ -92,7 +92,14 @@ func (d *Daemon) ContainerExtractToDir(ctx context.Context, name, p string, opts
 		}
 		xo.Owner = &containerfs.Owner{UID: int(uid), GID: int(gid)}
 	}
-	if err := root.Extract(p, cancelReader{ctx: ctx, r: content}, xo); err != nil {
+	// The API takes the tar compressed too (gzip, bzip2; xz is refused,
+	// as chapter 06 refuses it for images).
+	tarStream, _, err := image.Decompress(cancelReader{ctx: ctx, r: content})
+	if err != nil {
+		return giveKind(errdefs.ErrInvalidArgument, fmt.Errorf("the archive for container %s: %w", name, err))
+	}
+	defer tarStream.Close()
+	if err := root.Extract(p, tarStream, xo); err != nil {
 		return archiveErr(e, name, p, err)
 	}
 	return nil
@@ -115,7 +122,9 @@ func containerMounts(rec *record) ([]rootfs.Volume, error) {
 // does: a read-only mount, or the root file system of a container run
 // with --read-only outside its mounts. (A running container's kernel
 // would refuse with EROFS anyway; a stopped one's overlay is mounted
-// read-write for the copy, so this is what protects it.)
+// read-write for the copy, so this is what protects it.) The status is
+// the API's 403, "the volume or container rootfs is marked as
+// read-only".
 func writable(rec *record, mounts []rootfs.Volume, dest string) error {
 	var in *rootfs.Volume
 	for i, m := range mounts {
@@ -126,9 +135,9 @@ func writable(rec *record, mounts []rootfs.Volume, dest string) error {
 	}
 	switch {
 	case in != nil && in.ReadOnly:
-		return invalid("mounted volume is marked read-only")
+		return errdefs.ErrPermissionDenied.WithMessage("mounted volume is marked read-only")
 	case in == nil && rec.HostConfig.ReadonlyRootfs:
-		return invalid("container rootfs is marked read-only")
+		return errdefs.ErrPermissionDenied.WithMessage("container rootfs is marked read-only")
 	}
 	return nil
 }
@@ -254,7 +263,7 @@ func archiveErr(e *entry, name, p string, err error) error {
 		errors.Is(err, unix.ELOOP):
 		return giveKind(errdefs.ErrInvalidArgument, err)
 	case errors.Is(err, unix.EROFS):
-		return giveKind(errdefs.ErrInvalidArgument, fmt.Errorf("container %s: %s is on a read-only file system: %w", e.id, p, err))
+		return giveKind(errdefs.ErrPermissionDenied, fmt.Errorf("container %s: %s is on a read-only file system: %w", e.id, p, err))
 	}
 	return err
 }

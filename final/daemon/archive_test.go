@@ -3,6 +3,7 @@ package daemon
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -154,6 +155,15 @@ func TestCp_TarOnStdinAndStdout(t *testing.T) {
 		require.Equal(t, 0, code, errOut)
 		assert.Equal(t, "from stdin", l.cat(name, "/d/new/f"), name)
 		assert.Equal(t, "from stdin", l.cat(name, "/d/g"), "%s: the hard link", name)
+
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		_, err := io.WriteString(zw, tarOf(t, [2]string{"zipped", "gzip"}))
+		require.NoError(t, err)
+		require.NoError(t, zw.Close())
+		_, errOut, code = l.docker(gz.String(), "cp", "-", name+":/d")
+		require.Equal(t, 0, code, "%s: a gzipped tar: %s", name, errOut)
+		assert.Equal(t, "gzip", l.cat(name, "/d/zipped"), name)
 	}
 }
 
@@ -239,7 +249,9 @@ func TestCp_Errors(t *testing.T) {
 
 		// What the client checks itself, the server checks too.
 		ctx := labCtx(t)
-		_, err := l.client.CopyToContainer(ctx, name, client.CopyToContainerOptions{DestinationPath: "/etc/passwd", Content: strings.NewReader(tarOf(t))})
+		_, err := l.client.CopyToContainer(ctx, name, client.CopyToContainerOptions{DestinationPath: "/tmp", Content: strings.NewReader("\xfd7zXZ\x00 not really xz")})
+		assert.True(t, errdefs.IsInvalidArgument(err), "%s: xz is refused: %v", name, err)
+		_, err = l.client.CopyToContainer(ctx, name, client.CopyToContainerOptions{DestinationPath: "/etc/passwd", Content: strings.NewReader(tarOf(t))})
 		assert.True(t, errdefs.IsInvalidArgument(err), "%s: %v", name, err)
 		assert.ErrorContains(t, err, "extraction point is not a directory")
 		_, err = l.client.ContainerStatPath(ctx, name, client.ContainerStatPathOptions{Path: "/no/such"})
@@ -268,6 +280,8 @@ func TestCp_ReadOnly(t *testing.T) {
 		_, errOut, code := l.docker("", "cp", f, name+":/tmp/")
 		assert.NotEqual(t, 0, code, name)
 		assert.Contains(t, errOut, "container rootfs is marked read-only", name)
+		_, err := l.client.CopyToContainer(labCtx(t), name, client.CopyToContainerOptions{DestinationPath: "/tmp", Content: strings.NewReader(tarOf(t))})
+		assert.True(t, errdefs.IsPermissionDenied(err), "%s: 403, as the API says: %v", name, err)
 
 		_, errOut, code = l.docker("", "cp", f, name+":/ro/")
 		assert.NotEqual(t, 0, code, name)
