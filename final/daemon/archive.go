@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"strings"
 
 	"github.com/containerd/errdefs"
@@ -83,7 +82,7 @@ func (d *Daemon) ContainerExtractToDir(ctx context.Context, name, p string, opts
 	}
 	xo := containerfs.ExtractOptions{
 		NoOverwriteDirNonDir: opts.NoOverwriteDirNonDir,
-		Check:                func(dest string) error { return writable(rec, mounts, dest) },
+		Check:                func(dest string) error { return writable(rec, mounts, dest, root.Resolve) },
 	}
 	if opts.CopyUIDGID && rec.Config.User != "" {
 		uid, gid, err := image.LookupUser([]string{fmt.Sprintf("/proc/self/fd/%d", root.FD())}, rec.Config.User)
@@ -125,12 +124,19 @@ func containerMounts(rec *record) ([]rootfs.Volume, error) {
 // read-write for the copy, so this is what protects it.) The status is
 // the API's 403, "the volume or container rootfs is marked as
 // read-only".
-func writable(rec *record, mounts []rootfs.Volume, dest string) error {
+//
+// A mount's target is resolved in the root as dest was (resolve), since
+// a target may run through the image's symlinks (/var/run -> /run).
+func writable(rec *record, mounts []rootfs.Volume, dest string, resolve func(string) (string, error)) error {
 	var in *rootfs.Volume
+	longest := -1
 	for i, m := range mounts {
-		t := path.Clean(m.Target)
-		if (dest == t || strings.HasPrefix(dest, t+"/") || t == "/") && (in == nil || len(t) > len(in.Target)) {
-			in = &mounts[i]
+		t, err := resolve(m.Target)
+		if err != nil {
+			return err
+		}
+		if (dest == t || strings.HasPrefix(dest, t+"/") || t == "/") && len(t) > longest {
+			in, longest = &mounts[i], len(t)
 		}
 	}
 	switch {

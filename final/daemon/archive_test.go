@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/03-rootfs/rootfs"
 	"github.com/berth-project/berth/final/api/apitest"
 	"github.com/berth-project/berth/final/cli"
 )
@@ -470,5 +471,36 @@ func TestCp_BerthCLI(t *testing.T) {
 		_, errOut, code = berth("cp", name+":/nope", dir)
 		assert.Equal(t, 1, code)
 		assert.Contains(t, errOut, "Could not find the file /nope in container "+name)
+	}
+}
+
+// writable's table: which mount a destination is in, through the
+// image's symlinks, and whether it takes a copy.
+func TestCp_Writable(t *testing.T) {
+	links := map[string]string{"/var/run": "/run", "/data": "/data", "/ro": "/ro", "/ro/rw": "/ro/rw"}
+	resolve := func(p string) (string, error) { return links[p], nil }
+	mounts := []rootfs.Volume{{Target: "/var/run"}, {Target: "/ro", ReadOnly: true}, {Target: "/ro/rw"}, {Target: "/data"}}
+	for _, tc := range []struct {
+		dest           string
+		readonlyRootfs bool
+		err            string
+	}{
+		{"/tmp", false, ""},
+		{"/tmp", true, "container rootfs is marked read-only"},
+		{"/run/x", true, ""}, // in the /var/run volume, through the link
+		{"/data", true, ""},
+		{"/database", true, "container rootfs is marked read-only"},
+		{"/ro/x", false, "mounted volume is marked read-only"},
+		{"/ro/rw/x", false, ""}, // the innermost mount decides
+	} {
+		rec := &record{}
+		rec.HostConfig.ReadonlyRootfs = tc.readonlyRootfs
+		err := writable(rec, mounts, tc.dest, resolve)
+		if tc.err == "" {
+			assert.NoError(t, err, tc.dest)
+			continue
+		}
+		assert.ErrorContains(t, err, tc.err, tc.dest)
+		assert.True(t, errdefs.IsPermissionDenied(err), tc.dest)
 	}
 }
