@@ -160,9 +160,9 @@ func (a *archiver) dir(fd int, hdr *tar.Header) error {
 	for _, n := range names {
 		cfd, err := unix.Openat(int(d.Fd()), n, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return fmt.Errorf("archiving %s of %s: %w", path.Join(hdr.Name, n), a.r.what, err)
+			return fmt.Errorf("archiving %s of %s: %w", hdr.Name+n, a.r.what, err)
 		}
-		if err := a.add(cfd, path.Join(hdr.Name, n)); err != nil {
+		if err := a.add(cfd, hdr.Name+n); err != nil { // "d/a", "./a", "/etc" as Docker names them
 			return err
 		}
 	}

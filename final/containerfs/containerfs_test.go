@@ -167,7 +167,7 @@ func TestArchiveNames(t *testing.T) {
 		want []string
 	}{
 		{"/dir", []string{"dir/", "dir/back -> ../x", "dir/sub/", "dir/sub/f", "dir/sub/g => dir/sub/f"}},
-		{"/dir/.", []string{"./", "back -> ../x", "sub/", "sub/f", "sub/g => sub/f"}},
+		{"/dir/.", []string{"./", "./back -> ../x", "./sub/", "./sub/f", "./sub/g => ./sub/f"}},
 		{"/dir/sub/f", []string{"f"}},
 		{"/x", []string{"x -> /etc"}},
 		{"/x/", []string{"x/", "x/passwd"}},
@@ -185,12 +185,13 @@ func TestEntryPath(t *testing.T) {
 		{"a", "a"}, {"./a/b/", "a/b"}, {"/abs/x", "abs/x"}, {".", ""}, {"/", ""},
 		{"a/../b", "b"}, {"/../a", "a"},
 	} {
-		got, err := entryPath(tc.in)
+		got, err := entryPath(tc.in, "/d")
 		require.NoError(t, err, tc.in)
 		assert.Equal(t, tc.want, got, tc.in)
 	}
 	for _, in := range []string{"..", "../a", "a/../../b", "./../a"} {
-		_, err := entryPath(in)
+		_, err := entryPath(in, "/d")
+		assert.ErrorContains(t, err, "is outside of \"/d\"", in)
 		assert.ErrorIs(t, err, ErrUnsafeEntry, in)
 	}
 }

@@ -18,7 +18,7 @@ import (
 var (
 	ErrNotDir       = errors.New("extraction point is not a directory")
 	ErrOverwrite    = errors.New("cannot overwrite")
-	ErrUnsafeEntry  = errors.New("archive entry outside the destination")
+	ErrUnsafeEntry  = errors.New("refused archive entry")
 	ErrDeviceRefuse = errors.New("device nodes are not extracted")
 )
 
@@ -112,19 +112,20 @@ type extractor struct {
 	dirs []*tar.Header // directories whose times are set at the end
 }
 
-// entryPath is an entry's name below the destination: "" for the
-// destination itself, an error for one that climbs above it.
-func entryPath(name string) (string, error) {
+// entryPath is an entry's name below the destination dest: "" for the
+// destination itself, an error in Docker's words for one that climbs
+// above it.
+func entryPath(name, dest string) (string, error) {
 	c := path.Clean(name)
 	if c == ".." || strings.HasPrefix(c, "../") {
-		return "", fmt.Errorf("%q: %w", name, ErrUnsafeEntry)
+		return "", fmt.Errorf("%w: %q is outside of %q", ErrUnsafeEntry, name, dest)
 	}
 	return strings.TrimPrefix(path.Clean("/"+c), "/"), nil
 }
 
 // entry writes one entry of the archive.
 func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
-	rel, err := entryPath(hdr.Name)
+	rel, err := entryPath(hdr.Name, x.dest)
 	if err != nil {
 		return err
 	}
@@ -178,9 +179,9 @@ func (x *extractor) makeRoom(pfd int, base, full string, hdr *tar.Header) (keep 
 	case isDir && wantDir:
 		return true, nil
 	case x.opts.NoOverwriteDirNonDir && isDir:
-		return false, fmt.Errorf("%w directory %q with non-directory %q", ErrOverwrite, full, hdr.Name)
+		return false, fmt.Errorf("%w directory %q with non-directory %q", ErrOverwrite, full, x.dest)
 	case x.opts.NoOverwriteDirNonDir && wantDir:
-		return false, fmt.Errorf("%w non-directory %q with directory %q", ErrOverwrite, full, hdr.Name)
+		return false, fmt.Errorf("%w non-directory %q with directory %q", ErrOverwrite, full, x.dest)
 	}
 	if err := removeAllAt(pfd, base); err != nil {
 		return false, fmt.Errorf("replacing %s in %s: %w", full, x.r.what, err)
@@ -242,7 +243,7 @@ func (x *extractor) create(pfd int, base, full string, hdr *tar.Header, r io.Rea
 // which names a path below the destination. linkat(2) without
 // AT_SYMLINK_FOLLOW links a symlink itself, never what it points to.
 func (x *extractor) link(pfd int, base, target string) error {
-	rel, err := entryPath(target)
+	rel, err := entryPath(target, x.dest)
 	if err != nil {
 		return err
 	}
@@ -317,7 +318,7 @@ func (x *extractor) times(pfd int, base string, hdr *tar.Header) error {
 func (x *extractor) dirTimes() error {
 	for i := len(x.dirs) - 1; i >= 0; i-- {
 		hdr := x.dirs[i]
-		rel, _ := entryPath(hdr.Name)
+		rel, _ := entryPath(hdr.Name, x.dest)
 		full := path.Join(x.dest, rel)
 		pfd, err := x.r.open(path.Dir(full), unix.O_DIRECTORY)
 		if err != nil {

@@ -147,7 +147,7 @@ func TestCp_TarOnStdinAndStdout(t *testing.T) {
 		assert.Equal(t, "d/a", hdrs["d/hard"].Linkname)
 
 		hdrs, _ = untar(t, l.ok("cp", name+":/d/.", "-"))
-		assert.ElementsMatch(t, []string{"./", "a", "hard", "sub/", "sub/b"}, keys(hdrs), "%s: the contents", name)
+		assert.ElementsMatch(t, []string{"./", "./a", "./hard", "./sub/", "./sub/b"}, keys(hdrs), "%s: the contents, as Docker names them", name)
 
 		hdrs, _ = untar(t, l.ok("cp", name+":/d/sub/b", "-"))
 		assert.Equal(t, []string{"b"}, keys(hdrs), name)
@@ -366,11 +366,11 @@ func TestCp_ArchiveCannotEscape(t *testing.T) {
 		for _, entry := range []string{"../" + c, "x/../../" + c, "../../../../../../tmp/" + c} {
 			_, errOut, code = l.docker(tarOf(t, [2]string{entry, "climbed"}), "cp", "-", name+":/tmp")
 			assert.NotEqual(t, 0, code, "%s: %s", name, entry)
-			assert.Contains(t, errOut, "outside the destination", "%s: %s", name, entry)
+			assert.Contains(t, errOut, "is outside of \"/tmp\"", "%s: %s", name, entry)
 		}
 		_, errOut, code = l.docker(tarOf(t, [2]string{"hl => ../../etc/passwd", ""}), "cp", "-", name+":/tmp")
 		assert.NotEqual(t, 0, code, "%s: a hard link above the destination", name)
-		assert.Contains(t, errOut, "outside the destination")
+		assert.Contains(t, errOut, "is outside of")
 		for _, p := range []string{"/" + c, "/tmp/" + c} {
 			_, errOut, _ = l.docker("", "cp", name+":"+p, "-")
 			assert.Contains(t, errOut, "Could not find the file", "%s: %s was not written", name, p)
