@@ -152,6 +152,14 @@ func TestCp_TarOnStdinAndStdout(t *testing.T) {
 		hdrs, _ = untar(t, l.ok("cp", name+":/d/sub/b", "-"))
 		assert.Equal(t, []string{"b"}, keys(hdrs), name)
 
+		// The whole root: the kernel's file systems of a running
+		// container (/proc, /sys) are empty directories in it.
+		hdrs, _ = untar(t, l.ok("cp", name+":/", "-"))
+		assert.Contains(t, hdrs, "/etc/passwd", name)
+		assert.Contains(t, hdrs, "/proc/", name)
+		assert.NotContains(t, hdrs, "/proc/1/", name)
+		assert.NotContains(t, hdrs, "/sys/kernel/", name)
+
 		_, errOut, code := l.docker(tarOf(t, [2]string{"new/", ""}, [2]string{"new/f", "from stdin"}, [2]string{"g => new/f", ""}), "cp", "-", name+":/d")
 		require.Equal(t, 0, code, errOut)
 		assert.Equal(t, "from stdin", l.cat(name, "/d/new/f"), name)
@@ -277,7 +285,11 @@ func TestCp_ReadOnly(t *testing.T) {
 	rw, ro := t.TempDir(), t.TempDir()
 	f := filepath.Join(t.TempDir(), "f")
 	require.NoError(t, os.WriteFile(f, []byte("x"), 0o644))
-	for name := range l.cpContainers("cpro", "", "--read-only", "-v", rw+":/rw", "-v", ro+":/ro:ro") {
+	conf := filepath.Join(t.TempDir(), "app.conf")
+	require.NoError(t, os.WriteFile(conf, []byte("a file mounted alone"), 0o644))
+	for name := range l.cpContainers("cpro", "", "--read-only", "-v", rw+":/rw", "-v", ro+":/ro:ro", "-v", conf+":/etc/app.conf") {
+		assert.Equal(t, "a file mounted alone", l.cat(name, "/etc/app.conf"), "%s: a bind-mounted file", name)
+
 		_, errOut, code := l.docker("", "cp", f, name+":/tmp/")
 		assert.NotEqual(t, 0, code, name)
 		assert.Contains(t, errOut, "container rootfs is marked read-only", name)
@@ -503,4 +515,17 @@ func TestCp_Writable(t *testing.T) {
 		assert.ErrorContains(t, err, tc.err, tc.dest)
 		assert.True(t, errdefs.IsPermissionDenied(err), tc.dest)
 	}
+}
+
+// A paused container is copied from and into like a running one: its
+// root stays reachable while its processes are frozen.
+func TestCp_PausedContainer(t *testing.T) {
+	l := newLab(t)
+	l.ok("run", "-d", "--name", "cppaused", "busybox", "sleep", "1000")
+	l.ok("pause", "cppaused")
+	f := filepath.Join(t.TempDir(), "f")
+	require.NoError(t, os.WriteFile(f, []byte("while paused"), 0o644))
+	l.ok("cp", f, "cppaused:/tmp/f")
+	assert.Equal(t, "while paused", l.cat("cppaused", "/tmp/f"))
+	l.ok("unpause", "cppaused")
 }
