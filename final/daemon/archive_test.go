@@ -9,12 +9,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -528,4 +530,55 @@ func TestCp_PausedContainer(t *testing.T) {
 	l.ok("cp", f, "cppaused:/tmp/f")
 	assert.Equal(t, "while paused", l.cat("cppaused", "/tmp/f"))
 	l.ok("unpause", "cppaused")
+}
+
+// A start waits for a copy into the stopped container in progress, and
+// then sees all of it.
+func TestCp_StartWaitsForACopy(t *testing.T) {
+	l := newLab(t)
+	id := l.create("cpwait", container.Config{Cmd: []string{"cat", "/tmp/first", "/tmp/second"}}, nil)
+	pr, pw := io.Pipe()
+	tw := tar.NewWriter(pw)
+	copied := make(chan error, 1)
+	go func() {
+		_, err := l.client.CopyToContainer(labCtx(t), "cpwait", client.CopyToContainerOptions{DestinationPath: "/tmp", Content: pr})
+		copied <- err
+	}()
+	write := func(name string) {
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(name) + 1), Typeflag: tar.TypeReg}))
+		_, err := io.WriteString(tw, name+"\n")
+		require.NoError(t, err)
+		require.NoError(t, tw.Flush())
+	}
+	write("first")
+	first := filepath.Join(l.opts.DataRoot, "containers", id, "upper", "tmp", "first")
+	eventually(t, func() bool { _, err := os.Stat(first); return err == nil }, "the copy has begun")
+
+	started := make(chan error, 1)
+	go func() {
+		_, err := l.client.ContainerStart(labCtx(t), "cpwait", client.ContainerStartOptions{})
+		started <- err
+	}()
+	eventually(t, startBlocked, "the start waits for the copy")
+	write("second")
+	require.NoError(t, tw.Close())
+	require.NoError(t, pw.Close())
+	require.NoError(t, <-copied)
+	require.NoError(t, <-started, "the start waited for the copy instead of failing")
+	assert.Equal(t, int64(0), l.wait(id))
+	out, _ := l.logs("cpwait")
+	assert.Equal(t, "first\nsecond\n", out)
+}
+
+// startBlocked reports whether a goroutine of this process (the lab's
+// daemon) is in ContainerStart, waiting for a mutex.
+func startBlocked() bool {
+	buf := make([]byte, 4<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "(*Daemon).ContainerStart(") && strings.Contains(g, "sync.(*Mutex).Lock") {
+			return true
+		}
+	}
+	return false
 }

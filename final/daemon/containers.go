@@ -46,6 +46,10 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	// A docker cp that has mounted the stopped container's root holds
+	// its layer: the start waits for the copy (archive.go).
+	e.cpMu.Lock()
+	defer e.cpMu.Unlock()
 	st, err := e.c.State()
 	if err != nil {
 		return err
