@@ -200,6 +200,8 @@ func (d *Daemon) ContainerRemove(ctx context.Context, name string, force, volume
 	if err != nil {
 		return err
 	}
+	e.cpMu.Lock() // a docker cp into the stopped container finishes first
+	defer e.cpMu.Unlock()
 	return d.remove(e, force)
 }
 
