@@ -2,6 +2,7 @@ package containerfs
 
 import (
 	"archive/tar"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -122,6 +123,9 @@ func (a *archiver) file(fd int, hdr *tar.Header, size int64) error {
 		return fmt.Errorf("archiving %s of %s: %w", hdr.Name, a.r.what, err)
 	}
 	defer f.Close()
+	if err := fileCaps(f, hdr); err != nil {
+		return fmt.Errorf("archiving %s of %s: %w", hdr.Name, a.r.what, err)
+	}
 	if err := a.header(hdr); err != nil {
 		return err
 	}
@@ -179,4 +183,22 @@ func reopen(fd int, flags int) (*os.File, error) {
 		return nil, err
 	}
 	return os.NewFile(uintptr(nfd), p), nil
+}
+
+// capsXattr holds a file's capabilities (setcap): the one extended
+// attribute Docker's archives carry, so that a copied ping still pings.
+const capsXattr = "security.capability"
+
+// fileCaps records f's capabilities in hdr, as a PAX xattr record.
+func fileCaps(f *os.File, hdr *tar.Header) error {
+	buf := make([]byte, 256)
+	n, err := unix.Fgetxattr(int(f.Fd()), capsXattr, buf)
+	switch {
+	case errors.Is(err, unix.ENODATA), errors.Is(err, unix.ENOTSUP):
+		return nil
+	case err != nil:
+		return err
+	}
+	hdr.PAXRecords = map[string]string{"SCHILY.xattr." + capsXattr: string(buf[:n])}
+	return nil
 }

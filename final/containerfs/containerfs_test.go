@@ -337,3 +337,40 @@ func TestExtractMetadata(t *testing.T) {
 	st := fi.Sys().(*syscall.Stat_t)
 	assert.Equal(t, [2]uint32{7, 8}, [2]uint32{st.Uid, st.Gid})
 }
+
+// A file's capabilities travel both ways, as in Docker's archives; an
+// archive's other xattrs are applied, overlay's own are not.
+func TestXattrs(t *testing.T) {
+	labtest.Privileged(t)
+	root, _ := tree(t, "ping", "d/")
+	// cap_net_raw+ep, version 2 of vfs_cap_data
+	caps := []byte{1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	require.NoError(t, unix.Setxattr(filepath.Join(root, "ping"), "security.capability", caps, 0))
+	r := openTree(t, root)
+	var buf bytes.Buffer
+	require.NoError(t, r.Archive("/ping", &buf))
+	hdr, err := tar.NewReader(bytes.NewReader(buf.Bytes())).Next()
+	require.NoError(t, err)
+	assert.Equal(t, string(caps), hdr.PAXRecords["SCHILY.xattr.security.capability"])
+
+	hdr.Name = "d/ping"
+	hdr.PAXRecords["SCHILY.xattr.user.note"] = "kept"
+	hdr.PAXRecords["SCHILY.xattr.trusted.overlay.opaque"] = "y"
+	var in bytes.Buffer
+	tw := tar.NewWriter(&in)
+	require.NoError(t, tw.WriteHeader(hdr))
+	_, err = tw.Write(make([]byte, hdr.Size))
+	require.NoError(t, err)
+	require.NoError(t, tw.Close())
+	require.NoError(t, r.Extract("/", &in, ExtractOptions{}))
+	for attr, want := range map[string]string{"security.capability": string(caps), "user.note": "kept", "trusted.overlay.opaque": ""} {
+		got := make([]byte, 64)
+		n, err := unix.Getxattr(filepath.Join(root, "d", "ping"), attr, got)
+		if want == "" {
+			assert.ErrorIs(t, err, unix.ENODATA, attr)
+			continue
+		}
+		require.NoError(t, err, attr)
+		assert.Equal(t, want, string(got[:n]), attr)
+	}
+}

@@ -52,7 +52,10 @@
 // Device nodes in an archive are refused: created by root on the host
 // they would give the container a device its own processes could not
 // create (its capabilities and device cgroup forbid mknod). FIFOs are
-// created. Extended attributes are neither archived nor extracted.
+// created. Of extended attributes, archives carry a file's capabilities
+// (security.capability), as Docker's do; extraction applies an archive's
+// attributes by chapter 06's rules, which drop overlay's own (a copy must
+// not forge an opaque directory or a redirect in the writable layer).
 //
 // # Why not os.Root
 //

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/03-rootfs/rootfs"
+	"github.com/berth-project/berth/06-images/image"
 )
 
 // Errors of Extract that the caller answers as the client's fault (400),
@@ -32,7 +33,8 @@ type ExtractOptions struct {
 	// uid and gid.
 	Owner *Owner
 	// NoChown leaves the files to whoever extracts them (the client's
-	// side of docker cp, as an ordinary user); Owner is then unused.
+	// side of docker cp, as an ordinary user): Owner is then unused, and
+	// no extended attribute (which may need privilege) is set.
 	NoChown bool
 	// Check, when set, is called with the destination directory, fully
 	// resolved in the container, before anything is written: the caller
@@ -277,6 +279,13 @@ func (x *extractor) metadata(pfd int, base string, hdr *tar.Header) error {
 	}
 	if err := unix.Chmod(fmt.Sprintf("/proc/self/fd/%d", fd), uint32(hdr.Mode&0o7777)); err != nil {
 		return fmt.Errorf("chmod %s in %s: %w", hdr.Name, x.r.what, err)
+	}
+	if !x.opts.NoChown {
+		// Chapter 06's rules: the archive's xattrs but overlay's own,
+		// set on base in the resolved directory, not following it.
+		if err := image.SetXattrs(fmt.Sprintf("/proc/self/fd/%d/%s", pfd, base), hdr.Name, hdr); err != nil {
+			return fmt.Errorf("%s: %w", x.r.what, err)
+		}
 	}
 	if hdr.Typeflag == tar.TypeDir {
 		x.dirs = append(x.dirs, hdr) // its entries would change its times
