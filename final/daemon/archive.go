@@ -20,7 +20,7 @@ import (
 	"github.com/berth-project/berth/final/containerfs"
 )
 
-// docker cp (S..): HEAD, GET and PUT /containers/ID/archive. The paths are
+// docker cp: HEAD, GET and PUT /containers/ID/archive. The paths are
 // resolved by final/containerfs inside the container's root, which is:
 //
 //	running   /proc/<init>/root: the root its processes see, volumes

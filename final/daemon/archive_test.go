@@ -27,7 +27,7 @@ import (
 	"github.com/berth-project/berth/final/cli"
 )
 
-// docker cp through the real docker CLI (S..): both ways, files and
+// docker cp through the real docker CLI: both ways, files and
 // directories, on a running container (its /proc/PID/root) and on a
 // stopped one (its overlay, mounted for the copy).
 
