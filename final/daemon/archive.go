@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -33,7 +34,7 @@ import (
 
 // ContainerStatPath answers HEAD /containers/ID/archive.
 func (d *Daemon) ContainerStatPath(ctx context.Context, name, p string) (container.PathStat, error) {
-	e, root, err := d.openContainerRoot(name)
+	e, root, err := d.openContainerRoot(ctx, name)
 	if err != nil {
 		return container.PathStat{}, err
 	}
@@ -47,7 +48,7 @@ func (d *Daemon) ContainerStatPath(ctx context.Context, name, p string) (contain
 
 // ContainerArchivePath answers GET /containers/ID/archive.
 func (d *Daemon) ContainerArchivePath(ctx context.Context, name, p string, stat func(container.PathStat) error, w io.Writer) error {
-	e, root, err := d.openContainerRoot(name)
+	e, root, err := d.openContainerRoot(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -67,7 +68,7 @@ func (d *Daemon) ContainerArchivePath(ctx context.Context, name, p string, stat 
 
 // ContainerExtractToDir answers PUT /containers/ID/archive.
 func (d *Daemon) ContainerExtractToDir(ctx context.Context, name, p string, opts api.CopyToOptions, content io.Reader) error {
-	e, root, err := d.openContainerRoot(name)
+	e, root, err := d.openContainerRoot(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -149,16 +150,19 @@ func writable(rec *record, mounts []rootfs.Volume, dest string, resolve func(str
 }
 
 // openContainerRoot opens the root of the container that name names,
-// running or not. A container that starts or stops in between is tried
-// again as what it has become.
-func (d *Daemon) openContainerRoot(name string) (*entry, *containerfs.Root, error) {
+// running or not. A container that starts or stops in between (its init
+// exiting, say, before its shim has recorded the exit) is tried again as
+// what it has become, once its state has changed.
+func (d *Daemon) openContainerRoot(ctx context.Context, name string) (*entry, *containerfs.Root, error) {
 	e, err := d.lookup(name)
 	if err != nil {
 		return nil, nil, err
 	}
 	what := "container " + name
-	var last error
-	for range 3 {
+	for range 5 {
+		d.live.mu.Lock()
+		changed := e.changed
+		d.live.mu.Unlock()
 		st, err := e.c.State()
 		if err != nil {
 			return nil, nil, err
@@ -169,15 +173,17 @@ func (d *Daemon) openContainerRoot(name string) (*entry, *containerfs.Root, erro
 		} else {
 			root, err = d.stoppedRootLocked(e, what)
 		}
-		if err == nil {
-			return e, root, nil
-		}
 		if !errors.Is(err, errChanged) {
-			return nil, nil, err
+			return e, root, err
 		}
-		last = err
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(time.Second): // a change the watch did not report
+		}
 	}
-	return nil, nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s keeps starting and stopping: %v", name, last))
+	return nil, nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s keeps starting and stopping: try again", name))
 }
 
 // errChanged: the container started or stopped while its root was being
