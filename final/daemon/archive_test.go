@@ -394,20 +394,34 @@ func TestCp_ArchiveCannotEscape(t *testing.T) {
 }
 
 // A container that swaps a directory for a symlink to "/" over and over
-// while docker cp writes into it (the CVE-2018-15664 exploit): every copy
-// lands in the container, whichever the directory was at that moment.
+// while docker cp writes into it and reads through it (the
+// CVE-2018-15664 exploit): every copy lands in the container, and every
+// read that went through the link read the container's file, whichever
+// /w/d was at that moment.
 func TestCp_SymlinkExchangeRace(t *testing.T) {
 	l := newLab(t)
 	name := "cprace"
 	l.ok("run", "-d", "--name", name, "busybox", "sh", "-c",
-		"mkdir -p /w/real; while :; do ln -sfn / /w/d.new; mv -T /w/d.new /w/d; rm -f /w/d; mkdir -p /w/d; done")
+		"mkdir -p /w/dir && ln -s / /w/link && while :; do mv -T /w/dir /w/d; mv -T /w/d /w/dir; mv -T /w/link /w/d; mv -T /w/d /w/link; done")
 	f := labtest.Unique("berth-cp-race")
 	src := filepath.Join(t.TempDir(), f)
 	require.NoError(t, os.WriteFile(src, []byte("raced"), 0o644))
+	theirs := l.cat(name, "/etc/passwd")
+	host, err := os.ReadFile("/etc/passwd")
+	require.NoError(t, err)
+	require.NotEqual(t, string(host), theirs, "the test needs the host's passwd to differ from the container's")
+	read := 0
 	for range 30 {
 		_, _, _ = l.docker("", "cp", src, name+":/w/d/")
-		_, _, _ = l.docker("", "cp", name+":/w/d/etc/passwd", t.TempDir())
+		out, _, code := l.docker("", "cp", name+":/w/d/etc/passwd", "-")
+		if code != 0 {
+			continue // /w/d was the directory at that moment
+		}
+		_, files := untar(t, out)
+		assert.Equal(t, theirs, files["passwd"], "read through the link: the container's passwd, never the host's")
+		read++
 	}
+	t.Logf("%d of 30 reads went through the symlink", read)
 	noHostFile(t, f)
 }
 
