@@ -93,14 +93,15 @@ func mountOnThread(spec layer.MountSpec, target string, mounts []rootfs.Volume, 
 		return nil, fmt.Errorf("mounting the root of %s: %w", what, err)
 	}
 	root, err := OpenRoot(target, what)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range mounts {
-		if err := root.bind(m); err != nil {
+	for i := 0; err == nil && i < len(mounts); i++ {
+		if err = root.bind(mounts[i]); err != nil {
 			root.Close()
-			return nil, err
 		}
+	}
+	if err != nil {
+		// Gone before the caller releases the layer, as after Close.
+		_ = unix.Unmount(target, unix.MNT_DETACH)
+		return nil, err
 	}
 	return root, nil
 }
