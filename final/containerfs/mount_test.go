@@ -60,3 +60,20 @@ func TestMountRoot(t *testing.T) {
 }
 
 func archiveOf(t *testing.T, names ...string) io.Reader { return archive(t, names...) }
+
+// A mount that cannot be made fails MountRoot, and leaves nothing
+// mounted.
+func TestMountRootFails(t *testing.T) {
+	labtest.Privileged(t)
+	base := t.TempDir()
+	for _, d := range []string{"lower", "upper", "work", "merged", "vol"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(base, d), 0o755))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(base, "lower", "data"), []byte("a file"), 0o644))
+	spec := layer.MountSpec{Lower: []string{filepath.Join(base, "lower")}, Upper: filepath.Join(base, "upper"), Work: filepath.Join(base, "work")}
+	_, err := MountRoot(spec, filepath.Join(base, "merged"), []rootfs.Volume{{Source: filepath.Join(base, "vol"), Target: "/data"}}, "the test's container")
+	assert.Error(t, err, "a directory cannot be mounted on the image's file")
+	entries, err := os.ReadDir(filepath.Join(base, "merged"))
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+}
