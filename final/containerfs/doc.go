@@ -49,6 +49,11 @@
 // entry's own O_PATH descriptor, chmod through /proc/self/fd/N,
 // utimensat AT_SYMLINK_NOFOLLOW).
 //
+// And nothing of the container runs or is loaded (CVE-2019-14271): no
+// helper process chroots into it, and docker cp -a's user is looked up
+// by parsing the container's /etc/passwd (chapter 06's LookupUser), not
+// through the C library's NSS modules.
+//
 // Device nodes in an archive are refused: created by root on the host
 // they would give the container a device its own processes could not
 // create (its capabilities and device cgroup forbid mknod). FIFOs are
