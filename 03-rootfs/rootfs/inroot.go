@@ -57,17 +57,25 @@ func (d dir) open(name string, flags uint64) (int, error) {
 	}
 }
 
-// OpenInRoot opens name, a path inside the directory root, the way Enter
-// resolves the paths it mounts on: with root as "/" for every symlink on
-// the way (see dir.open). It returns an O_PATH descriptor, which the
-// caller closes; reopen /proc/self/fd/N to read it.
-func OpenInRoot(root, name string) (int, error) {
-	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("opening %s: %w", root, err)
-	}
-	defer unix.Close(fd)
-	return dir{fd: fd, name: root}.open(name, 0)
+// OpenInRoot opens name inside the directory root (a file descriptor)
+// as open does for the container's init: with O_PATH, RESOLVE_IN_ROOT
+// and RESOLVE_NO_MAGICLINKS, so that neither "..", nor an absolute
+// symlink, nor a /proc magic link leads above root. what names root in
+// errors. final/containerfs resolves docker cp's paths with it.
+func OpenInRoot(root int, what, name string, flags uint64) (int, error) {
+	return dir{fd: root, name: what}.open(name, flags)
+}
+
+// MkdirAllInRoot is mkdir -p of name inside root, each part resolved as
+// OpenInRoot does; it returns an O_PATH descriptor of the directory.
+func MkdirAllInRoot(root int, what, name string, perm uint32) (int, error) {
+	return dir{fd: root, name: what}.mkdirAll(name, perm)
+}
+
+// MountVolumeInRoot bind-mounts v inside root as the container's start
+// does (final/containerfs mounts a stopped container's volumes with it).
+func MountVolumeInRoot(root int, what string, v Volume) error {
+	return mountVolume(dir{fd: root, name: what}, v)
 }
 
 // maxSymlinks bounds the dangling symlinks that mkdirAll and createFile

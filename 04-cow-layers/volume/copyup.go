@@ -102,7 +102,12 @@ func emptyDir(fd int, dir string) error {
 // root as "/" for every symlink on the way, as chapter 03 will resolve
 // it to mount the volume there.
 func openInRoot(root, target string) (int, error) {
-	pfd, err := rootfs.OpenInRoot(root, target)
+	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("opening %s: %w", root, err)
+	}
+	defer unix.Close(rfd)
+	pfd, err := rootfs.OpenInRoot(rfd, root, target, 0)
 	if err != nil {
 		return -1, err
 	}

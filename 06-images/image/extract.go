@@ -347,7 +347,7 @@ func (x *extractor) metadata(name string, hdr *tar.Header) error {
 	if err := unix.Fchmod(fd, uint32(hdr.Mode&0o7777)); err != nil {
 		return fmt.Errorf("chmod %s: %w", name, err)
 	}
-	if err := setXattrs(fmt.Sprintf("/proc/self/fd/%d/.", fd), name, hdr); err != nil {
+	if err := SetXattrs(fmt.Sprintf("/proc/self/fd/%d/.", fd), name, hdr); err != nil {
 		return err
 	}
 	if hdr.Typeflag == tar.TypeDir {
@@ -369,7 +369,7 @@ func (x *extractor) metadataAt(pfd int, name, base string, hdr *tar.Header, time
 			return fmt.Errorf("chmod %s: %w", name, err)
 		}
 	}
-	if err := setXattrs(fmt.Sprintf("/proc/self/fd/%d/%s", pfd, base), name, hdr); err != nil {
+	if err := SetXattrs(fmt.Sprintf("/proc/self/fd/%d/%s", pfd, base), name, hdr); err != nil {
 		return err
 	}
 	if !times {
@@ -413,13 +413,14 @@ func utimes(pfd int, name, base string, hdr *tar.Header) error {
 	return nil
 }
 
-// setXattrs applies the entry's SCHILY.xattr.* records to p (a path
+// SetXattrs applies the entry's SCHILY.xattr.* records to p (a path
 // through /proc/self/fd that names exactly the created file). Overlay's
 // own attributes are dropped: a layer must not be able to forge the
 // kernel's bookkeeping (redirects, metacopy, opaque markers are made only
 // from whiteout entries). A filesystem or file type that takes no xattrs
-// (user.* on a symlink) is skipped, as tar does.
-func setXattrs(p, name string, hdr *tar.Header) error {
+// (user.* on a symlink) is skipped, as tar does. (final/containerfs
+// applies docker cp's archives with it too.)
+func SetXattrs(p, name string, hdr *tar.Header) error {
 	for key, value := range hdr.PAXRecords {
 		attr, ok := strings.CutPrefix(key, xattrPrefix)
 		if !ok || isOverlayXattr(attr) {

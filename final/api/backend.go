@@ -60,6 +60,18 @@ type Backend interface {
 	ContainerResize(ctx context.Context, name string, height, width uint) error
 	ContainerExport(ctx context.Context, name string, w io.Writer) error
 	ContainerChanges(ctx context.Context, name string) ([]container.FilesystemChange, error)
+	// docker cp (archive.go). Paths are the container's, resolved in
+	// its root (a symlink never leads out of it), on a running or a
+	// stopped container. A missing path is errdefs.ErrNotFound with
+	// Docker's words ("Could not find the file P in container C").
+	ContainerStatPath(ctx context.Context, name, path string) (container.PathStat, error)
+	// ContainerArchivePath writes a tar of path to w; it calls stat
+	// with path's stat before the first byte (the answer's header).
+	ContainerArchivePath(ctx context.Context, name, path string, stat func(container.PathStat) error, w io.Writer) error
+	// ContainerExtractToDir extracts the tar content (possibly
+	// compressed) into the directory path, which must exist. A
+	// read-only destination is errdefs.ErrPermissionDenied (403).
+	ContainerExtractToDir(ctx context.Context, name, path string, opts CopyToOptions, content io.Reader) error
 
 	// Exec
 	ExecCreate(ctx context.Context, name string, req container.ExecCreateRequest) (string, error)

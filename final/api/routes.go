@@ -45,6 +45,8 @@ func (s *Server) routes() http.Handler {
 	handle("POST /containers/{id}/resize", s.containerResize)
 	handle("GET /containers/{id}/export", s.containerExport)
 	handle("GET /containers/{id}/changes", s.containerChanges)
+	handle("GET /containers/{id}/archive", s.containerArchive) // and HEAD: the stat
+	handle("PUT /containers/{id}/archive", s.containerExtract)
 
 	// Exec
 	handle("POST /containers/{id}/exec", s.execCreate)

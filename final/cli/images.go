@@ -68,7 +68,7 @@ func newContainerCommand(c *CLI) *cobra.Command {
 	rm := newRmCommand(c)
 	rm.Aliases = []string{"remove"}
 	cmd.AddCommand(
-		newAttachCommand(c), newCommitCommand(c), newCreateCommand(c), newExecCommand(c),
+		newAttachCommand(c), newCommitCommand(c), newCpCommand(c), newCreateCommand(c), newExecCommand(c),
 		newExportCommand(c), newInspectContainerCommand(c), newKillCommand(c), newLogsCommand(c), ls,
 		newPauseCommand(c), newPortCommand(c), newRestartCommand(c), rm, newRunCommand(c),
 		newStartCommand(c), newStopCommand(c), newTopCommand(c), newUnpauseCommand(c), newWaitCommand(c),

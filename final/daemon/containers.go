@@ -47,6 +47,10 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	// A docker cp that has mounted the stopped container's root holds
+	// its layer: the start waits for the copy (archive.go).
+	e.cpMu.Lock()
+	defer e.cpMu.Unlock()
 	st, err := e.c.State()
 	if err != nil {
 		return err
@@ -191,7 +195,10 @@ func (d *Daemon) ContainerRemove(ctx context.Context, name string, force, volume
 	if err != nil {
 		return err
 	}
-	if err := d.remove(e, force); err != nil {
+	e.cpMu.Lock() // a docker cp into the stopped container finishes first
+	err = d.remove(e, force)
+	e.cpMu.Unlock()
+	if err != nil {
 		return err
 	}
 	if volumes && !e.autoRemove() { // remove did it for an --rm container

@@ -82,6 +82,7 @@ type entry struct {
 	stdin      *stdinKeeper // the container's stdin FIFO, kept open between attachments
 
 	removeMu sync.Mutex // one removal at a time
+	cpMu     sync.Mutex // one docker cp at a time mounts a stopped container's root (archive.go)
 }
 
 // notify wakes whoever watches e. Call with live.mu held.

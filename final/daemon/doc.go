@@ -8,6 +8,7 @@
 //	                                                               │
 //	        images.go, build.go:  chapter 06's store (d.images) ◄──┤
 //	        containers*.go:       chapter 07's store (d.containers)┤
+//	        archive.go:           docker cp, final/containerfs     ┤
 //	                                                               │ StartContainer
 //	                                                               ▼
 //	             berth-shim (one per running container, the daemon's binary
