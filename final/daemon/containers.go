@@ -356,7 +356,7 @@ type listFilter struct {
 }
 
 func (d *Daemon) listFilter(args filters.Args) (*listFilter, error) {
-	if err := args.Check("containers", "id", "name", "label", "exited", "status", "ancestor", "before", "since"); err != nil {
+	if err := args.Check("containers", "id", "name", "label", "exited", "status", "ancestor", "before", "since", "volume"); err != nil {
 		return nil, err
 	}
 	lf := &listFilter{args: args}
@@ -387,8 +387,8 @@ func (d *Daemon) listFilter(args filters.Args) (*listFilter, error) {
 }
 
 // match applies the filters: every key must match; the values of id,
-// name, status, exited and ancestor are alternatives, the labels must
-// all be there.
+// name, status, exited, ancestor and volume are alternatives, the labels
+// must all be there.
 func (lf *listFilter) match(e *entry, st shim.State) bool {
 	if !lf.before.IsZero() && !created(e.c).Before(lf.before) {
 		return false
@@ -412,7 +412,13 @@ func (lf *listFilter) match(e *entry, st shim.State) bool {
 			return string(state) == v
 		}) &&
 		a.Any("exited", func(v string) bool { return st.Status == shim.Exited && strconv.Itoa(st.ExitCode) == v }) &&
-		a.Any("ancestor", func(string) bool { return e.rec != nil && slices.Contains(lf.ancestors, e.rec.Image) })
+		a.Any("ancestor", func(string) bool { return e.rec != nil && slices.Contains(lf.ancestors, e.rec.Image) }) &&
+		a.Any("volume", func(v string) bool {
+			// A volume's name, or a mount's destination, as Docker.
+			return e.rec != nil && slices.ContainsFunc(e.rec.Mounts, func(m container.MountPoint) bool {
+				return m.Name == v || m.Destination == v
+			})
+		})
 }
 
 // summary is one line of docker ps.

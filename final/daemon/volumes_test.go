@@ -184,6 +184,9 @@ func TestVolumeCommandsThroughTheDockerCLI(t *testing.T) {
 	l.ok("create", "--name", "user", "-v", "both:/b", "-v", "mem:/m", "-v", "bound:/x", "busybox")
 	assert.ElementsMatch(t, []string{"only-a", anon}, ls("--filter", "dangling=true"))
 	assert.ElementsMatch(t, []string{"both", "mem", "bound"}, ls("--filter", "dangling=false"))
+	assert.Equal(t, "user\n", l.ok("ps", "-a", "--filter", "volume=both", "--format", "{{.Names}}"), "by a volume's name")
+	assert.Equal(t, "user\n", l.ok("ps", "-a", "--filter", "volume=/m", "--format", "{{.Names}}"), "by a mount's destination")
+	assert.Empty(t, l.ok("ps", "-a", "--filter", "volume=only-a", "--format", "{{.Names}}"))
 	l.ok("start", "-a", "user") // the tmpfs and the bind work
 	out := l.ok("run", "--rm", "-v", "mem:/m", "-v", "bound:/x", "busybox", "sh", "-c", "df -k /m | tail -n 1; touch /x/here")
 	assert.Regexp(t, `^tmpfs\s+1024\s`, out)
