@@ -499,12 +499,13 @@ func networks(e *entry, ep *network.Endpoint) map[string]*apinet.EndpointSetting
 		name = networkName(e.rec.HostConfig.NetworkMode)
 	}
 	es := &apinet.EndpointSettings{NetworkID: networkID(name)}
-	if ep != nil {
-		es.EndpointID = ep.HostVeth
-		es.IPAddress = ep.IP
-		es.Gateway = ep.Gateway
-		es.IPPrefixLen = ep.Subnet.Bits()
-		if mac, err := parseMAC(ep.MAC); err == nil {
+	if ep != nil && len(ep.Interfaces) > 0 {
+		i := ep.Primary()
+		es.EndpointID = i.HostVeth
+		es.IPAddress = i.IP
+		es.Gateway = i.Gateway
+		es.IPPrefixLen = i.Subnet.Bits()
+		if mac, err := parseMAC(i.MAC); err == nil {
 			es.MacAddress = mac
 		}
 	}
