@@ -75,9 +75,10 @@ type NetworkSpec struct {
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
-// ipam is the addressing part of a spec, checked: the subnet, and the
-// gateway and range inside it.
-func (spec *NetworkSpec) check() error {
+// Check reports a spec that cannot be created, before anything is: a bad
+// name, an option berth does not apply, a gateway or range outside the
+// subnet.
+func (spec *NetworkSpec) Check() error {
 	if !validName.MatchString(spec.Name) {
 		return fmt.Errorf("network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", spec.Name)
 	}
@@ -134,7 +135,7 @@ func networksDir(root string) string { return filepath.Join(stateDir(root), "net
 // or any route of the host, and one not asked for is picked from
 // spec.Pools under a lock every berth process shares (see pickSubnet).
 func CreateNetwork(root string, spec NetworkSpec) (*Network, error) {
-	if err := spec.check(); err != nil {
+	if err := spec.Check(); err != nil {
 		return nil, err
 	}
 	id, err := newID()
