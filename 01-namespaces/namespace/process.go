@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // InitName is argv[0] of the re-executed init. IsInit checks for it.
@@ -94,7 +96,7 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	p := &Process{cmd: cmd, spec: w, exited: make(chan struct{})}
-	if err := p.startOnOwnThread(); err != nil {
+	if err := p.startOnOwnThread(cfg.JoinNetns); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("starting %s in new namespaces: %w", InitName, err)
 	}
@@ -106,19 +108,63 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 // child exits, not the process: Go may retire an ordinary thread at any
 // time (for instance one that a goroutine locked to enter a network
 // namespace and let die), and the container would get SIGKILL with it.
-func (p *Process) startOnOwnThread() error {
+//
+// With joinNetns, the thread enters that network namespace first, and the
+// child, forked without CLONE_NEWNET, is born in it: a new process
+// inherits the namespaces of the thread that forks it. Go's exec offers
+// no hook between fork and exec in which the child could call setns
+// itself, and entering a mount or user namespace from a multithreaded
+// process fails (pitfall 3), but a network namespace can be entered by
+// one thread alone. Once the child has exited, the thread goes back to
+// its own namespace, or, if even that fails, ends locked, so that the Go
+// runtime never runs anything else in the joined namespace (pitfall 4).
+func (p *Process) startOnOwnThread(joinNetns string) error {
 	started := make(chan error, 1)
 	exited := p.exited
 	go func() {
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		err := p.cmd.Start()
+		home, err := enterNetns(joinNetns)
+		if err != nil {
+			runtime.UnlockOSThread()
+			started <- err
+			return
+		}
+		err = p.cmd.Start()
 		started <- err
 		if err == nil {
 			<-exited
 		}
+		if home != nil {
+			defer home.Close()
+			if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) != nil {
+				return // stuck in the joined namespace: the thread ends locked
+			}
+		}
+		runtime.UnlockOSThread()
 	}()
 	return <-started
+}
+
+// enterNetns moves the calling (locked) thread into the network namespace
+// at path and returns the thread's own namespace, to come back to; with
+// an empty path it does nothing and returns nil.
+func enterNetns(path string) (home *os.File, err error) {
+	if path == "" {
+		return nil, nil
+	}
+	target, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("network namespace to join: %w", err)
+	}
+	defer target.Close()
+	if home, err = os.Open("/proc/thread-self/ns/net"); err != nil {
+		return nil, fmt.Errorf("this thread's network namespace: %w", err)
+	}
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		home.Close()
+		return nil, fmt.Errorf("joining network namespace %s: %w", path, err)
+	}
+	return home, nil
 }
 
 // Pid is the host's PID of the container's init.

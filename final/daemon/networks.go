@@ -352,6 +352,22 @@ func endpointAttachment(netID string, es *apinet.EndpointSettings) (network.Atta
 	return a, nil
 }
 
+// netContainer resolves the container whose network a new container
+// (self) joins: it must exist, and not join another's itself.
+func (d *Daemon) netContainer(ref, self string) (string, error) {
+	e, err := d.lookup(ref)
+	if err != nil {
+		return "", invalid("joining the network of container %s: no such container", ref)
+	}
+	if e.id == self {
+		return "", invalid("cannot join own network namespace")
+	}
+	if e.rec != nil && e.rec.HostConfig.NetworkMode.IsContainer() {
+		return "", invalid("container %s joins the network of another container: join that one instead", ref)
+	}
+	return e.id, nil
+}
+
 // containerNetworks is chapter 05's part of a container's create, for a
 // container on bridges: its attachments, the network of its NetworkMode
 // first, then the other networks of its EndpointsConfig in name order.
@@ -401,9 +417,11 @@ func (d *Daemon) networkSettings(e *entry, ep *network.Endpoint) map[string]*api
 	if e.rec != nil {
 		mode = e.rec.HostConfig.NetworkMode
 	}
-	switch name := networkName(mode); name {
-	case "host", "none":
+	switch name := networkName(mode); {
+	case name == "host" || name == "none":
 		return map[string]*apinet.EndpointSettings{name: {NetworkID: networkID(name)}}
+	case mode.IsContainer():
+		return map[string]*apinet.EndpointSettings{} // the other container's
 	}
 	atts, err := network.Attachments(d.opts.DataRoot, e.id)
 	if err != nil || atts == nil {

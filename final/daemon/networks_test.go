@@ -243,9 +243,26 @@ func TestSeveralNetworksAtCreate(t *testing.T) {
 	assert.Contains(t, eth1, l.ipOn("two", "n2").String())
 	assert.Contains(t, eth1, "02:42:ac:11:ff:02")
 	assert.Equal(t, []string{"second"}, l.inspect("two").NetworkSettings.Networks["n2"].Aliases)
-	_, errOut, code := l.docker("", "run", "--rm", "--network", "container:two", "busybox", "true")
+
+	// --network container:two (Compose's network_mode: service:x): the
+	// same network namespace, its interfaces and addresses.
+	assert.Equal(t, "eth0\neth1\nlo\n", l.ok("run", "--rm", "--network", "container:two", "busybox", "ls", "/sys/class/net"))
+	assert.Contains(t, l.ok("run", "--rm", "--network", "container:two", "busybox", "ip", "addr", "show", "eth1"), l.ipOn("two", "n2").String())
+	l.ok("run", "-d", "--name", "side", "--network", "container:two", "busybox", "sleep", "1000")
+	assert.Empty(t, l.inspect("side").NetworkSettings.Networks)
+	_, errOut, code := l.docker("", "network", "connect", "n1", "side")
 	assert.NotEqual(t, 0, code)
-	assert.Contains(t, errOut, "network mode container:two is not supported")
+	assert.Contains(t, errOut, "cannot be connected to other networks")
+	l.ok("stop", "-t", "0", "two")
+	_, errOut, code = l.docker("", "start", "side")
+	assert.Equal(t, 0, code, "already running: %s", errOut)
+	l.ok("stop", "-t", "0", "side")
+	_, errOut, code = l.docker("", "start", "side")
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, errOut, "cannot join network namespace of a non running container: two")
+	_, errOut, code = l.docker("", "run", "--rm", "--network", "container:nosuch", "busybox", "true")
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, errOut, "no such container")
 }
 
 // --internal: no way out. A connection to a host the test made (a
