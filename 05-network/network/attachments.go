@@ -18,7 +18,7 @@ import (
 type Attachment struct {
 	// Network is a network's name or ID, or DefaultNetwork.
 	Network string     `json:"network"`
-	IP      netip.Addr `json:"ip,omitzero"`  // a static address; zero: any free one
+	IP      netip.Addr `json:"ip,omitzero"`   // a static address; zero: any free one
 	MAC     string     `json:"mac,omitempty"` // zero: derived from the address
 	Aliases []string   `json:"aliases,omitempty"`
 }

@@ -2,13 +2,13 @@ package network
 
 import (
 	"encoding/json"
-	"slices"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 )
 

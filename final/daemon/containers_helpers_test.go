@@ -22,8 +22,8 @@ import (
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/02-cgroups/cgroup"
-	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/05-network/nettest"
+	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"

@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 
-	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/05-network/nettest"
+	"github.com/berth-project/berth/05-network/network"
 )
 
 // userNetwork creates a network on a free /24 of nettest's range (the
