@@ -150,9 +150,9 @@
 // LeaveNetwork), and for a running container at once: a veth created
 // into the namespace of its process, as at its start.
 //
-//	  br-1a2b (172.18.0.0/16)       br-3c4d (172.19.0.0/16)
-//	   |            |                  |           |
-//	 web:eth0    api:eth0  -- X --  db:eth0    api:eth1
+//	 br-1a2b (172.18.0.0/16)       br-3c4d (172.19.0.0/16)
+//	  |            |                  |           |
+//	web:eth0    api:eth0  -- X --  db:eth0    api:eth1
 //
 // Containers on one bridge are switched by it and never meet the rules.
 // Between bridges the host routes, and each bridge's forward chain lets
