@@ -60,6 +60,25 @@ func readAttachments(root, id string) ([]Attachment, error) {
 	return atts, nil
 }
 
+// userNetworks reads the networks of root if one of atts is on a user
+// network: the default bridge alone, the path of most starts, reads no
+// directory.
+func userNetworks(root string, atts []Attachment) ([]*Network, error) {
+	if defaultOnly(atts) {
+		return nil, nil
+	}
+	return Networks(root)
+}
+
+func defaultOnly(atts []Attachment) bool {
+	for _, a := range atts {
+		if a.Network != DefaultNetwork && a.Network != "" {
+			return false
+		}
+	}
+	return true
+}
+
 // Attachments returns the networks recorded for container id, as
 // SetAttachments, JoinNetwork and LeaveNetwork left them, each network
 // by its ID (or DefaultNetwork).
@@ -71,6 +90,23 @@ func Attachments(root, id string) ([]Attachment, error) { return readAttachments
 func SetAttachments(root, id string, atts []Attachment) error {
 	if err := checkID(id); err != nil {
 		return err
+	}
+	if defaultOnly(atts) && len(atts) <= 1 {
+		// The default bridge alone: nothing to check against the
+		// networks, so no lock and no state to rewrite (the path of
+		// most creates).
+		var out []Attachment
+		for _, a := range atts {
+			a, err := resolve(nil, a)
+			if err != nil {
+				return err
+			}
+			out = append(out, a)
+		}
+		if err := os.MkdirAll(filepath.Dir(attachmentsPath(root, id)), 0o700); err != nil {
+			return fmt.Errorf("networks of container %s: %w", shortID(id), err)
+		}
+		return writeJSON(attachmentsPath(root, id), out)
 	}
 	return withState(root, func(*state) error {
 		nets, err := Networks(root)

@@ -112,7 +112,7 @@ func Allocate(root, id string, cfg Config) (*Endpoint, error) {
 		if err != nil {
 			return err
 		}
-		nets, err := Networks(root)
+		nets, err := userNetworks(root, atts)
 		if err != nil {
 			return err
 		}
@@ -170,7 +170,8 @@ func (e *Endpoint) addInterface(s *state, cfg Config, nets []*Network, a Attachm
 		return nil, err
 	}
 	pool.Gateway = i.Gateway
-	if n, _ := findIn(nets, i.Network); n != nil {
+	if i.Network != DefaultNetwork {
+		n, _ := findIn(nets, i.Network)
 		pool.Range = n.IPRange
 	}
 	if a.IP.IsValid() {

@@ -341,3 +341,33 @@ func TestNetworksSurviveARestart(t *testing.T) {
 	_, _, code := l.docker("", "network", "rm", "n1")
 	assert.NotEqual(t, 0, code, "still in use after the restart")
 }
+
+// Filters with Docker's semantics against berthd: label values ANDed
+// (the regression: two labels must both match), name values ORed; prune
+// removes only unused networks that match.
+func TestNetworkFiltersAndPrune(t *testing.T) {
+	l := newLab(t)
+	l.userNetwork("both", "--label", "a=1", "--label", "b=1")
+	l.userNetwork("only-a", "--label", "a=1")
+	l.userNetwork("used", "--label", "a=1", "--label", "b=1")
+	l.ok("run", "-d", "--name", "user", "--network", "used", "busybox", "sleep", "1000")
+	names := func(args ...string) []string {
+		return strings.Fields(l.ok(append([]string{"network", "ls", "--format", "{{.Name}}"}, args...)...))
+	}
+	assert.ElementsMatch(t, []string{"both", "used"}, names("--filter", "label=a=1", "--filter", "label=b=1"))
+	assert.ElementsMatch(t, []string{"both", "only-a"}, names("--filter", "name=both", "--filter", "name=only-a"))
+	assert.ElementsMatch(t, []string{"both", "only-a"}, names("--filter", "dangling=true"))
+	assert.ElementsMatch(t, []string{"bridge", "host", "none", "used"}, names("--filter", "dangling=false"))
+	assert.ElementsMatch(t, []string{"both", "only-a", "used"}, names("--filter", "type=custom"))
+
+	out := l.ok("network", "prune", "-f", "--filter", "label=a=1", "--filter", "label=b=1")
+	assert.Contains(t, out, "both")
+	assert.NotContains(t, out, "only-a")
+	assert.NotContains(t, out, "used", "in use")
+	assert.ElementsMatch(t, []string{"only-a", "used"}, names("--filter", "type=custom"))
+	l.ok("rm", "-f", "user")
+	l.ok("network", "prune", "-f", "--filter", "until=1h")
+	assert.ElementsMatch(t, []string{"only-a", "used"}, names("--filter", "type=custom"), "created less than an hour ago")
+	l.ok("network", "prune", "-f")
+	assert.Empty(t, names("--filter", "type=custom"))
+}
