@@ -90,5 +90,16 @@ func TestRecordedAttachmentsDecideTheInterfaces(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNetworkExists)
 	require.NoError(t, Release(root, "c1"))
 	require.NoError(t, ForgetAttachments(root, "c1"))
+
+	internal := fakeNetwork(t, root, "inside", "10.7.3.0/24", "")
+	internal.Internal = true
+	require.NoError(t, withState(root, func(*state) error {
+		return writeJSON(filepath.Join(networksDir(root), internal.ID+".json"), internal)
+	}))
+	cfg.Recorded = false
+	cfg.Networks = []Attachment{{Network: "inside"}}
+	cfg.Publish = []PortMapping{{ContainerPort: 80, Protocol: "tcp"}}
+	_, err = Allocate(root, "c4", cfg)
+	assert.ErrorContains(t, err, "ports cannot be published on internal network inside")
 	require.NoError(t, ForgetAttachments(root, "c1"), "twice is fine")
 }

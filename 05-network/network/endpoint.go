@@ -124,6 +124,10 @@ func Allocate(root, id string, cfg Config) (*Endpoint, error) {
 		if len(cfg.Publish) > 0 && len(e.Interfaces) == 0 {
 			return errors.New("publishing ports needs a network to publish them on")
 		}
+		if len(cfg.Publish) > 0 && e.Interfaces[0].Internal {
+			// Its forward chain would drop the answers.
+			return fmt.Errorf("ports cannot be published on internal network %s", e.Interfaces[0].NetworkName)
+		}
 		if e.Ports, err = s.reservePorts(id, cfg.Publish); err != nil {
 			return err
 		}
