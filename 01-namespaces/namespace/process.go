@@ -123,38 +123,38 @@ func (p *Process) startOnOwnThread(joinNetns string) error {
 	exited := p.exited
 	go func() {
 		runtime.LockOSThread()
-		home, err := enterNetns(joinNetns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			started <- err
-			return
+		var home *os.File
+		if joinNetns != "" {
+			var err error
+			if home, err = EnterNetns(joinNetns); err != nil {
+				runtime.UnlockOSThread()
+				started <- err
+				return
+			}
 		}
-		err = p.cmd.Start()
+		err := p.cmd.Start()
 		started <- err
 		if err == nil {
 			<-exited
 		}
-		if home != nil {
-			defer home.Close()
-			if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) != nil {
-				return // stuck in the joined namespace: the thread ends locked
-			}
+		if home != nil && LeaveNetns(home) != nil {
+			return // stuck in the joined namespace: the thread ends locked
 		}
 		runtime.UnlockOSThread()
 	}()
 	return <-started
 }
 
-// enterNetns moves the calling (locked) thread into the network namespace
-// at path and returns the thread's own namespace, to come back to; with
-// an empty path it does nothing and returns nil.
-func enterNetns(path string) (home *os.File, err error) {
-	if path == "" {
-		return nil, nil
-	}
+// EnterNetns moves the calling thread, which must be locked to its
+// goroutine (runtime.LockOSThread), into the network namespace at path
+// (/proc/PID/ns/net, or /proc/self/fd/N for an open one), and returns the
+// thread's own namespace, for LeaveNetns. A network namespace, unlike a
+// mount or user namespace, can be entered by one thread of a
+// multithreaded process (pitfall 3); the others stay where they are.
+func EnterNetns(path string) (home *os.File, err error) {
 	target, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("network namespace to join: %w", err)
+		return nil, fmt.Errorf("network namespace: %w", err)
 	}
 	defer target.Close()
 	if home, err = os.Open("/proc/thread-self/ns/net"); err != nil {
@@ -162,9 +162,21 @@ func enterNetns(path string) (home *os.File, err error) {
 	}
 	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
 		home.Close()
-		return nil, fmt.Errorf("joining network namespace %s: %w", path, err)
+		return nil, fmt.Errorf("entering network namespace %s: %w", path, err)
 	}
 	return home, nil
+}
+
+// LeaveNetns moves the calling thread back into home, the namespace
+// EnterNetns returned, and closes it. If it fails, the thread is still in
+// the other namespace: keep it locked, so that it ends with its goroutine
+// and the Go runtime never runs anything else there (pitfall 4).
+func LeaveNetns(home *os.File) error {
+	defer home.Close()
+	if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("leaving for the network namespace %s: %w", home.Name(), err)
+	}
+	return nil
 }
 
 // Pid is the host's PID of the container's init.
