@@ -151,6 +151,7 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req apinet.CreateRequest) (a
 	if err != nil {
 		return apinet.CreateResponse{}, err
 	}
+	spec.Pools = d.opts.AddressPools
 	if err := spec.Check(); err != nil {
 		if errors.Is(err, network.ErrNetworkExists) {
 			return apinet.CreateResponse{}, errdefs.ErrConflict.WithMessage(err.Error())

@@ -107,6 +107,22 @@ func TestNetworkCreateInspectRemove(t *testing.T) {
 	assert.Contains(t, l.ok("exec", "r1", "ip", "route"), "default via "+rc.Gateway.String())
 	l.ok("rm", "-f", "r1")
 
+	// No --subnet: the first free one of the daemon's pools, the /24s
+	// of nettest's range here (Docker's are 172.18/16 and on), picked
+	// under the lock the other tests take too.
+	l.d.opts.AddressPools = nil
+	for i := range 256 {
+		l.d.opts.AddressPools = append(l.d.opts.AddressPools, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 201, byte(i), 0}), 24))
+	}
+	l.ok("network", "create", "-o", "com.docker.network.bridge.name="+l.opts.Bridge+"x", "auto")
+	auto := l.networkInspect("auto")
+	require.Len(t, auto.IPAM.Config, 1)
+	assert.True(t, nettest.BridgeRange.Contains(auto.IPAM.Config[0].Subnet.Addr()), "%s", auto.IPAM.Config[0].Subnet)
+	assert.Equal(t, l.opts.Bridge+"x", auto.Options["com.docker.network.bridge.name"])
+	_, err = netlink.LinkByName(l.opts.Bridge + "x")
+	require.NoError(t, err, "the bridge the option names")
+	assert.NotEqual(t, subnet, auto.IPAM.Config[0].Subnet)
+
 	ls := l.ok("network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}")
 	assert.Contains(t, ls, "front bridge local\n")
 	assert.Contains(t, ls, "bridge bridge local\n")
