@@ -1,9 +1,9 @@
 package daemon
 
 import (
-	"net/netip"
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
