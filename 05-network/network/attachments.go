@@ -270,6 +270,9 @@ func LeaveNetwork(root, id, network string) error {
 				return err
 			}
 		}
+		if atts == nil {
+			return nil // a container without a record (a chapter program's)
+		}
 		return writeJSON(attachmentsPath(root, id), kept)
 	})
 	if err != nil {

@@ -295,8 +295,16 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req apinet.Conn
 }
 
 // connectable refuses containers that have no network namespace of
-// their own on a bridge: --network host, none.
+// their own on a bridge (--network host, none, container:), and those of
+// a berthd before user networks, whose start would not read the change.
 func connectable(e *entry) error {
+	var s runSpec
+	if err := e.c.DecodeSpec(&s); err != nil {
+		return err
+	}
+	if s.Run.Net.Mode == network.ModeBridge && !s.Run.Net.Recorded {
+		return invalid("container %s was created by an older berthd, which records no networks: create it again to connect it", e.id)
+	}
 	if e.rec == nil {
 		return nil
 	}
