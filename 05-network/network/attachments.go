@@ -23,6 +23,10 @@ type Attachment struct {
 	Aliases []string   `json:"aliases,omitempty"`
 }
 
+// errDefaultNetworkOptions refuses, as Docker does, what only a user
+// network's own allocator and DNS server can honour.
+var errDefaultNetworkOptions = errors.New("user specified IP address and aliases are supported on user defined networks only")
+
 // A container of a daemon may be connected to networks and disconnected
 // from them between its starts (docker network connect), but the program
 // that starts it reads its Config once, at create. So such a container's
@@ -132,7 +136,7 @@ func resolve(nets []*Network, a Attachment) (Attachment, error) {
 	if a.Network == DefaultNetwork || a.Network == "" {
 		a.Network = DefaultNetwork
 		if a.IP.IsValid() || len(a.Aliases) > 0 {
-			return a, errors.New("user specified IP address and aliases are supported on user defined networks only")
+			return a, errDefaultNetworkOptions
 		}
 		return a, nil
 	}

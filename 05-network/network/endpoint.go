@@ -152,9 +152,10 @@ func checkID(id string) error {
 // interface, not yet wired, to e.
 func (e *Endpoint) addInterface(s *state, cfg Config, nets []*Network, a Attachment) (*Interface, error) {
 	i := &Interface{Name: e.nextName(), Aliases: a.Aliases}
+	var ipRange netip.Prefix
 	if a.Network == DefaultNetwork || a.Network == "" {
 		if a.IP.IsValid() || len(a.Aliases) > 0 {
-			return nil, errors.New("user specified IP address and aliases are supported on user defined networks only")
+			return nil, errDefaultNetworkOptions
 		}
 		i.Network, i.NetworkName = DefaultNetwork, DefaultNetwork
 		i.Bridge, i.Subnet, i.Gateway = cfg.Bridge, cfg.Subnet, Gateway(cfg.Subnet)
@@ -165,6 +166,7 @@ func (e *Endpoint) addInterface(s *state, cfg Config, nets []*Network, a Attachm
 		}
 		i.Network, i.NetworkName, i.Internal = n.ID, n.Name, n.Internal
 		i.Bridge, i.Subnet, i.Gateway = n.Bridge, n.Subnet, n.Gateway
+		ipRange = n.IPRange
 	}
 	if e.On(i.Network) != nil {
 		return nil, fmt.Errorf("container %s is already connected to network %s", shortID(e.ID), i.NetworkName)
@@ -173,11 +175,7 @@ func (e *Endpoint) addInterface(s *state, cfg Config, nets []*Network, a Attachm
 	if err != nil {
 		return nil, err
 	}
-	pool.Gateway = i.Gateway
-	if i.Network != DefaultNetwork {
-		n, _ := findIn(nets, i.Network)
-		pool.Range = n.IPRange
-	}
+	pool.Gateway, pool.Range = i.Gateway, ipRange
 	if a.IP.IsValid() {
 		err = pool.lease(a.IP, e.ID)
 		i.IP = a.IP
