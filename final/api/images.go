@@ -12,7 +12,6 @@ import (
 	"github.com/moby/moby/api/types/common"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
-	"github.com/moby/moby/api/types/network"
 
 	"github.com/berth-project/berth/final/filters"
 )
@@ -280,53 +279,4 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 	defer readWhileWriting(w, r)()
 	out := newJSONStream(w)
 	return s.finish(w, out, s.protect(r, func() error { return s.backend.ImageBuild(r.Context(), r.Body, opts, out) }))
-}
-
-// networkList lists berth's networks. Its filters (name, id, driver) are
-// applied here.
-func (s *Server) networkList(w http.ResponseWriter, r *http.Request) error {
-	args, err := filters.Parse(r.URL.Query().Get("filters"))
-	if err != nil {
-		return err
-	}
-	if err := args.Check("networks", "name", "id", "driver"); err != nil {
-		return err
-	}
-	list, err := s.backend.NetworkList(r.Context())
-	if err != nil {
-		return err
-	}
-	out := []network.Inspect{}
-	for _, n := range list {
-		if args.Any("name", func(v string) bool { return strings.Contains(n.Name, v) }) &&
-			args.Any("id", func(v string) bool { return strings.HasPrefix(n.ID, v) }) &&
-			args.Any("driver", func(v string) bool { return n.Driver == v }) {
-			out = append(out, n)
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
-// networkInspect finds a network by name, ID or ID prefix, so that
-// `docker inspect bridge` and `docker network inspect` work.
-func (s *Server) networkInspect(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("id")
-	list, err := s.backend.NetworkList(r.Context())
-	if err != nil {
-		return err
-	}
-	for _, n := range list {
-		if n.Name == name || n.ID == name {
-			writeJSON(w, http.StatusOK, n)
-			return nil
-		}
-	}
-	for _, n := range list {
-		if len(name) >= 3 && strings.HasPrefix(n.ID, name) {
-			writeJSON(w, http.StatusOK, n)
-			return nil
-		}
-	}
-	return notFound(fmt.Sprintf("network %s not found", name))
 }

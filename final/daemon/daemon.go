@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -41,6 +42,13 @@ type Options struct {
 	// into its cgroup waits for an RCU grace period, 10-20 ms of every
 	// start.
 	KeepCgroupMount bool
+	// AddressPools are the subnets a network created without one is
+	// given, tried in turn; nil means chapter 05's DefaultPools
+	// (Docker's).
+	AddressPools []netip.Prefix
+	// Endpoints, if set, is told where the containers are on the
+	// user-defined networks (networks.go): a network's DNS server.
+	Endpoints EndpointWatcher
 }
 
 // Defaults for Options.

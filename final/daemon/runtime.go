@@ -129,6 +129,9 @@ type runSpec struct {
 	Capabilities []string `json:"capabilities"`
 	// NoNewPrivileges: --security-opt no-new-privileges.
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// NetContainer is the ID of the container whose network namespace
+	// this one joins at each start (--network container:ID).
+	NetContainer string `json:"netContainer,omitempty"`
 }
 
 // startContainer runs in the shim, at each start of the container: the
@@ -156,6 +159,13 @@ func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Proces
 	o := s.Run
 	o.Config.Detached = true
 	o.Layer.Persist = true
+	if s.NetContainer != "" {
+		ns, err := netnsOf(o.Layer.Root, s.NetContainer)
+		if err != nil {
+			return nil, err
+		}
+		o.Config.JoinNetns = ns
+	}
 	var ctr *namespace.Container
 	var err error
 	if o.Image != "" {
@@ -177,6 +187,29 @@ func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Proces
 	spec.NoNewPrivileges = s.NoNewPrivileges
 	ctr.Spec = spec
 	return ctr.Start()
+}
+
+// netnsOf is the network namespace of the running container id, for a
+// container that joins it (chapter 01's Config.JoinNetns). It is opened
+// by the container's init's PID: the namespace lives as long as that
+// init.
+func netnsOf(root, id string) (string, error) {
+	store, err := shim.OpenStore(root)
+	if err != nil {
+		return "", err
+	}
+	c, err := store.Get(id)
+	if err != nil {
+		return "", fmt.Errorf("joining the network of container %s: %w", id, err)
+	}
+	st, err := c.State()
+	if err != nil {
+		return "", err
+	}
+	if st.Status != shim.Running || st.Pid <= 0 {
+		return "", fmt.Errorf("cannot join network namespace of a non running container: %s", c.Name())
+	}
+	return fmt.Sprintf("/proc/%d/ns/net", st.Pid), nil
 }
 
 // cleanupContainer runs in the shim once the container has exited (or in
@@ -226,5 +259,8 @@ func removeContainer(c *shim.Container) error {
 	if err == nil {
 		err = store.Release(c.ID())
 	}
+	// The container's networks go with it (chapter 05's record; its
+	// endpoint went at its exit).
+	errs = append(errs, network.ForgetAttachments(root, c.ID()))
 	return errors.Join(append(errs, err)...)
 }

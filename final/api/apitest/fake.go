@@ -46,6 +46,8 @@ type Fake struct {
 	// started is when the fake was made: its networks' creation time.
 	started time.Time
 	volumes map[string]volume.Volume // by name (volumes.go)
+	// networks are the user-defined networks, by ID.
+	networks map[string]*fakeNetwork
 }
 
 var _ api.Backend = (*Fake)(nil)
@@ -58,6 +60,7 @@ func NewFake() *Fake {
 		execs:      map[string]*execProc{},
 		programs:   defaultPrograms(),
 		started:    time.Now(),
+		networks:   map[string]*fakeNetwork{},
 	}
 	f.AddImage("busybox:latest", container.Config{Cmd: []string{"sh"}, Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
 		map[string]string{"bin/busybox": "busybox", "etc/hostname": "fake\n", "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n"})
