@@ -354,16 +354,18 @@ func (d *Daemon) ContainerList(ctx context.Context, opts api.ListOptions) ([]con
 // listFilter is a parsed filters argument of docker ps (see package
 // final/filters for how its values combine).
 type listFilter struct {
+	d             *Daemon
 	args          filters.Args
 	before, since time.Time
 	ancestors     []string // image IDs
+	networks      []string // the IDs of user networks, the names of built-in ones
 }
 
 func (d *Daemon) listFilter(args filters.Args) (*listFilter, error) {
-	if err := args.Check("containers", "id", "name", "label", "exited", "status", "ancestor", "before", "since", "volume"); err != nil {
+	if err := args.Check("containers", "id", "name", "label", "exited", "status", "ancestor", "before", "since", "volume", "network"); err != nil {
 		return nil, err
 	}
-	lf := &listFilter{args: args}
+	lf := &listFilter{d: d, args: args}
 	for _, v := range args["status"] {
 		if err := container.ValidateContainerState(container.ContainerState(v)); err != nil {
 			return nil, invalid("invalid filter 'status=%s'", v)
@@ -373,6 +375,13 @@ func (d *Daemon) listFilter(args filters.Args) (*listFilter, error) {
 		if img, err := d.images.Get(v); err == nil {
 			lf.ancestors = append(lf.ancestors, string(img.ID))
 		}
+	}
+	for _, v := range args["network"] {
+		if name, ok := isBuiltin(v); ok {
+			lf.networks = append(lf.networks, name)
+		} else if n, err := network.FindNetwork(d.opts.DataRoot, v); err == nil {
+			lf.networks = append(lf.networks, n.ID)
+		} // a network that does not exist has no containers
 	}
 	for _, key := range []string{"before", "since"} {
 		for _, v := range args[key] {
@@ -391,8 +400,8 @@ func (d *Daemon) listFilter(args filters.Args) (*listFilter, error) {
 }
 
 // match applies the filters: every key must match; the values of id,
-// name, status, exited, ancestor and volume are alternatives, the labels
-// must all be there.
+// name, status, exited, ancestor, network and volume are alternatives,
+// the labels must all be there.
 func (lf *listFilter) match(e *entry, st shim.State) bool {
 	if !lf.before.IsZero() && !created(e.c).Before(lf.before) {
 		return false
@@ -417,6 +426,9 @@ func (lf *listFilter) match(e *entry, st shim.State) bool {
 		}) &&
 		a.Any("exited", func(v string) bool { return st.Status == shim.Exited && strconv.Itoa(st.ExitCode) == v }) &&
 		a.Any("ancestor", func(string) bool { return e.rec != nil && slices.Contains(lf.ancestors, e.rec.Image) }) &&
+		a.Any("network", func(string) bool {
+			return slices.ContainsFunc(lf.d.networksOf(e), func(n string) bool { return slices.Contains(lf.networks, n) })
+		}) &&
 		a.Any("volume", func(v string) bool {
 			// A volume's name, or a mount's destination, as Docker.
 			return e.rec != nil && slices.ContainsFunc(e.rec.Mounts, func(m container.MountPoint) bool {

@@ -241,6 +241,34 @@ func (d *Daemon) NetworkRemove(ctx context.Context, ref string) error {
 	return err
 }
 
+// networksOf lists the networks container e is on, for docker ps's
+// network filter: the names of built-in ones, the IDs of user ones.
+func (d *Daemon) networksOf(e *entry) []string {
+	mode := ""
+	if e.rec != nil {
+		mode = string(e.rec.HostConfig.NetworkMode)
+	}
+	switch {
+	case mode == "host" || mode == "none":
+		return []string{mode}
+	case strings.HasPrefix(mode, "container:"):
+		return nil
+	}
+	atts, err := network.Attachments(d.opts.DataRoot, e.id)
+	if err != nil || len(atts) == 0 {
+		return []string{"bridge"}
+	}
+	out := make([]string, 0, len(atts))
+	for _, a := range atts {
+		if a.Network == network.DefaultNetwork {
+			out = append(out, "bridge")
+		} else {
+			out = append(out, a.Network)
+		}
+	}
+	return out
+}
+
 // networkRef resolves a network for a container: a user-defined one to
 // its ID, the default bridge to network.DefaultNetwork. host and none
 // cannot be connected to.

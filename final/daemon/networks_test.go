@@ -260,6 +260,21 @@ func TestSeveralNetworksAtCreate(t *testing.T) {
 	assert.Contains(t, eth1, l.ipOn("two", "n2").String())
 	assert.Contains(t, eth1, "02:42:ac:11:ff:02")
 	assert.Equal(t, []string{"second"}, l.inspect("two").NetworkSettings.Networks["n2"].Aliases)
+	l.ok("create", "--name", "on-default", "busybox")
+	l.ok("create", "--name", "on-none", "--network", "none", "busybox")
+	ps := func(filter ...string) string {
+		args := []string{"ps", "-a", "--format", "{{.Names}}"}
+		for _, f := range filter {
+			args = append(args, "--filter", "network="+f)
+		}
+		return l.ok(args...)
+	}
+	assert.Equal(t, "two\n", ps("n2"), "docker ps --filter network=NAME")
+	assert.Equal(t, "two\n", ps(l.inspect("two").NetworkSettings.Networks["n1"].NetworkID[:12]), "or ID")
+	assert.Equal(t, "on-none\ntwo\n", ps("none", "n1"), "values are alternatives")
+	assert.Equal(t, "on-default\n", ps("bridge"))
+	assert.Empty(t, ps("no-such-network"))
+	l.ok("rm", "on-default", "on-none")
 
 	// --network container:two (Compose's network_mode: service:x): the
 	// same network namespace, its interfaces and addresses.

@@ -30,7 +30,7 @@
 //
 //	list        ORed within the key                           ANDed within the key
 //	containers  id name status ancestor exited before since   label
-//	            volume
+//	            network volume
 //	images      reference dangling                            label
 //	networks    id name driver type dangling                  label
 //	volumes     name driver dangling                          label
