@@ -24,6 +24,7 @@ import (
 // creates in it are that test's; their containers reach each other, and
 // nothing is published or masqueraded.)
 type Dockerd struct {
+	sock   string
 	dir    string
 	cgroup string // the parent of its containers' cgroups
 	cmd    *exec.Cmd
@@ -56,6 +57,7 @@ func StartDockerd(t testing.TB) *Dockerd {
 		t.Fatalf("dockerd: %v", err)
 	}
 	sock := filepath.Join(dir, "docker.sock")
+	d.sock = sock
 	d.cmd = exec.Command(bin,
 		"--config-file", config,
 		"--data-root", filepath.Join(dir, "root"),
@@ -193,6 +195,9 @@ func mountsUnder(dir string) []string {
 	sort.Sort(sort.Reverse(sort.StringSlice(points)))
 	return points
 }
+
+// Host is the daemon's address, as DOCKER_HOST says it: unix://PATH.
+func (d *Dockerd) Host() string { return "unix://" + d.sock }
 
 // Env is the environment that points the docker client at this daemon.
 func (d *Dockerd) Env() []string { return d.env }
