@@ -34,7 +34,8 @@ func TestS8_ManPages(t *testing.T) {
 
 	run, err := os.ReadFile(filepath.Join(man1, "berth-run.1"))
 	require.NoError(t, err)
-	for _, flag := range []string{"publish", "detach", "interactive", "tty", "rm", "memory", "cpus", "pids", "entrypoint", "init", "sig", "keys"} {
+	for _, flag := range []string{"publish", "detach", "interactive", "tty", "rm", "memory", "cpus", "pids", "entrypoint", "init", "sig", "keys",
+		"network-alias", "ip", "mac-address", "add-host", "dns", "dns-search", "dns-option"} {
 		assert.Contains(t, string(run), flag)
 	}
 

@@ -144,6 +144,14 @@ func TestNetworkCommandsMatchDocker(t *testing.T) {
 		{"network", "prune", "-f", "--filter", "bogus=1"},
 		{"network", "prune", "-f"},
 		{"network", "prune", "-f"},
+		// run and create check their networking flags as docker does.
+		{"create", "--network-alias", "a", "busybox"},
+		{"create", "--network", "host", "--network-alias", "a", "busybox"},
+		{"create", "--mac-address", "zz", "busybox"},
+		{"create", "--add-host", "bad", "busybox"},
+		{"create", "--add-host", "h:bogus", "busybox"},
+		{"run", "--dns", "bogus", "busybox"},
+		{"run", "--dns-search", "-x-", "busybox"},
 	}
 	eDocker, eBerth := newEngine(t), newEngine(t)
 	for _, e := range []*engine{eDocker, eBerth} {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"net/netip"
 	"os"
 	"path"
@@ -41,6 +42,13 @@ type containerOptions struct {
 	publishAll  bool
 	expose      listValue
 	network     string
+	netAliases  listValue
+	ip          ipv4Value
+	macAddress  string
+	addHosts    extraHostsValue
+	dns         dnsValue
+	dnsSearch   dnsSearchValue
+	dnsOptions  listValue
 	memory      bytesValue
 	cpus        nanoCPUsValue
 	pidsLimit   int64
@@ -75,7 +83,14 @@ func (o *containerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.VarP(&o.publish, "publish", "p", "Publish a container's port(s) to the host")
 	fs.BoolVarP(&o.publishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
 	fs.Var(&o.expose, "expose", "Expose a port or a range of ports")
-	fs.StringVar(&o.network, "network", "", "Connect a container to a network (none, host or bridge)")
+	fs.StringVar(&o.network, "network", "", "Connect a container to a network (bridge, host, none, container:NAME|ID or a network's name)")
+	fs.Var(&o.netAliases, "network-alias", "Add network-scoped alias for the container")
+	fs.Var(&o.ip, "ip", "IPv4 address (e.g., 172.30.100.104)")
+	fs.StringVar(&o.macAddress, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
+	fs.Var(&o.addHosts, "add-host", "Add a custom host-to-IP mapping (host:ip)")
+	fs.Var(&o.dns, "dns", "Set custom DNS servers")
+	fs.Var(&o.dnsSearch, "dns-search", "Set custom DNS search domains")
+	fs.Var(&o.dnsOptions, "dns-option", "Set DNS options")
 	fs.VarP(&o.memory, "memory", "m", "Memory limit")
 	fs.Var(&o.cpus, "cpus", "Number of CPUs")
 	fs.Int64Var(&o.pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
@@ -218,16 +233,55 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 		hc.Init = &i
 	}
 
-	// Without --network the daemon picks its default (bridge), and docker
-	// names the endpoint "default"; a network given by name gets none.
-	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{}}
-	if o.network == "" {
-		nc.EndpointsConfig["default"] = &network.EndpointSettings{}
-	} else {
+	hc.ExtraHosts = o.addHosts.list()
+	hc.DNS = append([]netip.Addr{}, o.dns...)
+	hc.DNSSearch = append([]string{}, o.dnsSearch...)
+	hc.DNSOptions = append([]string{}, o.dnsOptions...)
+	nc, err := o.endpoints()
+	if err != nil {
+		return nil, err
+	}
+	if o.network != "" {
 		hc.NetworkMode = container.NetworkMode(o.network)
 	}
 
 	return &containerSpec{Name: o.name, Config: cfg, HostConfig: hc, NetworkingConfig: nc}, nil
+}
+
+// endpoints is the NetworkingConfig of the request, as the docker CLI
+// makes it. Without --network the daemon picks its default (bridge), and
+// docker names the endpoint "default"; a network given by name gets an
+// endpoint only when --network-alias, --ip or --mac-address says
+// something about it. Aliases only mean something on a user network,
+// where other containers look them up.
+func (o *containerOptions) endpoints() (*network.NetworkingConfig, error) {
+	target := o.network
+	if target == "" {
+		target = "default"
+	}
+	mode := container.NetworkMode(target)
+	if len(o.netAliases) > 0 && !mode.IsUserDefined() {
+		return nil, errors.New("network-scoped aliases are only supported for user-defined networks")
+	}
+	ep := &network.EndpointSettings{}
+	if len(o.netAliases) > 0 {
+		ep.Aliases = append([]string{}, o.netAliases...)
+	}
+	if ip := netip.Addr(o.ip); ip.IsValid() {
+		ep.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: ip}
+	}
+	if o.macAddress != "" {
+		mac, err := net.ParseMAC(strings.TrimSpace(o.macAddress))
+		if err != nil {
+			return nil, fmt.Errorf("%s is not a valid mac address", o.macAddress)
+		}
+		ep.MacAddress = network.HardwareAddr(mac)
+	}
+	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{}}
+	if o.network == "" || ep.IPAMConfig != nil || ep.Aliases != nil || ep.MacAddress != nil {
+		nc.EndpointsConfig[target] = ep
+	}
+	return nc, nil
 }
 
 // readEnv collects --env-file files, then -e values, in that order (a

@@ -121,8 +121,12 @@ var flagDrivenFields = map[string][]string{
 	"": {"Hostname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts", "Tty",
 		"OpenStdin", "StdinOnce", "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint", "Labels"},
 	"HostConfig": {"Binds", "NetworkMode", "PortBindings", "AutoRemove", "Memory", "NanoCpus",
-		"PidsLimit", "Init", "RestartPolicy"},
+		"PidsLimit", "Init", "RestartPolicy", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts"},
 }
+
+// flagDrivenEndpointFields are those of each endpoint of
+// NetworkingConfig.EndpointsConfig.
+var flagDrivenEndpointFields = []string{"Aliases", "IPAMConfig"}
 
 func assertSameAsDocker(t *testing.T, golden string, got map[string]any) {
 	t.Helper()
@@ -144,6 +148,12 @@ func assertSameAsDocker(t *testing.T, golden string, got map[string]any) {
 	wantEP := want["NetworkingConfig"].(map[string]any)["EndpointsConfig"].(map[string]any)
 	gotEP := got["NetworkingConfig"].(map[string]any)["EndpointsConfig"].(map[string]any)
 	assert.ElementsMatch(t, keys(wantEP), keys(gotEP), "NetworkingConfig.EndpointsConfig networks")
+	for name, w := range wantEP {
+		g, _ := gotEP[name].(map[string]any)
+		for _, f := range flagDrivenEndpointFields {
+			assert.Equal(t, w.(map[string]any)[f], g[f], "EndpointsConfig[%s].%s differs from docker's", name, f)
+		}
+	}
 }
 
 func keys(m map[string]any) []string {
@@ -209,4 +219,16 @@ func TestRunInteractiveSendsWhatDockerSends(t *testing.T) {
 	_, stderr, code := runBerth(t, rec.host, nil, nil, "create", "-i", "--network", "host", "busybox", "cat")
 	require.Equal(t, 0, code, stderr)
 	assertSameAsDocker(t, "docker28-run-interactive.json", createBody(t, rec.calls()))
+}
+
+// TestCreateNetworkingSendsWhatDockerSends: a user network with aliases
+// and an address, /etc/hosts entries and resolver settings.
+func TestCreateNetworkingSendsWhatDockerSends(t *testing.T) {
+	rec := newRecorder(t)
+	_, stderr, code := runBerth(t, rec.host, nil, nil, "create", "--network", "front", "--network-alias", "web",
+		"--network-alias", "www", "--ip", "10.201.7.9", "--add-host", "db:10.201.7.2", "--add-host", "gw:host-gateway",
+		"--add-host", "v6=[::1]", "--dns", "127.0.0.53", "--dns-search", "example.test", "--dns-option", "ndots:2",
+		"--dns-option", "timeout:1", "busybox")
+	require.Equal(t, 0, code, stderr)
+	assertSameAsDocker(t, "docker28-create-networking.json", createBody(t, rec.calls()))
 }
