@@ -138,6 +138,12 @@ func TestBerthdNetworks(t *testing.T) {
 	assert.Contains(t, addrs, " inet "+ip.String()+"/24 ", "the static address on front")
 	assert.Contains(t, addrs, onBack, "an address on back")
 
+	// Two networks at create, one in the long syntax.
+	e.ok(t, "create", "--name", "both", "--network", "name=front,alias=b1", "--network", "back", "busybox")
+	assert.Equal(t, `back null front ["b1"] `+"\n", e.ok(t, "inspect", "-f",
+		"{{range $name, $ep := .NetworkSettings.Networks}}{{$name}} {{json $ep.Aliases}} {{end}}", "both"))
+	e.ok(t, "rm", "both")
+
 	_, errOut, code := e.berth(t, "", "network", "rm", "back")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "exit status 1")

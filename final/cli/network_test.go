@@ -152,6 +152,11 @@ func TestNetworkCommandsMatchDocker(t *testing.T) {
 		{"create", "--add-host", "h:bogus", "busybox"},
 		{"run", "--dns", "bogus", "busybox"},
 		{"run", "--dns-search", "-x-", "busybox"},
+		{"create", "--network", "n1", "--network", "n1", "busybox"},
+		{"create", "--network", "n1", "--network", "bridge", "busybox"},
+		{"create", "--network", "alias=a", "busybox"},
+		{"create", "--network", "name=n1,colour=blue", "busybox"},
+		{"create", "--network", "name=n1,alias=a", "--network-alias", "b", "busybox"},
 	}
 	eDocker, eBerth := newEngine(t), newEngine(t)
 	for _, e := range []*engine{eDocker, eBerth} {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -41,7 +42,7 @@ type containerOptions struct {
 	publish     listValue
 	publishAll  bool
 	expose      listValue
-	network     string
+	networks    networkValue
 	netAliases  listValue
 	ip          ipv4Value
 	macAddress  string
@@ -83,7 +84,7 @@ func (o *containerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.VarP(&o.publish, "publish", "p", "Publish a container's port(s) to the host")
 	fs.BoolVarP(&o.publishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
 	fs.Var(&o.expose, "expose", "Expose a port or a range of ports")
-	fs.StringVar(&o.network, "network", "", "Connect a container to a network (bridge, host, none, container:NAME|ID or a network's name)")
+	fs.Var(&o.networks, "network", "Connect a container to a network (bridge, host, none, container:NAME|ID, a network's name, or name=NET,alias=A,ip=IP,mac-address=MAC)")
 	fs.Var(&o.netAliases, "network-alias", "Add network-scoped alias for the container")
 	fs.Var(&o.ip, "ip", "IPv4 address (e.g., 172.30.100.104)")
 	fs.StringVar(&o.macAddress, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
@@ -237,12 +238,12 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 	hc.DNS = append([]netip.Addr{}, o.dns...)
 	hc.DNSSearch = append([]string{}, o.dnsSearch...)
 	hc.DNSOptions = append([]string{}, o.dnsOptions...)
+	if len(o.networks) > 0 {
+		hc.NetworkMode = container.NetworkMode(o.networks[0].target)
+	}
 	nc, err := o.endpoints()
 	if err != nil {
 		return nil, err
-	}
-	if o.network != "" {
-		hc.NetworkMode = container.NetworkMode(o.network)
 	}
 
 	return &containerSpec{Name: o.name, Config: cfg, HostConfig: hc, NetworkingConfig: nc}, nil
@@ -250,38 +251,76 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 
 // endpoints is the NetworkingConfig of the request, as the docker CLI
 // makes it. Without --network the daemon picks its default (bridge), and
-// docker names the endpoint "default"; a network given by name gets an
-// endpoint only when --network-alias, --ip or --mac-address says
-// something about it. Aliases only mean something on a user network,
-// where other containers look them up.
+// docker names the endpoint "default". --network-alias, --ip and
+// --mac-address are about the first network. The endpoint of a single
+// network given by name is left out when nothing is said about it.
+// Aliases only mean something on user networks, where other containers
+// look them up, and a container is on user networks or on one other.
 func (o *containerOptions) endpoints() (*network.NetworkingConfig, error) {
-	target := o.network
-	if target == "" {
-		target = "default"
+	nets := o.networks
+	if len(nets) == 0 {
+		nets = networkValue{{target: "default"}}
 	}
-	mode := container.NetworkMode(target)
-	if len(o.netAliases) > 0 && !mode.IsUserDefined() {
-		return nil, errors.New("network-scoped aliases are only supported for user-defined networks")
+	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{}}
+	var user, other bool
+	for i, a := range nets {
+		if i == 0 {
+			if err := o.applyLegacy(&a.ep); err != nil {
+				return nil, err
+			}
+		}
+		mode := container.NetworkMode(a.target)
+		user, other = user || mode.IsUserDefined(), other || !mode.IsUserDefined()
+		if !mode.IsUserDefined() && len(a.ep.Aliases) > 0 {
+			return nil, errors.New("network-scoped aliases are only supported for user-defined networks")
+		}
+		if !mode.IsUserDefined() && len(a.ep.Links) > 0 {
+			return nil, errors.New("links are only supported for user-defined networks")
+		}
+		if _, dup := nc.EndpointsConfig[a.target]; dup {
+			return nil, fmt.Errorf("network %q is specified multiple times", a.target)
+		}
+		if len(o.networks) == 1 && reflect.DeepEqual(a.ep, network.EndpointSettings{}) {
+			continue
+		}
+		ep := a.ep
+		nc.EndpointsConfig[a.target] = &ep
 	}
-	ep := &network.EndpointSettings{}
+	if user && other {
+		return nil, errors.New("conflicting options: cannot attach both user-defined and non-user-defined network-modes")
+	}
+	return nc, nil
+}
+
+// applyLegacy puts --network-alias, --ip and --mac-address on the
+// endpoint of the first network, unless its long syntax says otherwise.
+func (o *containerOptions) applyLegacy(ep *network.EndpointSettings) error {
 	if len(o.netAliases) > 0 {
+		if len(ep.Aliases) > 0 {
+			return errors.New("conflicting options: cannot specify both --network-alias and per-network alias")
+		}
 		ep.Aliases = append([]string{}, o.netAliases...)
 	}
 	if ip := netip.Addr(o.ip); ip.IsValid() {
-		ep.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: ip}
+		if ep.IPAMConfig != nil && ep.IPAMConfig.IPv4Address.IsValid() {
+			return errors.New("conflicting options: cannot specify both --ip and per-network IPv4 address")
+		}
+		if ep.IPAMConfig == nil {
+			ep.IPAMConfig = &network.EndpointIPAMConfig{}
+		}
+		ep.IPAMConfig.IPv4Address = ip
 	}
 	if o.macAddress != "" {
+		if len(ep.MacAddress) > 0 {
+			return errors.New("conflicting options: cannot specify both --mac-address and per-network MAC address")
+		}
 		mac, err := net.ParseMAC(strings.TrimSpace(o.macAddress))
 		if err != nil {
-			return nil, fmt.Errorf("%s is not a valid mac address", o.macAddress)
+			return fmt.Errorf("%s is not a valid mac address", o.macAddress)
 		}
 		ep.MacAddress = network.HardwareAddr(mac)
 	}
-	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{}}
-	if o.network == "" || ep.IPAMConfig != nil || ep.Aliases != nil || ep.MacAddress != nil {
-		nc.EndpointsConfig[target] = ep
-	}
-	return nc, nil
+	return nil
 }
 
 // readEnv collects --env-file files, then -e values, in that order (a

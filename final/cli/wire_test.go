@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -231,4 +232,27 @@ func TestCreateNetworkingSendsWhatDockerSends(t *testing.T) {
 		"--dns-option", "timeout:1", "busybox")
 	require.Equal(t, 0, code, stderr)
 	assertSameAsDocker(t, "docker28-create-networking.json", createBody(t, rec.calls()))
+}
+
+// TestCreateTwoNetworksSendsWhatDockerSends: two --network, one in the
+// long syntax, and --network-alias, which is the first network's.
+func TestCreateTwoNetworksSendsWhatDockerSends(t *testing.T) {
+	rec := newRecorder(t)
+	_, stderr, code := runBerth(t, rec.host, nil, nil, "create", "--network", "back", "--network-alias", "x",
+		"--network", "name=front,alias=web,ip=10.201.7.9", "busybox")
+	require.Equal(t, 0, code, stderr)
+	assertSameAsDocker(t, "docker28-create-two-networks.json", createBody(t, rec.calls()))
+}
+
+// TestPsPassesFiltersThrough: ps sends every --filter as it is given;
+// the daemon judges the keys (network and volume among them).
+func TestPsPassesFiltersThrough(t *testing.T) {
+	rec := newRecorder(t)
+	_, _, _ = runBerth(t, rec.host, nil, nil, "ps", "--filter", "network=front", "--filter", "volume=data",
+		"--filter", "Label=a=1", "--filter", "anything=goes")
+	calls := rec.calls()
+	require.Len(t, calls, 1)
+	q, err := url.ParseQuery(calls[0].Query)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"network":{"front":true},"volume":{"data":true},"label":{"a=1":true},"anything":{"goes":true}}`, q.Get("filters"))
 }
