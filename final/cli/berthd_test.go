@@ -108,8 +108,8 @@ func hostAddr(subnet netip.Prefix, host byte) netip.Addr {
 	return netip.AddrFrom4(a)
 }
 
-// TestBerthdNetworks: two networks; a container on one with an alias and
-// a static address, connected to the other; ls, inspect, ps --filter,
+// TestBerthdNetworks: two networks; a container on one with an alias, a
+// static address and a MAC, connected to the other; ls, inspect, ps --filter,
 // disconnect, rm and prune, against a real berthd.
 func TestBerthdNetworks(t *testing.T) {
 	e := newBerthd(t)
@@ -122,10 +122,10 @@ func TestBerthdNetworks(t *testing.T) {
 
 	ip := hostAddr(front, 9)
 	id := strings.TrimSpace(e.ok(t, "run", "-d", "--name", "web", "--network", "front", "--network-alias", "www",
-		"--ip", ip.String(), "busybox", "sleep", "600"))
+		"--ip", ip.String(), "--mac-address", "02:42:0a:c9:00:09", "busybox", "sleep", "600"))
 	require.Regexp(t, `^[0-9a-f]{64}$`, id)
-	assert.Equal(t, ip.String()+` ["www"]`+"\n", e.ok(t, "inspect", "-f",
-		`{{.NetworkSettings.Networks.front.IPAddress}} {{json .NetworkSettings.Networks.front.Aliases}}`, "web"))
+	assert.Equal(t, ip.String()+` ["www"] 02:42:0a:c9:00:09`+"\n", e.ok(t, "inspect", "-f",
+		`{{.NetworkSettings.Networks.front.IPAddress}} {{json .NetworkSettings.Networks.front.Aliases}} {{.NetworkSettings.Networks.front.MacAddress}}`, "web"))
 
 	e.ok(t, "network", "connect", "--alias", "api", "back", "web")
 	assert.Equal(t, "back front \n", e.ok(t, "inspect", "-f",
