@@ -139,31 +139,8 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 		cfg.StopTimeout = &t
 	}
 
-	// Streams: -i adds stdin; without -a, stdout and stderr are attached.
-	// (run -d clears all three afterwards.)
-	for _, s := range o.attach {
-		switch strings.ToLower(s) {
-		case "stdin":
-			cfg.AttachStdin = true
-		case "stdout":
-			cfg.AttachStdout = true
-		case "stderr":
-			cfg.AttachStderr = true
-		default:
-			return nil, fmt.Errorf("invalid argument %q for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR", s)
-		}
-	}
-	if o.interactive {
-		cfg.AttachStdin = true
-	}
-	if len(o.attach) == 0 {
-		cfg.AttachStdout = true
-		cfg.AttachStderr = true
-	}
-	// An attached, open stdin closes when that client goes: `echo hi |
-	// berth run -i busybox cat` ends when echo's output does.
-	if cfg.OpenStdin && cfg.AttachStdin {
-		cfg.StdinOnce = true
+	if err := o.streams(cfg); err != nil {
+		return nil, err
 	}
 
 	// --entrypoint "" is not the same as no --entrypoint: it clears the
@@ -234,6 +211,48 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 		hc.Init = &i
 	}
 
+	nc, err := o.networking(hc)
+	if err != nil {
+		return nil, err
+	}
+
+	return &containerSpec{Name: o.name, Config: cfg, HostConfig: hc, NetworkingConfig: nc}, nil
+}
+
+// streams sets which streams the container's client attaches.
+func (o *containerOptions) streams(cfg *container.Config) error {
+	// Streams: -i adds stdin; without -a, stdout and stderr are attached.
+	// (run -d clears all three afterwards.)
+	for _, s := range o.attach {
+		switch strings.ToLower(s) {
+		case "stdin":
+			cfg.AttachStdin = true
+		case "stdout":
+			cfg.AttachStdout = true
+		case "stderr":
+			cfg.AttachStderr = true
+		default:
+			return fmt.Errorf("invalid argument %q for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR", s)
+		}
+	}
+	if o.interactive {
+		cfg.AttachStdin = true
+	}
+	if len(o.attach) == 0 {
+		cfg.AttachStdout = true
+		cfg.AttachStderr = true
+	}
+	// An attached, open stdin closes when that client goes: `echo hi |
+	// berth run -i busybox cat` ends when echo's output does.
+	if cfg.OpenStdin && cfg.AttachStdin {
+		cfg.StdinOnce = true
+	}
+	return nil
+}
+
+// networking sets the container's network mode, /etc/hosts entries and
+// resolver settings in hc, and returns its endpoints.
+func (o *containerOptions) networking(hc *container.HostConfig) (*network.NetworkingConfig, error) {
 	hc.ExtraHosts = o.addHosts.list()
 	hc.DNS = append([]netip.Addr{}, o.dns...)
 	hc.DNSSearch = append([]string{}, o.dnsSearch...)
@@ -241,12 +260,7 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 	if len(o.networks) > 0 {
 		hc.NetworkMode = container.NetworkMode(o.networks[0].target)
 	}
-	nc, err := o.endpoints()
-	if err != nil {
-		return nil, err
-	}
-
-	return &containerSpec{Name: o.name, Config: cfg, HostConfig: hc, NetworkingConfig: nc}, nil
+	return o.endpoints()
 }
 
 // endpoints is the NetworkingConfig of the request, as the docker CLI
