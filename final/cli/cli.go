@@ -219,7 +219,7 @@ func NewRootCommand(c *CLI) *cobra.Command {
 		newRunCommand(c), newExecCommand(c), newPsCommand(c), newBuildCommand(c),
 		newImagesCommand(c), newVersionCommand(c), newInfoCommand(c),
 	)
-	add("management", newImageCommand(c), newContainerCommand(c), newVolumeCommand(c))
+	add("management", newImageCommand(c), newContainerCommand(c), newNetworkCommand(c), newVolumeCommand(c))
 	add("other",
 		newAttachCommand(c), newCommitCommand(c), newCpCommand(c), newCreateCommand(c), newExportCommand(c),
 		newHistoryCommand(c), newImportCommand(c), newInspectCommand(c), newKillCommand(c),
@@ -287,7 +287,7 @@ func requiresMinArgs(n int) cobra.PositionalArgs {
 		if len(args) >= n {
 			return nil
 		}
-		return argsError(cmd, fmt.Sprintf("requires at least %d %s", n, plural("argument", n)))
+		return argsError(cmd, "See", fmt.Sprintf("requires at least %d %s", n, plural("argument", n)))
 	}
 }
 
@@ -296,7 +296,7 @@ func exactArgs(n int) cobra.PositionalArgs {
 		if len(args) == n {
 			return nil
 		}
-		return argsError(cmd, fmt.Sprintf("requires %d %s", n, plural("argument", n)))
+		return argsError(cmd, "Run", fmt.Sprintf("requires %d %s", n, plural("argument", n)))
 	}
 }
 
@@ -305,13 +305,16 @@ func requiresRangeArgs(lo, hi int) cobra.PositionalArgs {
 		if len(args) >= lo && len(args) <= hi {
 			return nil
 		}
-		return argsError(cmd, fmt.Sprintf("requires at least %d and at most %d %s", lo, hi, plural("argument", hi)))
+		return argsError(cmd, "Run", fmt.Sprintf("requires at least %d and at most %d %s", lo, hi, plural("argument", hi)))
 	}
 }
 
-func argsError(cmd *cobra.Command, what string) error {
-	return fmt.Errorf("%s: '%s' %s\n\nUsage:  %s\n\nSee '%s --help' for more information",
-		cmd.Root().Name(), cmd.CommandPath(), what, cmd.UseLine(), cmd.CommandPath())
+// argsError words a wrong number of arguments as docker 28 does, which
+// ends with "See '... --help'" for too few of a minimum and with "Run
+// '... --help'" otherwise.
+func argsError(cmd *cobra.Command, verb, what string) error {
+	return fmt.Errorf("%s: '%s' %s\n\nUsage:  %s\n\n%s '%s --help' for more information",
+		cmd.Root().Name(), cmd.CommandPath(), what, cmd.UseLine(), verb, cmd.CommandPath())
 }
 
 func plural(word string, n int) string {

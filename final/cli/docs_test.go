@@ -19,7 +19,9 @@ func TestS8_ManPages(t *testing.T) {
 	require.NoError(t, GenManPages(man1))
 
 	for _, page := range []string{"berth", "berth-run", "berth-ps", "berth-exec", "berth-logs", "berth-commit",
-		"berth-save", "berth-load", "berth-build", "berth-image-ls", "berth-image-inspect", "berth-container-run"} {
+		"berth-save", "berth-load", "berth-build", "berth-image-ls", "berth-image-inspect", "berth-container-run",
+		"berth-network", "berth-network-create", "berth-network-ls", "berth-network-inspect", "berth-network-rm",
+		"berth-network-prune", "berth-network-connect", "berth-network-disconnect"} {
 		b, err := os.ReadFile(filepath.Join(man1, page+".1"))
 		require.NoError(t, err, page)
 		assert.Contains(t, string(b), `.TH "`+strings.ToUpper(page)+`" "1"`, page)
@@ -32,7 +34,8 @@ func TestS8_ManPages(t *testing.T) {
 
 	run, err := os.ReadFile(filepath.Join(man1, "berth-run.1"))
 	require.NoError(t, err)
-	for _, flag := range []string{"publish", "detach", "interactive", "tty", "rm", "memory", "cpus", "pids", "entrypoint", "init", "sig", "keys"} {
+	for _, flag := range []string{"publish", "detach", "interactive", "tty", "rm", "memory", "cpus", "pids", "entrypoint", "init", "sig", "keys",
+		"network-alias", "ip", "mac-address", "add-host", "dns", "dns-search", "dns-option"} {
 		assert.Contains(t, string(run), flag)
 	}
 

@@ -152,6 +152,17 @@ func writeFormatted[T any](out io.Writer, format, defaultTable string, headers m
 // fieldRef finds the first field a template cell refers to.
 var fieldRef = regexp.MustCompile(`\.([A-Z][A-Za-z0-9]*)`)
 
+// labelRef finds a {{.Label "name"}} cell.
+var labelRef = regexp.MustCompile(`\.Label\s+"([^"]*)"`)
+
+// labelHeader titles a {{.Label "com.example.tier-name"}} column as
+// docker does: the last dotted part of the name, "-" and "_" as spaces
+// ("tier name").
+func labelHeader(name string) string {
+	parts := strings.Split(name, ".")
+	return strings.NewReplacer("-", " ", "_", " ").Replace(parts[len(parts)-1])
+}
+
 // tableHeader renders the header line of a table template, cell by
 // cell. A cell is executed on the headers map, with functions that leave
 // their argument alone; a cell that cannot be (a method with arguments,
@@ -166,7 +177,9 @@ func tableHeader(text string, headers map[string]string) string {
 		}
 		if err != nil {
 			buf.Reset()
-			if m := fieldRef.FindStringSubmatch(cell); m != nil {
+			if m := labelRef.FindStringSubmatch(cell); m != nil {
+				buf.WriteString(labelHeader(m[1]))
+			} else if m := fieldRef.FindStringSubmatch(cell); m != nil {
 				buf.WriteString(headers[m[1]])
 			}
 		}

@@ -79,8 +79,8 @@ func (c *CLI) inspectNetwork(ctx context.Context, cl *client.Client, name string
 }
 
 // inspectObjects prints each object found; a name found nowhere is
-// reported ("No such object: x") after the others are printed, and
-// makes the status 1.
+// reported ("No such object: x", or the daemon's own words when what is
+// empty) after the others are printed, and makes the status 1.
 func (c *CLI) inspectObjects(ctx context.Context, names []string, format, what string, lookups []objectLookup) error {
 	cl, err := c.Client()
 	if err != nil {
@@ -102,7 +102,7 @@ func (c *CLI) inspectObjects(ctx context.Context, names []string, format, what s
 	for _, name := range names {
 		raw, err := lookupObject(ctx, cl, name, lookups)
 		if err != nil {
-			if cerrdefs.IsNotFound(err) {
+			if cerrdefs.IsNotFound(err) && what != "" {
 				err = fmt.Errorf("Error: No such %s: %s", what, name)
 			}
 			errs = append(errs, err)

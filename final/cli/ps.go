@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,16 +49,11 @@ func newPsCommand(c *CLI) *cobra.Command {
 			if opts.Limit > 0 {
 				opts.All = true // docker: -n and -l look at stopped containers too
 			}
-			if len(filters) > 0 {
-				opts.Filters = make(client.Filters)
-				for _, f := range filters {
-					k, v, ok := strings.Cut(f, "=")
-					if !ok {
-						return fmt.Errorf("bad format of filter (expected name=value)")
-					}
-					opts.Filters.Add(strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v))
-				}
+			f, err := parseFilters(filters)
+			if err != nil {
+				return err
 			}
+			opts.Filters = f
 			if size && format == "" {
 				format = defaultPsFormat + "\t{{.Size}}"
 			}

@@ -17,8 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/api/apitest"
+	"github.com/berth-project/berth/final/daemon"
 )
 
 // The tests in this file run berth as a separate process (this test
@@ -28,9 +30,22 @@ import (
 
 const asBerthEnv = "BERTH_CLI_TEST_MAIN"
 
+// TestMain makes the test binary play every part it is re-executed for:
+// berth itself (asBerthEnv), and for the daemon of berthd_test.go a
+// container's shim and a container's init. Anything else re-executed
+// under that daemon is a bug that must not run the tests again (each
+// run would start a daemon, whose shims would run them again...).
 func TestMain(m *testing.M) {
+	daemon.Runtime.Main() // a shim: supervise a container, then exit
+	if namespace.IsInit() {
+		os.Exit(daemon.Init()) // a container's init
+	}
 	if os.Getenv(asBerthEnv) == "1" {
 		os.Exit(Main())
+	}
+	if os.Getenv(underBerthdEnv) != "" {
+		fmt.Fprintf(os.Stderr, "cli.test re-executed as %q under a test's berthd: not a shim, an init or berth\n", os.Args)
+		os.Exit(3)
 	}
 	os.Exit(m.Run())
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -40,7 +42,14 @@ type containerOptions struct {
 	publish     listValue
 	publishAll  bool
 	expose      listValue
-	network     string
+	networks    networkValue
+	netAliases  listValue
+	ip          ipv4Value
+	macAddress  string
+	addHosts    extraHostsValue
+	dns         dnsValue
+	dnsSearch   dnsSearchValue
+	dnsOptions  listValue
 	memory      bytesValue
 	cpus        nanoCPUsValue
 	pidsLimit   int64
@@ -75,7 +84,14 @@ func (o *containerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.VarP(&o.publish, "publish", "p", "Publish a container's port(s) to the host")
 	fs.BoolVarP(&o.publishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
 	fs.Var(&o.expose, "expose", "Expose a port or a range of ports")
-	fs.StringVar(&o.network, "network", "", "Connect a container to a network (none, host or bridge)")
+	fs.Var(&o.networks, "network", "Connect a container to a network (bridge, host, none, container:NAME|ID, a network's name, or name=NET,alias=A,ip=IP,mac-address=MAC)")
+	fs.Var(&o.netAliases, "network-alias", "Add network-scoped alias for the container")
+	fs.Var(&o.ip, "ip", "IPv4 address (e.g., 172.30.100.104)")
+	fs.StringVar(&o.macAddress, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
+	fs.Var(&o.addHosts, "add-host", "Add a custom host-to-IP mapping (host:ip)")
+	fs.Var(&o.dns, "dns", "Set custom DNS servers")
+	fs.Var(&o.dnsSearch, "dns-search", "Set custom DNS search domains")
+	fs.Var(&o.dnsOptions, "dns-option", "Set DNS options")
 	fs.VarP(&o.memory, "memory", "m", "Memory limit")
 	fs.Var(&o.cpus, "cpus", "Number of CPUs")
 	fs.Int64Var(&o.pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
@@ -123,31 +139,8 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 		cfg.StopTimeout = &t
 	}
 
-	// Streams: -i adds stdin; without -a, stdout and stderr are attached.
-	// (run -d clears all three afterwards.)
-	for _, s := range o.attach {
-		switch strings.ToLower(s) {
-		case "stdin":
-			cfg.AttachStdin = true
-		case "stdout":
-			cfg.AttachStdout = true
-		case "stderr":
-			cfg.AttachStderr = true
-		default:
-			return nil, fmt.Errorf("invalid argument %q for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR", s)
-		}
-	}
-	if o.interactive {
-		cfg.AttachStdin = true
-	}
-	if len(o.attach) == 0 {
-		cfg.AttachStdout = true
-		cfg.AttachStderr = true
-	}
-	// An attached, open stdin closes when that client goes: `echo hi |
-	// berth run -i busybox cat` ends when echo's output does.
-	if cfg.OpenStdin && cfg.AttachStdin {
-		cfg.StdinOnce = true
+	if err := o.streams(cfg); err != nil {
+		return nil, err
 	}
 
 	// --entrypoint "" is not the same as no --entrypoint: it clears the
@@ -218,16 +211,130 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 		hc.Init = &i
 	}
 
-	// Without --network the daemon picks its default (bridge), and docker
-	// names the endpoint "default"; a network given by name gets none.
-	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{}}
-	if o.network == "" {
-		nc.EndpointsConfig["default"] = &network.EndpointSettings{}
-	} else {
-		hc.NetworkMode = container.NetworkMode(o.network)
+	nc, err := o.networking(hc)
+	if err != nil {
+		return nil, err
 	}
 
 	return &containerSpec{Name: o.name, Config: cfg, HostConfig: hc, NetworkingConfig: nc}, nil
+}
+
+// streams sets which streams the container's client attaches.
+func (o *containerOptions) streams(cfg *container.Config) error {
+	// Streams: -i adds stdin; without -a, stdout and stderr are attached.
+	// (run -d clears all three afterwards.)
+	for _, s := range o.attach {
+		switch strings.ToLower(s) {
+		case "stdin":
+			cfg.AttachStdin = true
+		case "stdout":
+			cfg.AttachStdout = true
+		case "stderr":
+			cfg.AttachStderr = true
+		default:
+			return fmt.Errorf("invalid argument %q for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR", s)
+		}
+	}
+	if o.interactive {
+		cfg.AttachStdin = true
+	}
+	if len(o.attach) == 0 {
+		cfg.AttachStdout = true
+		cfg.AttachStderr = true
+	}
+	// An attached, open stdin closes when that client goes: `echo hi |
+	// berth run -i busybox cat` ends when echo's output does.
+	if cfg.OpenStdin && cfg.AttachStdin {
+		cfg.StdinOnce = true
+	}
+	return nil
+}
+
+// networking sets the container's network mode, /etc/hosts entries and
+// resolver settings in hc, and returns its endpoints.
+func (o *containerOptions) networking(hc *container.HostConfig) (*network.NetworkingConfig, error) {
+	hc.ExtraHosts = o.addHosts.list()
+	hc.DNS = append([]netip.Addr{}, o.dns...)
+	hc.DNSSearch = append([]string{}, o.dnsSearch...)
+	hc.DNSOptions = append([]string{}, o.dnsOptions...)
+	if len(o.networks) > 0 {
+		hc.NetworkMode = container.NetworkMode(o.networks[0].target)
+	}
+	return o.endpoints()
+}
+
+// endpoints is the NetworkingConfig of the request, as the docker CLI
+// makes it. Without --network the daemon picks its default (bridge), and
+// docker names the endpoint "default". --network-alias, --ip and
+// --mac-address are about the first network. The endpoint of a single
+// network given by name is left out when nothing is said about it.
+// Aliases only mean something on user networks, where other containers
+// look them up, and a container is on user networks or on one other.
+func (o *containerOptions) endpoints() (*network.NetworkingConfig, error) {
+	nets := o.networks
+	if len(nets) == 0 {
+		nets = networkValue{{target: "default"}}
+	}
+	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{}}
+	var user, other bool
+	for i, a := range nets {
+		if i == 0 {
+			if err := o.applyLegacy(&a.ep); err != nil {
+				return nil, err
+			}
+		}
+		mode := container.NetworkMode(a.target)
+		user, other = user || mode.IsUserDefined(), other || !mode.IsUserDefined()
+		if !mode.IsUserDefined() && len(a.ep.Aliases) > 0 {
+			return nil, errors.New("network-scoped aliases are only supported for user-defined networks")
+		}
+		if !mode.IsUserDefined() && len(a.ep.Links) > 0 {
+			return nil, errors.New("links are only supported for user-defined networks")
+		}
+		if _, dup := nc.EndpointsConfig[a.target]; dup {
+			return nil, fmt.Errorf("network %q is specified multiple times", a.target)
+		}
+		if len(o.networks) == 1 && reflect.DeepEqual(a.ep, network.EndpointSettings{}) {
+			continue
+		}
+		ep := a.ep
+		nc.EndpointsConfig[a.target] = &ep
+	}
+	if user && other {
+		return nil, errors.New("conflicting options: cannot attach both user-defined and non-user-defined network-modes")
+	}
+	return nc, nil
+}
+
+// applyLegacy puts --network-alias, --ip and --mac-address on the
+// endpoint of the first network, unless its long syntax says otherwise.
+func (o *containerOptions) applyLegacy(ep *network.EndpointSettings) error {
+	if len(o.netAliases) > 0 {
+		if len(ep.Aliases) > 0 {
+			return errors.New("conflicting options: cannot specify both --network-alias and per-network alias")
+		}
+		ep.Aliases = append([]string{}, o.netAliases...)
+	}
+	if ip := netip.Addr(o.ip); ip.IsValid() {
+		if ep.IPAMConfig != nil && ep.IPAMConfig.IPv4Address.IsValid() {
+			return errors.New("conflicting options: cannot specify both --ip and per-network IPv4 address")
+		}
+		if ep.IPAMConfig == nil {
+			ep.IPAMConfig = &network.EndpointIPAMConfig{}
+		}
+		ep.IPAMConfig.IPv4Address = ip
+	}
+	if o.macAddress != "" {
+		if len(ep.MacAddress) > 0 {
+			return errors.New("conflicting options: cannot specify both --mac-address and per-network MAC address")
+		}
+		mac, err := net.ParseMAC(strings.TrimSpace(o.macAddress))
+		if err != nil {
+			return fmt.Errorf("%s is not a valid mac address", o.macAddress)
+		}
+		ep.MacAddress = network.HardwareAddr(mac)
+	}
+	return nil
 }
 
 // readEnv collects --env-file files, then -e values, in that order (a

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -216,6 +217,104 @@ func TestNetworkFlag(t *testing.T) {
 		spec := mustParseRun(t, "--network", mode, "busybox")
 		assert.Equal(t, container.NetworkMode(mode), spec.HostConfig.NetworkMode)
 		assert.JSONEq(t, `{"EndpointsConfig":{}}`, jsonOf(t, spec.NetworkingConfig))
+	}
+}
+
+// TestRunFlags_Networking: the networking flags of run and create, mapped
+// as the docker CLI maps them (checked on the wire against docker's in
+// TestCreateNetworkingSendsWhatDockerSends).
+func TestRunFlags_Networking(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		args      []string
+		mode      string
+		endpoints string // NetworkingConfig.EndpointsConfig as JSON
+		err       string
+	}{
+		{name: "user network", args: []string{"--network", "front"}, mode: "front", endpoints: `{}`},
+		{name: "another container's", args: []string{"--network", "container:abc"}, mode: "container:abc", endpoints: `{}`},
+		{name: "aliases and address", args: []string{"--network", "front", "--network-alias", "web", "--network-alias", "www", "--ip", "10.201.7.9"},
+			mode: "front", endpoints: `{"front":{"Aliases":["web","www"],"IPAMConfig":{"IPv4Address":"10.201.7.9"}}}`},
+		{name: "MAC on a user network", args: []string{"--network", "front", "--mac-address", "02:42:AC:11:00:02"},
+			mode: "front", endpoints: `{"front":{"MacAddress":"02:42:ac:11:00:02"}}`},
+		{name: "address on the default network", args: []string{"--ip", "10.88.0.9"},
+			mode: "default", endpoints: `{"default":{"IPAMConfig":{"IPv4Address":"10.88.0.9"}}}`},
+		{name: "MAC on the default network", args: []string{"--mac-address", "02:42:ac:11:00:02"},
+			mode: "default", endpoints: `{"default":{"MacAddress":"02:42:ac:11:00:02"}}`},
+		{name: "alias on the default network", args: []string{"--network-alias", "web"}, err: "network-scoped aliases are only supported for user-defined networks"},
+		{name: "alias on bridge", args: []string{"--network", "bridge", "--network-alias", "web"}, err: "network-scoped aliases are only supported for user-defined networks"},
+		{name: "alias on host", args: []string{"--network", "host", "--network-alias", "web"}, err: "network-scoped aliases are only supported for user-defined networks"},
+		{name: "two networks", args: []string{"--network", "front", "--network", "back"}, mode: "front", endpoints: `{"front":{},"back":{}}`},
+		{name: "the legacy flags are the first network's", args: []string{"--network", "front", "--network-alias", "web", "--network", "back"},
+			mode: "front", endpoints: `{"front":{"Aliases":["web"]},"back":{}}`},
+		{name: "long syntax", args: []string{"--network", "name=front,alias=web,alias=www,ip=10.201.7.9,mac-address=02:42:ac:11:00:02", "--network", "name=back,alias=api"},
+			mode: "front", endpoints: `{"front":{"Aliases":["web","www"],"IPAMConfig":{"IPv4Address":"10.201.7.9"},"MacAddress":"02:42:ac:11:00:02"},"back":{"Aliases":["api"]}}`},
+		{name: "long syntax, what berthd refuses", args: []string{"--network", `name=front,ip6=fd00::9,driver-opt=a=b,gw-priority=5,"link=db:d"`},
+			mode: "front", endpoints: `{"front":{"IPAMConfig":{"IPv6Address":"fd00::9"},"DriverOpts":{"a":"b"},"GwPriority":5,"Links":["db:d"]}}`},
+		{name: "long syntax without a name", args: []string{"--network", "alias=web"}, err: "network name/id is not specified"},
+		{name: "long syntax, unknown key", args: []string{"--network", "name=a,colour=blue"}, err: "invalid field key colour"},
+		{name: "a network twice", args: []string{"--network", "front", "--network", "front"}, err: `network "front" is specified multiple times`},
+		{name: "user and built-in networks", args: []string{"--network", "front", "--network", "bridge"},
+			err: "conflicting options: cannot attach both user-defined and non-user-defined network-modes"},
+		{name: "two aliases for the first network", args: []string{"--network", "name=front,alias=a", "--network-alias", "b"},
+			err: "conflicting options: cannot specify both --network-alias and per-network alias"},
+		{name: "two addresses for the first network", args: []string{"--network", "name=front,ip=10.0.0.2", "--ip", "10.0.0.3"},
+			err: "conflicting options: cannot specify both --ip and per-network IPv4 address"},
+		{name: "bad MAC", args: []string{"--mac-address", "zz"}, err: "zz is not a valid mac address"},
+		{name: "bad IP", args: []string{"--network", "front", "--ip", "bogus"}, err: `invalid argument "bogus" for "--ip" flag: bogus is not an IPv4 address`},
+		{name: "IPv6 for --ip", args: []string{"--network", "front", "--ip", "::1"}, err: "::1 is not an IPv4 address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec, err := parseRun(t, nil, append(tt.args, "busybox")...)
+			if tt.err != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, container.NetworkMode(tt.mode), spec.HostConfig.NetworkMode)
+			got := jsonOf(t, spec.NetworkingConfig.EndpointsConfig)
+			var eps map[string]map[string]any
+			require.NoError(t, json.Unmarshal([]byte(got), &eps))
+			for _, ep := range eps { // only what the flags set
+				for k, v := range ep {
+					if v == nil || v == "" || v == float64(0) {
+						delete(ep, k)
+					}
+				}
+			}
+			assert.JSONEq(t, tt.endpoints, jsonOf(t, eps))
+		})
+	}
+}
+
+func TestRunFlags_HostsAndDNS(t *testing.T) {
+	t.Parallel()
+	spec := mustParseRun(t, "--add-host", "db:10.201.7.2", "--add-host", "gw:host-gateway", "--add-host", "v6=[::1]",
+		"--add-host", "six:fe80::1", "--dns", " 127.0.0.53", "--dns", "::1", "--dns-search", "example.test", "--dns-search", ".",
+		"--dns-option", "ndots:2", "busybox")
+	h := spec.HostConfig
+	assert.Equal(t, []string{"db:10.201.7.2", "gw:host-gateway", "v6:::1", "six:fe80::1"}, h.ExtraHosts)
+	assert.JSONEq(t, `["127.0.0.53","::1"]`, jsonOf(t, h.DNS))
+	assert.Equal(t, []string{"example.test", "."}, h.DNSSearch)
+	assert.Equal(t, []string{"ndots:2"}, h.DNSOptions)
+
+	h = mustParseRun(t, "busybox").HostConfig
+	assert.Nil(t, h.ExtraHosts, "docker sends null")
+	assert.JSONEq(t, `{"Dns":[],"DnsSearch":[],"DnsOptions":[]}`,
+		jsonOf(t, map[string]any{"Dns": h.DNS, "DnsSearch": h.DNSSearch, "DnsOptions": h.DNSOptions}), "docker sends empty lists")
+
+	for _, tc := range []struct{ flag, value, err string }{
+		{"--add-host", "bad", `bad format for add-host: "bad"`},
+		{"--add-host", ":1.2.3.4", `bad format for add-host: ":1.2.3.4"`},
+		{"--add-host", "h:bogus", `invalid IP address in add-host: "bogus"`},
+		{"--dns", "bogus", "IP address is not correctly formatted: bogus"},
+		{"--dns-search", "-bad-.test", "-bad-.test is not a valid domain"},
+	} {
+		_, err := parseRun(t, nil, tc.flag, tc.value, "busybox")
+		assert.EqualError(t, err, fmt.Sprintf("invalid argument %q for %q flag: %s", tc.value, tc.flag, tc.err))
 	}
 }
 

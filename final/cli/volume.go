@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -81,8 +80,8 @@ o=bind with device=/host/path.`,
 	return cmd
 }
 
-// volumeFilters reads --filter KEY=VALUE flags.
-func volumeFilters(list []string) (client.Filters, error) {
+// parseFilters reads --filter KEY=VALUE flags; the daemon judges the keys.
+func parseFilters(list []string) (client.Filters, error) {
 	f := client.Filters{}
 	for _, kv := range list {
 		k, v, ok := strings.Cut(kv, "=")
@@ -127,7 +126,7 @@ container uses it), driver.
 --format fields: .Name .Driver .Scope .Mountpoint .CreatedAt .Labels .Label.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := volumeFilters(filters)
+			f, err := parseFilters(filters)
 			if err != nil {
 				return err
 			}
@@ -215,7 +214,7 @@ func newVolumePruneCommand(c *CLI) *cobra.Command {
 the named ones too. Filters: label (KEY or KEY=VALUE), label! (not that label).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := volumeFilters(filters)
+			f, err := parseFilters(filters)
 			if err != nil {
 				return err
 			}
@@ -224,9 +223,7 @@ the named ones too. Filters: label (KEY or KEY=VALUE), label! (not that label).`
 				if all {
 					what = "local volumes"
 				}
-				fmt.Fprintf(c.Out, "WARNING! This will remove %s not used by at least one container.\nAre you sure you want to continue? [y/N] ", what)
-				answer, _ := bufio.NewReader(c.In).ReadString('\n')
-				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+				if !c.confirm(fmt.Sprintf("WARNING! This will remove %s not used by at least one container.", what)) {
 					return nil
 				}
 			}

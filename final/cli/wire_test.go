@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,8 +122,12 @@ var flagDrivenFields = map[string][]string{
 	"": {"Hostname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts", "Tty",
 		"OpenStdin", "StdinOnce", "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint", "Labels"},
 	"HostConfig": {"Binds", "NetworkMode", "PortBindings", "AutoRemove", "Memory", "NanoCpus",
-		"PidsLimit", "Init", "RestartPolicy"},
+		"PidsLimit", "Init", "RestartPolicy", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts"},
 }
+
+// flagDrivenEndpointFields are those of each endpoint of
+// NetworkingConfig.EndpointsConfig.
+var flagDrivenEndpointFields = []string{"Aliases", "IPAMConfig"}
 
 func assertSameAsDocker(t *testing.T, golden string, got map[string]any) {
 	t.Helper()
@@ -144,6 +149,12 @@ func assertSameAsDocker(t *testing.T, golden string, got map[string]any) {
 	wantEP := want["NetworkingConfig"].(map[string]any)["EndpointsConfig"].(map[string]any)
 	gotEP := got["NetworkingConfig"].(map[string]any)["EndpointsConfig"].(map[string]any)
 	assert.ElementsMatch(t, keys(wantEP), keys(gotEP), "NetworkingConfig.EndpointsConfig networks")
+	for name, w := range wantEP {
+		g, _ := gotEP[name].(map[string]any)
+		for _, f := range flagDrivenEndpointFields {
+			assert.Equal(t, w.(map[string]any)[f], g[f], "EndpointsConfig[%s].%s differs from docker's", name, f)
+		}
+	}
 }
 
 func keys(m map[string]any) []string {
@@ -209,4 +220,39 @@ func TestRunInteractiveSendsWhatDockerSends(t *testing.T) {
 	_, stderr, code := runBerth(t, rec.host, nil, nil, "create", "-i", "--network", "host", "busybox", "cat")
 	require.Equal(t, 0, code, stderr)
 	assertSameAsDocker(t, "docker28-run-interactive.json", createBody(t, rec.calls()))
+}
+
+// TestCreateNetworkingSendsWhatDockerSends: a user network with aliases
+// and an address, /etc/hosts entries and resolver settings.
+func TestCreateNetworkingSendsWhatDockerSends(t *testing.T) {
+	rec := newRecorder(t)
+	_, stderr, code := runBerth(t, rec.host, nil, nil, "create", "--network", "front", "--network-alias", "web",
+		"--network-alias", "www", "--ip", "10.201.7.9", "--add-host", "db:10.201.7.2", "--add-host", "gw:host-gateway",
+		"--add-host", "v6=[::1]", "--dns", "127.0.0.53", "--dns-search", "example.test", "--dns-option", "ndots:2",
+		"--dns-option", "timeout:1", "busybox")
+	require.Equal(t, 0, code, stderr)
+	assertSameAsDocker(t, "docker28-create-networking.json", createBody(t, rec.calls()))
+}
+
+// TestCreateTwoNetworksSendsWhatDockerSends: two --network, one in the
+// long syntax, and --network-alias, which is the first network's.
+func TestCreateTwoNetworksSendsWhatDockerSends(t *testing.T) {
+	rec := newRecorder(t)
+	_, stderr, code := runBerth(t, rec.host, nil, nil, "create", "--network", "back", "--network-alias", "x",
+		"--network", "name=front,alias=web,ip=10.201.7.9", "busybox")
+	require.Equal(t, 0, code, stderr)
+	assertSameAsDocker(t, "docker28-create-two-networks.json", createBody(t, rec.calls()))
+}
+
+// TestPsPassesFiltersThrough: ps sends every --filter as it is given;
+// the daemon judges the keys (network and volume among them).
+func TestPsPassesFiltersThrough(t *testing.T) {
+	rec := newRecorder(t)
+	_, _, _ = runBerth(t, rec.host, nil, nil, "ps", "--filter", "network=front", "--filter", "volume=data",
+		"--filter", "Label=a=1", "--filter", "anything=goes")
+	calls := rec.calls()
+	require.Len(t, calls, 1)
+	q, err := url.ParseQuery(calls[0].Query)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"network":{"front":true},"volume":{"data":true},"label":{"a=1":true},"anything":{"goes":true}}`, q.Get("filters"))
 }

@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/05-network/nettest"
+	"github.com/berth-project/berth/06-images/image"
+	"github.com/berth-project/berth/final/api"
+	"github.com/berth-project/berth/final/daemon"
+)
+
+// Tests against a real berthd: a daemon in this process, over a data
+// root of its own with busybox imported, its default network on a
+// bridge and subnet of nettest's, served on a unix socket.
+
+// underBerthdEnv marks the processes of a test's berthd.
+const underBerthdEnv = "BERTH_CLI_TEST_UNDER_BERTHD"
+
+// newBerthd starts the daemon and returns an engine whose fake is nil.
+// What the test leaves behind (containers, then user networks) is
+// removed through berth before the daemon stops.
+func newBerthd(t *testing.T) *engine {
+	t.Helper()
+	labtest.Privileged(t)
+	// Seen by the processes the daemon re-executes this binary as (see
+	// TestMain): none of them may run the tests.
+	t.Setenv(underBerthdEnv, "1")
+	bridge := nettest.Config(t)
+	opts := daemon.Options{
+		DataRoot: t.TempDir(), ExecRoot: t.TempDir(), Version: "test",
+		Bridge: bridge.Bridge, Subnet: bridge.Subnet.String(),
+	}
+	importBusybox(t, opts.DataRoot)
+	d, err := daemon.New(opts)
+	require.NoError(t, err)
+	dir, err := os.MkdirTemp("", "berth-cli-") // short: a socket path has 108 bytes
+	require.NoError(t, err)
+	sock := filepath.Join(dir, "berth.sock")
+	ln, err := api.ListenUnix(sock)
+	require.NoError(t, err)
+	srv := api.NewServer(d, api.Options{Version: "test"})
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+		assert.NoError(t, d.Close())
+		_ = os.RemoveAll(dir)
+	})
+	e := &engine{host: "unix://" + sock}
+	t.Cleanup(func() { e.removeAll(t) })
+	return e
+}
+
+// removeAll removes every container and user network of the daemon.
+func (e *engine) removeAll(t *testing.T) {
+	if ids := strings.Fields(e.ok(t, "ps", "-aq")); len(ids) > 0 {
+		e.ok(t, append([]string{"rm", "-f"}, ids...)...)
+	}
+	if nets := strings.Fields(e.ok(t, "network", "ls", "-q", "--filter", "type=custom")); len(nets) > 0 {
+		e.ok(t, append([]string{"network", "rm"}, nets...)...)
+	}
+}
+
+// importBusybox imports the course's busybox as busybox:latest into the
+// image store of dataRoot, with sh as its command.
+func importBusybox(t *testing.T, dataRoot string) {
+	t.Helper()
+	f, err := os.Open(labtest.BusyboxRootfs(t) + ".tar")
+	require.NoError(t, err)
+	defer f.Close()
+	store, err := image.Open(image.StoreDir(dataRoot))
+	require.NoError(t, err)
+	_, err = store.Import(f, image.ImportOptions{Ref: "busybox:latest", Config: &image.ContainerConfig{
+		Cmd: []string{"sh"},
+		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+	}})
+	require.NoError(t, err)
+}
+
+// userNetwork creates a network with a free subnet of nettest's range
+// and the given flags, and returns the subnet.
+func (e *engine) userNetwork(t *testing.T, name string, flags ...string) netip.Prefix {
+	t.Helper()
+	return nettest.Subnet(t, func(s netip.Prefix) error {
+		args := append([]string{"network", "create", "--subnet", s.String()}, flags...)
+		_, errOut, code := e.berth(t, "", append(args, name)...)
+		if code != 0 {
+			return errors.New(errOut)
+		}
+		return nil
+	})
+}
+
+// hostAddr is the address host of subnet.
+func hostAddr(subnet netip.Prefix, host byte) netip.Addr {
+	a := subnet.Addr().As4()
+	a[3] = host
+	return netip.AddrFrom4(a)
+}
+
+// TestBerthdNetworks: two networks; a container on one with an alias, a
+// static address and a MAC, connected to the other; ls, inspect, ps --filter,
+// disconnect, rm and prune, against a real berthd.
+func TestBerthdNetworks(t *testing.T) {
+	e := newBerthd(t)
+	label := labtest.Unique("test")
+	front := e.userNetwork(t, "front", "--label", label)
+	back := e.userNetwork(t, "back", "--label", label, "--internal")
+	assert.Equal(t, "back\nfront\n", e.ok(t, "network", "ls", "--filter", "label="+label, "--format", "{{.Name}}"))
+	assert.Equal(t, front.String()+" true\n",
+		e.ok(t, "network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}} {{not .Internal}}", "front"))
+
+	ip := hostAddr(front, 9)
+	id := strings.TrimSpace(e.ok(t, "run", "-d", "--name", "web", "--network", "front", "--network-alias", "www",
+		"--ip", ip.String(), "--mac-address", "02:42:0a:c9:00:09", "busybox", "sleep", "600"))
+	require.Regexp(t, `^[0-9a-f]{64}$`, id)
+	assert.Equal(t, ip.String()+` ["www"] 02:42:0a:c9:00:09`+"\n", e.ok(t, "inspect", "-f",
+		`{{.NetworkSettings.Networks.front.IPAddress}} {{json .NetworkSettings.Networks.front.Aliases}} {{.NetworkSettings.Networks.front.MacAddress}}`, "web"))
+
+	e.ok(t, "network", "connect", "--alias", "api", "back", "web")
+	assert.Equal(t, "back front \n", e.ok(t, "inspect", "-f",
+		"{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}", "web"))
+	assert.Equal(t, "web\n", e.ok(t, "network", "inspect", "-f", "{{range .Containers}}{{.Name}}{{end}}", "back"))
+	assert.Equal(t, id[:12]+"\n", e.ok(t, "ps", "-q", "--filter", "network=back"))
+	assert.Empty(t, e.ok(t, "ps", "-q", "--filter", "network=bridge"))
+	onBack := " inet " + strings.TrimSuffix(back.Addr().String(), "0") // "10.201.7."
+	addrs := e.ok(t, "exec", "web", "ip", "-4", "-o", "addr")
+	assert.Contains(t, addrs, " inet "+ip.String()+"/24 ", "the static address on front")
+	assert.Contains(t, addrs, onBack, "an address on back")
+
+	// Two networks at create, one in the long syntax.
+	e.ok(t, "create", "--name", "both", "--network", "name=front,alias=b1", "--network", "back", "busybox")
+	assert.Equal(t, `back null front ["b1"] `+"\n", e.ok(t, "inspect", "-f",
+		"{{range $name, $ep := .NetworkSettings.Networks}}{{$name}} {{json $ep.Aliases}} {{end}}", "both"))
+	e.ok(t, "rm", "both")
+
+	_, errOut, code := e.berth(t, "", "network", "rm", "back")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "exit status 1")
+	e.ok(t, "network", "disconnect", "back", "web")
+	assert.NotContains(t, e.ok(t, "exec", "web", "ip", "-4", "-o", "addr"), onBack)
+	assert.Equal(t, "back\n", e.ok(t, "network", "rm", "back"))
+
+	e.ok(t, "rm", "-f", "web")
+	assert.Equal(t, "Deleted Networks:\nfront\n\n", e.ok(t, "network", "prune", "-f", "--filter", "label="+label))
+	assert.Empty(t, e.ok(t, "network", "ls", "-q", "--filter", "type=custom"))
+}
