@@ -198,3 +198,60 @@ func (f Files) Write(dir string) ([]rootfs.Volume, error) {
 	}
 	return vols, nil
 }
+
+// Paths are where Files.Write puts the files in dir, as docker inspect
+// shows them (HostnamePath, HostsPath, ResolvConfPath).
+func Paths(dir string) (hostname, hosts, resolvConf string) {
+	return filepath.Join(dir, fileTargets[0].name), filepath.Join(dir, fileTargets[1].name), filepath.Join(dir, fileTargets[2].name)
+}
+
+// MountPointLayer returns a directory under root, made on first use,
+// that holds empty etc/hostname, etc/hosts and etc/resolv.conf: a layer
+// to stack on top of a container's image (chapter 04's lower layers),
+// as Docker's init layer. The bind mounts of Files.Write need a file to
+// mount on; an image without one would get it made in the container's
+// writable layer, and docker diff and docker commit would show it as the
+// container's change. Here it is not the container's: a lower layer is
+// never written to, and the mount covers it.
+func MountPointLayer(root string) (string, error) {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return "", fmt.Errorf("mount point layer: %w", err)
+	}
+	dir := filepath.Join(root, "dns", "mountpoints")
+	if _, err := os.Stat(filepath.Join(dir, "etc")); err == nil {
+		return dir, nil
+	}
+	// Made beside and renamed into place, so that a layer is complete
+	// or absent, whoever makes it at the same moment.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o711); err != nil {
+		return "", fmt.Errorf("mount point layer: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".mountpoints-")
+	if err != nil {
+		return "", fmt.Errorf("mount point layer: %w", err)
+	}
+	defer os.RemoveAll(tmp) // nothing left once renamed
+	err = os.Chmod(tmp, 0o755)
+	if err == nil {
+		err = os.Mkdir(filepath.Join(tmp, "etc"), 0o755)
+	}
+	for _, ft := range fileTargets {
+		if err == nil {
+			err = os.WriteFile(filepath.Join(tmp, ft.target), nil, 0o644)
+		}
+	}
+	if err == nil {
+		err = os.Chmod(filepath.Join(tmp, "etc"), 0o755) // whatever the umask
+	}
+	if err != nil {
+		return "", fmt.Errorf("mount point layer: %w", err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, statErr := os.Stat(filepath.Join(dir, "etc")); statErr == nil {
+			return dir, nil // made by another at the same moment
+		}
+		return "", fmt.Errorf("mount point layer: %w", err)
+	}
+	return dir, nil
+}

@@ -167,3 +167,27 @@ func TestWriteFiles(t *testing.T) {
 		assert.Equal(t, string(want), string(got))
 	}
 }
+
+func TestMountPointLayer(t *testing.T) {
+	root := t.TempDir()
+	dirs := make(chan string, 4)
+	for range cap(dirs) {
+		go func() {
+			dir, err := MountPointLayer(root)
+			assert.NoError(t, err)
+			dirs <- dir
+		}()
+	}
+	want := filepath.Join(root, "dns", "mountpoints")
+	for range cap(dirs) {
+		assert.Equal(t, want, <-dirs, "made once, whoever asks at the same moment")
+	}
+	for _, name := range []string{"etc/hostname", "etc/hosts", "etc/resolv.conf"} {
+		fi, err := os.Stat(filepath.Join(want, name))
+		require.NoError(t, err)
+		assert.True(t, fi.Mode().IsRegular() && fi.Size() == 0, name)
+	}
+	entries, err := os.ReadDir(filepath.Join(root, "dns"))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no temporary directory left")
+}
