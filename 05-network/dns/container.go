@@ -148,8 +148,9 @@ func (c Config) resolvConf(ct Container, rc ResolvConf, from string) []byte {
 			rc.Options = append(slices.Clone(rc.Options), "ndots:0")
 		}
 	default:
-		how = "default bridge: loopback and IPv6 nameservers left out"
+		how = "default bridge: the nameservers of --dns"
 		if len(c.Nameservers) == 0 {
+			how = "default bridge: loopback and IPv6 nameservers left out"
 			rc.Nameservers = slices.DeleteFunc(slices.Clone(rc.Nameservers), func(a netip.Addr) bool {
 				return a.IsLoopback() || !a.Is4()
 			})
