@@ -553,7 +553,7 @@ func TestADetachedServiceOnTheNetworkIsWiredAtEachStart(t *testing.T) {
 		if err != nil {
 			return "", err
 		}
-		conn, err := net.DialTimeout("tcp", netip.AddrPortFrom(ep.IP, 9000).String(), time.Second)
+		conn, err := net.DialTimeout("tcp", netip.AddrPortFrom(ep.Primary().IP, 9000).String(), time.Second)
 		if err != nil {
 			return "", err
 		}
@@ -567,7 +567,7 @@ func TestADetachedServiceOnTheNetworkIsWiredAtEachStart(t *testing.T) {
 	assert.Equal(t, id[:12]+"\n", answer)
 	ep, err := network.Load(l.root, id)
 	require.NoError(t, err)
-	_, err = net.InterfaceByName(ep.HostVeth)
+	_, err = net.InterfaceByName(ep.Primary().HostVeth)
 	require.NoError(t, err, "the host's end of the veth pair")
 
 	// Stopped, the shim's clean-up (a process of its own, after the
@@ -576,7 +576,7 @@ func TestADetachedServiceOnTheNetworkIsWiredAtEachStart(t *testing.T) {
 	_, err = network.Load(l.root, id)
 	assert.ErrorIs(t, err, fs.ErrNotExist)
 	assert.Eventually(t, func() bool {
-		_, err := net.InterfaceByName(ep.HostVeth)
+		_, err := net.InterfaceByName(ep.Primary().HostVeth)
 		return err != nil
 	}, 5*time.Second, 10*time.Millisecond, "the veth is gone (with the container's network namespace)")
 
@@ -586,7 +586,7 @@ func TestADetachedServiceOnTheNetworkIsWiredAtEachStart(t *testing.T) {
 	assert.Equal(t, id[:12]+"\n", answer)
 	l.must("rm", "-f", "svc")
 	assert.Eventually(t, func() bool {
-		_, err := net.InterfaceByName(ep.HostVeth)
+		_, err := net.InterfaceByName(ep.Primary().HostVeth)
 		return err != nil
 	}, 5*time.Second, 10*time.Millisecond, "rm -f left no veth behind")
 }

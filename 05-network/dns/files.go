@@ -20,6 +20,10 @@ type Config struct {
 	Search      []string     `json:"search,omitempty"`
 	Options     []string     `json:"options,omitempty"`
 	ExtraHosts  []Host       `json:"extraHosts,omitempty"`
+	// Embedded says that a Server (the daemon's) answers on the
+	// gateway of each user network: a container on one gets it as its
+	// nameserver. Not a flag: chapter 05's program runs no server.
+	Embedded bool `json:"embedded,omitempty"`
 }
 
 // Host is an extra line of the container's /etc/hosts (--add-host).

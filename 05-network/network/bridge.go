@@ -21,16 +21,18 @@ func Gateway(subnet netip.Prefix) netip.Addr { return subnet.Addr().Next() }
 // ensureBridge). Attach calls it; it is exported for programs and tests
 // that want the bridge before the first container.
 func EnsureBridge(name string, subnet netip.Prefix) error {
-	_, err := ensureBridge(name, subnet)
+	_, err := ensureBridge(name, netip.PrefixFrom(Gateway(subnet), subnet.Bits()))
 	return err
 }
 
 // ensureBridge makes sure that the bridge exists, is up, holds the
-// gateway address, and that the host forwards packets for it.
+// gateway address gw (with the subnet's length), and that the host
+// forwards packets for it.
 //
 // Several programs may get here at the same moment for the same bridge,
 // so every step tolerates finding its work done: "exists" is success.
-func ensureBridge(name string, subnet netip.Prefix) (netlink.Link, error) {
+func ensureBridge(name string, gw netip.Prefix) (netlink.Link, error) {
+	subnet := gw.Masked()
 	link, err := netlink.LinkByName(name)
 	if errors.As(err, &netlink.LinkNotFoundError{}) {
 		// Only a new bridge is checked for overlaps: an existing one
@@ -50,7 +52,7 @@ func ensureBridge(name string, subnet netip.Prefix) (netlink.Link, error) {
 	if link.Type() != "bridge" {
 		return nil, fmt.Errorf("device %s exists and is a %s, not a bridge", name, link.Type())
 	}
-	if err := ensureGatewayAddress(link, subnet); err != nil {
+	if err := ensureGatewayAddress(link, gw); err != nil {
 		return nil, err
 	}
 	if link.Attrs().Flags&net.FlagUp == 0 {
@@ -79,9 +81,8 @@ func ensureBridge(name string, subnet netip.Prefix) (netlink.Link, error) {
 // ensureGatewayAddress gives the bridge the gateway address, or checks
 // that it has it. A bridge with some other IPv4 address belongs to another
 // subnet: adding a second one would silently route two subnets through it.
-func ensureGatewayAddress(link netlink.Link, subnet netip.Prefix) error {
+func ensureGatewayAddress(link netlink.Link, want netip.Prefix) error {
 	name := link.Attrs().Name
-	want := netip.PrefixFrom(Gateway(subnet), subnet.Bits())
 	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
 	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
 		return fmt.Errorf("addresses of bridge %s: %w", name, err)

@@ -41,6 +41,13 @@ type Config struct {
 	Bridge  string       // the bridge's device name, at most 15 bytes
 	Subnet  netip.Prefix // the bridge's subnet; its first address is the gateway
 	Publish []PortMapping
+	// Networks are the networks of a bridge-mode container (--network
+	// NAME); none means the default bridge alone.
+	Networks []Attachment `json:",omitempty"`
+	// Recorded says that the networks are not Networks but the
+	// container's record under the root (SetAttachments), which a
+	// daemon changes between starts (docker network connect).
+	Recorded bool `json:",omitempty"`
 }
 
 // NewConfig returns the default configuration: bridge mode on berth0 with
@@ -55,10 +62,17 @@ func NewConfig() Config {
 func (c *Config) AddFlags(fs *flag.FlagSet) {
 	*c = NewConfig()
 	mode := func(s string) (err error) {
-		c.Mode, err = ParseMode(s)
-		return err
+		if m, err := ParseMode(s); err == nil {
+			c.Mode = m
+			return nil
+		}
+		if err := validNetworkRef(s); err != nil {
+			return err
+		}
+		c.Networks = append(c.Networks, Attachment{Network: s})
+		return nil
 	}
-	fs.Func("net", "network mode: bridge, host or none (default bridge)", mode)
+	fs.Func("net", "network mode: bridge, host, none, or a network's name (repeatable; default bridge)", mode)
 	fs.Func("network", "same as --net", mode)
 	publish := func(s string) error {
 		m, err := parsePublish(s) // the flag package quotes s itself
@@ -94,6 +108,13 @@ func ParseMode(s string) (Mode, error) {
 		return ModeBridge, nil
 	}
 	return "", fmt.Errorf("network mode %q: want bridge, host or none", s)
+}
+
+func validNetworkRef(s string) error {
+	if !validName.MatchString(s) {
+		return fmt.Errorf("network %q: want bridge, host, none or the name of a network", s)
+	}
+	return nil
 }
 
 // ParseSubnet parses an IPv4 subnet in CIDR notation. It must be the
@@ -144,6 +165,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if c.Mode != ModeBridge {
+		if len(c.Networks) > 0 {
+			return fmt.Errorf("--net %s cannot be combined with networks (--network %s)", c.Mode, c.Networks[0].Network)
+		}
 		if len(c.Publish) > 0 {
 			return fmt.Errorf("publishing ports (-p %s) needs --net bridge, not --net %s", c.Publish[0], c.Mode)
 		}

@@ -118,7 +118,8 @@ func TestBadFlagsAreRejected(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"--net", "bogus"}, `network mode "bogus": want bridge, host or none`},
+		{[]string{"--net", "bo/gus"}, `network "bo/gus": want bridge, host, none or the name of a network`},
+		{[]string{"--net", "host", "--net", "mynet"}, "--net host cannot be combined with networks (--network mynet)"},
 		{[]string{"-p", "99999:80"}, "host port 99999: out of range 1-65535"},
 		{[]string{"-p", "abc"}, `container port "abc": not a number`},
 		{[]string{"--subnet", "10.9.0.5/16"}, "not a network address (did you mean 10.9.0.0/16?)"},

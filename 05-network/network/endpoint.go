@@ -2,6 +2,7 @@ package network
 
 import (
 	"encoding/json"
+	"slices"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,24 +12,21 @@ import (
 	"strings"
 )
 
-// Endpoint is one container's place on the network: its address, its veth
-// pair and its published ports. It is saved as JSON under the root
+// Endpoint is one container's place on the networks: an interface per
+// network it is on (eth0, eth1, ...), each with its address and veth
+// pair, and its published ports. It is saved as JSON under the root
 // directory from Allocate to Release, so that whoever cleans up (the same
 // program, or a daemon after a restart) knows what to remove.
 type Endpoint struct {
-	ID      string       `json:"id"`
-	Mode    Mode         `json:"mode"`
-	Bridge  string       `json:"bridge,omitempty"`
-	Subnet  netip.Prefix `json:"subnet,omitzero"`
-	Gateway netip.Addr   `json:"gateway,omitzero"`
-	// IP is the container's address on the bridge.
-	IP  netip.Addr `json:"ip,omitzero"`
-	MAC string     `json:"mac,omitempty"`
-	// HostVeth is the host's end of the veth pair; the container's end
-	// is ContainerInterface (eth0).
-	HostVeth string `json:"hostVeth,omitempty"`
+	ID   string `json:"id"`
+	Mode Mode   `json:"mode"`
+	// Interfaces are the container's interfaces, one per network, in
+	// the order they were attached: the first one that is not internal
+	// holds the default route.
+	Interfaces []*Interface `json:"interfaces,omitempty"`
 	// Ports are the published ports, with the host ports that were
-	// picked for the mappings that asked for any free one.
+	// picked for the mappings that asked for any free one. They lead to
+	// the first interface's address.
 	Ports []PortMapping `json:"ports,omitempty"`
 	// Pid is the process whose network namespace is attached, and
 	// Netns that namespace ("net:[4026532183]"), zero when detached. A
@@ -40,12 +38,53 @@ type Endpoint struct {
 	root string
 }
 
-// Allocate reserves what container id needs on the network: an address
-// of the bridge's subnet and the published host ports. It only writes the
-// state under root: nothing exists on the host yet, so that a port that
-// is taken or a full subnet is reported before a container is started.
-// Call Attach once the container's namespaces exist, and Release when the
-// container is gone.
+// Interface is one of a container's interfaces: its place on one
+// network.
+type Interface struct {
+	// Name is the interface's name in the container: eth0, eth1, ...
+	Name string `json:"name"`
+	// Network is the network's ID, or DefaultNetwork for the bridge of
+	// the Config; NetworkName its name.
+	Network     string       `json:"network"`
+	NetworkName string       `json:"networkName"`
+	Bridge      string       `json:"bridge"`
+	Subnet      netip.Prefix `json:"subnet"`
+	Gateway     netip.Addr   `json:"gateway"`
+	IP          netip.Addr   `json:"ip"`
+	MAC         string       `json:"mac"`
+	// HostVeth is the host's end of the veth pair.
+	HostVeth string   `json:"hostVeth"`
+	Aliases  []string `json:"aliases,omitempty"`
+	Internal bool     `json:"internal,omitempty"`
+}
+
+// Primary is the container's first interface, or an empty one if it has
+// none: the one that publishes the ports.
+func (e *Endpoint) Primary() *Interface {
+	if len(e.Interfaces) == 0 {
+		return &Interface{}
+	}
+	return e.Interfaces[0]
+}
+
+// On returns the container's interface on a network (its ID, or
+// DefaultNetwork), or nil.
+func (e *Endpoint) On(network string) *Interface {
+	for _, i := range e.Interfaces {
+		if i.Network == network {
+			return i
+		}
+	}
+	return nil
+}
+
+// Allocate reserves what container id needs on its networks: an address
+// on each (Config.Networks, or the record of SetAttachments with
+// Config.Recorded, or the default bridge) and the published host ports.
+// It only writes the state under root: nothing exists on the host yet, so
+// that a port that is taken or a full subnet is reported before a
+// container is started. Call Attach once the container's namespaces
+// exist, and Release when the container is gone.
 //
 // For --net host and --net none, Allocate reserves nothing and the
 // Endpoint's Attach and Release do nothing.
@@ -53,15 +92,13 @@ func Allocate(root, id string, cfg Config) (*Endpoint, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if id == "" || strings.ContainsAny(id, "/\x00") || id == "." || id == ".." {
-		return nil, fmt.Errorf("container ID %q: not a valid ID", id)
+	if err := checkID(id); err != nil {
+		return nil, err
 	}
 	e := &Endpoint{ID: id, Mode: cfg.Mode, root: root}
 	if cfg.Mode != ModeBridge {
 		return e, nil
 	}
-	e.Bridge, e.Subnet, e.Gateway = cfg.Bridge, cfg.Subnet, Gateway(cfg.Subnet)
-	e.HostVeth = vethName(id)
 	err := withState(root, func(s *state) error {
 		reclaimStale(root, s)
 		for _, n := range s.Networks {
@@ -71,17 +108,25 @@ func Allocate(root, id string, cfg Config) (*Endpoint, error) {
 				}
 			}
 		}
-		n, err := s.network(cfg.Bridge, cfg.Subnet)
+		atts, err := cfg.attachments(root, id)
 		if err != nil {
 			return err
+		}
+		nets, err := Networks(root)
+		if err != nil {
+			return err
+		}
+		for _, a := range atts {
+			if _, err := e.addInterface(s, cfg, nets, a); err != nil {
+				return err
+			}
+		}
+		if len(cfg.Publish) > 0 && len(e.Interfaces) == 0 {
+			return errors.New("publishing ports needs a network to publish them on")
 		}
 		if e.Ports, err = s.reservePorts(id, cfg.Publish); err != nil {
 			return err
 		}
-		if e.IP, err = n.allocate(id); err != nil {
-			return err
-		}
-		e.MAC = macFor(e.IP).String()
 		// Saved while the lock is held: the state and the endpoint
 		// never disagree about who holds what.
 		return e.save()
@@ -90,6 +135,74 @@ func Allocate(root, id string, cfg Config) (*Endpoint, error) {
 		return nil, fmt.Errorf("network for container %s: %w", shortID(id), err)
 	}
 	return e, nil
+}
+
+func checkID(id string) error {
+	if id == "" || strings.ContainsAny(id, "/\x00") || id == "." || id == ".." {
+		return fmt.Errorf("container ID %q: not a valid ID", id)
+	}
+	return nil
+}
+
+// addInterface leases an address on the network a names and adds the
+// interface, not yet wired, to e.
+func (e *Endpoint) addInterface(s *state, cfg Config, nets []*Network, a Attachment) (*Interface, error) {
+	i := &Interface{Name: e.nextName(), Aliases: a.Aliases}
+	if a.Network == DefaultNetwork || a.Network == "" {
+		if a.IP.IsValid() || len(a.Aliases) > 0 {
+			return nil, errors.New("user specified IP address and aliases are supported on user defined networks only")
+		}
+		i.Network, i.NetworkName = DefaultNetwork, DefaultNetwork
+		i.Bridge, i.Subnet, i.Gateway = cfg.Bridge, cfg.Subnet, Gateway(cfg.Subnet)
+	} else {
+		n, err := findIn(nets, a.Network)
+		if err != nil {
+			return nil, err
+		}
+		i.Network, i.NetworkName, i.Internal = n.ID, n.Name, n.Internal
+		i.Bridge, i.Subnet, i.Gateway = n.Bridge, n.Subnet, n.Gateway
+	}
+	if e.On(i.Network) != nil {
+		return nil, fmt.Errorf("container %s is already connected to network %s", shortID(e.ID), i.NetworkName)
+	}
+	pool, err := s.network(i.Bridge, i.Subnet)
+	if err != nil {
+		return nil, err
+	}
+	pool.Gateway = i.Gateway
+	if n, _ := findIn(nets, i.Network); n != nil {
+		pool.Range = n.IPRange
+	}
+	if a.IP.IsValid() {
+		err = pool.lease(a.IP, e.ID)
+		i.IP = a.IP
+	} else {
+		i.IP, err = pool.allocate(e.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("network %s: %w", i.NetworkName, err)
+	}
+	i.MAC = macFor(i.IP).String()
+	if a.MAC != "" {
+		mac, err := net.ParseMAC(a.MAC)
+		if err != nil || len(mac) != 6 {
+			return nil, fmt.Errorf("invalid MAC address %q", a.MAC)
+		}
+		i.MAC = mac.String()
+	}
+	i.HostVeth = vethName(e.ID, i.Name)
+	e.Interfaces = append(e.Interfaces, i)
+	return i, nil
+}
+
+// nextName is the first of eth0, eth1, ... that no interface has.
+func (e *Endpoint) nextName() string {
+	for n := 0; ; n++ {
+		name := fmt.Sprintf("eth%d", n)
+		if !slices.ContainsFunc(e.Interfaces, func(i *Interface) bool { return i.Name == name }) {
+			return name
+		}
+	}
 }
 
 // Load reads the endpoint of container id saved under root. The error
@@ -115,23 +228,26 @@ func (e *Endpoint) save() error {
 	return nil
 }
 
-func (e *Endpoint) mac() net.HardwareAddr {
-	if mac, err := net.ParseMAC(e.MAC); err == nil {
+func (i *Interface) mac() net.HardwareAddr {
+	if mac, err := net.ParseMAC(i.MAC); err == nil {
 		return mac
 	}
-	return macFor(e.IP)
+	return macFor(i.IP)
 }
 
-// Attach connects the network namespace of process pid to the bridge:
+// Attach connects the network namespace of process pid to the bridges
+// of its networks:
 //
 //	host                                        container (netns of pid)
 //	berth0 10.88.0.1/16 --- vethXXXXXXX <=====> eth0 10.88.0.2/16
 //	                                            default via 10.88.0.1
+//	br-0123456789ab 172.18.0.1/16 - vethYYY <=> eth1 172.18.0.2/16
 //
-// It creates the bridge and its nftables table if they do not exist yet,
-// the veth pair, the container's address and route, and a DNAT rule per
-// published port. Use it as a namespace.Container OnRelease (or OnStart)
-// hook: the namespace exists, the container's command has not started.
+// It creates the bridges and their nftables tables if they do not exist
+// yet, the veth pairs, the container's addresses and route, and a DNAT
+// rule per published port. Use it as a namespace.Container OnRelease (or
+// OnStart) hook: the namespace exists, the container's command has not
+// started.
 //
 // If Attach fails it removes what it created, and the reservation stays:
 // call Release.
@@ -141,27 +257,39 @@ func (e *Endpoint) Attach(pid int) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			err = errors.Join(fmt.Errorf("attaching container %s to %s: %w", shortID(e.ID), e.Bridge, err), e.Detach())
+			err = errors.Join(fmt.Errorf("attaching container %s: %w", shortID(e.ID), err), e.Detach())
 		}
 	}()
-	br, err := ensureBridge(e.Bridge, e.Subnet)
-	if err != nil {
-		return err
-	}
-	if err := createVeth(br, e, pid); err != nil {
-		return err
-	}
-	if err := configureContainer(e, pid); err != nil {
-		return err
-	}
-	if err := installRules(e.Bridge, e.Subnet, e.ID, e.IP, e.Ports); err != nil {
-		return err
+	for n, i := range e.Interfaces {
+		var ports []PortMapping
+		if n == 0 {
+			ports = e.Ports
+		}
+		if err := e.attachInterface(i, pid, ports); err != nil {
+			return err
+		}
 	}
 	if e.Netns, err = os.Readlink(nsPath(pid)); err != nil {
 		return fmt.Errorf("network namespace of pid %d: %w", pid, err)
 	}
 	e.Pid = pid
 	return e.save()
+}
+
+// attachInterface wires one interface: the bridge, the veth, the
+// address and routes in the container, the rules.
+func (e *Endpoint) attachInterface(i *Interface, pid int, ports []PortMapping) error {
+	br, err := ensureBridge(i.Bridge, netip.PrefixFrom(i.Gateway, i.Subnet.Bits()))
+	if err != nil {
+		return err
+	}
+	if err := createVeth(br, i, pid); err != nil {
+		return err
+	}
+	if err := configureContainer(i, pid); err != nil {
+		return err
+	}
+	return installRules(bridgeSpec{Name: i.Bridge, Subnet: i.Subnet, Internal: i.Internal}, e.ID, i.IP, ports)
 }
 
 // attached reports whether the process the endpoint was attached to still
@@ -213,25 +341,12 @@ func (e *Endpoint) detach(save bool) error {
 	if e.Mode != ModeBridge {
 		return nil
 	}
-	// The rules go first: from then on, nothing is forwarded to this
-	// address, even if it were handed to a new container. A container
-	// that published no port has none (installRules), and looking for
-	// them would read the whole publish chain.
-	var rulesErr, vethErr error
-	if len(e.Ports) > 0 {
-		rulesErr = deletePortRules(e.Bridge, e.ID)
+	var errs []error
+	live := e.Pid == 0 || e.attached()
+	for _, i := range e.Interfaces {
+		errs = append(errs, e.detachInterface(i, live))
 	}
-	// The veth goes with the container's network namespace, which the
-	// kernel dismantles once the container's last process has exited:
-	// then there is nothing to do here. Deleting it ourselves would
-	// wait for the kernel's RCU grace periods, 10 ms or more on the
-	// path of every `run --rm`, for what the kernel does anyway in
-	// the background. (allocate does not hand the address out again
-	// right away, so the veth's last moments disturb nobody.)
-	if e.Pid == 0 || e.attached() {
-		vethErr = deleteVeth(e.HostVeth)
-	}
-	if err := errors.Join(rulesErr, vethErr); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	if e.Pid == 0 {
@@ -245,6 +360,30 @@ func (e *Endpoint) detach(save bool) error {
 		return nil // released already: nothing to update
 	}
 	return e.save()
+}
+
+// detachInterface deletes one interface's rules and veth; live says
+// that the container's namespace may still hold the veth.
+func (e *Endpoint) detachInterface(i *Interface, live bool) error {
+	// The rules go first: from then on, nothing is forwarded to this
+	// address, even if it were handed to a new container. A container
+	// that published no port has none (installRules), and looking for
+	// them would read the whole publish chain.
+	var rulesErr, vethErr error
+	if len(e.Ports) > 0 && i == e.Interfaces[0] {
+		rulesErr = deletePortRules(i.Bridge, e.ID)
+	}
+	// The veth goes with the container's network namespace, which the
+	// kernel dismantles once the container's last process has exited:
+	// then there is nothing to do here. Deleting it ourselves would
+	// wait for the kernel's RCU grace periods, 10 ms or more on the
+	// path of every `run --rm`, for what the kernel does anyway in
+	// the background. (allocate does not hand the address out again
+	// right away, so the veth's last moments disturb nobody.)
+	if live {
+		vethErr = deleteVeth(i.HostVeth)
+	}
+	return errors.Join(rulesErr, vethErr)
 }
 
 // Release removes everything the container had on the network: Detach,

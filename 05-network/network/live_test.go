@@ -153,14 +153,14 @@ echo end; exec sleep 30`)
 	hostNS := nettest.HostNetns(t)
 	assert.NotEqual(t, hostNS, out[0], "the container's network namespace is not the host's")
 	assert.Contains(t, out[1], "eth0")
-	assert.Contains(t, out[1], "link/ether "+c.EP.MAC)
+	assert.Contains(t, out[1], "link/ether "+c.EP.Primary().MAC)
 	assert.Contains(t, out[1], ",UP,LOWER_UP", "eth0 is up and its cable is plugged in")
 	// lo, 127.0.0.1, and eth0 with the endpoint's address in the subnet.
 	assert.Contains(t, out[2], "lo")
 	assert.Contains(t, out[3], "eth0")
-	assert.Contains(t, out[3], "inet "+c.EP.IP.String()+"/24")
-	assert.True(t, cfg.Subnet.Contains(c.EP.IP))
-	assert.Equal(t, network.Gateway(cfg.Subnet).Next(), c.EP.IP, "the first container gets the first address after the gateway")
+	assert.Contains(t, out[3], "inet "+c.EP.Primary().IP.String()+"/24")
+	assert.True(t, cfg.Subnet.Contains(c.EP.Primary().IP))
+	assert.Equal(t, network.Gateway(cfg.Subnet).Next(), c.EP.Primary().IP, "the first container gets the first address after the gateway")
 	assert.Equal(t, "default via "+network.Gateway(cfg.Subnet).String()+" dev eth0", strings.TrimSpace(out[4]))
 	assert.Contains(t, out[5], cfg.Subnet.String()+" dev eth0")
 	assert.Equal(t, "eth0 lo", strings.TrimSpace(out[6]), "interfaces in the container")
@@ -168,7 +168,7 @@ echo end; exec sleep 30`)
 
 	// On the host, while the container runs (its exit destroys the
 	// pair): the other end of the cable, plugged into the bridge.
-	veth, err := netlink.LinkByName(c.EP.HostVeth)
+	veth, err := netlink.LinkByName(c.EP.Primary().HostVeth)
 	require.NoError(t, err)
 	br, err := netlink.LinkByName(cfg.Bridge)
 	require.NoError(t, err)
@@ -208,10 +208,10 @@ func TestTwoContainersReachEachOtherByIP(t *testing.T) {
 	root := t.TempDir()
 	server := startContainer(t, root, cfg, serve(t, "server", "0.0.0.0:80"))
 	require.Equal(t, "ready", server.line(t))
-	client := startContainer(t, root, cfg, "/bin/busybox wget -q -O- http://"+server.EP.IP.String()+"/")
+	client := startContainer(t, root, cfg, "/bin/busybox wget -q -O- http://"+server.EP.Primary().IP.String()+"/")
 	assert.Equal(t, "hi from server", client.line(t))
 	assert.Equal(t, 0, client.wait(t))
-	assert.Equal(t, server.EP.IP.Next(), client.EP.IP, "addresses are handed out in order")
+	assert.Equal(t, server.EP.Primary().IP.Next(), client.EP.Primary().IP, "addresses are handed out in order")
 }
 
 func TestS39_OnlyAServerListeningOnAllAddressesIsReachableThroughAPublishedPort(t *testing.T) {
@@ -311,7 +311,7 @@ func TestReleaseRemovesTheVethTheRulesAndTheLease(t *testing.T) {
 	cfg.Publish = []network.PortMapping{{HostPort: nettest.FreePort(t), ContainerPort: 80, Protocol: "tcp"}}
 	c := startContainer(t, root, cfg, "trap 'exit 0' TERM; echo up; while :; do sleep 0.05; done")
 	require.Equal(t, "up", c.line(t))
-	_, err := netlink.LinkByName(c.EP.HostVeth)
+	_, err := netlink.LinkByName(c.EP.Primary().HostVeth)
 	require.NoError(t, err, "the veth exists while the container runs")
 	require.Equal(t, 1, rulesOf(t, cfg.Bridge, c.ID))
 	require.NoError(t, syscall.Kill(c.proc.Pid(), syscall.SIGTERM)) // init passes it on
@@ -321,7 +321,7 @@ func TestReleaseRemovesTheVethTheRulesAndTheLease(t *testing.T) {
 	// The kernel deletes the veth with the container's network
 	// namespace, in the background, a moment after the exit.
 	assert.Eventually(t, func() bool {
-		_, err := netlink.LinkByName(c.EP.HostVeth)
+		_, err := netlink.LinkByName(c.EP.Primary().HostVeth)
 		return errors.As(err, &netlink.LinkNotFoundError{})
 	}, 5*time.Second, 10*time.Millisecond, "no veth after exit")
 	assert.Equal(t, 0, rulesOf(t, cfg.Bridge, c.ID), "no DNAT rule after exit")
@@ -334,7 +334,7 @@ func TestReleaseRemovesTheVethTheRulesAndTheLease(t *testing.T) {
 	// both.
 	cfg.Publish = c.EP.Ports
 	next := startContainer(t, root, cfg, "echo up")
-	assert.Equal(t, c.EP.IP, next.EP.IP, "the released address is reused")
+	assert.Equal(t, c.EP.Primary().IP, next.EP.Primary().IP, "the released address is reused")
 	assert.Equal(t, c.EP.Ports, next.EP.Ports)
 	assert.Equal(t, "up", next.line(t))
 }
@@ -350,11 +350,11 @@ func TestAReleasedEndpointCanBeLoadedAndReleasedByAnotherProgram(t *testing.T) {
 	// What a daemon that restarted would do: it knows only the ID.
 	loaded, err := network.Load(root, c.ID)
 	require.NoError(t, err)
-	assert.Equal(t, c.EP.IP, loaded.IP)
+	assert.Equal(t, c.EP.Primary().IP, loaded.Primary().IP)
 	assert.Equal(t, c.EP.Ports, loaded.Ports)
-	assert.Equal(t, c.EP.HostVeth, loaded.HostVeth)
+	assert.Equal(t, c.EP.Primary().HostVeth, loaded.Primary().HostVeth)
 	require.NoError(t, network.Release(root, c.ID))
-	_, err = netlink.LinkByName(c.EP.HostVeth)
+	_, err = netlink.LinkByName(c.EP.Primary().HostVeth)
 	assert.ErrorAs(t, err, &netlink.LinkNotFoundError{}, "the veth is deleted even while the container runs")
 	assert.Equal(t, 0, rulesOf(t, cfg.Bridge, c.ID))
 }
@@ -428,7 +428,7 @@ func TestAttachReplacesTheEndpointsLeftoverVeth(t *testing.T) {
 		pids = append(pids, p.Pid())
 	}
 	require.NoError(t, ep.Attach(pids[0]))
-	require.NoError(t, ep.Attach(pids[1]), "the leftover %s is replaced", ep.HostVeth)
+	require.NoError(t, ep.Attach(pids[1]), "the leftover %s is replaced", ep.Primary().HostVeth)
 
 	hasEth0 := func(pid int) bool {
 		h, err := network.NetnsHandle(fmt.Sprintf("/proc/%d/ns/net", pid))
@@ -439,7 +439,7 @@ func TestAttachReplacesTheEndpointsLeftoverVeth(t *testing.T) {
 	}
 	assert.False(t, hasEth0(pids[0]), "the first process's end went with the leftover")
 	assert.True(t, hasEth0(pids[1]))
-	veth, err := netlink.LinkByName(ep.HostVeth)
+	veth, err := netlink.LinkByName(ep.Primary().HostVeth)
 	require.NoError(t, err)
 	br, err := netlink.LinkByName(cfg.Bridge)
 	require.NoError(t, err)
@@ -455,7 +455,7 @@ func TestAttachToAProcessThatIsGoneFailsAndLeavesNothing(t *testing.T) {
 	err = ep.Attach(1 << 30) // no such PID
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "attaching container "+id[:12])
-	_, lerr := netlink.LinkByName(ep.HostVeth)
+	_, lerr := netlink.LinkByName(ep.Primary().HostVeth)
 	assert.ErrorAs(t, lerr, &netlink.LinkNotFoundError{})
 	require.NoError(t, ep.Release())
 }
@@ -517,7 +517,7 @@ func TestTheEndpointOfAContainerThatDiedUnreleasedIsReclaimed(t *testing.T) {
 	// The next allocation notices that the process is gone.
 	next := startContainer(t, root, cfg, "echo up; sleep 30")
 	assert.Equal(t, "up", next.line(t))
-	assert.Equal(t, dead.EP.IP, next.EP.IP, "the dead container's address is free again")
+	assert.Equal(t, dead.EP.Primary().IP, next.EP.Primary().IP, "the dead container's address is free again")
 	assert.Equal(t, port, next.EP.Ports[0].HostPort, "and so is its port")
 	assert.Equal(t, 0, rulesOf(t, cfg.Bridge, dead.ID), "its rule is gone")
 	_, err := network.Load(root, dead.ID)
@@ -526,6 +526,6 @@ func TestTheEndpointOfAContainerThatDiedUnreleasedIsReclaimed(t *testing.T) {
 	// A living container is never reclaimed.
 	other := startContainer(t, root, network.Config{Mode: cfg.Mode, Bridge: cfg.Bridge, Subnet: cfg.Subnet}, "echo up")
 	assert.Equal(t, "up", other.line(t))
-	assert.Equal(t, next.EP.IP.Next(), other.EP.IP)
+	assert.Equal(t, next.EP.Primary().IP.Next(), other.EP.Primary().IP)
 	assert.Equal(t, 1, rulesOf(t, cfg.Bridge, next.ID))
 }

@@ -47,8 +47,19 @@ const publishChain = "publish"
 
 var loopbackNet = netip.MustParsePrefix("127.0.0.0/8")
 
+// ipsDstNAT is conntrack's IPS_DST_NAT status bit: the connection's
+// destination was rewritten (nft's `ct status dnat`).
+const ipsDstNAT = 1 << 5
+
 func table(bridge string) *nftables.Table {
 	return &nftables.Table{Name: TableName(bridge), Family: nftables.TableFamilyIPv4}
+}
+
+// bridgeSpec is what a bridge's table is written from.
+type bridgeSpec struct {
+	Name     string
+	Subnet   netip.Prefix
+	Internal bool // no way out: no masquerade, forwarding out dropped
 }
 
 // addTable queues, on c, the messages that create the bridge's table and
@@ -60,21 +71,23 @@ func table(bridge string) *nftables.Table {
 // transaction, so however the batches interleave, each base chain ends up
 // with exactly one copy of its rules. The publish chain, which holds the
 // containers' rules, is only ever added to and deleted from by rule.
-func addTable(c *nftables.Conn, bridge string, subnet netip.Prefix) {
-	t := c.AddTable(table(bridge))
+func addTable(c *nftables.Conn, br bridgeSpec) {
+	t := c.AddTable(table(br.Name))
 	publish := c.AddChain(&nftables.Chain{Name: publishChain, Table: t})
 	hooks := []struct {
 		name string
+		typ  nftables.ChainType
 		hook *nftables.ChainHook
 		prio *nftables.ChainPriority
 	}{
-		{"prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest},
-		{"output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest},
-		{"postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource},
+		{"prerouting", nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest},
+		{"output", nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest},
+		{"postrouting", nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource},
+		{"forward", nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter},
 	}
 	chains := map[string]*nftables.Chain{}
 	for _, h := range hooks {
-		ch := c.AddChain(&nftables.Chain{Name: h.name, Table: t, Type: nftables.ChainTypeNAT, Hooknum: h.hook, Priority: h.prio})
+		ch := c.AddChain(&nftables.Chain{Name: h.name, Table: t, Type: h.typ, Hooknum: h.hook, Priority: h.prio})
 		c.FlushChain(ch)
 		chains[h.name] = ch
 	}
@@ -92,25 +105,95 @@ func addTable(c *nftables.Conn, bridge string, subnet netip.Prefix) {
 	}
 	c.AddRule(&nftables.Rule{Table: t, Chain: chains["prerouting"], Exprs: jump})
 	c.AddRule(&nftables.Rule{Table: t, Chain: chains["output"], Exprs: jump})
+	addMasquerade(c, t, chains["postrouting"], br)
+	addIsolation(c, t, chains["forward"], br)
+}
 
-	// Masquerade: a container's packet leaving the host by any other
-	// interface gets the host's address as its source, because nobody
-	// out there knows the way back to 10.88.0.0/16. Conntrack remembers
-	// the rewrite and undoes it on the replies.
-	c.AddRule(&nftables.Rule{Table: t, Chain: chains["postrouting"], Exprs: concat(
-		matchSource(subnet),
-		matchOutInterface(bridge, expr.CmpOpNeq),
-		[]expr.Any{&expr.Masq{}},
-	)})
+// addMasquerade fills the postrouting chain.
+func addMasquerade(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, br bridgeSpec) {
+	// A container's packet leaving the host by any other interface gets
+	// the host's address as its source, because nobody out there knows
+	// the way back to 10.88.0.0/16. Conntrack remembers the rewrite and
+	// undoes it on the replies. An internal network has no way out.
+	if !br.Internal {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: concat(
+			matchSource(br.Subnet),
+			matchOutInterface(br.Name, expr.CmpOpNeq),
+			[]expr.Any{&expr.Masq{}},
+		)})
+	}
 	// A connection from the host's 127.0.0.1 to a published port keeps
 	// 127.0.0.1 as its source after the DNAT. The container would answer
 	// its own loopback; masquerading gives it the gateway's address
 	// instead, so the answer comes back over the bridge.
-	c.AddRule(&nftables.Rule{Table: t, Chain: chains["postrouting"], Exprs: concat(
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: concat(
 		matchSource(loopbackNet),
-		matchOutInterface(bridge, expr.CmpOpEq),
+		matchOutInterface(br.Name, expr.CmpOpEq),
 		[]expr.Any{&expr.Masq{}},
 	)})
+	// Hairpin: a container's connection to a published port of the host
+	// that DNAT sends back onto the same bridge. Without a rewrite of
+	// the source, the server answers the client directly over the
+	// bridge, a frame the host's conntrack never sees (bridged traffic
+	// skips netfilter unless br_netfilter is loaded), from an address
+	// the client never called: the client drops it. Masqueraded, the
+	// connection comes from the gateway, and the answer is routed back
+	// through the host, where conntrack undoes both rewrites. The
+	// packet itself is routed out by the bridge's own interface, not
+	// sent back out of the port it came in by, so the bridge ports need
+	// no hairpin mode.
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: concat(
+		matchSource(br.Subnet),
+		matchOutInterface(br.Name, expr.CmpOpEq),
+		matchCtStatus(ipsDstNAT),
+		[]expr.Any{&expr.Masq{}},
+	)})
+}
+
+// addIsolation fills the forward chain: what other interfaces (another
+// bridge, the way out) may send into this bridge, and, for an internal
+// network, what it may send out.
+//
+//	oifname BR iifname != BR ct state established,related accept
+//	oifname BR iifname != BR ct status dnat accept
+//	oifname BR iifname != BR drop
+//	iifname BR oifname != BR drop          (internal networks only)
+//
+// Each bridge guards its own way in, so no table needs to know the
+// others: a container of another network (or of no berth network at all)
+// cannot open a connection to this one's containers, only answer theirs
+// or reach them through a published port (DNAT). Traffic between two
+// containers of the same bridge never comes here: the bridge switches it.
+func addIsolation(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, br bridgeSpec) {
+	in := concat(matchOutInterface(br.Name, expr.CmpOpEq), matchInInterface(br.Name, expr.CmpOpNeq))
+	accept := []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}}
+	drop := []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: concat(in, matchCtState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), accept)})
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: concat(in, matchCtStatus(ipsDstNAT), accept)})
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: concat(in, drop)})
+	if br.Internal {
+		out := concat(matchInInterface(br.Name, expr.CmpOpEq), matchOutInterface(br.Name, expr.CmpOpNeq))
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: concat(out, drop)})
+	}
+}
+
+// matchCtState is `ct state BITS` (any of them).
+func matchCtState(bits uint32) []expr.Any {
+	return matchCt(expr.CtKeySTATE, bits)
+}
+
+// matchCtStatus is `ct status BITS` (any of them): IPS_DST_NAT is dnat.
+func matchCtStatus(bits uint32) []expr.Any {
+	return matchCt(expr.CtKeySTATUS, bits)
+}
+
+func matchCt(key expr.CtKey, bits uint32) []expr.Any {
+	zero := make([]byte, 4)
+	return []expr.Any{
+		&expr.Ct{Register: 1, Key: key},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(bits), Xor: zero},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: zero},
+	}
 }
 
 // addPortRules queues one DNAT rule per mapping, tagged with the
@@ -167,10 +250,19 @@ func matchSource(p netip.Prefix) []expr.Any {
 
 // matchOutInterface is `oifname [!=] NAME`.
 func matchOutInterface(name string, op expr.CmpOp) []expr.Any {
+	return matchInterface(expr.MetaKeyOIFNAME, name, op)
+}
+
+// matchInInterface is `iifname [!=] NAME`.
+func matchInInterface(name string, op expr.CmpOp) []expr.Any {
+	return matchInterface(expr.MetaKeyIIFNAME, name, op)
+}
+
+func matchInterface(key expr.MetaKey, name string, op expr.CmpOp) []expr.Any {
 	padded := make([]byte, unix.IFNAMSIZ) // the kernel compares all 16 bytes
 	copy(padded, name)
 	return []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+		&expr.Meta{Key: key, Register: 1},
 		&expr.Cmp{Op: op, Register: 1, Data: padded},
 	}
 }
@@ -192,21 +284,35 @@ func concat(parts ...[]expr.Any) []expr.Any {
 // not at all. So that container costs one lookup, not a commit of the
 // table (an nftables commit waits for the kernel to apply the batch, a
 // millisecond or more, on the path of every start).
-func installRules(bridge string, subnet netip.Prefix, id string, ip netip.Addr, ports []PortMapping) error {
+func installRules(br bridgeSpec, id string, ip netip.Addr, ports []PortMapping) error {
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
 	if len(ports) == 0 {
-		t := table(bridge)
+		t := table(br.Name)
 		if _, err := c.ListTableOfFamily(t.Name, t.Family); err == nil {
 			return nil
 		}
 	}
-	addTable(c, bridge, subnet)
-	addPortRules(c, bridge, id, ip, ports)
+	addTable(c, br)
+	addPortRules(c, br.Name, id, ip, ports)
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables table %s: %w", TableName(bridge), err)
+		return fmt.Errorf("nftables table %s: %w", TableName(br.Name), err)
+	}
+	return nil
+}
+
+// installTable creates or rewrites the bridge's table (a network's
+// creation): everything but the containers' rules.
+func installTable(br bridgeSpec) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	addTable(c, br)
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables table %s: %w", TableName(br.Name), err)
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ func TestSettingUpATableIsIdempotentAndSafeInParallel(t *testing.T) {
 		wg.Go(func() {
 			ip := netip.AddrFrom4([4]byte{10, 9, 0, byte(2 + i)})
 			ports := []PortMapping{{HostPort: uint16(40000 + i), ContainerPort: 80, Protocol: "tcp"}}
-			assert.NoError(t, installRules(bridge, subnet, fmt.Sprint("c", i), ip, ports))
+			assert.NoError(t, installRules(bridgeSpec{Name: bridge, Subnet: subnet}, fmt.Sprint("c", i), ip, ports))
 		})
 	}
 	wg.Wait()
@@ -42,7 +42,8 @@ func TestSettingUpATableIsIdempotentAndSafeInParallel(t *testing.T) {
 	}
 	assert.Equal(t, 1, count("prerouting"), "one jump, however many set the table up")
 	assert.Equal(t, 1, count("output"))
-	assert.Equal(t, 2, count("postrouting"), "the two masquerade rules, once")
+	assert.Equal(t, 3, count("postrouting"), "the three masquerade rules (out, from loopback, hairpin), once")
+	assert.Equal(t, 3, count("forward"), "the three isolation rules, once")
 	assert.Equal(t, n, count(publishChain), "every container's rule")
 
 	// Each container's rules can be removed alone, and twice.

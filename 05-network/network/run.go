@@ -113,8 +113,15 @@ func (o *RunOptions) nameFiles(id string, ep *Endpoint, c *namespace.Container) 
 		HostNetwork: ep.Mode == ModeHost,
 		HostGateway: Gateway(o.Net.Subnet),
 	}
-	if ep.IP.IsValid() {
-		ct.Addrs = append(ct.Addrs, ep.IP)
+	for _, i := range ep.Interfaces {
+		ct.Addrs = append(ct.Addrs, i.IP)
+		// The embedded server, if one serves the user networks,
+		// listens on their gateways: the first one's is the
+		// container's nameserver (the server answers there from all
+		// the container's networks).
+		if o.DNS.Embedded && !ct.Nameserver.IsValid() && i.Network != DefaultNetwork {
+			ct.Nameserver = i.Gateway
+		}
 	}
 	files, err := o.DNS.Files(ct, dns.DefaultHostPaths)
 	if err != nil {

@@ -19,6 +19,8 @@ import (
 //	  lock                  flock(2)ed while the state is read and written
 //	  state.json            address leases per bridge, published ports
 //	  endpoints/<id>.json   one container's Endpoint, for Release
+//	  networks/<id>.json    a user-defined Network
+//	  containers/<id>.json  a daemon's container's Attachments
 //
 // Every container program that shares a root shares this state, so two
 // `run`s started at the same moment cannot hand out the same address or
@@ -39,6 +41,12 @@ type netState struct {
 	// Last is the address handed out last: the next search starts after
 	// it (see allocate).
 	Last netip.Addr `json:"last,omitzero"`
+	// Gateway is the bridge's address, never handed out; the zero
+	// value is the subnet's first address (Gateway).
+	Gateway netip.Addr `json:"gateway,omitzero"`
+	// Range narrows the addresses allocate hands out (--ip-range);
+	// the zero value is the whole subnet.
+	Range netip.Prefix `json:"range,omitzero"`
 }
 
 // portLease is a host port held by a container.
@@ -64,8 +72,10 @@ func endpointPath(root, id string) string {
 // nothing.
 func withState(root string, f func(*state) error) error {
 	dir := stateDir(root)
-	if err := os.MkdirAll(filepath.Join(dir, "endpoints"), 0o700); err != nil {
-		return fmt.Errorf("network state: %w", err)
+	for _, sub := range []string{"endpoints", "networks", "containers"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			return fmt.Errorf("network state: %w", err)
+		}
 	}
 	lockPath := filepath.Join(dir, "lock")
 	lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
@@ -125,11 +135,12 @@ func rebuildState(root string) *state {
 			_ = os.Remove(filepath.Join(dir, de.Name()))
 			continue
 		}
-		n, err := s.network(e.Bridge, e.Subnet)
-		if err != nil {
-			continue
+		for _, i := range e.Interfaces {
+			if n, err := s.network(i.Bridge, i.Subnet); err == nil {
+				n.Leases[i.IP] = id
+				n.Gateway = i.Gateway
+			}
 		}
-		n.Leases[e.IP] = id
 		for _, p := range e.Ports {
 			s.Ports = append(s.Ports, portLease{PortMapping: p, ID: id})
 		}
@@ -206,22 +217,29 @@ func (s *state) network(bridge string, subnet netip.Prefix) (*netState, error) {
 // conntrack entries for the old container cannot catch the new one
 // either.
 func (n *netState) allocate(id string) (netip.Addr, error) {
-	first := Gateway(n.Subnet).Next()
-	usable := func(a netip.Addr) bool {
-		return n.Subnet.Contains(a) && n.Subnet.Contains(a.Next()) && first.Compare(a) <= 0
+	within := n.Subnet
+	if n.Range.IsValid() {
+		within = n.Range
 	}
+	gateway := n.gateway()
+	first := within.Addr()
+	if first == n.Subnet.Addr() {
+		first = first.Next() // the subnet's own address names it
+	}
+	// usable: in the range, and not the subnet's broadcast address.
+	usable := func(a netip.Addr) bool { return within.Contains(a) && n.Subnet.Contains(a.Next()) }
 	start := first
 	if n.Last.IsValid() && usable(n.Last.Next()) {
 		start = n.Last.Next()
 	}
-	// From start to the end of the subnet, then from the beginning to
+	// From start to the end of the range, then from the beginning to
 	// start.
 	for _, from := range []netip.Addr{start, first} {
 		for a := from; usable(a); a = a.Next() {
 			if from != start && a == start {
 				break
 			}
-			if _, used := n.Leases[a]; !used {
+			if _, used := n.Leases[a]; !used && a != gateway {
 				n.Leases[a] = id
 				n.Last = a
 				return a, nil
@@ -231,7 +249,42 @@ func (n *netState) allocate(id string) (netip.Addr, error) {
 			break
 		}
 	}
-	return netip.Addr{}, fmt.Errorf("subnet %s: no free address left (%d in use)", n.Subnet, len(n.Leases))
+	return netip.Addr{}, fmt.Errorf("subnet %s: no free address left (%d in use)", within, len(n.Leases))
+}
+
+func (n *netState) gateway() netip.Addr {
+	if n.Gateway.IsValid() {
+		return n.Gateway
+	}
+	return Gateway(n.Subnet)
+}
+
+// lease leases the address a container asked for (--ip) to id: any
+// address of the subnet, in the range or not, that is not taken.
+func (n *netState) lease(a netip.Addr, id string) error {
+	if err := checkHostAddr(n.Subnet, a); err != nil {
+		return err
+	}
+	if a == n.gateway() {
+		return fmt.Errorf("address %s is the gateway's", a)
+	}
+	if holder, used := n.Leases[a]; used {
+		return fmt.Errorf("address %s is already in use by container %s", a, shortID(holder))
+	}
+	n.Leases[a] = id
+	return nil
+}
+
+// releaseOn frees the address a holds on the bridge for id.
+func (s *state) releaseOn(bridge string, a netip.Addr, id string) {
+	n := s.Networks[bridge]
+	if n == nil || n.Leases[a] != id {
+		return
+	}
+	delete(n.Leases, a)
+	if len(n.Leases) == 0 {
+		delete(s.Networks, bridge)
+	}
 }
 
 // release frees every address that id holds.

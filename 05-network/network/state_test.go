@@ -36,18 +36,18 @@ func TestAddressesGoRoundTheSubnetBeforeOneIsReused(t *testing.T) {
 		require.NoError(t, err)
 		eps = append(eps, ep)
 	}
-	assert.Equal(t, "10.9.0.2", eps[0].IP.String(), "10.9.0.1 is the gateway")
-	assert.Equal(t, "10.9.0.3", eps[1].IP.String())
-	assert.Equal(t, "10.9.0.4", eps[2].IP.String())
-	assert.Equal(t, "02:42:0a:09:00:03", eps[1].MAC, "the MAC is derived from the address")
-	assert.Equal(t, "10.9.0.1", eps[1].Gateway.String())
+	assert.Equal(t, "10.9.0.2", eps[0].Primary().IP.String(), "10.9.0.1 is the gateway")
+	assert.Equal(t, "10.9.0.3", eps[1].Primary().IP.String())
+	assert.Equal(t, "10.9.0.4", eps[2].Primary().IP.String())
+	assert.Equal(t, "02:42:0a:09:00:03", eps[1].Primary().MAC, "the MAC is derived from the address")
+	assert.Equal(t, "10.9.0.1", eps[1].Primary().Gateway.String())
 
 	require.NoError(t, eps[1].Release())
 	var got []string
 	for i := 3; i < 6; i++ {
 		ep, err := Allocate(root, fmt.Sprint("c", i), cfg)
 		require.NoError(t, err)
-		got = append(got, ep.IP.String())
+		got = append(got, ep.Primary().IP.String())
 	}
 	assert.Equal(t, []string{"10.9.0.5", "10.9.0.6", "10.9.0.3"}, got,
 		"the released .3 comes back only after the rest of the subnet, skipping the broadcast address and the gateway")
@@ -68,7 +68,7 @@ func TestConcurrentAllocationsGetDistinctAddresses(t *testing.T) {
 			// separate programs would.
 			ep, err := Allocate(root, fmt.Sprint("c", i), cfg)
 			if assert.NoError(t, err) {
-				ips[i] = ep.IP
+				ips[i] = ep.Primary().IP
 			}
 		})
 	}
@@ -89,7 +89,7 @@ func TestAFullSubnetIsAnError(t *testing.T) {
 	cfg := bridgeConfig("10.9.0.0/30") // .0 network, .1 gateway, .2 container, .3 broadcast
 	ep, err := Allocate(root, "a", cfg)
 	require.NoError(t, err)
-	assert.Equal(t, "10.9.0.2", ep.IP.String())
+	assert.Equal(t, "10.9.0.2", ep.Primary().IP.String())
 	_, err = Allocate(root, "b", cfg)
 	assert.ErrorContains(t, err, "subnet 10.9.0.0/30: no free address left (1 in use)")
 	require.NoError(t, ep.Release())
@@ -139,7 +139,7 @@ func TestPortsAreReservedUntilRelease(t *testing.T) {
 	// The failed attempt reserved nothing, not even an address.
 	c, err := Allocate(root, "c", bridgeConfig("10.9.0.0/24"))
 	require.NoError(t, err)
-	assert.Equal(t, "10.9.0.3", c.IP.String())
+	assert.Equal(t, "10.9.0.3", c.Primary().IP.String())
 
 	require.NoError(t, a.Release())
 	b, err := Allocate(root, "b", cfg)
@@ -182,7 +182,7 @@ func TestTheEndpointIsSavedForWhoeverReleasesIt(t *testing.T) {
 	require.NoError(t, Release(root, "never-allocated"))
 	again, err := Allocate(root, "b", cfg)
 	require.NoError(t, err)
-	assert.Equal(t, ep.IP, again.IP)
+	assert.Equal(t, ep.Primary().IP, again.Primary().IP)
 }
 
 func TestHostAndNoneReserveNothing(t *testing.T) {
@@ -192,7 +192,7 @@ func TestHostAndNoneReserveNothing(t *testing.T) {
 		cfg.Mode = mode
 		ep, err := Allocate(root, "a", cfg)
 		require.NoError(t, err)
-		assert.False(t, ep.IP.IsValid())
+		assert.False(t, ep.Primary().IP.IsValid())
 		assert.NoError(t, ep.Attach(os.Getpid()))
 		assert.NoError(t, ep.Release())
 	}
@@ -227,8 +227,8 @@ func TestATornStateIsRebuiltFromTheEndpoints(t *testing.T) {
 	assert.ErrorContains(t, err, fmt.Sprintf("host port %d/tcp is already published by container a", port), "a keeps its port")
 	b, err := Allocate(root, "b", bridgeConfig("10.9.0.0/24"))
 	require.NoError(t, err)
-	assert.NotEqual(t, a.IP, b.IP, "a keeps its address")
-	assert.Equal(t, torn.IP, b.IP, "the torn endpoint's address is free again")
+	assert.NotEqual(t, a.Primary().IP, b.Primary().IP, "a keeps its address")
+	assert.Equal(t, torn.Primary().IP, b.Primary().IP, "the torn endpoint's address is free again")
 	assert.NoFileExists(t, endpointPath(root, "torn"))
 	require.NoError(t, a.Release())
 	require.NoError(t, b.Release())

@@ -14,14 +14,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ContainerInterface is the name of the container's end of its veth pair.
+// ContainerInterface is the name of the container's first interface,
+// the container's end of its first veth pair.
 const ContainerInterface = "eth0"
 
-// vethName is the name of the host's end of a container's veth pair:
-// "veth" and 7 hex digits of a hash of the container's ID, as Docker names
-// them. Interface names have at most 15 bytes, too few for an ID; the
-// hash keeps the name stable, so that Release finds it again from the ID.
-func vethName(id string) string {
+// vethName is the name of the host's end of a container's veth pair for
+// its interface ifname: "veth" and 7 hex digits of a hash of the
+// container's ID (and of ifname, but eth0's), as Docker names them.
+// Interface names have at most 15 bytes, too few for an ID; the hash
+// keeps the name stable, so that Release finds it again from the ID.
+func vethName(id, ifname string) string {
+	if ifname != ContainerInterface {
+		id += "/" + ifname
+	}
 	sum := sha256.Sum256([]byte(id))
 	return "veth" + hex.EncodeToString(sum[:])[:7]
 }
@@ -36,21 +41,21 @@ func macFor(ip netip.Addr) net.HardwareAddr {
 	return net.HardwareAddr{0x02, 0x42, a[0], a[1], a[2], a[3]}
 }
 
-// createVeth creates the veth pair of endpoint e: the host's end, up and
+// createVeth creates the veth pair of interface e: the host's end, up and
 // plugged into the bridge, and the container's end, created directly in
-// the network namespace of pid as eth0.
+// the network namespace of pid as e.Name (eth0, eth1, ...).
 //
 // A veth pair is a virtual cable: what goes into one end comes out of the
 // other. Creating the peer inside the container's namespace (the netlink
 // message carries the PID) means it never exists on the host, where the
 // name eth0 is usually taken.
-func createVeth(br netlink.Link, e *Endpoint, pid int) error {
+func createVeth(br netlink.Link, e *Interface, pid int) error {
 	// A veth disappears when either end's namespace is destroyed, so a
 	// leftover one means an earlier Attach of this endpoint failed half
 	// way through, or that the container's last run has just ended and
 	// the kernel has not dismantled its namespace yet (Detach leaves that
 	// to it). The name is derived from this container's ID: it is ours.
-	err := addVeth(e.HostVeth, br.Attrs().Index, e.mac(), pid)
+	err := addVeth(e.HostVeth, e.Name, br.Attrs().Index, e.mac(), pid)
 	if errors.Is(err, unix.EEXIST) {
 		// Rare: look for the leftover only then, not before every add.
 		if old, lerr := netlink.LinkByName(e.HostVeth); lerr == nil {
@@ -58,10 +63,10 @@ func createVeth(br netlink.Link, e *Endpoint, pid int) error {
 				return fmt.Errorf("deleting leftover veth %s: %w", e.HostVeth, err)
 			}
 		}
-		err = addVeth(e.HostVeth, br.Attrs().Index, e.mac(), pid)
+		err = addVeth(e.HostVeth, e.Name, br.Attrs().Index, e.mac(), pid)
 	}
 	if err != nil {
-		return fmt.Errorf("creating veth %s with peer %s in the network namespace of pid %d: %w", e.HostVeth, ContainerInterface, pid, err)
+		return fmt.Errorf("creating veth %s with peer %s in the network namespace of pid %d: %w", e.HostVeth, e.Name, pid, err)
 	}
 	return nil
 }
@@ -90,7 +95,7 @@ func createVeth(br netlink.Link, e *Endpoint, pid int) error {
 // gets a queue per CPU, which the kernel then cuts down to one, and
 // cutting the queues of a registered device waits for an RCU grace period
 // (synchronize_net), twice per pair, with the kernel's network lock held.
-func addVeth(name string, bridgeIndex int, mac net.HardwareAddr, pid int) error {
+func addVeth(name, peerName string, bridgeIndex int, mac net.HardwareAddr, pid int) error {
 	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
 	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
 	msg.Flags, msg.Change = unix.IFF_UP, unix.IFF_UP
@@ -103,7 +108,7 @@ func addVeth(name string, bridgeIndex int, mac net.HardwareAddr, pid int) error 
 	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("veth"))
 	peer := info.AddRtAttr(nl.IFLA_INFO_DATA, nil).AddRtAttr(nl.VETH_INFO_PEER, nil)
 	nl.NewIfInfomsgChild(peer, unix.AF_UNSPEC)
-	peer.AddRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(ContainerInterface))
+	peer.AddRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(peerName))
 	peer.AddRtAttr(unix.IFLA_ADDRESS, mac)
 	peer.AddRtAttr(unix.IFLA_NET_NS_PID, nl.Uint32Attr(uint32(pid)))
 	peer.AddRtAttr(unix.IFLA_NUM_TX_QUEUES, nl.Uint32Attr(1))
@@ -113,21 +118,22 @@ func addVeth(name string, bridgeIndex int, mac net.HardwareAddr, pid int) error 
 	return err
 }
 
-// configureContainer gives the container's eth0 its address and brings
-// it up, and routes everything that is not on the bridge's subnet through
-// the gateway, all from the host, through a netlink handle in the
+// configureContainer gives the container's interface its address and
+// brings it up, and routes everything that is not on a subnet of the
+// container through the gateway of its first interface that is not
+// internal, all from the host, through a netlink handle in the
 // container's network namespace. The container's own init takes no part.
-func configureContainer(e *Endpoint, pid int) error {
+func configureContainer(e *Interface, pid int) error {
 	var h *netlink.Handle
 	err := InNetns(nsPath(pid), func() (err error) {
 		// berth gives containers no IPv6, and so, like Docker on a
-		// network without IPv6, eth0 gets none at all: no link-local
-		// address, and none of the duplicate address detection and
-		// multicast reports that would follow it (kernel work at
-		// every container's start and end). Set while eth0 is down,
-		// before any of it begins. A kernel without IPv6 has no such
-		// file.
-		if err := writeSysctl("net/ipv6/conf/"+ContainerInterface+"/disable_ipv6", "1"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// network without IPv6, the interface gets none at all: no
+		// link-local address, and none of the duplicate address
+		// detection and multicast reports that would follow it
+		// (kernel work at every container's start and end). Set
+		// while it is down, before any of it begins. A kernel without
+		// IPv6 has no such file.
+		if err := writeSysctl("net/ipv6/conf/"+e.Name+"/disable_ipv6", "1"); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		if h, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
@@ -139,22 +145,27 @@ func configureContainer(e *Endpoint, pid int) error {
 		return err
 	}
 	defer h.Close()
-	eth0, err := h.LinkByName(ContainerInterface)
+	link, err := h.LinkByName(e.Name)
 	if err != nil {
-		return fmt.Errorf("%s in the container (pid %d): %w", ContainerInterface, pid, err)
+		return fmt.Errorf("%s in the container (pid %d): %w", e.Name, pid, err)
 	}
 	addr := netip.PrefixFrom(e.IP, e.Subnet.Bits())
 	// The address with its prefix length also adds the route to the
 	// subnet itself: the other containers are reached directly over
 	// the bridge, not through the gateway.
-	if err := h.AddrAdd(eth0, &netlink.Addr{IPNet: prefixIPNet(addr)}); err != nil {
-		return fmt.Errorf("adding %s to %s in the container: %w", addr, ContainerInterface, err)
+	if err := h.AddrAdd(link, &netlink.Addr{IPNet: prefixIPNet(addr)}); err != nil {
+		return fmt.Errorf("adding %s to %s in the container: %w", addr, e.Name, err)
 	}
-	if err := h.LinkSetUp(eth0); err != nil {
-		return fmt.Errorf("bringing %s up in the container: %w", ContainerInterface, err)
+	if err := h.LinkSetUp(link); err != nil {
+		return fmt.Errorf("bringing %s up in the container: %w", e.Name, err)
 	}
-	def := &netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: e.Gateway.AsSlice()}
-	if err := h.RouteAdd(def); err != nil {
+	if e.Internal {
+		return nil // no way out, so no route out
+	}
+	// The first interface with a way out gets the default route; a
+	// second one finds it there (EEXIST) and leaves it.
+	def := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: e.Gateway.AsSlice()}
+	if err := h.RouteAdd(def); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("default route via %s in the container: %w", e.Gateway, err)
 	}
 	return nil

@@ -82,8 +82,17 @@ type Backend interface {
 	ImageLoad(ctx context.Context, src io.Reader, quiet bool, out JSONStream) error
 	ImageBuild(ctx context.Context, contextTar io.Reader, opts BuildOptions, out JSONStream) error
 
-	// Networks: berth has the three fixed networks none, host, bridge.
+	// Networks: the three built-in ones (bridge, host, none) and the
+	// user-defined bridges. NetworkList returns them all, each with its
+	// running containers; the server filters them, and finds one for
+	// inspect and prune.
 	NetworkList(ctx context.Context) ([]network.Inspect, error)
+	NetworkCreate(ctx context.Context, req network.CreateRequest) (network.CreateResponse, error)
+	// NetworkRemove fails with a conflict for a network in use, and a
+	// permission error for a built-in one.
+	NetworkRemove(ctx context.Context, ref string) error
+	NetworkConnect(ctx context.Context, ref string, req network.ConnectRequest) error
+	NetworkDisconnect(ctx context.Context, ref string, req network.DisconnectRequest) error
 }
 
 // ListOptions are the query of GET /containers/json.

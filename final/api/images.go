@@ -12,7 +12,6 @@ import (
 	"github.com/moby/moby/api/types/common"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
-	"github.com/moby/moby/api/types/network"
 )
 
 // imageList lists the images. The backend lists them all; the filters the
@@ -304,57 +303,6 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 	_ = http.NewResponseController(w).EnableFullDuplex()
 	out := newJSONStream(w)
 	return s.finish(w, out, s.protect(r, func() error { return s.backend.ImageBuild(r.Context(), r.Body, opts, out) }))
-}
-
-// networkList lists berth's networks. Its filters (name, id, driver) are
-// applied here.
-func (s *Server) networkList(w http.ResponseWriter, r *http.Request) error {
-	filters, err := parseFilters(r.URL.Query().Get("filters"))
-	if err != nil {
-		return err
-	}
-	for key := range filters {
-		if key != "name" && key != "id" && key != "driver" {
-			return invalid(fmt.Sprintf("invalid filter '%s': berth filters networks by name, id and driver", key))
-		}
-	}
-	list, err := s.backend.NetworkList(r.Context())
-	if err != nil {
-		return err
-	}
-	out := []network.Inspect{}
-	for _, n := range list {
-		if matchAny(filters["name"], func(v string) bool { return strings.Contains(n.Name, v) }) &&
-			matchAny(filters["id"], func(v string) bool { return strings.HasPrefix(n.ID, v) }) &&
-			matchAny(filters["driver"], func(v string) bool { return n.Driver == v }) {
-			out = append(out, n)
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
-// networkInspect finds a network by name, ID or ID prefix, so that
-// `docker inspect bridge` and `docker network inspect` work.
-func (s *Server) networkInspect(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("id")
-	list, err := s.backend.NetworkList(r.Context())
-	if err != nil {
-		return err
-	}
-	for _, n := range list {
-		if n.Name == name || n.ID == name {
-			writeJSON(w, http.StatusOK, n)
-			return nil
-		}
-	}
-	for _, n := range list {
-		if len(name) >= 3 && strings.HasPrefix(n.ID, name) {
-			writeJSON(w, http.StatusOK, n)
-			return nil
-		}
-	}
-	return notFound(fmt.Sprintf("network %s not found", name))
 }
 
 func matchAny(values []string, match func(string) bool) bool {

@@ -66,6 +66,11 @@ func (s *Server) routes() http.Handler {
 	// Networks
 	handle("GET /networks", s.networkList)
 	handle("GET /networks/{id}", s.networkInspect)
+	handle("POST /networks/create", s.networkCreate)
+	handle("POST /networks/prune", s.networkPrune)
+	handle("DELETE /networks/{id}", s.networkRemove)
+	handle("POST /networks/{id}/connect", s.networkConnect)
+	handle("POST /networks/{id}/disconnect", s.networkDisconnect)
 
 	// Everything else, whatever the method, is a JSON 404: `docker
 	// inspect` moves on to the next kind of object on a 404, and only

@@ -65,6 +65,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 		return startError(e, err)
 	}
 	d.live.started(e)
+	d.endpointsChanged(e)
 	return nil
 }
 
@@ -221,6 +222,9 @@ func (d *Daemon) remove(e *entry, force bool) error {
 		return err
 	}
 	l.forget(e)
+	if d.opts.Endpoints != nil {
+		d.opts.Endpoints.SetEndpoints(e.id, nil)
+	}
 	return nil
 }
 
@@ -459,7 +463,7 @@ func (d *Daemon) summary(e *entry, st shim.State, size bool) container.Summary {
 			s.Ports = append(s.Ports, container.PortSummary{IP: ip, PrivatePort: m.ContainerPort, PublicPort: m.HostPort, Type: m.Protocol})
 		}
 	}
-	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: networks(e, ep)}
+	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: d.networkSettings(e, ep)}
 	if size {
 		if rw, err := layer.Open(d.opts.DataRoot, e.id); err == nil {
 			if n, err := layer.DiskUsage(rw.Upper()); err == nil {
@@ -490,26 +494,6 @@ func networkName(m container.NetworkMode) string {
 		return "bridge"
 	}
 	return string(m)
-}
-
-// networks is NetworkSettings.Networks: the one network the container is
-// on, with its address while it runs.
-func networks(e *entry, ep *network.Endpoint) map[string]*apinet.EndpointSettings {
-	name := "bridge"
-	if e.rec != nil {
-		name = networkName(e.rec.HostConfig.NetworkMode)
-	}
-	es := &apinet.EndpointSettings{NetworkID: networkID(name)}
-	if ep != nil {
-		es.EndpointID = ep.HostVeth
-		es.IPAddress = ep.IP
-		es.Gateway = ep.Gateway
-		es.IPPrefixLen = ep.Subnet.Bits()
-		if mac, err := parseMAC(ep.MAC); err == nil {
-			es.MacAddress = mac
-		}
-	}
-	return map[string]*apinet.EndpointSettings{name: es}
 }
 
 func parseMAC(s string) (apinet.HardwareAddr, error) {
@@ -639,7 +623,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 		Config:       &cfg,
 		NetworkSettings: &container.NetworkSettings{
 			Ports:    ports,
-			Networks: networks(e, ep),
+			Networks: d.networkSettings(e, ep),
 		},
 	}
 	if rw, err := layer.Open(d.opts.DataRoot, e.id); err == nil {

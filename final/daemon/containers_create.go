@@ -123,6 +123,10 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req container
 	if err != nil {
 		return container.CreateResponse{}, err
 	}
+	// The container's networks are chapter 05's record, not the
+	// shim's spec: connect and disconnect change them between starts.
+	networks := spec.Run.Net.Networks
+	spec.Run.Net.Networks = nil
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		return container.CreateResponse{}, fmt.Errorf("encoding the container's spec: %w", err)
@@ -143,7 +147,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req container
 		return container.CreateResponse{}, err
 	}
 	undo := func(err error) (container.CreateResponse, error) {
-		return container.CreateResponse{}, errors.Join(err, d.images.Release(id), rw.Remove())
+		return container.CreateResponse{}, errors.Join(err, d.images.Release(id), rw.Remove(), network.ForgetAttachments(d.opts.DataRoot, id))
 	}
 	imgRec, err := json.Marshal(image.ContainerRecord{Image: img.ID, Ref: req.Config.Image, Command: spec.Args})
 	if err == nil {
@@ -160,6 +164,9 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req container
 	}
 	if err == nil {
 		err = writeRecord(rw.Dir, rec)
+	}
+	if err == nil && spec.Run.Net.Recorded {
+		err = network.SetAttachments(d.opts.DataRoot, id, networks)
 	}
 	if err != nil {
 		return undo(err)
@@ -240,7 +247,7 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	// An --rm container's layer goes at its exit: mounted volatile,
 	// its end waits for no disk (chapter 04).
 	o.Layer.Root, o.Layer.Persist, o.Layer.Volatile = d.opts.DataRoot, true, host.AutoRemove
-	if o.Net, err = d.networkConfig(&cfg, &host); err != nil {
+	if o.Net, err = d.networkConfig(&cfg, &host, req.NetworkingConfig); err != nil {
 		return fail(err)
 	}
 	if o.DNS, err = nameConfig(&cfg, &host); err != nil {
@@ -439,32 +446,33 @@ func filesystem(cfg *container.Config, h *container.HostConfig) (rootfs.Options,
 	return o, nil
 }
 
-// networkConfig is chapter 05's part: the mode, the daemon's bridge, and
-// the published ports.
-func (d *Daemon) networkConfig(cfg *container.Config, h *container.HostConfig) (network.Config, error) {
-	n := network.NewConfig()
-	if d.opts.Bridge != "" {
-		n.Bridge = d.opts.Bridge
+// networkConfig is chapter 05's part: the mode, the daemon's bridge, the
+// networks (in Networks, for ContainerCreate to record: see
+// network.Config.Recorded), and the published ports.
+func (d *Daemon) networkConfig(cfg *container.Config, h *container.HostConfig, nc *apinet.NetworkingConfig) (network.Config, error) {
+	n, err := d.defaultNet()
+	if err != nil {
+		return n, err
 	}
-	if d.opts.Subnet != "" {
-		p, err := network.ParseSubnet(d.opts.Subnet)
-		if err != nil {
+	switch mode := h.NetworkMode; {
+	case mode == "host" || mode == "none":
+		n.Mode = network.Mode(mode)
+	case mode.IsContainer():
+		return n, invalid("network mode %s is not supported: berth cannot join another container's network namespace yet", mode)
+	case cfg.NetworkDisabled:
+		n.Mode = network.ModeNone
+	default:
+		n.Mode, n.Recorded = network.ModeBridge, true
+		if n.Networks, err = d.containerNetworks(mode, nc); err != nil {
 			return n, err
 		}
-		n.Subnet = p
 	}
-	switch mode := string(h.NetworkMode); mode {
-	case "", "default", "bridge":
-		n.Mode = network.ModeBridge
-	case "host", "none":
-		n.Mode = network.Mode(mode)
-	default:
-		// Not a 404: the docker client takes a 404 from create for a
-		// missing image, and would try to pull it.
-		return n, invalid("network %s not found", mode)
-	}
-	if cfg.NetworkDisabled {
-		n.Mode = network.ModeNone
+	if n.Mode != network.ModeBridge && nc != nil {
+		for name := range nc.EndpointsConfig {
+			if name != string(n.Mode) {
+				return n, invalid("container cannot be connected to network %s with network mode %s", name, n.Mode)
+			}
+		}
 	}
 	ports := make([]apinet.Port, 0, len(h.PortBindings))
 	for p := range h.PortBindings {

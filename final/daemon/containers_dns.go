@@ -14,7 +14,7 @@ import (
 // how). --domainname is refused: it sets the domain name of the
 // container's UTS namespace, which berth's init does not set.
 func nameConfig(cfg *container.Config, h *container.HostConfig) (dns.Config, error) {
-	var c dns.Config
+	c := dns.Config{Embedded: true}
 	if cfg.Domainname != "" {
 		return c, invalid("--domainname is not supported: berth sets only the hostname of a container")
 	}

@@ -12,12 +12,10 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
-	apinet "github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/system"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/02-cgroups/cgroup"
-	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/07-logs/shim"
 )
 
@@ -146,47 +144,4 @@ func backingFS(dir string) string {
 		return "tmpfs"
 	}
 	return "0x" + strconv.FormatInt(int64(st.Type), 16)
-}
-
-// networkID is the fixed ID of one of berth's three networks.
-func networkID(name string) string {
-	sum := sha256.Sum256([]byte("berth network " + name))
-	return hex.EncodeToString(sum[:])
-}
-
-// NetworkList lists berth's three networks, which exist without being
-// created: bridge (chapter 05's bridge of this daemon, with its subnet
-// and gateway), host and none.
-func (d *Daemon) NetworkList(ctx context.Context) ([]apinet.Inspect, error) {
-	bridge, subnet := network.DefaultBridge, network.DefaultSubnet
-	if d.opts.Bridge != "" {
-		bridge = d.opts.Bridge
-	}
-	if d.opts.Subnet != "" {
-		subnet = d.opts.Subnet
-	}
-	var out []apinet.Inspect
-	for _, n := range []struct{ name, driver string }{{"bridge", "bridge"}, {"host", "host"}, {"none", "null"}} {
-		in := apinet.Inspect{
-			Network: apinet.Network{
-				Name:       n.name,
-				ID:         networkID(n.name),
-				Created:    d.started,
-				Scope:      "local",
-				Driver:     n.driver,
-				EnableIPv4: true,
-				Options:    map[string]string{},
-				Labels:     map[string]string{},
-			},
-			Containers: map[string]apinet.EndpointResource{},
-		}
-		if n.name == "bridge" {
-			in.Options["com.docker.network.bridge.name"] = bridge
-			if p, err := network.ParseSubnet(subnet); err == nil {
-				in.IPAM = apinet.IPAM{Driver: "default", Config: []apinet.IPAMConfig{{Subnet: p, Gateway: network.Gateway(p)}}}
-			}
-		}
-		out = append(out, in)
-	}
-	return out, nil
 }

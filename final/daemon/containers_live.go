@@ -142,6 +142,9 @@ func (d *Daemon) startLive() error {
 			e.lastRun, e.lastCode, e.lastErr = st.StartedAt, st.ExitCode, st.Error
 		}
 		l.mu.Unlock()
+		if st.Status == shim.Running {
+			d.endpointsChanged(e) // for the watcher of a new daemon
+		}
 		if ended(st) && !c.Supervised() {
 			if e.autoRemove() {
 				stale = append(stale, e)
@@ -301,6 +304,7 @@ func (l *live) finish(e *entry) {
 	if !removed {
 		_ = Runtime.Finish(e.c)
 	}
+	l.d.endpointsChanged(e)
 }
 
 // setRestarting marks e as being restarted, or no longer. An --rm

@@ -40,6 +40,9 @@ type Options struct {
 	// into its cgroup waits for an RCU grace period, 10-20 ms of every
 	// start.
 	KeepCgroupMount bool
+	// Endpoints, if set, is told where the containers are on the
+	// user-defined networks (networks.go): a network's DNS server.
+	Endpoints EndpointWatcher
 }
 
 // Defaults for Options.

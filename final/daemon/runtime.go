@@ -225,5 +225,8 @@ func removeContainer(c *shim.Container) error {
 	if err == nil {
 		err = store.Release(c.ID())
 	}
+	// The container's networks go with it (chapter 05's record; its
+	// endpoint went at its exit).
+	errs = append(errs, network.ForgetAttachments(root, c.ID()))
 	return errors.Join(append(errs, err)...)
 }

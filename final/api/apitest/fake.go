@@ -42,6 +42,8 @@ type Fake struct {
 	seq        int
 	// started is when the fake was made: its networks' creation time.
 	started time.Time
+	// networks are the user-defined networks, by ID.
+	networks map[string]*fakeNetwork
 }
 
 var _ api.Backend = (*Fake)(nil)
@@ -54,6 +56,7 @@ func NewFake() *Fake {
 		execs:      map[string]*execProc{},
 		programs:   defaultPrograms(),
 		started:    time.Now(),
+		networks:   map[string]*fakeNetwork{},
 	}
 	f.AddImage("busybox:latest", container.Config{Cmd: []string{"sh"}, Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
 		map[string]string{"bin/busybox": "busybox", "etc/hostname": "fake\n", "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n"})

@@ -723,16 +723,3 @@ func (f *Fake) ImageBuild(ctx context.Context, contextTar io.Reader, opts api.Bu
 	}
 	return nil
 }
-
-// NetworkList lists berth's three networks.
-func (f *Fake) NetworkList(context.Context) ([]network.Inspect, error) {
-	var out []network.Inspect
-	for _, n := range []struct{ name, driver string }{{"bridge", "bridge"}, {"host", "host"}, {"none", "null"}} {
-		sum := sha256.Sum256([]byte("fake network " + n.name))
-		out = append(out, network.Inspect{
-			Network:    network.Network{Name: n.name, ID: hex.EncodeToString(sum[:]), Created: f.started, Scope: "local", Driver: n.driver, EnableIPv4: true},
-			Containers: map[string]network.EndpointResource{},
-		})
-	}
-	return out, nil
-}

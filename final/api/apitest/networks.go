@@ -1,0 +1,128 @@
+package apitest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/network"
+)
+
+// fakeNetwork is a user-defined network of the fake: a name, labels, and
+// the containers connected to it (nothing is wired).
+type fakeNetwork struct {
+	network.Network
+	members map[string]bool // container IDs
+}
+
+// NetworkList lists the three built-in networks and the created ones.
+func (f *Fake) NetworkList(context.Context) ([]network.Inspect, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []network.Inspect
+	for _, n := range []struct{ name, driver string }{{"bridge", "bridge"}, {"host", "host"}, {"none", "null"}} {
+		out = append(out, network.Inspect{
+			Network:    network.Network{Name: n.name, ID: fakeID("fake network " + n.name), Created: f.started, Scope: "local", Driver: n.driver, EnableIPv4: true},
+			Containers: map[string]network.EndpointResource{},
+		})
+	}
+	for _, n := range f.networks {
+		in := network.Inspect{Network: n.Network, Containers: map[string]network.EndpointResource{}}
+		for id := range n.members {
+			if c := f.containers[id]; c != nil {
+				in.Containers[id] = network.EndpointResource{Name: strings.TrimPrefix(c.name, "/"), EndpointID: fakeID(id + n.ID)}
+			}
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+func fakeID(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// NetworkCreate records a bridge network by name.
+func (f *Fake) NetworkCreate(_ context.Context, req network.CreateRequest) (network.CreateResponse, error) {
+	if req.Driver != "" && req.Driver != "bridge" {
+		return network.CreateResponse{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network driver %q is not supported", req.Driver))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, n := range f.networks {
+		if n.Name == req.Name {
+			return network.CreateResponse{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("network with name %s already exists", req.Name))
+		}
+	}
+	f.seq++
+	id := fakeID(fmt.Sprint("fake user network ", f.seq))
+	f.networks[id] = &fakeNetwork{
+		Network: network.Network{Name: req.Name, ID: id, Created: time.Now(), Scope: "local", Driver: "bridge", EnableIPv4: true,
+			Internal: req.Internal, Labels: maps.Clone(req.Labels), Options: maps.Clone(req.Options)},
+		members: map[string]bool{},
+	}
+	return network.CreateResponse{ID: id}, nil
+}
+
+// network finds a created network by name, ID or ID prefix.
+func (f *Fake) network(ref string) (*fakeNetwork, error) {
+	for _, n := range f.networks {
+		if n.Name == ref || strings.HasPrefix(n.ID, ref) {
+			return n, nil
+		}
+	}
+	return nil, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", ref))
+}
+
+// NetworkRemove removes a created network that no container is on.
+func (f *Fake) NetworkRemove(_ context.Context, ref string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.network(ref)
+	if err != nil {
+		return err
+	}
+	if len(n.members) > 0 {
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("error while removing network: network %s id %s has active endpoints", n.Name, n.ID))
+	}
+	delete(f.networks, n.ID)
+	return nil
+}
+
+// NetworkConnect records a container on a created network.
+func (f *Fake) NetworkConnect(_ context.Context, ref string, req network.ConnectRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.network(ref)
+	if err != nil {
+		return err
+	}
+	c, err := f.lookup(req.Container)
+	if err != nil {
+		return err
+	}
+	n.members[c.id] = true
+	return nil
+}
+
+// NetworkDisconnect forgets a container on a created network.
+func (f *Fake) NetworkDisconnect(_ context.Context, ref string, req network.DisconnectRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.network(ref)
+	if err != nil {
+		return err
+	}
+	c, err := f.lookup(req.Container)
+	if err != nil {
+		return err
+	}
+	delete(n.members, c.id)
+	return nil
+}

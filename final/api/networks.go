@@ -1,0 +1,257 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/network"
+)
+
+// builtinNetworks exist without being created, and cannot be removed.
+var builtinNetworks = map[string]bool{"bridge": true, "host": true, "none": true}
+
+// networkList lists the networks. Its filters are Docker's: different
+// keys are ANDed; the values of label are ANDed (a network must carry
+// every label asked for); the values of name, id and driver are ORed.
+func (s *Server) networkList(w http.ResponseWriter, r *http.Request) error {
+	filters, err := parseFilters(r.URL.Query().Get("filters"))
+	if err != nil {
+		return err
+	}
+	match, err := networkFilter(filters)
+	if err != nil {
+		return err
+	}
+	list, err := s.backend.NetworkList(r.Context())
+	if err != nil {
+		return err
+	}
+	out := []network.Inspect{}
+	for _, n := range list {
+		if match(n) {
+			out = append(out, n)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// networkFilter checks the list's filters and returns the test of a
+// network against them.
+func networkFilter(filters map[string][]string) (func(network.Inspect) bool, error) {
+	for key, values := range filters {
+		switch key {
+		case "name", "id", "driver", "label", "scope":
+		case "type":
+			for _, v := range values {
+				if v != "custom" && v != "builtin" {
+					return nil, invalid(fmt.Sprintf("invalid filter: 'type'='%s'", v))
+				}
+			}
+		case "dangling":
+			if len(values) != 1 || parseBool(values[0]) == nil {
+				return nil, invalid(fmt.Sprintf("invalid filter 'dangling=%s'", strings.Join(values, ",")))
+			}
+		default:
+			return nil, invalid(fmt.Sprintf("invalid filter '%s': berth filters networks by name, id, driver, label, scope, type and dangling", key))
+		}
+	}
+	return func(n network.Inspect) bool {
+		builtin := builtinNetworks[n.Name]
+		ok := matchAny(filters["name"], func(v string) bool { return strings.Contains(n.Name, v) }) &&
+			matchAny(filters["id"], func(v string) bool { return strings.HasPrefix(n.ID, v) }) &&
+			matchAny(filters["driver"], func(v string) bool { return n.Driver == v }) &&
+			matchAny(filters["scope"], func(v string) bool { return n.Scope == v }) &&
+			matchAny(filters["type"], func(v string) bool { return (v == "builtin") == builtin }) &&
+			matchLabels(filters["label"], n.Labels)
+		if d := filters["dangling"]; ok && len(d) == 1 {
+			dangling := !builtin && len(n.Containers) == 0
+			ok = dangling == *parseBool(d[0])
+		}
+		return ok
+	}, nil
+}
+
+// parseBool reads a filter's boolean, or nil.
+func parseBool(s string) *bool {
+	t, f := true, false
+	switch strings.ToLower(s) {
+	case "1", "true":
+		return &t
+	case "0", "false":
+		return &f
+	}
+	return nil
+}
+
+// matchLabels reports whether labels carries every one of wanted, each
+// "key" (any value) or "key=value".
+func matchLabels(wanted []string, labels map[string]string) bool {
+	for _, w := range wanted {
+		k, v, withValue := strings.Cut(w, "=")
+		have, ok := labels[k]
+		if !ok || (withValue && have != v) {
+			return false
+		}
+	}
+	return true
+}
+
+// findNetwork finds a network by name, ID or ID prefix, so that `docker
+// inspect bridge` and `docker network inspect` work.
+func (s *Server) findNetwork(r *http.Request, ref string) (network.Inspect, error) {
+	list, err := s.backend.NetworkList(r.Context())
+	if err != nil {
+		return network.Inspect{}, err
+	}
+	for _, n := range list {
+		if n.Name == ref || n.ID == ref {
+			return n, nil
+		}
+	}
+	for _, n := range list {
+		if len(ref) >= 3 && strings.HasPrefix(n.ID, ref) {
+			return n, nil
+		}
+	}
+	return network.Inspect{}, notFound(fmt.Sprintf("network %s not found", ref))
+}
+
+func (s *Server) networkInspect(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.findNetwork(r, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, n)
+	return nil
+}
+
+// networkCreate answers 201 with the new network's ID.
+func (s *Server) networkCreate(w http.ResponseWriter, r *http.Request) error {
+	var req network.CreateRequest
+	if _, err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	resp, err := s.backend.NetworkCreate(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, resp)
+	return nil
+}
+
+func (s *Server) networkRemove(w http.ResponseWriter, r *http.Request) error {
+	if err := s.backend.NetworkRemove(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) error {
+	var req network.ConnectRequest
+	if _, err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Container == "" {
+		return invalid("no container given to connect")
+	}
+	if err := s.backend.NetworkConnect(r.Context(), r.PathValue("id"), req); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) networkDisconnect(w http.ResponseWriter, r *http.Request) error {
+	var req network.DisconnectRequest
+	if _, err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Container == "" {
+		return invalid("no container given to disconnect")
+	}
+	if err := s.backend.NetworkDisconnect(r.Context(), r.PathValue("id"), req); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// networkPrune removes the user-defined networks that no container uses
+// and that match the filters: label and label! (every one must match),
+// until (created before).
+func (s *Server) networkPrune(w http.ResponseWriter, r *http.Request) error {
+	filters, err := parseFilters(r.URL.Query().Get("filters"))
+	if err != nil {
+		return err
+	}
+	var until time.Time
+	for key, values := range filters {
+		switch key {
+		case "label", "label!":
+		case "until":
+			if len(values) != 1 {
+				return invalid("invalid filter 'until': give one value")
+			}
+			if until, err = parseUntil(values[0], time.Now()); err != nil {
+				return err
+			}
+		default:
+			return invalid(fmt.Sprintf("invalid filter '%s': berth prunes networks by label, label! and until", key))
+		}
+	}
+	list, err := s.backend.NetworkList(r.Context())
+	if err != nil {
+		return err
+	}
+	report := network.PruneReport{NetworksDeleted: []string{}}
+	for _, n := range list {
+		if builtinNetworks[n.Name] || len(n.Containers) > 0 || !matchLabels(filters["label"], n.Labels) ||
+			(len(filters["label!"]) > 0 && matchAnyLabel(filters["label!"], n.Labels)) ||
+			(!until.IsZero() && !n.Created.Before(until)) {
+			continue
+		}
+		err := s.backend.NetworkRemove(r.Context(), n.ID)
+		if errdefs.IsConflict(err) || errdefs.IsNotFound(err) {
+			continue // used by a stopped container, or gone meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		report.NetworksDeleted = append(report.NetworksDeleted, n.Name)
+	}
+	writeJSON(w, http.StatusOK, report)
+	return nil
+}
+
+// matchAnyLabel reports whether labels carries one of the labels.
+func matchAnyLabel(labels []string, have map[string]string) bool {
+	for _, l := range labels {
+		if matchLabels([]string{l}, have) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseUntil reads a prune's until: a duration before now (10m, 24h), an
+// RFC 3339 time or date, or seconds since the epoch.
+func parseUntil(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	t, err := parseTimestamp("until", s)
+	if err != nil {
+		return time.Time{}, invalid(fmt.Sprintf("invalid filter 'until=%s': want a duration, a time or a timestamp", s))
+	}
+	return t, nil
+}

@@ -1,0 +1,502 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	apinet "github.com/moby/moby/api/types/network"
+
+	"github.com/berth-project/berth/05-network/network"
+	"github.com/berth-project/berth/07-logs/shim"
+)
+
+// Networks: the three built-in ones (bridge, the daemon's chapter 05
+// bridge; host; none) and the user-defined ones of chapter 05's registry
+// (network.CreateNetwork), each a bridge of its own. A container's
+// networks are chapter 05's record of its attachments, written at
+// create and changed by connect and disconnect; its addresses are its
+// endpoint's, while it runs.
+
+// builtin are the networks that exist without being created, with their
+// drivers.
+var builtin = []struct{ name, driver string }{{"bridge", "bridge"}, {"host", "host"}, {"none", "null"}}
+
+// networkID is the fixed ID of one of berth's three networks.
+func networkID(name string) string {
+	sum := sha256.Sum256([]byte("berth network " + name))
+	return hex.EncodeToString(sum[:])
+}
+
+// endpointID names a container's place on a network, 64 hex digits as
+// Docker's.
+func endpointID(containerID, networkID string) string {
+	sum := sha256.Sum256([]byte(containerID + "/" + networkID))
+	return hex.EncodeToString(sum[:])
+}
+
+// defaultNet is the configuration of the daemon's bridge: chapter 05's
+// defaults, or the daemon's --bridge and --subnet.
+func (d *Daemon) defaultNet() (network.Config, error) {
+	n := network.NewConfig()
+	if d.opts.Bridge != "" {
+		n.Bridge = d.opts.Bridge
+	}
+	if d.opts.Subnet != "" {
+		p, err := network.ParseSubnet(d.opts.Subnet)
+		if err != nil {
+			return n, err
+		}
+		n.Subnet = p
+	}
+	return n, nil
+}
+
+// NetworkList lists the built-in networks and the user-defined ones,
+// each with the running containers on it.
+func (d *Daemon) NetworkList(ctx context.Context) ([]apinet.Inspect, error) {
+	def, err := d.defaultNet()
+	if err != nil {
+		return nil, err
+	}
+	users, err := network.Networks(d.opts.DataRoot)
+	if err != nil {
+		return nil, err
+	}
+	members, err := d.networkMembers()
+	if err != nil {
+		return nil, err
+	}
+	var out []apinet.Inspect
+	for _, b := range builtin {
+		in := apinet.Inspect{
+			Network: apinet.Network{
+				Name: b.name, ID: networkID(b.name), Created: d.started, Scope: "local", Driver: b.driver,
+				EnableIPv4: true, Options: map[string]string{}, Labels: map[string]string{},
+			},
+			Containers: map[string]apinet.EndpointResource{},
+		}
+		if b.name == "bridge" {
+			in.Options[network.BridgeNameOption] = def.Bridge
+			in.IPAM = apinet.IPAM{Driver: "default", Config: []apinet.IPAMConfig{{Subnet: def.Subnet, Gateway: network.Gateway(def.Subnet)}}}
+			in.Containers = members[network.DefaultNetwork]
+		}
+		out = append(out, in)
+	}
+	for _, n := range users {
+		out = append(out, inspectNetwork(n, members[n.ID]))
+	}
+	return out, nil
+}
+
+func inspectNetwork(n *network.Network, members map[string]apinet.EndpointResource) apinet.Inspect {
+	labels, options := n.Labels, n.Options
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	if options == nil {
+		options = map[string]string{}
+	}
+	if members == nil {
+		members = map[string]apinet.EndpointResource{}
+	}
+	return apinet.Inspect{
+		Network: apinet.Network{
+			Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: n.Driver,
+			EnableIPv4: true, Internal: n.Internal, Attachable: true, Options: options, Labels: labels,
+			IPAM: apinet.IPAM{Driver: "default", Options: map[string]string{},
+				Config: []apinet.IPAMConfig{{Subnet: n.Subnet, Gateway: n.Gateway, IPRange: n.IPRange}}},
+		},
+		Containers: members,
+	}
+}
+
+// networkMembers maps each network (its ID, or network.DefaultNetwork)
+// to the running containers that have an interface on it.
+func (d *Daemon) networkMembers() (map[string]map[string]apinet.EndpointResource, error) {
+	cs, err := d.containers.List()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]apinet.EndpointResource{}
+	for _, c := range cs {
+		ep, err := network.Load(d.opts.DataRoot, c.ID())
+		if err != nil || ep.Pid == 0 {
+			continue // not running, or not on a bridge
+		}
+		for _, i := range ep.Interfaces {
+			if out[i.Network] == nil {
+				out[i.Network] = map[string]apinet.EndpointResource{}
+			}
+			r := apinet.EndpointResource{Name: c.Name(), EndpointID: endpointID(c.ID(), i.Network), IPv4Address: netip.PrefixFrom(i.IP, i.Subnet.Bits())}
+			r.MacAddress, _ = parseMAC(i.MAC)
+			out[i.Network][c.ID()] = r
+		}
+	}
+	return out, nil
+}
+
+// NetworkCreate creates a user-defined bridge network. What berth does
+// not apply is refused, naming the field.
+func (d *Daemon) NetworkCreate(ctx context.Context, req apinet.CreateRequest) (apinet.CreateResponse, error) {
+	spec, err := networkSpec(req)
+	if err != nil {
+		return apinet.CreateResponse{}, err
+	}
+	if err := spec.Check(); err != nil {
+		if errors.Is(err, network.ErrNetworkExists) {
+			return apinet.CreateResponse{}, errdefs.ErrConflict.WithMessage(err.Error())
+		}
+		return apinet.CreateResponse{}, invalid("%v", err)
+	}
+	n, err := network.CreateNetwork(d.opts.DataRoot, spec)
+	switch {
+	case errors.Is(err, network.ErrNetworkExists):
+		return apinet.CreateResponse{}, errdefs.ErrConflict.WithMessage(err.Error())
+	case errors.Is(err, network.ErrSubnetInUse):
+		return apinet.CreateResponse{}, giveKind(errdefs.ErrInvalidArgument, err)
+	case err != nil:
+		return apinet.CreateResponse{}, err
+	}
+	return apinet.CreateResponse{ID: n.ID}, nil
+}
+
+// networkSpec turns the request into chapter 05's spec, refusing what
+// berth does not apply.
+func networkSpec(req apinet.CreateRequest) (network.NetworkSpec, error) {
+	spec := network.NetworkSpec{Name: req.Name, Internal: req.Internal, Labels: req.Labels, Options: req.Options}
+	switch {
+	case req.Name == "":
+		return spec, invalid("network name is required")
+	case req.Driver != "" && req.Driver != "bridge":
+		return spec, invalid("network driver %q is not supported: berth has the bridge driver only", req.Driver)
+	case req.Scope != "" && req.Scope != "local":
+		return spec, invalid("network scope %q is not supported: berth's networks are local", req.Scope)
+	case req.EnableIPv6 != nil && *req.EnableIPv6:
+		return spec, invalid("EnableIPv6 is not supported: berth's networks are IPv4 only")
+	case req.EnableIPv4 != nil && !*req.EnableIPv4:
+		return spec, invalid("EnableIPv4=false is not supported: berth's networks are IPv4")
+	case req.Ingress:
+		return spec, invalid("Ingress is not supported: berth has no swarm")
+	case req.ConfigOnly || req.ConfigFrom != nil:
+		return spec, invalid("ConfigOnly and ConfigFrom are not supported")
+	}
+	for k := range req.Options {
+		if k != network.BridgeNameOption {
+			return spec, invalid("network option %s is not supported (berth applies %s only)", k, network.BridgeNameOption)
+		}
+	}
+	if ipam := req.IPAM; ipam != nil {
+		if ipam.Driver != "" && ipam.Driver != "default" {
+			return spec, invalid("IPAM driver %q is not supported", ipam.Driver)
+		}
+		if len(ipam.Options) > 0 {
+			return spec, invalid("IPAM options are not supported")
+		}
+		if len(ipam.Config) > 1 {
+			return spec, invalid("only one IPAM config (one IPv4 subnet) is supported, not %d", len(ipam.Config))
+		}
+		if len(ipam.Config) == 1 {
+			c := ipam.Config[0]
+			if len(c.AuxAddress) > 0 {
+				return spec, invalid("IPAM auxiliary addresses are not supported")
+			}
+			spec.Subnet, spec.Gateway, spec.IPRange = c.Subnet, c.Gateway, c.IPRange
+		}
+	}
+	return spec, nil
+}
+
+// isBuiltin says whether ref names one of the three built-in networks.
+func isBuiltin(ref string) (string, bool) {
+	for _, b := range builtin {
+		if ref == b.name || ref == networkID(b.name) || (len(ref) >= 12 && strings.HasPrefix(networkID(b.name), ref)) {
+			return b.name, true
+		}
+	}
+	return "", false
+}
+
+// NetworkRemove removes a user-defined network that no container uses.
+func (d *Daemon) NetworkRemove(ctx context.Context, ref string) error {
+	if name, ok := isBuiltin(ref); ok {
+		return errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("%s is a pre-defined network and cannot be removed", name))
+	}
+	err := network.RemoveNetwork(d.opts.DataRoot, ref)
+	switch {
+	case errors.Is(err, network.ErrNetworkNotFound):
+		return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", ref))
+	case errors.Is(err, network.ErrNetworkInUse):
+		return errdefs.ErrConflict.WithMessage(err.Error())
+	}
+	return err
+}
+
+// networkRef resolves a network for a container: a user-defined one to
+// its ID, the default bridge to network.DefaultNetwork. host and none
+// cannot be connected to.
+func (d *Daemon) networkRef(ref string) (string, error) {
+	if name, ok := isBuiltin(ref); ok {
+		if name != "bridge" {
+			return "", errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("container cannot be disconnected from host network or connected to host network (%s)", name))
+		}
+		return network.DefaultNetwork, nil
+	}
+	n, err := network.FindNetwork(d.opts.DataRoot, ref)
+	if errors.Is(err, network.ErrNetworkNotFound) {
+		return "", errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", ref))
+	}
+	if err != nil {
+		return "", err
+	}
+	return n.ID, nil
+}
+
+// NetworkConnect connects a container, created or running, to a network
+// (docker network connect): a running one gets its new interface at once.
+func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req apinet.ConnectRequest) error {
+	netID, err := d.networkRef(ref)
+	if err != nil {
+		return err
+	}
+	e, err := d.lookup(req.Container)
+	if err != nil {
+		return err
+	}
+	if err := connectable(e); err != nil {
+		return err
+	}
+	att, err := endpointAttachment(netID, req.EndpointConfig)
+	if err != nil {
+		return err
+	}
+	def, err := d.defaultNet()
+	if err != nil {
+		return err
+	}
+	_, err = network.JoinNetwork(d.opts.DataRoot, e.id, def, att)
+	if errors.Is(err, network.ErrNetworkExists) {
+		return errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("endpoint with name %s already exists in network %s", e.c.Name(), ref))
+	}
+	if err != nil {
+		return giveKind(errdefs.ErrInvalidArgument, err)
+	}
+	d.endpointsChanged(e)
+	return nil
+}
+
+// connectable refuses containers that have no network namespace of
+// their own on a bridge: --network host, none.
+func connectable(e *entry) error {
+	if e.rec == nil {
+		return nil
+	}
+	switch mode := e.rec.HostConfig.NetworkMode; {
+	case mode == "host" || mode == "none" || mode.IsContainer():
+		return errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("container %s is on network %s: it cannot be connected to other networks", e.id, mode))
+	}
+	return nil
+}
+
+// NetworkDisconnect disconnects a container from a network; a running
+// one loses the interface at once. Force changes nothing: a disconnect
+// always removes the interface, whatever the container is doing.
+func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req apinet.DisconnectRequest) error {
+	netID, err := d.networkRef(ref)
+	if err != nil {
+		return err
+	}
+	e, err := d.lookup(req.Container)
+	if err != nil {
+		return err
+	}
+	if err := network.LeaveNetwork(d.opts.DataRoot, e.id, netID); err != nil {
+		return giveKind(errdefs.ErrInvalidArgument, err)
+	}
+	d.endpointsChanged(e)
+	return nil
+}
+
+// endpointAttachment is chapter 05's attachment of a container to network netID,
+// from the API's endpoint settings, refusing what berth does not apply.
+func endpointAttachment(netID string, es *apinet.EndpointSettings) (network.Attachment, error) {
+	a := network.Attachment{Network: netID}
+	if es == nil {
+		return a, nil
+	}
+	switch {
+	case len(es.Links) > 0:
+		return a, invalid("links are not supported on networks")
+	case len(es.DriverOpts) > 0:
+		return a, invalid("endpoint driver options are not supported")
+	case es.GwPriority != 0:
+		return a, invalid("GwPriority is not supported: the first network with a way out is the gateway")
+	case es.IPAMConfig != nil && (es.IPAMConfig.IPv6Address.IsValid() || len(es.IPAMConfig.LinkLocalIPs) > 0):
+		return a, invalid("IPv6 and link-local addresses are not supported")
+	}
+	if es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid() {
+		a.IP = es.IPAMConfig.IPv4Address
+	}
+	if len(es.MacAddress) > 0 {
+		a.MAC = es.MacAddress.String()
+	}
+	a.Aliases = slices.Clone(es.Aliases)
+	return a, nil
+}
+
+// containerNetworks is chapter 05's part of a container's create, for a
+// container on bridges: its attachments, the network of its NetworkMode
+// first, then the other networks of its EndpointsConfig in name order.
+func (d *Daemon) containerNetworks(mode container.NetworkMode, nc *apinet.NetworkingConfig) ([]network.Attachment, error) {
+	var eps map[string]*apinet.EndpointSettings
+	if nc != nil {
+		eps = nc.EndpointsConfig
+	}
+	primary := string(mode)
+	if primary == "" || primary == "default" {
+		primary = "bridge"
+	}
+	names := []string{primary}
+	for _, k := range slices.Sorted(maps.Keys(eps)) {
+		if k != primary && !(primary == "bridge" && k == "default") {
+			names = append(names, k)
+		}
+	}
+	var out []network.Attachment
+	for i, name := range names {
+		netID, err := d.networkRef(name)
+		if errdefs.IsNotFound(err) {
+			// Not a 404: the docker client takes a 404 from create
+			// for a missing image, and would try to pull it.
+			return nil, invalid("network %s not found", name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		es := eps[name]
+		if es == nil && i == 0 && primary == "bridge" {
+			es = eps["default"]
+		}
+		a, err := endpointAttachment(netID, es)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// networkSettings is a container's NetworkSettings.Networks: each network
+// it is on, with its address while it runs.
+func (d *Daemon) networkSettings(e *entry, ep *network.Endpoint) map[string]*apinet.EndpointSettings {
+	mode := container.NetworkMode("")
+	if e.rec != nil {
+		mode = e.rec.HostConfig.NetworkMode
+	}
+	switch name := networkName(mode); name {
+	case "host", "none":
+		return map[string]*apinet.EndpointSettings{name: {NetworkID: networkID(name)}}
+	}
+	atts, err := network.Attachments(d.opts.DataRoot, e.id)
+	if err != nil || atts == nil {
+		// A container of a berthd before user networks: the bridge.
+		atts = []network.Attachment{{Network: network.DefaultNetwork}}
+	}
+	out := map[string]*apinet.EndpointSettings{}
+	for _, a := range atts {
+		name, id := "bridge", networkID("bridge")
+		if a.Network != network.DefaultNetwork {
+			name, id = a.Network, a.Network
+			if n, err := network.FindNetwork(d.opts.DataRoot, a.Network); err == nil {
+				name = n.Name
+			}
+		}
+		es := &apinet.EndpointSettings{NetworkID: id, Aliases: a.Aliases}
+		if a.IP.IsValid() {
+			es.IPAMConfig = &apinet.EndpointIPAMConfig{IPv4Address: a.IP}
+		}
+		if a.Network != network.DefaultNetwork {
+			es.DNSNames = d.dnsNames(e, a.Aliases)
+		}
+		if ep != nil {
+			if i := ep.On(a.Network); i != nil {
+				es.EndpointID = endpointID(e.id, a.Network)
+				es.IPAddress, es.Gateway, es.IPPrefixLen = i.IP, i.Gateway, i.Subnet.Bits()
+				es.MacAddress, _ = parseMAC(i.MAC)
+			}
+		}
+		out[name] = es
+	}
+	return out
+}
+
+// dnsNames are the names a container answers to on a user network: its
+// name, its aliases, its short ID, as Docker lists them.
+func (d *Daemon) dnsNames(e *entry, aliases []string) []string {
+	names := []string{e.c.Name()}
+	names = append(names, aliases...)
+	return append(names, e.id[:12])
+}
+
+// EndpointInfo is a container's place on one user-defined network, as a
+// DNS server for the network needs it.
+type EndpointInfo struct {
+	Network   string     // the network's name
+	NetworkID string     // its ID
+	Gateway   netip.Addr // where the network's DNS server listens
+	IP        netip.Addr // the container's address
+	Names     []string   // the container's name, aliases and short ID
+}
+
+// EndpointWatcher is told the user-network endpoints of a container
+// whenever they change: at its start, connect, disconnect, exit and
+// removal (none left then), and for each running container when the
+// daemon starts. It is the one place where a network's DNS records can
+// be kept (Options.Endpoints).
+type EndpointWatcher interface {
+	SetEndpoints(containerID string, eps []EndpointInfo)
+}
+
+// endpointsChanged tells the watcher, if any, e's endpoints now.
+func (d *Daemon) endpointsChanged(e *entry) {
+	if d.opts.Endpoints == nil {
+		return
+	}
+	d.opts.Endpoints.SetEndpoints(e.id, d.userEndpoints(e))
+}
+
+// userEndpoints lists e's interfaces on user-defined networks while it
+// runs.
+func (d *Daemon) userEndpoints(e *entry) []EndpointInfo {
+	st, err := e.c.State()
+	if err != nil || st.Status != shim.Running {
+		return nil
+	}
+	ep, err := network.Load(d.opts.DataRoot, e.id)
+	if err != nil {
+		return nil
+	}
+	atts, _ := network.Attachments(d.opts.DataRoot, e.id)
+	var out []EndpointInfo
+	for _, i := range ep.Interfaces {
+		if i.Network == network.DefaultNetwork {
+			continue
+		}
+		var aliases []string
+		for _, a := range atts {
+			if a.Network == i.Network {
+				aliases = a.Aliases
+			}
+		}
+		out = append(out, EndpointInfo{Network: i.NetworkName, NetworkID: i.Network, Gateway: i.Gateway, IP: i.IP, Names: d.dnsNames(e, aliases)})
+	}
+	return out
+}
