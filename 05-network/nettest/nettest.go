@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -58,26 +57,34 @@ func Config(t testing.TB) network.Config {
 	return cfg
 }
 
+// Subnet picks a free /24 of BridgeRange for create, which makes what
+// claims it (a bridge: a route). create returns network.ErrSubnetInUse
+// (or an error whose text says "subnet in use") for one the host already
+// routes, and another is tried. Use it to give a daemon's user network a
+// subnet of the test range: create runs `docker network create --subnet`.
+func Subnet(t testing.TB, create func(netip.Prefix) error) netip.Prefix {
+	t.Helper()
+	labtest.Privileged(t)
+	return pickSubnet(t, BridgeRange, create)
+}
+
 // pickSubnet tries random /24s of within until create succeeds for one
-// that no route of the host overlaps. It holds a lock file meanwhile, so
-// that two test processes cannot pick the same free subnet.
+// that no route of the host overlaps. It holds the host-wide subnet lock
+// meanwhile (network.LockSubnets), so that two test processes, or a test
+// and a daemon picking a subnet of its own, cannot pick the same one.
 func pickSubnet(t testing.TB, within netip.Prefix, create func(netip.Prefix) error) netip.Prefix {
 	t.Helper()
-	lockPath := filepath.Join(os.TempDir(), "berth-nettest.lock")
-	lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	unlock, err := network.LockSubnets()
 	if err != nil {
 		t.Fatalf("nettest: %v", err)
 	}
-	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		t.Fatalf("nettest: locking %s: %v", lockPath, err)
-	}
+	defer unlock()
 	base := within.Addr().As4()
 	for range 100 {
 		third := rand.IntN(256)
 		subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{base[0], base[1], byte(third), 0}), 24)
 		err := create(subnet)
-		if errors.Is(err, network.ErrSubnetInUse) {
+		if errors.Is(err, network.ErrSubnetInUse) || (err != nil && strings.Contains(err.Error(), network.ErrSubnetInUse.Error())) {
 			continue
 		}
 		if err != nil {
@@ -197,6 +204,31 @@ func (c *Client) configure(hostEnd string, subnet netip.Prefix) error {
 		return fmt.Errorf("client default route: %w", err)
 	}
 	return nil
+}
+
+// Listen listens on the client's own address, port any, and accepts
+// connections until t ends, closing each at once. It returns the port.
+func (c *Client) Listen(t testing.TB) uint16 {
+	t.Helper()
+	var l net.Listener
+	err := network.InNetns(c.nsPath(), func() (err error) {
+		l, err = net.Listen("tcp4", netip.AddrPortFrom(c.IP, 0).String())
+		return err
+	})
+	if err != nil {
+		t.Fatalf("nettest: listening in the client: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conn.Close()
+		}
+	}()
+	return uint16(l.Addr().(*net.TCPAddr).Port)
 }
 
 // Dial connects from the client, with a timeout of 2 seconds.

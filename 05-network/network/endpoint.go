@@ -286,6 +286,11 @@ func (e *Endpoint) attachInterface(i *Interface, pid int, ports []PortMapping) e
 	if err := createVeth(br, i, pid); err != nil {
 		return err
 	}
+	if len(ports) > 0 {
+		if err := setHairpin(i.HostVeth); err != nil {
+			return err
+		}
+	}
 	if err := configureContainer(i, pid); err != nil {
 		return err
 	}

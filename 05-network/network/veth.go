@@ -118,6 +118,29 @@ func addVeth(name, peerName string, bridgeIndex int, mac net.HardwareAddr, pid i
 	return err
 }
 
+// setHairpin lets the bridge send a frame back out of the port it came
+// in by, for a container's connection to its own published port.
+//
+// The connection goes to a host address; DNAT sends it back to the
+// container. Without br_netfilter the host routes the rewritten packet,
+// and the bridge's own interface sends it to the container's port: no
+// hairpin. But with br_netfilter loaded (bridge-nf-call-iptables=1, as
+// on this machine and wherever Docker runs), the rewrite happens while
+// the frame is still being bridged, and the bridge forwards it straight
+// back to the port it came from, which a bridge never does unless the
+// port is in hairpin mode. Only a container that publishes ports needs
+// it; the others save the netlink request.
+func setHairpin(veth string) error {
+	link, err := netlink.LinkByName(veth)
+	if err == nil {
+		err = netlink.LinkSetHairpin(link, true)
+	}
+	if err != nil {
+		return fmt.Errorf("hairpin mode on %s: %w", veth, err)
+	}
+	return nil
+}
+
 // configureContainer gives the container's interface its address and
 // brings it up, and routes everything that is not on a subnet of the
 // container through the gateway of its first interface that is not

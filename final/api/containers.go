@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 )
 
 // TimestampFormat prefixes each log line when the client asks for
@@ -17,13 +18,22 @@ import (
 const TimestampFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) error {
-	var req container.CreateRequest
-	ok, err := s.decodeJSON(w, r, &req)
+	var body struct {
+		container.CreateRequest
+		// MacAddress is the container's MAC before API 1.44, which
+		// moved it to the endpoint settings of its network.
+		MacAddress string `json:",omitempty"`
+	}
+	ok, err := s.decodeJSON(w, r, &body)
 	if err != nil {
 		return err
 	}
+	req := body.CreateRequest
 	if !ok || req.Config == nil {
 		return invalid("config cannot be empty in order to create a container")
+	}
+	if err := legacyMAC(&req, body.MacAddress); err != nil {
+		return err
 	}
 	resp, err := s.backend.ContainerCreate(r.Context(), r.URL.Query().Get("name"), req)
 	if err != nil {
@@ -33,6 +43,39 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		resp.Warnings = []string{}
 	}
 	writeJSON(w, http.StatusCreated, resp)
+	return nil
+}
+
+// legacyMAC moves a MAC address of the request's top level (API < 1.44)
+// into the endpoint settings of the container's network, as dockerd
+// does.
+func legacyMAC(req *container.CreateRequest, mac string) error {
+	if mac == "" {
+		return nil
+	}
+	var hw network.HardwareAddr
+	if err := hw.UnmarshalText([]byte(mac)); err != nil {
+		return invalid(fmt.Sprintf("invalid MAC address %q", mac))
+	}
+	name := "default"
+	if req.HostConfig != nil && req.HostConfig.NetworkMode != "" {
+		name = string(req.HostConfig.NetworkMode)
+	}
+	if req.NetworkingConfig == nil {
+		req.NetworkingConfig = &network.NetworkingConfig{}
+	}
+	if req.NetworkingConfig.EndpointsConfig == nil {
+		req.NetworkingConfig.EndpointsConfig = map[string]*network.EndpointSettings{}
+	}
+	es := req.NetworkingConfig.EndpointsConfig[name]
+	if es == nil {
+		es = &network.EndpointSettings{}
+		req.NetworkingConfig.EndpointsConfig[name] = es
+	}
+	if len(es.MacAddress) > 0 && es.MacAddress.String() != hw.String() {
+		return invalid("the container's MAC address and its endpoint's differ: " + mac + ", " + es.MacAddress.String())
+	}
+	es.MacAddress = hw
 	return nil
 }
 

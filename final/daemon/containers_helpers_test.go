@@ -22,6 +22,7 @@ import (
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/02-cgroups/cgroup"
+	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/05-network/nettest"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/shim"
@@ -125,6 +126,13 @@ func (l *lab) cleanup() {
 		if assert.NoError(t, err) {
 			assert.NoError(t, l.d.remove(e, true), "removing %s", c.Name())
 		}
+	}
+	// The user networks, once their containers are gone: a removal
+	// that fails here is a network that something still holds.
+	nets, err := network.Networks(l.opts.DataRoot)
+	assert.NoError(t, err)
+	for _, n := range nets {
+		assert.NoError(t, network.RemoveNetwork(l.opts.DataRoot, n.ID), "removing network %s", n.Name)
 	}
 	l.stop()
 	for _, pid := range pids {
