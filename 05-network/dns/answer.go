@@ -20,6 +20,8 @@ type table struct {
 	names     map[string][]netip.Addr         // normalized name -> addresses
 	reverse   map[string]string               // "2.0.88.10.in-addr.arpa." -> "web."
 	upstreams map[netip.Addr][]netip.AddrPort // a client's own (--dns)
+	clients   map[netip.Addr]string           // address -> endpoint ID
+	ids       map[string]bool                 // the endpoints' IDs
 }
 
 // build makes the table of n's endpoints. n.mu is held.
@@ -28,8 +30,11 @@ func (n *network) build() *table {
 		names:     map[string][]netip.Addr{},
 		reverse:   map[string]string{},
 		upstreams: map[netip.Addr][]netip.AddrPort{},
+		clients:   map[netip.Addr]string{},
+		ids:       map[string]bool{},
 	}
 	for _, e := range n.endpoints {
+		t.clients[e.Addr], t.ids[e.ID] = e.ID, true
 		for _, name := range e.Names {
 			key := n.srv.normalize(name)
 			if key == "" {
@@ -63,9 +68,10 @@ func (s *Server) normalize(name string) string {
 // ServeDNS answers one query that arrived on n's listeners: from n's
 // records, or from upstream.
 func (n *network) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
-	resp := n.answer(q)
+	client := clientAddr(w.RemoteAddr())
+	resp := n.answer(q, client)
 	if resp == nil {
-		resp = n.forward(q, clientAddr(w.RemoteAddr()), isTCP(w))
+		resp = n.forward(q, client, isTCP(w))
 	}
 	if resp == nil {
 		resp = new(dns.Msg).SetRcode(q, dns.RcodeServerFailure)
@@ -86,9 +92,9 @@ func (n *network) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 	_ = w.WriteMsg(resp)
 }
 
-// answer is the reply to q from n's records, or nil if the name is not
-// one of them.
-func (n *network) answer(q *dns.Msg) *dns.Msg {
+// answer is the reply to q, asked by client, from n's records, or from
+// the records of the client's other networks; nil if the name is in none.
+func (n *network) answer(q *dns.Msg, client netip.Addr) *dns.Msg {
 	if q.Opcode != dns.OpcodeQuery {
 		return reply(q, dns.RcodeNotImplemented)
 	}
@@ -106,7 +112,11 @@ func (n *network) answer(q *dns.Msg) *dns.Msg {
 		resp.Answer = []dns.RR{&dns.PTR{Hdr: header(question.Name, dns.TypePTR), Ptr: target}}
 		return resp
 	}
-	addrs, ok := t.names[n.srv.normalize(question.Name)]
+	key := n.srv.normalize(question.Name)
+	addrs, ok := t.names[key]
+	if !ok {
+		addrs, ok = n.elsewhere(t, client, key)
+	}
 	if !ok {
 		return nil
 	}
@@ -124,6 +134,33 @@ func (n *network) answer(q *dns.Msg) *dns.Msg {
 		resp.Answer = append(resp.Answer, &dns.A{Hdr: header(question.Name, dns.TypeA), A: addrs[i].AsSlice()})
 	}
 	return resp
+}
+
+// elsewhere looks name up on the other networks of the container that
+// asks, if the client is one of n's containers: a container on front and
+// back asks front's gateway (its only nameserver) for a name of back,
+// and gets back's address, which it reaches through its interface
+// there. A container on front alone gets nothing of back: the networks
+// stay apart, and a container resolves the names of the networks it is
+// on, as under Docker.
+func (n *network) elsewhere(t *table, client netip.Addr, name string) ([]netip.Addr, bool) {
+	id, ok := t.clients[client]
+	if !ok {
+		return nil, false
+	}
+	for _, m := range *n.srv.all.Load() {
+		if m == n {
+			continue
+		}
+		mt := m.table.Load()
+		if !mt.ids[id] {
+			continue
+		}
+		if addrs, ok := mt.names[name]; ok {
+			return addrs, true
+		}
+	}
+	return nil, false
 }
 
 func reply(q *dns.Msg, rcode int) *dns.Msg {

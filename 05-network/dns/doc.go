@@ -69,8 +69,12 @@
 //     inside any container: connecting a container costs a map update;
 //   - which network a query belongs to is which listener it arrived on,
 //     so a container is answered from its own network's records only:
-//     "db" resolves on back, not on front, and a container on both
-//     networks asks each on its own gateway;
+//     "db" resolves on back, not on front. A container on both networks
+//     has one nameserver, its first network's gateway; asked there by
+//     that container (known by its address), the server also answers
+//     from the records of the container's other networks, as Docker's
+//     resolver does, and never gives a container a name of a network
+//     it is not on;
 //   - the server forwards from the host's namespace, so the host's
 //     loopback resolvers (127.0.0.53) work as upstreams as they are;
 //   - the gateway must exist before the server may bind it: the daemon

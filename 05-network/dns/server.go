@@ -3,9 +3,12 @@ package dns
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -43,6 +46,9 @@ type Server struct {
 
 	mu       sync.Mutex
 	networks map[string]*network
+	// all are the networks, by name, for the queries to read without
+	// the lock: swapped whole at each change.
+	all atomic.Pointer[[]*network]
 }
 
 // network is one network the server serves: its listeners and its
@@ -83,11 +89,19 @@ type Endpoint struct {
 // upstreams, in order (the host's nameservers: see ReadResolvConf). It
 // listens on nothing until AddNetwork.
 func New(upstreams []netip.AddrPort) *Server {
-	return &Server{
+	s := &Server{
 		Timeout:   DefaultTimeout,
 		upstreams: append([]netip.AddrPort(nil), upstreams...),
 		networks:  map[string]*network{},
 	}
+	s.all.Store(&[]*network{})
+	return s
+}
+
+// listChanged publishes s.networks to the queries. s.mu is held.
+func (s *Server) listChanged() {
+	all := slices.SortedFunc(maps.Values(s.networks), func(a, b *network) int { return strings.Compare(a.name, b.name) })
+	s.all.Store(&all)
 }
 
 // AddNetwork starts serving network name on listen, UDP and TCP, and
@@ -132,6 +146,7 @@ func (s *Server) AddNetwork(name string, listen netip.AddrPort, internal bool) (
 		}
 	}
 	s.networks[name] = n
+	s.listChanged()
 	return n.addr, nil
 }
 
@@ -169,6 +184,7 @@ func (s *Server) RemoveNetwork(name string) error {
 	s.mu.Lock()
 	n, ok := s.networks[name]
 	delete(s.networks, name)
+	s.listChanged()
 	s.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("dns: network %s: not served", name)
@@ -188,6 +204,7 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	nets := s.networks
 	s.networks = map[string]*network{}
+	s.listChanged()
 	s.mu.Unlock()
 	var errs []error
 	for _, n := range nets {

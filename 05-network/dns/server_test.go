@@ -340,3 +340,25 @@ func TestConcurrentQueriesAndUpdates(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, []string{"10.0.0.1"}, answers(ask(t, a, "fixed.", dns.TypeA, false, "")))
 }
+
+// A container on two networks asks its first network's server, and is
+// answered for the names of both; a container on one network is not.
+func TestAContainerOnTwoNetworksResolvesTheNamesOfBoth(t *testing.T) {
+	up := startUpstream(t, "127.0.0.1")
+	s := newServer(t, up.addr)
+	front := addNetwork(t, s, "front", "127.0.0.2", false)
+	addNetwork(t, s, "back", "127.0.0.3", false)
+	// app is on both networks; its address on front is 127.0.0.7, the
+	// source of its queries here.
+	require.NoError(t, s.SetEndpoint("front", Endpoint{ID: "app", Addr: netip.MustParseAddr("127.0.0.7"), Names: []string{"app"}}))
+	require.NoError(t, s.SetEndpoint("back", Endpoint{ID: "app", Addr: netip.MustParseAddr("10.2.0.7"), Names: []string{"app"}}))
+	require.NoError(t, s.SetEndpoint("back", Endpoint{ID: "db", Addr: netip.MustParseAddr("10.2.0.2"), Names: []string{"db"}}))
+	// web is on front only, at 127.0.0.8.
+	require.NoError(t, s.SetEndpoint("front", Endpoint{ID: "web", Addr: netip.MustParseAddr("127.0.0.8"), Names: []string{"web"}}))
+
+	assert.Equal(t, []string{"10.2.0.2"}, answers(ask(t, front, "db.", dns.TypeA, false, "127.0.0.7")), "app resolves db, on its other network")
+	assert.Equal(t, []string{"127.0.0.7"}, answers(ask(t, front, "app.", dns.TypeA, false, "127.0.0.7")), "its own network first")
+	resp := ask(t, front, "db.", dns.TypeA, false, "127.0.0.8")
+	assert.Equal(t, "NXDOMAIN", dns.RcodeToString[resp.Rcode], "web is not on back: db is forwarded, and unknown upstream")
+	assert.Empty(t, answers(resp))
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,8 +23,8 @@ import (
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/02-cgroups/cgroup"
-	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/05-network/nettest"
+	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
@@ -67,6 +68,9 @@ func prepareLab(t testing.TB) *lab {
 		Version:  "test",
 		Bridge:   bridge.Bridge,
 		Subnet:   bridge.Subnet.String(),
+		// The user networks' DNS server forwards nowhere: a test
+		// never sends a query to the host's resolvers.
+		DNSUpstreams: []netip.AddrPort{},
 	}
 	l := &lab{t: t, opts: opts, seen: map[string]bool{}}
 	l.importBusybox()

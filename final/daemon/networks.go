@@ -166,6 +166,7 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req apinet.CreateRequest) (a
 	case err != nil:
 		return apinet.CreateResponse{}, err
 	}
+	d.networksChanged()
 	return apinet.CreateResponse{ID: n.ID}, nil
 }
 
@@ -237,6 +238,7 @@ func (d *Daemon) NetworkRemove(ctx context.Context, ref string) error {
 	case errors.Is(err, network.ErrNetworkInUse):
 		return errdefs.ErrConflict.WithMessage(err.Error())
 	}
+	d.networksChanged()
 	return err
 }
 
@@ -454,6 +456,9 @@ type EndpointInfo struct {
 	Gateway   netip.Addr // where the network's DNS server listens
 	IP        netip.Addr // the container's address
 	Names     []string   // the container's name, aliases and short ID
+	Internal  bool       // the network has no way out: forward nothing
+	// Upstreams are the container's own resolvers (--dns), on port 53.
+	Upstreams []netip.AddrPort
 }
 
 // EndpointWatcher is told the user-network endpoints of a container
@@ -496,7 +501,8 @@ func (d *Daemon) userEndpoints(e *entry) []EndpointInfo {
 				aliases = a.Aliases
 			}
 		}
-		out = append(out, EndpointInfo{Network: i.NetworkName, NetworkID: i.Network, Gateway: i.Gateway, IP: i.IP, Names: d.dnsNames(e, aliases)})
+		out = append(out, EndpointInfo{Network: i.NetworkName, NetworkID: i.Network, Gateway: i.Gateway, IP: i.IP, Names: d.dnsNames(e, aliases),
+			Internal: i.Internal, Upstreams: dnsUpstreams(e)})
 	}
 	return out
 }

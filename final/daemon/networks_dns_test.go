@@ -1,0 +1,108 @@
+package daemon
+
+import (
+	"net"
+	"net/netip"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeResolver is an upstream resolver on loopback that knows one name,
+// outside.test: the daemon forwards to it, never to the host's.
+func fakeResolver(t *testing.T) netip.AddrPort {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		resp := new(dns.Msg).SetReply(q)
+		if q.Question[0].Name == "outside.test." && q.Question[0].Qtype == dns.TypeA {
+			resp.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: "outside.test.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(192, 0, 2, 1)}}
+		} else if q.Question[0].Name != "outside.test." {
+			resp.Rcode = dns.RcodeNameError
+		}
+		_ = w.WriteMsg(resp)
+	})}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go func() { _ = srv.ActivateAndServe() }()
+	<-started
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return netip.MustParseAddrPort(pc.LocalAddr().String())
+}
+
+var nslookupAddr = regexp.MustCompile(`(?m)^Address:\s*(\d+\.\d+\.\d+\.\d+)$`)
+
+// resolve is what name resolves to in container ctr: busybox nslookup,
+// through the container's resolv.conf, its answers' addresses.
+func (l *lab) resolve(ctr, name string) []string {
+	l.t.Helper()
+	out, _, _ := l.docker("", "exec", ctr, "nslookup", "-type=a", name)
+	var addrs []string
+	for _, m := range nslookupAddr.FindAllStringSubmatch(out, -1) {
+		addrs = append(addrs, m[1])
+	}
+	return addrs
+}
+
+// Containers on a user network find each other by name, alias and short
+// ID through berthd's DNS server on the network's gateway; a name of
+// another network does not resolve; a container that connects resolves
+// at once, and one that disconnects or stops no longer does.
+func TestNamesResolveOnTheirNetworkOnly(t *testing.T) {
+	l := prepareLab(t)
+	l.opts.DNSUpstreams = []netip.AddrPort{fakeResolver(t)}
+	l.start()
+	front := l.userNetwork("front")
+	back := l.userNetwork("back")
+	l.ok("run", "-d", "--name", "web", "--network", "front", "--network-alias", "www", "busybox", "sleep", "1000")
+	l.ok("run", "-d", "--name", "app", "--network", "front", "busybox", "sleep", "1000")
+	l.ok("run", "-d", "--name", "db", "--network", "back", "busybox", "sleep", "1000")
+	web, app, db := l.ipOn("web", "front").String(), l.ipOn("app", "front").String(), l.ipOn("db", "back").String()
+
+	resolvConf := l.ok("exec", "app", "cat", "/etc/resolv.conf")
+	assert.True(t, strings.HasPrefix(resolvConf, "nameserver "+front.Addr().Next().String()+"\n"), resolvConf)
+	assert.Contains(t, resolvConf, "options ndots:0\n")
+
+	assert.Equal(t, []string{web}, l.resolve("app", "web"))
+	assert.Equal(t, []string{web}, l.resolve("app", "WWW"), "an alias, any case")
+	assert.Equal(t, []string{web}, l.resolve("app", l.inspect("web").ID[:12]), "the short ID")
+	assert.Equal(t, []string{app}, l.resolve("web", "app"))
+	assert.Empty(t, l.resolve("web", "db"), "db is on back only")
+	assert.Equal(t, []string{"192.0.2.1"}, l.resolve("web", "outside.test"), "other names go upstream")
+
+	// Connected: resolvable at once, both ways, and app resolves the
+	// names of back through front's server.
+	l.ok("network", "connect", "back", "app")
+	appBack := l.ipOn("app", "back").String()
+	assert.True(t, netip.MustParsePrefix(back.String()).Contains(netip.MustParseAddr(appBack)))
+	assert.Equal(t, []string{appBack}, l.resolve("db", "app"))
+	assert.Equal(t, []string{db}, l.resolve("app", "db"))
+	assert.Empty(t, l.resolve("web", "db"), "web is still on front only")
+
+	l.ok("network", "disconnect", "back", "app")
+	assert.Empty(t, l.resolve("db", "app"), "disconnected")
+	l.ok("stop", "-t", "0", "web")
+	assert.Empty(t, l.resolve("app", "web"), "stopped")
+	l.ok("start", "web")
+	assert.Equal(t, []string{l.ipOn("web", "front").String()}, l.resolve("app", "www"), "started again")
+}
+
+// On an --internal network the names of its containers resolve, and
+// nothing is forwarded: other names fail (SERVFAIL, as Docker answers).
+func TestAnInternalNetworkResolvesItsNamesOnly(t *testing.T) {
+	l := prepareLab(t)
+	l.opts.DNSUpstreams = []netip.AddrPort{fakeResolver(t)}
+	l.start()
+	l.userNetwork("secret", "--internal")
+	l.ok("run", "-d", "--name", "vault", "--network", "secret", "busybox", "sleep", "1000")
+	l.ok("run", "-d", "--name", "agent", "--network", "secret", "busybox", "sleep", "1000")
+	assert.Equal(t, []string{l.ipOn("vault", "secret").String()}, l.resolve("agent", "vault"))
+	out, _, code := l.docker("", "exec", "agent", "nslookup", "-type=a", "outside.test")
+	assert.NotZero(t, code)
+	assert.Contains(t, out, "SERVFAIL")
+}
