@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"crypto/rand"
+	"fmt"
 	"net"
 	"net/netip"
 	"regexp"
@@ -13,15 +15,21 @@ import (
 )
 
 // fakeResolver is an upstream resolver on loopback that knows one name,
-// outside.test: the daemon forwards to it, never to the host's.
+// outside.test (192.0.2.1): the daemon forwards to it, never to the
+// host's.
 func fakeResolver(t *testing.T) netip.AddrPort {
+	return fakeResolverAt(t, "127.0.0.1:0", net.IPv4(192, 0, 2, 1))
+}
+
+// fakeResolverAt is a fakeResolver on addr whose outside.test is ip.
+func fakeResolverAt(t *testing.T, addr string, ip net.IP) netip.AddrPort {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, err := net.ListenPacket("udp", addr)
 	require.NoError(t, err)
 	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
 		resp := new(dns.Msg).SetReply(q)
 		if q.Question[0].Name == "outside.test." && q.Question[0].Qtype == dns.TypeA {
-			resp.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: "outside.test.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(192, 0, 2, 1)}}
+			resp.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: "outside.test.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: ip}}
 		} else if q.Question[0].Name != "outside.test." {
 			resp.Rcode = dns.RcodeNameError
 		}
@@ -105,4 +113,23 @@ func TestAnInternalNetworkResolvesItsNamesOnly(t *testing.T) {
 	out, _, code := l.docker("", "exec", "agent", "nslookup", "-type=a", "outside.test")
 	assert.NotZero(t, code)
 	assert.Contains(t, out, "SERVFAIL")
+}
+
+// A container's --dns servers are its own upstreams on a user network:
+// its resolv.conf names the network's server, which forwards its queries
+// there, and the others' to the daemon's.
+func TestDNSOptionOnAUserNetwork(t *testing.T) {
+	l := prepareLab(t)
+	l.opts.DNSUpstreams = []netip.AddrPort{fakeResolver(t)}
+	l.start()
+	// --dns takes an address, port 53: a loopback address of its own.
+	b := make([]byte, 2)
+	_, _ = rand.Read(b)
+	own := fakeResolverAt(t, fmt.Sprintf("127.77.%d.%d:53", b[0], max(b[1], 1)), net.IPv4(192, 0, 2, 2))
+	l.userNetwork("n")
+	l.ok("run", "-d", "--name", "custom", "--network", "n", "--dns", own.Addr().String(), "busybox", "sleep", "1000")
+	l.ok("run", "-d", "--name", "plain", "--network", "n", "busybox", "sleep", "1000")
+	assert.Equal(t, []string{"192.0.2.2"}, l.resolve("custom", "outside.test"))
+	assert.Equal(t, []string{"192.0.2.1"}, l.resolve("plain", "outside.test"))
+	assert.Equal(t, []string{l.ipOn("plain", "n").String()}, l.resolve("custom", "plain"), "the network's names first")
 }
