@@ -98,6 +98,11 @@ func TestNamesResolveOnTheirNetworkOnly(t *testing.T) {
 	assert.Empty(t, l.resolve("app", "web"), "stopped")
 	l.ok("start", "web")
 	assert.Equal(t, []string{l.ipOn("web", "front").String()}, l.resolve("app", "www"), "started again")
+
+	// A new daemon serves the networks again, with the containers that
+	// kept running meanwhile.
+	l.restart()
+	assert.Equal(t, []string{l.ipOn("web", "front").String()}, l.resolve("app", "www"), "after a restart of the daemon")
 }
 
 // On an --internal network the names of its containers resolve, and
