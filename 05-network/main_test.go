@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -370,4 +372,46 @@ func TestARandomHostPortIsPrinted(t *testing.T) {
 	_, errOut, status := l.run(t, "true", "-p", "127.0.0.1::80")
 	require.Equal(t, 0, status, "stderr: %s", errOut)
 	assert.Regexp(t, `^berth: published 127\.0\.0\.1:\d+->80/tcp\n$`, errOut)
+}
+
+// network create makes a bridge of its own; containers run on it with
+// --network NAME reach each other, and not the default bridge's; network
+// rm removes the bridge.
+func TestUserNetworkCommands(t *testing.T) {
+	l := newLab(t)
+	var out bytes.Buffer
+	stdio := namespace.Stdio{Out: &out, Err: &out}
+	subnet := nettest.Subnet(t, func(s netip.Prefix) error {
+		out.Reset()
+		if program.Run([]string{"network", "create", "--root", l.root, "--subnet", s.String(), "--label", "a=b", "front"}, stdio) != 0 {
+			return errors.New(out.String())
+		}
+		return nil
+	})
+	id := strings.TrimSpace(out.String())
+	require.Len(t, id, 64)
+	bridge := "br-" + id[:12]
+	out.Reset()
+	require.Equal(t, 0, program.Run([]string{"network", "ls", "--root", l.root}, stdio))
+	assert.Regexp(t, `front +`+bridge+` +`+regexp.QuoteMeta(subnet.String()), out.String())
+
+	srv := l.start(t, server("80"), "--network", "front")
+	addr, err := netip.ParsePrefix(srv.line(t))
+	require.NoError(t, err)
+	require.Equal(t, "ready", srv.line(t))
+	assert.True(t, subnet.Contains(addr.Addr()), "%s on the network's subnet %s", addr, subnet)
+	o, errOut, status := l.run(t, "wget -q -O- http://"+addr.Addr().String()+"/", "--network", "front")
+	require.Equal(t, 0, status, "stderr: %s", errOut)
+	assert.Equal(t, "hi\n", o)
+	_, _, status = l.run(t, "wget -q -T 1 -O- http://"+addr.Addr().String()+"/")
+	assert.NotEqual(t, 0, status, "the default bridge cannot reach a user network")
+
+	out.Reset()
+	assert.NotEqual(t, 0, program.Run([]string{"network", "rm", "--root", l.root, "front"}, stdio))
+	assert.Contains(t, out.String(), "has active endpoints")
+	srv.stop(t)
+	out.Reset()
+	require.Equal(t, 0, program.Run([]string{"network", "rm", "--root", l.root, "front"}, stdio), out.String())
+	_, err = netlink.LinkByName(bridge)
+	assert.Error(t, err, "the bridge is gone")
 }

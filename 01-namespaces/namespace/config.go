@@ -32,6 +32,11 @@ type Config struct {
 	// HostNetwork keeps the host's network namespace (docker run --net host).
 	// Chapter 05 uses it; until then every container gets only lo.
 	HostNetwork bool
+	// JoinNetns is a network namespace to join instead of a new one
+	// (/proc/PID/ns/net of another container's process): docker run
+	// --network container:ID, Compose's network_mode: service:x. See
+	// Process.startOnOwnThread for how.
+	JoinNetns string
 }
 
 // DefaultIDBase and IDCount describe the default user namespace mapping:
@@ -54,7 +59,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 func (c *Config) cloneFlags() uintptr {
 	flags := unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWNS |
 		unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
-	if !c.HostNetwork {
+	if !c.HostNetwork && c.JoinNetns == "" {
 		flags |= unix.CLONE_NEWNET
 	}
 	if c.UserNS {
@@ -95,6 +100,9 @@ func (c *Config) Validate() error {
 	}
 	if c.IDBase < 0 {
 		return fmt.Errorf("user namespace id base %d: negative", c.IDBase)
+	}
+	if c.JoinNetns != "" && c.HostNetwork {
+		return fmt.Errorf("network namespace %s: cannot be joined with the host's network", c.JoinNetns)
 	}
 	return nil
 }

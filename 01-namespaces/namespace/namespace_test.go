@@ -65,6 +65,11 @@ func TestConfigChoosesNamespaces(t *testing.T) {
 	assert.NotZero(t, all.cloneFlags()&0x10000000, "CLONE_NEWUSER")
 	assert.NotZero(t, all.cloneFlags()&0x40000000, "CLONE_NEWNET")
 	assert.Zero(t, host.cloneFlags()&0x40000000, "host network keeps the host's namespace")
+	join := Config{JoinNetns: "/proc/1/ns/net"}
+	assert.Zero(t, join.cloneFlags()&0x40000000, "a joined network namespace is not a new one")
+	assert.NotEqual(t, keyOf(join), keyOf(host), "a prestarted init in the host's network does not fit")
+	join.HostNetwork = true
+	assert.ErrorContains(t, join.Validate(), "cannot be joined with the host's network")
 	assert.Equal(t, DefaultIDBase, all.idMappings()[0].HostID)
 	assert.Error(t, (&Config{Hostname: string(make([]byte, 65))}).Validate())
 }

@@ -31,10 +31,11 @@ type prestartKey struct {
 	flags            uintptr
 	detached, userNS bool
 	idBase           uint32
+	joinNetns        string
 }
 
 func keyOf(cfg Config) prestartKey {
-	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, idBase: uint32(cfg.IDBase)}
+	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, idBase: uint32(cfg.IDBase), joinNetns: cfg.JoinNetns}
 }
 
 // Prestart starts an init as Start would, and keeps it for the next Start

@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // InitName is argv[0] of the re-executed init. IsInit checks for it.
@@ -94,7 +96,7 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	p := &Process{cmd: cmd, spec: w, exited: make(chan struct{})}
-	if err := p.startOnOwnThread(); err != nil {
+	if err := p.startOnOwnThread(cfg.JoinNetns); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("starting %s in new namespaces: %w", InitName, err)
 	}
@@ -106,19 +108,75 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 // child exits, not the process: Go may retire an ordinary thread at any
 // time (for instance one that a goroutine locked to enter a network
 // namespace and let die), and the container would get SIGKILL with it.
-func (p *Process) startOnOwnThread() error {
+//
+// With joinNetns, the thread enters that network namespace first, and the
+// child, forked without CLONE_NEWNET, is born in it: a new process
+// inherits the namespaces of the thread that forks it. Go's exec offers
+// no hook between fork and exec in which the child could call setns
+// itself, and entering a mount or user namespace from a multithreaded
+// process fails (pitfall 3), but a network namespace can be entered by
+// one thread alone. Once the child has exited, the thread goes back to
+// its own namespace, or, if even that fails, ends locked, so that the Go
+// runtime never runs anything else in the joined namespace (pitfall 4).
+func (p *Process) startOnOwnThread(joinNetns string) error {
 	started := make(chan error, 1)
 	exited := p.exited
 	go func() {
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
+		var home *os.File
+		if joinNetns != "" {
+			var err error
+			if home, err = EnterNetns(joinNetns); err != nil {
+				runtime.UnlockOSThread()
+				started <- err
+				return
+			}
+		}
 		err := p.cmd.Start()
 		started <- err
 		if err == nil {
 			<-exited
 		}
+		if home != nil && LeaveNetns(home) != nil {
+			return // stuck in the joined namespace: the thread ends locked
+		}
+		runtime.UnlockOSThread()
 	}()
 	return <-started
+}
+
+// EnterNetns moves the calling thread, which must be locked to its
+// goroutine (runtime.LockOSThread), into the network namespace at path
+// (/proc/PID/ns/net, or /proc/self/fd/N for an open one), and returns the
+// thread's own namespace, for LeaveNetns. A network namespace, unlike a
+// mount or user namespace, can be entered by one thread of a
+// multithreaded process (pitfall 3); the others stay where they are.
+func EnterNetns(path string) (home *os.File, err error) {
+	target, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("network namespace: %w", err)
+	}
+	defer target.Close()
+	if home, err = os.Open("/proc/thread-self/ns/net"); err != nil {
+		return nil, fmt.Errorf("this thread's network namespace: %w", err)
+	}
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		home.Close()
+		return nil, fmt.Errorf("entering network namespace %s: %w", path, err)
+	}
+	return home, nil
+}
+
+// LeaveNetns moves the calling thread back into home, the namespace
+// EnterNetns returned, and closes it. If it fails, the thread is still in
+// the other namespace: keep it locked, so that it ends with its goroutine
+// and the Go runtime never runs anything else there (pitfall 4).
+func LeaveNetns(home *os.File) error {
+	defer home.Close()
+	if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("leaving for the network namespace %s: %w", home.Name(), err)
+	}
+	return nil
 }
 
 // Pid is the host's PID of the container's init.

@@ -18,10 +18,14 @@ import (
 type Attachment struct {
 	// Network is a network's name or ID, or DefaultNetwork.
 	Network string     `json:"network"`
-	IP      netip.Addr `json:"ip,omitzero"`  // a static address; zero: any free one
+	IP      netip.Addr `json:"ip,omitzero"`   // a static address; zero: any free one
 	MAC     string     `json:"mac,omitempty"` // zero: derived from the address
 	Aliases []string   `json:"aliases,omitempty"`
 }
+
+// errDefaultNetworkOptions refuses, as Docker does, what only a user
+// network's own allocator and DNS server can honour.
+var errDefaultNetworkOptions = errors.New("user specified IP address and aliases are supported on user defined networks only")
 
 // A container of a daemon may be connected to networks and disconnected
 // from them between its starts (docker network connect), but the program
@@ -60,6 +64,25 @@ func readAttachments(root, id string) ([]Attachment, error) {
 	return atts, nil
 }
 
+// userNetworks reads the networks of root if one of atts is on a user
+// network: the default bridge alone, the path of most starts, reads no
+// directory.
+func userNetworks(root string, atts []Attachment) ([]*Network, error) {
+	if defaultOnly(atts) {
+		return nil, nil
+	}
+	return Networks(root)
+}
+
+func defaultOnly(atts []Attachment) bool {
+	for _, a := range atts {
+		if a.Network != DefaultNetwork && a.Network != "" {
+			return false
+		}
+	}
+	return true
+}
+
 // Attachments returns the networks recorded for container id, as
 // SetAttachments, JoinNetwork and LeaveNetwork left them, each network
 // by its ID (or DefaultNetwork).
@@ -71,6 +94,23 @@ func Attachments(root, id string) ([]Attachment, error) { return readAttachments
 func SetAttachments(root, id string, atts []Attachment) error {
 	if err := checkID(id); err != nil {
 		return err
+	}
+	if defaultOnly(atts) && len(atts) <= 1 {
+		// The default bridge alone: nothing to check against the
+		// networks, so no lock and no state to rewrite (the path of
+		// most creates).
+		var out []Attachment
+		for _, a := range atts {
+			a, err := resolve(nil, a)
+			if err != nil {
+				return err
+			}
+			out = append(out, a)
+		}
+		if err := os.MkdirAll(filepath.Dir(attachmentsPath(root, id)), 0o700); err != nil {
+			return fmt.Errorf("networks of container %s: %w", shortID(id), err)
+		}
+		return writeJSON(attachmentsPath(root, id), out)
 	}
 	return withState(root, func(*state) error {
 		nets, err := Networks(root)
@@ -96,7 +136,7 @@ func resolve(nets []*Network, a Attachment) (Attachment, error) {
 	if a.Network == DefaultNetwork || a.Network == "" {
 		a.Network = DefaultNetwork
 		if a.IP.IsValid() || len(a.Aliases) > 0 {
-			return a, errors.New("user specified IP address and aliases are supported on user defined networks only")
+			return a, errDefaultNetworkOptions
 		}
 		return a, nil
 	}
@@ -233,6 +273,9 @@ func LeaveNetwork(root, id, network string) error {
 			if err := e.save(); err != nil {
 				return err
 			}
+		}
+		if atts == nil {
+			return nil // a container without a record (a chapter program's)
 		}
 		return writeJSON(attachmentsPath(root, id), kept)
 	})

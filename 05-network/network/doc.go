@@ -93,8 +93,20 @@
 //	    type nat hook postrouting priority srcnat; policy accept;
 //	    ip saddr 10.88.0.0/16 oifname != "berth0" masquerade
 //	    ip saddr 127.0.0.0/8 oifname "berth0" masquerade
+//	    ip saddr 10.88.0.0/16 oifname "berth0" ct status dnat masquerade
+//	  }
+//	  chain forward {
+//	    type filter hook forward priority filter; policy accept;
+//	    oifname "berth0" iifname != "berth0" ct state established,related accept
+//	    oifname "berth0" iifname != "berth0" ct status dnat accept
+//	    oifname "berth0" iifname != "berth0" drop
 //	  }
 //	}
+//
+// The third masquerade rule is for hairpin connections: a container's
+// connection to a port published by a container of the same bridge,
+// which DNAT sends back where it came from (see addMasquerade). The
+// forward chain keeps bridges apart (see User networks below).
 //
 // The package speaks to the kernel directly, through netlink
 // (github.com/vishvananda/netlink for links, addresses and routes,
@@ -123,6 +135,31 @@
 //	Endpoint.Attach(pid)     ->  bridge, veth, eth0 address + route, DNAT
 //	... the command runs ...
 //	Endpoint.Release()       ->  rules, veth, lease, port: all gone
+//
+// # User networks
+//
+// One bridge for every container is one flat LAN. A user-defined network
+// (CreateNetwork, docker network create) is another bridge with a subnet
+// of its own, recorded under the root with a name and an ID, created with
+// its table when the network is, so that its route claims the subnet for
+// every later pick (which holds a host-wide lock: LockSubnets). A
+// container may be on several networks, one interface each (eth0, eth1,
+// ...: Endpoint.Interfaces); a daemon records a container's networks
+// apart from its start options (SetAttachments), so that docker network
+// connect and disconnect change them between starts (JoinNetwork,
+// LeaveNetwork), and for a running container at once: a veth created
+// into the namespace of its process, as at its start.
+//
+//	 br-1a2b (172.18.0.0/16)       br-3c4d (172.19.0.0/16)
+//	  |            |                  |           |
+//	web:eth0    api:eth0  -- X --  db:eth0    api:eth1
+//
+// Containers on one bridge are switched by it and never meet the rules.
+// Between bridges the host routes, and each bridge's forward chain lets
+// in only answers (ct state established) and published ports (ct status
+// dnat): no table needs to know the others. An Internal network also
+// drops what its containers send elsewhere, and has no masquerade and no
+// default route.
 //
 // # Threads and namespaces
 //

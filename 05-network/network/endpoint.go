@@ -2,13 +2,13 @@ package network
 
 import (
 	"encoding/json"
-	"slices"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -112,7 +112,7 @@ func Allocate(root, id string, cfg Config) (*Endpoint, error) {
 		if err != nil {
 			return err
 		}
-		nets, err := Networks(root)
+		nets, err := userNetworks(root, atts)
 		if err != nil {
 			return err
 		}
@@ -123,6 +123,10 @@ func Allocate(root, id string, cfg Config) (*Endpoint, error) {
 		}
 		if len(cfg.Publish) > 0 && len(e.Interfaces) == 0 {
 			return errors.New("publishing ports needs a network to publish them on")
+		}
+		if len(cfg.Publish) > 0 && e.Interfaces[0].Internal {
+			// Its forward chain would drop the answers.
+			return fmt.Errorf("ports cannot be published on internal network %s", e.Interfaces[0].NetworkName)
 		}
 		if e.Ports, err = s.reservePorts(id, cfg.Publish); err != nil {
 			return err
@@ -148,9 +152,10 @@ func checkID(id string) error {
 // interface, not yet wired, to e.
 func (e *Endpoint) addInterface(s *state, cfg Config, nets []*Network, a Attachment) (*Interface, error) {
 	i := &Interface{Name: e.nextName(), Aliases: a.Aliases}
+	var ipRange netip.Prefix
 	if a.Network == DefaultNetwork || a.Network == "" {
 		if a.IP.IsValid() || len(a.Aliases) > 0 {
-			return nil, errors.New("user specified IP address and aliases are supported on user defined networks only")
+			return nil, errDefaultNetworkOptions
 		}
 		i.Network, i.NetworkName = DefaultNetwork, DefaultNetwork
 		i.Bridge, i.Subnet, i.Gateway = cfg.Bridge, cfg.Subnet, Gateway(cfg.Subnet)
@@ -161,6 +166,7 @@ func (e *Endpoint) addInterface(s *state, cfg Config, nets []*Network, a Attachm
 		}
 		i.Network, i.NetworkName, i.Internal = n.ID, n.Name, n.Internal
 		i.Bridge, i.Subnet, i.Gateway = n.Bridge, n.Subnet, n.Gateway
+		ipRange = n.IPRange
 	}
 	if e.On(i.Network) != nil {
 		return nil, fmt.Errorf("container %s is already connected to network %s", shortID(e.ID), i.NetworkName)
@@ -169,10 +175,7 @@ func (e *Endpoint) addInterface(s *state, cfg Config, nets []*Network, a Attachm
 	if err != nil {
 		return nil, err
 	}
-	pool.Gateway = i.Gateway
-	if n, _ := findIn(nets, i.Network); n != nil {
-		pool.Range = n.IPRange
-	}
+	pool.Gateway, pool.Range = i.Gateway, ipRange
 	if a.IP.IsValid() {
 		err = pool.lease(a.IP, e.ID)
 		i.IP = a.IP

@@ -30,8 +30,13 @@ import (
 //	  }
 //	  chain postrouting {
 //	    type nat hook postrouting priority srcnat
-//	    ip saddr 10.88.0.0/16 oifname != "berth0" masquerade
+//	    ip saddr 10.88.0.0/16 oifname != "berth0" masquerade   # not if internal
 //	    ip saddr 127.0.0.0/8 oifname "berth0" masquerade
+//	    ip saddr 10.88.0.0/16 oifname "berth0" ct status dnat masquerade
+//	  }
+//	  chain forward {       # isolation: see addIsolation
+//	    type filter hook forward priority filter
+//	    ...
 //	  }
 //	}
 //

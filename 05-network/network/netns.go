@@ -3,11 +3,12 @@ package network
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
 // InNetns runs fn on an OS thread that has entered the network namespace
@@ -29,31 +30,20 @@ import (
 // the process: a thread that dies takes with it every container it ever
 // started. A test in this package shows it.
 func InNetns(nsPath string, fn func() error) error {
-	target, err := os.Open(nsPath)
-	if err != nil {
-		return fmt.Errorf("network namespace: %w", err)
-	}
-	defer target.Close()
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		home, err := os.Open("/proc/thread-self/ns/net")
+		home, err := namespace.EnterNetns(nsPath)
 		if err != nil {
 			runtime.UnlockOSThread()
-			done <- fmt.Errorf("this thread's network namespace: %w", err)
-			return
-		}
-		defer home.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			done <- fmt.Errorf("entering network namespace %s: %w", nsPath, err)
+			done <- err
 			return
 		}
 		ferr := fn()
-		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
+		if err := namespace.LeaveNetns(home); err != nil {
 			// Stuck in the other namespace: keep the lock, so that
 			// the thread ends with this goroutine.
-			done <- errors.Join(ferr, fmt.Errorf("leaving network namespace %s: %w", nsPath, err))
+			done <- errors.Join(ferr, err)
 			return
 		}
 		runtime.UnlockOSThread()

@@ -1,8 +1,6 @@
 package network
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
 // Network is a user-defined network (docker network create): a bridge of
@@ -138,10 +138,7 @@ func CreateNetwork(root string, spec NetworkSpec) (*Network, error) {
 	if err := spec.Check(); err != nil {
 		return nil, err
 	}
-	id, err := newID()
-	if err != nil {
-		return nil, err
-	}
+	id := namespace.NewID() // 64 hex digits, as a container's
 	n := &Network{
 		ID: id, Name: spec.Name, Driver: "bridge", Bridge: "br-" + id[:12],
 		Subnet: spec.Subnet, Gateway: spec.Gateway, IPRange: spec.IPRange, Internal: spec.Internal,
@@ -150,7 +147,7 @@ func CreateNetwork(root string, spec NetworkSpec) (*Network, error) {
 	if b := spec.Options[BridgeNameOption]; b != "" {
 		n.Bridge = b
 	}
-	err = withState(root, func(s *state) error {
+	err := withState(root, func(s *state) error {
 		others, err := Networks(root)
 		if err != nil {
 			return err
@@ -206,14 +203,6 @@ func (n *Network) gatewayPrefix() netip.Prefix { return netip.PrefixFrom(n.Gatew
 
 func (n *Network) bridgeSpec() bridgeSpec {
 	return bridgeSpec{Name: n.Bridge, Subnet: n.Subnet, Internal: n.Internal}
-}
-
-func newID() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("network ID: %w", err)
-	}
-	return hex.EncodeToString(b), nil
 }
 
 // Networks lists the networks recorded under root, oldest first.

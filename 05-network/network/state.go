@@ -203,9 +203,10 @@ func (s *state) network(bridge string, subnet netip.Prefix) (*netState, error) {
 	return n, nil
 }
 
-// allocate leases a free address of the subnet to id. The first one is
-// never used (it names the network), the one after it is the gateway,
-// the bridge's own address, and the last is the broadcast address.
+// allocate leases a free address of the range (the subnet, unless
+// --ip-range narrowed it) to id. The subnet's first address is never
+// used (it names the network), nor the gateway, the bridge's own address
+// (by default the one after it), nor the last, the broadcast address.
 //
 // The search goes round the subnet from the address handed out last, as
 // Docker's allocator does, rather than taking the lowest free one: an

@@ -254,6 +254,11 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		return fail(err)
 	}
 	spec := runSpec{Args: args}
+	if host.NetworkMode.IsContainer() {
+		if spec.NetContainer, err = d.netContainer(host.NetworkMode.ConnectedContainer(), id); err != nil {
+			return fail(err)
+		}
+	}
 	if spec.UID, spec.GID, err = image.LookupUser(image.TopmostFirst(dirs), cfg.User); err != nil {
 		return fail(invalid("%v", err))
 	}
@@ -458,7 +463,7 @@ func (d *Daemon) networkConfig(cfg *container.Config, h *container.HostConfig, n
 	case mode == "host" || mode == "none":
 		n.Mode = network.Mode(mode)
 	case mode.IsContainer():
-		return n, invalid("network mode %s is not supported: berth cannot join another container's network namespace yet", mode)
+		n.Mode = network.ModeNone // no network of its own: see runSpec.NetContainer
 	case cfg.NetworkDisabled:
 		n.Mode = network.ModeNone
 	default:

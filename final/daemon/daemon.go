@@ -42,6 +42,10 @@ type Options struct {
 	// into its cgroup waits for an RCU grace period, 10-20 ms of every
 	// start.
 	KeepCgroupMount bool
+	// AddressPools are the subnets a network created without one is
+	// given, tried in turn; nil means chapter 05's DefaultPools
+	// (Docker's).
+	AddressPools []netip.Prefix
 	// Endpoints, if set, is told where the containers are on the
 	// user-defined networks (networks.go) instead of the daemon's own
 	// DNS server (networks_dns.go), which then does not run.

@@ -35,6 +35,8 @@
 //	                              image.json (chapter 06), api.json (the request)
 //	<DataRoot>/names/<name>       the name, reserved atomically
 //	<DataRoot>/images/            chapter 06's store, with a lease per container
+//	<DataRoot>/network/           chapter 05's: user networks, address leases,
+//	                              each container's networks and endpoint
 //
 // So the daemon can die at any moment, even by kill -9, and lose
 // nothing: the shims go on running the containers and logging them; a
@@ -45,6 +47,19 @@
 // (containers_live.go) is only what belongs to its clients of the moment:
 // who waits for which container, the stdin of attached clients, the
 // execs (which, as in Docker, do not survive a restart).
+//
+// # Networks
+//
+// networks.go serves the built-in networks (bridge: the daemon's chapter
+// 05 bridge; host; none) and the user-defined ones, which are chapter
+// 05's (network.CreateNetwork): a bridge each, kept apart by nftables. A
+// container's networks are recorded by chapter 05 at create
+// (network.SetAttachments), not in the shim's spec, because docker
+// network connect and disconnect change them between starts; the shim's
+// start reads them (network.Config.Recorded), and a connect to a running
+// container hot-plugs the interface. Whoever needs to know where the
+// containers are on the user networks (a DNS server for them) is an
+// EndpointWatcher (Options.Endpoints), told at every change.
 //
 // # Events without polling
 //

@@ -151,6 +151,7 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req apinet.CreateRequest) (a
 	if err != nil {
 		return apinet.CreateResponse{}, err
 	}
+	spec.Pools = d.opts.AddressPools
 	if err := spec.Check(); err != nil {
 		if errors.Is(err, network.ErrNetworkExists) {
 			return apinet.CreateResponse{}, errdefs.ErrConflict.WithMessage(err.Error())
@@ -296,8 +297,16 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req apinet.Conn
 }
 
 // connectable refuses containers that have no network namespace of
-// their own on a bridge: --network host, none.
+// their own on a bridge (--network host, none, container:), and those of
+// a berthd before user networks, whose start would not read the change.
 func connectable(e *entry) error {
+	var s runSpec
+	if err := e.c.DecodeSpec(&s); err != nil {
+		return err
+	}
+	if s.Run.Net.Mode == network.ModeBridge && !s.Run.Net.Recorded {
+		return invalid("container %s was created by an older berthd, which records no networks: create it again to connect it", e.id)
+	}
 	if e.rec == nil {
 		return nil
 	}
@@ -354,6 +363,22 @@ func endpointAttachment(netID string, es *apinet.EndpointSettings) (network.Atta
 	return a, nil
 }
 
+// netContainer resolves the container whose network a new container
+// (self) joins: it must exist, and not join another's itself.
+func (d *Daemon) netContainer(ref, self string) (string, error) {
+	e, err := d.lookup(ref)
+	if err != nil {
+		return "", invalid("joining the network of container %s: no such container", ref)
+	}
+	if e.id == self {
+		return "", invalid("cannot join own network namespace")
+	}
+	if e.rec != nil && e.rec.HostConfig.NetworkMode.IsContainer() {
+		return "", invalid("container %s joins the network of another container: join that one instead", ref)
+	}
+	return e.id, nil
+}
+
 // containerNetworks is chapter 05's part of a container's create, for a
 // container on bridges: its attachments, the network of its NetworkMode
 // first, then the other networks of its EndpointsConfig in name order.
@@ -403,9 +428,11 @@ func (d *Daemon) networkSettings(e *entry, ep *network.Endpoint) map[string]*api
 	if e.rec != nil {
 		mode = e.rec.HostConfig.NetworkMode
 	}
-	switch name := networkName(mode); name {
-	case "host", "none":
+	switch name := networkName(mode); {
+	case name == "host" || name == "none":
 		return map[string]*apinet.EndpointSettings{name: {NetworkID: networkID(name)}}
+	case mode.IsContainer():
+		return map[string]*apinet.EndpointSettings{} // the other container's
 	}
 	atts, err := network.Attachments(d.opts.DataRoot, e.id)
 	if err != nil || atts == nil {

@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 
-	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/05-network/nettest"
+	"github.com/berth-project/berth/05-network/network"
 )
 
 // userNetwork creates a network on a free /24 of nettest's range (the
@@ -106,6 +106,22 @@ func TestNetworkCreateInspectRemove(t *testing.T) {
 	assert.Equal(t, ranged.Addr().Next(), l.ipOn("r1", "ranged"), "the range's first address: .0 names the subnet, .254 is the gateway")
 	assert.Contains(t, l.ok("exec", "r1", "ip", "route"), "default via "+rc.Gateway.String())
 	l.ok("rm", "-f", "r1")
+
+	// No --subnet: the first free one of the daemon's pools, the /24s
+	// of nettest's range here (Docker's are 172.18/16 and on), picked
+	// under the lock the other tests take too.
+	l.d.opts.AddressPools = nil
+	for i := range 256 {
+		l.d.opts.AddressPools = append(l.d.opts.AddressPools, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 201, byte(i), 0}), 24))
+	}
+	l.ok("network", "create", "-o", "com.docker.network.bridge.name="+l.opts.Bridge+"x", "auto")
+	auto := l.networkInspect("auto")
+	require.Len(t, auto.IPAM.Config, 1)
+	assert.True(t, nettest.BridgeRange.Contains(auto.IPAM.Config[0].Subnet.Addr()), "%s", auto.IPAM.Config[0].Subnet)
+	assert.Equal(t, l.opts.Bridge+"x", auto.Options["com.docker.network.bridge.name"])
+	_, err = netlink.LinkByName(l.opts.Bridge + "x")
+	require.NoError(t, err, "the bridge the option names")
+	assert.NotEqual(t, subnet, auto.IPAM.Config[0].Subnet)
 
 	ls := l.ok("network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}")
 	assert.Contains(t, ls, "front bridge local\n")
@@ -243,9 +259,26 @@ func TestSeveralNetworksAtCreate(t *testing.T) {
 	assert.Contains(t, eth1, l.ipOn("two", "n2").String())
 	assert.Contains(t, eth1, "02:42:ac:11:ff:02")
 	assert.Equal(t, []string{"second"}, l.inspect("two").NetworkSettings.Networks["n2"].Aliases)
-	_, errOut, code := l.docker("", "run", "--rm", "--network", "container:two", "busybox", "true")
+
+	// --network container:two (Compose's network_mode: service:x): the
+	// same network namespace, its interfaces and addresses.
+	assert.Equal(t, "eth0\neth1\nlo\n", l.ok("run", "--rm", "--network", "container:two", "busybox", "ls", "/sys/class/net"))
+	assert.Contains(t, l.ok("run", "--rm", "--network", "container:two", "busybox", "ip", "addr", "show", "eth1"), l.ipOn("two", "n2").String())
+	l.ok("run", "-d", "--name", "side", "--network", "container:two", "busybox", "sleep", "1000")
+	assert.Empty(t, l.inspect("side").NetworkSettings.Networks)
+	_, errOut, code := l.docker("", "network", "connect", "n1", "side")
 	assert.NotEqual(t, 0, code)
-	assert.Contains(t, errOut, "network mode container:two is not supported")
+	assert.Contains(t, errOut, "cannot be connected to other networks")
+	l.ok("stop", "-t", "0", "two")
+	_, errOut, code = l.docker("", "start", "side")
+	assert.Equal(t, 0, code, "already running: %s", errOut)
+	l.ok("stop", "-t", "0", "side")
+	_, errOut, code = l.docker("", "start", "side")
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, errOut, "cannot join network namespace of a non running container: two")
+	_, errOut, code = l.docker("", "run", "--rm", "--network", "container:nosuch", "busybox", "true")
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, errOut, "no such container")
 }
 
 // --internal: no way out. A connection to a host the test made (a
@@ -323,4 +356,34 @@ func TestNetworksSurviveARestart(t *testing.T) {
 	assert.True(t, l.reaches("ca", l.ipOn("cc", "n2")), "c started after the restart, on n2 as recorded")
 	_, _, code := l.docker("", "network", "rm", "n1")
 	assert.NotEqual(t, 0, code, "still in use after the restart")
+}
+
+// Filters with Docker's semantics against berthd: label values ANDed
+// (the regression: two labels must both match), name values ORed; prune
+// removes only unused networks that match.
+func TestNetworkFiltersAndPrune(t *testing.T) {
+	l := newLab(t)
+	l.userNetwork("both", "--label", "a=1", "--label", "b=1")
+	l.userNetwork("only-a", "--label", "a=1")
+	l.userNetwork("used", "--label", "a=1", "--label", "b=1")
+	l.ok("run", "-d", "--name", "user", "--network", "used", "busybox", "sleep", "1000")
+	names := func(args ...string) []string {
+		return strings.Fields(l.ok(append([]string{"network", "ls", "--format", "{{.Name}}"}, args...)...))
+	}
+	assert.ElementsMatch(t, []string{"both", "used"}, names("--filter", "label=a=1", "--filter", "label=b=1"))
+	assert.ElementsMatch(t, []string{"both", "only-a"}, names("--filter", "name=both", "--filter", "name=only-a"))
+	assert.ElementsMatch(t, []string{"both", "only-a"}, names("--filter", "dangling=true"))
+	assert.ElementsMatch(t, []string{"bridge", "host", "none", "used"}, names("--filter", "dangling=false"))
+	assert.ElementsMatch(t, []string{"both", "only-a", "used"}, names("--filter", "type=custom"))
+
+	out := l.ok("network", "prune", "-f", "--filter", "label=a=1", "--filter", "label=b=1")
+	assert.Contains(t, out, "both")
+	assert.NotContains(t, out, "only-a")
+	assert.NotContains(t, out, "used", "in use")
+	assert.ElementsMatch(t, []string{"only-a", "used"}, names("--filter", "type=custom"))
+	l.ok("rm", "-f", "user")
+	l.ok("network", "prune", "-f", "--filter", "until=1h")
+	assert.ElementsMatch(t, []string{"only-a", "used"}, names("--filter", "type=custom"), "created less than an hour ago")
+	l.ok("network", "prune", "-f")
+	assert.Empty(t, names("--filter", "type=custom"))
 }

@@ -128,6 +128,9 @@ type runSpec struct {
 	Capabilities []string `json:"capabilities,omitempty"`
 	// NoNewPrivileges: --security-opt no-new-privileges.
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// NetContainer is the ID of the container whose network namespace
+	// this one joins at each start (--network container:ID).
+	NetContainer string `json:"netContainer,omitempty"`
 }
 
 // startContainer runs in the shim, at each start of the container: the
@@ -155,6 +158,13 @@ func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Proces
 	o := s.Run
 	o.Config.Detached = true
 	o.Layer.Persist = true
+	if s.NetContainer != "" {
+		ns, err := netnsOf(o.Layer.Root, s.NetContainer)
+		if err != nil {
+			return nil, err
+		}
+		o.Config.JoinNetns = ns
+	}
 	var ctr *namespace.Container
 	var err error
 	if o.Image != "" {
@@ -176,6 +186,29 @@ func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Proces
 	spec.NoNewPrivileges = s.NoNewPrivileges
 	ctr.Spec = spec
 	return ctr.Start()
+}
+
+// netnsOf is the network namespace of the running container id, for a
+// container that joins it (chapter 01's Config.JoinNetns). It is opened
+// by the container's init's PID: the namespace lives as long as that
+// init.
+func netnsOf(root, id string) (string, error) {
+	store, err := shim.OpenStore(root)
+	if err != nil {
+		return "", err
+	}
+	c, err := store.Get(id)
+	if err != nil {
+		return "", fmt.Errorf("joining the network of container %s: %w", id, err)
+	}
+	st, err := c.State()
+	if err != nil {
+		return "", err
+	}
+	if st.Status != shim.Running || st.Pid <= 0 {
+		return "", fmt.Errorf("cannot join network namespace of a non running container: %s", c.Name())
+	}
+	return fmt.Sprintf("/proc/%d/ns/net", st.Pid), nil
 }
 
 // cleanupContainer runs in the shim once the container has exited (or in
