@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/berth-project/berth/05-network/dns"
@@ -19,7 +20,8 @@ import (
 //     and a container's first query, made as it starts, finds the
 //     server there;
 //   - a running container is in the records of each user network it is
-//     on, under its name, its aliases and its short ID, from its start
+//     on, under its name, its aliases and its short ID (each also as
+//     NAME.NETWORK), from its start
 //     or connect to its disconnect, exit or removal (the daemon's
 //     EndpointWatcher calls). Its --dns servers are its own upstreams.
 //
@@ -101,7 +103,12 @@ func (n *names) SetEndpoints(id string, eps []EndpointInfo) {
 				continue
 			}
 		}
-		e := dns.Endpoint{ID: id, Addr: ep.IP, Names: ep.Names, Upstreams: ep.Upstreams}
+		// Each name also as NAME.NETWORK, as Docker answers too.
+		names := slices.Clone(ep.Names)
+		for _, name := range ep.Names {
+			names = append(names, name+"."+ep.Network)
+		}
+		e := dns.Endpoint{ID: id, Addr: ep.IP, Names: names, Upstreams: ep.Upstreams}
 		if n.srv.SetEndpoint(ep.NetworkID, e) == nil {
 			now[ep.NetworkID] = true
 		}

@@ -79,6 +79,7 @@ func TestNamesResolveOnTheirNetworkOnly(t *testing.T) {
 	assert.Equal(t, []string{web}, l.resolve("app", "web"))
 	assert.Equal(t, []string{web}, l.resolve("app", "WWW"), "an alias, any case")
 	assert.Equal(t, []string{web}, l.resolve("app", l.inspect("web").ID[:12]), "the short ID")
+	assert.Equal(t, []string{web}, l.resolve("app", "web.front"), "NAME.NETWORK")
 	assert.Equal(t, []string{app}, l.resolve("web", "app"))
 	assert.Empty(t, l.resolve("web", "db"), "db is on back only")
 	assert.Equal(t, []string{"192.0.2.1"}, l.resolve("web", "outside.test"), "other names go upstream")
