@@ -39,3 +39,20 @@ func BenchmarkLookup(b *testing.B) {
 	slices.Sort(times)
 	b.ReportMetric(float64(times[len(times)/2])/float64(time.Millisecond), "ms/median")
 }
+
+// BenchmarkFiles is what a container's start does for its name files:
+// read the host's resolv.conf, make the three files, write them.
+func BenchmarkFiles(b *testing.B) {
+	dir := b.TempDir()
+	cfg := Config{ExtraHosts: []Host{{Name: "a", IP: netip.MustParseAddr("1.2.3.4")}}}
+	ct := Container{Hostname: "0123456789ab", Addrs: []netip.Addr{netip.MustParseAddr("10.88.0.2")}}
+	for b.Loop() {
+		f, err := cfg.Files(ct, hostPaths)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.Write(dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
