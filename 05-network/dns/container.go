@@ -110,8 +110,14 @@ func (c Config) hosts(ct Container, hostFile string) ([]byte, error) {
 		fmt.Fprintf(&b, "%s\t%s\n", ip, h.Name)
 	}
 	if !ct.HostNetwork {
+		// A hostname with dots is a full name: the short one follows
+		// it, as Docker writes it.
+		names := ct.Hostname
+		if short, _, ok := strings.Cut(names, "."); ok && short != "" {
+			names += " " + short
+		}
 		for _, a := range ct.Addrs {
-			fmt.Fprintf(&b, "%s\t%s\n", a, ct.Hostname)
+			fmt.Fprintf(&b, "%s\t%s\n", a, names)
 		}
 	}
 	return b.Bytes(), nil

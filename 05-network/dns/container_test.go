@@ -94,6 +94,8 @@ func TestHosts(t *testing.T) {
 		{"bridge, --add-host", Config{ExtraHosts: extra}, Container{Hostname: "web", Addrs: []netip.Addr{netip.MustParseAddr("10.88.0.2")}, HostGateway: gw},
 			defaults + "1.2.3.4\ta\n10.88.0.1\tgw\n10.88.0.2\tweb\n", ""},
 		{"none: no address", Config{}, Container{Hostname: "web"}, defaults, ""},
+		{"a full name, and the short one", Config{}, Container{Hostname: "web.example.test", Addrs: []netip.Addr{netip.MustParseAddr("10.88.0.2"), netip.MustParseAddr("10.89.0.2")}},
+			defaults + "10.88.0.2\tweb.example.test web\n10.89.0.2\tweb.example.test web\n", ""},
 		{"host network: the host's", Config{ExtraHosts: extra[:1]}, Container{Hostname: "web", HostNetwork: true, Addrs: []netip.Addr{netip.MustParseAddr("10.88.0.2")}},
 			string(hostFile) + "\n1.2.3.4\ta\n", ""},
 		{"host-gateway unknown", Config{ExtraHosts: extra}, Container{Hostname: "web"}, "", "no host gateway"},
