@@ -3,9 +3,11 @@ package daemon
 import (
 	"errors"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"sync"
 
+	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/05-network/dns"
 	"github.com/berth-project/berth/05-network/network"
 )
@@ -152,4 +154,23 @@ func dnsUpstreams(e *entry) []netip.AddrPort {
 		out = append(out, netip.AddrPortFrom(a, dns.Port))
 	}
 	return out
+}
+
+// shareNameFiles gives container id, which joins the network namespace
+// of container other (--network container:ID), other's /etc/hosts and
+// /etc/resolv.conf instead of its own, as Docker does: its addresses are
+// other's, and so is its nameserver (the DNS server of other's network
+// knows its queries by other's address). Only the mounts of its own
+// files change, not a volume of the user's on the same path.
+func shareNameFiles(spec *layer.InitSpec, root, id, other string) {
+	_, ownHosts, ownResolv := dns.Paths(filepath.Join(layer.ContainersDir(root), id))
+	_, hosts, resolv := dns.Paths(filepath.Join(layer.ContainersDir(root), other))
+	for i, v := range spec.Rootfs.Volumes {
+		switch v.Source {
+		case ownHosts:
+			spec.Rootfs.Volumes[i].Source = hosts
+		case ownResolv:
+			spec.Rootfs.Volumes[i].Source = resolv
+		}
+	}
 }

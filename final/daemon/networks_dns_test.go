@@ -139,3 +139,18 @@ func TestDNSOptionOnAUserNetwork(t *testing.T) {
 	assert.Equal(t, []string{"192.0.2.1"}, l.resolve("plain", "outside.test"))
 	assert.Equal(t, []string{l.ipOn("plain", "n").String()}, l.resolve("custom", "plain"), "the network's names first")
 }
+
+// A container that joins another's network namespace (--network
+// container:NAME) has the other's /etc/hosts and /etc/resolv.conf, and
+// resolves the names of its network.
+func TestAContainerInAnothersNetworkUsesItsNameFiles(t *testing.T) {
+	l := newLab(t)
+	l.userNetwork("pod")
+	l.ok("run", "-d", "--name", "web", "--network", "pod", "busybox", "sleep", "1000")
+	l.ok("run", "-d", "--name", "main", "--network", "pod", "--add-host", "a:1.2.3.4", "busybox", "sleep", "1000")
+	l.ok("run", "-d", "--name", "sidecar", "--network", "container:main", "busybox", "sleep", "1000")
+	for _, f := range []string{"/etc/hosts", "/etc/resolv.conf"} {
+		assert.Equal(t, l.ok("exec", "main", "cat", f), l.ok("exec", "sidecar", "cat", f), f)
+	}
+	assert.Equal(t, []string{l.ipOn("web", "pod").String()}, l.resolve("sidecar", "web"))
+}
