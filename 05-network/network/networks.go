@@ -38,10 +38,13 @@ type Network struct {
 	IPRange netip.Prefix `json:"ipRange,omitzero"`
 	// Internal networks have no way out: no masquerade, and whatever a
 	// container sends to another interface than the bridge is dropped.
-	Internal bool              `json:"internal,omitempty"`
-	Labels   map[string]string `json:"labels,omitempty"`
-	Options  map[string]string `json:"options,omitempty"`
-	Created  time.Time         `json:"created"`
+	Internal bool `json:"internal,omitempty"`
+	// Attachable is recorded and shown, as Docker does for a local
+	// network: it means something to swarm services only.
+	Attachable bool              `json:"attachable,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Options    map[string]string `json:"options,omitempty"`
+	Created    time.Time         `json:"created"`
 }
 
 // DefaultNetwork is the name of the network of Config's bridge (berth0
@@ -61,13 +64,14 @@ var (
 // NetworkSpec is what `network create` asks for. Zero fields are picked:
 // the subnet from Pools, the gateway as the subnet's first address.
 type NetworkSpec struct {
-	Name     string
-	Subnet   netip.Prefix
-	Gateway  netip.Addr
-	IPRange  netip.Prefix
-	Internal bool
-	Labels   map[string]string
-	Options  map[string]string
+	Name       string
+	Subnet     netip.Prefix
+	Gateway    netip.Addr
+	IPRange    netip.Prefix
+	Internal   bool
+	Attachable bool
+	Labels     map[string]string
+	Options    map[string]string
 	// Pools are where a subnet is picked from when Subnet is zero; nil
 	// means DefaultPools.
 	Pools []netip.Prefix
@@ -141,7 +145,7 @@ func CreateNetwork(root string, spec NetworkSpec) (*Network, error) {
 	id := namespace.NewID() // 64 hex digits, as a container's
 	n := &Network{
 		ID: id, Name: spec.Name, Driver: "bridge", Bridge: "br-" + id[:12],
-		Subnet: spec.Subnet, Gateway: spec.Gateway, IPRange: spec.IPRange, Internal: spec.Internal,
+		Subnet: spec.Subnet, Gateway: spec.Gateway, IPRange: spec.IPRange, Internal: spec.Internal, Attachable: spec.Attachable,
 		Labels: maps.Clone(spec.Labels), Options: maps.Clone(spec.Options), Created: time.Now().UTC(),
 	}
 	if b := spec.Options[BridgeNameOption]; b != "" {

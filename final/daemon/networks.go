@@ -111,7 +111,7 @@ func inspectNetwork(n *network.Network, members map[string]apinet.EndpointResour
 	return apinet.Inspect{
 		Network: apinet.Network{
 			Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: n.Driver,
-			EnableIPv4: true, Internal: n.Internal, Attachable: true, Options: options, Labels: labels,
+			EnableIPv4: true, Internal: n.Internal, Attachable: n.Attachable, Options: options, Labels: labels,
 			IPAM: apinet.IPAM{Driver: "default", Options: map[string]string{},
 				Config: []apinet.IPAMConfig{{Subnet: n.Subnet, Gateway: n.Gateway, IPRange: n.IPRange}}},
 		},
@@ -174,7 +174,7 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req apinet.CreateRequest) (a
 // networkSpec turns the request into chapter 05's spec, refusing what
 // berth does not apply.
 func networkSpec(req apinet.CreateRequest) (network.NetworkSpec, error) {
-	spec := network.NetworkSpec{Name: req.Name, Internal: req.Internal, Labels: req.Labels, Options: req.Options}
+	spec := network.NetworkSpec{Name: req.Name, Internal: req.Internal, Attachable: req.Attachable, Labels: req.Labels, Options: req.Options}
 	switch {
 	case req.Name == "":
 		return spec, invalid("network name is required")

@@ -74,13 +74,14 @@ func bridgeGone(t *testing.T, bridge string) {
 // what berth refuses.
 func TestNetworkCreateInspectRemove(t *testing.T) {
 	l := newLab(t)
-	subnet := l.userNetwork("front", "--label", "tier=web")
+	subnet := l.userNetwork("front", "--label", "tier=web", "--attachable")
 	in := l.networkInspect("front")
 	assert.Equal(t, "front", in.Name)
 	assert.Len(t, in.ID, 64)
 	assert.Equal(t, "bridge", in.Driver)
 	assert.Equal(t, "local", in.Scope)
 	assert.Equal(t, map[string]string{"tier": "web"}, in.Labels)
+	assert.True(t, in.Attachable)
 	require.Len(t, in.IPAM.Config, 1)
 	assert.Equal(t, subnet, in.IPAM.Config[0].Subnet)
 	assert.Equal(t, subnet.Addr().Next(), in.IPAM.Config[0].Gateway)

@@ -64,7 +64,7 @@ func (f *Fake) NetworkCreate(_ context.Context, req network.CreateRequest) (netw
 	id := fakeID(fmt.Sprint("fake user network ", f.seq))
 	f.networks[id] = &fakeNetwork{
 		Network: network.Network{Name: req.Name, ID: id, Created: time.Now(), Scope: "local", Driver: "bridge", EnableIPv4: true,
-			Internal: req.Internal, Labels: maps.Clone(req.Labels), Options: maps.Clone(req.Options)},
+			Internal: req.Internal, Attachable: req.Attachable, Labels: maps.Clone(req.Labels), Options: maps.Clone(req.Options)},
 		members: map[string]bool{},
 	}
 	return network.CreateResponse{ID: id}, nil
