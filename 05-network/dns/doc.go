@@ -78,7 +78,10 @@
 //   - the server forwards from the host's namespace, so the host's
 //     loopback resolvers (127.0.0.53) work as upstreams as they are;
 //   - the gateway must exist before the server may bind it: the daemon
-//     calls AddNetwork once the network's bridge has its address.
+//     calls AddNetwork once the network's bridge has its address;
+//   - the queries enter the host (its input hook), not a container: a
+//     host firewall that drops what comes in from the bridges must let
+//     port 53 through. Docker's 127.0.0.11 never enters the host.
 //
 // Names are matched without regard to case, with or without the root's
 // trailing dot, and without the server's Domain if one is set. A name
