@@ -167,6 +167,11 @@ func reply(q *dns.Msg, rcode int) *dns.Msg {
 	resp := new(dns.Msg).SetRcode(q, rcode)
 	resp.Authoritative = rcode == dns.RcodeSuccess
 	resp.RecursionAvailable = true
+	// A query with EDNS0 gets an answer with EDNS0 (RFC 6891), which
+	// says how much this server takes over UDP.
+	if opt := q.IsEdns0(); opt != nil {
+		resp.SetEdns0(dns.DefaultMsgSize, false)
+	}
 	return resp
 }
 

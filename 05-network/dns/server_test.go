@@ -362,3 +362,40 @@ func TestAContainerOnTwoNetworksResolvesTheNamesOfBoth(t *testing.T) {
 	assert.Equal(t, "NXDOMAIN", dns.RcodeToString[resp.Rcode], "web is not on back: db is forwarded, and unknown upstream")
 	assert.Empty(t, answers(resp))
 }
+
+// A query with EDNS0 gets EDNS0 back, and a UDP answer as large as it
+// said it takes.
+func TestEDNS0(t *testing.T) {
+	up := startUpstream(t, "127.0.0.1")
+	s := newServer(t, up.addr)
+	addr := addNetwork(t, s, "n", "127.0.0.1", false)
+	require.NoError(t, s.SetEndpoint("n", Endpoint{ID: "c", Addr: netip.MustParseAddr("10.0.0.2"), Names: []string{"web"}}))
+	var many []string
+	for i := range 60 {
+		ip := netip.AddrFrom4([4]byte{10, 0, 1, byte(i)})
+		require.NoError(t, s.SetEndpoint("n", Endpoint{ID: "s" + strconv.Itoa(i), Addr: ip, Names: []string{"scaled"}}))
+		many = append(many, ip.String())
+	}
+	c := &dns.Client{Net: "udp", Timeout: 5 * time.Second}
+	for _, tc := range []struct {
+		name      string
+		edns      bool
+		truncated bool
+	}{
+		{"web.", true, false},
+		{"scaled.", false, true}, // 60 records: more than 512 bytes
+		{"scaled.", true, false}, // and less than 4096
+	} {
+		q := new(dns.Msg).SetQuestion(tc.name, dns.TypeA)
+		if tc.edns {
+			q.SetEdns0(4096, false)
+		}
+		resp, _, err := c.Exchange(q, addr.String())
+		require.NoError(t, err)
+		assert.Equal(t, tc.edns, resp.IsEdns0() != nil, "%s: EDNS0 back", tc.name)
+		assert.Equal(t, tc.truncated, resp.Truncated, "%s truncated", tc.name)
+		if tc.name == "scaled." && !tc.truncated {
+			assert.ElementsMatch(t, many, answers(resp))
+		}
+	}
+}
