@@ -21,7 +21,10 @@
 // Bind mounts rather than files written into the root filesystem: the
 // image stays as it was, what the container writes there goes to the
 // container's directory, and a commit of the container does not capture
-// them (they are not in its writable layer). Docker does the same.
+// them (they are not in its writable layer). Docker does the same. A
+// bind mount needs a file to mount on; MountPointLayer is a layer with
+// three empty ones, stacked on the image, so that an image without them
+// does not get them made in the container's own layer.
 //
 // Which nameservers resolv.conf names depends on the network:
 //
@@ -29,8 +32,9 @@
 //     (systemd-resolved) is the host's loopback; in the container it
 //     would be the container's own, where nothing listens. If nothing
 //     is left, Docker's fallback, 8.8.8.8 and 8.8.4.4.
-//   - a user network: one nameserver, the embedded server below, and
-//     "options ndots:0", so that "db" is asked as it is first.
+//   - a user network, when a Server serves it (Config.Embedded: berthd):
+//     one nameserver, the embedded server below, and "options ndots:0",
+//     so that "db" is asked as it is first.
 //   - --net host: the host's files, as they are.
 //
 // --dns, --dns-search and --dns-option replace the host's nameservers,
