@@ -110,17 +110,54 @@ func (c Config) hosts(ct Container, hostFile string) ([]byte, error) {
 		fmt.Fprintf(&b, "%s\t%s\n", ip, h.Name)
 	}
 	if !ct.HostNetwork {
-		// A hostname with dots is a full name: the short one follows
-		// it, as Docker writes it.
-		names := ct.Hostname
-		if short, _, ok := strings.Cut(names, "."); ok && short != "" {
-			names += " " + short
-		}
 		for _, a := range ct.Addrs {
-			fmt.Fprintf(&b, "%s\t%s\n", a, names)
+			fmt.Fprintf(&b, "%s\t%s\n", a, hostNames(ct.Hostname))
 		}
 	}
 	return b.Bytes(), nil
+}
+
+// hostNames are the names of a container's own lines in /etc/hosts: its
+// hostname, and if that is a full name (with dots), the short one after
+// it, as Docker writes them.
+func hostNames(hostname string) string {
+	if short, _, ok := strings.Cut(hostname, "."); ok && short != "" {
+		return hostname + " " + short
+	}
+	return hostname
+}
+
+// UpdateHosts makes the container's own lines of the /etc/hosts data
+// (its addresses with its hostname, as Files writes them) be addrs:
+// the lines of addresses it no longer has go, lines for new ones are
+// added at the end, and every other line stays, the container's own
+// edits included. For a container that is connected to a network, or
+// disconnected, while it runs, as Docker updates it.
+func UpdateHosts(data []byte, hostname string, addrs []netip.Addr) []byte {
+	names := hostNames(hostname)
+	seen := map[netip.Addr]bool{}
+	var b bytes.Buffer
+	for line := range strings.Lines(string(data)) {
+		f := strings.Fields(line)
+		if len(f) >= 2 && strings.Join(f[1:], " ") == names {
+			if a, err := netip.ParseAddr(f[0]); err == nil {
+				if !slices.Contains(addrs, a) || seen[a] {
+					continue
+				}
+				seen[a] = true
+			}
+		}
+		b.WriteString(line)
+	}
+	if b.Len() > 0 && !bytes.HasSuffix(b.Bytes(), []byte("\n")) {
+		b.WriteByte('\n')
+	}
+	for _, a := range addrs {
+		if !seen[a] {
+			fmt.Fprintf(&b, "%s\t%s\n", a, names)
+		}
+	}
+	return b.Bytes()
 }
 
 // resolvConf is /etc/resolv.conf: the host's, with --dns, --dns-search

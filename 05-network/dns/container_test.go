@@ -193,3 +193,30 @@ func TestMountPointLayer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "no temporary directory left")
 }
+
+func TestUpdateHosts(t *testing.T) {
+	ip := netip.MustParseAddr
+	const start = "127.0.0.1\tlocalhost\n1.2.3.4\ta\n10.88.0.2\tweb\n# the user's\n10.9.9.9\tweb-not\n"
+	for _, tc := range []struct {
+		name     string
+		data     string
+		hostname string
+		addrs    []netip.Addr
+		want     string
+	}{
+		{"connected: a line added", start, "web", []netip.Addr{ip("10.88.0.2"), ip("10.89.0.5")},
+			start + "10.89.0.5\tweb\n"},
+		{"disconnected: its line gone", start + "10.89.0.5\tweb\n", "web", []netip.Addr{ip("10.88.0.2")}, start},
+		{"nothing changed", start, "web", []netip.Addr{ip("10.88.0.2")}, start},
+		{"the last address gone", start, "web", nil,
+			"127.0.0.1\tlocalhost\n1.2.3.4\ta\n# the user's\n10.9.9.9\tweb-not\n"},
+		{"a full hostname", "10.88.0.2\tweb.example.test web\n", "web.example.test", []netip.Addr{ip("10.89.0.5")},
+			"10.89.0.5\tweb.example.test web\n"},
+		{"no final newline", "127.0.0.1\tlocalhost", "web", []netip.Addr{ip("10.88.0.2")},
+			"127.0.0.1\tlocalhost\n10.88.0.2\tweb\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, string(UpdateHosts([]byte(tc.data), tc.hostname, tc.addrs)))
+		})
+	}
+}

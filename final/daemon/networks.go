@@ -293,7 +293,7 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req apinet.Conn
 		return giveKind(errdefs.ErrInvalidArgument, err)
 	}
 	d.endpointsChanged(e)
-	return nil
+	return d.hostsChanged(e)
 }
 
 // connectable refuses containers that have no network namespace of
@@ -333,7 +333,7 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req apinet.D
 		return giveKind(errdefs.ErrInvalidArgument, err)
 	}
 	d.endpointsChanged(e)
-	return nil
+	return d.hostsChanged(e)
 }
 
 // endpointAttachment is chapter 05's attachment of a container to network netID,

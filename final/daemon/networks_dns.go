@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -10,6 +13,7 @@ import (
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/05-network/dns"
 	"github.com/berth-project/berth/05-network/network"
+	"github.com/berth-project/berth/07-logs/shim"
 )
 
 // names keeps berthd's DNS server (chapter 05's dns.Server, one per
@@ -173,4 +177,41 @@ func shareNameFiles(spec *layer.InitSpec, root, id, other string) {
 			spec.Rootfs.Volumes[i].Source = resolv
 		}
 	}
+}
+
+// hostsMu serialises the rewrites of the containers' /etc/hosts.
+var hostsMu sync.Mutex
+
+// hostsChanged brings the /etc/hosts of container e up to date after a
+// connect or disconnect while it runs: a line with its address on each
+// of its networks, as Docker adds and removes them (a stopped container
+// gets its file anew at its next start). The file is rewritten in place:
+// it is mounted in the container, which would not see a new one.
+func (d *Daemon) hostsChanged(e *entry) error {
+	st, err := e.c.State()
+	if err != nil || st.Status != shim.Running || e.rec == nil {
+		return nil
+	}
+	ep, err := network.Load(d.opts.DataRoot, e.id)
+	if err != nil {
+		return nil // not on a bridge
+	}
+	var addrs []netip.Addr
+	for _, i := range ep.Interfaces {
+		addrs = append(addrs, i.IP)
+	}
+	_, hosts, _ := dns.Paths(e.c.Dir())
+	hostsMu.Lock()
+	defer hostsMu.Unlock()
+	data, err := os.ReadFile(hosts)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // started by a berthd that wrote none
+	}
+	if err == nil {
+		err = os.WriteFile(hosts, dns.UpdateHosts(data, e.rec.Config.Hostname, addrs), 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("container %s: updating /etc/hosts: %w", e.id, err)
+	}
+	return nil
 }

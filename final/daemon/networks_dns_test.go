@@ -93,8 +93,14 @@ func TestNamesResolveOnTheirNetworkOnly(t *testing.T) {
 	assert.Equal(t, []string{db}, l.resolve("app", "db"))
 	assert.Empty(t, l.resolve("web", "db"), "web is still on front only")
 
+	hostname := l.inspect("app").Config.Hostname
+	assert.Contains(t, l.ok("exec", "app", "cat", "/etc/hosts"), appBack+"\t"+hostname+"\n", "its new address in its /etc/hosts")
+
 	l.ok("network", "disconnect", "back", "app")
 	assert.Empty(t, l.resolve("db", "app"), "disconnected")
+	hosts := l.ok("exec", "app", "cat", "/etc/hosts")
+	assert.NotContains(t, hosts, appBack, "and gone from its /etc/hosts")
+	assert.Contains(t, hosts, app+"\t"+hostname+"\n")
 	l.ok("stop", "-t", "0", "web")
 	assert.Empty(t, l.resolve("app", "web"), "stopped")
 	l.ok("start", "web")
