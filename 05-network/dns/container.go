@@ -232,29 +232,39 @@ var fileTargets = []struct{ name, target string }{
 // capture them.
 func (f Files) Write(dir string) ([]rootfs.Volume, error) {
 	contents := [][]byte{f.Hostname, f.Hosts, f.ResolvConf}
-	var vols []rootfs.Volume
-	for i, ft := range fileTargets {
-		src := filepath.Join(dir, ft.name)
+	vols := Volumes(dir)
+	for i, v := range vols {
 		// A new file each time, not the last start's truncated: ext4
 		// flushes a file that was truncated and written again to the
 		// disk when it is closed (auto_da_alloc), 0.3 ms or more on
 		// the path of every start. Nothing has the old one mounted:
 		// the container is not running.
-		if err := os.Remove(src); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("writing the container's %s: %w", ft.target, err)
+		if err := os.Remove(v.Source); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("writing the container's %s: %w", v.Target, err)
 		}
-		if err := os.WriteFile(src, contents[i], 0o644); err != nil {
-			return nil, fmt.Errorf("writing the container's %s: %w", ft.target, err)
+		if err := os.WriteFile(v.Source, contents[i], 0o644); err != nil {
+			return nil, fmt.Errorf("writing the container's %s: %w", v.Target, err)
 		}
-		vols = append(vols, rootfs.Volume{Source: src, Target: ft.target})
 	}
 	return vols, nil
+}
+
+// Volumes are the bind mounts of the files that Write puts in dir: what
+// mounts them in the container, for whoever mounts a container's root
+// without starting it (docker cp of a stopped container).
+func Volumes(dir string) []rootfs.Volume {
+	vols := make([]rootfs.Volume, len(fileTargets))
+	for i, ft := range fileTargets {
+		vols[i] = rootfs.Volume{Source: filepath.Join(dir, ft.name), Target: ft.target}
+	}
+	return vols
 }
 
 // Paths are where Files.Write puts the files in dir, as docker inspect
 // shows them (HostnamePath, HostsPath, ResolvConfPath).
 func Paths(dir string) (hostname, hosts, resolvConf string) {
-	return filepath.Join(dir, fileTargets[0].name), filepath.Join(dir, fileTargets[1].name), filepath.Join(dir, fileTargets[2].name)
+	v := Volumes(dir)
+	return v[0].Source, v[1].Source, v[2].Source
 }
 
 // MountPointLayer returns a directory under root, made on first use,
