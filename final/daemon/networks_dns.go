@@ -27,9 +27,9 @@ import (
 //     server there;
 //   - a running container is in the records of each user network it is
 //     on, under its name, its aliases and its short ID (each also as
-//     NAME.NETWORK), from its start
-//     or connect to its disconnect, exit or removal (the daemon's
-//     EndpointWatcher calls). Its --dns servers are its own upstreams.
+//     NAME.NETWORK), from its start or connect to its disconnect, exit
+//     or removal (the daemon's EndpointWatcher calls). Its --dns servers
+//     are its own upstreams.
 //
 // Names the server does not know go to Options.DNSUpstreams, or the
 // nameservers of the host's /etc/resolv.conf as the daemon found it at
