@@ -4,6 +4,7 @@
 //
 //	sudo go run ./05-network run --image DIR[:DIR...] [--net bridge|host|none] \
 //	     [-p [HOSTIP:][HOSTPORT:]CONTAINERPORT[/udp]]... [--bridge NAME] [--subnet CIDR] \
+//	     [--add-host NAME:IP]... [--dns IP]... [--dns-search DOMAIN]... [--dns-option OPT]... \
 //	     [chapter 01-04 flags] -- CMD [ARG...]
 //	sudo go run ./05-network diff [--root DIR] CONTAINER
 //	sudo go run ./05-network rm [--root DIR] CONTAINER...
@@ -15,9 +16,11 @@
 // ports before anything is created (network.Allocate), wires the
 // container's network namespace to the bridge while init waits for its
 // spec (Endpoint.Attach), and removes it all when the container is gone
-// (Endpoint.Release). `network create` makes a user-defined network, a
-// bridge of its own that `run --network NAME` puts containers on, apart
-// from the other networks (network.CreateNetwork). Nothing is new on the container side: eth0 is
+// (Endpoint.Release). It also writes the container's /etc/hostname,
+// /etc/hosts and /etc/resolv.conf and bind-mounts them (the dns package).
+// `network create` makes a user-defined network, a bridge of its own that
+// `run --network NAME` puts containers on, apart from the other networks
+// (network.CreateNetwork). Nothing is new on the container side: eth0 is
 // configured from the host, so the init is chapter 04's. The concept lives
 // in the network package (start with doc.go, then run.go and endpoint.go).
 package main
@@ -32,6 +35,7 @@ var program = namespace.Program{
 	Name: "05-network",
 	Usage: "usage: 05-network run --image DIR[:DIR...] [--net bridge|host|none] [-p [HOSTIP:][HOSTPORT:]CONTAINERPORT[/udp]]...\n" +
 		"                     [--bridge NAME] [--subnet CIDR] [--keep] [--root DIR]\n" +
+		"                     [--add-host NAME:IP]... [--dns IP]... [--dns-search DOMAIN]... [--dns-option OPT]...\n" +
 		"                     [-v HOST:CONTAINER[:ro]]... [-e KEY=VALUE]... [-w DIR] [--read-only]\n" +
 		"                     [--memory SIZE] [--cpus N] [--pids-limit N]\n" +
 		"                     [--hostname NAME] [--userns] [--init] -- CMD [ARG...]\n" +

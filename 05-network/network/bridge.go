@@ -40,7 +40,14 @@ func ensureBridge(name string, gw netip.Prefix) (netlink.Link, error) {
 		if err := checkOverlap(subnet); err != nil {
 			return nil, fmt.Errorf("bridge %s: %w", name, err)
 		}
-		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
+		// A MAC address of its own, set: a bridge without one takes
+		// the lowest of its ports', and changes it when that port
+		// goes. The containers' ARP caches would then hold a gateway
+		// MAC nobody answers to, and whatever they send to the
+		// gateway (the DNS server there, the way out) is lost until
+		// they ask again, seconds later. An address that was set
+		// stays. Like the containers', it is made of the IP address.
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, HardwareAddr: macFor(gw.Addr())}}
 		if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
 			return nil, fmt.Errorf("creating bridge %s: %w", name, err)
 		}

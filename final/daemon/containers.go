@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/04-cow-layers/layer"
+	"github.com/berth-project/berth/05-network/dns"
 	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/shim"
@@ -639,6 +640,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 		},
 	}
 	if rw, err := layer.Open(d.opts.DataRoot, e.id); err == nil {
+		info.HostnamePath, info.HostsPath, info.ResolvConfPath = dns.Paths(rw.Dir)
 		info.GraphDriver = &storage.DriverData{Name: "overlay", Data: map[string]string{
 			"LowerDir":  strings.Join(image.TopmostFirst(rw.Lower), ":"),
 			"UpperDir":  rw.Upper(),

@@ -23,6 +23,7 @@ import (
 	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
 	"github.com/berth-project/berth/04-cow-layers/layer"
+	"github.com/berth-project/berth/05-network/dns"
 	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/logs"
@@ -152,7 +153,13 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req container
 	// Chapter 04's writable layer makes the container's directory; the
 	// record of chapter 07's store goes into it (Create accepts a
 	// directory another package made for it).
-	rw, err := layer.Create(d.opts.DataRoot, id, dirs)
+	// On top of the image, the mount points of the container's
+	// /etc/hosts and friends (chapter 05), which are not its changes.
+	mountPoints, err := dns.MountPointLayer(d.opts.DataRoot)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	rw, err := layer.Create(d.opts.DataRoot, id, append(slices.Clone(dirs), mountPoints))
 	if err != nil {
 		return container.CreateResponse{}, errors.Join(err, d.removeVolumes(rec.newVolumes))
 	}
@@ -272,6 +279,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	// its end waits for no disk (chapter 04).
 	o.Layer.Root, o.Layer.Persist, o.Layer.Volatile = d.opts.DataRoot, true, host.AutoRemove
 	if o.Net, err = d.networkConfig(&cfg, &host, req.NetworkingConfig); err != nil {
+		return fail(err)
+	}
+	if o.DNS, err = nameConfig(&cfg, &host); err != nil {
 		return fail(err)
 	}
 	spec := runSpec{Args: args}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,6 +68,9 @@ func prepareLab(t testing.TB) *lab {
 		Version:  "test",
 		Bridge:   bridge.Bridge,
 		Subnet:   bridge.Subnet.String(),
+		// The user networks' DNS server forwards nowhere: a test
+		// never sends a query to the host's resolvers.
+		DNSUpstreams: []netip.AddrPort{},
 	}
 	l := &lab{t: t, opts: opts, seen: map[string]bool{}}
 	l.importBusybox()

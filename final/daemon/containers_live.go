@@ -523,7 +523,7 @@ func (d *Daemon) Close() error {
 	l.closed = true
 	close(l.done)
 	l.mu.Unlock()
-	err := errors.Join(l.inotify.Close(), d.spares.Close())
+	err := errors.Join(l.inotify.Close(), d.spares.Close(), d.closeNames())
 	l.removes.Wait()
 	deletions.Wait()
 	// From now on the shims clean up after their containers themselves.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -47,8 +48,13 @@ type Options struct {
 	// (Docker's).
 	AddressPools []netip.Prefix
 	// Endpoints, if set, is told where the containers are on the
-	// user-defined networks (networks.go): a network's DNS server.
+	// user-defined networks (networks.go) instead of the daemon's own
+	// DNS server (networks_dns.go), which then does not run.
 	Endpoints EndpointWatcher
+	// DNSUpstreams are where the DNS server of the user networks
+	// forwards the names it does not know; nil means the nameservers
+	// of the host's /etc/resolv.conf, empty none (SERVFAIL).
+	DNSUpstreams []netip.AddrPort
 }
 
 // Defaults for Options.
@@ -79,6 +85,8 @@ type Daemon struct {
 	// spares keeps a shim started ahead of the next container start
 	// (chapter 07's spares.go): its start-up is off the path of run.
 	spares *shim.Spares
+	// names is the DNS server of the user networks (networks_dns.go).
+	names *names
 
 	// warnings are shown by `info`: what the daemon could not set up
 	// as it wanted, and works without.
@@ -150,11 +158,23 @@ func New(opts Options) (*Daemon, error) {
 	} else if len(torn) > 0 {
 		d.warnings = append(d.warnings, fmt.Sprintf("WARNING: removed %d container(s) whose records a crash tore: %s", len(torn), strings.Join(torn, ", ")))
 	}
+	// The user networks' DNS server, before the running containers
+	// are told to it (startLive).
+	if d.opts.Endpoints == nil {
+		if d.names, err = newNames(opts.DataRoot, opts.DNSUpstreams); err != nil {
+			d.supervisor.Close()
+			return nil, fmt.Errorf("daemon: %w", err)
+		}
+		d.opts.Endpoints = d.names
+		if err := d.names.sync(); err != nil {
+			d.warnings = append(d.warnings, "WARNING: DNS server: "+err.Error())
+		}
+	}
 	// Re-attach to the containers that shims kept running meanwhile,
 	// and finish what happened while no daemon ran (containers_live.go).
 	if err := d.startLive(); err != nil {
 		d.supervisor.Close()
-		return nil, fmt.Errorf("daemon: %w", err)
+		return nil, errors.Join(fmt.Errorf("daemon: %w", err), d.closeNames())
 	}
 	d.spares = Runtime.Spares()
 	return d, nil

@@ -33,7 +33,9 @@
 //
 //	<DataRoot>/containers/<id>/   config.json state.json exit.json (chapter 07),
 //	                              container.log, upper/ work/ (chapter 04),
-//	                              image.json (chapter 06), api.json (the request)
+//	                              image.json (chapter 06), api.json (the request),
+//	                              hosts resolv.conf hostname (chapter 05, at start)
+//	<DataRoot>/dns/mountpoints/   chapter 05's: the empty files they are mounted on
 //	<DataRoot>/names/<name>       the name, reserved atomically
 //	<DataRoot>/images/            chapter 06's store, with a lease per container
 //	<DataRoot>/network/           chapter 05's: user networks, address leases,
@@ -59,8 +61,10 @@
 // network connect and disconnect change them between starts; the shim's
 // start reads them (network.Config.Recorded), and a connect to a running
 // container hot-plugs the interface. Whoever needs to know where the
-// containers are on the user networks (a DNS server for them) is an
-// EndpointWatcher (Options.Endpoints), told at every change.
+// containers are on the user networks is an EndpointWatcher
+// (Options.Endpoints), told at every change: by default the daemon's own
+// DNS server (networks_dns.go, chapter 05's dns.Server), which serves
+// every user network on its gateway from its creation to its removal.
 //
 // # Events without polling
 //

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-project/berth/04-cow-layers/layer"
+	"github.com/berth-project/berth/05-network/dns"
 	"github.com/berth-project/berth/06-images/image"
 )
 
@@ -142,11 +144,14 @@ func TestS31_RmiUntagsThenDeletesAndRefusesWhatAContainerUses(t *testing.T) {
 	assert.Equal(t, []deleteResponse{{Untagged: "busybox:latest"}, {Deleted: id}}, res.Items)
 	_, err = e.client.ImageInspect(ctx, id)
 	assert.True(t, errdefs.IsNotFound(err))
-	for _, dir := range rw.Lower {
+	// The image's layers: the last lower layer is chapter 05's mount
+	// points of /etc/hosts and friends, shared by every container.
+	imageLayers := rw.Lower[:len(rw.Lower)-1]
+	for _, dir := range imageLayers {
 		assert.DirExists(t, dir, "a layer a container uses stays")
 	}
 	e.removeContainer(cid)
-	for _, dir := range rw.Lower {
+	for _, dir := range imageLayers {
 		assert.NoDirExists(t, dir, "and goes with the container")
 	}
 	assert.Equal(t, 0, countDir(t, filepath.Join(e.root, "images", "blobs", "sha256")), "no blob is left")
@@ -344,13 +349,15 @@ func TestS18_TwentyContainersShareTheImagesLayers(t *testing.T) {
 	}
 	before := shared()
 
+	mountPoints, err := dns.MountPointLayer(e.root)
+	require.NoError(t, err)
 	const n = 20
 	var total int64
 	for i := 0; i < n; i++ {
 		cid := e.makeContainer("", "busybox", "sh", "-c", "echo container > /mine")
 		rw, err := layer.Open(e.root, cid)
 		require.NoError(t, err)
-		assert.Equal(t, dirs, rw.Lower, "every container stacks the same layer directories")
+		assert.Equal(t, append(slices.Clone(dirs), mountPoints), rw.Lower, "every container stacks the same layer directories, and the mount points of /etc/hosts and friends")
 		use, err := rw.Usage()
 		require.NoError(t, err)
 		total += use

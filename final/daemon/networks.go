@@ -167,6 +167,7 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req apinet.CreateRequest) (a
 	case err != nil:
 		return apinet.CreateResponse{}, err
 	}
+	d.networksChanged()
 	return apinet.CreateResponse{ID: n.ID}, nil
 }
 
@@ -238,6 +239,7 @@ func (d *Daemon) NetworkRemove(ctx context.Context, ref string) error {
 	case errors.Is(err, network.ErrNetworkInUse):
 		return errdefs.ErrConflict.WithMessage(err.Error())
 	}
+	d.networksChanged()
 	return err
 }
 
@@ -319,7 +321,7 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req apinet.Conn
 		return giveKind(errdefs.ErrInvalidArgument, err)
 	}
 	d.endpointsChanged(e)
-	return nil
+	return d.hostsChanged(e)
 }
 
 // connectable refuses containers that have no network namespace of
@@ -359,7 +361,7 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req apinet.D
 		return giveKind(errdefs.ErrInvalidArgument, err)
 	}
 	d.endpointsChanged(e)
-	return nil
+	return d.hostsChanged(e)
 }
 
 // endpointAttachment is chapter 05's attachment of a container to network netID,
@@ -509,6 +511,9 @@ type EndpointInfo struct {
 	Gateway   netip.Addr // where the network's DNS server listens
 	IP        netip.Addr // the container's address
 	Names     []string   // the container's name, aliases and short ID
+	Internal  bool       // the network has no way out: forward nothing
+	// Upstreams are the container's own resolvers (--dns), on port 53.
+	Upstreams []netip.AddrPort
 }
 
 // EndpointWatcher is told the user-network endpoints of a container
@@ -551,7 +556,8 @@ func (d *Daemon) userEndpoints(e *entry) []EndpointInfo {
 				aliases = a.Aliases
 			}
 		}
-		out = append(out, EndpointInfo{Network: i.NetworkName, NetworkID: i.Network, Gateway: i.Gateway, IP: i.IP, Names: d.dnsNames(e, aliases)})
+		out = append(out, EndpointInfo{Network: i.NetworkName, NetworkID: i.Network, Gateway: i.Gateway, IP: i.IP, Names: d.dnsNames(e, aliases),
+			Internal: i.Internal, Upstreams: dnsUpstreams(e)})
 	}
 	return out
 }

@@ -185,6 +185,9 @@ func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Proces
 	spec.Command.UID, spec.Command.GID = s.UID, s.GID
 	spec.Capabilities = s.Capabilities
 	spec.NoNewPrivileges = s.NoNewPrivileges
+	if s.NetContainer != "" {
+		shareNameFiles(&spec, o.Layer.Root, c.ID(), s.NetContainer)
+	}
 	ctr.Spec = spec
 	return ctr.Start()
 }
