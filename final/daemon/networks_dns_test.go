@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/vishvananda/netlink"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -110,6 +111,24 @@ func TestNamesResolveOnTheirNetworkOnly(t *testing.T) {
 	// kept running meanwhile.
 	l.restart()
 	assert.Equal(t, []string{l.ipOn("web", "front").String()}, l.resolve("app", "www"), "after a restart of the daemon")
+
+	// Names aside, the networks do not reach each other; and removed,
+	// they leave nothing on the host.
+	assert.True(t, l.reaches("app", l.ipOn("web", "front")))
+	assert.False(t, l.reaches("app", netip.MustParseAddr(db)), "front to back is dropped")
+	assert.False(t, l.reaches("db", l.ipOn("web", "front")), "back to front is dropped")
+	var bridges []string
+	for _, name := range []string{"front", "back"} {
+		n := l.networkInspect(name)
+		bridges = append(bridges, "br-"+n.ID[:12]) // Docker's name for a user network's bridge
+		_, err := netlink.LinkByName(bridges[len(bridges)-1])
+		require.NoError(t, err, "the bridge of %s", name)
+	}
+	l.ok("rm", "-f", "web", "app", "db")
+	l.ok("network", "rm", "front", "back")
+	for _, br := range bridges {
+		bridgeGone(t, br)
+	}
 }
 
 // On an --internal network the names of its containers resolve, and
