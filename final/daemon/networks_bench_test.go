@@ -2,15 +2,22 @@ package daemon
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+	"github.com/moby/moby/api/types/container"
 	apinet "github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/05-network/nettest"
+	"github.com/berth-project/berth/05-network/network"
 )
 
 // User networks, measured beside a real dockerd in the same run (its
@@ -119,4 +126,94 @@ func BenchmarkRunRmOnAUserNetwork(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkDNSLookupFromAContainer: one lookup of a container's name,
+// sent from inside another container's network namespace to the
+// resolver its /etc/resolv.conf names (berthd: the network's gateway;
+// dockerd: 127.0.0.11), over UDP, as the container's resolver sends it.
+// Goal: a median under 1 ms.
+func BenchmarkDNSLookupFromAContainer(b *testing.B) {
+	for _, e := range benchEngines(b) {
+		b.Run(e.name, func(b *testing.B) {
+			ctx := context.Background()
+			e.userNetwork(b, "bench-dns")
+			asker := e.runDetached(b, "bench-asker", "bench-dns")
+			e.runDetached(b, "bench-target", "bench-dns")
+			info, err := e.client.ContainerInspect(ctx, asker, client.ContainerInspectOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			pid := info.Container.State.Pid
+			resolver := nameserverOf(b, pid)
+			conn := dialInNetns(b, fmt.Sprintf("/proc/%d/ns/net", pid), netip.AddrPortFrom(resolver, 53))
+			q := new(dns.Msg).SetQuestion("bench-target.", dns.TypeA)
+			var times []time.Duration
+			for b.Loop() {
+				begin := time.Now()
+				if err := conn.WriteMsg(q); err != nil {
+					b.Fatal(err)
+				}
+				resp, err := conn.ReadMsg()
+				times = append(times, time.Since(begin))
+				if err != nil || len(resp.Answer) != 1 {
+					b.Fatalf("lookup from the container: %v, %v", err, resp)
+				}
+			}
+			reportMedian(b, times)
+		})
+	}
+}
+
+// runDetached runs busybox sleep as name on network, removed at the end.
+func (e benchEngine) runDetached(b *testing.B, name, network string) string {
+	ctx := context.Background()
+	created, err := e.client.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name:       name,
+		Config:     &container.Config{Image: "busybox", Cmd: []string{"sleep", "1000"}},
+		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(network)},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_, _ = e.client.ContainerRemove(ctx, created.ID, client.ContainerRemoveOptions{Force: true})
+	})
+	if _, err := e.client.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	return created.ID
+}
+
+// nameserverOf reads the first nameserver of the resolv.conf that the
+// container with init pid sees.
+func nameserverOf(b *testing.B, pid int) netip.Addr {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/etc/resolv.conf", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if addr, ok := strings.CutPrefix(strings.TrimSpace(line), "nameserver "); ok {
+			return netip.MustParseAddr(strings.TrimSpace(addr))
+		}
+	}
+	b.Fatalf("no nameserver in the resolv.conf of pid %d:\n%s", pid, data)
+	return netip.Addr{}
+}
+
+// dialInNetns makes a UDP socket in the network namespace nsPath,
+// connected to addr: the socket stays in that namespace whichever thread
+// uses it later (chapter 05's InNetns says how the thread gets there
+// and back).
+func dialInNetns(b *testing.B, nsPath string, addr netip.AddrPort) *dns.Conn {
+	var conn net.Conn
+	err := network.InNetns(nsPath, func() (err error) {
+		conn, err = net.Dial("udp", addr.String())
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = conn.Close() })
+	return &dns.Conn{Conn: conn}
 }
