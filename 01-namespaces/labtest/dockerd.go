@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,12 +25,13 @@ import (
 // creates in it are that test's; their containers reach each other, and
 // nothing is published or masqueraded.)
 type Dockerd struct {
-	sock   string
-	dir    string
-	cgroup string // the parent of its containers' cgroups
-	cmd    *exec.Cmd
-	env    []string
-	cli    string
+	sock    string
+	stopped chan struct{} // closed once dockerd has exited
+	dir     string
+	cgroup  string // the parent of its containers' cgroups
+	cmd     *exec.Cmd
+	env     []string
+	cli     string
 }
 
 // StartDockerd starts a dockerd for t, or skips t (fails it under
@@ -74,7 +76,20 @@ func StartDockerd(t testing.TB) *Dockerd {
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	// If the test binary dies, so does dockerd (which stops containerd).
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := d.cmd.Start(); err != nil {
+	// The parent-death signal is tied to the thread that forks, not to
+	// the process: dockerd would get it as soon as the Go runtime ended
+	// that thread (it ends the threads of goroutines that exit locked,
+	// as namespace work does). So dockerd is started from a thread of
+	// its own, which lives until dockerd is stopped.
+	started := make(chan error)
+	d.stopped = make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		started <- d.cmd.Start()
+		<-d.stopped
+		runtime.UnlockOSThread()
+	}()
+	if err := <-started; err != nil {
 		t.Fatalf("dockerd: %v", err)
 	}
 	d.env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+filepath.Join(dir, "cli"))
@@ -110,6 +125,7 @@ func (d *Dockerd) Run(args ...string) (string, error) {
 // makes sure no process it started is left, unmounts what is left under
 // its directories and removes them.
 func (d *Dockerd) stop(t testing.TB) {
+	defer close(d.stopped)
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { _ = d.cmd.Wait(); close(done) }()
