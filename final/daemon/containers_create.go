@@ -237,7 +237,7 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		host = *req.HostConfig
 	}
 	fail := func(err error) (*record, runSpec, shim.Config, error) { return nil, runSpec{}, shim.Config{}, err }
-	if err := checkUnsupported(&host); err != nil {
+	if err := checkUnsupported(&cfg, &host); err != nil {
 		return fail(err)
 	}
 	mergeImageConfig(&cfg, img.Config.Config)
@@ -393,34 +393,6 @@ func withValues(env []string) []string {
 		}
 	}
 	return out
-}
-
-// checkUnsupported refuses what berth cannot do rather than silently
-// running the container without it.
-func checkUnsupported(h *container.HostConfig) error {
-	switch {
-	case h.Privileged:
-		return invalid("berth does not run privileged containers (--privileged)")
-	case h.PidMode != "" && h.PidMode != "private":
-		return invalid("--pid %s is not supported: a container has its own PID namespace", h.PidMode)
-	case h.IpcMode != "" && h.IpcMode != "private" && h.IpcMode != "shareable":
-		return invalid("--ipc %s is not supported: a container has its own IPC namespace", h.IpcMode)
-	case h.UTSMode != "" && h.UTSMode != "private":
-		return invalid("--uts %s is not supported: a container has its own UTS namespace", h.UTSMode)
-	case len(h.Devices) > 0:
-		return invalid("--device is not supported")
-	case len(h.Links) > 0:
-		return invalid("--link is not supported")
-	case h.RestartPolicy.Name != "" && h.RestartPolicy.Name != "no":
-		return invalid("restart policy %q is not supported: berth does not restart containers", h.RestartPolicy.Name)
-	case h.CgroupnsMode == "host":
-		return invalid("--cgroupns host is not supported: a container has its own cgroup namespace")
-	case h.VolumeDriver != "" && h.VolumeDriver != "local":
-		return invalid("volume driver %q is not supported: berth has the local driver", h.VolumeDriver)
-	case h.CpusetCpus != "" || h.CpusetMems != "":
-		return invalid("--cpuset-cpus and --cpuset-mems are not supported: berth limits CPU time (--cpus), not CPUs")
-	}
-	return nil
 }
 
 // resources turns the API's limits into chapter 02's, with Docker's

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,7 +32,10 @@ func (f *Fake) NetworkList(context.Context) ([]network.Inspect, error) {
 			Containers: map[string]network.EndpointResource{},
 		})
 	}
-	for _, n := range f.networks {
+	// By name: the same networks are listed, and pruned, in the same
+	// order every time.
+	sorted := slices.SortedFunc(maps.Values(f.networks), func(a, b *fakeNetwork) int { return strings.Compare(a.Name, b.Name) })
+	for _, n := range sorted {
 		in := network.Inspect{Network: n.Network, Containers: map[string]network.EndpointResource{}}
 		for id := range n.members {
 			if c := f.containers[id]; c != nil {

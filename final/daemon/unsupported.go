@@ -1,0 +1,82 @@
+package daemon
+
+import (
+	"strconv"
+
+	"github.com/moby/moby/api/types/container"
+)
+
+// A create request is refused, with a 400 that names the option, for
+// every field berth would not apply. A container that runs without the
+// limit, the capability drop or the restart policy its user asked for,
+// and says nothing, is worse than one that does not run: the user finds
+// out in production. So every field of the request is either applied
+// (translate and the functions it calls), harmless to keep as it is
+// (Annotations and labels are only recorded; ContainerIDFile is the
+// client's), or refused here. When berth learns an option, its line
+// goes.
+//
+// The docker CLI fills in some fields even when the user set nothing
+// (MemorySwappiness -1, RestartPolicy "no", empty lists): those values
+// mean "nothing asked" and pass.
+
+// unsupported is one option berth refuses: whether the request asks for
+// it, and the message that names it.
+type unsupported struct {
+	asked bool
+	what  string
+}
+
+// checkUnsupported refuses the first option of the request that berth
+// does not apply.
+func checkUnsupported(cfg *container.Config, h *container.HostConfig) error {
+	r := &h.Resources
+	for _, u := range []unsupported{
+		{h.Privileged, "berth does not run privileged containers (--privileged)"},
+		{h.PidMode != "" && h.PidMode != "private", "--pid " + string(h.PidMode) + " is not supported: a container has its own PID namespace"},
+		{h.IpcMode != "" && h.IpcMode != "private" && h.IpcMode != "shareable", "--ipc " + string(h.IpcMode) + " is not supported: a container has its own IPC namespace"},
+		{h.UTSMode != "" && h.UTSMode != "private", "--uts " + string(h.UTSMode) + " is not supported: a container has its own UTS namespace"},
+		{h.UsernsMode != "" && h.UsernsMode != "host", "--userns " + string(h.UsernsMode) + " is not supported"},
+		{h.CgroupnsMode == "host", "--cgroupns host is not supported: a container has its own cgroup namespace"},
+		{h.Cgroup != "", "--cgroup (HostConfig.Cgroup) is not supported"},
+		{len(h.Links) > 0, "--link is not supported"},
+		{h.RestartPolicy.Name != "" && h.RestartPolicy.Name != "no", "restart policy " + strconv.Quote(string(h.RestartPolicy.Name)) + " is not supported: berth does not restart containers"},
+		{h.VolumeDriver != "" && h.VolumeDriver != "local", "volume driver " + strconv.Quote(h.VolumeDriver) + " is not supported: berth has the local driver"},
+		{len(h.GroupAdd) > 0, "--group-add is not supported"},
+		{h.OomScoreAdj != 0, "--oom-score-adj is not supported"},
+		{len(h.Sysctls) > 0, "--sysctl is not supported"},
+		{len(h.StorageOpt) > 0, "--storage-opt is not supported"},
+		{h.Runtime != "", "--runtime " + strconv.Quote(h.Runtime) + " is not supported: berth runs its containers itself"},
+		{h.Umask != nil, "Umask is not supported"},
+		{h.Isolation != "" && h.Isolation != "default", "--isolation " + string(h.Isolation) + " is not supported"},
+		{h.MaskedPaths != nil || h.ReadonlyPaths != nil, "--security-opt systempaths (MaskedPaths, ReadonlyPaths) is not supported: berth masks Docker's default paths"},
+		{len(r.Devices) > 0, "--device is not supported"},
+		{len(r.DeviceCgroupRules) > 0, "--device-cgroup-rule is not supported"},
+		{len(r.DeviceRequests) > 0, "--gpus (DeviceRequests) is not supported"},
+		{r.CpusetCpus != "" || r.CpusetMems != "", "--cpuset-cpus and --cpuset-mems are not supported: berth limits CPU time (--cpus), not CPUs"},
+		{r.CPUShares != 0, "--cpu-shares is not supported: berth limits CPU time (--cpus)"},
+		{r.CPURealtimePeriod != 0 || r.CPURealtimeRuntime != 0, "--cpu-rt-period and --cpu-rt-runtime are not supported"},
+		{r.CgroupParent != "", "--cgroup-parent is not supported"},
+		{r.BlkioWeight != 0 || len(r.BlkioWeightDevice) > 0, "--blkio-weight and --blkio-weight-device are not supported"},
+		{len(r.BlkioDeviceReadBps) > 0 || len(r.BlkioDeviceWriteBps) > 0 || len(r.BlkioDeviceReadIOps) > 0 || len(r.BlkioDeviceWriteIOps) > 0,
+			"--device-read-bps, --device-write-bps, --device-read-iops and --device-write-iops are not supported"},
+		{r.MemoryReservation != 0, "--memory-reservation is not supported"},
+		{r.MemorySwap > 0, "--memory-swap is not supported"},
+		{r.MemorySwappiness != nil && *r.MemorySwappiness != -1, "--memory-swappiness is not supported"},
+		{r.OomKillDisable != nil && *r.OomKillDisable, "--oom-kill-disable is not supported"},
+		{len(r.Ulimits) > 0, "--ulimit is not supported"},
+		{r.CPUCount != 0 || r.CPUPercent != 0 || r.IOMaximumIOps != 0 || r.IOMaximumBandwidth != 0, "--cpu-count, --cpu-percent, --io-maxiops and --io-maxbandwidth are Windows options"},
+		{cfg.Healthcheck != nil && !noHealthcheck(cfg.Healthcheck), "--health-cmd (a health check) is not supported: berth does not run health checks"},
+	} {
+		if u.asked {
+			return invalid("%s", u.what)
+		}
+	}
+	return nil
+}
+
+// noHealthcheck reports whether hc asks for no health check at all
+// (--no-healthcheck, or nothing to run).
+func noHealthcheck(hc *container.HealthConfig) bool {
+	return len(hc.Test) == 0 || (len(hc.Test) == 1 && hc.Test[0] == "NONE")
+}

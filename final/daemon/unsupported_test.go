@@ -1,0 +1,87 @@
+package daemon
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Every option berth does not apply is refused with a 400 that names it;
+// what the docker CLI sends when the user asked for nothing passes.
+func TestOptionsBerthDoesNotApplyAreRefused(t *testing.T) {
+	// What docker 28 sent for `docker run -d busybox ...`, captured.
+	data, err := os.ReadFile("../cli/testdata/docker28-run-detached.json")
+	require.NoError(t, err)
+	var plain container.CreateRequest
+	require.NoError(t, json.Unmarshal(data, &plain))
+	require.NotNil(t, plain.HostConfig)
+	require.NoError(t, checkUnsupported(plain.Config, plain.HostConfig), "the CLI's defaults ask for nothing")
+
+	ten, yes := uint32(0o22), true
+	swappiness := int64(10)
+	cases := []struct {
+		set  func(*container.Config, *container.HostConfig)
+		want string
+	}{
+		{func(_ *container.Config, h *container.HostConfig) { h.GroupAdd = []string{"audio"} }, "--group-add"},
+		{func(_ *container.Config, h *container.HostConfig) { h.OomScoreAdj = 100 }, "--oom-score-adj"},
+		{func(_ *container.Config, h *container.HostConfig) { h.Sysctls = map[string]string{"net.ipv4.ip_forward": "1"} }, "--sysctl"},
+		{func(_ *container.Config, h *container.HostConfig) { h.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 1, Hard: 1}} }, "--ulimit"},
+		{func(_ *container.Config, h *container.HostConfig) { h.Runtime = "runc" }, "--runtime"},
+		{func(_ *container.Config, h *container.HostConfig) { h.UsernsMode = "private" }, "--userns"},
+		{func(_ *container.Config, h *container.HostConfig) { h.Umask = &ten }, "Umask"},
+		{func(_ *container.Config, h *container.HostConfig) { h.MaskedPaths = []string{} }, "systempaths"},
+		{func(_ *container.Config, h *container.HostConfig) { h.StorageOpt = map[string]string{"size": "1G"} }, "--storage-opt"},
+		{func(_ *container.Config, h *container.HostConfig) { h.CPUShares = 512 }, "--cpu-shares"},
+		{func(_ *container.Config, h *container.HostConfig) { h.CgroupParent = "mine" }, "--cgroup-parent"},
+		{func(_ *container.Config, h *container.HostConfig) { h.BlkioWeight = 300 }, "--blkio-weight"},
+		{func(_ *container.Config, h *container.HostConfig) { h.MemoryReservation = 1 << 20 }, "--memory-reservation"},
+		{func(_ *container.Config, h *container.HostConfig) { h.MemorySwap = 1 << 30 }, "--memory-swap"},
+		{func(_ *container.Config, h *container.HostConfig) { h.MemorySwappiness = &swappiness }, "--memory-swappiness"},
+		{func(_ *container.Config, h *container.HostConfig) { h.OomKillDisable = &yes }, "--oom-kill-disable"},
+		{func(_ *container.Config, h *container.HostConfig) { h.Devices = []container.DeviceMapping{{PathOnHost: "/dev/kmsg"}} }, "--device"},
+		{func(_ *container.Config, h *container.HostConfig) { h.DeviceCgroupRules = []string{"c 1:11 rwm"} }, "--device-cgroup-rule"},
+		{func(_ *container.Config, h *container.HostConfig) { h.CPURealtimeRuntime = 1000 }, "--cpu-rt-runtime"},
+		{func(_ *container.Config, h *container.HostConfig) { h.RestartPolicy.Name = "always" }, "restart policy"},
+		{func(c *container.Config, _ *container.HostConfig) {
+			c.Healthcheck = &container.HealthConfig{Test: []string{"CMD-SHELL", "true"}}
+		}, "--health-cmd"},
+	}
+	for _, c := range cases {
+		t.Run(c.want, func(t *testing.T) {
+			cfg, host := *plain.Config, *plain.HostConfig
+			c.set(&cfg, &host)
+			err := checkUnsupported(&cfg, &host)
+			require.Error(t, err)
+			assert.True(t, errdefs.IsInvalidArgument(err), "a 400: %v", err)
+			assert.Contains(t, err.Error(), c.want)
+		})
+	}
+	cfg := *plain.Config
+	cfg.Healthcheck = &container.HealthConfig{Test: []string{"NONE"}}
+	assert.NoError(t, checkUnsupported(&cfg, plain.HostConfig), "--no-healthcheck asks for nothing")
+}
+
+// Through the docker CLI: the user sees which option, and nothing runs.
+func TestOptionsBerthDoesNotApplyAreRefusedThroughTheCLI(t *testing.T) {
+	l := newLab(t)
+	for _, opt := range [][]string{
+		{"--ulimit", "nofile=10:10"},
+		{"--sysctl", "net.ipv4.ip_forward=1"},
+		{"--group-add", "audio"},
+		{"--oom-score-adj", "100"},
+		{"--cpu-shares", "512"},
+		{"--health-cmd", "true"},
+	} {
+		args := append(append([]string{"run", "--rm"}, opt...), "busybox", "true")
+		_, errOut, code := l.docker("", args...)
+		assert.Equal(t, 125, code, "%v", opt)
+		assert.Contains(t, errOut, opt[0], "the message names %s", opt[0])
+	}
+	assert.Empty(t, l.ok("ps", "-aq"), "nothing was created")
+}
