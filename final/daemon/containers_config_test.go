@@ -146,7 +146,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 	assert.True(t, errdefs.IsInvalidArgument(err), "%v", err)
 	assert.ErrorContains(t, err, "Range of CPUs is from 0.01")
 
-	err = create("", container.Config{}, &container.HostConfig{Binds: []string{"/no/such/dir:/data"}})
+	err = create("", container.Config{}, &container.HostConfig{Binds: []string{"not/absolute:/data"}})
+	assert.True(t, errdefs.IsInvalidArgument(err), "%v", err)
+	err = create("", container.Config{}, &container.HostConfig{Binds: []string{filepath.Join(t.TempDir(), "made") + ":relative"}})
 	assert.True(t, errdefs.IsInvalidArgument(err), "%v", err)
 
 	err = create("", container.Config{}, &container.HostConfig{CapAdd: []string{"NO_SUCH_CAP"}})

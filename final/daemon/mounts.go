@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path"
@@ -40,6 +41,9 @@ type planned struct {
 	// For a volume that is yet to be created: --mount's volume
 	// labels and driver options.
 	labels, opts map[string]string
+	// createSource: a -v of a host directory that does not exist yet,
+	// which Docker makes.
+	createSource bool
 }
 
 // mountPlan is a container's mounts, in the order they are mounted.
@@ -126,11 +130,21 @@ func volumePoint(mode string, rw bool) container.MountPoint {
 }
 
 // planBind reads one of HostConfig.Binds: a -v of a host path or of a
-// named volume. A missing host path is refused: Docker's -v creates it
-// as a directory, which turns a typo into an empty directory on the
-// host and a container that runs without its data.
+// named volume. A missing host path is made a directory, as Docker's -v
+// makes it (Compose files bind ./data that no one created); createVolumes
+// makes it once the whole request has passed its checks. (--mount
+// type=bind refuses a missing source, as Docker's does.)
 func planBind(spec string) (planned, error) {
 	v, err := rootfs.ParseVolume(spec)
+	create := false
+	if errors.Is(err, fs.ErrNotExist) {
+		// Everything but the source's existence is checked on a
+		// source that exists.
+		src, rest, _ := strings.Cut(spec, ":")
+		if v, err = rootfs.ParseVolume("/:" + rest); err == nil {
+			v.Source, create = filepath.Clean(src), true
+		}
+	}
 	if err != nil {
 		return planned{}, invalid("invalid volume specification: '%s': %v", spec, err)
 	}
@@ -144,7 +158,7 @@ func planBind(spec string) (planned, error) {
 		}
 		return planned{vol: v, point: volumePoint(mode, !v.ReadOnly)}, nil
 	}
-	return planned{vol: v, point: bindPoint(v, mode)}, nil
+	return planned{vol: v, point: bindPoint(v, mode), createSource: create}, nil
 }
 
 // bindPoint is a bind's MountPoint.
@@ -341,13 +355,19 @@ func (d *Daemon) volumesFrom(spec string) ([]planned, error) {
 }
 
 // createVolumes creates the plan's volumes that do not exist (all the
-// anonymous ones) and resolves every volume to what chapter 03 mounts.
+// anonymous ones), and the missing host directories of its -v binds,
+// and resolves every volume to what chapter 03 mounts.
 // It returns the volumes it created, for the caller to remove should
 // the container not come to be.
 func (d *Daemon) createVolumes(plan mountPlan) ([]string, error) {
 	var created []string
 	for i := range plan {
 		p := &plan[i]
+		if p.createSource {
+			if err := os.MkdirAll(p.vol.Source, 0o755); err != nil {
+				return created, fmt.Errorf("creating the host directory of -v %s: %w", p.vol, err)
+			}
+		}
 		if p.vol.Type != rootfs.TypeVolume {
 			continue
 		}

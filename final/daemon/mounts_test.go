@@ -31,7 +31,8 @@ func TestPlanBind(t *testing.T) {
 			point: container.MountPoint{Type: mount.TypeBind, Source: dir, RW: true, Propagation: "rprivate"}},
 		{spec: dir + ":/h:ro,rslave,z", vol: rootfs.Volume{Type: rootfs.TypeBind, Source: dir, Target: "/h", ReadOnly: true, Propagation: "rslave"},
 			point: container.MountPoint{Type: mount.TypeBind, Source: dir, Mode: "ro,rslave,z", Propagation: "rslave"}},
-		{spec: "/no/such/berth/dir:/h", err: "no such file"},
+		{spec: "/no/such/berth/dir:/h:ro", vol: rootfs.Volume{Type: rootfs.TypeBind, Source: "/no/such/berth/dir", Target: "/h", ReadOnly: true},
+			point: container.MountPoint{Type: mount.TypeBind, Source: "/no/such/berth/dir", Mode: "ro", Propagation: "rprivate"}},
 		{spec: "bad name:/h", err: "invalid volume specification"},
 		{spec: "vol:/data:shared", err: "applies to bind mounts"},
 	}

@@ -115,6 +115,22 @@ func TestAnonymousVolumes(t *testing.T) {
 	assert.ElementsMatch(t, []string{"kept", mb[0].Name}, strings.Fields(l.ok("volume", "ls", "-q")), "--rm removed its anonymous volume only")
 }
 
+// A -v of a host directory that does not exist makes it, as Docker's
+// does; --mount type=bind refuses it, as Docker's does.
+func TestBindOfAMissingHostDirectoryMakesIt(t *testing.T) {
+	l := newLab(t)
+	dir := filepath.Join(t.TempDir(), "new", "data")
+	l.ok("run", "--rm", "-v", dir+":/data", "busybox", "sh", "-c", "echo made > /data/f")
+	got, err := os.ReadFile(filepath.Join(dir, "f"))
+	require.NoError(t, err)
+	assert.Equal(t, "made\n", string(got))
+	other := filepath.Join(t.TempDir(), "absent")
+	_, errOut, code := l.docker("", "run", "--rm", "--mount", "type=bind,source="+other+",target=/data", "busybox", "true")
+	assert.Equal(t, 125, code)
+	assert.Contains(t, errOut, "bind source path does not exist")
+	assert.NoDirExists(t, other)
+}
+
 // TestVolumesFrom: --volumes-from C[:ro] mounts C's volumes and binds at
 // the same paths.
 func TestVolumesFrom(t *testing.T) {
