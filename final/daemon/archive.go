@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/03-rootfs/rootfs"
+	"github.com/berth-project/berth/05-network/dns"
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/shim"
@@ -109,12 +110,22 @@ func (d *Daemon) ContainerExtractToDir(ctx context.Context, name, p string, opts
 // image, exactly as its start mounts them: its binds, volumes and tmpfs
 // mounts, which create planned (mounts.go) and kept in the shim's spec.
 // The stopped container's root is made of these.
+//
+// The name files (/etc/hostname, hosts, resolv.conf) come first, as at
+// the start, so that a user's own mount of one of them wins; those the
+// container's runs have not written yet (it never started) are left out.
 func containerMounts(e *entry) ([]rootfs.Volume, error) {
 	var s runSpec
 	if err := e.c.DecodeSpec(&s); err != nil {
 		return nil, err
 	}
-	return s.Run.FS.Volumes, nil
+	var out []rootfs.Volume
+	for _, v := range dns.Volumes(e.c.Dir()) {
+		if _, err := os.Stat(v.Source); err == nil {
+			out = append(out, v)
+		}
+	}
+	return append(out, s.Run.FS.Volumes...), nil
 }
 
 // writable refuses an extraction into a read-only place, as Docker

@@ -331,6 +331,17 @@ func TestCp_Volumes(t *testing.T) {
 	assert.NotContains(t, out, "/data/cpvol-stopped", "nothing in the layer under the volume")
 }
 
+// A container's name files are its own, running or stopped, as under
+// Docker: docker cp reads the /etc/hosts berthd wrote for it.
+func TestCp_NameFiles(t *testing.T) {
+	l := newLab(t)
+	for name := range l.cpContainers("cpnames", "", "--hostname", "cp-host", "--add-host", "cp-peer:10.1.2.3") {
+		hosts := l.cat(name, "/etc/hosts")
+		assert.Contains(t, hosts, "10.1.2.3\tcp-peer\n", name)
+		assert.Equal(t, "cp-host\n", l.cat(name, "/etc/hostname"), name)
+	}
+}
+
 // noHostFile asserts that no file named base was made in the host's
 // directories where an escape would put it, and removes it if one was.
 func noHostFile(t *testing.T, base string) {

@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
-	"github.com/vishvananda/netlink"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vishvananda/netlink"
 )
 
 // fakeResolver is an upstream resolver on loopback that knows one name,

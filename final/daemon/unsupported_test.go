@@ -30,8 +30,12 @@ func TestOptionsBerthDoesNotApplyAreRefused(t *testing.T) {
 	}{
 		{func(_ *container.Config, h *container.HostConfig) { h.GroupAdd = []string{"audio"} }, "--group-add"},
 		{func(_ *container.Config, h *container.HostConfig) { h.OomScoreAdj = 100 }, "--oom-score-adj"},
-		{func(_ *container.Config, h *container.HostConfig) { h.Sysctls = map[string]string{"net.ipv4.ip_forward": "1"} }, "--sysctl"},
-		{func(_ *container.Config, h *container.HostConfig) { h.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 1, Hard: 1}} }, "--ulimit"},
+		{func(_ *container.Config, h *container.HostConfig) {
+			h.Sysctls = map[string]string{"net.ipv4.ip_forward": "1"}
+		}, "--sysctl"},
+		{func(_ *container.Config, h *container.HostConfig) {
+			h.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 1, Hard: 1}}
+		}, "--ulimit"},
 		{func(_ *container.Config, h *container.HostConfig) { h.Runtime = "runc" }, "--runtime"},
 		{func(_ *container.Config, h *container.HostConfig) { h.UsernsMode = "private" }, "--userns"},
 		{func(_ *container.Config, h *container.HostConfig) { h.Umask = &ten }, "Umask"},
@@ -44,7 +48,9 @@ func TestOptionsBerthDoesNotApplyAreRefused(t *testing.T) {
 		{func(_ *container.Config, h *container.HostConfig) { h.MemorySwap = 1 << 30 }, "--memory-swap"},
 		{func(_ *container.Config, h *container.HostConfig) { h.MemorySwappiness = &swappiness }, "--memory-swappiness"},
 		{func(_ *container.Config, h *container.HostConfig) { h.OomKillDisable = &yes }, "--oom-kill-disable"},
-		{func(_ *container.Config, h *container.HostConfig) { h.Devices = []container.DeviceMapping{{PathOnHost: "/dev/kmsg"}} }, "--device"},
+		{func(_ *container.Config, h *container.HostConfig) {
+			h.Devices = []container.DeviceMapping{{PathOnHost: "/dev/kmsg"}}
+		}, "--device"},
 		{func(_ *container.Config, h *container.HostConfig) { h.DeviceCgroupRules = []string{"c 1:11 rwm"} }, "--device-cgroup-rule"},
 		{func(_ *container.Config, h *container.HostConfig) { h.CPURealtimeRuntime = 1000 }, "--cpu-rt-runtime"},
 		{func(_ *container.Config, h *container.HostConfig) { h.RestartPolicy.Name = "always" }, "restart policy"},
