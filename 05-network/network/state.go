@@ -190,15 +190,24 @@ func writeJSON(path string, v any) error {
 }
 
 // network returns the pool of bridge, creating it for subnet. A bridge
-// keeps its subnet while any container holds an address in it.
+// keeps its subnet while any container holds an address in it. An empty
+// pool is kept, not deleted: its Last is where the next search starts,
+// so that the address a container just gave back is not the next one
+// handed out (see allocate), even when it was the only one.
 func (s *state) network(bridge string, subnet netip.Prefix) (*netState, error) {
 	n := s.Networks[bridge]
-	if n == nil || len(n.Leases) == 0 {
-		n = &netState{Subnet: subnet, Leases: map[netip.Addr]string{}}
+	if n != nil && n.Subnet != subnet {
+		if len(n.Leases) > 0 {
+			return nil, fmt.Errorf("bridge %s uses subnet %s, not %s (%d containers are on it)", bridge, n.Subnet, subnet, len(n.Leases))
+		}
+		n = nil // an empty pool takes the new subnet, and starts afresh
+	}
+	if n == nil {
+		n = &netState{Subnet: subnet}
 		s.Networks[bridge] = n
 	}
-	if n.Subnet != subnet {
-		return nil, fmt.Errorf("bridge %s uses subnet %s, not %s (%d containers are on it)", bridge, n.Subnet, subnet, len(n.Leases))
+	if n.Leases == nil {
+		n.Leases = map[netip.Addr]string{}
 	}
 	return n, nil
 }
@@ -282,22 +291,17 @@ func (s *state) releaseOn(bridge string, a netip.Addr, id string) {
 	if n == nil || n.Leases[a] != id {
 		return
 	}
-	delete(n.Leases, a)
-	if len(n.Leases) == 0 {
-		delete(s.Networks, bridge)
-	}
+	delete(n.Leases, a) // the pool stays, with its Last (see network)
 }
 
-// release frees every address that id holds.
+// release frees every address that id holds. The pools stay, with
+// their Last (see network).
 func (s *state) release(id string) {
-	for name, n := range s.Networks {
+	for _, n := range s.Networks {
 		for a, holder := range n.Leases {
 			if holder == id {
 				delete(n.Leases, a)
 			}
-		}
-		if len(n.Leases) == 0 {
-			delete(s.Networks, name)
 		}
 	}
 	ports := s.Ports[:0]

@@ -167,7 +167,9 @@ func TestAPortAHostProcessListensOnIsRefused(t *testing.T) {
 func TestTheEndpointIsSavedForWhoeverReleasesIt(t *testing.T) {
 	labtest.Privileged(t)
 	root := t.TempDir()
-	cfg := bridgeConfig("10.9.0.0/24")
+	// A /30 has one address for containers: the next allocation can
+	// only succeed if the release freed it.
+	cfg := bridgeConfig("10.9.0.0/30")
 	cfg.Publish = []PortMapping{{ContainerPort: 80, Protocol: "udp"}}
 	ep, err := Allocate(root, "a", cfg)
 	require.NoError(t, err)
@@ -183,6 +185,29 @@ func TestTheEndpointIsSavedForWhoeverReleasesIt(t *testing.T) {
 	again, err := Allocate(root, "b", cfg)
 	require.NoError(t, err)
 	assert.Equal(t, ep.Primary().IP, again.Primary().IP)
+}
+
+// Addresses go round the subnet, even when every container has gone in
+// between: a run after a run gets the next address, not the one just
+// released (whose veth the kernel may still be tearing down, with the
+// same MAC; see allocate).
+func TestAddressesGoRoundWhenTheBridgeEmpties(t *testing.T) {
+	root := t.TempDir()
+	cfg := bridgeConfig("10.9.1.0/24")
+	var got []string
+	for _, id := range []string{"a", "b", "c"} {
+		ep, err := Allocate(root, id, cfg)
+		require.NoError(t, err)
+		got = append(got, ep.Primary().IP.String())
+		require.NoError(t, Release(root, id))
+	}
+	assert.Equal(t, []string{"10.9.1.2", "10.9.1.3", "10.9.1.4"}, got)
+
+	// A subnet that changes while no one is on it starts afresh.
+	cfg = bridgeConfig("10.9.2.0/24")
+	ep, err := Allocate(root, "d", cfg)
+	require.NoError(t, err)
+	assert.Equal(t, "10.9.2.2", ep.Primary().IP.String())
 }
 
 func TestHostAndNoneReserveNothing(t *testing.T) {
