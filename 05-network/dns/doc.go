@@ -85,7 +85,10 @@
 //     calls AddNetwork once the network's bridge has its address;
 //   - the queries enter the host (its input hook), not a container: a
 //     host firewall that drops what comes in from the bridges must let
-//     port 53 through. Docker's 127.0.0.11 never enters the host.
+//     port 53 through. Docker's 127.0.0.11 never enters the host. And
+//     only the bridge may bring them: chapter 05's table for the bridge
+//     drops port 53 to its subnet from any other interface, so that the
+//     server is no open resolver for the host's other neighbours.
 //
 // Names are matched without regard to case, with or without the root's
 // trailing dot, and without the server's Domain if one is set. A name

@@ -38,6 +38,11 @@ import (
 //	    type filter hook forward priority filter
 //	    ...
 //	  }
+//	  chain input {         # the network's DNS server: see addInput
+//	    type filter hook input priority filter
+//	    iifname != "berth0" ip daddr 10.88.0.0/16 udp dport 53 drop
+//	    iifname != "berth0" ip daddr 10.88.0.0/16 tcp dport 53 drop
+//	  }
 //	}
 //
 // A table of its own keeps berth's rules apart from the host's firewall
@@ -89,6 +94,7 @@ func addTable(c *nftables.Conn, br bridgeSpec) {
 		{"output", nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest},
 		{"postrouting", nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource},
 		{"forward", nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter},
+		{"input", nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityFilter},
 	}
 	chains := map[string]*nftables.Chain{}
 	for _, h := range hooks {
@@ -112,6 +118,29 @@ func addTable(c *nftables.Conn, br bridgeSpec) {
 	c.AddRule(&nftables.Rule{Table: t, Chain: chains["output"], Exprs: jump})
 	addMasquerade(c, t, chains["postrouting"], br)
 	addIsolation(c, t, chains["forward"], br)
+	addInput(c, t, chains["input"], br)
+}
+
+// addInput fills the input chain: the DNS server that berthd runs for a
+// user network listens on the gateway, an address of the host (see
+// package dns), and would answer, and forward for, anyone who can send
+// the host a packet addressed there: another machine of the LAN with a
+// route through this host, say, which would make it an open resolver.
+// Only the network's own containers, whose queries come in through the
+// bridge, may reach it. The host's only addresses in the subnet are the
+// gateway's, so the rules need not name it.
+//
+//	iifname != BR ip daddr SUBNET udp dport 53 drop
+//	iifname != BR ip daddr SUBNET tcp dport 53 drop
+func addInput(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, br bridgeSpec) {
+	for _, proto := range []byte{unix.IPPROTO_UDP, unix.IPPROTO_TCP} {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: concat(
+			matchInInterface(br.Name, expr.CmpOpNeq),
+			matchDestination(br.Subnet),
+			matchDestPort(proto, 53),
+			[]expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}},
+		)})
+	}
 }
 
 // addMasquerade fills the postrouting chain.
@@ -231,12 +260,8 @@ func dnatExprs(m PortMapping, ip netip.Addr) []expr.Any {
 		proto = unix.IPPROTO_UDP
 	}
 	to := ip.As4()
+	e = append(e, matchDestPort(proto, m.HostPort)...)
 	return append(e,
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
-		// the destination port: 2 bytes at offset 2 of the TCP or UDP header
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, m.HostPort)},
 		&expr.Immediate{Register: 1, Data: to[:]},
 		&expr.Immediate{Register: 2, Data: binary.BigEndian.AppendUint16(nil, m.ContainerPort)},
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2},
@@ -250,6 +275,28 @@ func matchSource(p netip.Prefix) []expr.Any {
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p.Addr().AsSlice()},
+	}
+}
+
+// matchDestination is `ip daddr PREFIX`: the destination address
+// (offset 16), masked.
+func matchDestination(p netip.Prefix) []expr.Any {
+	mask := prefixIPNet(p).Mask
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p.Addr().AsSlice()},
+	}
+}
+
+// matchDestPort is `PROTO dport PORT` (PROTO: IPPROTO_TCP or _UDP).
+func matchDestPort(proto byte, port uint16) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+		// the destination port: 2 bytes at offset 2 of the TCP or UDP header
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, port)},
 	}
 }
 

@@ -8,11 +8,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
+
+	"github.com/berth-project/berth/05-network/nettest"
 )
 
 // fakeResolver is an upstream resolver on loopback that knows one name,
@@ -178,4 +181,37 @@ func TestAContainerInAnothersNetworkUsesItsNameFiles(t *testing.T) {
 		assert.Equal(t, l.ok("exec", "main", "cat", f), l.ok("exec", "sidecar", "cat", f), f)
 	}
 	assert.Equal(t, []string{l.ipOn("web", "pod").String()}, l.resolve("sidecar", "web"))
+}
+
+// A network's DNS server listens on an address of the host, the
+// gateway: only the network's own containers may use it. Another host
+// with a route to the gateway (a nettest client, which routes
+// everything through this host) gets no answer, over UDP or TCP; it
+// would otherwise have an open resolver.
+func TestTheDNSServerAnswersOnlyItsNetwork(t *testing.T) {
+	l := prepareLab(t)
+	l.opts.DNSUpstreams = []netip.AddrPort{fakeResolver(t)}
+	l.start()
+	subnet := l.userNetwork("dnsonly")
+	gateway := subnet.Addr().Next()
+	l.ok("run", "-d", "--name", "member", "--network", "dnsonly", "busybox", "sleep", "1000")
+	assert.Equal(t, []string{"192.0.2.1"}, l.resolve("member", "outside.test"), "a container of the network is answered")
+
+	client := nettest.NewClient(t)
+	q := new(dns.Msg).SetQuestion("outside.test.", dns.TypeA)
+	for _, proto := range []string{"udp", "tcp"} {
+		conn, err := client.Dial(proto, netip.AddrPortFrom(gateway, 53).String())
+		if proto == "tcp" {
+			// The SYN is dropped: no connection at all.
+			assert.Error(t, err, "a TCP connection from another host")
+			continue
+		}
+		require.NoError(t, err)
+		c := &dns.Conn{Conn: conn}
+		require.NoError(t, c.WriteMsg(q))
+		require.NoError(t, conn.SetReadDeadline(time.Now().Add(time.Second)))
+		_, err = c.ReadMsg()
+		assert.Error(t, err, "no answer to another host over UDP")
+		conn.Close()
+	}
 }
