@@ -14,8 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/03-rootfs/rootfs"
-	"github.com/berth-project/berth/05-network/dns"
 	"github.com/berth-project/berth/04-cow-layers/layer"
+	"github.com/berth-project/berth/05-network/dns"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
