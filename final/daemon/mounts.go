@@ -152,6 +152,9 @@ func planBind(spec string) (planned, error) {
 	if parts := strings.Split(spec, ":"); len(parts) == 3 {
 		mode = parts[2]
 	}
+	if err := checkPropagation(v.Propagation); err != nil {
+		return planned{}, err
+	}
 	if v.Type == rootfs.TypeVolume {
 		if mode == "" {
 			mode = "z" // what Docker shows of a -v volume without a mode
@@ -159,6 +162,21 @@ func planBind(spec string) (planned, error) {
 		return planned{vol: v, point: volumePoint(mode, !v.ReadOnly)}, nil
 	}
 	return planned{vol: v, point: bindPoint(v, mode), createSource: create}, nil
+}
+
+// checkPropagation refuses the propagations that, under Docker, join a
+// bind to the host's peer group (shared, slave and their recursive
+// forms), so that mounts travel between the host and the container.
+// berth's container has a mount namespace private to it (chapter 01,
+// pitfall 1): such a mount would be made, and nothing would travel.
+// Chapter 03 sets them inside the container, which its text teaches;
+// the engine does not promise what it cannot keep.
+func checkPropagation(p string) error {
+	switch p {
+	case "", "private", "rprivate":
+		return nil
+	}
+	return invalid("bind propagation %q is not supported: a container's mount namespace is private to it, so no mount would travel between it and the host (private and rprivate apply)", p)
 }
 
 // bindPoint is a bind's MountPoint.
@@ -224,6 +242,9 @@ func planBindMount(m mount.Mount, bad func(string, ...any) (planned, error)) (pl
 			return bad("bind-recursive=writable is not supported: a read-only bind is read-only all the way down")
 		}
 		v.Propagation = string(o.Propagation)
+		if err := checkPropagation(v.Propagation); err != nil {
+			return planned{}, err
+		}
 		if o.CreateMountpoint && filepath.IsAbs(m.Source) {
 			if err := os.MkdirAll(m.Source, 0o755); err != nil {
 				return bad("bind-create-src: %v", err)

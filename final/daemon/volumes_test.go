@@ -129,6 +129,12 @@ func TestBindOfAMissingHostDirectoryMakesIt(t *testing.T) {
 	assert.Equal(t, 125, code)
 	assert.Contains(t, errOut, "bind source path does not exist")
 	assert.NoDirExists(t, other)
+
+	// A propagation that would make mounts travel between the host and
+	// the container is refused: nothing would travel.
+	_, errOut, code = l.docker("", "run", "--rm", "-v", dir+":/data:rslave", "busybox", "true")
+	assert.Equal(t, 125, code)
+	assert.Contains(t, errOut, `bind propagation "rslave" is not supported`)
 }
 
 // TestVolumesFrom: --volumes-from C[:ro] mounts C's volumes and binds at
