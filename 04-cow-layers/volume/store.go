@@ -1,8 +1,6 @@
 package volume
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
 )
 
@@ -134,14 +133,7 @@ func alive(pid int) bool {
 // scratch is a new, unused name in the store's directory: kind is "tmp"
 // or "rm".
 func (s *Store) scratch(kind string) string {
-	return filepath.Join(s.dir, fmt.Sprintf(".%s-%d-%s", kind, os.Getpid(), NewName()[:16]))
-}
-
-// NewName is a new anonymous volume's name: 64 hex digits, as Docker's.
-func NewName() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	return hex.EncodeToString(b)
+	return filepath.Join(s.dir, fmt.Sprintf(".%s-%d-%s", kind, os.Getpid(), namespace.NewID()[:16]))
 }
 
 // checkName refuses a name that is not Docker's [a-zA-Z0-9][a-zA-Z0-9_.-]+,
@@ -160,7 +152,7 @@ func checkName(name string) error {
 // caller would not get the volume it asked for.
 func (s *Store) Create(name string, labels, opts map[string]string) (v Volume, created bool, err error) {
 	if name == "" {
-		name = NewName()
+		name = namespace.NewID() // 64 hex digits, as Docker names an anonymous volume
 		labels = maps.Clone(labels)
 		if labels == nil {
 			labels = map[string]string{}
