@@ -133,8 +133,11 @@ func verdict(err error) string {
 
 func (r *report) syscalls(self string) {
 	// keyctl: the ID of the session keyring, without creating one.
-	_, err := unix.KeyctlInt(unix.KEYCTL_GET_KEYRING_ID, unix.KEY_SPEC_SESSION_KEYRING, 0, 0, 0)
-	r.add("syscall", "keyctl %s", verdict(err))
+	// Keyrings belong to users, not to namespaces: when the filter lets
+	// keyctl through, the session keyring must be the container's own,
+	// not the daemon's (whose keys its container could then read).
+	id, err := unix.KeyctlInt(unix.KEYCTL_GET_KEYRING_ID, unix.KEY_SPEC_SESSION_KEYRING, 0, 0, 0)
+	r.add("syscall", "keyctl %s%s", verdict(err), sessionKeyring(id, err))
 	// add_key of a type no kernel has: ENODEV once allowed.
 	_, err = unix.AddKey("berth-probe-no-such-type", "probe", nil, unix.KEY_SPEC_PROCESS_KEYRING)
 	r.add("syscall", "add_key %s", verdict(err))
@@ -148,6 +151,29 @@ func (r *report) syscalls(self string) {
 	// unshare -U, then a mount inside: a child in a new user and mount
 	// namespace (clone, as unshare(2) refuses a multithreaded caller).
 	r.add("syscall", "%s", nested(self))
+}
+
+// sessionKeyring describes the session keyring with ID id: its owner,
+// permissions and name, the name without what follows its first dot
+// (an engine names a container's keyring after the container).
+func sessionKeyring(id int, err error) string {
+	if err != nil {
+		if verdict(err) == "allowed" {
+			return ", session keyring " + errnoName(err)
+		}
+		return ""
+	}
+	desc, err := unix.KeyctlString(unix.KEYCTL_DESCRIBE, id)
+	if err != nil {
+		return ", session keyring " + errnoName(err)
+	}
+	// type;uid;gid;perm;description
+	f := strings.SplitN(desc, ";", 5)
+	if len(f) < 5 {
+		return ", session keyring " + desc
+	}
+	name, _, _ := strings.Cut(f[4], ".")
+	return fmt.Sprintf(", session keyring %s uid=%s gid=%s perm=%s", name, f[1], f[2], f[3])
 }
 
 // nested starts the probe again in a new user and mount namespace, where
