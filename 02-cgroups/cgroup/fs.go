@@ -23,7 +23,11 @@ import (
 //   - kill sends SIGKILL to the processes listed in cgroup.procs;
 //   - setFreezer writes a freezer file (freezer.state, cgroup.freeze),
 //     after which the state read back is not what was written but the
-//     processes' progress: FREEZING, then FROZEN once all have stopped.
+//     processes' progress: FREEZING, then FROZEN once all have stopped;
+//   - setDevice writes one rule to v1's devices.allow or devices.deny,
+//     after which devices.list shows the whole list, not what was written;
+//   - attachDevices loads the v2 device program and attaches it to a
+//     cgroup (an eBPF program is not a file at all).
 //
 // Everything else is plain reading and writing of small files. Unit tests
 // replace these with a fake kernel working on a temporary directory
@@ -34,6 +38,10 @@ type ops struct {
 	rmdir      func(path string) error
 	kill       func(pid int) error
 	setFreezer func(dir, name, value string) error
+	setDevice  func(dir, name, value string) error
+	// attachDevices is a field rather than a function call so that
+	// tests of the v2 path need neither root nor a cgroup2 mount.
+	attachDevices func(dir string, w whitelist) error
 }
 
 var hostOps = ops{
@@ -46,8 +54,10 @@ var hostOps = ops{
 		}
 		return nil
 	},
-	kill:       func(pid int) error { return unix.Kill(pid, unix.SIGKILL) },
-	setFreezer: writeString,
+	kill:          func(pid int) error { return unix.Kill(pid, unix.SIGKILL) },
+	setFreezer:    writeString,
+	setDevice:     writeString,
+	attachDevices: attachDeviceProgram,
 }
 
 // readString returns the content of dir/name without the trailing newline.
