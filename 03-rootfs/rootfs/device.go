@@ -46,7 +46,8 @@ func (d Device) Rule() cgroup.DeviceRule {
 
 // ParseDevice parses --device HOST[:CONTAINER][:ACCESS], Docker's form:
 // "/dev/kmsg", "/dev/kmsg:/dev/log", "/dev/kmsg:rw",
-// "/dev/sda:/dev/xvda:r". It reads the host's node (see DeviceFromHost).
+// "/dev/sda:/dev/xvda:r", with docker 28's messages. It reads the host's
+// node (see DeviceFromHost).
 func ParseDevice(s string) (Device, error) {
 	host, ctr, access := s, "", ""
 	switch f := strings.Split(s, ":"); len(f) {
@@ -62,10 +63,10 @@ func ParseDevice(s string) (Device, error) {
 	case 3:
 		host, ctr, access = f[0], f[1], f[2]
 	default:
-		return Device{}, fmt.Errorf("invalid device specification: %s", s)
+		return Device{}, fmt.Errorf("bad format for path: %s", s)
 	}
 	if ctr != "" && !path.IsAbs(ctr) {
-		return Device{}, fmt.Errorf("bad format for path: %s", ctr)
+		return Device{}, fmt.Errorf("%s is not an absolute path", ctr)
 	}
 	if access != "" && !validAccess(access) {
 		return Device{}, fmt.Errorf("bad mode specified: %s", access)
@@ -101,7 +102,7 @@ func DeviceFromHost(hostPath, ctrPath, access string) (Device, error) {
 		return Device{}, fmt.Errorf("bad mode specified: %s", access)
 	}
 	if !path.IsAbs(ctrPath) {
-		return Device{}, fmt.Errorf("bad format for path: %s", ctrPath)
+		return Device{}, fmt.Errorf("%s is not an absolute path", ctrPath)
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(hostPath, &st); err != nil {

@@ -13,7 +13,7 @@ import (
 // mappings, as the docker CLI does: a second field that reads like an
 // access ("rw") is one, else it is the path in the container; the path
 // in the container defaults to the host's, the access to rwm. The host's
-// node is the daemon's to read.
+// node is the daemon's to read. The messages are docker 28's.
 func parseDevices(list []string) ([]container.DeviceMapping, error) {
 	out := []container.DeviceMapping{} // docker sends [] for none
 	for _, s := range list {
@@ -30,17 +30,17 @@ func parseDevices(list []string) ([]container.DeviceMapping, error) {
 		case 3:
 			m.PathInContainer, m.CgroupPermissions = f[1], f[2]
 		default:
-			return nil, fmt.Errorf("invalid argument %q for \"--device\" flag: invalid device specification: %s", s, s)
+			return nil, fmt.Errorf("bad format for path: %s", s)
 		}
 		m.PathOnHost = f[0]
 		if m.PathInContainer == "" {
 			m.PathInContainer = m.PathOnHost
 		}
 		if !path.IsAbs(m.PathInContainer) {
-			return nil, fmt.Errorf("invalid argument %q for \"--device\" flag: bad format for path: %s", s, m.PathInContainer)
+			return nil, fmt.Errorf("%s is not an absolute path", m.PathInContainer)
 		}
 		if !deviceAccess(m.CgroupPermissions) {
-			return nil, fmt.Errorf("invalid argument %q for \"--device\" flag: bad mode specified: %s", s, m.CgroupPermissions)
+			return nil, fmt.Errorf("bad mode specified: %s", m.CgroupPermissions)
 		}
 		out = append(out, m)
 	}

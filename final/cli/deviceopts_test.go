@@ -31,9 +31,9 @@ func TestDeviceFlags(t *testing.T) {
 	assert.Equal(t, []string{"c 1:11 rw", "a *:* rwm"}, spec.HostConfig.DeviceCgroupRules)
 
 	for _, bad := range []struct{ flag, value, msg string }{
-		{"--device", "/dev/kmsg:log", "bad format for path: log"},
+		{"--device", "/dev/kmsg:log", "log is not an absolute path"},
 		{"--device", "/dev/kmsg:/dev/log:rwx", "bad mode specified: rwx"},
-		{"--device", "a:b:c:d", "invalid device specification: a:b:c:d"},
+		{"--device", "a:b:c:d", "bad format for path: a:b:c:d"},
 		{"--device-cgroup-rule", "c 1:11", "invalid device cgroup format 'c 1:11'"},
 		{"--device-cgroup-rule", "x 1:11 rw", "invalid device cgroup format"},
 	} {
