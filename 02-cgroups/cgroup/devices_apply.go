@@ -27,13 +27,18 @@ func setDevicesV1(o ops, dir string, w whitelist) error {
 	if w.allowAll {
 		def, exc = exc, def
 	}
-	if err := o.setDevice(dir, def, "a"); err != nil {
+	if err := o.setDevices(dir, def, []string{"a"}); err != nil {
 		return fmt.Errorf("set device policy: %w", err)
 	}
-	for _, e := range w.exceptions {
-		if err := o.setDevice(dir, exc, e.String()); err != nil {
-			return fmt.Errorf("set device policy: %w", err)
-		}
+	if len(w.exceptions) == 0 {
+		return nil
+	}
+	lines := make([]string, len(w.exceptions))
+	for i, e := range w.exceptions {
+		lines[i] = e.String()
+	}
+	if err := o.setDevices(dir, exc, lines); err != nil {
+		return fmt.Errorf("set device policy: %w", err)
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ import (
 //     cgroup.freeze, as the kernel sets it on its own. With freezeStuck
 //     the freeze never completes (a process in an uninterruptible
 //     sleep). A thaw takes effect at once, as in the kernel.
-//   - setDevice records each write to devices.allow and devices.deny in
+//   - setDevices records each write to devices.allow and devices.deny in
 //     calls ("devices.deny a"), in order: the order is what matters.
 //   - attachDevices records the whitelist a v2 cgroup's program would be
 //     compiled from, in attached.
@@ -119,7 +119,7 @@ func newFakeV1(t *testing.T, hierarchies ...string) (*Hierarchy, *fakeKernel) {
 
 func (k *fakeKernel) ops() ops {
 	return ops{mkdir: k.mkdir, rmdir: k.rmdir, kill: k.kill, setFreezer: k.setFreezer,
-		setDevice: k.setDevice, attachDevices: k.attachDevices}
+		setDevices: k.setDevices, attachDevices: k.attachDevices}
 }
 
 func (k *fakeKernel) writeFile(path, content string) {
@@ -345,9 +345,14 @@ func (k *fakeKernel) setEventLocked(dir, key, value string) {
 	}
 }
 
-func (k *fakeKernel) setDevice(dir, name, value string) error {
-	k.calls = append(k.calls, name+" "+value)
-	return writeString(dir, name, value) // fails as the kernel would if missing
+func (k *fakeKernel) setDevices(dir, name string, rules []string) error {
+	for _, r := range rules {
+		k.calls = append(k.calls, name+" "+r)
+		if err := writeString(dir, name, r); err != nil { // fails as the kernel would if missing
+			return err
+		}
+	}
+	return nil
 }
 
 func (k *fakeKernel) attachDevices(dir string, w whitelist) error {
