@@ -43,6 +43,12 @@ func TestDevicesThroughTheCLI(t *testing.T) {
 		"mknod /dev/k c 1 11 && (true >/dev/k) 2>&1; true")
 	assert.Contains(t, out, "can't create /dev/k: Operation not permitted")
 
+	// An exec joins the container's cgroup, device policy included.
+	l.ok("run", "-d", "--name", "devexec", "busybox", "sleep", "60")
+	out = l.ok("exec", "devexec", "sh", "-c", "mknod /dev/k c 1 11 && (true >/dev/k) 2>&1; true")
+	assert.Contains(t, out, "can't create /dev/k: Operation not permitted")
+	l.ok("rm", "-f", "devexec")
+
 	// inspect shows both as given.
 	l.ok("create", "--name", "devs", "--device", "/dev/kmsg:/dev/log:w", "--device-cgroup-rule", "c 1:11 r", "busybox", "true")
 	out = l.ok("inspect", "-f", "{{json .HostConfig.Devices}} {{json .HostConfig.DeviceCgroupRules}}", "devs")
