@@ -44,12 +44,24 @@ func (d Device) Rule() cgroup.DeviceRule {
 	return cgroup.DeviceRule{Allow: true, Type: d.Type, Major: d.Major, Minor: d.Minor, Access: d.Access}
 }
 
-// ParseDevice parses --device HOST[:CONTAINER][:ACCESS], Docker's form:
-// "/dev/kmsg", "/dev/kmsg:/dev/log", "/dev/kmsg:rw",
-// "/dev/sda:/dev/xvda:r", with docker 28's messages. It reads the host's
-// node (see DeviceFromHost).
+// ParseDevice parses --device HOST[:CONTAINER][:ACCESS] (see SplitDevice)
+// and reads the host's node (see DeviceFromHost).
 func ParseDevice(s string) (Device, error) {
-	host, ctr, access := s, "", ""
+	host, ctr, access, err := SplitDevice(s)
+	if err != nil {
+		return Device{}, err
+	}
+	return DeviceFromHost(host, ctr, access)
+}
+
+// SplitDevice splits --device HOST[:CONTAINER][:ACCESS], Docker's form,
+// into its parts, with docker 28's messages: "/dev/kmsg",
+// "/dev/kmsg:/dev/log", "/dev/kmsg:rw", "/dev/sda:/dev/xvda:r". The
+// container's path defaults to the host's, the access to rwm. It reads
+// nothing: a client (the berth CLI) uses it too, and the node is the
+// daemon's to read.
+func SplitDevice(s string) (host, ctr, access string, err error) {
+	host, access = s, "rwm"
 	switch f := strings.Split(s, ":"); len(f) {
 	case 1:
 	case 2:
@@ -63,15 +75,18 @@ func ParseDevice(s string) (Device, error) {
 	case 3:
 		host, ctr, access = f[0], f[1], f[2]
 	default:
-		return Device{}, fmt.Errorf("bad format for path: %s", s)
+		return "", "", "", fmt.Errorf("bad format for path: %s", s)
 	}
-	if ctr != "" && !path.IsAbs(ctr) {
-		return Device{}, fmt.Errorf("%s is not an absolute path", ctr)
+	if ctr == "" {
+		ctr = host
 	}
-	if access != "" && !validAccess(access) {
-		return Device{}, fmt.Errorf("bad mode specified: %s", access)
+	if !path.IsAbs(ctr) {
+		return "", "", "", fmt.Errorf("%s is not an absolute path", ctr)
 	}
-	return DeviceFromHost(host, ctr, access)
+	if !validAccess(access) {
+		return "", "", "", fmt.Errorf("bad mode specified: %s", access)
+	}
+	return host, ctr, access, nil
 }
 
 func validAccess(s string) bool {

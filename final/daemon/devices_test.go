@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -109,19 +108,7 @@ done
 for f in /dev/null /dev/kmsg /tmp/k /tmp/tty0 /tmp/mem; do
 	if [ -e $f ]; then (true >$f) 2>/dev/null && echo "$f opens" || echo "$f refused"; else echo "$f missing"; fi
 done`
-	engines := []struct {
-		name string
-		run  func(args ...string) (string, error)
-	}{
-		{"berthd", func(args ...string) (string, error) {
-			out, errOut, code := l.docker("", args...)
-			if code != 0 {
-				return out, errors.New(errOut)
-			}
-			return out, nil
-		}},
-		{"dockerd", d.Run},
-	}
+	engines := bothEngines(l, d)
 	results := map[string][]string{}
 	for _, e := range engines {
 		var got []string
