@@ -64,6 +64,9 @@ func TestBadDevicesAreRefused(t *testing.T) {
 		{[]string{"--device", "/dev/nonexistent"}, `error gathering device information while adding custom device "/dev/nonexistent": no such file or directory`},
 		{[]string{"--device", "/etc/hostname"}, `error gathering device information while adding custom device "/etc/hostname": not a device node`},
 		{[]string{"--device", "/dev/kmsg:dev/log"}, "dev/log is not an absolute path"},
+		// Docker takes every device under a directory; berth refuses
+		// rather than give a different set.
+		{[]string{"--device", "/dev/net"}, "--device /dev/net: a directory of devices is not supported"},
 		{[]string{"--device", "/dev/kmsg:/dev/log:rwx"}, "bad mode specified: rwx"},
 		{[]string{"--device", "a:b:c:d"}, "bad format for path: a:b:c:d"},
 		{[]string{"--device-cgroup-rule", "c 1:11"}, "invalid device cgroup format 'c 1:11'"},
