@@ -2,7 +2,7 @@
 // inside a cgroup that limits its memory, CPU and number of processes.
 //
 //	sudo go run ./02-cgroups run [--memory SIZE] [--cpus N] [--pids-limit N] \
-//	     [chapter 01 flags] -- CMD [ARG...]
+//	     [--device-cgroup-rule RULE]... [chapter 01 flags] -- CMD [ARG...]
 //
 // What is new is all on the host side: cgroup.RunOptions adds the limits
 // to chapter 01's flags, and its Container puts the container in a cgroup
@@ -17,7 +17,7 @@ import (
 
 var program = namespace.Program{
 	Name: "02-cgroups",
-	Usage: "usage: 02-cgroups run [--memory SIZE] [--cpus N] [--pids-limit N]\n" +
+	Usage: "usage: 02-cgroups run [--memory SIZE] [--cpus N] [--pids-limit N] [--device-cgroup-rule RULE]...\n" +
 		"                     [--hostname NAME] [--userns] [--init] -- CMD [ARG...]",
 	Commands: map[string]func([]string, namespace.Stdio) (int, error){
 		"run": namespace.RunCommand(func() namespace.Runner { return new(cgroup.RunOptions) }),

@@ -134,6 +134,8 @@ func TestBadLimitsAreRejectedBeforeAnythingIsCreated(t *testing.T) {
 		{"--cpus", "0"},
 		{"--pids-limit", "0"},
 		{"--pids-limit", "x"},
+		{"--device-cgroup-rule", "x 1:3 rwm"},
+		{"--device-cgroup-rule", "c 1:3"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			out, errOut, status := runProgram(t, append(append([]string{"run"}, args...), "--", "true")...)
@@ -143,4 +145,49 @@ func TestBadLimitsAreRejectedBeforeAnythingIsCreated(t *testing.T) {
 			assert.Contains(t, errOut, args[0][2:])
 		})
 	}
+}
+
+// hostDevices are nodes of the host's /dev that chapter 02's container
+// still sees (chapter 03 gives it a /dev of its own) and that Docker
+// refuses to open: the device cgroup must refuse them here too, to root
+// with every capability.
+var hostDevices = []string{"/dev/kmsg", "/dev/mem", "/dev/tty0", "/dev/vcs", "/dev/hwrng", "/dev/kvm",
+	"/dev/loop-control", "/dev/vsock", "/dev/cpu_dma_latency"}
+
+func TestTheDeviceCgroupRefusesWhatMknodMakes(t *testing.T) {
+	labtest.Privileged(t)
+	dir := t.TempDir()
+	kmsg := filepath.Join(dir, "kmsg")
+	// CAP_MKNOD lets root make the node; opening it is the cgroup's call.
+	// The write is attempted only as an open: if it got through, nothing
+	// would reach the host's kernel log.
+	script := `mknod ` + kmsg + ` c 1 11 && echo made; ` +
+		`(true >` + kmsg + `) 2>&1; ` +
+		`true >/dev/null && echo null-ok; ` +
+		`for d in ` + strings.Join(hostDevices, " ") + `; do [ -e $d ] && (true <$d) 2>&1; done; true`
+	out, errOut, status := runProgram(t, "run", "--", "/bin/sh", "-c", script)
+	require.Equal(t, 0, status, "stderr: %s", errOut)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.GreaterOrEqual(t, len(lines), 3, "output: %q", out)
+	assert.Equal(t, "made", lines[0])
+	assert.Contains(t, lines[1], kmsg+": Operation not permitted")
+	assert.Equal(t, "null-ok", lines[2])
+	assert.Greater(t, len(lines), 3, "some of the host's devices exist here")
+	for _, l := range lines[3:] {
+		assert.Contains(t, l, "Operation not permitted", "a host device opened")
+	}
+	t.Logf("refused: %q", lines)
+}
+
+func TestDeviceCgroupRuleAllowsADevice(t *testing.T) {
+	labtest.Privileged(t)
+	kmsg := filepath.Join(t.TempDir(), "kmsg")
+	script := `mknod ` + kmsg + ` c 1 11 && true >` + kmsg + ` && echo opened`
+	out, errOut, status := runProgram(t, "run", "--device-cgroup-rule", "c 1:11 w", "--", "/bin/sh", "-c", script)
+	require.Equal(t, 0, status, "stderr: %s", errOut)
+	assert.Equal(t, "opened", strings.TrimSpace(out))
+	// Only w was granted: reading is still refused.
+	_, errOut, status = runProgram(t, "run", "--device-cgroup-rule", "c 1:11 w", "--", "/bin/sh", "-c", `true <`+kmsg)
+	assert.NotEqual(t, 0, status)
+	assert.Contains(t, errOut, "Operation not permitted")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 )
@@ -158,6 +160,10 @@ func TestBadFlagsAreOneLineAndCreateNothing(t *testing.T) {
 		{"run", "--rootfs", "/", "-v", "/nonexistent:/x", "--", "/bin/true"},
 		{"run", "--rootfs", "/", "-e", "=x", "--", "/bin/true"},
 		{"run", "--rootfs", "/", "--memory", "abc", "--", "/bin/true"},
+		{"run", "--rootfs", "/", "--device", "/nonexistent-device", "--", "/bin/true"},
+		{"run", "--rootfs", "/", "--device", "/etc/hostname", "--", "/bin/true"},
+		{"run", "--rootfs", "/", "--device", "/dev/null:relative", "--", "/bin/true"},
+		{"run", "--rootfs", "/", "--device", "/dev/null:/dev/n:rwx", "--", "/bin/true"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			out, errOut, status := runProgram(t, args...)
@@ -166,4 +172,39 @@ func TestBadFlagsAreOneLineAndCreateNothing(t *testing.T) {
 			assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
 		})
 	}
+}
+
+func TestDevicesInTheContainer(t *testing.T) {
+	labtest.Privileged(t)
+	root := labtest.BusyboxRootfs(t)
+	// By default: Docker's nodes only, and a node made with mknod does
+	// not open.
+	// (The node goes in the container's own /dev, a tmpfs: the shared
+	// rootfs stays as it is.)
+	out := inRootfs(t, root, `ls /dev; mknod /dev/made c 1 11 && echo made; (true >/dev/made) 2>&1; true`)
+	assert.Contains(t, out, "made")
+	assert.Contains(t, out, "/dev/made: Operation not permitted")
+	assert.NotContains(t, strings.Fields(out), "kmsg")
+
+	// --device: the host's node, with its numbers, mode and owner, and
+	// the cgroup lets it open, here under another name.
+	out = inRootfs(t, root, `stat -c '%F %t:%T %a %u:%g' /dev/log /dev/kmsg 2>&1; true >/dev/log && echo opened`,
+		"--device", "/dev/kmsg:/dev/log:w")
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat("/dev/kmsg", &st))
+	assert.Contains(t, out, fmt.Sprintf("character special file %x:%x %o %d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev), st.Mode&0o7777, st.Uid, st.Gid))
+	assert.Contains(t, out, "/dev/kmsg': No such file or directory")
+	assert.Contains(t, out, "opened")
+	// Only r granted: the write is refused. (Not the other way round:
+	// opening kmsg to read also needs CAP_SYSLOG, which a container lacks.)
+	out = inRootfs(t, root, `(true >/dev/kmsg) 2>&1; true`, "--device", "/dev/kmsg:r")
+	assert.Contains(t, out, "/dev/kmsg: Operation not permitted")
+
+	// In a user namespace the node cannot be made: the host's is bound.
+	// The container's root is no root of the host's, so the node's mode
+	// (0644 root:root) refuses the write: EACCES, the file's verdict,
+	// where the cgroup's would be EPERM.
+	out = inRootfs(t, root, `stat -c '%F %t:%T' /dev/kmsg; (true >/dev/kmsg) 2>&1; true`, "--userns", "--device", "/dev/kmsg")
+	assert.Contains(t, out, fmt.Sprintf("character special file %x:%x", unix.Major(st.Rdev), unix.Minor(st.Rdev)))
+	assert.Contains(t, out, "/dev/kmsg: Permission denied")
 }

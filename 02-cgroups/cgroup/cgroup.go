@@ -116,7 +116,7 @@ func (h *Hierarchy) New(name string, r Resources) (*Cgroup, error) {
 	// A new cgroup is unlimited in every controller, whatever its
 	// parent's limits: only real limits need writing (a container's
 	// start saves a dozen system calls when it has none).
-	if err == nil && r != (Resources{}) {
+	if err == nil && r.limited() {
 		err = c.update(r) // r is already validated
 	}
 	if err != nil {

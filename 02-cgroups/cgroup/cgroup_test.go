@@ -120,7 +120,8 @@ func TestNewV1WritesEachHierarchy(t *testing.T) {
 	cpu := filepath.Join(k.root, "cpu", "berth", "web")
 	acct := filepath.Join(k.root, "cpuacct", "berth", "web")
 	pids := filepath.Join(k.root, "pids", "berth", "web")
-	assert.Equal(t, []string{cpu, acct, mem, pids}, c.Dirs())
+	devs := filepath.Join(k.root, "devices", "berth", "web")
+	assert.Equal(t, []string{cpu, acct, devs, mem, pids}, c.Dirs())
 	assert.Equal(t, mem, c.Path("memory"))
 	assert.Equal(t, "", c.Path("cpuset"))
 	assert.NoDirExists(t, filepath.Join(k.root, "cpuset", "berth"), "cpuset is never joined")
@@ -140,7 +141,7 @@ func TestNewV1CoMountedControllers(t *testing.T) {
 	cpu := filepath.Join(k.root, "cpu,cpuacct", "berth", "web")
 	assert.Equal(t, cpu, c.Path("cpu"))
 	assert.Equal(t, cpu, c.Path("cpuacct"))
-	assert.Len(t, c.Dirs(), 3, "cpu and cpuacct share one directory")
+	assert.Len(t, c.Dirs(), 4, "cpu and cpuacct share one directory (and devices, memory, pids)")
 	assert.Equal(t, "50000", k.read(filepath.Join(cpu, "cpu.cfs_quota_us")))
 }
 
@@ -163,7 +164,7 @@ func TestNewV1MissingController(t *testing.T) {
 	// Without a pids limit, a missing pids hierarchy is no reason to fail.
 	c, err := h.New("web", Resources{Memory: 32 << 20})
 	require.NoError(t, err)
-	assert.Len(t, c.Dirs(), 2)
+	assert.Len(t, c.Dirs(), 3, "memory, cpu and devices")
 }
 
 func TestNewV1MakesParentHierarchical(t *testing.T) {
@@ -350,12 +351,12 @@ func TestDestroyHalfRemoved(t *testing.T) {
 	h, k := newFakeV1(t, "memory", "cpu", "pids")
 	c, err := h.New("web", limits)
 	require.NoError(t, err)
-	// A crash after removing one of the three directories.
+	// A crash after removing one of the four directories.
 	require.NoError(t, k.rmdir(c.Path("cpu")))
 
 	loaded, err := h.Load("web")
 	require.NoError(t, err)
-	assert.Len(t, loaded.Dirs(), 2)
+	assert.Len(t, loaded.Dirs(), 3)
 	require.NoError(t, loaded.Destroy())
 	require.NoError(t, c.Destroy())
 	for _, dir := range c.Dirs() {

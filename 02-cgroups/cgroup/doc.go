@@ -1,5 +1,6 @@
 // Package cgroup puts a container's processes in a control group and
-// limits the memory, CPU time and number of processes they may use.
+// limits the memory, CPU time and number of processes they may use, and
+// the devices they may open.
 //
 // # What a cgroup is
 //
@@ -79,6 +80,7 @@
 // # Limits
 //
 // Resources holds the three limits berth supports; zero means unlimited.
+// (Its Devices field is the device policy: see Devices below.)
 // ParseMemory, ParseCPUs and ParsePidsLimit turn command-line values into
 // them, with Docker's rules and messages.
 //
@@ -98,6 +100,56 @@
 // counter of such kills, so that a container that died of SIGKILL can be
 // reported as "OOMKilled", as `docker inspect` does. Over its CPU quota the cgroup is merely throttled. At
 // pids.max, fork(2) and clone(2) fail with EAGAIN.
+//
+// # Devices
+//
+// A container's root has CAP_MKNOD, so it can make a node for any device
+// number: "mknod /tmp/k c 1 11" names the host's kernel log. The node is
+// only a name; what matters is whether the device may be opened, and that
+// is the device cgroup's decision. The kernel consults it at every open(2)
+// and mknod(2) of a device node, whatever the capabilities: a refusal is
+// EPERM. So Resources.Devices, a list of rules in the kernel's text form
+// ("c 1:3 rwm": type, major:minor, access), is part of every cgroup New
+// makes. nil means DefaultDevices, Docker's list: mknod of anything, and
+// rw only for null, zero, full, random, urandom, tty, console, ptmx, the
+// pts and tun. AllowAllDevices ("a *:* rwm") is --privileged's.
+//
+//	v1: devices hierarchy                    v2: eBPF, BPF_CGROUP_DEVICE
+//	echo a > devices.deny                    r2 = ctx->access_type ...
+//	echo 'c 1:3 rwm' > devices.allow         if c && 1 && 3 && access ⊆ rwm: return 1
+//	echo 'c 1:5 rwm' > devices.allow         if c && 1 && 5 && access ⊆ rwm: return 1
+//	...                                      ...
+//	cat devices.list                         return 0
+//
+// Both are set in New, right after mkdir, so before any process joins.
+// devicePolicy replays the rules the way v1 stores them (a default and
+// exceptions) and both interfaces are given that one state: the v1 files
+// directly, the v2 program compiled from it (deviceProgram). A list that
+// v1 cannot store faithfully is refused, so a policy never means one
+// thing on v1 and another on v2.
+//
+// The program is attached with BPF_PROG_ATTACH and BPF_F_ALLOW_MULTI:
+// the cgroup then holds it until the cgroup is removed, whoever loaded
+// it, and it runs after any program of the cgroup's ancestors (all must
+// allow). A bpf_link, what cilium/ebpf's link.AttachCgroup prefers, would
+// detach it as soon as the loading process exits.
+//
+// The program is written with github.com/cilium/ebpf's asm package rather
+// than as bytes through golang.org/x/sys/unix. By hand, each instruction
+// is an 8-byte struct of opcode, register nibbles, offset and immediate,
+// every jump is a count of instructions to skip, recounted whenever a
+// block changes, and x/sys/unix has no BPF_PROG_LOAD call, only the
+// constants: the bpf_attr union would be packed with unsafe. With asm
+// the instructions have names (asm.JNE.Imm32), jumps go to labels the
+// package resolves, the program prints readably (exercise 5 of the
+// chapter), and ebpf.NewProgram loads it and returns the verifier's log
+// when it refuses. The price is one pure-Go dependency; the program is
+// the same either way.
+//
+// A hybrid host has both interfaces, and the kernel checks both: the v1
+// devices controller and any program on the process's cgroup2 cgroup.
+// That is how the tests try the v2 path on a hybrid machine: a cgroup
+// under /sys/fs/cgroup/unified, the program attached, a process moved in.
 //
 // # Joining before running
 //

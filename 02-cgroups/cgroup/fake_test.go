@@ -38,6 +38,10 @@ import (
 //     cgroup.freeze, as the kernel sets it on its own. With freezeStuck
 //     the freeze never completes (a process in an uninterruptible
 //     sleep). A thaw takes effect at once, as in the kernel.
+//   - setDevices records each write to devices.allow and devices.deny in
+//     calls ("devices.deny a"), in order: the order is what matters.
+//   - attachDevices records the whitelist a v2 cgroup's program would be
+//     compiled from, in attached.
 //
 // A write to cgroup.kill cannot be noticed when it happens, so rmdir
 // honours it instead: a "1" in cgroup.kill empties cgroup.procs.
@@ -56,10 +60,11 @@ type fakeKernel struct {
 	freezeDelay time.Duration // v2: from cgroup.freeze 1 to "frozen 1"
 	freezeStuck bool          // the freeze never completes
 
-	killed      []int    // pids passed to kill
-	groupKilled []string // dirs emptied through cgroup.kill
-	rmdirs      int      // rmdir calls
-	freezerOps  int      // setFreezer calls
+	killed      []int                // pids passed to kill
+	groupKilled []string             // dirs emptied through cgroup.kill
+	rmdirs      int                  // rmdir calls
+	freezerOps  int                  // setFreezer calls
+	attached    map[string]whitelist // v2: dir -> device policy attached
 	// calls lists kills ("kill 10") and freezer writes
 	// ("freezer.state THAWED") in order.
 	calls []string
@@ -83,9 +88,16 @@ func newFakeV2(t *testing.T) (*Hierarchy, *fakeKernel) {
 }
 
 // newFakeV1 returns fake v1 hierarchies. Each argument is one mount, with
-// its controllers comma-joined: "memory", "cpu,cpuacct".
+// its controllers comma-joined: "memory", "cpu,cpuacct". A "devices"
+// hierarchy is added unless one is given or "-devices" asks for none:
+// every container needs it for its device policy.
 func newFakeV1(t *testing.T, hierarchies ...string) (*Hierarchy, *fakeKernel) {
 	t.Helper()
+	if i := slices.Index(hierarchies, "-devices"); i >= 0 {
+		hierarchies = slices.Delete(slices.Clone(hierarchies), i, i+1)
+	} else if !slices.ContainsFunc(hierarchies, func(h string) bool { return slices.Contains(strings.Split(h, ","), "devices") }) {
+		hierarchies = append(slices.Clone(hierarchies), "devices")
+	}
 	k := &fakeKernel{t: t, root: t.TempDir(), version: V1, swap: true,
 		omit: map[string]bool{}, mounts: map[string][]string{}}
 	h := &Hierarchy{Version: V1, Mounts: map[string]string{}, ops: k.ops()}
@@ -106,7 +118,8 @@ func newFakeV1(t *testing.T, hierarchies ...string) (*Hierarchy, *fakeKernel) {
 }
 
 func (k *fakeKernel) ops() ops {
-	return ops{mkdir: k.mkdir, rmdir: k.rmdir, kill: k.kill, setFreezer: k.setFreezer}
+	return ops{mkdir: k.mkdir, rmdir: k.rmdir, kill: k.kill, setFreezer: k.setFreezer,
+		setDevices: k.setDevices, attachDevices: k.attachDevices}
 }
 
 func (k *fakeKernel) writeFile(path, content string) {
@@ -220,6 +233,10 @@ func (k *fakeKernel) v1Files(ctrls []string, useHierarchy, oomKillDisable string
 			files["freezer.state"] = "THAWED"
 			files["freezer.self_freezing"] = "0"
 			files["freezer.parent_freezing"] = "0"
+		case "devices":
+			files["devices.allow"] = ""
+			files["devices.deny"] = ""
+			files["devices.list"] = "a *:* rwm" // copied from the parent
 		}
 	}
 	return files
@@ -326,4 +343,25 @@ func (k *fakeKernel) setEventLocked(dir, key, value string) {
 	if os.WriteFile(tmp, []byte(strings.Join(lines, "\n")+"\n"), 0o644) == nil {
 		_ = os.Rename(tmp, path)
 	}
+}
+
+func (k *fakeKernel) setDevices(dir, name string, rules []string) error {
+	for _, r := range rules {
+		k.calls = append(k.calls, name+" "+r)
+		if err := writeString(dir, name, r); err != nil { // fails as the kernel would if missing
+			return err
+		}
+	}
+	return nil
+}
+
+func (k *fakeKernel) attachDevices(dir string, w whitelist) error {
+	if _, err := os.Stat(filepath.Join(dir, "cgroup.procs")); err != nil {
+		return err
+	}
+	if k.attached == nil {
+		k.attached = map[string]whitelist{}
+	}
+	k.attached[dir] = w
+	return nil
 }

@@ -20,6 +20,23 @@ func (r *Resources) AddFlags(fs *flag.FlagSet) {
 		r.PidsMax, err = ParsePidsLimit(s)
 		return err
 	})
+	fs.Func("device-cgroup-rule", "also allow devices: 'TYPE MAJOR:MINOR ACCESS', e.g. 'c 1:11 rw' (repeatable)", func(s string) error {
+		return r.AddDeviceRule(s)
+	})
+}
+
+// AddDeviceRule parses rule (see ParseDeviceRule) and adds it to the
+// device policy, on top of DefaultDevices if none was set.
+func (r *Resources) AddDeviceRule(rule string) error {
+	d, err := ParseDeviceRule(rule)
+	if err != nil {
+		return err
+	}
+	if r.Devices == nil {
+		r.Devices = DefaultDevices()
+	}
+	r.Devices = append(r.Devices, d)
+	return nil
 }
 
 // FormatBytes writes a byte count the way the --memory flag takes it:

@@ -15,6 +15,25 @@ type Resources struct {
 	Memory  int64   // bytes; 0 = unlimited. Swap is not allowed on top.
 	CPUs    float64 // cores' worth of CPU time; 0.5 = half a core, 0 = unlimited
 	PidsMax int64   // most tasks (processes and threads) at once; 0 = unlimited
+	// Devices is the device policy: which device nodes the container
+	// may open or make. nil means DefaultDevices, Docker's, so that a
+	// container is confined unless someone says otherwise;
+	// AllowAllDevices lifts it (--privileged). New applies it; Update
+	// leaves it alone (docker update does not change devices).
+	Devices []DeviceRule
+}
+
+// devices returns the policy in force: Devices, or DefaultDevices.
+func (r Resources) devices() []DeviceRule {
+	if r.Devices == nil {
+		return DefaultDevices()
+	}
+	return r.Devices
+}
+
+// limited reports whether r sets any of the limits Update writes.
+func (r Resources) limited() bool {
+	return r.Memory != 0 || r.CPUs != 0 || r.PidsMax != 0
 }
 
 // MinMemory is the smallest memory limit accepted: 6 MiB, Docker's rule.
@@ -57,6 +76,9 @@ func (r Resources) validate() error {
 	}
 	if r.PidsMax < 0 {
 		return fmt.Errorf("pids limit %d: must not be negative (0 means unlimited)", r.PidsMax)
+	}
+	if _, err := devicePolicy(r.devices()); err != nil {
+		return err
 	}
 	return nil
 }
@@ -157,6 +179,10 @@ func (r Resources) needs(ctrl string) bool {
 		return r.CPUs > 0
 	case "pids":
 		return r.PidsMax > 0
+	case "devices":
+		// Only a policy that restricts nothing can do without it.
+		w, err := devicePolicy(r.devices())
+		return err != nil || !w.allowAll || len(w.exceptions) > 0
 	}
 	return false
 }

@@ -16,7 +16,7 @@ import (
 func (h *Hierarchy) createV1(name string, r Resources) (*Cgroup, []string, error) {
 	// Check before creating anything, so a missing controller leaves no
 	// directories behind.
-	for _, ctrl := range []string{"memory", "cpu", "pids"} {
+	for _, ctrl := range []string{"memory", "cpu", "pids", "devices"} {
 		if r.needs(ctrl) && h.Mounts[ctrl] == "" {
 			return nil, nil, fmt.Errorf("the %s controller is not mounted (no cgroup v1 hierarchy carries it)", ctrl)
 		}
@@ -56,6 +56,16 @@ func (h *Hierarchy) createV1(name string, r Resources) (*Cgroup, []string, error
 	}
 	if dir := c.paths["memory"]; dir != "" {
 		if err := ensureOOMKill(dir); err != nil {
+			return nil, created, err
+		}
+	}
+	// Now, before any process can join: the container's first process
+	// must never run one instruction with the host's devices open to it.
+	// Written even when it allows everything: the new cgroup copied its
+	// parent's list, which need not be "a".
+	w, _ := devicePolicy(r.devices()) // checked by validate
+	if c.paths["devices"] != "" {
+		if err := setDevicesV1(o, c.paths["devices"], w); err != nil {
 			return nil, created, err
 		}
 	}

@@ -68,6 +68,14 @@ func (h *Hierarchy) createV2(name string, r Resources) (*Cgroup, []string, error
 	for _, ctrl := range v1Controllers {
 		c.paths[ctrl] = dir
 	}
+	// v2 has no devices controller: the policy is an eBPF program,
+	// attached before any process can join.
+	if r.needs("devices") {
+		w, _ := devicePolicy(r.devices()) // checked by validate
+		if err := o.attachDevices(dir, w); err != nil {
+			return nil, []string{dir}, fmt.Errorf("set device policy: %w", err)
+		}
+	}
 	return c, []string{dir}, nil
 }
 

@@ -99,13 +99,14 @@ func detect(statfs func(string, *unix.Statfs_t) error, root string) (Version, er
 // freezer only for Freeze (docker pause, and commit's consistent copy):
 // it limits nothing, but a process can be frozen only by a hierarchy it
 // is in. (v2 needs no controller for that: every v2 cgroup has
-// cgroup.freeze.)
+// cgroup.freeze.) devices holds the device policy (see devices.go); v2
+// has no such controller and attaches an eBPF program instead.
 //
 // cpuset is left out on purpose: a new v1 cpuset cgroup starts with empty
 // cpuset.cpus and cpuset.mems, and the kernel refuses to move a task into
 // it (ENOSPC) until both are copied from the parent. We set no cpuset
 // limit, so staying in the root cpuset costs nothing.
-var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "freezer"}
+var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "freezer", "devices"}
 
 // v1Mounts reads a mountinfo table (normally /proc/self/mountinfo) and
 // returns the mount point of each controller in v1Controllers that is

@@ -100,6 +100,13 @@ func Enter(s Spec) error {
 			return err
 		}
 	}
+	// --device nodes, after the volumes (as runc does), so that one
+	// meant for a path under a volume lands in the volume.
+	for _, d := range s.Devices {
+		if err := makeDevice(r, d); err != nil {
+			return err
+		}
+	}
 
 	// 4 and 5.
 	if err := pivotRoot(rootfd, root); err != nil {

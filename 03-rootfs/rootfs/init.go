@@ -48,8 +48,8 @@ func (s *InitSpec) Enter() error {
 	return nil
 }
 
-// Options are chapter 03's flags: --rootfs, -v, --tmpfs, --shm-size, -e, -w
-// and --read-only.
+// Options are chapter 03's flags: --rootfs, -v, --tmpfs, --shm-size, -e, -w,
+// --read-only and --device.
 type Options struct {
 	Spec
 	Env EnvList
@@ -64,6 +64,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.Var(&o.Env, "e", "set an environment variable: KEY=VALUE, or KEY to copy the host's (repeatable)")
 	fs.StringVar(&o.Workdir, "w", "", "the command's working directory, created if missing")
 	fs.BoolVar(&o.ReadonlyRootfs, "read-only", false, "mount the root filesystem read-only")
+	fs.Var((*DeviceList)(&o.Devices), "device", "give the container a host device: HOST[:CONTAINER][:rwm] (repeatable)")
 }
 
 // InitSpec checks the options and adds them to a chapter 01 spec: the
@@ -97,13 +98,16 @@ func (o *RunOptions) AddFlags(fs *flag.FlagSet) {
 }
 
 // Container is chapter 02's container, with its own root filesystem. The
-// options are checked before the cgroup exists.
+// options are checked before the cgroup exists. Each --device gets its
+// rule in the cgroup's device policy (on a copy: o is left as it was).
 func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdio) (*namespace.Container, error) {
 	spec, err := o.FS.InitSpec(o.Config.NewSpec(id, command))
 	if err != nil {
 		return nil, err
 	}
-	c, err := o.RunOptions.Container(id, command, stdio)
+	cg := o.RunOptions
+	cg.Limits.Devices = WithDeviceRules(cg.Limits.Devices, o.FS.Devices)
+	c, err := cg.Container(id, command, stdio)
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,10 @@ type Spec struct {
 	// ShmSize is the size of /dev/shm in bytes (docker run --shm-size);
 	// 0 means DefaultShmSize.
 	ShmSize int64 `json:"shmSize,omitempty"`
+	// Devices are host device nodes to make in the container (docker
+	// run --device). Their cgroup rules are chapter 02's business: see
+	// RunOptions.Container.
+	Devices []Device `json:"devices,omitempty"`
 }
 
 // Validate reports a spec that cannot work, before any container is
@@ -55,6 +59,11 @@ func (s Spec) Validate() error {
 	}
 	if s.ShmSize < 0 {
 		return fmt.Errorf("/dev/shm size %d: must not be negative", s.ShmSize)
+	}
+	for _, d := range s.Devices {
+		if err := d.validate(); err != nil {
+			return err
+		}
 	}
 	if s.Workdir != "" && !path.IsAbs(s.Workdir) {
 		return fmt.Errorf("working directory %q: not an absolute path", s.Workdir)

@@ -199,13 +199,19 @@ func makeDevices(dev dir) error {
 // bindDevice bind-mounts the host's /dev/name onto a new empty file in
 // dev. It runs before pivot_root, while /dev is still the host's.
 func bindDevice(dev dir, name string) error {
-	fd, err := openBeneath(dev.fd, name, unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY, 0o666)
+	return bindDeviceFrom(dev, name, "/dev/"+name)
+}
+
+// bindDeviceFrom bind-mounts the host's node hostPath onto a new empty
+// file name in d.
+func bindDeviceFrom(d dir, name, hostPath string) error {
+	fd, err := openBeneath(d.fd, name, unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY, 0o666)
 	if err != nil {
-		return fmt.Errorf("creating %s/%s: %w", dev.name, name, err)
+		return fmt.Errorf("creating %s/%s: %w", d.name, name, err)
 	}
 	defer unix.Close(fd)
-	if err := unix.Mount("/dev/"+name, procFD(fd), "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("binding the host's /dev/%s onto %s/%s: %w", name, dev.name, name, err)
+	if err := unix.Mount(hostPath, procFD(fd), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("binding the host's %s onto %s/%s: %w", hostPath, d.name, name, err)
 	}
 	return nil
 }

@@ -61,6 +61,8 @@ type containerOptions struct {
 	stopTimeout int
 	readOnly    bool
 	privileged  bool
+	devices     listValue
+	deviceRules listValue
 }
 
 // AddFlags declares the options on fs. -h is --hostname here, as in
@@ -103,6 +105,8 @@ func (o *containerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.stopTimeout, "stop-timeout", 0, "Timeout (in seconds) to stop a container")
 	fs.BoolVar(&o.readOnly, "read-only", false, "Mount the container's root filesystem as read only")
 	fs.BoolVar(&o.privileged, "privileged", false, "Give extended privileges to this container")
+	fs.Var(&o.devices, "device", "Add a host device to the container")
+	fs.Var(&o.deviceRules, "device-cgroup-rule", "Add a rule to the cgroup allowed devices list")
 }
 
 // containerSpec is what POST /containers/create takes.
@@ -184,6 +188,13 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 	if err != nil {
 		return nil, err
 	}
+	devices, err := parseDevices(o.devices)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDeviceCgroupRules(o.deviceRules); err != nil {
+		return nil, err
+	}
 
 	hc := &container.HostConfig{
 		Binds:           binds,
@@ -199,8 +210,10 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 		Privileged:      o.privileged,
 		RestartPolicy:   container.RestartPolicy{Name: container.RestartPolicyDisabled},
 		Resources: container.Resources{
-			Memory:   int64(o.memory),
-			NanoCPUs: int64(o.cpus),
+			Memory:            int64(o.memory),
+			NanoCPUs:          int64(o.cpus),
+			Devices:           devices,
+			DeviceCgroupRules: o.deviceRules,
 		},
 	}
 	// Docker always sends the pids limit; 0 means none.

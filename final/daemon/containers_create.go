@@ -424,12 +424,31 @@ func resources(r container.Resources) (cgroup.Resources, error) {
 	if r.PidsLimit != nil && *r.PidsLimit > 0 {
 		out.PidsMax = *r.PidsLimit
 	}
+	for _, rule := range r.DeviceCgroupRules {
+		if err := out.AddDeviceRule(rule); err != nil {
+			return out, invalid("invalid device cgroup rule format: '%s'", rule)
+		}
+	}
+	return out, nil
+}
+
+// devices are the host devices of --device, read now: a node that is
+// missing, or no device, is the request's fault, reported at create.
+func devices(ms []container.DeviceMapping) ([]rootfs.Device, error) {
+	var out []rootfs.Device
+	for _, m := range ms {
+		d, err := rootfs.DeviceFromHost(m.PathOnHost, m.PathInContainer, m.CgroupPermissions)
+		if err != nil {
+			return nil, invalid("%v", err)
+		}
+		out = append(out, d)
+	}
 	return out, nil
 }
 
 // filesystem is chapter 03's part: the user's environment (chapter 06
 // puts the image's under it), working directory, the size of /dev/shm
-// and a read-only root. The volumes are planMounts's.
+// a read-only root and the --device nodes. The volumes are planMounts's.
 func filesystem(cfg *container.Config, h *container.HostConfig) (rootfs.Options, error) {
 	var o rootfs.Options
 	o.Env = withValues(cfg.Env)
@@ -451,7 +470,9 @@ func filesystem(cfg *container.Config, h *container.HostConfig) (rootfs.Options,
 		h.ShmSize = rootfs.DefaultShmSize // what inspect shows, as Docker
 	}
 	o.ShmSize = h.ShmSize
-	return o, nil
+	var err error
+	o.Devices, err = devices(h.Devices)
+	return o, err
 }
 
 // networkConfig is chapter 05's part: the mode, the daemon's bridge, the

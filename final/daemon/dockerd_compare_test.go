@@ -13,6 +13,27 @@ import (
 	"github.com/berth-project/berth/05-network/nettest"
 )
 
+// engine is one side of a comparison: the docker CLI against it, which
+// fails with its stderr.
+type engine struct {
+	name string
+	run  func(args ...string) (string, error)
+}
+
+// bothEngines are berthd (the lab's) and the private dockerd d.
+func bothEngines(l *lab, d *labtest.Dockerd) []engine {
+	return []engine{
+		{"berthd", func(args ...string) (string, error) {
+			out, errOut, code := l.docker("", args...)
+			if code != 0 {
+				return out, errors.New(errOut)
+			}
+			return out, nil
+		}},
+		{"dockerd", d.Run},
+	}
+}
+
 // TestSameAsDockerd_VolumesNetworksAndNames runs the same docker CLI
 // steps against berthd and a private dockerd 20.10 and compares what
 // they print: volume filters, copy-up into a new volume and what the
@@ -26,19 +47,7 @@ func TestSameAsDockerd_VolumesNetworksAndNames(t *testing.T) {
 	d := labtest.StartDockerd(t)
 	_, err := d.Run("import", labtest.BusyboxRootfs(t)+".tar", "busybox")
 	require.NoError(t, err)
-	engines := []struct {
-		name string
-		run  func(args ...string) (string, error)
-	}{
-		{"berthd", func(args ...string) (string, error) {
-			out, errOut, code := l.docker("", args...)
-			if code != 0 {
-				return out, errors.New(errOut)
-			}
-			return out, nil
-		}},
-		{"dockerd", d.Run},
-	}
+	engines := bothEngines(l, d)
 	results := map[string][]string{}
 	for _, e := range engines {
 		must := func(args ...string) string {

@@ -50,8 +50,6 @@ func checkUnsupported(cfg *container.Config, h *container.HostConfig) error {
 		{h.Umask != nil, "Umask is not supported"},
 		{h.Isolation != "" && h.Isolation != "default", "--isolation " + string(h.Isolation) + " is not supported"},
 		{h.MaskedPaths != nil || h.ReadonlyPaths != nil, "--security-opt systempaths (MaskedPaths, ReadonlyPaths) is not supported: berth masks Docker's default paths"},
-		{len(r.Devices) > 0, "--device is not supported"},
-		{len(r.DeviceCgroupRules) > 0, "--device-cgroup-rule is not supported"},
 		{len(r.DeviceRequests) > 0, "--gpus (DeviceRequests) is not supported"},
 		{r.CpusetCpus != "" || r.CpusetMems != "", "--cpuset-cpus and --cpuset-mems are not supported: berth limits CPU time (--cpus), not CPUs"},
 		{r.CPUShares != 0, "--cpu-shares is not supported: berth limits CPU time (--cpus)"},

@@ -48,10 +48,6 @@ func TestOptionsBerthDoesNotApplyAreRefused(t *testing.T) {
 		{func(_ *container.Config, h *container.HostConfig) { h.MemorySwap = 1 << 30 }, "--memory-swap"},
 		{func(_ *container.Config, h *container.HostConfig) { h.MemorySwappiness = &swappiness }, "--memory-swappiness"},
 		{func(_ *container.Config, h *container.HostConfig) { h.OomKillDisable = &yes }, "--oom-kill-disable"},
-		{func(_ *container.Config, h *container.HostConfig) {
-			h.Devices = []container.DeviceMapping{{PathOnHost: "/dev/kmsg"}}
-		}, "--device"},
-		{func(_ *container.Config, h *container.HostConfig) { h.DeviceCgroupRules = []string{"c 1:11 rwm"} }, "--device-cgroup-rule"},
 		{func(_ *container.Config, h *container.HostConfig) { h.CPURealtimeRuntime = 1000 }, "--cpu-rt-runtime"},
 		{func(_ *container.Config, h *container.HostConfig) { h.RestartPolicy.Name = "always" }, "restart policy"},
 		{func(c *container.Config, _ *container.HostConfig) {
