@@ -512,17 +512,24 @@ func TestUserNamespaceOwnsItsLayer(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(root) })
 	require.NoError(t, os.Chmod(root, 0o755))
 
-	out, id := runKept(t, root, labtest.BusyboxRootfs(t), "echo x > /x; rm -rf /tmp && mkdir /tmp; id -u", "--userns")
-	assert.Equal(t, "0\n", out)
+	bind := filepath.Join(root, "bind")
+	require.NoError(t, os.Mkdir(bind, 0o755))
+	require.NoError(t, os.Chmod(bind, 0o777)) // not the umask's: anyone may write
+	out, id := runKept(t, root, labtest.BusyboxRootfs(t),
+		"echo x > /x; rm -rf /tmp && mkdir /tmp; id -u; stat -c %u /bin/busybox; touch /bind/f", "--userns", "-v", bind+":/bind")
+	assert.Equal(t, "0\n0\n", out, "root, and the image's files are root's: idmapped")
 	rw, err := layer.Open(root, id)
 	require.NoError(t, err)
 	fi, err := os.Stat(filepath.Join(rw.Upper(), "x"))
 	require.NoError(t, err)
-	assert.Equal(t, uint32(namespace.DefaultIDBase), fi.Sys().(*syscall.Stat_t).Uid, "written by the container's root, host uid 100000")
+	assert.Equal(t, uint32(0), fi.Sys().(*syscall.Stat_t).Uid, "written by the container's root through the idmapped layer: stored as the image's root")
+	fi, err = os.Stat(filepath.Join(bind, "f"))
+	require.NoError(t, err)
+	assert.Equal(t, uint32(namespace.DefaultIDBase), fi.Sys().(*syscall.Stat_t).Uid, "a host directory is not idmapped: host uid 100000")
 	opaque, err := layer.IsOpaque(filepath.Join(rw.Upper(), "tmp"))
 	require.NoError(t, err)
 	assert.True(t, opaque, "marked with user.overlay.opaque in a user namespace")
-	assert.Equal(t, []string{"C /tmp", "A /x"}, diffLines(t, root, id))
+	assert.Equal(t, []string{"A /bind", "C /tmp", "A /x"}, diffLines(t, root, id))
 }
 
 // BenchmarkS14_RunOnTheSharedImage starts a container on a 50 MB image:
