@@ -97,7 +97,10 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 		// would be "nobody" inside, with no capabilities. Becoming uid 0
 		// of the namespace (host uid IDBase) before the exec gives it the
 		// namespace's full capability set, and nothing outside it.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		// Groups: root's own group as its one supplementary group, as a
+		// login gives it (and as the host's root has it): an empty list
+		// would make `id` differ with and without the namespace.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{0}}
 	}
 	p := &Process{cmd: cmd, spec: w, exited: make(chan struct{})}
 	if err := p.startOnOwnThread(cfg.JoinNetns); err != nil {
