@@ -165,6 +165,19 @@ func TestUsernsRemap(t *testing.T) {
 	assert.Equal(t, "0\n"+mapLine(uids), l.ok("exec", id, "sh", "-c", "id -u; cat /proc/self/uid_map"))
 	l.ok("rm", "-f", id)
 
+	// docker cp into a running remapped container writes as its root
+	// would: the archive's owner inside, shifted on the host where the
+	// mount is not idmapped.
+	src := filepath.Join(hostDir(t), "f")
+	require.NoError(t, os.WriteFile(src, []byte("hi\n"), 0o644))
+	require.NoError(t, os.Chown(src, 33, 33))
+	id = strings.TrimSpace(l.ok("run", "-d", "-v", bind+":/host", "busybox", "sleep", "1000"))
+	l.ok("cp", src, id+":/root/f")
+	l.ok("cp", src, id+":/host/copied")
+	assert.Equal(t, "33:33\n33:33\n", l.ok("exec", id, "stat", "-c", "%u:%g", "/root/f", "/host/copied"))
+	assert.Equal(t, fmt.Sprintf("%d:%d", uids.Base+33, gids.Base+33), owner(t, filepath.Join(bind, "copied")))
+	l.ok("rm", "-f", id)
+
 	// --userns host: this container is not remapped, on the same image.
 	assert.Equal(t, mapLine(namespace.IDRange{Base: 0, Size: 4294967295})+"0:0\n",
 		l.ok("run", "--rm", "--userns", "host", "busybox", "sh", "-c", "cat /proc/self/uid_map; stat -c %u:%g /bin/busybox"))
@@ -204,8 +217,15 @@ func TestUsernsRemap(t *testing.T) {
 	l.ok("rm", "userns-commit")
 	l.ok("rmi", "userns-img")
 
+	// A build's RUN is remapped too, and its layer keeps the ids it
+	// set.
+	_, errOut, code := l.docker("FROM busybox\nRUN cat /proc/self/uid_map > /map && touch /f && chown 33:33 /f\n", "build", "-q", "-t", "userns-built", "-")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, mapLine(uids)+"33:33\n", l.ok("run", "--rm", "--userns", "host", "userns-built", "sh", "-c", "cat /map; stat -c %u:%g /f"))
+	l.ok("rmi", "userns-built")
+
 	// --privileged needs --userns host, as with dockerd.
-	_, errOut, code := l.docker("", "run", "--rm", "--privileged", "busybox", "true")
+	_, errOut, code = l.docker("", "run", "--rm", "--privileged", "busybox", "true")
 	assert.NotEqual(t, 0, code)
 	assert.Contains(t, errOut, "privileged mode is incompatible with user namespaces")
 }
