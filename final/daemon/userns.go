@@ -190,13 +190,14 @@ func ensureDefaultRemapUser() error {
 			return fmt.Errorf("--userns-remap default: creating the user %s: %w: %s", DefaultRemapUser, err, strings.TrimSpace(string(out)))
 		}
 	}
+	// One range, free in both files, for the uids and the gids alike.
+	r, err := freeRange(namespace.IDCount, subIDFiles.uid, subIDFiles.gid)
+	if err != nil {
+		return fmt.Errorf("--userns-remap default: %w", err)
+	}
 	for _, f := range []struct{ file, flag string }{{subIDFiles.uid, "--add-subuids"}, {subIDFiles.gid, "--add-subgids"}} {
 		if _, err := subIDRange(f.file, DefaultRemapUser, ""); err == nil {
 			continue
-		}
-		r, err := freeRange(namespace.IDCount, subIDFiles.uid, subIDFiles.gid)
-		if err != nil {
-			return fmt.Errorf("--userns-remap default: %w", err)
 		}
 		ids := fmt.Sprintf("%d-%d", r.Base, r.Base+r.Size-1)
 		out, err := exec.Command("usermod", f.flag, ids, DefaultRemapUser).CombinedOutput()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -72,35 +73,61 @@ func remapUser(t *testing.T) (name string, uids, gids namespace.IDRange) {
 	uids = namespace.IDRange{Base: free.Base, Size: namespace.IDCount}
 	gids = namespace.IDRange{Base: free.Base + namespace.IDCount, Size: namespace.IDCount}
 	run("useradd", "--system", "--user-group", "--no-create-home", "--shell", "/bin/false", name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
-			t.Errorf("userdel %s: %v: %s", name, err, out)
-		}
-		// userdel removes the user's ranges; drop them in any case,
-		// and only them (another test may have its own).
-		for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
-			now, err := os.ReadFile(f)
-			if err != nil {
-				continue
-			}
-			var keep []string
-			for _, line := range strings.SplitAfter(string(now), "\n") {
-				if !strings.HasPrefix(line, name+":") {
-					keep = append(keep, line)
-				}
-			}
-			if after := strings.Join(keep, ""); after != string(now) {
-				assert.NoError(t, os.WriteFile(f, []byte(after), 0o644))
-			}
-			// Not compared with before as a whole: the tests of
-			// other packages may add their own users meanwhile.
-			now, _ = os.ReadFile(f)
-			assert.NotContains(t, string(now), name+":", "%s without the test's ranges", f)
-		}
-	})
+	t.Cleanup(func() { removeUser(t, name) })
 	run("usermod", "--add-subuids", fmt.Sprintf("%d-%d", uids.Base, uids.Base+uids.Size-1),
 		"--add-subgids", fmt.Sprintf("%d-%d", gids.Base, gids.Base+gids.Size-1), name)
 	return name, uids, gids
+}
+
+// removeUser removes the user name and its lines of /etc/subuid and
+// /etc/subgid (userdel does; they are dropped in any case), leaving the
+// other lines as they are.
+func removeUser(t *testing.T, name string) {
+	if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
+		t.Errorf("userdel %s: %v: %s", name, err, out)
+	}
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		now, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var keep []string
+		for _, line := range strings.SplitAfter(string(now), "\n") {
+			if !strings.HasPrefix(line, name+":") {
+				keep = append(keep, line)
+			}
+		}
+		if after := strings.Join(keep, ""); after != string(now) {
+			assert.NoError(t, os.WriteFile(f, []byte(after), 0o644))
+		}
+		// Not compared with before as a whole: the tests of other
+		// packages may add their own users meanwhile.
+		now, _ = os.ReadFile(f)
+		assert.NotContains(t, string(now), name+":", "%s without the test's ranges", f)
+	}
+}
+
+// TestUsernsRemapDefault: "default" creates the user berthremap with
+// ranges after every range the files give, once. Skipped where the user
+// exists already: the test would not know what to leave behind.
+func TestUsernsRemapDefault(t *testing.T) {
+	labtest.Privileged(t)
+	if _, err := user.Lookup(DefaultRemapUser); err == nil {
+		t.Skipf("the user %s exists: not touched", DefaultRemapUser)
+	}
+	free, err := freeRange(namespace.IDCount, "/etc/subuid", "/etc/subgid")
+	require.NoError(t, err)
+	t.Cleanup(func() { removeUser(t, DefaultRemapUser) })
+	r, err := remapIDs("default")
+	require.NoError(t, err)
+	assert.Equal(t, DefaultRemapUser, r.User)
+	assert.Equal(t, free, r.UIDs, "after every range of the files")
+	assert.Equal(t, free, r.GIDs)
+	again, err := remapIDs("default")
+	require.NoError(t, err)
+	assert.Equal(t, r, again, "the second time, the same user and ranges")
+	_, err = user.Lookup(DefaultRemapUser)
+	assert.NoError(t, err)
 }
 
 // remapLab is a lab whose daemon runs with --userns-remap user. Its data
