@@ -148,8 +148,8 @@
 //
 // The image's files belong to the host's root, which the namespace does
 // not map. So before the overlay, each layer, the container's own
-// directory and each volume is replaced, in the container's mount
-// namespace, by an idmapped mount of itself: host uid 0 shows as the
+// directory and each volume of the store is replaced, in the container's
+// mount namespace, by an idmapped mount of itself: host uid 0 shows as the
 // container's root, and what the container writes is stored with the
 // image's ids. One copy of the image serves containers with and without
 // a user namespace (idmap.go). Where the kernel or the filesystem cannot

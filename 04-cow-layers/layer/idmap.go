@@ -33,9 +33,10 @@ import (
 // So one copy of the image serves every container, mapped or not. berth
 // idmaps each image layer and the container's own directory (upper and
 // work: what the container writes is stored with the image's ids, and
-// diff, commit and cp read it as for any container), and each volume.
-// A bind-mounted host directory is not idmapped: there the container's
-// root writes as host uid 100000, which is the point of the namespace.
+// diff, commit and cp read it as for any container), and each volume of
+// the store. A bind-mounted host directory is not idmapped, nor a volume
+// that binds one (o=bind): there the container's root writes as host uid
+// 100000, which is the point of the namespace.
 //
 // Who makes the mounts. Only the host's root may idmap a mount of the
 // host's filesystem, and the container's init, root in its namespace

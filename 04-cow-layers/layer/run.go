@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
@@ -215,8 +217,11 @@ func (o *RunOptions) userNS(rw *RW, mount *MountSpec, freshVolumes []string) err
 // volumes, for init (Config.Files) to put over them (mount.Idmapped).
 func (o *RunOptions) idmapped(rw *RW, mount *MountSpec) error {
 	dirs := append(slices.Clone(mount.Lower), rw.Dir)
+	// The store's volumes, not a volume that binds a host directory
+	// (o=bind,device=/path): that one is the host's, like a bind mount.
+	store := volume.Dir(o.Layer.Root) + string(filepath.Separator)
 	for _, v := range o.FS.Volumes {
-		if v.Type == rootfs.TypeVolume {
+		if v.Type == rootfs.TypeVolume && strings.HasPrefix(v.Source, store) {
 			dirs = append(dirs, v.Source)
 		}
 	}

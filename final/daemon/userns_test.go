@@ -235,6 +235,12 @@ func TestUsernsRemap(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "0:0", owner(t, filepath.Join(v.Mountpoint, "f")))
 	l.ok("volume", "rm", "userns-vol")
+	// A volume that binds a host directory is the host's, as a bind
+	// mount is: not idmapped, the mapped root's on the disk.
+	l.ok("volume", "create", "-o", "type=none", "-o", "o=bind", "-o", "device="+bind, "userns-bindvol")
+	l.ok("run", "--rm", "-v", "userns-bindvol:/data", "busybox", "touch", "/data/via-volume")
+	assert.Equal(t, fmt.Sprintf("%d:%d", uids.Base, gids.Base), owner(t, filepath.Join(bind, "via-volume")))
+	l.ok("volume", "rm", "userns-bindvol")
 
 	// The writable layer: what root writes is stored with the image's
 	// ids, so commit makes an ordinary image.
