@@ -13,6 +13,30 @@ import (
 	"github.com/berth-project/berth/05-network/nettest"
 )
 
+// engine is one of the daemons a comparison drives with the docker CLI.
+type engine struct {
+	name string
+	run  func(args ...string) (string, error)
+}
+
+// sideBySide is the lab's berthd and the dockerd d, with busybox
+// imported into d as the lab has it.
+func sideBySide(t *testing.T, l *lab, d *labtest.Dockerd) []engine {
+	t.Helper()
+	_, err := d.Run("import", labtest.BusyboxRootfs(t)+".tar", "busybox")
+	require.NoError(t, err)
+	return []engine{
+		{"berthd", func(args ...string) (string, error) {
+			out, errOut, code := l.docker("", args...)
+			if code != 0 {
+				return out, errors.New(errOut)
+			}
+			return out, nil
+		}},
+		{"dockerd", d.Run},
+	}
+}
+
 // TestSameAsDockerd_VolumesNetworksAndNames runs the same docker CLI
 // steps against berthd and a private dockerd 20.10 and compares what
 // they print: volume filters, copy-up into a new volume and what the
@@ -23,22 +47,7 @@ import (
 // forwarded there (nothing answers), never to the host's resolvers.
 func TestSameAsDockerd_VolumesNetworksAndNames(t *testing.T) {
 	l := newLab(t)
-	d := labtest.StartDockerd(t)
-	_, err := d.Run("import", labtest.BusyboxRootfs(t)+".tar", "busybox")
-	require.NoError(t, err)
-	engines := []struct {
-		name string
-		run  func(args ...string) (string, error)
-	}{
-		{"berthd", func(args ...string) (string, error) {
-			out, errOut, code := l.docker("", args...)
-			if code != 0 {
-				return out, errors.New(errOut)
-			}
-			return out, nil
-		}},
-		{"dockerd", d.Run},
-	}
+	engines := sideBySide(t, l, labtest.StartDockerd(t))
 	results := map[string][]string{}
 	for _, e := range engines {
 		must := func(args ...string) string {

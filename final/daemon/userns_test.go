@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -282,22 +281,7 @@ func TestUsernsRemapRefusals(t *testing.T) {
 func TestUsernsRemapSameAsDockerd(t *testing.T) {
 	name, uids, gids := remapUser(t)
 	l := remapLab(t, name)
-	d := labtest.StartDockerd(t, "--userns-remap", name)
-	_, err := d.Run("import", labtest.BusyboxRootfs(t)+".tar", "busybox")
-	require.NoError(t, err)
-	engines := []struct {
-		name string
-		run  func(args ...string) (string, error)
-	}{
-		{"berthd", func(args ...string) (string, error) {
-			out, errOut, code := l.docker("", args...)
-			if code != 0 {
-				return out, errors.New(errOut)
-			}
-			return out, nil
-		}},
-		{"dockerd", d.Run},
-	}
+	engines := sideBySide(t, l, labtest.StartDockerd(t, "--userns-remap", name))
 	results := map[string][]string{}
 	for _, e := range engines {
 		must := func(args ...string) string {
