@@ -61,6 +61,7 @@ type containerOptions struct {
 	stopTimeout int
 	readOnly    bool
 	privileged  bool
+	userns      string
 }
 
 // AddFlags declares the options on fs. -h is --hostname here, as in
@@ -103,6 +104,7 @@ func (o *containerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.stopTimeout, "stop-timeout", 0, "Timeout (in seconds) to stop a container")
 	fs.BoolVar(&o.readOnly, "read-only", false, "Mount the container's root filesystem as read only")
 	fs.BoolVar(&o.privileged, "privileged", false, "Give extended privileges to this container")
+	fs.StringVar(&o.userns, "userns", "", "User namespace to use")
 }
 
 // containerSpec is what POST /containers/create takes.
@@ -184,6 +186,9 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 	if err != nil {
 		return nil, err
 	}
+	if !container.UsernsMode(o.userns).Valid() {
+		return nil, errors.New("--userns: invalid USER mode") // docker's words
+	}
 
 	hc := &container.HostConfig{
 		Binds:           binds,
@@ -197,6 +202,7 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 		AutoRemove:      o.autoRemove,
 		ReadonlyRootfs:  o.readOnly,
 		Privileged:      o.privileged,
+		UsernsMode:      container.UsernsMode(o.userns),
 		RestartPolicy:   container.RestartPolicy{Name: container.RestartPolicyDisabled},
 		Resources: container.Resources{
 			Memory:   int64(o.memory),
