@@ -38,6 +38,10 @@ import (
 // that binds one (o=bind): there the container's root writes as host uid
 // 100000, which is the point of the namespace.
 //
+// The layers are mapped one by one because an overlay mount cannot be
+// idmapped itself (EINVAL); overlay accepts idmapped layers, lower and
+// upper, since Linux 5.19.
+//
 // Who makes the mounts. Only the host's root may idmap a mount of the
 // host's filesystem, and the container's init, root in its namespace
 // only, may not. But a mount made on the host does not appear in the
