@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/01-namespaces/namespace"
@@ -530,6 +531,47 @@ func TestUserNamespaceOwnsItsLayer(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, opaque, "marked with user.overlay.opaque in a user namespace")
 	assert.Equal(t, []string{"A /bind", "C /tmp", "A /x"}, diffLines(t, root, id))
+}
+
+// TestIdmap makes idmapped mounts with a user namespace held by a file
+// (chapter 01's UserNamespace): one per directory, a directory named
+// twice mapped once, and a filesystem that cannot idmap (procfs)
+// reported as ErrIdmapUnsupported, on which run falls back to chown.
+func TestIdmap(t *testing.T) {
+	labtest.Privileged(t)
+	cfg := namespace.Config{UserNS: true, UIDs: namespace.IDRange{Base: 200000, Size: 1000}, GIDs: namespace.IDRange{Base: 300000, Size: 1000}}
+	userns, err := cfg.UserNamespace()
+	require.NoError(t, err)
+	defer userns.Close()
+	a, b := t.TempDir(), t.TempDir()
+	for _, tc := range []struct {
+		name string
+		dirs []string
+		want []string
+		err  error
+	}{
+		{name: "two directories", dirs: []string{a, b}, want: []string{a, b}},
+		{name: "one named twice", dirs: []string{a, b, a}, want: []string{a, b}},
+		{name: "procfs cannot", dirs: []string{a, "/proc/self"}, err: layer.ErrIdmapUnsupported},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dirs, files, err := layer.Idmap(userns, tc.dirs)
+			defer layer.CloseFiles(files)
+			if tc.err != nil {
+				assert.ErrorIs(t, err, tc.err)
+				assert.Nil(t, files, "nothing left open")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, dirs)
+			require.Len(t, files, len(tc.want))
+			// The detached mount shows the disk's root as the map's
+			// base: uid 200000, gid 300000.
+			var st unix.Stat_t
+			require.NoError(t, unix.Fstat(int(files[0].Fd()), &st))
+			assert.Equal(t, [2]uint32{200000, 300000}, [2]uint32{st.Uid, st.Gid})
+		})
+	}
 }
 
 // BenchmarkS14_RunOnTheSharedImage starts a container on a 50 MB image:
