@@ -590,6 +590,31 @@ func BenchmarkS14_RunOnTheSharedImage(b *testing.B) {
 	}
 }
 
+// BenchmarkRunInAUserNamespace is BenchmarkS14_RunOnTheSharedImage with
+// --userns: what the idmapped mounts add (a throwaway user namespace, a
+// mount per layer and for the container's directory, attached by init).
+func BenchmarkRunInAUserNamespace(b *testing.B) {
+	labtest.Privileged(b)
+	for _, userns := range []bool{false, true} {
+		b.Run(fmt.Sprintf("userns=%v", userns), func(b *testing.B) {
+			root, err := os.MkdirTemp("", "berth-04-bench-userns-")
+			require.NoError(b, err)
+			b.Cleanup(func() { os.RemoveAll(root) })
+			require.NoError(b, os.Chmod(root, 0o711)) // passable by the container's root
+			args := []string{"run", "--root", root, "--image", labtest.BusyboxRootfs(b)}
+			if userns {
+				args = append(args, "--userns")
+			}
+			for b.Loop() {
+				_, errOut, status := runProgram(b, append(args, "--", "true")...)
+				if status != 0 {
+					b.Fatalf("status %d: %s", status, errOut)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkS14_RunOnACopyOfTheImage is what starting costs without
 // copy-on-write: each container first gets its own copy of the image.
 func BenchmarkS14_RunOnACopyOfTheImage(b *testing.B) {
