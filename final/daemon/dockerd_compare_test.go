@@ -19,6 +19,17 @@ type engine struct {
 	run  func(args ...string) (string, error)
 }
 
+// mustFor is e's docker CLI for t: the output of a command, which must
+// succeed.
+func (e engine) mustFor(t *testing.T) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		out, err := e.run(args...)
+		require.NoError(t, err, "%s: docker %s", e.name, strings.Join(args, " "))
+		return out
+	}
+}
+
 // sideBySide is the lab's berthd and the dockerd d, with busybox
 // imported into d as the lab has it.
 func sideBySide(t *testing.T, l *lab, d *labtest.Dockerd) []engine {
@@ -50,12 +61,7 @@ func TestSameAsDockerd_VolumesNetworksAndNames(t *testing.T) {
 	engines := sideBySide(t, l, labtest.StartDockerd(t))
 	results := map[string][]string{}
 	for _, e := range engines {
-		must := func(args ...string) string {
-			t.Helper()
-			out, err := e.run(args...)
-			require.NoError(t, err, "%s: docker %s", e.name, strings.Join(args, " "))
-			return out
-		}
+		must := e.mustFor(t)
 		var got []string
 		// Volumes: two labels ANDed; copy-up of the image's files into
 		// a new volume, which keeps them and what the container adds.

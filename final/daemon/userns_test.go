@@ -284,12 +284,7 @@ func TestUsernsRemapSameAsDockerd(t *testing.T) {
 	engines := sideBySide(t, l, labtest.StartDockerd(t, "--userns-remap", name))
 	results := map[string][]string{}
 	for _, e := range engines {
-		must := func(args ...string) string {
-			t.Helper()
-			out, err := e.run(args...)
-			require.NoError(t, err, "%s: docker %s", e.name, strings.Join(args, " "))
-			return out
-		}
+		must := e.mustFor(t)
 		bind := hostDir(t)
 		var got []string
 		got = append(got, must("info", "--format", "{{range .SecurityOptions}}{{if eq . \"name=userns\"}}{{.}}{{end}}{{end}}"))
