@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/01-namespaces/namespace"
@@ -512,17 +513,65 @@ func TestUserNamespaceOwnsItsLayer(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(root) })
 	require.NoError(t, os.Chmod(root, 0o755))
 
-	out, id := runKept(t, root, labtest.BusyboxRootfs(t), "echo x > /x; rm -rf /tmp && mkdir /tmp; id -u", "--userns")
-	assert.Equal(t, "0\n", out)
+	bind := filepath.Join(root, "bind")
+	require.NoError(t, os.Mkdir(bind, 0o755))
+	require.NoError(t, os.Chmod(bind, 0o777)) // not the umask's: anyone may write
+	out, id := runKept(t, root, labtest.BusyboxRootfs(t),
+		"echo x > /x; rm -rf /tmp && mkdir /tmp; id -u; stat -c %u /bin/busybox; touch /bind/f", "--userns", "-v", bind+":/bind")
+	assert.Equal(t, "0\n0\n", out, "root, and the image's files are root's: idmapped")
 	rw, err := layer.Open(root, id)
 	require.NoError(t, err)
 	fi, err := os.Stat(filepath.Join(rw.Upper(), "x"))
 	require.NoError(t, err)
-	assert.Equal(t, uint32(namespace.DefaultIDBase), fi.Sys().(*syscall.Stat_t).Uid, "written by the container's root, host uid 100000")
+	assert.Equal(t, uint32(0), fi.Sys().(*syscall.Stat_t).Uid, "written by the container's root through the idmapped layer: stored as the image's root")
+	fi, err = os.Stat(filepath.Join(bind, "f"))
+	require.NoError(t, err)
+	assert.Equal(t, uint32(namespace.DefaultIDBase), fi.Sys().(*syscall.Stat_t).Uid, "a host directory is not idmapped: host uid 100000")
 	opaque, err := layer.IsOpaque(filepath.Join(rw.Upper(), "tmp"))
 	require.NoError(t, err)
 	assert.True(t, opaque, "marked with user.overlay.opaque in a user namespace")
-	assert.Equal(t, []string{"C /tmp", "A /x"}, diffLines(t, root, id))
+	assert.Equal(t, []string{"A /bind", "C /tmp", "A /x"}, diffLines(t, root, id))
+}
+
+// TestIdmap makes idmapped mounts with a user namespace held by a file
+// (chapter 01's UserNamespace): one per directory, a directory named
+// twice mapped once, and a filesystem that cannot idmap (procfs)
+// reported as ErrIdmapUnsupported, on which run falls back to chown.
+func TestIdmap(t *testing.T) {
+	labtest.Privileged(t)
+	cfg := namespace.Config{UserNS: true, UIDs: namespace.IDRange{Base: 200000, Size: 1000}, GIDs: namespace.IDRange{Base: 300000, Size: 1000}}
+	userns, err := cfg.UserNamespace()
+	require.NoError(t, err)
+	defer userns.Close()
+	a, b := t.TempDir(), t.TempDir()
+	for _, tc := range []struct {
+		name string
+		dirs []string
+		want []string
+		err  error
+	}{
+		{name: "two directories", dirs: []string{a, b}, want: []string{a, b}},
+		{name: "one named twice", dirs: []string{a, b, a}, want: []string{a, b}},
+		{name: "procfs cannot", dirs: []string{a, "/proc/self"}, err: layer.ErrIdmapUnsupported},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dirs, files, err := layer.Idmap(userns, tc.dirs)
+			defer layer.CloseFiles(files)
+			if tc.err != nil {
+				assert.ErrorIs(t, err, tc.err)
+				assert.Nil(t, files, "nothing left open")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, dirs)
+			require.Len(t, files, len(tc.want))
+			// The detached mount shows the disk's root as the map's
+			// base: uid 200000, gid 300000.
+			var st unix.Stat_t
+			require.NoError(t, unix.Fstat(int(files[0].Fd()), &st))
+			assert.Equal(t, [2]uint32{200000, 300000}, [2]uint32{st.Uid, st.Gid})
+		})
+	}
 }
 
 // BenchmarkS14_RunOnTheSharedImage starts a container on a 50 MB image:
@@ -538,6 +587,31 @@ func BenchmarkS14_RunOnTheSharedImage(b *testing.B) {
 		if status != 0 {
 			b.Fatalf("status %d: %s", status, errOut)
 		}
+	}
+}
+
+// BenchmarkRunInAUserNamespace is BenchmarkS14_RunOnTheSharedImage with
+// --userns: what the idmapped mounts add (a throwaway user namespace, a
+// mount per layer and for the container's directory, attached by init).
+func BenchmarkRunInAUserNamespace(b *testing.B) {
+	labtest.Privileged(b)
+	for _, userns := range []bool{false, true} {
+		b.Run(fmt.Sprintf("userns=%v", userns), func(b *testing.B) {
+			root, err := os.MkdirTemp("", "berth-04-bench-userns-")
+			require.NoError(b, err)
+			b.Cleanup(func() { os.RemoveAll(root) })
+			require.NoError(b, os.Chmod(root, 0o711)) // passable by the container's root
+			args := []string{"run", "--root", root, "--image", labtest.BusyboxRootfs(b)}
+			if userns {
+				args = append(args, "--userns")
+			}
+			for b.Loop() {
+				_, errOut, status := runProgram(b, append(args, "--", "true")...)
+				if status != 0 {
+					b.Fatalf("status %d: %s", status, errOut)
+				}
+			}
+		})
 	}
 }
 

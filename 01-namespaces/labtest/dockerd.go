@@ -37,7 +37,8 @@ type Dockerd struct {
 // StartDockerd starts a dockerd for t, or skips t (fails it under
 // BERTH_REQUIRE_PRIVILEGED=1) when dockerd is not installed. Everything
 // it started is stopped, and everything it mounted unmounted, at cleanup.
-func StartDockerd(t testing.TB) *Dockerd {
+// flags are added to dockerd's command line (--userns-remap USER).
+func StartDockerd(t testing.TB, flags ...string) *Dockerd {
 	t.Helper()
 	Privileged(t)
 	bin, err := exec.LookPath("dockerd")
@@ -49,6 +50,12 @@ func StartDockerd(t testing.TB) *Dockerd {
 	// socket path is limited to 108 bytes.
 	dir, err := os.MkdirTemp("", "berth-dockerd-")
 	if err != nil {
+		t.Fatalf("dockerd: %v", err)
+	}
+	// 0711, not MkdirTemp's 0700: with --userns-remap the containers'
+	// root is an unprivileged host uid that must pass through to the
+	// data root's directory of its own.
+	if err := os.Chmod(dir, 0o711); err != nil {
 		t.Fatalf("dockerd: %v", err)
 	}
 	// Its containers' cgroups go under a parent of our own (not the
@@ -69,6 +76,7 @@ func StartDockerd(t testing.TB) *Dockerd {
 		"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
 		"--cgroup-parent", d.cgroup,
 	)
+	d.cmd.Args = append(d.cmd.Args, flags...)
 	logf, err := os.Create(filepath.Join(dir, "dockerd.log"))
 	if err != nil {
 		t.Fatalf("dockerd: %v", err)

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"math"
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -21,6 +23,15 @@ type Config struct {
 	// IDBase is the first host uid and gid of the user namespace's mapping
 	// (IDCount IDs from there). Zero means DefaultIDBase.
 	IDBase int
+	// UIDs and GIDs, when set (Size > 0), replace IDBase and IDCount: the
+	// host ranges that container uids and gids 0, 1, ... map to. They are
+	// a user's subordinate ranges in /etc/subuid and /etc/subgid, which
+	// need not start at the same number (berthd --userns-remap).
+	UIDs, GIDs IDRange
+	// Files are open files that init inherits as descriptors 4, 5, ...
+	// (after its spec on 3): chapter 04's idmapped mounts. They cannot
+	// travel in a spec, which is JSON.
+	Files []*os.File `json:"-"`
 	// Init keeps berth-init as the container's PID 1, supervising the
 	// command (docker run --init). Without it the command becomes PID 1.
 	Init bool
@@ -47,6 +58,12 @@ const (
 	IDCount       = 65536
 )
 
+// IDRange is a range of host ids: Size ids from Base, the form of a line
+// of /etc/subuid ("user:Base:Size").
+type IDRange struct {
+	Base, Size int
+}
+
 // AddFlags registers the chapter 01 flags on fs. Later chapters call it so
 // that their programs accept these flags too.
 func (c *Config) AddFlags(fs *flag.FlagSet) {
@@ -68,13 +85,28 @@ func (c *Config) cloneFlags() uintptr {
 	return uintptr(flags)
 }
 
-// idMappings is the uid and gid map written for a user namespace.
-func (c *Config) idMappings() []syscall.SysProcIDMap {
+// UIDRange and GIDRange are the host ids that the user namespace maps
+// container ids 0, 1, ... to: UIDs and GIDs if set, else IDCount ids from
+// IDBase (or DefaultIDBase). UIDRange().Base is the host uid of the
+// container's root.
+func (c *Config) UIDRange() IDRange { return c.idRange(c.UIDs) }
+func (c *Config) GIDRange() IDRange { return c.idRange(c.GIDs) }
+
+func (c *Config) idRange(set IDRange) IDRange {
+	if set.Size > 0 {
+		return set
+	}
 	base := c.IDBase
 	if base == 0 {
 		base = DefaultIDBase
 	}
-	return []syscall.SysProcIDMap{{ContainerID: 0, HostID: base, Size: IDCount}}
+	return IDRange{Base: base, Size: IDCount}
+}
+
+// idMappings is the uid or gid map written for a user namespace: one
+// line, "0 BASE SIZE".
+func idMappings(r IDRange) []syscall.SysProcIDMap {
+	return []syscall.SysProcIDMap{{ContainerID: 0, HostID: r.Base, Size: r.Size}}
 }
 
 // NewID returns a new container ID: 64 random hex digits, like Docker's.
@@ -100,6 +132,11 @@ func (c *Config) Validate() error {
 	}
 	if c.IDBase < 0 {
 		return fmt.Errorf("user namespace id base %d: negative", c.IDBase)
+	}
+	for _, r := range []IDRange{c.UIDs, c.GIDs} {
+		if r.Base < 0 || r.Size < 0 || r.Base+r.Size > math.MaxUint32 {
+			return fmt.Errorf("user namespace id range %d-%d: outside the host's ids", r.Base, r.Base+r.Size-1)
+		}
 	}
 	if c.JoinNetns != "" && c.HostNetwork {
 		return fmt.Errorf("network namespace %s: cannot be joined with the host's network", c.JoinNetns)

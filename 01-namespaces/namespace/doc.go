@@ -18,6 +18,12 @@
 // clone(2) with CLONE_NEW* flags creates the namespaces and the first
 // process inside them at once.
 //
+// A user namespace maps ranges of ids: "0 100000 65536" in uid_map makes
+// uids 0..65535 inside host uids 100000..165535. Which host ids a
+// container may have is the administrator's choice, recorded per user in
+// /etc/subuid and /etc/subgid ("alice:100000:65536"); Config takes each
+// range separately (UIDs, GIDs), and without them uses 100000 for both.
+//
 // # The re-exec trick
 //
 // Go cannot run arbitrary code between fork and exec, yet some setup must

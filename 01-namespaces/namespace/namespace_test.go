@@ -70,6 +70,11 @@ func TestConfigChoosesNamespaces(t *testing.T) {
 	assert.NotEqual(t, keyOf(join), keyOf(host), "a prestarted init in the host's network does not fit")
 	join.HostNetwork = true
 	assert.ErrorContains(t, join.Validate(), "cannot be joined with the host's network")
-	assert.Equal(t, DefaultIDBase, all.idMappings()[0].HostID)
+	assert.Equal(t, DefaultIDBase, idMappings(all.UIDRange())[0].HostID)
+	sub := Config{UserNS: true, UIDs: IDRange{Base: 231072, Size: 65536}, GIDs: IDRange{Base: 300000, Size: 1000}}
+	assert.Equal(t, IDRange{Base: 231072, Size: 65536}, sub.UIDRange(), "a subordinate range replaces IDBase")
+	assert.Equal(t, IDRange{Base: 300000, Size: 1000}, sub.GIDRange(), "the gids have their own range")
+	assert.NotEqual(t, keyOf(all), keyOf(sub), "a prestarted init with another mapping does not fit")
+	assert.Error(t, (&Config{UIDs: IDRange{Base: -1, Size: 1}}).Validate())
 	assert.Error(t, (&Config{Hostname: string(make([]byte, 65))}).Validate())
 }

@@ -30,12 +30,12 @@ var prestarted struct {
 type prestartKey struct {
 	flags            uintptr
 	detached, userNS bool
-	idBase           uint32
+	uids, gids       IDRange
 	joinNetns        string
 }
 
 func keyOf(cfg Config) prestartKey {
-	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, idBase: uint32(cfg.IDBase), joinNetns: cfg.JoinNetns}
+	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, uids: cfg.UIDRange(), gids: cfg.GIDRange(), joinNetns: cfg.JoinNetns}
 }
 
 // Prestart starts an init as Start would, and keeps it for the next Start
@@ -61,7 +61,8 @@ func takePrestarted(cfg Config, stdio Stdio) *Process {
 	prestarted.Lock()
 	defer prestarted.Unlock()
 	p := prestarted.p
-	if p == nil || prestarted.key != keyOf(cfg) || prestarted.stdio != stdio {
+	// Files are given at the fork: an init started before has none.
+	if p == nil || prestarted.key != keyOf(cfg) || prestarted.stdio != stdio || len(cfg.Files) > 0 {
 		return nil
 	}
 	prestarted.p = nil

@@ -21,6 +21,10 @@ const InitName = "berth-init"
 // cmd.ExtraFiles, after stdin, stdout and stderr.
 const specFD = 3
 
+// FilesFD is the descriptor of init's first inherited file
+// (Config.Files), right after the spec.
+const FilesFD = specFD + 1
+
 // IsInit reports whether this process is a container's init, started by
 // Start. A program that uses Start must check it first thing in main (and
 // a test binary in TestMain) and then run its init code instead of its
@@ -76,7 +80,7 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 		Stdin:       stdio.In,
 		Stdout:      stdio.Out,
 		Stderr:      stdio.Err,
-		ExtraFiles:  []*os.File{r},
+		ExtraFiles:  append([]*os.File{r}, cfg.Files...),
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: cfg.cloneFlags()},
 	}
 	if !cfg.Detached {
@@ -86,14 +90,17 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
 	if cfg.UserNS {
-		cmd.SysProcAttr.UidMappings = cfg.idMappings()
-		cmd.SysProcAttr.GidMappings = cfg.idMappings()
+		cmd.SysProcAttr.UidMappings = idMappings(cfg.UIDRange())
+		cmd.SysProcAttr.GidMappings = idMappings(cfg.GIDRange())
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
 		// The child is still host root, which the map does not cover: it
 		// would be "nobody" inside, with no capabilities. Becoming uid 0
 		// of the namespace (host uid IDBase) before the exec gives it the
 		// namespace's full capability set, and nothing outside it.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		// Groups: root's own group as its one supplementary group, as a
+		// login gives it (and as the host's root has it): an empty list
+		// would make `id` differ with and without the namespace.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{0}}
 	}
 	p := &Process{cmd: cmd, spec: w, exited: make(chan struct{})}
 	if err := p.startOnOwnThread(cfg.JoinNetns); err != nil {

@@ -141,10 +141,18 @@
 // # User namespaces
 //
 // A container in a user namespace mounts its overlay as its own root,
-// which is an unprivileged uid on the host. So upper and work must belong
-// to that uid (RW.Chown), every directory above them must let it pass
-// (the state directories are 0711), and overlay keeps its opaque marker in
-// user.overlay.opaque ("userxattr"), because trusted.* attributes need
-// privilege over the whole host. The image's files, owned by the host's
-// root, appear inside as owned by nobody and cannot be changed.
+// which is an unprivileged uid on the host: every directory above the
+// layers must let it pass (the state directories are 0711), and overlay
+// keeps its opaque marker in user.overlay.opaque ("userxattr"), because
+// trusted.* attributes need privilege over the whole host.
+//
+// The image's files belong to the host's root, which the namespace does
+// not map. So before the overlay, each layer, the container's own
+// directory and each volume of the store is replaced, in the container's
+// mount namespace, by an idmapped mount of itself: host uid 0 shows as the
+// container's root, and what the container writes is stored with the
+// image's ids. One copy of the image serves containers with and without
+// a user namespace (idmap.go). Where the kernel or the filesystem cannot
+// idmap, upper and work are chowned to the container's root instead
+// (RW.Chown), and the image's files appear inside as owned by nobody.
 package layer

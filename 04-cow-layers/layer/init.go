@@ -29,11 +29,17 @@ func Init() int { return namespace.InitWith[InitSpec]() }
 // kernel unmounts it with the namespace. Nothing is left to clean up but
 // the directories.
 //
+// Before the overlay, in a user namespace, the idmapped mounts that the
+// host made go over the layers (idmap.go).
+//
 // Between the two, a new volume is filled with what the image has where
 // it will be mounted (volume.CopyUpAll): only now is the image's content
 // in one place, the merged root, and only until chapter 03 mounts the
 // volume over it.
 func (s *InitSpec) Enter() error {
+	if err := s.Layer.attachIdmapped(); err != nil {
+		return err
+	}
 	if err := s.Layer.Mount(s.Rootfs.Root); err != nil {
 		return err
 	}

@@ -37,6 +37,12 @@ type MountSpec struct {
 	// keeps its markers (opaque directories) in user.overlay.* extended
 	// attributes, because trusted.* ones need privilege over the host.
 	UserXattr bool `json:"userXattr,omitempty"`
+	// Idmapped are directories (image layers, the container's directory,
+	// volumes) that init replaces, in its mount namespace, with idmapped
+	// mounts of themselves, which it inherits as descriptors
+	// namespace.FilesFD, ... in this order (idmap.go). Only init uses
+	// them: on the host (Mount) the directories are what they are.
+	Idmapped []string `json:"idmapped,omitempty"`
 	// Volatile is for a writable layer that is thrown away after the
 	// run (see Volatile below): overlay then never makes the container
 	// wait for the disk.

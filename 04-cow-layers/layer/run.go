@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
@@ -56,28 +58,35 @@ func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdi
 		}
 		return errors.Join(err, rw.Release())
 	}
-	mount, err := o.prepare(rw)
-	if err != nil {
-		return nil, undo(err)
-	}
-	anonymous, err := o.volumes()
+	anonymous, fresh, err := o.volumes()
 	if err != nil {
 		return nil, undo(err)
 	}
 	undoVolumes := undo
 	undo = func(err error) error { return undoVolumes(errors.Join(err, removeVolumes(o.Layer.Root, anonymous))) }
+	mount, err := o.prepare(rw, fresh)
+	if err != nil {
+		CloseFiles(o.Config.Files)
+		return nil, undo(err)
+	}
 	// Chapter 03 enters the merged directory, where init first mounts
 	// the overlay.
 	o.FS.Root = rw.Merged()
 	c, err := o.RunOptions.Container(id, command, stdio)
 	if err != nil {
+		CloseFiles(o.Config.Files)
 		return nil, undo(err)
 	}
 	c.Spec = InitSpec{InitSpec: c.Spec.(rootfs.InitSpec), Layer: mount}
 
+	// The idmapped mounts are init's once it is forked: the host's
+	// descriptors would only pin them.
+	files := o.Config.Files
+	o.Config.Files = nil
 	started := false
-	c.OnStart(func(int) error { started = true; return nil })
+	c.OnStart(func(int) error { started = true; CloseFiles(files); return nil })
 	c.OnExit(func() error {
+		CloseFiles(files)
 		if o.Layer.Persist {
 			return rw.Release()
 		}
@@ -95,35 +104,30 @@ func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdi
 // volumes resolves -v NAME:/path and -v /path to volumes of the store
 // under --root (chapter 03 mounts them, chapter 04's init fills new ones
 // from the image). It returns the anonymous volumes it made, which go
-// with the container. Volumes that are resolved already (berthd's, at
-// create) are left alone.
-func (o *RunOptions) volumes() ([]string, error) {
+// with the container, and the directories of all it made. Volumes that
+// are resolved already (berthd's, at create) are left alone.
+func (o *RunOptions) volumes() (anonymous, fresh []string, err error) {
 	if !slices.ContainsFunc(o.FS.Volumes, func(v rootfs.Volume) bool {
 		return v.Type == rootfs.TypeVolume && v.Source == ""
 	}) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	store, err := volume.Open(o.Layer.Root)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	vols, created, err := store.Resolve(o.FS.Volumes)
-	var anonymous []string
 	for _, v := range created {
 		if v.Anonymous() {
 			anonymous = append(anonymous, v.Name)
 		}
-		if err == nil && o.UserNS {
-			// The container's root is an unprivileged uid on the host,
-			// who must own a new volume to write to it.
-			err = os.Chown(v.Mountpoint, o.hostRoot(), o.hostRoot())
-		}
+		fresh = append(fresh, v.Mountpoint)
 	}
 	if err != nil {
-		return nil, errors.Join(err, removeVolumes(o.Layer.Root, anonymous))
+		return nil, nil, errors.Join(err, removeVolumes(o.Layer.Root, anonymous))
 	}
 	o.FS.Volumes = vols
-	return anonymous, nil
+	return anonymous, fresh, nil
 }
 
 // removeVolumes removes the volumes names of the store under root.
@@ -161,8 +165,8 @@ func (o *RunOptions) openOrCreate(id string) (rw *RW, created bool, err error) {
 // prepare makes the layer's MountSpec, volatile if the layer is thrown
 // away after the run (overlay.go says why). It holds the layer while the
 // container runs (rm refuses it meanwhile) and, for a user namespace,
-// hands its writable directories to the container's root, an
-// unprivileged uid on the host who mounts the overlay.
+// gives the container's root, an unprivileged uid on the host who mounts
+// the overlay, its files (userNS).
 //
 // A Detached container is not held: it outlives the process that starts
 // it (chapter 07's shim), and a hold is a lock on a descriptor of that
@@ -170,7 +174,7 @@ func (o *RunOptions) openOrCreate(id string) (rw *RW, created bool, err error) {
 // whether one runs (chapter 07: the shim's own lock), and a hold left to
 // die with the process would only make a removal right after the
 // container's exit race with that process's last moments.
-func (o *RunOptions) prepare(rw *RW) (MountSpec, error) {
+func (o *RunOptions) prepare(rw *RW, freshVolumes []string) (MountSpec, error) {
 	mount := rw.MountSpec()
 	// Thrown away after the run: no sync of it need wait for the disk.
 	mount.Volatile = o.Layer.Volatile || (!o.Layer.Persist && !o.Layer.Keep)
@@ -180,20 +184,54 @@ func (o *RunOptions) prepare(rw *RW) (MountSpec, error) {
 		}
 	}
 	if o.UserNS {
-		if err := rw.Chown(o.hostRoot(), o.hostRoot()); err != nil {
-			return mount, err
-		}
 		mount.UserXattr = true
+		return mount, o.userNS(rw, &mount, freshVolumes)
 	}
 	return mount, nil
 }
 
-// hostRoot is the host's uid of the container's root with --userns.
-func (o *RunOptions) hostRoot() int {
-	if o.IDBase == 0 {
-		return namespace.DefaultIDBase
+// userNS lets the container's root, host uid UIDRange().Base, use its
+// files. With idmapped mounts (idmap.go) of the image's layers, of the
+// container's directory and of its volumes, which init attaches
+// (mount.Idmapped, Config.Files). Where the kernel or the filesystem
+// cannot idmap, as before them: the writable directories and new volumes
+// chowned to that uid, the image's files owned by nobody inside.
+func (o *RunOptions) userNS(rw *RW, mount *MountSpec, freshVolumes []string) error {
+	err := o.idmapped(rw, mount)
+	if err == nil || !errors.Is(err, ErrIdmapUnsupported) {
+		return err
 	}
-	return o.IDBase
+	uid, gid := o.UIDRange().Base, o.GIDRange().Base
+	if err := rw.Chown(uid, gid); err != nil {
+		return err
+	}
+	for _, dir := range freshVolumes {
+		if err := os.Chown(dir, uid, gid); err != nil {
+			return fmt.Errorf("volume %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// idmapped makes the idmapped mounts of the container's layers and
+// volumes, for init (Config.Files) to put over them (mount.Idmapped).
+func (o *RunOptions) idmapped(rw *RW, mount *MountSpec) error {
+	dirs := append(slices.Clone(mount.Lower), rw.Dir)
+	// The store's volumes, not a volume that binds a host directory
+	// (o=bind,device=/path): that one is the host's, like a bind mount.
+	store := volume.Dir(o.Layer.Root) + string(filepath.Separator)
+	for _, v := range o.FS.Volumes {
+		if v.Type == rootfs.TypeVolume && strings.HasPrefix(v.Source, store) {
+			dirs = append(dirs, v.Source)
+		}
+	}
+	userns, err := o.Config.UserNamespace()
+	if err != nil {
+		return err
+	}
+	defer userns.Close()
+	mount.Idmapped, o.Config.Files, err = Idmap(userns, dirs)
+	return err
 }
 
 // DiffCommand is the `diff` command of chapter 04's program and later

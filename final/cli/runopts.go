@@ -63,6 +63,7 @@ type containerOptions struct {
 	privileged  bool
 	devices     listValue
 	deviceRules listValue
+	userns      string
 }
 
 // AddFlags declares the options on fs. -h is --hostname here, as in
@@ -107,6 +108,7 @@ func (o *containerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.privileged, "privileged", false, "Give extended privileges to this container")
 	fs.Var(&o.devices, "device", "Add a host device to the container")
 	fs.Var(&o.deviceRules, "device-cgroup-rule", "Add a rule to the cgroup allowed devices list")
+	fs.StringVar(&o.userns, "userns", "", "User namespace to use")
 }
 
 // containerSpec is what POST /containers/create takes.
@@ -195,6 +197,9 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 	if err := checkDeviceCgroupRules(o.deviceRules); err != nil {
 		return nil, err
 	}
+	if !container.UsernsMode(o.userns).Valid() {
+		return nil, errors.New("--userns: invalid USER mode") // docker's words
+	}
 
 	hc := &container.HostConfig{
 		Binds:           binds,
@@ -208,6 +213,7 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 		AutoRemove:      o.autoRemove,
 		ReadonlyRootfs:  o.readOnly,
 		Privileged:      o.privileged,
+		UsernsMode:      container.UsernsMode(o.userns),
 		RestartPolicy:   container.RestartPolicy{Name: container.RestartPolicyDisabled},
 		Resources: container.Resources{
 			Memory:            int64(o.memory),

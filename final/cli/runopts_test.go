@@ -177,6 +177,13 @@ func TestRunFlags_RmInitEntrypoint(t *testing.T) {
 	assert.False(t, *spec.HostConfig.Init)
 }
 
+func TestRunFlags_Userns(t *testing.T) {
+	assert.Equal(t, container.UsernsMode("host"), mustParseRun(t, "--userns", "host", "busybox").HostConfig.UsernsMode)
+	assert.Empty(t, mustParseRun(t, "busybox").HostConfig.UsernsMode)
+	_, err := parseRun(t, nil, "--userns", "private", "busybox")
+	assert.ErrorContains(t, err, "--userns: invalid USER mode")
+}
+
 func TestRunFlags_EnvWorkdirUserHostname(t *testing.T) {
 	dir := t.TempDir()
 	envFile := filepath.Join(dir, "env")

@@ -55,6 +55,13 @@ type Owner struct{ UID, GID int }
 // destination are refused; absolute names are taken relative to it, as
 // Docker does. Device nodes are refused (see doc.go).
 func (r *Root) Extract(name string, src io.Reader, opts ExtractOptions) error {
+	if r.shift != nil {
+		return r.asShifted(func() error { return r.extract(name, src, opts) })
+	}
+	return r.extract(name, src, opts)
+}
+
+func (r *Root) extract(name string, src io.Reader, opts ExtractOptions) error {
 	dest, err := r.Resolve(name)
 	if err != nil {
 		return err
@@ -302,6 +309,10 @@ func (x *extractor) chown(fd int, hdr *tar.Header) error {
 	uid, gid := hdr.Uid, hdr.Gid
 	if x.opts.Owner != nil {
 		uid, gid = x.opts.Owner.UID, x.opts.Owner.GID
+	}
+	if s := x.r.shift; s != nil {
+		// The container's ids as the host names them (idshift.go).
+		uid, gid = uid+s.UID, gid+s.GID
 	}
 	if err := unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("chown %s in %s: %w", hdr.Name, x.r.what, err)

@@ -21,6 +21,7 @@ type Root struct {
 	fd      int
 	what    string       // names the root in errors: "container web"
 	release func() error // what else holds the root open (MountRoot's thread)
+	shift   *IDShift     // the container's root's host ids, to write as it (idshift.go)
 }
 
 // OpenRoot opens dir, the root of a container as the host sees it: a

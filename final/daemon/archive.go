@@ -180,6 +180,12 @@ func (d *Daemon) openContainerRoot(ctx context.Context, name string) (*entry, *c
 		var root *containerfs.Root
 		if st.Status == shim.Running && st.Pid > 0 {
 			root, err = runningRoot(st, what)
+			if err == nil {
+				if err = remappedRoot(e, root); err != nil {
+					root.Close()
+					root = nil
+				}
+			}
 		} else {
 			root, err = d.stoppedRootLocked(e, what)
 		}
@@ -222,6 +228,22 @@ func runningRoot(st shim.State, what string) (*containerfs.Root, error) {
 		return nil, errChanged
 	}
 	return root, nil
+}
+
+// remappedRoot makes writes into a running container in a user namespace
+// (--userns-remap) those of its root (containerfs's idshift.go): its
+// layers and volumes are idmapped mounts, which the host's root cannot
+// write through. A stopped container's root is mounted on the host, not
+// idmapped, and needs nothing.
+func remappedRoot(e *entry, root *containerfs.Root) error {
+	var s runSpec
+	if err := e.c.DecodeSpec(&s); err != nil {
+		return err
+	}
+	if cfg := s.Run.Config; cfg.UserNS {
+		root.WithIDShift(containerfs.IDShift{UID: cfg.UIDRange().Base, GID: cfg.GIDRange().Base})
+	}
+	return nil
 }
 
 // stoppedRoot mounts the root of a container that does not run. Its

@@ -167,6 +167,9 @@ func (b *buildBackend) Run(ctx context.Context, req build.RunRequest) (build.Ima
 	}
 	o.Image = req.Parent.ID.String()
 	o.FS.Env = append(o.FS.Env, req.Env...)
+	// With --userns-remap a RUN is remapped too, as dockerd does it; its
+	// layer is idmapped, so the commit stores the image's own ids.
+	d.userNS(&o.Config, "")
 
 	id := namespace.NewID()
 	if err := d.recordBuildContainer(id); err != nil {

@@ -237,6 +237,11 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		host = *req.HostConfig
 	}
 	fail := func(err error) (*record, runSpec, shim.Config, error) { return nil, runSpec{}, shim.Config{}, err }
+	if d.remap != nil && host.Privileged && host.UsernsMode != "host" {
+		// dockerd's words: a privileged container would be root over
+		// devices and mounts that a remapped root does not own.
+		return fail(invalid("privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode"))
+	}
 	if err := checkUnsupported(&cfg, &host); err != nil {
 		return fail(err)
 	}
@@ -268,6 +273,7 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	var o image.RunOptions
 	o.Layer.Image = dirs
 	o.Config = namespace.Config{Hostname: cfg.Hostname, Init: host.Init != nil && *host.Init}
+	d.userNS(&o.Config, string(host.UsernsMode))
 	var err error
 	if o.Limits, err = resources(host.Resources); err != nil {
 		return fail(err)

@@ -21,7 +21,8 @@ import (
 
 // Info answers GET /info (docker info): the containers by state, the
 // images, and what the engine runs on. berth has no seccomp or AppArmor
-// profile, so it claims no security options.
+// profile; its one security option is dockerd's "name=userns" with
+// --userns-remap.
 func (d *Daemon) Info(ctx context.Context) (system.Info, error) {
 	info := system.Info{
 		Driver:          "overlay",
@@ -46,6 +47,9 @@ func (d *Daemon) Info(ctx context.Context) (system.Info, error) {
 		SecurityOptions: []string{},
 		Labels:          []string{},
 		Warnings:        append([]string{}, d.warnings...),
+	}
+	if d.remap != nil {
+		info.SecurityOptions = append(info.SecurityOptions, "name=userns")
 	}
 	info.Name, _ = os.Hostname()
 	sum := sha256.Sum256([]byte(d.opts.DataRoot))

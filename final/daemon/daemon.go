@@ -55,6 +55,11 @@ type Options struct {
 	// forwards the names it does not know; nil means the nameservers
 	// of the host's /etc/resolv.conf, empty none (SERVFAIL).
 	DNSUpstreams []netip.AddrPort
+	// UsernsRemap puts every container, unless run with --userns host,
+	// in a user namespace whose ids are a user's subordinate ranges
+	// (dockerd's --userns-remap): "default" (the user berthremap,
+	// created if missing) or USER[:GROUP]. Empty: no remapping.
+	UsernsRemap string
 }
 
 // Defaults for Options.
@@ -73,6 +78,8 @@ type Daemon struct {
 	images     *image.Store  // chapter 06: <DataRoot>/images
 	containers *shim.Store   // chapter 07: <DataRoot>/containers, <DataRoot>/names
 	volumes    *volume.Store // chapter 04: <DataRoot>/volumes
+	// remap is --userns-remap's mapping, nil without it (userns.go).
+	remap *remap
 	// volumesMu: a create reads, a volume's removal writes (volumes.go).
 	volumesMu sync.RWMutex
 
@@ -128,6 +135,19 @@ func New(opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	d := &Daemon{opts: opts, started: time.Now(), images: images, containers: containers, volumes: volumes}
+	if opts.UsernsRemap != "" {
+		if d.remap, err = remapIDs(opts.UsernsRemap); err != nil {
+			return nil, fmt.Errorf("daemon: %w", err)
+		}
+		// The containers' root, an unprivileged uid, passes through
+		// the data root to its layers and volumes (dockerd does so too).
+		if err := os.Chmod(opts.DataRoot, 0o711); err != nil {
+			return nil, fmt.Errorf("daemon: %w", err)
+		}
+		if err := d.remap.checkIdmap(opts.DataRoot); err != nil {
+			return nil, fmt.Errorf("daemon: %w", err)
+		}
+	}
 	if !opts.KeepCgroupMount {
 		if _, err := cgroup.FavorDynMods(); err != nil {
 			// Slower starts, nothing worse (a daemon in a

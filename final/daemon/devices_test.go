@@ -98,9 +98,7 @@ func TestBadDevicesAreRefused(t *testing.T) {
 // /proc/kcore; that is another change's business, so it is left out.)
 func TestSameAsDockerd_Devices(t *testing.T) {
 	l := newLab(t)
-	d := labtest.StartDockerd(t)
-	_, err := d.Run("import", labtest.BusyboxRootfs(t)+".tar", "busybox")
-	require.NoError(t, err)
+	engines := sideBySide(t, l, labtest.StartDockerd(t))
 	script := `ls /dev | grep -vx core | tr '\n' ' '; echo
 for n in k:1:11 tty0:4:0 mem:1:1; do
 	IFS=: read name maj min <<EOF
@@ -111,7 +109,6 @@ done
 for f in /dev/null /dev/kmsg /tmp/k /tmp/tty0 /tmp/mem; do
 	if [ -e $f ]; then (true >$f) 2>/dev/null && echo "$f opens" || echo "$f refused"; else echo "$f missing"; fi
 done`
-	engines := bothEngines(l, d)
 	results := map[string][]string{}
 	for _, e := range engines {
 		var got []string

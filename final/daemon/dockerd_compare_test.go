@@ -13,15 +13,29 @@ import (
 	"github.com/berth-project/berth/05-network/nettest"
 )
 
-// engine is one side of a comparison: the docker CLI against it, which
-// fails with its stderr.
+// engine is one of the daemons a comparison drives with the docker CLI.
 type engine struct {
 	name string
 	run  func(args ...string) (string, error)
 }
 
-// bothEngines are berthd (the lab's) and the private dockerd d.
-func bothEngines(l *lab, d *labtest.Dockerd) []engine {
+// mustFor is e's docker CLI for t: the output of a command, which must
+// succeed.
+func (e engine) mustFor(t *testing.T) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		out, err := e.run(args...)
+		require.NoError(t, err, "%s: docker %s", e.name, strings.Join(args, " "))
+		return out
+	}
+}
+
+// sideBySide is the lab's berthd and the dockerd d, with busybox
+// imported into d as the lab has it.
+func sideBySide(t *testing.T, l *lab, d *labtest.Dockerd) []engine {
+	t.Helper()
+	_, err := d.Run("import", labtest.BusyboxRootfs(t)+".tar", "busybox")
+	require.NoError(t, err)
 	return []engine{
 		{"berthd", func(args ...string) (string, error) {
 			out, errOut, code := l.docker("", args...)
@@ -44,18 +58,10 @@ func bothEngines(l *lab, d *labtest.Dockerd) []engine {
 // forwarded there (nothing answers), never to the host's resolvers.
 func TestSameAsDockerd_VolumesNetworksAndNames(t *testing.T) {
 	l := newLab(t)
-	d := labtest.StartDockerd(t)
-	_, err := d.Run("import", labtest.BusyboxRootfs(t)+".tar", "busybox")
-	require.NoError(t, err)
-	engines := bothEngines(l, d)
+	engines := sideBySide(t, l, labtest.StartDockerd(t))
 	results := map[string][]string{}
 	for _, e := range engines {
-		must := func(args ...string) string {
-			t.Helper()
-			out, err := e.run(args...)
-			require.NoError(t, err, "%s: docker %s", e.name, strings.Join(args, " "))
-			return out
-		}
+		must := e.mustFor(t)
 		var got []string
 		// Volumes: two labels ANDed; copy-up of the image's files into
 		// a new volume, which keeps them and what the container adds.

@@ -61,6 +61,7 @@ func run(args []string) error {
 	fs.StringVar(&opts.ExecRoot, "exec-root", daemon.DefaultExecRoot, "where runtime files are kept")
 	fs.StringVar(&opts.Bridge, "bridge", "", "the default bridge's name (default berth0)")
 	fs.StringVar(&opts.Subnet, "subnet", "", "the default bridge's subnet (default 10.88.0.0/16)")
+	fs.StringVar(&opts.UsernsRemap, "userns-remap", "", "run containers in a user namespace of a user's subordinate ids: default (the user "+daemon.DefaultRemapUser+") or USER[:GROUP]")
 	fs.BoolVar(&opts.KeepCgroupMount, "keep-cgroup-mount", false, "do not add favordynmods to the host's cgroup2 mount (slower container starts)")
 	fs.StringVar(&pidfile, "pidfile", "", "write the daemon's PID to this file")
 	debug := fs.Bool("debug", false, "log every request")
