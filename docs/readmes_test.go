@@ -3,8 +3,6 @@ package docs
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -55,8 +53,8 @@ import (
 // namespaces and everything in them; the test removes its directories
 // and cgroups itself, and kills any process left in its network
 // namespace. The base image is shared by every chapter and is not
-// swapped: its entries (names, modes, owners, sizes, link targets and
-// contents) must be the same after the script.
+// swapped: its entries (labtest.Tree: names, modes, owners, times, sizes,
+// link targets and contents) must be the same after the script.
 
 // readmeBlocks returns the commands of the blocks marked "sh" in a README.
 func readmeBlocks(t *testing.T, path string) string {
@@ -77,50 +75,6 @@ func readmeBlocks(t *testing.T, path string) string {
 	}
 	require.False(t, in, "%s: a code block is not closed", path)
 	return strings.ReplaceAll(script.String(), "; echo $?", " || echo $?")
-}
-
-// treeEntries describes every entry under dir, one line each: its path,
-// mode, owner, and the size and sha256 of a file's contents or a link's
-// target. Times are left out: reading a file changes its atime. Two
-// lists compared show which entry changed.
-func treeEntries(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		rel, _ := filepath.Rel(dir, path)
-		line := fmt.Sprintf("%q %v %d:%d", rel, fi.Mode(), st.Uid, st.Gid)
-		switch {
-		case fi.Mode().IsRegular():
-			f, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			h := sha256.New()
-			if _, err := io.Copy(h, f); err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			line += fmt.Sprintf(" %d %s", fi.Size(), hex.EncodeToString(h.Sum(nil)))
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(path)
-			if err != nil {
-				return err
-			}
-			line += fmt.Sprintf(" -> %q", target)
-		}
-		out = append(out, line)
-		return nil
-	})
-	require.NoError(t, err, "listing %s", dir)
-	return out
 }
 
 // changes returns the entries of before missing from after, and those of
@@ -315,7 +269,7 @@ func runREADME(t *testing.T, root, base, script string) {
 	require.NoError(t, os.Mkdir(sudo, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(sudo, "sudo"), []byte("#!/bin/sh\nexec \"$@\"\n"), 0o755))
 	binds := sandboxCgroups(t, labtest.Unique("berth-readme"))
-	tree := treeEntries(t, base)
+	tree := labtest.Tree(t, base)
 
 	full := prologue(root, state, snap, binds) + script + "set +x\nsnap after\n"
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -347,7 +301,7 @@ func runREADME(t *testing.T, root, base, script string) {
 
 	err = cmd.Wait()
 	output, _ := os.ReadFile(out.Name())
-	gone, added := changes(tree, treeEntries(t, base))
+	gone, added := changes(tree, labtest.Tree(t, base))
 	assert.Empty(t, gone, "the base image %s changed: entries gone or changed", base)
 	assert.Empty(t, added, "the base image %s changed: entries new or changed", base)
 	if !assert.NoError(t, err, "the README's commands failed") {
