@@ -32,8 +32,11 @@ import (
 // `CMD || echo $?`. A block marked
 // "sh manual" is shown but not run here: the chapter's own tests and
 // benchmarks (which `go test` runs anyway), or an exercise that needs a
-// second terminal. Each README ends with a "Clean up" block, and after
-// the script the host must be as it was before.
+// second terminal. A block marked "text" right after a run block is
+// what that block prints: each of its lines must come out, in that
+// order, blanks collapsed, "..." standing for anything (IDs, times);
+// other lines may come between. Each README ends with a "Clean up"
+// block, and after the script the host must be as it was before.
 //
 // "As it was" must not depend on what other tests do at the same time,
 // and a failure must leave nothing behind either. So the script runs in
@@ -56,25 +59,133 @@ import (
 // swapped: its entries (labtest.Tree: names, modes, owners, times, sizes,
 // link targets and contents) must be the same after the script.
 
-// readmeBlocks returns the commands of the blocks marked "sh" in a README.
-func readmeBlocks(t *testing.T, path string) string {
+// readmeBlock is one block of commands of a README, and the output the
+// README shows for it: the lines of a "text" block right after it.
+type readmeBlock struct {
+	script string
+	expect []string
+}
+
+// readmeBlocks returns the blocks marked "sh" in a README, in order.
+func readmeBlocks(t *testing.T, path string) []readmeBlock {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	var script strings.Builder
-	in, run := false, false
+	var blocks []readmeBlock
+	var lines []string
+	kind, after := "", false // after: a run block closed, nothing but blank lines since
 	for _, line := range strings.Split(string(b), "\n") {
 		switch {
-		case !in && strings.HasPrefix(line, "```"):
-			in, run = true, strings.TrimSpace(strings.TrimPrefix(line, "```")) == "sh"
-		case in && strings.HasPrefix(line, "```"):
-			in = false
-		case in && run:
-			script.WriteString(line + "\n")
+		case kind == "" && strings.HasPrefix(line, "```"):
+			kind = strings.TrimSpace(strings.TrimPrefix(line, "```"))
+			if kind == "" {
+				kind = "plain"
+			}
+			if kind == "text" && !after {
+				kind = "plain" // output shown for no block that runs
+			}
+			lines = nil
+		case kind != "" && strings.HasPrefix(line, "```"):
+			switch kind {
+			case "sh":
+				script := strings.Join(lines, "\n") + "\n"
+				script = strings.ReplaceAll(script, "; echo $?", " || echo $?")
+				blocks = append(blocks, readmeBlock{script: script})
+			case "text":
+				blocks[len(blocks)-1].expect = lines
+			}
+			after = kind == "sh"
+			kind = ""
+		case kind != "":
+			lines = append(lines, line)
+		case strings.TrimSpace(line) != "":
+			after = false
 		}
 	}
-	require.False(t, in, "%s: a code block is not closed", path)
-	return strings.ReplaceAll(script.String(), "; echo $?", " || echo $?")
+	require.Empty(t, kind, "%s: a code block is not closed", path)
+	return blocks
+}
+
+// blockMarker separates the output of one block from the next's.
+const blockMarker = "@@@ README block "
+
+// script joins the blocks, each announced by its marker on the output.
+// The marker is written with tracing off: the trace of `echo MARKER`
+// would contain the marker too.
+func script(blocks []readmeBlock) string {
+	var b strings.Builder
+	for i, block := range blocks {
+		fmt.Fprintf(&b, "{ set +x; } 2>/dev/null; echo '%s%d'; set -x\n", blockMarker, i)
+		b.WriteString(block.script)
+	}
+	return b.String()
+}
+
+// blockOutputs splits the script's output at the markers. Lines of the
+// shell's trace ("+ command") are left out.
+func blockOutputs(output string) map[int][]string {
+	out := map[int][]string{}
+	block := -1
+	for _, line := range strings.Split(output, "\n") {
+		if n, ok := strings.CutPrefix(line, blockMarker); ok {
+			block, _ = strconv.Atoi(n)
+			continue
+		}
+		if !strings.HasPrefix(line, "+ ") {
+			out[block] = append(out[block], line)
+		}
+	}
+	return out
+}
+
+// normal collapses runs of blanks: column widths are not the point.
+func normal(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// missingLines returns the first line of want that got does not have,
+// after the lines matched before it. "..." in a line of want stands for
+// anything (an ID, a time, the rest of the line).
+func missingLines(want, got []string) (string, bool) {
+	next := 0
+	for _, w := range want {
+		w = normal(w)
+		if w == "" {
+			continue
+		}
+		found := false
+		for next < len(got) {
+			g := normal(got[next])
+			next++
+			if matches(w, g) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return w, true
+		}
+	}
+	return "", false
+}
+
+// matches reports whether line is pattern, "..." in pattern matching
+// any text.
+func matches(pattern, line string) bool {
+	pieces := strings.Split(pattern, "...")
+	if !strings.HasPrefix(line, pieces[0]) {
+		return false
+	}
+	line = line[len(pieces[0]):]
+	for i, p := range pieces[1:] {
+		if i == len(pieces)-2 { // the last piece ends the line
+			return strings.HasSuffix(line, p)
+		}
+		at := strings.Index(line, p)
+		if at < 0 {
+			return false
+		}
+		line = line[at+len(p):]
+	}
+	return line == ""
 }
 
 // changes returns the entries of before missing from after, and those of
@@ -248,15 +359,15 @@ func TestREADMEsRunInOrderAndLeaveNoTrace(t *testing.T) {
 	for _, readme := range readmes {
 		chapter := filepath.Base(filepath.Dir(readme))
 		t.Run(chapter, func(t *testing.T) {
-			script := readmeBlocks(t, readme)
-			require.NotEmpty(t, script)
-			require.Contains(t, script, "go build -o bin/ ./"+chapter, "the README builds its program")
-			runREADME(t, root, base, script)
+			blocks := readmeBlocks(t, readme)
+			require.NotEmpty(t, blocks)
+			require.Contains(t, blocks[0].script, "go build -o bin/ ./"+chapter, "the README builds its program first")
+			runREADME(t, root, base, blocks)
 		})
 	}
 }
 
-func runREADME(t *testing.T, root, base, script string) {
+func runREADME(t *testing.T, root, base string, blocks []readmeBlock) {
 	work, err := os.MkdirTemp("/var/tmp", "berth-readme-")
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, os.RemoveAll(work)) })
@@ -271,7 +382,7 @@ func runREADME(t *testing.T, root, base, script string) {
 	binds := sandboxCgroups(t, labtest.Unique("berth-readme"))
 	tree := labtest.Tree(t, base)
 
-	full := prologue(root, state, snap, binds) + script + "set +x\nsnap after\n"
+	full := prologue(root, state, snap, binds) + script(blocks) + "set +x\nsnap after\n"
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", full)
@@ -311,6 +422,13 @@ func runREADME(t *testing.T, root, base, script string) {
 	if testing.Verbose() {
 		t.Logf("output:\n%s", output)
 	}
+	outputs := blockOutputs(string(output))
+	for i, b := range blocks {
+		if line, missing := missingLines(b.expect, outputs[i]); missing {
+			t.Errorf("block %d of the README does not print %q; it printed:\n%s\nthe block:\n%s",
+				i+1, line, strings.Join(outputs[i], "\n"), b.script)
+		}
+	}
 	assert.Empty(t, killLeftovers(t, ns), "processes left running")
 	read := func(name string) string {
 		b, err := os.ReadFile(filepath.Join(snap, name))
@@ -333,4 +451,40 @@ func runREADME(t *testing.T, root, base, script string) {
 	assert.Empty(t, tmp, "files left in /tmp")
 	assert.Empty(t, read("after.state"), "files left in /var/lib (the course's state)")
 	assert.Empty(t, cgroupChildren(binds), "cgroups left under berth")
+}
+
+// TestREADMEBlocksAndTheirOutput: what counts as a block to run, and
+// how its shown output is matched. No root needed.
+func TestREADMEBlocksAndTheirOutput(t *testing.T) {
+	readme := filepath.Join(t.TempDir(), "README.md")
+	require.NoError(t, os.WriteFile(readme, []byte(strings.Join([]string{
+		"```sh", "echo a; echo $?", "```", "```text", "a", "```",
+		"```sh manual", "go test ./...", "```",
+		"text between", "```text", "not an output: no run block right before", "```",
+		"```", "plain", "```",
+		"```sh", "echo b", "```", "", "```text", "b", "```",
+	}, "\n")), 0o644))
+	blocks := readmeBlocks(t, readme)
+	assert.Equal(t, []readmeBlock{
+		{script: "echo a || echo $?\n", expect: []string{"a"}},
+		{script: "echo b\n", expect: []string{"b"}},
+	}, blocks)
+
+	for _, tc := range []struct {
+		want, got []string
+		missing   string
+	}{
+		{[]string{"a", "b"}, []string{"a", "x", "b"}, ""},
+		{[]string{"b", "a"}, []string{"a", "b"}, "a"},
+		{[]string{"NAME  SIZE"}, []string{"NAME SIZE"}, ""},
+		{[]string{"2: eth0 inet 10.77.0.2/16..."}, []string{"2: eth0    inet 10.77.0.2/16 brd 10.77.255.255"}, ""},
+		{[]string{"... front br-... false"}, []string{"0e55 front br-0e55 10.89.0.0/24 false"}, ""},
+		{[]string{"... front br-... false"}, []string{"0e55 back br-0e55 10.89.0.0/24 false"}, "... front br-... false"},
+		{[]string{"sha256:..."}, []string{"sha256"}, "sha256:..."},
+		{[]string{"box"}, []string{"boxx"}, "box"},
+	} {
+		missing, ok := missingLines(tc.want, tc.got)
+		assert.Equal(t, tc.missing != "", ok, "%q in %q", tc.want, tc.got)
+		assert.Equal(t, tc.missing, missing, "%q in %q", tc.want, tc.got)
+	}
 }
