@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"crypto/md5"
 	"encoding/hex"
-	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,37 +71,6 @@ func makeLayer(t testing.TB, files map[string]string) string {
 	return dir
 }
 
-// snapshot describes every file under root, with its type, mode, owner,
-// size, modification time and content: any change to the tree changes it.
-func snapshot(t testing.TB, root string) string {
-	t.Helper()
-	h := md5.New()
-	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		fmt.Fprintf(h, "%s %v %d:%d %d %d\n", p, fi.Mode(), st.Uid, st.Gid, fi.Size(), fi.ModTime().UnixNano())
-		switch {
-		case fi.Mode().IsRegular():
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			_, err = io.Copy(h, f)
-			return err
-		case fi.Mode()&os.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			fmt.Fprintln(h, target)
-			return err
-		}
-		return nil
-	})
-	require.NoError(t, err)
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 func TestS14_WritesAndDeletesLandOnlyInTheContainersLayer(t *testing.T) {
 	labtest.Privileged(t)
 	base := labtest.BusyboxRootfs(t)
@@ -113,7 +80,7 @@ func TestS14_WritesAndDeletesLandOnlyInTheContainersLayer(t *testing.T) {
 		"olddir/a":      "a",
 		"olddir/b":      "b",
 	})
-	before := []string{snapshot(t, base), snapshot(t, app)}
+	before := [][]string{labtest.Tree(t, base), labtest.Tree(t, app)}
 	root := t.TempDir()
 
 	out, id := runKept(t, root, base+":"+app, `
@@ -123,7 +90,7 @@ func TestS14_WritesAndDeletesLandOnlyInTheContainersLayer(t *testing.T) {
 		rm -rf /olddir && mkdir /olddir && echo n > /olddir/n
 		cat /data/keep.txt; ls /data; ls /olddir`)
 	assert.Equal(t, "kept\nmore\nkeep.txt\nn\n", out, "the container sees its own changes")
-	assert.Equal(t, before, []string{snapshot(t, base), snapshot(t, app)}, "the image's layers must not change")
+	assert.Equal(t, before, [][]string{labtest.Tree(t, base), labtest.Tree(t, app)}, "the image's layers must not change")
 
 	rw, err := layer.Open(root, id)
 	require.NoError(t, err)
@@ -459,12 +426,12 @@ func TestDiffFindsContainersByUniquePrefix(t *testing.T) {
 func TestRootfsIsAOneLayerImage(t *testing.T) {
 	labtest.Privileged(t)
 	dir := labtest.CopyRootfs(t)
-	before := snapshot(t, dir)
+	before := labtest.Tree(t, dir)
 	root := t.TempDir()
 	out, errOut, status := runProgram(t, "run", "--root", root, "--rootfs", dir, "--", "sh", "-c", "echo x > /x; rm /bin/ls; cat /x")
 	require.Equal(t, 0, status, errOut)
 	assert.Equal(t, "x\n", out)
-	assert.Equal(t, before, snapshot(t, dir), "chapter 03's --rootfs directory is no longer written to")
+	assert.Equal(t, before, labtest.Tree(t, dir), "chapter 03's --rootfs directory is no longer written to")
 
 	for _, args := range [][]string{
 		{"run", "--root", root, "--rootfs", dir, "--image", dir, "--", "true"},

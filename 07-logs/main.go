@@ -13,7 +13,7 @@
 //	sudo go run ./07-logs rm [-f] NAME...
 //	sudo go run ./07-logs top NAME
 //
-// Every command takes --root DIR (default /var/lib/berth/lab). A NAME is a
+// Every command takes --root DIR (default /var/lib/berth-course). A NAME is a
 // container's name, its ID, or a prefix of its ID.
 //
 // New on the host side: run creates the container's record and its

@@ -370,7 +370,7 @@ func TestVolumeSymlinkEscape(t *testing.T) {
 	} {
 		require.NoError(t, os.Symlink(target, filepath.Join(root, link)))
 	}
-	before := snapshot(t, labtest.BusyboxRootfs(t))
+	before := labtest.Tree(t, labtest.BusyboxRootfs(t))
 
 	res := sh(t, namespace.Config{}, rootfs.Spec{Root: root, Volumes: []rootfs.Volume{
 		{Source: src, Target: "/abs/" + a},
@@ -384,7 +384,7 @@ func TestVolumeSymlinkEscape(t *testing.T) {
 		assert.NoDirExists(t, "/"+name)
 		assert.DirExists(t, filepath.Join(root, name))
 	}
-	assert.Equal(t, before, snapshot(t, labtest.BusyboxRootfs(t)), "the shared image is untouched")
+	assert.Equal(t, before, labtest.Tree(t, labtest.BusyboxRootfs(t)), "the shared image is untouched")
 
 	// A target that resolves to the root itself is refused.
 	for _, target := range []string{"/abs", "/up"} {
@@ -563,7 +563,7 @@ func TestHostUnchanged(t *testing.T) {
 	require.NoError(t, os.Chmod(vol, 0o755))
 	require.NoError(t, os.Chmod(filepath.Dir(vol), 0o755))
 	mountsBefore := hostMounts(t, bb, vol)
-	filesBefore := snapshot(t, bb)
+	filesBefore := labtest.Tree(t, bb)
 
 	for _, cfg := range []namespace.Config{{}, {UserNS: true}} {
 		res := start(t, cfg, containerSpec{
@@ -575,7 +575,7 @@ func TestHostUnchanged(t *testing.T) {
 	}
 
 	assert.Equal(t, mountsBefore, hostMounts(t, bb, vol))
-	assert.Equal(t, filesBefore, snapshot(t, bb))
+	assert.Equal(t, filesBefore, labtest.Tree(t, bb))
 	entries, err := os.ReadDir(vol)
 	require.NoError(t, err)
 	assert.Empty(t, entries)

@@ -4,12 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -205,32 +202,3 @@ func hostMounts(t *testing.T, dirs ...string) []string {
 }
 
 func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
-
-// snapshot describes every file of a tree: type, mode, size, mtime and
-// link target. Comparing two snapshots shows any change to the tree.
-func snapshot(t *testing.T, root string) []string {
-	t.Helper()
-	var entries []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		e := fmt.Sprintf("%s %v %d %d", p, fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			e += " -> " + target
-		}
-		entries = append(entries, e)
-		return nil
-	})
-	require.NoError(t, err)
-	sort.Strings(entries)
-	return entries
-}

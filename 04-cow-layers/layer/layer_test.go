@@ -292,7 +292,7 @@ func TestS14_KernelWritesLandInUpper(t *testing.T) {
 		"data/b":     "b",
 		"keep":       "keep",
 	})
-	before := snapshot(t, lower)
+	before := labtest.Tree(t, lower)
 	l, err := Create(filepath.Join(dir, "state"), "c1", []string{lower})
 	require.NoError(t, err)
 
@@ -323,7 +323,7 @@ func TestS14_KernelWritesLandInUpper(t *testing.T) {
 		return Unmount(m)
 	})
 
-	assert.Equal(t, before, snapshot(t, lower), "the image layer must not change")
+	assert.Equal(t, before, labtest.Tree(t, lower), "the image layer must not change")
 
 	up := l.Upper()
 	content, err := os.ReadFile(filepath.Join(up, "new.txt"))
@@ -366,30 +366,6 @@ func appendTo(path, s string) error {
 	}
 	_, err = f.WriteString(s)
 	return errors.Join(err, f.Close())
-}
-
-// snapshot describes every file under root: path, type, mode, size,
-// modification time and content.
-func snapshot(t *testing.T, root string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		line := fmt.Sprintf("%s %v %d %d", p, fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
-		if fi.Mode().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			line += " " + string(b)
-		}
-		out = append(out, line)
-		return nil
-	})
-	require.NoError(t, err)
-	return out
 }
 
 // TestMountTakesAnyNumberOfLayers stacks more layers, with longer paths,

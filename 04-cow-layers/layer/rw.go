@@ -13,9 +13,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DefaultRoot is where berth keeps its state unless --root says
-// otherwise, as dockerd keeps /var/lib/docker (its --data-root).
-const DefaultRoot = "/var/lib/berth/lab"
+// DefaultRoot is where the chapter programs keep their state unless
+// --root says otherwise, as dockerd keeps /var/lib/docker (its
+// --data-root). It is the course's own, outside berthd's /var/lib/berth:
+// the two engines keep separate records, and neither may find the
+// other's containers, leases or volumes in its directories.
+const DefaultRoot = "/var/lib/berth-course"
 
 // The names inside a container's directory.
 const (

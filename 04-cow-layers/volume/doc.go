@@ -20,7 +20,7 @@
 // A Store is a directory of volumes, one directory each, whose record
 // is written before the volume appears (one rename):
 //
-//	s, _ := volume.Open("/var/lib/berth/lab")
+//	s, _ := volume.Open("/var/lib/berth-course")
 //	v, created, _ := s.Create("db", nil, nil)  // <root>/volumes/db/_data
 //	anon, _, _ := s.Create("", nil, nil)       // 64 hex digits, labelled anonymous
 //	_ = s.Remove(anon.Name)

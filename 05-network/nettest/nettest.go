@@ -30,8 +30,9 @@ import (
 )
 
 // Ranges the tests take their subnets from: /24s of 10.201.0.0/16 for
-// bridges, of 10.202.0.0/16 for clients. Neither is berth's default
-// (10.88.0.0/16), so a test never touches a real berth0.
+// bridges, of 10.202.0.0/16 for clients. Neither is berthd's default
+// (10.88.0.0/16) nor the course's (10.77.0.0/16), so a test never
+// touches a real berth0 or course0.
 var (
 	BridgeRange = netip.MustParsePrefix("10.201.0.0/16")
 	ClientRange = netip.MustParsePrefix("10.202.0.0/16")

@@ -25,12 +25,21 @@ const (
 	ModeNone Mode = "none"
 )
 
-// Defaults, as Docker names them for docker0 and as podman and CNI use
-// for their bridge: a /16 from the private 10/8 range leaves room for
-// 65533 containers.
+// Defaults of the engine (berthd), as Docker names them for docker0 and
+// as podman and CNI use for their bridge: a /16 from the private 10/8
+// range leaves room for 65533 containers.
 const (
 	DefaultBridge = "berth0"
 	DefaultSubnet = "10.88.0.0/16"
+)
+
+// The course's defaults, the chapter programs' flags (AddFlags): a bridge
+// and a subnet of their own. A learner who also runs berthd
+// (scripts/setup) has two allocators, each with its own state; on one
+// bridge and subnet they would hand out the same address twice.
+const (
+	CourseBridge = "course0"
+	CourseSubnet = "10.77.0.0/16"
 )
 
 // Config is a container's network configuration: the chapter 05 flags.
@@ -50,17 +59,20 @@ type Config struct {
 	Recorded bool `json:",omitempty"`
 }
 
-// NewConfig returns the default configuration: bridge mode on berth0 with
-// 10.88.0.0/16, nothing published.
+// NewConfig returns the engine's default configuration: bridge mode on
+// berth0 with 10.88.0.0/16, nothing published. The chapter programs'
+// flags start from the course's bridge and subnet instead (AddFlags).
 func NewConfig() Config {
 	return Config{Mode: ModeBridge, Bridge: DefaultBridge, Subnet: netip.MustParsePrefix(DefaultSubnet)}
 }
 
 // AddFlags registers the chapter 05 flags on fs and sets c to the
-// defaults first. Every value is checked as it is parsed, so a bad one is
-// reported before anything is created.
+// course's defaults first (CourseBridge, CourseSubnet). Every value is
+// checked as it is parsed, so a bad one is reported before anything is
+// created.
 func (c *Config) AddFlags(fs *flag.FlagSet) {
 	*c = NewConfig()
+	c.Bridge, c.Subnet = CourseBridge, netip.MustParsePrefix(CourseSubnet)
 	mode := func(s string) (err error) {
 		if m, err := ParseMode(s); err == nil {
 			c.Mode = m
@@ -85,14 +97,14 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	const usage = "publish a container port on the host: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp] (repeatable)"
 	fs.Func("p", usage, publish)
 	fs.Func("publish", usage, publish)
-	fs.Func("bridge", "the bridge device for --net bridge (default "+DefaultBridge+")", func(s string) error {
+	fs.Func("bridge", "the bridge device for --net bridge (default "+CourseBridge+")", func(s string) error {
 		if err := validBridgeName(s); err != nil {
 			return err
 		}
 		c.Bridge = s
 		return nil
 	})
-	fs.Func("subnet", "the bridge's subnet, CIDR (default "+DefaultSubnet+")", func(s string) (err error) {
+	fs.Func("subnet", "the bridge's subnet, CIDR (default "+CourseSubnet+")", func(s string) (err error) {
 		c.Subnet, err = ParseSubnet(s)
 		return err
 	})

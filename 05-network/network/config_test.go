@@ -86,14 +86,22 @@ func parseFlags(t *testing.T, args ...string) (Config, error) {
 	return c, c.Validate()
 }
 
-func TestFlagsHaveDockersDefaults(t *testing.T) {
+// The chapter programs' defaults are the course's, not the engine's: a
+// learner may run berthd (berth0, 10.88.0.0/16) beside them.
+func TestFlagsHaveTheCoursesDefaultsNotTheEngines(t *testing.T) {
 	c, err := parseFlags(t)
 	require.NoError(t, err)
 	assert.Equal(t, ModeBridge, c.Mode)
-	assert.Equal(t, "berth0", c.Bridge)
-	assert.Equal(t, netip.MustParsePrefix("10.88.0.0/16"), c.Subnet)
+	assert.Equal(t, "course0", c.Bridge)
+	assert.Equal(t, netip.MustParsePrefix("10.77.0.0/16"), c.Subnet)
 	assert.Empty(t, c.Publish)
-	assert.Equal(t, netip.MustParseAddr("10.88.0.1"), Gateway(c.Subnet))
+	assert.Equal(t, netip.MustParseAddr("10.77.0.1"), Gateway(c.Subnet))
+
+	engine := NewConfig()
+	assert.Equal(t, "berth0", engine.Bridge, "berthd's default bridge")
+	assert.Equal(t, netip.MustParsePrefix("10.88.0.0/16"), engine.Subnet, "berthd's default subnet")
+	assert.NotEqual(t, engine.Bridge, c.Bridge)
+	assert.False(t, engine.Subnet.Overlaps(c.Subnet), "the course's subnet overlaps the engine's")
 }
 
 func TestFlagsParse(t *testing.T) {
