@@ -240,6 +240,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	if err := checkUnsupported(&cfg, &host); err != nil {
 		return fail(err)
 	}
+	if err := d.checkRootless(&host); err != nil {
+		return fail(err)
+	}
 	mergeImageConfig(&cfg, img.Config.Config)
 	if cfg.StopSignal != "" {
 		// Checked now: at stop it would be too late, the container
@@ -272,6 +275,7 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	if o.Limits, err = resources(host.Resources); err != nil {
 		return fail(err)
 	}
+	o.NoCgroup = d.opts.Rootless // rootless.go
 	if o.FS, err = filesystem(&cfg, &host); err != nil {
 		return fail(err)
 	}

@@ -43,6 +43,10 @@ type Options struct {
 	// into its cgroup waits for an RCU grace period, 10-20 ms of every
 	// start.
 	KeepCgroupMount bool
+	// Rootless says the daemon runs as an ordinary user, root only in
+	// a user namespace of its own (final/rootless): its containers get
+	// no cgroup, and what needs one is refused (rootless.go).
+	Rootless bool
 	// AddressPools are the subnets a network created without one is
 	// given, tried in turn; nil means chapter 05's DefaultPools
 	// (Docker's).
@@ -128,7 +132,11 @@ func New(opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	d := &Daemon{opts: opts, started: time.Now(), images: images, containers: containers, volumes: volumes}
-	if !opts.KeepCgroupMount {
+	if opts.Rootless {
+		d.warnings = append(d.warnings, "WARNING: running in rootless mode: containers have no cgroup of their own; --memory, --cpus, --pids-limit, pause and unpause are refused")
+	}
+	// A rootless daemon may not remount anything of the host's.
+	if !opts.KeepCgroupMount && !opts.Rootless {
 		if _, err := cgroup.FavorDynMods(); err != nil {
 			// Slower starts, nothing worse (a daemon in a
 			// container may not remount): say so in `info`.

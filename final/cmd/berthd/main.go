@@ -3,6 +3,7 @@
 // it, and keeps containers and images under its data root.
 //
 //	berthd [-H unix:///run/berth/berth.sock] [--data-root /var/lib/berth] [--exec-root /run/berth]
+//	berthd --rootless [--rootless-net slirp4netns|none]   (as an ordinary user: final/rootless)
 //
 // It runs in the foreground; `service berth start` (final/service) runs it
 // in the background. Containers run under per-container shims (chapter
@@ -31,6 +32,7 @@ import (
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/daemon"
 	_ "github.com/berth-project/berth/final/nsenter" // exec: its constructor enters containers
+	"github.com/berth-project/berth/final/rootless"
 )
 
 // Version is set at build time (-ldflags -X main.Version=...).
@@ -52,6 +54,12 @@ func main() {
 }
 
 func run(args []string) error {
+	// A rootless berthd starts twice more, in its namespaces; the
+	// second of those is the daemon (final/rootless's doc.go).
+	inside, err := rootless.Enter()
+	if err != nil {
+		return err
+	}
 	fs := flag.NewFlagSet("berthd", flag.ContinueOnError)
 	var host, pidfile string
 	var opts daemon.Options
@@ -63,6 +71,8 @@ func run(args []string) error {
 	fs.StringVar(&opts.Subnet, "subnet", "", "the default bridge's subnet (default 10.88.0.0/16)")
 	fs.BoolVar(&opts.KeepCgroupMount, "keep-cgroup-mount", false, "do not add favordynmods to the host's cgroup2 mount (slower container starts)")
 	fs.StringVar(&pidfile, "pidfile", "", "write the daemon's PID to this file")
+	rootlessMode := fs.Bool("rootless", false, "run as an ordinary user, in a user namespace of its own; state under $XDG_RUNTIME_DIR/berth and ~/.local/share/berth")
+	rootlessNet := fs.String("rootless-net", rootless.NetSlirp4netns, "a rootless daemon's network: slirp4netns or none")
 	debug := fs.Bool("debug", false, "log every request")
 	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -74,6 +84,23 @@ func run(args []string) error {
 	if *version {
 		fmt.Printf("berthd version %s\n", Version)
 		return nil
+	}
+	if *rootlessMode {
+		if err := rootlessDefaults(fs, &host, &opts); err != nil {
+			return err
+		}
+		ro := rootless.Options{Net: *rootlessNet, Args: args, ExecRoot: opts.ExecRoot}
+		if !inside {
+			code, err := rootless.Run(ro)
+			if err != nil {
+				return err
+			}
+			os.Exit(code)
+		}
+		if err := rootless.Setup(ro.Net, ro.ExecRoot); err != nil {
+			return err
+		}
+		opts.Rootless = true
 	}
 	path, ok := strings.CutPrefix(host, "unix://")
 	if !ok {
@@ -115,4 +142,26 @@ func run(args []string) error {
 	}()
 	logger.Info("serving the Docker Engine API", "socket", path, "api", api.DefaultAPIVersion, "data-root", opts.DataRoot)
 	return srv.Serve(l)
+}
+
+// rootlessDefaults puts a rootless daemon's state in the user's places
+// (rootless.DefaultDirs), for each of -H, --data-root and --exec-root
+// the user did not give.
+func rootlessDefaults(fs *flag.FlagSet, host *string, opts *daemon.Options) error {
+	dirs, err := rootless.DefaultDirs()
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["H"] && !set["host"] {
+		*host = "unix://" + dirs.Socket
+	}
+	if !set["data-root"] {
+		opts.DataRoot = dirs.DataRoot
+	}
+	if !set["exec-root"] {
+		opts.ExecRoot = dirs.ExecRoot
+	}
+	return nil
 }
