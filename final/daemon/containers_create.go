@@ -289,6 +289,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		return fail(err)
 	}
 	spec := runSpec{Args: args}
+	if err := d.rootlessPorts(&o.Net, &spec); err != nil {
+		return fail(err)
+	}
 	if host.NetworkMode.IsContainer() {
 		if spec.NetContainer, err = d.netContainer(host.NetworkMode.ConnectedContainer(), id); err != nil {
 			return fail(err)

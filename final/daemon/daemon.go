@@ -47,6 +47,10 @@ type Options struct {
 	// a user namespace of its own (final/rootless): its containers get
 	// no cgroup, and what needs one is refused (rootless.go).
 	Rootless bool
+	// PortForwarder, in a rootless daemon, is the API socket of the
+	// slirp4netns that forwards the host's ports to the daemon's
+	// namespace (rootless.go); empty, ports cannot be published.
+	PortForwarder string
 	// AddressPools are the subnets a network created without one is
 	// given, tried in turn; nil means chapter 05's DefaultPools
 	// (Docker's).

@@ -171,7 +171,7 @@ func Run(o Options) (int, error) {
 		}
 	}
 	if o.Net == NetSlirp4netns {
-		stop, err := startSlirp(pid, filepath.Join(o.ExecRoot, "slirp4netns.sock"))
+		stop, err := startSlirp(pid, APISocket(o.ExecRoot))
 		if err != nil {
 			return fail(err)
 		}

@@ -2,11 +2,16 @@ package rootless
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"time"
 )
 
 // startSlirp gives the network namespace of process pid a network:
@@ -61,4 +66,90 @@ func startSlirp(pid int, apiSock string) (stop func(), err error) {
 		return nil, fmt.Errorf("slirp4netns did not start (its error is above): %v", err)
 	}
 	return stop, nil
+}
+
+// Ports forwards ports of the host to the namespace, through the API of
+// the slirp4netns that Run started: a connection to the host's
+// HostIP:HostPort is made again, by slirp4netns, to 10.0.2.100 (the
+// namespace's end of the tap) at the same port, where the namespace's
+// own rules (chapter 05's DNAT) take it on to a container.
+//
+//	host                    rootless namespace           container
+//	127.0.0.1:8080  -->  10.0.2.100:8080 (tap0)  --DNAT-->  10.88.0.2:80
+//	 slirp4netns            chapter 05's rules
+type Ports struct {
+	// API is slirp4netns's API socket (APISocket).
+	API string
+}
+
+// APISocket is where a rootless berthd with execRoot has slirp4netns
+// serve its API.
+func APISocket(execRoot string) string { return filepath.Join(execRoot, "slirp4netns.sock") }
+
+// Add forwards the host's hostIP:port (any address if hostIP is not
+// valid) of protocol proto ("tcp" or "udp") to the namespace's port, and
+// returns the forward's ID for Remove.
+func (p Ports) Add(proto string, hostIP netip.Addr, port uint16) (int, error) {
+	if !hostIP.IsValid() {
+		hostIP = netip.IPv4Unspecified()
+	}
+	var ret struct {
+		ID int `json:"id"`
+	}
+	err := p.call("add_hostfwd", map[string]any{
+		"proto": proto, "host_addr": hostIP.String(), "host_port": port,
+		"guest_addr": slirpGuestAddr, "guest_port": port,
+	}, &ret)
+	if err != nil {
+		return 0, fmt.Errorf("forwarding the host's %s:%d/%s: %w", hostIP, port, proto, err)
+	}
+	return ret.ID, nil
+}
+
+// Remove ends the forward with ID id.
+func (p Ports) Remove(id int) error {
+	if err := p.call("remove_hostfwd", map[string]any{"id": id}, nil); err != nil {
+		return fmt.Errorf("removing port forward %d: %w", id, err)
+	}
+	return nil
+}
+
+// call makes one request of slirp4netns's API: a JSON object
+// {"execute": ..., "arguments": ...} on a connection of its own, answered
+// by {"return": ...} or {"error": {"desc": ...}}.
+func (p Ports) call(execute string, args map[string]any, ret any) error {
+	conn, err := net.DialTimeout("unix", p.API, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("slirp4netns API: %w", err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	req, err := json.Marshal(map[string]any{"execute": execute, "arguments": args})
+	if err != nil {
+		return err
+	}
+	if _, err := conn.Write(req); err != nil {
+		return fmt.Errorf("slirp4netns API: %w", err)
+	}
+	// slirp4netns answers once it has the request; the end of ours
+	// says it is whole.
+	_ = conn.(*net.UnixConn).CloseWrite()
+	var resp struct {
+		Return json.RawMessage `json:"return"`
+		Error  *struct {
+			Desc string `json:"desc"`
+		} `json:"error"`
+	}
+	if err := json.NewDecoder(conn).Decode(&resp); err != nil {
+		return fmt.Errorf("slirp4netns API: reading the answer to %s: %w", execute, err)
+	}
+	if resp.Error != nil {
+		return fmt.Errorf("slirp4netns: %s", resp.Error.Desc)
+	}
+	if ret != nil && len(resp.Return) > 0 {
+		if err := json.Unmarshal(resp.Return, ret); err != nil {
+			return fmt.Errorf("slirp4netns API: %s: %w", execute, err)
+		}
+	}
+	return nil
 }

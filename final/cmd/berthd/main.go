@@ -24,11 +24,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/daemon"
 	_ "github.com/berth-project/berth/final/nsenter" // exec: its constructor enters containers
@@ -101,6 +103,13 @@ func run(args []string) error {
 			return err
 		}
 		opts.Rootless = true
+		// The host-wide subnet lock guards the host's routes; this
+		// namespace's routes are its own, and the lock (in /tmp,
+		// root's) may not even be open to this user.
+		network.SubnetLockPath = filepath.Join(opts.ExecRoot, "subnets.lock")
+		if ro.Net == rootless.NetSlirp4netns {
+			opts.PortForwarder = rootless.APISocket(opts.ExecRoot)
+		}
 	}
 	path, ok := strings.CutPrefix(host, "unix://")
 	if !ok {
