@@ -40,7 +40,8 @@ func (d *Daemon) checkRootless(h *container.HostConfig) error {
 	for _, u := range []unsupported{
 		{r.Memory != 0, "--memory"},
 		{r.NanoCPUs != 0, "--cpus"},
-		{r.CPUQuota != 0 || r.CPUPeriod != 0, "--cpu-quota and --cpu-period"},
+		{r.CPUQuota != 0, "--cpu-quota"},
+		{r.CPUPeriod != 0, "--cpu-period"},
 		{r.PidsLimit != nil && *r.PidsLimit > 0, "--pids-limit"},
 	} {
 		if u.asked {
