@@ -8,7 +8,9 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -159,6 +161,11 @@ func Run(o Options) (int, error) {
 		return 1, fmt.Errorf("rootless: %w", err)
 	}
 	pid := child.Process.Pid
+	// The namespace's identity, to find what is left in it at the end.
+	userns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
+	if err != nil {
+		return fail(err)
+	}
 	for _, m := range []struct {
 		helper string
 		id     int
@@ -197,9 +204,48 @@ func Run(o Options) (int, error) {
 				_ = child.Process.Signal(sig)
 			}
 		case err := <-done:
-			return exitStatus(child, err)
+			code, err := exitStatus(child, err)
+			return code, errors.Join(err, killNamespace(userns))
 		}
 	}
+}
+
+// killNamespace kills what is left in the user namespace userns once
+// berthd is gone: the containers and their shims. They would outlive it
+// (they do under a berthd with root) but without their network, which
+// slirp4netns gave, and out of reach of the next rootless berthd, which
+// gets namespaces of its own and no capability in these. The next
+// berthd finds them dead and cleans up after them, as after a reboot.
+//
+// The user owns the namespace, so this process, outside it, has every
+// capability in it: it may look at /proc/PID/ns/user of any process in
+// it and signal it.
+func killNamespace(userns string) error {
+	for range 100 {
+		var left []int
+		entries, err := os.ReadDir("/proc")
+		if err != nil {
+			return fmt.Errorf("rootless: %w", err)
+		}
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if ns, err := os.Readlink("/proc/" + e.Name() + "/ns/user"); err == nil && ns == userns {
+				left = append(left, pid)
+			}
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		for _, pid := range left {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+		// A process forked while we looked is killed next round.
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("rootless: processes are still left in %s", userns)
 }
 
 // exitStatus is the status the shell would show for the child.

@@ -179,7 +179,11 @@ func killUser(t *testing.T, uid int) {
 
 // userPIDs are the processes whose real uid is uid (zombies included:
 // they still count for userdel).
-func userPIDs(uid int) []int {
+func userPIDs(uid int) []int { return pidsOf(uid, true) }
+
+// pidsOf are the processes whose real uid is uid, with or without the
+// zombies.
+func pidsOf(uid int, zombies bool) []int {
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range entries {
@@ -191,10 +195,14 @@ func userPIDs(uid int) []int {
 		if err != nil {
 			continue
 		}
+		var mine, zombie bool
 		for _, line := range strings.Split(string(data), "\n") {
-			if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" && f[1] == strconv.Itoa(uid) {
-				pids = append(pids, pid)
-			}
+			f := strings.Fields(line)
+			mine = mine || (len(f) > 1 && f[0] == "Uid:" && f[1] == strconv.Itoa(uid))
+			zombie = zombie || (len(f) > 1 && f[0] == "State:" && f[1] == "Z")
+		}
+		if mine && (zombies || !zombie) {
+			pids = append(pids, pid)
 		}
 	}
 	return pids
@@ -229,9 +237,10 @@ func buildBerthd(t *testing.T) string {
 }
 
 // startBerthd starts berthd --rootless as the user, with args, and waits
-// until it answers. It stops it at the end, and removes its containers
-// and networks first.
-func (u *rootlessUser) startBerthd(t *testing.T, args ...string) {
+// until it answers. It returns a function that stops it (SIGTERM), which
+// the end of the test calls too, after removing the containers and
+// networks left.
+func (u *rootlessUser) startBerthd(t *testing.T, args ...string) (stop func()) {
 	t.Helper()
 	cmd := u.command(u.bin, append([]string{"--rootless"}, args...)...)
 	var log bytes.Buffer
@@ -244,7 +253,12 @@ func (u *rootlessUser) startBerthd(t *testing.T, args ...string) {
 			t.Logf("berthd's log:\n%s", log.String())
 		}
 	})
-	t.Cleanup(func() {
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
@@ -253,19 +267,22 @@ func (u *rootlessUser) startBerthd(t *testing.T, args ...string) {
 			<-exited
 			t.Errorf("berthd did not stop on SIGTERM")
 		}
-	})
+	}
 	t.Cleanup(func() {
-		if ids := strings.Fields(u.ok(t, "ps", "-aq")); len(ids) > 0 {
-			u.ok(t, append([]string{"rm", "-f"}, ids...)...)
+		if !stopped {
+			if ids := strings.Fields(u.ok(t, "ps", "-aq")); len(ids) > 0 {
+				u.ok(t, append([]string{"rm", "-f"}, ids...)...)
+			}
+			if nets := strings.Fields(u.ok(t, "network", "ls", "-q", "--filter", "type=custom")); len(nets) > 0 {
+				u.ok(t, append([]string{"network", "rm"}, nets...)...)
+			}
 		}
-		if nets := strings.Fields(u.ok(t, "network", "ls", "-q", "--filter", "type=custom")); len(nets) > 0 {
-			u.ok(t, append([]string{"network", "rm"}, nets...)...)
-		}
+		stop()
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, _, code := u.docker(t, "version"); code == 0 {
-			return
+			return stop
 		}
 		select {
 		case <-exited:
@@ -392,7 +409,8 @@ func TestRootless(t *testing.T) {
 }
 
 // TestRootlessNetworkNone: with --rootless-net none, containers have
-// their bridges but ports cannot be published, and -p says so.
+// their bridges but ports cannot be published, and -p says so. When
+// berthd stops, nothing of the user's is left running.
 func TestRootlessNetworkNone(t *testing.T) {
 	labtest.Privileged(t)
 	for _, tool := range []string{"newuidmap", "newgidmap", "docker", "useradd"} {
@@ -401,13 +419,18 @@ func TestRootlessNetworkNone(t *testing.T) {
 	}
 	u := newUser(t)
 	u.bin = buildBerthd(t)
-	u.startBerthd(t, "--rootless-net", "none")
+	stop := u.startBerthd(t, "--rootless-net", "none")
 	u.importBusybox(t)
 	assert.Equal(t, "lo\n", linkNames(u.ok(t, "run", "--rm", "--network", "none", "busybox", "ip", "-o", "link")))
 	assert.Equal(t, "eth0\nlo\n", linkNames(u.ok(t, "run", "--rm", "busybox", "ip", "-o", "link")))
 	_, errOut, code := u.docker(t, "run", "--rm", "-p", "127.0.0.1:8080:80", "busybox", "true")
 	assert.Equal(t, 125, code)
 	assert.Contains(t, errOut, "--rootless-net none")
+
+	// The containers go with the daemon, and its namespaces with them.
+	u.ok(t, "run", "-d", "busybox", "sleep", "600")
+	stop()
+	assert.Empty(t, pidsOf(u.uid, false), "processes of the user after berthd stopped")
 }
 
 // fields normalizes the columns of a /proc ID map to single spaces.
