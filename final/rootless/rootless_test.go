@@ -428,9 +428,13 @@ func TestRootlessNetworkNone(t *testing.T) {
 	assert.Contains(t, errOut, "--rootless-net none")
 
 	// The containers go with the daemon, and its namespaces with them.
-	u.ok(t, "run", "-d", "busybox", "sleep", "600")
+	id := strings.TrimSpace(u.ok(t, "run", "-d", "busybox", "sleep", "600"))
 	stop()
 	assert.Empty(t, pidsOf(u.uid, false), "processes of the user after berthd stopped")
+	// The next berthd finds the container dead, as after a reboot.
+	u.startBerthd(t, "--rootless-net", "none")
+	assert.Equal(t, "exited\n", u.ok(t, "inspect", "-f", "{{.State.Status}}", id))
+	u.ok(t, "rm", id)
 }
 
 // fields normalizes the columns of a /proc ID map to single spaces.
