@@ -100,6 +100,11 @@ func (p Ports) Add(proto string, hostIP netip.Addr, port uint16) (int, error) {
 		"proto": proto, "host_addr": hostIP.String(), "host_port": port,
 		"guest_addr": slirpGuestAddr, "guest_port": port,
 	}, &ret)
+	if err != nil && port < 1024 {
+		// slirp4netns says only that it failed: it binds the port as
+		// the user.
+		err = fmt.Errorf("%w (a port below 1024 is root's on the host: net.ipv4.ip_unprivileged_port_start)", err)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("forwarding the host's %s:%d/%s: %w", hostIP, port, proto, err)
 	}
