@@ -22,6 +22,8 @@
 //	             ├─ berth-shim ─ container
 //	             └─ berth-shim ─ container
 //
+// Step by step:
+//
 //   - The clone makes the child root of a new user namespace, but its IDs
 //     map to nothing yet, and its first execve (the child is a new
 //     program) drops its capabilities, because it is not uid 0 there.
