@@ -190,8 +190,8 @@ func Run(o Options) (int, error) {
 	syncW.Close()
 
 	// berthd stops on TERM and INT; so does this process, once berthd
-	// has. Both see a terminal's ^C: berthd gets it once, from the
-	// terminal, and this process ignores its own.
+	// has. A terminal's ^C reaches both (one process group): berthd
+	// then gets it twice, and stops once.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
@@ -200,9 +200,7 @@ func Run(o Options) (int, error) {
 	for {
 		select {
 		case sig := <-sigs:
-			if sig != syscall.SIGINT {
-				_ = child.Process.Signal(sig)
-			}
+			_ = child.Process.Signal(sig)
 		case err := <-done:
 			code, err := exitStatus(child, err)
 			return code, errors.Join(err, killNamespace(userns))

@@ -87,6 +87,9 @@ func run(args []string) error {
 		fmt.Printf("berthd version %s\n", Version)
 		return nil
 	}
+	if !*rootlessMode && *rootlessNet != rootless.NetSlirp4netns {
+		return errors.New("--rootless-net is for a rootless daemon: add --rootless")
+	}
 	if *rootlessMode {
 		if err := rootlessDefaults(fs, &host, &opts); err != nil {
 			return err
