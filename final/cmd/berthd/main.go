@@ -87,7 +87,7 @@ func run(args []string) error {
 		fmt.Printf("berthd version %s\n", Version)
 		return nil
 	}
-	if !*rootlessMode && *rootlessNet != rootless.NetSlirp4netns {
+	if !*rootlessMode && flagSet(fs, "rootless-net") {
 		return errors.New("--rootless-net is for a rootless daemon: add --rootless")
 	}
 	if *rootlessMode {
@@ -164,16 +164,21 @@ func rootlessDefaults(fs *flag.FlagSet, host *string, opts *daemon.Options) erro
 	if err != nil {
 		return err
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if !set["H"] && !set["host"] {
+	if !flagSet(fs, "H") && !flagSet(fs, "host") {
 		*host = "unix://" + dirs.Socket
 	}
-	if !set["data-root"] {
+	if !flagSet(fs, "data-root") {
 		opts.DataRoot = dirs.DataRoot
 	}
-	if !set["exec-root"] {
+	if !flagSet(fs, "exec-root") {
 		opts.ExecRoot = dirs.ExecRoot
 	}
 	return nil
+}
+
+// flagSet reports whether the command line gave the flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
