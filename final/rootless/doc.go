@@ -75,8 +75,8 @@
 //   - cgroups. On a cgroup v1 host, or v2 without systemd delegating a
 //     subtree to the user, the cgroup filesystems are root's. Containers
 //     run without a cgroup of their own (chapter 02's NoCgroup); --memory,
-//     --cpus, --cpu-quota, --cpu-period, --pids-limit, pause and unpause
-//     are refused with a 400 that names them. `docker info` shows
+//     --cpus, --cpu-quota, --cpu-period, --pids-limit, pause, unpause and
+//     the pause of a commit are refused with a 400 that names them. `docker info` shows
 //     name=rootless in its security options, and a warning.
 //   - Device nodes: mknod is refused in a user namespace. Chapter 03
 //     already binds the host's /dev/null and the others instead.

@@ -219,7 +219,11 @@ func Run(o Options) (int, error) {
 // capability in it: it may look at /proc/PID/ns/user of any process in
 // it and signal it.
 func killNamespace(userns string) error {
-	for range 100 {
+	// A killed process keeps its namespaces until its exit is done,
+	// which may take the kernel a while (a network namespace's
+	// teardown): look again until none is left.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
 		var left []int
 		entries, err := os.ReadDir("/proc")
 		if err != nil {

@@ -365,7 +365,12 @@ func TestRootless(t *testing.T) {
 		_, errOut, code := u.docker(t, "pause", "sleeper")
 		assert.Equal(t, 1, code)
 		assert.Contains(t, errOut, "pause needs a cgroup")
+		_, errOut, code = u.docker(t, "commit", "sleeper", "snapshot")
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, "commit's pause (commit --pause=false copies the container running) needs a cgroup")
+		u.ok(t, "commit", "--pause=false", "sleeper", "snapshot")
 		u.ok(t, "rm", "-f", "sleeper")
+		u.ok(t, "rmi", "snapshot")
 		assert.Contains(t, u.ok(t, "info", "--format", "{{json .SecurityOptions}}"), "name=rootless")
 	})
 
