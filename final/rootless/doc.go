@@ -78,8 +78,10 @@
 //     --cpus, --cpu-quota, --cpu-period, --pids-limit, pause, unpause and
 //     the pause of a commit are refused with a 400 that names them. `docker info` shows
 //     name=rootless in its security options, and a warning.
-//   - Device nodes: mknod is refused in a user namespace. Chapter 03
-//     already binds the host's /dev/null and the others instead.
+//   - Device nodes: mknod is refused in a user namespace (but for the
+//     whiteouts of overlayfs, 0:0). Chapter 03 already binds the host's
+//     /dev/null and the others instead; an image whose layers hold
+//     device nodes cannot be extracted (chapter 06's mknod fails).
 //   - Host ports below 1024 (net.ipv4.ip_unprivileged_port_start), and
 //     the source address of a connection: a container sees slirp4netns's
 //     10.0.2.2, not the client's.
