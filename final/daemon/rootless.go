@@ -31,7 +31,9 @@ const rootlessNoCgroup = " needs a cgroup, and a rootless berthd cannot make one
 
 // checkRootless refuses the first option of the request that needs a
 // cgroup, when the daemon is rootless. The options that berth refuses
-// in every mode (unsupported.go) are not repeated here.
+// in every mode (unsupported.go) are not repeated here: when berth
+// learns one that a cgroup applies (--device-cgroup-rule, --cpuset-cpus,
+// --blkio-weight...), its line moves here.
 func (d *Daemon) checkRootless(h *container.HostConfig) error {
 	if !d.opts.Rootless {
 		return nil
