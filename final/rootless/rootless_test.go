@@ -377,6 +377,8 @@ func TestRootless(t *testing.T) {
 	t.Run("networks", func(t *testing.T) {
 		assert.Equal(t, "lo\n", linkNames(u.ok(t, "run", "--rm", "--network", "none", "busybox", "ip", "-o", "link")))
 		assert.Equal(t, "eth0\nlo\n", linkNames(u.ok(t, "run", "--rm", "busybox", "ip", "-o", "link")))
+		// The host network is berthd's namespace: slirp4netns's tap.
+		assert.Contains(t, linkNames(u.ok(t, "run", "--rm", "--network", "host", "busybox", "ip", "-o", "link")), "tap0\n")
 		u.ok(t, "network", "create", "rlnet")
 		u.ok(t, "run", "-d", "--name", "peer", "--network", "rlnet", "busybox", "sleep", "600")
 		u.ok(t, "run", "--rm", "--network", "rlnet", "busybox", "ping", "-c", "1", "-W", "5", "peer")
