@@ -50,7 +50,7 @@ func (o *RunOptions) AddFlags(fs *flag.FlagSet) {
 
 // Container is chapter 01's container, in a cgroup with the limits.
 func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdio) (*namespace.Container, error) {
-	if o.NoCgroup && o.Limits != (Resources{}) {
+	if o.NoCgroup && (o.Limits.Memory != 0 || o.Limits.CPUs != 0 || o.Limits.PidsMax != 0) {
 		return nil, fmt.Errorf("container %s: limits %+v need a cgroup, and this container gets none", id, o.Limits)
 	}
 	c, err := o.Config.Container(id, command, stdio)

@@ -45,6 +45,10 @@ func (d *Daemon) checkRootless(h *container.HostConfig) error {
 		{r.CPUQuota != 0, "--cpu-quota"},
 		{r.CPUPeriod != 0, "--cpu-period"},
 		{r.PidsLimit != nil && *r.PidsLimit > 0, "--pids-limit"},
+		// The device cgroup says what a --device may be used for
+		// (rwm), and which devices a rule opens.
+		{len(r.Devices) > 0, "--device"},
+		{len(r.DeviceCgroupRules) > 0, "--device-cgroup-rule"},
 	} {
 		if u.asked {
 			return invalid("%s%s", u.what, rootlessNoCgroup)

@@ -29,6 +29,10 @@ func TestRootlessRefusesWhatNeedsACgroup(t *testing.T) {
 		{func(r *container.Resources) { r.CPUQuota = 50000 }, "--cpu-quota needs a cgroup"},
 		{func(r *container.Resources) { r.CPUPeriod = 50000 }, "--cpu-period needs a cgroup"},
 		{func(r *container.Resources) { r.PidsLimit = &ten }, "--pids-limit needs a cgroup"},
+		{func(r *container.Resources) {
+			r.Devices = []container.DeviceMapping{{PathOnHost: "/dev/kmsg", PathInContainer: "/dev/kmsg", CgroupPermissions: "r"}}
+		}, "--device needs a cgroup"},
+		{func(r *container.Resources) { r.DeviceCgroupRules = []string{"c 1:11 r"} }, "--device-cgroup-rule needs a cgroup"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			var h container.HostConfig

@@ -75,9 +75,15 @@
 //   - cgroups. On a cgroup v1 host, or v2 without systemd delegating a
 //     subtree to the user, the cgroup filesystems are root's. Containers
 //     run without a cgroup of their own (chapter 02's NoCgroup); --memory,
-//     --cpus, --cpu-quota, --cpu-period, --pids-limit, pause, unpause and
-//     the pause of a commit are refused with a 400 that names them. `docker info` shows
+//     --cpus, --cpu-quota, --cpu-period, --pids-limit, --device,
+//     --device-cgroup-rule, pause, unpause and the pause of a commit are
+//     refused with a 400 that names them. `docker info` shows
 //     name=rootless in its security options, and a warning.
+//   - No device cgroup either. What confines devices instead is the user
+//     namespace: mknod is refused, /dev holds only the nodes chapter 03
+//     binds, and a node of the host's opens only if the user could open
+//     it (root of the namespace has no power over files of the host's
+//     root).
 //   - Device nodes: mknod is refused in a user namespace (but for the
 //     whiteouts of overlayfs, 0:0). Chapter 03 already binds the host's
 //     /dev/null and the others instead; an image whose layers hold
