@@ -120,6 +120,14 @@ func Run(o Options) (int, error) {
 	if err := os.MkdirAll(o.ExecRoot, 0o700); err != nil {
 		return 1, fmt.Errorf("rootless: %w", err)
 	}
+	// One rootless berthd per exec root: a second would take the
+	// first's slirp4netns socket before its own daemon found the data
+	// root taken.
+	unlock, err := lockExecRoot(o.ExecRoot)
+	if err != nil {
+		return 1, err
+	}
+	defer unlock()
 	exe, err := os.Executable()
 	if err != nil {
 		return 1, fmt.Errorf("rootless: %w", err)
@@ -206,6 +214,24 @@ func Run(o Options) (int, error) {
 			return code, errors.Join(err, killNamespace(userns))
 		}
 	}
+}
+
+// lockExecRoot takes the lock of a rootless berthd's exec root, held
+// until unlock or the process's end; it fails at once if another holds it.
+func lockExecRoot(dir string) (unlock func(), err error) {
+	path := filepath.Join(dir, "rootless.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("rootless: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("rootless: another berthd --rootless runs with exec root %s", dir)
+		}
+		return nil, fmt.Errorf("rootless: locking %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // killNamespace kills what is left in the user namespace userns once
