@@ -8,9 +8,7 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -132,6 +130,9 @@ func Run(o Options) (int, error) {
 	if err != nil {
 		return 1, fmt.Errorf("rootless: %w", err)
 	}
+	if err := killLeftovers(o.ExecRoot, exe); err != nil {
+		return 1, err
+	}
 
 	// The child blocks on this pipe until its maps and its network are
 	// there: before the maps it is nobody in its namespace, and a
@@ -171,6 +172,9 @@ func Run(o Options) (int, error) {
 	pid := child.Process.Pid
 	// The namespace's identity, to find what is left in it at the end.
 	userns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(o.ExecRoot, nsFile), []byte(userns+"\n"), 0o600)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -211,7 +215,10 @@ func Run(o Options) (int, error) {
 			_ = child.Process.Signal(sig)
 		case err := <-done:
 			code, err := exitStatus(child, err)
-			return code, errors.Join(err, killNamespace(userns))
+			if kerr := killNamespace(userns); kerr != nil {
+				return code, errors.Join(err, kerr)
+			}
+			return code, errors.Join(err, os.Remove(filepath.Join(o.ExecRoot, nsFile)))
 		}
 	}
 }
@@ -232,48 +239,6 @@ func lockExecRoot(dir string) (unlock func(), err error) {
 		return nil, fmt.Errorf("rootless: locking %s: %w", path, err)
 	}
 	return func() { f.Close() }, nil
-}
-
-// killNamespace kills what is left in the user namespace userns once
-// berthd is gone: the containers and their shims. They would outlive it
-// (they do under a berthd with root) but without their network, which
-// slirp4netns gave, and out of reach of the next rootless berthd, which
-// gets namespaces of its own and no capability in these. The next
-// berthd finds them dead and cleans up after them, as after a reboot.
-//
-// The user owns the namespace, so this process, outside it, has every
-// capability in it: it may look at /proc/PID/ns/user of any process in
-// it and signal it.
-func killNamespace(userns string) error {
-	// A killed process keeps its namespaces until its exit is done,
-	// which may take the kernel a while (a network namespace's
-	// teardown): look again until none is left.
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		var left []int
-		entries, err := os.ReadDir("/proc")
-		if err != nil {
-			return fmt.Errorf("rootless: %w", err)
-		}
-		for _, e := range entries {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
-			if ns, err := os.Readlink("/proc/" + e.Name() + "/ns/user"); err == nil && ns == userns {
-				left = append(left, pid)
-			}
-		}
-		if len(left) == 0 {
-			return nil
-		}
-		for _, pid := range left {
-			_ = unix.Kill(pid, unix.SIGKILL)
-		}
-		// A process forked while we looked is killed next round.
-		time.Sleep(10 * time.Millisecond)
-	}
-	return fmt.Errorf("rootless: processes are still left in %s", userns)
 }
 
 // exitStatus is the status the shell would show for the child.

@@ -237,10 +237,10 @@ func buildBerthd(t *testing.T) string {
 }
 
 // startBerthd starts berthd --rootless as the user, with args, and waits
-// until it answers. It returns a function that stops it (SIGTERM), which
-// the end of the test calls too, after removing the containers and
-// networks left.
-func (u *rootlessUser) startBerthd(t *testing.T, args ...string) (stop func()) {
+// until it answers. It returns a function that stops it with a signal
+// and waits for its end; the end of the test stops it with SIGTERM,
+// after removing the containers and networks left.
+func (u *rootlessUser) startBerthd(t *testing.T, args ...string) (stop func(syscall.Signal)) {
 	t.Helper()
 	cmd := u.command(u.bin, append([]string{"--rootless"}, args...)...)
 	var log bytes.Buffer
@@ -254,12 +254,12 @@ func (u *rootlessUser) startBerthd(t *testing.T, args ...string) (stop func()) {
 		}
 	})
 	stopped := false
-	stop = func() {
+	stop = func(sig syscall.Signal) {
 		if stopped {
 			return
 		}
 		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Process.Signal(sig)
 		select {
 		case <-exited:
 		case <-time.After(20 * time.Second):
@@ -277,7 +277,7 @@ func (u *rootlessUser) startBerthd(t *testing.T, args ...string) (stop func()) {
 				u.ok(t, append([]string{"network", "rm"}, nets...)...)
 			}
 		}
-		stop()
+		stop(syscall.SIGTERM)
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -417,7 +417,8 @@ func TestRootless(t *testing.T) {
 
 // TestRootlessNetworkNone: with --rootless-net none, containers have
 // their bridges but ports cannot be published, and -p says so. When
-// berthd stops, nothing of the user's is left running.
+// berthd stops, nothing of the user's is left running; when it is
+// killed, the next one cleans up.
 func TestRootlessNetworkNone(t *testing.T) {
 	labtest.Privileged(t)
 	for _, tool := range []string{"newuidmap", "newgidmap", "docker", "useradd"} {
@@ -439,11 +440,25 @@ func TestRootlessNetworkNone(t *testing.T) {
 
 	// The containers go with the daemon, and its namespaces with them.
 	id := strings.TrimSpace(u.ok(t, "run", "-d", "busybox", "sleep", "600"))
-	stop()
+	stop(syscall.SIGTERM)
 	assert.Empty(t, pidsOf(u.uid, false), "processes of the user after berthd stopped")
 	// The next berthd finds the container dead, as after a reboot.
+	stop = u.startBerthd(t, "--rootless-net", "none")
+	assert.Equal(t, "exited\n", u.ok(t, "inspect", "-f", "{{.State.Status}}", id))
+	u.ok(t, "rm", id)
+
+	// A parent killed with SIGKILL cannot kill what is in its
+	// namespace (the daemon goes, by its PR_SET_PDEATHSIG); the next
+	// berthd --rootless does.
+	id = strings.TrimSpace(u.ok(t, "run", "-d", "busybox", "sleep", "600"))
+	stop(syscall.SIGKILL)
+	require.NotEmpty(t, pidsOf(u.uid, false), "the container is left")
 	u.startBerthd(t, "--rootless-net", "none")
 	assert.Equal(t, "exited\n", u.ok(t, "inspect", "-f", "{{.State.Status}}", id))
+	for _, pid := range pidsOf(u.uid, false) {
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		assert.Equal(t, u.bin, exe, "only the new berthd and its spares run (pid %d)", pid)
+	}
 	u.ok(t, "rm", id)
 }
 
