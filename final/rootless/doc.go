@@ -42,7 +42,9 @@
 // The parent stays: it holds slirp4netns, passes signals on, and, when
 // the daemon exits, kills what is left in its user namespace (the
 // containers): without the parent they have no network, and a new
-// rootless berthd, in namespaces of its own, could not enter them.
+// rootless berthd, in namespaces of its own, could not enter them. A
+// parent killed with SIGKILL leaves that to the next one (leftovers.go).
+// Only one rootless berthd runs per exec root (a lock).
 //
 // Why berth does this itself instead of running under Debian's
 // rootlesskit, which does the same: the steps are the lesson. They fit in
