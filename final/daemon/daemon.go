@@ -137,7 +137,7 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{opts: opts, started: time.Now(), images: images, containers: containers, volumes: volumes}
 	if opts.Rootless {
-		d.warnings = append(d.warnings, "WARNING: running in rootless mode: containers have no cgroup of their own; --memory, --cpus, --pids-limit, pause and unpause are refused")
+		d.warnings = append(d.warnings, "WARNING: running in rootless mode: containers have no cgroup of their own; what a cgroup applies (--memory, --cpus, --pids-limit, --device, pause...) is refused")
 	}
 	// A rootless daemon may not remount anything of the host's.
 	if !opts.KeepCgroupMount && !opts.Rootless {
