@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -221,19 +222,44 @@ func openTun(t *testing.T) {
 	t.Cleanup(func() { assert.NoError(t, os.Chmod("/dev/net/tun", mode)) })
 }
 
-// buildBerthd builds berthd into a directory the user can read.
+// built is berthd, built once for the tests of the package, in a
+// directory the users can read; TestMain removes it.
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// buildBerthd builds berthd, the first time, into a directory the user
+// can read.
 func buildBerthd(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "brl-bin-")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	require.NoError(t, os.Chmod(dir, 0o755))
-	bin := filepath.Join(dir, "berthd")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "github.com/berth-project/berth/final/cmd/berthd")
-	build.Dir = labtest.RootDir(t)
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
+	root := labtest.RootDir(t)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "brl-bin-"); built.err != nil {
+			return
+		}
+		if built.err = os.Chmod(built.dir, 0o755); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "berthd")
+		build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", built.bin, "github.com/berth-project/berth/final/cmd/berthd")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %w: %s", err, out)
+		}
+	})
+	require.NoError(t, built.err)
+	return built.bin
 }
 
 // startBerthd starts berthd --rootless as the user, with args, and waits
