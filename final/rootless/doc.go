@@ -67,6 +67,13 @@
 //
 //	host 127.0.0.1:8080 ─slirp4netns─▶ ns 10.0.2.100:8080 ─DNAT─▶ container :80
 //
+// Why slirp4netns and not pasta (Debian's passt), which is faster: a
+// container's ports are known only when it starts, so they must be
+// forwarded then. slirp4netns takes forwards at any time on its API
+// socket; pasta takes them on its command line, or finds them by
+// scanning the namespace for listening sockets, and berth publishes a
+// port with a DNAT rule, not a socket.
+//
 // With --rootless-net none there is no way out and no port forwarding:
 // containers reach each other only. slirp4netns opens /dev/net/tun,
 // which udev normally makes mode 0666; a machine without udev may leave
