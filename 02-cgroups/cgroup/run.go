@@ -34,6 +34,12 @@ func Apply(c *namespace.Container, id string, r Resources) (*Cgroup, error) {
 type RunOptions struct {
 	namespace.Config
 	Limits Resources
+	// NoCgroup runs the container without a cgroup of its own. Only a
+	// daemon that cannot make cgroups sets it: an ordinary user's
+	// (final/rootless), on a host that delegates no cgroup to users.
+	// Then nothing limits, accounts for or freezes the container, so
+	// Container refuses any limit rather than ignore it.
+	NoCgroup bool `json:",omitempty"`
 }
 
 // AddFlags registers the flags of chapters 01 and 02 on fs.
@@ -44,9 +50,18 @@ func (o *RunOptions) AddFlags(fs *flag.FlagSet) {
 
 // Container is chapter 01's container, in a cgroup with the limits.
 func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdio) (*namespace.Container, error) {
+	// A device policy of its own (Devices not nil) needs a cgroup too;
+	// nil, Docker's default, is what a user namespace enforces anyway:
+	// its root can make no device node, only bind the host's.
+	if o.NoCgroup && (o.Limits.Memory != 0 || o.Limits.CPUs != 0 || o.Limits.PidsMax != 0 || o.Limits.Devices != nil) {
+		return nil, fmt.Errorf("container %s: limits %+v need a cgroup, and this container gets none", id, o.Limits)
+	}
 	c, err := o.Config.Container(id, command, stdio)
 	if err != nil {
 		return nil, err
+	}
+	if o.NoCgroup {
+		return c, nil
 	}
 	if _, err := Apply(c, id, o.Limits); err != nil {
 		return nil, err
@@ -61,6 +76,9 @@ func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdi
 // whether the container was killed for lack of memory. A cgroup that is
 // already gone is no error: Cleanup may run twice.
 func (o *RunOptions) Cleanup(id string) (oomKilled bool, err error) {
+	if o.NoCgroup {
+		return false, nil
+	}
 	cg, err := Load(id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil

@@ -464,7 +464,7 @@ func (d *Daemon) summary(e *entry, st shim.State, size bool) container.Summary {
 	}
 	ep := d.endpoint(e, st)
 	if ep != nil {
-		for _, m := range ep.Ports {
+		for _, m := range d.publishedPorts(e.id, ep) {
 			ip := m.HostIP
 			if !ip.IsValid() {
 				ip = netip.IPv4Unspecified()
@@ -584,7 +584,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 		ports[p] = nil
 	}
 	if ep != nil {
-		for _, m := range ep.Ports {
+		for _, m := range d.publishedPorts(e.id, ep) {
 			p, ok := apinet.PortFrom(m.ContainerPort, apinet.IPProtocol(m.Protocol))
 			if !ok {
 				continue

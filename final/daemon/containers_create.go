@@ -245,6 +245,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	if err := checkUnsupported(&cfg, &host); err != nil {
 		return fail(err)
 	}
+	if err := d.checkRootless(&host); err != nil {
+		return fail(err)
+	}
 	mergeImageConfig(&cfg, img.Config.Config)
 	if cfg.StopSignal != "" {
 		// Checked now: at stop it would be too late, the container
@@ -278,6 +281,7 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	if o.Limits, err = resources(host.Resources); err != nil {
 		return fail(err)
 	}
+	o.NoCgroup = d.opts.Rootless // rootless.go
 	if o.FS, err = filesystem(&cfg, &host); err != nil {
 		return fail(err)
 	}
@@ -291,6 +295,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		return fail(err)
 	}
 	spec := runSpec{Args: args}
+	if err := d.rootlessPorts(&o.Net, &spec); err != nil {
+		return fail(err)
+	}
 	if host.NetworkMode.IsContainer() {
 		if spec.NetContainer, err = d.netContainer(host.NetworkMode.ConnectedContainer(), id); err != nil {
 			return fail(err)

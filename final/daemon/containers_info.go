@@ -51,6 +51,11 @@ func (d *Daemon) Info(ctx context.Context) (system.Info, error) {
 	if d.remap != nil {
 		info.SecurityOptions = append(info.SecurityOptions, "name=userns")
 	}
+	if d.opts.Rootless {
+		// As dockerd says it; and no cgroup applies a limit.
+		info.SecurityOptions = append(info.SecurityOptions, "name=rootless")
+		info.MemoryLimit, info.CPUCfsPeriod, info.CPUCfsQuota, info.PidsLimit = false, false, false, false
+	}
 	info.Name, _ = os.Hostname()
 	sum := sha256.Sum256([]byte(d.opts.DataRoot))
 	info.ID = strings.ToUpper(hex.EncodeToString(sum[:16]))

@@ -63,6 +63,9 @@ func paused(e *entry, st shim.State) bool {
 // pause): they stop where they stand, without a signal, until
 // ContainerUnpause.
 func (d *Daemon) ContainerPause(ctx context.Context, name string) error {
+	if err := d.refuseRootlessFreeze("pause"); err != nil {
+		return err
+	}
 	e, cg, err := d.runningCgroup(name)
 	if err != nil {
 		return err
@@ -86,6 +89,9 @@ func (d *Daemon) ContainerPause(ctx context.Context, name string) error {
 // ContainerUnpause lets the processes of a paused container run again,
 // from where they stopped (docker unpause).
 func (d *Daemon) ContainerUnpause(ctx context.Context, name string) error {
+	if err := d.refuseRootlessFreeze("unpause"); err != nil {
+		return err
+	}
 	e, cg, err := d.runningCgroup(name)
 	if errdefs.IsConflict(err) {
 		// Docker's word for a container that does not run either: it

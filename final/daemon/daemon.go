@@ -43,6 +43,14 @@ type Options struct {
 	// into its cgroup waits for an RCU grace period, 10-20 ms of every
 	// start.
 	KeepCgroupMount bool
+	// Rootless says the daemon runs as an ordinary user, root only in
+	// a user namespace of its own (final/rootless): its containers get
+	// no cgroup, and what needs one is refused (rootless.go).
+	Rootless bool
+	// PortForwarder, in a rootless daemon, is the API socket of the
+	// slirp4netns that forwards the host's ports to the daemon's
+	// namespace (rootless.go); empty, ports cannot be published.
+	PortForwarder string
 	// AddressPools are the subnets a network created without one is
 	// given, tried in turn; nil means chapter 05's DefaultPools
 	// (Docker's).
@@ -135,6 +143,11 @@ func New(opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	d := &Daemon{opts: opts, started: time.Now(), images: images, containers: containers, volumes: volumes}
+	if opts.UsernsRemap != "" && opts.Rootless {
+		// The remapped ids (subordinate ids of the host) do not exist
+		// inside a rootless daemon's user namespace.
+		return nil, errors.New("daemon: --userns-remap cannot be used with --rootless")
+	}
 	if opts.UsernsRemap != "" {
 		if d.remap, err = remapIDs(opts.UsernsRemap); err != nil {
 			return nil, fmt.Errorf("daemon: %w", err)
@@ -148,7 +161,11 @@ func New(opts Options) (*Daemon, error) {
 			return nil, fmt.Errorf("daemon: %w", err)
 		}
 	}
-	if !opts.KeepCgroupMount {
+	if opts.Rootless {
+		d.warnings = append(d.warnings, "WARNING: running in rootless mode: containers have no cgroup of their own; what a cgroup applies (--memory, --cpus, --pids-limit, --device, pause...) is refused")
+	}
+	// A rootless daemon may not remount anything of the host's.
+	if !opts.KeepCgroupMount && !opts.Rootless {
 		if _, err := cgroup.FavorDynMods(); err != nil {
 			// Slower starts, nothing worse (a daemon in a
 			// container may not remount): say so in `info`.

@@ -116,6 +116,12 @@ func (d *Daemon) ContainerCommit(ctx context.Context, opts api.CommitOptions) (r
 	} else if !errors.Is(err, layer.ErrInUse) {
 		return "", err
 	}
+	if opts.Pause && d.opts.Rootless {
+		// Only a running container is paused for a commit.
+		if e, err := d.lookup(opts.Container); err == nil && e.c.Running() {
+			return "", d.refuseRootlessFreeze("commit's pause (commit --pause=false copies the container running)")
+		}
+	}
 	if opts.Pause {
 		thaw, err := freezeForCommit(rw.ID, opts.Container)
 		if err != nil {

@@ -132,6 +132,9 @@ type runSpec struct {
 	// NetContainer is the ID of the container whose network namespace
 	// this one joins at each start (--network container:ID).
 	NetContainer string `json:"netContainer,omitempty"`
+	// Forward, in a rootless daemon, has the published ports forwarded
+	// from the host to its namespace (rootless.go).
+	Forward *hostPorts `json:"forward,omitempty"`
 }
 
 // startContainer runs in the shim, at each start of the container: the
@@ -175,6 +178,9 @@ func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Proces
 	}
 	if err != nil {
 		return nil, err
+	}
+	if s.Forward != nil {
+		forwardPorts(ctr, s.Forward, o.Layer.Root, c.ID())
 	}
 	spec, ok := ctr.Spec.(layer.InitSpec)
 	if !ok {
@@ -227,6 +233,9 @@ func cleanupContainer(c *shim.Container, st *shim.State) error {
 	oom, err := s.Run.Cleanup(c.ID())
 	if oom {
 		st.OOMKilled = true
+	}
+	if s.Forward != nil {
+		err = errors.Join(err, s.Forward.remove(s.Run.Layer.Root, c.ID()))
 	}
 	return err
 }

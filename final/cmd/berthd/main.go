@@ -3,6 +3,7 @@
 // it, and keeps containers and images under its data root.
 //
 //	berthd [-H unix:///run/berth/berth.sock] [--data-root /var/lib/berth] [--exec-root /run/berth]
+//	berthd --rootless [--rootless-net slirp4netns|none]   (as an ordinary user: final/rootless)
 //
 // It runs in the foreground; `service berth start` (final/service) runs it
 // in the background. Containers run under per-container shims (chapter
@@ -23,14 +24,17 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/daemon"
 	_ "github.com/berth-project/berth/final/nsenter" // exec: its constructor enters containers
+	"github.com/berth-project/berth/final/rootless"
 )
 
 // Version is set at build time (-ldflags -X main.Version=...).
@@ -52,6 +56,12 @@ func main() {
 }
 
 func run(args []string) error {
+	// A rootless berthd starts twice more, in its namespaces; the
+	// second of those is the daemon (final/rootless's doc.go).
+	inside, err := rootless.Enter()
+	if err != nil {
+		return err
+	}
 	fs := flag.NewFlagSet("berthd", flag.ContinueOnError)
 	var host, pidfile string
 	var opts daemon.Options
@@ -64,6 +74,8 @@ func run(args []string) error {
 	fs.StringVar(&opts.UsernsRemap, "userns-remap", "", "run containers in a user namespace of a user's subordinate ids: default (the user "+daemon.DefaultRemapUser+") or USER[:GROUP]")
 	fs.BoolVar(&opts.KeepCgroupMount, "keep-cgroup-mount", false, "do not add favordynmods to the host's cgroup2 mount (slower container starts)")
 	fs.StringVar(&pidfile, "pidfile", "", "write the daemon's PID to this file")
+	rootlessMode := fs.Bool("rootless", false, "run as an ordinary user, in a user namespace of its own; state under $XDG_RUNTIME_DIR/berth and ~/.local/share/berth")
+	rootlessNet := fs.String("rootless-net", rootless.NetSlirp4netns, "a rootless daemon's network: slirp4netns or none")
 	debug := fs.Bool("debug", false, "log every request")
 	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -75,6 +87,33 @@ func run(args []string) error {
 	if *version {
 		fmt.Printf("berthd version %s\n", Version)
 		return nil
+	}
+	if !*rootlessMode && flagSet(fs, "rootless-net") {
+		return errors.New("--rootless-net is for a rootless daemon: add --rootless")
+	}
+	if *rootlessMode {
+		if err := rootlessDefaults(fs, &host, &opts); err != nil {
+			return err
+		}
+		ro := rootless.Options{Net: *rootlessNet, Args: args, ExecRoot: opts.ExecRoot}
+		if !inside {
+			code, err := rootless.Run(ro)
+			if err != nil {
+				return err
+			}
+			os.Exit(code)
+		}
+		if err := rootless.Setup(ro.Net, ro.ExecRoot); err != nil {
+			return err
+		}
+		opts.Rootless = true
+		// The host-wide subnet lock guards the host's routes; this
+		// namespace's routes are its own, and the lock (in /tmp,
+		// root's) may not even be open to this user.
+		network.SubnetLockPath = filepath.Join(opts.ExecRoot, "subnets.lock")
+		if ro.Net == rootless.NetSlirp4netns {
+			opts.PortForwarder = rootless.APISocket(opts.ExecRoot)
+		}
 	}
 	path, ok := strings.CutPrefix(host, "unix://")
 	if !ok {
@@ -116,4 +155,31 @@ func run(args []string) error {
 	}()
 	logger.Info("serving the Docker Engine API", "socket", path, "api", api.DefaultAPIVersion, "data-root", opts.DataRoot)
 	return srv.Serve(l)
+}
+
+// rootlessDefaults puts a rootless daemon's state in the user's places
+// (rootless.DefaultDirs), for each of -H, --data-root and --exec-root
+// the user did not give.
+func rootlessDefaults(fs *flag.FlagSet, host *string, opts *daemon.Options) error {
+	dirs, err := rootless.DefaultDirs()
+	if err != nil {
+		return err
+	}
+	if !flagSet(fs, "H") && !flagSet(fs, "host") {
+		*host = "unix://" + dirs.Socket
+	}
+	if !flagSet(fs, "data-root") {
+		opts.DataRoot = dirs.DataRoot
+	}
+	if !flagSet(fs, "exec-root") {
+		opts.ExecRoot = dirs.ExecRoot
+	}
+	return nil
+}
+
+// flagSet reports whether the command line gave the flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
