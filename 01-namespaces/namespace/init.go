@@ -22,6 +22,10 @@ type Command struct {
 	// is root.
 	UID uint32 `json:"uid,omitempty"`
 	GID uint32 `json:"gid,omitempty"`
+	// Groups are the supplementary groups (the user's groups in the
+	// image's /etc/group, and --group-add). Set for every user, root
+	// included: otherwise the command would keep init's, the host's.
+	Groups []uint32 `json:"groups,omitempty"`
 }
 
 // DefaultPath is the PATH a container gets when its environment sets none:
@@ -69,13 +73,17 @@ func becomeUser(c Command) error {
 			return fmt.Errorf("working directory: %w", err)
 		}
 	}
+	// Supplementary groups first, then the group, then the user: after
+	// setuid there is no privilege left to change the others.
+	groups := make([]int, len(c.Groups))
+	for i, g := range c.Groups {
+		groups[i] = int(g)
+	}
+	if err := unix.Setgroups(groups); err != nil {
+		return fmt.Errorf("setgroups %v: %w", c.Groups, err)
+	}
 	if c.UID == 0 && c.GID == 0 {
 		return nil
-	}
-	// Drop supplementary groups first, then the group, then the user:
-	// after setuid there is no privilege left to change the others.
-	if err := unix.Setgroups(nil); err != nil {
-		return fmt.Errorf("setgroups: %w", err)
 	}
 	if err := unix.Setgid(int(c.GID)); err != nil {
 		return fmt.Errorf("setgid %d: %w", c.GID, err)
@@ -124,9 +132,8 @@ func RunInit(c Command) int {
 		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
 		Sys:   &syscall.SysProcAttr{},
 	}
-	if c.UID != 0 || c.GID != 0 {
-		attr.Sys.Credential = &syscall.Credential{Uid: c.UID, Gid: c.GID, Groups: []uint32{}}
-	}
+	// Always: a nil Credential would leave the command init's groups.
+	attr.Sys.Credential = &syscall.Credential{Uid: c.UID, Gid: c.GID, Groups: append([]uint32{}, c.Groups...)}
 	proc, err := os.StartProcess(path, c.Args, attr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "berth-init: %v\n", err)

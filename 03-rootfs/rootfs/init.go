@@ -39,6 +39,9 @@ func (s *InitSpec) Enter() error {
 	if caps == nil {
 		caps = DefaultCapabilities
 	}
+	if s.Rootfs.Privileged {
+		caps = AllCapabilities()
+	}
 	if err := DropCapabilities(caps); err != nil {
 		return err
 	}
@@ -48,8 +51,8 @@ func (s *InitSpec) Enter() error {
 	return nil
 }
 
-// Options are chapter 03's flags: --rootfs, -v, --tmpfs, --shm-size, -e, -w
-// and --read-only.
+// Options are chapter 03's flags: --rootfs, -v, --tmpfs, --shm-size, -e, -w,
+// --read-only and --privileged.
 type Options struct {
 	Spec
 	Env EnvList
@@ -64,6 +67,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.Var(&o.Env, "e", "set an environment variable: KEY=VALUE, or KEY to copy the host's (repeatable)")
 	fs.StringVar(&o.Workdir, "w", "", "the command's working directory, created if missing")
 	fs.BoolVar(&o.ReadonlyRootfs, "read-only", false, "mount the root filesystem read-only")
+	fs.BoolVar(&o.Privileged, "privileged", false, "turn the confinement off: every capability and device, writable /sys and /proc/sys")
 }
 
 // InitSpec checks the options and adds them to a chapter 01 spec: the
@@ -99,7 +103,11 @@ func (o *RunOptions) AddFlags(fs *flag.FlagSet) {
 // Container is chapter 02's container, with its own root filesystem. The
 // options are checked before the cgroup exists.
 func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdio) (*namespace.Container, error) {
-	spec, err := o.FS.InitSpec(o.Config.NewSpec(id, command))
+	base, err := o.RunOptions.NewSpec(id, command)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := o.FS.InitSpec(base)
 	if err != nil {
 		return nil, err
 	}

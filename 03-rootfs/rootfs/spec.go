@@ -27,6 +27,11 @@ type Spec struct {
 	// ShmSize is the size of /dev/shm in bytes (docker run --shm-size);
 	// 0 means DefaultShmSize.
 	ShmSize int64 `json:"shmSize,omitempty"`
+	// Privileged turns the filesystem confinement off (docker run
+	// --privileged): /sys writable, /dev with every device of the host,
+	// no masked and no read-only paths. InitSpec.Enter also keeps every
+	// capability. See privileged.go for what that means.
+	Privileged bool `json:"privileged,omitempty"`
 }
 
 // Validate reports a spec that cannot work, before any container is
