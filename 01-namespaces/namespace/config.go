@@ -65,11 +65,12 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 
 // cloneFlags turns the config into CLONE_NEW* flags for clone(2).
 func (c *Config) cloneFlags() uintptr {
+	// No CLONE_NEWCGROUP: a cgroup namespace takes the cgroup its
+	// process is in when it is made as its root, and init is moved to
+	// the container's cgroup only after clone (chapter 02's OnStart).
+	// Init unshares it in Setup, from inside its cgroup.
 	flags := unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWNS |
 		unix.CLONE_NEWIPC
-	if !c.HostCgroupns {
-		flags |= unix.CLONE_NEWCGROUP
-	}
 	if !c.HostNetwork && c.JoinNetns == "" {
 		flags |= unix.CLONE_NEWNET
 	}
@@ -135,5 +136,7 @@ func (c *Config) NewSpec(id string, command []string) Spec {
 		Command:  Command{Args: command, Env: DefaultEnv(c.Hostname)},
 		Init:     c.Init,
 		Sysctls:  c.Sysctls,
+
+		HostCgroupns: c.HostCgroupns,
 	}
 }

@@ -95,6 +95,9 @@ func ParseCommand(fs *flag.FlagSet, args []string) ([]string, error) {
 // chapter's: wait for the spec, set up the namespaces from inside, mount a
 // /proc that shows this PID namespace, and run the command.
 func Init() int {
+	// Setup unshares the cgroup namespace, which only this thread then
+	// has: stay on it until the command is started.
+	runtime.LockOSThread()
 	var spec Spec
 	if err := ReadSpec(&spec); err != nil {
 		return InitFailed(err)

@@ -29,6 +29,9 @@ type Spec struct {
 	// the command inherits them across exec.
 	Rlimits     []Rlimit `json:"rlimits,omitempty"`
 	OOMScoreAdj int      `json:"oomScoreAdj,omitempty"`
+	// HostCgroupns keeps the host's cgroup namespace; otherwise Setup
+	// makes a new one (see Config.cloneFlags for why there).
+	HostCgroupns bool `json:"hostCgroupns,omitempty"`
 }
 
 // Rlimit is one resource limit as setrlimit(2) takes it: the resource
@@ -132,6 +135,16 @@ func Setup(s Spec) error {
 	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte(InitName + "\x00")[0])), 0, 0, 0)
 	if err := MakeMountsPrivate(); err != nil {
 		return err
+	}
+	if !s.HostCgroupns {
+		// Now that the host has put init in the container's cgroup:
+		// that cgroup becomes the root, "/", of what the container
+		// sees in /proc/self/cgroup. Namespaces belong to threads: the
+		// caller has locked init to this one (Init, InitWith), the one
+		// that starts the command.
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("new cgroup namespace: %w", err)
+		}
 	}
 	if s.Hostname != "" {
 		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {

@@ -94,7 +94,7 @@ func (o *RunOptions) Container(id string, args []string, stdio namespace.Stdio) 
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", o.Image, err)
 	}
-	groups, err := Groups(TopmostFirst(dirs), cfg.User, nil)
+	groups, err := Groups(TopmostFirst(dirs), cfg.User, gid, nil)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", o.Image, err)
 	}

@@ -133,12 +133,13 @@ func eachEntry(roots []string, file string, visit func([]string) bool) error {
 }
 
 // Groups returns the supplementary groups of the command that runs as
-// user (as LookupUser takes it), as Docker gives them: the groups of
-// the image's /etc/group that list the user's name as a member, unless
-// user names its group itself, then the groups of add (docker run
-// --group-add: names in /etc/group, or numbers). "" is root, so root
-// gets its groups from the image too.
-func Groups(roots []string, user string, add []string) ([]uint32, error) {
+// user (as LookupUser takes it) with the primary group gid, as Docker
+// gives them: gid itself, the groups of the image's /etc/group that
+// list the user's name as a member (unless user names its group
+// itself), then the groups of add (docker run --group-add: names in
+// /etc/group, or numbers). "" is root, so root gets its groups from the
+// image too.
+func Groups(roots []string, user string, gid uint32, add []string) ([]uint32, error) {
 	name, group, _ := strings.Cut(user, ":")
 	n, numeric := parseID(name)
 	if name == "" {
@@ -152,6 +153,7 @@ func Groups(roots []string, user string, add []string) ([]uint32, error) {
 			out = append(out, g)
 		}
 	}
+	put(gid)
 	if group == "" {
 		entry, found, err := findEntry(roots, "etc/passwd", func(f []string) bool {
 			if numeric {
@@ -182,16 +184,16 @@ func Groups(roots []string, user string, add []string) ([]uint32, error) {
 		if err != nil {
 			return nil, err
 		}
-		gid, ok := uint32(0), false
+		id, ok := uint32(0), false
 		if found {
-			gid, ok = parseID(entry[2])
+			id, ok = parseID(entry[2])
 		} else {
-			gid, ok = parseID(g)
+			id, ok = parseID(g)
 		}
-		if !ok || gid > math.MaxInt32 {
+		if !ok || id > math.MaxInt32 {
 			return nil, fmt.Errorf("unable to find group %s: no matching entries in group file", g)
 		}
-		put(gid)
+		put(id)
 	}
 	return out, nil
 }

@@ -296,7 +296,7 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	if spec.UID, spec.GID, err = image.LookupUser(image.TopmostFirst(dirs), cfg.User); err != nil {
 		return fail(invalid("%v", err))
 	}
-	if spec.Groups, err = image.Groups(image.TopmostFirst(dirs), cfg.User, host.GroupAdd); err != nil {
+	if spec.Groups, err = image.Groups(image.TopmostFirst(dirs), cfg.User, spec.GID, host.GroupAdd); err != nil {
 		return fail(invalid("%v", err))
 	}
 	if spec.Capabilities, err = capabilities(host.CapAdd, host.CapDrop); err != nil {

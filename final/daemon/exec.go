@@ -199,7 +199,7 @@ func (d *Daemon) execOptions(x *execProc, st shim.State) (nsenter.Options, error
 	if o.UID, o.GID, err = image.LookupUser([]string{fmt.Sprintf("/proc/%d/root", st.Pid)}, user); err != nil {
 		return o, invalid("%v", err)
 	}
-	if o.AdditionalGids, err = image.Groups([]string{fmt.Sprintf("/proc/%d/root", st.Pid)}, user, rec.HostConfig.GroupAdd); err != nil {
+	if o.AdditionalGids, err = image.Groups([]string{fmt.Sprintf("/proc/%d/root", st.Pid)}, user, o.GID, rec.HostConfig.GroupAdd); err != nil {
 		return o, invalid("%v", err)
 	}
 	if o.Capabilities, err = capabilities(rec.HostConfig.CapAdd, rec.HostConfig.CapDrop); err != nil {
