@@ -18,9 +18,9 @@ import (
 var program = namespace.Program{
 	Name: "03-rootfs",
 	Usage: "usage: 03-rootfs run --rootfs DIR [-v HOST:CONTAINER[:ro]]... [--tmpfs DIR[:OPTS]]... [--shm-size BYTES]\n" +
-		"                    [-e KEY=VALUE]... [-w DIR] [--read-only]\n" +
-		"                    [--memory SIZE] [--cpus N] [--pids-limit N]\n" +
-		"                    [--hostname NAME] [--userns] [--init] -- CMD [ARG...]",
+		"                    [-e KEY=VALUE]... [-w DIR] [--read-only] [--privileged]\n" +
+		"                    [--memory SIZE] [--cpus N] [--pids-limit N] [--ulimit NAME=SOFT[:HARD]]... [--oom-score-adj N]\n" +
+		"                    [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... -- CMD [ARG...]",
 	Commands: map[string]func([]string, namespace.Stdio) (int, error){
 		"run": namespace.RunCommand(func() namespace.Runner { return new(rootfs.RunOptions) }),
 	},
