@@ -134,6 +134,10 @@ echo 'app:x:1000:1000::/:/bin/sh' >> /etc/passwd`)
 			cmd := append(append([]string{"run", "--rm"}, args...), "grp-img", "sh", "-c", "id; grep Groups /proc/self/status")
 			got = append(got, strings.Join(args, " ")+": "+must(cmd...))
 		}
+		// An exec gets the same groups as the command.
+		id := strings.TrimSpace(must("run", "-d", "-u", "app", "--group-add", "4242", "grp-img", "sleep", "1000"))
+		got = append(got, "exec: "+must("exec", id, "id"), "exec -u root: "+must("exec", "-u", "root", id, "id"))
+		must("rm", "-f", id)
 		must("rm", "grp-maker")
 		must("rmi", "grp-img")
 		results[e.name] = got
@@ -163,6 +167,9 @@ grep ' /run ' /proc/self/mounts | cut -d' ' -f2-4 | sed 's/,size=[^,]*//;s/,inod
 		var got []string
 		for _, args := range [][]string{
 			{"busybox", "sh", "-c", dev},
+			// /proc/sys stays read-only even where the container has its
+			// own network namespace: Docker's --sysctl is the way.
+			{"busybox", "sh", "-c", "sysctl -w net.ipv4.ip_forward=1 2>&1; sysctl -w kernel.msgmax=100 2>&1; true"},
 			{"--read-only", "--tmpfs", "/run", "busybox", "sh", "-c", readOnly},
 		} {
 			out, err := e.run(append([]string{"run", "--rm"}, args...)...)
@@ -176,7 +183,8 @@ grep ' /run ' /proc/self/mounts | cut -d' ' -f2-4 | sed 's/,size=[^,]*//;s/,inod
 		assert.NotContains(t, results["berthd"][0], "/dev/core", "runc links /dev/core only to an existing /proc/kcore")
 	}
 	assert.Contains(t, results["berthd"][1], "Read-only file system")
-	assert.Contains(t, results["berthd"][1], "run writable")
+	assert.Contains(t, results["berthd"][2], "Read-only file system")
+	assert.Contains(t, results["berthd"][2], "run writable")
 }
 
 // TestPrivileged: --privileged gives every capability the kernel knows,
@@ -215,6 +223,15 @@ test -e /dev/core && echo core; true`
 	require.Equal(t, 0, code, errOut)
 	assert.Equal(t, []string{"CapEff:\t" + hostBnd, "CapBnd:\t" + hostBnd, "has host device", "/sys rw", "1", "0"},
 		strings.Split(strings.TrimSpace(out), "\n"))
+
+	// An exec in a privileged container is privileged too, as in Docker.
+	id, errOut, code := l.docker("", "run", "-d", "--privileged", "busybox", "sleep", "1000")
+	require.Equal(t, 0, code, errOut)
+	id = strings.TrimSpace(id)
+	out, errOut, code = l.docker("", "exec", id, "grep", "CapEff", "/proc/self/status")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "CapEff:\t"+hostBnd+"\n", out)
+	_, _, _ = l.docker("", "rm", "-f", id)
 
 	// Without it: the default set, no host device, /sys read-only,
 	// /proc/sys read-only, masked paths.
