@@ -152,8 +152,12 @@ func Setup(s Spec) error {
 		}
 	}
 	// Now, while init still has every capability: raising a hard limit
-	// takes CAP_SYS_RESOURCE, which chapter 03 drops later.
+	// takes CAP_SYS_RESOURCE, setgroups CAP_SETGID, and chapter 03
+	// may drop both (--cap-drop ALL) before the command starts.
 	if err := setProcessLimits(s.Rlimits, s.OOMScoreAdj); err != nil {
+		return err
+	}
+	if err := setGroups(s.Command.Groups); err != nil {
 		return err
 	}
 	if err := writeSysctls(s.Sysctls); err != nil {

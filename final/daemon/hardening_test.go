@@ -130,6 +130,10 @@ echo 'app:x:1000:1000::/:/bin/sh' >> /etc/passwd`)
 			{"-u", "2000:3000"},
 			{"-u", "app", "--group-add", "staff", "--group-add", "4242", "--group-add", "wheel"},
 			{"--group-add", "tty"},
+			// setgroups needs CAP_SETGID, which the command does not
+			// keep: init sets the groups before it drops it.
+			{"--cap-drop", "ALL", "--group-add", "tty"},
+			{"--init", "-u", "app", "--group-add", "tty"},
 		} {
 			cmd := append(append([]string{"run", "--rm"}, args...), "grp-img", "sh", "-c", "id; grep Groups /proc/self/status")
 			got = append(got, strings.Join(args, " ")+": "+must(cmd...))
