@@ -38,13 +38,7 @@ func LookupUser(roots []string, user string) (uid, gid uint32, err error) {
 		return 0, 0, fmt.Errorf("invalid user %q: want USER[:GROUP]", user)
 	}
 	n, numeric := parseID(name)
-	entry, found, err := findEntry(roots, "etc/passwd", func(f []string) bool {
-		if numeric {
-			id, ok := parseID(f[2])
-			return ok && id == n
-		}
-		return f[0] == name
-	})
+	entry, found, err := findUser(roots, name)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -74,6 +68,18 @@ func LookupUser(roots []string, user string) (uid, gid uint32, err error) {
 	}
 	gid, _ = parseID(entry[2])
 	return uid, gid, nil
+}
+
+// findUser finds the passwd entry of name: a user name, or a uid.
+func findUser(roots []string, name string) ([]string, bool, error) {
+	n, numeric := parseID(name)
+	return findEntry(roots, "etc/passwd", func(f []string) bool {
+		if numeric {
+			id, ok := parseID(f[2])
+			return ok && id == n
+		}
+		return f[0] == name
+	})
 }
 
 func parseID(s string) (uint32, bool) {
@@ -141,9 +147,8 @@ func eachEntry(roots []string, file string, visit func([]string) bool) error {
 // image too.
 func Groups(roots []string, user string, gid uint32, add []string) ([]uint32, error) {
 	name, group, _ := strings.Cut(user, ":")
-	n, numeric := parseID(name)
 	if name == "" {
-		n, numeric = 0, true
+		name = "0"
 	}
 	var out []uint32
 	seen := map[uint32]bool{}
@@ -155,13 +160,7 @@ func Groups(roots []string, user string, gid uint32, add []string) ([]uint32, er
 	}
 	put(gid)
 	if group == "" {
-		entry, found, err := findEntry(roots, "etc/passwd", func(f []string) bool {
-			if numeric {
-				id, ok := parseID(f[2])
-				return ok && id == n
-			}
-			return f[0] == name
-		})
+		entry, found, err := findUser(roots, name)
 		if err != nil {
 			return nil, err
 		}

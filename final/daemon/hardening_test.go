@@ -18,6 +18,17 @@ type engineRun struct {
 	run  func(args ...string) (string, error)
 }
 
+// must returns a function that runs a docker command line that must
+// succeed on this engine, and returns its output.
+func (e engineRun) must(t *testing.T) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		out, err := e.run(args...)
+		require.NoError(t, err, "%s: docker %s", e.name, strings.Join(args, " "))
+		return out
+	}
+}
+
 // berthdAndDockerd are berthd (the lab's) and a private dockerd, both
 // with the course's busybox as "busybox".
 func berthdAndDockerd(t *testing.T, l *lab) []engineRun {
@@ -109,12 +120,7 @@ func TestSameAsDockerd_Groups(t *testing.T) {
 	l := newLab(t)
 	results := map[string][]string{}
 	for _, e := range berthdAndDockerd(t, l) {
-		must := func(args ...string) string {
-			t.Helper()
-			out, err := e.run(args...)
-			require.NoError(t, err, "%s: docker %s", e.name, strings.Join(args, " "))
-			return out
-		}
+		must := e.must(t)
 		must("run", "--name", "grp-maker", "busybox", "sh", "-c", `
 echo 'wheel:x:10:root,app' >> /etc/group
 echo 'staff:x:50:app' >> /etc/group
