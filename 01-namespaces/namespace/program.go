@@ -110,7 +110,7 @@ func Init() int {
 	if err := MountProc("/proc"); err != nil {
 		return InitFailed(err)
 	}
-	if err := afterEnter(); err != nil {
+	if err := RunAfterEnter(); err != nil {
 		return InitFailed(err)
 	}
 	return Run(spec)
@@ -151,7 +151,7 @@ func InitWith[S any, P interface {
 	if err := spec.Enter(); err != nil {
 		return InitFailed(err)
 	}
-	if err := afterEnter(); err != nil {
+	if err := RunAfterEnter(); err != nil {
 		return InitFailed(err)
 	}
 	return Run(spec.NamespaceSpec())
@@ -164,11 +164,17 @@ func InitWith[S any, P interface {
 // devpts.
 var AfterEnter func() error
 
-func afterEnter() error {
-	if AfterEnter == nil {
+// RunAfterEnter runs AfterEnter, once: InitWith calls it after the
+// chapter's Enter, and an Enter may call it earlier itself, as soon as
+// its /dev is there (chapter 03 does, before it drops the capabilities
+// that a mount needs).
+func RunAfterEnter() error {
+	f := AfterEnter
+	if f == nil {
 		return nil
 	}
-	return AfterEnter()
+	AfterEnter = nil
+	return f()
 }
 
 // ExitInitFailed is init's status when it cannot set the container up.

@@ -35,6 +35,12 @@ func (s *InitSpec) Enter() error {
 	if err := Enter(s.Rootfs); err != nil {
 		return err
 	}
+	// The program's AfterEnter (chapter 07's terminal) runs now, in the
+	// finished root but before the capabilities go: it binds the
+	// terminal onto /dev/console, which takes CAP_SYS_ADMIN.
+	if err := namespace.RunAfterEnter(); err != nil {
+		return err
+	}
 	caps := s.Capabilities
 	if caps == nil {
 		caps = DefaultCapabilities

@@ -157,9 +157,8 @@ echo 'app:x:1000:1000::/:/bin/sh' >> /etc/passwd`)
 }
 
 // TestSameAsDockerd_DevAndReadOnly: /dev (its nodes, links, modes and
-// owners, /dev/pts, /dev/shm, /dev/mqueue) is Docker's (without -t:
-// with one, Docker also binds the terminal onto /dev/console, which
-// berth does not), and --read-only
+// owners, /dev/pts, /dev/shm, /dev/mqueue) is Docker's, the terminal
+// of -t bound onto /dev/console included, and --read-only
 // with --tmpfs /run leaves writable exactly what Docker leaves.
 func TestSameAsDockerd_DevAndReadOnly(t *testing.T) {
 	l := newLab(t)
@@ -177,6 +176,8 @@ grep ' /run ' /proc/self/mounts | cut -d' ' -f2-4 | sed 's/,size=[^,]*//;s/,inod
 		var got []string
 		for _, args := range [][]string{
 			{"busybox", "sh", "-c", dev},
+			// With a terminal, it is /dev/console too.
+			{"-t", "busybox", "sh", "-c", dev},
 			// /proc/sys stays read-only even where the container has its
 			// own network namespace: Docker's --sysctl is the way.
 			{"busybox", "sh", "-c", "sysctl -w net.ipv4.ip_forward=1 2>&1; sysctl -w kernel.msgmax=100 2>&1; true"},
@@ -192,9 +193,10 @@ grep ' /run ' /proc/self/mounts | cut -d' ' -f2-4 | sed 's/,size=[^,]*//;s/,inod
 	if _, err := os.Lstat("/proc/kcore"); err != nil {
 		assert.NotContains(t, results["berthd"][0], "/dev/core", "runc links /dev/core only to an existing /proc/kcore")
 	}
-	assert.Contains(t, results["berthd"][1], "Read-only file system")
+	assert.Contains(t, results["berthd"][1], "/dev/console character special file 620 root tty")
 	assert.Contains(t, results["berthd"][2], "Read-only file system")
-	assert.Contains(t, results["berthd"][2], "run writable")
+	assert.Contains(t, results["berthd"][3], "Read-only file system")
+	assert.Contains(t, results["berthd"][3], "run writable")
 }
 
 // TestPrivileged: --privileged gives every capability the kernel knows,
