@@ -72,9 +72,23 @@ func CheckSysctl(key string, hostNetwork bool) error {
 		if hostNetwork {
 			return fmt.Errorf("sysctl %q is not allowed in the host's network namespace", key)
 		}
+		if iface := sysctlInterface(key); iface != "" && iface != "all" && iface != "default" && iface != "lo" {
+			return fmt.Errorf("sysctl %q names the interface %s, which is not there yet when init sets sysctls (chapter 05 attaches it beside init): set %s, which interfaces made later inherit",
+				key, iface, strings.Replace(key, "."+iface+".", ".default.", 1))
+		}
 		return nil
 	}
 	return fmt.Errorf("sysctl %q is not in a separate kernel namespace: it would change the host's value", key)
+}
+
+// sysctlInterface is the interface that a per-interface parameter
+// names (net.ipv4.conf.eth0.forwarding: eth0), or "".
+func sysctlInterface(key string) string {
+	f := strings.Split(key, ".")
+	if len(f) >= 5 && (f[1] == "ipv4" || f[1] == "ipv6") && (f[2] == "conf" || f[2] == "neigh") {
+		return f[3]
+	}
+	return ""
 }
 
 // sysctlPath is the /proc/sys file of key: dots become slashes.
