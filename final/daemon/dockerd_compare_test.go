@@ -1,11 +1,15 @@
 package daemon
 
 import (
+	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/05-network/nettest"
 )
 
@@ -19,9 +23,30 @@ import (
 // forwarded there (nothing answers), never to the host's resolvers.
 func TestSameAsDockerd_VolumesNetworksAndNames(t *testing.T) {
 	l := newLab(t)
+	d := labtest.StartDockerd(t)
+	_, err := d.Run("import", labtest.BusyboxRootfs(t)+".tar", "busybox")
+	require.NoError(t, err)
+	engines := []struct {
+		name string
+		run  func(args ...string) (string, error)
+	}{
+		{"berthd", func(args ...string) (string, error) {
+			out, errOut, code := l.docker("", args...)
+			if code != 0 {
+				return out, errors.New(errOut)
+			}
+			return out, nil
+		}},
+		{"dockerd", d.Run},
+	}
 	results := map[string][]string{}
-	for _, e := range berthdAndDockerd(t, l) {
-		must := e.must(t)
+	for _, e := range engines {
+		must := func(args ...string) string {
+			t.Helper()
+			out, err := e.run(args...)
+			require.NoError(t, err, "%s: docker %s", e.name, strings.Join(args, " "))
+			return out
+		}
 		var got []string
 		// Volumes: two labels ANDed; copy-up of the image's files into
 		// a new volume, which keeps them and what the container adds.
