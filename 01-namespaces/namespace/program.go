@@ -91,6 +91,18 @@ func ParseCommand(fs *flag.FlagSet, args []string) ([]string, error) {
 	return fs.Args(), nil
 }
 
+// In the container's init, the main goroutine stays on the main thread,
+// from before main starts (a package's init runs there): the cgroup
+// namespace and the capabilities that init changes belong to one thread,
+// and /proc/PID/ns/*, which an exec enters, shows the main thread's, the
+// one whose thread ID is the PID. Init and InitWith lock again, for
+// inits that a test started some other way.
+func init() {
+	if IsInit() {
+		runtime.LockOSThread()
+	}
+}
+
 // Init is the container side of chapter 01, and the pattern of every later
 // chapter's: wait for the spec, set up the namespaces from inside, mount a
 // /proc that shows this PID namespace, and run the command.

@@ -263,21 +263,31 @@ func TestCgroupnsAndUserns(t *testing.T) {
 	l := newLab(t)
 	for _, tc := range []struct {
 		mode   string
+		init   bool
 		withID bool
-	}{{"host", true}, {"private", false}, {"", false}} {
+	}{{"host", false, true}, {"private", false, false}, {"", false, false}, {"", true, false}, {"host", true, true}} {
 		args := []string{"run", "-d"}
 		if tc.mode != "" {
 			args = append(args, "--cgroupns", tc.mode)
 		}
-		id, errOut, code := l.docker("", append(args, "busybox", "sleep", "1000")...)
+		if tc.init {
+			args = append(args, "--init")
+		}
+		id, errOut, code := l.docker("", append(args, "busybox", "sh", "-c", "cat /proc/self/cgroup; sleep 1000")...)
 		require.Equal(t, 0, code, errOut)
 		id = strings.TrimSpace(id)
-		out, errOut, code := l.docker("", "exec", id, "cat", "/proc/1/cgroup")
+		// The command's view, and an exec's (which enters init's
+		// namespaces: with --init, init stays PID 1).
+		eventually(t, func() bool { out, _ := l.logs(id); return out != "" }, "the container's first lines")
+		cmd, _ := l.logs(id)
+		out, errOut, code := l.docker("", "exec", id, "cat", "/proc/self/cgroup")
 		require.Equal(t, 0, code, errOut)
-		if tc.withID {
-			assert.Contains(t, out, id, "--cgroupns %s", tc.mode)
-		} else {
-			assert.NotContains(t, out, id, "--cgroupns %q", tc.mode)
+		for what, text := range map[string]string{"command": cmd, "exec": out} {
+			if tc.withID {
+				assert.Contains(t, text, id, "%s, --cgroupns %q --init=%v", what, tc.mode, tc.init)
+			} else {
+				assert.NotContains(t, text, id, "%s, --cgroupns %q --init=%v", what, tc.mode, tc.init)
+			}
 		}
 		_, _, _ = l.docker("", "rm", "-f", id)
 	}
