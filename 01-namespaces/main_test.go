@@ -327,3 +327,21 @@ func TestOnReleaseHooksRunBesideInitAndBeforeTheCommand(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	assert.NoFileExists(t, ran, "the command never ran")
 }
+
+// TestSysctlsAreTheNamespaces: --sysctl sets the container's copy of a
+// namespaced kernel parameter; the host's stays; a global one is refused
+// before anything starts.
+func TestSysctlsAreTheNamespaces(t *testing.T) {
+	labtest.Privileged(t)
+	hostMsgmax := hostFile(t, "/proc/sys/kernel/msgmax")
+	hostSomaxconn := hostFile(t, "/proc/sys/net/core/somaxconn")
+	out := inContainer(t, "cat /proc/sys/kernel/msgmax /proc/sys/net/core/somaxconn /proc/sys/kernel/domainname",
+		"--sysctl", "kernel.msgmax=4242", "--sysctl", "net.core.somaxconn=99", "--sysctl", "kernel.domainname=example.test")
+	assert.Equal(t, "4242\n99\nexample.test\n", out)
+	assert.Equal(t, hostMsgmax, hostFile(t, "/proc/sys/kernel/msgmax"))
+	assert.Equal(t, hostSomaxconn, hostFile(t, "/proc/sys/net/core/somaxconn"))
+
+	_, errOut, status := runProgram(t, "run", "--sysctl", "vm.swappiness=1", "--", "/bin/true")
+	assert.Equal(t, 125, status)
+	assert.Contains(t, errOut, `sysctl "vm.swappiness" is not in a separate kernel namespace`)
+}

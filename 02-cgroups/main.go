@@ -1,7 +1,7 @@
 // Command 02-cgroups runs a command in new namespaces, as chapter 01 does,
 // inside a cgroup that limits its memory, CPU and number of processes.
 //
-//	sudo go run ./02-cgroups run [--memory SIZE] [--cpus N] [--pids-limit N] \
+//	sudo go run ./02-cgroups run [--memory SIZE] [--cpus N] [--pids-limit N] [--ulimit NAME=SOFT[:HARD]]... [--oom-score-adj N] \
 //	     [--device-cgroup-rule RULE]... [chapter 01 flags] -- CMD [ARG...]
 //
 // What is new is all on the host side: cgroup.RunOptions adds the limits
@@ -17,8 +17,8 @@ import (
 
 var program = namespace.Program{
 	Name: "02-cgroups",
-	Usage: "usage: 02-cgroups run [--memory SIZE] [--cpus N] [--pids-limit N] [--device-cgroup-rule RULE]...\n" +
-		"                     [--hostname NAME] [--userns] [--init] -- CMD [ARG...]",
+	Usage: "usage: 02-cgroups run [--memory SIZE] [--cpus N] [--pids-limit N] [--ulimit NAME=SOFT[:HARD]]... [--oom-score-adj N]\n" +
+		"                     [--device-cgroup-rule RULE]... [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... -- CMD [ARG...]",
 	Commands: map[string]func([]string, namespace.Stdio) (int, error){
 		"run": namespace.RunCommand(func() namespace.Runner { return new(cgroup.RunOptions) }),
 	},

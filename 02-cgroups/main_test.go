@@ -191,3 +191,17 @@ func TestDeviceCgroupRuleAllowsADevice(t *testing.T) {
 	assert.NotEqual(t, 0, status)
 	assert.Contains(t, errOut, "Operation not permitted")
 }
+
+// TestUlimitAndOOMScoreAreInherited: init sets --ulimit and
+// --oom-score-adj on itself, and the command has them.
+func TestUlimitAndOOMScoreAreInherited(t *testing.T) {
+	labtest.Privileged(t)
+	out, errOut, status := runProgram(t, "run", "--ulimit", "nofile=64:128", "--ulimit", "core=0",
+		"--oom-score-adj", "300", "--", "/bin/sh", "-c", "ulimit -Sn; ulimit -Hn; ulimit -c; cat /proc/self/oom_score_adj")
+	require.Equal(t, 0, status, errOut)
+	assert.Equal(t, "64\n128\n0\n300\n", out)
+
+	_, errOut, status = runProgram(t, "run", "--ulimit", "nofile=2:1", "--", "/bin/true")
+	assert.Equal(t, 125, status)
+	assert.Contains(t, errOut, "ulimit soft limit must be less than or equal to hard limit: 2 > 1")
+}

@@ -18,9 +18,10 @@ import (
 var program = namespace.Program{
 	Name: "03-rootfs",
 	Usage: "usage: 03-rootfs run --rootfs DIR [-v HOST:CONTAINER[:ro]]... [--tmpfs DIR[:OPTS]]... [--shm-size BYTES]\n" +
-		"                    [-e KEY=VALUE]... [-w DIR] [--read-only] [--device HOST[:CONTAINER][:rwm]]...\n" +
+		"                    [-e KEY=VALUE]... [-w DIR] [--read-only] [--privileged] [--device HOST[:CONTAINER][:rwm]]...\n" +
 		"                    [--memory SIZE] [--cpus N] [--pids-limit N] [--device-cgroup-rule RULE]...\n" +
-		"                    [--hostname NAME] [--userns] [--init] -- CMD [ARG...]",
+		"                    [--ulimit NAME=SOFT[:HARD]]... [--oom-score-adj N]\n" +
+		"                    [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... -- CMD [ARG...]",
 	Commands: map[string]func([]string, namespace.Stdio) (int, error){
 		"run": namespace.RunCommand(func() namespace.Runner { return new(rootfs.RunOptions) }),
 	},

@@ -208,3 +208,29 @@ func TestDevicesInTheContainer(t *testing.T) {
 	assert.Contains(t, out, fmt.Sprintf("character special file %x:%x", unix.Major(st.Rdev), unix.Minor(st.Rdev)))
 	assert.Contains(t, out, "/dev/kmsg: Permission denied")
 }
+
+// TestPrivilegedTurnsTheConfinementOff: every capability, writable /sys
+// and /proc/sys, nothing masked, the host's devices.
+func TestPrivilegedTurnsTheConfinementOff(t *testing.T) {
+	labtest.Privileged(t)
+	root := labtest.BusyboxRootfs(t)
+	out := inRootfs(t, root, `grep -E 'Cap(Eff|Bnd)' /proc/self/status
+echo 1 > /proc/sys/net/ipv4/ip_forward && echo proc-sys-writable
+grep ' /sys ' /proc/self/mounts | cut -d' ' -f4 | cut -d, -f1
+test -e /dev/kmsg && echo has-kmsg
+grep -c /proc/interrupts /proc/self/mountinfo || true`, "--privileged")
+	bnd := ""
+	for _, line := range strings.Split(hostFileText(t, "/proc/self/status"), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			bnd = v
+		}
+	}
+	assert.Equal(t, "CapEff:"+bnd+"\nCapBnd:"+bnd+"\nproc-sys-writable\nrw\nhas-kmsg\n0\n", out)
+}
+
+func hostFileText(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(b)
+}

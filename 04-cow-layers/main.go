@@ -31,9 +31,9 @@ var program = namespace.Program{
 	Name: "04-cow-layers",
 	Usage: "usage: 04-cow-layers run --image DIR[:DIR...] [--keep] [--root DIR]\n" +
 		"                        [-v HOST:CONTAINER[:ro]]... [-v NAME:CONTAINER[:ro]]... [-v CONTAINER]...\n" +
-		"                        [--tmpfs DIR[:OPTS]]... [--shm-size BYTES] [-e KEY=VALUE]... [-w DIR] [--read-only]\n" +
-		"                        [--memory SIZE] [--cpus N] [--pids-limit N]\n" +
-		"                        [--hostname NAME] [--userns] [--init] -- CMD [ARG...]\n" +
+		"                        [--tmpfs DIR[:OPTS]]... [--shm-size BYTES] [-e KEY=VALUE]... [-w DIR] [--read-only] [--privileged]\n" +
+		"                        [--memory SIZE] [--cpus N] [--pids-limit N] [--ulimit NAME=SOFT[:HARD]]... [--oom-score-adj N]\n" +
+		"                        [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... -- CMD [ARG...]\n" +
 		"       04-cow-layers diff [--root DIR] CONTAINER\n" +
 		"       04-cow-layers rm [--root DIR] CONTAINER...\n" +
 		"       04-cow-layers volume [--root DIR] ls|create NAME|rm NAME...\n" +

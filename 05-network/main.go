@@ -36,9 +36,9 @@ var program = namespace.Program{
 	Usage: "usage: 05-network run --image DIR[:DIR...] [--net bridge|host|none] [-p [HOSTIP:][HOSTPORT:]CONTAINERPORT[/udp]]...\n" +
 		"                     [--bridge NAME] [--subnet CIDR] [--keep] [--root DIR]\n" +
 		"                     [--add-host NAME:IP]... [--dns IP]... [--dns-search DOMAIN]... [--dns-option OPT]...\n" +
-		"                     [-v HOST:CONTAINER[:ro]]... [-e KEY=VALUE]... [-w DIR] [--read-only]\n" +
-		"                     [--memory SIZE] [--cpus N] [--pids-limit N]\n" +
-		"                     [--hostname NAME] [--userns] [--init] -- CMD [ARG...]\n" +
+		"                     [-v HOST:CONTAINER[:ro]]... [-e KEY=VALUE]... [-w DIR] [--read-only] [--privileged]\n" +
+		"                     [--memory SIZE] [--cpus N] [--pids-limit N] [--ulimit NAME=SOFT[:HARD]]... [--oom-score-adj N]\n" +
+		"                     [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... -- CMD [ARG...]\n" +
 		"       05-network diff [--root DIR] CONTAINER\n" +
 		"       05-network rm [--root DIR] CONTAINER...\n" +
 		"       05-network network create [--root DIR] [--subnet CIDR [--gateway IP] [--ip-range CIDR]] [--internal]\n" +

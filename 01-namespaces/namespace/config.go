@@ -48,6 +48,13 @@ type Config struct {
 	// --network container:ID, Compose's network_mode: service:x. See
 	// Process.startOnOwnThread for how.
 	JoinNetns string
+	// HostCgroupns keeps the host's cgroup namespace (docker run
+	// --cgroupns host): /proc/self/cgroup then shows the container's
+	// full path in the host's hierarchy instead of "/".
+	HostCgroupns bool
+	// Sysctls are kernel parameters to set in the container's own
+	// namespaces (docker run --sysctl); see sysctl.go.
+	Sysctls SysctlList
 }
 
 // DefaultIDBase and IDCount describe the default user namespace mapping:
@@ -70,12 +77,17 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Hostname, "hostname", "", "the container's hostname (default: the first 12 characters of its ID)")
 	fs.BoolVar(&c.UserNS, "userns", false, "map root in the container to an unprivileged host uid")
 	fs.BoolVar(&c.Init, "init", false, "keep an init as PID 1 that forwards signals and reaps zombies")
+	fs.Var(&c.Sysctls, "sysctl", "set a kernel parameter of the container's namespaces: KEY=VALUE (repeatable)")
 }
 
 // cloneFlags turns the config into CLONE_NEW* flags for clone(2).
 func (c *Config) cloneFlags() uintptr {
+	// No CLONE_NEWCGROUP: a cgroup namespace takes the cgroup its
+	// process is in when it is made as its root, and init is moved to
+	// the container's cgroup only after clone (chapter 02's OnStart).
+	// Init unshares it in Setup, from inside its cgroup.
 	flags := unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWNS |
-		unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
+		unix.CLONE_NEWIPC
 	if !c.HostNetwork && c.JoinNetns == "" {
 		flags |= unix.CLONE_NEWNET
 	}
@@ -141,6 +153,11 @@ func (c *Config) Validate() error {
 	if c.JoinNetns != "" && c.HostNetwork {
 		return fmt.Errorf("network namespace %s: cannot be joined with the host's network", c.JoinNetns)
 	}
+	for k := range c.Sysctls {
+		if err := CheckSysctl(k, c.HostNetwork); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -155,5 +172,8 @@ func (c *Config) NewSpec(id string, command []string) Spec {
 		Hostname: c.Hostname,
 		Command:  Command{Args: command, Env: DefaultEnv(c.Hostname)},
 		Init:     c.Init,
+		Sysctls:  c.Sysctls,
+
+		HostCgroupns: c.HostCgroupns,
 	}
 }

@@ -16,7 +16,20 @@
 //	user    user and group IDs           (root inside, uid 100000 outside)
 //
 // clone(2) with CLONE_NEW* flags creates the namespaces and the first
-// process inside them at once.
+// process inside them at once. All but one: a cgroup namespace takes the
+// cgroup its creator is in as its root, "/", and the host moves init to
+// the container's cgroup only after clone. So init unshares it itself,
+// in Setup, once it is there (--cgroupns host skips that).
+//
+// # Kernel parameters: what a namespace covers
+//
+// Most files under /proc/sys set one value for the whole machine. Some
+// belong to a namespace: each IPC namespace has its own kernel.msgmax,
+// each network namespace its own net.ipv4.ip_forward. Which copy a file
+// shows depends on the namespaces of the process that opens it. A
+// container may set those (--sysctl, sysctl.go) and no others: the
+// kernel parameters it may change are a map of what its namespaces
+// cover. Setup writes them, before chapter 03 makes /proc/sys read-only.
 //
 // A user namespace maps ranges of ids: "0 100000 65536" in uid_map makes
 // uids 0..65535 inside host uids 100000..165535. Which host ids a

@@ -22,6 +22,10 @@ type Command struct {
 	// is root.
 	UID uint32 `json:"uid,omitempty"`
 	GID uint32 `json:"gid,omitempty"`
+	// Groups are the supplementary groups (the user's groups in the
+	// image's /etc/group, and --group-add). Set for every user, root
+	// included: otherwise the command would keep init's, the host's.
+	Groups []uint32 `json:"groups,omitempty"`
 }
 
 // DefaultPath is the PATH a container gets when its environment sets none:
@@ -69,13 +73,14 @@ func becomeUser(c Command) error {
 			return fmt.Errorf("working directory: %w", err)
 		}
 	}
+	// Supplementary groups first, then the group, then the user: after
+	// setuid there is no privilege left to change the others. (Setup
+	// has set the groups already; this changes nothing then.)
+	if err := setGroups(c.Groups); err != nil {
+		return err
+	}
 	if c.UID == 0 && c.GID == 0 {
 		return nil
-	}
-	// Drop supplementary groups first, then the group, then the user:
-	// after setuid there is no privilege left to change the others.
-	if err := unix.Setgroups(nil); err != nil {
-		return fmt.Errorf("setgroups: %w", err)
 	}
 	if err := unix.Setgid(int(c.GID)); err != nil {
 		return fmt.Errorf("setgid %d: %w", c.GID, err)
@@ -84,6 +89,42 @@ func becomeUser(c Command) error {
 		return fmt.Errorf("setuid %d: %w", c.UID, err)
 	}
 	return nil
+}
+
+// setGroups makes groups the supplementary groups of the calling
+// process, unless they are already: setgroups takes CAP_SETGID even to
+// set the same list again.
+func setGroups(groups []uint32) error {
+	have, err := unix.Getgroups()
+	if err == nil && sameIDs(have, groups) {
+		return nil
+	}
+	ids := make([]int, len(groups))
+	for i, g := range groups {
+		ids[i] = int(g)
+	}
+	if err := unix.Setgroups(ids); err != nil {
+		return fmt.Errorf("setgroups %v: %w", groups, err)
+	}
+	return nil
+}
+
+// sameIDs reports whether have and want hold the same IDs, in any order
+// (the kernel keeps the groups sorted).
+func sameIDs(have []int, want []uint32) bool {
+	set := map[int]bool{}
+	for _, g := range want {
+		set[int(g)] = true
+	}
+	if len(set) != len(have) {
+		return false
+	}
+	for _, g := range have {
+		if !set[g] {
+			return false
+		}
+	}
+	return true
 }
 
 // RunInit is the body of PID 1 when the container asks for an init
@@ -124,8 +165,14 @@ func RunInit(c Command) int {
 		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
 		Sys:   &syscall.SysProcAttr{},
 	}
+	// Setup gave init the command's groups already, while it could:
+	// setgroups needs CAP_SETGID, which --cap-drop ALL takes away.
+	if err := setGroups(c.Groups); err != nil {
+		fmt.Fprintf(os.Stderr, "berth-init: %v\n", err)
+		return ExitCannotInvoke
+	}
 	if c.UID != 0 || c.GID != 0 {
-		attr.Sys.Credential = &syscall.Credential{Uid: c.UID, Gid: c.GID, Groups: []uint32{}}
+		attr.Sys.Credential = &syscall.Credential{Uid: c.UID, Gid: c.GID, NoSetGroups: true}
 	}
 	proc, err := os.StartProcess(path, c.Args, attr)
 	if err != nil {

@@ -91,10 +91,25 @@ func ParseCommand(fs *flag.FlagSet, args []string) ([]string, error) {
 	return fs.Args(), nil
 }
 
+// In the container's init, the main goroutine stays on the main thread,
+// from before main starts (a package's init runs there): the cgroup
+// namespace and the capabilities that init changes belong to one thread,
+// and /proc/PID/ns/*, which an exec enters, shows the main thread's, the
+// one whose thread ID is the PID. Init and InitWith lock again, for
+// inits that a test started some other way.
+func init() {
+	if IsInit() {
+		runtime.LockOSThread()
+	}
+}
+
 // Init is the container side of chapter 01, and the pattern of every later
 // chapter's: wait for the spec, set up the namespaces from inside, mount a
 // /proc that shows this PID namespace, and run the command.
 func Init() int {
+	// Setup unshares the cgroup namespace, which only this thread then
+	// has: stay on it until the command is started.
+	runtime.LockOSThread()
 	var spec Spec
 	if err := ReadSpec(&spec); err != nil {
 		return InitFailed(err)
@@ -107,7 +122,7 @@ func Init() int {
 	if err := MountProc("/proc"); err != nil {
 		return InitFailed(err)
 	}
-	if err := afterEnter(); err != nil {
+	if err := RunAfterEnter(); err != nil {
 		return InitFailed(err)
 	}
 	return Run(spec)
@@ -148,7 +163,7 @@ func InitWith[S any, P interface {
 	if err := spec.Enter(); err != nil {
 		return InitFailed(err)
 	}
-	if err := afterEnter(); err != nil {
+	if err := RunAfterEnter(); err != nil {
 		return InitFailed(err)
 	}
 	return Run(spec.NamespaceSpec())
@@ -161,11 +176,17 @@ func InitWith[S any, P interface {
 // devpts.
 var AfterEnter func() error
 
-func afterEnter() error {
-	if AfterEnter == nil {
+// RunAfterEnter runs AfterEnter, once: InitWith calls it after the
+// chapter's Enter, and an Enter may call it earlier itself, as soon as
+// its /dev is there (chapter 03 does, before it drops the capabilities
+// that a mount needs).
+func RunAfterEnter() error {
+	f := AfterEnter
+	if f == nil {
 		return nil
 	}
-	return AfterEnter()
+	AfterEnter = nil
+	return f()
 }
 
 // ExitInitFailed is init's status when it cannot set the container up.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -19,6 +21,26 @@ type Spec struct {
 	// Init keeps berth-init as PID 1 to forward signals and reap zombies
 	// (RunInit) instead of replacing it with the command (Exec).
 	Init bool `json:"init,omitempty"`
+	// Sysctls are kernel parameters of the container's own namespaces
+	// (--sysctl; see sysctl.go), written by Setup.
+	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// Rlimits and OOMScoreAdj are per-process settings (chapter 02's
+	// --ulimit and --oom-score-adj). Setup sets them on init itself, and
+	// the command inherits them across exec.
+	Rlimits     []Rlimit `json:"rlimits,omitempty"`
+	OOMScoreAdj int      `json:"oomScoreAdj,omitempty"`
+	// HostCgroupns keeps the host's cgroup namespace; otherwise Setup
+	// makes a new one (see Config.cloneFlags for why there).
+	HostCgroupns bool `json:"hostCgroupns,omitempty"`
+}
+
+// Rlimit is one resource limit as setrlimit(2) takes it: the resource
+// (RLIMIT_NOFILE...), the soft limit the kernel enforces and the hard
+// limit up to which the process may raise it. Chapter 02 parses them.
+type Rlimit struct {
+	Resource int    `json:"resource"`
+	Soft     uint64 `json:"soft"`
+	Hard     uint64 `json:"hard"`
 }
 
 // Run ends init's work: with s.Init it supervises the command as PID 1,
@@ -105,7 +127,8 @@ func awaitGo() error {
 }
 
 // Setup prepares the new namespaces from inside: it makes every mount
-// private, sets the hostname and brings up the loopback interface.
+// private, sets the hostname, the process limits and the kernel
+// parameters, and brings up the loopback interface.
 func Setup(s Spec) error {
 	// Name ourselves: `ps` in the container would otherwise show "exe",
 	// the name of /proc/self/exe.
@@ -113,12 +136,59 @@ func Setup(s Spec) error {
 	if err := MakeMountsPrivate(); err != nil {
 		return err
 	}
+	if !s.HostCgroupns {
+		// Now that the host has put init in the container's cgroup:
+		// that cgroup becomes the root, "/", of what the container
+		// sees in /proc/self/cgroup. Namespaces belong to threads: the
+		// caller has locked init to this one (Init, InitWith), the one
+		// that starts the command.
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("new cgroup namespace: %w", err)
+		}
+	}
 	if s.Hostname != "" {
 		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
 			return fmt.Errorf("sethostname %q: %w", s.Hostname, err)
 		}
 	}
+	// Now, while init still has every capability: raising a hard limit
+	// takes CAP_SYS_RESOURCE, setgroups CAP_SETGID, and chapter 03
+	// may drop both (--cap-drop ALL) before the command starts.
+	if err := setProcessLimits(s.Rlimits, s.OOMScoreAdj); err != nil {
+		return err
+	}
+	if err := setGroups(s.Command.Groups); err != nil {
+		return err
+	}
+	if err := writeSysctls(s.Sysctls); err != nil {
+		return err
+	}
 	return LoopbackUp()
+}
+
+// setProcessLimits sets init's own resource limits and OOM score, which
+// the command inherits: both belong to a process, not to a namespace or
+// a cgroup, and survive exec.
+func setProcessLimits(rlimits []Rlimit, oomScoreAdj int) error {
+	for _, r := range rlimits {
+		// syscall's Setrlimit, not a raw prlimit: Go raises its own
+		// soft RLIMIT_NOFILE at start-up and puts the old value back
+		// at exec, for the sake of programs that cannot handle many
+		// descriptors. That would undo --ulimit nofile; Setrlimit
+		// tells Go to leave the limit as set.
+		lim := syscall.Rlimit{Cur: r.Soft, Max: r.Hard}
+		if err := syscall.Setrlimit(r.Resource, &lim); err != nil {
+			return fmt.Errorf("setrlimit resource %d to %d:%d: %w", r.Resource, r.Soft, r.Hard, err)
+		}
+	}
+	if oomScoreAdj != 0 {
+		// /proc/self is init, whichever /proc is mounted.
+		v := []byte(strconv.Itoa(oomScoreAdj))
+		if err := os.WriteFile("/proc/self/oom_score_adj", v, 0); err != nil {
+			return fmt.Errorf("oom_score_adj %d: %w", oomScoreAdj, err)
+		}
+	}
+	return nil
 }
 
 // MakeMountsPrivate stops mount events from crossing between this mount

@@ -214,6 +214,16 @@
 // that kills a paused container does the same (v2 lets a fatal signal
 // through a freeze).
 //
+// # Limits of a process: rlimits
+//
+// A cgroup limits a group of processes together. The older resource
+// limits (setrlimit(2), --ulimit) limit each process on its own: how
+// many files it may open, how big a core dump may be, how far it may
+// raise its real-time priority. The container's init sets them on
+// itself before it starts the command, which inherits them; so does
+// --oom-score-adj, the process's weight when the kernel picks a victim
+// for lack of memory. rlimit.go compares the two kinds of limits.
+//
 // # This package is not
 //
 //   - The whole of Docker's resource options: no CPU shares or weights,

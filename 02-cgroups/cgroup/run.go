@@ -40,12 +40,33 @@ type RunOptions struct {
 	// Then nothing limits, accounts for or freezes the container, so
 	// Container refuses any limit rather than ignore it.
 	NoCgroup bool `json:",omitempty"`
+	// Ulimits and OOMScoreAdj limit each process rather than the group
+	// (rlimit.go): init sets them on itself.
+	Ulimits     UlimitList
+	OOMScoreAdj int
 }
 
 // AddFlags registers the flags of chapters 01 and 02 on fs.
 func (o *RunOptions) AddFlags(fs *flag.FlagSet) {
 	o.Config.AddFlags(fs)
 	o.Limits.AddFlags(fs)
+	fs.Var(&o.Ulimits, "ulimit", "a resource limit of each process: NAME=SOFT[:HARD], -1 for unlimited (repeatable)")
+	fs.IntVar(&o.OOMScoreAdj, "oom-score-adj", 0, "how eagerly the kernel kills the container's processes when memory runs out (-1000 to 1000)")
+}
+
+// NewSpec is chapter 01's spec with the per-process limits added, for
+// init to set on itself. Later chapters build their specs on it.
+func (o *RunOptions) NewSpec(id string, command []string) (namespace.Spec, error) {
+	if err := CheckOOMScoreAdj(o.OOMScoreAdj); err != nil {
+		return namespace.Spec{}, err
+	}
+	rl, err := Rlimits(o.Ulimits)
+	if err != nil {
+		return namespace.Spec{}, err
+	}
+	s := o.Config.NewSpec(id, command)
+	s.Rlimits, s.OOMScoreAdj = rl, o.OOMScoreAdj
+	return s, nil
 }
 
 // Container is chapter 01's container, in a cgroup with the limits.
@@ -56,10 +77,15 @@ func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdi
 	if o.NoCgroup && (o.Limits.Memory != 0 || o.Limits.CPUs != 0 || o.Limits.PidsMax != 0 || o.Limits.Devices != nil) {
 		return nil, fmt.Errorf("container %s: limits %+v need a cgroup, and this container gets none", id, o.Limits)
 	}
+	spec, err := o.NewSpec(id, command)
+	if err != nil {
+		return nil, err
+	}
 	c, err := o.Config.Container(id, command, stdio)
 	if err != nil {
 		return nil, err
 	}
+	c.Spec = spec
 	if o.NoCgroup {
 		return c, nil
 	}

@@ -86,6 +86,19 @@ func CapabilityName(n int) string {
 	return capNames[n]
 }
 
+// AllCapabilities names every capability berth knows: what a privileged
+// container keeps (those the kernel does not know are left out by
+// DropCapabilities).
+func AllCapabilities() []string {
+	all := make([]string, 0, len(capNames))
+	for _, n := range capNames {
+		if n != "" {
+			all = append(all, n)
+		}
+	}
+	return all
+}
+
 // ParseCapability returns the number of a capability named as Docker's
 // --cap-add accepts it: "CAP_NET_ADMIN", "NET_ADMIN" or "net_admin".
 func ParseCapability(name string) (int, error) {

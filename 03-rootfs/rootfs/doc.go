@@ -105,4 +105,22 @@
 // can raise, so that even a root process in the container can never get
 // them back. The result, as /proc/self/status shows it, is Docker's
 // CapEff: 00000000a80425fb.
+//
+// # Privileged: the walls taken down
+//
+// Spec.Privileged (docker run --privileged) turns all of the above off:
+//
+//	default                          privileged
+//	-------                          ----------
+//	14 capabilities                  every capability the kernel knows
+//	/dev: null, zero, tty, ...       every device node of the host
+//	/sys read-only                   /sys writable
+//	masked and read-only paths       none: /proc/kcore, /proc/sys ...
+//
+// Root in such a container is root on the host: it can mount the host's
+// disks, load kernel modules, write to /proc/sysrq-trigger. It is for
+// tools that manage the machine (Docker in Docker, a device driver's
+// helper), never for an application. The namespaces stay: the container
+// still has its own view of processes and mounts, but nothing stops it
+// from leaving that view.
 package rootfs

@@ -18,6 +18,7 @@ import (
 var DefaultMaskedPaths = []string{
 	"/proc/asound",
 	"/proc/acpi",
+	"/proc/interrupts",    // per-CPU interrupt counts: a side channel on the host's activity
 	"/proc/kcore",         // the host's physical memory, as an ELF core file
 	"/proc/keys",          // keys of the whole system's keyrings
 	"/proc/latency_stats", // kernel internals, for side channels
@@ -86,10 +87,10 @@ func Enter(s Spec) error {
 	if err := mountProc(r); err != nil {
 		return err
 	}
-	if err := mountSys(r); err != nil {
+	if err := mountSys(r, s.Privileged); err != nil {
 		return err
 	}
-	if err := mountDev(r, s.ShmSize); err != nil {
+	if err := mountDev(r, s.ShmSize, s.Privileged); err != nil {
 		return err
 	}
 
@@ -114,14 +115,10 @@ func Enter(s Spec) error {
 	}
 
 	// 6. From here on "/" is the container's root, and paths resolve
-	// inside it whatever symlinks it holds.
-	for _, p := range DefaultMaskedPaths {
-		if err := maskPath(p); err != nil {
-			return err
-		}
-	}
-	for _, p := range DefaultReadonlyPaths {
-		if err := readonlyPath(p); err != nil {
+	// inside it whatever symlinks it holds. A privileged container
+	// keeps them all visible and writable.
+	if !s.Privileged {
+		if err := protectPaths(); err != nil {
 			return err
 		}
 	}
@@ -139,6 +136,26 @@ func Enter(s Spec) error {
 		// read-only: /dev, /proc and the volumes are mounts of their own.
 		if err := remountReadonly("/"); err != nil {
 			return fmt.Errorf("read-only rootfs: %w", err)
+		}
+	}
+	return nil
+}
+
+// protectPaths applies Docker's masked and read-only paths. The CPUs'
+// thermal_throttle directories are masked too, as Docker 28 does: their
+// counters reveal how hard the host's CPUs work (moby advisory
+// GHSA-6fw5-f8r9-fgfm, with /proc/interrupts).
+func protectPaths() error {
+	masked := DefaultMaskedPaths
+	throttle, _ := filepath.Glob("/sys/devices/system/cpu/cpu[0-9]*/thermal_throttle")
+	for _, p := range append(masked[:len(masked):len(masked)], throttle...) {
+		if err := maskPath(p); err != nil {
+			return err
+		}
+	}
+	for _, p := range DefaultReadonlyPaths {
+		if err := readonlyPath(p); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -35,9 +35,18 @@ func (s *InitSpec) Enter() error {
 	if err := Enter(s.Rootfs); err != nil {
 		return err
 	}
+	// The program's AfterEnter (chapter 07's terminal) runs now, in the
+	// finished root but before the capabilities go: it binds the
+	// terminal onto /dev/console, which takes CAP_SYS_ADMIN.
+	if err := namespace.RunAfterEnter(); err != nil {
+		return err
+	}
 	caps := s.Capabilities
 	if caps == nil {
 		caps = DefaultCapabilities
+	}
+	if s.Rootfs.Privileged {
+		caps = AllCapabilities()
 	}
 	if err := DropCapabilities(caps); err != nil {
 		return err
@@ -49,7 +58,7 @@ func (s *InitSpec) Enter() error {
 }
 
 // Options are chapter 03's flags: --rootfs, -v, --tmpfs, --shm-size, -e, -w,
-// --read-only and --device.
+// --read-only, --privileged and --device.
 type Options struct {
 	Spec
 	Env EnvList
@@ -64,6 +73,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.Var(&o.Env, "e", "set an environment variable: KEY=VALUE, or KEY to copy the host's (repeatable)")
 	fs.StringVar(&o.Workdir, "w", "", "the command's working directory, created if missing")
 	fs.BoolVar(&o.ReadonlyRootfs, "read-only", false, "mount the root filesystem read-only")
+	fs.BoolVar(&o.Privileged, "privileged", false, "turn the confinement off: every capability and device, writable /sys and /proc/sys")
 	fs.Var((*DeviceList)(&o.Devices), "device", "give the container a host device: HOST[:CONTAINER][:rwm] (repeatable)")
 }
 
@@ -101,12 +111,21 @@ func (o *RunOptions) AddFlags(fs *flag.FlagSet) {
 // options are checked before the cgroup exists. Each --device gets its
 // rule in the cgroup's device policy (on a copy: o is left as it was).
 func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdio) (*namespace.Container, error) {
-	spec, err := o.FS.InitSpec(o.Config.NewSpec(id, command))
+	base, err := o.RunOptions.NewSpec(id, command)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := o.FS.InitSpec(base)
 	if err != nil {
 		return nil, err
 	}
 	cg := o.RunOptions
 	cg.Limits.Devices = WithDeviceRules(cg.Limits.Devices, o.FS.Devices)
+	if o.FS.Privileged {
+		// Every device of the host is in its /dev: the cgroup lets it
+		// open them all.
+		cg.Limits.Devices = cgroup.AllowAllDevices
+	}
 	c, err := cg.Container(id, command, stdio)
 	if err != nil {
 		return nil, err

@@ -31,6 +31,11 @@ type Spec struct {
 	// run --device). Their cgroup rules are chapter 02's business: see
 	// RunOptions.Container.
 	Devices []Device `json:"devices,omitempty"`
+	// Privileged turns the filesystem confinement off (docker run
+	// --privileged): /sys writable, /dev with every device of the host,
+	// no masked and no read-only paths. InitSpec.Enter also keeps every
+	// capability. See privileged.go for what that means.
+	Privileged bool `json:"privileged,omitempty"`
 }
 
 // Validate reports a spec that cannot work, before any container is

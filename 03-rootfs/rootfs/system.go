@@ -3,6 +3,11 @@ package rootfs
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"golang.org/x/sys/unix"
@@ -29,7 +34,9 @@ func mountProc(r dir) error {
 // device node, so nothing there may act as one.
 const sysFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 
-// mountSys mounts sysfs, read-only, on /sys inside the root.
+// mountSys mounts sysfs, read-only, on /sys inside the root; writable
+// for a privileged container, which may then reconfigure the host's
+// devices, as Docker allows.
 //
 // A sysfs instance shows the network devices of the network namespace of
 // whoever mounts it, and the kernel allows the mount only to someone
@@ -37,13 +44,17 @@ const sysFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXE
 // that shares the host's network (namespace.Config.HostNetwork) is not, and
 // gets EPERM. Then the host's /sys is bound in instead, read-only: it shows
 // the host's network devices, which that container shares anyway.
-func mountSys(r dir) error {
+func mountSys(r dir, privileged bool) error {
 	fd, err := r.mkdirAll("/sys", 0o555)
 	if err != nil {
 		return fmt.Errorf("/sys: %w", err)
 	}
 	defer unix.Close(fd)
-	sysErr := unix.Mount("sysfs", procFD(fd), "sysfs", sysFlags, "")
+	flags := uintptr(sysFlags)
+	if privileged {
+		flags &^= unix.MS_RDONLY
+	}
+	sysErr := unix.Mount("sysfs", procFD(fd), "sysfs", flags, "")
 	if sysErr == nil {
 		return nil
 	}
@@ -71,21 +82,28 @@ func mountSys(r dir) error {
 	return nil
 }
 
-// device is a character device that every container gets in /dev.
+// device is a device node that a container gets in /dev.
 type device struct {
-	name         string
+	name         string // below /dev: "null", "net/tun"
 	major, minor uint32
+	mode         uint32 // S_IFCHR or S_IFBLK, and the permissions
+	uid, gid     uint32
+}
+
+// charDev is a character device for every user, as Docker makes them.
+func charDev(name string, major, minor uint32) device {
+	return device{name: name, major: major, minor: minor, mode: unix.S_IFCHR | 0o666}
 }
 
 // devices are Docker's default device nodes (see devices(7) for the
 // numbers). Anything else, a disk above all, needs --device.
 var devices = []device{
-	{"null", 1, 3},
-	{"zero", 1, 5},
-	{"full", 1, 7},
-	{"random", 1, 8},
-	{"urandom", 1, 9},
-	{"tty", 5, 0}, // the process's controlling terminal, whichever it is
+	charDev("null", 1, 3),
+	charDev("zero", 1, 5),
+	charDev("full", 1, 7),
+	charDev("random", 1, 8),
+	charDev("urandom", 1, 9),
+	charDev("tty", 5, 0), // the process's controlling terminal, whichever it is
 }
 
 // devLinks are the symlinks in /dev: name -> target.
@@ -94,17 +112,21 @@ var devLinks = [][2]string{
 	{"stdin", "/proc/self/fd/0"},
 	{"stdout", "/proc/self/fd/1"},
 	{"stderr", "/proc/self/fd/2"},
-	{"core", "/proc/kcore"}, // masked later; kept because Docker has it
 	// The devpts instance below brings its own ptmx. Programs open
 	// /dev/ptmx to get a pseudo-terminal, so point it there: the host's
 	// ptmx would hand out terminals of the host's /dev/pts.
 	{"ptmx", "pts/ptmx"},
 }
 
+// kcoreLink is /dev/core -> /proc/kcore, which Docker (runc) makes only
+// where the kernel has a /proc/kcore; the link is masked with it.
+var kcoreLink = [2]string{"core", "/proc/kcore"}
+
 // mountDev gives the container a /dev of its own: a small tmpfs with only
 // the harmless devices, instead of the host's /dev with its disks, and a
-// /dev/shm of shmSize bytes (DefaultShmSize for 0).
-func mountDev(r dir, shmSize int64) error {
+// /dev/shm of shmSize bytes (DefaultShmSize for 0). A privileged
+// container gets every device node of the host instead (hostDevices).
+func mountDev(r dir, shmSize int64, privileged bool) error {
 	fd, err := r.mkdirAll("/dev", 0o755)
 	if err != nil {
 		return fmt.Errorf("/dev: %w", err)
@@ -127,7 +149,13 @@ func mountDev(r dir, shmSize int64) error {
 	defer unix.Close(devfd)
 	dev := dir{fd: devfd, name: r.name + "/dev"}
 
-	if err := makeDevices(dev); err != nil {
+	nodes := devices
+	if privileged {
+		if nodes, err = hostDevices("/dev"); err != nil {
+			return err
+		}
+	}
+	if err := makeDevices(dev, nodes); err != nil {
 		return err
 	}
 	// A private devpts: newinstance gives the container its own set of
@@ -157,7 +185,12 @@ func mountDev(r dir, shmSize int64) error {
 	if err := mountIn(dev, "mqueue", "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		_ = unix.Unlinkat(devfd, "mqueue", unix.AT_REMOVEDIR)
 	}
-	for _, l := range devLinks {
+	links := devLinks
+	// The host's /proc is still mounted at /proc: the kernel's.
+	if _, err := os.Lstat("/proc/kcore"); err == nil {
+		links = append(links[:len(links):len(links)], kcoreLink)
+	}
+	for _, l := range links {
 		if err := unix.Symlinkat(l[1], devfd, l[0]); err != nil {
 			return fmt.Errorf("symlink %s/%s -> %s: %w", dev.name, l[0], l[1], err)
 		}
@@ -171,16 +204,26 @@ func mountDev(r dir, shmSize int64) error {
 // device it likes), and a node on a filesystem that a user namespace
 // mounted would not open anyway; so each node becomes a bind mount of the
 // host's own node over an empty file.
-func makeDevices(dev dir) error {
+func makeDevices(dev dir, nodes []device) error {
 	bind := false
-	for _, d := range devices {
+	for _, d := range nodes {
+		if i := strings.LastIndexByte(d.name, '/'); i > 0 {
+			fd, err := dev.mkdirAll(d.name[:i], 0o755)
+			if err != nil {
+				return fmt.Errorf("%s/%s: %w", dev.name, d.name, err)
+			}
+			unix.Close(fd)
+		}
 		if !bind {
-			err := unix.Mknodat(dev.fd, d.name, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor)))
+			err := unix.Mknodat(dev.fd, d.name, d.mode, int(unix.Mkdev(d.major, d.minor)))
 			if err == nil {
-				// mknod applies the umask; these must be 0666 for
-				// every user.
-				if err := unix.Fchmodat(dev.fd, d.name, 0o666, 0); err != nil {
+				// mknod applies the umask; the modes must be
+				// exactly these (0666 for every user).
+				if err := unix.Fchmodat(dev.fd, d.name, d.mode&0o7777, 0); err != nil {
 					return fmt.Errorf("chmod %s/%s: %w", dev.name, d.name, err)
+				}
+				if err := unix.Fchownat(dev.fd, d.name, int(d.uid), int(d.gid), 0); err != nil {
+					return fmt.Errorf("chown %s/%s: %w", dev.name, d.name, err)
 				}
 				continue
 			}
@@ -231,4 +274,50 @@ func mountIn(d dir, name, fstype string, flags uintptr, data string) error {
 		return fmt.Errorf("mounting %s on %s/%s: %w", fstype, d.name, name, err)
 	}
 	return nil
+}
+
+// hostDevices lists the device nodes under the host's /dev (root), for a
+// privileged container, as Docker gives it: every character and block
+// device, subdirectories included (/dev/net/tun). Left out are what the
+// container makes its own (pts, shm, mqueue, ptmx, the fd links), the
+// host's console, and anything that is not a device node.
+func hostDevices(root string) ([]device, error) {
+	var out []device
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if p == root {
+				return err
+			}
+			return nil // a node that vanished while we looked
+		}
+		rel, _ := filepath.Rel(root, p)
+		switch {
+		case e.IsDir() && (rel == "pts" || rel == "shm" || rel == "mqueue"):
+			return filepath.SkipDir
+		case e.IsDir(), rel == "console", rel == "ptmx", rel == "core":
+			return nil
+		}
+		if e.Type()&(fs.ModeDevice|fs.ModeCharDevice) == 0 {
+			return nil
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return nil
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return nil
+		}
+		out = append(out, device{
+			name:  rel,
+			major: unix.Major(st.Rdev), minor: unix.Minor(st.Rdev),
+			mode: st.Mode & (unix.S_IFMT | 0o7777),
+			uid:  st.Uid, gid: st.Gid,
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing the host's devices in %s: %w", root, err)
+	}
+	return out, nil
 }

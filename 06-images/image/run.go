@@ -94,6 +94,10 @@ func (o *RunOptions) Container(id string, args []string, stdio namespace.Stdio) 
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", o.Image, err)
 	}
+	groups, err := Groups(TopmostFirst(dirs), cfg.User, gid, nil)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", o.Image, err)
+	}
 	o.Layer.Image = dirs
 	// The image's environment goes under the user's -e, which wins.
 	o.FS.Env = append(append([]string{}, cfg.Env...), o.FS.Env...)
@@ -110,7 +114,7 @@ func (o *RunOptions) Container(id string, args []string, stdio namespace.Stdio) 
 		c.Close()
 		return nil, fmt.Errorf("chapter 06 run: unexpected spec %T from chapter 05", c.Spec)
 	}
-	spec.Command.UID, spec.Command.GID = uid, gid
+	spec.Command.UID, spec.Command.GID, spec.Command.Groups = uid, gid, groups
 	c.Spec = spec
 
 	// The container's directory exists now (chapter 04 made it): record

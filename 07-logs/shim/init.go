@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -90,7 +91,31 @@ func consoleInContainer() error {
 			return fmt.Errorf("the terminal as fd %d: %w", fd, err)
 		}
 	}
+	if err := bindConsole(slave.Name()); err != nil {
+		return err
+	}
 	return takeTerminal()
+}
+
+// bindConsole makes the terminal the container's /dev/console too, as
+// Docker (runc) does for a container with a terminal: programs that
+// write to the console (an init system, a daemon's last words) then
+// reach the user. A bind mount of the slave, over an empty file, in the
+// container's own /dev; a /dev that has a console already (chapter
+// 01's, the host's) is left alone.
+func bindConsole(slave string) error {
+	fd, err := unix.Open("/dev/console", unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o666)
+	if errors.Is(err, unix.EEXIST) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("creating /dev/console: %w", err)
+	}
+	unix.Close(fd)
+	if err := unix.Mount(slave, "/dev/console", "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("binding the terminal %s onto /dev/console: %w", slave, err)
+	}
+	return nil
 }
 
 // takeTerminal makes stdin, a terminal, the controlling terminal of a

@@ -155,3 +155,31 @@ func TestBerthdNetworks(t *testing.T) {
 	assert.Equal(t, "Deleted Networks:\nfront\n\n", e.ok(t, "network", "prune", "-f", "--filter", "label="+label))
 	assert.Empty(t, e.ok(t, "network", "ls", "-q", "--filter", "type=custom"))
 }
+
+// TestBerthdHardening: the berth CLI's --ulimit, --oom-score-adj,
+// --sysctl and --group-add act inside the container; what the daemon
+// does not allow is refused with a message that names it (the docker
+// CLI refuses some of these itself, berth leaves them to berthd).
+func TestBerthdHardening(t *testing.T) {
+	e := newBerthd(t)
+	out := e.ok(t, "run", "--rm", "--ulimit", "nofile=64:128", "--oom-score-adj", "200",
+		"--sysctl", "kernel.msgmax=999", "--sysctl", "net.ipv4.ip_forward=1", "--group-add", "tty", "--group-add", "77",
+		"busybox", "sh", "-c", "ulimit -Sn; ulimit -Hn; cat /proc/self/oom_score_adj /proc/sys/kernel/msgmax /proc/sys/net/ipv4/ip_forward; id -G")
+	assert.Equal(t, "64\n128\n200\n999\n1\n0 5 77\n", out)
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--sysctl", "vm.swappiness=1"}, `sysctl "vm.swappiness" is not in a separate kernel namespace`},
+		{[]string{"--sysctl", "kernel.hostname=x"}, `sysctl "kernel.hostname" is not allowed as it conflicts with the container's hostname`},
+		{[]string{"--network", "host", "--sysctl", "net.core.somaxconn=1"}, `sysctl "net.core.somaxconn" is not allowed in the host's network namespace`},
+		{[]string{"--cgroupns", "weird"}, "invalid cgroup namespace mode: weird"},
+		{[]string{"--oom-score-adj", "-1001"}, "Invalid value -1001, range for oom score adj is [-1000, 1000]"},
+	} {
+		_, errOut, code := e.berth(t, "", append(append([]string{"create"}, tc.args...), "busybox", "true")...)
+		assert.NotEqual(t, 0, code, "%v", tc.args)
+		assert.Contains(t, errOut, tc.want, "%v", tc.args)
+	}
+	assert.Empty(t, strings.TrimSpace(e.ok(t, "ps", "-aq")), "nothing was created")
+}

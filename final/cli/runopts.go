@@ -63,7 +63,60 @@ type containerOptions struct {
 	privileged  bool
 	devices     listValue
 	deviceRules listValue
+	hardening
+}
+
+// hardening are the options that confine (or free) the container's
+// processes: limits of each process, kernel parameters of its
+// namespaces, its groups, namespaces shared with the host, security
+// options.
+type hardening struct {
+	ulimits     listValue
+	oomScoreAdj int
+	sysctls     listValue
+	groupAdd    listValue
+	cgroupns    string
 	userns      string
+	securityOpt listValue
+}
+
+// addFlags declares them with docker's names.
+func (h *hardening) addFlags(fs *pflag.FlagSet) {
+	fs.Var(&h.ulimits, "ulimit", "Ulimit options")
+	fs.IntVar(&h.oomScoreAdj, "oom-score-adj", 0, "Tune host's OOM preferences (-1000 to 1000)")
+	fs.Var(&h.sysctls, "sysctl", "Sysctl options")
+	fs.Var(&h.groupAdd, "group-add", "Add additional groups to join")
+	fs.StringVar(&h.cgroupns, "cgroupns", "", "Cgroup namespace to use (host|private)")
+	fs.StringVar(&h.userns, "userns", "", "User namespace to use")
+	fs.Var(&h.securityOpt, "security-opt", "Security Options")
+}
+
+// apply puts them into hc as the docker CLI does; --ulimit and --sysctl
+// are checked here already, with docker's messages.
+func (h *hardening) apply(hc *container.HostConfig) error {
+	for _, s := range h.ulimits {
+		u, err := units.ParseUlimit(s)
+		if err != nil {
+			return fmt.Errorf("invalid argument %q for \"--ulimit\" flag: %w", s, err)
+		}
+		hc.Ulimits = append(hc.Ulimits, &container.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
+	}
+	hc.OomScoreAdj = h.oomScoreAdj
+	if len(h.sysctls) > 0 {
+		hc.Sysctls = map[string]string{}
+	}
+	for _, s := range h.sysctls {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("invalid argument %q for \"--sysctl\" flag: sysctl '%s' is not allowed", s, s)
+		}
+		hc.Sysctls[k] = v
+	}
+	hc.GroupAdd = h.groupAdd
+	hc.CgroupnsMode = container.CgroupnsMode(h.cgroupns)
+	hc.UsernsMode = container.UsernsMode(h.userns)
+	hc.SecurityOpt = h.securityOpt
+	return nil
 }
 
 // AddFlags declares the options on fs. -h is --hostname here, as in
@@ -108,7 +161,7 @@ func (o *containerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.privileged, "privileged", false, "Give extended privileges to this container")
 	fs.Var(&o.devices, "device", "Add a host device to the container")
 	fs.Var(&o.deviceRules, "device-cgroup-rule", "Add a rule to the cgroup allowed devices list")
-	fs.StringVar(&o.userns, "userns", "", "User namespace to use")
+	o.hardening.addFlags(fs)
 }
 
 // containerSpec is what POST /containers/create takes.
@@ -197,7 +250,7 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 	if err := checkDeviceCgroupRules(o.deviceRules); err != nil {
 		return nil, err
 	}
-	if !container.UsernsMode(o.userns).Valid() {
+	if !container.UsernsMode(o.hardening.userns).Valid() {
 		return nil, errors.New("--userns: invalid USER mode") // docker's words
 	}
 
@@ -213,7 +266,6 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 		AutoRemove:      o.autoRemove,
 		ReadonlyRootfs:  o.readOnly,
 		Privileged:      o.privileged,
-		UsernsMode:      container.UsernsMode(o.userns),
 		RestartPolicy:   container.RestartPolicy{Name: container.RestartPolicyDisabled},
 		Resources: container.Resources{
 			Memory:            int64(o.memory),
@@ -228,6 +280,9 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 	if fs.Changed("init") {
 		i := o.init
 		hc.Init = &i
+	}
+	if err := o.hardening.apply(hc); err != nil {
+		return nil, err
 	}
 
 	nc, err := o.networking(hc)

@@ -345,3 +345,32 @@ func TestRunCommand_HelpAndHostnameShortFlag(t *testing.T) {
 	assert.Contains(t, out, "--sig-proxy")
 	assert.Contains(t, out, "--detach-keys string")
 }
+
+// TestRunFlags_Hardening: --ulimit, --oom-score-adj, --sysctl,
+// --group-add, --cgroupns, --userns and --security-opt reach the
+// request as the docker CLI sends them.
+func TestRunFlags_Hardening(t *testing.T) {
+	hc := mustParseRun(t, "--ulimit", "nofile=100:200", "--ulimit", "core=0", "--oom-score-adj", "-5",
+		"--sysctl", "net.core.somaxconn=99", "--sysctl", "kernel.msgmax=1=2", "--group-add", "wheel", "--group-add", "42",
+		"--cgroupns", "host", "--userns", "host", "--security-opt", "label=disable", "--privileged", "busybox").HostConfig
+	assert.Equal(t, []*container.Ulimit{{Name: "nofile", Soft: 100, Hard: 200}, {Name: "core", Soft: 0, Hard: 0}}, hc.Ulimits)
+	assert.Equal(t, -5, hc.OomScoreAdj)
+	assert.Equal(t, map[string]string{"net.core.somaxconn": "99", "kernel.msgmax": "1=2"}, hc.Sysctls)
+	assert.Equal(t, []string{"wheel", "42"}, hc.GroupAdd)
+	assert.Equal(t, container.CgroupnsMode("host"), hc.CgroupnsMode)
+	assert.Equal(t, container.UsernsMode("host"), hc.UsernsMode)
+	assert.Equal(t, []string{"label=disable"}, hc.SecurityOpt)
+	assert.True(t, hc.Privileged)
+
+	hc = mustParseRun(t, "busybox").HostConfig
+	assert.Nil(t, hc.Ulimits)
+	assert.Nil(t, hc.Sysctls)
+	assert.Zero(t, hc.OomScoreAdj)
+
+	_, err := parseRun(t, nil, "--ulimit", "nofile=2:1", "busybox")
+	assert.ErrorContains(t, err, "ulimit soft limit must be less than or equal to hard limit: 2 > 1")
+	_, err = parseRun(t, nil, "--ulimit", "files=1", "busybox")
+	assert.ErrorContains(t, err, "invalid ulimit type: files")
+	_, err = parseRun(t, nil, "--sysctl", "novalue", "busybox")
+	assert.ErrorContains(t, err, "sysctl 'novalue' is not allowed")
+}

@@ -282,6 +282,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		return fail(err)
 	}
 	o.NoCgroup = d.opts.Rootless // rootless.go
+	if err := processOptions(&o, &host); err != nil {
+		return fail(err)
+	}
 	if o.FS, err = filesystem(&cfg, &host); err != nil {
 		return fail(err)
 	}
@@ -304,6 +307,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		}
 	}
 	if spec.UID, spec.GID, err = image.LookupUser(image.TopmostFirst(dirs), cfg.User); err != nil {
+		return fail(invalid("%v", err))
+	}
+	if spec.Groups, err = image.Groups(image.TopmostFirst(dirs), cfg.User, spec.GID, host.GroupAdd); err != nil {
 		return fail(invalid("%v", err))
 	}
 	if spec.Capabilities, err = capabilities(host.CapAdd, host.CapDrop); err != nil {
@@ -459,6 +465,47 @@ func devices(ms []container.DeviceMapping) ([]rootfs.Device, error) {
 	return out, nil
 }
 
+// processOptions are the options that act on the container's
+// namespaces and on each of its processes rather than on a chapter's
+// object: the cgroup namespace and the sysctls (chapter 01), the
+// rlimits and the OOM score (chapter 02). Each is checked now, so that
+// a bad one is a 400 at create rather than a failed start.
+func processOptions(o *image.RunOptions, h *container.HostConfig) error {
+	switch h.CgroupnsMode {
+	case "", "private":
+	case "host":
+		o.Config.HostCgroupns = true
+	default:
+		return invalid("invalid cgroup namespace mode: %s", h.CgroupnsMode)
+	}
+	keys := make([]string, 0, len(h.Sysctls))
+	for k := range h.Sysctls {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := namespace.CheckSysctl(k, h.NetworkMode.IsHost()); err != nil {
+			return invalid("%v", err)
+		}
+	}
+	o.Config.Sysctls = h.Sysctls
+	if err := cgroup.CheckOOMScoreAdj(h.OomScoreAdj); err != nil {
+		return invalid("%v", err)
+	}
+	o.OOMScoreAdj = h.OomScoreAdj
+	o.Ulimits = nil
+	for _, u := range h.Ulimits {
+		if u == nil {
+			continue
+		}
+		o.Ulimits = append(o.Ulimits, cgroup.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
+	}
+	if _, err := cgroup.Rlimits(o.Ulimits); err != nil {
+		return invalid("%v", err)
+	}
+	return nil
+}
+
 // filesystem is chapter 03's part: the user's environment (chapter 06
 // puts the image's under it), working directory, the size of /dev/shm
 // a read-only root and the --device nodes. The volumes are planMounts's.
@@ -476,6 +523,9 @@ func filesystem(cfg *container.Config, h *container.HostConfig) (rootfs.Options,
 		return o, invalid("the working directory '%s' is invalid, it needs to be an absolute path", o.Workdir)
 	}
 	o.ReadonlyRootfs = h.ReadonlyRootfs
+	// --privileged: chapter 03 turns its confinement off (every
+	// capability and device, no masked or read-only paths).
+	o.Privileged = h.Privileged
 	if h.ShmSize < 0 {
 		return o, invalid("SHM size can not be less than 0")
 	}
@@ -629,7 +679,8 @@ func capabilities(add, drop []string) ([]string, error) {
 
 // securityOpts reads --security-opt: no-new-privileges is supported;
 // "seccomp=unconfined" and "apparmor=unconfined" ask for what berth does
-// anyway (it has neither); anything else is refused.
+// anyway (it has neither); so does "label=disable" where the kernel has
+// no SELinux (selinuxEnabled); anything else is refused.
 func securityOpts(opts []string) (noNewPrivs bool, err error) {
 	for _, o := range opts {
 		key, value, hasValue := strings.Cut(o, "=")
@@ -647,15 +698,32 @@ func securityOpts(opts []string) (noNewPrivs bool, err error) {
 				return false, invalid("invalid --security-opt: %q", o)
 			}
 			noNewPrivs = b
-		case "seccomp", "apparmor":
+		case "seccomp":
 			if value != "unconfined" {
 				return false, invalid("--security-opt %s: berth has no %s profiles", o, key)
+			}
+		case "apparmor":
+			if value != "unconfined" {
+				return false, invalid("--security-opt %s: berth does not load AppArmor profiles (and this kernel has no AppArmor)", o)
+			}
+		case "label":
+			// SELinux labels: with no SELinux in the kernel there is
+			// nothing to label, and so nothing to disable.
+			if value != "disable" || selinuxEnabled() {
+				return false, invalid("--security-opt %s: berth does not apply SELinux labels", o)
 			}
 		default:
 			return false, invalid("invalid --security-opt: %q (berth supports no-new-privileges)", o)
 		}
 	}
 	return noNewPrivs, nil
+}
+
+// selinuxEnabled reports whether the kernel runs SELinux: it then
+// mounts selinuxfs, which this checks for.
+func selinuxEnabled() bool {
+	_, err := os.Stat("/sys/fs/selinux/enforce")
+	return err == nil
 }
 
 // logOptions reads --log-driver and --log-opt: berth's log is chapter

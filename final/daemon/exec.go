@@ -199,8 +199,14 @@ func (d *Daemon) execOptions(x *execProc, st shim.State) (nsenter.Options, error
 	if o.UID, o.GID, err = image.LookupUser([]string{fmt.Sprintf("/proc/%d/root", st.Pid)}, user); err != nil {
 		return o, invalid("%v", err)
 	}
+	if o.AdditionalGids, err = image.Groups([]string{fmt.Sprintf("/proc/%d/root", st.Pid)}, user, o.GID, rec.HostConfig.GroupAdd); err != nil {
+		return o, invalid("%v", err)
+	}
 	if o.Capabilities, err = capabilities(rec.HostConfig.CapAdd, rec.HostConfig.CapDrop); err != nil {
 		return o, err
+	}
+	if rec.HostConfig.Privileged {
+		o.Capabilities = rootfs.AllCapabilities() // as the container's command
 	}
 	if req.Privileged {
 		return o, invalid("berth does not run privileged exec processes")

@@ -123,6 +123,9 @@ type runSpec struct {
 	// USER), resolved at create.
 	UID uint32 `json:"uid,omitempty"`
 	GID uint32 `json:"gid,omitempty"`
+	// Groups are its supplementary groups: the user's in the image's
+	// /etc/group, and --group-add.
+	Groups []uint32 `json:"groups,omitempty"`
 	// Capabilities the command keeps: Docker's default set with
 	// --cap-add and --cap-drop applied; nil for the default set, empty
 	// for none (so no omitempty, as in chapter 03's InitSpec).
@@ -188,7 +191,7 @@ func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Proces
 		return nil, fmt.Errorf("container %s: unexpected spec %T from chapters 05 and 06", c.Name(), ctr.Spec)
 	}
 	spec.Command.Args = s.Args
-	spec.Command.UID, spec.Command.GID = s.UID, s.GID
+	spec.Command.UID, spec.Command.GID, spec.Command.Groups = s.UID, s.GID, s.Groups
 	spec.Capabilities = s.Capabilities
 	spec.NoNewPrivileges = s.NoNewPrivileges
 	if s.NetContainer != "" {

@@ -32,19 +32,14 @@ type unsupported struct {
 func checkUnsupported(cfg *container.Config, h *container.HostConfig) error {
 	r := &h.Resources
 	for _, u := range []unsupported{
-		{h.Privileged, "berth does not run privileged containers (--privileged)"},
 		{h.PidMode != "" && h.PidMode != "private", "--pid " + string(h.PidMode) + " is not supported: a container has its own PID namespace"},
 		{h.IpcMode != "" && h.IpcMode != "private" && h.IpcMode != "shareable", "--ipc " + string(h.IpcMode) + " is not supported: a container has its own IPC namespace"},
 		{h.UTSMode != "" && h.UTSMode != "private", "--uts " + string(h.UTSMode) + " is not supported: a container has its own UTS namespace"},
 		{h.UsernsMode != "" && h.UsernsMode != "host", "--userns " + string(h.UsernsMode) + " is not supported"},
-		{h.CgroupnsMode == "host", "--cgroupns host is not supported: a container has its own cgroup namespace"},
 		{h.Cgroup != "", "--cgroup (HostConfig.Cgroup) is not supported"},
 		{len(h.Links) > 0, "--link is not supported"},
 		{h.RestartPolicy.Name != "" && h.RestartPolicy.Name != "no", "restart policy " + strconv.Quote(string(h.RestartPolicy.Name)) + " is not supported: berth does not restart containers"},
 		{h.VolumeDriver != "" && h.VolumeDriver != "local", "volume driver " + strconv.Quote(h.VolumeDriver) + " is not supported: berth has the local driver"},
-		{len(h.GroupAdd) > 0, "--group-add is not supported"},
-		{h.OomScoreAdj != 0, "--oom-score-adj is not supported"},
-		{len(h.Sysctls) > 0, "--sysctl is not supported"},
 		{len(h.StorageOpt) > 0, "--storage-opt is not supported"},
 		{h.Runtime != "", "--runtime " + strconv.Quote(h.Runtime) + " is not supported: berth runs its containers itself"},
 		{h.Umask != nil, "Umask is not supported"},
@@ -62,7 +57,6 @@ func checkUnsupported(cfg *container.Config, h *container.HostConfig) error {
 		{r.MemorySwap > 0, "--memory-swap is not supported"},
 		{r.MemorySwappiness != nil && *r.MemorySwappiness != -1, "--memory-swappiness is not supported"},
 		{r.OomKillDisable != nil && *r.OomKillDisable, "--oom-kill-disable is not supported"},
-		{len(r.Ulimits) > 0, "--ulimit is not supported"},
 		{r.CPUCount != 0 || r.CPUPercent != 0 || r.IOMaximumIOps != 0 || r.IOMaximumBandwidth != 0, "--cpu-count, --cpu-percent, --io-maxiops and --io-maxbandwidth are Windows options"},
 		{cfg.Healthcheck != nil && !noHealthcheck(cfg.Healthcheck), "--health-cmd (a health check) is not supported: berth does not run health checks"},
 	} {

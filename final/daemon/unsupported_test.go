@@ -28,14 +28,6 @@ func TestOptionsBerthDoesNotApplyAreRefused(t *testing.T) {
 		set  func(*container.Config, *container.HostConfig)
 		want string
 	}{
-		{func(_ *container.Config, h *container.HostConfig) { h.GroupAdd = []string{"audio"} }, "--group-add"},
-		{func(_ *container.Config, h *container.HostConfig) { h.OomScoreAdj = 100 }, "--oom-score-adj"},
-		{func(_ *container.Config, h *container.HostConfig) {
-			h.Sysctls = map[string]string{"net.ipv4.ip_forward": "1"}
-		}, "--sysctl"},
-		{func(_ *container.Config, h *container.HostConfig) {
-			h.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 1, Hard: 1}}
-		}, "--ulimit"},
 		{func(_ *container.Config, h *container.HostConfig) { h.Runtime = "runc" }, "--runtime"},
 		{func(_ *container.Config, h *container.HostConfig) { h.UsernsMode = "private" }, "--userns"},
 		{func(_ *container.Config, h *container.HostConfig) { h.Umask = &ten }, "Umask"},
@@ -73,10 +65,6 @@ func TestOptionsBerthDoesNotApplyAreRefused(t *testing.T) {
 func TestOptionsBerthDoesNotApplyAreRefusedThroughTheCLI(t *testing.T) {
 	l := newLab(t)
 	for _, opt := range [][]string{
-		{"--ulimit", "nofile=10:10"},
-		{"--sysctl", "net.ipv4.ip_forward=1"},
-		{"--group-add", "audio"},
-		{"--oom-score-adj", "100"},
 		{"--cpu-shares", "512"},
 		{"--health-cmd", "true"},
 	} {
