@@ -61,6 +61,7 @@ type containerOptions struct {
 	stopTimeout int
 	readOnly    bool
 	privileged  bool
+	securityOpt listValue
 }
 
 // AddFlags declares the options on fs. -h is --hostname here, as in
@@ -103,6 +104,7 @@ func (o *containerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.stopTimeout, "stop-timeout", 0, "Timeout (in seconds) to stop a container")
 	fs.BoolVar(&o.readOnly, "read-only", false, "Mount the container's root filesystem as read only")
 	fs.BoolVar(&o.privileged, "privileged", false, "Give extended privileges to this container")
+	fs.Var(&o.securityOpt, "security-opt", "Security Options")
 }
 
 // containerSpec is what POST /containers/create takes.
@@ -184,6 +186,10 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 	if err != nil {
 		return nil, err
 	}
+	securityOpt, err := parseSecurityOpts(o.securityOpt)
+	if err != nil {
+		return nil, err
+	}
 
 	hc := &container.HostConfig{
 		Binds:           binds,
@@ -197,6 +203,7 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 		AutoRemove:      o.autoRemove,
 		ReadonlyRootfs:  o.readOnly,
 		Privileged:      o.privileged,
+		SecurityOpt:     securityOpt,
 		RestartPolicy:   container.RestartPolicy{Name: container.RestartPolicyDisabled},
 		Resources: container.Resources{
 			Memory:   int64(o.memory),

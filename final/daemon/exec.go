@@ -208,6 +208,13 @@ func (d *Daemon) execOptions(x *execProc, st shim.State) (nsenter.Options, error
 	if o.NoNewPrivileges, err = securityOpts(rec.HostConfig.SecurityOpt); err != nil {
 		return o, err
 	}
+	// The container's own profile, as its start resolved it (the
+	// daemon's default may have changed since).
+	var rs runSpec
+	if err := e.c.DecodeSpec(&rs); err != nil {
+		return o, err
+	}
+	o.Seccomp = rs.Run.FS.Seccomp
 	return o, nil
 }
 

@@ -185,6 +185,11 @@ func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Proces
 	spec.Command.UID, spec.Command.GID = s.UID, s.GID
 	spec.Capabilities = s.Capabilities
 	spec.NoNewPrivileges = s.NoNewPrivileges
+	// The filter depends on the capabilities: compiled again for these.
+	if err := spec.CompileSeccomp(o.FS.Seccomp); err != nil {
+		_ = ctr.Close()
+		return nil, err
+	}
 	if s.NetContainer != "" {
 		shareNameFiles(&spec, o.Layer.Root, c.ID(), s.NetContainer)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
+	"github.com/berth-project/berth/03-rootfs/seccomp"
 	"github.com/berth-project/berth/final/nsenter"
 )
 
@@ -65,6 +66,7 @@ func startContainer(t *testing.T, cfg namespace.Config, limits cgroup.Resources)
 		Spec:   cfg.NewSpec(id, []string{"sleep", "60"}),
 		Rootfs: rootfs.Spec{Root: root},
 	}
+	require.NoError(t, spec.CompileSeccomp(seccomp.Profile{}))
 	require.NoError(t, p.Release(spec))
 
 	// Exec makes sense once the container is set up: when init has

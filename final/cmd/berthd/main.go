@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/03-rootfs/seccomp"
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/daemon"
 	_ "github.com/berth-project/berth/final/nsenter" // exec: its constructor enters containers
@@ -63,6 +64,11 @@ func run(args []string) error {
 	fs.StringVar(&opts.Subnet, "subnet", "", "the default bridge's subnet (default 10.88.0.0/16)")
 	fs.BoolVar(&opts.KeepCgroupMount, "keep-cgroup-mount", false, "do not add favordynmods to the host's cgroup2 mount (slower container starts)")
 	fs.StringVar(&pidfile, "pidfile", "", "write the daemon's PID to this file")
+	fs.Func("seccomp-profile", "the containers' default seccomp profile: a JSON file, unconfined or builtin (default: Docker's)", func(arg string) error {
+		p, err := seccomp.ReadProfile(arg)
+		opts.SeccompProfile = p
+		return err
+	})
 	debug := fs.Bool("debug", false, "log every request")
 	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
