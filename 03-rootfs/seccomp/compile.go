@@ -118,7 +118,7 @@ func compile(p Profile, caps []string, goarch string) (*Filter, error) {
 	if s == nil {
 		return &Filter{Unconfined: true}, nil
 	}
-	flags, err := filterFlags(s.Flags)
+	flags, def, rules, err := parse(s)
 	if err != nil {
 		return nil, err
 	}
@@ -134,19 +134,37 @@ func compile(p Profile, caps []string, goarch string) (*Filter, error) {
 			enabled = append(enabled, a)
 		}
 	}
-	def, err := action(s.DefaultAction, s.DefaultErrnoRet)
-	if err != nil {
-		return nil, fmt.Errorf("seccomp profile: defaultAction: %w", err)
-	}
-	rules, err := flatten(s.Syscalls)
-	if err != nil {
-		return nil, err
-	}
 	prog, err := generate(enabled, rules, def)
 	if err != nil {
 		return nil, err
 	}
 	return &Filter{Caps: caps, Flags: flags, Program: prog}, nil
+}
+
+// parse reads the resolved profile: its flags, its default action's
+// return value, and its rules.
+func parse(s *specs.LinuxSeccomp) (flags uint, def uint32, rules []rule, err error) {
+	if flags, err = filterFlags(s.Flags); err != nil {
+		return 0, 0, nil, err
+	}
+	if def, err = action(s.DefaultAction, s.DefaultErrnoRet); err != nil {
+		return 0, 0, nil, fmt.Errorf("seccomp profile: defaultAction: %w", err)
+	}
+	if rules, err = flatten(s.Syscalls); err != nil {
+		return 0, 0, nil, err
+	}
+	return flags, def, rules, nil
+}
+
+// check reports what would make the profile fail to compile, whatever
+// the capabilities.
+func (p Profile) check() error {
+	s, err := p.rules(nil)
+	if err != nil || s == nil {
+		return err
+	}
+	_, _, _, err = parse(s)
+	return err
 }
 
 // Return values of a filter (SECCOMP_RET_*), with the data they carry in

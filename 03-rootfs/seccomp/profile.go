@@ -51,7 +51,7 @@ func ParseOption(value string) (Profile, error) {
 	}
 	p := Profile{JSON: value}
 	// Checked now, so that a bad profile fails the create, not the start.
-	if _, err := p.rules(nil); err != nil {
+	if err := p.check(); err != nil {
 		return Profile{}, err
 	}
 	return p, nil
