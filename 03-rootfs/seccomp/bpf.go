@@ -145,7 +145,7 @@ type span struct {
 
 // generate writes the program for the ABIs (native first).
 func generate(abis []abi, rules []rule, def uint32) (Program, error) {
-	a := &asm{}
+	a := &asm{ins: make([]insn, 0, 1024)}
 	var blocks []func()
 	a.load(offArch)
 	audits := []uint32{}
@@ -240,7 +240,9 @@ func (a *asm) tree(x abi, rules []rule, def uint32) []func() {
 }
 
 // search emits a binary search over spans, which cover every number
-// from spans[0].start on.
+// from spans[0].start on. A node is one conditional jump over its left
+// half to its right half, or, where the left half is longer than a
+// conditional jump reaches, a jump over a ja.
 func (a *asm) search(spans []span) {
 	if len(spans) == 1 {
 		if s := spans[0]; s.block != 0 {
@@ -252,25 +254,96 @@ func (a *asm) search(spans []span) {
 	}
 	mid := len(spans) / 2
 	right := a.newLabel()
-	a.farIf(unix.BPF_JGE, spans[mid].start, right)
+	if searchSize(spans[:mid]) <= 255 {
+		a.jump(jge, spans[mid].start, right, 0)
+	} else {
+		a.farIf(jge, spans[mid].start, right)
+	}
 	a.search(spans[:mid])
 	a.mark(right)
 	a.search(spans[mid:])
+}
+
+// searchSize is the number of instructions search emits for spans.
+func searchSize(spans []span) int {
+	if len(spans) == 1 {
+		return 1
+	}
+	mid := len(spans) / 2
+	left := searchSize(spans[:mid])
+	node := 1
+	if left > 255 {
+		node = 2
+	}
+	return node + left + searchSize(spans[mid:])
 }
 
 // block emits the argument checks of one syscall: its rules in order,
 // the first whose conditions all hold decides; if none does, def.
 func (a *asm) block(l label, e entry, args32 bool, def uint32) {
 	a.mark(l)
-	for _, r := range e.rules {
+	for i := 0; i < len(e.rules); {
+		if n := equalSet(e.rules[i:]); n > 1 {
+			a.set(e.rules[i:i+n], args32)
+			i += n
+			continue
+		}
+		r := e.rules[i]
 		fail := a.newLabel()
 		for _, c := range r.conds {
 			a.cond(c.Index, c.Op, c.Value, c.ValueTwo, args32, fail)
 		}
 		a.ret(r.ret)
 		a.mark(fail)
+		i++
 	}
 	a.ret(def)
+}
+
+// equalSet counts the rules at the start of rules that test the same
+// argument for equality with values of the same high word, and return
+// the same: Docker's socket rules, one per address family. Together they
+// are a test of membership in a set: one load, then one jeq per value.
+func equalSet(rules []rule) int {
+	is := func(r rule) bool { return len(r.conds) == 1 && r.conds[0].Op == specs.OpEqualTo }
+	if !is(rules[0]) {
+		return 0
+	}
+	first := rules[0].conds[0]
+	n := 1
+	// At most 200, so that every jeq reaches the ret at the end.
+	for n < len(rules) && n < 200 && is(rules[n]) && rules[n].ret == rules[0].ret &&
+		rules[n].conds[0].Index == first.Index && rules[n].conds[0].Value>>32 == first.Value>>32 {
+		n++
+	}
+	return n
+}
+
+// set emits a set of equalSet's rules: if the argument is one of their
+// values, return what they return; else go on after them.
+func (a *asm) set(rules []rule, args32 bool) {
+	c := rules[0].conds[0]
+	lo := offArgs + 8*uint32(c.Index)
+	vhi := uint32(c.Value >> 32)
+	if args32 && vhi != 0 {
+		return // a 32-bit argument is none of these values
+	}
+	fail, match := a.newLabel(), a.newLabel()
+	if !args32 {
+		a.load(lo + 4)
+		a.jump(jeq, vhi, 0, fail)
+	}
+	a.load(lo)
+	for i, r := range rules {
+		if i == len(rules)-1 {
+			a.jump(jeq, uint32(r.conds[0].Value), 0, fail)
+		} else {
+			a.jump(jeq, uint32(r.conds[0].Value), match, 0)
+		}
+	}
+	a.mark(match)
+	a.ret(rules[0].ret)
+	a.mark(fail)
 }
 
 // Comparison operators, as BPF tests them: only "==", ">" and ">=" exist,

@@ -1,7 +1,9 @@
 package seccomp
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -44,10 +46,20 @@ func (p Program) MarshalJSON() ([]byte, error) {
 	return json.Marshal(raw)
 }
 
-// UnmarshalJSON decodes MarshalJSON's encoding.
+// UnmarshalJSON decodes MarshalJSON's encoding. The container's init
+// does it at each start: base64 without escapes, as encoding/json
+// writes it, is decoded directly, without a second pass of the JSON
+// decoder over 8 KB.
 func (p *Program) UnmarshalJSON(data []byte) error {
 	var raw []byte
-	if err := json.Unmarshal(data, &raw); err != nil {
+	if n := len(data); n >= 2 && data[0] == '"' && data[n-1] == '"' && bytes.IndexByte(data, '\\') < 0 {
+		raw = make([]byte, base64.StdEncoding.DecodedLen(n-2))
+		m, err := base64.StdEncoding.Decode(raw, data[1:n-1])
+		if err != nil {
+			return fmt.Errorf("seccomp program: %w", err)
+		}
+		raw = raw[:m]
+	} else if err := json.Unmarshal(data, &raw); err != nil {
 		return fmt.Errorf("seccomp program: %w", err)
 	}
 	if len(raw)%8 != 0 {
@@ -300,18 +312,21 @@ type entry struct {
 // architecture). An unconditional rule wins over conditional ones for
 // the same syscall, as in libseccomp.
 func (a abi) entries(rules []rule) []entry {
-	byNr := map[uint32]*entry{}
+	out := make([]entry, 0, len(rules))
+	byNr := make(map[uint32]int, len(rules))
 	for _, r := range rules {
 		n, ok := a.table[r.name]
 		if !ok {
 			continue
 		}
 		n += a.offset
-		e := byNr[n]
-		if e == nil {
-			e = &entry{nr: n}
-			byNr[n] = e
+		i, ok := byNr[n]
+		if !ok {
+			i = len(out)
+			byNr[n] = i
+			out = append(out, entry{nr: n})
 		}
+		e := &out[i]
 		switch {
 		case e.fixed: // an unconditional rule came first: it decides
 		case len(r.conds) == 0:
@@ -319,10 +334,6 @@ func (a abi) entries(rules []rule) []entry {
 		default:
 			e.rules = append(e.rules, r)
 		}
-	}
-	out := make([]entry, 0, len(byNr))
-	for _, e := range byNr {
-		out = append(out, *e)
 	}
 	slices.SortFunc(out, func(x, y entry) int { return cmp.Compare(x.nr, y.nr) })
 	return out

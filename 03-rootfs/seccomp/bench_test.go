@@ -1,0 +1,111 @@
+package seccomp
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// BenchmarkCompile is what a container's start pays for its filter on
+// the host: cold, Docker's profile resolved by moby's code and compiled;
+// cached, a lookup by the profile and the capabilities.
+func BenchmarkCompile(b *testing.B) {
+	b.Run("cold", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := compile(Profile{}, defaultCaps, runtime.GOARCH); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Compile(Profile{}, defaultCaps); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkSpecJSON is the filter's share of the spec: encoded on the
+// host, decoded by the container's init.
+func BenchmarkSpecJSON(b *testing.B) {
+	f, err := Compile(Profile{}, defaultCaps)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := json.Marshal(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encode", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = json.Marshal(f)
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		for b.Loop() {
+			var g Filter
+			if err := json.Unmarshal(data, &g); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// loadTimeEnv asks the test binary to load Docker's filter once and
+// print how long seccomp(2) took: a process can stack only a few dozen
+// filters, so each load is timed in a process of its own.
+const loadTimeEnv = "BERTH_SECCOMP_BENCH_LOAD"
+
+func init() {
+	if os.Getenv(loadTimeEnv) == "" {
+		return
+	}
+	f, err := Compile(Profile{}, defaultCaps)
+	if err == nil {
+		err = unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	}
+	if err != nil {
+		println(err.Error())
+		os.Exit(3)
+	}
+	start := time.Now()
+	err = f.Load()
+	d := time.Since(start)
+	if err != nil {
+		println(err.Error())
+		os.Exit(3)
+	}
+	os.Stdout.WriteString(strconv.FormatInt(d.Nanoseconds(), 10) + "\n")
+	os.Exit(0)
+}
+
+// BenchmarkLoad is the container's init's share: installing the filter
+// with seccomp(2), on all threads (TSYNC). The metric ns/load is the
+// syscall alone, measured in a fresh process each time.
+func BenchmarkLoad(b *testing.B) {
+	var total time.Duration
+	n := 0
+	for b.Loop() {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), loadTimeEnv+"=1")
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatal(err)
+		}
+		ns, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += time.Duration(ns)
+		n++
+	}
+	b.ReportMetric(float64(total.Nanoseconds())/float64(n), "ns/load")
+}
