@@ -18,8 +18,8 @@ import (
 //	ld  nr
 //	jge 0x40000000        -> x32 tree        __X32_SYSCALL_BIT
 //	x86_64 tree:          a binary search over ranges of numbers
-//	jge 200 -> R
-//	  jge 100 -> ...
+//	jge 200 -> R          (one jump over the left half, or a jump
+//	  jge 100 -> ...       over a ja where the half is too long)
 //	  ...   ret ALLOW     (a range of allowed syscalls: 0-8, say)
 //	R: ...  ret ERRNO|EPERM   (keyctl, add_key: not in the profile)
 //	        ja  clone's rules
@@ -29,8 +29,8 @@ import (
 //	...
 //
 // A search over ranges, rather than one jeq per syscall, keeps both the
-// program and the path short: Docker's 350 allowed syscalls fall into
-// some 70 ranges, so a syscall passes about 7 tests.
+// program and the path short: Docker's 306 allowed x86_64 syscalls fall
+// into some 65 ranges, so a syscall passes about 7 tests.
 
 // label is a place in the program, known before its address is.
 // Label 0 is "the next instruction".
