@@ -25,7 +25,8 @@ import (
 //	        ja  clone's rules
 //	        ret ERRNO|ENOSYS  (above every syscall the profile knows)
 //	clone's rules:        one block per syscall with argument checks
-//	ld  args[0] low; and 0x7e020000; jeq 0 -> ok, else next rule
+//	ld  args[0] high; and 0;          jeq 0, else next rule
+//	ld  args[0] low;  and 0x7e020000; jeq 0 -> ret ALLOW, else next rule
 //	...
 //
 // A search over ranges, rather than one jeq per syscall, keeps both the
