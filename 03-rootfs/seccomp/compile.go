@@ -2,7 +2,6 @@ package seccomp
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -335,6 +334,17 @@ func (a abi) entries(rules []rule) []entry {
 			e.rules = append(e.rules, r)
 		}
 	}
-	slices.SortFunc(out, func(x, y entry) int { return cmp.Compare(x.nr, y.nr) })
-	return out
+	// Sorted through an index of plain numbers: moving the entries
+	// themselves, which hold slices, costs the garbage collector's write
+	// barriers at every swap.
+	order := make([]uint64, len(out))
+	for i, e := range out {
+		order[i] = uint64(e.nr)<<32 | uint64(i)
+	}
+	slices.Sort(order)
+	sorted := make([]entry, len(out))
+	for i, k := range order {
+		sorted[i] = out[uint32(k)]
+	}
+	return sorted
 }
