@@ -12,6 +12,9 @@ import (
 // ("seccomp=" and the compacted file), because the daemon may run on
 // another machine. The other options go to the daemon as they are.
 func parseSecurityOpts(opts []string) ([]string, error) {
+	if len(opts) == 0 {
+		return nil, nil // as docker sends it: inspect shows null
+	}
 	out := make([]string, 0, len(opts))
 	for _, o := range opts {
 		key, value, ok := strings.Cut(o, "=")
