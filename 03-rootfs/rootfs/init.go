@@ -105,7 +105,9 @@ func Init() int { return namespace.InitWith[InitSpec]() }
 // (prctl and capset for the drop, setgroups/setuid for -u, ioctl for a
 // terminal, execve) must be allowed by the profile. Docker's is; a
 // custom profile that refuses execve makes the start fail, as with
-// Docker.
+// Docker. (When no_new_privs is asked for, runc loads the filter later,
+// just before execve, so that a custom profile needs to allow less;
+// berth keeps one place for both.)
 func (s *InitSpec) Enter() error {
 	if err := Enter(s.Rootfs); err != nil {
 		return err

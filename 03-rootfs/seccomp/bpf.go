@@ -231,6 +231,8 @@ func (a *asm) tree(x abi, rules []rule, def uint32) []func() {
 	// than the profile. runc answers ENOSYS there, not the default
 	// EPERM: a C library that tries a new syscall (clone3, openat2)
 	// falls back to the old one on ENOSYS, but gives up on EPERM.
+	// (runc adds this only for the ABIs a profile lists, and not when
+	// the default is already ENOSYS; here every filtered ABI has it.)
 	tail := def
 	if def != retAllow && def != retLog {
 		tail = retErrno | uint32(unix.ENOSYS)
