@@ -318,6 +318,35 @@ func TestS37_ExecCapabilities(t *testing.T) {
 	})
 }
 
+// TestExecSeccomp: an exec runs under the container's filter, compiled
+// for its capabilities, as the container's own command does: Docker's
+// profile by default (unshare -U refused), none with Unconfined, and
+// CAP_SYS_ADMIN opens unshare.
+func TestExecSeccomp(t *testing.T) {
+	t.Parallel()
+	c := startContainer(t, namespace.Config{}, cgroup.Resources{})
+	const script = "grep Seccomp: /proc/self/status; unshare -U true 2>/dev/null && echo unshared || echo refused"
+	tests := []struct {
+		name    string
+		profile seccomp.Profile
+		caps    []string
+		want    string
+	}{
+		{"default", seccomp.Profile{}, nil, "Seccomp:\t2\nrefused\n"},
+		{"unconfined", seccomp.Unconfined, nil, "Seccomp:\t0\nunshared\n"},
+		{"CAP_SYS_ADMIN", seccomp.Profile{}, append([]string{"CAP_SYS_ADMIN"}, rootfs.DefaultCapabilities...), "Seccomp:\t2\nunshared\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := c.options("sh", "-c", script)
+			opts.Seccomp, opts.Capabilities = tt.profile, tt.caps
+			res := run(t, opts)
+			require.Equal(t, 0, res.Status, res.Stderr)
+			assert.Equal(t, tt.want, res.Stdout)
+		})
+	}
+}
+
 // TestS37_ExecWorkdirEnvStdin: -w, -e and -i.
 func TestS37_ExecWorkdirEnvStdin(t *testing.T) {
 	t.Parallel()
