@@ -271,3 +271,50 @@ func TestFilterJSON(t *testing.T) {
 	require.NoError(t, err)
 	assert.Same(t, f, same, "the same capabilities in another order: the cached filter")
 }
+
+// TestEveryNumber checks the binary search against the profile for every
+// syscall number of every ABI, not a sample: a syscall the profile
+// allows without conditions is allowed, one it does not name is refused
+// with EPERM (ENOSYS above the highest it names), for Docker's default
+// capabilities and with CAP_SYS_ADMIN.
+func TestEveryNumber(t *testing.T) {
+	all, err := abis("amd64")
+	require.NoError(t, err)
+	for _, caps := range [][]string{defaultCaps, withSysAdmin} {
+		s, err := Profile{}.rules(caps)
+		require.NoError(t, err)
+		_, def, rules, err := parse(s)
+		require.NoError(t, err)
+		f, err := compile(Profile{}, caps, "amd64")
+		require.NoError(t, err)
+		for _, x := range all {
+			want := map[uint32]uint32{}
+			var highest uint32
+			for _, e := range x.entries(rules) {
+				highest = max(highest, e.nr)
+				if e.fixed {
+					want[e.nr] = e.ret
+				}
+			}
+			conditional := map[uint32]bool{}
+			for _, e := range x.entries(rules) {
+				conditional[e.nr] = !e.fixed
+			}
+			for n := x.offset; n < x.offset+600; n++ {
+				if conditional[n] {
+					continue // the tables above test their arguments
+				}
+				expect, ok := want[n]
+				switch {
+				case ok:
+				case n > highest:
+					expect = enosys
+				default:
+					expect = def
+				}
+				got := run(t, f.Program, call{arch: x.audit, nr: n})
+				require.Equal(t, fmt.Sprintf("%#x", expect), fmt.Sprintf("%#x", got), "%s syscall %d, caps %v", x.name, n-x.offset, caps)
+			}
+		}
+	}
+}
