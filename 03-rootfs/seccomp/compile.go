@@ -80,7 +80,7 @@ const (
 	offArgs = 16 // __u64 args[6]; on x86 the low half comes first
 )
 
-// x32BIT marks a syscall of the x32 ABI (__X32_SYSCALL_BIT): x32 and
+// x32Bit marks a syscall of the x32 ABI (__X32_SYSCALL_BIT): x32 and
 // x86_64 share AUDIT_ARCH_X86_64 and differ only by this bit.
 const x32Bit = 0x40000000
 
@@ -89,13 +89,11 @@ const maxInsns = 4096
 
 // abi is one syscall ABI a filter handles.
 type abi struct {
-	name    specs.Arch        // as profiles name it
-	audit   uint32            // AUDIT_ARCH_* the kernel reports
-	table   map[string]uint32 // syscall numbers
-	offset  uint32            // added to every number (x32's bit)
-	args32  bool              // arguments are 32 bits wide
-	enosys  uint32            // numbers above the table's are new syscalls
-	defined bool
+	name   specs.Arch        // as profiles name it
+	audit  uint32            // AUDIT_ARCH_* the kernel reports
+	table  map[string]uint32 // syscall numbers
+	offset uint32            // added to every number (x32's bit)
+	args32 bool              // arguments are 32 bits wide
 }
 
 // abis are the ABIs of the host's architecture, native first. On an
@@ -264,7 +262,7 @@ func flatten(calls []specs.LinuxSyscall) ([]rule, error) {
 			if a.Index > 5 {
 				return nil, fmt.Errorf("seccomp profile: syscalls %s: argument index %d: a syscall has 6", strings.Join(c.Names, ","), a.Index)
 			}
-			if _, err := compare(a.Op); err != nil {
+			if err := checkOperator(a.Op); err != nil {
 				return nil, fmt.Errorf("seccomp profile: syscalls %s: %w", strings.Join(c.Names, ","), err)
 			}
 			repeated = repeated || seen[a.Index]
@@ -286,14 +284,14 @@ func flatten(calls []specs.LinuxSyscall) ([]rule, error) {
 	return out, nil
 }
 
-// compare checks an operator's name.
-func compare(op specs.LinuxSeccompOperator) (specs.LinuxSeccompOperator, error) {
+// checkOperator checks an operator's name.
+func checkOperator(op specs.LinuxSeccompOperator) error {
 	switch op {
 	case specs.OpEqualTo, specs.OpNotEqual, specs.OpLessThan, specs.OpLessEqual,
 		specs.OpGreaterThan, specs.OpGreaterEqual, specs.OpMaskedEqual:
-		return op, nil
+		return nil
 	}
-	return "", fmt.Errorf("unknown operator %q", op)
+	return fmt.Errorf("unknown operator %q", op)
 }
 
 // entry is what one syscall number does: return ret at once (fixed),

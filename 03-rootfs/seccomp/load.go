@@ -77,8 +77,8 @@ func (f *Filter) Load() error {
 	if f.Unconfined {
 		return nil
 	}
-	if len(f.Program) == 0 {
-		return errors.New("seccomp: empty program")
+	if len(f.Program) == 0 || len(f.Program) > maxInsns {
+		return fmt.Errorf("seccomp: a program of %d instructions (the kernel takes 1 to %d)", len(f.Program), maxInsns)
 	}
 	prog := unix.SockFprog{Len: uint16(len(f.Program)), Filter: &f.Program[0]}
 	flags := f.Flags | unix.SECCOMP_FILTER_FLAG_TSYNC
