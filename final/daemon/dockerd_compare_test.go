@@ -22,8 +22,25 @@ import (
 // Every container gets --dns 127.0.0.1: a name neither engine knows is
 // forwarded there (nothing answers), never to the host's resolvers.
 func TestSameAsDockerd_VolumesNetworksAndNames(t *testing.T) {
+	l := newLab(t)
+	d := labtest.StartDockerd(t)
+	_, err := d.Run("import", labtest.BusyboxRootfs(t)+".tar", "busybox")
+	require.NoError(t, err)
+	engines := []struct {
+		name string
+		run  func(args ...string) (string, error)
+	}{
+		{"berthd", func(args ...string) (string, error) {
+			out, errOut, code := l.docker("", args...)
+			if code != 0 {
+				return out, errors.New(errOut)
+			}
+			return out, nil
+		}},
+		{"dockerd", d.Run},
+	}
 	results := map[string][]string{}
-	for _, e := range bothEngines(t) {
+	for _, e := range engines {
 		must := func(args ...string) string {
 			t.Helper()
 			out, err := e.run(args...)
@@ -64,29 +81,4 @@ func TestSameAsDockerd_VolumesNetworksAndNames(t *testing.T) {
 		results[e.name] = got
 	}
 	assert.Equal(t, results["dockerd"], results["berthd"])
-}
-
-// engine is a docker CLI bound to one daemon, for comparisons.
-type engine struct {
-	name string
-	run  func(args ...string) (string, error)
-}
-
-// bothEngines starts a berthd lab and a private dockerd, each with the
-// course's busybox as busybox, and returns the docker CLI of each.
-func bothEngines(t *testing.T) []engine {
-	l := newLab(t)
-	d := labtest.StartDockerd(t)
-	_, err := d.Run("import", labtest.BusyboxRootfs(t)+".tar", "busybox")
-	require.NoError(t, err)
-	return []engine{
-		{"berthd", func(args ...string) (string, error) {
-			out, errOut, code := l.docker("", args...)
-			if code != 0 {
-				return out, errors.New(errOut)
-			}
-			return out, nil
-		}},
-		{"dockerd", d.Run},
-	}
 }

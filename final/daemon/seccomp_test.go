@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/03-rootfs/seccomp"
 	"github.com/berth-project/berth/03-rootfs/seccomp/seccomptest"
 )
@@ -30,7 +32,24 @@ const customProfile = `{
 // the default profile, seccomp=unconfined, a profile file and
 // --cap-add SYS_ADMIN, and in an exec; both engines must answer alike.
 func TestSeccomp_SameAsDockerd(t *testing.T) {
-	engines := bothEngines(t)
+	// The same two engines as TestSameAsDockerd_VolumesNetworksAndNames.
+	l := newLab(t)
+	d := labtest.StartDockerd(t)
+	_, err := d.Run("import", labtest.BusyboxRootfs(t)+".tar", "busybox")
+	require.NoError(t, err)
+	engines := []struct {
+		name string
+		run  func(args ...string) (string, error)
+	}{
+		{"berthd", func(args ...string) (string, error) {
+			out, errOut, code := l.docker("", args...)
+			if code != 0 {
+				return out, errors.New(errOut)
+			}
+			return out, nil
+		}},
+		{"dockerd", d.Run},
+	}
 	probe := seccomptest.Probe(t)
 	profile := filepath.Join(t.TempDir(), "profile.json")
 	require.NoError(t, os.WriteFile(profile, []byte(customProfile), 0o644))
