@@ -106,6 +106,19 @@
 // them back. The result, as /proc/self/status shows it, is Docker's
 // CapEff: 00000000a80425fb.
 //
+// # The syscall filter
+//
+// Just before the capability drop, InitSpec.Enter loads the container's
+// seccomp filter (package seccomp, beside this one): Docker's profile,
+// compiled on the host for the capabilities the command keeps, since
+// some syscalls are allowed only with a capability. It goes in before
+// the drop because installing a filter needs CAP_SYS_ADMIN unless
+// no_new_privs is set, which Docker does not set by default.
+//
+//	Enter: mounts, pivot_root ─► seccomp filter ─► drop capabilities ─► execve
+//	       (needs CAP_SYS_ADMIN)  (needs it too)    (capset: allowed by
+//	                                                 the filter)
+//
 // # Privileged: the walls taken down
 //
 // Spec.Privileged (docker run --privileged) turns all of the above off:

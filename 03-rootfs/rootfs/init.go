@@ -1,11 +1,15 @@
 package rootfs
 
 import (
+	"errors"
 	"flag"
+	"fmt"
 	"os"
+	"slices"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/02-cgroups/cgroup"
+	"github.com/berth-project/berth/03-rootfs/seccomp"
 )
 
 // InitSpec is what a chapter 03 container's init reads: chapter 01's spec
@@ -22,6 +26,71 @@ type InitSpec struct {
 	// NoNewPrivileges sets no_new_privs: setuid binaries and file
 	// capabilities cannot raise the command's privileges.
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// Seccomp is the syscall filter, compiled on the host for exactly
+	// Capabilities (CompileSeccomp): the init only loads it. Nil is an
+	// error, not "no filter": a container without one says so with
+	// seccomp.Unconfined.
+	Seccomp *seccomp.Filter `json:"seccomp"`
+}
+
+// CompileSeccomp compiles profile for the capabilities the command
+// keeps, and sets Seccomp. Call it again after changing Capabilities:
+// Docker's profile allows some syscalls only with a capability (mount
+// with CAP_SYS_ADMIN), and Enter refuses a filter made for others.
+//
+// A privileged container (Spec.Privileged) gets no filter, whatever the
+// profile, as with Docker: it keeps every capability, and a filter
+// would only pretend to confine it.
+func (s *InitSpec) CompileSeccomp(profile seccomp.Profile) error {
+	if s.Rootfs.Privileged {
+		profile = seccomp.Profile{Unconfined: true}
+	}
+	caps, err := s.keptCapabilities()
+	if err != nil {
+		return err
+	}
+	f, err := seccomp.Compile(profile, caps)
+	if err != nil {
+		return err
+	}
+	s.Seccomp = f
+	return nil
+}
+
+// keptCapabilities are the names of the capabilities the command keeps,
+// as CapabilityName spells them.
+func (s *InitSpec) keptCapabilities() ([]string, error) {
+	caps := s.Capabilities
+	if caps == nil {
+		caps = DefaultCapabilities
+	}
+	out := make([]string, len(caps))
+	for i, c := range caps {
+		n, err := ParseCapability(c)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = CapabilityName(n)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// loadSeccomp installs the container's filter (see Enter for when).
+func (s *InitSpec) loadSeccomp() error {
+	if s.Seccomp == nil {
+		return errors.New("seccomp: the spec has no filter (seccomp.Unconfined runs a container without one)")
+	}
+	if !s.Seccomp.Unconfined {
+		caps, err := s.keptCapabilities()
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(caps, s.Seccomp.Caps) {
+			return fmt.Errorf("seccomp: the filter was compiled for capabilities %v, the command keeps %v", s.Seccomp.Caps, caps)
+		}
+	}
+	return s.Seccomp.Load()
 }
 
 // Init is the container side of chapter 03: chapter 01's, with the root
@@ -30,15 +99,34 @@ func Init() int { return namespace.InitWith[InitSpec]() }
 
 // Enter is chapter 03's part of the container side, for Init and for the
 // inits of later chapters: switch to the root filesystem, then give up
-// the privileges a container does not get.
+// the privileges a container does not get: the syscall filter, then the
+// capabilities.
+//
+// The filter comes after the mounts, which it would refuse (mount needs
+// CAP_SYS_ADMIN, so Docker's profile leaves it out), and before the
+// capability drop. The kernel installs a filter only for a process that
+// has CAP_SYS_ADMIN or no_new_privs set; Docker does not set no_new_privs
+// by default (it would break setuid programs such as su), so, as runc
+// does, the filter goes in while the init still has every capability.
+// From then on the init itself runs under the filter: what it still does
+// (prctl and capset for the drop, setgroups/setuid for -u, ioctl for a
+// terminal, execve) must be allowed by the profile. Docker's is; a
+// custom profile that refuses execve makes the start fail, as with
+// Docker. (When no_new_privs is asked for, runc loads the filter later,
+// just before execve, so that a custom profile needs to allow less;
+// berth keeps one place for both.)
 func (s *InitSpec) Enter() error {
 	if err := Enter(s.Rootfs); err != nil {
 		return err
 	}
 	// The program's AfterEnter (chapter 07's terminal) runs now, in the
-	// finished root but before the capabilities go: it binds the
-	// terminal onto /dev/console, which takes CAP_SYS_ADMIN.
+	// finished root but before the filter and the capability drop: it
+	// binds the terminal onto /dev/console, which takes CAP_SYS_ADMIN
+	// and a mount(2) that the container's filter refuses.
 	if err := namespace.RunAfterEnter(); err != nil {
+		return err
+	}
+	if err := s.loadSeccomp(); err != nil {
 		return err
 	}
 	caps := s.Capabilities
@@ -58,10 +146,13 @@ func (s *InitSpec) Enter() error {
 }
 
 // Options are chapter 03's flags: --rootfs, -v, --tmpfs, --shm-size, -e, -w,
-// --read-only, --privileged and --device.
+// --read-only, --privileged, --device and --seccomp.
 type Options struct {
 	Spec
 	Env EnvList
+	// Seccomp is the syscall filter's profile; the zero Profile is
+	// Docker's default.
+	Seccomp seccomp.Profile `json:"seccomp,omitzero"`
 }
 
 // AddFlags registers chapter 03's flags on fs.
@@ -75,6 +166,11 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.ReadonlyRootfs, "read-only", false, "mount the root filesystem read-only")
 	fs.BoolVar(&o.Privileged, "privileged", false, "turn the confinement off: every capability and device, writable /sys and /proc/sys")
 	fs.Var((*DeviceList)(&o.Devices), "device", "give the container a host device: HOST[:CONTAINER][:rwm] (repeatable)")
+	fs.Func("seccomp", "the syscall filter: a profile in Docker's JSON format, unconfined or builtin (default: Docker's)", func(arg string) error {
+		p, err := seccomp.ReadProfile(arg)
+		o.Seccomp = p
+		return err
+	})
 }
 
 // InitSpec checks the options and adds them to a chapter 01 spec: the
@@ -91,7 +187,13 @@ func (o *Options) InitSpec(base namespace.Spec) (InitSpec, error) {
 		return InitSpec{}, err
 	}
 	base.Command.Dir = o.Workdir
-	return InitSpec{Spec: base, Rootfs: o.Spec}, nil
+	spec := InitSpec{Spec: base, Rootfs: o.Spec}
+	// For the default capabilities; a caller that changes them compiles
+	// again (the filter is cached per capability set).
+	if err := spec.CompileSeccomp(o.Seccomp); err != nil {
+		return InitSpec{}, err
+	}
+	return spec, nil
 }
 
 // RunOptions are the flags of chapter 03's run: chapter 02's and the root

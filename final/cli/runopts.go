@@ -115,8 +115,9 @@ func (h *hardening) apply(hc *container.HostConfig) error {
 	hc.GroupAdd = h.groupAdd
 	hc.CgroupnsMode = container.CgroupnsMode(h.cgroupns)
 	hc.UsernsMode = container.UsernsMode(h.userns)
-	hc.SecurityOpt = h.securityOpt
-	return nil
+	var err error
+	hc.SecurityOpt, err = parseSecurityOpts(h.securityOpt)
+	return err
 }
 
 // AddFlags declares the options on fs. -h is --hostname here, as in

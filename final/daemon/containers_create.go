@@ -22,6 +22,7 @@ import (
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
+	"github.com/berth-project/berth/03-rootfs/seccomp"
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/05-network/dns"
 	"github.com/berth-project/berth/05-network/network"
@@ -316,6 +317,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		return fail(err)
 	}
 	if spec.NoNewPrivileges, err = securityOpts(host.SecurityOpt); err != nil {
+		return fail(err)
+	}
+	if o.FS.Seccomp, err = seccompProfile(host.SecurityOpt, d.opts.SeccompProfile); err != nil {
 		return fail(err)
 	}
 	plan, err := d.planMounts(&cfg, &host)
@@ -678,9 +682,9 @@ func capabilities(add, drop []string) ([]string, error) {
 }
 
 // securityOpts reads --security-opt: no-new-privileges is supported;
-// "seccomp=unconfined" and "apparmor=unconfined" ask for what berth does
-// anyway (it has neither); so does "label=disable" where the kernel has
-// no SELinux (selinuxEnabled); anything else is refused.
+// seccomp= is seccompProfile's; "apparmor=unconfined" asks for what
+// berth does anyway (it has no AppArmor); so does "label=disable" where
+// the kernel has no SELinux (selinuxEnabled); anything else is refused.
 func securityOpts(opts []string) (noNewPrivs bool, err error) {
 	for _, o := range opts {
 		key, value, hasValue := strings.Cut(o, "=")
@@ -699,6 +703,7 @@ func securityOpts(opts []string) (noNewPrivs bool, err error) {
 			}
 			noNewPrivs = b
 		case "seccomp":
+			// seccompProfile's.
 			if value != "unconfined" {
 				return false, invalid("--security-opt %s: berth has no %s profiles", o, key)
 			}
@@ -724,6 +729,27 @@ func securityOpts(opts []string) (noNewPrivs bool, err error) {
 func selinuxEnabled() bool {
 	_, err := os.Stat("/sys/fs/selinux/enforce")
 	return err == nil
+}
+
+// seccompProfile is the container's seccomp profile: --security-opt
+// seccomp=unconfined, =builtin or =JSON (the docker CLI sends the
+// profile's content, and inspect shows it so), else the daemon's.
+func seccompProfile(opts []string, daemonDefault seccomp.Profile) (seccomp.Profile, error) {
+	p := daemonDefault
+	for _, o := range opts {
+		value, ok := strings.CutPrefix(o, "seccomp=")
+		if !ok {
+			value, ok = strings.CutPrefix(o, "seccomp:")
+		}
+		if !ok {
+			continue
+		}
+		var err error
+		if p, err = seccomp.ParseOption(value); err != nil {
+			return p, invalid("--security-opt seccomp: %v", err)
+		}
+	}
+	return p, nil
 }
 
 // logOptions reads --log-driver and --log-opt: berth's log is chapter

@@ -15,6 +15,7 @@ import (
 	"github.com/moby/moby/api/types/system"
 
 	"github.com/berth-project/berth/02-cgroups/cgroup"
+	"github.com/berth-project/berth/03-rootfs/seccomp"
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/04-cow-layers/volume"
 	"github.com/berth-project/berth/06-images/image"
@@ -68,6 +69,10 @@ type Options struct {
 	// (dockerd's --userns-remap): "default" (the user berthremap,
 	// created if missing) or USER[:GROUP]. Empty: no remapping.
 	UsernsRemap string
+	// SeccompProfile is the profile of containers that do not choose
+	// one with --security-opt seccomp= (dockerd's --seccomp-profile);
+	// the zero Profile is Docker's default.
+	SeccompProfile seccomp.Profile
 }
 
 // Defaults for Options.

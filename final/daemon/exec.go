@@ -18,6 +18,7 @@ import (
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
+	"github.com/berth-project/berth/03-rootfs/seccomp"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/nsenter"
@@ -213,6 +214,16 @@ func (d *Daemon) execOptions(x *execProc, st shim.State) (nsenter.Options, error
 	}
 	if o.NoNewPrivileges, err = securityOpts(rec.HostConfig.SecurityOpt); err != nil {
 		return o, err
+	}
+	// The container's own profile, as its start resolved it (the
+	// daemon's default may have changed since).
+	var rs runSpec
+	if err := e.c.DecodeSpec(&rs); err != nil {
+		return o, err
+	}
+	o.Seccomp = rs.Run.FS.Seccomp
+	if rec.HostConfig.Privileged {
+		o.Seccomp = seccomp.Profile{Unconfined: true} // as its command runs
 	}
 	return o, nil
 }

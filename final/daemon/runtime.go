@@ -9,6 +9,8 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/03-rootfs/rootfs"
+	"github.com/berth-project/berth/03-rootfs/seccomp"
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/06-images/image"
@@ -49,7 +51,11 @@ var Runtime = shim.Runtime{
 //     code's first page faults, the Go runtime's first thread locked to
 //     a namespace. Here they go to a harmless request about lo, made
 //     from inside this process's own namespace.
+//   - Docker's seccomp profile, compiled for the default capabilities
+//     (about 0.3 ms of CPU cold, microseconds cached), as most containers run.
 func warm() {
+	var defaults rootfs.InitSpec
+	_ = defaults.CompileSeccomp(seccomp.Profile{})
 	for _, v := range []any{&runSpec{}, &layer.InitSpec{}, &network.Endpoint{}} {
 		if data, err := json.Marshal(v); err == nil {
 			_ = json.Unmarshal(data, v)
@@ -194,6 +200,11 @@ func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Proces
 	spec.Command.UID, spec.Command.GID, spec.Command.Groups = s.UID, s.GID, s.Groups
 	spec.Capabilities = s.Capabilities
 	spec.NoNewPrivileges = s.NoNewPrivileges
+	// The filter depends on the capabilities: compiled again for these.
+	if err := spec.CompileSeccomp(o.FS.Seccomp); err != nil {
+		_ = ctr.Close()
+		return nil, err
+	}
 	if s.NetContainer != "" {
 		shareNameFiles(&spec, o.Layer.Root, c.ID(), s.NetContainer)
 	}

@@ -87,6 +87,7 @@
 //	                         |                                     [Go: inside.go]
 //	                         |                                     setsid + TIOCSCTTY (-t)
 //	                         |                                     setgroups/setgid/setuid
+//	                         |                                     seccomp filter (the container's)
 //	                         |                                     DropCapabilities, no_new_privs
 //	                         |                                     chdir, LookPath in its PATH
 //	                         |                                     write "0" to cgroup.procs

@@ -55,6 +55,12 @@ func inside() int {
 	if err := becomeUser(c); err != nil {
 		return enterFailed(err)
 	}
+	// The container's filter, at the same point as in its init: the last
+	// moment that still has CAP_SYS_ADMIN, which installing a filter
+	// without no_new_privs needs (see rootfs.InitSpec.Enter).
+	if err := c.Seccomp.Load(); err != nil {
+		return enterFailed(err)
+	}
 	if err := rootfs.DropCapabilities(c.Capabilities); err != nil {
 		return enterFailed(err)
 	}

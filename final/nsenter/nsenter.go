@@ -19,6 +19,7 @@ import (
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
+	"github.com/berth-project/berth/03-rootfs/seccomp"
 )
 
 // Name is argv[0] of the helper process that Start runs: the program
@@ -89,6 +90,11 @@ type Options struct {
 	Capabilities []string
 	// NoNewPrivileges sets no_new_privs, as for the container itself.
 	NoNewPrivileges bool
+	// Seccomp is the container's syscall filter profile; the zero
+	// Profile is Docker's default. It is compiled for Capabilities, as
+	// for the container's own command, so an exec can do no more than
+	// the container (docker exec gets the container's filter too).
+	Seccomp seccomp.Profile
 	// Tty says that the caller gives the slave of a pseudo-terminal as
 	// Stdin, Stdout and Stderr: the command then starts a session of its
 	// own, with that terminal as its controlling terminal (docker exec
@@ -98,16 +104,17 @@ type Options struct {
 
 // config is what the helper's Go part needs, from configEnv.
 type config struct {
-	Args            []string `json:"args"`
-	Env             []string `json:"env"`
-	Dir             string   `json:"dir,omitempty"`
-	UID             uint32   `json:"uid"`
-	GID             uint32   `json:"gid"`
-	Groups          []uint32 `json:"groups,omitempty"`
-	Capabilities    []string `json:"capabilities"`
-	NoNewPrivileges bool     `json:"noNewPrivileges,omitempty"`
-	Tty             bool     `json:"tty,omitempty"`
-	Cgroups         int      `json:"cgroups"` // cgroup.procs files at firstCgroupFD...
+	Args            []string        `json:"args"`
+	Env             []string        `json:"env"`
+	Dir             string          `json:"dir,omitempty"`
+	UID             uint32          `json:"uid"`
+	GID             uint32          `json:"gid"`
+	Groups          []uint32        `json:"groups,omitempty"`
+	Capabilities    []string        `json:"capabilities"`
+	NoNewPrivileges bool            `json:"noNewPrivileges,omitempty"`
+	Seccomp         *seccomp.Filter `json:"seccomp"`
+	Tty             bool            `json:"tty,omitempty"`
+	Cgroups         int             `json:"cgroups"` // cgroup.procs files at firstCgroupFD...
 }
 
 // Cmd is a command prepared to run in a container. Set the standard
@@ -151,11 +158,19 @@ func Command(opts Options) (*Cmd, error) {
 	if caps == nil {
 		caps = rootfs.DefaultCapabilities
 	}
+	// Compiled here, in the caller, as for a container's init: the
+	// helper only loads it. The same rootfs.InitSpec method, so that
+	// the exec's filter is the container's for the same capabilities.
+	filter := rootfs.InitSpec{Capabilities: caps}
+	if err := filter.CompileSeccomp(opts.Seccomp); err != nil {
+		return nil, err
+	}
 	cfg, err := json.Marshal(config{
 		Args: opts.Args, Env: opts.Env, Dir: opts.Dir,
 		UID: opts.UID, GID: opts.GID, Groups: opts.AdditionalGids,
 		Capabilities: caps, NoNewPrivileges: opts.NoNewPrivileges,
-		Tty: opts.Tty, Cgroups: len(opts.CgroupProcs),
+		Seccomp: filter.Seccomp,
+		Tty:     opts.Tty, Cgroups: len(opts.CgroupProcs),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encoding the exec config: %w", err)

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
+	"github.com/berth-project/berth/03-rootfs/seccomp"
 	"github.com/berth-project/berth/final/nsenter"
 )
 
@@ -65,6 +66,7 @@ func startContainer(t *testing.T, cfg namespace.Config, limits cgroup.Resources)
 		Spec:   cfg.NewSpec(id, []string{"sleep", "60"}),
 		Rootfs: rootfs.Spec{Root: root},
 	}
+	require.NoError(t, spec.CompileSeccomp(seccomp.Profile{}))
 	require.NoError(t, p.Release(spec))
 
 	// Exec makes sense once the container is set up: when init has
@@ -314,6 +316,35 @@ func TestS37_ExecCapabilities(t *testing.T) {
 		assert.Contains(t, res.Stdout, "can-signal")
 		assert.Contains(t, res.Stdout, "Operation not permitted", "no CAP_SYS_ADMIN, not even the container's")
 	})
+}
+
+// TestExecSeccomp: an exec runs under the container's filter, compiled
+// for its capabilities, as the container's own command does: Docker's
+// profile by default (unshare -U refused), none with Unconfined, and
+// CAP_SYS_ADMIN opens unshare.
+func TestExecSeccomp(t *testing.T) {
+	t.Parallel()
+	c := startContainer(t, namespace.Config{}, cgroup.Resources{})
+	const script = "grep Seccomp: /proc/self/status; unshare -U true 2>/dev/null && echo unshared || echo refused"
+	tests := []struct {
+		name    string
+		profile seccomp.Profile
+		caps    []string
+		want    string
+	}{
+		{"default", seccomp.Profile{}, nil, "Seccomp:\t2\nrefused\n"},
+		{"unconfined", seccomp.Unconfined, nil, "Seccomp:\t0\nunshared\n"},
+		{"CAP_SYS_ADMIN", seccomp.Profile{}, append([]string{"CAP_SYS_ADMIN"}, rootfs.DefaultCapabilities...), "Seccomp:\t2\nunshared\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := c.options("sh", "-c", script)
+			opts.Seccomp, opts.Capabilities = tt.profile, tt.caps
+			res := run(t, opts)
+			require.Equal(t, 0, res.Status, res.Stderr)
+			assert.Equal(t, tt.want, res.Stdout)
+		})
+	}
 }
 
 // TestS37_ExecWorkdirEnvStdin: -w, -e and -i.

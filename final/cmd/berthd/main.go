@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/03-rootfs/seccomp"
 	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/daemon"
@@ -76,6 +77,11 @@ func run(args []string) error {
 	fs.StringVar(&pidfile, "pidfile", "", "write the daemon's PID to this file")
 	rootlessMode := fs.Bool("rootless", false, "run as an ordinary user, in a user namespace of its own; state under $XDG_RUNTIME_DIR/berth and ~/.local/share/berth")
 	rootlessNet := fs.String("rootless-net", rootless.NetSlirp4netns, "a rootless daemon's network: slirp4netns or none")
+	fs.Func("seccomp-profile", "the containers' default seccomp profile: a JSON file, unconfined or builtin (default: Docker's)", func(arg string) error {
+		p, err := seccomp.ReadProfile(arg)
+		opts.SeccompProfile = p
+		return err
+	})
 	debug := fs.Bool("debug", false, "log every request")
 	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
