@@ -126,6 +126,11 @@ func (s *InitSpec) Enter() error {
 	if err := namespace.RunAfterEnter(); err != nil {
 		return err
 	}
+	// The host's session keyring stays behind (keyring.go), while
+	// keyctl is still allowed.
+	if err := JoinNewSessionKeyring(); err != nil {
+		return err
+	}
 	if err := s.loadSeccomp(); err != nil {
 		return err
 	}

@@ -55,6 +55,11 @@ func inside() int {
 	if err := becomeUser(c); err != nil {
 		return enterFailed(err)
 	}
+	// Not the daemon's session keyring: a new one, as the container's
+	// init has (rootfs.JoinNewSessionKeyring).
+	if err := rootfs.JoinNewSessionKeyring(); err != nil {
+		return enterFailed(err)
+	}
 	// The container's filter, at the same point as in its init: the last
 	// moment that still has CAP_SYS_ADMIN, which installing a filter
 	// without no_new_privs needs (see rootfs.InitSpec.Enter).
