@@ -131,6 +131,11 @@ func (o *RunOptions) nameFiles(id string, ep *Endpoint, c *namespace.Container) 
 	if err != nil {
 		return fmt.Errorf("container %s: %w", shortID(id), err)
 	}
+	// With --read-only, the files are read-only too, as under Docker:
+	// a read-only container changes none of its files, these included.
+	for i := range vols {
+		vols[i].ReadOnly = spec.Rootfs.ReadonlyRootfs
+	}
 	spec.Rootfs.Volumes = append(vols, spec.Rootfs.Volumes...)
 	c.Spec = spec
 	return nil
