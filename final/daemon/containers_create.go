@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -492,7 +493,7 @@ func processOptions(o *image.RunOptions, h *container.HostConfig) error {
 			return invalid("%v", err)
 		}
 	}
-	o.Config.Sysctls = h.Sysctls
+	o.Config.Sysctls = withNetworkSysctls(h.Sysctls, h.NetworkMode)
 	if err := cgroup.CheckOOMScoreAdj(h.OomScoreAdj); err != nil {
 		return invalid("%v", err)
 	}
@@ -508,6 +509,30 @@ func processOptions(o *image.RunOptions, h *container.HostConfig) error {
 		return invalid("%v", err)
 	}
 	return nil
+}
+
+// networkSysctls are what Docker (since 20.10) sets in a container's own
+// network namespace: any user there may bind a port below 1024 and ping
+// with an ICMP socket, with neither CAP_NET_BIND_SERVICE nor
+// CAP_NET_RAW. The namespace is the container's alone, so this opens
+// nothing of the host's, and a container that drops both capabilities
+// still serves port 80 as it does under Docker.
+var networkSysctls = map[string]string{
+	"net.ipv4.ip_unprivileged_port_start": "0",
+	"net.ipv4.ping_group_range":           "0 2147483647",
+}
+
+// withNetworkSysctls adds networkSysctls to the user's --sysctl values,
+// which win, for a container with a network namespace of its own: not
+// the host's (--network host), not another container's (those are its
+// owner's to set).
+func withNetworkSysctls(user map[string]string, mode container.NetworkMode) map[string]string {
+	if mode.IsHost() || mode.IsContainer() {
+		return user
+	}
+	out := maps.Clone(networkSysctls)
+	maps.Copy(out, user)
+	return out
 }
 
 // filesystem is chapter 03's part: the user's environment (chapter 06
