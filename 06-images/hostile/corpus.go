@@ -265,6 +265,10 @@ func image(layer []byte, edit func(m map[string]any) []entry) []byte {
 	return tarOf(entries...)
 }
 
+// ImageOf is a docker save archive of one well-formed image whose one
+// layer is layer: for running a Layer case through docker load.
+func ImageOf(layer []byte) []byte { return image(layer, nil) }
+
 // layerOf is a Layer case's tar, for the archives that carry one.
 func layerOf(name string) []byte {
 	for _, c := range layerCases {
