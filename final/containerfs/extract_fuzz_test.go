@@ -1,0 +1,52 @@
+package containerfs
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/berth-project/berth/06-images/hostile"
+)
+
+// FuzzExtract feeds any tar to Extract, as docker cp sends it into a
+// container's /dest: whatever it holds, the extraction ends, and nothing
+// outside the container's root changes. The seeds are the hostile corpus.
+func FuzzExtract(f *testing.F) {
+	for _, c := range hostile.Of(hostile.Layer) {
+		f.Add(c.Bytes())
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root: Extract sets owners")
+		}
+		base := t.TempDir()
+		root := filepath.Join(base, "root")
+		for _, d := range []string{filepath.Join(root, "dest"), filepath.Join(root, "etc"), filepath.Join(base, "outside")} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(base, "outside", "secret"), []byte("original"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w := hostile.NewWatch(t, []string{base}, root)
+		r, err := OpenRoot(root, "fuzz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = r.Extract("/dest", bytes.NewReader(data), ExtractOptions{NoOverwriteDirNonDir: true})
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Extract still running after 10 s on a %d-byte tar", len(data))
+		}
+		w.Check(t, "fuzzed tar")
+	})
+}
