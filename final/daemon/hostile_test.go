@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,6 +124,14 @@ func TestHostileLayersThroughDockerImport(t *testing.T) {
 				return
 			}
 			require.Equal(t, 0, code, "%s: %s", c.What, stderr)
+			if strings.HasPrefix(c.Name, "sparse") {
+				// Docker's size for the image: the file's length,
+				// holes included (dockerd 20.10 says 67108864 for
+				// this layer), not the few KiB of its tar.
+				out, _, code := e.docker(nil, "image", "inspect", "--format", "{{.Size}}", "hostile:"+c.Name)
+				require.Equal(t, 0, code)
+				assert.Equal(t, fmt.Sprint(hostile.SparseSize), strings.TrimSpace(out))
+			}
 		})
 	}
 }
@@ -184,4 +193,30 @@ func TestHostileLayersThroughDockerCp(t *testing.T) {
 			t.Logf("%s: copied", c.Name)
 		})
 	}
+}
+
+// Names that are paths (a "/" or a ".." in them) are refused with a 400
+// and a message before anything is made: container, volume and network
+// names become directory and file names in the data root.
+func TestNamesThatArePathsAreRefused(t *testing.T) {
+	e, _ := hostileEnv(t)
+	e.importBusybox()
+	w := hostile.NewWatch(t, []string{filepath.Dir(e.root)}, e.root)
+	for _, name := range []string{"../x", "a/../../b", "..", "/../" + hostile.Escaped, "a/b", ".hidden", "x\x00y"} {
+		for _, req := range []struct{ path, body string }{
+			{"/containers/create?name=" + url.QueryEscape(name), `{"Image":"busybox","Cmd":["true"]}`},
+			{"/volumes/create", fmt.Sprintf(`{"Name":%q}`, name)},
+			{"/networks/create", fmt.Sprintf(`{"Name":%q}`, name)},
+		} {
+			resp, body := e.rawRequest(http.MethodPost, req.path, strings.NewReader(req.body))
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s %q: %s", req.path, name, body)
+			var msg struct{ Message string }
+			require.NoError(t, json.Unmarshal([]byte(body), &msg), body)
+			assert.NotEmpty(t, msg.Message)
+		}
+	}
+	_, stderr, code := e.docker(nil, "create", "--name", "../x", "busybox")
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, stderr, "Invalid container name")
+	w.Check(t, "names that are paths")
 }
