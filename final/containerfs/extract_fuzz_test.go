@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,10 +13,14 @@ import (
 
 // FuzzExtract feeds any tar to Extract, as docker cp sends it into a
 // container's /dest: whatever it holds, the extraction ends, and nothing
-// outside the container's root changes. The seeds are the hostile corpus.
+// outside the container's root changes. The seeds are the hostile corpus
+// but its sparse files: each of their runs writes 64 MiB, which makes the
+// fuzzer crawl when it minimizes an input made from them.
 func FuzzExtract(f *testing.F) {
 	for _, c := range hostile.Of(hostile.Layer) {
-		f.Add(c.Bytes())
+		if !strings.HasPrefix(c.Name, "sparse") {
+			f.Add(c.Bytes())
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if os.Geteuid() != 0 {
