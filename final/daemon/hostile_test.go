@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/06-images/hostile"
+	"github.com/berth-project/berth/final/api/apitest"
 )
 
 // Every tar of the hostile corpus (06-images/hostile) through every path
@@ -219,4 +220,30 @@ func TestNamesThatArePathsAreRefused(t *testing.T) {
 	assert.NotEqual(t, 0, code)
 	assert.Contains(t, stderr, "Invalid container name")
 	w.Check(t, "names that are paths")
+}
+
+// The API's malformed requests (apitest.MalformedRequests) against
+// berthd: each is a 4xx with a message, and nothing is created.
+func TestMalformedInputIsA4xxOnEveryEndpoint(t *testing.T) {
+	e, w := hostileEnv(t)
+	e.importBusybox()
+	id, stderr, code := e.docker(nil, "create", "--network", "none", "--name", "target", "busybox", "sleep", "1000")
+	require.Equal(t, 0, code, stderr)
+	id = strings.TrimSpace(id)
+	before := storeState(t, e.root)
+	for _, m := range apitest.MalformedRequests(id) {
+		resp, body := e.rawRequest(m.Method, m.Path, strings.NewReader(m.Body))
+		what := fmt.Sprintf("%s %.60s %.40s", m.Method, m.Path, m.Body)
+		assert.Equal(t, m.Want, resp.StatusCode, "%s: %.200s", what, body)
+		if m.Want != http.StatusRequestHeaderFieldsTooLarge { // Go's server answers that one in plain text
+			var msg struct{ Message string }
+			if assert.NoError(t, json.Unmarshal([]byte(body), &msg), "%s: %.200s", what, body) {
+				assert.NotEmpty(t, msg.Message, what)
+			}
+		}
+	}
+	assert.Equal(t, before, storeState(t, e.root), "no image made")
+	out, _, _ := e.docker(nil, "ps", "-aq", "--no-trunc")
+	assert.Equal(t, id, strings.TrimSpace(out), "no container made")
+	w.Check(t, "malformed requests")
 }
