@@ -217,7 +217,12 @@ var layerCases = []Case{
 		}},
 	{Name: "sparse-pax", Kind: Layer, What: "a PAX sparse file (GNU.sparse 1.0): 64 MiB, 4 bytes of data",
 		build: func() []byte { return sparsePAX(SparseName, SparseSize) }},
+	{Name: "sparse-bomb", Kind: Layer, Refused: true, What: "a PAX sparse file that claims 1 EiB in 3.5 KiB",
+		build: func() []byte { return sparsePAX("bomb", Bomb) }},
 }
+
+// Bomb is the length the sparse bombs claim: 1 EiB, more than any disk.
+const Bomb = 1 << 60
 
 // sparsePAX is a PAX 1.0 sparse file, as `tar --sparse --format=posix`
 // writes it: a PAX header with GNU.sparse.* records, then a file whose
@@ -325,4 +330,14 @@ var archiveCases = []Case{
 		build: func() []byte { return image(layerOf("hardlink-host-passwd"), nil) }},
 	{Name: "archive-with-sparse-layer", Kind: Archive, What: "a well-formed image whose layer has a sparse file",
 		build: func() []byte { return image(layerOf("sparse-pax"), nil) }},
+	{Name: "archive-sparse-bomb-entry", Kind: Archive, Refused: true, What: "an archive whose layer file is a sparse entry that claims 1 EiB",
+		build: func() []byte {
+			// The image's tar, cut before its end, then the layer
+			// again under another name, as a sparse entry.
+			t := image(tarOf(file("hello", "hi")), func(m map[string]any) []entry {
+				m["Layers"] = []string{"bomb/layer.tar"}
+				return nil
+			})
+			return append(t[:len(t)-2*block], sparsePAX("bomb/layer.tar", Bomb)...)
+		}},
 }

@@ -222,11 +222,7 @@ func (x *extractor) writeFile(pfd int, name, base string, r io.Reader, size int6
 	}
 	// Zero blocks become holes (see holeWriter): a sparse file in the
 	// tar stays sparse on the disk.
-	hw := newHoleWriter(f, w)
-	_, err = copyChunks(hw, r, *x.buf)
-	if err == nil {
-		err = hw.finish()
-	}
+	err = writeEntry(f, w, r, size, *x.buf)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -2,12 +2,15 @@ package image
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Sparse files keep their holes.
@@ -33,6 +36,10 @@ import (
 //
 // Blocks are directAlign bytes at offsets that are multiples of it, so the
 // writes around a hole keep directFile's alignment.
+
+// ErrNoRoom is wrapped by the error for a file larger than the free space
+// of the file system it is written to.
+var ErrNoRoom = errors.New("larger than the free space of its file system")
 
 // holeBlock is the unit of hole detection: a page, the usual file system
 // block. A shorter run of zeros is written.
@@ -92,6 +99,70 @@ func (h *holeWriter) finish() error {
 	}
 	if err := h.f.Truncate(h.off); err != nil {
 		return fmt.Errorf("setting the size of %s: %w", h.f.Name(), err)
+	}
+	return nil
+}
+
+// WriteEntry writes the content of a tar entry, size bytes read from r,
+// into f, a new empty file, keeping its holes. A size larger than the
+// free space of f's file system is refused before anything is read (see
+// checkRoom). final/containerfs writes docker cp's files with it.
+func WriteEntry(f *os.File, r io.Reader, size int64) error {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	return writeEntry(f, f, r, size, *buf)
+}
+
+// writeEntry is WriteEntry through w (f, or a directFile over it).
+func writeEntry(f *os.File, w io.Writer, r io.Reader, size int64, buf []byte) error {
+	if err := checkRoom(f, size); err != nil {
+		return err
+	}
+	hw := newHoleWriter(f, w)
+	if _, err := copyChunks(hw, r, buf); err != nil {
+		return err
+	}
+	return hw.finish()
+}
+
+// checkRoom refuses a file of size bytes that its file system has no
+// room for. A tar's header says how long a file is, and a sparse entry
+// can claim a petabyte in a few hundred bytes: its holes cost no disk
+// here, but reading them costs time (about 20 ms a GiB), so a claim of
+// 2^60 bytes would keep a core busy for years. Docker writes the zeros
+// and fails when the disk is full; berth refuses at once, and leaves
+// the disk as it was. The cost is that a sparse file longer than the
+// free space is refused though its data would fit: Docker fails on it
+// too. Small files are not checked: one statfs(2) per file would cost
+// more than writing them.
+func checkRoom(f *os.File, size int64) error {
+	if size < directMin {
+		return nil
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("%s: free space: %w", f.Name(), err)
+	}
+	return room(f.Name(), size, &st)
+}
+
+// checkRoomAt is checkRoom for a file of size bytes to be written in the
+// directory dir (load checks the archive's entries with it: a layer
+// blob can be a sparse entry too).
+func checkRoomAt(dir, name string, size int64) error {
+	if size < directMin {
+		return nil
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("%s: free space: %w", dir, err)
+	}
+	return room(name, size, &st)
+}
+
+func room(name string, size int64, st *unix.Statfs_t) error {
+	if free := uint64(st.Bavail) * uint64(st.Bsize); uint64(size) > free {
+		return fmt.Errorf("%s: %d bytes: %w (%d bytes free)", name, size, ErrNoRoom, free)
 	}
 	return nil
 }

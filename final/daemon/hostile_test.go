@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -187,10 +188,16 @@ func TestHostileLayersThroughDockerCp(t *testing.T) {
 			l.ok("exec", "hostile-cp", "mkdir", "-p", dest)
 			_, stderr, code := l.docker(string(data), "cp", "-", "hostile-cp:"+dest)
 			w.Check(t, c.What)
+			// The same through the API: a refusal is the client's
+			// fault, a 4xx, never a 500.
+			status, body := putArchive(t, l.sock, "hostile-cp", dest, data)
+			w.Check(t, c.What+" (API)")
 			if code != 0 {
 				refusedClearly(t, c, stderr)
+				assert.True(t, status >= 400 && status < 500, "%s: %d %s", c.Name, status, body)
 				return
 			}
+			assert.Equal(t, http.StatusOK, status, body)
 			t.Logf("%s: copied", c.Name)
 		})
 	}
@@ -246,4 +253,21 @@ func TestMalformedInputIsA4xxOnEveryEndpoint(t *testing.T) {
 	out, _, _ := e.docker(nil, "ps", "-aq", "--no-trunc")
 	assert.Equal(t, id, strings.TrimSpace(out), "no container made")
 	w.Check(t, "malformed requests")
+}
+
+// putArchive sends a tar to PUT /containers/NAME/archive?path=DEST on the
+// socket, and returns the status and body of the answer.
+func putArchive(t *testing.T, sock, name, dest string, data []byte) (int, string) {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{DialContext: unixDialer(sock)}}
+	req, err := http.NewRequestWithContext(labCtx(t), http.MethodPut,
+		"http://berth/containers/"+name+"/archive?path="+url.QueryEscape(dest), bytes.NewReader(data))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-tar")
+	resp, err := hc.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(body)
 }
