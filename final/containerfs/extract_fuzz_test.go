@@ -8,7 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
 	"github.com/berth-project/berth/06-images/hostile"
+	"github.com/berth-project/berth/06-images/image"
 )
 
 // FuzzExtract feeds any tar to Extract, as docker cp sends it into a
@@ -54,4 +59,28 @@ func FuzzExtract(f *testing.F) {
 		}
 		w.Check(t, "fuzzed tar")
 	})
+}
+
+// docker cp of a sparse file keeps its holes, and one that claims more
+// than the disk holds is refused as a bad archive before it is read.
+func TestExtractKeepsHolesAndRefusesASparseBomb(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: Extract sets owners")
+	}
+	root := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(root, "dest"), 0o755))
+	r, err := OpenRoot(root, "test")
+	require.NoError(t, err)
+	defer r.Close()
+	c, _ := hostile.ByName("sparse-pax")
+	require.NoError(t, r.Extract("/dest", bytes.NewReader(c.Bytes()), ExtractOptions{}))
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(filepath.Join(root, "dest", hostile.SparseName), &st))
+	assert.EqualValues(t, hostile.SparseSize, st.Size)
+	assert.LessOrEqual(t, st.Blocks*512, int64(64<<10), "the holes take no disk")
+
+	c, _ = hostile.ByName("sparse-bomb")
+	err = r.Extract("/dest", bytes.NewReader(c.Bytes()), ExtractOptions{})
+	require.ErrorIs(t, err, ErrBadArchive)
+	assert.ErrorIs(t, err, image.ErrNoRoom)
 }
