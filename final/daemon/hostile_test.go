@@ -271,3 +271,30 @@ func putArchive(t *testing.T, sock, name, dest string, data []byte) (int, string
 	require.NoError(t, err)
 	return resp.StatusCode, string(body)
 }
+
+// The size docker shows for an image is dockerd's: the bytes of the
+// layer's files, a sparse file's holes included, not the bytes of the
+// layer tar. The same tars imported into a private dockerd and into
+// berthd give the same size.
+func TestImageSizeMatchesDockerd(t *testing.T) {
+	d := labtest.StartDockerd(t)
+	e, _ := hostileEnv(t)
+	sparse, _ := hostile.ByName("sparse-pax")
+	tars := map[string]string{
+		"busybox": labtest.BusyboxRootfs(t) + ".tar",
+		"sparse":  corpusFile(t, sparse),
+	}
+	for name, file := range tars {
+		ref := "size-" + name + ":latest"
+		_, err := d.Run("import", file, ref)
+		require.NoError(t, err)
+		theirs, err := d.Run("image", "inspect", "--format", "{{.Size}}", ref)
+		require.NoError(t, err)
+		_, stderr, code := e.docker(nil, "import", file, ref)
+		require.Equal(t, 0, code, stderr)
+		ours, _, code := e.docker(nil, "image", "inspect", "--format", "{{.Size}}", ref)
+		require.Equal(t, 0, code)
+		assert.Equal(t, strings.TrimSpace(theirs), strings.TrimSpace(ours), name)
+		t.Logf("%s: dockerd %s, berthd %s", name, strings.TrimSpace(theirs), strings.TrimSpace(ours))
+	}
+}
