@@ -280,12 +280,7 @@ func TestLoadRefusesBadArchivesAndChangesNothing(t *testing.T) {
 			_, err := s.Load(bytes.NewReader(tc.archive))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
-			images, err := s.Images()
-			require.NoError(t, err)
-			assert.Empty(t, images)
-			assert.Zero(t, countEntries(t, filepath.Join(s.Dir(), "layers")), "no layer left behind")
-			assert.Zero(t, countEntries(t, filepath.Join(s.Dir(), "blobs", "sha256")), "no blob left behind")
-			assert.Zero(t, countEntries(t, filepath.Join(s.Dir(), "tmp")), "no work left behind")
+			assertStoreEmpty(t, s)
 		})
 	}
 }

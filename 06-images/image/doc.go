@@ -47,7 +47,7 @@
 //	  blobs/sha256/<hex>     configs (by image ID) and layer tars (by diffID)
 //	  layers/<chainID>/
 //	    diff/                the unpacked layer: an overlay lower directory
-//	    layer.json           diffID, chainID, parent chainID, size
+//	    layer.json           diffID, chainID, parent chainID, tar size, content size
 //	  meta/<imageID>.json    the image exists; its parent image
 //	  repositories.json      tags: {"busybox:latest": "sha256:..."}
 //	  leases/<container>.json  containers using an image's layers

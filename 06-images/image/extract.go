@@ -204,7 +204,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 }
 
 // writeFile creates base in the directory pfd and copies the entry's
-// content into it. O_EXCL|O_NOFOLLOW: the name was just cleared, and if
+// content into it, keeping holes. O_EXCL|O_NOFOLLOW: the name was just cleared, and if
 // something appeared there since, we fail rather than write through it.
 // A big file goes to the disk directly (see directFile).
 func (x *extractor) writeFile(pfd int, name, base string, r io.Reader, size int64) error {
@@ -220,7 +220,9 @@ func (x *extractor) writeFile(pfd int, name, base string, r io.Reader, size int6
 	if x.buf == nil {
 		x.buf = getBuffer()
 	}
-	_, err = copyChunks(w, r, *x.buf)
+	// Zero blocks become holes (see holeWriter): a sparse file in the
+	// tar stays sparse on the disk.
+	err = writeEntry(f, w, r, size, *x.buf)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

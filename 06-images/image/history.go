@@ -1,7 +1,6 @@
 package image
 
 import (
-	"os"
 	"time"
 )
 
@@ -15,7 +14,7 @@ type Step struct {
 	CreatedBy  string
 	Comment    string
 	EmptyLayer bool
-	Size       int64 // of the step's layer tar; 0 for an empty layer
+	Size       int64 // of the step's layer (see contentSize); 0 for an empty layer
 }
 
 // History returns the steps that made the image ref names, newest first.
@@ -41,6 +40,7 @@ func (s *Store) History(ref string) ([]Step, error) {
 		a = next
 	}
 	diffs := img.Config.RootFS.DiffIDs
+	chains := ChainIDs(diffs)
 	steps := make([]Step, 0, len(img.Config.History))
 	layer := 0
 	for i, h := range img.Config.History {
@@ -49,9 +49,7 @@ func (s *Store) History(ref string) ([]Step, error) {
 			st.Created = *h.Created
 		}
 		if !h.EmptyLayer && layer < len(diffs) {
-			if fi, err := os.Stat(s.blobPath(diffs[layer])); err == nil {
-				st.Size = fi.Size()
-			}
+			st.Size = s.layerSize(chains[layer], diffs[layer])
 			layer++
 		}
 		steps = append(steps, st)

@@ -20,7 +20,10 @@ type layerInfo struct {
 	DiffID  Digest `json:"diff_id"`
 	ChainID Digest `json:"chain_id"`
 	Parent  Digest `json:"parent,omitempty"` // chainID of the layer below
-	Size    int64  `json:"size"`
+	Size    int64  `json:"size"`             // of the layer tar
+	// Content is the size Docker reports for the layer (see
+	// contentSize); nil in records written before berth measured it.
+	Content *int64 `json:"content_size,omitempty"`
 }
 
 // ingest is one layer on its way into the store.
@@ -61,15 +64,16 @@ func diffIDMismatch(want, got Digest) error {
 // in blob. Its place in the store (its chainID) depends on the layers
 // below it, which the caller may learn only later (load).
 type stagedLayer struct {
-	work   string // tmp/layer-*: diff/, then layer.json
-	blob   string // tmp/blob-*: the uncompressed tar
-	diffID Digest
-	size   int64
+	work    string // tmp/layer-*: diff/, then layer.json
+	blob    string // tmp/blob-*: the uncompressed tar
+	diffID  Digest
+	size    int64
+	content int64 // see contentSize
 }
 
 // info is the layer's record, on top of the layer chain parent.
 func (st *stagedLayer) info(parent Digest) layerInfo {
-	info := layerInfo{DiffID: st.diffID, ChainID: st.diffID, Parent: parent, Size: st.size}
+	info := layerInfo{DiffID: st.diffID, ChainID: st.diffID, Parent: parent, Size: st.size, Content: &st.content}
 	if parent != "" {
 		info.ChainID = ChainIDs([]Digest{parent, st.diffID})[1]
 	}
@@ -132,7 +136,8 @@ func (s *Store) stage(st *stagedLayer, r io.Reader) error {
 		return fmt.Errorf("writing layer blob: %w", err)
 	}
 	st.diffID, st.size = fromHash(p.hash), p.size
-	return nil
+	st.content, err = contentSize(diff)
+	return err
 }
 
 // layerToStore is a staged layer and its record.
@@ -395,6 +400,19 @@ func (s *Store) readLayerInfo(chain Digest) (layerInfo, error) {
 		return info, fmt.Errorf("layer %s: %w", chain.Short(), err)
 	}
 	return info, nil
+}
+
+// layerSize is the size of the layer diff at the place chain, as Docker
+// reports it (see contentSize). A layer stored before berth measured it
+// gives its tar's size.
+func (s *Store) layerSize(chain, diff Digest) int64 {
+	if info, err := s.readLayerInfo(chain); err == nil && info.Content != nil {
+		return *info.Content
+	}
+	if fi, err := os.Stat(s.blobPath(diff)); err == nil {
+		return fi.Size()
+	}
+	return 0
 }
 
 // session protects the layers that one operation (a commit, an import, a

@@ -181,6 +181,11 @@ func (l *loader) file(name string, size int64, r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	// A file the disk cannot hold (a sparse entry can claim any size
+	// in a few bytes) is refused before it is read.
+	if err := checkRoomAt(l.work, "archive file "+name, size); err != nil {
+		return err
+	}
 	if l.planned {
 		n := &archNode{kind: nodeFile, file: fileSkipped}
 		l.a.set(key, n)

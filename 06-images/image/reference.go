@@ -26,14 +26,44 @@ func (r Reference) String() string { return r.Name + ":" + r.Tag }
 // registry is on docker.io, and one without a path is in library/.
 func (r Reference) FullName() string {
 	name := r.Name
-	first, _, hasSlash := strings.Cut(name, "/")
-	if !hasSlash || !strings.ContainsAny(first, ".:") && first != "localhost" {
-		if !hasSlash {
+	if !hasRegistry(name) {
+		if !strings.Contains(name, "/") {
 			name = "library/" + name
 		}
 		name = "docker.io/" + name
 	}
 	return name + ":" + r.Tag
+}
+
+// hasRegistry says whether name starts with a registry host: a first
+// path component, followed by more, that holds a "." or a ":" or is
+// "localhost". Without one, a name is on docker.io.
+func hasRegistry(name string) bool {
+	first, _, hasSlash := strings.Cut(name, "/")
+	return hasSlash && (strings.ContainsAny(first, ".:") || first == "localhost")
+}
+
+// shortName is Docker's short form of a name: without the docker.io
+// registry, and without "library/" for an official image. Each is dropped
+// only when what remains names the same image: "docker.io/docker.io/x"
+// is the repository docker.io/x on Docker Hub, and its short form would
+// be x on the registry docker.io; "library/a/b" is not an official image.
+// (FuzzParseReference found the first: its short form did not read back
+// as itself.)
+func shortName(name string) string {
+	for _, registry := range []string{"docker.io/", "index.docker.io/"} {
+		if rest, ok := strings.CutPrefix(name, registry); ok {
+			name = rest
+			if hasRegistry(rest) {
+				name = "docker.io/" + rest
+			}
+			break
+		}
+	}
+	if rest, ok := strings.CutPrefix(name, "library/"); ok && !strings.Contains(rest, "/") {
+		name = rest
+	}
+	return name
 }
 
 // ParseReference reads NAME[:TAG]. It accepts the long forms that archives
@@ -56,9 +86,7 @@ func ParseReference(s string) (Reference, error) {
 	if err := checkTag(tag); err != nil {
 		return Reference{}, fmt.Errorf("image reference %q: %w", s, err)
 	}
-	name = strings.TrimPrefix(name, "docker.io/")
-	name = strings.TrimPrefix(name, "index.docker.io/")
-	name = strings.TrimPrefix(name, "library/")
+	name = shortName(name)
 	if err := checkName(name); err != nil {
 		return Reference{}, fmt.Errorf("image reference %q: %w", s, err)
 	}

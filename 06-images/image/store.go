@@ -181,7 +181,8 @@ type Image struct {
 	Parent Digest   // "" when the image has no parent in this store
 	Tags   []string // "name:tag", sorted
 	Config Config
-	// Size is the sum of the sizes of the image's layer tars.
+	// Size is the sum of its layers' sizes as Docker counts them: the
+	// bytes of their files (see contentSize), not of their tars.
 	Size int64
 }
 
@@ -245,10 +246,8 @@ func (s *Store) image(id Digest, tags map[Digest][]string) (Image, error) {
 		tags = reverse(repos)
 	}
 	img := Image{ID: id, Parent: rec.Parent, Tags: tags[id], Config: cfg}
-	for _, d := range cfg.RootFS.DiffIDs {
-		if fi, err := os.Stat(s.blobPath(d)); err == nil {
-			img.Size += fi.Size()
-		}
+	for i, chain := range ChainIDs(cfg.RootFS.DiffIDs) {
+		img.Size += s.layerSize(chain, cfg.RootFS.DiffIDs[i])
 	}
 	return img, nil
 }

@@ -44,6 +44,13 @@ func TestParseReferenceUsesDockersShortForm(t *testing.T) {
 		"localhost:5000/team/app":          "localhost:5000/team/app:latest",
 		"localhost:5000/team/app:v2":       "localhost:5000/team/app:v2",
 		"registry.example/x/y:Tag_1.0-rc1": "registry.example/x/y:Tag_1.0-rc1",
+		// A repository on Docker Hub whose first component looks like
+		// a registry keeps docker.io: its short form would name
+		// another image (found by FuzzParseReference).
+		"docker.io/docker.io/0":         "docker.io/docker.io/0:latest",
+		"docker.io/localhost/app":       "docker.io/localhost/app:latest",
+		"index.docker.io/example.com/x": "docker.io/example.com/x:latest",
+		"docker.io/library/team/app":    "library/team/app:latest",
 	} {
 		r, err := ParseReference(in)
 		require.NoError(t, err, in)

@@ -221,3 +221,21 @@ func TestListenUnixRefusesALiveSocketAndReplacesAStaleOne(t *testing.T) {
 	_, err = api.ListenUnix(plain)
 	assert.ErrorContains(t, err, "not a socket")
 }
+
+// Every endpoint that takes a JSON body refuses a malformed one, or one
+// of the wrong types, with a 400 and a message (never a 500), and one
+// over the limit with a 413; see apitest.MalformedRequests. (final/daemon
+// runs the same requests against berthd.)
+func TestMalformedInputIsA4xxOnEveryEndpoint(t *testing.T) {
+	e := newEnv(t)
+	id := e.create("target", container.Config{}, "sleep", "1000")
+	for _, m := range apitest.MalformedRequests(id) {
+		resp, body := e.do(m.Method, m.Path, strings.NewReader(m.Body), "Content-Type", "application/json")
+		what := fmt.Sprintf("%s %.60s %.40s", m.Method, m.Path, m.Body)
+		assert.Equal(t, m.Want, resp.StatusCode, "%s: %.200s", what, body)
+		if m.Want != http.StatusRequestHeaderFieldsTooLarge { // Go's server answers that one in plain text
+			assert.NotEmpty(t, message(t, resp, body), what)
+		}
+	}
+	assert.Equal(t, 1, e.containerCount(), "nothing was created")
+}

@@ -25,7 +25,14 @@ const (
 	// not have (1.24 is also Docker's own minimum).
 	DefaultMinAPIVersion = "1.24"
 	// DefaultMaxBodySize limits a JSON request body (create, exec,
-	// commit). Tar uploads (import, load, build) are not limited.
+	// commit, volume and network create). The largest a docker client
+	// sends is a create with its environment, labels and mounts: a few
+	// KiB. 1 MiB is hundreds of times that, and small enough that a
+	// hundred requests at once hold 100 MiB, not the daemon's memory.
+	// Tar uploads (import, load, build, cp) are not limited: an image
+	// has no size limit in Docker either, and they stream to the disk,
+	// not to memory. Queries (filters, build arguments) are bounded by
+	// Go's header limit, 1 MiB (a 431).
 	DefaultMaxBodySize = 1 << 20
 	// DefaultSocket is where berthd listens unless told otherwise.
 	DefaultSocket = "/run/berth/berth.sock"

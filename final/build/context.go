@@ -83,7 +83,9 @@ func extractEntry(root *os.Root, hdr *tar.Header, r io.Reader) error {
 		if err != nil {
 			return err
 		}
-		_, err = io.Copy(f, r)
+		// Holes kept, and a size the disk cannot hold refused
+		// before anything is read (see image.WriteEntry).
+		err = image.WriteEntry(f, r, hdr.Size)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}

@@ -21,6 +21,9 @@ var (
 	ErrOverwrite    = errors.New("cannot overwrite")
 	ErrUnsafeEntry  = errors.New("refused archive entry")
 	ErrDeviceRefuse = errors.New("device nodes are not extracted")
+	// ErrBadArchive: the archive cannot be read (cut, not a tar, an
+	// entry type docker cp does not take, a file larger than the disk).
+	ErrBadArchive = errors.New("bad archive")
 )
 
 // ExtractOptions are PUT /containers/ID/archive's.
@@ -82,9 +85,9 @@ func (r *Root) extract(name string, src io.Reader, opts ExtractOptions) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("reading the archive for %s: %w", r.what, err)
+			return fmt.Errorf("%w: reading the archive for %s: %w", ErrBadArchive, r.what, err)
 		}
-		if err := x.entry(hdr, tr); err != nil {
+		if err := x.entry(hdr, archiveReader{tr}); err != nil {
 			if errors.Is(err, unix.ENOENT) {
 				// The destination exists: this is a file system
 				// that refuses the entry (/proc), not a missing
@@ -149,7 +152,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		return fmt.Errorf("%s: %w", hdr.Name, ErrDeviceRefuse)
 	case tar.TypeReg, tar.TypeDir, tar.TypeSymlink, tar.TypeLink, tar.TypeFifo:
 	default:
-		return fmt.Errorf("%s: unsupported entry type %q in the archive", hdr.Name, hdr.Typeflag)
+		return fmt.Errorf("%w: %s: unsupported entry type %q in the archive", ErrBadArchive, hdr.Name, hdr.Typeflag)
 	}
 	pfd, err := rootfs.MkdirAllInRoot(x.r.fd, x.r.what, path.Dir(full), 0o755)
 	if err != nil {
@@ -244,8 +247,23 @@ func (x *extractor) create(pfd int, base, full string, hdr *tar.Header, r io.Rea
 		return err
 	}
 	f := newFile(fd, full)
-	_, err = io.Copy(f, r)
+	err = image.WriteEntry(f, r, hdr.Size)
+	if errors.Is(err, image.ErrNoRoom) {
+		err = fmt.Errorf("%w: %w", ErrBadArchive, err)
+	}
 	return errors.Join(err, f.Close())
+}
+
+// archiveReader marks the errors of reading an entry's content (a cut
+// archive) as the archive's, apart from those of writing it.
+type archiveReader struct{ r io.Reader }
+
+func (a archiveReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%w: %w", ErrBadArchive, err)
+	}
+	return n, err
 }
 
 // link makes base in pfd a hard link to the archive's entry target,
@@ -258,11 +276,17 @@ func (x *extractor) link(pfd int, base, target string) error {
 	}
 	full := path.Join(x.dest, rel)
 	tfd, err := x.r.open(path.Dir(full), unix.O_DIRECTORY)
-	if err != nil {
-		return err
+	if err == nil {
+		defer unix.Close(tfd)
+		err = unix.Linkat(tfd, path.Base(full), pfd, base, 0)
 	}
-	defer unix.Close(tfd)
-	return unix.Linkat(tfd, path.Base(full), pfd, base, 0)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+		// A link to a file that neither the archive nor the
+		// container has: the archive's mistake (a 400), not a
+		// missing destination (a 404): the errno is not kept.
+		return fmt.Errorf("%w: hard link %s to %s: %v", ErrBadArchive, base, target, err)
+	}
+	return err
 }
 
 // metadata gives base in pfd the entry's owner, mode and times: owner

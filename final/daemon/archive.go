@@ -300,7 +300,7 @@ func archiveErr(e *entry, name, p string, err error) error {
 		return giveKind(errdefs.ErrInvalidArgument, fmt.Errorf("extraction point is not a directory: %s", p))
 	case errors.Is(err, unix.ENOTDIR), errors.Is(err, containerfs.ErrOverwrite),
 		errors.Is(err, containerfs.ErrUnsafeEntry), errors.Is(err, containerfs.ErrDeviceRefuse),
-		errors.Is(err, unix.ELOOP):
+		errors.Is(err, containerfs.ErrBadArchive), errors.Is(err, unix.ELOOP):
 		return giveKind(errdefs.ErrInvalidArgument, err)
 	case errors.Is(err, unix.EROFS):
 		return giveKind(errdefs.ErrPermissionDenied, fmt.Errorf("container %s: %s is on a read-only file system: %w", e.id, p, err))
