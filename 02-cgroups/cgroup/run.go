@@ -9,13 +9,18 @@ import (
 	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
-// Apply limits the container c with r: it creates the cgroup named id now,
+// Apply limits the container c with r: it creates the cgroup named id
+// under parent ("" for DefaultParent) now,
 // joins the container's init to it while init waits for its spec (so the
 // command is born inside the limits), and, once the container is gone,
 // reports an out-of-memory kill on the container's stderr and removes the
 // cgroup.
-func Apply(c *namespace.Container, id string, r Resources) (*Cgroup, error) {
-	cg, err := New(id, r)
+func Apply(c *namespace.Container, parent, id string, r Resources) (*Cgroup, error) {
+	h, err := System()
+	if err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", id, err)
+	}
+	cg, err := h.Under(parent).New(id, r)
 	if err != nil {
 		return nil, err
 	}
@@ -34,12 +39,17 @@ func Apply(c *namespace.Container, id string, r Resources) (*Cgroup, error) {
 type RunOptions struct {
 	namespace.Config
 	Limits Resources
+	// CgroupParent is where the container's cgroup goes (CleanParent);
+	// "" is DefaultParent. A detached container's options are kept
+	// (chapter 07), so Cleanup finds the cgroup again where it was made.
+	CgroupParent string `json:",omitempty"`
 }
 
 // AddFlags registers the flags of chapters 01 and 02 on fs.
 func (o *RunOptions) AddFlags(fs *flag.FlagSet) {
 	o.Config.AddFlags(fs)
 	o.Limits.AddFlags(fs)
+	fs.StringVar(&o.CgroupParent, "cgroup-parent", "", "the parent cgroup of the container's, relative to the hierarchies' roots (default "+DefaultParent+")")
 }
 
 // Container is chapter 01's container, in a cgroup with the limits.
@@ -48,7 +58,7 @@ func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdi
 	if err != nil {
 		return nil, err
 	}
-	if _, err := Apply(c, id, o.Limits); err != nil {
+	if _, err := Apply(c, o.CgroupParent, id, o.Limits); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -61,7 +71,11 @@ func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdi
 // whether the container was killed for lack of memory. A cgroup that is
 // already gone is no error: Cleanup may run twice.
 func (o *RunOptions) Cleanup(id string) (oomKilled bool, err error) {
-	cg, err := Load(id)
+	h, err := System()
+	if err != nil {
+		return false, fmt.Errorf("cgroup %s: %w", id, err)
+	}
+	cg, err := h.Under(o.CgroupParent).Load(id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}

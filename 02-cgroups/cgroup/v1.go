@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// createV1 makes <mount>/berth/<name> in each hierarchy that carries one
-// of v1Controllers. Co-mounted controllers ("cpu,cpuacct") share one
+// createV1 makes <mount>/<parent>/<name> in each hierarchy that carries
+// one of v1Controllers. Co-mounted controllers ("cpu,cpuacct") share one
 // directory, which is made once.
-func (h *Hierarchy) createV1(name string, r Resources) (*Cgroup, []string, error) {
+func (h *Hierarchy) createV1(parentName, name string, r Resources) (*Cgroup, []string, error) {
 	// Check before creating anything, so a missing controller leaves no
 	// directories behind.
 	for _, ctrl := range []string{"memory", "cpu", "pids"} {
@@ -35,9 +35,9 @@ func (h *Hierarchy) createV1(name string, r Resources) (*Cgroup, []string, error
 			c.paths[ctrl] = dir
 			continue
 		}
-		parent := filepath.Join(mnt, Parent)
-		if err := mkdirShared(o, parent); err != nil {
-			return nil, created, fmt.Errorf("create parent cgroup: %w", err)
+		parent, err := mkdirParent(o, mnt, parentName, nil)
+		if err != nil {
+			return nil, created, err
 		}
 		// "memory" comes first in v1Controllers, so the memory
 		// hierarchy's parent is fixed before any child is made in it.
