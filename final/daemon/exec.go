@@ -16,7 +16,6 @@ import (
 	"github.com/moby/moby/api/types/container"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
-	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
@@ -170,7 +169,7 @@ func (d *Daemon) ExecStart(ctx context.Context, execID string, opts api.ExecStar
 func (d *Daemon) execOptions(x *execProc, st shim.State) (nsenter.Options, error) {
 	e, req := x.e, x.cfg
 	o := nsenter.Options{Pid: st.Pid, Args: req.Cmd, Tty: req.Tty}
-	if cg, err := cgroup.Load(e.id); err == nil {
+	if cg, err := cgroupOf(e); err == nil {
 		for _, dir := range cg.Dirs() {
 			o.CgroupProcs = append(o.CgroupProcs, filepath.Join(dir, "cgroup.procs"))
 		}
