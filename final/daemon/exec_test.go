@@ -9,7 +9,6 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
 )
 
 // S37: docker exec starts a new process in a running container: in its
