@@ -283,7 +283,10 @@ func (c *Cmd) Start() error {
 	if c.cmd != nil {
 		return errors.New("nsenter: already started")
 	}
-	exe, err := executable()
+	// A sealed copy of the program (chapter 01's exe.go): the helper
+	// runs in the container, where its /proc/PID/exe must not lead to
+	// the host's binary.
+	exe, err := namespace.Executable()
 	if err != nil {
 		return err
 	}
