@@ -55,10 +55,12 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Init, "init", false, "keep an init as PID 1 that forwards signals and reaps zombies")
 }
 
-// cloneFlags turns the config into CLONE_NEW* flags for clone(2).
+// cloneFlags turns the config into CLONE_NEW* flags for clone(2). The
+// cgroup namespace is not among them: init makes it itself, later
+// (Setup), once it is in its cgroup.
 func (c *Config) cloneFlags() uintptr {
 	flags := unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWNS |
-		unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
+		unix.CLONE_NEWIPC
 	if !c.HostNetwork && c.JoinNetns == "" {
 		flags |= unix.CLONE_NEWNET
 	}

@@ -21,6 +21,16 @@ const InitName = "berth-init"
 // cmd.ExtraFiles, after stdin, stdout and stderr.
 const specFD = 3
 
+// A container's init keeps its main goroutine on the main thread, locked:
+// the namespace it makes itself (UnshareCgroupNS) belongs to the thread
+// that makes it, and /proc/PID/ns/ shows the main thread's. Locking in an
+// init function is what makes main run on the main thread.
+func init() {
+	if IsInit() {
+		runtime.LockOSThread()
+	}
+}
+
 // IsInit reports whether this process is a container's init, started by
 // Start. A program that uses Start must check it first thing in main (and
 // a test binary in TestMain) and then run its init code instead of its

@@ -104,12 +104,16 @@ func awaitGo() error {
 	}
 }
 
-// Setup prepares the new namespaces from inside: it makes every mount
-// private, sets the hostname and brings up the loopback interface.
+// Setup prepares the new namespaces from inside: it makes the cgroup
+// namespace and every mount private, sets the hostname and brings up the
+// loopback interface.
 func Setup(s Spec) error {
 	// Name ourselves: `ps` in the container would otherwise show "exe",
 	// the name of /proc/self/exe.
 	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte(InitName + "\x00")[0])), 0, 0, 0)
+	if err := UnshareCgroupNS(); err != nil {
+		return err
+	}
 	if err := MakeMountsPrivate(); err != nil {
 		return err
 	}
@@ -119,6 +123,30 @@ func Setup(s Spec) error {
 		}
 	}
 	return LoopbackUp()
+}
+
+// UnshareCgroupNS gives init a cgroup namespace whose root is the cgroup
+// init is in now. A cgroup namespace hides the path of the cgroup its
+// processes were in when it was made: from inside, that cgroup is "/",
+// in /proc/self/cgroup and in a cgroup filesystem mounted there.
+//
+// So it is made here, after the spec came, and not at clone(2): before it
+// sends the spec, the host moves init into the container's cgroup
+// (chapter 02, Container.OnStart). Made at clone, the namespace's root
+// would be the cgroup of whoever started init, and the container would
+// see itself as /berth/<ID>, and see its starter's tree.
+//
+// A namespace belongs to a thread: the one that calls unshare, which must
+// be the one that goes on to mount cgroupfs and execute the command or,
+// with --init, fork it (a child gets the namespaces of the thread that
+// forks it). For exec's sake it must also be the main thread, whose
+// namespaces /proc/PID/ns/cgroup shows: init runs on it, locked (see this
+// package's init function).
+func UnshareCgroupNS() error {
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("new cgroup namespace: %w", err)
+	}
+	return nil
 }
 
 // MakeMountsPrivate stops mount events from crossing between this mount

@@ -212,7 +212,7 @@ func (h *Hierarchy) Load(name string) (*Cgroup, error) {
 			}
 		}
 	case h.Version.usesV1():
-		for _, ctrl := range v1Controllers {
+		for _, ctrl := range v1Joined() {
 			if mnt := h.Mounts[ctrl]; mnt != "" {
 				dir := filepath.Join(mnt, parent, name)
 				tried = append(tried, dir)

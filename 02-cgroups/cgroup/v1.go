@@ -26,7 +26,7 @@ func (h *Hierarchy) createV1(parentName, name string, r Resources) (*Cgroup, []s
 	c := &Cgroup{name: name, version: h.Version, paths: map[string]string{}, ops: o}
 	var created []string
 	byMount := map[string]string{} // mount point -> our directory in it
-	for _, ctrl := range v1Controllers {
+	for _, ctrl := range v1Joined() {
 		mnt := h.Mounts[ctrl]
 		if mnt == "" {
 			continue
@@ -35,7 +35,11 @@ func (h *Hierarchy) createV1(parentName, name string, r Resources) (*Cgroup, []s
 			c.paths[ctrl] = dir
 			continue
 		}
-		parent, err := mkdirParent(o, mnt, parentName, nil)
+		var each func(string) error
+		if ctrl == "cpuset" {
+			each = inheritCpuset
+		}
+		parent, err := mkdirParent(o, mnt, parentName, each)
 		if err != nil {
 			return nil, created, err
 		}
@@ -51,6 +55,11 @@ func (h *Hierarchy) createV1(parentName, name string, r Resources) (*Cgroup, []s
 			return nil, created, fmt.Errorf("create cgroup: %w", err)
 		}
 		created = append(created, dir)
+		if ctrl == "cpuset" {
+			if err := inheritCpuset(dir); err != nil {
+				return nil, created, err
+			}
+		}
 		byMount[mnt] = dir
 		c.paths[ctrl] = dir
 	}
@@ -60,6 +69,30 @@ func (h *Hierarchy) createV1(parentName, name string, r Resources) (*Cgroup, []s
 		}
 	}
 	return c, created, nil
+}
+
+// inheritCpuset gives a new cpuset cgroup its parent's CPUs and memory
+// nodes: it starts with none, and no task may join it until it has some.
+// (cgroup.clone_children on the parent would do the copy at mkdir, but
+// only for children made after it is set, and the file is the host's.)
+func inheritCpuset(dir string) error {
+	for _, name := range []string{"cpuset.cpus", "cpuset.mems"} {
+		cur, err := readString(dir, name)
+		if err != nil {
+			return fmt.Errorf("check %s: %w", name, err)
+		}
+		if cur != "" {
+			continue
+		}
+		up, err := readString(filepath.Dir(dir), name)
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", name, err)
+		}
+		if err := writeString(dir, name, up); err != nil {
+			return fmt.Errorf("copy %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // ensureUseHierarchy makes the berth parent of the memory hierarchy

@@ -89,6 +89,9 @@ func Enter(s Spec) error {
 	if err := mountSys(r); err != nil {
 		return err
 	}
+	if err := mountCgroups(r); err != nil {
+		return err
+	}
 	if err := mountDev(r, s.ShmSize); err != nil {
 		return err
 	}
