@@ -2,8 +2,10 @@ package cgroup
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -34,6 +36,9 @@ type NSMount struct {
 	Name string
 	// Type is "cgroup" (v1) or "cgroup2".
 	Type string
+	// Source is the mount's source, which mount(8) shows first: "cgroup",
+	// or for a named hierarchy its name ("systemd"), as Docker's.
+	Source string
 	// Options name the hierarchy to mount: its controllers ("cpu,cpuacct")
 	// or its name ("name=systemd"). Empty for cgroup2.
 	Options string
@@ -48,18 +53,44 @@ type NSMount struct {
 // hierarchy the container is put in (every usual one), under the host's
 // name for it. Docker mounts no cgroup2 on a hybrid host: neither does
 // berth, whose containers are not in a cgroup2 cgroup of their own there.
+//
+// They come in the order of the hierarchies' IDs in /proc/self/cgroup,
+// which is the order in which the host mounted them, and Docker's.
 func NSMounts() ([]NSMount, error) {
 	h, err := System()
 	if err != nil {
 		return nil, err
 	}
-	return h.nsMounts(), nil
+	if h.Version == V2 {
+		return []NSMount{{Type: "cgroup2", Source: "cgroup"}}, nil
+	}
+	own, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	return h.nsMounts(hierarchyIDs(string(own))), nil
 }
 
-func (h *Hierarchy) nsMounts() []NSMount {
-	if h.Version == V2 {
-		return []NSMount{{Type: "cgroup2"}}
+// hierarchyIDs maps each controller (or "name=NAME") of a
+// /proc/PID/cgroup table ("4:memory:/berth/ID") to its hierarchy's ID.
+func hierarchyIDs(table string) map[string]int {
+	ids := map[string]int{}
+	for _, line := range strings.Split(table, "\n") {
+		id, rest, ok := strings.Cut(line, ":")
+		ctrls, _, ok2 := strings.Cut(rest, ":")
+		n, err := strconv.Atoi(id)
+		if !ok || !ok2 || err != nil {
+			continue
+		}
+		for _, c := range strings.Split(ctrls, ",") {
+			ids[c] = n
+		}
 	}
+	return ids
+}
+
+// nsMounts builds the list for a v1 or hybrid host, in the order of ids.
+func (h *Hierarchy) nsMounts(ids map[string]int) []NSMount {
 	byMount := map[string][]string{}
 	for _, ctrl := range v1Joined() {
 		if mnt := h.Mounts[ctrl]; mnt != "" {
@@ -72,15 +103,22 @@ func (h *Hierarchy) nsMounts() []NSMount {
 		// which is alphabetical for the usual pairs (cpu,cpuacct,
 		// net_cls,net_prio).
 		slices.Sort(ctrls)
-		m := NSMount{Name: filepath.Base(mnt), Type: "cgroup", Options: strings.Join(ctrls, ",")}
+		m := NSMount{Name: filepath.Base(mnt), Type: "cgroup", Source: "cgroup", Options: strings.Join(ctrls, ",")}
 		for _, c := range ctrls {
-			if c != m.Name && !strings.HasPrefix(c, "name=") {
+			if name, ok := strings.CutPrefix(c, "name="); ok {
+				m.Source = name
+			} else if c != m.Name {
 				m.Links = append(m.Links, c)
 			}
 		}
 		mounts = append(mounts, m)
 	}
-	slices.SortFunc(mounts, func(a, b NSMount) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(mounts, func(a, b NSMount) int {
+		if d := ids[strings.Split(a.Options, ",")[0]] - ids[strings.Split(b.Options, ",")[0]]; d != 0 {
+			return d
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
 	return mounts
 }
 

@@ -92,3 +92,22 @@ func TestBadParentCreatesNothing(t *testing.T) {
 		assert.False(t, e.IsDir(), "nothing made: %s", e.Name())
 	}
 }
+
+// What a container mounts at /sys/fs/cgroup: every hierarchy it is in,
+// under the host's names, in the host's order (the hierarchy IDs), a
+// co-mounted one with links for its controllers, systemd's named one
+// with its name as the source.
+func TestNSMounts(t *testing.T) {
+	h := &Hierarchy{Version: Hybrid, Mounts: map[string]string{
+		"cpu": "/sys/fs/cgroup/cpu,cpuacct", "cpuacct": "/sys/fs/cgroup/cpu,cpuacct",
+		"memory": "/sys/fs/cgroup/memory", "pids": "/sys/fs/cgroup/pids",
+		"name=systemd": "/sys/fs/cgroup/systemd",
+	}}
+	ids := hierarchyIDs("12:pids:/berth/x\n4:memory:/berth/x\n1:name=systemd:/berth/x\n3:cpu,cpuacct:/berth/x\n0::/\n")
+	assert.Equal(t, []NSMount{
+		{Name: "systemd", Type: "cgroup", Source: "systemd", Options: "name=systemd"},
+		{Name: "cpu,cpuacct", Type: "cgroup", Source: "cgroup", Options: "cpu,cpuacct", Links: []string{"cpu", "cpuacct"}},
+		{Name: "memory", Type: "cgroup", Source: "cgroup", Options: "memory"},
+		{Name: "pids", Type: "cgroup", Source: "cgroup", Options: "pids"},
+	}, h.nsMounts(ids))
+}

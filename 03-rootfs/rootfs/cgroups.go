@@ -57,7 +57,7 @@ func mountCgroups(r dir) error {
 	defer unix.Close(tfd)
 	t := dir{fd: tfd, name: r.name + "/sys/fs/cgroup"}
 	for i, m := range mounts {
-		err := mountIn(t, m.Name, "cgroup", cgroupFlags, m.Options)
+		err := mountSourceIn(t, m.Name, m.Source, "cgroup", cgroupFlags, m.Options)
 		if i == 0 && errors.Is(err, unix.EPERM) {
 			// A user namespace: no v1 cgroupfs at all, rather than a
 			// tmpfs of empty directories.

@@ -16,6 +16,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
@@ -170,8 +171,17 @@ func (d *Daemon) execOptions(x *execProc, st shim.State) (nsenter.Options, error
 	e, req := x.e, x.cfg
 	o := nsenter.Options{Pid: st.Pid, Args: req.Cmd, Tty: req.Tty}
 	if cg, err := cgroupOf(e); err == nil {
+		cpuset := ""
+		if cg.Version() != cgroup.V2 {
+			cpuset = cg.Path("cpuset")
+		}
 		for _, dir := range cg.Dirs() {
-			o.CgroupProcs = append(o.CgroupProcs, filepath.Join(dir, "cgroup.procs"))
+			procs := filepath.Join(dir, "cgroup.procs")
+			if dir == cpuset {
+				o.EarlyCgroupProcs = append(o.EarlyCgroupProcs, procs)
+			} else {
+				o.CgroupProcs = append(o.CgroupProcs, procs)
+			}
 		}
 	}
 	rec := e.rec
