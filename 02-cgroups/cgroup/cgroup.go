@@ -354,6 +354,29 @@ func (c *Cgroup) Add(pid int) error {
 	return nil
 }
 
+// ProcsFiles returns the cgroup.procs files of the cgroup, for a process
+// that joins it itself by writing "0" to each (final/nsenter's exec). The
+// late ones are best joined as late as possible: there the process's
+// memory and tasks are charged to the container. The early ones charge
+// nothing but check the mover: a v1 cpuset refuses a process one of
+// whose threads has a capability the writing thread lacks (a Go program
+// that gave up its capabilities on one thread only), so it is joined
+// while the process still has them all.
+func (c *Cgroup) ProcsFiles() (early, late []string) {
+	cpuset := ""
+	if c.version != V2 {
+		cpuset = c.paths["cpuset"]
+	}
+	for _, dir := range c.Dirs() {
+		if dir == cpuset {
+			early = append(early, filepath.Join(dir, "cgroup.procs"))
+		} else {
+			late = append(late, filepath.Join(dir, "cgroup.procs"))
+		}
+	}
+	return early, late
+}
+
 // Procs returns the processes in the cgroup, sorted. On v1 it merges the
 // hierarchies' lists, so a process that was only partly added shows up.
 func (c *Cgroup) Procs() ([]int, error) {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/moby/moby/api/types/container"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
-	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
@@ -171,18 +169,7 @@ func (d *Daemon) execOptions(x *execProc, st shim.State) (nsenter.Options, error
 	e, req := x.e, x.cfg
 	o := nsenter.Options{Pid: st.Pid, Args: req.Cmd, Tty: req.Tty}
 	if cg, err := cgroupOf(e); err == nil {
-		cpuset := ""
-		if cg.Version() != cgroup.V2 {
-			cpuset = cg.Path("cpuset")
-		}
-		for _, dir := range cg.Dirs() {
-			procs := filepath.Join(dir, "cgroup.procs")
-			if dir == cpuset {
-				o.EarlyCgroupProcs = append(o.EarlyCgroupProcs, procs)
-			} else {
-				o.CgroupProcs = append(o.CgroupProcs, procs)
-			}
-		}
+		o.EarlyCgroupProcs, o.CgroupProcs = cg.ProcsFiles()
 	}
 	rec := e.rec
 	if rec == nil {
