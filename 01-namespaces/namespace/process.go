@@ -82,11 +82,12 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 	// lives in the container, where its /proc/PID/exe must not lead to
 	// the host's file (exe.go): it starts from the sealed copy. A
 	// program that runs from the copy already (chapter 07's shim) just
-	// re-executes itself; another passes the copy to init as fd 4 and
-	// execve opens it there, as /proc/self/fd/4: the child's own
-	// descriptor, which it may open even in a new user namespace, where
-	// our /proc/PID/fd would be out of its reach. ReadSpec marks it
-	// close-on-exec, so the command does not inherit it.
+	// re-executes itself; another passes the copy to init as its last
+	// inherited descriptor and execve opens it there, as
+	// /proc/self/fd/N: the child's own descriptor, which it may open
+	// even in a new user namespace, where our /proc/PID/fd would be out
+	// of its reach. ReadSpec marks it close-on-exec, so the command does
+	// not inherit it.
 	exe, err := SealedSelf()
 	if err != nil {
 		r.Close()
@@ -95,8 +96,8 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 	}
 	path, extra := "/proc/self/exe", []*os.File{r}
 	if exe != nil {
+		path = fmt.Sprintf("/proc/self/fd/%d", specFD+len(extra)) // after the others
 		extra = append(extra, exe)
-		path = fmt.Sprintf("/proc/self/fd/%d", specFD+1)
 	}
 	cmd := &exec.Cmd{
 		Path:        path,

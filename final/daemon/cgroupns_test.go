@@ -1,14 +1,10 @@
 package daemon
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
-	"github.com/berth-project/berth/01-namespaces/labtest"
 )
 
 // TestSameAsDockerd_CgroupNamespace: what a container sees of its
@@ -18,32 +14,11 @@ import (
 // command and for an exec, and the same read-only mounts at
 // /sys/fs/cgroup.
 func TestSameAsDockerd_CgroupNamespace(t *testing.T) {
-	l := newLab(t)
-	d := labtest.StartDockerd(t)
-	_, err := d.Run("import", labtest.BusyboxRootfs(t)+".tar", "busybox")
-	require.NoError(t, err)
-	engines := []struct {
-		name string
-		run  func(args ...string) (string, error)
-	}{
-		{"berthd", func(args ...string) (string, error) {
-			out, errOut, code := l.docker("", args...)
-			if code != 0 {
-				return out, errors.New(errOut)
-			}
-			return out, nil
-		}},
-		{"dockerd", d.Run},
-	}
+	engines := compareEngines(t)
 	const look = "mount | grep cgroup; ls /sys/fs/cgroup; cat /proc/self/cgroup; mkdir /sys/fs/cgroup/memory/x 2>&1"
 	results := map[string][]string{}
 	for _, e := range engines {
-		must := func(args ...string) string {
-			t.Helper()
-			out, err := e.run(args...)
-			require.NoError(t, err, "%s: docker %s", e.name, strings.Join(args, " "))
-			return out
-		}
+		must := e.must(t)
 		var got []string
 		out, _ := e.run("run", "--rm", "--cgroupns", "private", "busybox", "sh", "-c", look)
 		got = append(got, out)

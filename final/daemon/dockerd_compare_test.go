@@ -22,31 +22,10 @@ import (
 // Every container gets --dns 127.0.0.1: a name neither engine knows is
 // forwarded there (nothing answers), never to the host's resolvers.
 func TestSameAsDockerd_VolumesNetworksAndNames(t *testing.T) {
-	l := newLab(t)
-	d := labtest.StartDockerd(t)
-	_, err := d.Run("import", labtest.BusyboxRootfs(t)+".tar", "busybox")
-	require.NoError(t, err)
-	engines := []struct {
-		name string
-		run  func(args ...string) (string, error)
-	}{
-		{"berthd", func(args ...string) (string, error) {
-			out, errOut, code := l.docker("", args...)
-			if code != 0 {
-				return out, errors.New(errOut)
-			}
-			return out, nil
-		}},
-		{"dockerd", d.Run},
-	}
+	engines := compareEngines(t)
 	results := map[string][]string{}
 	for _, e := range engines {
-		must := func(args ...string) string {
-			t.Helper()
-			out, err := e.run(args...)
-			require.NoError(t, err, "%s: docker %s", e.name, strings.Join(args, " "))
-			return out
-		}
+		must := e.must(t)
 		var got []string
 		// Volumes: two labels ANDed; copy-up of the image's files into
 		// a new volume, which keeps them and what the container adds.
@@ -81,4 +60,41 @@ func TestSameAsDockerd_VolumesNetworksAndNames(t *testing.T) {
 		results[e.name] = got
 	}
 	assert.Equal(t, results["dockerd"], results["berthd"])
+}
+
+// engine is one of the engines a comparison runs the same docker CLI
+// steps against.
+type engine struct {
+	name string
+	run  func(args ...string) (string, error)
+}
+
+// compareEngines starts a lab's berthd and a private dockerd 20.10, with
+// busybox in both, for a comparison.
+func compareEngines(t *testing.T) []engine {
+	l := newLab(t)
+	d := labtest.StartDockerd(t)
+	_, err := d.Run("import", labtest.BusyboxRootfs(t)+".tar", "busybox")
+	require.NoError(t, err)
+	return []engine{
+		{"berthd", func(args ...string) (string, error) {
+			out, errOut, code := l.docker("", args...)
+			if code != 0 {
+				return out, errors.New(errOut)
+			}
+			return out, nil
+		}},
+		{"dockerd", d.Run},
+	}
+}
+
+// must returns a function that runs docker steps with e and requires
+// success; it returns stdout.
+func (e engine) must(t *testing.T) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		out, err := e.run(args...)
+		require.NoError(t, err, "%s: docker %s", e.name, strings.Join(args, " "))
+		return out
+	}
 }
