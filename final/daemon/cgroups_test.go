@@ -91,12 +91,14 @@ func TestCgroupParent_PerContainer(t *testing.T) {
 	t.Cleanup(func() { assert.NoError(t, h.Under(parent).RemoveParent()) })
 	pids := h.Mounts["pids"]
 	require.NotEmpty(t, pids, "a pids hierarchy")
-	// The parent exists beforehand, with room for 4 tasks in all: the
-	// container's shell and three children.
+	// The parent exists beforehand, with room for 24 tasks in all:
+	// enough for the container's init (a Go program, a thread per CPU
+	// and a few more) before it becomes the shell, not for the shell's
+	// 40 children.
 	require.NoError(t, os.Mkdir(filepath.Join(pids, parent), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(pids, parent, "pids.max"), []byte("4"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(pids, parent, "pids.max"), []byte("24"), 0o644))
 
-	forks := "for i in 1 2 3 4 5 6; do sleep 30 & done; echo forked"
+	forks := "i=0; while [ $i -lt 40 ]; do sleep 30 & i=$((i+1)); done; echo forked"
 	out, errOut, code := l.docker("", "run", "--rm", "--cgroup-parent", "/"+parent, "busybox", "sh", "-c", forks)
 	assert.NotEqual(t, 0, code, "sh gives up when it cannot fork")
 	assert.Empty(t, out)
