@@ -11,7 +11,7 @@ import (
 )
 
 // createV1 makes <mount>/<parent>/<name> in each hierarchy that carries
-// one of v1Controllers. Co-mounted controllers ("cpu,cpuacct") share one
+// one of v1Joined. Co-mounted controllers ("cpu,cpuacct") share one
 // directory, which is made once.
 func (h *Hierarchy) createV1(parentName, name string, r Resources) (*Cgroup, []string, error) {
 	// Check before creating anything, so a missing controller leaves no
@@ -36,7 +36,8 @@ func (h *Hierarchy) createV1(parentName, name string, r Resources) (*Cgroup, []s
 			continue
 		}
 		var each func(string) error
-		if ctrl == "cpuset" {
+		cpuset := mnt == h.Mounts["cpuset"] // maybe co-mounted with another
+		if cpuset {
 			each = inheritCpuset
 		}
 		parent, err := mkdirParent(o, mnt, parentName, each)
@@ -55,7 +56,7 @@ func (h *Hierarchy) createV1(parentName, name string, r Resources) (*Cgroup, []s
 			return nil, created, fmt.Errorf("create cgroup: %w", err)
 		}
 		created = append(created, dir)
-		if ctrl == "cpuset" {
+		if cpuset {
 			if err := inheritCpuset(dir); err != nil {
 				return nil, created, err
 			}

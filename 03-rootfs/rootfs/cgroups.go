@@ -27,8 +27,10 @@ const cgroupFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NO
 // the container's cgroup as its root. It shows the container its limits
 // and usage, and nothing of the host's cgroups.
 //
-// In a user namespace the kernel refuses to mount a v1 cgroupfs (cgroup2
-// is allowed): /sys/fs/cgroup is then left as it was, empty.
+// A container with a user namespace gets them too: its cgroup namespace
+// belongs to that user namespace, whose root may mount cgroupfs in it.
+// Should the kernel refuse all the same (EPERM), /sys/fs/cgroup is left
+// as it was, rather than a tmpfs of empty directories.
 func mountCgroups(r dir) error {
 	mounts, err := cgroup.NSMounts()
 	if err != nil {
@@ -59,9 +61,8 @@ func mountCgroups(r dir) error {
 	for i, m := range mounts {
 		err := mountSourceIn(t, m.Name, m.Source, "cgroup", cgroupFlags, m.Options)
 		if i == 0 && errors.Is(err, unix.EPERM) {
-			// A user namespace: no v1 cgroupfs at all, rather than a
-			// tmpfs of empty directories.
-			if uerr := unix.Unmount(procFD(fd), unix.MNT_DETACH); uerr != nil {
+			// tfd, not fd: the tmpfs, not the directory under it.
+			if uerr := unix.Unmount(procFD(tfd), unix.MNT_DETACH); uerr != nil {
 				return fmt.Errorf("%w; and unmounting the tmpfs: %w", err, uerr)
 			}
 			return nil
