@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -148,9 +149,11 @@ func TestCgroupParent_RecordedAcrossRestart(t *testing.T) {
 	newID := strings.TrimSpace(l.ok("run", "-d", "busybox", "sleep", "1000"))
 	assert.Equal(t, "/"+second+"/"+newID, hostCgroupPath(t, l.state(newID).Pid, "memory"))
 
+	// The clean-up follows the exit, which stop waits for.
 	l.ok("stop", "-t", "0", id, newID)
-	_, err = h.Under(first).Load(id)
-	assert.ErrorIs(t, err, os.ErrNotExist, "cleaned up under the parent it was made in")
-	_, err = h.Under(second).Load(newID)
-	assert.ErrorIs(t, err, os.ErrNotExist)
+	gone := func(parent, id string) func() bool {
+		return func() bool { _, err := h.Under(parent).Load(id); return errors.Is(err, os.ErrNotExist) }
+	}
+	eventually(t, gone(first, id), "cleaned up under the parent it was made in")
+	eventually(t, gone(second, newID), "cleaned up under the daemon's new parent")
 }
