@@ -80,7 +80,9 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.Var(&c.Sysctls, "sysctl", "set a kernel parameter of the container's namespaces: KEY=VALUE (repeatable)")
 }
 
-// cloneFlags turns the config into CLONE_NEW* flags for clone(2).
+// cloneFlags turns the config into CLONE_NEW* flags for clone(2). The
+// cgroup namespace is not among them: init makes it itself, later
+// (Setup), once it is in its cgroup.
 func (c *Config) cloneFlags() uintptr {
 	// No CLONE_NEWCGROUP: a cgroup namespace takes the cgroup its
 	// process is in when it is made as its root, and init is moved to

@@ -42,8 +42,10 @@
 // Go cannot run arbitrary code between fork and exec, yet some setup must
 // happen inside the new namespaces before the user's command starts (set
 // the hostname, mount /proc, later pivot_root). So the program starts
-// itself again, /proc/self/exe, under the name "berth-init", inside the new
-// namespaces. That second copy is the container's init:
+// itself again, under the name "berth-init", inside the new namespaces,
+// from a sealed in-memory copy of its binary (exe.go: the host's file must
+// stay out of the container's reach). That second copy is the container's
+// init:
 //
 //	host                                container (new namespaces)
 //	----                                --------------------------

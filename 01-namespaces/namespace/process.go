@@ -71,16 +71,36 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 	}
 	defer r.Close() // the child has its own copy after Start
 
+	// /proc/self/exe is this very binary, even if it was deleted or
+	// replaced on disk since it started (go run, go test). But init
+	// lives in the container, where its /proc/PID/exe must not lead to
+	// the host's file (exe.go): it starts from the sealed copy. A
+	// program that runs from the copy already (chapter 07's shim) just
+	// re-executes itself; another passes the copy to init as its last
+	// inherited descriptor and execve opens it there, as
+	// /proc/self/fd/N: the child's own descriptor, which it may open
+	// even in a new user namespace, where our /proc/PID/fd would be out
+	// of its reach. ReadSpec marks it close-on-exec, so the command does
+	// not inherit it.
+	exe, err := SealedSelf()
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	path, extra := "/proc/self/exe", append([]*os.File{r}, cfg.Files...)
+	if exe != nil {
+		path = fmt.Sprintf("/proc/self/fd/%d", specFD+len(extra)) // after the others
+		extra = append(extra, exe)
+	}
 	cmd := &exec.Cmd{
-		// /proc/self/exe is this very binary, even if it was deleted or
-		// replaced on disk since it started (go run, go test).
-		Path:        "/proc/self/exe",
+		Path:        path,
 		Args:        []string{InitName},
 		Env:         []string{}, // the command's environment travels in the spec
 		Stdin:       stdio.In,
 		Stdout:      stdio.Out,
 		Stderr:      stdio.Err,
-		ExtraFiles:  append([]*os.File{r}, cfg.Files...),
+		ExtraFiles:  extra,
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: cfg.cloneFlags()},
 	}
 	if !cfg.Detached {

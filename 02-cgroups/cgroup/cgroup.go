@@ -14,15 +14,50 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Parent is the directory, directly under each hierarchy's root, that
-// holds every berth container's cgroup. Grouping them keeps the host's
-// tree tidy (`ls /sys/fs/cgroup/memory/berth` lists the containers) and
-// gives one place to set a limit for all containers together.
+// DefaultParent is the directory, directly under each hierarchy's root,
+// that holds every berth container's cgroup. Grouping them keeps the
+// host's tree tidy (`ls /sys/fs/cgroup/memory/berth` lists the
+// containers) and gives one place to set a limit for all containers
+// together.
 //
 // The parent is shared: it is created on demand and never removed, because
 // another container may be created in it at the very moment we would
 // remove it.
-const Parent = "berth"
+//
+// A Hierarchy may name another parent (Hierarchy.Parent): a second engine
+// on the same host keeps its containers apart from the first one's, and
+// `docker run --cgroup-parent` puts one container elsewhere.
+const DefaultParent = "berth"
+
+// CleanParent checks a parent cgroup as a user names it and returns it
+// relative to the hierarchies' roots, as Docker's cgroupfs driver reads
+// it: "/batch/jobs" and "batch/jobs" are both <mount>/batch/jobs. An empty
+// name is DefaultParent.
+//
+// A ".." is refused rather than cleaned away: the name is about to become
+// directories that berth creates, fills and removes, and a name that
+// climbs must not get anywhere near another program's cgroups. The root
+// itself ("/") is refused too: the containers would sit among the
+// host's own cgroups (system.slice, user.slice) with no parent of
+// berth's to hold them.
+func CleanParent(parent string) (string, error) {
+	if parent == "" {
+		return DefaultParent, nil
+	}
+	if strings.ContainsRune(parent, 0) {
+		return "", fmt.Errorf("invalid cgroup parent %q: contains a NUL byte", parent)
+	}
+	for _, elem := range strings.Split(parent, "/") {
+		if elem == ".." {
+			return "", fmt.Errorf("invalid cgroup parent %q: \"..\" is not allowed", parent)
+		}
+	}
+	clean := strings.TrimPrefix(filepath.Clean("/"+parent), "/")
+	if clean == "" {
+		return "", fmt.Errorf("invalid cgroup parent %q: the root of the hierarchy cannot hold containers directly", parent)
+	}
+	return clean, nil
+}
 
 // Hierarchy says where the cgroup filesystems are mounted. System fills
 // it in for this machine; tests point one at a fake cgroupfs.
@@ -37,9 +72,23 @@ type Hierarchy struct {
 	// Used when Version is V1 or Hybrid. Co-mounted controllers share a
 	// mount point.
 	Mounts map[string]string
+	// Parent is the cgroup, relative to each hierarchy's root, that New
+	// creates containers' cgroups in and Load looks for them in (see
+	// CleanParent). Empty means DefaultParent.
+	Parent string
 
 	ops ops // zero: the real kernel (hostOps)
 }
+
+// Under returns a copy of h whose containers' cgroups go under parent.
+func (h *Hierarchy) Under(parent string) *Hierarchy {
+	c := *h
+	c.Parent = parent
+	return &c
+}
+
+// parent returns h.Parent, checked and relative.
+func (h *Hierarchy) parent() (string, error) { return CleanParent(h.Parent) }
 
 func (h *Hierarchy) sys() ops {
 	if h.ops.mkdir == nil {
@@ -49,7 +98,7 @@ func (h *Hierarchy) sys() ops {
 }
 
 // Cgroup is one container's cgroup. On v2 that is one directory. On v1 it
-// is one directory per hierarchy, all named <mount>/berth/<name>: the
+// is one directory per hierarchy, all named <mount>/<parent>/<name>: the
 // process must be added to each, and each must be removed.
 //
 // A Cgroup holds nothing but those paths; all state is in the kernel. So
@@ -64,8 +113,9 @@ type Cgroup struct {
 	ops   ops
 }
 
-// New creates the cgroup of container name under the Parent cgroup, with
-// limits r, on this machine. It is System followed by Hierarchy.New.
+// New creates the cgroup of container name under the DefaultParent
+// cgroup, with limits r, on this machine. It is System followed by
+// Hierarchy.New.
 func New(name string, r Resources) (*Cgroup, error) {
 	h, err := System()
 	if err != nil {
@@ -84,7 +134,8 @@ func Load(name string) (*Cgroup, error) {
 	return h.Load(name)
 }
 
-// New creates the cgroup of container name under Parent and writes the
+// New creates the cgroup of container name under h's parent (created if
+// need be) and writes the
 // limits r. It fails (with an error matching fs.ErrExist) if the cgroup
 // already exists: it may belong to a running container, and silently
 // sharing it would mix two containers' processes and limits.
@@ -99,17 +150,20 @@ func (h *Hierarchy) New(name string, r Resources) (*Cgroup, error) {
 	if err := r.validate(); err != nil {
 		return nil, fmt.Errorf("cgroup %s: %w", name, err)
 	}
+	parent, err := h.parent()
+	if err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", name, err)
+	}
 
 	var (
 		c       *Cgroup
 		created []string
-		err     error
 	)
 	switch {
 	case h.Version == V2:
-		c, created, err = h.createV2(name, r)
+		c, created, err = h.createV2(parent, name, r)
 	case h.Version.usesV1():
-		c, created, err = h.createV1(name, r)
+		c, created, err = h.createV1(parent, name, r)
 	default:
 		err = fmt.Errorf("unknown cgroup version %v", h.Version)
 	}
@@ -142,11 +196,15 @@ func (h *Hierarchy) Load(name string) (*Cgroup, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
+	parent, err := h.parent()
+	if err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", name, err)
+	}
 	c := &Cgroup{name: name, version: h.Version, paths: map[string]string{}, ops: h.sys()}
 	var tried []string
 	switch {
 	case h.Version == V2:
-		dir := filepath.Join(h.Unified, Parent, name)
+		dir := filepath.Join(h.Unified, parent, name)
 		tried = append(tried, dir)
 		if isDir(dir) {
 			for _, ctrl := range v1Controllers {
@@ -154,9 +212,9 @@ func (h *Hierarchy) Load(name string) (*Cgroup, error) {
 			}
 		}
 	case h.Version.usesV1():
-		for _, ctrl := range v1Controllers {
+		for _, ctrl := range v1Joined() {
 			if mnt := h.Mounts[ctrl]; mnt != "" {
-				dir := filepath.Join(mnt, Parent, name)
+				dir := filepath.Join(mnt, parent, name)
 				tried = append(tried, dir)
 				if isDir(dir) {
 					c.paths[ctrl] = dir
@@ -179,7 +237,7 @@ func isDir(path string) bool {
 
 // checkName makes sure name is one path element: a name such as
 // "../../cpu" must not let a caller create or destroy cgroups outside
-// the Parent.
+// the parent.
 func checkName(name string) error {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
 		return fmt.Errorf("invalid cgroup name %q: must be a single path element", name)
@@ -188,12 +246,61 @@ func checkName(name string) error {
 }
 
 // mkdirShared creates a directory that other containers share (the
-// Parent); losing a race to create it is fine.
+// parent); losing a race to create it is fine.
 func mkdirShared(o ops, dir string) error {
 	if err := o.mkdir(dir); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	return nil
+}
+
+// mkdirParent creates the parent cgroup (relative to root, and maybe
+// several levels deep) one level at a time, and calls each on every level
+// on the way down, root excluded: v2 enables the controllers there for
+// the level below. It returns the parent's directory.
+func mkdirParent(o ops, root, parent string, each func(dir string) error) (string, error) {
+	dir := root
+	for _, elem := range strings.Split(parent, "/") {
+		dir = filepath.Join(dir, elem)
+		if err := mkdirShared(o, dir); err != nil {
+			return "", fmt.Errorf("create parent cgroup: %w", err)
+		}
+		if each != nil {
+			if err := each(dir); err != nil {
+				return "", err
+			}
+		}
+	}
+	return dir, nil
+}
+
+// RemoveParent removes h's parent cgroup from every hierarchy, for
+// whoever owns it alone (a test's engine): the shared DefaultParent is
+// never removed (see there). It fails while a container's cgroup is still
+// inside (the kernel's EBUSY). Only the last level of a parent such as
+// "a/b" goes: "a" may hold other things.
+func (h *Hierarchy) RemoveParent() error {
+	parent, err := h.parent()
+	if err != nil {
+		return err
+	}
+	var roots []string
+	if h.Version == V2 {
+		roots = append(roots, h.Unified)
+	} else {
+		for _, mnt := range h.Mounts {
+			if !slices.Contains(roots, mnt) {
+				roots = append(roots, mnt)
+			}
+		}
+	}
+	var errs []error
+	for _, root := range roots {
+		if err := h.sys().rmdir(filepath.Join(root, parent)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove parent cgroup: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Name returns the container name the cgroup was created with.
@@ -245,6 +352,29 @@ func (c *Cgroup) Add(pid int) error {
 		}
 	}
 	return nil
+}
+
+// ProcsFiles returns the cgroup.procs files of the cgroup, for a process
+// that joins it itself by writing "0" to each (final/nsenter's exec). The
+// late ones are best joined as late as possible: there the process's
+// memory and tasks are charged to the container. The early ones charge
+// nothing but check the mover: a v1 cpuset refuses a process one of
+// whose threads has a capability the writing thread lacks (a Go program
+// that gave up its capabilities on one thread only), so it is joined
+// while the process still has them all.
+func (c *Cgroup) ProcsFiles() (early, late []string) {
+	cpuset := ""
+	if c.version != V2 {
+		cpuset = c.paths["cpuset"]
+	}
+	for _, dir := range c.Dirs() {
+		if dir == cpuset {
+			early = append(early, filepath.Join(dir, "cgroup.procs"))
+		} else {
+			late = append(late, filepath.Join(dir, "cgroup.procs"))
+		}
+	}
+	return early, late
 }
 
 // Procs returns the processes in the cgroup, sorted. On v1 it merges the
@@ -407,7 +537,7 @@ const destroyTimeout = 5 * time.Second
 
 // Destroy kills every process left in the cgroup and removes its
 // directories. It is idempotent: destroying a cgroup that is already gone
-// (or half gone) succeeds. The shared Parent is left in place. A frozen
+// (or half gone) succeeds. The shared parent is left in place. A frozen
 // cgroup is thawed as its processes are killed (see thawForKill).
 func (c *Cgroup) Destroy() error {
 	// Most often the container's processes are all gone by now (its

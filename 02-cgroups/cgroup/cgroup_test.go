@@ -121,10 +121,17 @@ func TestNewV1WritesEachHierarchy(t *testing.T) {
 	acct := filepath.Join(k.root, "cpuacct", "berth", "web")
 	pids := filepath.Join(k.root, "pids", "berth", "web")
 	devs := filepath.Join(k.root, "devices", "berth", "web")
-	assert.Equal(t, []string{cpu, acct, devs, mem, pids}, c.Dirs())
+	cpuset := filepath.Join(k.root, "cpuset", "berth", "web")
+	assert.Equal(t, []string{cpu, acct, cpuset, devs, mem, pids}, c.Dirs())
 	assert.Equal(t, mem, c.Path("memory"))
-	assert.Equal(t, "", c.Path("cpuset"))
-	assert.NoDirExists(t, filepath.Join(k.root, "cpuset", "berth"), "cpuset is never joined")
+	// cpuset limits nothing, but the container is in it (for its
+	// cgroup namespace), with the CPUs and memory nodes of the levels
+	// above, without which it could not join.
+	assert.Equal(t, cpuset, c.Path("cpuset"))
+	for _, dir := range []string{filepath.Dir(cpuset), cpuset} {
+		assert.Equal(t, "0-3", k.read(filepath.Join(dir, "cpuset.cpus")))
+		assert.Equal(t, "0", k.read(filepath.Join(dir, "cpuset.mems")))
+	}
 
 	assert.Equal(t, "67108864", k.read(filepath.Join(mem, "memory.limit_in_bytes")))
 	assert.Equal(t, "67108864", k.read(filepath.Join(mem, "memory.memsw.limit_in_bytes")))

@@ -1,9 +1,7 @@
 package cgroup
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +12,6 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 )
@@ -113,13 +110,10 @@ func liveUnified(t *testing.T) *Hierarchy {
 		return h
 	}
 	labtest.Need(t, h.Unified != "", "no cgroup2 mount")
-	v2 := &Hierarchy{Version: V2, Unified: h.Unified}
-	parent := filepath.Join(h.Unified, Parent)
-	if _, err := os.Stat(parent); errors.Is(err, fs.ErrNotExist) {
-		// Ours to tidy: nothing else uses the parent on a hybrid host.
-		// Another test of this package may still be using it (EBUSY).
-		t.Cleanup(func() { _ = unix.Rmdir(parent) })
-	}
+	// A parent of the test's own, removed at the end: other tests of
+	// this package and other engines use theirs.
+	v2 := (&Hierarchy{Version: V2, Unified: h.Unified}).Under(labtest.Unique("berth-devtest"))
+	t.Cleanup(func() { _ = v2.RemoveParent() })
 	return v2
 }
 

@@ -205,6 +205,13 @@
 // after a few seconds Freeze thaws the cgroup again and fails, rather
 // than leave it half frozen.
 //
+// The parent, "berth" above, is DefaultParent: Hierarchy.Parent names
+// another (docker run --cgroup-parent, and final/'s engine, which gives
+// each instance its own). On v1 the container also gets a directory in
+// the hierarchies it sets nothing in (blkio, cpuset, devices, systemd's
+// named one...): its cgroup namespace must have the container's own
+// cgroup as root in every hierarchy a container sees (nsmount.go).
+//
 // The freezer is a v1 controller like memory, so on v1 a container's
 // cgroup has a directory in the freezer hierarchy too, and Add puts the
 // process there. On v2 it is a core file, there without any controller.
@@ -227,7 +234,7 @@
 // # This package is not
 //
 //   - The whole of Docker's resource options: no CPU shares or weights,
-//     no cpuset, no block I/O, no memory reservation.
+//     no cpuset limit, no block I/O, no memory reservation.
 //   - systemd-aware: on systemd hosts Docker can ask systemd to create a
 //     scope instead of writing to the cgroupfs itself. berth writes
 //     directly (Docker's "cgroupfs" driver), which is fine for a course but

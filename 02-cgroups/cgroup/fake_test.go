@@ -112,6 +112,10 @@ func newFakeV1(t *testing.T, hierarchies ...string) (*Hierarchy, *fakeKernel) {
 		// The root cgroup's files; a root has no pids.max and no
 		// memory.memsw limits of its own, but that does not matter here.
 		k.writeFiles(mnt, k.v1Files(ctrls, "1", "0"))
+		if slices.Contains(ctrls, "cpuset") {
+			k.writeFile(filepath.Join(mnt, "cpuset.cpus"), "0-3\n")
+			k.writeFile(filepath.Join(mnt, "cpuset.mems"), "0\n")
+		}
 		k.writeFile(filepath.Join(mnt, "cgroup.procs"), "1\n")
 	}
 	return h, k
@@ -229,6 +233,9 @@ func (k *fakeKernel) v1Files(ctrls []string, useHierarchy, oomKillDisable string
 		case "pids":
 			files["pids.max"] = "max"
 			files["pids.current"] = "0"
+		case "cpuset": // empty in a new cgroup (inheritCpuset)
+			files["cpuset.cpus"] = ""
+			files["cpuset.mems"] = ""
 		case "freezer":
 			files["freezer.state"] = "THAWED"
 			files["freezer.self_freezing"] = "0"

@@ -43,7 +43,7 @@ func TestFreezeAndThaw(t *testing.T) {
 			require.NoError(t, err)
 			file, frozen, thawed := freezerFile(c)
 			if c.Version() != V2 {
-				assert.Equal(t, filepath.Join(h.Mounts["freezer"], Parent, "web"), c.Path("freezer"),
+				assert.Equal(t, filepath.Join(h.Mounts["freezer"], DefaultParent, "web"), c.Path("freezer"),
 					"the container's cgroup has a directory in the freezer hierarchy")
 				assert.Contains(t, c.Dirs(), c.Path("freezer"), "so Add puts processes there too")
 			}

@@ -201,7 +201,7 @@ func TestLiveAddProcsLoadDestroy(t *testing.T) {
 	// The kernel's own view: /proc/PID/cgroup names our directory.
 	own, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
 	require.NoError(t, err)
-	assert.Contains(t, string(own), "/"+Parent+"/"+c.Name()+"\n")
+	assert.Contains(t, string(own), "/"+DefaultParent+"/"+c.Name()+"\n")
 
 	s, err := c.Stats()
 	require.NoError(t, err)
@@ -329,14 +329,14 @@ func TestLiveV2OnHybrid(t *testing.T) {
 	assert.Contains(t, err.Error(), `controller "memory" is not available`)
 
 	c := newLive(t, h, Resources{})
-	assert.True(t, strings.HasPrefix(c.Path(""), sys.Unified+"/"+Parent+"/"))
+	assert.True(t, strings.HasPrefix(c.Path(""), sys.Unified+"/"+DefaultParent+"/"))
 	p := startIn(t, c, "exec "+busybox+" sleep 30")
 	procs, err := c.Procs()
 	require.NoError(t, err)
 	assert.Equal(t, []int{p.cmd.Process.Pid}, procs)
 	own, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/cgroup")
 	require.NoError(t, err)
-	assert.Contains(t, string(own), "0::/"+Parent+"/"+c.Name()+"\n")
+	assert.Contains(t, string(own), "0::/"+DefaultParent+"/"+c.Name()+"\n")
 
 	_, err = c.Stats()
 	require.NoError(t, err)

@@ -9,13 +9,18 @@ import (
 	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
-// Apply limits the container c with r: it creates the cgroup named id now,
+// Apply limits the container c with r: it creates the cgroup named id
+// under parent ("" for DefaultParent) now,
 // joins the container's init to it while init waits for its spec (so the
 // command is born inside the limits), and, once the container is gone,
 // reports an out-of-memory kill on the container's stderr and removes the
 // cgroup.
-func Apply(c *namespace.Container, id string, r Resources) (*Cgroup, error) {
-	cg, err := New(id, r)
+func Apply(c *namespace.Container, parent, id string, r Resources) (*Cgroup, error) {
+	h, err := System()
+	if err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", id, err)
+	}
+	cg, err := h.Under(parent).New(id, r)
 	if err != nil {
 		return nil, err
 	}
@@ -44,6 +49,10 @@ type RunOptions struct {
 	// (rlimit.go): init sets them on itself.
 	Ulimits     UlimitList
 	OOMScoreAdj int
+	// CgroupParent is where the container's cgroup goes (CleanParent);
+	// "" is DefaultParent. A detached container's options are kept
+	// (chapter 07), so Cleanup finds the cgroup again where it was made.
+	CgroupParent string `json:",omitempty"`
 }
 
 // AddFlags registers the flags of chapters 01 and 02 on fs.
@@ -52,6 +61,7 @@ func (o *RunOptions) AddFlags(fs *flag.FlagSet) {
 	o.Limits.AddFlags(fs)
 	fs.Var(&o.Ulimits, "ulimit", "a resource limit of each process: NAME=SOFT[:HARD], -1 for unlimited (repeatable)")
 	fs.IntVar(&o.OOMScoreAdj, "oom-score-adj", 0, "how eagerly the kernel kills the container's processes when memory runs out (-1000 to 1000)")
+	fs.StringVar(&o.CgroupParent, "cgroup-parent", "", "the parent cgroup of the container's, relative to the hierarchies' roots (default "+DefaultParent+")")
 }
 
 // NewSpec is chapter 01's spec with the per-process limits added, for
@@ -89,7 +99,7 @@ func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdi
 	if o.NoCgroup {
 		return c, nil
 	}
-	if _, err := Apply(c, id, o.Limits); err != nil {
+	if _, err := Apply(c, o.CgroupParent, id, o.Limits); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -105,7 +115,11 @@ func (o *RunOptions) Cleanup(id string) (oomKilled bool, err error) {
 	if o.NoCgroup {
 		return false, nil
 	}
-	cg, err := Load(id)
+	h, err := System()
+	if err != nil {
+		return false, fmt.Errorf("cgroup %s: %w", id, err)
+	}
+	cg, err := h.Under(o.CgroupParent).Load(id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}

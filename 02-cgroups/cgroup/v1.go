@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// createV1 makes <mount>/berth/<name> in each hierarchy that carries one
-// of v1Controllers. Co-mounted controllers ("cpu,cpuacct") share one
+// createV1 makes <mount>/<parent>/<name> in each hierarchy that carries
+// one of v1Joined. Co-mounted controllers ("cpu,cpuacct") share one
 // directory, which is made once.
-func (h *Hierarchy) createV1(name string, r Resources) (*Cgroup, []string, error) {
+func (h *Hierarchy) createV1(parentName, name string, r Resources) (*Cgroup, []string, error) {
 	// Check before creating anything, so a missing controller leaves no
 	// directories behind.
 	for _, ctrl := range []string{"memory", "cpu", "pids", "devices"} {
@@ -26,7 +26,7 @@ func (h *Hierarchy) createV1(name string, r Resources) (*Cgroup, []string, error
 	c := &Cgroup{name: name, version: h.Version, paths: map[string]string{}, ops: o}
 	var created []string
 	byMount := map[string]string{} // mount point -> our directory in it
-	for _, ctrl := range v1Controllers {
+	for _, ctrl := range v1Joined() {
 		mnt := h.Mounts[ctrl]
 		if mnt == "" {
 			continue
@@ -35,9 +35,14 @@ func (h *Hierarchy) createV1(name string, r Resources) (*Cgroup, []string, error
 			c.paths[ctrl] = dir
 			continue
 		}
-		parent := filepath.Join(mnt, Parent)
-		if err := mkdirShared(o, parent); err != nil {
-			return nil, created, fmt.Errorf("create parent cgroup: %w", err)
+		var each func(string) error
+		cpuset := mnt == h.Mounts["cpuset"] // maybe co-mounted with another
+		if cpuset {
+			each = inheritCpuset
+		}
+		parent, err := mkdirParent(o, mnt, parentName, each)
+		if err != nil {
+			return nil, created, err
 		}
 		// "memory" comes first in v1Controllers, so the memory
 		// hierarchy's parent is fixed before any child is made in it.
@@ -51,6 +56,11 @@ func (h *Hierarchy) createV1(name string, r Resources) (*Cgroup, []string, error
 			return nil, created, fmt.Errorf("create cgroup: %w", err)
 		}
 		created = append(created, dir)
+		if cpuset {
+			if err := inheritCpuset(dir); err != nil {
+				return nil, created, err
+			}
+		}
 		byMount[mnt] = dir
 		c.paths[ctrl] = dir
 	}
@@ -70,6 +80,30 @@ func (h *Hierarchy) createV1(name string, r Resources) (*Cgroup, []string, error
 		}
 	}
 	return c, created, nil
+}
+
+// inheritCpuset gives a new cpuset cgroup its parent's CPUs and memory
+// nodes: it starts with none, and no task may join it until it has some.
+// (cgroup.clone_children on the parent would do the copy at mkdir, but
+// only for children made after it is set, and the file is the host's.)
+func inheritCpuset(dir string) error {
+	for _, name := range []string{"cpuset.cpus", "cpuset.mems"} {
+		cur, err := readString(dir, name)
+		if err != nil {
+			return fmt.Errorf("check %s: %w", name, err)
+		}
+		if cur != "" {
+			continue
+		}
+		up, err := readString(filepath.Dir(dir), name)
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", name, err)
+		}
+		if err := writeString(dir, name, up); err != nil {
+			return fmt.Errorf("copy %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // ensureUseHierarchy makes the berth parent of the memory hierarchy

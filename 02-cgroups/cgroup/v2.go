@@ -16,7 +16,8 @@ import (
 // v2Controllers are the controllers a container's v2 cgroup gets.
 var v2Controllers = []string{"cpu", "memory", "pids"}
 
-// createV2 makes <Unified>/berth/<name>.
+// createV2 makes <Unified>/<parent>/<name> (berth's default parent in
+// the picture below).
 //
 // In v2 a cgroup has only the controllers its parent hands down: a child
 // gets memory.max only if "memory" is listed in the parent's
@@ -31,7 +32,7 @@ var v2Controllers = []string{"cpu", "memory", "pids"}
 // controllers down to children may not hold processes itself (only the
 // root is exempt). That is why berth's processes live only in the leaves
 // and the berth parent always stays empty.
-func (h *Hierarchy) createV2(name string, r Resources) (*Cgroup, []string, error) {
+func (h *Hierarchy) createV2(parentName, name string, r Resources) (*Cgroup, []string, error) {
 	o := h.sys()
 	root := h.Unified
 	avail, err := readString(root, "cgroup.controllers")
@@ -50,14 +51,11 @@ func (h *Hierarchy) createV2(name string, r Resources) (*Cgroup, []string, error
 		}
 	}
 
-	parent := filepath.Join(root, Parent)
 	if err := enableControllers(root, want); err != nil {
 		return nil, nil, err
 	}
-	if err := mkdirShared(o, parent); err != nil {
-		return nil, nil, fmt.Errorf("create parent cgroup: %w", err)
-	}
-	if err := enableControllers(parent, want); err != nil {
+	parent, err := mkdirParent(o, root, parentName, func(dir string) error { return enableControllers(dir, want) })
+	if err != nil {
 		return nil, nil, err
 	}
 	dir := filepath.Join(parent, name)

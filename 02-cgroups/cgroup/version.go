@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -101,15 +102,34 @@ func detect(statfs func(string, *unix.Statfs_t) error, root string) (Version, er
 // is in. (v2 needs no controller for that: every v2 cgroup has
 // cgroup.freeze.) devices holds the device policy (see devices.go); v2
 // has no such controller and attaches an eBPF program instead.
-//
-// cpuset is left out on purpose: a new v1 cpuset cgroup starts with empty
-// cpuset.cpus and cpuset.mems, and the kernel refuses to move a task into
-// it (ENOSPC) until both are copied from the parent. We set no cpuset
-// limit, so staying in the root cpuset costs nothing.
 var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "freezer", "devices"}
 
+// v1Others are the other v1 hierarchies a container is put in, though
+// berth sets nothing there: so that in every hierarchy the container's
+// cgroup namespace has the container's own cgroup as its root. Chapter 03
+// mounts every hierarchy in the container, as Docker does; one the
+// container were not in would show it the host's tree (the root of it,
+// read-only, as the cgroup of whoever started it). "name=systemd" is
+// systemd's named hierarchy, which has no controller.
+//
+// A new cpuset cgroup starts with empty cpuset.cpus and cpuset.mems, and
+// the kernel refuses to move a task into it (ENOSPC) until both are
+// copied from its parent (inheritCpuset).
+var v1Others = []string{"blkio", "cpuset", "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc", "name=systemd"}
+
+// v1Joined are all the v1 hierarchies berth puts a container in.
+func v1Joined() []string {
+	joined := slices.Clone(v1Controllers)
+	for _, h := range v1Others {
+		if !slices.Contains(joined, h) {
+			joined = append(joined, h)
+		}
+	}
+	return joined
+}
+
 // v1Mounts reads a mountinfo table (normally /proc/self/mountinfo) and
-// returns the mount point of each controller in v1Controllers that is
+// returns the mount point of each hierarchy of v1Joined that is
 // mounted. A hierarchy can carry several controllers (the classic
 // "cpu,cpuacct"); then both names map to the same directory.
 //
@@ -119,8 +139,8 @@ var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "freezer", "dev
 //	32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
 //	            ^mount point                             ^type         ^super options
 func v1Mounts(r io.Reader) (map[string]string, error) {
-	wanted := make(map[string]bool, len(v1Controllers))
-	for _, c := range v1Controllers {
+	wanted := map[string]bool{}
+	for _, c := range v1Joined() {
 		wanted[c] = true
 	}
 	mounts := make(map[string]string)

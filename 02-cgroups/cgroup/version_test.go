@@ -75,6 +75,9 @@ func TestV1Mounts(t *testing.T) {
 		"cpuacct": "/sys/fs/cgroup/cpu,cpuacct",
 		"memory":  "/sys/fs/cgroup/memory", // the first mount wins over the later bind mount
 		"pids":    "/sys/fs/cgroup/my pids",
+		// Joined only for the container's cgroup namespace (v1Others).
+		"cpuset":       "/sys/fs/cgroup/cpuset",
+		"name=systemd": "/sys/fs/cgroup/systemd",
 	}, got)
 
 	got, err = v1Mounts(strings.NewReader("garbage\n\n1 2 3\n"))

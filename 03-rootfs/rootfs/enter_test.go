@@ -3,6 +3,7 @@ package rootfs_test
 import (
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
 )
 
@@ -42,6 +44,14 @@ func TestRootIsTheImage(t *testing.T) {
 func expectedMounts(t *testing.T) []string {
 	t.Helper()
 	want := []string{"/", "/proc", "/sys", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue"}
+	mounts, err := cgroup.NSMounts()
+	require.NoError(t, err)
+	for _, m := range mounts {
+		want = append(want, path.Join("/sys/fs/cgroup", m.Name))
+	}
+	if len(mounts) > 0 && mounts[0].Type == "cgroup" {
+		want = append(want, "/sys/fs/cgroup") // the tmpfs under them
+	}
 	throttle, _ := filepath.Glob("/sys/devices/system/cpu/cpu[0-9]*/thermal_throttle")
 	for _, p := range append(append(append([]string{}, rootfs.DefaultMaskedPaths...), rootfs.DefaultReadonlyPaths...), throttle...) {
 		if _, err := os.Lstat(p); err == nil {
@@ -90,6 +100,36 @@ func TestMountTable(t *testing.T) {
 		check("/sys/firmware", "tmpfs", "ro")
 	}
 	assert.False(t, strings.Contains(mounts["/dev"].Options, "nodev"), "/dev must allow device nodes")
+	cgs, err := cgroup.NSMounts()
+	require.NoError(t, err)
+	for _, m := range cgs {
+		if m.Type == "cgroup2" {
+			check("/sys/fs/cgroup", "cgroup2", "ro", "nosuid", "nodev", "noexec", "relatime")
+			continue
+		}
+		check("/sys/fs/cgroup", "tmpfs", "rw", "nosuid", "nodev", "noexec", "relatime", "mode=755")
+		check("/sys/fs/cgroup/"+m.Name, "cgroup", append([]string{"ro", "nosuid", "nodev", "noexec", "relatime"}, strings.Split(m.Options, ",")...)...)
+		// The container's own cgroup is the mount's root: the cgroup
+		// namespace shows it as "/".
+		assert.Equal(t, "/", mounts["/sys/fs/cgroup/"+m.Name].Root, m.Name)
+	}
+}
+
+// TestCgroupNamespace: init makes its cgroup namespace where it is, so
+// that /proc/self/cgroup shows "/" in every hierarchy, and so does an
+// exec'd process's... (here the command itself); the cgroup filesystems
+// in /sys/fs/cgroup are read-only.
+func TestCgroupNamespace(t *testing.T) {
+	labtest.Privileged(t)
+	t.Parallel()
+	res := sh(t, namespace.Config{}, rootfs.Spec{Root: labtest.BusyboxRootfs(t)},
+		"cat /proc/self/cgroup; mkdir /sys/fs/cgroup/pids/x 2>&1 || echo refused")
+	lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+	require.NotEmpty(t, lines)
+	assert.Contains(t, lines[len(lines)-1], "refused")
+	for _, line := range lines[:len(lines)-2] {
+		assert.Regexp(t, `^\d+:[^:]*:/$`, line)
+	}
 }
 
 // TestMaskedPaths: Docker's masked paths are empty in the container,
@@ -524,12 +564,15 @@ awk '$5 ~ "^/sys" { print $5, $6 }' /proc/self/mountinfo
 			got := lines(rest)
 			assert.Contains(t, got[0], "Read-only file system")
 			// Every mount under /sys is read-only: with the host's /sys
-			// bound in, that includes its cgroup mounts.
+			// bound in, that includes its cgroup mounts, covered by the
+			// container's own. The one exception is Docker's too: the
+			// tmpfs on /sys/fs/cgroup that holds the (read-only) cgroup
+			// mounts.
 			for _, m := range got[1:] {
+				if m == "/sys/fs/cgroup rw,nosuid,nodev,noexec,relatime" {
+					continue
+				}
 				assert.Regexp(t, `^/sys\S* ro,`, m)
-			}
-			if cfg.UserNS {
-				assert.Contains(t, got, "/sys/fs/cgroup ro,nosuid,nodev,noexec,relatime")
 			}
 		})
 	}

@@ -116,6 +116,7 @@ func Init() int { return namespace.InitWith[InitSpec]() }
 // just before execve, so that a custom profile needs to allow less;
 // berth keeps one place for both.)
 func (s *InitSpec) Enter() error {
+	s.Rootfs.HostCgroupns = s.Spec.HostCgroupns
 	if err := Enter(s.Rootfs); err != nil {
 		return err
 	}

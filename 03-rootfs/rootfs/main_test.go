@@ -165,7 +165,7 @@ func lines(s string) []string {
 
 // mount is one line of /proc/self/mountinfo.
 type mount struct {
-	Point, Options, FSType, SuperOptions string
+	Point, Root, Options, FSType, SuperOptions string
 }
 
 // parseMountinfo reads the mount table as /proc/self/mountinfo shows it.
@@ -178,7 +178,7 @@ func parseMountinfo(t *testing.T, text string) map[string]mount {
 		sep := slices.Index(f, "-")
 		require.True(t, sep > 5 && len(f) > sep+3, "mountinfo line %q", sc.Text())
 		// A later mount on the same point covers the earlier one.
-		mounts[f[4]] = mount{Point: f[4], Options: f[5], FSType: f[sep+1], SuperOptions: f[sep+3]}
+		mounts[f[4]] = mount{Point: f[4], Root: f[3], Options: f[5], FSType: f[sep+1], SuperOptions: f[sep+3]}
 	}
 	return mounts
 }

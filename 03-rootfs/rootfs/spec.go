@@ -36,6 +36,10 @@ type Spec struct {
 	// no masked and no read-only paths. InitSpec.Enter also keeps every
 	// capability. See privileged.go for what that means.
 	Privileged bool `json:"privileged,omitempty"`
+	// HostCgroupns: the container keeps the host's cgroup namespace
+	// (namespace.Spec.HostCgroupns, which InitSpec.Enter copies here):
+	// Enter then mounts no cgroupfs, which would show the host's tree.
+	HostCgroupns bool `json:"-"`
 }
 
 // Validate reports a spec that cannot work, before any container is

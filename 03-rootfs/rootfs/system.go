@@ -262,6 +262,12 @@ func bindDeviceFrom(d dir, name, hostPath string) error {
 // mountIn creates directory name in d and mounts a filesystem of type
 // fstype there.
 func mountIn(d dir, name, fstype string, flags uintptr, data string) error {
+	return mountSourceIn(d, name, fstype, fstype, flags, data)
+}
+
+// mountSourceIn is mountIn with a source of its own, which mount(8)
+// shows in its first column.
+func mountSourceIn(d dir, name, source, fstype string, flags uintptr, data string) error {
 	if err := unix.Mkdirat(d.fd, name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("creating %s/%s: %w", d.name, name, err)
 	}
@@ -270,7 +276,7 @@ func mountIn(d dir, name, fstype string, flags uintptr, data string) error {
 		return fmt.Errorf("opening %s/%s: %w", d.name, name, err)
 	}
 	defer unix.Close(fd)
-	if err := unix.Mount(fstype, procFD(fd), fstype, flags, data); err != nil {
+	if err := unix.Mount(source, procFD(fd), fstype, flags, data); err != nil {
 		return fmt.Errorf("mounting %s on %s/%s: %w", fstype, d.name, name, err)
 	}
 	return nil

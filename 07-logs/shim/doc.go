@@ -50,6 +50,10 @@
 // a process, but keeps its children and the file descriptors that are not
 // close-on-exec. That is how one process goes from Go (to use the
 // engine's code for start and clean-up) to C (to wait cheaply) and back.
+// It is started from the sealed copy of the program its starter made
+// (chapter 01's exe.go), and so is everything it re-executes, the
+// container's init included: nothing it starts in the container leads
+// back to the host's binary, and every shim shares that one copy.
 //
 // # Why part of it is in C
 //

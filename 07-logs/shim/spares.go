@@ -76,11 +76,19 @@ func launch(dir string, env ...string) (*spareShim, error) {
 		defer or.Close()
 		files, orders = append(files, or), ow
 	}
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	// The shim starts from the sealed copy of the program (chapter 01's
+	// exe.go), and so does everything it starts from itself: the
+	// container's init, which lives inside the container, and the
+	// monitor. One copy, the caller's, serves every shim.
+	exe, err := namespace.Executable()
+	var null *os.File
+	if err == nil {
+		null, err = os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	}
 	if err == nil {
 		defer null.Close()
 		cmd := &exec.Cmd{
-			Path: "/proc/self/exe",
+			Path: exe,
 			Args: []string{Name, phaseLaunch, arg},
 			Env:  append(os.Environ(), env...),
 			// The shim must not hold the caller's terminal: its

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/07-logs/logs"
 )
 
@@ -94,8 +95,12 @@ func TestOneSupervisorAtATime(t *testing.T) {
 func spareShims(t *testing.T) map[int]bool {
 	t.Helper()
 	// Only this test binary's: other packages' tests (berthd's) have
-	// spares of their own, running another binary.
-	self, err := os.Readlink("/proc/self/exe")
+	// spares of their own, running another binary. Ours run from this
+	// process's sealed copy of the binary (chapter 01's exe.go), which
+	// their /proc/PID/exe is.
+	sealed, err := namespace.SealedSelf()
+	require.NoError(t, err)
+	self, err := sealed.Stat()
 	require.NoError(t, err)
 	parents := map[int]int{}
 	entries, err := os.ReadDir("/proc")
@@ -110,7 +115,7 @@ func spareShims(t *testing.T) map[int]bool {
 		if err != nil || len(args) < 3 || args[0] != Name || args[2] != spareDir {
 			continue
 		}
-		if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err != nil || exe != self {
+		if exe, err := os.Stat(filepath.Join("/proc", e.Name(), "exe")); err != nil || !os.SameFile(exe, self) {
 			continue
 		}
 		// Not a zombie, and not the launcher, our child, which exits

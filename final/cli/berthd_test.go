@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/05-network/nettest"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/final/api"
@@ -40,6 +42,15 @@ func newBerthd(t *testing.T) *engine {
 		Bridge: bridge.Bridge, Subnet: bridge.Subnet.String(),
 	}
 	importBusybox(t, opts.DataRoot)
+	// Last, once the containers are gone: the parent cgroup of this
+	// daemon's containers, its own (daemon.DefaultCgroupParent).
+	t.Cleanup(func() {
+		h, err := cgroup.System()
+		require.NoError(t, err)
+		own := h.Under(daemon.DefaultCgroupParent(opts.DataRoot))
+		assert.Eventually(t, func() bool { return own.RemoveParent() == nil }, 5*time.Second, 10*time.Millisecond,
+			"the test daemon's parent cgroup is removed")
+	})
 	d, err := daemon.New(opts)
 	require.NoError(t, err)
 	dir, err := os.MkdirTemp("", "berth-cli-") // short: a socket path has 108 bytes

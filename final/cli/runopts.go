@@ -64,6 +64,9 @@ type containerOptions struct {
 	devices     listValue
 	deviceRules listValue
 	hardening
+
+	// --cgroup-parent: the container's cgroup goes under this one.
+	cgroupParent string
 }
 
 // hardening are the options that confine (or free) the container's
@@ -152,6 +155,7 @@ func (o *containerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.VarP(&o.memory, "memory", "m", "Memory limit")
 	fs.Var(&o.cpus, "cpus", "Number of CPUs")
 	fs.Int64Var(&o.pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
+	fs.StringVar(&o.cgroupParent, "cgroup-parent", "", "Optional parent cgroup for the container")
 	fs.StringVar(&o.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
 	fs.BoolVar(&o.init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	fs.BoolVar(&o.autoRemove, "rm", false, "Automatically remove the container and its associated anonymous volumes when it exits")
@@ -275,6 +279,7 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 			DeviceCgroupRules: o.deviceRules,
 		},
 	}
+	hc.Resources.CgroupParent = o.cgroupParent
 	// Docker always sends the pids limit; 0 means none.
 	pids := o.pidsLimit
 	hc.PidsLimit = &pids

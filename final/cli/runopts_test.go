@@ -141,6 +141,9 @@ func TestResourceFlags(t *testing.T) {
 	assert.Contains(t, jsonOf(t, spec.HostConfig), `"NanoCpus":1500000000`)
 	assert.Contains(t, jsonOf(t, spec.HostConfig), `"PidsLimit":64`)
 
+	spec = mustParseRun(t, "--cgroup-parent", "/batch", "busybox")
+	assert.Contains(t, jsonOf(t, spec.HostConfig), `"CgroupParent":"/batch"`)
+
 	spec = mustParseRun(t, "-m", "1g", "--cpus", "0.1", "busybox")
 	assert.Equal(t, int64(1<<30), spec.HostConfig.Memory)
 	assert.Equal(t, int64(100_000_000), spec.HostConfig.NanoCPUs, "0.1 CPU exactly, not a float's 99999999")

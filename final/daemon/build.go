@@ -162,7 +162,7 @@ func (b *buildBackend) Run(ctx context.Context, req build.RunRequest) (build.Ima
 	var o image.RunOptions
 	fs := namespace.FlagSet("build")
 	o.AddFlags(fs)
-	if err := fs.Parse([]string{"--root", d.opts.DataRoot, "--keep", "--net", "none"}); err != nil {
+	if err := fs.Parse([]string{"--root", d.opts.DataRoot, "--keep", "--net", "none", "--cgroup-parent", d.opts.CgroupParent}); err != nil {
 		return build.Image{}, err
 	}
 	o.Image = req.Parent.ID.String()

@@ -23,7 +23,7 @@ import (
 func TestS12_LimitsAreApplied(t *testing.T) {
 	l := newLab(t)
 	id := strings.TrimSpace(l.ok("run", "-d", "--memory", "32m", "--cpus", "0.5", "--pids-limit", "20", "busybox", "sleep", "1000"))
-	cg, err := cgroup.Load(id)
+	cg, err := loadCgroup(l.opts.DataRoot, id)
 	require.NoError(t, err)
 	read := func(ctrl, file string) string {
 		dir := cg.Path(ctrl)

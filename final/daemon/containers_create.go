@@ -283,6 +283,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	if o.Limits, err = resources(host.Resources); err != nil {
 		return fail(err)
 	}
+	if o.CgroupParent, err = d.cgroupParent(host.Resources.CgroupParent); err != nil {
+		return fail(err)
+	}
 	o.NoCgroup = d.opts.Rootless // rootless.go
 	if err := processOptions(&o, &host); err != nil {
 		return fail(err)

@@ -74,6 +74,7 @@ func prepareLab(t testing.TB) *lab {
 	}
 	l := &lab{t: t, opts: opts, seen: map[string]bool{}}
 	l.importBusybox()
+	ownCgroupParent(t, opts.DataRoot)
 	t.Cleanup(l.cleanup)
 	return l
 }
@@ -145,9 +146,30 @@ func (l *lab) cleanup() {
 		}
 	}
 	for id := range l.seen {
-		_, err := cgroup.Load(id)
+		_, err := loadCgroup(l.opts.DataRoot, id)
 		assert.True(t, errors.Is(err, os.ErrNotExist), "the cgroup of %s is gone: %v", id, err)
 	}
+}
+
+// ownCgroupParent removes, when t ends, the parent cgroup that a daemon
+// over root gives its containers (DefaultCgroupParent): each test's data
+// root has one of its own, and a test leaves nothing on the host. Call it
+// before the daemon starts, so that the removal comes after the
+// daemon's own cleanup (and its containers').
+func ownCgroupParent(t testing.TB, root string) {
+	t.Helper()
+	t.Cleanup(func() {
+		h, err := cgroup.System()
+		if assert.NoError(t, err) {
+			assert.NoError(t, h.Under(DefaultCgroupParent(root)).RemoveParent(), "the test daemon's parent cgroup")
+		}
+	})
+}
+
+// loadCgroup reopens the cgroup of container id of the daemon over root,
+// under that daemon's default parent.
+func loadCgroup(root, id string) (*cgroup.Cgroup, error) {
+	return containerCgroup(DefaultCgroupParent(root), id)
 }
 
 // processGone waits a little for process pid to end (a zombie counts).

@@ -32,21 +32,26 @@ import (
 var hostCgroups = sync.OnceValues(cgroup.System)
 
 // containerCgroup reopens the cgroup of container id's current run (the
-// runner names it by the container's ID). It fails with an error
-// matching fs.ErrNotExist when the container does not run: the cgroup
-// is made at each start and removed at each exit.
-func containerCgroup(id string) (*cgroup.Cgroup, error) {
+// runner names it by the container's ID), under parent (cgroups.go). It
+// fails with an error matching fs.ErrNotExist when the container does
+// not run: the cgroup is made at each start and removed at each exit.
+func containerCgroup(parent, id string) (*cgroup.Cgroup, error) {
 	h, err := hostCgroups()
 	if err != nil {
 		return nil, err
 	}
-	return h.Load(id)
+	return h.Under(parent).Load(id)
 }
 
-// frozen reports whether the cgroup of container id is frozen, or being
+// cgroupOf is containerCgroup for e.
+func cgroupOf(e *entry) (*cgroup.Cgroup, error) {
+	return containerCgroup(cgroupParentOf(e.c), e.id)
+}
+
+// frozen reports whether the cgroup of container e is frozen, or being
 // frozen. A container that does not run, or has no freezer, is not.
-func frozen(id string) bool {
-	cg, err := containerCgroup(id)
+func frozen(e *entry) bool {
+	cg, err := cgroupOf(e)
 	if err != nil {
 		return false
 	}
@@ -56,7 +61,7 @@ func frozen(id string) bool {
 
 // paused reports whether e, whose state is st, is paused.
 func paused(e *entry, st shim.State) bool {
-	return st.Status == shim.Running && frozen(e.id)
+	return st.Status == shim.Running && frozen(e)
 }
 
 // ContainerPause freezes every process of a running container (docker
@@ -125,7 +130,7 @@ func (d *Daemon) runningCgroup(name string) (*entry, *cgroup.Cgroup, error) {
 	if !e.c.Running() {
 		return e, nil, notRunning(e)
 	}
-	cg, err := containerCgroup(e.id)
+	cg, err := cgroupOf(e)
 	if errors.Is(err, fs.ErrNotExist) {
 		return e, nil, notRunning(e) // it has just exited
 	}
@@ -139,7 +144,7 @@ func (d *Daemon) runningCgroup(name string) (*entry, *cgroup.Cgroup, error) {
 // Docker's words: the exec's process would join the frozen cgroup and
 // freeze before running a single instruction.
 func execPaused(e *entry) error {
-	if !frozen(e.id) {
+	if !frozen(e) {
 		return nil
 	}
 	return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is paused, unpause the container before exec", e.id))
@@ -148,7 +153,7 @@ func execPaused(e *entry) error {
 // startPaused is the refusal of a start of a paused container, which
 // runs already: Docker answers 409, not the 304 of a running one.
 func startPaused(e *entry) error {
-	if !frozen(e.id) {
+	if !frozen(e) {
 		return nil
 	}
 	return errdefs.ErrConflict.WithMessage("cannot start a paused container, try unpause instead")
@@ -170,7 +175,7 @@ func (d *Daemon) thawAfterSignal(e *entry, sig unix.Signal) {
 			return
 		}
 	}
-	cg, err := containerCgroup(e.id)
+	cg, err := cgroupOf(e)
 	if err != nil {
 		return
 	}
@@ -197,7 +202,7 @@ func (d *Daemon) signalContainer(e *entry, sig unix.Signal) error {
 // StopWith would wait the whole grace period for a process that
 // cannot run), then the wait and SIGKILL, with a thaw after it too.
 func (d *Daemon) stopContainer(e *entry, sig unix.Signal, grace time.Duration) (shim.State, error) {
-	if !frozen(e.id) {
+	if !frozen(e) {
 		return e.c.StopWith(sig, grace)
 	}
 	if err := d.signalContainer(e, sig); err != nil {

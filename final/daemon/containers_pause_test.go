@@ -36,7 +36,7 @@ func newPauseLab(t *testing.T) *lab {
 		}
 		list, _ := l.d.containers.List()
 		for _, c := range list {
-			if cg, err := cgroup.Load(c.ID()); err == nil {
+			if cg, err := loadCgroup(l.opts.DataRoot, c.ID()); err == nil {
 				_ = cg.Thaw()
 			}
 		}
@@ -47,7 +47,7 @@ func newPauseLab(t *testing.T) *lab {
 // freezerState reads the freezer of the container's cgroup.
 func (l *lab) freezerState(id string) cgroup.FreezerState {
 	l.t.Helper()
-	cg, err := cgroup.Load(id)
+	cg, err := loadCgroup(l.opts.DataRoot, id)
 	require.NoError(l.t, err)
 	st, err := cg.FreezerState()
 	require.NoError(l.t, err)
@@ -194,7 +194,7 @@ func TestStopKillRemoveAPausedContainer(t *testing.T) {
 	begin = time.Now()
 	assert.Equal(t, "gone\n", l.ok("rm", "-f", "gone"))
 	assert.Less(t, time.Since(begin), 5*time.Second)
-	_, err := cgroup.Load(id)
+	_, err := loadCgroup(l.opts.DataRoot, id)
 	assert.ErrorIs(t, err, os.ErrNotExist, "the cgroup went with the container")
 }
 
@@ -236,7 +236,7 @@ func TestCommitPausesARunningContainer(t *testing.T) {
 	// watch polls the container's freezer until stop is closed, and
 	// reports whether it ever saw it frozen.
 	watch := func() (stop func() bool) {
-		cg, err := cgroup.Load(id)
+		cg, err := loadCgroup(l.opts.DataRoot, id)
 		require.NoError(t, err)
 		var saw atomic.Bool
 		done, finished := make(chan struct{}), make(chan struct{})

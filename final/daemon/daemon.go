@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -38,6 +40,11 @@ type Options struct {
 	// 10.88.0.0/16.
 	Bridge string
 	Subnet string
+	// CgroupParent is the cgroup, relative to the hierarchies' roots,
+	// under which the containers' cgroups go (dockerd's
+	// --cgroup-parent); a container's --cgroup-parent replaces it.
+	// Empty means DefaultCgroupParent(DataRoot).
+	CgroupParent string
 	// KeepCgroupMount leaves the host's cgroup2 mount as it is. By
 	// default the daemon adds favordynmods to it (chapter 02's
 	// FavorDynMods): without it, moving each container's first process
@@ -80,6 +87,29 @@ const (
 	DefaultDataRoot = "/var/lib/berth"
 	DefaultExecRoot = "/run/berth"
 )
+
+// DefaultCgroupParent is the parent cgroup of the containers of a
+// daemon over dataRoot (an absolute path) when no --cgroup-parent names
+// one: chapter 02's "berth" for the default data root, "berth-" and 12
+// hex digits of the path's SHA-256 for any other.
+//
+// Two daemons on one host (a user's second instance, tests, benchmarks)
+// then keep their containers apart, as their data roots keep everything
+// else apart. The data root is what identifies an instance: one daemon at
+// a time serves it (the supervisor lock), and it does not change across
+// restarts, so neither does the parent, which is how a restarted daemon
+// (or a shim cleaning up) finds the cgroups of the containers that kept
+// running. A hash rather than the path itself: any path becomes one short
+// directory name, with no "/" or odd characters to escape. The price is
+// that the name does not say which data root it is: berthd logs it at
+// start, and each container's cgroup is recorded in its spec.
+func DefaultCgroupParent(dataRoot string) string {
+	if filepath.Clean(dataRoot) == DefaultDataRoot {
+		return cgroup.DefaultParent
+	}
+	sum := sha256.Sum256([]byte(filepath.Clean(dataRoot)))
+	return cgroup.DefaultParent + "-" + hex.EncodeToString(sum[:6])
+}
 
 // Daemon is berth's engine: it implements api.Backend with the chapters'
 // packages. Containers run under chapter 07's shims, which outlive the
@@ -135,6 +165,12 @@ func New(opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("daemon: data root %s: %w", opts.DataRoot, err)
 	}
 	opts.DataRoot = abs
+	if opts.CgroupParent == "" {
+		opts.CgroupParent = DefaultCgroupParent(abs)
+	}
+	if opts.CgroupParent, err = cgroup.CleanParent(opts.CgroupParent); err != nil {
+		return nil, fmt.Errorf("daemon: --cgroup-parent: %w", err)
+	}
 	images, err := image.Open(image.StoreDir(opts.DataRoot))
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
@@ -221,6 +257,10 @@ func New(opts Options) (*Daemon, error) {
 	d.spares = Runtime.Spares()
 	return d, nil
 }
+
+// CgroupParent is the parent cgroup of the containers that name none
+// (Options.CgroupParent, checked).
+func (d *Daemon) CgroupParent() string { return d.opts.CgroupParent }
 
 // Version answers GET /version.
 func (d *Daemon) Version(ctx context.Context) (system.VersionResponse, error) {

@@ -97,3 +97,10 @@ func TestSameAsDockerd_VolumesNetworksAndNames(t *testing.T) {
 	}
 	assert.Equal(t, results["dockerd"], results["berthd"])
 }
+
+// compareEngines starts a lab's berthd and a private dockerd 20.10, with
+// busybox in both, for a comparison.
+func compareEngines(t *testing.T) []engine {
+	t.Helper()
+	return sideBySide(t, newLab(t), labtest.StartDockerd(t))
+}

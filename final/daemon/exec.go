@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/moby/moby/api/types/container"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
-	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
 	"github.com/berth-project/berth/03-rootfs/seccomp"
 	"github.com/berth-project/berth/07-logs/shim"
@@ -171,10 +169,8 @@ func (d *Daemon) ExecStart(ctx context.Context, execID string, opts api.ExecStar
 func (d *Daemon) execOptions(x *execProc, st shim.State) (nsenter.Options, error) {
 	e, req := x.e, x.cfg
 	o := nsenter.Options{Pid: st.Pid, Args: req.Cmd, Tty: req.Tty}
-	if cg, err := cgroup.Load(e.id); err == nil {
-		for _, dir := range cg.Dirs() {
-			o.CgroupProcs = append(o.CgroupProcs, filepath.Join(dir, "cgroup.procs"))
-		}
+	if cg, err := cgroupOf(e); err == nil {
+		o.EarlyCgroupProcs, o.CgroupProcs = cg.ProcsFiles()
 	}
 	rec := e.rec
 	if rec == nil {

@@ -9,8 +9,6 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/berth-project/berth/02-cgroups/cgroup"
 )
 
 // S37: docker exec starts a new process in a running container: in its
@@ -38,7 +36,7 @@ func TestS37_ExecEntersTheContainer(t *testing.T) {
 	require.NoError(t, err)
 	info, err := l.client.ExecInspect(ctx, sleeper.ID, client.ExecInspectOptions{})
 	require.NoError(t, err)
-	cg, err := cgroup.Load(id)
+	cg, err := loadCgroup(l.opts.DataRoot, id)
 	require.NoError(t, err)
 	procs, err := cg.Procs()
 	require.NoError(t, err)

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -11,42 +10,6 @@ import (
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 )
-
-// engineRun is one engine to run the same docker CLI steps against.
-type engineRun struct {
-	name string
-	run  func(args ...string) (string, error)
-}
-
-// must returns a function that runs a docker command line that must
-// succeed on this engine, and returns its output.
-func (e engineRun) must(t *testing.T) func(args ...string) string {
-	return func(args ...string) string {
-		t.Helper()
-		out, err := e.run(args...)
-		require.NoError(t, err, "%s: docker %s", e.name, strings.Join(args, " "))
-		return out
-	}
-}
-
-// berthdAndDockerd are berthd (the lab's) and a private dockerd, both
-// with the course's busybox as "busybox".
-func berthdAndDockerd(t *testing.T, l *lab) []engineRun {
-	t.Helper()
-	d := labtest.StartDockerd(t)
-	_, err := d.Run("import", labtest.BusyboxRootfs(t)+".tar", "busybox")
-	require.NoError(t, err)
-	return []engineRun{
-		{"berthd", func(args ...string) (string, error) {
-			out, errOut, code := l.docker("", args...)
-			if code != 0 {
-				return out, errors.New(errOut)
-			}
-			return out, nil
-		}},
-		{"dockerd", d.Run},
-	}
-}
 
 // processProbe prints, from inside the container, what --ulimit,
 // --oom-score-adj and --sysctl changed.
@@ -66,7 +29,7 @@ func TestSameAsDockerd_UlimitOOMSysctl(t *testing.T) {
 	hostForward, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
 	require.NoError(t, err)
 	results := map[string][]string{}
-	for _, e := range berthdAndDockerd(t, l) {
+	for _, e := range sideBySide(t, l, labtest.StartDockerd(t)) {
 		out, err := e.run("run", "--rm",
 			"--ulimit", "nofile=100:200", "--ulimit", "core=0", "--ulimit", "stack=-1",
 			"--oom-score-adj", "500",
@@ -119,8 +82,8 @@ func TestHardeningRefused(t *testing.T) {
 func TestSameAsDockerd_Groups(t *testing.T) {
 	l := newLab(t)
 	results := map[string][]string{}
-	for _, e := range berthdAndDockerd(t, l) {
-		must := e.must(t)
+	for _, e := range sideBySide(t, l, labtest.StartDockerd(t)) {
+		must := e.mustFor(t)
 		must("run", "--name", "grp-maker", "busybox", "sh", "-c", `
 echo 'wheel:x:10:root,app' >> /etc/group
 echo 'staff:x:50:app' >> /etc/group
@@ -172,7 +135,7 @@ touch /dev/x && echo dev writable
 grep ' / ' /proc/self/mounts | cut -d' ' -f2,4 | cut -d, -f1
 grep ' /run ' /proc/self/mounts | cut -d' ' -f2-4 | sed 's/,size=[^,]*//;s/,inode64//'`
 	results := map[string][]string{}
-	for _, e := range berthdAndDockerd(t, l) {
+	for _, e := range sideBySide(t, l, labtest.StartDockerd(t)) {
 		var got []string
 		for _, args := range [][]string{
 			{"busybox", "sh", "-c", dev},

@@ -123,7 +123,7 @@ func (d *Daemon) ContainerCommit(ctx context.Context, opts api.CommitOptions) (r
 		}
 	}
 	if opts.Pause {
-		thaw, err := freezeForCommit(rw.ID, opts.Container)
+		thaw, err := freezeForCommit(d.cgroupParentOfID(rw.ID), rw.ID, opts.Container)
 		if err != nil {
 			return "", err
 		}
@@ -147,14 +147,15 @@ func (d *Daemon) ContainerCommit(ctx context.Context, opts api.CommitOptions) (r
 	return img.ID.String(), nil
 }
 
-// freezeForCommit pauses the running container id for a commit, and
+// freezeForCommit pauses the running container id, whose cgroup is under
+// parent, for a commit, and
 // returns what unpauses it. A container that does not run (its cgroup
 // exists only while it runs) or is paused already is left as it is, and
 // thaw does nothing. As in Docker, a container that cannot be paused is
 // not committed: the client may ask again with --pause=false.
-func freezeForCommit(id, name string) (thaw func() error, err error) {
+func freezeForCommit(parent, id, name string) (thaw func() error, err error) {
 	nothing := func() error { return nil }
-	cg, err := containerCgroup(id)
+	cg, err := containerCgroup(parent, id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nothing, nil
 	}

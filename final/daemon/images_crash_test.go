@@ -19,7 +19,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/final/api"
@@ -374,7 +373,7 @@ func TestCrashDuringBuildLeavesTheStoreConsistent(t *testing.T) {
 		{"the context is being unpacked", watch(func() bool { return has(filepath.Join(e.root, "builder", "tmp"), "build-") })},
 		{"the first RUN's container runs, in its cgroup", watch(func() bool {
 			for id := range seen {
-				if _, err := cgroup.Load(id); err == nil {
+				if _, err := loadCgroup(e.root, id); err == nil {
 					return true
 				}
 			}
@@ -387,7 +386,7 @@ func TestCrashDuringBuildLeavesTheStoreConsistent(t *testing.T) {
 	assert.Equal(t, "done\n", e.runImage("built:1"))
 	require.NotEmpty(t, seen)
 	for id := range seen {
-		_, err := cgroup.Load(id)
+		_, err := loadCgroup(e.root, id)
 		assert.ErrorIs(t, err, fs.ErrNotExist, "the cgroup of build container %s is gone", id[:12])
 	}
 }

@@ -47,6 +47,7 @@ func newImageEnv(t testing.TB) *imageEnv {
 	t.Helper()
 	labtest.Privileged(t)
 	root := t.TempDir()
+	ownCgroupParent(t, root)
 	d, err := New(Options{DataRoot: root, ExecRoot: t.TempDir(), Version: "test"})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = d.Close() })

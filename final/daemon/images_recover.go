@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/final/build"
 )
@@ -33,7 +32,7 @@ func (d *Daemon) recoverImages() error {
 	}
 	for _, e := range running {
 		id := e.Name()
-		if cg, err := cgroup.Load(id); err == nil {
+		if cg, err := containerCgroup(d.opts.CgroupParent, id); err == nil {
 			errs = append(errs, cg.Destroy())
 		}
 		errs = append(errs, d.removeBuildContainer(id))

@@ -49,7 +49,6 @@ func checkUnsupported(cfg *container.Config, h *container.HostConfig) error {
 		{r.CpusetCpus != "" || r.CpusetMems != "", "--cpuset-cpus and --cpuset-mems are not supported: berth limits CPU time (--cpus), not CPUs"},
 		{r.CPUShares != 0, "--cpu-shares is not supported: berth limits CPU time (--cpus)"},
 		{r.CPURealtimePeriod != 0 || r.CPURealtimeRuntime != 0, "--cpu-rt-period and --cpu-rt-runtime are not supported"},
-		{r.CgroupParent != "", "--cgroup-parent is not supported"},
 		{r.BlkioWeight != 0 || len(r.BlkioWeightDevice) > 0, "--blkio-weight and --blkio-weight-device are not supported"},
 		{len(r.BlkioDeviceReadBps) > 0 || len(r.BlkioDeviceWriteBps) > 0 || len(r.BlkioDeviceReadIOps) > 0 || len(r.BlkioDeviceWriteIOps) > 0,
 			"--device-read-bps, --device-write-bps, --device-read-iops and --device-write-iops are not supported"},

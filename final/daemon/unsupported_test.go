@@ -34,7 +34,6 @@ func TestOptionsBerthDoesNotApplyAreRefused(t *testing.T) {
 		{func(_ *container.Config, h *container.HostConfig) { h.MaskedPaths = []string{} }, "systempaths"},
 		{func(_ *container.Config, h *container.HostConfig) { h.StorageOpt = map[string]string{"size": "1G"} }, "--storage-opt"},
 		{func(_ *container.Config, h *container.HostConfig) { h.CPUShares = 512 }, "--cpu-shares"},
-		{func(_ *container.Config, h *container.HostConfig) { h.CgroupParent = "mine" }, "--cgroup-parent"},
 		{func(_ *container.Config, h *container.HostConfig) { h.BlkioWeight = 300 }, "--blkio-weight"},
 		{func(_ *container.Config, h *container.HostConfig) { h.MemoryReservation = 1 << 20 }, "--memory-reservation"},
 		{func(_ *container.Config, h *container.HostConfig) { h.MemorySwap = 1 << 30 }, "--memory-swap"},

@@ -166,7 +166,8 @@
 // binary, and be run as root by the next exec (pitfall 12). This package:
 //
 //   - starts helpers from a sealed copy of the program, made once per
-//     process in a memfd (exe.go), never from the file on disk. Through
+//     process in a memfd (chapter 01's exe.go), never from the file on
+//     disk. Through
 //     /proc/PID/exe a container reaches only that copy, and the seals
 //     refuse every write, truncation and resize;
 //   - makes the helper non-dumpable before it enters anything, so that
@@ -187,7 +188,8 @@
 //     no code of berth runs in the container.
 //
 // The price of the sealed copy is memory: one copy of the program per
-// process that calls Start (the size of the binary, held until it exits).
+// process that calls Start (the size of the binary, held until it exits),
+// the same copy that process starts its shims and containers from.
 //
 // # Who does what
 //

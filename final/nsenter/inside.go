@@ -47,6 +47,9 @@ func inside() int {
 	if err := json.Unmarshal([]byte(os.Getenv(configEnv)), &c); err != nil {
 		return enterFailed(fmt.Errorf("reading %s: %w", configEnv, err))
 	}
+	if err := joinCgroups(firstCgroupFD, c.EarlyCgroups); err != nil {
+		return enterFailed(err)
+	}
 	if c.Tty {
 		if err := takeTerminal(); err != nil {
 			return enterFailed(err)
@@ -86,7 +89,7 @@ func inside() int {
 	if err != nil {
 		return commandFailed(err, exitStatusFor(err))
 	}
-	if err := joinCgroups(c.Cgroups); err != nil {
+	if err := joinCgroups(firstCgroupFD+c.EarlyCgroups, c.Cgroups); err != nil {
 		return enterFailed(err)
 	}
 	err = unix.Exec(path, c.Args, c.Env)
@@ -170,9 +173,15 @@ func becomeUser(c config) error {
 // all its threads along (a move may exceed pids.max; only forks are
 // refused), and execve ends them at once; everything the command
 // allocates is charged to the container.
-func joinCgroups(n int) error {
+//
+// The files from first on, n of them, are joined. The early ones
+// (Options.EarlyCgroupProcs) are joined first thing instead, before the
+// capabilities go: this thread gives them up alone, and a v1 cpuset
+// refuses a mover without CAP_SYS_NICE whose other threads still have
+// more than it.
+func joinCgroups(first, n int) error {
 	for i := 0; i < n; i++ {
-		fd := firstCgroupFD + i
+		fd := first + i
 		if _, err := unix.Write(fd, []byte("0")); err != nil {
 			return fmt.Errorf("joining the container's cgroup (%s): %w", fdPath(fd), err)
 		}

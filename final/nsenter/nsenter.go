@@ -67,6 +67,13 @@ type Options struct {
 	// container's cgroup (one per hierarchy on cgroup v1; see
 	// cgroup.Cgroup.Dirs), so that its limits hold for the command too.
 	CgroupProcs []string
+	// EarlyCgroupProcs are cgroup.procs files joined first thing, while
+	// the process still has every capability, instead of last: those of
+	// hierarchies that charge nothing but check the mover's capabilities
+	// against every thread it moves. A v1 cpuset does (CAP_SYS_NICE),
+	// and the helper's Go threads keep capabilities its last thread has
+	// given up (see inside).
+	EarlyCgroupProcs []string
 
 	// Args is the command and its arguments. A name without a slash is
 	// looked up in the PATH of Env (namespace.DefaultPath without one),
@@ -114,7 +121,8 @@ type config struct {
 	NoNewPrivileges bool            `json:"noNewPrivileges,omitempty"`
 	Seccomp         *seccomp.Filter `json:"seccomp"`
 	Tty             bool            `json:"tty,omitempty"`
-	Cgroups         int             `json:"cgroups"` // cgroup.procs files at firstCgroupFD...
+	Cgroups         int             `json:"cgroups"` // cgroup.procs files at firstCgroupFD..., after EarlyCgroups
+	EarlyCgroups    int             `json:"earlyCgroups,omitempty"`
 }
 
 // Cmd is a command prepared to run in a container. Set the standard
@@ -170,7 +178,7 @@ func Command(opts Options) (*Cmd, error) {
 		UID: opts.UID, GID: opts.GID, Groups: opts.AdditionalGids,
 		Capabilities: caps, NoNewPrivileges: opts.NoNewPrivileges,
 		Seccomp: filter.Seccomp,
-		Tty:     opts.Tty, Cgroups: len(opts.CgroupProcs),
+		Tty:     opts.Tty, Cgroups: len(opts.CgroupProcs), EarlyCgroups: len(opts.EarlyCgroupProcs),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encoding the exec config: %w", err)
@@ -183,7 +191,7 @@ func Command(opts Options) (*Cmd, error) {
 	if nsArg == "" {
 		nsArg = "-"
 	}
-	args := append([]string{Name, strconv.Itoa(opts.Pid), nsArg}, opts.CgroupProcs...)
+	args := append(append([]string{Name, strconv.Itoa(opts.Pid), nsArg}, opts.EarlyCgroupProcs...), opts.CgroupProcs...)
 	return &Cmd{
 		pid:  opts.Pid,
 		args: args,
@@ -224,7 +232,7 @@ func validate(o Options) error {
 			return fmt.Errorf("unknown namespace type %q (known: %s)", n, strings.Join(Namespaces, ", "))
 		}
 	}
-	for _, p := range o.CgroupProcs {
+	for _, p := range append(slices.Clone(o.EarlyCgroupProcs), o.CgroupProcs...) {
 		if !filepath.IsAbs(p) || strings.ContainsRune(p, 0) {
 			return fmt.Errorf("cgroup.procs file %q: not an absolute path", p)
 		}
@@ -298,7 +306,10 @@ func (c *Cmd) Start() error {
 	if c.cmd != nil {
 		return errors.New("nsenter: already started")
 	}
-	exe, err := executable()
+	// A sealed copy of the program (chapter 01's exe.go): the helper
+	// runs in the container, where its /proc/PID/exe must not lead to
+	// the host's binary.
+	exe, err := namespace.Executable()
 	if err != nil {
 		return err
 	}

@@ -91,15 +91,13 @@ func startContainer(t *testing.T, cfg namespace.Config, limits cgroup.Resources)
 // options runs args in c as root, with the environment Docker gives an
 // exec and the container's cgroup.
 func (c *container) options(args ...string) nsenter.Options {
-	var procs []string
-	for _, d := range c.cg.Dirs() {
-		procs = append(procs, filepath.Join(d, "cgroup.procs"))
-	}
+	early, late := c.cg.ProcsFiles()
 	return nsenter.Options{
-		Pid:         c.pid,
-		CgroupProcs: procs,
-		Args:        args,
-		Env:         namespace.DefaultEnv(c.hostname),
+		Pid:              c.pid,
+		EarlyCgroupProcs: early,
+		CgroupProcs:      late,
+		Args:             args,
+		Env:              namespace.DefaultEnv(c.hostname),
 	}
 }
 
@@ -558,7 +556,7 @@ func TestExecContainerGone(t *testing.T) {
 	t.Parallel()
 	c := startContainer(t, namespace.Config{}, cgroup.Resources{})
 	opts := c.options("true")
-	opts.CgroupProcs = nil // the cgroup goes with the container in real life; here the test's cleanup removes it
+	opts.EarlyCgroupProcs, opts.CgroupProcs = nil, nil // the cgroup goes with the container in real life; here the test's cleanup removes it
 	cmd, err := nsenter.Command(opts)
 	require.NoError(t, err)
 	require.NoError(t, c.proc.Kill())

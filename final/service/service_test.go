@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/02-cgroups/cgroup"
 )
 
 // buildBerthd builds the daemon into a temporary directory.
@@ -102,7 +103,7 @@ func TestS20_ServiceStartsStopsAndRestartsTheDaemon(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(script, src, 0o755))
 	settings := "BERTHD=" + bin + "\n" +
-		"BERTHD_OPTS=\"-H unix://" + socket + " --data-root " + filepath.Join(state, "data") + " --exec-root " + filepath.Join(state, "exec") + "\"\n" +
+		"BERTHD_OPTS=\"-H unix://" + socket + " --data-root " + filepath.Join(state, "data") + " --exec-root " + filepath.Join(state, "exec") + " --cgroup-parent " + name + "\"\n" +
 		"BERTHD_LOG=" + filepath.Join(state, "berthd.log") + "\n"
 	require.NoError(t, os.WriteFile(defaults, []byte(settings), 0o644))
 	service := func(action string) (string, error) {
@@ -114,6 +115,10 @@ func TestS20_ServiceStartsStopsAndRestartsTheDaemon(t *testing.T) {
 		os.Remove(script)
 		os.Remove(defaults)
 		os.Remove(pidfile)
+		// The daemon's own parent cgroup, once its container is gone.
+		if h, err := cgroup.System(); assert.NoError(t, err) {
+			assert.Eventually(t, func() bool { return h.Under(name).RemoveParent() == nil }, 5*time.Second, 10*time.Millisecond)
+		}
 	})
 
 	out, err := service("start")

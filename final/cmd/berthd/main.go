@@ -2,7 +2,7 @@
 // unix socket, so that the berth client and the docker client can drive
 // it, and keeps containers and images under its data root.
 //
-//	berthd [-H unix:///run/berth/berth.sock] [--data-root /var/lib/berth] [--exec-root /run/berth]
+//	berthd [-H unix:///run/berth/berth.sock] [--data-root /var/lib/berth] [--exec-root /run/berth] [--cgroup-parent berth]
 //	berthd --rootless [--rootless-net slirp4netns|none]   (as an ordinary user: final/rootless)
 //
 // It runs in the foreground; `service berth start` (final/service) runs it
@@ -73,6 +73,7 @@ func run(args []string) error {
 	fs.StringVar(&opts.Bridge, "bridge", "", "the default bridge's name (default berth0)")
 	fs.StringVar(&opts.Subnet, "subnet", "", "the default bridge's subnet (default 10.88.0.0/16)")
 	fs.StringVar(&opts.UsernsRemap, "userns-remap", "", "run containers in a user namespace of a user's subordinate ids: default (the user "+daemon.DefaultRemapUser+") or USER[:GROUP]")
+	fs.StringVar(&opts.CgroupParent, "cgroup-parent", "", "the parent cgroup of the containers' cgroups, relative to the hierarchies' roots (default: berth for the default data root, berth-<hash of the data root> for another)")
 	fs.BoolVar(&opts.KeepCgroupMount, "keep-cgroup-mount", false, "do not add favordynmods to the host's cgroup2 mount (slower container starts)")
 	fs.StringVar(&pidfile, "pidfile", "", "write the daemon's PID to this file")
 	rootlessMode := fs.Bool("rootless", false, "run as an ordinary user, in a user namespace of its own; state under $XDG_RUNTIME_DIR/berth and ~/.local/share/berth")
@@ -159,7 +160,7 @@ func run(args []string) error {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}()
-	logger.Info("serving the Docker Engine API", "socket", path, "api", api.DefaultAPIVersion, "data-root", opts.DataRoot)
+	logger.Info("serving the Docker Engine API", "socket", path, "api", api.DefaultAPIVersion, "data-root", opts.DataRoot, "cgroup-parent", d.CgroupParent())
 	return srv.Serve(l)
 }
 
