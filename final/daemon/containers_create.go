@@ -496,7 +496,7 @@ func processOptions(o *image.RunOptions, h *container.HostConfig) error {
 			return invalid("%v", err)
 		}
 	}
-	o.Config.Sysctls = withNetworkSysctls(h.Sysctls, h.NetworkMode)
+	o.Config.Sysctls = withNetworkSysctls(h.Sysctls, h.NetworkMode, o.Config.UserNS)
 	if err := cgroup.CheckOOMScoreAdj(h.OomScoreAdj); err != nil {
 		return invalid("%v", err)
 	}
@@ -528,12 +528,18 @@ var networkSysctls = map[string]string{
 // withNetworkSysctls adds networkSysctls to the user's --sysctl values,
 // which win, for a container with a network namespace of its own: not
 // the host's (--network host), not another container's (those are its
-// owner's to set).
-func withNetworkSysctls(user map[string]string, mode container.NetworkMode) map[string]string {
+// owner's to set). In a user namespace (--userns-remap) the group range
+// is left out, as dockerd leaves it: the kernel takes only groups mapped
+// in the writer's namespace, and 2147483647 is not
+// (TestUsernsRemapSameAsDockerd prints both sysctls).
+func withNetworkSysctls(user map[string]string, mode container.NetworkMode, userns bool) map[string]string {
 	if mode.IsHost() || mode.IsContainer() {
 		return user
 	}
 	out := maps.Clone(networkSysctls)
+	if userns {
+		delete(out, "net.ipv4.ping_group_range")
+	}
 	maps.Copy(out, user)
 	return out
 }
@@ -732,9 +738,6 @@ func securityOpts(opts []string) (noNewPrivs bool, err error) {
 			noNewPrivs = b
 		case "seccomp":
 			// seccompProfile's.
-			if value != "unconfined" {
-				return false, invalid("--security-opt %s: berth has no %s profiles", o, key)
-			}
 		case "apparmor":
 			if value != "unconfined" {
 				return false, invalid("--security-opt %s: berth does not load AppArmor profiles (and this kernel has no AppArmor)", o)
@@ -746,7 +749,7 @@ func securityOpts(opts []string) (noNewPrivs bool, err error) {
 				return false, invalid("--security-opt %s: berth does not apply SELinux labels", o)
 			}
 		default:
-			return false, invalid("invalid --security-opt: %q (berth supports no-new-privileges)", o)
+			return false, invalid("invalid --security-opt: %q (berth supports no-new-privileges, seccomp=, apparmor=unconfined and label=disable)", o)
 		}
 	}
 	return noNewPrivs, nil

@@ -289,7 +289,7 @@ func TestUsernsRemapSameAsDockerd(t *testing.T) {
 		var got []string
 		got = append(got, must("info", "--format", "{{range .SecurityOptions}}{{if eq . \"name=userns\"}}{{.}}{{end}}{{end}}"))
 		got = append(got, must("run", "--rm", "-v", bind+":/host", "busybox", "sh", "-c",
-			"id; cat /proc/self/uid_map /proc/self/gid_map; touch /host/f; echo x > /etc/x && cat /etc/x"))
+			"id; cat /proc/self/uid_map /proc/self/gid_map; touch /host/f; echo x > /etc/x && cat /etc/x; cat /proc/sys/net/ipv4/ping_group_range /proc/sys/net/ipv4/ip_unprivileged_port_start"))
 		got = append(got, owner(t, filepath.Join(bind, "f")))
 		got = append(got, must("run", "--rm", "--userns", "host", "busybox", "cat", "/proc/self/uid_map"))
 		must("volume", "create", "cmp-userns")
