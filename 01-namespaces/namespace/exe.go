@@ -43,6 +43,10 @@ import (
 // exeName names the copy; readlink /proc/PID/exe shows "/memfd:berth".
 const exeName = "berth"
 
+// SealedPath is what /proc/PID/exe reads for a process started from the
+// sealed copy: the memfd's name, and deleted, as a memfd has no path.
+const SealedPath = "/memfd:" + exeName + " (deleted)"
+
 // exeSeals are the seals of the copy: no write, no resize, no change to
 // the seals.
 const exeSeals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE

@@ -287,7 +287,7 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		return fail(err)
 	}
 	o.NoCgroup = d.opts.Rootless // rootless.go
-	if err := processOptions(&o, &host); err != nil {
+	if err := processOptions(&o, &host, d.opts.Rootless); err != nil {
 		return fail(err)
 	}
 	if o.FS, err = filesystem(&cfg, &host); err != nil {
@@ -478,7 +478,7 @@ func devices(ms []container.DeviceMapping) ([]rootfs.Device, error) {
 // object: the cgroup namespace and the sysctls (chapter 01), the
 // rlimits and the OOM score (chapter 02). Each is checked now, so that
 // a bad one is a 400 at create rather than a failed start.
-func processOptions(o *image.RunOptions, h *container.HostConfig) error {
+func processOptions(o *image.RunOptions, h *container.HostConfig, rootless bool) error {
 	switch h.CgroupnsMode {
 	case "", "private":
 	case "host":
@@ -496,7 +496,7 @@ func processOptions(o *image.RunOptions, h *container.HostConfig) error {
 			return invalid("%v", err)
 		}
 	}
-	o.Config.Sysctls = withNetworkSysctls(h.Sysctls, h.NetworkMode, o.Config.UserNS)
+	o.Config.Sysctls = withNetworkSysctls(h.Sysctls, h.NetworkMode, o.Config.UserNS || rootless)
 	if err := cgroup.CheckOOMScoreAdj(h.OomScoreAdj); err != nil {
 		return invalid("%v", err)
 	}
@@ -528,7 +528,8 @@ var networkSysctls = map[string]string{
 // withNetworkSysctls adds networkSysctls to the user's --sysctl values,
 // which win, for a container with a network namespace of its own: not
 // the host's (--network host), not another container's (those are its
-// owner's to set). In a user namespace (--userns-remap) the group range
+// owner's to set). In a user namespace (--userns-remap, or a rootless
+// daemon's) the group range
 // is left out, as dockerd leaves it: the kernel takes only groups mapped
 // in the writer's namespace, and 2147483647 is not
 // (TestUsernsRemapSameAsDockerd prints both sysctls).

@@ -3,6 +3,7 @@ package rootless
 import (
 	"errors"
 	"fmt"
+	"github.com/berth-project/berth/01-namespaces/namespace"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -96,7 +97,9 @@ func killLeftovers(execRoot, exe string) error {
 	}
 	for _, pid := range pids {
 		link, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-		if err == nil && strings.TrimSuffix(link, " (deleted)") == exe {
+		// berthd's binary, or the sealed copy its shims and inits start
+		// from (chapter 01's exe.go).
+		if err == nil && (strings.TrimSuffix(link, " (deleted)") == exe || link == namespace.SealedPath) {
 			if err := killNamespace(userns); err != nil {
 				return err
 			}
