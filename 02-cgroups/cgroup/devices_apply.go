@@ -148,18 +148,10 @@ func deviceProgram(w whitelist) asm.Instructions {
 // and a device is allowed only if every one of them allows it. So a
 // container never gets more than its parent has.
 func attachDeviceProgram(dir string, w whitelist) error {
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name:         "berth_devices",
-		Type:         ebpf.CGroupDevice,
-		Instructions: deviceProgram(w),
-		// The kernel only asks for a license before it lets a program
-		// call helpers that are GPL-only; this one calls none.
-		License: "Apache-2.0",
-	})
+	prog, err := loadedDeviceProgram(w)
 	if err != nil {
-		return fmt.Errorf("load device program: %w", err)
+		return err
 	}
-	defer prog.Close()
 	f, err := os.Open(dir) // O_RDONLY|O_DIRECTORY: what BPF_PROG_ATTACH wants as target
 	if err != nil {
 		return fmt.Errorf("attach device program: %w", err)

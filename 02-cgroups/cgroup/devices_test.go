@@ -257,3 +257,17 @@ func TestDeviceProgramShape(t *testing.T) {
 	assert.Equal(t, "exception_12", last.Symbol())
 	assert.Equal(t, int64(0), last.Constant, "deny by default")
 }
+
+func TestPolicyKeyTellsPoliciesApart(t *testing.T) {
+	def, err := devicePolicy(DefaultDevices())
+	require.NoError(t, err)
+	again, err := devicePolicy(DefaultDevices())
+	require.NoError(t, err)
+	kmsg, err := devicePolicy(append(DefaultDevices(), AllowDevice(CharDevice, 1, 11)))
+	require.NoError(t, err)
+	all, err := devicePolicy(AllowAllDevices)
+	require.NoError(t, err)
+	assert.Equal(t, def.key(), again.key(), "equal policies share a program")
+	assert.NotEqual(t, def.key(), kmsg.key())
+	assert.NotEqual(t, def.key(), all.key())
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
 	"github.com/berth-project/berth/03-rootfs/seccomp"
 	"github.com/berth-project/berth/04-cow-layers/layer"
@@ -53,9 +54,12 @@ var Runtime = shim.Runtime{
 //     from inside this process's own namespace.
 //   - Docker's seccomp profile, compiled for the default capabilities
 //     (about 0.3 ms of CPU cold, microseconds cached), as most containers run.
+//   - On a cgroup v2 host, Docker's device policy as an eBPF program,
+//     loaded (about 0.9 ms): the container's start only attaches it.
 func warm() {
 	var defaults rootfs.InitSpec
 	_ = defaults.CompileSeccomp(seccomp.Profile{})
+	_ = cgroup.PrepareDevices(nil)
 	for _, v := range []any{&runSpec{}, &layer.InitSpec{}, &network.Endpoint{}} {
 		if data, err := json.Marshal(v); err == nil {
 			_ = json.Unmarshal(data, v)
