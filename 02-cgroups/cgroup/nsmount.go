@@ -46,6 +46,11 @@ type NSMount struct {
 	// controllers, as symbolic links to Name: "cpu" and "cpuacct" for
 	// "cpu,cpuacct".
 	Links []string
+	// Path is the calling process's cgroup in the hierarchy, as its
+	// /proc/self/cgroup shows it: "/" in a cgroup namespace of its own,
+	// the path from the hierarchy's root in the host's (--cgroupns host,
+	// where a container is shown only that directory, bound).
+	Path string
 }
 
 // NSMounts lists the cgroup filesystems a container gets, from this
@@ -61,14 +66,35 @@ func NSMounts() ([]NSMount, error) {
 	if err != nil {
 		return nil, err
 	}
-	if h.Version == V2 {
-		return []NSMount{{Type: "cgroup2", Source: "cgroup"}}, nil
-	}
 	own, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return nil, err
 	}
-	return h.nsMounts(hierarchyIDs(string(own))), nil
+	paths := hierarchyPaths(string(own))
+	if h.Version == V2 {
+		return []NSMount{{Type: "cgroup2", Source: "cgroup", Path: paths[""]}}, nil
+	}
+	mounts := h.nsMounts(hierarchyIDs(string(own)))
+	for i := range mounts {
+		mounts[i].Path = paths[strings.Split(mounts[i].Options, ",")[0]]
+	}
+	return mounts, nil
+}
+
+// hierarchyPaths maps each controller (or "name=NAME", or "" for
+// cgroup2) of a /proc/PID/cgroup table to the process's cgroup there.
+func hierarchyPaths(table string) map[string]string {
+	paths := map[string]string{}
+	for _, line := range strings.Split(table, "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		for _, c := range strings.Split(f[1], ",") {
+			paths[c] = f[2]
+		}
+	}
+	return paths
 }
 
 // hierarchyIDs maps each controller (or "name=NAME") of a

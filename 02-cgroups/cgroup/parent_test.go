@@ -111,3 +111,11 @@ func TestNSMounts(t *testing.T) {
 		{Name: "pids", Type: "cgroup", Source: "cgroup", Options: "pids"},
 	}, h.nsMounts(ids))
 }
+
+func TestHierarchyPaths(t *testing.T) {
+	paths := hierarchyPaths("12:pids:/berth/x\n3:cpu,cpuacct:/berth/y\n1:name=systemd:/\n0::/user.slice\n")
+	assert.Equal(t, map[string]string{
+		"pids": "/berth/x", "cpu": "/berth/y", "cpuacct": "/berth/y",
+		"name=systemd": "/", "": "/user.slice",
+	}, paths)
+}

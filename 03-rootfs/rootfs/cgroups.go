@@ -3,6 +3,7 @@ package rootfs
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
@@ -31,7 +32,13 @@ const cgroupFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NO
 // belongs to that user namespace, whose root may mount cgroupfs in it.
 // Should the kernel refuse all the same (EPERM), /sys/fs/cgroup is left
 // as it was, rather than a tmpfs of empty directories.
-func mountCgroups(r dir) error {
+//
+// With the host's cgroup namespace (host), a cgroupfs mounted in the
+// container would show the host's whole tree. So each hierarchy's
+// directory of the container's own cgroup (NSMount.Path) is bound there
+// instead, read-only, as runc does: before pivot_root the host's
+// /sys/fs/cgroup is still in reach.
+func mountCgroups(r dir, host bool) error {
 	mounts, err := cgroup.NSMounts()
 	if err != nil {
 		return fmt.Errorf("/sys/fs/cgroup: %w", err)
@@ -42,6 +49,9 @@ func mountCgroups(r dir) error {
 	}
 	defer unix.Close(fd)
 	if len(mounts) == 1 && mounts[0].Type == "cgroup2" {
+		if host {
+			return bindCgroup(fd, filepath.Join(cgroup.MountRoot, mounts[0].Path))
+		}
 		if err := unix.Mount("cgroup", procFD(fd), "cgroup2", cgroupFlags, ""); err != nil {
 			return fmt.Errorf("/sys/fs/cgroup in %s: mounting cgroup2: %w", r.name, err)
 		}
@@ -59,7 +69,12 @@ func mountCgroups(r dir) error {
 	defer unix.Close(tfd)
 	t := dir{fd: tfd, name: r.name + "/sys/fs/cgroup"}
 	for i, m := range mounts {
-		err := mountSourceIn(t, m.Name, m.Source, "cgroup", cgroupFlags, m.Options)
+		var err error
+		if host {
+			err = bindCgroupIn(t, m.Name, filepath.Join(cgroup.MountRoot, m.Name, m.Path))
+		} else {
+			err = mountSourceIn(t, m.Name, m.Source, "cgroup", cgroupFlags, m.Options)
+		}
 		if i == 0 && errors.Is(err, unix.EPERM) {
 			// tfd, not fd: the tmpfs, not the directory under it.
 			if uerr := unix.Unmount(procFD(tfd), unix.MNT_DETACH); uerr != nil {
@@ -75,6 +90,40 @@ func mountCgroups(r dir) error {
 				return fmt.Errorf("linking %s/%s to %s: %w", t.name, link, m.Name, err)
 			}
 		}
+	}
+	return nil
+}
+
+// bindCgroupIn binds the host's cgroup directory src onto a new
+// directory name in d, read-only.
+func bindCgroupIn(d dir, name, src string) error {
+	if err := unix.Mkdirat(d.fd, name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("creating %s/%s: %w", d.name, name, err)
+	}
+	fd, err := openBeneath(d.fd, name, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s/%s: %w", d.name, name, err)
+	}
+	defer unix.Close(fd)
+	return bindCgroup(fd, src)
+}
+
+// bindCgroup binds src onto the directory target, read-only. The bind is
+// made detached (open_tree), made read-only there (mount_setattr), then
+// attached (move_mount): a plain bind would take src's flags, and would
+// be writable until a second, remounting call.
+func bindCgroup(target int, src string) error {
+	tree, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("binding the host's %s: %w", src, err)
+	}
+	defer unix.Close(tree)
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		return fmt.Errorf("making the bind of %s read-only: %w", src, err)
+	}
+	if err := unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attaching the bind of %s: %w", src, err)
 	}
 	return nil
 }

@@ -90,13 +90,8 @@ func Enter(s Spec) error {
 	if err := mountSys(r, s.Privileged); err != nil {
 		return err
 	}
-	// With the host's cgroup namespace (--cgroupns host) a cgroupfs
-	// would show the host's whole tree: /sys/fs/cgroup stays empty.
-	// (Docker binds the container's own directories there instead.)
-	if !s.HostCgroupns {
-		if err := mountCgroups(r); err != nil {
-			return err
-		}
+	if err := mountCgroups(r, s.HostCgroupns); err != nil {
+		return err
 	}
 	if err := mountDev(r, s.ShmSize, s.Privileged); err != nil {
 		return err

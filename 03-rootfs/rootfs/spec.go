@@ -38,7 +38,8 @@ type Spec struct {
 	Privileged bool `json:"privileged,omitempty"`
 	// HostCgroupns: the container keeps the host's cgroup namespace
 	// (namespace.Spec.HostCgroupns, which InitSpec.Enter copies here):
-	// Enter then mounts no cgroupfs, which would show the host's tree.
+	// Enter then binds the container's own cgroup directories onto
+	// /sys/fs/cgroup: a cgroupfs mounted there would show the host's tree.
 	HostCgroupns bool `json:"-"`
 }
 

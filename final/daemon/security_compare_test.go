@@ -33,6 +33,8 @@ var securityCases = []struct {
 	{"sysctl", []string{"--sysctl", "kernel.msgmax=4242", "--sysctl", "net.core.somaxconn=99", "--sysctl", "net.ipv4.ip_unprivileged_port_start=80"}},
 	{"group-add", []string{"--user", "1000:1000", "--group-add", "10", "--group-add", "4242"}},
 	{"device", []string{"--device", "/dev/kmsg", "--device-cgroup-rule", "c 10:200 r"}},
+	{"cgroupns host", []string{"--cgroupns", "host"}},
+	{"limits", []string{"--cgroupns", "private", "--memory", "64m", "--cpus", "0.5", "--pids-limit", "50"}},
 	// Not --cap-add ALL nor --privileged: runc refuses both on this
 	// machine, whose own bounding set lacks CAP_SYS_RESOURCE ("unable to
 	// apply caps"). TestPrivileged covers berth's side.
@@ -50,6 +52,8 @@ var tighter = []struct{ berth, dockerd, why string }{
 	{"mount /proc/interrupts tmpfs rw,nosuid rw,size=65536k,mode=755", "",
 		"Docker 28 masks /proc/interrupts (how busy the host's CPUs are); 20.10 did not yet"},
 	{"path /proc/interrupts masked (/dev/null)", "path /proc/interrupts visible file", "the same"},
+	{"cgroup memory+swap limit 67108864", "cgroup memory+swap limit 134217728",
+		"--memory 64m without --memory-swap: Docker lets the container swap as much again, berth allows no swap on top (chapter 02)"},
 }
 
 // asDockerd replaces the lines of berthd's report that tighter lists.
@@ -110,16 +114,23 @@ func TestSameAsDockerd_Security(t *testing.T) {
 	}
 }
 
-// comparable drops the lines that differ by design when the options do
-// not choose a cgroup namespace: Docker's default on cgroup v1 is the
+// comparable drops the lines that differ by design. When the options
+// do not choose a cgroup namespace: Docker's default on cgroup v1 is the
 // host's, where a container sees its cgroup's path; berth's is always a
 // private one, where it sees "/" (the "cgroupns private" case compares
-// them).
+// them). With the host's cgroup namespace, the cgroup2 line of a hybrid
+// host: runc puts the container in a cgroup2 cgroup of its own too,
+// berth, which uses no cgroup2 controller there, leaves it in the
+// daemon's.
 func comparable(lines, args []string) []string {
-	if slices.Contains(args, "--cgroupns") {
-		return lines
+	i := slices.Index(args, "--cgroupns")
+	switch {
+	case i < 0:
+		return slices.DeleteFunc(lines, func(l string) bool { return strings.HasPrefix(l, "cgroupns ") })
+	case i+1 < len(args) && args[i+1] == "host":
+		return slices.DeleteFunc(lines, func(l string) bool { return strings.HasPrefix(l, "cgroupns 0: ") })
 	}
-	return slices.DeleteFunc(lines, func(l string) bool { return strings.HasPrefix(l, "cgroupns ") })
+	return lines
 }
 
 // buildProbe builds berth-probe, static so that it runs in any image,

@@ -44,7 +44,7 @@
 //	sysctl   a few namespaced kernel parameters
 //	cgroupns whether each cgroup hierarchy shows the container's own
 //	         cgroup as its root (a private cgroup namespace)
-//	cgroup   what /sys/fs/cgroup holds
+//	cgroup   what /sys/fs/cgroup holds, and the limits read there
 //
 // final/cmd/berth-probe is the program; the comparison is
 // TestSameAsDockerd_Security in final/daemon.

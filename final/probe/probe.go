@@ -524,4 +524,22 @@ func (r *report) cgroups() {
 		names = append(names, e.Name())
 	}
 	r.add("cgroup", "/sys/fs/cgroup: %s", strings.Join(names, " "))
+	// The limits, as the container reads them from its own cgroups: on
+	// v1 in each controller's hierarchy, on v2 in the one directory.
+	for _, l := range []struct{ name, v1, v2 string }{
+		{"memory", "memory/memory.limit_in_bytes", "memory.max"},
+		{"memory+swap", "memory/memory.memsw.limit_in_bytes", "memory.swap.max"},
+		{"cpu quota", "cpu/cpu.cfs_quota_us", "cpu.max"},
+		{"cpu period", "cpu/cpu.cfs_period_us", ""},
+		{"pids", "pids/pids.max", "pids.max"},
+	} {
+		for _, f := range []string{l.v1, l.v2} {
+			if f == "" {
+				continue
+			}
+			if v, err := os.ReadFile("/sys/fs/cgroup/" + f); err == nil {
+				r.add("cgroup", "%s limit %s", l.name, strings.TrimSpace(string(v)))
+			}
+		}
+	}
 }
