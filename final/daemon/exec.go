@@ -206,7 +206,14 @@ func (d *Daemon) execOptions(x *execProc, st shim.State) (nsenter.Options, error
 		o.Capabilities = rootfs.AllCapabilities() // as the container's command
 	}
 	if req.Privileged {
-		return o, invalid("berth does not run privileged exec processes")
+		// docker exec --privileged: every capability, but the
+		// container's own seccomp filter (compiled for its own
+		// capabilities) and device cgroup, as with Docker.
+		o.SeccompCapabilities = o.Capabilities
+		if o.SeccompCapabilities == nil {
+			o.SeccompCapabilities = rootfs.DefaultCapabilities
+		}
+		o.Capabilities = rootfs.AllCapabilities()
 	}
 	if o.NoNewPrivileges, err = securityOpts(rec.HostConfig.SecurityOpt); err != nil {
 		return o, err

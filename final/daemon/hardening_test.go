@@ -208,6 +208,23 @@ test -e /dev/core && echo core; true`
 	assert.Equal(t, "CapEff:\t"+hostBnd+"\n", out)
 	_, _, _ = l.docker("", "rm", "-f", id)
 
+	// docker exec --privileged in an ordinary container: every
+	// capability, but the container's seccomp filter (made for its own
+	// capabilities: unshare stays refused) and its device cgroup (a
+	// node made with mknod still does not open), as with Docker.
+	id, errOut, code = l.docker("", "run", "-d", "busybox", "sleep", "1000")
+	require.Equal(t, 0, code, errOut)
+	id = strings.TrimSpace(id)
+	out, errOut, code = l.docker("", "exec", "--privileged", id, "sh", "-c",
+		`grep -E '^(CapEff|Seccomp):' /proc/self/status; unshare -U true 2>/dev/null || echo unshare refused
+mknod /dev/k c 1 11 && (true >/dev/k) 2>/dev/null || echo kmsg refused`)
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "CapEff:\t"+hostBnd+"\nSeccomp:\t2\nunshare refused\nkmsg refused\n", out)
+	out, errOut, code = l.docker("", "exec", id, "grep", "CapEff", "/proc/self/status")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "CapEff:\t00000000a80425fb\n", out, "a plain exec is not privileged")
+	_, _, _ = l.docker("", "rm", "-f", id)
+
 	// Without it: the default set, no host device, /sys read-only,
 	// /proc/sys read-only, masked paths.
 	out, errOut, code = l.docker("", "run", "--rm", "busybox", "sh", "-c", script)

@@ -102,6 +102,12 @@ type Options struct {
 	// for the container's own command, so an exec can do no more than
 	// the container (docker exec gets the container's filter too).
 	Seccomp seccomp.Profile
+	// SeccompCapabilities are the capabilities Seccomp is compiled for;
+	// nil means Capabilities. A privileged exec (docker exec
+	// --privileged) keeps every capability but runs, as with Docker,
+	// under the container's own filter: the one compiled for the
+	// container's capabilities.
+	SeccompCapabilities []string
 	// Tty says that the caller gives the slave of a pseudo-terminal as
 	// Stdin, Stdout and Stderr: the command then starts a session of its
 	// own, with that terminal as its controlling terminal (docker exec
@@ -170,6 +176,9 @@ func Command(opts Options) (*Cmd, error) {
 	// helper only loads it. The same rootfs.InitSpec method, so that
 	// the exec's filter is the container's for the same capabilities.
 	filter := rootfs.InitSpec{Capabilities: caps}
+	if opts.SeccompCapabilities != nil {
+		filter.Capabilities = opts.SeccompCapabilities
+	}
 	if err := filter.CompileSeccomp(opts.Seccomp); err != nil {
 		return nil, err
 	}
