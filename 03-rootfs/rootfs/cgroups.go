@@ -59,15 +59,12 @@ func mountCgroups(r dir, host bool) error {
 	}
 	// The tmpfs that holds the mount points: rw as Docker's (the
 	// cgroup mounts in it are what is read-only), mode=755: root's.
-	if err := unix.Mount("tmpfs", procFD(fd), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RELATIME, "mode=755"); err != nil {
-		return fmt.Errorf("/sys/fs/cgroup in %s: mounting tmpfs: %w", r.name, err)
-	}
-	tfd, err := r.open("/sys/fs/cgroup", unix.O_DIRECTORY)
+	t, err := r.mountTmpfs("/sys/fs/cgroup", fd, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RELATIME, "mode=755")
 	if err != nil {
-		return fmt.Errorf("/sys/fs/cgroup: %w", err)
+		return err
 	}
-	defer unix.Close(tfd)
-	t := dir{fd: tfd, name: r.name + "/sys/fs/cgroup"}
+	defer unix.Close(t.fd)
+	tfd := t.fd
 	for i, m := range mounts {
 		var err error
 		if host {

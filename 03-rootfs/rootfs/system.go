@@ -138,16 +138,12 @@ func mountDev(r dir, shmSize int64, privileged bool) error {
 	// idle time from its atime (w, who) need them, and on a tmpfs they
 	// cost nothing. size: 64 MiB of the host's memory at most, should
 	// something fill /dev.
-	if err := unix.Mount("tmpfs", procFD(fd), "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
-		return fmt.Errorf("/dev in %s: mounting tmpfs: %w", r.name, err)
-	}
-	// The new tmpfs, not the directory below it that fd refers to.
-	devfd, err := r.open("/dev", unix.O_DIRECTORY)
+	dev, err := r.mountTmpfs("/dev", fd, unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k")
 	if err != nil {
-		return fmt.Errorf("/dev: %w", err)
+		return err
 	}
-	defer unix.Close(devfd)
-	dev := dir{fd: devfd, name: r.name + "/dev"}
+	defer unix.Close(dev.fd)
+	devfd := dev.fd
 
 	nodes := devices
 	if privileged {
@@ -263,6 +259,20 @@ func bindDeviceFrom(d dir, name, hostPath string) error {
 // fstype there.
 func mountIn(d dir, name, fstype string, flags uintptr, data string) error {
 	return mountSourceIn(d, name, fstype, fstype, flags, data)
+}
+
+// mountTmpfs mounts a tmpfs on path in r, whose directory fd is already
+// open, and returns the new tmpfs opened: fd still refers to the
+// directory under it. The caller closes the returned dir's fd.
+func (r dir) mountTmpfs(path string, fd int, flags uintptr, data string) (dir, error) {
+	if err := unix.Mount("tmpfs", procFD(fd), "tmpfs", flags, data); err != nil {
+		return dir{}, fmt.Errorf("%s in %s: mounting tmpfs: %w", path, r.name, err)
+	}
+	tfd, err := r.open(path, unix.O_DIRECTORY)
+	if err != nil {
+		return dir{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return dir{fd: tfd, name: r.name + path}, nil
 }
 
 // mountSourceIn is mountIn with a source of its own, which mount(8)
