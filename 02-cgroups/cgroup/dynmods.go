@@ -33,39 +33,53 @@ import (
 // same for v1 hierarchies, so it helps hybrid hosts too (v1 hierarchies
 // refuse the option on remount).
 //
-// FavorDynMods sets it, much as dockerd turns on net.ipv4.ip_forward:
-// a host-wide setting that a container engine needs and leaves in place.
+// It is a host-wide setting, which a daemon must not change unless its
+// administrator asks: berthd does it only with --cgroup-favordynmods.
+// BenchmarkFirstMoveIntoACgroup measures what it saves.
 
 // FavorDynMods remounts the host's cgroup2 filesystem with favordynmods,
 // unless it has it already. It reports whether it changed anything.
 // Without a cgroup2 mount (a pure v1 host) it does nothing.
-func FavorDynMods() (changed bool, err error) {
+func FavorDynMods() (changed bool, err error) { return SetFavorDynMods(true) }
+
+// SetFavorDynMods remounts the host's cgroup2 filesystem with
+// favordynmods (on) or without it, unless it is so already, and reports
+// whether it changed anything.
+func SetFavorDynMods(on bool) (changed bool, err error) {
 	const mountinfo = "/proc/self/mountinfo"
 	f, err := os.Open(mountinfo)
 	if err != nil {
 		return false, fmt.Errorf("favordynmods: %w", err)
 	}
 	defer f.Close()
-	return favorDynMods(f, unix.Mount)
+	return setFavorDynMods(f, unix.Mount, on)
 }
 
 // mountFunc is mount(2), replaceable in tests.
 type mountFunc func(source, target, fstype string, flags uintptr, data string) error
 
 func favorDynMods(mountinfo io.Reader, mount mountFunc) (bool, error) {
+	return setFavorDynMods(mountinfo, mount, true)
+}
+
+func setFavorDynMods(mountinfo io.Reader, mount mountFunc, on bool) (bool, error) {
 	m, ok, err := findCgroup2(mountinfo)
 	if err != nil || !ok {
 		return false, err
 	}
-	if slices.Contains(m.superOpts, "favordynmods") {
+	if slices.Contains(m.superOpts, "favordynmods") == on {
 		return false, nil
 	}
 	// A remount replaces the superblock's options and the mount's own
 	// flags with what it is given: cgroup2 clears every root flag that
 	// is not named (nsdelegate, memory_recursiveprot, ...), and the VFS
 	// clears nosuid, nodev and noexec unless passed. So the remount
-	// repeats all of them, and adds one.
-	data := strings.Join(append(m.superOpts, "favordynmods"), ",")
+	// repeats all of them, and adds or leaves out one.
+	opts := slices.DeleteFunc(slices.Clone(m.superOpts), func(o string) bool { return o == "favordynmods" })
+	if on {
+		opts = append(opts, "favordynmods")
+	}
+	data := strings.Join(opts, ",")
 	if err := mount("", m.point, "", unix.MS_REMOUNT|m.flags, data); err != nil {
 		return false, fmt.Errorf("favordynmods: remounting %s with %s: %w", m.point, data, err)
 	}
