@@ -134,6 +134,7 @@ func (d *Daemon) ContainerCommit(ctx context.Context, opts api.CommitOptions) (r
 		}()
 	}
 	img, err := d.images.Commit(rw.Upper(), image.CommitOptions{
+		Unmap:     d.layerUnmap(rw),
 		Parent:    parent.ID,
 		Ref:       ref,
 		Config:    &cfg,
@@ -258,7 +259,7 @@ func (d *Daemon) ContainerExport(ctx context.Context, name string, w io.Writer) 
 	if err != nil {
 		return err
 	}
-	if err := image.Flatten(w, append(append([]string{}, rw.Lower...), rw.Upper())); err != nil {
+	if err := image.FlattenUnmapped(w, append(append([]string{}, rw.Lower...), rw.Upper()), d.layerUnmap(rw)); err != nil {
 		return fmt.Errorf("exporting container %s: %w", name, err)
 	}
 	return nil
