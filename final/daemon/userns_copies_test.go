@@ -11,9 +11,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/01-namespaces/namespace"
@@ -194,4 +196,117 @@ func TestUsernsRemapChownedSameAsDockerd(t *testing.T) {
 	// the host's ids, berth's the container's, as commit and export do.
 	assert.Equal(t, []string{fmt.Sprintf("made %d:%d", uids.Base+33, gids.Base+33)}, cp["dockerd"])
 	assert.Equal(t, []string{"made 33:33"}, cp["berthd"])
+}
+
+// TestCopyShifted copies a fake layer with what layers hold, and checks
+// that everything but the owners is as it was.
+func TestCopyShifted(t *testing.T) {
+	labtest.Privileged(t)
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "copy")
+	uids, gids := namespace.IDRange{Base: 165536, Size: 65536}, namespace.IDRange{Base: 300000, Size: 65536}
+	must := func(err error) { t.Helper(); require.NoError(t, err) }
+	must(os.MkdirAll(filepath.Join(src, "usr", "bin"), 0o755))
+	must(os.WriteFile(filepath.Join(src, "usr", "bin", "su"), []byte("su"), 0o644))
+	must(os.Chown(filepath.Join(src, "usr", "bin", "su"), 33, 34))
+	must(os.Chmod(filepath.Join(src, "usr", "bin", "su"), 0o4755|os.ModeSetuid))
+	must(os.Link(filepath.Join(src, "usr", "bin", "su"), filepath.Join(src, "usr", "bin", "su2")))
+	must(os.Symlink("bin/su", filepath.Join(src, "usr", "link")))
+	must(os.Lchown(filepath.Join(src, "usr", "link"), 5, 5))
+	must(unix.Mknod(filepath.Join(src, "gone"), unix.S_IFCHR, 0)) // a whiteout
+	must(os.Mkdir(filepath.Join(src, "opaque"), 0o700))
+	must(unix.Lsetxattr(filepath.Join(src, "opaque"), "trusted.overlay.opaque", []byte("y"), 0))
+	must(os.WriteFile(filepath.Join(src, "far"), nil, 0o600))
+	must(os.Chown(filepath.Join(src, "far"), 70000, 70000))
+	old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	must(os.Chtimes(filepath.Join(src, "usr"), old, old))
+
+	must(copyShifted(src, dst, uids, gids))
+
+	tests := []struct {
+		path, owner string
+		mode        os.FileMode
+	}{
+		{".", "165536:300000", os.ModeDir | 0o755},
+		{"usr", "165536:300000", os.ModeDir | 0o755},
+		{"usr/bin/su", "165569:300034", os.ModeSetuid | 0o755},
+		{"usr/link", "165541:300005", os.ModeSymlink | 0o777},
+		{"gone", "165536:300000", os.ModeDevice | os.ModeCharDevice},
+		{"opaque", "165536:300000", os.ModeDir | 0o700},
+		{"far", "70000:70000", 0o600}, // not in the ranges: nobody inside
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			fi, err := os.Lstat(filepath.Join(dst, tt.path))
+			require.NoError(t, err)
+			st := fi.Sys().(*syscall.Stat_t)
+			assert.Equal(t, tt.owner, fmt.Sprintf("%d:%d", st.Uid, st.Gid))
+			assert.Equal(t, tt.mode, fi.Mode()&^os.ModeTemporary)
+		})
+	}
+	a, err := os.Stat(filepath.Join(dst, "usr", "bin", "su"))
+	require.NoError(t, err)
+	b, err := os.Stat(filepath.Join(dst, "usr", "bin", "su2"))
+	require.NoError(t, err)
+	assert.True(t, os.SameFile(a, b), "a hard link stays one")
+	target, err := os.Readlink(filepath.Join(dst, "usr", "link"))
+	require.NoError(t, err)
+	assert.Equal(t, "bin/su", target)
+	val := make([]byte, 8)
+	n, err := unix.Lgetxattr(filepath.Join(dst, "opaque"), "trusted.overlay.opaque", val)
+	require.NoError(t, err)
+	assert.Equal(t, "y", string(val[:n]))
+	fi, err := os.Stat(filepath.Join(dst, "usr"))
+	require.NoError(t, err)
+	assert.True(t, fi.ModTime().Equal(old), "a directory's time survives its entries' copies")
+}
+
+// TestChownedCopies: a copy is made once, complete or absent, and goes
+// when its layer goes (sweepCopies), as do the leftovers of one
+// interrupted.
+func TestChownedCopies(t *testing.T) {
+	labtest.Privileged(t)
+	d := &Daemon{opts: Options{DataRoot: t.TempDir()}, chowned: true,
+		remap: &remap{UIDs: namespace.IDRange{Base: 165536, Size: 65536}, GIDs: namespace.IDRange{Base: 165536, Size: 65536}}}
+	src := filepath.Join(t.TempDir(), "diff")
+	require.NoError(t, os.MkdirAll(filepath.Join(src, "etc"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(src, "etc", "passwd"), []byte("root:x:0:0::/root:/bin/sh\n"), 0o644))
+
+	cp, err := d.chownedCopyOf(src)
+	require.NoError(t, err)
+	assert.Equal(t, "165536:165536", owner(t, filepath.Join(cp, "etc", "passwd")))
+	first, err := os.Stat(filepath.Join(cp, "etc", "passwd"))
+	require.NoError(t, err)
+	again, err := d.chownedCopyOf(src)
+	require.NoError(t, err)
+	assert.Equal(t, cp, again)
+	second, err := os.Stat(filepath.Join(again, "etc", "passwd"))
+	require.NoError(t, err)
+	assert.True(t, os.SameFile(first, second), "made once")
+
+	// A copy interrupted by a crash, and one whose layer went.
+	require.NoError(t, os.Mkdir(filepath.Join(d.remapDir(), "tmp-123"), 0o700))
+	require.NoError(t, d.sweepCopies())
+	assert.Len(t, copies(t, &lab{d: d}), 1, "the interrupted copy is gone, the used one stays")
+	require.NoError(t, os.RemoveAll(src))
+	require.NoError(t, d.sweepCopies())
+	assert.Empty(t, copies(t, &lab{d: d}))
+}
+
+// BenchmarkChownedCopy measures the first use of busybox by a remapped
+// container without idmapped mounts: the chowned copy of its layers.
+func BenchmarkChownedCopy(b *testing.B) {
+	l := prepareLab(b)
+	store, err := image.Open(image.StoreDir(l.opts.DataRoot))
+	require.NoError(b, err)
+	img, err := store.Get("busybox")
+	require.NoError(b, err)
+	dirs, err := store.LayerDirs(img.ID)
+	require.NoError(b, err)
+	r := namespace.IDRange{Base: 165536, Size: 65536}
+	out := b.TempDir()
+	for i := 0; b.Loop(); i++ {
+		for j, src := range dirs {
+			require.NoError(b, copyShifted(src, filepath.Join(out, fmt.Sprintf("%d-%d", i, j)), r, r))
+		}
+	}
 }
