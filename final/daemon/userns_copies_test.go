@@ -47,6 +47,18 @@ func tarOwners(t *testing.T, archive string) []string {
 	}
 }
 
+// busyboxLayers are the layer directories of the lab's busybox.
+func busyboxLayers(t testing.TB, l *lab) []string {
+	t.Helper()
+	store, err := image.Open(image.StoreDir(l.opts.DataRoot))
+	require.NoError(t, err)
+	img, err := store.Get("busybox")
+	require.NoError(t, err)
+	dirs, err := store.LayerDirs(img.ID)
+	require.NoError(t, err)
+	return dirs
+}
+
 // copies lists the chowned copies of the lab's mapping.
 func copies(t *testing.T, l *lab) []string {
 	t.Helper()
@@ -83,12 +95,7 @@ func TestUsernsRemapChowned(t *testing.T) {
 
 	// One copy per layer (and one of the mount point layer), owned by
 	// the mapped root, shared by every container of the mapping.
-	store, err := image.Open(image.StoreDir(l.opts.DataRoot))
-	require.NoError(t, err)
-	img, err := store.Get("busybox")
-	require.NoError(t, err)
-	dirs, err := store.LayerDirs(img.ID)
-	require.NoError(t, err)
+	dirs := busyboxLayers(t, l)
 	made := copies(t, l)
 	require.Len(t, made, len(dirs)+1)
 	top, err := l.d.chownedCopyOf(dirs[len(dirs)-1])
@@ -295,13 +302,7 @@ func TestChownedCopies(t *testing.T) {
 // BenchmarkChownedCopy measures the first use of busybox by a remapped
 // container without idmapped mounts: the chowned copy of its layers.
 func BenchmarkChownedCopy(b *testing.B) {
-	l := prepareLab(b)
-	store, err := image.Open(image.StoreDir(l.opts.DataRoot))
-	require.NoError(b, err)
-	img, err := store.Get("busybox")
-	require.NoError(b, err)
-	dirs, err := store.LayerDirs(img.ID)
-	require.NoError(b, err)
+	dirs := busyboxLayers(b, prepareLab(b))
 	r := namespace.IDRange{Base: 165536, Size: 65536}
 	out := b.TempDir()
 	for i := 0; b.Loop(); i++ {
