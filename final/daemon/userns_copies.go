@@ -61,14 +61,28 @@ func (d *Daemon) chownedFor(mode string) bool {
 	return d.remap != nil && d.chowned && mode != "host"
 }
 
-// layerUnmap is the daemon's mapping as image.Unmap if the writable
-// layer rw is on chowned copies of its image, nil if not: what commit
-// and export need to write the container's own ids.
-func (d *Daemon) layerUnmap(rw *layer.RW) *image.Unmap {
-	if d.remap == nil || len(rw.Lower) == 0 || !strings.HasPrefix(rw.Lower[0], d.remapDir()+string(filepath.Separator)) {
-		return nil
+// containerUnmap is the mapping of the container name as image.Unmap if
+// it runs on chowned copies of its image, nil if not: what commit and
+// export need to write the container's own ids. It is read from the
+// container's spec, so it holds whatever the daemon's options are now;
+// only for a container whose layer rw is on copies.
+func (d *Daemon) containerUnmap(name string, rw *layer.RW) (*image.Unmap, error) {
+	copies := filepath.Join(d.opts.DataRoot, "remap") + string(filepath.Separator)
+	if len(rw.Lower) == 0 || !strings.HasPrefix(rw.Lower[0], copies) {
+		return nil, nil
 	}
-	return &image.Unmap{UIDs: d.remap.UIDs, GIDs: d.remap.GIDs}
+	c, err := d.containers.Get(name)
+	if err != nil {
+		return nil, nil // not berthd's: a chapter program's container
+	}
+	var s runSpec
+	if err := c.DecodeSpec(&s); err != nil {
+		return nil, err
+	}
+	if cfg := s.Run.Config; s.Run.Layer.Chowned && cfg.UserNS {
+		return &image.Unmap{UIDs: cfg.UIDRange(), GIDs: cfg.GIDRange()}, nil
+	}
+	return nil, nil
 }
 
 // chownedLayers gives the chowned copies of the layer directories dirs,

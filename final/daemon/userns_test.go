@@ -171,6 +171,7 @@ func TestUsernsRemap(t *testing.T) {
 	bind := hostDir(t)
 
 	assert.Contains(t, l.ok("info", "--format", "{{json .SecurityOptions}}"), `"name=userns"`)
+	assert.Contains(t, l.ok("info", "--format", "{{json .DriverStatus}}"), `["Userns Remap Layers","idmapped mounts"]`)
 
 	// Root inside, the user's ranges outside, uid and gid each their own.
 	out := l.ok("run", "--rm", "-v", bind+":/host", "busybox", "sh", "-c",
