@@ -37,8 +37,9 @@ import (
 // needs it, and shared by every container of the mapping. It is made in
 // a temporary directory and renamed into place: it is complete or
 // absent, whatever a crash interrupts. It goes when its layer goes: after
-// rmi, and at the daemon's start, every copy whose source is gone is
-// removed (sweepCopies).
+// rmi, after rm (an image removed with rmi -f loses its layers with its
+// last container) and at the daemon's start, every copy whose source is
+// gone is removed (sweepCopies).
 //
 // What the container then writes in its writable layer has host ids too
 // (its directory is its root's, chapter 04's chown fallback). commit,
@@ -152,12 +153,32 @@ func (d *Daemon) chownedCopy(src string) (string, error) {
 		err = copyShifted(src, filepath.Join(tmp, "layer"), d.remap.UIDs, d.remap.GIDs)
 	}
 	if err == nil {
+		// On the disk before it has its name, as the store's layers
+		// are (chapter 06's syncfs): a copy renamed but still in the
+		// page cache would come back empty after a power cut, and be
+		// taken for complete.
+		err = syncFS(tmp)
+	}
+	if err == nil {
 		err = os.Rename(tmp, dir)
 	}
 	if err != nil {
 		return "", errors.Join(fmt.Errorf("chowned copy of %s: %w", src, err), os.RemoveAll(tmp))
 	}
 	return layer, nil
+}
+
+// syncFS writes the filesystem that holds dir to the disk.
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncfs %s: %w", dir, err)
+	}
+	return nil
 }
 
 // sweepCopies removes the copies whose layer is gone, and what an
