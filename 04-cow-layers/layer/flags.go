@@ -25,6 +25,12 @@ type Options struct {
 	// ends (berthd's `run --rm`): it is mounted volatile, as a layer
 	// that is not Persist and not Kept always is (MountSpec.Volatile).
 	Volatile bool `json:"volatile,omitempty"`
+	// Chowned says that Image are copies of the image's layers chowned
+	// for the container's user namespace (berthd --userns-remap where
+	// the data root cannot idmap): they are not idmapped, and the
+	// container's own directory is chowned to its root, as where the
+	// kernel cannot idmap at all (idmap.go). No flag sets it.
+	Chowned bool `json:"chowned,omitempty"`
 }
 
 // AddFlags registers --image, --keep and --root on fs.

@@ -195,11 +195,14 @@ func (o *RunOptions) prepare(rw *RW, freshVolumes []string) (MountSpec, error) {
 // container's directory and of its volumes, which init attaches
 // (mount.Idmapped, Config.Files). Where the kernel or the filesystem
 // cannot idmap, as before them: the writable directories and new volumes
-// chowned to that uid, the image's files owned by nobody inside.
+// chowned to that uid, the image's files owned by nobody inside, unless
+// the layers are copies chowned for the mapping (Options.Chowned).
 func (o *RunOptions) userNS(rw *RW, mount *MountSpec, freshVolumes []string) error {
-	err := o.idmapped(rw, mount)
-	if err == nil || !errors.Is(err, ErrIdmapUnsupported) {
-		return err
+	if !o.Layer.Chowned {
+		err := o.idmapped(rw, mount)
+		if err == nil || !errors.Is(err, ErrIdmapUnsupported) {
+			return err
+		}
 	}
 	uid, gid := o.UIDRange().Base, o.GIDRange().Base
 	if err := rw.Chown(uid, gid); err != nil {

@@ -51,6 +51,9 @@ type CommitOptions struct {
 	CreatedBy string
 	Author    string
 	Comment   string // docker commit -m
+	// Unmap: the upper directory's owners are host ids of this user
+	// namespace, stored as the namespace's (diff.go's Unmap).
+	Unmap *Unmap
 }
 
 // Commit turns a container's writable layer into a new image: the layer
@@ -112,7 +115,7 @@ func (s *Store) Commit(upper string, opts CommitOptions) (Image, error) {
 	}
 	defer sess.end()
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(WriteDiff(pw, upper)) }()
+	go func() { pw.CloseWithError(WriteDiffUnmapped(pw, upper, opts.Unmap)) }()
 	info, err := s.addLayer(pr, ingest{Parent: ChainID(cfg.RootFS.DiffIDs), Session: sess})
 	pr.CloseWithError(errors.New("commit stopped reading")) // unblocks the writer on error
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/04-cow-layers/layer"
 )
 
@@ -29,9 +30,13 @@ import (
 //
 // The container must not be running: a file that changes while it is
 // read would make the tar inconsistent (Docker pauses the container).
-func WriteDiff(w io.Writer, upper string) error {
+func WriteDiff(w io.Writer, upper string) error { return WriteDiffUnmapped(w, upper, nil) }
+
+// WriteDiffUnmapped is WriteDiff of an upper directory whose owners are
+// host ids of a user namespace (unmap), written back as the namespace's.
+func WriteDiffUnmapped(w io.Writer, upper string, unmap *Unmap) error {
 	tw := tar.NewWriter(w)
-	tb := &tarBuilder{tw: tw, links: map[inode]string{}, whiteouts: true}
+	tb := &tarBuilder{tw: tw, links: map[inode]string{}, whiteouts: true, unmap: unmap}
 	err := walkSorted(upper, func(rel string, full string, fi fs.FileInfo) (bool, error) {
 		return true, tb.add(rel, full, fi)
 	})
@@ -49,7 +54,11 @@ func WriteDiff(w io.Writer, upper string) error {
 // show when stacked, as one plain tar with no whiteouts: what `export`
 // writes. It merges the directories itself, by overlay's rules, instead of
 // mounting them, so it needs no privilege and leaves no mount behind.
-func Flatten(w io.Writer, dirs []string) error {
+func Flatten(w io.Writer, dirs []string) error { return FlattenUnmapped(w, dirs, nil) }
+
+// FlattenUnmapped is Flatten of directories whose owners are host ids of
+// a user namespace (unmap), written back as the namespace's.
+func FlattenUnmapped(w io.Writer, dirs []string, unmap *Unmap) error {
 	if len(dirs) == 0 {
 		return errors.New("flatten: no layers")
 	}
@@ -58,7 +67,7 @@ func Flatten(w io.Writer, dirs []string) error {
 		top[len(dirs)-1-i] = d
 	}
 	tw := tar.NewWriter(w)
-	tb := &tarBuilder{tw: tw, links: map[inode]string{}}
+	tb := &tarBuilder{tw: tw, links: map[inode]string{}, unmap: unmap}
 	if err := tb.flatten(".", top); err != nil {
 		return fmt.Errorf("flatten: %w", err)
 	}
@@ -79,7 +88,37 @@ type tarBuilder struct {
 	// whiteouts: convert overlay's markers (WriteDiff); without it they
 	// are never passed in (Flatten resolves them).
 	whiteouts bool
+	// unmap turns the files' host ids into a user namespace's, nil
+	// leaves them.
+	unmap *Unmap
 }
+
+// Unmap is a user namespace's mapping, for layers whose files are owned
+// by its host ids: those of a container whose image layers are copies
+// chowned for it (berthd --userns-remap without idmapped mounts). An
+// archive of such a layer holds the namespace's ids, as Docker's does:
+// the host's uid 165536 is the container's root, 0. An id the namespace
+// does not map shows as nobody inside (65534), and is written so.
+type Unmap struct{ UIDs, GIDs namespace.IDRange }
+
+// IDs turns host ids into the namespace's; a nil Unmap leaves them.
+func (u *Unmap) IDs(uid, gid int) (int, int) {
+	if u == nil {
+		return uid, gid
+	}
+	return unmapID(u.UIDs, uid), unmapID(u.GIDs, gid)
+}
+
+func unmapID(r namespace.IDRange, id int) int {
+	if id >= r.Base && id < r.Base+r.Size {
+		return id - r.Base
+	}
+	return overflowID
+}
+
+// overflowID is the kernel's overflowuid and overflowgid: how a user
+// namespace shows an id it does not map.
+const overflowID = 65534
 
 // walkSorted calls fn for dir's root (rel ".") and everything below it,
 // parents before children, names sorted. fn returns whether to descend
@@ -135,7 +174,7 @@ func (tb *tarBuilder) add(rel, full string, fi fs.FileInfo) error {
 			ModTime:  fi.ModTime().Truncate(time.Second),
 			Format:   tar.FormatPAX,
 		}
-		setOwner(hdr, fi)
+		tb.setOwner(hdr, fi)
 		return tb.tw.WriteHeader(hdr)
 	}
 	if rel == "." {
@@ -193,7 +232,7 @@ func (tb *tarBuilder) header(rel, full string, fi fs.FileInfo) (*tar.Header, err
 	if m&fs.ModeSticky != 0 {
 		hdr.Mode |= 0o1000
 	}
-	setOwner(hdr, fi)
+	tb.setOwner(hdr, fi)
 	st, _ := fi.Sys().(*syscall.Stat_t)
 	switch {
 	case m.IsRegular():
@@ -246,9 +285,9 @@ func (tb *tarBuilder) header(rel, full string, fi fs.FileInfo) (*tar.Header, err
 	return hdr, nil
 }
 
-func setOwner(hdr *tar.Header, fi fs.FileInfo) {
+func (tb *tarBuilder) setOwner(hdr *tar.Header, fi fs.FileInfo) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
+		hdr.Uid, hdr.Gid = tb.unmap.IDs(int(st.Uid), int(st.Gid))
 	}
 }
 

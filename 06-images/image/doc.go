@@ -101,6 +101,12 @@
 // ancestor and `save` can carry the chain: going back to an earlier state
 // is `tag ANCESTOR_ID NAME`, which copies nothing (S4, S34).
 //
+// A layer stores the ids the container saw. Where a container in a user
+// namespace wrote its upper directory with the namespace's host ids
+// (berthd's chowned copies, without idmapped mounts), CommitOptions.Unmap
+// shifts them back as the tar is written: the image is the same as one
+// made without the namespace.
+//
 // # Whiteouts: two spellings of "deleted"
 //
 // overlayfs and tar files say "this file of a lower layer is gone" in

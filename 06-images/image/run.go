@@ -24,6 +24,10 @@ type RunOptions struct {
 	network.RunOptions
 	// Image names the image: NAME[:TAG] or an ID.
 	Image string
+	// Layers, if set, gives the directories the container mounts for
+	// the image's layers: berthd's copies chowned for a user namespace.
+	// No flag sets it.
+	Layers func(dirs []string) ([]string, error) `json:"-"`
 }
 
 // AddFlags registers the flags of chapters 01 to 05 on fs: chapter 06
@@ -99,6 +103,11 @@ func (o *RunOptions) Container(id string, args []string, stdio namespace.Stdio) 
 		return nil, fmt.Errorf("image %s: %w", o.Image, err)
 	}
 	o.Layer.Image = dirs
+	if o.Layers != nil {
+		if o.Layer.Image, err = o.Layers(dirs); err != nil {
+			return nil, err
+		}
+	}
 	// The image's environment goes under the user's -e, which wins.
 	o.FS.Env = append(append([]string{}, cfg.Env...), o.FS.Env...)
 	if o.FS.Workdir == "" {

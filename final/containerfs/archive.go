@@ -68,11 +68,10 @@ func (a *archiver) add(fd int, name string) error {
 	hdr := &tar.Header{
 		Name:    name,
 		Mode:    int64(st.Mode & 0o7777),
-		Uid:     int(st.Uid),
-		Gid:     int(st.Gid),
 		ModTime: time.Unix(st.Mtim.Unix()),
 		Format:  tar.FormatPAX,
 	}
+	hdr.Uid, hdr.Gid = a.r.unmap.IDs(int(st.Uid), int(st.Gid))
 	kind := st.Mode & unix.S_IFMT
 	if id := (fileID{st.Dev, st.Ino}); kind != unix.S_IFDIR && st.Nlink > 1 {
 		if first, ok := a.links[id]; ok {

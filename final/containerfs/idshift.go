@@ -5,6 +5,8 @@ import (
 	"runtime"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/06-images/image"
 )
 
 // Writing into a container whose root is remapped.
@@ -31,6 +33,22 @@ import (
 // they are still permitted, and the thread raises them again. The thread
 // then never runs anything else: its goroutine ends locked, and the Go
 // runtime ends the thread with it (pitfall 4).
+
+// Reading from a container whose layers are chowned copies.
+//
+// Where the data root cannot idmap, berthd gives a remapped container
+// copies of the image's layers chowned for its mapping, and its writable
+// layer is the mapped root's too: on the disk, and so through the
+// container's root as the host sees it, its files belong to 165536 and
+// up. docker cp out of it writes the container's own ids, as dockerd's
+// does: WithUnmappedOwners.
+
+// WithUnmappedOwners has Archive write the owners that unmap gives for
+// the files' host ids.
+func (r *Root) WithUnmappedOwners(unmap image.Unmap) *Root {
+	r.unmap = &unmap
+	return r
+}
 
 // IDShift is a container's user namespace mapping as the host sees it:
 // the host uid and gid of the container's root.

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/03-rootfs/rootfs"
+	"github.com/berth-project/berth/06-images/image"
 )
 
 // Root is a container's root directory, held open: every path of a
@@ -22,6 +23,7 @@ type Root struct {
 	what    string       // names the root in errors: "container web"
 	release func() error // what else holds the root open (MountRoot's thread)
 	shift   *IDShift     // the container's root's host ids, to write as it (idshift.go)
+	unmap   *image.Unmap // the files' owners are host ids of this mapping (idshift.go)
 }
 
 // OpenRoot opens dir, the root of a container as the host sees it: a

@@ -181,7 +181,7 @@ func (d *Daemon) openContainerRoot(ctx context.Context, name string) (*entry, *c
 		if st.Status == shim.Running && st.Pid > 0 {
 			root, err = runningRoot(st, what)
 			if err == nil {
-				if err = remappedRoot(e, root); err != nil {
+				if err = remappedRoot(e, root, true); err != nil {
 					root.Close()
 					root = nil
 				}
@@ -234,14 +234,21 @@ func runningRoot(st shim.State, what string) (*containerfs.Root, error) {
 // (--userns-remap) those of its root (containerfs's idshift.go): its
 // layers and volumes are idmapped mounts, which the host's root cannot
 // write through. A stopped container's root is mounted on the host, not
-// idmapped, and needs nothing.
-func remappedRoot(e *entry, root *containerfs.Root) error {
+// idmapped, and needs nothing, unless its layers are chowned copies
+// (userns_copies.go): then its files have host ids, on the disk, and a
+// copy in or out shifts them, running or not.
+func remappedRoot(e *entry, root *containerfs.Root, running bool) error {
 	var s runSpec
 	if err := e.c.DecodeSpec(&s); err != nil {
 		return err
 	}
-	if cfg := s.Run.Config; cfg.UserNS {
-		root.WithIDShift(containerfs.IDShift{UID: cfg.UIDRange().Base, GID: cfg.GIDRange().Base})
+	cfg := s.Run.Config
+	if !cfg.UserNS || !running && !s.Run.Layer.Chowned {
+		return nil
+	}
+	root.WithIDShift(containerfs.IDShift{UID: cfg.UIDRange().Base, GID: cfg.GIDRange().Base})
+	if s.Run.Layer.Chowned {
+		root.WithUnmappedOwners(image.Unmap{UIDs: cfg.UIDRange(), GIDs: cfg.GIDRange()})
 	}
 	return nil
 }
@@ -267,6 +274,11 @@ func (d *Daemon) stoppedRoot(e *entry, what string) (*containerfs.Root, error) {
 	}
 	root, err := containerfs.MountRoot(rw.MountSpec(), rw.Merged(), mounts, what)
 	if err != nil {
+		rw.Release()
+		return nil, err
+	}
+	if err := remappedRoot(e, root, false); err != nil {
+		root.Close()
 		rw.Release()
 		return nil, err
 	}

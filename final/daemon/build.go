@@ -168,8 +168,15 @@ func (b *buildBackend) Run(ctx context.Context, req build.RunRequest) (build.Ima
 	o.Image = req.Parent.ID.String()
 	o.FS.Env = append(o.FS.Env, req.Env...)
 	// With --userns-remap a RUN is remapped too, as dockerd does it; its
-	// layer is idmapped, so the commit stores the image's own ids.
+	// layer is idmapped, so the commit stores the image's own ids. Or,
+	// without idmapped mounts, it runs on chowned copies of the layers
+	// (userns_copies.go), and the commit shifts the ids back.
 	d.userNS(&o.Config, "")
+	var unmap *image.Unmap
+	if d.chownedFor("") {
+		o.Layers, o.Layer.Chowned = d.chownedLayers, true
+		unmap = &image.Unmap{UIDs: d.remap.UIDs, GIDs: d.remap.GIDs}
+	}
 
 	id := namespace.NewID()
 	if err := d.recordBuildContainer(id); err != nil {
@@ -226,7 +233,7 @@ func (b *buildBackend) Run(ctx context.Context, req build.RunRequest) (build.Ima
 	if err != nil {
 		return build.Image{}, err
 	}
-	img, err := d.images.Commit(rw.Upper(), image.CommitOptions{Parent: req.Parent.ID, CreatedBy: req.CreatedBy})
+	img, err := d.images.Commit(rw.Upper(), image.CommitOptions{Parent: req.Parent.ID, CreatedBy: req.CreatedBy, Unmap: unmap})
 	if err != nil {
 		return build.Image{}, err
 	}

@@ -233,6 +233,13 @@ func (d *Daemon) remove(e *entry, force bool) error {
 	if d.opts.Endpoints != nil {
 		d.opts.Endpoints.SetEndpoints(e.id, nil)
 	}
+	// An image removed while in use (rmi -f) loses its layers with its
+	// last container, and their chowned copies go then (userns_copies.go).
+	if d.chowned {
+		if err := d.sweepCopies(); err != nil {
+			return err
+		}
+	}
 	if e.autoRemove() {
 		// --rm takes the anonymous volumes along, as Docker's does.
 		return d.removeAnonymousVolumes(e.rec)

@@ -132,6 +132,17 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req container
 	if len(dirs) == 0 {
 		return container.CreateResponse{}, invalid("image %s has no layers: nothing to run", req.Config.Image)
 	}
+	mode := ""
+	if req.HostConfig != nil {
+		mode = string(req.HostConfig.UsernsMode)
+	}
+	chowned := d.chownedFor(mode)
+	if chowned {
+		// --userns-remap without idmapped mounts (userns_copies.go).
+		if dirs, err = d.chownedLayers(dirs); err != nil {
+			return container.CreateResponse{}, err
+		}
+	}
 
 	// A volume this create uses is not removed before the container
 	// is listed (volumes.go).
@@ -158,6 +169,9 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req container
 	// On top of the image, the mount points of the container's
 	// /etc/hosts and friends (chapter 05), which are not its changes.
 	mountPoints, err := dns.MountPointLayer(d.opts.DataRoot)
+	if err == nil && chowned {
+		mountPoints, err = d.chownedCopyOf(mountPoints)
+	}
 	if err != nil {
 		return container.CreateResponse{}, err
 	}
@@ -296,6 +310,7 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	// An --rm container's layer goes at its exit: mounted volatile,
 	// its end waits for no disk (chapter 04).
 	o.Layer.Root, o.Layer.Persist, o.Layer.Volatile = d.opts.DataRoot, true, host.AutoRemove
+	o.Layer.Chowned = d.chownedFor(string(host.UsernsMode))
 	if o.Net, err = d.networkConfig(&cfg, &host, req.NetworkingConfig); err != nil {
 		return fail(err)
 	}

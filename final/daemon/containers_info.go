@@ -50,6 +50,12 @@ func (d *Daemon) Info(ctx context.Context) (system.Info, error) {
 	}
 	if d.remap != nil {
 		info.SecurityOptions = append(info.SecurityOptions, "name=userns")
+		// How remapped containers see the image's files (userns.go).
+		how := "idmapped mounts"
+		if d.chowned {
+			how = "chowned copies in " + d.remapDir()
+		}
+		info.DriverStatus = append(info.DriverStatus, [2]string{"Userns Remap Layers", how})
 	}
 	if d.opts.Rootless {
 		// As dockerd says it; and no cgroup applies a limit.

@@ -76,6 +76,10 @@ type Options struct {
 	// (dockerd's --userns-remap): "default" (the user berthremap,
 	// created if missing) or USER[:GROUP]. Empty: no remapping.
 	UsernsRemap string
+	// NoIdmap makes --userns-remap use chowned copies of the layers
+	// (userns_copies.go) even where the data root can idmap: for tests,
+	// which cannot find a filesystem without idmapped mounts at will.
+	NoIdmap bool
 	// SeccompProfile is the profile of containers that do not choose
 	// one with --security-opt seccomp= (dockerd's --seccomp-profile);
 	// the zero Profile is Docker's default.
@@ -123,6 +127,10 @@ type Daemon struct {
 	volumes    *volume.Store // chapter 04: <DataRoot>/volumes
 	// remap is --userns-remap's mapping, nil without it (userns.go).
 	remap *remap
+	// chowned: remapped containers run on chowned copies of the layers,
+	// the data root having no idmapped mounts (userns_copies.go).
+	chowned  bool
+	copiesMu sync.Mutex
 	// volumesMu: a create reads, a volume's removal writes (volumes.go).
 	volumesMu sync.RWMutex
 
@@ -198,8 +206,17 @@ func New(opts Options) (*Daemon, error) {
 		if err := os.Chmod(opts.DataRoot, 0o711); err != nil {
 			return nil, fmt.Errorf("daemon: %w", err)
 		}
-		if err := d.remap.checkIdmap(opts.DataRoot); err != nil {
+		if opts.NoIdmap {
+			d.chowned = true
+		} else if err := d.remap.checkIdmap(opts.DataRoot); errors.Is(err, layer.ErrIdmapUnsupported) {
+			d.chowned = true
+			d.warnings = append(d.warnings, "WARNING: --userns-remap: the data root cannot have idmapped mounts: remapped containers run on chowned copies of the image layers, made at first use")
+		} else if err != nil {
 			return nil, fmt.Errorf("daemon: %w", err)
+		}
+		// Copies of layers removed while the daemon was down.
+		if err := d.sweepCopies(); err != nil {
+			return nil, fmt.Errorf("daemon: chowned copies: %w", err)
 		}
 	}
 	if opts.Rootless {

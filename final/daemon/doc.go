@@ -40,6 +40,8 @@
 //	<DataRoot>/images/            chapter 06's store, with a lease per container
 //	<DataRoot>/network/           chapter 05's: user networks, address leases,
 //	                              each container's networks and endpoint
+//	<DataRoot>/remap/<uid>.<gid>/ --userns-remap without idmapped mounts: the
+//	                              layers chowned for the mapping (userns_copies.go)
 //
 // So the daemon can die at any moment, even by kill -9, and lose
 // nothing: the shims go on running the containers and logging them; a

@@ -265,6 +265,10 @@ func (d *Daemon) ImageRemove(ctx context.Context, name string, force, prune bool
 		}
 	}
 	done, err := d.images.Remove(name, force)
+	// The chowned copies of the layers that went (userns_copies.go).
+	if serr := d.sweepCopies(); serr != nil {
+		err = errors.Join(err, serr)
+	}
 	var out []imagetypes.DeleteResponse
 	for _, line := range done {
 		switch {

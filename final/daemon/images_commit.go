@@ -133,7 +133,12 @@ func (d *Daemon) ContainerCommit(ctx context.Context, opts api.CommitOptions) (r
 			}
 		}()
 	}
+	unmap, err := d.containerUnmap(opts.Container, rw)
+	if err != nil {
+		return "", err
+	}
 	img, err := d.images.Commit(rw.Upper(), image.CommitOptions{
+		Unmap:     unmap,
 		Parent:    parent.ID,
 		Ref:       ref,
 		Config:    &cfg,
@@ -258,7 +263,11 @@ func (d *Daemon) ContainerExport(ctx context.Context, name string, w io.Writer) 
 	if err != nil {
 		return err
 	}
-	if err := image.Flatten(w, append(append([]string{}, rw.Lower...), rw.Upper())); err != nil {
+	unmap, err := d.containerUnmap(name, rw)
+	if err != nil {
+		return err
+	}
+	if err := image.FlattenUnmapped(w, append(append([]string{}, rw.Lower...), rw.Upper()), unmap); err != nil {
 		return fmt.Errorf("exporting container %s: %w", name, err)
 	}
 	return nil

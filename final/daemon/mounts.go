@@ -403,6 +403,9 @@ func (d *Daemon) createVolumes(plan mountPlan) ([]string, error) {
 		}
 		if isNew {
 			created = append(created, v.Name)
+			if err := d.chownNewVolume(v); err != nil {
+				return created, err
+			}
 		}
 		p.point.Name, p.point.Source = v.Name, v.Mountpoint
 		p.vol = v.Mount(p.vol.Target, p.vol.ReadOnly, p.vol.NoCopy)

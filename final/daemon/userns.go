@@ -32,8 +32,9 @@ import (
 // layers, the container's writable layer and its volumes for the
 // container's mapping (layer/idmap.go). dockerd instead keeps a second
 // data root per mapping (/var/lib/docker/165536.165536) with a chowned
-// copy of every image. So berthd needs idmapped mounts on the data
-// root's filesystem and refuses to start without them.
+// copy of every image. berthd does that only where the data root's
+// filesystem cannot idmap: its remapped containers then run on chowned
+// copies of the layers (userns_copies.go).
 //
 // "default" is the user berthremap, which berthd creates (useradd) with a
 // range of 65536 ids after every range /etc/subuid and /etc/subgid give
@@ -208,9 +209,10 @@ func ensureDefaultRemapUser() error {
 	return nil
 }
 
-// checkIdmap makes sure that the data root's filesystem can idmap mounts
-// for the mapping: berthd shares the image store between remapped
-// containers and others through them (see above).
+// checkIdmap tells whether the data root's filesystem can idmap mounts
+// for the mapping (layer.ErrIdmapUnsupported if not): berthd shares the
+// image store between remapped containers and others through them, and
+// falls back to chowned copies without them (see above).
 func (r *remap) checkIdmap(dataRoot string) error {
 	cfg := namespace.Config{UserNS: true, UIDs: r.UIDs, GIDs: r.GIDs}
 	userns, err := cfg.UserNamespace()
@@ -220,7 +222,7 @@ func (r *remap) checkIdmap(dataRoot string) error {
 	defer userns.Close()
 	_, files, err := layer.Idmap(userns, []string{dataRoot})
 	if err != nil {
-		return fmt.Errorf("--userns-remap: berth shares images between mapped containers and others with idmapped mounts, and the data root cannot have them: %w", err)
+		return fmt.Errorf("--userns-remap: idmapping the data root: %w", err)
 	}
 	layer.CloseFiles(files)
 	return nil

@@ -171,6 +171,7 @@ func TestUsernsRemap(t *testing.T) {
 	bind := hostDir(t)
 
 	assert.Contains(t, l.ok("info", "--format", "{{json .SecurityOptions}}"), `"name=userns"`)
+	assert.Contains(t, l.ok("info", "--format", "{{json .DriverStatus}}"), `["Userns Remap Layers","idmapped mounts"]`)
 
 	// Root inside, the user's ranges outside, uid and gid each their own.
 	out := l.ok("run", "--rm", "-v", bind+":/host", "busybox", "sh", "-c",
@@ -210,12 +211,7 @@ func TestUsernsRemap(t *testing.T) {
 
 	// One copy of the image: both kinds of container read the very
 	// inode of the image store's busybox.
-	store, err := image.Open(image.StoreDir(l.opts.DataRoot))
-	require.NoError(t, err)
-	img, err := store.Get("busybox")
-	require.NoError(t, err)
-	dirs, err := store.LayerDirs(img.ID)
-	require.NoError(t, err)
+	dirs := busyboxLayers(t, l)
 	fi, err := os.Stat(filepath.Join(dirs[len(dirs)-1], "bin", "busybox"))
 	require.NoError(t, err)
 	ino := strconv.FormatUint(fi.Sys().(*syscall.Stat_t).Ino, 10) + "\n"

@@ -34,7 +34,10 @@ func (d *Daemon) VolumeCreate(ctx context.Context, req apivolume.CreateRequest) 
 	if req.ClusterVolumeSpec != nil {
 		return apivolume.Volume{}, invalid("cluster volumes are not supported: berth is not a swarm")
 	}
-	v, _, err := d.volumes.Create(req.Name, req.Labels, req.DriverOpts)
+	v, isNew, err := d.volumes.Create(req.Name, req.Labels, req.DriverOpts)
+	if err == nil && isNew {
+		err = d.chownNewVolume(v)
+	}
 	if errors.Is(err, volume.ErrInvalid) {
 		return apivolume.Volume{}, giveKind(errdefs.ErrInvalidArgument, err)
 	}
