@@ -45,12 +45,13 @@ type Options struct {
 	// --cgroup-parent); a container's --cgroup-parent replaces it.
 	// Empty means DefaultCgroupParent(DataRoot).
 	CgroupParent string
-	// KeepCgroupMount leaves the host's cgroup2 mount as it is. By
-	// default the daemon adds favordynmods to it (chapter 02's
-	// FavorDynMods): without it, moving each container's first process
-	// into its cgroup waits for an RCU grace period, 10-20 ms of every
-	// start.
-	KeepCgroupMount bool
+	// FavorDynMods adds favordynmods to the host's cgroup2 mount
+	// (chapter 02's FavorDynMods), which on some kernels spares each
+	// container's first move into its cgroup an RCU grace period.
+	// It changes a host-wide setting, so only when asked (berthd
+	// --cgroup-favordynmods); BenchmarkFirstMoveIntoACgroup measures
+	// what it saves on a host.
+	FavorDynMods bool
 	// Rootless says the daemon runs as an ordinary user, root only in
 	// a user namespace of its own (final/rootless): its containers get
 	// no cgroup, and what needs one is refused (rootless.go).
@@ -223,7 +224,7 @@ func New(opts Options) (*Daemon, error) {
 		d.warnings = append(d.warnings, "WARNING: running in rootless mode: containers have no cgroup of their own; what a cgroup applies (--memory, --cpus, --pids-limit, --device, pause...) is refused")
 	}
 	// A rootless daemon may not remount anything of the host's.
-	if !opts.KeepCgroupMount && !opts.Rootless {
+	if opts.FavorDynMods && !opts.Rootless {
 		if _, err := cgroup.FavorDynMods(); err != nil {
 			// Slower starts, nothing worse (a daemon in a
 			// container may not remount): say so in `info`.

@@ -74,7 +74,7 @@ func run(args []string) error {
 	fs.StringVar(&opts.Subnet, "subnet", "", "the default bridge's subnet (default 10.88.0.0/16)")
 	fs.StringVar(&opts.UsernsRemap, "userns-remap", "", "run containers in a user namespace of a user's subordinate ids: default (the user "+daemon.DefaultRemapUser+") or USER[:GROUP]")
 	fs.StringVar(&opts.CgroupParent, "cgroup-parent", "", "the parent cgroup of the containers' cgroups, relative to the hierarchies' roots (default: berth for the default data root, berth-<hash of the data root> for another)")
-	fs.BoolVar(&opts.KeepCgroupMount, "keep-cgroup-mount", false, "do not add favordynmods to the host's cgroup2 mount (slower container starts)")
+	fs.BoolVar(&opts.FavorDynMods, "cgroup-favordynmods", false, "remount the host's cgroup2 with favordynmods, a host-wide setting that may speed up container starts")
 	fs.StringVar(&pidfile, "pidfile", "", "write the daemon's PID to this file")
 	rootlessMode := fs.Bool("rootless", false, "run as an ordinary user, in a user namespace of its own; state under $XDG_RUNTIME_DIR/berth and ~/.local/share/berth")
 	rootlessNet := fs.String("rootless-net", rootless.NetSlirp4netns, "a rootless daemon's network: slirp4netns or none")
