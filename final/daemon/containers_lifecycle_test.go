@@ -165,9 +165,17 @@ func TestRestartOfAnRmContainer(t *testing.T) {
 	l := newLab(t)
 	rootMount := "grep '^overlay / ' /proc/mounts"
 	id := strings.TrimSpace(l.ok("run", "-d", "--rm", "--network", "none", "busybox", "sh", "-c", "echo run >> /runs; "+rootMount+"; sleep 1000"))
+	// `run -d` returns once the command started, not once it wrote its
+	// line: wait for each run's line before going on.
+	runs := func() string {
+		out, _, _ := l.docker("", "exec", id, "cat", "/runs")
+		return out
+	}
+	eventually(t, func() bool { return runs() == "run\n" }, "the first run writes its line")
 	l.ok("restart", "-t", "0", id)
 	assert.True(t, l.inspect(id).State.Running)
-	assert.Equal(t, "run\nrun\n", l.ok("exec", id, "cat", "/runs"), "the second run found the first one's layer")
+	eventually(t, func() bool { return strings.Count(runs(), "run\n") >= 2 }, "the second run writes its line")
+	assert.Equal(t, "run\nrun\n", runs(), "the second run found the first one's layer")
 	out, _ := l.logs(id)
 	assert.Contains(t, out, "volatile")
 
