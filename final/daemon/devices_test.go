@@ -1,6 +1,10 @@
 package daemon
 
 import (
+	"archive/tar"
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -122,4 +126,34 @@ done`
 	}
 	t.Logf("dockerd:\n%s", strings.Join(results["dockerd"], "\n"))
 	assert.Equal(t, results["dockerd"], results["berthd"])
+}
+
+// TestAnImagesDeviceNodeDoesNotOpen: an image may ship a device node,
+// even one every user may open (mode 0666). The node is made in the
+// layer (Docker keeps such nodes too), but the device cgroup refuses to
+// open it, for root and for any other user: what decides is the
+// container's device policy, not the file's mode.
+func TestAnImagesDeviceNodeDoesNotOpen(t *testing.T) {
+	l := newLab(t)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Name: "kmsg", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 11, Mode: 0o666},
+		{Name: "sh", Typeflag: tar.TypeSymlink, Linkname: "/bin/busybox", Mode: 0o777},
+	} {
+		require.NoError(t, tw.WriteHeader(h))
+	}
+	require.NoError(t, tw.Close())
+	layer := filepath.Join(t.TempDir(), "layer.tar")
+	require.NoError(t, os.WriteFile(layer, buf.Bytes(), 0o644))
+	l.ok("import", layer, "devnode-layer")
+	// On top of busybox, for a shell: a container of the imported
+	// layer alone, with busybox's files bind-mounted read-only.
+	for _, user := range []string{"0", "1000"} {
+		out, errOut, code := l.docker("", "run", "--rm", "--user", user, "-v", labtest.BusyboxRootfs(t)+"/bin:/bin:ro",
+			"devnode-layer", "/bin/sh", "-c", "stat -c '%F %t:%T %a' /kmsg; (true >/kmsg) 2>&1; true")
+		require.Equal(t, 0, code, errOut)
+		assert.Equal(t, "character special file 1:b 666\n/bin/sh: can't create /kmsg: Operation not permitted\n", out, "user %s", user)
+	}
+	l.ok("rmi", "devnode-layer")
 }
