@@ -328,9 +328,14 @@ func killLeftovers(t *testing.T, ns string) []int {
 // prologue sets up the private places (see the top of this file), saves
 // what the host looks like from inside, and makes sudo work without
 // sudo: the test runs as root already.
-func prologue(root, state, snap string, binds map[string]string) string {
+//
+// The repository is bound at view first and the script works there: a
+// checkout under /tmp or /var/lib (a CI's clean clone may be anywhere)
+// would be hidden by the private places.
+func prologue(root, view, state, snap string, binds map[string]string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "read go\nset -e\n")
+	fmt.Fprintf(&b, "mount --bind %q %q\n", root, view)
 	fmt.Fprintf(&b, "mount --bind %q /var/lib\n", state)
 	fmt.Fprintf(&b, "mount -t tmpfs -o size=1g,mode=1777 readme-tmp /tmp\n")
 	for own, parent := range binds {
@@ -340,7 +345,7 @@ func prologue(root, state, snap string, binds map[string]string) string {
 	fmt.Fprintf(&b, "snap() { ip -o link show | cut -d: -f2 | tr -d ' ' >%[1]q/$1.links; nft list tables >%[1]q/$1.nft; "+
 		"cut -d' ' -f5,9 /proc/self/mountinfo | sort >%[1]q/$1.mounts; ls -A /tmp >%[1]q/$1.tmp; ls -A /var/lib >%[1]q/$1.state; }\n", snap)
 	fmt.Fprintf(&b, "snap before\n")
-	fmt.Fprintf(&b, "cd %q\nset -x\n", root)
+	fmt.Fprintf(&b, "cd %q\nset -x\n", view)
 	return b.String()
 }
 
@@ -371,9 +376,10 @@ func runREADME(t *testing.T, root, base string, blocks []readmeBlock) {
 	work, err := os.MkdirTemp("/var/tmp", "berth-readme-")
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, os.RemoveAll(work)) })
-	state, snap := filepath.Join(work, "state"), filepath.Join(work, "snap")
-	require.NoError(t, os.Mkdir(state, 0o755))
-	require.NoError(t, os.Mkdir(snap, 0o755))
+	state, snap, view := filepath.Join(work, "state"), filepath.Join(work, "snap"), filepath.Join(work, "repo")
+	for _, dir := range []string{state, snap, view} {
+		require.NoError(t, os.Mkdir(dir, 0o755))
+	}
 	// sudo, for a root that may have none: outside /tmp, which the
 	// script replaces.
 	sudo := filepath.Join(work, "bin")
@@ -382,7 +388,7 @@ func runREADME(t *testing.T, root, base string, blocks []readmeBlock) {
 	binds := sandboxCgroups(t, labtest.Unique("berth-readme"))
 	tree := labtest.Tree(t, base)
 
-	full := prologue(root, state, snap, binds) + script(blocks) + "set +x\nsnap after\n"
+	full := prologue(root, view, state, snap, binds) + script(blocks) + "set +x\nsnap after\n"
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", full)
