@@ -27,16 +27,6 @@ func (s Stream) String() string {
 	return fmt.Sprintf("stream(%d)", uint8(s))
 }
 
-// ParseStream reads a stream's name as the log file writes it.
-func ParseStream(name string) (Stream, error) {
-	for s, n := range streamNames {
-		if n == name {
-			return Stream(s), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown stream %q (want stdin, stdout or stderr)", name)
-}
-
 // The tags of a record: F ends a line (the container wrote a newline
 // there, which the file does not repeat inside the record), P is part of a
 // line that goes on in the next record of the same stream.
@@ -75,15 +65,6 @@ type Record struct {
 
 	// stamp is the timestamp as the file holds it, for Output to copy.
 	stamp []byte
-}
-
-// Line returns the output the record stands for: Data, plus the newline
-// that a full record stands for.
-func (r Record) Line() []byte {
-	if r.Partial {
-		return r.Data
-	}
-	return append(r.Data[:len(r.Data):len(r.Data)], '\n')
 }
 
 // appendStamp writes t in TimeLayout. It is the hot path of the writer,

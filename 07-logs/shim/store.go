@@ -318,14 +318,11 @@ func (c *Container) DecodeSpec(v any) error {
 	return nil
 }
 
-// writeJSON writes v to path atomically: to a temporary file first,
-// flushed to disk (fsync), then renamed over path, and the directory
-// flushed too. A reader sees the old content or the new, never half of
-// it; after a crash, one or the other is on disk. This is how an exit
-// status survives the death of everything but the disk.
-func writeJSON(path string, v any) error { return writeJSONFile(path, v, true) }
-
-// writeJSONFile is writeJSON, durable or not.
+// writeJSONFile writes v to path atomically: to a temporary file first,
+// then renamed over path. durable flushes the file (fsync) and the
+// directory to disk first: a reader sees the old content or the new,
+// never half of it, and after a crash one or the other is on disk. This
+// is how an exit status survives the death of everything but the disk.
 func writeJSONFile(path string, v any, durable bool) error {
 	data, err := json.Marshal(v)
 	if err != nil {
@@ -335,7 +332,7 @@ func writeJSONFile(path string, v any, durable bool) error {
 }
 
 // writeState writes a container's state.json atomically, like
-// writeJSON, but without waiting for the disk: it is rewritten at every
+// writeJSONFile, but without waiting for the disk: it is rewritten at every
 // start and exit, and those writes lie on the path of every `docker run`.
 // Readers never see half a file (the rename is atomic); a crash of the
 // machine may take the newest state with it, but not the exit status,
@@ -347,8 +344,6 @@ func writeState(dir string, st State) error {
 	}
 	return writeFile(filepath.Join(dir, stateFile), append(data, '\n'), false)
 }
-
-func writeFileAtomic(path string, data []byte) error { return writeFile(path, data, true) }
 
 // writeFile replaces path with data through a temporary file; durable
 // flushes the file and the directory to disk first.

@@ -150,8 +150,6 @@ type Daemon struct {
 	// warnings are shown by `info`: what the daemon could not set up
 	// as it wanted, and works without.
 	warnings []string
-
-	mu sync.Mutex // guards what follows
 }
 
 // (*Daemon) implements api.Backend: see containers.go, exec.go and images.go.

@@ -159,9 +159,8 @@ type runSpec struct {
 // Chapter 06's part was done at create, as Docker does it: the image was
 // resolved to its layers (Layer.Image), its configuration merged into
 // the request (environment, working directory, user), the container's
-// lease on it taken. So a start reads nothing of the image store; only a
-// container created by an earlier berthd, which kept the image's ID
-// (Image) instead, goes through chapter 06's runner.
+// lease on it taken. So a start reads nothing of the image store: it is
+// chapter 05's container on the image's layers, not chapter 06's runner.
 //
 // The API's command is already whole (and may replace the entrypoint),
 // so the spec gets it afterwards, with the user, the capabilities and
@@ -182,13 +181,7 @@ func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Proces
 		}
 		o.Config.JoinNetns = ns
 	}
-	var ctr *namespace.Container
-	var err error
-	if o.Image != "" {
-		ctr, err = o.Container(c.ID(), s.Args, stdio)
-	} else {
-		ctr, err = o.RunOptions.Container(c.ID(), s.Args, stdio)
-	}
+	ctr, err := o.RunOptions.Container(c.ID(), s.Args, stdio)
 	if err != nil {
 		return nil, err
 	}
