@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
 // DefaultRoot is where the chapter programs keep their state unless
@@ -227,16 +229,9 @@ func Find(root, ref string) (*RW, error) {
 		return Open(root, matches[0])
 	}
 	for i, id := range matches {
-		matches[i] = shortID(id)
+		matches[i] = namespace.ShortID(id)
 	}
 	return nil, fmt.Errorf("%w: %q matches %d containers (%s)", ErrAmbiguous, ref, len(matches), strings.Join(matches, ", "))
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }
 
 // Upper is the directory that receives the container's changes.

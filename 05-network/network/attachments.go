@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
 // Attachment is a container's wish to be on a network: docker run
@@ -59,7 +61,7 @@ func readAttachments(root, id string) ([]Attachment, error) {
 		err = json.Unmarshal(b, &atts)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("networks of container %s: %w", shortID(id), err)
+		return nil, fmt.Errorf("networks of container %s: %w", namespace.ShortID(id), err)
 	}
 	return atts, nil
 }
@@ -108,7 +110,7 @@ func SetAttachments(root, id string, atts []Attachment) error {
 			out = append(out, a)
 		}
 		if err := os.MkdirAll(filepath.Dir(attachmentsPath(root, id)), 0o700); err != nil {
-			return fmt.Errorf("networks of container %s: %w", shortID(id), err)
+			return fmt.Errorf("networks of container %s: %w", namespace.ShortID(id), err)
 		}
 		return writeJSON(attachmentsPath(root, id), out)
 	}
@@ -123,7 +125,7 @@ func SetAttachments(root, id string, atts []Attachment) error {
 				return err
 			}
 			if slices.ContainsFunc(out, func(o Attachment) bool { return o.Network == a.Network }) {
-				return fmt.Errorf("container %s is connected to network %s twice", shortID(id), a.Network)
+				return fmt.Errorf("container %s is connected to network %s twice", namespace.ShortID(id), a.Network)
 			}
 			out = append(out, a)
 		}
@@ -157,7 +159,7 @@ func resolve(nets []*Network, a Attachment) (Attachment, error) {
 func ForgetAttachments(root, id string) error {
 	err := os.Remove(attachmentsPath(root, id))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("networks of container %s: %w", shortID(id), err)
+		return fmt.Errorf("networks of container %s: %w", namespace.ShortID(id), err)
 	}
 	return nil
 }
@@ -210,7 +212,7 @@ func JoinNetwork(root, id string, cfg Config, a Attachment) (*Interface, error) 
 			return err
 		}
 		if slices.ContainsFunc(atts, func(o Attachment) bool { return o.Network == a.Network }) {
-			return fmt.Errorf("container %s is already connected to network %s: %w", shortID(id), a.Network, ErrNetworkExists)
+			return fmt.Errorf("container %s is already connected to network %s: %w", namespace.ShortID(id), a.Network, ErrNetworkExists)
 		}
 		if e, err := Load(root, id); err == nil && e.Pid != 0 && e.attached() {
 			if iface, err = e.hotplug(s, cfg, nets, a); err != nil {
@@ -220,7 +222,7 @@ func JoinNetwork(root, id string, cfg Config, a Attachment) (*Interface, error) 
 		return writeJSON(attachmentsPath(root, id), append(atts, a))
 	})
 	if err != nil {
-		return nil, fmt.Errorf("connecting container %s: %w", shortID(id), err)
+		return nil, fmt.Errorf("connecting container %s: %w", namespace.ShortID(id), err)
 	}
 	return iface, nil
 }
@@ -262,7 +264,7 @@ func LeaveNetwork(root, id, network string) error {
 			i = e.On(a.Network)
 		}
 		if len(kept) == len(atts) && i == nil {
-			return fmt.Errorf("container %s is not connected to network %s", shortID(id), network)
+			return fmt.Errorf("container %s is not connected to network %s", namespace.ShortID(id), network)
 		}
 		if i != nil {
 			if err := e.detachInterface(i, e.Pid != 0 && e.attached()); err != nil {
@@ -280,7 +282,7 @@ func LeaveNetwork(root, id, network string) error {
 		return writeJSON(attachmentsPath(root, id), kept)
 	})
 	if err != nil {
-		return fmt.Errorf("disconnecting container %s: %w", shortID(id), err)
+		return fmt.Errorf("disconnecting container %s: %w", namespace.ShortID(id), err)
 	}
 	return nil
 }

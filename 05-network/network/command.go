@@ -98,7 +98,7 @@ func lsCommand(args []string, stdio namespace.Stdio) error {
 	w := tabwriter.NewWriter(stdio.Out, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(w, "NETWORK ID\tNAME\tBRIDGE\tSUBNET\tGATEWAY\tINTERNAL")
 	for _, n := range nets {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%t\n", shortID(n.ID), n.Name, n.Bridge, n.Subnet, n.Gateway, n.Internal)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%t\n", namespace.ShortID(n.ID), n.Name, n.Bridge, n.Subnet, n.Gateway, n.Internal)
 	}
 	return w.Flush()
 }

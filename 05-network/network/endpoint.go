@@ -10,6 +10,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
 // Endpoint is one container's place on the networks: an interface per
@@ -104,7 +106,7 @@ func Allocate(root, id string, cfg Config) (*Endpoint, error) {
 		for _, n := range s.Networks {
 			for a, holder := range n.Leases {
 				if holder == id {
-					return fmt.Errorf("container %s already has address %s", shortID(id), a)
+					return fmt.Errorf("container %s already has address %s", namespace.ShortID(id), a)
 				}
 			}
 		}
@@ -136,7 +138,7 @@ func Allocate(root, id string, cfg Config) (*Endpoint, error) {
 		return e.save()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("network for container %s: %w", shortID(id), err)
+		return nil, fmt.Errorf("network for container %s: %w", namespace.ShortID(id), err)
 	}
 	return e, nil
 }
@@ -169,7 +171,7 @@ func (e *Endpoint) addInterface(s *state, cfg Config, nets []*Network, a Attachm
 		ipRange = n.IPRange
 	}
 	if e.On(i.Network) != nil {
-		return nil, fmt.Errorf("container %s is already connected to network %s", shortID(e.ID), i.NetworkName)
+		return nil, fmt.Errorf("container %s is already connected to network %s", namespace.ShortID(e.ID), i.NetworkName)
 	}
 	pool, err := s.network(i.Bridge, i.Subnet)
 	if err != nil {
@@ -215,7 +217,7 @@ func Load(root, id string) (*Endpoint, error) {
 	path := endpointPath(root, id)
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("network endpoint of container %s: %w", shortID(id), err)
+		return nil, fmt.Errorf("network endpoint of container %s: %w", namespace.ShortID(id), err)
 	}
 	e := &Endpoint{root: root}
 	if err := json.Unmarshal(b, e); err != nil {
@@ -260,7 +262,7 @@ func (e *Endpoint) Attach(pid int) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			err = errors.Join(fmt.Errorf("attaching container %s: %w", shortID(e.ID), err), e.Detach())
+			err = errors.Join(fmt.Errorf("attaching container %s: %w", namespace.ShortID(e.ID), err), e.Detach())
 		}
 	}()
 	for n, i := range e.Interfaces {
@@ -412,7 +414,7 @@ func (e *Endpoint) Release() error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("releasing network of container %s: %w", shortID(e.ID), err)
+		return fmt.Errorf("releasing network of container %s: %w", namespace.ShortID(e.ID), err)
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
 // Each bridge gets one nftables table, "berth-<bridge>", in the ip (IPv4)
@@ -409,7 +411,7 @@ func deletePortRules(bridge, id string) error {
 		}
 	}
 	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("deleting rules of container %s from table %s: %w", shortID(id), TableName(bridge), err)
+		return fmt.Errorf("deleting rules of container %s from table %s: %w", namespace.ShortID(id), TableName(bridge), err)
 	}
 	return nil
 }

@@ -260,7 +260,7 @@ func findIn(all []*Network, ref string) (*Network, error) {
 	for _, n := range all {
 		if ref != "" && strings.HasPrefix(n.ID, ref) {
 			if found != nil {
-				return nil, fmt.Errorf("network %s is ambiguous (%s and %s)", ref, shortID(found.ID), shortID(n.ID))
+				return nil, fmt.Errorf("network %s is ambiguous (%s and %s)", ref, namespace.ShortID(found.ID), namespace.ShortID(n.ID))
 			}
 			found = n
 		}
@@ -305,7 +305,7 @@ func networkUsers(root string, s *state, n *Network) ([]string, error) {
 	seen := map[string]bool{}
 	if p := s.Networks[n.Bridge]; p != nil {
 		for _, id := range p.Leases {
-			seen[shortID(id)] = true
+			seen[namespace.ShortID(id)] = true
 		}
 	}
 	recs, err := allAttachments(root)
@@ -315,7 +315,7 @@ func networkUsers(root string, s *state, n *Network) ([]string, error) {
 	for id, atts := range recs {
 		for _, a := range atts {
 			if a.Network == n.ID {
-				seen[shortID(id)] = true
+				seen[namespace.ShortID(id)] = true
 			}
 		}
 	}

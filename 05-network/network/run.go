@@ -102,7 +102,7 @@ func (o *RunOptions) Cleanup(id string) (oomKilled bool, err error) {
 func (o *RunOptions) nameFiles(id string, ep *Endpoint, c *namespace.Container) error {
 	spec, ok := c.Spec.(layer.InitSpec)
 	if !ok {
-		return fmt.Errorf("container %s: unexpected spec %T from chapter 04", shortID(id), c.Spec)
+		return fmt.Errorf("container %s: unexpected spec %T from chapter 04", namespace.ShortID(id), c.Spec)
 	}
 	rw, err := layer.Open(o.Layer.Root, id)
 	if err != nil {
@@ -125,11 +125,11 @@ func (o *RunOptions) nameFiles(id string, ep *Endpoint, c *namespace.Container) 
 	}
 	files, err := o.DNS.Files(ct, dns.DefaultHostPaths)
 	if err != nil {
-		return fmt.Errorf("container %s: %w", shortID(id), err)
+		return fmt.Errorf("container %s: %w", namespace.ShortID(id), err)
 	}
 	vols, err := files.Write(rw.Dir)
 	if err != nil {
-		return fmt.Errorf("container %s: %w", shortID(id), err)
+		return fmt.Errorf("container %s: %w", namespace.ShortID(id), err)
 	}
 	// With --read-only, the files are read-only too, as under Docker:
 	// a read-only container changes none of its files, these included.

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
 // The network's state lives under the root directory (--root):
@@ -279,7 +281,7 @@ func (n *netState) lease(a netip.Addr, id string) error {
 		return fmt.Errorf("address %s is the gateway's", a)
 	}
 	if holder, used := n.Leases[a]; used {
-		return fmt.Errorf("address %s is already in use by container %s", a, shortID(holder))
+		return fmt.Errorf("address %s is already in use by container %s", a, namespace.ShortID(holder))
 	}
 	n.Leases[a] = id
 	return nil
@@ -322,7 +324,7 @@ func (s *state) reservePorts(id string, mappings []PortMapping) ([]PortMapping, 
 	taken := func(m PortMapping) error {
 		for _, p := range s.Ports {
 			if p.conflicts(m) {
-				return fmt.Errorf("host port %d/%s is already published by container %s (%s)", m.HostPort, m.Protocol, shortID(p.ID), p.PortMapping)
+				return fmt.Errorf("host port %d/%s is already published by container %s (%s)", m.HostPort, m.Protocol, namespace.ShortID(p.ID), p.PortMapping)
 			}
 		}
 		for _, p := range out {
@@ -353,11 +355,4 @@ func (s *state) reservePorts(id string, mappings []PortMapping) ([]PortMapping, 
 		s.Ports = append(s.Ports, portLease{PortMapping: m, ID: id})
 	}
 	return out, nil
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

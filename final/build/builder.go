@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/06-images/image"
 )
 
@@ -412,11 +413,11 @@ func (bl *builder) runStep(in Instruction) error {
 		Stdout: bl.opts.Out, Stderr: bl.opts.Out,
 		Started: func(id string) {
 			started = id
-			bl.printf(" ---> Running in %s\n", shortID(id))
+			bl.printf(" ---> Running in %s\n", namespace.ShortID(id))
 		},
 	})
 	if started != "" {
-		bl.printf("Removing intermediate container %s\n", shortID(started))
+		bl.printf("Removing intermediate container %s\n", namespace.ShortID(started))
 	}
 	if err != nil {
 		var exit *ExitError
@@ -426,13 +427,6 @@ func (bl *builder) runStep(in Instruction) error {
 		return err
 	}
 	return bl.done(createdBy, img)
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }
 
 // key is a step's cache key.
