@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -185,29 +183,3 @@ func labDaemonMain() int {
 	return 0
 }
 
-// A container created by an earlier berthd kept its image's ID in its
-// spec, and its start resolved the image through chapter 06's runner;
-// now create resolves the image to its layers. Such a container still
-// starts, with the image's environment and working directory.
-func TestAContainerWithTheImagesIDInItsSpecStarts(t *testing.T) {
-	l := newLab(t)
-	id := l.create("", container.Config{Cmd: []string{"sh", "-c", "echo $PATH; pwd"}, WorkingDir: "/tmp"}, &container.HostConfig{NetworkMode: "none"})
-	path := filepath.Join(l.opts.DataRoot, "containers", id, "config.json")
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	var cfg map[string]any
-	require.NoError(t, json.Unmarshal(data, &cfg))
-	run := cfg["spec"].(map[string]any)["run"].(map[string]any)
-	require.NotEmpty(t, run["Layer"].(map[string]any)["Image"], "created with the image's layers")
-	run["Layer"].(map[string]any)["Image"] = nil
-	run["Image"] = l.inspect(id).Image // as an earlier berthd wrote it
-	data, err = json.Marshal(cfg)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(path, data, 0o644))
-
-	_, err = l.client.ContainerStart(labCtx(t), id, client.ContainerStartOptions{})
-	require.NoError(t, err)
-	assert.Equal(t, int64(0), l.wait(id))
-	out, _ := l.logs(id)
-	assert.Equal(t, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n/tmp\n", out)
-}
