@@ -125,7 +125,8 @@ func TestS36_Top(t *testing.T) {
 	var out string
 	eventually(t, func() bool {
 		out = l.ok("top", "procs")
-		return strings.Contains(out, "sleep 101") && strings.Contains(out, "sleep 102")
+		// Lines that end so: the shell's own line names both sleeps too.
+		return strings.Contains(out, "sleep 101\n") && strings.Contains(out, "sleep 102\n")
 	}, "both sleeps show")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	assert.Regexp(t, `^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD$`, lines[0], "ps -ef's columns")
