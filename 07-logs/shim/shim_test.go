@@ -636,3 +636,32 @@ func TestAFailedStartIsReported(t *testing.T) {
 	assert.Contains(t, st.Error, "no such image")
 	require.NoError(t, rt.RemoveContainer(c, false))
 }
+
+func TestRenameMovesTheName(t *testing.T) {
+	s := newStore(t)
+	a, err := s.Create(Config{Name: "web", Command: []string{"true"}})
+	require.NoError(t, err)
+	_, err = s.Create(Config{Name: "db", Command: []string{"true"}})
+	require.NoError(t, err)
+
+	for _, tc := range []struct{ to string }{{"db"}, {"-bad"}} {
+		assert.Error(t, a.Rename(tc.to), tc.to)
+		assert.Equal(t, "web", a.Name(), "a failed rename keeps the name")
+	}
+	assert.ErrorIs(t, a.Rename("db"), ErrNameInUse)
+
+	require.NoError(t, a.Rename("front"))
+	assert.Equal(t, "front", a.Name())
+	got, err := s.Get("front")
+	require.NoError(t, err)
+	assert.Equal(t, a.ID(), got.ID())
+	assert.Equal(t, "front", got.Name(), "config.json says the new name")
+	_, err = s.Get("web")
+	assert.ErrorIs(t, err, ErrNotFound, "the old name is free")
+	_, err = s.Create(Config{Name: "web", Command: []string{"true"}})
+	require.NoError(t, err, "and can be taken again")
+
+	require.NoError(t, Runtime{}.RemoveContainer(a, false))
+	_, err = s.Get("front")
+	assert.ErrorIs(t, err, ErrNotFound, "removal frees the new name")
+}

@@ -396,3 +396,39 @@ func writeFile(path string, data []byte, durable bool) error {
 	}
 	return nil
 }
+
+// Rename gives c the name name (docker rename). The new name is reserved
+// first, by the same symlink(2) as Create's, so a rename racing a create
+// for it fails with ErrNameInUse; then config.json says the new name,
+// durably, before the old link goes: a crash in between leaves the old
+// name reserved for nothing (it still points to this ID, and Get finds
+// the container under both), never a container without a name.
+//
+// c.Config.Name changes too: the caller serializes a rename with other
+// uses of c.
+func (c *Container) Rename(name string) error {
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	if c.store == nil {
+		return fmt.Errorf("renaming container %s: not in a store", c.Name())
+	}
+	old := c.Name()
+	cfg := c.Config
+	cfg.Name = name
+	if err := c.store.reserveName(&cfg); err != nil {
+		return err
+	}
+	if err := writeJSONFile(filepath.Join(c.dir, configFile), cfg, !cfg.Ephemeral); err != nil {
+		_ = os.Remove(filepath.Join(namesDir(c.store.root), name))
+		return fmt.Errorf("renaming container %s: %w", old, err)
+	}
+	c.Config.Name = name
+	link := filepath.Join(namesDir(c.store.root), old)
+	if id, err := os.Readlink(link); err == nil && id == c.ID() {
+		if err := os.Remove(link); err != nil {
+			return fmt.Errorf("renaming container %s: %w", old, err)
+		}
+	}
+	return nil
+}

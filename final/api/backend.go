@@ -46,6 +46,12 @@ type Backend interface {
 	// container shows as State.Paused (and Running), status "paused".
 	ContainerPause(ctx context.Context, name string) error
 	ContainerUnpause(ctx context.Context, name string) error
+	// ContainerRename gives a container a new name (docker rename),
+	// running or not. An empty name or the container's own name is
+	// invalid (400), a name another container has is a conflict (409);
+	// both messages start "Error when allocating new name: " for a name
+	// that cannot be taken, as dockerd's do.
+	ContainerRename(ctx context.Context, name, newName string) error
 	ContainerRemove(ctx context.Context, name string, force, volumes bool) error
 	// ContainerWait returns once the container is in a state where it
 	// can be waited for (for "next-exit": created or running); the

@@ -163,6 +163,16 @@ func (s *Server) containerKill(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// containerRename is POST /containers/{id}/rename?name=NEW (docker
+// rename): 204 when done.
+func (s *Server) containerRename(w http.ResponseWriter, r *http.Request) error {
+	if err := s.backend.ContainerRename(r.Context(), r.PathValue("id"), r.URL.Query().Get("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if boolValue(q, "link") {

@@ -37,6 +37,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST /containers/{id}/kill", s.containerKill)
 	handle("POST /containers/{id}/pause", s.containerPause)
 	handle("POST /containers/{id}/unpause", s.containerUnpause)
+	handle("POST /containers/{id}/rename", s.containerRename)
 	handle("DELETE /containers/{id}", s.containerRemove)
 	handle("POST /containers/{id}/wait", s.containerWait)
 	handle("GET /containers/{id}/top", s.containerTop)

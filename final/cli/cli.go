@@ -223,7 +223,7 @@ func NewRootCommand(c *CLI) *cobra.Command {
 	add("other",
 		newAttachCommand(c), newCommitCommand(c), newCpCommand(c), newCreateCommand(c), newExportCommand(c),
 		newHistoryCommand(c), newImportCommand(c), newInspectCommand(c), newKillCommand(c),
-		newLoadCommand(c), newLogsCommand(c), newPauseCommand(c), newPortCommand(c),
+		newLoadCommand(c), newLogsCommand(c), newPauseCommand(c), newPortCommand(c), newRenameCommand(c),
 		newRestartCommand(c), newRmCommand(c), newRmiCommand(c), newSaveCommand(c),
 		newStartCommand(c), newStopCommand(c), newTagCommand(c), newTopCommand(c),
 		newUnpauseCommand(c), newWaitCommand(c),

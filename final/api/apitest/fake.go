@@ -498,6 +498,34 @@ func (f *Fake) ContainerPause(_ context.Context, name string) error {
 	return nil
 }
 
+// ContainerRename renames a container with dockerd's rules and errors.
+func (f *Fake) ContainerRename(_ context.Context, name, newName string) error {
+	if name == "" || newName == "" {
+		return errdefs.ErrInvalidArgument.WithMessage("Neither old nor new names may be empty")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, err := f.lookup(name)
+	if err != nil {
+		return err
+	}
+	newName = strings.TrimPrefix(newName, "/")
+	switch {
+	case newName == c.name:
+		return errdefs.ErrInvalidArgument.WithMessage("Renaming a container with the same name as its current name")
+	case !validName.MatchString(newName):
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Error when allocating new name: Invalid container name (/%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", newName))
+	}
+	for _, other := range f.containers {
+		if other.name == newName {
+			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Error when allocating new name: Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", newName, other.id))
+		}
+	}
+	c.name = newName
+	c.notify()
+	return nil
+}
+
 // ContainerUnpause ends a pause.
 func (f *Fake) ContainerUnpause(_ context.Context, name string) error {
 	f.mu.Lock()
