@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -284,6 +285,9 @@ type Container struct {
 	Config Config
 	dir    string
 	store  *Store
+	// nameMu guards Config.Name, which Rename changes while others may
+	// read it through Name.
+	nameMu sync.RWMutex
 }
 
 // Load reads the container whose directory is dir.
@@ -303,9 +307,13 @@ func Load(dir string) (*Container, error) {
 }
 
 // ID, Name and Dir describe the container.
-func (c *Container) ID() string   { return c.Config.ID }
-func (c *Container) Name() string { return c.Config.Name }
-func (c *Container) Dir() string  { return c.dir }
+func (c *Container) ID() string { return c.Config.ID }
+func (c *Container) Name() string {
+	c.nameMu.RLock()
+	defer c.nameMu.RUnlock()
+	return c.Config.Name
+}
+func (c *Container) Dir() string { return c.dir }
 
 // LogPath is the container's log file (see package logs).
 func (c *Container) LogPath() string { return filepath.Join(c.dir, logFile) }
@@ -423,7 +431,9 @@ func (c *Container) Rename(name string) error {
 		_ = os.Remove(filepath.Join(namesDir(c.store.root), name))
 		return fmt.Errorf("renaming container %s: %w", old, err)
 	}
+	c.nameMu.Lock()
 	c.Config.Name = name
+	c.nameMu.Unlock()
 	link := filepath.Join(namesDir(c.store.root), old)
 	if id, err := os.Readlink(link); err == nil && id == c.ID() {
 		if err := os.Remove(link); err != nil {

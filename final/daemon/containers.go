@@ -426,7 +426,7 @@ func (lf *listFilter) match(e *entry, st shim.State) bool {
 		a.Any("id", func(v string) bool { return strings.HasPrefix(e.id, v) }) &&
 		a.Any("name", func(v string) bool {
 			re, err := regexp.Compile(v)
-			return (err == nil && re.MatchString(e.name)) || strings.Contains(e.name, strings.TrimPrefix(v, "/"))
+			return (err == nil && re.MatchString(e.name.get())) || strings.Contains(e.name.get(), strings.TrimPrefix(v, "/"))
 		}) &&
 		a.Any("status", func(v string) bool {
 			state, _, _ := containerState(e, st)
@@ -450,7 +450,7 @@ func (d *Daemon) summary(e *entry, st shim.State, size bool) container.Summary {
 	state, status, _ := containerState(e, st)
 	s := container.Summary{
 		ID:      e.id,
-		Names:   []string{"/" + e.name},
+		Names:   []string{"/" + e.name.get()},
 		Image:   e.c.Config.Image,
 		Command: strings.Join(e.c.Config.Command, " "),
 		Created: created(e.c).Unix(),
@@ -633,7 +633,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 		},
 		Image:        rec.Image,
 		LogPath:      e.c.LogPath(),
-		Name:         "/" + e.name,
+		Name:         "/" + e.name.get(),
 		RestartCount: 0,
 		Driver:       "overlay",
 		Platform:     "linux",

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -61,10 +62,13 @@ type live struct {
 
 // entry is one container.
 type entry struct {
-	id, name string
-	c        *shim.Container
-	rec      *record // what the API created it with; nil for a container not made through the API
-	wd       int     // its inotify watch
+	id string
+	// name changes at a rename (under live.mu) while ps, inspect and
+	// the filters read it without the lock: an atomic value.
+	name syncName
+	c    *shim.Container
+	rec  *record // what the API created it with; nil for a container not made through the API
+	wd   int     // its inotify watch
 
 	// Guarded by live.mu:
 	changed  chan struct{} // closed and replaced at every change
@@ -177,7 +181,8 @@ func (l *live) add(c *shim.Container) (*entry, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	e := &entry{id: c.ID(), name: c.Name(), c: c, rec: rec, changed: make(chan struct{}), wd: -1}
+	e := &entry{id: c.ID(), c: c, rec: rec, changed: make(chan struct{}), wd: -1}
+	e.name.set(c.Name())
 	wd, err := unix.InotifyAddWatch(l.ifd, c.Dir(), watchMask)
 	if err != nil {
 		return nil, fmt.Errorf("watching container %s: %w", c.Name(), err)
@@ -189,7 +194,7 @@ func (l *live) add(c *shim.Container) (*entry, error) {
 		return old, nil
 	}
 	l.byID[e.id] = e
-	l.byName[e.name] = e
+	l.byName[e.name.get()] = e
 	l.byWatch[wd] = e
 	return e, nil
 }
@@ -386,8 +391,8 @@ func (l *live) forget(e *entry) {
 		e.stdin = nil
 	}
 	delete(l.byID, e.id)
-	if l.byName[e.name] == e {
-		delete(l.byName, e.name)
+	if l.byName[e.name.get()] == e {
+		delete(l.byName, e.name.get())
 	}
 	if l.byWatch[e.wd] == e {
 		delete(l.byWatch, e.wd)
@@ -529,3 +534,15 @@ func (d *Daemon) Close() error {
 	// From now on the shims clean up after their containers themselves.
 	return errors.Join(err, d.supervisor.Close())
 }
+
+// syncName is a container's name, read and written atomically.
+type syncName struct{ p atomic.Pointer[string] }
+
+func (n *syncName) get() string {
+	if p := n.p.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (n *syncName) set(s string) { n.p.Store(&s) }

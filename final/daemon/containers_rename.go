@@ -47,14 +47,14 @@ func (d *Daemon) ContainerRename(ctx context.Context, name, newName string) erro
 	// other changes (add, forget), so byName never holds a stale name.
 	l := d.live
 	l.mu.Lock()
-	if newName == e.name {
+	if newName == e.name.get() {
 		l.mu.Unlock()
 		return invalid("Renaming a container with the same name as its current name")
 	}
-	old := e.name
+	old := e.name.get()
 	err = e.c.Rename(newName)
 	if err == nil {
-		e.name = newName
+		e.name.set(newName)
 		if l.byName[old] == e {
 			delete(l.byName, old)
 		}

@@ -182,4 +182,3 @@ func labDaemonMain() int {
 	_ = d.Close()
 	return 0
 }
-
