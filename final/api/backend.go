@@ -53,6 +53,10 @@ type Backend interface {
 	// that cannot be taken, as dockerd's do.
 	ContainerRename(ctx context.Context, name, newName string) error
 	ContainerRemove(ctx context.Context, name string, force, volumes bool) error
+	// ContainersPrune removes every container that is not running and
+	// matches args (until, label, label!), as docker container prune:
+	// their anonymous volumes stay, as Docker's.
+	ContainersPrune(ctx context.Context, args filters.Args) (container.PruneReport, error)
 	// ContainerWait returns once the container is in a state where it
 	// can be waited for (for "next-exit": created or running); the
 	// channel then delivers the result when the condition is met, or is

@@ -173,6 +173,22 @@ func (s *Server) containerRename(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (s *Server) containerPrune(w http.ResponseWriter, r *http.Request) error {
+	args, err := filters.Parse(r.URL.Query().Get("filters"))
+	if err != nil {
+		return err
+	}
+	report, err := s.backend.ContainersPrune(r.Context(), args)
+	if err != nil {
+		return err
+	}
+	if report.ContainersDeleted == nil {
+		report.ContainersDeleted = []string{}
+	}
+	writeJSON(w, http.StatusOK, report)
+	return nil
+}
+
 func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if boolValue(q, "link") {

@@ -29,6 +29,7 @@ func (s *Server) routes() http.Handler {
 
 	// Containers
 	handle("POST /containers/create", s.containerCreate)
+	handle("POST /containers/prune", s.containerPrune)
 	handle("GET /containers/json", s.containerList)
 	handle("GET /containers/{id}/json", s.containerInspect)
 	handle("POST /containers/{id}/start", s.containerStart)

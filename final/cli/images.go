@@ -70,7 +70,7 @@ func newContainerCommand(c *CLI) *cobra.Command {
 	cmd.AddCommand(
 		newAttachCommand(c), newCommitCommand(c), newCpCommand(c), newCreateCommand(c), newExecCommand(c),
 		newExportCommand(c), newInspectContainerCommand(c), newKillCommand(c), newLogsCommand(c), ls,
-		newPauseCommand(c), newPortCommand(c), newRenameCommand(c), newRestartCommand(c), rm, newRunCommand(c),
+		newPauseCommand(c), newPortCommand(c), newContainerPruneCommand(c), newRenameCommand(c), newRestartCommand(c), rm, newRunCommand(c),
 		newStartCommand(c), newStopCommand(c), newTopCommand(c), newUnpauseCommand(c), newWaitCommand(c),
 	)
 	return cmd

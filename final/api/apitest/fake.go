@@ -10,6 +10,7 @@ import (
 	"path"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -566,6 +567,31 @@ func (f *Fake) ContainerRemove(ctx context.Context, name string, force, _ bool) 
 		f.remove(c)
 	}
 	return nil
+}
+
+// ContainersPrune removes the containers that are not running and match
+// until and the labels, as the daemon does.
+func (f *Fake) ContainersPrune(ctx context.Context, args filters.Args) (container.PruneReport, error) {
+	report := container.PruneReport{ContainersDeleted: []string{}}
+	if err := args.Check("containers", "until", "label", "label!"); err != nil {
+		return report, err
+	}
+	until, hasUntil, err := args.Until(time.Now())
+	if err != nil {
+		return report, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.containers {
+		if c.status == container.StateRunning || c.status == container.StatePaused ||
+			(hasUntil && !c.created.Before(until)) || !args.Labels(c.config.Labels) {
+			continue
+		}
+		f.remove(c)
+		report.ContainersDeleted = append(report.ContainersDeleted, c.id)
+	}
+	slices.Sort(report.ContainersDeleted)
+	return report, nil
 }
 
 // remove forgets c. Call with f.mu held.
