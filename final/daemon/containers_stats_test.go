@@ -1,0 +1,153 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/02-cgroups/cgroup"
+)
+
+// statsRow is the format of the docker stats lines the tests compare.
+const statsRow = "{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.MemPerc}}|{{.NetIO}}|{{.BlockIO}}|{{.PIDs}}"
+
+// docker stats --no-stream through the real docker CLI: a memory limit,
+// a busy loop's CPU, the processes of a container, and its table.
+func TestStats_DockerCLI(t *testing.T) {
+	l := newLab(t)
+	l.ok("run", "-d", "--name", "busy", "--memory", "64m", "busybox", "sh", "-c", "while :; do :; done")
+	// sh and two sleeps: three pids.
+	l.ok("run", "-d", "--name", "three", "busybox", "sh", "-c", "sleep 300 & sleep 300 & wait")
+	eventually(t, func() bool {
+		return strings.Count(l.ok("top", "three"), "sleep 300") >= 2
+	}, "both sleeps run")
+
+	table := l.ok("stats", "--no-stream", "busy", "three")
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	require.Len(t, lines, 3, table)
+	assert.Regexp(t, `^CONTAINER ID +NAME +CPU % +MEM USAGE / LIMIT +MEM % +NET I/O +BLOCK I/O +PIDS$`, lines[0])
+	assert.Contains(t, table, " busy ")
+	assert.Contains(t, table, " three ")
+
+	row := strings.Split(strings.TrimSpace(l.ok("stats", "--no-stream", "--format", statsRow, "busy")), "|")
+	require.Len(t, row, 7, row)
+	assert.Equal(t, "busy", row[0])
+	assert.NotEqual(t, "0.00%", row[1], "a busy loop uses CPU")
+	assert.Regexp(t, `^[0-9.]+[KMG]?i?B / 64MiB$`, row[2])
+	assert.Regexp(t, `^[0-9.]+[kMG]?B / [0-9.]+[kMG]?B$`, row[4])
+	assert.Equal(t, "1", row[6], "sh alone")
+
+	row = strings.Split(strings.TrimSpace(l.ok("stats", "--no-stream", "--format", statsRow, "three")), "|")
+	require.Len(t, row, 7, row)
+	assert.Equal(t, "3", row[6], "sh and two sleeps")
+	assert.NotContains(t, row[2], "/ 0B", "no limit: the host's memory")
+
+	// The JSON: the network counters come from the container's netns.
+	var st container.StatsResponse
+	require.NoError(t, json.Unmarshal([]byte(rawGet(t, l.sock, "/v1.41/containers/three/stats?stream=false&one-shot=true")), &st))
+	assert.Equal(t, "/three", st.Name)
+	assert.Equal(t, uint64(3), st.PidsStats.Current)
+	assert.NotZero(t, st.CPUStats.CPUUsage.TotalUsage)
+	assert.NotZero(t, st.CPUStats.SystemUsage)
+	assert.NotZero(t, st.CPUStats.OnlineCPUs)
+	assert.NotContains(t, st.Networks, "lo")
+	inactive := "inactive_file" // v2
+	if v, err := cgroup.Detect(); err == nil && v == cgroup.V1 {
+		inactive = "total_inactive_file"
+	}
+	assert.Contains(t, st.MemoryStats.Stats, inactive, "docker stats subtracts it from the usage")
+}
+
+// A container that does not run: dockerd 20.10 answers stream=false
+// with only its name and ID, and docker stats draws a row of zeros.
+// berthd must draw the same row.
+func TestSameAsDockerd_StatsOfAStoppedContainer(t *testing.T) {
+	l := newLab(t)
+	d := labtest.StartDockerd(t)
+	for _, e := range sideBySide(t, l, d) {
+		must := e.mustFor(t)
+		name := labtest.Unique("stopped")
+		must("create", "--name", name, "busybox", "true")
+		out := must("stats", "--no-stream", "--format", statsRow, name)
+		assert.Equal(t, name+"|0.00%|0B / 0B|0.00%|0B / 0B|0B / 0B|0\n", out, e.name)
+		must("rm", name)
+	}
+	// The raw answer, on berthd's socket.
+	id := strings.TrimSpace(l.ok("create", "--name", "stopped", "busybox", "true"))
+	body := rawGet(t, l.sock, "/v1.41/containers/stopped/stats?stream=false")
+	assert.JSONEq(t, `{"id":"`+id+`","name":"/stopped","read":"0001-01-01T00:00:00Z","preread":"0001-01-01T00:00:00Z",
+		"cpu_stats":{"cpu_usage":{"total_usage":0,"usage_in_kernelmode":0,"usage_in_usermode":0},"throttling_data":{"periods":0,"throttled_periods":0,"throttled_time":0}},
+		"precpu_stats":{"cpu_usage":{"total_usage":0,"usage_in_kernelmode":0,"usage_in_usermode":0},"throttling_data":{"periods":0,"throttled_periods":0,"throttled_time":0}},
+		"memory_stats":{},"pids_stats":{},"storage_stats":{},
+		"blkio_stats":{"io_service_bytes_recursive":null,"io_serviced_recursive":null,"io_queue_recursive":null,"io_service_time_recursive":null,"io_wait_time_recursive":null,"io_merged_recursive":null,"io_time_recursive":null,"sectors_recursive":null}}`, body)
+}
+
+// rawGet is GET path on the unix socket sock, its body.
+func rawGet(t *testing.T, sock, path string) string {
+	t.Helper()
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}}
+	resp, err := c.Get("http://berth" + path)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", data)
+	return string(data)
+}
+
+// The parsers, on files shaped like the kernel's.
+func TestStatsParsers(t *testing.T) {
+	dir := t.TempDir()
+	stat := filepath.Join(dir, "stat")
+	require.NoError(t, os.WriteFile(stat, []byte("cpu  100 2 30 400 5 6 7 8 0 0\ncpu0 50 1 15 200 2 3 3 4 0 0\ncpu1 50 1 15 200 3 3 4 4 0 0\nintr 1 2\nctxt 9\n"), 0o644))
+	system, cpus, err := hostCPU(stat)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(550)*uint64(10*time.Millisecond), system, "user..softirq, steal left out")
+	assert.Equal(t, uint32(2), cpus)
+
+	dev := filepath.Join(dir, "dev")
+	require.NoError(t, os.WriteFile(dev, []byte(`Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0
+  eth0:    1296      16    1    2    0     0          0         0      726       9    3    4    0     0       0          0
+`), 0o644))
+	nets, err := netDev(dev)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]container.NetworkStats{"eth0": {
+		RxBytes: 1296, RxPackets: 16, RxErrors: 1, RxDropped: 2,
+		TxBytes: 726, TxPackets: 9, TxErrors: 3, TxDropped: 4,
+	}}, nets)
+
+	require.NoError(t, os.WriteFile(dev, []byte("h\nh\n    lo: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0\n"), 0o644))
+	nets, err = netDev(dev)
+	require.NoError(t, err)
+	assert.Nil(t, nets, "--network none: no networks, as dockerd")
+
+	st := statsResponse(cgroup.Stats{
+		CPUUsage: 2 * time.Second, MemoryUsage: 4096, MemoryPeak: 8192, MemoryLimit: 64 << 20,
+		Pids: 3, PidsLimit: 10, MemoryStat: map[string]int64{"inactive_file": 1024},
+		IO: []cgroup.DeviceIO{{Major: 8, Minor: 0, Read: 512, Write: 1024}},
+	})
+	assert.Equal(t, uint64(2e9), st.CPUStats.CPUUsage.TotalUsage)
+	assert.Equal(t, container.MemoryStats{Usage: 4096, MaxUsage: 8192, Limit: 64 << 20, Stats: map[string]uint64{"inactive_file": 1024}}, st.MemoryStats)
+	assert.Equal(t, container.PidsStats{Current: 3, Limit: 10}, st.PidsStats)
+	assert.Equal(t, []container.BlkioStatEntry{
+		{Major: 8, Minor: 0, Op: "read", Value: 512},
+		{Major: 8, Minor: 0, Op: "write", Value: 1024},
+	}, st.BlkioStats.IoServiceBytesRecursive)
+}
