@@ -71,7 +71,7 @@ func newContainerCommand(c *CLI) *cobra.Command {
 		newAttachCommand(c), newCommitCommand(c), newCpCommand(c), newCreateCommand(c), newExecCommand(c),
 		newExportCommand(c), newInspectContainerCommand(c), newKillCommand(c), newLogsCommand(c), ls,
 		newPauseCommand(c), newPortCommand(c), newRestartCommand(c), rm, newRunCommand(c),
-		newStartCommand(c), newStopCommand(c), newTopCommand(c), newUnpauseCommand(c), newWaitCommand(c),
+		newStartCommand(c), newStatsCommand(c), newStopCommand(c), newTopCommand(c), newUnpauseCommand(c), newWaitCommand(c),
 	)
 	return cmd
 }
