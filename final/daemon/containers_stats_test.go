@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -99,13 +98,44 @@ func TestSameAsDockerd_StatsOfAStoppedContainer(t *testing.T) {
 	assert.JSONEq(t, bodies[1], bodies[0], "dockerd, berthd")
 }
 
+// A stream on berthd: a sample a second, each with the previous CPU
+// counters; once the container stops, empty samples, as dockerd's.
+func TestStatsStream(t *testing.T) {
+	l := newLab(t)
+	l.ok("run", "-d", "--name", "streamed", "busybox", "sleep", "300")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://berth/v1.41/containers/streamed/stats", nil)
+	require.NoError(t, err)
+	c := &http.Client{Transport: &http.Transport{DialContext: unixDialer(l.sock)}}
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	var a, b container.StatsResponse
+	require.NoError(t, dec.Decode(&a))
+	require.NoError(t, dec.Decode(&b))
+	assert.Equal(t, uint64(1), a.PidsStats.Current)
+	assert.True(t, a.PreRead.IsZero())
+	assert.Equal(t, a.Read, b.PreRead)
+	assert.Equal(t, a.CPUStats, b.PreCPUStats)
+
+	l.ok("kill", "streamed")
+	for {
+		var s container.StatsResponse
+		require.NoError(t, dec.Decode(&s), "the stream goes on after the stop")
+		if s.Read.IsZero() {
+			assert.Equal(t, "/streamed", s.Name)
+			assert.Zero(t, s.PidsStats.Current)
+			break
+		}
+	}
+}
+
 // rawGet is GET path on the unix socket sock, its body.
 func rawGet(t *testing.T, sock, path string) string {
 	t.Helper()
-	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", sock)
-	}}}
+	c := &http.Client{Transport: &http.Transport{DialContext: unixDialer(sock)}}
 	resp, err := c.Get("http://berth" + path)
 	require.NoError(t, err)
 	defer resp.Body.Close()
