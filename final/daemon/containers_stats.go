@@ -78,10 +78,10 @@ func (d *Daemon) ContainerStats(_ context.Context, name string) (container.Stats
 // statsResponse puts a cgroup's counters in Docker's fields. Docker's
 // client computes "MEM USAGE" as usage minus the inactive page cache
 // (memory.stat's total_inactive_file on v1, inactive_file on v2), so
-// memory.stat goes out whole, as dockerd sends it.
+// memory.stat goes out whole, as dockerd sends it. os_type stays out, as
+// in dockerd 20.10's answer.
 func statsResponse(cs cgroup.Stats) container.StatsResponse {
 	var out container.StatsResponse
-	out.OSType = "linux"
 	out.CPUStats.CPUUsage.TotalUsage = uint64(cs.CPUUsage)
 	out.MemoryStats = container.MemoryStats{
 		Usage:    uint64(cs.MemoryUsage),

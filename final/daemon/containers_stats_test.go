@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -185,4 +186,49 @@ func TestStatsParsers(t *testing.T) {
 		{Major: 8, Minor: 0, Op: "read", Value: 512},
 		{Major: 8, Minor: 0, Op: "write", Value: 1024},
 	}, st.BlkioStats.IoServiceBytesRecursive)
+}
+
+// The keys of a running container's sample, beside dockerd's: the same
+// objects, and in memory_stats the same counters (the host's cgroup
+// version decides which memory.stat lines there are).
+func TestSameAsDockerd_StatsKeys(t *testing.T) {
+	l := newLab(t)
+	d := labtest.StartDockerd(t)
+	name := labtest.Unique("keys")
+	_, err := d.Run("import", labtest.BusyboxRootfs(t)+".tar", "busybox")
+	require.NoError(t, err)
+	var keys []map[string][]string
+	for _, e := range []struct{ sock, run string }{
+		{l.sock, ""},
+		{strings.TrimPrefix(d.Host(), "unix://"), "dockerd"},
+	} {
+		// Without a network (the lab's dockerd has no bridge): neither has
+		// "networks", which leaves out the loopback.
+		args := []string{"run", "-d", "--name", name, "--network", "none", "--memory", "64m", "busybox", "sleep", "300"}
+		if e.run == "" {
+			l.ok(args...)
+		} else {
+			_, err := d.Run(args...)
+			require.NoError(t, err)
+		}
+		var raw map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal([]byte(rawGet(t, e.sock, "/v1.41/containers/"+name+"/stats?stream=false&one-shot=true")), &raw))
+		var mem map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(raw["memory_stats"], &mem))
+		var memStats map[string]uint64
+		require.NoError(t, json.Unmarshal(mem["stats"], &memStats))
+		keys = append(keys, map[string][]string{"top": sortedKeys(raw), "memory_stats": sortedKeys(mem), "memory_stats.stats": sortedKeys(memStats)})
+	}
+	assert.Equal(t, keys[1]["top"], keys[0]["top"], "berthd, dockerd")
+	assert.Subset(t, keys[0]["memory_stats"], []string{"usage", "limit", "stats"})
+	assert.Subset(t, keys[0]["memory_stats.stats"], keys[1]["memory_stats.stats"], "dockerd's memory.stat lines are all there")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
