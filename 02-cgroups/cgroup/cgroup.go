@@ -458,6 +458,20 @@ type Stats struct {
 	MemoryLimit int64         // bytes; 0 = unlimited
 	Pids        int64         // tasks (processes and threads) now
 	PidsLimit   int64         // 0 = unlimited
+	// MemoryStat is memory.stat as the kernel writes it, nil without the
+	// file. docker stats needs one line of it: the page cache that could
+	// be dropped at once (v1 total_inactive_file, v2 inactive_file) is
+	// not counted as used.
+	MemoryStat map[string]int64
+	// IO are the bytes read and written per block device, ever (v1
+	// blkio.throttle.io_service_bytes_recursive, v2 io.stat).
+	IO []DeviceIO
+}
+
+// DeviceIO are the bytes a cgroup read from and wrote to one block device.
+type DeviceIO struct {
+	Major, Minor uint64
+	Read, Write  int64
 }
 
 // Stats reads the cgroup's counters.

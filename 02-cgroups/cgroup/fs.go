@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -173,4 +174,60 @@ func writeEach(dir, name string, values []string) error {
 		}
 	}
 	return f.Close()
+}
+
+// optKeyed is readKeyed for a file that may be missing (a controller not
+// mounted): nil then.
+func optKeyed(dir, name string) (map[string]int64, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	m, err := readKeyed(dir, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// readIO reads a per-device I/O file whose lines start with "MAJ:MIN";
+// add parses one line's fields into its device's counters. Lines of
+// another shape (v1's final "Total 0") are skipped. A missing file (no io
+// controller enabled, no blkio hierarchy) reads as no devices.
+func readIO(dir, name string, add func(fields []string, d *DeviceIO)) ([]DeviceIO, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []DeviceIO
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		maj, min, ok := strings.Cut(fields[0], ":")
+		if !ok {
+			continue
+		}
+		var d DeviceIO
+		if d.Major, err = strconv.ParseUint(maj, 10, 64); err != nil {
+			continue
+		}
+		if d.Minor, err = strconv.ParseUint(min, 10, 64); err != nil {
+			continue
+		}
+		// v1 gives each device several lines; they add up in one entry.
+		i := slices.IndexFunc(out, func(o DeviceIO) bool { return o.Major == d.Major && o.Minor == d.Minor })
+		if i < 0 {
+			out = append(out, d)
+			i = len(out) - 1
+		}
+		add(fields, &out[i])
+	}
+	return out, nil
 }

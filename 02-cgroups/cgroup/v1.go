@@ -257,5 +257,25 @@ func (c *Cgroup) statsV1() (Stats, error) {
 	if s.MemoryLimit < 0 || s.MemoryLimit >= unlimitedV1 {
 		s.MemoryLimit = 0
 	}
+	if s.MemoryStat, err = optKeyed(mem, "memory.stat"); err != nil {
+		return Stats{}, err
+	}
+	// The throttle file counts every I/O the cgroup issued, whatever the
+	// I/O scheduler: blkio.io_service_bytes only counts with CFQ/BFQ.
+	// Lines are "8:0 Read 4096"; "Total" lines and the final one are sums.
+	if s.IO, err = readIO(c.paths["blkio"], "blkio.throttle.io_service_bytes_recursive", func(fields []string, d *DeviceIO) {
+		if len(fields) != 3 {
+			return
+		}
+		n, _ := strconv.ParseInt(fields[2], 10, 64)
+		switch fields[1] {
+		case "Read":
+			d.Read += n
+		case "Write":
+			d.Write += n
+		}
+	}); err != nil {
+		return Stats{}, err
+	}
 	return s, nil
 }

@@ -172,5 +172,23 @@ func (c *Cgroup) statsV2() (Stats, error) {
 			return Stats{}, err
 		}
 	}
+	if s.MemoryStat, err = optKeyed(dir, "memory.stat"); err != nil {
+		return Stats{}, err
+	}
+	// io.stat lines are "8:0 rbytes=4096 wbytes=0 rios=1 wios=0 ...".
+	if s.IO, err = readIO(dir, "io.stat", func(fields []string, d *DeviceIO) {
+		for _, f := range fields[1:] {
+			k, v, _ := strings.Cut(f, "=")
+			n, _ := strconv.ParseInt(v, 10, 64)
+			switch k {
+			case "rbytes":
+				d.Read += n
+			case "wbytes":
+				d.Write += n
+			}
+		}
+	}); err != nil {
+		return Stats{}, err
+	}
 	return s, nil
 }

@@ -65,6 +65,10 @@ type Backend interface {
 	ContainerList(ctx context.Context, opts ListOptions) ([]container.Summary, error)
 	ContainerInspect(ctx context.Context, name string) (container.InspectResponse, error)
 	ContainerTop(ctx context.Context, name string, psArgs string) (container.TopResponse, error)
+	// ContainerStats samples the container's counters once. A container
+	// that does not run gives a sample with only its name and ID (and a
+	// zero Read), as in dockerd; the server fills precpu_stats.
+	ContainerStats(ctx context.Context, name string) (container.StatsResponse, error)
 	ContainerLogs(ctx context.Context, name string, opts LogsOptions) (Logs, error)
 	ContainerAttach(ctx context.Context, name string, opts AttachOptions) error
 	ContainerResize(ctx context.Context, name string, height, width uint) error

@@ -42,6 +42,7 @@ func (s *Server) routes() http.Handler {
 	handle("DELETE /containers/{id}", s.containerRemove)
 	handle("POST /containers/{id}/wait", s.containerWait)
 	handle("GET /containers/{id}/top", s.containerTop)
+	handle("GET /containers/{id}/stats", s.containerStats)
 	handle("GET /containers/{id}/logs", s.containerLogs)
 	handle("POST /containers/{id}/attach", s.containerAttach)
 	handle("POST /containers/{id}/resize", s.containerResize)

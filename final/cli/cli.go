@@ -225,7 +225,7 @@ func NewRootCommand(c *CLI) *cobra.Command {
 		newHistoryCommand(c), newImportCommand(c), newInspectCommand(c), newKillCommand(c),
 		newLoadCommand(c), newLogsCommand(c), newPauseCommand(c), newPortCommand(c), newRenameCommand(c),
 		newRestartCommand(c), newRmCommand(c), newRmiCommand(c), newSaveCommand(c),
-		newStartCommand(c), newStopCommand(c), newTagCommand(c), newTopCommand(c),
+		newStartCommand(c), newStatsCommand(c), newStopCommand(c), newTagCommand(c), newTopCommand(c),
 		newUnpauseCommand(c), newWaitCommand(c),
 	)
 	root.AddCommand(newDocsCommand(c))

@@ -73,6 +73,7 @@ func newContainerCommand(c *CLI) *cobra.Command {
 		newPauseCommand(c), newPortCommand(c), newContainerPruneCommand(c), newRenameCommand(c), newRestartCommand(c), rm, newRunCommand(c),
 		newStartCommand(c), newStopCommand(c), newTopCommand(c), newUnpauseCommand(c), newWaitCommand(c),
 	)
+	cmd.AddCommand(newStatsCommand(c)) // help lists the commands sorted
 	return cmd
 }
 

@@ -851,6 +851,45 @@ func (f *Fake) ContainerTop(_ context.Context, name string, _ string) (container
 	return top, nil
 }
 
+// ContainerStats gives a made-up sample: its CPU time grows by 10 ms
+// per second the container has run, 1 MiB of memory under the
+// container's limit (1 GiB without one), one pid plus the running execs.
+func (f *Fake) ContainerStats(_ context.Context, name string) (container.StatsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, err := f.lookup(name)
+	if err != nil {
+		return container.StatsResponse{}, err
+	}
+	st := container.StatsResponse{ID: c.id, Name: "/" + c.name}
+	if c.status != container.StateRunning {
+		return st, nil
+	}
+	now := time.Now()
+	up := uint64(now.Sub(c.startedAt))
+	limit := uint64(1 << 30)
+	if c.host.Memory > 0 {
+		limit = uint64(c.host.Memory)
+	}
+	pids := uint64(1)
+	for _, id := range c.execIDs {
+		if e := f.execs[id]; e != nil && e.running {
+			pids++
+		}
+	}
+	st.OSType = "linux"
+	st.Read = now
+	st.CPUStats = container.CPUStats{
+		CPUUsage:    container.CPUUsage{TotalUsage: up / 100},
+		SystemUsage: uint64(now.UnixNano()),
+		OnlineCPUs:  1,
+	}
+	st.MemoryStats = container.MemoryStats{Usage: 1 << 20, Limit: limit, Stats: map[string]uint64{"inactive_file": 0}}
+	st.PidsStats = container.PidsStats{Current: pids}
+	st.Networks = map[string]container.NetworkStats{"eth0": {}}
+	return st, nil
+}
+
 // ContainerLogs replays the log, then follows it if asked until the
 // container stops or ctx is done.
 func (f *Fake) ContainerLogs(ctx context.Context, name string, opts api.LogsOptions) (api.Logs, error) {
