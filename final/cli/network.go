@@ -301,13 +301,7 @@ time or a timestamp).`,
 			if err != nil {
 				return err
 			}
-			if len(res.Report.NetworksDeleted) > 0 {
-				fmt.Fprintln(c.Out, "Deleted Networks:")
-				for _, n := range res.Report.NetworksDeleted {
-					fmt.Fprintln(c.Out, n)
-				}
-				fmt.Fprintln(c.Out)
-			}
+			c.printPruned("Networks", res.Report.NetworksDeleted)
 			return nil
 		},
 	}

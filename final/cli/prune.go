@@ -37,14 +37,8 @@ KEY=VALUE), label! (not that label). Volumes stay.`,
 			if err != nil {
 				return err
 			}
-			if len(res.Report.ContainersDeleted) > 0 {
-				fmt.Fprintln(c.Out, "Deleted Containers:")
-				for _, id := range res.Report.ContainersDeleted {
-					fmt.Fprintln(c.Out, id)
-				}
-				fmt.Fprintln(c.Out)
-			}
-			fmt.Fprintf(c.Out, "Total reclaimed space: %s\n", units.HumanSize(float64(res.Report.SpaceReclaimed)))
+			c.printPruned("Containers", res.Report.ContainersDeleted)
+			c.printReclaimed(res.Report.SpaceReclaimed)
 			return nil
 		},
 	}
@@ -52,4 +46,22 @@ KEY=VALUE), label! (not that label). Volumes stay.`,
 	fs.BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
 	fs.VarP(&filters, "filter", "", "Provide filter values (e.g. \"until=<timestamp>\")")
 	return cmd
+}
+
+// printPruned prints what a prune removed as docker does: a heading
+// ("Deleted Volumes:"), one line each and a blank line, or nothing.
+func (c *CLI) printPruned(what string, deleted []string) {
+	if len(deleted) == 0 {
+		return
+	}
+	fmt.Fprintf(c.Out, "Deleted %s:\n", what)
+	for _, d := range deleted {
+		fmt.Fprintln(c.Out, d)
+	}
+	fmt.Fprintln(c.Out)
+}
+
+// printReclaimed prints the space a prune gave back, as docker does.
+func (c *CLI) printReclaimed(bytes uint64) {
+	fmt.Fprintf(c.Out, "Total reclaimed space: %s\n", units.HumanSize(float64(bytes)))
 }

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/volume"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
@@ -241,14 +240,8 @@ the named ones too. Filters: label (KEY or KEY=VALUE), label! (not that label).`
 			if err != nil {
 				return err
 			}
-			if len(res.Report.VolumesDeleted) > 0 {
-				fmt.Fprintln(c.Out, "Deleted Volumes:")
-				for _, v := range res.Report.VolumesDeleted {
-					fmt.Fprintln(c.Out, v)
-				}
-				fmt.Fprintln(c.Out)
-			}
-			fmt.Fprintf(c.Out, "Total reclaimed space: %s\n", units.HumanSize(float64(res.Report.SpaceReclaimed)))
+			c.printPruned("Volumes", res.Report.VolumesDeleted)
+			c.printReclaimed(res.Report.SpaceReclaimed)
 			return nil
 		},
 	}
