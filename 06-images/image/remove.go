@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
 // Lease records that something outside the store, a container, uses an
@@ -236,12 +238,7 @@ func (s *Store) Remove(ref string, force bool) ([]string, error) {
 	return done, s.gc()
 }
 
-func shortHolder(l Lease) string {
-	if len(l.Holder) > 12 {
-		return l.Holder[:12]
-	}
-	return l.Holder
-}
+func shortHolder(l Lease) string { return namespace.ShortID(l.Holder) }
 
 // users lists the live leases on image id.
 func (s *Store) users(id Digest) ([]Lease, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/moby/moby/api/types/storage"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/06-images/image"
 )
@@ -129,13 +130,6 @@ func (d *Daemon) imageUser(id image.Digest) string {
 		}
 	}
 	return ""
-}
-
-func shortContainerID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }
 
 // ImageInspect describes an image as `docker image inspect` shows it.
@@ -260,7 +254,7 @@ func (d *Daemon) ImageRemove(ctx context.Context, name string, force, prune bool
 		if r, err := image.ParseReference(name); err == nil && r.String() == img.Tags[0] {
 			if user := d.imageUser(img.ID); user != "" {
 				return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s",
-					name, shortContainerID(user), img.ID.Short()))
+					name, namespace.ShortID(user), img.ID.Short()))
 			}
 		}
 	}
