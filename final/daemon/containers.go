@@ -331,16 +331,8 @@ func (d *Daemon) ContainerList(ctx context.Context, opts api.ListOptions) ([]con
 	if err != nil {
 		return nil, err
 	}
-	l := d.live
-	l.mu.Lock()
-	entries := make([]*entry, 0, len(l.byID))
-	for _, e := range l.byID {
-		entries = append(entries, e)
-	}
-	l.mu.Unlock()
-	slices.SortFunc(entries, func(a, b *entry) int { return created(b.c).Compare(created(a.c)) })
 	out := []container.Summary{}
-	for _, e := range entries {
+	for _, e := range d.live.newestFirst() {
 		st, err := e.c.State()
 		if err != nil {
 			continue // removed meanwhile
@@ -417,12 +409,8 @@ func (lf *listFilter) match(e *entry, st shim.State) bool {
 	if !lf.since.IsZero() && !created(e.c).After(lf.since) {
 		return false
 	}
-	var labels map[string]string
-	if e.rec != nil {
-		labels = e.rec.Config.Labels
-	}
 	a := lf.args
-	return a.Labels(labels) &&
+	return a.Labels(e.labels()) &&
 		a.Any("id", func(v string) bool { return strings.HasPrefix(e.id, v) }) &&
 		a.Any("name", func(v string) bool {
 			re, err := regexp.Compile(v)

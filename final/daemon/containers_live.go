@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -546,3 +547,25 @@ func (n *syncName) get() string {
 }
 
 func (n *syncName) set(s string) { n.p.Store(&s) }
+
+// newestFirst is a snapshot of the containers, the newest first, as
+// docker ps lists them: taken under the lock, used without it.
+func (l *live) newestFirst() []*entry {
+	l.mu.Lock()
+	entries := make([]*entry, 0, len(l.byID))
+	for _, e := range l.byID {
+		entries = append(entries, e)
+	}
+	l.mu.Unlock()
+	slices.SortFunc(entries, func(a, b *entry) int { return created(b.c).Compare(created(a.c)) })
+	return entries
+}
+
+// labels are the container's labels, as created; none for a container
+// not made through the API.
+func (e *entry) labels() map[string]string {
+	if e.rec == nil {
+		return nil
+	}
+	return e.rec.Config.Labels
+}

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -28,16 +27,8 @@ func (d *Daemon) ContainersPrune(ctx context.Context, args filters.Args) (contai
 	if err != nil {
 		return report, err
 	}
-	l := d.live
-	l.mu.Lock()
-	entries := make([]*entry, 0, len(l.byID))
-	for _, e := range l.byID {
-		entries = append(entries, e)
-	}
-	l.mu.Unlock()
-	slices.SortFunc(entries, func(a, b *entry) int { return created(a.c).Compare(created(b.c)) })
 	var errs []error
-	for _, e := range entries {
+	for _, e := range d.live.newestFirst() {
 		if err := ctx.Err(); err != nil {
 			return report, err
 		}
@@ -48,11 +39,7 @@ func (d *Daemon) ContainersPrune(ctx context.Context, args filters.Args) (contai
 		if hasUntil && !created(e.c).Before(until) {
 			continue
 		}
-		var labels map[string]string
-		if e.rec != nil {
-			labels = e.rec.Config.Labels
-		}
-		if !args.Labels(labels) {
+		if !args.Labels(e.labels()) {
 			continue
 		}
 		var size int64
