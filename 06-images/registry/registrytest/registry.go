@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -229,13 +230,27 @@ func (r *Registry) start(t testing.TB, bin string) error {
 
 	cmd := exec.Command(bin, "serve", cfgFile)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// If the test binary dies, the registry goes with it.
+	// If the test binary dies, the registry goes with it. The
+	// parent-death signal is tied to the thread that forks, and the Go
+	// runtime ends a thread whose goroutine exits locked to it (as
+	// namespace work does in the packages that use this one): so the
+	// registry is started, and waited for, from a thread of its own.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	started := make(chan error)
+	exited := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			_ = cmd.Wait()
+			close(exited)
+		}
+		// Left locked: the thread ends with the goroutine.
+	}()
+	if err := <-started; err != nil {
 		return err
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
 	stop := func() {
 		_ = cmd.Process.Kill()
 		<-exited
