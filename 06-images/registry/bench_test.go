@@ -191,3 +191,48 @@ func BenchmarkPush200MB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDockerd200MB is dockerd 20.10's figure for the same image and
+// the same registry, to read beside BenchmarkPull200MB and
+// BenchmarkPush200MB: its pull (after an rmi) and its push (to a new,
+// empty registry each time).
+func BenchmarkDockerd200MB(b *testing.B) {
+	d := labtest.StartDockerd(b)
+	r := registrytest.Start(b, registrytest.Options{})
+	img := registrytest.NewImage(b, registrytest.ImageOptions{Layers: benchLayers, Seed: 203})
+	ref := r.Ref("bench/dockerd:1")
+	r.Push(b, "bench/dockerd:1", img)
+	var size int64
+	for _, n := range benchLayers {
+		size += n
+	}
+	b.Run("pull", func(b *testing.B) {
+		b.SetBytes(size)
+		for b.Loop() {
+			b.StopTimer()
+			_, _ = d.Run("rmi", ref)
+			b.StartTimer()
+			if out, err := d.Run("pull", ref); err != nil {
+				b.Fatal(err, out)
+			}
+		}
+	})
+	b.Run("push", func(b *testing.B) {
+		if _, err := d.Run("pull", ref); err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(size)
+		for b.Loop() {
+			b.StopTimer()
+			dst := registrytest.Start(b, registrytest.Options{})
+			to := dst.Ref("bench/dockerd:1")
+			if out, err := d.Run("tag", ref, to); err != nil {
+				b.Fatal(err, out)
+			}
+			b.StartTimer()
+			if out, err := d.Run("push", to); err != nil {
+				b.Fatal(err, out)
+			}
+		}
+	})
+}
