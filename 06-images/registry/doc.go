@@ -136,8 +136,8 @@
 //
 // The pull streams: each layer's bytes go from the socket through the
 // verifier and the decompressor into the store's ingest, whose buffers
-// are a few chunks of a megabyte; no layer is held in memory or written
-// to disk twice.
+// are a few chunks of a megabyte; no layer is held in memory, nor saved
+// compressed to be unpacked later.
 //
 // # Registries, TLS and insecure registries
 //

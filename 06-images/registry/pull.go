@@ -25,15 +25,14 @@ import (
 
 // Media types the chapter reads beyond the store's own constants.
 const (
-	mediaDockerConfig   = "application/vnd.docker.container.image.v1+json"
-	mediaDockerLayer    = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-	mediaDockerForeign  = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
-	mediaOCILayerGzip   = "application/vnd.oci.image.layer.v1.tar+gzip"
-	mediaOCILayerZstd   = "application/vnd.oci.image.layer.v1.tar+zstd"
-	mediaOCINonDistrib  = "application/vnd.oci.image.layer.nondistributable.v1.tar"
-	maxConfigSize       = 8 << 20 // a config is kilobytes; more is an attack on memory
-	progressEvery       = 100 * time.Millisecond
-	progressEveryAtMost = 512 << 10
+	mediaDockerConfig  = "application/vnd.docker.container.image.v1+json"
+	mediaDockerLayer   = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+	mediaDockerForeign = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+	mediaOCILayerGzip  = "application/vnd.oci.image.layer.v1.tar+gzip"
+	mediaOCILayerZstd  = "application/vnd.oci.image.layer.v1.tar+zstd"
+	mediaOCINonDistrib = "application/vnd.oci.image.layer.nondistributable.v1.tar"
+	maxConfigSize      = 8 << 20 // a config is kilobytes; more is an attack on memory
+	progressEvery      = 100 * time.Millisecond
 )
 
 // layerMediaTypes are the layers berth pulls: Docker's gzip tar, and
@@ -244,7 +243,7 @@ func (pl *puller) pullOne(ctx context.Context, ep *endpoint, named reference.Nam
 		}
 		// Pulled before for this platform: the index's digest names
 		// the image already (its RepoDigest), nothing more to fetch.
-		if img, err := pl.s.Get(rd.String()); err == nil && rank(pl.want, configPlatform(img.Config)) > 0 {
+		if img, err := pl.s.Get(rd.String()); err == nil && configPlatform(img.Config) == fromImage(chosen.Platform) {
 			return pl.present(res, img.ID, tag, rd)
 		}
 		if chosen.MediaType != image.MediaTypeOCIManifest && chosen.MediaType != image.MediaTypeDockerManifest {
@@ -433,7 +432,6 @@ func (pl *puller) layer(ctx context.Context, ep *endpoint, p *image.Pull, i int,
 	}
 	defer body.Close()
 	var last time.Time
-	var lastN int64
 	v := newVerifier(body, d.Digest, d.Size, func(n int64, done bool) {
 		if done {
 			pl.rep.send(Progress{ID: id, Status: "Downloading", Current: n, Total: d.Size})
@@ -441,8 +439,9 @@ func (pl *puller) layer(ctx context.Context, ep *endpoint, p *image.Pull, i int,
 			pl.rep.status(id, "Download complete")
 			return
 		}
-		if time.Since(last) >= progressEvery || n-lastN >= progressEveryAtMost && time.Since(last) >= progressEvery/4 {
-			last, lastN = time.Now(), n
+		// dockerd's pace: at most one update per 100 ms and layer.
+		if time.Since(last) >= progressEvery {
+			last = time.Now()
 			pl.rep.send(Progress{ID: id, Status: "Downloading", Current: n, Total: d.Size})
 		}
 	})

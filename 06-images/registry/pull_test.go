@@ -535,3 +535,39 @@ func TestPullThroughMirrors(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "127.0.0.1:1")
 }
+
+// A re-pull through an index is one request too: the index's digest is
+// the image's RepoDigest, and the image is for the platform asked.
+func TestRePullThroughAnIndex(t *testing.T) {
+	f := newFake(t)
+	l := makeLayer(t, "gzip", "oci", map[string]string{"x": "x"})
+	var idx image.Index
+	idx.SchemaVersion, idx.MediaType = 2, image.MediaTypeOCIIndex
+	for _, arch := range []string{"amd64", "arm64"} {
+		img := f.putImage("multi", "", "oci", arch, "", l)
+		idx.Manifests = append(idx.Manifests, image.Descriptor{MediaType: image.MediaTypeOCIManifest, Digest: img.digest, Size: int64(len(img.manifest)),
+			Platform: &image.Platform{OS: "linux", Architecture: arch}})
+	}
+	raw, err := json.Marshal(idx)
+	require.NoError(t, err)
+	f.putManifest("multi", "latest", image.MediaTypeOCIIndex, raw)
+	s := newStore(t)
+	c := newClient(t, Config{})
+	_, err = c.Pull(ctx(t), s, f.host+"/multi", PullOptions{Auth: anon})
+	require.NoError(t, err)
+	f.reset()
+	res, err := c.Pull(ctx(t), s, f.host+"/multi", PullOptions{Auth: anon})
+	require.NoError(t, err)
+	assert.True(t, res[0].UpToDate)
+	assert.Equal(t, map[string]int{"GET manifests": 1}, f.counts)
+
+	// Another platform is another image: its manifest and config come,
+	// its layer (the same bytes) is there already.
+	f.reset()
+	var log progressLog
+	res, err = c.Pull(ctx(t), s, f.host+"/multi", PullOptions{Auth: anon, Platform: "linux/arm64", Progress: log.fn})
+	require.NoError(t, err)
+	assert.False(t, res[0].UpToDate)
+	assert.Equal(t, map[string]int{"GET manifests": 2, "GET blobs": 1}, f.counts)
+	assert.Equal(t, []string{"Already exists"}, log.byID(l.digest.Short()))
+}
