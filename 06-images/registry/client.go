@@ -35,7 +35,8 @@ type Client struct {
 	// (tests point it at a closed port on loopback).
 	hub string
 
-	mu sync.Mutex
+	mu        sync.Mutex
+	verboseMu sync.Mutex
 	// bases are the plain transports, one per registry host: TLS set
 	// up from certs.d, connections kept between pulls.
 	bases map[string]http.RoundTripper
@@ -156,7 +157,7 @@ func (c *Client) base(host string) (http.RoundTripper, error) {
 	t.DisableCompression = true
 	rt = &guard{inner: t, host: host, insecure: insecure}
 	if c.cfg.Verbose != nil {
-		rt = &verbose{inner: rt, w: c.cfg.Verbose}
+		rt = &verbose{inner: rt, w: c.cfg.Verbose, mu: &c.verboseMu}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
