@@ -23,38 +23,19 @@ const (
 // restarts the container:
 //
 //   - no: never.
-//   - always: yes, unless a user stopped it (stopped).
-//   - unless-stopped: the same, at run time.
+//   - always: yes.
+//   - unless-stopped: yes, unless a user stopped it (stopped).
 //   - on-failure[:N]: for a non-zero status only, and while fewer than N
 //     restarts were made since the last manual start (count); N = 0
 //     means no bound.
 //
-// stopped is a user's stop or kill since the last manual start (or the
-// daemon shutting down): dockerd cancels the container's restart manager
-// then, whatever the policy.
+// stopped is a user's stop or kill since the last manual start. A stop
+// also cancels the restarts of any policy until the next manual start
+// (the Manager's cancellation, dockerd's ExitOnNext), which is checked
+// before this rule; stopped alone remains for the kills that do not
+// cancel (a signal other than the container's stop signal) and for
+// AtDaemonStart.
 func ShouldRestart(p Policy, count, code int, stopped bool) bool {
-	if stopped {
-		return false
-	}
-	return restartable(p, count, code, false)
-}
-
-// AtDaemonStart decides whether a daemon that starts starts a container
-// that is not running: one that exited while no daemon ran, or that was
-// stopped. It is dockerd's restore: always starts whatever stopped it
-// (a stopped "always" container comes back with the daemon, as Docker
-// documents); unless-stopped only if no user stopped it; on-failure if
-// its last status was a failure and its retries are not spent (a user's
-// stop does not count: dockerd does not look at it for on-failure, and
-// a stop's SIGTERM or SIGKILL is a non-zero status). A container that
-// never ran (created, or its first start failed) is not started.
-func AtDaemonStart(p Policy, count, code int, stopped, ranBefore bool) bool {
-	return ranBefore && restartable(p, count, code, stopped)
-}
-
-// restartable is the policy's own rule; stopped matters only to
-// unless-stopped.
-func restartable(p Policy, count, code int, stopped bool) bool {
 	switch {
 	case p.IsAlways():
 		return true
@@ -64,6 +45,21 @@ func restartable(p Policy, count, code int, stopped bool) bool {
 		return code != 0 && (p.MaximumRetryCount == 0 || count < p.MaximumRetryCount)
 	}
 	return false
+}
+
+// AtDaemonStart decides whether a daemon that starts starts a container
+// that is not running: one that exited while no daemon ran, or that was
+// stopped. It is dockerd's restore, the same rule as ShouldRestart with
+// no cancellation (that lived in the last daemon's memory): always
+// starts whatever stopped it (a stopped "always" container comes back
+// with the daemon, as Docker documents); unless-stopped only if no user
+// stopped it; on-failure if its last status was a failure and its
+// retries are not spent (a user's stop does not count: dockerd does not
+// look at it for on-failure, and a stop's SIGTERM or SIGKILL is a
+// non-zero status). A container that never ran (created, or its first
+// start failed) is not started.
+func AtDaemonStart(p Policy, count, code int, stopped, ranBefore bool) bool {
+	return ranBefore && ShouldRestart(p, count, code, stopped)
 }
 
 // NextDelay is the back-off before a restart: FirstDelay for the first

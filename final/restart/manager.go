@@ -100,7 +100,7 @@ type Decision struct {
 func (m *Manager) Exited(code int, ran time.Duration, start func()) (Decision, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.status != Watching || !ShouldRestart(m.rec.Policy, m.rec.Count, code, m.cancelled || m.rec.Stopped) {
+	if m.status != Watching || m.cancelled || !ShouldRestart(m.rec.Policy, m.rec.Count, code, m.rec.Stopped) {
 		return Decision{}, nil
 	}
 	m.delay = NextDelay(m.delay, ran)
@@ -138,21 +138,30 @@ func (m *Manager) Started() {
 	}
 }
 
-// Stop is a user's docker stop or kill: no restart until the next
-// manual start, and unless-stopped stays stopped across daemon restarts.
-// It reports whether a restart was pending (BackingOff): the container
-// is then stopped with the status of its last exit, and the caller has
-// nothing to signal. A start under way (Starting) is waited for first:
-// the caller stops the run it started.
+// Stop is a user's docker stop, or a docker kill with SIGKILL or the
+// container's stop signal (any signal if it has none): no restart until
+// the next manual start, and unless-stopped stays stopped across daemon
+// restarts. It reports whether a restart was pending (BackingOff): the
+// container is then stopped with the status of its last exit, and the
+// caller has nothing to signal. A start under way (Starting) is waited
+// for first: the caller stops the run it started.
 func (m *Manager) Stop() (pending bool, err error) {
 	pending = m.cancel()
+	return pending, m.MarkStopped()
+}
+
+// MarkStopped is a docker kill with another signal: dockerd records the
+// user's stop (unless-stopped will not restart the container, now or
+// after a daemon restart) but cancels nothing (always restarts it if the
+// signal ends it).
+func (m *Manager) MarkStopped() error {
 	m.mu.Lock()
-	if !m.rec.Stopped {
-		m.rec.Stopped = true
-		err = save(m.dir, m.rec)
+	defer m.mu.Unlock()
+	if m.rec.Stopped {
+		return nil
 	}
-	m.mu.Unlock()
-	return pending, err
+	m.rec.Stopped = true
+	return save(m.dir, m.rec)
 }
 
 // Cancel is Stop without the record: for a removal, and for a daemon

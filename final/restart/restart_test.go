@@ -35,13 +35,13 @@ func TestShouldRestart(t *testing.T) {
 		{"empty is no", none, 0, 1, false, false},
 		{"always after 0", always, 0, 0, false, true},
 		{"always after failure", always, 5, 137, false, true},
-		{"always stopped", always, 0, 143, true, false},
+		{"always stopped (flag only: Stop also cancels)", always, 0, 143, true, true},
 		{"unless-stopped after 0", unlessStopped, 0, 0, false, true},
 		{"unless-stopped stopped", unlessStopped, 0, 0, true, false},
 		{"on-failure after 0", onFailure, 0, 0, false, false},
 		{"on-failure after 3", onFailure, 0, 3, false, true},
 		{"on-failure unbounded", onFailure, 1000, 3, false, true},
-		{"on-failure stopped", onFailure, 0, 137, true, false},
+		{"on-failure stopped (flag only)", onFailure, 0, 137, true, true},
 		{"on-failure:2 first", onFailure2, 0, 3, false, true},
 		{"on-failure:2 second", onFailure2, 1, 3, false, true},
 		{"on-failure:2 spent", onFailure2, 2, 3, false, false},
@@ -314,6 +314,17 @@ func TestManagerStop(t *testing.T) {
 	require.NoError(t, h.m.ManualStart())
 	assert.Equal(t, 0, h.m.Count())
 	assert.Equal(t, Decision{Restart: true, Delay: 100 * time.Millisecond}, h.exit(0, 0), "a new series")
+}
+
+// TestManagerMarkStopped: a kill with another signal than the stop
+// signal: always still restarts, unless-stopped does not.
+func TestManagerMarkStopped(t *testing.T) {
+	h := newHarness(t, always)
+	require.NoError(t, h.m.MarkStopped())
+	assert.True(t, h.exit(1, 0).Restart)
+	h = newHarness(t, unlessStopped)
+	require.NoError(t, h.m.MarkStopped())
+	assert.False(t, h.exit(1, 0).Restart)
 }
 
 // TestManagerAtDaemonStart: the record, read by a new Manager, decides
