@@ -25,8 +25,8 @@ import (
 
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
-	"github.com/berth-project/berth/final/restart"
 	"github.com/berth-project/berth/final/filters"
+	"github.com/berth-project/berth/final/restart"
 )
 
 // Fake is an in-memory api.Backend. Containers run Programs (goroutines)
