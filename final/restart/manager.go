@@ -100,7 +100,10 @@ type Decision struct {
 func (m *Manager) Exited(code int, ran time.Duration, start func()) (Decision, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.status != Watching || m.cancelled || !ShouldRestart(m.rec.Policy, m.rec.Count, code, m.rec.Stopped) {
+	// Starting: the run that the restart started has ended already,
+	// before its start returned (a command that exits at once); it is
+	// an exit like any other.
+	if m.status == BackingOff || m.cancelled || !ShouldRestart(m.rec.Policy, m.rec.Count, code, m.rec.Stopped) {
 		return Decision{}, nil
 	}
 	m.delay = NextDelay(m.delay, ran)

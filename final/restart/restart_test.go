@@ -381,6 +381,27 @@ func TestManagerCancelWaitsForStart(t *testing.T) {
 	assert.Equal(t, Watching, h.m.Status())
 }
 
+// TestManagerExitDuringStart: a run that ends before its start has
+// returned (a command that exits at once) is restarted like any other.
+func TestManagerExitDuringStart(t *testing.T) {
+	h := newHarness(t, always)
+	var second Decision
+	_, err := h.m.Exited(0, 0, func() {
+		// The exit of the run this start began, seen before Started.
+		var err error
+		second, err = h.m.Exited(0, 0, h.start)
+		assert.NoError(t, err)
+		h.m.Started()
+	})
+	require.NoError(t, err)
+	h.clock.Advance(100 * time.Millisecond)
+	assert.Equal(t, Decision{Restart: true, Delay: 200 * time.Millisecond}, second)
+	assert.Equal(t, BackingOff, h.m.Status(), "Started does not undo the new decision")
+	h.clock.Advance(200 * time.Millisecond)
+	assert.Equal(t, 1, h.starts)
+	assert.Equal(t, 2, h.m.Count())
+}
+
 // TestManagerSetPolicy: an update applies from the next exit on, and is
 // kept in the record.
 func TestManagerSetPolicy(t *testing.T) {
