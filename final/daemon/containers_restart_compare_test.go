@@ -83,13 +83,18 @@ func TestSameAsDockerd_RestartPolicies(t *testing.T) {
 
 		// Across a restart of the daemon. The shells end at SIGTERM,
 		// so that dockerd's shutdown is quick.
-		loop := []string{"busybox", "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.05; done"}
+		loop := []string{"busybox", "sh", "-c", "trap 'exit 0' TERM; echo ready; while :; do sleep 0.05; done"}
 		for _, c := range []struct{ name, policy string }{
 			{"rs-always-up", "always"}, {"rs-unless-up", "unless-stopped"},
 			{"rs-always-stopped", "always"}, {"rs-unless-stopped", "unless-stopped"},
 			{"rs-onfail-killed", "on-failure:2"}, {"rs-no-killed", "no"},
 		} {
 			must(append([]string{"run", "-d", "--network", "none", "--name", c.name, "--restart", c.policy}, loop...)...)
+			// Its trap is set (a SIGTERM before would be ignored by a PID 1).
+			require.Eventually(t, func() bool {
+				out, _ := e.run("logs", c.name)
+				return out == "ready\n"
+			}, restartLimit, 20*time.Millisecond, "%s: %s", e.name, c.name)
 		}
 		must("stop", "rs-always-stopped", "rs-unless-stopped")
 		must("kill", "rs-onfail-killed", "rs-no-killed")
