@@ -197,7 +197,13 @@ func (d *Daemon) ContainerKill(ctx context.Context, name string, signal string) 
 	return nil
 }
 
+// notRunning is the conflict of an action on a container that does not
+// run (exec, top, pause...); dockerd says so differently for one that
+// its restart policy is about to start.
 func notRunning(e *entry) error {
+	if e.restartPending() {
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is restarting, wait until the container is running", e.id))
+	}
 	return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", e.id))
 }
 

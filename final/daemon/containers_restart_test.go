@@ -124,7 +124,18 @@ func TestRestartingState(t *testing.T) {
 		st, err := l.client.ContainerInspect(labCtx(t), "flap", client.ContainerInspectOptions{})
 		return err == nil && st.Container.State.Restarting && st.Container.State.Running && st.Container.State.Status == "restarting" && st.Container.State.ExitCode == 4 && st.Container.State.Pid == 0
 	}, restartLimit, 20*time.Millisecond)
-	assert.Contains(t, l.ok("ps", "-a", "--filter", "status=restarting", "--format", "{{.Names}}"), "flap")
+	require.Eventually(t, func() bool {
+		out, _ := l.try("ps", "-a", "--filter", "status=restarting", "--format", "{{.Names}}")
+		return out == "flap\n"
+	}, restartLimit, 20*time.Millisecond)
+	// docker wait waits for the end of its next run, as for a running
+	// container.
+	assert.Equal(t, "4\n", l.ok("wait", "flap"))
+	// What needs a running container says it is restarting, as dockerd.
+	require.Eventually(t, func() bool {
+		_, errOut, code := l.docker("", "exec", "flap", "true")
+		return code != 0 && strings.Contains(errOut, "is restarting, wait until the container is running")
+	}, restartLimit, 20*time.Millisecond)
 
 	// Remove it while restarting: refused without -f, done with -f.
 	require.Eventually(t, func() bool {
