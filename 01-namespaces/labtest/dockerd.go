@@ -76,7 +76,7 @@ func StartDockerd(t testing.TB, flags ...string) *Dockerd {
 		"--data-root", filepath.Join(dir, "root"),
 		"--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "dockerd.pid"),
-		"-H", "unix://"+sock,
+		"-H", "unix://" + sock,
 		"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
 		"--cgroup-parent", d.cgroup,
 	}
