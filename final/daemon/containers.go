@@ -379,7 +379,8 @@ func (d *Daemon) ContainerList(ctx context.Context, opts api.ListOptions) ([]con
 		if err != nil {
 			continue // removed meanwhile
 		}
-		if !opts.All && len(opts.Filters["status"]) == 0 && st.Status != shim.Running {
+		// A restarting container is listed as running, as dockerd's.
+		if !opts.All && len(opts.Filters["status"]) == 0 && st.Status != shim.Running && !e.restartPending() {
 			continue
 		}
 		if !f.match(e, st) {

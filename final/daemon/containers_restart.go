@@ -75,7 +75,9 @@ func (e *entry) restartPending() bool { return e.restartStatus().Restarting() }
 // (look). Called with live.mu held: the Manager only decides and arms a
 // timer, it never waits here.
 func (l *live) exited(e *entry, st shim.State) {
-	if l.closed || e.removing || e.removed {
+	// An --rm container has no policy (create and update refuse one):
+	// its exits, the most frequent, cost no look at the disk.
+	if l.closed || e.removing || e.removed || e.autoRemove() {
 		return
 	}
 	m := l.d.restartOf(e)

@@ -128,6 +128,11 @@ func TestRestartingState(t *testing.T) {
 		out, _ := l.try("ps", "-a", "--filter", "status=restarting", "--format", "{{.Names}}")
 		return out == "flap\n"
 	}, restartLimit, 20*time.Millisecond)
+	// Listed without -a too: it counts as running, as in dockerd.
+	require.Eventually(t, func() bool {
+		out, _ := l.try("ps", "--format", "{{.Names}} {{.State}}")
+		return out == "flap restarting\n"
+	}, restartLimit, 20*time.Millisecond)
 	// docker wait waits for the end of its next run, as for a running
 	// container.
 	assert.Equal(t, "4\n", l.ok("wait", "flap"))

@@ -57,13 +57,12 @@ var ErrAutoRemove = errors.New("can't create 'AutoRemove' container with restart
 // Validate applies dockerd's rules to a policy that a create or an
 // update asks for: a known name, a retry count only with on-failure and
 // never negative (the Engine API module's ValidateRestartPolicy, whose
-// messages are dockerd's), and no policy but "no" for an --rm
-// container.
+// messages are dockerd's; like dockerd it lets an empty name, which old
+// clients sent for "no", pass with any count), and no policy but "no"
+// for an --rm container.
 func Validate(p Policy, autoRemove bool) error {
-	if p.Name != "" {
-		if err := container.ValidateRestartPolicy(p); err != nil {
-			return err
-		}
+	if err := container.ValidateRestartPolicy(p); err != nil {
+		return err
 	}
 	if autoRemove && !p.IsNone() {
 		return ErrAutoRemove
