@@ -435,3 +435,38 @@ func TestNoPolicyWritesNothing(t *testing.T) {
 	_, err := os.Stat(filepath.Join(h.dir, RecordFile))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
+
+// BenchmarkExitWithoutPolicy is what the policy costs the daemon at the
+// exit of a container that has none, the most frequent case: its
+// Manager opened (one failed read of the record) and asked.
+func BenchmarkExitWithoutPolicy(b *testing.B) {
+	dir := b.TempDir()
+	for b.Loop() {
+		m, err := Open(dir, no, System)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if d, _ := m.Exited(0, time.Second, func() {}); d.Restart {
+			b.Fatal("restarted")
+		}
+	}
+}
+
+// BenchmarkExitAlways is the decision for an "always" container: the
+// count written to its record, the timer armed (and stopped here).
+func BenchmarkExitAlways(b *testing.B) {
+	dir := b.TempDir()
+	m, err := Open(dir, always, System)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if d, err := m.Exited(0, time.Minute, func() {}); err != nil || !d.Restart {
+			b.Fatal(err)
+		}
+		m.Cancel()
+		if err := m.ManualStart(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
