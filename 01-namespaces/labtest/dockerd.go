@@ -32,6 +32,9 @@ type Dockerd struct {
 	cmd     *exec.Cmd
 	env     []string
 	cli     string
+	bin     string   // dockerd
+	args    []string // its arguments, for Restart
+	log     *os.File // its output
 }
 
 // StartDockerd starts a dockerd for t, or skips t (fails it under
@@ -67,21 +70,35 @@ func StartDockerd(t testing.TB, flags ...string) *Dockerd {
 	}
 	sock := filepath.Join(dir, "docker.sock")
 	d.sock = sock
-	d.cmd = exec.Command(bin,
+	d.bin = bin
+	d.args = []string{
 		"--config-file", config,
 		"--data-root", filepath.Join(dir, "root"),
 		"--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "dockerd.pid"),
-		"-H", "unix://"+sock,
+		"-H", "unix://" + sock,
 		"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
 		"--cgroup-parent", d.cgroup,
-	)
-	d.cmd.Args = append(d.cmd.Args, flags...)
+	}
+	d.args = append(d.args, flags...)
 	logf, err := os.Create(filepath.Join(dir, "dockerd.log"))
 	if err != nil {
 		t.Fatalf("dockerd: %v", err)
 	}
-	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	d.log = logf
+	d.env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+filepath.Join(dir, "cli"))
+	if err := d.launch(); err != nil {
+		t.Fatalf("dockerd: %v", err)
+	}
+	t.Cleanup(func() { d.stop(t); logf.Close() })
+	d.waitReady(t)
+	return d
+}
+
+// launch starts the dockerd process.
+func (d *Dockerd) launch() error {
+	d.cmd = exec.Command(d.bin, d.args...)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	// If the test binary dies, so does dockerd (which stops containerd).
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	// The parent-death signal is tied to the thread that forks, not to
@@ -91,25 +108,48 @@ func StartDockerd(t testing.TB, flags ...string) *Dockerd {
 	// its own, which lives until dockerd is stopped.
 	started := make(chan error)
 	d.stopped = make(chan struct{})
+	stopped := d.stopped
 	go func() {
 		runtime.LockOSThread()
 		started <- d.cmd.Start()
-		<-d.stopped
+		<-stopped
 		runtime.UnlockOSThread()
 	}()
-	if err := <-started; err != nil {
-		t.Fatalf("dockerd: %v", err)
-	}
-	d.env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+filepath.Join(dir, "cli"))
-	t.Cleanup(func() { d.stop(t); logf.Close() })
+	return <-started
+}
 
+// Restart stops dockerd as a shutdown of the host does (SIGTERM: it stops
+// its containers, as without --live-restore) and starts a new one over
+// the same data root with the same flags, returning once it answers.
+// Its containers' restart policies apply then, as after a reboot.
+func (d *Dockerd) Restart(t testing.TB) {
+	t.Helper()
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = d.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-done
+	}
+	close(d.stopped)
+	if err := d.launch(); err != nil {
+		t.Fatalf("dockerd: restart: %v", err)
+	}
+	d.waitReady(t)
+}
+
+// waitReady waits for dockerd to answer.
+func (d *Dockerd) waitReady(t testing.TB) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := d.Run("version"); err == nil {
-			return d
+			return
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "dockerd.log"))
+			log, _ := os.ReadFile(filepath.Join(d.dir, "dockerd.log"))
 			t.Fatalf("dockerd did not answer within 30 s; its log:\n%s", log)
 		}
 		time.Sleep(200 * time.Millisecond)

@@ -52,6 +52,11 @@ type Backend interface {
 	// both messages start "Error when allocating new name: " for a name
 	// that cannot be taken, as dockerd's do.
 	ContainerRename(ctx context.Context, name, newName string) error
+	// ContainerUpdate changes what docker update changes: the restart
+	// policy (RestartPolicy.Name empty: unchanged) and the resources
+	// (zero fields: unchanged). A field the engine does not apply is
+	// refused by name (UpdatedResources, RefuseUpdate), never ignored.
+	ContainerUpdate(ctx context.Context, name string, req container.UpdateConfig) (container.UpdateResponse, error)
 	ContainerRemove(ctx context.Context, name string, force, volumes bool) error
 	// ContainersPrune removes every container that is not running and
 	// matches args (until, label, label!), as docker container prune:

@@ -39,6 +39,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST /containers/{id}/pause", s.containerPause)
 	handle("POST /containers/{id}/unpause", s.containerUnpause)
 	handle("POST /containers/{id}/rename", s.containerRename)
+	handle("POST /containers/{id}/update", s.containerUpdate)
 	handle("DELETE /containers/{id}", s.containerRemove)
 	handle("POST /containers/{id}/wait", s.containerWait)
 	handle("GET /containers/{id}/top", s.containerTop)

@@ -226,7 +226,7 @@ func NewRootCommand(c *CLI) *cobra.Command {
 		newLoadCommand(c), newLogsCommand(c), newPauseCommand(c), newPortCommand(c), newRenameCommand(c),
 		newRestartCommand(c), newRmCommand(c), newRmiCommand(c), newSaveCommand(c),
 		newStartCommand(c), newStatsCommand(c), newStopCommand(c), newTagCommand(c), newTopCommand(c),
-		newUnpauseCommand(c), newWaitCommand(c),
+		newUnpauseCommand(c), newUpdateCommand(c), newWaitCommand(c),
 	)
 	root.AddCommand(newDocsCommand(c))
 	tidyCommands(root)

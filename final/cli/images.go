@@ -71,7 +71,7 @@ func newContainerCommand(c *CLI) *cobra.Command {
 		newAttachCommand(c), newCommitCommand(c), newCpCommand(c), newCreateCommand(c), newExecCommand(c),
 		newExportCommand(c), newInspectContainerCommand(c), newKillCommand(c), newLogsCommand(c), ls,
 		newPauseCommand(c), newPortCommand(c), newContainerPruneCommand(c), newRenameCommand(c), newRestartCommand(c), rm, newRunCommand(c),
-		newStartCommand(c), newStopCommand(c), newTopCommand(c), newUnpauseCommand(c), newWaitCommand(c),
+		newStartCommand(c), newStopCommand(c), newTopCommand(c), newUnpauseCommand(c), newUpdateCommand(c), newWaitCommand(c),
 	)
 	cmd.AddCommand(newStatsCommand(c)) // help lists the commands sorted
 	return cmd

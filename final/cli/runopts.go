@@ -19,6 +19,8 @@ import (
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/spf13/pflag"
+
+	"github.com/berth-project/berth/final/restart"
 )
 
 // containerOptions are the flags `create` and `run` share, with docker's
@@ -56,6 +58,7 @@ type containerOptions struct {
 	entrypoint  string
 	init        bool
 	autoRemove  bool
+	restart     string
 	labels      listValue
 	stopSignal  string
 	stopTimeout int
@@ -159,6 +162,7 @@ func (o *containerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
 	fs.BoolVar(&o.init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	fs.BoolVar(&o.autoRemove, "rm", false, "Automatically remove the container and its associated anonymous volumes when it exits")
+	fs.StringVar(&o.restart, "restart", "no", "Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)")
 	fs.VarP(&o.labels, "label", "l", "Set meta data on a container")
 	fs.StringVar(&o.stopSignal, "stop-signal", "", "Signal to stop the container")
 	fs.IntVar(&o.stopTimeout, "stop-timeout", 0, "Timeout (in seconds) to stop a container")
@@ -255,6 +259,16 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 	if err := checkDeviceCgroupRules(o.deviceRules); err != nil {
 		return nil, err
 	}
+	policy, err := restart.Parse(o.restart)
+	if err != nil {
+		return nil, err
+	}
+	if policy.Name == "" {
+		policy.Name = container.RestartPolicyDisabled
+	}
+	if o.autoRemove && !policy.IsNone() {
+		return nil, errors.New("conflicting options: cannot specify both --restart and --rm") // docker's words
+	}
 	if !container.UsernsMode(o.hardening.userns).Valid() {
 		return nil, errors.New("--userns: invalid USER mode") // docker's words
 	}
@@ -271,7 +285,7 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 		AutoRemove:      o.autoRemove,
 		ReadonlyRootfs:  o.readOnly,
 		Privileged:      o.privileged,
-		RestartPolicy:   container.RestartPolicy{Name: container.RestartPolicyDisabled},
+		RestartPolicy:   policy,
 		Resources: container.Resources{
 			Memory:            int64(o.memory),
 			NanoCPUs:          int64(o.cpus),

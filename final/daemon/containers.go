@@ -60,7 +60,16 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 		if err := startPaused(e); err != nil {
 			return err
 		}
-		return errdefs.ErrNotModified.WithMessage("Container already started")
+		return alreadyStarted()
+	}
+	// A restarting container runs, to docker start as to dockerd's.
+	policy := d.restartOf(e)
+	if policy.Status().Restarting() {
+		return alreadyStarted()
+	}
+	// A user's start begins a new series: count 0, the stop forgotten.
+	if err := policy.ManualStart(); err != nil {
+		return err
 	}
 	if _, err := d.spares.StartContainer(e.c); err != nil {
 		d.live.startFailed(e)
@@ -98,6 +107,12 @@ func (d *Daemon) ContainerStop(ctx context.Context, name string, timeout *int, s
 	e, err := d.lookup(name)
 	if err != nil {
 		return err
+	}
+	// No restart after this stop, until the next docker start; a
+	// restart that was pending is simply dropped.
+	restarting := e.restartPending()
+	if (restarting || e.c.Running()) && d.stopRestarts(e) {
+		return nil
 	}
 	if !e.c.Running() {
 		return errdefs.ErrNotModified.WithMessage("Container already stopped")
@@ -157,6 +172,16 @@ func (d *Daemon) ContainerKill(ctx context.Context, name string, signal string) 
 	if err != nil {
 		return err
 	}
+	// dockerd's kill: the user's stop is recorded whatever the signal;
+	// one meant to end the container cancels its restarts too, and for
+	// a restarting container that is all there is to do.
+	if e.restartPending() || e.c.Running() {
+		if !meantToEnd(e, sig) {
+			_ = d.restartOf(e).MarkStopped()
+		} else if d.stopRestarts(e) {
+			return nil
+		}
+	}
 	if err := d.signalContainer(e, sig); err != nil {
 		if errors.Is(err, shim.ErrNotRunning) {
 			return notRunning(e)
@@ -172,7 +197,13 @@ func (d *Daemon) ContainerKill(ctx context.Context, name string, signal string) 
 	return nil
 }
 
+// notRunning is the conflict of an action on a container that does not
+// run (exec, top, pause...); dockerd says so differently for one that
+// its restart policy is about to start.
 func notRunning(e *entry) error {
+	if e.restartPending() {
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is restarting, wait until the container is running", e.id))
+	}
 	return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", e.id))
 }
 
@@ -196,6 +227,17 @@ func (d *Daemon) ContainerRemove(ctx context.Context, name string, force, volume
 	e, err := d.lookup(name)
 	if err != nil {
 		return err
+	}
+	if e.restartPending() {
+		if !force {
+			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("You cannot remove a restarting container %s. Stop the container before attempting removal or force remove", e.id))
+		}
+	}
+	// No restart may start it under the removal (nor wait for the
+	// locks below while one runs). A removal that will be refused
+	// (running, without -f) leaves the policy alone.
+	if m := e.policy.Load(); m != nil && (force || !e.c.Running()) {
+		m.Cancel()
 	}
 	e.cpMu.Lock() // a docker cp into the stopped container finishes first
 	err = d.remove(e, force)
@@ -337,7 +379,8 @@ func (d *Daemon) ContainerList(ctx context.Context, opts api.ListOptions) ([]con
 		if err != nil {
 			continue // removed meanwhile
 		}
-		if !opts.All && len(opts.Filters["status"]) == 0 && st.Status != shim.Running {
+		// A restarting container is listed as running, as dockerd's.
+		if !opts.All && len(opts.Filters["status"]) == 0 && st.Status != shim.Running && !e.restartPending() {
 			continue
 		}
 		if !f.match(e, st) {
@@ -602,6 +645,11 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 	l.mu.Unlock()
 	slices.Sort(execIDs)
 	state, _, isPaused := containerState(e, st)
+	// The policy as it is now (docker update changes it), and the
+	// restarts since the last docker start.
+	policy := d.restartOf(e)
+	host.RestartPolicy = policy.Policy()
+	restarting := state == container.StateRestarting
 	info := container.InspectResponse{
 		ID:      e.id,
 		Created: rfc3339(created(e.c)),
@@ -609,8 +657,9 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 		Args:    rec.Args,
 		State: &container.State{
 			Status:     state,
-			Running:    st.Status == shim.Running,
+			Running:    st.Status == shim.Running || restarting,
 			Paused:     isPaused,
+			Restarting: restarting,
 			OOMKilled:  st.OOMKilled,
 			Dead:       st.Status == shim.Dead,
 			Pid:        pid,
@@ -622,7 +671,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 		Image:        rec.Image,
 		LogPath:      e.c.LogPath(),
 		Name:         "/" + e.name.get(),
-		RestartCount: 0,
+		RestartCount: policy.Count(),
 		Driver:       "overlay",
 		Platform:     "linux",
 		ExecIDs:      execIDs,

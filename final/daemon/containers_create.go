@@ -30,6 +30,7 @@ import (
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/logs"
 	"github.com/berth-project/berth/07-logs/shim"
+	"github.com/berth-project/berth/final/restart"
 )
 
 // Creating a container (docker create, and the first step of docker
@@ -260,6 +261,10 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	}
 	if err := checkUnsupported(&cfg, &host); err != nil {
 		return fail(err)
+	}
+	// dockerd's rules and words (package final/restart).
+	if err := restart.Validate(host.RestartPolicy, host.AutoRemove); err != nil {
+		return fail(giveKind(errdefs.ErrInvalidArgument, err))
 	}
 	if err := d.checkRootless(&host); err != nil {
 		return fail(err)

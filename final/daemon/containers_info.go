@@ -117,6 +117,10 @@ func (d *Daemon) Info(ctx context.Context) (system.Info, error) {
 // "paused", "Up 3 minutes (Paused)", as in Docker.
 func containerState(e *entry, st shim.State) (state container.ContainerState, status string, isPaused bool) {
 	state, status = apiState(st), statusText(st)
+	if st.Status != shim.Running && e.restartPending() {
+		state, status = restartingStatus(st)
+		return state, status, false
+	}
 	if paused(e, st) {
 		return container.StatePaused, status + " (Paused)", true
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/shim"
+	"github.com/berth-project/berth/final/restart"
 )
 
 // What the daemon knows of its containers besides their files.
@@ -85,6 +86,11 @@ type entry struct {
 	shimWait   bool         // a goroutine waits for the shim's exit (look)
 	attached   int          // clients attached to its output (ContainerAttach)
 	stdin      *stdinKeeper // the container's stdin FIFO, kept open between attachments
+
+	// policy is the container's restart.Manager once opened
+	// (containers_restart.go); policyMu, its opening.
+	policy   atomic.Pointer[restart.Manager]
+	policyMu sync.Mutex
 
 	removeMu sync.Mutex // one removal at a time
 	cpMu     sync.Mutex // one docker cp at a time mounts a stopped container's root (archive.go)
@@ -255,6 +261,7 @@ func (l *live) look(e *entry) {
 	if ended(st) && !st.StartedAt.Equal(e.lastRun) {
 		e.exits++
 		e.lastRun, e.lastCode, e.lastErr = st.StartedAt, st.ExitCode, st.Error
+		l.exited(e, st) // its restart policy, before the waiters wake
 		e.notify()
 	}
 	// A run that ended is cleaned up by the daemon, which holds the
@@ -462,7 +469,9 @@ func (d *Daemon) ContainerWait(ctx context.Context, name string, cond container.
 		return nil, err
 	}
 	l := d.live
-	running := e.c.Running()
+	// A restarting container runs, to its waiters (as dockerd's):
+	// they wait for the end of its next run.
+	running := e.c.Running() || e.restartPending()
 	l.mu.Lock()
 	target := e.exits + 1
 	l.mu.Unlock()
@@ -529,6 +538,8 @@ func (d *Daemon) Close() error {
 	l.closed = true
 	close(l.done)
 	l.mu.Unlock()
+	// Pending restarts go with the daemon; the next one decides again.
+	l.cancelRestarts()
 	err := errors.Join(l.inotify.Close(), d.spares.Close(), d.closeNames())
 	l.removes.Wait()
 	deletions.Wait()

@@ -169,11 +169,8 @@ func startPaused(e *entry) error {
 // The signal goes first, so that it is the first thing the processes
 // see when they run again.
 func (d *Daemon) thawAfterSignal(e *entry, sig unix.Signal) {
-	if sig != unix.SIGKILL && e.rec != nil && e.rec.Config.StopSignal != "" {
-		stop, err := parseSignal(e.rec.Config.StopSignal)
-		if err != nil || stop != sig {
-			return
-		}
+	if !meantToEnd(e, sig) {
+		return
 	}
 	cg, err := cgroupOf(e)
 	if err != nil {
@@ -182,6 +179,18 @@ func (d *Daemon) thawAfterSignal(e *entry, sig unix.Signal) {
 	if st, err := cg.FreezerState(); err == nil && st != cgroup.Thawed {
 		_ = cg.Thaw() // as Docker, a failed unpause does not fail the signal
 	}
+}
+
+// meantToEnd reports whether Docker takes sig as meant to end container
+// e: SIGKILL, its stop signal, or any signal when it has none. Such a
+// signal thaws a paused container (thawAfterSignal) and cancels its
+// restart policy (containers_restart.go).
+func meantToEnd(e *entry, sig unix.Signal) bool {
+	if sig == unix.SIGKILL || e.rec == nil || e.rec.Config.StopSignal == "" {
+		return true
+	}
+	stop, err := parseSignal(e.rec.Config.StopSignal)
+	return err == nil && stop == sig
 }
 
 // signalContainer sends sig to e's init, and thaws e afterwards if

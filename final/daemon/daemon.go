@@ -271,6 +271,9 @@ func New(opts Options) (*Daemon, error) {
 		return nil, errors.Join(fmt.Errorf("daemon: %w", err), d.closeNames())
 	}
 	d.spares = Runtime.Spares()
+	// The containers that their restart policy starts with the daemon
+	// (containers_restart.go).
+	d.startAtBoot()
 	return d, nil
 }
 

@@ -89,7 +89,7 @@
 // SIGTERM, pitfall 7); the default capability set and masked paths
 // (chapter 03); the log framed as stdcopy for a container without a
 // terminal, raw with one; detach keys on a terminal. Options berth cannot
-// honour (--privileged, --pid host, restart policies, ...) are refused
+// honour (--pid host, --link, health checks, ...) are refused
 // with a clear error rather than ignored.
 //
 // # Dependencies

@@ -40,7 +40,6 @@ func TestOptionsBerthDoesNotApplyAreRefused(t *testing.T) {
 		{func(_ *container.Config, h *container.HostConfig) { h.MemorySwappiness = &swappiness }, "--memory-swappiness"},
 		{func(_ *container.Config, h *container.HostConfig) { h.OomKillDisable = &yes }, "--oom-kill-disable"},
 		{func(_ *container.Config, h *container.HostConfig) { h.CPURealtimeRuntime = 1000 }, "--cpu-rt-runtime"},
-		{func(_ *container.Config, h *container.HostConfig) { h.RestartPolicy.Name = "always" }, "restart policy"},
 		{func(c *container.Config, _ *container.HostConfig) {
 			c.Healthcheck = &container.HealthConfig{Test: []string{"CMD-SHELL", "true"}}
 		}, "--health-cmd"},

@@ -26,6 +26,7 @@ import (
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/filters"
+	"github.com/berth-project/berth/final/restart"
 )
 
 // Fake is an in-memory api.Backend. Containers run Programs (goroutines)
@@ -1075,4 +1076,29 @@ func (f *Fake) ContainerExport(_ context.Context, name string, w io.Writer) erro
 	files := copyFiles(c.files)
 	f.mu.Unlock()
 	return writeTar(w, files)
+}
+
+// ContainerUpdate changes a container's restart policy, with dockerd's
+// checks; the fake restarts nothing, and applies no resource (refused by
+// name, as berthd refuses them).
+func (f *Fake) ContainerUpdate(_ context.Context, name string, req container.UpdateConfig) (container.UpdateResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, err := f.lookup(name)
+	if err != nil {
+		return container.UpdateResponse{}, err
+	}
+	if asked := api.UpdatedResources(req.Resources); len(asked) > 0 {
+		return container.UpdateResponse{}, api.RefuseUpdate(asked)
+	}
+	if req.RestartPolicy.Name != "" {
+		if err := restart.Validate(req.RestartPolicy, false); err != nil {
+			return container.UpdateResponse{}, errdefs.ErrInvalidArgument.WithMessage(err.Error())
+		}
+		if c.host.AutoRemove && !req.RestartPolicy.IsNone() {
+			return container.UpdateResponse{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("Cannot update container %s: Restart policy cannot be updated because AutoRemove is enabled for the container", c.id))
+		}
+		c.host.RestartPolicy = req.RestartPolicy
+	}
+	return container.UpdateResponse{Warnings: []string{}}, nil
 }
