@@ -17,6 +17,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
+	moby "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/mount"
 	apinet "github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/storage"
@@ -71,6 +72,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 	}
 	d.live.started(e)
 	d.endpointsChanged(e)
+	d.emitStart(e)
 	return nil
 }
 
@@ -122,7 +124,8 @@ func (d *Daemon) ContainerStop(ctx context.Context, name string, timeout *int, s
 	if _, err := d.stopContainer(e, sig, grace); err != nil && !errors.Is(err, shim.ErrNotRunning) {
 		return fmt.Errorf("stopping container %s: %w", e.id, err)
 	}
-	d.live.look(e)
+	d.live.look(e) // the die event, before the stop's
+	d.emitContainer(e, moby.ActionStop, nil)
 	return nil
 }
 
@@ -139,7 +142,11 @@ func (d *Daemon) ContainerRestart(ctx context.Context, name string, timeout *int
 	if err := d.ContainerStop(ctx, e.id, timeout, signal); err != nil && !errdefs.IsNotModified(err) {
 		return err
 	}
-	return d.ContainerStart(ctx, e.id)
+	if err := d.ContainerStart(ctx, e.id); err != nil {
+		return err
+	}
+	d.emitContainer(e, moby.ActionRestart, nil)
+	return nil
 }
 
 // ContainerKill sends a signal (SIGKILL by default) to the container's
@@ -230,6 +237,7 @@ func (d *Daemon) remove(e *entry, force bool) error {
 		return err
 	}
 	l.forget(e)
+	d.emitContainer(e, moby.ActionDestroy, nil)
 	if d.opts.Endpoints != nil {
 		d.opts.Endpoints.SetEndpoints(e.id, nil)
 	}
@@ -293,8 +301,11 @@ func (d *Daemon) ContainerResize(ctx context.Context, name string, height, width
 		return notRunning(e)
 	case err != nil && (e.rec == nil || !e.rec.Config.Tty):
 		return giveKind(errdefs.ErrInvalidArgument, err)
+	case err != nil:
+		return err
 	}
-	return err
+	d.emitContainer(e, moby.ActionResize, map[string]string{"height": strconv.FormatUint(uint64(height), 10), "width": strconv.FormatUint(uint64(width), 10)})
+	return nil
 }
 
 // apiState is the status word of the Engine API for a shim's state.
@@ -655,6 +666,14 @@ func (d *Daemon) ContainerTop(ctx context.Context, name string, psArgs string) (
 	if err != nil {
 		return container.TopResponse{}, err
 	}
+	top, err := d.top(ctx, e, psArgs)
+	if err == nil {
+		d.emitContainer(e, moby.ActionTop, nil)
+	}
+	return top, err
+}
+
+func (d *Daemon) top(ctx context.Context, e *entry, psArgs string) (container.TopResponse, error) {
 	procs, err := e.c.Top()
 	if errors.Is(err, shim.ErrNotRunning) {
 		return container.TopResponse{}, notRunning(e)

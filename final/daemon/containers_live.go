@@ -256,6 +256,10 @@ func (l *live) look(e *entry) {
 		e.exits++
 		e.lastRun, e.lastCode, e.lastErr = st.StartedAt, st.ExitCode, st.Error
 		e.notify()
+		// Under the lock: whoever looks first reports the end, once,
+		// and before a stop or a kill that waited for it reports
+		// its own event.
+		l.d.emitEnd(e, st)
 	}
 	// A run that ended is cleaned up by the daemon, which holds the
 	// store's supervisor lock: the shim leaves that to it (chapter 07's

@@ -13,6 +13,7 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/storage"
+	moby "github.com/moby/moby/api/types/events"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
@@ -237,7 +238,13 @@ func (d *Daemon) ImageTag(ctx context.Context, source, repo, tag string) error {
 	if _, err := image.ParseReference(target); err != nil {
 		return giveKind(errdefs.ErrInvalidArgument, err)
 	}
-	return imageError(source, d.images.Tag(source, target))
+	if err := d.images.Tag(source, target); err != nil {
+		return imageError(source, err)
+	}
+	if img, err := d.images.Get(target); err == nil {
+		d.emitImage(img.ID.String(), target, moby.ActionTag)
+	}
+	return nil
 }
 
 // ImageRemove is `docker rmi`: it untags, and deletes the image (and its
@@ -258,6 +265,10 @@ func (d *Daemon) ImageRemove(ctx context.Context, name string, force, prune bool
 			}
 		}
 	}
+	var id string // for the untag events, which name the image by its ID as dockerd's
+	if img, err := d.images.Get(name); err == nil {
+		id = img.ID.String()
+	}
 	done, err := d.images.Remove(name, force)
 	// The chowned copies of the layers that went (userns_copies.go).
 	if serr := d.sweepCopies(); serr != nil {
@@ -268,8 +279,11 @@ func (d *Daemon) ImageRemove(ctx context.Context, name string, force, prune bool
 		switch {
 		case strings.HasPrefix(line, "Untagged: "):
 			out = append(out, imagetypes.DeleteResponse{Untagged: strings.TrimPrefix(line, "Untagged: ")})
+			d.emitImage(id, id, moby.ActionUnTag)
 		case strings.HasPrefix(line, "Deleted: "):
-			out = append(out, imagetypes.DeleteResponse{Deleted: strings.TrimPrefix(line, "Deleted: ")})
+			deleted := strings.TrimPrefix(line, "Deleted: ")
+			out = append(out, imagetypes.DeleteResponse{Deleted: deleted})
+			d.emitImage(deleted, deleted, moby.ActionDelete)
 		}
 	}
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
+	moby "github.com/moby/moby/api/types/events"
 
 	"github.com/berth-project/berth/03-rootfs/rootfs"
 	"github.com/berth-project/berth/04-cow-layers/volume"
@@ -402,6 +403,7 @@ func (d *Daemon) createVolumes(plan mountPlan) ([]string, error) {
 			return created, err
 		}
 		if isNew {
+			d.emitVolume(v.Name, moby.ActionCreate, nil)
 			created = append(created, v.Name)
 			if err := d.chownNewVolume(v); err != nil {
 				return created, err

@@ -11,6 +11,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/mount"
 	apivolume "github.com/moby/moby/api/types/volume"
+	moby "github.com/moby/moby/api/types/events"
 
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/04-cow-layers/volume"
@@ -46,6 +47,9 @@ func (d *Daemon) VolumeCreate(ctx context.Context, req apivolume.CreateRequest) 
 	}
 	if err != nil {
 		return apivolume.Volume{}, err
+	}
+	if isNew {
+		d.emitVolume(v.Name, moby.ActionCreate, nil)
 	}
 	return apiVolume(v), nil
 }
@@ -120,7 +124,11 @@ func (d *Daemon) VolumeRemove(ctx context.Context, name string, force bool) erro
 		slices.Sort(users)
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("remove %s: volume is in use - [%s]", name, strings.Join(users, ", ")))
 	}
-	return d.volumes.Remove(name)
+	if err := d.volumes.Remove(name); err != nil {
+		return err
+	}
+	d.emitVolume(name, moby.ActionDestroy, nil)
+	return nil
 }
 
 // removeVolumes removes the named volumes that no container uses: a
@@ -136,7 +144,10 @@ func (d *Daemon) removeVolumes(names []string) error {
 		if len(users[n]) > 0 {
 			continue
 		}
-		if err := d.volumes.Remove(n); err != nil && !errors.Is(err, volume.ErrNotFound) {
+		err := d.volumes.Remove(n)
+		if err == nil {
+			d.emitVolume(n, moby.ActionDestroy, nil)
+		} else if !errors.Is(err, volume.ErrNotFound) {
 			errs = append(errs, err)
 		}
 	}
@@ -239,6 +250,7 @@ func (d *Daemon) VolumesPrune(ctx context.Context, args filters.Args) (apivolume
 			errs = append(errs, err)
 			continue
 		}
+		d.emitVolume(v.Name, moby.ActionDestroy, nil)
 		report.VolumesDeleted = append(report.VolumesDeleted, v.Name)
 		report.SpaceReclaimed += uint64(max(size, 0))
 	}

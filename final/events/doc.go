@@ -10,15 +10,15 @@
 // and hands each new one to every client listening. Nothing here is on
 // disk, as in dockerd: events before the daemon started are gone.
 //
-//	   the daemon's handlers                    GET /events clients
-//	   (create, start, die, tag, ...)
-//	          │ Log / Publish                     ┌─ buffer (1024) ─▶ C ─▶ docker events
-//	          ▼                                   │
-//	   ┌──────────────────────────┐   filter ───┼─ buffer (1024) ─▶ C ─▶ compose
-//	   │ ring: the last 256 events │   match      │
-//	   └──────────────────────────┘              └─ buffer full: ended, ErrTooSlow
-//	          ▲
-//	          └── Subscribe(since, until, filter): Past from the ring, then C
+//	the daemon's handlers                    GET /events clients
+//	(create, start, die, tag, ...)
+//	       │ Log / Publish                     ┌─ buffer (1024) ─▶ C ─▶ docker events
+//	       ▼                                   │
+//	┌──────────────────────────┐   filter ───┼─ buffer (1024) ─▶ C ─▶ compose
+//	│ ring: the last 256 events │   match      │
+//	└──────────────────────────┘              └─ buffer full: ended, ErrTooSlow
+//	       ▲
+//	       └── Subscribe(since, until, filter): Past from the ring, then C
 //
 // # Ordering without gaps
 //

@@ -126,7 +126,7 @@ func (b *Bus) Publish(m Message) {
 		b.next, b.full = 0, true
 	}
 	for s := range b.subs {
-		if s.until != 0 && m.TimeNano > s.until {
+		if s.bounded && m.TimeNano > s.until {
 			b.endLocked(s, nil)
 			continue
 		}
@@ -159,13 +159,14 @@ type Subscription struct {
 	// ends (Err says why).
 	C <-chan Message
 
-	b      *Bus
-	ch     chan Message
-	filter *Filter
-	until  int64
-	timer  *time.Timer
-	err    error // under b.mu
-	ended  bool  // under b.mu
+	b       *Bus
+	ch      chan Message
+	filter  *Filter
+	until   int64 // UnixNano, if bounded
+	bounded bool
+	timer   *time.Timer
+	err     error // under b.mu
+	ended   bool  // under b.mu
 }
 
 // Subscribe returns the ring's events from since to until that f takes,
@@ -181,13 +182,13 @@ func (b *Bus) Subscribe(since, until time.Time, f *Filter) *Subscription {
 		sinceNano = since.UnixNano()
 	}
 	if !until.IsZero() {
-		s.until = until.UnixNano()
+		s.until, s.bounded = until.UnixNano(), true
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !since.IsZero() || !until.IsZero() {
 		for _, m := range b.past() {
-			if m.TimeNano < sinceNano || (s.until != 0 && m.TimeNano > s.until) {
+			if m.TimeNano < sinceNano || (s.bounded && m.TimeNano > s.until) {
 				continue
 			}
 			if f.Match(m) {
@@ -199,11 +200,11 @@ func (b *Bus) Subscribe(since, until time.Time, f *Filter) *Subscription {
 	switch {
 	case b.closed:
 		b.endLocked(s, ErrClosed)
-	case s.until != 0 && s.until < now:
+	case s.bounded && s.until < now:
 		b.endLocked(s, nil)
 	default:
 		b.subs[s] = struct{}{}
-		if s.until != 0 {
+		if s.bounded {
 			s.timer = time.AfterFunc(time.Duration(s.until-now), func() {
 				b.mu.Lock()
 				defer b.mu.Unlock()
