@@ -12,9 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
 	moby "github.com/moby/moby/api/types/events"
-
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/07-logs/logs"
 	"github.com/berth-project/berth/07-logs/shim"

@@ -13,8 +13,8 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/mount"
 	moby "github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/mount"
 
 	"github.com/berth-project/berth/03-rootfs/rootfs"
 	"github.com/berth-project/berth/04-cow-layers/volume"

@@ -13,8 +13,8 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
-	apinet "github.com/moby/moby/api/types/network"
 	moby "github.com/moby/moby/api/types/events"
+	apinet "github.com/moby/moby/api/types/network"
 
 	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/07-logs/shim"

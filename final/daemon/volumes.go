@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	moby "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/mount"
 	apivolume "github.com/moby/moby/api/types/volume"
-	moby "github.com/moby/moby/api/types/events"
 
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/04-cow-layers/volume"

@@ -19,10 +19,10 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	moby "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/api/types/volume"
-	moby "github.com/moby/moby/api/types/events"
 
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
