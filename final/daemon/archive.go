@@ -45,6 +45,7 @@ func (d *Daemon) ContainerStatPath(ctx context.Context, name, p string) (contain
 	if err != nil {
 		return container.PathStat{}, archiveErr(e, name, p, err)
 	}
+	d.emitCopy(e, "")
 	return apiPathStat(st), nil
 }
 
@@ -65,7 +66,7 @@ func (d *Daemon) ContainerArchivePath(ctx context.Context, name, p string, stat 
 	if err := root.Archive(p, cancelWriter{ctx: ctx, w: w}); err != nil {
 		return archiveErr(e, name, p, err)
 	}
-	d.emitContainer(e, moby.ActionArchivePath, nil)
+	d.emitCopy(e, moby.ActionArchivePath)
 	return nil
 }
 
@@ -105,7 +106,7 @@ func (d *Daemon) ContainerExtractToDir(ctx context.Context, name, p string, opts
 	if err := root.Extract(p, tarStream, xo); err != nil {
 		return archiveErr(e, name, p, err)
 	}
-	d.emitContainer(e, moby.ActionExtractToDir, nil)
+	d.emitCopy(e, moby.ActionExtractToDir)
 	return nil
 }
 

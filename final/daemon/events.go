@@ -95,9 +95,19 @@ func (d *Daemon) emitExec(e *entry, action moby.Action, execID string, cmd []str
 // and import have it), with the image's labels, which dockerd copies
 // into every image event while the image exists.
 func (d *Daemon) emitImage(id, name string, action moby.Action) {
-	attrs := map[string]string{}
+	var labels map[string]string
 	if img, err := d.images.Get(id); err == nil {
-		maps.Copy(attrs, img.Config.Config.Labels)
+		labels = img.Config.Config.Labels
+	}
+	d.emitImageLabels(id, name, action, labels)
+}
+
+// emitImageLabels is emitImage for an image that may be gone already,
+// whose labels the caller read before.
+func (d *Daemon) emitImageLabels(id, name string, action moby.Action, labels map[string]string) {
+	attrs := maps.Clone(labels)
+	if attrs == nil {
+		attrs = map[string]string{}
 	}
 	attrs["name"] = name
 	d.emit(moby.ImageEventType, action, id, attrs)
@@ -132,14 +142,35 @@ func (d *Daemon) emitStart(e *entry) {
 		d.emitNetwork(n.id, n.name, n.driver, moby.ActionConnect, e.id)
 	}
 	for _, m := range eventVolumes(e) {
-		d.emitVolume(m.Name, moby.ActionMount, map[string]string{
-			"container":   e.id,
-			"destination": m.Destination,
-			"propagation": string(m.Propagation),
-			"read/write":  strconv.FormatBool(m.RW),
-		})
+		d.emitVolume(m.Name, moby.ActionMount, mountAttrs(e, m))
 	}
 	d.emitContainer(e, moby.ActionStart, nil)
+}
+
+// emitCopy reports a docker cp (action archive-path or extract-to-dir,
+// or "" for the stat before a copy into the container) as dockerd does:
+// dockerd mounts the container's volumes for each request, even on a
+// running container, and reports those mounts around the action.
+func (d *Daemon) emitCopy(e *entry, action moby.Action) {
+	vols := eventVolumes(e)
+	for _, m := range vols {
+		d.emitVolume(m.Name, moby.ActionMount, mountAttrs(e, m))
+	}
+	if action != "" {
+		d.emitContainer(e, action, nil)
+	}
+	for _, m := range vols {
+		d.emitVolume(m.Name, moby.ActionUnmount, map[string]string{"container": e.id})
+	}
+}
+
+func mountAttrs(e *entry, m container.MountPoint) map[string]string {
+	return map[string]string{
+		"container":   e.id,
+		"destination": m.Destination,
+		"propagation": string(m.Propagation),
+		"read/write":  strconv.FormatBool(m.RW),
+	}
 }
 
 // emitEnd reports the end of a run: an oom if the kernel killed it for

@@ -265,9 +265,12 @@ func (d *Daemon) ImageRemove(ctx context.Context, name string, force, prune bool
 			}
 		}
 	}
-	var id string // for the untag events, which name the image by its ID as dockerd's
+	// For the untag events, which name the image by its ID and carry
+	// its labels as dockerd's (dockerd untags before it deletes).
+	var id string
+	var labels map[string]string
 	if img, err := d.images.Get(name); err == nil {
-		id = img.ID.String()
+		id, labels = img.ID.String(), img.Config.Config.Labels
 	}
 	done, err := d.images.Remove(name, force)
 	// The chowned copies of the layers that went (userns_copies.go).
@@ -279,11 +282,11 @@ func (d *Daemon) ImageRemove(ctx context.Context, name string, force, prune bool
 		switch {
 		case strings.HasPrefix(line, "Untagged: "):
 			out = append(out, imagetypes.DeleteResponse{Untagged: strings.TrimPrefix(line, "Untagged: ")})
-			d.emitImage(id, id, moby.ActionUnTag)
+			d.emitImageLabels(id, id, moby.ActionUnTag, labels)
 		case strings.HasPrefix(line, "Deleted: "):
 			deleted := strings.TrimPrefix(line, "Deleted: ")
 			out = append(out, imagetypes.DeleteResponse{Deleted: deleted})
-			d.emitImage(deleted, deleted, moby.ActionDelete)
+			d.emitImageLabels(deleted, deleted, moby.ActionDelete, nil)
 		}
 	}
 	if err != nil {

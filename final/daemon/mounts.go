@@ -402,8 +402,10 @@ func (d *Daemon) createVolumes(plan mountPlan) ([]string, error) {
 		if err != nil {
 			return created, err
 		}
+		// dockerd reports a create for every volume a container's
+		// create asks for, new or not.
+		d.emitVolume(v.Name, moby.ActionCreate, nil)
 		if isNew {
-			d.emitVolume(v.Name, moby.ActionCreate, nil)
 			created = append(created, v.Name)
 			if err := d.chownNewVolume(v); err != nil {
 				return created, err

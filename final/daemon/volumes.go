@@ -48,9 +48,8 @@ func (d *Daemon) VolumeCreate(ctx context.Context, req apivolume.CreateRequest) 
 	if err != nil {
 		return apivolume.Volume{}, err
 	}
-	if isNew {
-		d.emitVolume(v.Name, moby.ActionCreate, nil)
-	}
+	// For an existing volume too, as dockerd.
+	d.emitVolume(v.Name, moby.ActionCreate, nil)
 	return apiVolume(v), nil
 }
 
