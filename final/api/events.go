@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	moby "github.com/moby/moby/api/types/events"
+
 	"github.com/berth-project/berth/final/events"
 	"github.com/berth-project/berth/final/filters"
 )
@@ -77,6 +79,13 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
+}
+
+// pruneReporter is a backend that reports events: the server tells it
+// of the prunes it carries out itself (networks), for the "prune" event
+// dockerd reports after each prune.
+type pruneReporter interface {
+	Pruned(typ moby.Type, reclaimed uint64)
 }
 
 // parseEventTime reads since and until. The docker CLI converts what its

@@ -205,20 +205,18 @@ func (d *Daemon) ContainerRemove(ctx context.Context, name string, force, volume
 		return err
 	}
 	e.cpMu.Lock() // a docker cp into the stopped container finishes first
-	err = d.remove(e, force)
+	err = d.removeWith(e, force, volumes)
 	e.cpMu.Unlock()
-	if err != nil {
-		return err
-	}
-	if volumes && !e.autoRemove() { // remove did it for an --rm container
-		return d.removeAnonymousVolumes(e.rec)
-	}
-	return nil
+	return err
 }
 
 // remove removes e, once: a second removal (the daemon's of an --rm
 // container, and the client's) finds it gone.
-func (d *Daemon) remove(e *entry, force bool) error {
+func (d *Daemon) remove(e *entry, force bool) error { return d.removeWith(e, force, false) }
+
+// removeWith is remove, and with volumes (rm -v) the container's
+// anonymous volumes go too, as they do for an --rm container.
+func (d *Daemon) removeWith(e *entry, force, volumes bool) error {
 	e.removeMu.Lock()
 	defer e.removeMu.Unlock()
 	l := d.live
@@ -237,7 +235,9 @@ func (d *Daemon) remove(e *entry, force bool) error {
 		return err
 	}
 	l.forget(e)
-	d.emitContainer(e, moby.ActionDestroy, nil)
+	// The container is gone, whatever fails below; its destroy event
+	// goes last, after its volumes' (dockerd's order).
+	defer d.emitContainer(e, moby.ActionDestroy, nil)
 	if d.opts.Endpoints != nil {
 		d.opts.Endpoints.SetEndpoints(e.id, nil)
 	}
@@ -248,7 +248,7 @@ func (d *Daemon) remove(e *entry, force bool) error {
 			return err
 		}
 	}
-	if e.autoRemove() {
+	if e.autoRemove() || volumes {
 		// --rm takes the anonymous volumes along, as Docker's does.
 		return d.removeAnonymousVolumes(e.rec)
 	}

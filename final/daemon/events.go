@@ -48,6 +48,14 @@ func (d *Daemon) emit(typ moby.Type, action moby.Action, id string, attrs map[st
 	d.events.Log(typ, action, id, attrs)
 }
 
+// Pruned reports a prune of objects of typ that freed reclaimed bytes:
+// dockerd's "prune" event, about no object in particular (an empty
+// actor ID). The API server calls it for the prunes it carries out
+// itself (network prune).
+func (d *Daemon) Pruned(typ moby.Type, reclaimed uint64) {
+	d.emit(typ, moby.ActionPrune, "", map[string]string{"reclaimed": strconv.FormatUint(reclaimed, 10)})
+}
+
 // emitContainer reports action on container e. Like dockerd, every
 // container event carries the container's labels, its image as the
 // client named it and its name, besides the action's own attributes

@@ -249,9 +249,10 @@ func (d *Daemon) VolumesPrune(ctx context.Context, args filters.Args) (apivolume
 			errs = append(errs, err)
 			continue
 		}
-		d.emitVolume(v.Name, moby.ActionDestroy, nil)
+		// No destroy event: dockerd's prune reports only the prune.
 		report.VolumesDeleted = append(report.VolumesDeleted, v.Name)
 		report.SpaceReclaimed += uint64(max(size, 0))
 	}
+	d.Pruned(moby.VolumeEventType, report.SpaceReclaimed)
 	return report, errors.Join(errs...)
 }
