@@ -77,7 +77,8 @@ type entry struct {
 	lastRun  time.Time     // StartedAt of the last run counted in exits
 	lastCode int           // the status of the last end, for the waiters of a removed container
 	lastErr  string
-	removing bool // a removal is under way
+	oomRun   time.Time // StartedAt of the last run whose oom event was sent (events.go)
+	removing bool      // a removal is under way
 	removed  bool
 	// restarting: a `restart` stops the container to start it again,
 	// and an --rm container is not removed in between (as dockerd).
@@ -145,7 +146,9 @@ func (d *Daemon) startLive() error {
 		}
 		l.mu.Lock()
 		if ended(st) {
+			// Ended before this daemon: no die and no oom (events.go).
 			e.lastRun, e.lastCode, e.lastErr = st.StartedAt, st.ExitCode, st.Error
+			e.oomRun = st.StartedAt
 		}
 		l.mu.Unlock()
 		if st.Status == shim.Running {
@@ -260,6 +263,8 @@ func (l *live) look(e *entry) {
 		// and before a stop or a kill that waited for it reports
 		// its own event.
 		l.d.emitEnd(e, st)
+	} else if ended(st) && st.OOMKilled && !st.StartedAt.Equal(e.oomRun) {
+		l.d.emitLateOOM(e, st)
 	}
 	// A run that ended is cleaned up by the daemon, which holds the
 	// store's supervisor lock: the shim leaves that to it (chapter 07's

@@ -184,8 +184,22 @@ func mountAttrs(e *entry, m container.MountPoint) map[string]string {
 // emitEnd reports the end of a run: an oom if the kernel killed it for
 // memory, the die with its status, then (dockerd's clean-up after the
 // die) the container leaves its networks and unmounts its volumes.
+// Call with live.mu held.
+//
+// The oom comes before the die, as dockerd's (containerd reports the
+// kill as it happens). berth's shim records OOMKilled when it cleans up,
+// which may be after the exit status is out: so the cgroup's own kill
+// counter is read, while the cgroup is still there; if the clean-up
+// removed it first, the state says it, or will (emitLateOOM).
 func (d *Daemon) emitEnd(e *entry, st shim.State) {
-	if st.OOMKilled {
+	oom := st.OOMKilled
+	if !oom {
+		if cg, err := cgroupOf(e); err == nil {
+			oom, _ = cg.OOMKilled()
+		}
+	}
+	if oom {
+		e.oomRun = st.StartedAt
 		d.emitContainer(e, moby.ActionOOM, nil)
 	}
 	d.emitContainer(e, moby.ActionDie, exitCode(st.ExitCode))
@@ -195,6 +209,13 @@ func (d *Daemon) emitEnd(e *entry, st shim.State) {
 	for _, m := range eventVolumes(e) {
 		d.emitVolume(m.Name, moby.ActionUnmount, map[string]string{"container": e.id})
 	}
+}
+
+// emitLateOOM reports an oom that the shim recorded after the die was
+// reported (the cgroup was gone by then). Call with live.mu held.
+func (d *Daemon) emitLateOOM(e *entry, st shim.State) {
+	e.oomRun = st.StartedAt
+	d.emitContainer(e, moby.ActionOOM, nil)
 }
 
 // eventVolumes are the container's volumes (not its binds or tmpfs),

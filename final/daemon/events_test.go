@@ -1,9 +1,15 @@
 package daemon
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -13,6 +19,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/berth-project/berth/01-namespaces/labtest"
+
 
 	"github.com/berth-project/berth/05-network/nettest"
 )
@@ -132,4 +140,165 @@ func TestSameAsDockerd_EventsOfRunRestartAndNetworks(t *testing.T) {
 		t.Logf("dockerd:\n%s", strings.Join(want, "\n"))
 		t.Logf("berthd:\n%s", strings.Join(results["berthd"], "\n"))
 	}
+}
+
+// startEvents runs `docker events args...` (the 28.x client) against the
+// lab's daemon in the background and returns its lines as they come.
+func startEvents(t *testing.T, l *lab, args ...string) <-chan string {
+	t.Helper()
+	cmd := exec.Command(dockerBin, append([]string{"events"}, args...)...)
+	cmd.Env = l.dockerEnv()
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	lines := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return lines
+}
+
+// readUntil reads lines until last, and returns them all.
+func readUntil(t *testing.T, lines <-chan string, last string) []string {
+	t.Helper()
+	var seen []string
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("docker events ended before %q; saw %q", last, seen)
+			}
+			seen = append(seen, l)
+			if l == last {
+				return seen
+			}
+		case <-timeout:
+			t.Fatalf("no %q from docker events; saw %q", last, seen)
+		}
+	}
+}
+
+// TestDockerEventsFollowsBerthd: `docker events` shows a container's
+// life while it happens, filtered, and the ring answers --since after
+// the fact.
+func TestDockerEventsFollowsBerthd(t *testing.T) {
+	l := newLab(t)
+	format := `{{.Action}}|{{index .Actor.Attributes "exitCode"}}`
+	before := time.Now()
+	live := startEvents(t, l, "--filter", "container=evl", "--filter", "type=container", "--format", format)
+	// Subscribed: what happens from now on reaches it.
+	eventually(t, func() bool { return l.d.events.Subscribers() == 1 }, "docker events subscribed")
+
+	// The steps run while the stream is read, as a user's second
+	// terminal would run them.
+	steps := make(chan error, 1)
+	go func() {
+		for _, args := range [][]string{
+			{"run", "-d", "--name", "evl", "busybox", "sleep", "1000"},
+			{"run", "-d", "--name", "other", "busybox", "true"}, // filtered out
+			{"exec", "evl", "true"},
+			{"stop", "-t", "0", "evl"},
+			{"rm", "evl"},
+		} {
+			cmd := exec.Command(dockerBin, args...)
+			cmd.Env = l.dockerEnv()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				steps <- fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, out)
+				return
+			}
+		}
+		steps <- nil
+	}()
+	want := []string{"create|", "start|", "exec_create: true |", "exec_start: true |", "exec_die|0", "kill|", "kill|", "die|137", "stop|", "destroy|"}
+	assert.Equal(t, want, readUntil(t, live, "destroy|"))
+	require.NoError(t, <-steps)
+
+	// After the fact, from the ring: the same, and the other
+	// container's with another filter.
+	out := l.ok("events", "--since", eventTime(before), "--until", eventTime(time.Now()), "--filter", "container=evl", "--format", format)
+	assert.Equal(t, want, strings.Split(strings.TrimSpace(out), "\n"))
+	out = l.ok("events", "--since", eventTime(before), "--until", eventTime(time.Now()), "--filter", "container=other", "--filter", "event=die", "--format", "{{.Actor.Attributes.name}} {{.Action}}")
+	assert.Equal(t, "other die\n", out)
+}
+
+// A --until in the future: the stream shows what happens until then,
+// and ends by itself.
+func TestDockerEventsUntilEndsTheStream(t *testing.T) {
+	l := newLab(t)
+	since := time.Now()
+	l.ok("volume", "create", "evu")
+	lines := startEvents(t, l, "--since", eventTime(since), "--until", eventTime(time.Now().Add(2*time.Second)), "--format", "{{.Type}} {{.Action}} {{.Actor.ID}}")
+	var got []string
+	for line := range lines { // closed when the client exits
+		got = append(got, line)
+	}
+	assert.Equal(t, []string{"volume create evu"}, got)
+	assert.Equal(t, 0, l.d.events.Subscribers())
+}
+
+// A client that stops reading never holds the daemon up: once its
+// buffer is full its stream ends, and the daemon goes on.
+func TestEventsSlowClientIsCutOff(t *testing.T) {
+	l := newLab(t)
+	conn, err := net.Dial("unix", l.sock)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = io.WriteString(conn, "GET /v1.41/events HTTP/1.1\r\nHost: berth\r\n\r\n")
+	require.NoError(t, err)
+	eventually(t, func() bool { return l.d.events.Subscribers() == 1 }, "the client subscribed")
+
+	// Far more than the socket's buffers and the subscriber's hold.
+	const n = 20000
+	for i := range n {
+		l.d.emitVolume(fmt.Sprintf("v%d", i), "create", nil)
+	}
+	eventually(t, func() bool { return l.d.events.Subscribers() == 0 }, "the slow client was dropped")
+
+	// What it reads now is what was buffered, then the end.
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	dec := json.NewDecoder(resp.Body)
+	count := 0
+	for {
+		var m struct{ Actor struct{ ID string } }
+		if err := dec.Decode(&m); err != nil {
+			assert.NotErrorIs(t, err, os.ErrDeadlineExceeded)
+			break
+		}
+		require.Equal(t, fmt.Sprintf("v%d", count), m.Actor.ID, "in order, none skipped before the cut")
+		count++
+	}
+	assert.Less(t, count, n)
+	assert.Positive(t, count)
+}
+
+// A container the kernel kills for memory: oom, then die (137), as
+// dockerd reports them.
+func TestEventsOOM(t *testing.T) {
+	swaps, err := os.ReadFile("/proc/swaps")
+	require.NoError(t, err)
+	labtest.Need(t, strings.Count(string(swaps), "\n") <= 1, "a host without swap (with swap, a container over its --memory swaps instead of dying)")
+	l := newLab(t)
+	since := time.Now()
+	_, errOut, code := l.docker("", "run", "--name", "evoom", "--memory", "8m", "busybox", "sh", "-c", "x=$(head -c 64m /dev/zero | tr '\\0' x); echo ${#x}")
+	require.Equal(t, 137, code, errOut)
+	// The shim records OOMKilled as it cleans up, after the exit.
+	eventually(t, func() bool { return l.inspect("evoom").State.OOMKilled }, "inspect shows OOMKilled")
+	out := l.ok("events", "--since", eventTime(since), "--until", eventTime(time.Now()), "--filter", "container=evoom", "--format", "{{.Action}}")
+	got := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, got, 5, out)
+	assert.Equal(t, []string{"create", "attach", "start"}, got[:3])
+	// oom before die as a rule (the cgroup's counter is read at the
+	// exit); after it if the shim's clean-up removed the cgroup first
+	// (then its record says it): once, in either case.
+	assert.ElementsMatch(t, []string{"oom", "die"}, got[3:])
 }
