@@ -17,10 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/berth-project/berth/01-namespaces/labtest"
-
 
 	"github.com/berth-project/berth/05-network/nettest"
 )
