@@ -541,6 +541,9 @@ func (d *Daemon) Close() error {
 	err := errors.Join(l.inotify.Close(), d.spares.Close(), d.closeNames())
 	l.removes.Wait()
 	deletions.Wait()
+	// The event streams end (their clients see the end of the stream),
+	// after the removals under way have reported theirs.
+	d.events.Close()
 	// From now on the shims clean up after their containers themselves.
 	return errors.Join(err, d.supervisor.Close())
 }
