@@ -14,8 +14,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+	"github.com/berth-project/berth/07-logs/shim"
+
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/stretchr/testify/assert"
@@ -109,6 +112,8 @@ func TestSameAsDockerd_EventsOfRunRestartAndNetworks(t *testing.T) {
 		must("run", "--name", "ev2-att", "--network", "none", "busybox", "true")
 		must("run", "--rm", "--name", "ev2-rm", "--network", "none", "-v", "/data", "busybox", "true")
 		must("run", "-d", "--name", "ev2-bg", "--network", "ev2-net", "busybox", "sleep", "1000")
+		must("run", "--rm", "--name", "ev2-host", "--network", "host", "busybox", "true")
+		must("run", "--rm", "--name", "ev2-join", "--network", "container:ev2-bg", "busybox", "true")
 		must("network", "disconnect", "ev2-net", "ev2-bg")
 		must("network", "connect", "ev2-net", "ev2-bg")
 		must("restart", "-t", "0", "ev2-bg")
@@ -303,4 +308,29 @@ func TestEventsOOM(t *testing.T) {
 	// exit); after it if the shim's clean-up removed the cgroup first
 	// (then its record says it): once, in either case.
 	assert.ElementsMatch(t, []string{"oom", "die"}, got[3:])
+}
+
+// A container that dies while no berthd runs gets no die event from the
+// next berthd, as from dockerd's restore; what happens after the restart
+// is reported as ever.
+func TestEventsAcrossARestart(t *testing.T) {
+	l := newLab(t)
+	id := strings.TrimSpace(l.ok("run", "-d", "--name", "evr", "busybox", "sleep", "1000"))
+	st := l.state(id)
+	e, err := l.d.lookup(id)
+	require.NoError(t, err)
+	c := e.c
+	l.stop()
+	require.NoError(t, syscall.Kill(st.Pid, syscall.SIGKILL))
+	// The shim, alone, records the exit.
+	eventually(t, func() bool {
+		now, err := c.State()
+		return err == nil && now.Status == shim.Exited
+	}, "the shim recorded the exit")
+	since := time.Now()
+	l.start()
+	l.ok("start", "evr")
+	l.ok("stop", "-t", "0", "evr")
+	out := l.ok("events", "--since", eventTime(since), "--until", eventTime(time.Now()), "--filter", "container=evr", "--format", "{{.Action}}")
+	assert.Equal(t, "start\nkill\nkill\ndie\nstop\n", out)
 }
