@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/berth-project/berth/07-logs/shim"
 	"io"
 	"net"
 	"net/http"
@@ -17,8 +18,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"github.com/berth-project/berth/07-logs/shim"
-
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/stretchr/testify/assert"
