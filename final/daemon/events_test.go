@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"github.com/berth-project/berth/07-logs/shim"
 	"io"
 	"net"
 	"net/http"
@@ -19,11 +18,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/05-network/nettest"
+	"github.com/berth-project/berth/07-logs/shim"
 )
 
 // eventTime is a moment as the docker CLI sends --since and --until.
