@@ -65,6 +65,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 	}
 	if _, err := d.spares.StartContainer(e.c); err != nil {
 		d.live.startFailed(e)
+		d.emitFailedStart(e)
 		if e.autoRemove() {
 			_ = d.remove(e, true)
 		}

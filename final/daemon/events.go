@@ -155,6 +155,25 @@ func (d *Daemon) emitStart(e *entry) {
 	d.emitContainer(e, moby.ActionStart, nil)
 }
 
+// emitFailedStart reports a start that failed (a command that does not
+// exist): dockerd has joined the networks and mounted the volumes when
+// the runtime fails, and undoes both, with no start and no die.
+func (d *Daemon) emitFailedStart(e *entry) {
+	nets, vols := d.eventNetworks(e), eventVolumes(e)
+	for _, n := range nets {
+		d.emitNetwork(n.id, n.name, n.driver, moby.ActionConnect, e.id)
+	}
+	for _, m := range vols {
+		d.emitVolume(m.Name, moby.ActionMount, mountAttrs(e, m))
+	}
+	for _, n := range nets {
+		d.emitNetwork(n.id, n.name, n.driver, moby.ActionDisconnect, e.id)
+	}
+	for _, m := range vols {
+		d.emitVolume(m.Name, moby.ActionUnmount, map[string]string{"container": e.id})
+	}
+}
+
 // emitCopy reports a docker cp (action archive-path or extract-to-dir,
 // or "" for the stat before a copy into the container) as dockerd does:
 // dockerd mounts the container's volumes for each request, even on a
