@@ -65,12 +65,16 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 		select {
 		case m, ok := <-sub.C:
 			if !ok {
-				if err := sub.Err(); err != nil && !errors.Is(err, events.ErrClosed) {
+				if err := sub.Err(); errors.Is(err, events.ErrTooSlow) {
 					// The stream has begun: no status can tell the
-					// client any more. Ending it is how it learns.
-					s.log.Warn("events: ending a subscriber's stream", "err", err)
+					// client any more. The connection is cut, not
+					// ended: the client sees a broken stream (docker
+					// events: "unexpected EOF"), not the clean end of
+					// an --until.
+					s.log.Warn("events: cutting a client that fell behind", "err", err)
+					panic(http.ErrAbortHandler)
 				}
-				return nil
+				return nil // until reached, or the daemon is closing
 			}
 			if enc.Encode(m) != nil || rc.Flush() != nil {
 				return nil

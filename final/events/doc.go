@@ -35,13 +35,14 @@
 // wait for a client that reads slowly (or not at all, a stopped
 // `docker events | less`). Each subscriber has a buffer; when it is
 // full, Publish ends that subscription (C closes, Err is ErrTooSlow)
-// instead of waiting. dockerd does something softer and worse: each
+// instead of waiting; the API server then cuts the client's connection,
+// so that the client sees a broken stream rather than a clean end. dockerd does something softer and worse: each
 // publish waits up to 100 ms for each full subscriber, then skips the
 // event for it, silently (moby's pubsub with a timeout). The client
 // never learns it missed events, and every event costs the daemon 100 ms
 // for as long as one client is stuck. berth ends the stream instead,
 // which the client sees; it can subscribe again with --since, which the
-// ring answers.
+// ring answers (for as far back as it goes).
 //
 // # since and until
 //
