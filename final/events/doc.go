@@ -10,15 +10,15 @@
 // and hands each new one to every client listening. Nothing here is on
 // disk, as in dockerd: events before the daemon started are gone.
 //
-//	the daemon's handlers                    GET /events clients
+//	the daemon's handlers
 //	(create, start, die, tag, ...)
-//	       │ Log / Publish                     ┌─ buffer (1024) ─▶ C ─▶ docker events
-//	       ▼                                   │
-//	┌──────────────────────────┐   filter ───┼─ buffer (1024) ─▶ C ─▶ compose
-//	│ ring: the last 256 events │   match      │
-//	└──────────────────────────┘              └─ buffer full: ended, ErrTooSlow
-//	       ▲
-//	       └── Subscribe(since, until, filter): Past from the ring, then C
+//	      │ Log / Publish                  GET /events, one per client
+//	      ▼                                ┌─▶ buffer (1024) ─▶ C ─▶ docker events
+//	┌───────────────────────────┐ filter   │
+//	│ ring: the last 256 events │─────────▶├─▶ buffer (1024) ─▶ C ─▶ compose
+//	└───────────────────────────┘ match    │
+//	      │                                └─▶ buffer full: ended, ErrTooSlow
+//	      └─▶ Subscribe(since, until, filter): Past from the ring, then C
 //
 // # Ordering without gaps
 //
@@ -35,22 +35,23 @@
 // wait for a client that reads slowly (or not at all, a stopped
 // `docker events | less`). Each subscriber has a buffer; when it is
 // full, Publish ends that subscription (C closes, Err is ErrTooSlow)
-// instead of waiting; the API server then cuts the client's connection,
-// so that the client sees a broken stream rather than a clean end. dockerd does something softer and worse: each
-// publish waits up to 100 ms for each full subscriber, then skips the
-// event for it, silently (moby's pubsub with a timeout). The client
-// never learns it missed events, and every event costs the daemon 100 ms
-// for as long as one client is stuck. berth ends the stream instead,
-// which the client sees; it can subscribe again with --since, which the
-// ring answers (for as far back as it goes).
+// instead of waiting, and the API server cuts the client's connection:
+// the client sees a broken stream, not the clean end of an --until, and
+// can subscribe again with --since, which the ring answers as far back
+// as it goes. dockerd does something softer and worse: each publish
+// waits up to 100 ms for each full subscriber, then skips the event for
+// it, silently (moby's pubsub with a timeout). Its client never learns
+// that it missed events, and every event costs the daemon 100 ms for as
+// long as one client is stuck.
 //
 // # since and until
 //
 // With neither, a subscriber gets only new events, as dockerd. A since
 // gives the ring's events from that moment; an until ends the stream at
 // that moment (at once, after the past events, if it has passed). The
-// API takes both as Unix seconds with a fraction, which is what the
-// docker CLI sends after converting its "10m" or RFC 3339 itself.
+// docker CLI sends both as Unix seconds with a fraction, having
+// converted its "10m" or RFC 3339 itself; the API server also takes
+// those forms as they are, for clients that send what their user typed.
 //
 // # Filters
 //
