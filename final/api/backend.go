@@ -12,6 +12,7 @@ import (
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/api/types/volume"
 
+	"github.com/berth-project/berth/final/events"
 	"github.com/berth-project/berth/final/filters"
 )
 
@@ -28,6 +29,11 @@ type Backend interface {
 	// System
 	Version(ctx context.Context) (system.VersionResponse, error)
 	Info(ctx context.Context) (system.Info, error)
+	// Events subscribes to the engine's events (GET /events): the kept
+	// ones from since to until that f takes, then live ones (final/events
+	// says how since, until and a nil f are read). The server closes the
+	// subscription when the client goes.
+	Events(ctx context.Context, since, until time.Time, f *events.Filter) (*events.Subscription, error)
 
 	// Containers
 	ContainerCreate(ctx context.Context, name string, req container.CreateRequest) (container.CreateResponse, error)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	moby "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 
 	"github.com/berth-project/berth/final/filters"
@@ -187,6 +188,9 @@ func (s *Server) networkPrune(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		report.NetworksDeleted = append(report.NetworksDeleted, n.Name)
+	}
+	if p, ok := s.backend.(pruneReporter); ok {
+		p.Pruned(moby.NetworkEventType, 0)
 	}
 	writeJSON(w, http.StatusOK, report)
 	return nil

@@ -26,6 +26,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /_ping", s.ping) // and HEAD, as every GET pattern
 	handle("GET /version", s.version)
 	handle("GET /info", s.info)
+	handle("GET /events", s.getEvents)
 
 	// Containers
 	handle("POST /containers/create", s.containerCreate)

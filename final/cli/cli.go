@@ -221,7 +221,7 @@ func NewRootCommand(c *CLI) *cobra.Command {
 	)
 	add("management", newImageCommand(c), newContainerCommand(c), newNetworkCommand(c), newVolumeCommand(c))
 	add("other",
-		newAttachCommand(c), newCommitCommand(c), newCpCommand(c), newCreateCommand(c), newExportCommand(c),
+		newAttachCommand(c), newCommitCommand(c), newCpCommand(c), newCreateCommand(c), newEventsCommand(c), newExportCommand(c),
 		newHistoryCommand(c), newImportCommand(c), newInspectCommand(c), newKillCommand(c),
 		newLoadCommand(c), newLogsCommand(c), newPauseCommand(c), newPortCommand(c), newRenameCommand(c),
 		newRestartCommand(c), newRmCommand(c), newRmiCommand(c), newSaveCommand(c),

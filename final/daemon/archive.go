@@ -11,6 +11,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	moby "github.com/moby/moby/api/types/events"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/03-rootfs/rootfs"
@@ -44,6 +45,7 @@ func (d *Daemon) ContainerStatPath(ctx context.Context, name, p string) (contain
 	if err != nil {
 		return container.PathStat{}, archiveErr(e, name, p, err)
 	}
+	d.emitCopy(e, "")
 	return apiPathStat(st), nil
 }
 
@@ -64,6 +66,7 @@ func (d *Daemon) ContainerArchivePath(ctx context.Context, name, p string, stat 
 	if err := root.Archive(p, cancelWriter{ctx: ctx, w: w}); err != nil {
 		return archiveErr(e, name, p, err)
 	}
+	d.emitCopy(e, moby.ActionArchivePath)
 	return nil
 }
 
@@ -103,6 +106,7 @@ func (d *Daemon) ContainerExtractToDir(ctx context.Context, name, p string, opts
 	if err := root.Extract(p, tarStream, xo); err != nil {
 		return archiveErr(e, name, p, err)
 	}
+	d.emitCopy(e, moby.ActionExtractToDir)
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/containerd/errdefs"
+	moby "github.com/moby/moby/api/types/events"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/04-cow-layers/layer"
@@ -149,7 +150,11 @@ func (b *buildBackend) Commit(ctx context.Context, req build.CommitRequest) (bui
 }
 
 func (b *buildBackend) Tag(ctx context.Context, id image.Digest, ref string) error {
-	return imageError(ref, b.d.images.Tag(id.String(), ref))
+	if err := b.d.images.Tag(id.String(), ref); err != nil {
+		return imageError(ref, err)
+	}
+	b.d.emitImage(id.String(), ref, moby.ActionTag)
+	return nil
 }
 
 // Run runs a RUN step's command in a container of req.Parent and commits

@@ -17,6 +17,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
+	moby "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/mount"
 	apinet "github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/storage"
@@ -73,6 +74,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 	}
 	if _, err := d.spares.StartContainer(e.c); err != nil {
 		d.live.startFailed(e)
+		d.emitFailedStart(e)
 		if e.autoRemove() {
 			_ = d.remove(e, true)
 		}
@@ -80,6 +82,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 	}
 	d.live.started(e)
 	d.endpointsChanged(e)
+	d.emitStart(e)
 	return nil
 }
 
@@ -137,7 +140,8 @@ func (d *Daemon) ContainerStop(ctx context.Context, name string, timeout *int, s
 	if _, err := d.stopContainer(e, sig, grace); err != nil && !errors.Is(err, shim.ErrNotRunning) {
 		return fmt.Errorf("stopping container %s: %w", e.id, err)
 	}
-	d.live.look(e)
+	d.live.look(e) // the die event, before the stop's
+	d.emitContainer(e, moby.ActionStop, nil)
 	return nil
 }
 
@@ -154,7 +158,11 @@ func (d *Daemon) ContainerRestart(ctx context.Context, name string, timeout *int
 	if err := d.ContainerStop(ctx, e.id, timeout, signal); err != nil && !errdefs.IsNotModified(err) {
 		return err
 	}
-	return d.ContainerStart(ctx, e.id)
+	if err := d.ContainerStart(ctx, e.id); err != nil {
+		return err
+	}
+	d.emitContainer(e, moby.ActionRestart, nil)
+	return nil
 }
 
 // ContainerKill sends a signal (SIGKILL by default) to the container's
@@ -240,20 +248,18 @@ func (d *Daemon) ContainerRemove(ctx context.Context, name string, force, volume
 		m.Cancel()
 	}
 	e.cpMu.Lock() // a docker cp into the stopped container finishes first
-	err = d.remove(e, force)
+	err = d.removeWith(e, force, volumes)
 	e.cpMu.Unlock()
-	if err != nil {
-		return err
-	}
-	if volumes && !e.autoRemove() { // remove did it for an --rm container
-		return d.removeAnonymousVolumes(e.rec)
-	}
-	return nil
+	return err
 }
 
 // remove removes e, once: a second removal (the daemon's of an --rm
 // container, and the client's) finds it gone.
-func (d *Daemon) remove(e *entry, force bool) error {
+func (d *Daemon) remove(e *entry, force bool) error { return d.removeWith(e, force, false) }
+
+// removeWith is remove, and with volumes (rm -v) the container's
+// anonymous volumes go too, as they do for an --rm container.
+func (d *Daemon) removeWith(e *entry, force, volumes bool) error {
 	e.removeMu.Lock()
 	defer e.removeMu.Unlock()
 	l := d.live
@@ -272,6 +278,9 @@ func (d *Daemon) remove(e *entry, force bool) error {
 		return err
 	}
 	l.forget(e)
+	// The container is gone, whatever fails below; its destroy event
+	// goes last, after its volumes' (dockerd's order).
+	defer d.emitContainer(e, moby.ActionDestroy, nil)
 	if d.opts.Endpoints != nil {
 		d.opts.Endpoints.SetEndpoints(e.id, nil)
 	}
@@ -282,7 +291,7 @@ func (d *Daemon) remove(e *entry, force bool) error {
 			return err
 		}
 	}
-	if e.autoRemove() {
+	if e.autoRemove() || volumes {
 		// --rm takes the anonymous volumes along, as Docker's does.
 		return d.removeAnonymousVolumes(e.rec)
 	}
@@ -335,8 +344,11 @@ func (d *Daemon) ContainerResize(ctx context.Context, name string, height, width
 		return notRunning(e)
 	case err != nil && (e.rec == nil || !e.rec.Config.Tty):
 		return giveKind(errdefs.ErrInvalidArgument, err)
+	case err != nil:
+		return err
 	}
-	return err
+	d.emitContainer(e, moby.ActionResize, map[string]string{"height": strconv.FormatUint(uint64(height), 10), "width": strconv.FormatUint(uint64(width), 10)})
+	return nil
 }
 
 // apiState is the status word of the Engine API for a shim's state.
@@ -704,6 +716,14 @@ func (d *Daemon) ContainerTop(ctx context.Context, name string, psArgs string) (
 	if err != nil {
 		return container.TopResponse{}, err
 	}
+	top, err := d.top(ctx, e, psArgs)
+	if err == nil {
+		d.emitContainer(e, moby.ActionTop, nil)
+	}
+	return top, err
+}
+
+func (d *Daemon) top(ctx context.Context, e *entry, psArgs string) (container.TopResponse, error) {
 	procs, err := e.c.Top()
 	if errors.Is(err, shim.ErrNotRunning) {
 		return container.TopResponse{}, notRunning(e)

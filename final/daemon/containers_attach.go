@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	moby "github.com/moby/moby/api/types/events"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/07-logs/logs"
@@ -160,6 +161,10 @@ func (d *Daemon) ContainerAttach(ctx context.Context, name string, opts api.Atta
 	}
 	defer r.Close()
 	// Positioned: whatever the container writes from now on is ours.
+	// The event goes before the client's answer: the client starts
+	// the container only after it (docker run), and the attach is
+	// before the start in docker events.
+	d.emitContainer(e, moby.ActionAttach, nil)
 	if opts.Attached != nil {
 		opts.Attached()
 	}
@@ -179,6 +184,7 @@ func (d *Daemon) ContainerAttach(ctx context.Context, name string, opts api.Atta
 		err = ferr
 	}
 	if cause := context.Cause(ctx); errors.Is(cause, api.ErrDetached) {
+		d.emitContainer(e, moby.ActionDetach, nil)
 		return api.ErrDetached
 	}
 	return err

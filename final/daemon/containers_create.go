@@ -18,6 +18,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	moby "github.com/moby/moby/api/types/events"
 	apinet "github.com/moby/moby/api/types/network"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
@@ -219,9 +220,11 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req container
 	if err != nil {
 		return undo(err)
 	}
-	if _, err := d.live.add(c); err != nil {
+	e, err := d.live.add(c)
+	if err != nil {
 		return container.CreateResponse{ID: id, Warnings: []string{err.Error()}}, nil
 	}
+	d.emitContainer(e, moby.ActionCreate, nil)
 	return container.CreateResponse{ID: id, Warnings: []string{}}, nil
 }
 

@@ -78,7 +78,8 @@ type entry struct {
 	lastRun  time.Time     // StartedAt of the last run counted in exits
 	lastCode int           // the status of the last end, for the waiters of a removed container
 	lastErr  string
-	removing bool // a removal is under way
+	oomRun   time.Time // StartedAt of the last run whose oom event was sent (events.go)
+	removing bool      // a removal is under way
 	removed  bool
 	// restarting: a `restart` stops the container to start it again,
 	// and an --rm container is not removed in between (as dockerd).
@@ -151,7 +152,9 @@ func (d *Daemon) startLive() error {
 		}
 		l.mu.Lock()
 		if ended(st) {
+			// Ended before this daemon: no die and no oom (events.go).
 			e.lastRun, e.lastCode, e.lastErr = st.StartedAt, st.ExitCode, st.Error
+			e.oomRun = st.StartedAt
 		}
 		l.mu.Unlock()
 		if st.Status == shim.Running {
@@ -263,6 +266,12 @@ func (l *live) look(e *entry) {
 		e.lastRun, e.lastCode, e.lastErr = st.StartedAt, st.ExitCode, st.Error
 		l.exited(e, st) // its restart policy, before the waiters wake
 		e.notify()
+		// Under the lock: whoever looks first reports the end, once,
+		// and before a stop or a kill that waited for it reports
+		// its own event.
+		l.d.emitEnd(e, st)
+	} else if ended(st) && st.OOMKilled && !st.StartedAt.Equal(e.oomRun) {
+		l.d.emitLateOOM(e, st)
 	}
 	// A run that ended is cleaned up by the daemon, which holds the
 	// store's supervisor lock: the shim leaves that to it (chapter 07's
@@ -543,6 +552,9 @@ func (d *Daemon) Close() error {
 	err := errors.Join(l.inotify.Close(), d.spares.Close(), d.closeNames())
 	l.removes.Wait()
 	deletions.Wait()
+	// The event streams end (their clients see the end of the stream),
+	// after the removals under way have reported theirs.
+	d.events.Close()
 	// From now on the shims clean up after their containers themselves.
 	return errors.Join(err, d.supervisor.Close())
 }

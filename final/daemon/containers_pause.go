@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
+	moby "github.com/moby/moby/api/types/events"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/02-cgroups/cgroup"
@@ -88,6 +90,7 @@ func (d *Daemon) ContainerPause(ctx context.Context, name string) error {
 		}
 		return fmt.Errorf("Cannot pause container %s: %w", e.id, err)
 	}
+	d.emitContainer(e, moby.ActionPause, nil)
 	return nil
 }
 
@@ -116,6 +119,7 @@ func (d *Daemon) ContainerUnpause(ctx context.Context, name string) error {
 	if err := cg.Thaw(); err != nil {
 		return fmt.Errorf("Cannot unpause container %s: %w", e.id, err)
 	}
+	d.emitContainer(e, moby.ActionUnPause, nil)
 	return nil
 }
 
@@ -200,20 +204,19 @@ func (d *Daemon) signalContainer(e *entry, sig unix.Signal) error {
 	if err := e.c.Signal(sig); err != nil {
 		return err
 	}
+	d.emitContainer(e, moby.ActionKill, map[string]string{"signal": strconv.Itoa(int(sig))})
 	d.thawAfterSignal(e, sig)
 	return nil
 }
 
 // stopContainer is docker stop's sequence: sig, up to grace for the
-// container to exit (for ever if negative), then SIGKILL. A container
-// that is not paused is chapter 07's StopWith. A paused one gets
-// Docker's order instead: the signal, then the thaw (thawAfterSignal;
-// StopWith would wait the whole grace period for a process that
-// cannot run), then the wait and SIGKILL, with a thaw after it too.
+// container to exit (for ever if negative), then SIGKILL. Each signal
+// goes through signalContainer, which reports it (the kill events,
+// which docker events shows before the die: chapter 07's StopWith sends
+// both signals itself, unseen). A paused container gets Docker's order:
+// the signal, then the thaw (thawAfterSignal), then the wait and
+// SIGKILL, with a thaw after it too.
 func (d *Daemon) stopContainer(e *entry, sig unix.Signal, grace time.Duration) (shim.State, error) {
-	if !frozen(e) {
-		return e.c.StopWith(sig, grace)
-	}
 	if err := d.signalContainer(e, sig); err != nil {
 		if errors.Is(err, shim.ErrNotRunning) {
 			return e.c.Wait(10 * time.Second)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	moby "github.com/moby/moby/api/types/events"
 
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/07-logs/shim"
@@ -53,5 +54,6 @@ func (d *Daemon) ContainersPrune(ctx context.Context, args filters.Args) (contai
 		report.ContainersDeleted = append(report.ContainersDeleted, e.id)
 		report.SpaceReclaimed += uint64(max(size, 0))
 	}
+	d.Pruned(moby.ContainerEventType, report.SpaceReclaimed)
 	return report, errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/containerd/errdefs"
+	moby "github.com/moby/moby/api/types/events"
 
 	"github.com/berth-project/berth/07-logs/shim"
 )
@@ -71,5 +72,7 @@ func (d *Daemon) ContainerRename(ctx context.Context, name, newName string) erro
 		return fmt.Errorf("renaming container %s: %w", e.id, err)
 	}
 	d.endpointsChanged(e)
+	// dockerd's oldName has the "/" of its names.
+	d.emitContainer(e, moby.ActionRename, map[string]string{"oldName": "/" + old})
 	return nil
 }

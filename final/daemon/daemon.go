@@ -23,6 +23,7 @@ import (
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
+	"github.com/berth-project/berth/final/events"
 )
 
 // Options say where a daemon keeps its state, as dockerd's flags do.
@@ -147,6 +148,9 @@ type Daemon struct {
 	// names is the DNS server of the user networks (networks_dns.go).
 	names *names
 
+	// events is the bus of docker events (events.go).
+	events *events.Bus
+
 	// warnings are shown by `info`: what the daemon could not set up
 	// as it wanted, and works without.
 	warnings []string
@@ -191,6 +195,7 @@ func New(opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	d := &Daemon{opts: opts, started: time.Now(), images: images, containers: containers, volumes: volumes}
+	d.events = events.New(events.Options{})
 	if opts.UsernsRemap != "" && opts.Rootless {
 		// The remapped ids (subordinate ids of the host) do not exist
 		// inside a rootless daemon's user namespace.

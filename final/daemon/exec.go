@@ -13,6 +13,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	moby "github.com/moby/moby/api/types/events"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
@@ -74,6 +75,7 @@ func (d *Daemon) ExecCreate(ctx context.Context, name string, req container.Exec
 	d.live.mu.Lock()
 	d.live.execs[x.id] = x
 	d.live.mu.Unlock()
+	d.emitExec(e, moby.ActionExecCreate, x.id, req.Cmd, nil)
 	return x.id, nil
 }
 
@@ -138,6 +140,7 @@ func (d *Daemon) ExecStart(ctx context.Context, execID string, opts api.ExecStar
 	x.mu.Lock()
 	x.running, x.pid = true, cmd.Pid()
 	x.mu.Unlock()
+	d.emitExec(e, moby.ActionExecStart, x.id, x.cfg.Cmd, nil)
 	finish := func() error {
 		code, err := cmd.Wait()
 		detached := s.finish()
@@ -148,7 +151,9 @@ func (d *Daemon) ExecStart(ctx context.Context, execID string, opts api.ExecStar
 			x.console = nil
 		}
 		x.mu.Unlock()
+		d.emitExec(e, moby.ActionExecDie, x.id, nil, exitCode(code))
 		if detached {
+			d.emitExec(e, moby.ActionExecDetach, x.id, nil, nil)
 			return api.ErrDetached
 		}
 		return err

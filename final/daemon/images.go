@@ -11,6 +11,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	moby "github.com/moby/moby/api/types/events"
 	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/storage"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -237,7 +238,13 @@ func (d *Daemon) ImageTag(ctx context.Context, source, repo, tag string) error {
 	if _, err := image.ParseReference(target); err != nil {
 		return giveKind(errdefs.ErrInvalidArgument, err)
 	}
-	return imageError(source, d.images.Tag(source, target))
+	if err := d.images.Tag(source, target); err != nil {
+		return imageError(source, err)
+	}
+	if img, err := d.images.Get(target); err == nil {
+		d.emitImage(img.ID.String(), target, moby.ActionTag)
+	}
+	return nil
 }
 
 // ImageRemove is `docker rmi`: it untags, and deletes the image (and its
@@ -258,6 +265,13 @@ func (d *Daemon) ImageRemove(ctx context.Context, name string, force, prune bool
 			}
 		}
 	}
+	// For the untag events, which name the image by its ID and carry
+	// its labels as dockerd's (dockerd untags before it deletes).
+	var id string
+	var labels map[string]string
+	if img, err := d.images.Get(name); err == nil {
+		id, labels = img.ID.String(), img.Config.Config.Labels
+	}
 	done, err := d.images.Remove(name, force)
 	// The chowned copies of the layers that went (userns_copies.go).
 	if serr := d.sweepCopies(); serr != nil {
@@ -268,8 +282,11 @@ func (d *Daemon) ImageRemove(ctx context.Context, name string, force, prune bool
 		switch {
 		case strings.HasPrefix(line, "Untagged: "):
 			out = append(out, imagetypes.DeleteResponse{Untagged: strings.TrimPrefix(line, "Untagged: ")})
+			d.emitImageLabels(id, id, moby.ActionUnTag, labels)
 		case strings.HasPrefix(line, "Deleted: "):
-			out = append(out, imagetypes.DeleteResponse{Deleted: strings.TrimPrefix(line, "Deleted: ")})
+			deleted := strings.TrimPrefix(line, "Deleted: ")
+			out = append(out, imagetypes.DeleteResponse{Deleted: deleted})
+			d.emitImageLabels(deleted, deleted, moby.ActionDelete, nil)
 		}
 	}
 	if err != nil {

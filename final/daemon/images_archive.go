@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/containerd/errdefs"
+	moby "github.com/moby/moby/api/types/events"
 
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/final/api"
@@ -66,6 +68,10 @@ func (d *Daemon) ImageImport(ctx context.Context, src io.Reader, opts api.Import
 	if err != nil {
 		return archiveError(err)
 	}
+	if ref != "" {
+		d.emitImage(img.ID.String(), ref, moby.ActionTag)
+	}
+	d.emitImage(img.ID.String(), img.ID.String(), moby.ActionImport)
 	return out.Write(api.JSONMessage{Status: img.ID.String()})
 }
 
@@ -74,13 +80,21 @@ func (d *Daemon) ImageImport(ctx context.Context, src io.Reader, opts api.Import
 // Docker since 20.10 loads. Every name is resolved before the first byte
 // is written, so an unknown one is a plain 404.
 func (d *Daemon) ImageSave(ctx context.Context, names []string, w io.Writer) error {
+	var ids []string // one save event per image, however many names it had
 	for _, n := range names {
-		if _, err := d.images.Get(n); err != nil {
+		img, err := d.images.Get(n)
+		if err != nil {
 			return imageError(n, err)
+		}
+		if !slices.Contains(ids, img.ID.String()) {
+			ids = append(ids, img.ID.String())
 		}
 	}
 	if err := d.images.Save(cancelWriter{ctx, w}, names); err != nil {
 		return fmt.Errorf("saving %s: %w", strings.Join(names, " "), err)
+	}
+	for _, id := range ids {
+		d.emitImage(id, id, moby.ActionSave)
 	}
 	return nil
 }
@@ -119,6 +133,7 @@ func (d *Daemon) ImageLoad(ctx context.Context, src io.Reader, quiet bool, out a
 		if len(l.Tags) == 0 && ancestors[l.ID] {
 			continue
 		}
+		d.emitImage(l.ID.String(), l.ID.String(), moby.ActionLoad)
 		for _, t := range l.Tags {
 			if err := out.Write(api.JSONMessage{Stream: "Loaded image: " + t + "\n"}); err != nil {
 				return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	moby "github.com/moby/moby/api/types/events"
 
 	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/04-cow-layers/layer"
@@ -149,6 +150,10 @@ func (d *Daemon) ContainerCommit(ctx context.Context, opts api.CommitOptions) (r
 	if err != nil {
 		return "", fmt.Errorf("committing container %s: %w", opts.Container, err)
 	}
+	if ref != "" {
+		d.emitImage(img.ID.String(), ref, moby.ActionTag)
+	}
+	d.emitContainerRef(opts.Container, moby.ActionCommit, map[string]string{"comment": opts.Comment, "imageID": img.ID.String(), "imageRef": ref})
 	return img.ID.String(), nil
 }
 
@@ -270,6 +275,7 @@ func (d *Daemon) ContainerExport(ctx context.Context, name string, w io.Writer) 
 	if err := image.FlattenUnmapped(w, append(append([]string{}, rw.Lower...), rw.Upper()), unmap); err != nil {
 		return fmt.Errorf("exporting container %s: %w", name, err)
 	}
+	d.emitContainerRef(name, moby.ActionExport, nil)
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	moby "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/mount"
 
 	"github.com/berth-project/berth/03-rootfs/rootfs"
@@ -401,6 +402,9 @@ func (d *Daemon) createVolumes(plan mountPlan) ([]string, error) {
 		if err != nil {
 			return created, err
 		}
+		// dockerd reports a create for every volume a container's
+		// create asks for, new or not.
+		d.emitVolume(v.Name, moby.ActionCreate, nil)
 		if isNew {
 			created = append(created, v.Name)
 			if err := d.chownNewVolume(v); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	moby "github.com/moby/moby/api/types/events"
 	apinet "github.com/moby/moby/api/types/network"
 
 	"github.com/berth-project/berth/05-network/network"
@@ -168,6 +169,7 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req apinet.CreateRequest) (a
 		return apinet.CreateResponse{}, err
 	}
 	d.networksChanged()
+	d.emitNetwork(n.ID, n.Name, "bridge", moby.ActionCreate, "")
 	return apinet.CreateResponse{ID: n.ID}, nil
 }
 
@@ -232,6 +234,7 @@ func (d *Daemon) NetworkRemove(ctx context.Context, ref string) error {
 	if name, ok := isBuiltin(ref); ok {
 		return errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("%s is a pre-defined network and cannot be removed", name))
 	}
+	n, found := d.eventNetwork(ref) // for its event: its name is gone after
 	err := network.RemoveNetwork(d.opts.DataRoot, ref)
 	switch {
 	case errors.Is(err, network.ErrNetworkNotFound):
@@ -240,6 +243,9 @@ func (d *Daemon) NetworkRemove(ctx context.Context, ref string) error {
 		return errdefs.ErrConflict.WithMessage(err.Error())
 	}
 	d.networksChanged()
+	if err == nil && found {
+		d.emitNetwork(n.id, n.name, n.driver, moby.ActionDestroy, "")
+	}
 	return err
 }
 
@@ -321,6 +327,11 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req apinet.Conn
 		return giveKind(errdefs.ErrInvalidArgument, err)
 	}
 	d.endpointsChanged(e)
+	// dockerd reports the connect of a running container only; one
+	// that is not running reports it at its start.
+	if n, ok := d.eventNetwork(netID); ok && e.c.Running() {
+		d.emitNetwork(n.id, n.name, n.driver, moby.ActionConnect, e.id)
+	}
 	return d.hostsChanged(e)
 }
 
@@ -361,6 +372,9 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req apinet.D
 		return giveKind(errdefs.ErrInvalidArgument, err)
 	}
 	d.endpointsChanged(e)
+	if n, ok := d.eventNetwork(netID); ok {
+		d.emitNetwork(n.id, n.name, n.driver, moby.ActionDisconnect, e.id)
+	}
 	return d.hostsChanged(e)
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	moby "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/mount"
 	apivolume "github.com/moby/moby/api/types/volume"
 
@@ -47,6 +48,8 @@ func (d *Daemon) VolumeCreate(ctx context.Context, req apivolume.CreateRequest) 
 	if err != nil {
 		return apivolume.Volume{}, err
 	}
+	// For an existing volume too, as dockerd.
+	d.emitVolume(v.Name, moby.ActionCreate, nil)
 	return apiVolume(v), nil
 }
 
@@ -120,7 +123,11 @@ func (d *Daemon) VolumeRemove(ctx context.Context, name string, force bool) erro
 		slices.Sort(users)
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("remove %s: volume is in use - [%s]", name, strings.Join(users, ", ")))
 	}
-	return d.volumes.Remove(name)
+	if err := d.volumes.Remove(name); err != nil {
+		return err
+	}
+	d.emitVolume(name, moby.ActionDestroy, nil)
+	return nil
 }
 
 // removeVolumes removes the named volumes that no container uses: a
@@ -136,7 +143,10 @@ func (d *Daemon) removeVolumes(names []string) error {
 		if len(users[n]) > 0 {
 			continue
 		}
-		if err := d.volumes.Remove(n); err != nil && !errors.Is(err, volume.ErrNotFound) {
+		err := d.volumes.Remove(n)
+		if err == nil {
+			d.emitVolume(n, moby.ActionDestroy, nil)
+		} else if !errors.Is(err, volume.ErrNotFound) {
 			errs = append(errs, err)
 		}
 	}
@@ -239,8 +249,10 @@ func (d *Daemon) VolumesPrune(ctx context.Context, args filters.Args) (apivolume
 			errs = append(errs, err)
 			continue
 		}
+		// No destroy event: dockerd's prune reports only the prune.
 		report.VolumesDeleted = append(report.VolumesDeleted, v.Name)
 		report.SpaceReclaimed += uint64(max(size, 0))
 	}
+	d.Pruned(moby.VolumeEventType, report.SpaceReclaimed)
 	return report, errors.Join(errs...)
 }

@@ -19,12 +19,14 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	moby "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/api/types/volume"
 
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
+	"github.com/berth-project/berth/final/events"
 	"github.com/berth-project/berth/final/filters"
 	"github.com/berth-project/berth/final/restart"
 )
@@ -50,6 +52,9 @@ type Fake struct {
 	volumes map[string]volume.Volume // by name (volumes.go)
 	// networks are the user-defined networks, by ID.
 	networks map[string]*fakeNetwork
+	// events: the fake reports its containers' lifecycle (create,
+	// start, die, destroy) as the daemon does (events.go).
+	events *events.Bus
 }
 
 var _ api.Backend = (*Fake)(nil)
@@ -63,6 +68,7 @@ func NewFake() *Fake {
 		programs:   defaultPrograms(),
 		started:    time.Now(),
 		networks:   map[string]*fakeNetwork{},
+		events:     events.New(events.Options{}),
 	}
 	f.AddImage("busybox:latest", container.Config{Cmd: []string{"sh"}, Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
 		map[string]string{"bin/busybox": "busybox", "etc/hostname": "fake\n", "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n"})
@@ -264,6 +270,7 @@ func (f *Fake) ContainerCreate(_ context.Context, name string, req container.Cre
 		c.files[k] = v
 	}
 	f.containers[c.id] = c
+	f.emit(c, moby.ActionCreate, nil)
 	return container.CreateResponse{ID: c.id}, nil
 }
 
@@ -326,6 +333,7 @@ func (f *Fake) ContainerStart(_ context.Context, name string) error {
 		proc.Stderr = proc.Stdout
 	}
 	c.notify()
+	f.emit(c, moby.ActionStart, nil)
 	go f.run(ctx, c, prog, proc)
 	return nil
 }
@@ -352,6 +360,7 @@ func (f *Fake) run(ctx context.Context, c *ctr, prog Program, proc *Proc) {
 	c.exitCode = code
 	c.ended = time.Now()
 	c.exits++
+	f.emit(c, moby.ActionDie, map[string]string{"exitCode": strconv.Itoa(code)})
 	c.notify()
 	if c.host.AutoRemove {
 		f.remove(c)
@@ -603,6 +612,7 @@ func (f *Fake) remove(c *ctr) {
 	}
 	c.removed = true
 	c.notify()
+	f.emit(c, moby.ActionDestroy, nil)
 }
 
 // ContainerWait delivers the exit code when the condition is met.
