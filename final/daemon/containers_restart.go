@@ -108,10 +108,14 @@ func (d *Daemon) restartRun(e *entry, m *restart.Manager) {
 		// As dockerd: a failed start is not tried again; the
 		// container stops with the failure's status.
 		l.startFailed(e)
+		d.emitFailedStart(e)
 		return
 	}
+	// dockerd's restart manager starts the container as docker start
+	// does, and reports it the same way: connect, mount, start.
 	l.started(e)
 	d.endpointsChanged(e)
+	d.emitStart(e)
 }
 
 // stopRestarts is the policy's part of docker stop and kill (with a

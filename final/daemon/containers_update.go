@@ -6,6 +6,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	moby "github.com/moby/moby/api/types/events"
 
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/restart"
@@ -37,5 +38,6 @@ func (d *Daemon) ContainerUpdate(ctx context.Context, name string, req container
 			return container.UpdateResponse{}, fmt.Errorf("updating container %s: %w", e.id, err)
 		}
 	}
+	d.emitContainer(e, moby.ActionUpdate, nil)
 	return container.UpdateResponse{Warnings: []string{}}, nil
 }

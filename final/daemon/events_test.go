@@ -97,7 +97,8 @@ func TestSameAsDockerd_Events(t *testing.T) {
 
 // TestSameAsDockerd_EventsOfRunRestartAndNetworks: docker run attached
 // (attach before start), --rm, restart, rm -f, network connect and
-// disconnect of a running container, --network none, and prunes.
+// disconnect of a running container, --network none, a restart policy
+// and docker update, and prunes.
 func TestSameAsDockerd_EventsOfRunRestartAndNetworks(t *testing.T) {
 	engines := compareEngines(t)
 	results := map[string][]string{}
@@ -123,6 +124,15 @@ func TestSameAsDockerd_EventsOfRunRestartAndNetworks(t *testing.T) {
 		// their events would interleave as they please.
 		must("rm", "-f", "ev2-bg")
 		must("rm", "ev2-att")
+		// A restart policy: the restart manager's start is reported
+		// as docker start's, and docker update has its event.
+		must("run", "-d", "--name", "ev2-pol", "--restart", "on-failure:1", "--network", "none", "busybox", "sh", "-c", "exit 3")
+		require.Eventually(t, func() bool {
+			out, err := e.run("inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "ev2-pol")
+			return err == nil && strings.TrimSpace(out) == "exited 1"
+		}, time.Minute, 20*time.Millisecond, "%s: on-failure:1 restarts once, then stays exited", e.name)
+		must("update", "--restart", "no", "ev2-pol")
+		must("rm", "ev2-pol")
 		must("create", "--name", "ev2-created", "--network", "none", "-v", "/anon", "busybox", "true")
 		must("container", "prune", "-f")
 		must("network", "prune", "-f")
