@@ -4,17 +4,22 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
-	"compress/gzip"
 	"fmt"
 	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Compression is how a layer or an archive is compressed.
 type Compression int
 
-// The compressions that image archives use. berth reads gzip and bzip2
-// with Go's standard library; xz and zstd are recognised and refused with
-// a clear error (reading them needs a library outside the standard one).
+// The compressions that image archives and registry layers use. berth
+// reads gzip and zstd with klauspost/compress (its gzip is a drop-in for
+// the standard library's, about twice as fast to decompress; zstd is
+// what registries serve for "application/vnd.oci.image.layer.v1.tar+zstd"
+// layers) and bzip2 with the standard library; xz is recognised and
+// refused with a clear error.
 const (
 	Uncompressed Compression = iota
 	Gzip
@@ -50,6 +55,11 @@ func DetectCompression(head []byte) Compression {
 	return Uncompressed
 }
 
+// maxZstdWindow bounds the memory a zstd stream may ask the decoder for:
+// the zstd command line's default limit for decompression (8 MiB is what
+// compressors use up to level 19), with room to spare.
+const maxZstdWindow = 64 << 20
+
 // Decompress returns the uncompressed content of r, whatever of the
 // supported compressions r uses, and which one it was.
 func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
@@ -70,6 +80,15 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 		return zr, c, nil
 	case Bzip2:
 		return io.NopCloser(bzip2.NewReader(br)), c, nil
+	case Zstd:
+		// One goroutine and a bounded window: several layers decompress
+		// at once during a pull, and the decoder's default (a goroutine
+		// and buffers per core) would multiply the memory a layer needs.
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow))
+		if err != nil {
+			return nil, c, fmt.Errorf("zstd: %w", err)
+		}
+		return zr.IOReadCloser(), c, nil
 	}
 	return nil, c, fmt.Errorf("%s-compressed data is not supported (recompress it with gzip, or not at all)", c)
 }

@@ -355,6 +355,9 @@ func (s *Store) gc() error {
 			}
 		}
 	}
+	if err := s.gcDistribution(blobs); err != nil {
+		return err
+	}
 	// Work that a crash interrupted: anything in tmp older than a day
 	// (work in progress, which may run without the lock, is younger).
 	entries, err = os.ReadDir(filepath.Join(s.dir, tmpDir))

@@ -38,6 +38,7 @@ const (
 	recordsDir   = "meta"         // one record per image: it exists
 	leasesDir    = "leases"       // what containers use
 	tmpDir       = "tmp"          // work in progress, same filesystem
+	distDir      = "distribution" // where layers' compressed blobs are in registries
 	reposFile    = "repositories.json"
 	lockFile     = "lock"
 	layerDiffDir = "diff"       // in a layer: its unpacked files
@@ -56,7 +57,7 @@ func Open(dir string) (*Store, error) {
 	// 0711: a container whose root is an unprivileged host uid (a user
 	// namespace) must be able to pass through to its layers, not list
 	// them.
-	for _, d := range []string{"", "blobs", blobsDir, layersDir, recordsDir, leasesDir, tmpDir} {
+	for _, d := range []string{"", "blobs", blobsDir, layersDir, recordsDir, leasesDir, tmpDir, distDir} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o711); err != nil {
 			return nil, fmt.Errorf("image store: %w", err)
 		}
@@ -173,6 +174,11 @@ type record struct {
 	Parent Digest `json:"parent,omitempty"`
 	// Added is when the image entered this store.
 	Added time.Time `json:"added"`
+	// RepoDigests are the registry manifests this image was pulled
+	// from or pushed as, "NAME@sha256:...": the names by content that
+	// `docker images --digests` shows. They live here, in the record,
+	// so that they go with the image and stay when its tags move.
+	RepoDigests []string `json:"repo_digests,omitempty"`
 }
 
 // Image is an image in the store.
@@ -180,7 +186,10 @@ type Image struct {
 	ID     Digest
 	Parent Digest   // "" when the image has no parent in this store
 	Tags   []string // "name:tag", sorted
-	Config Config
+	// RepoDigests name the image by the digest of a registry manifest
+	// it came from or went to: "busybox@sha256:...", sorted.
+	RepoDigests []string
+	Config      Config
 	// Size is the sum of its layers' sizes as Docker counts them: the
 	// bytes of their files (see contentSize), not of their tars.
 	Size int64
@@ -245,7 +254,7 @@ func (s *Store) image(id Digest, tags map[Digest][]string) (Image, error) {
 		}
 		tags = reverse(repos)
 	}
-	img := Image{ID: id, Parent: rec.Parent, Tags: tags[id], Config: cfg}
+	img := Image{ID: id, Parent: rec.Parent, Tags: tags[id], RepoDigests: rec.RepoDigests, Config: cfg}
 	for i, chain := range ChainIDs(cfg.RootFS.DiffIDs) {
 		img.Size += s.layerSize(chain, cfg.RootFS.DiffIDs[i])
 	}
@@ -300,8 +309,9 @@ func (s *Store) Images() ([]Image, error) {
 	return images, nil
 }
 
-// Get finds the image that ref names: NAME[:TAG], a full ID (with or
-// without "sha256:"), or a prefix of an ID that only one image has.
+// Get finds the image that ref names: NAME[:TAG], NAME@sha256:... (one of
+// its RepoDigests), a full ID (with or without "sha256:"), or a prefix of
+// an ID that only one image has.
 func (s *Store) Get(ref string) (Image, error) {
 	id, _, err := s.resolve(ref)
 	if err != nil {
@@ -312,6 +322,20 @@ func (s *Store) Get(ref string) (Image, error) {
 
 // resolve finds the ID that ref names, and whether it named it by tag.
 func (s *Store) resolve(ref string) (id Digest, byTag bool, err error) {
+	if strings.Contains(ref, "@") {
+		rd, err := ParseRepoDigest(ref)
+		if err != nil {
+			return "", false, err
+		}
+		id, ok, err := s.findRepoDigest(rd)
+		if err != nil {
+			return "", false, err
+		}
+		if !ok {
+			return "", false, fmt.Errorf("%w: %s", ErrNotFound, ref)
+		}
+		return id, false, nil
+	}
 	if r, perr := ParseReference(ref); perr == nil {
 		repos, err := s.repositories()
 		if err != nil {

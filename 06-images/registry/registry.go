@@ -1,12 +1,6 @@
 package registry
 
-// CONTRACT (interim, written by the lead before the work was split): the
-// types and signatures below are what final/daemon codes against. The
-// reglib branch fills in the bodies and may add to them; changing a
-// signature means telling the regd branch.
-
 import (
-	"context"
 	"errors"
 	"io"
 
@@ -84,15 +78,11 @@ var (
 	// ErrUnsupported: a manifest, media type or layer berth refuses
 	// (foreign layers, schema 1, an unknown platform).
 	ErrUnsupported = errors.New("unsupported")
+	// ErrCorrupt: a blob's bytes do not match its digest or its size
+	// (a corrupted or truncated download).
+	ErrCorrupt = errors.New("content does not match its digest")
 )
 
-// Client pulls, pushes and logs in. It is safe for concurrent use.
-type Client struct {
-	cfg Config
-}
-
-// New returns a Client for cfg.
-func New(cfg Config) (*Client, error) { return &Client{cfg: cfg}, nil }
 
 // PullOptions modify a pull.
 type PullOptions struct {
@@ -122,14 +112,6 @@ type PullResult struct {
 	UpToDate bool
 }
 
-// Pull fetches ref ("busybox", "busybox:1.36", "host:5000/a/b@sha256:...")
-// into the store, tags it (unless pulled by digest) and records its
-// repository digest. A pull that fails leaves no half-written image and
-// no layer in the store that was not complete and verified.
-func (c *Client) Pull(ctx context.Context, s *image.Store, ref string, opts PullOptions) ([]PullResult, error) {
-	return nil, errors.New("registry: Pull: not written yet")
-}
-
 // PushOptions modify a push.
 type PushOptions struct {
 	// AllTags pushes every tag of the repository (ref without a tag).
@@ -143,19 +125,6 @@ type PushResult struct {
 	Tag    string `json:"Tag"`
 	Digest string `json:"Digest"`
 	Size   int64  `json:"Size"`
-}
-
-// Push sends the image named ref (NAME[:TAG], a tag in the store) to its
-// registry: layers (skipping those the registry has, mounting those it
-// has in another repository), config, manifest last.
-func (c *Client) Push(ctx context.Context, s *image.Store, ref string, opts PushOptions) ([]PushResult, error) {
-	return nil, errors.New("registry: Push: not written yet")
-}
-
-// Login checks auth against its ServerAddress ("" means Docker Hub) and
-// returns an identity token when the registry issued one.
-func (c *Client) Login(ctx context.Context, auth AuthConfig) (identityToken string, err error) {
-	return "", errors.New("registry: Login: not written yet")
 }
 
 // Descriptor is GET /distribution/{name}/json's answer, in its JSON.
@@ -177,7 +146,3 @@ type Platform struct {
 	Variant      string   `json:"variant,omitempty"`
 }
 
-// Inspect resolves ref's manifest (or index) without pulling it.
-func (c *Client) Inspect(ctx context.Context, ref string, auth *AuthConfig) (Descriptor, error) {
-	return Descriptor{}, errors.New("registry: Inspect: not written yet")
-}
