@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -231,11 +232,28 @@ func (r *Registry) start(t testing.TB, bin string) error {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// If the test binary dies, the registry goes with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	// The parent-death signal is tied to the thread that forks, not to
+	// the process: the registry would get it as soon as the Go runtime
+	// ended that thread (it ends the threads of goroutines that exit
+	// locked, as a daemon's namespace work does, in the same test
+	// binary). So it is started from a thread of its own, kept until
+	// the registry has exited (labtest.StartDockerd does the same).
+	started := make(chan error)
+	exited := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	if err := <-started; err != nil {
 		return err
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
 	stop := func() {
 		_ = cmd.Process.Kill()
 		<-exited
