@@ -173,31 +173,34 @@ func (d *Daemon) DistributionInspect(ctx context.Context, ref string, auth *regi
 }
 
 // registryServiceConfig is `docker info`'s RegistryConfig, as dockerd
-// fills it: the insecure CIDRs (127.0.0.0/8 and ::1/128 always), an
-// index entry for Docker Hub with the mirrors and one for each insecure
-// registry given by name.
+// fills it: the insecure CIDRs given, then 127.0.0.0/8 (loopback is
+// always insecure; dockerd lists only the IPv4 block, and so does berth,
+// though ::1 is insecure too), an index entry for Docker Hub with the
+// mirrors, and one for each insecure registry given by name.
 func registryServiceConfig(opts Options) *registry.ServiceConfig {
 	cfg := &registry.ServiceConfig{
-		InsecureRegistryCIDRs: []netip.Prefix{netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("127.0.0.0/8")},
+		InsecureRegistryCIDRs: []netip.Prefix{},
 		IndexConfigs: map[string]*registry.IndexInfo{
 			"docker.io": {Name: "docker.io", Mirrors: append([]string{}, opts.RegistryMirrors...), Secure: true, Official: true},
 		},
 		Mirrors: append([]string{}, opts.RegistryMirrors...),
 	}
+	add := func(p netip.Prefix) {
+		for _, have := range cfg.InsecureRegistryCIDRs {
+			if have == p {
+				return
+			}
+		}
+		cfg.InsecureRegistryCIDRs = append(cfg.InsecureRegistryCIDRs, p)
+	}
 	for _, entry := range opts.InsecureRegistries {
 		if p, err := netip.ParsePrefix(entry); err == nil {
-			p = p.Masked()
-			dup := false
-			for _, have := range cfg.InsecureRegistryCIDRs {
-				dup = dup || have == p
-			}
-			if !dup {
-				cfg.InsecureRegistryCIDRs = append(cfg.InsecureRegistryCIDRs, p)
-			}
+			add(p.Masked())
 			continue
 		}
 		host := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(entry, "http://"), "https://"), "/")
 		cfg.IndexConfigs[host] = &registry.IndexInfo{Name: host, Mirrors: []string{}, Secure: false, Official: false}
 	}
+	add(netip.MustParsePrefix("127.0.0.0/8"))
 	return cfg
 }

@@ -249,7 +249,8 @@ func TestAPullHoldsNoLockOverTheDaemon(t *testing.T) {
 // the user reads should not tell them apart.
 func TestPullLoginAndInfoAsDockerdShowThem(t *testing.T) {
 	r := registrytest.Start(t, registrytest.Options{TLS: true, Auth: registrytest.AuthBasic})
-	img := registrytest.NewImage(t, registrytest.ImageOptions{Busybox: true, Layers: []int64{1 << 20, 2 << 20}, Seed: 16})
+	// No busybox layer: the lab's store has busybox, dockerd's nothing.
+	img := registrytest.NewImage(t, registrytest.ImageOptions{Layers: []int64{1 << 20, 2 << 20}, Seed: 16})
 	dg := r.Push(t, "cmp/app:1", img)
 	r.InstallCA(t, "/etc/docker/certs.d")
 	dockerd := labtest.StartDockerd(t, "--insecure-registry", "10.99.0.0/16", "--insecure-registry", "registry.invalid:5000")
@@ -275,6 +276,13 @@ func TestPullLoginAndInfoAsDockerdShowThem(t *testing.T) {
 	assert.Equal(t, docker.ok("image", "inspect", "--format", "{{.RepoDigests}}", ref), berth.ok("image", "inspect", "--format", "{{.RepoDigests}}", ref))
 	assert.Contains(t, berth.ok("image", "inspect", "--format", "{{.RepoDigests}}", ref), dg)
 	assert.Equal(t, docker.ok("pull", ref), berth.ok("pull", ref), "a pull of what is there")
+
+	// The create's 404 that makes the CLI pull, in dockerd's words.
+	_, berthErr, berthCode := berth.run("", "create", "--pull", "never", "nosuch")
+	_, dockerErr, dockerCode := docker.run("", "create", "--pull", "never", "nosuch")
+	assert.Equal(t, dockerCode, berthCode)
+	assert.Equal(t, dockerErr, berthErr)
+	assert.Contains(t, berthErr, "No such image: nosuch:latest")
 
 	// docker info's registry part.
 	section := func(info string) string {
