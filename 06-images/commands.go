@@ -141,11 +141,12 @@ func commit(args []string, stdio namespace.Stdio) (int, error) {
 
 func images(args []string, stdio namespace.Stdio) (int, error) {
 	f := newFlags("images")
-	var all, quiet, noTrunc bool
+	var all, quiet, noTrunc, digests bool
 	f.BoolVar(&all, "a", false, "show intermediate images too (untagged parents of other images)")
 	f.BoolVar(&quiet, "q", false, "only IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "full IDs")
-	if err := f.parse(args, 0, 0, "[--root DIR] [-a] [-q] [--no-trunc]"); err != nil {
+	f.BoolVar(&digests, "digests", false, "show the registry digests (RepoDigests) too")
+	if err := f.parse(args, 0, 0, "[--root DIR] [-a] [-q] [--no-trunc] [--digests]"); err != nil {
 		return 0, err
 	}
 	s, err := f.store()
@@ -162,7 +163,11 @@ func images(args []string, stdio namespace.Stdio) (int, error) {
 	}
 	tw := tabwriter.NewWriter(stdio.Out, 0, 8, 3, ' ', 0)
 	if !quiet {
-		fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+		if digests {
+			fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
+		} else {
+			fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+		}
 	}
 	for _, img := range list {
 		if len(img.Tags) == 0 && parents[img.ID] && !all {
@@ -176,16 +181,55 @@ func images(args []string, stdio namespace.Stdio) (int, error) {
 			fmt.Fprintln(tw, id)
 			continue
 		}
-		tags := img.Tags
-		if len(tags) == 0 {
-			tags = []string{"<none>:<none>"}
-		}
-		for _, t := range tags {
-			i := strings.LastIndex(t, ":")
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t[:i], t[i+1:], id, ago(img.Created()), size(img.Size))
+		for _, r := range imageRows(img, digests) {
+			if digests {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.repo, r.tag, r.digest, id, ago(img.Created()), size(img.Size))
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.repo, r.tag, id, ago(img.Created()), size(img.Size))
 		}
 	}
 	return 0, tw.Flush()
+}
+
+// row is one line of `images`: a repository, a tag, a digest.
+type row struct{ repo, tag, digest string }
+
+// imageRows lists an image's lines as docker images does: one per tag;
+// with digests, each tag shows its repository's digest, and a digest
+// whose repository has no tag gets a line of its own, tag <none>.
+func imageRows(img image.Image, digests bool) []row {
+	byRepo := map[string]string{}
+	var repos []string
+	if digests {
+		for _, rd := range img.RepoDigests {
+			name, d, _ := strings.Cut(rd, "@")
+			if _, ok := byRepo[name]; !ok {
+				repos = append(repos, name)
+			}
+			byRepo[name] = d
+		}
+	}
+	var rows []row
+	tagged := map[string]bool{}
+	for _, t := range img.Tags {
+		i := strings.LastIndex(t, ":")
+		d := byRepo[t[:i]]
+		if d == "" {
+			d = "<none>"
+		}
+		rows = append(rows, row{t[:i], t[i+1:], d})
+		tagged[t[:i]] = true
+	}
+	for _, name := range repos {
+		if !tagged[name] {
+			rows = append(rows, row{name, "<none>", byRepo[name]})
+		}
+	}
+	if len(rows) == 0 {
+		rows = append(rows, row{"<none>", "<none>", "<none>"})
+	}
+	return rows
 }
 
 func history(args []string, stdio namespace.Stdio) (int, error) {

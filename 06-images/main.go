@@ -8,6 +8,8 @@
 //	sudo go run ./06-images images | history IMAGE | tag SOURCE TARGET | rmi [-f] IMAGE...
 //	sudo go run ./06-images save [-o FILE] IMAGE... | load [-i FILE] | export [-o FILE] CONTAINER
 //	sudo go run ./06-images diff CONTAINER | rm CONTAINER...
+//	sudo go run ./06-images pull [--platform P] [-a] [--verbose] REF | push [-a] [--verbose] NAME[:TAG]
+//	sudo go run ./06-images login [-u USER] [-p PASS | --password-stdin] [SERVER] | logout [SERVER]
 //
 // New on the host side: the image package's Store, under <root>/images.
 // `run` looks the image up there, stacks its unpacked layers as chapter
@@ -16,6 +18,8 @@
 // is new on the container side: the init is chapter 04's. The concept
 // lives in the image package (start with doc.go, then store.go,
 // commit.go and archive.go); the commands here only print what it does.
+// pull and push move images between the store and OCI registries: the
+// registry package (its doc.go draws the HTTP exchanges).
 package main
 
 import (
@@ -34,7 +38,7 @@ var program = namespace.Program{
 		"                     IMAGE [CMD [ARG...]]\n" +
 		"       06-images import [--root DIR] [-m MSG] [-c CHANGE]... FILE|- [NAME[:TAG]]\n" +
 		"       06-images commit [--root DIR] [-m MSG] [-a AUTHOR] [-c CHANGE]... CONTAINER [NAME[:TAG]]\n" +
-		"       06-images images [--root DIR] [-a] [-q] [--no-trunc]\n" +
+		"       06-images images [--root DIR] [-a] [-q] [--no-trunc] [--digests]\n" +
 		"       06-images history [--root DIR] [--no-trunc] IMAGE\n" +
 		"       06-images tag [--root DIR] SOURCE TARGET\n" +
 		"       06-images rmi [--root DIR] [-f] IMAGE...\n" +
@@ -43,7 +47,11 @@ var program = namespace.Program{
 		"       06-images export [--root DIR] [-o FILE] CONTAINER\n" +
 		"       06-images diff [--root DIR] CONTAINER\n" +
 		"       06-images rm [--root DIR] CONTAINER...\n" +
-		"IMAGE is NAME[:TAG] or an image ID (or a unique prefix of one). With run --keep, the container's ID is\n" +
+		"       06-images pull [--root DIR] [--platform P] [-a|--all-tags] [--verbose] REF\n" +
+		"       06-images push [--root DIR] [-a|--all-tags] [--verbose] NAME[:TAG]\n" +
+		"       06-images login [-u USER] [-p PASS | --password-stdin] [SERVER]\n" +
+		"       06-images logout [SERVER]\n" +
+		"IMAGE is NAME[:TAG], NAME@sha256:... or an image ID (or a unique prefix of one). With run --keep, the container's ID is\n" +
 		"printed on stderr at exit, for commit, export, diff and rm.",
 	Commands: map[string]func([]string, namespace.Stdio) (int, error){
 		"run":     run,
@@ -58,6 +66,10 @@ var program = namespace.Program{
 		"export":  export,
 		"diff":    layer.DiffCommand,
 		"rm":      rm,
+		"pull":    pull,
+		"push":    push,
+		"login":   login,
+		"logout":  logout,
 	},
 	Init: layer.Init,
 }

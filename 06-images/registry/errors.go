@@ -16,7 +16,7 @@ type regError struct {
 	cause error
 }
 
-func (e *regError) Error() string   { return e.msg }
+func (e *regError) Error() string { return e.msg }
 func (e *regError) Unwrap() []error {
 	if e.cause == nil {
 		return []error{e.kind}

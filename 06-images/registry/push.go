@@ -376,7 +376,7 @@ func (ps *pusher) exists(ctx context.Context, d image.Digest) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("blob %s: %w", d, err)
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
 		return true, nil
@@ -395,17 +395,31 @@ func (ps *pusher) upload(ctx context.Context, location string, r io.Reader, gz b
 		if err != nil {
 			return image.Descriptor{}, fmt.Errorf("starting an upload: %w", err)
 		}
+		err = transport.CheckError(resp, http.StatusAccepted)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			return image.Descriptor{}, transport.CheckError(resp, http.StatusAccepted)
+		if err != nil {
+			return image.Descriptor{}, err
 		}
 		if location, err = resolveLocation(resp); err != nil {
 			return image.Descriptor{}, err
 		}
 	}
+	if !gz {
+		// A small blob goes whole, in the PUT that closes the session.
+		h := sha256.New()
+		data, err := io.ReadAll(io.TeeReader(r, h))
+		if err != nil {
+			return image.Descriptor{}, err
+		}
+		d := image.Digest(fmt.Sprintf("sha256:%x", h.Sum(nil)))
+		if err := ps.closeUpload(ctx, location, d, data); err != nil {
+			return image.Descriptor{}, err
+		}
+		return image.Descriptor{MediaType: mediaDockerConfig, Size: int64(len(data)), Digest: d}, nil
+	}
 	body := r
 	var stop func()
-	if gz {
+	{
 		pr, pw := io.Pipe()
 		go func() {
 			zw, err := gzip.NewWriterLevel(pw, pushGzipLevel)
@@ -434,39 +448,43 @@ func (ps *pusher) upload(ctx context.Context, location string, r io.Reader, gz b
 	if err != nil {
 		return image.Descriptor{}, fmt.Errorf("sending the blob: %w", err)
 	}
+	err = transport.CheckError(resp, http.StatusAccepted, http.StatusNoContent, http.StatusCreated)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusCreated {
-		return image.Descriptor{}, transport.CheckError(resp, http.StatusAccepted)
+	if err != nil {
+		return image.Descriptor{}, err
 	}
 	if location, err = resolveLocation(resp); err != nil {
 		return image.Descriptor{}, err
 	}
 	digest := image.Digest(fmt.Sprintf("sha256:%x", h.Sum(nil)))
-	u, err := url.Parse(location)
-	if err != nil {
-		return image.Descriptor{}, fmt.Errorf("upload location %q: %w", location, err)
-	}
-	q := u.Query()
-	q.Set("digest", string(digest))
-	u.RawQuery = q.Encode()
-	put, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), http.NoBody)
-	if err != nil {
+	if err := ps.closeUpload(ctx, location, digest, nil); err != nil {
 		return image.Descriptor{}, err
 	}
-	put.Header.Set("Content-Type", "application/octet-stream")
-	resp, err = ps.ep.client.Do(put)
+	return image.Descriptor{MediaType: mediaDockerLayer, Size: cnt.n, Digest: digest}, nil
+}
+
+// closeUpload ends an upload session: PUT Location?digest=D, with the
+// last bytes (or all of them) as body. The registry checks the digest
+// against what it received: 201 Created.
+func (ps *pusher) closeUpload(ctx context.Context, location string, d image.Digest, data []byte) error {
+	u, err := url.Parse(location)
 	if err != nil {
-		return image.Descriptor{}, fmt.Errorf("closing the upload: %w", err)
+		return fmt.Errorf("upload location %q: %w", location, err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		return image.Descriptor{}, transport.CheckError(resp, http.StatusCreated)
+	q := u.Query()
+	q.Set("digest", string(d))
+	u.RawQuery = q.Encode()
+	put, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), bytes.NewReader(data))
+	if err != nil {
+		return err
 	}
-	mt := mediaDockerLayer
-	if !gz {
-		mt = mediaDockerConfig
+	put.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := ps.ep.client.Do(put)
+	if err != nil {
+		return fmt.Errorf("closing the upload: %w", err)
 	}
-	return image.Descriptor{MediaType: mt, Size: cnt.n, Digest: digest}, nil
+	defer resp.Body.Close()
+	return transport.CheckError(resp, http.StatusCreated)
 }
 
 // resolveLocation reads an upload session's Location, which may be

@@ -83,7 +83,6 @@ var (
 	ErrCorrupt = errors.New("content does not match its digest")
 )
 
-
 // PullOptions modify a pull.
 type PullOptions struct {
 	// Platform is "os/arch[/variant]"; "" means the host's (linux/amd64).
@@ -145,4 +144,3 @@ type Platform struct {
 	OSFeatures   []string `json:"os.features,omitempty"`
 	Variant      string   `json:"variant,omitempty"`
 }
-

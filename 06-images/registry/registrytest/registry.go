@@ -230,26 +230,23 @@ func (r *Registry) start(t testing.TB, bin string) error {
 
 	cmd := exec.Command(bin, "serve", cfgFile)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// If the test binary dies, the registry goes with it.
+	// If the test binary dies, the registry goes with it. The
+	// parent-death signal is tied to the thread that forks, and the Go
+	// runtime ends a thread whose goroutine exits locked to it (as
+	// namespace work does in the packages that use this one): so the
+	// registry is started, and waited for, from a thread of its own.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	// The parent-death signal is tied to the thread that forks, not to
-	// the process: the registry would get it as soon as the Go runtime
-	// ended that thread (it ends the threads of goroutines that exit
-	// locked, as a daemon's namespace work does, in the same test
-	// binary). So it is started from a thread of its own, kept until
-	// the registry has exited (labtest.StartDockerd does the same).
 	started := make(chan error)
 	exited := make(chan struct{})
 	go func() {
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			_ = cmd.Wait()
+			close(exited)
 		}
-		started <- nil
-		_ = cmd.Wait()
-		close(exited)
+		// Left locked: the thread ends with the goroutine.
 	}()
 	if err := <-started; err != nil {
 		return err
