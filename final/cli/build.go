@@ -83,6 +83,13 @@ func (c *CLI) build(cmd *cobra.Command, opts *buildOptions, contextArg string) e
 		BuildArgs:      map[string]*string{},
 		Labels:         map[string]string{},
 	}
+	// Every stored credential goes (X-Registry-Config), for the FROM
+	// images the daemon pulls, as docker sends them.
+	auths, err := c.buildAuths()
+	if err != nil {
+		return err
+	}
+	bo.AuthConfigs = auths
 	for _, a := range opts.buildArgs {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {

@@ -35,7 +35,7 @@ func TestDisplayJSONMessages(t *testing.T) {
 	s := out.String()
 	assert.Contains(t, s, "\x1b[1A\x1b[2K\r3f1e: Loading layer [============>")
 	assert.Contains(t, s, "512B/2.048kB")
-	assert.Contains(t, s, "[==================================================]  2.048kB/2.048kB")
+	assert.Contains(t, s, "[==================================================>]  2.048kB/2.048kB", "dockerd's bar: 50 = and the head")
 	assert.Contains(t, s, "Loaded image: keep:1\n")
 }
 

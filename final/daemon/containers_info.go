@@ -47,6 +47,7 @@ func (d *Daemon) Info(ctx context.Context) (system.Info, error) {
 		SecurityOptions: []string{},
 		Labels:          []string{},
 		Warnings:        append([]string{}, d.warnings...),
+		RegistryConfig:  registryServiceConfig(d.opts),
 	}
 	if d.remap != nil {
 		info.SecurityOptions = append(info.SecurityOptions, "name=userns")

@@ -49,6 +49,8 @@ type Fake struct {
 	volumes map[string]volume.Volume // by name (volumes.go)
 	// networks are the user-defined networks, by ID.
 	networks map[string]*fakeNetwork
+	// remote is the fake's registries (registry.go), made on first use.
+	remote *registryState
 }
 
 var _ api.Backend = (*Fake)(nil)

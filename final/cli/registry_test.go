@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// configOf reads the docker config file in dir.
+func configOf(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(data, &m))
+	return m
+}
+
+func TestBerthLoginPullPushLogoutOnTheFake(t *testing.T) {
+	e := newEngine(t)
+	e.fake.AddRemoteImage("127.0.0.1:5000/team/app:1", container.Config{Cmd: []string{"echo", "app"}}, map[string]string{"app": "x"})
+	e.fake.SetRegistryLogin("127.0.0.1:5000", "ann", "pw")
+	cfgDir := t.TempDir()
+	env := map[string]string{"DOCKER_CONFIG": cfgDir}
+	berth := func(stdin string, args ...string) (string, string, int) {
+		t.Helper()
+		return runBerth(t, e.host, strings.NewReader(stdin), env, args...)
+	}
+
+	_, errOut, code := berth("", "pull", "127.0.0.1:5000/team/app:1")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "unauthorized: authentication required")
+
+	_, errOut, code = berth("bad\n", "login", "-u", "ann", "--password-stdin", "127.0.0.1:5000")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "unauthorized")
+	_, errOut, code = berth("", "login", "127.0.0.1:5000")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "Cannot perform an interactive login from a non TTY device")
+
+	out, errOut, code := berth("pw\n", "login", "-u", "ann", "--password-stdin", "http://127.0.0.1:5000/")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "Login Succeeded\n", out)
+	auths := configOf(t, cfgDir)["auths"].(map[string]any)
+	require.Contains(t, auths, "127.0.0.1:5000", "docker's key: the host without scheme")
+	assert.Equal(t, base64.StdEncoding.EncodeToString([]byte("ann:pw")), auths["127.0.0.1:5000"].(map[string]any)["auth"])
+
+	// Logged in: stored credentials go with the pull.
+	out, errOut, code = berth("", "pull", "127.0.0.1:5000/team/app:1")
+	require.Equal(t, 0, code, errOut)
+	assert.True(t, strings.HasPrefix(out, "1: Pulling from team/app\n"), out)
+	assert.Contains(t, out, ": Pull complete\n")
+	assert.NotContains(t, out, "Downloading", "no progress lines off a terminal")
+	assert.True(t, strings.HasSuffix(out, "Status: Downloaded newer image for 127.0.0.1:5000/team/app:1\n127.0.0.1:5000/team/app:1\n"), out)
+	out, _, code = berth("", "pull", "-q", "127.0.0.1:5000/team/app:1")
+	assert.Equal(t, 0, code)
+	assert.Equal(t, "127.0.0.1:5000/team/app:1\n", out)
+	_, errOut, code = berth("", "pull", "-a", "127.0.0.1:5000/team/app:1")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "tag can't be used with --all-tags/-a")
+
+	out, _, _ = berth("", "images", "--digests", "--format", "{{.Repository}}:{{.Tag}} {{.Digest}}", "127.0.0.1:5000/team/app")
+	assert.Regexp(t, `^127.0.0.1:5000/team/app:1 sha256:[0-9a-f]{64}\n$`, out)
+
+	_, errOut, code = berth("", "tag", "busybox", "127.0.0.1:5000/bb")
+	require.Equal(t, 0, code, errOut)
+	out, errOut, code = berth("", "push", "127.0.0.1:5000/bb")
+	require.Equal(t, 0, code, errOut)
+	assert.True(t, strings.HasPrefix(out, "Using default tag: latest\nThe push refers to repository [127.0.0.1:5000/bb]\n"), out)
+	assert.Regexp(t, `latest: digest: sha256:[0-9a-f]{64} size: 527\n$`, out)
+
+	out, _, code = berth("", "logout", "127.0.0.1:5000")
+	assert.Equal(t, 0, code)
+	assert.Equal(t, "Removing login credentials for 127.0.0.1:5000\n", out)
+	assert.NotContains(t, configOf(t, cfgDir)["auths"], "127.0.0.1:5000")
+	out, _, _ = berth("", "logout", "127.0.0.1:5000")
+	assert.Equal(t, "Not logged in to 127.0.0.1:5000\n", out)
+}
+
+// A credential helper named by credsStore holds the secrets, as with
+// docker: berth runs docker-credential-NAME store, get and erase.
+func TestBerthUsesDockersCredentialHelper(t *testing.T) {
+	e := newEngine(t)
+	e.fake.SetRegistryLogin("127.0.0.1:5000", "ann", "pw")
+	e.fake.AddRemoteImage("127.0.0.1:5000/p:1", container.Config{Cmd: []string{"true"}}, map[string]string{"a": "b"})
+	bin, store := t.TempDir(), t.TempDir()
+	// A helper in shell: the protocol is the server on stdin, JSON out.
+	helper := `#!/bin/sh
+set -e
+case "$1" in
+store) cat > "` + store + `/secret.json" ;;
+get) server=$(cat); if [ -f "` + store + `/secret.json" ]; then cat "` + store + `/secret.json"; else echo "credentials not found in native keychain"; exit 1; fi ;;
+erase) server=$(cat); rm -f "` + store + `/secret.json" ;;
+list) echo '{}' ;;
+esac
+`
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "docker-credential-berthtest"), []byte(helper), 0o755))
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	cfgDir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(`{"credsStore":"berthtest"}`), 0o600))
+	env := map[string]string{"DOCKER_CONFIG": cfgDir}
+
+	out, errOut, code := runBerth(t, e.host, strings.NewReader("pw"), env, "login", "-u", "ann", "--password-stdin", "127.0.0.1:5000")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "Login Succeeded\n", out)
+	secret, err := os.ReadFile(filepath.Join(store, "secret.json"))
+	require.NoError(t, err)
+	assert.Contains(t, string(secret), `"Secret":"pw"`, "the helper got the password")
+	data, err := os.ReadFile(filepath.Join(cfgDir, "config.json"))
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), "pw", "the config file holds no secret")
+
+	_, errOut, code = runBerth(t, e.host, nil, env, "pull", "127.0.0.1:5000/p:1")
+	require.Equal(t, 0, code, "the helper's credentials go with the pull: %s", errOut)
+
+	_, errOut, code = runBerth(t, e.host, nil, env, "logout", "127.0.0.1:5000")
+	require.Equal(t, 0, code, errOut)
+	assert.NoFileExists(t, filepath.Join(store, "secret.json"), "erased from the helper")
+}
