@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/06-images/registry/registrytest"
@@ -196,3 +197,60 @@ func TestPullKilledMidLayerThenPulledAgain(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// The chapter and a real dockerd 20.10 meet at a real registry, both
+// ways: an image dockerd pushed pulls and runs here with dockerd's image
+// ID and RepoDigest; an image pushed from here pulls and runs in
+// dockerd, and dockerd's RepoDigest is the digest the push printed.
+func TestInteropWithDockerdThroughARegistry(t *testing.T) {
+	l := newLab(t)
+	d := labtest.StartDockerd(t)
+	r := registrytest.Start(t, registrytest.Options{})
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	inspect := func(ref, format string) string {
+		out, err := d.Run("inspect", "--format", format, ref)
+		require.NoError(t, err)
+		return strings.TrimSpace(out)
+	}
+
+	// dockerd pushes, the chapter pulls.
+	fromDocker := r.Ref("docker/busybox:1")
+	_, err := d.Run("import", "-c", `CMD ["/bin/sh"]`, labtest.BusyboxRootfs(t)+".tar", fromDocker)
+	require.NoError(t, err)
+	_, err = d.Run("push", fromDocker)
+	require.NoError(t, err)
+	// dockerd records the RepoDigest of a pushed image as of its next
+	// pull; pull it back to see what it shows.
+	_, err = d.Run("rmi", fromDocker)
+	require.NoError(t, err)
+	_, err = d.Run("pull", fromDocker)
+	require.NoError(t, err)
+	dockerID := inspect(fromDocker, "{{.Id}}")
+	dockerDigests := inspect(fromDocker, "{{json .RepoDigests}}")
+	l.ok("pull", fromDocker)
+	s, err := image.Open(image.StoreDir(l.root))
+	require.NoError(t, err)
+	img, err := s.Get(fromDocker)
+	require.NoError(t, err)
+	assert.Equal(t, dockerID, string(img.ID))
+	digests, err := json.Marshal(img.RepoDigests)
+	require.NoError(t, err)
+	assert.Equal(t, dockerDigests, string(digests))
+	assert.Equal(t, "pulled from dockerd's push\n", l.image(fromDocker, "echo", "pulled from dockerd's push"))
+
+	// The chapter pushes, dockerd pulls.
+	fromBerth := r.Ref("berth/app:1")
+	id := l.importBusybox(fromBerth)
+	out := l.ok("push", fromBerth)
+	digest := idRE.FindString(out[strings.Index(out, "1: digest:"):])
+	_, err = d.Run("pull", fromBerth)
+	require.NoError(t, err)
+	assert.Equal(t, id, inspect(fromBerth, "{{.Id}}"))
+	assert.Equal(t, `["`+r.Ref("berth/app@"+digest)+`"]`, inspect(fromBerth, "{{json .RepoDigests}}"))
+	out, err = d.Run("run", "--rm", "--network=none", fromBerth, "echo", "pushed by berth")
+	require.NoError(t, err)
+	assert.Equal(t, "pushed by berth", strings.TrimSpace(out))
+	img, err = s.Get(fromBerth)
+	require.NoError(t, err)
+	assert.Equal(t, []string{r.Ref("berth/app@" + digest)}, img.RepoDigests)
+}

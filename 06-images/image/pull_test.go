@@ -247,3 +247,33 @@ func TestDecompressZstd(t *testing.T) {
 	require.NoError(t, r.Close())
 	assert.Equal(t, data, got)
 }
+
+// rmi NAME@digest removes that name; the last name takes the image.
+func TestRemoveByRepoDigest(t *testing.T) {
+	labtest.Privileged(t)
+	s := newStore(t)
+	img := importBusybox(t, s, "127.0.0.1:5000/app:v1")
+	rd := RepoDigest{Name: "127.0.0.1:5000/app", Digest: FromBytes([]byte("m"))}
+	require.NoError(t, s.AddRepoDigest(img.ID, rd))
+	done, err := s.Remove(rd.String(), false)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Untagged: " + rd.String()}, done)
+	got, err := s.Get("127.0.0.1:5000/app:v1")
+	require.NoError(t, err)
+	assert.Empty(t, got.RepoDigests)
+
+	// The last tag takes the image, and its digests with it.
+	require.NoError(t, s.AddRepoDigest(img.ID, rd))
+	done, err = s.Remove("127.0.0.1:5000/app:v1", false)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Untagged: 127.0.0.1:5000/app:v1", "Untagged: " + rd.String(), "Deleted: " + string(img.ID)}, done)
+	storeIsEmpty(t, s)
+
+	// And the last name may be a digest (a pull by digest sets no tag).
+	img = importBusybox(t, s, "")
+	require.NoError(t, s.AddRepoDigest(img.ID, rd))
+	done, err = s.Remove(rd.String(), false)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Untagged: " + rd.String(), "Deleted: " + string(img.ID)}, done)
+	storeIsEmpty(t, s)
+}

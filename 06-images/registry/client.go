@@ -31,6 +31,9 @@ type Client struct {
 	insecureHosts map[string]bool
 	insecureNets  []*net.IPNet
 	mirrors       []*url.URL
+	// hub is where docker.io names go after the mirrors: "docker.io"
+	// (tests point it at a closed port on loopback).
+	hub string
 
 	mu sync.Mutex
 	// bases are the plain transports, one per registry host: TLS set
@@ -51,7 +54,7 @@ const defaultConcurrency = 3
 
 // New returns a Client for cfg. It checks Insecure and Mirrors.
 func New(cfg Config) (*Client, error) {
-	c := &Client{cfg: cfg, insecureHosts: map[string]bool{}, bases: map[string]http.RoundTripper{}, auths: map[string]http.RoundTripper{}}
+	c := &Client{cfg: cfg, insecureHosts: map[string]bool{}, bases: map[string]http.RoundTripper{}, auths: map[string]http.RoundTripper{}, hub: "docker.io"}
 	if c.cfg.Concurrency <= 0 {
 		c.cfg.Concurrency = defaultConcurrency
 	}
@@ -276,13 +279,16 @@ func (c *Client) registryName(host string, forceInsecure bool) (name.Registry, e
 // mirror, then the hub; else its own registry.
 func (c *Client) endpoints(named reference.Named, withMirrors bool) []string {
 	domain := reference.Domain(named)
+	if domain != "docker.io" {
+		return []string{domain}
+	}
 	var hosts []string
-	if domain == "docker.io" && withMirrors {
+	if withMirrors {
 		for _, m := range c.mirrors {
 			hosts = append(hosts, m.Scheme+"://"+m.Host)
 		}
 	}
-	return append(hosts, domain)
+	return append(hosts, c.hub)
 }
 
 // connect reaches the repository path on host (a host, or a mirror's
