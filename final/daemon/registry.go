@@ -82,9 +82,16 @@ func registryError(err error) error {
 // progressDetail always, empty without numbers, as dockerd's do. The
 // first failed write (the client went away) is kept: the caller stops
 // and reports it.
+//
+// The "Pulling from REPO" line is held until the next message: dockerd
+// says it once the manifest is found, so a tag the registry does not
+// have is an ordinary HTTP error (the docker CLI prints it as "Error
+// response from daemon: manifest for ... not found"), not an error
+// inside a stream that has begun.
 type progressTo struct {
-	out api.JSONStream
-	err error
+	out  api.JSONStream
+	held *api.JSONMessage
+	err  error
 }
 
 func (p *progressTo) report(pr reg.Progress) {
@@ -97,6 +104,17 @@ func (p *progressTo) report(pr reg.Progress) {
 		msg = api.JSONMessage{Aux: pr.Aux}
 	case pr.ID != "" || pr.Current > 0 || pr.Total > 0:
 		msg.ProgressDetail = &api.ProgressDetail{Current: pr.Current, Total: pr.Total}
+	}
+	if strings.HasPrefix(msg.Status, "Pulling from ") && p.held == nil {
+		p.held = &msg
+		return
+	}
+	if p.held != nil {
+		held := *p.held
+		p.held = nil
+		if p.err = p.out.Write(held); p.err != nil {
+			return
+		}
 	}
 	p.err = p.out.Write(msg)
 }
@@ -120,10 +138,18 @@ func (d *Daemon) ImagePull(ctx context.Context, ref string, opts api.PullOptions
 func (d *Daemon) ImagePush(ctx context.Context, ref string, opts api.PushOptions, out api.JSONStream) error {
 	if !opts.AllTags {
 		if _, err := d.images.Get(ref); errors.Is(err, image.ErrNotFound) {
-			// dockerd's words, which the docker CLI shows as they are.
+			// dockerd's words and order: the repository line, then
+			// the error in the stream.
 			name := ref
 			if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
 				name = ref[:i]
+			}
+			full := name
+			if r, perr := image.ParseReference(ref); perr == nil {
+				full = strings.TrimSuffix(r.FullName(), ":"+r.Tag)
+			}
+			if err := out.Write(api.JSONMessage{Status: "The push refers to repository [" + full + "]"}); err != nil {
+				return err
 			}
 			return errdefs.ErrNotFound.WithMessage("An image does not exist locally with the tag: " + name)
 		}

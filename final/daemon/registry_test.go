@@ -269,6 +269,7 @@ func TestPullLoginAndInfoAsDockerdShowThem(t *testing.T) {
 	for _, s := range []*dockerSession{berth, docker} {
 		s.run(r.Password()+"\n", "login", "-u", r.Username(), "--password-stdin", r.Host())
 	}
+	var berthCode, dockerCode int
 	// The pull's lines, in the order of each layer (layers move at the
 	// same time, so their lines interleave differently from run to run).
 	berthOut, dockerOut := pullLines(berth.ok("pull", ref)), pullLines(docker.ok("pull", ref))
@@ -277,9 +278,22 @@ func TestPullLoginAndInfoAsDockerdShowThem(t *testing.T) {
 	assert.Contains(t, berth.ok("image", "inspect", "--format", "{{.RepoDigests}}", ref), dg)
 	assert.Equal(t, docker.ok("pull", ref), berth.ok("pull", ref), "a pull of what is there")
 
+	// Refusals, word for word: a tag the registry does not have, a push
+	// of a name the store does not have.
+	for _, args := range [][]string{
+		{"pull", r.Ref("cmp/app:nosuch")},
+		{"pull", r.Ref("cmp/nosuch:1")},
+		{"push", r.Ref("cmp/notlocal:1")},
+	} {
+		_, berthErr, berthCode := berth.run("", args...)
+		_, dockerErr, dockerCode := docker.run("", args...)
+		assert.Equal(t, dockerCode, berthCode, "docker %v", args)
+		assert.Equal(t, dockerErr, berthErr, "docker %v", args)
+	}
+
 	// The create's 404 that makes the CLI pull, in dockerd's words.
-	_, berthErr, berthCode := berth.run("", "create", "--pull", "never", "nosuch")
-	_, dockerErr, dockerCode := docker.run("", "create", "--pull", "never", "nosuch")
+	_, berthErr, berthCode = berth.run("", "create", "--pull", "never", "nosuch")
+	_, dockerErr, dockerCode = docker.run("", "create", "--pull", "never", "nosuch")
 	assert.Equal(t, dockerCode, berthCode)
 	assert.Equal(t, dockerErr, berthErr)
 	assert.Contains(t, berthErr, "No such image: nosuch:latest")

@@ -239,14 +239,16 @@ func (f *Fake) ImagePush(_ context.Context, ref string, opts api.PushOptions, ou
 	err = f.checkAuth(reference.Domain(named), opts.Auth)
 	f.mu.Unlock()
 	sort.Strings(tags)
-	if len(tags) == 0 {
-		return errdefs.ErrNotFound.WithMessage("An image does not exist locally with the tag: " + reference.FamiliarName(named))
-	}
-	if err != nil {
+	if err != nil && len(tags) > 0 {
 		return err
 	}
+	// dockerd's order: the repository line, then (in the stream) the
+	// refusal of a name the store does not have.
 	if err := out.Write(api.JSONMessage{Status: "The push refers to repository [" + named.Name() + "]"}); err != nil {
 		return err
+	}
+	if len(tags) == 0 {
+		return errdefs.ErrNotFound.WithMessage("An image does not exist locally with the tag: " + reference.FamiliarName(named))
 	}
 	for _, t := range tags {
 		f.mu.Lock()
