@@ -131,6 +131,16 @@ func (d *Daemon) ImagePull(ctx context.Context, ref string, opts api.PullOptions
 	if err == nil {
 		err = p.err
 	}
+	if errors.Is(err, reg.ErrUnauthorized) {
+		// dockerd answers a pull the registry refused ("pull access
+		// denied for ..., repository does not exist or may require
+		// 'docker login'") with 404, as for a repository that is not
+		// there: a registry does not tell the two apart for a client
+		// without the right credentials. A 401 would make the docker
+		// CLI 28 ask for a login on its standard input, and wait there
+		// when that is no terminal.
+		return giveKind(errdefs.ErrNotFound, err)
+	}
 	return registryError(err)
 }
 
