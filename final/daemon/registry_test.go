@@ -298,6 +298,17 @@ func TestPullLoginAndInfoAsDockerdShowThem(t *testing.T) {
 	assert.Equal(t, dockerErr, berthErr)
 	assert.Contains(t, berthErr, "No such image: nosuch:latest")
 
+	// Both ways: berthd pushes busybox and dockerd pulls and runs it;
+	// dockerd pushes and berthd pulls the same image ID.
+	berth.ok("tag", "busybox", r.Ref("cmp/bb:1"))
+	berth.ok("push", r.Ref("cmp/bb:1"))
+	docker.ok("pull", r.Ref("cmp/bb:1"))
+	assert.Equal(t, "from berth's push\n", docker.ok("run", "--rm", "--network", "none", r.Ref("cmp/bb:1"), "echo", "from berth's push"))
+	docker.ok("tag", ref, r.Ref("cmp/fromdockerd:1"))
+	docker.ok("push", r.Ref("cmp/fromdockerd:1"))
+	berth.ok("pull", r.Ref("cmp/fromdockerd:1"))
+	assert.Equal(t, docker.ok("image", "inspect", "--format", "{{.ID}}", ref), berth.ok("image", "inspect", "--format", "{{.ID}}", r.Ref("cmp/fromdockerd:1")))
+
 	// docker info's registry part.
 	section := func(info string) string {
 		var out []string
