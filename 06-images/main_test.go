@@ -17,7 +17,10 @@ import (
 	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
-func TestMain(m *testing.M) { labtest.Main(m, program.Init) }
+func TestMain(m *testing.M) {
+	runChildIfAsked()
+	labtest.Main(m, program.Init)
+}
 
 // lab is a state root of the test's own, and the program run on it.
 type lab struct {

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	dockerconfig "github.com/docker/cli/cli/config"
+	"github.com/docker/cli/cli/config/configfile"
 	"github.com/docker/cli/cli/config/types"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
@@ -188,9 +189,9 @@ func login(args []string, stdio namespace.Stdio) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	cf, err := dockerconfig.Load(dockerconfig.Dir())
+	cf, err := loadDockerConfig()
 	if err != nil {
-		return 0, fmt.Errorf("docker config: %w", err)
+		return 0, err
 	}
 	key := configKey(server)
 	creds := types.AuthConfig{Username: user, Password: pass, ServerAddress: key}
@@ -206,14 +207,29 @@ func login(args []string, stdio namespace.Stdio) (int, error) {
 	return 0, nil
 }
 
+// loadDockerConfig reads docker's config file: in $DOCKER_CONFIG if set
+// (read on every call, as the registry client's keychain does), else in
+// ~/.docker.
+func loadDockerConfig() (*configfile.ConfigFile, error) {
+	dir := os.Getenv("DOCKER_CONFIG")
+	if dir == "" {
+		dir = dockerconfig.Dir()
+	}
+	cf, err := dockerconfig.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("docker config in %s: %w", dir, err)
+	}
+	return cf, nil
+}
+
 func logout(args []string, stdio namespace.Stdio) (int, error) {
 	f := newFlags("logout")
 	if err := f.parse(args, 0, 1, "[SERVER]"); err != nil {
 		return 0, err
 	}
-	cf, err := dockerconfig.Load(dockerconfig.Dir())
+	cf, err := loadDockerConfig()
 	if err != nil {
-		return 0, fmt.Errorf("docker config: %w", err)
+		return 0, err
 	}
 	key := configKey(f.Arg(0))
 	if _, ok := cf.AuthConfigs[key]; !ok && cf.CredentialsStore == "" && cf.CredentialHelpers[key] == "" {

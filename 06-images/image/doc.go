@@ -48,8 +48,9 @@
 //	  layers/<chainID>/
 //	    diff/                the unpacked layer: an overlay lower directory
 //	    layer.json           diffID, chainID, parent chainID, tar size, content size
-//	  meta/<imageID>.json    the image exists; its parent image
+//	  meta/<imageID>.json    the image exists; its parent image; its RepoDigests
 //	  repositories.json      tags: {"busybox:latest": "sha256:..."}
+//	  distribution/<diffID>.json  where registries have the layer's compressed blob
 //	  leases/<container>.json  containers using an image's layers
 //	  tmp/                   work in progress, on the same filesystem
 //	  lock                   flock: changes are made one at a time
@@ -161,6 +162,18 @@
 // (then it is skipped, not even unpacked) and stores it as soon as it is
 // checked. Docker writes them last; then each layer is unpacked into tmp/
 // on speculation, and checked and stored at the end.
+//
+// # Pull: layers from a registry
+//
+// Chapter 06's registry package streams a pull into the store through
+// Pull (pull.go): the config first, then each layer as the registry
+// sends it, several at once, each through the same one-pass ingest as a
+// load, and each stored as soon as it is checked (its chainID follows
+// from the config alone); the image record comes last. The store also
+// keeps what a registry taught it (distribution.go): the RepoDigests
+// that name an image by its manifest ("busybox@sha256:..."), and for
+// each layer the compressed blob a registry has for it, so that a push
+// can skip or mount instead of uploading again.
 //
 // # Why no dependency for the formats
 //

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -200,7 +201,36 @@ func (s *Store) Remove(ref string, force bool) ([]string, error) {
 		done = append(done, "Untagged: "+t)
 	}
 
-	if byTag {
+	if strings.Contains(ref, "@") {
+		// NAME@digest: like a tag, it goes alone while the image has
+		// other names (or children); the last name takes the image.
+		rd, err := ParseRepoDigest(ref)
+		if err != nil {
+			return nil, err
+		}
+		rec, err := s.readRecord(id)
+		if err != nil {
+			return nil, err
+		}
+		if len(tags)+len(rec.RepoDigests) > 1 || len(kids) > 0 {
+			keep := rec.RepoDigests[:0:0]
+			for _, d := range rec.RepoDigests {
+				if d != rd.String() {
+					keep = append(keep, d)
+				}
+			}
+			rec.RepoDigests = keep
+			if err := s.writeRecord(id, rec); err != nil {
+				return nil, err
+			}
+			return []string{"Untagged: " + rd.String()}, nil
+		}
+		if len(users) > 0 && !force {
+			return nil, fmt.Errorf("%w: unable to remove repository reference %q (must force) - container %s is using its referenced image %s",
+				ErrConflict, ref, shortHolder(users[0]), id.Short())
+		}
+		done = append(done, "Untagged: "+rd.String())
+	} else if byTag {
 		r, _ := ParseReference(ref)
 		if len(tags) > 1 || len(kids) > 0 {
 			untag(r.String())
@@ -223,6 +253,15 @@ func (s *Store) Remove(ref string, force bool) ([]string, error) {
 		}
 		for _, t := range tags {
 			untag(t)
+		}
+	}
+	// The image goes, and its repository digests with it, as dockerd
+	// reports them.
+	if rec, err := s.readRecord(id); err == nil {
+		for _, d := range rec.RepoDigests {
+			if line := "Untagged: " + d; !slices.Contains(done, line) {
+				done = append(done, line)
+			}
 		}
 	}
 	if err := s.writeRepositories(repos); err != nil {

@@ -31,8 +31,12 @@ type Client struct {
 	insecureHosts map[string]bool
 	insecureNets  []*net.IPNet
 	mirrors       []*url.URL
+	// hub is where docker.io names go after the mirrors: "docker.io"
+	// (tests point it at a closed port on loopback).
+	hub string
 
-	mu sync.Mutex
+	mu        sync.Mutex
+	verboseMu sync.Mutex
 	// bases are the plain transports, one per registry host: TLS set
 	// up from certs.d, connections kept between pulls.
 	bases map[string]http.RoundTripper
@@ -51,7 +55,7 @@ const defaultConcurrency = 3
 
 // New returns a Client for cfg. It checks Insecure and Mirrors.
 func New(cfg Config) (*Client, error) {
-	c := &Client{cfg: cfg, insecureHosts: map[string]bool{}, bases: map[string]http.RoundTripper{}, auths: map[string]http.RoundTripper{}}
+	c := &Client{cfg: cfg, insecureHosts: map[string]bool{}, bases: map[string]http.RoundTripper{}, auths: map[string]http.RoundTripper{}, hub: "docker.io"}
 	if c.cfg.Concurrency <= 0 {
 		c.cfg.Concurrency = defaultConcurrency
 	}
@@ -136,10 +140,12 @@ func (c *Client) isInsecure(host string) bool {
 // directories, and what it may do in plain HTTP checked.
 func (c *Client) base(host string) (http.RoundTripper, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if rt, ok := c.bases[host]; ok {
+	rt, ok := c.bases[host]
+	c.mu.Unlock()
+	if ok {
 		return rt, nil
 	}
+	// Outside the lock: a CIDR rule may need a DNS lookup.
 	insecure := c.isInsecure(host)
 	tlsConfig, err := c.tlsConfig(host, insecure)
 	if err != nil {
@@ -149,9 +155,14 @@ func (c *Client) base(host string) (http.RoundTripper, error) {
 	t.TLSClientConfig = tlsConfig
 	// Layers are already compressed: asking for gzip on top only costs.
 	t.DisableCompression = true
-	var rt http.RoundTripper = &guard{inner: t, host: host, insecure: insecure}
+	rt = &guard{inner: t, host: host, insecure: insecure}
 	if c.cfg.Verbose != nil {
-		rt = &verbose{inner: rt, w: c.cfg.Verbose}
+		rt = &verbose{inner: rt, w: c.cfg.Verbose, mu: &c.verboseMu}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if have, ok := c.bases[host]; ok {
+		return have, nil // another goroutine was first
 	}
 	c.bases[host] = rt
 	return rt, nil
@@ -276,13 +287,16 @@ func (c *Client) registryName(host string, forceInsecure bool) (name.Registry, e
 // mirror, then the hub; else its own registry.
 func (c *Client) endpoints(named reference.Named, withMirrors bool) []string {
 	domain := reference.Domain(named)
+	if domain != "docker.io" {
+		return []string{domain}
+	}
 	var hosts []string
-	if domain == "docker.io" && withMirrors {
+	if withMirrors {
 		for _, m := range c.mirrors {
 			hosts = append(hosts, m.Scheme+"://"+m.Host)
 		}
 	}
-	return append(hosts, domain)
+	return append(hosts, c.hub)
 }
 
 // connect reaches the repository path on host (a host, or a mirror's

@@ -121,6 +121,24 @@
 // compressed files), for output about a tenth larger. On loopback and on
 // fast networks the upload waits on the compressor, so speed wins.
 //
+// # What it costs
+//
+// The benchmark, a 200 MB image in 4 layers (random bytes, gzip)
+// on the real registry on loopback, with dockerd 20.10 in the same run
+// (BenchmarkPull200MB, BenchmarkPush200MB, BenchmarkDockerd200MB; the
+// machine busy with other work, so the figures are rough):
+//
+//	                  chapter 06            dockerd 20.10
+//	pull              1.35 s (155 MB/s)     4.8 s (44 MB/s)
+//	push (upload)     1.7 s  (120 MB/s)     8.5 s (25 MB/s)
+//	re-pull           5.6 ms: one manifest request
+//	peak memory       37 MiB (the Go runtime's, during the pull)
+//
+// The pull streams: each layer's bytes go from the socket through the
+// verifier and the decompressor into the store's ingest, whose buffers
+// are a few chunks of a megabyte; no layer is held in memory, nor saved
+// compressed to be unpacked later.
+//
 // # Registries, TLS and insecure registries
 //
 // HTTPS by default. A registry's CAs and client certificates are read as

@@ -25,15 +25,14 @@ import (
 
 // Media types the chapter reads beyond the store's own constants.
 const (
-	mediaDockerConfig   = "application/vnd.docker.container.image.v1+json"
-	mediaDockerLayer    = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-	mediaDockerForeign  = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
-	mediaOCILayerGzip   = "application/vnd.oci.image.layer.v1.tar+gzip"
-	mediaOCILayerZstd   = "application/vnd.oci.image.layer.v1.tar+zstd"
-	mediaOCINonDistrib  = "application/vnd.oci.image.layer.nondistributable.v1.tar"
-	maxConfigSize       = 8 << 20 // a config is kilobytes; more is an attack on memory
-	progressEvery       = 100 * time.Millisecond
-	progressEveryAtMost = 512 << 10
+	mediaDockerConfig  = "application/vnd.docker.container.image.v1+json"
+	mediaDockerLayer   = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+	mediaDockerForeign = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+	mediaOCILayerGzip  = "application/vnd.oci.image.layer.v1.tar+gzip"
+	mediaOCILayerZstd  = "application/vnd.oci.image.layer.v1.tar+zstd"
+	mediaOCINonDistrib = "application/vnd.oci.image.layer.nondistributable.v1.tar"
+	maxConfigSize      = 8 << 20 // a config is kilobytes; more is an attack on memory
+	progressEvery      = 100 * time.Millisecond
 )
 
 // layerMediaTypes are the layers berth pulls: Docker's gzip tar, and
@@ -131,17 +130,21 @@ func (pl *puller) withEndpoint(ctx context.Context, f func(*endpoint) error) err
 	hosts := pl.c.endpoints(pl.named, true)
 	var err error
 	for i, h := range hosts {
-		var ep *endpoint
-		ep, err = pl.c.connect(ctx, h, reference.Path(pl.named), pl.auth, []string{"pull"}, nil)
-		if err == nil {
-			err = f(ep)
+		last := i == len(hosts)-1
+		ep, cerr := pl.c.connect(ctx, h, reference.Path(pl.named), pl.auth, []string{"pull"}, nil)
+		if cerr != nil {
+			// Unreachable, or the handshake failed: the next one.
+			if err = cerr; last || ctx.Err() != nil {
+				break
+			}
+			continue
 		}
-		if err == nil || i == len(hosts)-1 || ctx.Err() != nil {
-			break
-		}
+		err = f(ep)
 		var fromManifest *manifestError
-		if !errors.As(err, &fromManifest) && !isConnectError(err) {
-			break // the mirror answered; its layers failed: no fallback mid-pull
+		if err == nil || last || ctx.Err() != nil || !errors.As(err, &fromManifest) {
+			// Done; or the mirror gave the manifest and failed later:
+			// no fallback in the middle of a pull.
+			break
 		}
 	}
 	if err != nil && isUnauthorized(err) && !errors.Is(err, ErrUnauthorized) {
@@ -156,11 +159,6 @@ type manifestError struct{ err error }
 
 func (e *manifestError) Error() string { return e.err.Error() }
 func (e *manifestError) Unwrap() error { return e.err }
-
-func isConnectError(err error) bool {
-	var re *regError
-	return !errors.As(err, &re) && !errors.Is(err, context.Canceled)
-}
 
 // allTags pulls every tag of the repository.
 func (pl *puller) allTags(ctx context.Context) ([]PullResult, error) {
@@ -202,15 +200,15 @@ func (pl *puller) pullOne(ctx context.Context, ep *endpoint, named reference.Nam
 	familiar := reference.FamiliarName(named)
 	res := PullResult{Ref: reference.FamiliarString(named)}
 	var ref name.Reference
-	var tag string
+	var tag, tagOrDigest string
 	switch r := named.(type) {
 	case reference.Canonical:
 		ref = ep.repo.Digest(r.Digest().String())
-		pl.rep.status(r.Digest().String(), "Pulling from "+reference.Path(named))
+		tagOrDigest = r.Digest().String()
 	case reference.Tagged:
 		ref = ep.repo.Tag(r.Tag())
 		tag = familiar + ":" + r.Tag()
-		pl.rep.status(r.Tag(), "Pulling from "+reference.Path(named))
+		tagOrDigest = r.Tag()
 	default:
 		return res, newError(ErrInvalidReference, "reference "+named.String()+" has no tag and no digest", nil)
 	}
@@ -222,6 +220,9 @@ func (pl *puller) pullOne(ctx context.Context, ep *endpoint, named reference.Nam
 	if err != nil {
 		return res, &manifestError{pullError(familiar, res.Ref, err)}
 	}
+	// dockerd says it once it has the manifest: a tag that does not
+	// exist is only an error.
+	pl.rep.status(tagOrDigest, "Pulling from "+reference.Path(named))
 	top := image.Digest(desc.Digest.String())
 	res.Digest = string(top)
 	rd := image.RepoDigest{Name: familiar, Digest: top}
@@ -244,7 +245,7 @@ func (pl *puller) pullOne(ctx context.Context, ep *endpoint, named reference.Nam
 		}
 		// Pulled before for this platform: the index's digest names
 		// the image already (its RepoDigest), nothing more to fetch.
-		if img, err := pl.s.Get(rd.String()); err == nil && rank(pl.want, configPlatform(img.Config)) > 0 {
+		if img, err := pl.s.Get(rd.String()); err == nil && configPlatform(img.Config) == fromImage(chosen.Platform) {
 			return pl.present(res, img.ID, tag, rd)
 		}
 		if chosen.MediaType != image.MediaTypeOCIManifest && chosen.MediaType != image.MediaTypeDockerManifest {
@@ -433,7 +434,6 @@ func (pl *puller) layer(ctx context.Context, ep *endpoint, p *image.Pull, i int,
 	}
 	defer body.Close()
 	var last time.Time
-	var lastN int64
 	v := newVerifier(body, d.Digest, d.Size, func(n int64, done bool) {
 		if done {
 			pl.rep.send(Progress{ID: id, Status: "Downloading", Current: n, Total: d.Size})
@@ -441,8 +441,9 @@ func (pl *puller) layer(ctx context.Context, ep *endpoint, p *image.Pull, i int,
 			pl.rep.status(id, "Download complete")
 			return
 		}
-		if time.Since(last) >= progressEvery || n-lastN >= progressEveryAtMost && time.Since(last) >= progressEvery/4 {
-			last, lastN = time.Now(), n
+		// dockerd's pace: at most one update per 100 ms and layer.
+		if time.Since(last) >= progressEvery {
+			last = time.Now()
 			pl.rep.send(Progress{ID: id, Status: "Downloading", Current: n, Total: d.Size})
 		}
 	})

@@ -498,3 +498,76 @@ func TestInsecureRules(t *testing.T) {
 	_, err = g.RoundTrip(req)
 	require.ErrorContains(t, err, "refusing plain HTTP")
 }
+
+// Docker Hub names go to the mirrors first: one that fails is skipped,
+// the next one that has the image serves the whole pull, and the hub
+// (here a closed port on loopback) is never asked.
+func TestPullThroughMirrors(t *testing.T) {
+	broken := newFake(t)
+	broken.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/v2/" {
+			return false
+		}
+		http.Error(w, "mirror out of order", http.StatusInternalServerError)
+		return true
+	})
+	good := newFake(t)
+	img := good.putImage("library/app", "latest", "docker", "amd64", "", makeLayer(t, "gzip", "docker", map[string]string{"m": "mirrored"}))
+	c := newClient(t, Config{Mirrors: []string{"http://" + broken.host, "http://" + good.host}})
+	c.hub = "127.0.0.1:1"
+	s := newStore(t)
+	res, err := c.Pull(ctx(t), s, "app", PullOptions{Auth: anon})
+	require.NoError(t, err)
+	assert.Equal(t, PullResult{Ref: "app:latest", ID: img.id, Digest: string(img.digest)}, res[0])
+	got, err := s.Get("docker.io/library/app:latest")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"app@" + string(img.digest)}, got.RepoDigests)
+	assert.Equal(t, 1, broken.count("GET manifests"))
+	assert.Equal(t, 1, good.count("GET manifests"))
+	srcs, err := s.BlobSources(img.layers[0].diffID)
+	require.NoError(t, err)
+	assert.Equal(t, "docker.io/library/app", srcs[0].Repository, "the layer is the hub's repository's, wherever it came from")
+
+	// Without a mirror that has it, the error is the hub's.
+	c2 := newClient(t, Config{Mirrors: []string{"http://" + broken.host}})
+	c2.hub = "127.0.0.1:1"
+	_, err = c2.Pull(ctx(t), newStore(t), "app", PullOptions{Auth: anon})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "127.0.0.1:1")
+}
+
+// A re-pull through an index is one request too: the index's digest is
+// the image's RepoDigest, and the image is for the platform asked.
+func TestRePullThroughAnIndex(t *testing.T) {
+	f := newFake(t)
+	l := makeLayer(t, "gzip", "oci", map[string]string{"x": "x"})
+	var idx image.Index
+	idx.SchemaVersion, idx.MediaType = 2, image.MediaTypeOCIIndex
+	for _, arch := range []string{"amd64", "arm64"} {
+		img := f.putImage("multi", "", "oci", arch, "", l)
+		idx.Manifests = append(idx.Manifests, image.Descriptor{MediaType: image.MediaTypeOCIManifest, Digest: img.digest, Size: int64(len(img.manifest)),
+			Platform: &image.Platform{OS: "linux", Architecture: arch}})
+	}
+	raw, err := json.Marshal(idx)
+	require.NoError(t, err)
+	f.putManifest("multi", "latest", image.MediaTypeOCIIndex, raw)
+	s := newStore(t)
+	c := newClient(t, Config{})
+	_, err = c.Pull(ctx(t), s, f.host+"/multi", PullOptions{Auth: anon})
+	require.NoError(t, err)
+	f.reset()
+	res, err := c.Pull(ctx(t), s, f.host+"/multi", PullOptions{Auth: anon})
+	require.NoError(t, err)
+	assert.True(t, res[0].UpToDate)
+	assert.Equal(t, map[string]int{"GET manifests": 1}, f.counts)
+
+	// Another platform is another image: its manifest and config come,
+	// its layer (the same bytes) is there already.
+	f.reset()
+	var log progressLog
+	res, err = c.Pull(ctx(t), s, f.host+"/multi", PullOptions{Auth: anon, Platform: "linux/arm64", Progress: log.fn})
+	require.NoError(t, err)
+	assert.False(t, res[0].UpToDate)
+	assert.Equal(t, map[string]int{"GET manifests": 2, "GET blobs": 1}, f.counts)
+	assert.Equal(t, []string{"Already exists"}, log.byID(l.digest.Short()))
+}

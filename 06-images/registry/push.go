@@ -89,7 +89,7 @@ func (c *Client) Push(ctx context.Context, s *image.Store, ref string, opts Push
 			}
 		}
 	}
-	ep, err := c.connect(ctx, reference.Domain(named), reference.Path(named), opts.Auth, []string{"pull", "push"}, from)
+	ep, err := c.connect(ctx, c.endpoints(named, false)[0], reference.Path(named), opts.Auth, []string{"pull", "push"}, from)
 	if err != nil {
 		return nil, pushError(err)
 	}

@@ -90,6 +90,11 @@ func TestRealRegistryRoundTrip(t *testing.T) {
 				require.ErrorContains(t, err, "pull access denied for "+r.Ref("team/made")+", repository does not exist or may require 'docker login'")
 				_, err = c.Login(ctx(t), AuthConfig{ServerAddress: r.Host(), Username: r.Username(), Password: "wrong"})
 				require.ErrorIs(t, err, ErrUnauthorized)
+				if tc.opts.Auth == registrytest.AuthToken {
+					assert.Equal(t, "login to "+r.Host()+": unauthorized: incorrect username or password", err.Error())
+				} else {
+					assert.Equal(t, "login attempt to https://"+r.Host()+"/v2/ failed with status: 401 Unauthorized", err.Error())
+				}
 				_, err = c.Login(ctx(t), AuthConfig{ServerAddress: r.Host(), Username: r.Username(), Password: r.Password()})
 				require.NoError(t, err)
 			}
