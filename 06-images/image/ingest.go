@@ -424,6 +424,10 @@ type session struct {
 	s      *Store
 	holder string
 	marker string
+	// mu orders the goroutines of one operation (a pull's layers) that
+	// protect layers at the same time: the store's lock is a flock, which
+	// serialises them but says nothing to Go's memory model.
+	mu     sync.Mutex
 	chains []Digest
 }
 
@@ -437,6 +441,8 @@ func (s *Store) newSession() (*session, error) {
 
 // protect adds chains to the session's lease. The caller holds the lock.
 func (ss *session) protect(chains ...Digest) error {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	ss.chains = append(ss.chains, chains...)
 	data, err := json.Marshal(Lease{Holder: ss.holder, Chain: ss.chains, Path: ss.marker})
 	if err != nil {

@@ -35,7 +35,8 @@ type Client struct {
 	// (tests point it at a closed port on loopback).
 	hub string
 
-	mu sync.Mutex
+	mu        sync.Mutex
+	verboseMu sync.Mutex
 	// bases are the plain transports, one per registry host: TLS set
 	// up from certs.d, connections kept between pulls.
 	bases map[string]http.RoundTripper
@@ -139,10 +140,12 @@ func (c *Client) isInsecure(host string) bool {
 // directories, and what it may do in plain HTTP checked.
 func (c *Client) base(host string) (http.RoundTripper, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if rt, ok := c.bases[host]; ok {
+	rt, ok := c.bases[host]
+	c.mu.Unlock()
+	if ok {
 		return rt, nil
 	}
+	// Outside the lock: a CIDR rule may need a DNS lookup.
 	insecure := c.isInsecure(host)
 	tlsConfig, err := c.tlsConfig(host, insecure)
 	if err != nil {
@@ -152,9 +155,14 @@ func (c *Client) base(host string) (http.RoundTripper, error) {
 	t.TLSClientConfig = tlsConfig
 	// Layers are already compressed: asking for gzip on top only costs.
 	t.DisableCompression = true
-	var rt http.RoundTripper = &guard{inner: t, host: host, insecure: insecure}
+	rt = &guard{inner: t, host: host, insecure: insecure}
 	if c.cfg.Verbose != nil {
-		rt = &verbose{inner: rt, w: c.cfg.Verbose}
+		rt = &verbose{inner: rt, w: c.cfg.Verbose, mu: &c.verboseMu}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if have, ok := c.bases[host]; ok {
+		return have, nil // another goroutine was first
 	}
 	c.bases[host] = rt
 	return rt, nil

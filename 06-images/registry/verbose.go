@@ -13,7 +13,7 @@ import (
 // scheme only ("Bearer …"): its value is a credential.
 type verbose struct {
 	inner http.RoundTripper
-	mu    sync.Mutex
+	mu    *sync.Mutex // the Client's: lines of every host, one at a time
 	w     io.Writer
 }
 

@@ -122,8 +122,9 @@ type Backend interface {
 	// Digest, Size}); the server renders the progress bars. The
 	// credentials are the client's (nil: none); the daemon has none of
 	// its own. A registry's refusals carry their kind: no such
-	// repository, tag or digest errdefs.ErrNotFound (404), credentials
-	// refused or wanted errdefs.ErrUnauthenticated (401), a reference
+	// repository, tag or digest errdefs.ErrNotFound (404, and so is a
+	// pull the registry refused, as in dockerd), credentials refused or
+	// wanted errdefs.ErrUnauthenticated (401), a reference
 	// or a manifest berth refuses errdefs.ErrInvalidArgument (400).
 	ImagePull(ctx context.Context, ref string, opts PullOptions, out JSONStream) error
 	ImagePush(ctx context.Context, ref string, opts PushOptions, out JSONStream) error

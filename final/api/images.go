@@ -43,7 +43,9 @@ func (s *Server) imageList(w http.ResponseWriter, r *http.Request) error {
 	out := []image.Summary{}
 	for _, img := range list {
 		if (!onlyDangling || isDangling(img) == dangling) &&
-			args.Any("reference", func(v string) bool { return referenceMatches(img.RepoTags, v) }) &&
+			args.Any("reference", func(v string) bool {
+				return referenceMatches(img.RepoTags, v) || referenceMatches(img.RepoDigests, v)
+			}) &&
 			args.Labels(img.Labels) {
 			out = append(out, img)
 		}
@@ -66,10 +68,15 @@ func isDangling(img image.Summary) bool {
 // referenceMatches matches a pattern such as "busybox", "busybox:1.36" or
 // "bus*" against an image's "repo:tag" names, as docker's reference
 // filter does: against the whole name, or the repository alone.
+//
+// An image pulled by digest alone has no tag, only "name@sha256:..." in
+// its RepoDigests; those names match too, as in dockerd.
 func referenceMatches(repoTags []string, pattern string) bool {
 	for _, rt := range repoTags {
 		repo := rt
-		if i := strings.LastIndex(rt, ":"); i > strings.LastIndex(rt, "/") {
+		if name, _, ok := strings.Cut(rt, "@"); ok {
+			repo = name
+		} else if i := strings.LastIndex(rt, ":"); i > strings.LastIndex(rt, "/") {
 			repo = rt[:i]
 		}
 		if m, _ := path.Match(pattern, rt); m {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/moby/moby/api/types/registry"
@@ -156,29 +157,15 @@ func checkPlatform(p string) error {
 func refuseQuery(endpoint string, q map[string][]string, known ...string) error {
 	var unknown []string
 	for k := range q {
-		ok := false
-		for _, kk := range known {
-			if k == kk {
-				ok = true
-			}
-		}
-		if !ok {
+		if !slices.Contains(known, k) {
 			unknown = append(unknown, k)
 		}
 	}
 	if len(unknown) > 0 {
-		return invalid(fmt.Sprintf("%s: berth does not apply the option(s) %s", endpoint, strings.Join(sorted(unknown), ", ")))
+		slices.Sort(unknown)
+		return invalid(fmt.Sprintf("%s: berth does not apply the option(s) %s", endpoint, strings.Join(unknown, ", ")))
 	}
 	return nil
-}
-
-func sorted(s []string) []string {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	return s
 }
 
 // imagePull serves POST /images/create?fromImage=NAME[&tag=TAG][&platform=P].

@@ -77,8 +77,9 @@ func TestPullWithCredentialsAndAllTags(t *testing.T) {
 	_, err := e.client.ImagePull(ctxT(t), "127.0.0.1:5000/private:a", client.ImagePullOptions{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "unauthorized: authentication required")
-	resp, _ := e.do(http.MethodPost, "/v1.41/images/create?fromImage=127.0.0.1:5000/private&tag=a", nil)
-	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	resp, body := e.do(http.MethodPost, "/v1.41/images/create?fromImage=127.0.0.1:5000/private&tag=a", nil)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "dockerd's status for a refused pull")
+	assert.Equal(t, "pull access denied for 127.0.0.1:5000/private, repository does not exist or may require 'docker login': unauthorized: authentication required", message(t, resp, body))
 
 	auth := authHeader(t, registry.AuthConfig{Username: "ann", Password: "pw", ServerAddress: "127.0.0.1:5000"})
 	pull, err := e.client.ImagePull(ctxT(t), "127.0.0.1:5000/private", client.ImagePullOptions{All: true, RegistryAuth: auth})

@@ -113,6 +113,12 @@ func displayJSONMessagesAux(r io.Reader, out io.Writer, terminal bool, aux func(
 					fmt.Fprintf(out, "\x1b[%dA\x1b[2K\r%s: %s\x1b[%dB\r", up, m.ID, m.Status, up)
 					continue
 				}
+				if terminal {
+					// The ID's line from now on: a layer's "Pulling fs
+					// layer", then its bar, then "Pull complete" all
+					// take this one line, as docker draws them.
+					lines[m.ID] = len(lines)
+				}
 				fmt.Fprintf(out, "%s: %s\n", m.ID, m.Status)
 				continue
 			}

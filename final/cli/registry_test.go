@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/image"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -123,4 +125,24 @@ esac
 	_, errOut, code = runBerth(t, e.host, nil, env, "logout", "127.0.0.1:5000")
 	require.Equal(t, 0, code, errOut)
 	assert.NoFileExists(t, filepath.Join(store, "secret.json"), "erased from the helper")
+}
+
+func TestImageRowsDigests(t *testing.T) {
+	const d1, d2 = "sha256:1111111111111111111111111111111111111111111111111111111111111111", "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	rows := imageRows([]image.Summary{
+		{ID: "sha256:aa", RepoTags: []string{"a:1", "127.0.0.1:5000/a:1", "local:x"}, RepoDigests: []string{"a@" + d1, "127.0.0.1:5000/a@" + d2}},
+		{ID: "sha256:bb", RepoDigests: []string{"b@" + d2}},
+		{ID: "sha256:cc"},
+	}, true, time.Now())
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.repo+" "+r.tag+" "+r.digest)
+	}
+	assert.Equal(t, []string{
+		"a 1 " + d1,
+		"127.0.0.1:5000/a 1 " + d2,
+		"local x <none>",
+		"b <none> " + d2, // pulled by digest only
+		"<none> <none> <none>",
+	}, got)
 }

@@ -81,17 +81,12 @@ func registryError(err error) error {
 // dockerd's JSON messages. A message about a layer carries a
 // progressDetail always, empty without numbers, as dockerd's do. The
 // first failed write (the client went away) is kept: the caller stops
-// and reports it.
-//
-// The "Pulling from REPO" line is held until the next message: dockerd
-// says it once the manifest is found, so a tag the registry does not
-// have is an ordinary HTTP error (the docker CLI prints it as "Error
-// response from daemon: manifest for ... not found"), not an error
-// inside a stream that has begun.
+// and reports it. (The client says "Pulling from REPO" only once the
+// manifest is in, as dockerd: a tag the registry does not have is then
+// an ordinary HTTP 404, before the stream begins.)
 type progressTo struct {
-	out  api.JSONStream
-	held *api.JSONMessage
-	err  error
+	out api.JSONStream
+	err error
 }
 
 func (p *progressTo) report(pr reg.Progress) {
@@ -104,17 +99,6 @@ func (p *progressTo) report(pr reg.Progress) {
 		msg = api.JSONMessage{Aux: pr.Aux}
 	case pr.ID != "" || pr.Current > 0 || pr.Total > 0:
 		msg.ProgressDetail = &api.ProgressDetail{Current: pr.Current, Total: pr.Total}
-	}
-	if strings.HasPrefix(msg.Status, "Pulling from ") && p.held == nil {
-		p.held = &msg
-		return
-	}
-	if p.held != nil {
-		held := *p.held
-		p.held = nil
-		if p.err = p.out.Write(held); p.err != nil {
-			return
-		}
 	}
 	p.err = p.out.Write(msg)
 }
@@ -130,6 +114,16 @@ func (d *Daemon) ImagePull(ctx context.Context, ref string, opts api.PullOptions
 	})
 	if err == nil {
 		err = p.err
+	}
+	if errors.Is(err, reg.ErrUnauthorized) {
+		// dockerd answers a pull the registry refused ("pull access
+		// denied for ..., repository does not exist or may require
+		// 'docker login'") with 404, as for a repository that is not
+		// there: a registry does not tell the two apart for a client
+		// without the right credentials. A 401 would make the docker
+		// CLI 28 ask for a login on its standard input, and wait there
+		// when that is no terminal.
+		return giveKind(errdefs.ErrNotFound, err)
 	}
 	return registryError(err)
 }

@@ -298,6 +298,17 @@ func TestPullLoginAndInfoAsDockerdShowThem(t *testing.T) {
 	assert.Equal(t, dockerErr, berthErr)
 	assert.Contains(t, berthErr, "No such image: nosuch:latest")
 
+	// Both ways: berthd pushes busybox and dockerd pulls and runs it;
+	// dockerd pushes and berthd pulls the same image ID.
+	berth.ok("tag", "busybox", r.Ref("cmp/bb:1"))
+	berth.ok("push", r.Ref("cmp/bb:1"))
+	docker.ok("pull", r.Ref("cmp/bb:1"))
+	assert.Equal(t, "from berth's push\n", docker.ok("run", "--rm", "--network", "none", r.Ref("cmp/bb:1"), "echo", "from berth's push"))
+	docker.ok("tag", ref, r.Ref("cmp/fromdockerd:1"))
+	docker.ok("push", r.Ref("cmp/fromdockerd:1"))
+	berth.ok("pull", r.Ref("cmp/fromdockerd:1"))
+	assert.Equal(t, docker.ok("image", "inspect", "--format", "{{.ID}}", ref), berth.ok("image", "inspect", "--format", "{{.ID}}", r.Ref("cmp/fromdockerd:1")))
+
 	// docker info's registry part.
 	section := func(info string) string {
 		var out []string
@@ -357,4 +368,35 @@ func listenLoopback(t *testing.T) net.Listener {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	return ln
+}
+
+// docker pull's other forms through berthd: --all-tags, by digest, and
+// --platform from a multi-platform index.
+func TestDockerPullAllTagsDigestAndPlatform(t *testing.T) {
+	r := registrytest.Start(t, registrytest.Options{})
+	a := registrytest.NewImage(t, registrytest.ImageOptions{Layers: []int64{64 << 10}, Seed: 21})
+	b := registrytest.NewImage(t, registrytest.ImageOptions{Layers: []int64{64 << 10}, Seed: 22})
+	r.Push(t, "tags:a", a)
+	dgB := r.Push(t, "tags:b", b)
+	idxDigest := r.PushIndex(t, "multi:1", registrytest.NewIndex(t, registrytest.ImageOptions{Busybox: true, Seed: 23}))
+	l := registryLab(t, nil)
+	d := newDockerSession(t, apitest.Host(l.sock))
+
+	out := d.ok("pull", "-a", r.Ref("tags"))
+	assert.Contains(t, out, "Status: Downloaded newer image for "+r.Ref("tags"))
+	listed := d.ok("images", "--format", "{{.Tag}}", r.Ref("tags"))
+	assert.ElementsMatch(t, []string{"a", "b"}, strings.Fields(listed), "every tag")
+
+	d.ok("rmi", r.Ref("tags:b"))
+	out = d.ok("pull", r.Ref("tags")+"@"+dgB)
+	assert.Contains(t, out, "Digest: "+dgB)
+	assert.Contains(t, d.ok("images", "--digests", "--format", "{{.Digest}}", r.Ref("tags")), dgB)
+
+	d.ok("pull", "--platform", "linux/arm64", r.Ref("multi:1"))
+	assert.Equal(t, "linux arm64\n", d.ok("image", "inspect", "--format", "{{.Os}} {{.Architecture}}", r.Ref("multi:1")))
+	assert.Contains(t, d.ok("image", "inspect", "--format", "{{.RepoDigests}}", r.Ref("multi:1")), idxDigest,
+		"the index's digest names the image, as in dockerd")
+	d.ok("pull", r.Ref("multi:1"))
+	assert.Equal(t, "linux amd64\n", d.ok("image", "inspect", "--format", "{{.Os}} {{.Architecture}}", r.Ref("multi:1")), "the host's platform by default")
+	assert.Equal(t, "linux/amd64\n", d.ok("run", "--rm", r.Ref("multi:1"), "cat", "/platform"))
 }

@@ -103,6 +103,10 @@ func (f *Fake) ImagePull(_ context.Context, ref string, opts api.PullOptions, ou
 	}
 	f.mu.Lock()
 	err = f.checkAuth(reference.Domain(named), opts.Auth)
+	if err != nil {
+		// dockerd's answer to a refused pull: a 404, in these words.
+		err = errdefs.ErrNotFound.WithMessage(fmt.Sprintf("pull access denied for %s, repository does not exist or may require 'docker login': unauthorized: authentication required", reference.FamiliarName(named)))
+	}
 	var refs []string
 	switch {
 	case err != nil:
