@@ -331,6 +331,7 @@ func TestPullLoginAndInfoAsDockerdShowThem(t *testing.T) {
 	assert.Contains(t, berthInfo, "127.0.0.0/8")
 	assert.Contains(t, berthInfo, "registry.invalid:5000")
 	assert.Equal(t, docker.ok("info", "--format", "{{json .RegistryConfig}}"), berth.ok("info", "--format", "{{json .RegistryConfig}}"))
+	assert.Equal(t, docker.ok("info", "--format", "{{.IndexServerAddress}}"), berth.ok("info", "--format", "{{.IndexServerAddress}}"))
 }
 
 // pullLines groups a non-terminal `docker pull`'s lines by their ID, in
