@@ -19,6 +19,8 @@ import (
 // digest, and the RepoDigest, the manifest's). Once over plain HTTP, once
 // over TLS with a password, as a private registry usually is.
 func TestS7_ImagesCrossBetweenBerthdAndDockerdThroughARegistry(t *testing.T) {
+	// One dockerd for both registries: it starts in seconds.
+	dockerd := labtest.StartDockerd(t)
 	for _, tc := range []struct {
 		name string
 		opts registrytest.Options
@@ -28,7 +30,6 @@ func TestS7_ImagesCrossBetweenBerthdAndDockerdThroughARegistry(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := registrytest.Start(t, tc.opts)
-			dockerd := labtest.StartDockerd(t)
 			l := registryLab(t, r)
 			berth := newDockerSession(t, apitest.Host(l.sock))
 			docker := newDockerSession(t, dockerd.Host())
@@ -41,8 +42,8 @@ func TestS7_ImagesCrossBetweenBerthdAndDockerdThroughARegistry(t *testing.T) {
 
 			// dockerd makes an image of two layers and pushes it.
 			fromDocker := r.Ref("interop/from-dockerd:1")
-			docker.ok("import", "-c", `CMD ["cat", "/made-by"]`, labtest.BusyboxRootfs(t)+".tar", "interop-base")
-			docker.ok("run", "--name", "maker", "--network=none", "interop-base", "sh", "-c", "echo dockerd > /made-by")
+			docker.ok("import", labtest.BusyboxRootfs(t)+".tar", "interop-base")
+			docker.ok("run", "--name", "maker", "--network=none", "interop-base", "sh", "-c", "echo dockerd "+tc.name+" > /made-by")
 			docker.ok("commit", "--change", `CMD ["cat", "/made-by"]`, "maker", fromDocker)
 			docker.ok("rm", "maker")
 			pushed := pushDigest(t, docker.ok("push", fromDocker))
@@ -50,7 +51,7 @@ func TestS7_ImagesCrossBetweenBerthdAndDockerdThroughARegistry(t *testing.T) {
 			// berthd pulls it, runs it, and names it as dockerd does.
 			out := berth.ok("pull", fromDocker)
 			assert.Contains(t, out, "Digest: "+pushed)
-			assert.Equal(t, "dockerd\n", berth.ok("run", "--rm", "--network=none", fromDocker))
+			assert.Equal(t, "dockerd "+tc.name+"\n", berth.ok("run", "--rm", "--network=none", fromDocker))
 			sameNames(t, docker, berth, fromDocker, pushed)
 
 			// berthd makes one and pushes it; dockerd pulls and runs it.
