@@ -85,9 +85,11 @@ func (c *CLI) build(cmd *cobra.Command, opts *buildOptions, contextArg string) e
 	}
 	// Every stored credential goes (X-Registry-Config), for the FROM
 	// images the daemon pulls, as docker sends them.
+	// A credential helper that fails costs the build nothing but its
+	// credentials (docker ignores the error; berth says it).
 	auths, err := c.buildAuths()
 	if err != nil {
-		return err
+		fmt.Fprintf(c.Err, "WARNING: the build goes without registry credentials: %v\n", err)
 	}
 	bo.AuthConfigs = auths
 	for _, a := range opts.buildArgs {

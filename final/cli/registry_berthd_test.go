@@ -65,6 +65,10 @@ func TestBerthdBerthPullPushLoginRun(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Equal(t, r.Ref("course/copy:2")+"\n", out)
 
+	out, _, code = berth("", "info")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, " Registry: https://index.docker.io/v1/\n Insecure Registries:\n  127.0.0.0/8\n Live Restore", "as docker info shows dockerd's")
+
 	out, _, code = berth("", "logout", r.Host())
 	assert.Equal(t, 0, code)
 	assert.Equal(t, "Removing login credentials for "+r.Host()+"\n", out)

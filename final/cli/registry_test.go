@@ -146,3 +146,54 @@ func TestImageRowsDigests(t *testing.T) {
 		"<none> <none> <none>",
 	}, got)
 }
+
+// What berth puts on the wire for registries, as the docker CLI does:
+// X-Registry-Auth (base64url JSON, "{}" without credentials) on pulls
+// and pushes, X-Registry-Config (every credential) on builds.
+func TestRegistryHeadersOnTheWire(t *testing.T) {
+	rec := newRecorder(t)
+	cfgDir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(cfgDir, "config.json"),
+		[]byte(`{"auths":{"127.0.0.1:5000":{"auth":"`+base64.StdEncoding.EncodeToString([]byte("ann:pw"))+`"}}}`), 0o600))
+	env := map[string]string{"DOCKER_CONFIG": cfgDir}
+	decode := func(v string) map[string]any {
+		t.Helper()
+		data, err := base64.URLEncoding.DecodeString(v)
+		require.NoError(t, err, "base64url with padding, as docker's")
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(data, &m))
+		return m
+	}
+
+	runBerth(t, rec.host, nil, env, "pull", "127.0.0.1:5000/app:1")
+	runBerth(t, rec.host, nil, env, "pull", "other.example:5000/app")
+	runBerth(t, rec.host, nil, env, "push", "127.0.0.1:5000/app:1")
+	ctxDir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM 127.0.0.1:5000/app:1\n"), 0o644))
+	runBerth(t, rec.host, nil, env, "build", ctxDir)
+
+	calls := rec.calls()
+	var pulls, pushes, builds []recorded
+	for _, c := range calls {
+		switch {
+		case c.Path == "/images/create":
+			pulls = append(pulls, c)
+		case strings.HasSuffix(c.Path, "/push"):
+			pushes = append(pushes, c)
+		case c.Path == "/build":
+			builds = append(builds, c)
+		}
+	}
+	require.Len(t, pulls, 2)
+	assert.Equal(t, "fromImage=127.0.0.1%3A5000%2Fapp&tag=1", pulls[0].Query)
+	assert.Equal(t, map[string]any{"username": "ann", "password": "pw", "serveraddress": "127.0.0.1:5000"},
+		decode(pulls[0].Header.Get("X-Registry-Auth")))
+	assert.Equal(t, map[string]any{"serveraddress": "other.example:5000"}, decode(pulls[1].Header.Get("X-Registry-Auth")), "no credentials for that registry")
+	assert.Equal(t, "fromImage=other.example%3A5000%2Fapp&tag=latest", pulls[1].Query, "the default tag, as docker sends it")
+	require.Len(t, pushes, 1)
+	assert.Equal(t, "ann", decode(pushes[0].Header.Get("X-Registry-Auth"))["username"])
+	require.Len(t, builds, 1)
+	cfg := decode(builds[0].Header.Get("X-Registry-Config"))
+	require.Contains(t, cfg, "127.0.0.1:5000")
+	assert.Equal(t, "pw", cfg["127.0.0.1:5000"].(map[string]any)["password"])
+}

@@ -331,16 +331,22 @@ func TestPullLoginAndInfoAsDockerdShowThem(t *testing.T) {
 	assert.Contains(t, berthInfo, "127.0.0.0/8")
 	assert.Contains(t, berthInfo, "registry.invalid:5000")
 	assert.Equal(t, docker.ok("info", "--format", "{{json .RegistryConfig}}"), berth.ok("info", "--format", "{{json .RegistryConfig}}"))
+	assert.Equal(t, docker.ok("info", "--format", "{{.IndexServerAddress}}"), berth.ok("info", "--format", "{{.IndexServerAddress}}"))
 }
 
 // pullLines groups a non-terminal `docker pull`'s lines by their ID, in
 // order within each ID, IDs sorted: the lines of layers pulled at once
-// interleave in no set order.
+// interleave in no set order. "Download complete" is left out: dockerd
+// 20.10 sometimes skips it (its progress is sampled), berthd always says
+// it.
 func pullLines(out string) []string {
 	byID := map[string][]string{}
 	var ids []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		id, _, ok := strings.Cut(line, ": ")
+		id, status, ok := strings.Cut(line, ": ")
+		if status == "Download complete" {
+			continue
+		}
 		if !ok || strings.Contains(id, " ") {
 			id = ""
 		}
