@@ -9,6 +9,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/api/types/volume"
 
@@ -121,6 +122,31 @@ type Backend interface {
 	ImageSave(ctx context.Context, names []string, w io.Writer) error
 	ImageLoad(ctx context.Context, src io.Reader, quiet bool, out JSONStream) error
 	ImageBuild(ctx context.Context, contextTar io.Reader, opts BuildOptions, out JSONStream) error
+
+	// Registries. ImagePull fetches ref ("busybox:latest",
+	// "host:5000/team/app@sha256:...", or a name alone with
+	// opts.AllTags) into the store; ImagePush sends ref ("name:tag", or
+	// a name alone with opts.AllTags: every tag of it). Both report as
+	// dockerd does, in its words ("Pulling fs layer", "Downloading"
+	// with ProgressDetail, "Pull complete", "Digest: ...", "Status:
+	// ..."; "Preparing", "Pushing", "Pushed", the push's aux {Tag,
+	// Digest, Size}); the server renders the progress bars. The
+	// credentials are the client's (nil: none); the daemon has none of
+	// its own. A registry's refusals carry their kind: no such
+	// repository, tag or digest errdefs.ErrNotFound (404, and so is a
+	// pull the registry refused, as in dockerd), credentials refused or
+	// wanted errdefs.ErrUnauthenticated (401), a reference
+	// or a manifest berth refuses errdefs.ErrInvalidArgument (400).
+	ImagePull(ctx context.Context, ref string, opts PullOptions, out JSONStream) error
+	ImagePush(ctx context.Context, ref string, opts PushOptions, out JSONStream) error
+	// RegistryLogin checks auth against auth.ServerAddress ("" is
+	// Docker Hub) and returns the identity token the registry gave, if
+	// any. Bad credentials are errdefs.ErrUnauthenticated with the
+	// registry's words.
+	RegistryLogin(ctx context.Context, auth registry.AuthConfig) (registry.AuthResponse, error)
+	// DistributionInspect resolves ref's manifest (or index) on its
+	// registry without pulling: its descriptor and platforms.
+	DistributionInspect(ctx context.Context, ref string, auth *registry.AuthConfig) (registry.DistributionInspect, error)
 
 	// Volumes (the local driver's). VolumeCreate returns an existing
 	// volume of the name as it is. VolumeRemove is a conflict while a
@@ -258,6 +284,26 @@ type BuildOptions struct {
 	Remove     bool
 	ForceRm    bool
 	Labels     map[string]string
+	// AuthConfigs are the client's credentials by registry host (the
+	// X-Registry-Config header), for FROM images that are pulled.
+	AuthConfigs map[string]registry.AuthConfig
+}
+
+// PullOptions are the query and credentials of a pull.
+type PullOptions struct {
+	// AllTags: ref is a name alone, and every tag of it is pulled.
+	AllTags bool
+	// Platform is "os/arch[/variant]"; "" means the daemon's.
+	Platform string
+	// Auth is the X-Registry-Auth header's credentials; nil: none.
+	Auth *registry.AuthConfig
+}
+
+// PushOptions are the query and credentials of a push.
+type PushOptions struct {
+	// AllTags: ref is a name alone, and every tag of it is pushed.
+	AllTags bool
+	Auth    *registry.AuthConfig
 }
 
 // JSONStream writes newline-delimited JSON messages to the client, as

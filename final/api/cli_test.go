@@ -147,7 +147,8 @@ func TestS10_DockerCLIsRunContainersThroughTheAPI(t *testing.T) {
 
 			_, errOut, code = d.run("", "run", "nosuch")
 			assert.Equal(t, 125, code)
-			assert.Contains(t, errOut, "berth cannot pull")
+			assert.Contains(t, errOut, "Unable to find image 'nosuch:latest' locally")
+			assert.Contains(t, errOut, "manifest for nosuch:latest not found")
 			_, _, code = d.run("", "run", "--rm", "busybox", "nosuchcmd")
 			assert.Equal(t, 127, code, "docker's code for a missing executable")
 		})
@@ -197,4 +198,12 @@ func TestS33_DockerCLIsMoveImagesThroughTheAPI(t *testing.T) {
 			assert.Contains(t, errOut, "The command '/bin/sh -c false' returned a non-zero code: 1", "the in-band error is shown")
 		})
 	}
+}
+
+// ok2 runs the client with stdin and requires success.
+func (d *dockerCLI) ok2(stdin string, args ...string) string {
+	d.t.Helper()
+	out, errOut, code := d.run(stdin, args...)
+	require.Equal(d.t, 0, code, "docker %s failed: %s", strings.Join(args, " "), errOut)
+	return out
 }

@@ -33,8 +33,8 @@
 //
 // The backend's errors carry their kind (github.com/containerd/errdefs),
 // which HTTPStatus turns into the status: not found 404, invalid argument
-// 400, conflict 409, not modified 304, not implemented 501, anything else
-// 500. The body is {"message": "..."}, the only shape the client reads. A
+// 400, conflict 409, not modified 304, unauthenticated 401 (a registry
+// that wants credentials), not implemented 501, anything else 500. The body is {"message": "..."}, the only shape the client reads. A
 // 404 is more than an error to the client: `docker run` pulls the image
 // and tries again, `docker inspect` tries the next kind of object. That is
 // why every unknown path answers a JSON 404 too.
@@ -102,6 +102,17 @@
 // an ordinary HTTP error; after it the status is long gone, so the error
 // travels in band as {"errorDetail":{"message":...},"error":...}. Their
 // request bodies, tars, are streamed to the backend without a size limit.
+//
+// # Registries
+//
+// Pull (POST /images/create?fromImage=), push (POST /images/NAME/push),
+// login (POST /auth) and GET /distribution/NAME/json carry the client's
+// credentials in the X-Registry-Auth header, base64url of an AuthConfig's
+// JSON (registry.go reads it padded or not; "{}" is none); a build gets
+// all of them in X-Registry-Config. The daemon keeps no credentials of its
+// own. Pull and push answer with JSON streams in dockerd's words, and the
+// server renders the progress bar from the numbers as dockerd does
+// (ProgressString), for clients that print the string instead of drawing.
 //
 // # Dependencies
 //

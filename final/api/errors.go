@@ -41,6 +41,8 @@ func HTTPStatus(err error) int {
 		return http.StatusForbidden
 	case errdefs.IsNotImplemented(err):
 		return http.StatusNotImplemented
+	case errdefs.IsUnauthorized(err):
+		return http.StatusUnauthorized
 	default:
 		return http.StatusInternalServerError
 	}

@@ -43,7 +43,9 @@ func (s *Server) imageList(w http.ResponseWriter, r *http.Request) error {
 	out := []image.Summary{}
 	for _, img := range list {
 		if (!onlyDangling || isDangling(img) == dangling) &&
-			args.Any("reference", func(v string) bool { return referenceMatches(img.RepoTags, v) }) &&
+			args.Any("reference", func(v string) bool {
+				return referenceMatches(img.RepoTags, v) || referenceMatches(img.RepoDigests, v)
+			}) &&
 			args.Labels(img.Labels) {
 			out = append(out, img)
 		}
@@ -66,10 +68,15 @@ func isDangling(img image.Summary) bool {
 // referenceMatches matches a pattern such as "busybox", "busybox:1.36" or
 // "bus*" against an image's "repo:tag" names, as docker's reference
 // filter does: against the whole name, or the repository alone.
+//
+// An image pulled by digest alone has no tag, only "name@sha256:..." in
+// its RepoDigests; those names match too, as in dockerd.
 func referenceMatches(repoTags []string, pattern string) bool {
 	for _, rt := range repoTags {
 		repo := rt
-		if i := strings.LastIndex(rt, ":"); i > strings.LastIndex(rt, "/") {
+		if name, _, ok := strings.Cut(rt, "@"); ok {
+			repo = name
+		} else if i := strings.LastIndex(rt, ":"); i > strings.LastIndex(rt, "/") {
 			repo = rt[:i]
 		}
 		if m, _ := path.Match(pattern, rt); m {
@@ -110,7 +117,7 @@ func (s *Server) imageGet(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// imagePost serves POST /images/<name>/tag.
+// imagePost serves POST /images/<name>/tag and /push.
 func (s *Server) imagePost(w http.ResponseWriter, r *http.Request) error {
 	name, action := splitAction(r.PathValue("name"), "tag", "push")
 	switch action {
@@ -129,7 +136,7 @@ func (s *Server) imagePost(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusCreated)
 		return nil
 	case "push":
-		return errdefs.ErrNotImplemented.WithMessage("berth cannot push images: it has no registry; use docker save instead")
+		return s.imagePush(w, r, name)
 	default:
 		return notFound("page not found")
 	}
@@ -176,17 +183,14 @@ func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) error {
 }
 
 // imageCreate is two endpoints in one: with fromSrc an import (a tar of a
-// root filesystem in the body), with fromImage a pull, which berth
-// cannot do: it has no registry.
+// root filesystem in the body), with fromImage a pull (registry.go).
 func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	switch {
+	case q.Get("fromImage") != "" && q.Has("fromSrc"):
+		return invalid("images/create: fromImage (pull) and fromSrc (import) cannot be given together")
 	case q.Get("fromImage") != "":
-		ref := q.Get("fromImage")
-		if tag := q.Get("tag"); tag != "" {
-			ref += ":" + tag
-		}
-		return errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("berth cannot pull %s: it has no registry; load the image with docker load, import it with docker import, or build it", ref))
+		return s.imagePull(w, r)
 	case q.Get("fromSrc") == "-":
 	case q.Get("fromSrc") != "":
 		return errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("berth cannot import from %q: send the archive in the request body (fromSrc=-)", q.Get("fromSrc")))
@@ -275,6 +279,10 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 		if err := json.Unmarshal([]byte(v), &opts.Labels); err != nil {
 			return invalid(fmt.Sprintf("invalid labels %q: %v", v, err))
 		}
+	}
+	var err error
+	if opts.AuthConfigs, err = decodeRegistryConfig(r.Header.Get("X-Registry-Config")); err != nil {
+		return err
 	}
 	defer readWhileWriting(w, r)()
 	out := newJSONStream(w)

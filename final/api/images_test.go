@@ -222,8 +222,11 @@ func TestS32_ImportAnswersAJSONStream(t *testing.T) {
 	assert.Contains(t, message(t, resp, body), "archive")
 
 	resp, body = e.do(http.MethodPost, "/v1.41/images/create?fromImage=alpine&tag=3", nil)
-	assert.Equal(t, http.StatusNotImplemented, resp.StatusCode)
-	assert.Contains(t, message(t, resp, body), "berth cannot pull alpine:3")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "a pull of what no registry has")
+	assert.Equal(t, "manifest for alpine:3 not found: manifest unknown: manifest unknown", message(t, resp, body))
+	resp, body = e.do(http.MethodPost, "/v1.41/images/create?fromImage=alpine&fromSrc=-", nil)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Contains(t, message(t, resp, body), "cannot be given together")
 	resp, body = e.do(http.MethodPost, "/v1.41/images/create?fromSrc=http://example.com/x.tar", nil)
 	assert.Equal(t, http.StatusNotImplemented, resp.StatusCode)
 	assert.Contains(t, message(t, resp, body), "fromSrc=-")

@@ -70,6 +70,11 @@ func (s *Server) routes() http.Handler {
 	handle("POST /commit", s.commit)
 	handle("POST /build", s.build)
 
+	// Registries (registry.go); pull is POST /images/create?fromImage=,
+	// push POST /images/NAME/push.
+	handle("POST /auth", s.login)
+	handle("GET /distribution/{name...}", s.distributionInspect)
+
 	// Volumes
 	handle("POST /volumes/create", s.volumeCreate)
 	handle("POST /volumes/prune", s.volumePrune)

@@ -83,6 +83,15 @@ func (c *CLI) build(cmd *cobra.Command, opts *buildOptions, contextArg string) e
 		BuildArgs:      map[string]*string{},
 		Labels:         map[string]string{},
 	}
+	// Every stored credential goes (X-Registry-Config), for the FROM
+	// images the daemon pulls, as docker sends them.
+	// A credential helper that fails costs the build nothing but its
+	// credentials (docker ignores the error; berth says it).
+	auths, err := c.buildAuths()
+	if err != nil {
+		fmt.Fprintf(c.Err, "WARNING: the build goes without registry credentials: %v\n", err)
+	}
+	bo.AuthConfigs = auths
 	for _, a := range opts.buildArgs {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {

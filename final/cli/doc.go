@@ -89,5 +89,10 @@
 // pages); golang.org/x/term puts the terminal in raw mode for -it;
 // containerd/errdefs and distribution/reference read the client's errors
 // and normalise image names exactly as the docker CLI does; docker/go-units
-// prints sizes and durations the way `docker ps` and `docker images` do.
+// prints sizes and durations the way `docker ps` and `docker images` do;
+// docker/cli's config package reads and writes ~/.docker/config.json and
+// runs its credential helpers (docker-credential-NAME get/store/erase),
+// the docker CLI's own code for it, so the file and the helpers' protocol
+// stay exactly docker's and `berth login` and `docker login` share their
+// credentials (registry.go).
 package cli

@@ -84,7 +84,7 @@ func TestRunExitStatusesOfTheEngine(t *testing.T) {
 	_, errOut, code = e.berth(t, "", "run", "nothere:1", "true")
 	assert.Equal(t, 125, code)
 	assert.Contains(t, errOut, "Unable to find image 'nothere:1' locally")
-	assert.Contains(t, errOut, "cannot pull")
+	assert.Contains(t, errOut, "manifest for nothere:1 not found", "the pull's 404")
 
 	e.ok(t, "create", "--name", "taken", "busybox")
 	_, errOut, code = e.berth(t, "", "run", "--name", "taken", "busybox", "true")

@@ -47,6 +47,7 @@ containers are made.`,
 	cmd.AddCommand(
 		ls, newImageInspectCommand(c), newHistoryCommand(c), newTagCommand(c), rm,
 		newSaveCommand(c), newLoadCommand(c), newImportCommand(c), newBuildCommand(c),
+		newPullCommand(c), newPushCommand(c),
 	)
 	return cmd
 }
@@ -184,6 +185,18 @@ func imageRows(images []image.Summary, trunc bool, now time.Time) []imageRow {
 			}
 		}
 		row := imageRow{img: img, repo: "<none>", tag: "<none>", digest: digest, trunc: trunc, now: now}
+		if len(img.RepoTags) == 0 && len(img.RepoDigests) > 0 {
+			// Pulled by digest only: a row per repository digest, the
+			// tag <none>, as docker shows it.
+			for _, rd := range img.RepoDigests {
+				r := row
+				if name, d, ok := strings.Cut(rd, "@"); ok {
+					r.repo, r.digest = name, d
+				}
+				rows = append(rows, r)
+			}
+			continue
+		}
 		if len(img.RepoTags) == 0 {
 			rows = append(rows, row)
 			continue
@@ -191,6 +204,14 @@ func imageRows(images []image.Summary, trunc bool, now time.Time) []imageRow {
 		for _, rt := range img.RepoTags {
 			r := row
 			r.repo, r.tag = splitRepoTag(rt)
+			// The digest of this row's repository: an image pushed to
+			// two registries has a digest in each.
+			r.digest = "<none>"
+			for _, rd := range img.RepoDigests {
+				if name, d, ok := strings.Cut(rd, "@"); ok && name == r.repo {
+					r.digest = d
+				}
+			}
 			rows = append(rows, r)
 		}
 	}

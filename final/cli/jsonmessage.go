@@ -6,9 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
-	"github.com/docker/go-units"
+	"github.com/berth-project/berth/final/api"
 )
 
 // The daemon reports long operations (load, import, build, pull) as a
@@ -64,6 +63,8 @@ func displayJSONMessagesAux(r io.Reader, out io.Writer, terminal bool, aux func(
 		return err
 	}
 	dec := json.NewDecoder(br)
+	_, w := terminalSize(out)
+	width := int(w)
 	lines := map[string]int{} // ID -> its line, counted from the first progress line
 	for {
 		var m jsonMessage
@@ -83,7 +84,7 @@ func displayJSONMessagesAux(r io.Reader, out io.Writer, terminal bool, aux func(
 			aux(m.Aux)
 			continue
 		}
-		progress := m.progressText()
+		progress := m.progressText(width)
 		if m.ID != "" && progress != "" {
 			if !terminal {
 				continue
@@ -112,6 +113,12 @@ func displayJSONMessagesAux(r io.Reader, out io.Writer, terminal bool, aux func(
 					fmt.Fprintf(out, "\x1b[%dA\x1b[2K\r%s: %s\x1b[%dB\r", up, m.ID, m.Status, up)
 					continue
 				}
+				if terminal {
+					// The ID's line from now on: a layer's "Pulling fs
+					// layer", then its bar, then "Pull complete" all
+					// take this one line, as docker draws them.
+					lines[m.ID] = len(lines)
+				}
 				fmt.Fprintf(out, "%s: %s\n", m.ID, m.Status)
 				continue
 			}
@@ -120,18 +127,12 @@ func displayJSONMessagesAux(r io.Reader, out io.Writer, terminal bool, aux func(
 	}
 }
 
-// progressText is a bar drawn from the numbers when there are numbers,
-// else the daemon's own rendering.
-func (m *jsonMessage) progressText() string {
-	if d := m.ProgressDetail; d != nil && d.Total > 0 {
-		const width = 50
-		cur := min(max(d.Current, 0), d.Total)
-		filled := int(cur * width / d.Total)
-		bar := strings.Repeat("=", filled)
-		if filled < width {
-			bar += ">" + strings.Repeat(" ", width-filled-1)
-		}
-		return fmt.Sprintf("[%s] %8s/%s", bar, units.HumanSize(float64(cur)), units.HumanSize(float64(d.Total)))
+// progressText is dockerd's bar drawn from the numbers when there are
+// numbers (api.ProgressString: no bar on a terminal of 110 columns or
+// fewer, as docker), else the daemon's own rendering.
+func (m *jsonMessage) progressText(width int) string {
+	if d := m.ProgressDetail; d != nil && (d.Total > 0 || d.Current > 0) {
+		return api.ProgressString(d.Current, d.Total, width)
 	}
 	return m.Progress
 }

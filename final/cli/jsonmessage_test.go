@@ -35,7 +35,7 @@ func TestDisplayJSONMessages(t *testing.T) {
 	s := out.String()
 	assert.Contains(t, s, "\x1b[1A\x1b[2K\r3f1e: Loading layer [============>")
 	assert.Contains(t, s, "512B/2.048kB")
-	assert.Contains(t, s, "[==================================================]  2.048kB/2.048kB")
+	assert.Contains(t, s, "[==================================================>]  2.048kB/2.048kB", "dockerd's bar: 50 = and the head")
 	assert.Contains(t, s, "Loaded image: keep:1\n")
 }
 
@@ -60,4 +60,24 @@ func TestDisplayJSONMessagesErrors(t *testing.T) {
 	out.Reset()
 	require.NoError(t, displayJSONMessages(strings.NewReader("Loaded image: x:1\n"), &out, false))
 	assert.Equal(t, "Loaded image: x:1\n", out.String())
+}
+
+// On a terminal, a layer keeps one line from its first status to its
+// last, as the docker CLI draws a pull.
+func TestDisplayPullOnATerminal(t *testing.T) {
+	stream := strings.Join([]string{
+		`{"status":"Pulling from team/app","id":"1"}`,
+		`{"status":"Pulling fs layer","progressDetail":{},"id":"aaa"}`,
+		`{"status":"Pulling fs layer","progressDetail":{},"id":"bbb"}`,
+		`{"status":"Downloading","progressDetail":{"current":50,"total":100},"id":"aaa"}`,
+		`{"status":"Pull complete","progressDetail":{},"id":"bbb"}`,
+		`{"status":"Digest: sha256:00"}`,
+	}, "\n")
+	var out bytes.Buffer
+	require.NoError(t, displayJSONMessages(strings.NewReader(stream), &out, true))
+	s := out.String()
+	assert.Equal(t, 1, strings.Count(s, "aaa: Pulling fs layer\n"), "printed once, then redrawn in place")
+	assert.Contains(t, s, "\x1b[2A\x1b[2K\raaa: Downloading [=========================>                         ]      50B/100B\x1b[2B\r", "two lines up: aaa's")
+	assert.Contains(t, s, "\x1b[1A\x1b[2K\rbbb: Pull complete\x1b[1B\r")
+	assert.True(t, strings.HasSuffix(s, "Digest: sha256:00\n"))
 }

@@ -240,7 +240,7 @@ func (c *CLI) createContainer(ctx context.Context, cl *client.Client, spec *cont
 			return "", err
 		}
 		fmt.Fprintf(c.Err, "Unable to find image '%s' locally\n", reference.FamiliarString(reference.TagNameOnly(named)))
-		if perr := c.pullImage(ctx, cl, spec.Config.Image); perr != nil {
+		if perr := c.pullImage(ctx, cl, named); perr != nil {
 			return "", perr
 		}
 		res, err = create()
@@ -254,8 +254,14 @@ func (c *CLI) createContainer(ctx context.Context, cl *client.Client, spec *cont
 	return res.ID, nil
 }
 
-func (c *CLI) pullImage(ctx context.Context, cl *client.Client, ref string) error {
-	resp, err := cl.ImagePull(ctx, ref, client.ImagePullOptions{})
+// pullImage pulls named (its tag, latest by default) with the stored
+// credentials for its registry, the progress on stderr, as docker run.
+func (c *CLI) pullImage(ctx context.Context, cl *client.Client, named reference.Named) error {
+	auth, err := c.registryAuth(named)
+	if err != nil {
+		return err
+	}
+	resp, err := cl.ImagePull(ctx, reference.FamiliarString(reference.TagNameOnly(named)), client.ImagePullOptions{RegistryAuth: auth})
 	if err != nil {
 		return err
 	}

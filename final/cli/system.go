@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"runtime"
+	"sort"
 	"strings"
 
 	"github.com/docker/go-units"
@@ -203,6 +204,35 @@ func printInfo(c *CLI, info system.Info) {
 	fmt.Fprintf(w, " ID: %s\n", info.ID)
 	fmt.Fprintf(w, " Docker Root Dir: %s\n", info.DockerRootDir)
 	fmt.Fprintf(w, " Debug Mode: %v\n", info.Debug)
+	if info.IndexServerAddress != "" {
+		fmt.Fprintf(w, " Registry: %s\n", info.IndexServerAddress)
+	}
+	if rc := info.RegistryConfig; rc != nil {
+		// docker's order: the registries named insecure, then the
+		// insecure CIDRs; then the mirrors, if any.
+		var insecure []string
+		for name, idx := range rc.IndexConfigs {
+			if idx != nil && !idx.Secure {
+				insecure = append(insecure, name)
+			}
+		}
+		sort.Strings(insecure)
+		for _, p := range rc.InsecureRegistryCIDRs {
+			insecure = append(insecure, p.String())
+		}
+		if len(insecure) > 0 {
+			fmt.Fprintln(w, " Insecure Registries:")
+			for _, r := range insecure {
+				fmt.Fprintf(w, "  %s\n", r)
+			}
+		}
+		if len(rc.Mirrors) > 0 {
+			fmt.Fprintln(w, " Registry Mirrors:")
+			for _, m := range rc.Mirrors {
+				fmt.Fprintf(w, "  %s\n", m)
+			}
+		}
+	}
 	fmt.Fprintf(w, " Live Restore Enabled: %v\n", info.LiveRestoreEnabled)
 	for _, warning := range info.Warnings {
 		fmt.Fprintln(c.Err, warning)

@@ -30,6 +30,7 @@ type recorder struct {
 type recorded struct {
 	Method, Path, Query string
 	Body                []byte
+	Header              http.Header
 }
 
 func newRecorder(t *testing.T) *recorder {
@@ -52,7 +53,7 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if path != "/_ping" {
 		r.mu.Lock()
-		r.requests = append(r.requests, recorded{req.Method, path, req.URL.RawQuery, body})
+		r.requests = append(r.requests, recorded{req.Method, path, req.URL.RawQuery, body, req.Header.Clone()})
 		r.mu.Unlock()
 	}
 	w.Header().Set("Api-Version", "1.41")

@@ -7,12 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 
 	"github.com/containerd/errdefs"
 	moby "github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/registry"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/04-cow-layers/layer"
@@ -82,7 +84,7 @@ func (d *Daemon) ImageBuild(ctx context.Context, contextTar io.Reader, opts api.
 		return err
 	}
 	text := &buildText{out: out}
-	_, err = build.Build(ctx, &buildBackend{d: d}, build.Options{
+	_, err = build.Build(ctx, &buildBackend{d: d, out: out, auths: opts.AuthConfigs}, build.Options{
 		Dockerfile: df,
 		Context:    contextDir,
 		Scratch:    filepath.Join(scratch, "layers"),
@@ -120,14 +122,51 @@ func (w *buildText) Write(p []byte) (int, error) {
 // buildBackend is build.Backend on the daemon's store and runner.
 type buildBackend struct {
 	d *Daemon
+	// out is the build's stream: a FROM that pulls reports there.
+	out api.JSONStream
+	// auths are the client's credentials by registry (X-Registry-Config).
+	auths map[string]registry.AuthConfig
 }
 
+// Image finds ref in the store, or pulls it when it is a name the store
+// does not have, as dockerd's classic builder does for FROM and COPY
+// --from: the pull's progress goes in the build's stream, between the
+// step's line and its " ---> ID".
 func (b *buildBackend) Image(ctx context.Context, ref string) (build.Image, error) {
 	img, err := b.d.images.Get(ref)
+	if errors.Is(err, image.ErrNotFound) && b.out != nil {
+		if r, perr := image.ParseReference(ref); perr == nil {
+			if err = b.d.ImagePull(ctx, r.String(), api.PullOptions{Auth: authFor(b.auths, r.Name)}, b.out); err != nil {
+				return build.Image{}, err
+			}
+			img, err = b.d.images.Get(r.String())
+		}
+	}
 	if err != nil {
 		return build.Image{}, imageError(ref, err)
 	}
 	return b.image(img)
+}
+
+// authFor picks, from a build's credentials (keyed as the docker CLI
+// keys its config file: "https://index.docker.io/v1/" for Docker Hub,
+// "host:port" for the others, sometimes with a scheme), those of the
+// registry of name, or nil.
+func authFor(auths map[string]registry.AuthConfig, name string) *registry.AuthConfig {
+	host := "docker.io"
+	if first, rest, ok := strings.Cut(name, "/"); ok && rest != "" && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		host = first
+	}
+	keys := []string{host, "https://" + host, "http://" + host, "https://" + host + "/v1/", "https://" + host + "/v2/"}
+	if host == "docker.io" {
+		keys = append(keys, "https://index.docker.io/v1/", "index.docker.io")
+	}
+	for _, k := range keys {
+		if a, ok := auths[k]; ok {
+			return &a
+		}
+	}
+	return nil
 }
 
 func (b *buildBackend) image(img image.Image) (build.Image, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-project/berth/04-cow-layers/layer"
+	"github.com/berth-project/berth/06-images/registry/registrytest"
 )
 
 // appContext is a build context: an application, a file .dockerignore
@@ -180,10 +181,15 @@ func TestBuildErrorsNameTheLineAndLeaveNothingBehind(t *testing.T) {
 	assert.NotEqual(t, 0, code)
 	assert.Contains(t, stderr, "ADD from a URL is not supported: no network")
 
-	writeDir(t, dir, map[string]string{"Dockerfile": "FROM nosuch:image\n"})
+	// A FROM the store does not have is pulled, as dockerd does: from
+	// a registry on loopback that does not have it either (a test
+	// never reaches Docker Hub).
+	reg := registrytest.Start(t, registrytest.Options{})
+	missing := reg.Ref("nosuch:image")
+	writeDir(t, dir, map[string]string{"Dockerfile": "FROM " + missing + "\n"})
 	_, stderr, code = e.docker(nil, "build", dir)
 	assert.NotEqual(t, 0, code)
-	assert.Contains(t, stderr, "Dockerfile:1: FROM nosuch:image: No such image: nosuch:image")
+	assert.Contains(t, stderr, "Dockerfile:1: FROM "+missing+": manifest for "+missing+" not found")
 
 	ids, err := layer.List(e.root)
 	require.NoError(t, err)

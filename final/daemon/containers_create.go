@@ -122,7 +122,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req container
 	}
 	img, err := d.images.Get(req.Config.Image)
 	if errors.Is(err, image.ErrNotFound) || req.Config.Image == "" {
-		return container.CreateResponse{}, errdefs.ErrNotFound.WithMessage("No such image: " + req.Config.Image)
+		return container.CreateResponse{}, noSuchImage(req.Config.Image)
 	}
 	if err != nil {
 		return container.CreateResponse{}, giveKind(errdefs.ErrInvalidArgument, err)

@@ -47,6 +47,10 @@ func (d *Daemon) Info(ctx context.Context) (system.Info, error) {
 		SecurityOptions: []string{},
 		Labels:          []string{},
 		Warnings:        append([]string{}, d.warnings...),
+		RegistryConfig:  registryServiceConfig(d.opts),
+		// Where a name without a registry goes; `docker info` prints it
+		// as "Registry:", and `docker login` without a server uses it.
+		IndexServerAddress: "https://index.docker.io/v1/",
 	}
 	if d.remap != nil {
 		info.SecurityOptions = append(info.SecurityOptions, "name=userns")

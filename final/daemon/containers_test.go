@@ -11,6 +11,8 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/berth-project/berth/06-images/registry/registrytest"
 )
 
 // S22: docker run IMAGE COMMAND, through the real client: create, attach,
@@ -59,9 +61,13 @@ func TestS22_ExitStatusesOfFailedStarts(t *testing.T) {
 	assert.Equal(t, 127, info.State.ExitCode)
 	assert.Contains(t, info.State.Error, "executable file not found")
 
-	_, errOut, code = l.docker("", "run", "--rm", "no-such-image", "true")
+	// (From a registry on loopback that lacks it: a test never asks
+	// Docker Hub.)
+	missing := registrytest.Start(t, registrytest.Options{}).Ref("no-such-image:1")
+	_, errOut, code = l.docker("", "run", "--rm", missing, "true")
 	assert.Equal(t, 125, code, "an engine error: %s", errOut)
-	assert.Contains(t, errOut, "Unable to find image", "the create's 404 made the client try to pull")
+	assert.Contains(t, errOut, "Unable to find image '"+missing+"' locally", "the create's 404 made the client pull")
+	assert.Contains(t, errOut, "manifest for "+missing+" not found", "and the pull's 404 ended it")
 }
 
 // S25: -d prints the ID and returns; the container stops by itself when

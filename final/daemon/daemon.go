@@ -21,6 +21,7 @@ import (
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/04-cow-layers/volume"
 	"github.com/berth-project/berth/06-images/image"
+	reg "github.com/berth-project/berth/06-images/registry"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/events"
@@ -86,6 +87,16 @@ type Options struct {
 	// one with --security-opt seccomp= (dockerd's --seccomp-profile);
 	// the zero Profile is Docker's default.
 	SeccompProfile seccomp.Profile
+	// InsecureRegistries are reached over plain HTTP, or HTTPS without
+	// verification (dockerd's --insecure-registry): "host[:port]" or a
+	// CIDR. 127.0.0.0/8 and ::1 always are, as in dockerd.
+	InsecureRegistries []string
+	// RegistryMirrors are tried before Docker Hub for its images
+	// (dockerd's --registry-mirror): URLs.
+	RegistryMirrors []string
+	// CertsDirs hold HOST:PORT/{ca.crt,client.cert,client.key} for the
+	// registries; nil means /etc/berth/certs.d, then /etc/docker/certs.d.
+	CertsDirs []string
 }
 
 // Defaults for Options.
@@ -127,6 +138,7 @@ type Daemon struct {
 	images     *image.Store  // chapter 06: <DataRoot>/images
 	containers *shim.Store   // chapter 07: <DataRoot>/containers, <DataRoot>/names
 	volumes    *volume.Store // chapter 04: <DataRoot>/volumes
+	registry   *reg.Client   // chapter 06: pulls and pushes (registry.go)
 	// remap is --userns-remap's mapping, nil without it (userns.go).
 	remap *remap
 	// chowned: remapped containers run on chowned copies of the layers,
@@ -194,7 +206,11 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
-	d := &Daemon{opts: opts, started: time.Now(), images: images, containers: containers, volumes: volumes}
+	registry, err := registryClient(opts)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	d := &Daemon{opts: opts, started: time.Now(), images: images, containers: containers, volumes: volumes, registry: registry}
 	d.events = events.New(events.Options{})
 	if opts.UsernsRemap != "" && opts.Rootless {
 		// The remapped ids (subordinate ids of the host) do not exist

@@ -9,6 +9,8 @@
 //	        images.go, build.go:  chapter 06's store (d.images) ◄──┤
 //	        containers*.go:       chapter 07's store (d.containers)┤
 //	        archive.go:           docker cp, final/containerfs     ┤
+//	        registry.go:          pull, push, login: chapter 06's  ┤
+//	                              registry client, into d.images   ┤
 //	                                                               │ StartContainer
 //	                                                               ▼
 //	             berth-shim (one per running container, the daemon's binary

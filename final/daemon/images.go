@@ -63,6 +63,17 @@ func imageError(ref string, err error) error {
 	return err
 }
 
+// noSuchImage is dockerd's 404 for an image that is not in the store,
+// with the name in its familiar form and with its tag ("No such image:
+// busybox:latest" for docker.io/library/busybox): the docker CLI pulls
+// on this 404, and tests compare the words.
+func noSuchImage(ref string) error {
+	if r, err := image.ParseReference(ref); err == nil {
+		ref = r.String()
+	}
+	return errdefs.ErrNotFound.WithMessage("No such image: " + ref)
+}
+
 // ImageList lists the images, newest first, as GET /images/json does.
 // Without all, intermediate images (untagged, with children: the steps
 // of a build, the parents of commits) are left out, as Docker does; an
@@ -90,7 +101,7 @@ func (d *Daemon) ImageList(ctx context.Context, all bool) ([]imagetypes.Summary,
 			ID:          img.ID.String(),
 			ParentID:    img.Parent.String(),
 			RepoTags:    append([]string{}, img.Tags...),
-			RepoDigests: []string{},
+			RepoDigests: append([]string{}, img.RepoDigests...),
 			Created:     img.Created().Unix(),
 			Size:        img.Size,
 			SharedSize:  -1,
@@ -143,7 +154,7 @@ func (d *Daemon) ImageInspect(ctx context.Context, name string) (imagetypes.Insp
 	resp := imagetypes.InspectResponse{
 		ID:           img.ID.String(),
 		RepoTags:     append([]string{}, img.Tags...),
-		RepoDigests:  []string{},
+		RepoDigests:  append([]string{}, img.RepoDigests...),
 		Author:       cfg.Author,
 		Architecture: cfg.Architecture,
 		Variant:      cfg.Variant,

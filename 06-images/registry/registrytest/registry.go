@@ -196,6 +196,10 @@ func Start(t testing.TB, opts Options) *Registry {
 
 var errPortTaken = errors.New("port taken")
 
+// pickPort chooses the port of a start; a test replaces it to make the
+// race happen.
+var pickPort = freePort
+
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -208,7 +212,7 @@ func freePort() (int, error) {
 // start writes a config for a fresh port and runs the registry until it
 // answers /v2/ with this start's own id.
 func (r *Registry) start(t testing.TB, bin string) error {
-	port, err := freePort()
+	port, err := pickPort()
 	if err != nil {
 		return err
 	}
@@ -259,6 +263,18 @@ func (r *Registry) start(t testing.TB, bin string) error {
 	// A registry that answers without our id is someone else's on a port
 	// it took from us; ours then exits and we retry.
 	url := r.scheme + "://" + addr + "/v2/"
+	// A request to whatever holds the port must not outlive our
+	// registry: a listener that accepts and never answers would hold it
+	// until the client's timeout.
+	pollCtx, cancelPoll := context.WithCancel(context.Background())
+	defer cancelPoll()
+	go func() {
+		select {
+		case <-exited:
+			cancelPoll()
+		case <-pollCtx.Done():
+		}
+	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
@@ -273,7 +289,12 @@ func (r *Registry) start(t testing.TB, bin string) error {
 			return fmt.Errorf("docker-registry exited before answering %s (%s):\n%s", url, cmd.ProcessState, b)
 		default:
 		}
-		if resp, err := r.client.Get(url); err == nil {
+		req, err := http.NewRequestWithContext(pollCtx, http.MethodGet, url, nil)
+		if err != nil {
+			stop()
+			return err
+		}
+		if resp, err := r.client.Do(req); err == nil {
 			resp.Body.Close()
 			if resp.Header.Get("X-Registrytest-Id") == id {
 				break

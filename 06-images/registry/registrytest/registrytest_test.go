@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -300,4 +302,35 @@ func TestParseScope(t *testing.T) {
 		require.NoError(t, err, tc.in)
 		assert.Equal(t, tc.want, got)
 	}
+}
+
+// TestStartRetriesWhenThePortIsTaken makes the race that Start guards
+// against happen: the first port it picks is held by another listener
+// (as if taken between the pick and the registry's bind). The registry
+// exits with "address already in use" and Start tries another port.
+func TestStartRetriesWhenThePortIsTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	takenPort := taken.Addr().(*net.TCPAddr).Port
+	picks := 0
+	pickPort = func() (int, error) {
+		picks++
+		if picks == 1 {
+			return takenPort, nil
+		}
+		return freePort()
+	}
+	t.Cleanup(func() { pickPort = freePort })
+
+	r := Start(t, Options{})
+	assert.Equal(t, 2, picks)
+	assert.NotEqual(t, "127.0.0.1:"+strconv.Itoa(takenPort), r.Host())
+	resp, err := r.HTTPClient().Get(r.URL() + "/v2/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	log, err := os.ReadFile(r.LogFile())
+	require.NoError(t, err)
+	assert.Contains(t, string(log), "address already in use", "the first start lost the race")
 }

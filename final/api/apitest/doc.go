@@ -18,7 +18,12 @@
 // import). Volumes are records without files (a volume is in use while a
 // container names it in Binds or Mounts). Programs run with the
 // container's standard streams; the defaults (echo, cat, sh, sleep, true,
-// false, touch, rm, ls, env) can be extended with SetProgram.
+// false, touch, rm, ls, env) can be extended with SetProgram. Its
+// registries are a map of "remote" images (AddRemoteImage, or what was
+// pushed) and the credentials each host wants (SetRegistryLogin): pull,
+// push and login answer in dockerd's words and statuses, with no bytes
+// moved, so that a client's registry conversation can be tested without
+// a registry.
 //
 //	fake := apitest.NewFake()
 //	sock := apitest.Serve(t, fake)

@@ -55,6 +55,8 @@ type Fake struct {
 	// events: the fake reports its containers' lifecycle (create,
 	// start, die, destroy) as the daemon does (events.go).
 	events *events.Bus
+	// remote is the fake's registries (registry.go), made on first use.
+	remote *registryState
 }
 
 var _ api.Backend = (*Fake)(nil)

@@ -29,15 +29,18 @@ import (
 // img is a fake image: a config, files, and the history of how it was
 // made. Each history entry that is not EmptyLayer stands for a layer.
 type img struct {
-	ID      string            `json:"id"` // "sha256:<64 hex>"
-	Tags    []string          `json:"-"`  // familiar "name:tag"
-	Parent  string            `json:"parent,omitempty"`
-	Created time.Time         `json:"created"`
-	Config  container.Config  `json:"config"`
-	Files   map[string]string `json:"files"`
-	History []histEntry       `json:"history"`
-	Comment string            `json:"comment,omitempty"`
-	Author  string            `json:"author,omitempty"`
+	ID   string   `json:"id"` // "sha256:<64 hex>"
+	Tags []string `json:"-"`  // familiar "name:tag"
+	// RepoDigests are "name@sha256:..." of the registries it was
+	// pulled from or pushed to (registry.go).
+	RepoDigests []string          `json:"-"`
+	Parent      string            `json:"parent,omitempty"`
+	Created     time.Time         `json:"created"`
+	Config      container.Config  `json:"config"`
+	Files       map[string]string `json:"files"`
+	History     []histEntry       `json:"history"`
+	Comment     string            `json:"comment,omitempty"`
+	Author      string            `json:"author,omitempty"`
 }
 
 type histEntry struct {
@@ -193,7 +196,7 @@ func (f *Fake) ImageList(context.Context, bool) ([]image.Summary, error) {
 			ID:          im.ID,
 			ParentID:    im.Parent,
 			RepoTags:    append([]string{}, im.Tags...),
-			RepoDigests: []string{},
+			RepoDigests: append([]string{}, im.RepoDigests...),
 			Created:     im.Created.Unix(),
 			Size:        im.size(),
 			Containers:  int64(len(f.usedBy(im))),
@@ -225,7 +228,7 @@ func (f *Fake) ImageInspect(_ context.Context, name string) (image.InspectRespon
 	return image.InspectResponse{
 		ID:           im.ID,
 		RepoTags:     append([]string{}, im.Tags...),
-		RepoDigests:  []string{},
+		RepoDigests:  append([]string{}, im.RepoDigests...),
 		Comment:      im.Comment,
 		Created:      rfc3339(im.Created),
 		Author:       im.Author,

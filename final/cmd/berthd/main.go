@@ -83,6 +83,17 @@ func run(args []string) error {
 		opts.SeccompProfile = p
 		return err
 	})
+	fs.Func("insecure-registry", "a registry (host[:port] or CIDR) reached over plain HTTP or unverified HTTPS; repeatable (127.0.0.0/8 always is)", func(arg string) error {
+		opts.InsecureRegistries = append(opts.InsecureRegistries, arg)
+		return nil
+	})
+	fs.Func("registry-mirror", "a mirror (URL) tried before Docker Hub for its images; repeatable", func(arg string) error {
+		if !strings.HasPrefix(arg, "http://") && !strings.HasPrefix(arg, "https://") {
+			return fmt.Errorf("invalid mirror %q: a URL with http:// or https://", arg)
+		}
+		opts.RegistryMirrors = append(opts.RegistryMirrors, arg)
+		return nil
+	})
 	debug := fs.Bool("debug", false, "log every request")
 	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
