@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/distribution/reference"
 	dockerconfig "github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
 	"github.com/docker/cli/cli/config/types"
@@ -74,7 +75,7 @@ func pull(args []string, stdio namespace.Stdio) (int, error) {
 		return 0, err
 	}
 	ref := f.Arg(0)
-	if !all && !strings.Contains(ref, "@") && !hasTag(ref) {
+	if !all && defaultTag(ref) {
 		fmt.Fprintln(stdio.Out, "Using default tag: latest")
 	}
 	ctx, cancel := interruptible()
@@ -89,21 +90,19 @@ func pull(args []string, stdio namespace.Stdio) (int, error) {
 	return 0, nil
 }
 
-// hasTag says whether a reference names a tag: a colon after the last
-// slash.
-func hasTag(ref string) bool {
-	i := strings.LastIndex(ref, "/")
-	return strings.Contains(ref[i+1:], ":")
+// defaultTag says whether ref names neither a tag nor a digest, so that
+// :latest is what the pull or push takes (Docker's parser decides: a
+// colon may be a registry's port).
+func defaultTag(ref string) bool {
+	named, err := reference.ParseNormalizedNamed(ref)
+	return err == nil && reference.IsNameOnly(named)
 }
 
-// canonical is what docker pull prints last: the full name.
+// canonical is what docker pull prints last: the full name
+// (docker.io/library/busybox:latest).
 func canonical(familiar string) string {
-	first, _, _ := strings.Cut(familiar, "/")
-	if !strings.Contains(familiar, "/") {
-		return "docker.io/library/" + familiar
-	}
-	if !strings.ContainsAny(first, ".:") && first != "localhost" {
-		return "docker.io/" + familiar
+	if named, err := reference.ParseNormalizedNamed(familiar); err == nil {
+		return named.String()
 	}
 	return familiar
 }
@@ -126,7 +125,7 @@ func push(args []string, stdio namespace.Stdio) (int, error) {
 		return 0, err
 	}
 	ref := f.Arg(0)
-	if !all && !hasTag(ref) {
+	if !all && defaultTag(ref) {
 		fmt.Fprintln(stdio.Out, "Using default tag: latest")
 	}
 	ctx, cancel := interruptible()

@@ -151,6 +151,38 @@ func parsePlatform(s string) (ocispec.Platform, error) {
 	return p, nil
 }
 
+// transferRef reads the reference of a pull or push as the docker CLI
+// does: a name alone means :latest (said unless quiet), except with
+// --all-tags, which takes no tag.
+func (c *CLI) transferRef(arg string, all, quiet bool) (reference.Named, error) {
+	named, err := reference.ParseNormalizedNamed(arg)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case all && !reference.IsNameOnly(named):
+		return nil, errors.New("tag can't be used with --all-tags/-a")
+	case !all && reference.IsNameOnly(named):
+		named = reference.TagNameOnly(named)
+		if !quiet {
+			fmt.Fprintln(c.Out, "Using default tag: latest")
+		}
+	}
+	return named, nil
+}
+
+// showTransfer prints a pull's or push's progress (bars on a terminal),
+// or nothing with quiet; an error the daemon sends in the stream is
+// returned.
+func (c *CLI) showTransfer(resp io.ReadCloser, quiet bool) error {
+	defer resp.Close()
+	out := c.Out
+	if quiet {
+		out = io.Discard
+	}
+	return displayJSONMessages(resp, out, !quiet && isTerminal(c.Out))
+}
+
 func newPullCommand(c *CLI) *cobra.Command {
 	var all, quiet bool
 	var platform string
@@ -168,18 +200,9 @@ those of berth login (or docker login): ~/.docker/config.json.`,
   berth pull --platform linux/arm64 alpine@sha256:...`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			named, err := reference.ParseNormalizedNamed(args[0])
+			named, err := c.transferRef(args[0], all, quiet)
 			if err != nil {
 				return err
-			}
-			switch {
-			case all && !reference.IsNameOnly(named):
-				return errors.New("tag can't be used with --all-tags/-a")
-			case !all && reference.IsNameOnly(named):
-				named = reference.TagNameOnly(named)
-				if !quiet {
-					fmt.Fprintln(c.Out, "Using default tag: latest")
-				}
 			}
 			opts := client.ImagePullOptions{All: all}
 			if platform != "" {
@@ -200,12 +223,7 @@ those of berth login (or docker login): ~/.docker/config.json.`,
 			if err != nil {
 				return err
 			}
-			defer resp.Close()
-			out := c.Out
-			if quiet {
-				out = io.Discard
-			}
-			if err := displayJSONMessages(resp, out, !quiet && isTerminal(c.Out)); err != nil {
+			if err := c.showTransfer(resp, quiet); err != nil {
 				return err
 			}
 			fmt.Fprintln(c.Out, named.String())
@@ -232,21 +250,12 @@ berth tag first. --all-tags pushes every tag of the repository.`,
   berth push 127.0.0.1:5000/team/myapp:v1`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			named, err := reference.ParseNormalizedNamed(args[0])
-			if err != nil {
-				return err
-			}
-			if _, ok := named.(reference.Digested); ok {
+			if strings.Contains(args[0], "@") {
 				return fmt.Errorf("invalid reference %s: an image is pushed by tag, not by digest", args[0])
 			}
-			switch {
-			case all && !reference.IsNameOnly(named):
-				return errors.New("tag can't be used with --all-tags/-a")
-			case !all && reference.IsNameOnly(named):
-				named = reference.TagNameOnly(named)
-				if !quiet {
-					fmt.Fprintln(c.Out, "Using default tag: latest")
-				}
+			named, err := c.transferRef(args[0], all, quiet)
+			if err != nil {
+				return err
 			}
 			opts := client.ImagePushOptions{All: all}
 			if opts.RegistryAuth, err = c.registryAuth(named); err != nil {
@@ -260,12 +269,7 @@ berth tag first. --all-tags pushes every tag of the repository.`,
 			if err != nil {
 				return err
 			}
-			defer resp.Close()
-			out := c.Out
-			if quiet {
-				out = io.Discard
-			}
-			if err := displayJSONMessages(resp, out, !quiet && isTerminal(c.Out)); err != nil {
+			if err := c.showTransfer(resp, quiet); err != nil {
 				return err
 			}
 			if quiet {
