@@ -73,7 +73,7 @@ type entry struct {
 	// hostRes are the resources of the last docker update, nil before
 	// one (containers_update.go): rec does not change after it is read.
 	hostRes atomic.Pointer[container.Resources]
-	wd   int     // its inotify watch
+	wd      int // its inotify watch
 
 	// Guarded by live.mu:
 	changed  chan struct{} // closed and replaced at every change
