@@ -47,6 +47,7 @@ containers are made.`,
 	cmd.AddCommand(
 		ls, newImageInspectCommand(c), newHistoryCommand(c), newTagCommand(c), rm,
 		newSaveCommand(c), newLoadCommand(c), newImportCommand(c), newBuildCommand(c),
+		newImagePruneCommand(c),
 	)
 	return cmd
 }

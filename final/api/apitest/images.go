@@ -24,6 +24,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-project/berth/final/api"
+	"github.com/berth-project/berth/final/filters"
 )
 
 // img is a fake image: a config, files, and the history of how it was
@@ -722,4 +723,9 @@ func (f *Fake) ImageBuild(ctx context.Context, contextTar io.Reader, opts api.Bu
 		}
 	}
 	return nil
+}
+
+// ImagesPrune is docker image prune over the fake's images.
+func (f *Fake) ImagesPrune(ctx context.Context, args filters.Args) (image.PruneReport, error) {
+	return api.PruneImages(ctx, f, args)
 }
