@@ -49,8 +49,10 @@ type imagePruneBackend interface {
 // its parent's.
 func PruneImages(ctx context.Context, b imagePruneBackend, args filters.Args) (image.PruneReport, error) {
 	var report image.PruneReport
-	if err := args.Check("images", "dangling", "until", "label", "label!"); err != nil {
-		return report, err
+	for key := range args {
+		if !slices.Contains([]string{"dangling", "until", "label", "label!"}, key) {
+			return report, invalid("Invalid filter '" + key + "'") // dockerd's words
+		}
 	}
 	danglingOnly := true
 	if v, set, err := args.Bool("dangling"); err != nil {
