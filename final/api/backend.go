@@ -117,6 +117,8 @@ type Backend interface {
 	// PruneImages, which a backend may use); filters: dangling, until,
 	// label, label!.
 	ImagesPrune(ctx context.Context, args filters.Args) (image.PruneReport, error)
+	// SystemDiskUsage is docker system df's data (see DiskUsage).
+	SystemDiskUsage(ctx context.Context) (DiskUsage, error)
 	ContainerCommit(ctx context.Context, opts CommitOptions) (string, error)
 	// ImageImport, ImageLoad and ImageBuild report progress as JSON
 	// messages on out (see JSONMessage); their errors after the first
