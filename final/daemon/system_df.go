@@ -19,11 +19,11 @@ import (
 //     it, with its content size (chapter 06's Layer.Content, the unit
 //     of an image's Size); an image's SharedSize is the part of its Size
 //     in layers that other images have too;
-//   - a container's SizeRw is its writable layer's upper directory
-//     (chapter 04's DiskUsage, blocks on disk), SizeRootFs that plus its
-//     image;
-//   - a volume's Size is its directory's, RefCount the containers that
-//     mount it, running or not.
+//   - a container's SizeRw is the content of its writable layer's upper
+//     directory (chapter 06's ContentSize: files' sizes, not blocks, as
+//     dockerd's walk), SizeRootFs that plus its image;
+//   - a volume's Size is its directory's content, RefCount the
+//     containers that mount it, running or not.
 //
 // Intermediate images (untagged, with children) are left out of Images,
 // as docker images leaves them out, but their layers are in LayersSize.
@@ -72,6 +72,11 @@ func (d *Daemon) SystemDiskUsage(ctx context.Context) (api.DiskUsage, error) {
 	}
 	for i := range du.Containers {
 		c := &du.Containers[i]
+		if rw, err := layer.Open(d.opts.DataRoot, c.ID); err == nil {
+			if n, err := image.ContentSize(rw.Upper()); err == nil {
+				c.SizeRw = n
+			}
+		}
 		c.SizeRootFs = c.SizeRw + sizes[c.ImageID]
 	}
 	vols, err := d.VolumeList(ctx, filters.Args{})
@@ -82,7 +87,7 @@ func (d *Daemon) SystemDiskUsage(ctx context.Context) (api.DiskUsage, error) {
 	du.Volumes = vols.Volumes
 	for i := range du.Volumes {
 		v := &du.Volumes[i]
-		size, err := layer.DiskUsage(v.Mountpoint)
+		size, err := image.ContentSize(v.Mountpoint)
 		if err != nil {
 			size = -1 // as dockerd: not known
 		}
