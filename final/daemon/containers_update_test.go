@@ -98,3 +98,38 @@ func TestUpdateSurvivesDaemonRestart(t *testing.T) {
 	// A refusal changed nothing.
 	require.Equal(t, "50331648 0 0 0 30", strings.TrimSpace(l.ok("inspect", "-f", hostLimits, "upd-keep")))
 }
+
+// TestSameAsDockerd_Wait compares the three wait conditions as the
+// docker CLI uses them: docker wait (not-running) of a stopped container
+// and of one that exits meanwhile, docker run attached (next-exit: its
+// exit code is the CLI's), docker run --rm (removed), and the refusal
+// for a missing container.
+func TestSameAsDockerd_Wait(t *testing.T) {
+	results := map[string][]string{}
+	for _, e := range compareEngines(t) {
+		must := e.mustFor(t)
+		var got []string
+		must("create", "--name", "wt-done", "busybox", "sh", "-c", "exit 5")
+		must("start", "wt-done")
+		got = append(got, must("wait", "wt-done"))
+		// Exits once /go exists, which the exec makes: docker wait
+		// starts before it, the exit comes after, whatever the timing.
+		must("run", "-d", "--name", "wt-run", "busybox", "sh", "-c", "while [ ! -f /go ]; do sleep 0.05; done; exit 7")
+		waited := make(chan string, 1)
+		go func() { out, _ := e.run("wait", "wt-run", "wt-done"); waited <- out }()
+		must("exec", "wt-run", "touch", "/go")
+		got = append(got, <-waited)
+		// (The CLI's exit code is not compared: the lab's runner keeps
+		// its stderr only. The container's is.)
+		out, _ := e.run("run", "--name", "wt-fg", "busybox", "sh", "-c", "echo out; exit 3")
+		got = append(got, out, must("inspect", "-f", "{{.State.ExitCode}}", "wt-fg"))
+		out, _ = e.run("run", "--rm", "--name", "wt-rm", "busybox", "sh", "-c", "echo gone; exit 4")
+		got = append(got, out)
+		_, err := e.run("wait", "wt-nosuch")
+		got = append(got, refusal(err))
+		got = append(got, must("ps", "-a", "--format", "{{.Names}}", "--filter", "name=wt-"))
+		must("rm", "wt-done", "wt-run", "wt-fg")
+		results[e.name] = got
+	}
+	assert.Equal(t, results["dockerd"], results["berthd"])
+}
