@@ -185,6 +185,19 @@ func (d *Daemon) updateLimits(e *entry, r container.Resources) error {
 		return undo(err)
 	}
 	e.hostRes.Store(&merged)
+	if cg == nil {
+		// A start under way may have read the old spec before SetSpec
+		// and made its cgroup since: give that cgroup the new limits
+		// too. (A cgroup made after this look, from a spec read before
+		// SetSpec, keeps the old ones until the next start: the shim
+		// reads its spec once, and berthd does not lock its starts
+		// against updates.)
+		if now, err := cgroupOf(e); err == nil {
+			if err := now.Update(newLimits); err != nil {
+				return fmt.Errorf("Cannot update container %s: %w", e.id, err)
+			}
+		}
+	}
 	return nil
 }
 
