@@ -207,3 +207,8 @@ func contentSize(dir string) (int64, error) {
 	}
 	return size, nil
 }
+
+// ContentSize is contentSize for others that count as Docker counts: a
+// container's writable layer and a volume in docker system df (dockerd
+// measures them with the same walk as a layer's DiffSize).
+func ContentSize(dir string) (int64, error) { return contentSize(dir) }

@@ -453,6 +453,9 @@ type Layer struct {
 	// layer at this place in its stack. Never write to it.
 	Dir  string
 	Size int64 // of the layer tar
+	// Content is the layer's size as Docker reports it (an image's Size
+	// is the sum of its layers'): what docker system df adds up.
+	Content int64
 }
 
 // Layers returns the image's layers, bottom first: the lower directories
@@ -472,6 +475,7 @@ func (s *Store) Layers(id Digest) ([]Layer, error) {
 		if fi, err := os.Stat(s.blobPath(diffs[i])); err == nil {
 			l.Size = fi.Size()
 		}
+		l.Content = s.layerSize(chain, diffs[i])
 		layers = append(layers, l)
 	}
 	return layers, nil

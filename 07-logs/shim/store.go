@@ -285,8 +285,9 @@ type Container struct {
 	Config Config
 	dir    string
 	store  *Store
-	// nameMu guards Config.Name, which Rename changes while others may
-	// read it through Name.
+	// nameMu guards Config.Name and Config.Spec, which Rename and
+	// SetSpec change while others may read them through Name and
+	// DecodeSpec.
 	nameMu sync.RWMutex
 }
 
@@ -320,7 +321,10 @@ func (c *Container) LogPath() string { return filepath.Join(c.dir, logFile) }
 
 // DecodeSpec decodes the program's part of the config into v.
 func (c *Container) DecodeSpec(v any) error {
-	if err := json.Unmarshal(c.Config.Spec, v); err != nil {
+	c.nameMu.RLock()
+	spec := c.Config.Spec
+	c.nameMu.RUnlock()
+	if err := json.Unmarshal(spec, v); err != nil {
 		return fmt.Errorf("container %s: reading its spec: %w", c.Name(), err)
 	}
 	return nil
@@ -440,5 +444,24 @@ func (c *Container) Rename(name string) error {
 			return fmt.Errorf("renaming container %s: %w", old, err)
 		}
 	}
+	return nil
+}
+
+// SetSpec replaces the program's part of the config (docker update's
+// new limits): config.json says it durably, so the next start, by a
+// shim that loads the file, and a daemon started later both see it. A
+// run under way keeps the spec it started with; the caller changes
+// that run itself. The caller serializes SetSpec with Rename.
+func (c *Container) SetSpec(spec json.RawMessage) error {
+	c.nameMu.RLock()
+	cfg := c.Config
+	c.nameMu.RUnlock()
+	cfg.Spec = spec
+	if err := writeJSONFile(filepath.Join(c.dir, configFile), cfg, !cfg.Ephemeral); err != nil {
+		return fmt.Errorf("updating container %s: %w", cfg.Name, err)
+	}
+	c.nameMu.Lock()
+	c.Config.Spec = spec
+	c.nameMu.Unlock()
 	return nil
 }

@@ -114,6 +114,12 @@ type Backend interface {
 	ImageHistory(ctx context.Context, name string) ([]image.HistoryResponseItem, error)
 	ImageTag(ctx context.Context, source, repo, tag string) error
 	ImageRemove(ctx context.Context, name string, force, prune bool) ([]image.DeleteResponse, error)
+	// ImagesPrune removes the images docker image prune removes (see
+	// PruneImages, which a backend may use); filters: dangling, until,
+	// label, label!.
+	ImagesPrune(ctx context.Context, args filters.Args) (image.PruneReport, error)
+	// SystemDiskUsage is docker system df's data (see DiskUsage).
+	SystemDiskUsage(ctx context.Context) (DiskUsage, error)
 	ContainerCommit(ctx context.Context, opts CommitOptions) (string, error)
 	// ImageImport, ImageLoad and ImageBuild report progress as JSON
 	// messages on out (see JSONMessage); their errors after the first

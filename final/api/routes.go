@@ -31,6 +31,8 @@ func (s *Server) routes() http.Handler {
 	// Containers
 	handle("POST /containers/create", s.containerCreate)
 	handle("POST /containers/prune", s.containerPrune)
+	handle("POST /images/prune", s.imagePrune)
+	handle("GET /system/df", s.systemDiskUsage)
 	handle("GET /containers/json", s.containerList)
 	handle("GET /containers/{id}/json", s.containerInspect)
 	handle("POST /containers/{id}/start", s.containerStart)

@@ -48,6 +48,7 @@ containers are made.`,
 		ls, newImageInspectCommand(c), newHistoryCommand(c), newTagCommand(c), rm,
 		newSaveCommand(c), newLoadCommand(c), newImportCommand(c), newBuildCommand(c),
 		newPullCommand(c), newPushCommand(c),
+		newImagePruneCommand(c),
 	)
 	return cmd
 }

@@ -65,3 +65,61 @@ func (c *CLI) printPruned(what string, deleted []string) {
 func (c *CLI) printReclaimed(bytes uint64) {
 	fmt.Fprintf(c.Out, "Total reclaimed space: %s\n", units.HumanSize(float64(bytes)))
 }
+
+// newImagePruneCommand is `berth image prune`, docker's: the dangling
+// images go (POST /images/prune), or with -a every image no container
+// was made from, after a confirmation unless -f.
+func newImagePruneCommand(c *CLI) *cobra.Command {
+	var force, all bool
+	var filters listValue
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unused images",
+		Long: `Remove the dangling images: those without a name and without child
+images. With -a, every image that no container was made from, named
+or not. Filters: until (a duration such as 24h, a date or a Unix time:
+created before it), label (KEY or KEY=VALUE), label! (not that label).`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := parseFilters(filters)
+			if err != nil {
+				return err
+			}
+			warning := "WARNING! This will remove all dangling images."
+			if all {
+				f.Add("dangling", "false")
+				warning = "WARNING! This will remove all images without at least one container associated to them."
+			}
+			if !force && !c.confirm(warning) {
+				return nil
+			}
+			cl, err := c.Client()
+			if err != nil {
+				return err
+			}
+			res, err := cl.ImagePrune(cmd.Context(), client.ImagePruneOptions{Filters: f})
+			if err != nil {
+				return err
+			}
+			if len(res.Report.ImagesDeleted) > 0 {
+				fmt.Fprintln(c.Out, "Deleted Images:")
+				for _, d := range res.Report.ImagesDeleted {
+					if d.Untagged != "" {
+						fmt.Fprintln(c.Out, "untagged: "+d.Untagged)
+					}
+					if d.Deleted != "" {
+						fmt.Fprintln(c.Out, "deleted: "+d.Deleted)
+					}
+				}
+				fmt.Fprintln(c.Out)
+			}
+			c.printReclaimed(res.Report.SpaceReclaimed)
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")
+	fs.BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	fs.VarP(&filters, "filter", "", "Provide filter values (e.g. \"until=<timestamp>\")")
+	return cmd
+}

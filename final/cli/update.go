@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
@@ -10,11 +11,19 @@ import (
 )
 
 // update: one API call per container, as docker update. berthd updates
-// the restart policy; the flag is the only one berth offers, since a
-// resource berthd does not update would be refused by the engine anyway.
+// the restart policy and the limits it applies at create (memory, CPU
+// time, tasks); only those flags are offered, since any other resource
+// would be refused by the engine anyway.
 
 func newUpdateCommand(c *CLI) *cobra.Command {
-	var policy string
+	var (
+		policy    string
+		memory    bytesValue
+		cpus      nanoCPUsValue
+		period    int64
+		quota     int64
+		pidsLimit int64
+	)
 	cmd := &cobra.Command{
 		Use:   "update [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Update configuration of one or more containers",
@@ -23,22 +32,43 @@ func newUpdateCommand(c *CLI) *cobra.Command {
 --restart sets the container's restart policy: no, on-failure[:N],
 always or unless-stopped (see berth run --restart). The new policy
 applies from the container's next exit on; a restart already waiting
-for its back-off goes ahead. A container run with --rm cannot have one.`,
+for its back-off goes ahead. A container run with --rm cannot have one.
+
+--memory, --cpus (or --cpu-period with --cpu-quota) and --pids-limit
+change the container's limits: at once in the cgroup of a running
+container, at its next start for a stopped one, and for good (inspect
+shows them, a restart keeps them). A limit not given stays as it is;
+--pids-limit -1 lifts the pids limit.`,
 		Args: requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().NFlag() == 0 {
 				return errors.New("you must provide one or more flags when using this command")
 			}
-			p, err := restart.Parse(policy)
-			if err != nil {
-				return err
+			var opts client.ContainerUpdateOptions
+			if cmd.Flags().Changed("restart") {
+				p, err := restart.Parse(policy)
+				if err != nil {
+					return err
+				}
+				opts.RestartPolicy = &p
 			}
+			r := container.Resources{Memory: int64(memory), NanoCPUs: int64(cpus), CPUPeriod: period, CPUQuota: quota}
+			if cmd.Flags().Changed("pids-limit") {
+				r.PidsLimit = &pidsLimit
+			}
+			opts.Resources = &r
 			return c.eachContainer(cmd, args, func(cl *client.Client, name string) error {
-				_, err := cl.ContainerUpdate(cmd.Context(), name, client.ContainerUpdateOptions{RestartPolicy: &p})
+				_, err := cl.ContainerUpdate(cmd.Context(), name, opts)
 				return err
 			})
 		},
 	}
-	cmd.Flags().StringVar(&policy, "restart", "", "Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)")
+	f := cmd.Flags()
+	f.StringVar(&policy, "restart", "", "Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)")
+	f.VarP(&memory, "memory", "m", "Memory limit")
+	f.Var(&cpus, "cpus", "Number of CPUs")
+	f.Int64Var(&period, "cpu-period", 0, "Limit CPU CFS (Completely Fair Scheduler) period")
+	f.Int64Var(&quota, "cpu-quota", 0, "Limit CPU CFS (Completely Fair Scheduler) quota")
+	f.Int64Var(&pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
 	return cmd
 }

@@ -623,7 +623,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 			rec.Path, rec.Args = e.c.Config.Command[0], e.c.Config.Command[1:]
 		}
 	}
-	cfg, host := rec.Config, rec.HostConfig
+	cfg, host := rec.Config, e.hostConfig()
 	pid := 0
 	if st.Status == shim.Running {
 		pid = st.Pid

@@ -70,7 +70,10 @@ type entry struct {
 	name syncName
 	c    *shim.Container
 	rec  *record // what the API created it with; nil for a container not made through the API
-	wd   int     // its inotify watch
+	// hostRes are the resources of the last docker update, nil before
+	// one (containers_update.go): rec does not change after it is read.
+	hostRes atomic.Pointer[container.Resources]
+	wd      int // its inotify watch
 
 	// Guarded by live.mu:
 	changed  chan struct{} // closed and replaced at every change

@@ -19,6 +19,8 @@ import (
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/06-images/image"
+	"github.com/berth-project/berth/final/api"
+	"github.com/berth-project/berth/final/filters"
 )
 
 // The image half of api.Backend: what `docker images`, `image inspect`,
@@ -307,4 +309,13 @@ func (d *Daemon) ImageRemove(ctx context.Context, name string, force, prune bool
 		return nil, imageError(name, err)
 	}
 	return out, nil
+}
+
+// ImagesPrune is docker image prune (POST /images/prune): api.PruneImages
+// chooses as dockerd does and removes through ImageRemove, which reports
+// each untag and delete; then the prune event with the bytes given back.
+func (d *Daemon) ImagesPrune(ctx context.Context, args filters.Args) (imagetypes.PruneReport, error) {
+	report, err := api.PruneImages(ctx, d, args)
+	d.Pruned(moby.ImageEventType, report.SpaceReclaimed)
+	return report, err
 }

@@ -18,12 +18,15 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/volume"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-project/berth/final/api"
+	"github.com/berth-project/berth/final/filters"
 )
 
 // img is a fake image: a config, files, and the history of how it was
@@ -725,4 +728,44 @@ func (f *Fake) ImageBuild(ctx context.Context, contextTar io.Reader, opts api.Bu
 		}
 	}
 	return nil
+}
+
+// ImagesPrune is docker image prune over the fake's images.
+func (f *Fake) ImagesPrune(ctx context.Context, args filters.Args) (image.PruneReport, error) {
+	return api.PruneImages(ctx, f, args)
+}
+
+// SystemDiskUsage is docker system df over the fake: its images share
+// no layers (each is its files), its containers write nowhere, its
+// volumes hold nothing on disk.
+func (f *Fake) SystemDiskUsage(ctx context.Context) (api.DiskUsage, error) {
+	du := api.DiskUsage{BuildCache: []build.CacheRecord{}}
+	var err error
+	if du.Images, err = f.ImageList(ctx, false); err != nil {
+		return du, err
+	}
+	for i := range du.Images {
+		du.Images[i].SharedSize = 0
+		du.LayersSize += du.Images[i].Size
+	}
+	if du.Containers, err = f.ContainerList(ctx, api.ListOptions{All: true, Size: true}); err != nil {
+		return du, err
+	}
+	vols, err := f.VolumeList(ctx, filters.Args{})
+	if err != nil {
+		return du, err
+	}
+	du.Volumes = vols.Volumes
+	for i := range du.Volumes {
+		refs := 0
+		for _, c := range du.Containers {
+			for _, m := range c.Mounts {
+				if m.Name == du.Volumes[i].Name {
+					refs++
+				}
+			}
+		}
+		du.Volumes[i].UsageData = &volume.UsageData{Size: 0, RefCount: int64(refs)}
+	}
+	return du, nil
 }
