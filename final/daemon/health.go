@@ -193,7 +193,7 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, opts **nsenter.Options) (healt
 	if err != nil || st.Status != shim.Running || !st.StartedAt.Equal(m.run) || paused(e, st) {
 		return health.Result{}, false
 	}
-	argv, _ := m.sch.Command() // NewSchedule checked it
+	argv, _ := m.sch.Command(e.rec.Config.Shell) // NewSchedule checked it
 	start := time.Now()
 	fail := func(err error) (health.Result, bool) {
 		return health.Result{Start: start, End: time.Now(), ExitCode: -1, Output: err.Error()}, true

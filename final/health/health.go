@@ -68,7 +68,7 @@ func NewSchedule(hc *container.HealthConfig) (Schedule, error) {
 	if s.Retries <= 0 {
 		s.Retries = DefaultRetries
 	}
-	if _, err := s.Command(); err != nil {
+	if _, err := s.Command(nil); err != nil {
 		return Schedule{}, err
 	}
 	return s, nil
@@ -81,13 +81,18 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// Command is the argv a check runs in the container.
-func (s Schedule) Command() ([]string, error) {
+// Command is the argv a check runs in the container. CMD-SHELL runs its
+// line with shell, the container's SHELL (as dockerd does), /bin/sh -c
+// if it has none.
+func (s Schedule) Command(shell []string) ([]string, error) {
 	switch {
 	case s.Test[0] == "CMD" && len(s.Test) > 1:
 		return s.Test[1:], nil
 	case s.Test[0] == "CMD-SHELL" && len(s.Test) == 2:
-		return []string{"/bin/sh", "-c", s.Test[1]}, nil
+		if len(shell) == 0 {
+			shell = []string{"/bin/sh", "-c"}
+		}
+		return append(append([]string{}, shell...), s.Test[1]), nil
 	}
 	return nil, fmt.Errorf("health check: unknown test %q (want CMD or CMD-SHELL)", s.Test)
 }
