@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -235,16 +237,26 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, opts **nsenter.Options) (healt
 	case w := <-ch:
 		r = health.Result{Start: start, End: time.Now(), ExitCode: w.code, Output: out.String()}
 	case <-timer.C:
+		killTree(cmd.Pid())
 		_ = cmd.Signal(unix.SIGKILL)
 		w := <-ch
 		d.emitExec(e, moby.ActionExecDie, id, nil, exitCode(w.code))
 		return health.Result{Start: start, End: time.Now(), ExitCode: -1, Output: health.TimeoutOutput(m.sch.Timeout)}, true
 	case <-m.stop:
+		killTree(cmd.Pid())
 		_ = cmd.Signal(unix.SIGKILL)
 		<-ch
 		return health.Result{}, false
 	}
 	d.emitExec(e, moby.ActionExecDie, id, nil, exitCode(r.ExitCode))
+	// A check that failed because the container was ending (killed
+	// with it) says nothing of its health: dropped, as dockerd's
+	// monitor stops before the container's end is recorded.
+	if r.ExitCode != 0 {
+		if st, err := e.c.State(); err != nil || st.Status != shim.Running || !st.StartedAt.Equal(m.run) {
+			return health.Result{}, false
+		}
+	}
 	return r, true
 }
 
@@ -338,4 +350,27 @@ func healthStatus(e *entry) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return string(m.st.Status)
+}
+
+// killTree kills the descendants of a check that ran past its timeout:
+// a shell's children (sh -c 'sleep 100' forks sleep) would otherwise go
+// on in the container, adopted by its init, one more at every check.
+// The tree is read from /proc/PID/task/TID/children, deepest first.
+func killTree(pid int) {
+	if pid <= 0 {
+		return
+	}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if child, err := strconv.Atoi(f); err == nil {
+				killTree(child)
+				_ = unix.Kill(child, unix.SIGKILL)
+			}
+		}
+	}
 }
