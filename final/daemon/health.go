@@ -221,6 +221,9 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, opts **nsenter.Options) (healt
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 100 * time.Millisecond
 	if err := cmd.Start(); err != nil {
+		if !d.runGoesOn(e, m, true) {
+			return health.Result{}, false // the container was ending
+		}
 		return fail(fmt.Errorf("health check in container %s: %w", e.id, err))
 	}
 	d.emitExec(e, moby.ActionExecStart, id, argv, nil)
@@ -252,12 +255,40 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, opts **nsenter.Options) (healt
 	// A check that failed because the container was ending (killed
 	// with it) says nothing of its health: dropped, as dockerd's
 	// monitor stops before the container's end is recorded.
-	if r.ExitCode != 0 {
-		if st, err := e.c.State(); err != nil || st.Status != shim.Running || !st.StartedAt.Equal(m.run) {
-			return health.Result{}, false
-		}
+	if r.ExitCode != 0 && !d.runGoesOn(e, m, r.ExitCode == 128+int(unix.SIGKILL)) {
+		return health.Result{}, false
 	}
 	return r, true
+}
+
+// runGoesOn reports whether m's run still runs after a failed check. A
+// check killed by SIGKILL may have been killed by the container's end
+// (the kernel kills a PID namespace's processes when its init dies)
+// before the shim has recorded the end: then the end comes within
+// moments, and a second is waited for it.
+func (d *Daemon) runGoesOn(e *entry, m *healthMon, killed bool) bool {
+	deadline := time.Now().Add(time.Second)
+	for {
+		d.live.mu.Lock()
+		changed := e.changed
+		d.live.mu.Unlock()
+		st, err := e.c.State()
+		if err != nil || st.Status != shim.Running || !st.StartedAt.Equal(m.run) {
+			return false
+		}
+		left := time.Until(deadline)
+		if !killed || left <= 0 {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-m.stop:
+			return false
+		case <-time.After(min(left, 50*time.Millisecond)):
+			// The state is read again: the shim's record may come
+			// before its inotify event.
+		}
+	}
 }
 
 // limitedBuffer keeps the first health.MaxOutput bytes of a check's
