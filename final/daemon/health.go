@@ -30,7 +30,8 @@ import (
 //	       │ timer (health.State.Next)
 //	       ▼
 //	  runCheck: nsenter (the exec's options, computed once per run),
-//	  killed at the timeout ─▶ Record ─▶ health.json, health_status event
+//	  killed at the timeout ─▶ Record ─▶ health_status event, and
+//	  health.json when the status or the streak changed
 //	       │
 //	  the run's end (look) / removal / berthd closes ─▶ healthStop:
 //	  the goroutine ends, the status is "unhealthy" (dockerd's choice)
@@ -169,9 +170,16 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 		r, ok := d.runCheck(e, m, &opts)
 		if ok {
 			m.mu.Lock()
+			before := m.st.FailingStreak
 			changed := m.st.Record(m.sch, r)
 			status := m.st.Status
-			writeHealth(e.c.Dir(), &m.st)
+			// Written when the status or the streak changes, and at
+			// the end (end): not at every passing check, which would
+			// cost the daemon a file per container per interval. A
+			// crash of berthd loses the log's last results only.
+			if changed || m.st.FailingStreak != before {
+				writeHealth(e.c.Dir(), &m.st)
+			}
 			m.mu.Unlock()
 			if changed {
 				d.emitContainer(e, moby.Action("health_status: "+string(status)), nil)
