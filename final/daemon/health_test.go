@@ -2,10 +2,8 @@ package daemon
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -166,5 +164,41 @@ func TestHealth_SameAsDockerd(t *testing.T) {
 	assert.Equal(t, results["dockerd"], results["berthd"])
 }
 
-var _ = context.Background
-var _ = os.Getpid
+// TestHealth_BerthdRestartBeginsAgainFromStarting: a berthd that starts
+// with a checked container running starts its checks again from
+// "starting", the streak 0 and the log kept, as dockerd's restore does;
+// the failures that follow in the start period do not count.
+func TestHealth_BerthdRestartBeginsAgainFromStarting(t *testing.T) {
+	l := newLab(t)
+	e := engine{"berthd", func(args ...string) (string, error) {
+		out, errOut, code := l.docker("", args...)
+		if code != 0 {
+			return out, fmt.Errorf("docker %s: %s", strings.Join(args, " "), errOut)
+		}
+		return out, nil
+	}}
+	must := e.mustFor(t)
+	// Healthy, then checked only every hour: nothing runs until the
+	// restart.
+	// (Through the API: the docker CLI sends --health-start-interval to
+	// API 1.44 and later only, and berthd speaks 1.41.)
+	l.run("hc-survive", container.Config{Cmd: []string{"sleep", "1000"}, Healthcheck: &container.HealthConfig{
+		Test: []string{"CMD-SHELL", "test -f /tmp/ok"}, Interval: time.Hour, StartPeriod: time.Hour, StartInterval: 100 * time.Millisecond}}, nil)
+	must("exec", "hc-survive", "touch", "/tmp/ok")
+	before := waitHealth(t, e, "hc-survive", container.Healthy)
+	must("exec", "hc-survive", "rm", "/tmp/ok")
+
+	l.restart()
+	h := healthOf(t, e, "hc-survive")
+	require.NotNil(t, h)
+	assert.Equal(t, container.Starting, h.Status)
+	assert.Zero(t, h.FailingStreak)
+	assert.Equal(t, len(before.Log), len(h.Log), "the log is kept")
+	// Failing in the start period while starting: not counted.
+	require.Eventually(t, func() bool { h = healthOf(t, e, "hc-survive"); return len(h.Log) >= len(before.Log)+2 }, 30*time.Second, 20*time.Millisecond)
+	assert.Equal(t, container.Starting, h.Status)
+	assert.Zero(t, h.FailingStreak)
+	must("exec", "hc-survive", "touch", "/tmp/ok")
+	waitHealth(t, e, "hc-survive", container.Healthy)
+	must("rm", "-f", "hc-survive")
+}
