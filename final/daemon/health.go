@@ -78,15 +78,26 @@ func (d *Daemon) healthStart(e *entry) {
 		return
 	}
 	e.healthMu.Lock()
-	defer e.healthMu.Unlock()
 	old := e.health
+	e.healthMu.Unlock()
 	if old != nil && old.run.Equal(st.StartedAt) {
 		return // already checking this run
 	}
-	m := &healthMon{sch: sch, run: st.StartedAt, stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{})}
+	// The last run's checks end first, without the lock: ps and inspect
+	// do not wait for a check that is still running.
 	if old != nil {
 		old.end(e, false)
+	}
+	e.healthMu.Lock()
+	defer e.healthMu.Unlock()
+	if e.health != old {
+		return // another start got here first, with a newer run
+	}
+	m := &healthMon{sch: sch, run: st.StartedAt, stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{})}
+	if old != nil {
+		old.mu.Lock()
 		m.st = old.st
+		old.mu.Unlock()
 	} else {
 		m.st = readHealth(e.c.Dir())
 	}
