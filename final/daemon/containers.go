@@ -138,6 +138,11 @@ func (d *Daemon) ContainerStop(ctx context.Context, name string, timeout *int, s
 	if timeout != nil {
 		grace = time.Duration(*timeout) * time.Second
 	}
+	// The health checks end before the signal: a check the stop kills
+	// says nothing of the container's health.
+	if grace >= 0 {
+		d.healthStop(e, time.Time{}, true)
+	}
 	if _, err := d.stopContainer(e, sig, grace); err != nil && !errors.Is(err, shim.ErrNotRunning) {
 		return fmt.Errorf("stopping container %s: %w", e.id, err)
 	}
@@ -190,6 +195,9 @@ func (d *Daemon) ContainerKill(ctx context.Context, name string, signal string) 
 		} else if d.stopRestarts(e) {
 			return nil
 		}
+	}
+	if sig == unix.SIGKILL {
+		d.healthStop(e, time.Time{}, true) // as for a stop
 	}
 	if err := d.signalContainer(e, sig); err != nil {
 		if errors.Is(err, shim.ErrNotRunning) {

@@ -179,6 +179,11 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 		case <-t.C:
 		}
 		r, ok := d.runCheck(e, m, &opts)
+		select {
+		case <-m.stop: // stopped meanwhile: the result is not recorded
+			return
+		default:
+		}
 		if ok {
 			m.mu.Lock()
 			before := m.st.FailingStreak
