@@ -92,8 +92,6 @@ func checkSupported(df *Dockerfile) error {
 	for _, in := range df.Instructions {
 		var msg string
 		switch in.Name {
-		case "HEALTHCHECK":
-			msg = "HEALTHCHECK is not supported by berth's builder (berth does not run health checks)"
 		case "ONBUILD":
 			msg = "ONBUILD is not supported by berth's builder"
 		case "RUN":
@@ -693,6 +691,18 @@ func (bl *builder) configStep(in Instruction) error {
 		bl.shell = append([]string{}, in.Args...)
 		cfg.Shell = bl.shell
 		text = "SHELL " + jsonText(in.Args)
+	case "HEALTHCHECK":
+		hc, err := healthcheck(in)
+		if err != nil {
+			return err
+		}
+		if cfg.Healthcheck, err = json.Marshal(hc); err != nil {
+			return fmt.Errorf("HEALTHCHECK: %w", err)
+		}
+		// The history's words, as Docker's classic builder prints the
+		// config (%q of the struct).
+		text = fmt.Sprintf("HEALTHCHECK &{%q %q %q %q %q %q}", hc.Test, hc.Interval.String(), hc.Timeout.String(),
+			hc.StartPeriod.String(), hc.StartInterval.String(), rune(hc.Retries))
 	case "MAINTAINER":
 		bl.author = in.Args[0]
 		text = "MAINTAINER " + in.Args[0]

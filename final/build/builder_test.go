@@ -375,7 +375,6 @@ func TestRunFailureStopsTheBuild(t *testing.T) {
 func TestUnsupportedInstructionsAreRefusedBeforeAnythingIsBuilt(t *testing.T) {
 	f := newBuildFake(t)
 	for dockerfile, msg := range map[string]string{
-		"FROM base\nRUN true\nHEALTHCHECK CMD true\n":        "Dockerfile:3: HEALTHCHECK is not supported by berth's builder (berth does not run health checks)",
 		"FROM base\nRUN --mount=type=cache,target=/x true\n": "Dockerfile:2: RUN --mount is not supported by berth's classic builder",
 		"FROM base\nSHELL /bin/bash -c\n":                    "Dockerfile:2: SHELL requires the arguments to be in JSON form",
 		"FROM base\nONBUILD RUN true\n":                      "Dockerfile:2: ONBUILD is not supported by berth's builder",

@@ -108,7 +108,7 @@ var instructions = map[string]struct {
 	"STOPSIGNAL":  {formOne, 1, 1, nil},
 	"SHELL":       {formList, 1, -1, nil},
 	"MAINTAINER":  {formOne, 1, 1, nil},
-	"HEALTHCHECK": {formOne, 1, -1, nil},
+	"HEALTHCHECK": {formOne, 1, -1, []string{"interval", "timeout", "start-period", "start-interval", "retries"}},
 	"ONBUILD":     {formOne, 1, 1, nil},
 }
 

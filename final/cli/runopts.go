@@ -67,6 +67,7 @@ type containerOptions struct {
 	devices     listValue
 	deviceRules listValue
 	hardening
+	health healthOptions
 
 	// --cgroup-parent: the container's cgroup goes under this one.
 	cgroupParent string
@@ -171,6 +172,7 @@ func (o *containerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Var(&o.devices, "device", "Add a host device to the container")
 	fs.Var(&o.deviceRules, "device-cgroup-rule", "Add a rule to the cgroup allowed devices list")
 	o.hardening.addFlags(fs)
+	o.health.addFlags(fs)
 }
 
 // containerSpec is what POST /containers/create takes.
@@ -206,6 +208,11 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 		t := o.stopTimeout
 		cfg.StopTimeout = &t
 	}
+	hcfg, err := o.health.config()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Healthcheck = hcfg
 
 	if err := o.streams(cfg); err != nil {
 		return nil, err

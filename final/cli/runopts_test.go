@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/spf13/pflag"
@@ -376,4 +377,29 @@ func TestRunFlags_Hardening(t *testing.T) {
 	assert.ErrorContains(t, err, "invalid ulimit type: files")
 	_, err = parseRun(t, nil, "--sysctl", "novalue", "busybox")
 	assert.ErrorContains(t, err, "sysctl 'novalue' is not allowed")
+}
+
+func TestHealthOptions(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want *container.HealthConfig
+		err  string
+	}{
+		{nil, nil, ""},
+		{[]string{"--health-cmd", "curl -f x", "--health-interval", "1s", "--health-retries", "2"},
+			&container.HealthConfig{Test: []string{"CMD-SHELL", "curl -f x"}, Interval: time.Second, Retries: 2}, ""},
+		{[]string{"--health-timeout", "3s", "--health-start-period", "4s", "--health-start-interval", "500ms"},
+			&container.HealthConfig{Timeout: 3 * time.Second, StartPeriod: 4 * time.Second, StartInterval: 500 * time.Millisecond}, ""},
+		{[]string{"--no-healthcheck"}, &container.HealthConfig{Test: []string{"NONE"}}, ""},
+		{[]string{"--no-healthcheck", "--health-cmd", "true"}, nil, "--no-healthcheck conflicts with --health-* options"},
+		{[]string{"--health-interval", "-1s"}, nil, "--health-interval cannot be negative"},
+	} {
+		spec, err := parseRun(t, nil, append(tc.args, "busybox")...)
+		if tc.err != "" {
+			assert.EqualError(t, err, tc.err, "%v", tc.args)
+			continue
+		}
+		require.NoError(t, err, "%v", tc.args)
+		assert.Equal(t, tc.want, spec.Config.Healthcheck, "%v", tc.args)
+	}
 }

@@ -83,6 +83,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 	d.live.started(e)
 	d.endpointsChanged(e)
 	d.emitStart(e)
+	d.healthStart(e)
 	return nil
 }
 
@@ -137,6 +138,11 @@ func (d *Daemon) ContainerStop(ctx context.Context, name string, timeout *int, s
 	if timeout != nil {
 		grace = time.Duration(*timeout) * time.Second
 	}
+	// The health checks end before the signal: a check the stop kills
+	// says nothing of the container's health.
+	if grace >= 0 {
+		d.healthStop(e, time.Time{}, true)
+	}
 	if _, err := d.stopContainer(e, sig, grace); err != nil && !errors.Is(err, shim.ErrNotRunning) {
 		return fmt.Errorf("stopping container %s: %w", e.id, err)
 	}
@@ -189,6 +195,9 @@ func (d *Daemon) ContainerKill(ctx context.Context, name string, signal string) 
 		} else if d.stopRestarts(e) {
 			return nil
 		}
+	}
+	if sig == unix.SIGKILL {
+		d.healthStop(e, time.Time{}, true) // as for a stop
 	}
 	if err := d.signalContainer(e, sig); err != nil {
 		if errors.Is(err, shim.ErrNotRunning) {
@@ -321,6 +330,7 @@ func (d *Daemon) removeLocked(e *entry, force bool) error {
 		_ = Runtime.Finish(e.c)
 		d.live.waitAttached(e, attachedTimeout)
 	}
+	d.healthStop(e, time.Time{}, true) // its last write before the directory goes
 	if err := Runtime.RemoveContainer(e.c, force); err != nil {
 		if errors.Is(err, shim.ErrRunning) {
 			return giveKind(errdefs.ErrConflict, err)
@@ -417,8 +427,13 @@ type listFilter struct {
 }
 
 func (d *Daemon) listFilter(args filters.Args) (*listFilter, error) {
-	if err := args.Check("containers", "id", "name", "label", "exited", "status", "ancestor", "before", "since", "volume", "network"); err != nil {
+	if err := args.Check("containers", "id", "name", "label", "exited", "status", "ancestor", "before", "since", "volume", "network", "health"); err != nil {
 		return nil, err
+	}
+	for _, v := range args["health"] {
+		if err := container.ValidateHealthStatus(container.HealthStatus(v)); err != nil {
+			return nil, invalid("Unrecognised filter value for health: %s", v)
+		}
 	}
 	lf := &listFilter{d: d, args: args}
 	for _, v := range args["status"] {
@@ -475,6 +490,7 @@ func (lf *listFilter) match(e *entry, st shim.State) bool {
 			state, _, _ := containerState(e, st)
 			return string(state) == v
 		}) &&
+		a.Any("health", func(v string) bool { return healthStatus(e) == v }) &&
 		a.Any("exited", func(v string) bool { return st.Status == shim.Exited && strconv.Itoa(st.ExitCode) == v }) &&
 		a.Any("ancestor", func(string) bool { return e.rec != nil && slices.Contains(lf.ancestors, e.rec.Image) }) &&
 		a.Any("network", func(string) bool {
@@ -676,6 +692,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 			Dead:       st.Status == shim.Dead,
 			Pid:        pid,
 			ExitCode:   st.ExitCode,
+			Health:     e.healthOf(),
 			Error:      st.Error,
 			StartedAt:  rfc3339(st.StartedAt),
 			FinishedAt: rfc3339(st.FinishedAt),

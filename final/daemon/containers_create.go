@@ -31,6 +31,7 @@ import (
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/07-logs/logs"
 	"github.com/berth-project/berth/07-logs/shim"
+	"github.com/berth-project/berth/final/health"
 	"github.com/berth-project/berth/final/restart"
 )
 
@@ -265,6 +266,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	if err := checkUnsupported(&cfg, &host); err != nil {
 		return fail(err)
 	}
+	if err := healthCheck(cfg.Healthcheck); err != nil {
+		return fail(err)
+	}
 	// dockerd's rules and words (package final/restart).
 	if err := restart.Validate(host.RestartPolicy, host.AutoRemove); err != nil {
 		return fail(giveKind(errdefs.ErrInvalidArgument, err))
@@ -405,6 +409,13 @@ func mergeImageConfig(cfg *container.Config, im image.ContainerConfig) {
 	if cfg.StopSignal == "" {
 		cfg.StopSignal = im.StopSignal
 	}
+	// The image's HEALTHCHECK under the request's --health-* field by
+	// field (health.Merge); one that cannot be read is left out.
+	var imgHealth *container.HealthConfig
+	if len(im.Healthcheck) > 0 && json.Unmarshal(im.Healthcheck, &imgHealth) != nil {
+		imgHealth = nil
+	}
+	cfg.Healthcheck = health.Merge(cfg.Healthcheck, imgHealth)
 	for k, v := range im.Labels {
 		if cfg.Labels == nil {
 			cfg.Labels = map[string]string{}

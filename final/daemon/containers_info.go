@@ -128,6 +128,15 @@ func containerState(e *entry, st shim.State) (state container.ContainerState, st
 	if paused(e, st) {
 		return container.StatePaused, status + " (Paused)", true
 	}
+	if st.Status == shim.Running {
+		// "Up 3 seconds (healthy)", as dockerd's State.String.
+		switch h := healthStatus(e); h {
+		case string(container.Starting):
+			status += " (health: starting)"
+		case string(container.Healthy), string(container.Unhealthy):
+			status += " (" + h + ")"
+		}
+	}
 	return state, status, false
 }
 

@@ -96,6 +96,10 @@ type entry struct {
 	policy   atomic.Pointer[restart.Manager]
 	policyMu sync.Mutex
 
+	// health checks the current run (health.go); healthMu guards it.
+	health   *healthMon
+	healthMu sync.Mutex
+
 	removeMu sync.Mutex // one removal at a time
 	cpMu     sync.Mutex // one docker cp at a time mounts a stopped container's root (archive.go)
 }
@@ -162,6 +166,7 @@ func (d *Daemon) startLive() error {
 		l.mu.Unlock()
 		if st.Status == shim.Running {
 			d.endpointsChanged(e) // for the watcher of a new daemon
+			d.healthStart(e)      // "starting" again, as dockerd's restore
 		}
 		if ended(st) && !c.Supervised() {
 			if e.autoRemove() {
@@ -273,6 +278,7 @@ func (l *live) look(e *entry) {
 		// and before a stop or a kill that waited for it reports
 		// its own event.
 		l.d.emitEnd(e, st)
+		go l.d.healthStop(e, st.StartedAt, true) // not under the lock: it waits for a check to end
 	} else if ended(st) && st.OOMKilled && !st.StartedAt.Equal(e.oomRun) {
 		l.d.emitLateOOM(e, st)
 	}
@@ -552,6 +558,10 @@ func (d *Daemon) Close() error {
 	l.mu.Unlock()
 	// Pending restarts go with the daemon; the next one decides again.
 	l.cancelRestarts()
+	// So do the health checks; the next daemon starts them again.
+	for _, e := range l.newestFirst() {
+		d.healthStop(e, time.Time{}, false)
+	}
 	err := errors.Join(l.inotify.Close(), d.spares.Close(), d.closeNames())
 	l.removes.Wait()
 	deletions.Wait()

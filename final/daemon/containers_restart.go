@@ -116,6 +116,7 @@ func (d *Daemon) restartRun(e *entry, m *restart.Manager) {
 	l.started(e)
 	d.endpointsChanged(e)
 	d.emitStart(e)
+	d.healthStart(e)
 }
 
 // stopRestarts is the policy's part of docker stop and kill (with a

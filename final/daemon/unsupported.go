@@ -56,17 +56,10 @@ func checkUnsupported(cfg *container.Config, h *container.HostConfig) error {
 		{r.MemorySwappiness != nil && *r.MemorySwappiness != -1, "--memory-swappiness is not supported"},
 		{r.OomKillDisable != nil && *r.OomKillDisable, "--oom-kill-disable is not supported"},
 		{r.CPUCount != 0 || r.CPUPercent != 0 || r.IOMaximumIOps != 0 || r.IOMaximumBandwidth != 0, "--cpu-count, --cpu-percent, --io-maxiops and --io-maxbandwidth are Windows options"},
-		{cfg.Healthcheck != nil && !noHealthcheck(cfg.Healthcheck), "--health-cmd (a health check) is not supported: berth does not run health checks"},
 	} {
 		if u.asked {
 			return invalid("%s", u.what)
 		}
 	}
 	return nil
-}
-
-// noHealthcheck reports whether hc asks for no health check at all
-// (--no-healthcheck, or nothing to run).
-func noHealthcheck(hc *container.HealthConfig) bool {
-	return len(hc.Test) == 0 || (len(hc.Test) == 1 && hc.Test[0] == "NONE")
 }

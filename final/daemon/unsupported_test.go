@@ -40,9 +40,6 @@ func TestOptionsBerthDoesNotApplyAreRefused(t *testing.T) {
 		{func(_ *container.Config, h *container.HostConfig) { h.MemorySwappiness = &swappiness }, "--memory-swappiness"},
 		{func(_ *container.Config, h *container.HostConfig) { h.OomKillDisable = &yes }, "--oom-kill-disable"},
 		{func(_ *container.Config, h *container.HostConfig) { h.CPURealtimeRuntime = 1000 }, "--cpu-rt-runtime"},
-		{func(c *container.Config, _ *container.HostConfig) {
-			c.Healthcheck = &container.HealthConfig{Test: []string{"CMD-SHELL", "true"}}
-		}, "--health-cmd"},
 	}
 	for _, c := range cases {
 		t.Run(c.want, func(t *testing.T) {
@@ -54,9 +51,6 @@ func TestOptionsBerthDoesNotApplyAreRefused(t *testing.T) {
 			assert.Contains(t, err.Error(), c.want)
 		})
 	}
-	cfg := *plain.Config
-	cfg.Healthcheck = &container.HealthConfig{Test: []string{"NONE"}}
-	assert.NoError(t, checkUnsupported(&cfg, plain.HostConfig), "--no-healthcheck asks for nothing")
 }
 
 // Through the docker CLI: the user sees which option, and nothing runs.
@@ -64,7 +58,7 @@ func TestOptionsBerthDoesNotApplyAreRefusedThroughTheCLI(t *testing.T) {
 	l := newLab(t)
 	for _, opt := range [][]string{
 		{"--cpu-shares", "512"},
-		{"--health-cmd", "true"},
+		{"--blkio-weight", "300"},
 	} {
 		args := append(append([]string{"run", "--rm"}, opt...), "busybox", "true")
 		_, errOut, code := l.docker("", args...)

@@ -1,0 +1,161 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-project/berth/final/filters"
+	"github.com/moby/moby/api/types/container"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/final/events"
+)
+
+// healthBenchContainers are checked every healthBenchInterval: the
+// issue's goal is that 50 containers checked every second cost the
+// daemon under 5 % of a core.
+const (
+	healthBenchContainers = 50
+	healthBenchInterval   = time.Second
+)
+
+// BenchmarkHealthChecks measures the CPU time berthd spends on health
+// checks: its own (getrusage RUSAGE_SELF: the test process is the
+// daemon) and its children's (RUSAGE_CHILDREN: the nsenter helpers and
+// the checks), over b.N rounds of healthBenchContainers checks, each
+// container checked every healthBenchInterval. It reports the share of
+// one core ("%core") and the CPU time per check. The same containers
+// on a private dockerd 20.10 are measured beside it
+// (BenchmarkHealthChecksDockerd).
+func BenchmarkHealthChecks(b *testing.B) {
+	l := newLab(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f, err := events.NewFilter(filters.Args{"event": {"exec_die"}})
+	require.NoError(b, err)
+	sub, err := l.d.Events(ctx, time.Now(), time.Time{}, f)
+	require.NoError(b, err)
+	defer sub.Close()
+	checks := make(chan struct{}, 4096)
+	go func() {
+		for range sub.C {
+			checks <- struct{}{}
+		}
+	}()
+	for i := range healthBenchContainers {
+		l.run(fmt.Sprintf("hb-%d", i), container.Config{
+			Cmd: []string{"sleep", "100000"},
+			Healthcheck: &container.HealthConfig{Test: []string{"CMD", "true"}, Interval: healthBenchInterval, Timeout: 10 * time.Second,
+				StartInterval: healthBenchInterval},
+		}, nil)
+	}
+	// One whole round first: every container's checks are under way.
+	waitChecks(b, checks, healthBenchContainers)
+	b.ResetTimer()
+	self0, children0, wall0 := rusageCPU(unix.RUSAGE_SELF), rusageCPU(unix.RUSAGE_CHILDREN), time.Now()
+	waitChecks(b, checks, b.N*healthBenchContainers)
+	self, children, wall := rusageCPU(unix.RUSAGE_SELF)-self0, rusageCPU(unix.RUSAGE_CHILDREN)-children0, time.Since(wall0)
+	b.StopTimer()
+	reportHealthCPU(b, self+children, wall)
+	b.ReportMetric(100*self.Seconds()/wall.Seconds(), "%core-daemon")
+}
+
+// BenchmarkHealthChecksDockerd is the same on a private dockerd 20.10:
+// the CPU time of dockerd, its containerd and the containers' shims
+// (which run the checks' runc exec), read from /proc.
+func BenchmarkHealthChecksDockerd(b *testing.B) {
+	labtest.Privileged(b)
+	d := labtest.StartDockerd(b)
+	_, err := d.Run("import", labtest.BusyboxRootfs(b)+".tar", "busybox")
+	require.NoError(b, err)
+	for i := range healthBenchContainers {
+		_, err := d.Run("run", "-d", "--network", "none", "--name", fmt.Sprintf("hb-%d", i), "--health-cmd", "true",
+			"--health-interval", healthBenchInterval.String(), "busybox", "sleep", "100000")
+		require.NoError(b, err)
+	}
+	dir := filepath.Dir(strings.TrimPrefix(d.Host(), "unix://"))
+	count := func() int {
+		out, err := d.Run("ps", "-q", "--filter", "health=healthy")
+		require.NoError(b, err)
+		return len(strings.Fields(out))
+	}
+	require.Eventually(b, func() bool { return count() == healthBenchContainers }, 2*time.Minute, 100*time.Millisecond)
+	b.ResetTimer()
+	cpu0, wall0 := treeCPU(d.PID(), dir), time.Now()
+	// dockerd's checks are counted from the time: b.N intervals, at
+	// least 10 (run it with -benchtime 1x: its set-up is slow).
+	rounds := max(b.N, 10)
+	time.Sleep(time.Duration(rounds) * healthBenchInterval)
+	cpu, wall := treeCPU(d.PID(), dir)-cpu0, time.Since(wall0)
+	b.StopTimer()
+	b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "%core")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(rounds*healthBenchContainers), "cpu-µs/check")
+	b.ReportMetric(0, "ns/op")
+	for i := range healthBenchContainers {
+		_, _ = d.Run("rm", "-f", fmt.Sprintf("hb-%d", i))
+	}
+}
+
+func waitChecks(b *testing.B, checks <-chan struct{}, n int) {
+	timeout := time.After(time.Duration(n/healthBenchContainers+30) * healthBenchInterval * 2)
+	for range n {
+		select {
+		case <-checks:
+		case <-timeout:
+			b.Fatalf("the checks did not run")
+		}
+	}
+}
+
+func reportHealthCPU(b *testing.B, cpu, wall time.Duration) {
+	b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "%core")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*healthBenchContainers), "cpu-µs/check")
+	b.ReportMetric(0, "ns/op")
+}
+
+// rusageCPU is the user and system time of this process (RUSAGE_SELF)
+// or of its children that have been waited for (RUSAGE_CHILDREN).
+func rusageCPU(who int) time.Duration {
+	var ru unix.Rusage
+	if unix.Getrusage(who, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// treeCPU is the CPU time (own and waited-for children's) of pid and of
+// every process whose command line names dir: dockerd's containerd and
+// the shims, which are not dockerd's children.
+func treeCPU(pid int, dir string) time.Duration {
+	var ticks int64
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		n, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if n != pid && !strings.Contains(string(cmdline), dir) {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", p.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// After the command's name in parentheses: utime is field 14.
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+		for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime
+			v, _ := strconv.ParseInt(fields[i], 10, 64)
+			ticks += v
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+}

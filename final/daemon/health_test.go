@@ -1,0 +1,204 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berth-project/berth/01-namespaces/labtest"
+)
+
+// healthDockerfile is an image whose HEALTHCHECK passes once /tmp/ok
+// exists.
+const healthDockerfile = "FROM busybox\nHEALTHCHECK --interval=100ms --timeout=5s --retries=2 CMD test -f /tmp/ok || { echo not yet; exit 1; }\n"
+
+// healthOf reads a container's State.Health through the docker CLI.
+func healthOf(t *testing.T, e engine, name string) *container.Health {
+	t.Helper()
+	out, err := e.run("inspect", "-f", "{{json .State.Health}}", name)
+	require.NoError(t, err)
+	var h *container.Health
+	require.NoError(t, json.Unmarshal([]byte(out), &h), out)
+	return h
+}
+
+// waitHealth waits until name's status is want.
+func waitHealth(t *testing.T, e engine, name string, want container.HealthStatus) *container.Health {
+	t.Helper()
+	var h *container.Health
+	require.Eventually(t, func() bool {
+		h = healthOf(t, e, name)
+		return h != nil && h.Status == want
+	}, 30*time.Second, 20*time.Millisecond, "%s: %s never became %s (last: %+v)", e.name, name, want, h)
+	return h
+}
+
+// buildWith runs docker build (the classic builder) of a Dockerfile
+// given on stdin, with env's daemon.
+func buildWith(t *testing.T, env []string, tag, dockerfile string) {
+	t.Helper()
+	cmd := exec.Command(dockerBin, "build", "-q", "-t", tag, "-")
+	cmd.Env = append(env, "DOCKER_BUILDKIT=0")
+	cmd.Stdin = strings.NewReader(dockerfile)
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	require.NoError(t, cmd.Run(), errOut.String())
+}
+
+// healthSteps are the steps the comparison runs on each engine; what
+// they return must be the same.
+func healthSteps(t *testing.T, e engine, env []string) []string {
+	must := e.mustFor(t)
+	var got []string
+	since := time.Now().Add(-time.Second).Unix()
+	note := func(format string, a ...any) { got = append(got, fmt.Sprintf(format, a...)) }
+	last := func(h *container.Health) string {
+		r := h.Log[len(h.Log)-1]
+		return fmt.Sprintf("%d %q", r.ExitCode, r.Output)
+	}
+
+	// A passing check: healthy, its output in the log.
+	must("run", "-d", "--name", "hc-ok", "--health-cmd", "echo ok", "--health-interval", "100ms", "busybox", "sleep", "1000")
+	h := waitHealth(t, e, "hc-ok", container.Healthy)
+	note("ok: streak %d, last %s", h.FailingStreak, last(h))
+	note("ok ps: %s", strings.TrimSpace(must("ps", "--filter", "name=hc-ok", "--format", "{{.Status}}"))[len("Up "):])
+
+	// A failing one: unhealthy after its retries.
+	must("run", "-d", "--name", "hc-bad", "--health-cmd", "echo no; exit 3", "--health-interval", "100ms", "--health-retries", "2", "busybox", "sleep", "1000")
+	h = waitHealth(t, e, "hc-bad", container.Unhealthy)
+	note("bad: streak>=2 %v, last %s", h.FailingStreak >= 2, last(h))
+	assert.LessOrEqual(t, len(h.Log), 5)
+
+	// One that runs past its timeout: killed, -1 and Docker's words.
+	must("run", "-d", "--name", "hc-slow", "--health-cmd", "exec sleep 100", "--health-interval", "100ms", "--health-timeout", "300ms", "--health-retries", "1", "busybox", "sleep", "1000")
+	h = waitHealth(t, e, "hc-slow", container.Unhealthy)
+	note("slow: streak %d, last %s", h.FailingStreak, last(h))
+	// The killed checks are gone from the container (berthd kills the
+	// check's whole tree; dockerd 20.10 leaves sh's children).
+	require.Eventually(t, func() bool {
+		if e.name == "dockerd" {
+			return true
+		}
+		// One check runs at a time: at most its sh and its sleep.
+		return strings.Count(must("exec", "hc-slow", "ps", "-o", "args"), "sleep 100") <= 2
+	}, 20*time.Second, 50*time.Millisecond, "%s: a timed-out check still runs", e.name)
+
+	// Failures in the start period do not count while starting.
+	must("run", "-d", "--name", "hc-start", "--health-cmd", "exit 1", "--health-interval", "100ms", "--health-retries", "1", "--health-start-period", "1h", "busybox", "sleep", "1000")
+	require.Eventually(t, func() bool { h = healthOf(t, e, "hc-start"); return h != nil && len(h.Log) >= 3 }, 30*time.Second, 20*time.Millisecond)
+	note("start: %s streak %d", h.Status, h.FailingStreak)
+	// (Its time differs: berthd has Docker 25's --health-start-interval,
+	// 5s by default, which dockerd 20.10 predates.)
+	status := strings.TrimSpace(must("ps", "--filter", "name=hc-start", "--format", "{{.Status}}"))
+	note("start ps: %s", status[strings.Index(status, "("):])
+
+	// An image's HEALTHCHECK: merged with --health-*, off with
+	// --no-healthcheck.
+	buildWith(t, env, "hc-img", healthDockerfile)
+	note("image: %s", strings.TrimSpace(must("image", "inspect", "-f", "{{json .Config.Healthcheck}}", "hc-img")))
+	must("run", "-d", "--name", "hc-image", "--health-retries", "7", "hc-img", "sleep", "1000")
+	note("merged: %s", strings.TrimSpace(must("inspect", "-f", "{{json .Config.Healthcheck}}", "hc-image")))
+	h = waitHealth(t, e, "hc-image", container.Starting)
+	require.Eventually(t, func() bool { h = healthOf(t, e, "hc-image"); return len(h.Log) >= 2 }, 30*time.Second, 20*time.Millisecond)
+	note("image starting: %s", last(h))
+	must("exec", "hc-image", "touch", "/tmp/ok")
+	h = waitHealth(t, e, "hc-image", container.Healthy)
+	note("image healthy: streak %d, last %s", h.FailingStreak, last(h))
+	must("run", "-d", "--name", "hc-none", "--no-healthcheck", "hc-img", "sleep", "1000")
+	note("none: %s %s", strings.TrimSpace(must("inspect", "-f", "{{json .Config.Healthcheck}}", "hc-none")), strings.TrimSpace(must("inspect", "-f", "{{json .State.Health}}", "hc-none")))
+
+	// ps --filter health=.
+	for _, s := range []string{"healthy", "unhealthy", "starting", "none"} {
+		names := strings.Fields(must("ps", "--filter", "health="+s, "--filter", "name=hc-", "--format", "{{.Names}}"))
+		slices.Sort(names)
+		note("ps health=%s: %v", s, names)
+	}
+
+	// A stopped container's health; a start begins again from starting.
+	must("stop", "-t", "0", "hc-ok")
+	h = healthOf(t, e, "hc-ok")
+	note("stopped: %s streak %d", h.Status, h.FailingStreak)
+	must("start", "hc-ok")
+	h = waitHealth(t, e, "hc-ok", container.Healthy)
+	note("restarted: %s, log kept %v", h.Status, len(h.Log) > 1)
+
+	// Events: the checks are execs, and the changes health_status.
+	until := time.Now().Add(time.Second).Unix()
+	var actions []string
+	for _, a := range strings.Split(strings.TrimSpace(must("events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until),
+		"--filter", "container=hc-ok", "--format", "{{.Action}}")), "\n") {
+		if !slices.Contains(actions, a) {
+			actions = append(actions, a)
+		}
+	}
+	slices.Sort(actions)
+	note("events: %q", actions)
+
+	must("rm", "-f", "hc-ok", "hc-bad", "hc-slow", "hc-start", "hc-image", "hc-none")
+	must("rmi", "hc-img")
+	return got
+}
+
+// TestHealth_SameAsDockerd runs health checks through the docker CLI on
+// berthd and a private dockerd 20.10: states, streaks, the last result,
+// ps's status and filter, a HEALTHCHECK built with docker build and its
+// merge with --health-*, --no-healthcheck, stop and start, events.
+func TestHealth_SameAsDockerd(t *testing.T) {
+	l := newLab(t)
+	d := labtest.StartDockerd(t)
+	engines := sideBySide(t, l, d)
+	results := map[string][]string{}
+	envs := map[string][]string{"berthd": l.dockerEnv(), "dockerd": d.Env()}
+	for _, e := range engines {
+		results[e.name] = healthSteps(t, e, envs[e.name])
+	}
+	assert.Equal(t, results["dockerd"], results["berthd"])
+}
+
+// TestHealth_BerthdRestartBeginsAgainFromStarting: a berthd that starts
+// with a checked container running starts its checks again from
+// "starting", the streak 0 and the log kept, as dockerd's restore does;
+// the failures that follow in the start period do not count.
+func TestHealth_BerthdRestartBeginsAgainFromStarting(t *testing.T) {
+	l := newLab(t)
+	e := engine{"berthd", func(args ...string) (string, error) {
+		out, errOut, code := l.docker("", args...)
+		if code != 0 {
+			return out, fmt.Errorf("docker %s: %s", strings.Join(args, " "), errOut)
+		}
+		return out, nil
+	}}
+	must := e.mustFor(t)
+	// Healthy, then checked only every hour: nothing runs until the
+	// restart.
+	// (Through the API: the docker CLI sends --health-start-interval to
+	// API 1.44 and later only, and berthd speaks 1.41.)
+	l.run("hc-survive", container.Config{Cmd: []string{"sleep", "1000"}, Healthcheck: &container.HealthConfig{
+		Test: []string{"CMD-SHELL", "test -f /tmp/ok"}, Interval: time.Hour, StartPeriod: time.Hour, StartInterval: 100 * time.Millisecond}}, nil)
+	must("exec", "hc-survive", "touch", "/tmp/ok")
+	before := waitHealth(t, e, "hc-survive", container.Healthy)
+	must("exec", "hc-survive", "rm", "/tmp/ok")
+
+	l.restart()
+	h := healthOf(t, e, "hc-survive")
+	require.NotNil(t, h)
+	assert.Equal(t, container.Starting, h.Status)
+	assert.Zero(t, h.FailingStreak)
+	assert.Equal(t, len(before.Log), len(h.Log), "the log is kept")
+	// Failing in the start period while starting: not counted.
+	require.Eventually(t, func() bool { h = healthOf(t, e, "hc-survive"); return len(h.Log) >= len(before.Log)+2 }, 30*time.Second, 20*time.Millisecond)
+	assert.Equal(t, container.Starting, h.Status)
+	assert.Zero(t, h.FailingStreak)
+	must("exec", "hc-survive", "touch", "/tmp/ok")
+	waitHealth(t, e, "hc-survive", container.Healthy)
+	must("rm", "-f", "hc-survive")
+}
