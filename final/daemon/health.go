@@ -42,8 +42,8 @@ const healthFile = "health.json"
 
 // healthMon is a container's check during one run.
 type healthMon struct {
-	sch  health.Schedule
-	run  time.Time // StartedAt of the run it checks
+	sch      health.Schedule
+	run      time.Time     // StartedAt of the run it checks
 	stop     chan struct{} // closed to end the goroutine
 	done     chan struct{} // closed by the goroutine at its end
 	finished chan struct{} // closed once the final state is written
@@ -389,7 +389,6 @@ func healthCheck(hc *container.HealthConfig) error {
 	}
 	return nil
 }
-
 
 // healthStatus is e's status for ps: its filter's "none" without checks.
 func healthStatus(e *entry) string {
