@@ -72,9 +72,11 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 	if err := policy.ManualStart(); err != nil {
 		return err
 	}
+	d.live.beginStart(e)
 	if _, err := d.spares.StartContainer(e.c); err != nil {
 		d.live.startFailed(e)
 		d.emitFailedStart(e)
+		d.live.endStart(e)
 		if e.autoRemove() {
 			_ = d.remove(e, true)
 		}
@@ -83,6 +85,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 	d.live.started(e)
 	d.endpointsChanged(e)
 	d.emitStart(e)
+	d.live.endStart(e)
 	d.healthStart(e)
 	return nil
 }

@@ -87,9 +87,15 @@ type entry struct {
 	// restarting: a `restart` stops the container to start it again,
 	// and an --rm container is not removed in between (as dockerd).
 	restarting bool
-	shimWait   bool         // a goroutine waits for the shim's exit (look)
-	attached   int          // clients attached to its output (ContainerAttach)
-	stdin      *stdinKeeper // the container's stdin FIFO, kept open between attachments
+	// reportingStart: a start of e is under way and its events
+	// (connect, mount, start) are not all out yet. Until then look
+	// leaves the end of a run alone: a command that exits at once
+	// must not have its die reported before its start (endStart
+	// looks again).
+	reportingStart bool
+	shimWait       bool         // a goroutine waits for the shim's exit (look)
+	attached       int          // clients attached to its output (ContainerAttach)
+	stdin          *stdinKeeper // the container's stdin FIFO, kept open between attachments
 
 	// policy is the container's restart.Manager once opened
 	// (containers_restart.go); policyMu, its opening.
@@ -269,6 +275,10 @@ func (l *live) look(e *entry) {
 		return
 	}
 	l.mu.Lock()
+	if e.reportingStart {
+		l.mu.Unlock()
+		return
+	}
 	if ended(st) && !st.StartedAt.Equal(e.lastRun) {
 		e.exits++
 		e.lastRun, e.lastCode, e.lastErr = st.StartedAt, st.ExitCode, st.Error
@@ -389,6 +399,23 @@ func (l *live) waitAttached(e *entry, d time.Duration) {
 }
 
 // started records a successful start of e.
+// beginStart holds back the end of e's next run until endStart: see
+// entry.reportingStart.
+func (l *live) beginStart(e *entry) {
+	l.mu.Lock()
+	e.reportingStart = true
+	l.mu.Unlock()
+}
+
+// endStart says that the start's events are out, and acts on an end
+// of the run that look left alone meanwhile.
+func (l *live) endStart(e *entry) {
+	l.mu.Lock()
+	e.reportingStart = false
+	l.mu.Unlock()
+	l.look(e)
+}
+
 func (l *live) started(e *entry) {
 	l.mu.Lock()
 	e.notify()

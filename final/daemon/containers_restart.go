@@ -104,11 +104,13 @@ func (d *Daemon) restartRun(e *entry, m *restart.Manager) {
 	// The last run's clean-up, if look's has not come yet (the start
 	// would wait for it anyway).
 	_ = Runtime.Finish(e.c)
+	l.beginStart(e)
 	if _, err := d.spares.StartContainer(e.c); err != nil {
 		// As dockerd: a failed start is not tried again; the
 		// container stops with the failure's status.
 		l.startFailed(e)
 		d.emitFailedStart(e)
+		l.endStart(e)
 		return
 	}
 	// dockerd's restart manager starts the container as docker start
@@ -116,6 +118,7 @@ func (d *Daemon) restartRun(e *entry, m *restart.Manager) {
 	l.started(e)
 	d.endpointsChanged(e)
 	d.emitStart(e)
+	l.endStart(e)
 	d.healthStart(e)
 }
 
