@@ -83,7 +83,7 @@
 // # Two hooks for an engine
 //
 // The engine of final/ starts containers all day, and uses two more
-// entries of this package. Prestart (prestart.go) starts an init ahead of
+// entries of this package. Prestart (tuning_prestart.go) starts an init ahead of
 // need, so that the next Start only has to take it: the re-executed
 // program's start-up, a few milliseconds, is then off the path of
 // `docker run`. AfterEnter runs inside the container just before the

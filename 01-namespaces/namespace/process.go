@@ -56,7 +56,7 @@ func Start(cfg Config, stdio Stdio) (*Process, error) {
 		return nil, err
 	}
 	if p := takePrestarted(cfg, stdio); p != nil {
-		return p, nil // started ahead of need (prestart.go)
+		return p, nil // started ahead of need: engine tuning, tuning_prestart.go
 	}
 	return start(cfg, stdio)
 }

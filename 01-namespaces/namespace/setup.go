@@ -71,14 +71,7 @@ func ReadSpec(v any) error {
 	if f == nil {
 		return fmt.Errorf("spec: file descriptor %d is not open (was this process started by namespace.Start?)", specFD)
 	}
-	// The first decoding of a type has encoding/json build its decoder,
-	// by reflection: ten times the cost of every later one. An init
-	// started ahead of need (prestart.go) waits here long before its
-	// spec comes, so it builds the decoder first, on a zero spec of its
-	// own, and the spec's decoding then costs the start only the rest.
-	if zero, err := json.Marshal(v); err == nil {
-		_ = json.Unmarshal(zero, v)
-	}
+	warmDecoder(v) // engine tuning (tuning_prestart.go): skip on first reading
 	dec := json.NewDecoder(f)
 	if err := dec.Decode(v); err != nil {
 		f.Close()

@@ -159,7 +159,7 @@ func v1Mounts(r io.Reader) (map[string]string, error) {
 		if sep < 5 || len(fields) < sep+4 || fields[sep+1] != "cgroup" {
 			continue
 		}
-		mountPoint := unescapeMountinfo(fields[4])
+		mountPoint := UnescapeMountinfo(fields[4])
 		for _, opt := range strings.Split(fields[sep+3], ",") {
 			// The first mount of a hierarchy wins: later lines are
 			// usually bind mounts of the same hierarchy elsewhere.
@@ -174,9 +174,9 @@ func v1Mounts(r io.Reader) (map[string]string, error) {
 	return mounts, nil
 }
 
-// unescapeMountinfo undoes the kernel's octal escaping of spaces, tabs,
+// UnescapeMountinfo undoes the kernel's octal escaping of spaces, tabs,
 // newlines and backslashes in mountinfo paths ("\040" for a space).
-func unescapeMountinfo(s string) string {
+func UnescapeMountinfo(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}

@@ -86,8 +86,8 @@ func TestV1Mounts(t *testing.T) {
 }
 
 func TestUnescapeMountinfo(t *testing.T) {
-	assert.Equal(t, "/a b", unescapeMountinfo(`/a\040b`))
-	assert.Equal(t, `/a\b`, unescapeMountinfo(`/a\134b`))
-	assert.Equal(t, "/plain", unescapeMountinfo("/plain"))
-	assert.Equal(t, `/trailing\04`, unescapeMountinfo(`/trailing\04`))
+	assert.Equal(t, "/a b", UnescapeMountinfo(`/a\040b`))
+	assert.Equal(t, `/a\b`, UnescapeMountinfo(`/a\134b`))
+	assert.Equal(t, "/plain", UnescapeMountinfo("/plain"))
+	assert.Equal(t, `/trailing\04`, UnescapeMountinfo(`/trailing\04`))
 }

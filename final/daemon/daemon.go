@@ -25,6 +25,7 @@ import (
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/events"
+	"github.com/berth-project/berth/final/tuning"
 )
 
 // Options say where a daemon keeps its state, as dockerd's flags do.
@@ -48,7 +49,7 @@ type Options struct {
 	// Empty means DefaultCgroupParent(DataRoot).
 	CgroupParent string
 	// FavorDynMods adds favordynmods to the host's cgroup2 mount
-	// (chapter 02's FavorDynMods), which on some kernels spares each
+	// (final/tuning's FavorDynMods), which on some kernels spares each
 	// container's first move into its cgroup an RCU grace period.
 	// It changes a host-wide setting, so only when asked (berthd
 	// --cgroup-favordynmods); BenchmarkFirstMoveIntoACgroup measures
@@ -244,7 +245,7 @@ func New(opts Options) (*Daemon, error) {
 	}
 	// A rootless daemon may not remount anything of the host's.
 	if opts.FavorDynMods && !opts.Rootless {
-		if _, err := cgroup.FavorDynMods(); err != nil {
+		if _, err := tuning.FavorDynMods(); err != nil {
 			// Slower starts, nothing worse (a daemon in a
 			// container may not remount): say so in `info`.
 			d.warnings = append(d.warnings, "WARNING: "+err.Error())

@@ -1,4 +1,4 @@
-package cgroup
+package tuning
 
 import (
 	"bufio"
@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/02-cgroups/cgroup"
 )
 
 // Why the first move into a cgroup can take 15 ms, and how to avoid it.
@@ -35,7 +37,9 @@ import (
 //
 // It is a host-wide setting, which a daemon must not change unless its
 // administrator asks: berthd does it only with --cgroup-favordynmods.
-// BenchmarkFirstMoveIntoACgroup measures what it saves.
+// BenchmarkFirstMoveIntoACgroup measures what it saves (docs/
+// performance.md has the figures): on the machines it was measured on
+// since, nothing, which is why it is off by default.
 
 // FavorDynMods remounts the host's cgroup2 filesystem with favordynmods,
 // unless it has it already. It reports whether it changed anything.
@@ -105,7 +109,7 @@ func findCgroup2(r io.Reader) (cgroup2Mount, bool, error) {
 		if sep < 6 || len(fields) < sep+4 || fields[sep+1] != "cgroup2" {
 			continue
 		}
-		m := cgroup2Mount{point: unescapeMountinfo(fields[4])}
+		m := cgroup2Mount{point: cgroup.UnescapeMountinfo(fields[4])}
 		for _, o := range strings.Split(fields[5], ",") {
 			m.flags |= mountFlags[o]
 		}

@@ -1,6 +1,11 @@
+// Engine tuning: skip on first reading; docs/performance.md tells why it
+// exists. Nothing here changes what a container is: without it, Start
+// forks a new init every time, as process.go shows.
+
 package namespace
 
 import (
+	"encoding/json"
 	"sync"
 )
 
@@ -78,5 +83,18 @@ func DiscardPrestarted() {
 	prestarted.Unlock()
 	if p != nil {
 		_ = p.Kill()
+	}
+}
+
+// warmDecoder has encoding/json build its decoder for v's type before the
+// spec comes. The first decoding of a type builds the decoder by
+// reflection: ten times the cost of every later one. An init started
+// ahead of need waits in ReadSpec long before its spec comes, so it
+// decodes a zero value of its own first, and the spec's decoding then
+// costs the start only the rest. For an init forked on demand it is the
+// same work, only done a moment earlier.
+func warmDecoder(v any) {
+	if zero, err := json.Marshal(v); err == nil {
+		_ = json.Unmarshal(zero, v)
 	}
 }

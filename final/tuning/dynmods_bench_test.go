@@ -1,4 +1,4 @@
-package cgroup
+package tuning
 
 import (
 	"os"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/02-cgroups/cgroup"
 )
 
 // BenchmarkFirstMoveIntoACgroup is what a container's start pays to put
@@ -21,17 +22,17 @@ import (
 // It changes a host-wide setting while it runs, and puts back what it
 // found:
 //
-//	go test -run X -bench FirstMove -benchtime 20x ./02-cgroups/cgroup
+//	go test -run X -bench FirstMove -benchtime 20x ./final/tuning
 //
 // (-benchtime 20x: the timer sees only the moves, so with a time goal
 // the benchmark would sleep through thousands of them.)
 func BenchmarkFirstMoveIntoACgroup(b *testing.B) {
 	labtest.Privileged(b)
-	h, err := System()
+	h, err := cgroup.System()
 	if err != nil {
 		b.Fatal(err)
 	}
-	labtest.Need(b, h.Version == V2 || h.Unified != "", "no cgroup2 mount: favordynmods does not exist here")
+	labtest.Need(b, h.Version == cgroup.V2 || h.Unified != "", "no cgroup2 mount: favordynmods does not exist here")
 	info, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		b.Fatal(err)
@@ -61,7 +62,7 @@ func BenchmarkFirstMoveIntoACgroup(b *testing.B) {
 				if err := cmd.Start(); err != nil {
 					b.Fatal(err)
 				}
-				c, err := hh.New(labtest.Unique("c"), Resources{})
+				c, err := hh.New(labtest.Unique("c"), cgroup.Resources{})
 				if err != nil {
 					_ = cmd.Process.Kill()
 					b.Fatal(err)
