@@ -83,10 +83,11 @@
 // it to the blob, the other is the tar extractor. On two cores, hashing
 // (and decompressing) overlaps with the unpacking and the disk writes, so
 // an ingest costs about its slowest part, the disk, rather than the sum.
-// The blob and the big files are written with O_DIRECT (directio.go):
-// straight to the disk, not copied into the page cache first to be
-// written back by the sync later; small files stay buffered, and the one
-// syncfs commits them all.
+// The blob and the big files are written with O_DIRECT: straight to the
+// disk, not copied into the page cache first to be written back by the
+// sync later; small files stay buffered, and the one syncfs commits them
+// all. That is engine tuning (tuning_directio.go), which a first reading
+// may skip: docs/performance.md tells what it saves.
 //
 // # Commit: a container becomes an image (S16, S19, S30)
 //

@@ -1,3 +1,9 @@
+// Engine tuning: skip on first reading; docs/performance.md tells why it
+// exists. The ingest (ingest.go) and the extraction (extract.go) only
+// ask for a buffer (getBuffer) and, for a big file, a directFile to
+// write it through: with an ordinary *os.File and bytes.Buffer they would
+// store the same bytes, more slowly.
+
 package image
 
 import (
