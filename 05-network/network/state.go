@@ -151,19 +151,8 @@ func rebuildState(root string) *state {
 }
 
 // writeJSON replaces path with v as JSON, atomically: readers see the old
-// file or the new one, never a part.
-//
-// The new file is written aside and swapped with the old one in one step,
-// renameat2's RENAME_EXCHANGE, and the old one, now aside, is deleted. A
-// rename over the old file is just as atomic, but costs more on ext4:
-// replacing a file by a rename makes ext4 write the new file's blocks at
-// once (auto_da_alloc, against empty files after a crash), and deleting
-// the old file's blocks then waits for the disk on a filesystem mounted
-// with discard. That was 0.3 to 0.4 ms per replace here, against 0.12 ms,
-// twice on the path of every `run --rm` on the bridge. The price: after a
-// crash of the machine, a file may be empty, never written out. Then the
-// state is rebuilt from the endpoints (rebuildState), and a torn endpoint
-// belongs to a container that died with the machine.
+// file or the new one, never a part. The new file is written aside, then
+// put in place of the old one in one step.
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -173,14 +162,13 @@ func writeJSON(path string, v any) error {
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return err
 	}
-	err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_EXCHANGE)
-	if err == nil {
-		_ = os.Remove(tmp) // the old content
+	// Engine tuning (tuning_exchange.go): an exchange with the old file
+	// is cheaper than a rename over it on ext4; skip on first reading.
+	swapped, err := swapIn(tmp, path)
+	if swapped {
 		return nil
 	}
-	// ENOENT: there is no old file yet. EINVAL: the filesystem cannot
-	// exchange. Either way a plain rename does it.
-	if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) {
+	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("replacing %s: %w", path, err)
 	}

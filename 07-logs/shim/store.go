@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/07-logs/logs"
 )
@@ -361,12 +359,8 @@ func writeState(dir string, st State) error {
 // flushes the file and the directory to disk first.
 //
 // A durable file is renamed over the old one. One that is not is swapped
-// with it (renameat2's RENAME_EXCHANGE) and the old one deleted: just as
-// atomic for readers, and cheaper on ext4, where a rename over a file
-// makes ext4 write the new one's blocks at once and then wait for the old
-// one's to be discarded (0.3 ms against 0.12 here; chapter 05's
-// writeJSON says more). A crash of the machine may then leave the file
-// empty: a torn state.json reads as a run that died (rawState).
+// with it (swapIn, engine tuning: skip on first reading), which is just
+// as atomic for readers and cheaper on ext4.
 func writeFile(path string, data []byte, durable bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -383,13 +377,9 @@ func writeFile(path string, data []byte, durable bool) error {
 		err = os.Chmod(tmp.Name(), 0o644)
 	}
 	if err == nil && !durable {
-		err = unix.Renameat2(unix.AT_FDCWD, tmp.Name(), unix.AT_FDCWD, path, unix.RENAME_EXCHANGE)
-		if err == nil {
-			_ = os.Remove(tmp.Name()) // the old content
+		var swapped bool
+		if swapped, err = swapIn(tmp.Name(), path); swapped {
 			return nil
-		}
-		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL) {
-			err = nil // no old file yet, or no exchange here: rename
 		}
 	}
 	if err == nil {
