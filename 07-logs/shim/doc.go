@@ -63,8 +63,8 @@
 // more: measured here, a shim running the Go monitor (monitor.go) has
 // 7.1 MiB of RSS in the chapter 07 program and 7.9 MiB in this package's
 // test binary (a Go program that only sleeps: 2.3 MiB). With the C monitor
-// (monitor.c) the same shim has 2.0 MiB, most of it glibc's shared pages
-// (TestShimMemory prints both). Go still starts and cleans up: that code
+// (tuning_cmonitor.c) the same shim has 2.0 MiB, most of it glibc's
+// shared pages (TestShimMemory prints both). Go still starts and cleans up: that code
 // is the engine's (chapters 01-05) and runs for milliseconds. Go also
 // supervises a container's first 100 ms (cMonitorAfter): the C monitor's
 // start costs a millisecond or two, which a container that exits at once

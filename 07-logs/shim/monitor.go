@@ -36,35 +36,9 @@ type monitor struct {
 // against a write end that leaked somewhere else.
 const drainTimeout = 5 * time.Second
 
-// cMonitorAfter is how long a shim supervises its container in Go before
-// it replaces itself with the C monitor (monitor.c). The C monitor is
-// there for memory: a Go process costs some 10 MiB for as long as the
-// container runs, the C monitor under 2. But its start (an execve of this
-// big binary, the dynamic loader, a log file opened again) costs a
-// millisecond or two of CPU, and for a container that exits at once
-// (`docker run --rm IMAGE true`) it comes right when the exit should be
-// reported. A container that ends within this time never needs it.
-const cMonitorAfter = 100 * time.Millisecond
-
-// handsOver reports whether the shim may give the container to the C
-// monitor after cMonitorAfter: only without stdin and terminal, whose
-// forwarding cannot be stopped half-way, and with pipes whose reads can
-// be interrupted (a read deadline) without closing them.
-func (m monitor) handsOver() bool {
-	if m.in != nil || m.console != nil {
-		return false
-	}
-	for _, f := range []*os.File{m.out, m.err} {
-		if f != nil && f.SetReadDeadline(time.Time{}) != nil {
-			return false
-		}
-	}
-	return true
-}
-
 // superviseGo supervises the container in Go for up to d, or to its exit
-// if d < 0: the same work as monitor.c, which builds without cgo (and
-// tests, with BERTH_SHIM_MONITOR=go) do entirely in Go. It logs what the
+// if d < 0: the same work as tuning_cmonitor.c, which builds without cgo
+// (and tests, with BERTH_SHIM_MONITOR=go) do entirely in Go. It logs what the
 // container writes, and when init exits, records the status and reaps
 // it. If the container exits in time, it returns true. Otherwise it
 // stops where the C monitor can go on: what was read is in the log and

@@ -22,7 +22,7 @@ import (
 // namespace.Start re-executes it as "berth-init". Runtime.Main checks it.
 const Name = "berth-shim"
 
-// monitorName is argv[0] of the C monitor (monitor.c) that a shim
+// monitorName is argv[0] of the C monitor (tuning_cmonitor.c) that a shim
 // becomes once its container runs. A constructor in the C code catches it
 // before the Go runtime starts; Go never sees a process of this name.
 const monitorName = "berth-shim-monitor"
@@ -62,8 +62,8 @@ type Runtime struct {
 	// container's directory.
 	Remove func(c *Container) error
 	// Warm, if set, runs in a spare shim while it waits for its
-	// container (spares.go): the part of Start that does not depend on
-	// the container, done ahead. See warmUp.
+	// container (tuning_spares.go): the part of Start that does not
+	// depend on the container, done ahead. See warmUp.
 	Warm func()
 }
 
@@ -92,15 +92,11 @@ func (rt Runtime) shimMain(phase string, args []string) int {
 		dir := args[0]
 		var pre *prestart
 		if dir == spareDir {
-			// A spare (spares.go): start an init ahead, and wait
-			// for the container.
-			pre = prestartInit()
-			rt.warmUp()
-			if dir = readOrder(); dir == "" {
-				pre.discard()
+			// A spare, launched ahead of need: engine tuning
+			// (tuning_spares.go), skip on first reading.
+			if pre, dir = rt.waitAsSpare(); dir == "" {
 				return 0
 			}
-			restorePriority()
 		}
 		if err := rt.supervise(dir, rep, pre); err != nil {
 			// The report ends with this process: only once the
@@ -200,13 +196,10 @@ func (rt Runtime) supervise(dir string, rep *os.File, pre *prestart) error {
 		}
 	}
 
-	var ends *stdioEnds
-	var execR *os.File
-	var execFD int
-	if pre.fits(c) {
-		ends, execR, execFD = pre.ends, pre.execR, pre.execFD
-	} else {
-		pre.discard()
+	// A spare prepared the stdio ahead, if it fits (engine tuning,
+	// tuning_spares.go); otherwise the shim makes it now.
+	ends, execR, execFD, prepared := pre.take(c)
+	if !prepared {
 		if ends, err = openStdio(c); err != nil {
 			return err
 		}
@@ -263,16 +256,10 @@ func (rt Runtime) supervise(dir string, rep *os.File, pre *prestart) error {
 	// state.json.
 	supervising = true
 	m := monitor{c: c, pid: p.Pid(), lock: lock, out: ends.out, err: ends.err, in: ends.in, console: ends.console}
-	ended := false
-	if mode := os.Getenv(MonitorEnv); haveCMonitor && mode != "go" {
-		if mode != "c" && m.handsOver() {
-			ended = m.superviseGo(cMonitorAfter)
-		}
-		if !ended {
-			m.execC() // returns only if execve failed: carry on in Go
-		}
-	}
-	if !ended {
+	// Engine tuning (tuning_cmonitor.go), skip on first reading: a
+	// container that outlives its first moments is handed to a small C
+	// monitor, which replaces this process and never comes back here.
+	if ended := m.handOverToC(); !ended {
 		m.superviseGo(-1)
 	}
 	if supervised(supervisorPath(dir)) {
@@ -746,8 +733,8 @@ func (rt Runtime) StartContainer(c *Container) (State, error) {
 }
 
 // startContainer is StartContainer, with a shim started ahead of need
-// (spare, see spares.go) if not nil.
-func (rt Runtime) startContainer(c *Container, spare *spareShim) (State, error) {
+// (spare, see tuning_spares.go) if not nil.
+func (rt Runtime) startContainer(c *Container, spare *launchedShim) (State, error) {
 	st, err := rt.beforeStart(c)
 	if err != nil {
 		if spare != nil {

@@ -156,7 +156,7 @@ type Daemon struct {
 	// held while the daemon runs.
 	supervisor *shim.Supervisor
 	// spares keeps a shim started ahead of the next container start
-	// (chapter 07's spares.go): its start-up is off the path of run.
+	// (chapter 07's tuning_spares.go): its start-up is off the path of run.
 	spares *shim.Spares
 	// names is the DNS server of the user networks (networks_dns.go).
 	names *names

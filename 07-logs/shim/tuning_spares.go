@@ -1,12 +1,15 @@
+// Engine tuning: skip on first reading; docs/performance.md tells why it
+// exists. Without spares, every start launches its own shim
+// (Runtime.StartContainer, launch.go), which then forks the container's
+// init: the same container, a few milliseconds later.
+
 package shim
 
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -48,74 +51,8 @@ const ordersFD = 4
 // spareDir is the directory argument of a shim launched as a spare.
 const spareDir = "-"
 
-// spareShim is a launched shim, seen from the program that launched it:
-// the pipe of its report, and for a spare the pipe of its order.
-type spareShim struct {
-	report *os.File // read end of the shim's report pipe
-	orders *os.File // write end of its order pipe; nil once given
-}
-
-// launch starts a shim process for the container directory dir, or a
-// spare if dir is "", with env added to its environment.
-func launch(dir string, env ...string) (*spareShim, error) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("report pipe: %w", err)
-	}
-	files := []*os.File{w}
-	var orders *os.File
-	arg := dir
-	if dir == "" {
-		arg = spareDir
-		or, ow, err := os.Pipe()
-		if err != nil {
-			r.Close()
-			w.Close()
-			return nil, fmt.Errorf("order pipe: %w", err)
-		}
-		defer or.Close()
-		files, orders = append(files, or), ow
-	}
-	// The shim starts from the sealed copy of the program (chapter 01's
-	// exe.go), and so does everything it starts from itself: the
-	// container's init, which lives inside the container, and the
-	// monitor. One copy, the caller's, serves every shim.
-	exe, err := namespace.Executable()
-	var null *os.File
-	if err == nil {
-		null, err = os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	}
-	if err == nil {
-		defer null.Close()
-		cmd := &exec.Cmd{
-			Path: exe,
-			Args: []string{Name, phaseLaunch, arg},
-			Env:  append(os.Environ(), env...),
-			// The shim must not hold the caller's terminal: its
-			// stdio is /dev/null, and its own errors go to
-			// state.json.
-			Stdin: null, Stdout: null, Stderr: null,
-			ExtraFiles: files,
-		}
-		if err = cmd.Start(); err == nil {
-			// The launched process exits as soon as it has forked
-			// the shim.
-			_ = cmd.Wait()
-		}
-	}
-	w.Close()
-	if err != nil {
-		r.Close()
-		if orders != nil {
-			orders.Close()
-		}
-		return nil, err
-	}
-	return &spareShim{report: r, orders: orders}, nil
-}
-
 // order gives a spare its container. It fails if the spare is gone.
-func (s *spareShim) order(dir string) bool {
+func (s *launchedShim) order(dir string) bool {
 	if s.orders == nil {
 		return false
 	}
@@ -125,29 +62,21 @@ func (s *spareShim) order(dir string) bool {
 	return err == nil
 }
 
-// wait reads the shim's report on its start, to the end of the pipe: a
-// shim whose start failed closes it only by exiting, and by then what it
-// held (the writable layer's lock, say) is released, so the caller may
-// remove the container at once.
-func (s *spareShim) wait() (report, error) {
-	defer s.report.Close()
-	var rep report
-	data, err := io.ReadAll(s.report)
-	if err != nil {
-		return rep, fmt.Errorf("reading the shim's report: %w", err)
+// waitAsSpare is a spare's life before its order, in the shim's process:
+// it starts an init ahead and warms encoding/json up, waits for its
+// container's directory, and takes back its launcher's priority. It
+// returns the directory, or "" if the order pipe ended without one (the
+// daemon let the spare go); the prestart is for supervise.
+func (rt Runtime) waitAsSpare() (*prestart, string) {
+	pre := prestartInit()
+	rt.warmUp()
+	dir := readOrder()
+	if dir == "" {
+		pre.discard()
+		return nil, ""
 	}
-	if len(data) == 0 || json.Unmarshal(data, &rep) != nil {
-		return rep, fmt.Errorf("the shim exited without a report (%q)", data)
-	}
-	return rep, nil
-}
-
-// close lets a spare go unused: it reads end of file and exits.
-func (s *spareShim) close() {
-	if s.orders != nil {
-		s.orders.Close()
-	}
-	s.report.Close()
+	restorePriority()
+	return pre, dir
 }
 
 // prestart is what a spare prepares while it waits for its order: the
@@ -188,6 +117,18 @@ func prestartInit() *prestart {
 // fits reports whether container c can use the prepared stdio.
 func (p *prestart) fits(c *Container) bool {
 	return p != nil && !c.Config.Interactive && !c.Config.Tty
+}
+
+// take gives supervise what the spare prepared, if container c can use
+// it: its stdio and its exec watch. Otherwise it discards it and
+// returns ok false, and supervise makes its own, as a shim launched for
+// its container always does.
+func (p *prestart) take(c *Container) (ends *stdioEnds, execR *os.File, execFD int, ok bool) {
+	if !p.fits(c) {
+		p.discard()
+		return nil, nil, 0, false
+	}
+	return p.ends, p.execR, p.execFD, true
 }
 
 // discard kills the prepared init and closes what was prepared for it.
@@ -244,7 +185,7 @@ func lowerThisThread() (base int, lowered bool) {
 // setpriority(2) with PRIO_PROCESS changes one thread; with PRIO_PGRP it
 // changes every thread of every process of a process group, in one call.
 // The spare leads a group of its own (its launch made it a session
-// leader, see monitor.c), and its prestarted init, its child, is in it:
+// leader, see tuning_cmonitor.c), and its prestarted init, its child, is in it:
 // one call reaches them all. It is made twice: a thread created during
 // the first by a thread not yet changed would inherit the old value.
 func restorePriority() {
@@ -303,8 +244,8 @@ type Spares struct {
 	rt Runtime
 
 	mu      sync.Mutex
-	next    []*spareShim // the waiting spares, oldest first
-	filling bool         // a spare is being launched (one at a time)
+	next    []*launchedShim // the waiting spares, oldest first
+	filling bool            // a spare is being launched (one at a time)
 	closed  bool
 	fills   sync.WaitGroup
 }
@@ -356,7 +297,7 @@ func (s *Spares) fill() {
 // machine with few cores its start-up would compete for them with the
 // container's.
 func (s *Spares) StartContainer(c *Container) (State, error) {
-	var sp *spareShim
+	var sp *launchedShim
 	s.mu.Lock()
 	if len(s.next) > 0 {
 		sp, s.next = s.next[0], s.next[1:]

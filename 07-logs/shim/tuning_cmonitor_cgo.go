@@ -1,5 +1,9 @@
 //go:build cgo
 
+// Engine tuning: skip on first reading; docs/performance.md tells why it
+// exists. Without it (a build without cgo, or BERTH_SHIM_MONITOR=go) the
+// shim supervises its container in Go to the end (monitor.go).
+
 package shim
 
 /*
@@ -29,7 +33,7 @@ import (
 // haveCMonitor: this build has monitor.c.
 const haveCMonitor = true
 
-// execC replaces the shim with the C monitor (see monitor.c), passing on
+// execC replaces the shim with the C monitor (see tuning_cmonitor.c), passing on
 // the lock, the pipes and the log options. It returns only if execve
 // failed, and the Go monitor takes over.
 func (m monitor) execC() {

@@ -1,7 +1,12 @@
 //go:build cgo
 
 /*
- * monitor.c: the part of a shim that runs while its container runs.
+ * tuning_cmonitor.c: the part of a shim that runs while its container
+ * runs, in C.
+ *
+ * Engine tuning: skip on first reading; docs/performance.md tells why it
+ * exists. monitor.go's superviseGo does the same work in Go, and is what
+ * a build without cgo runs.
  *
  * Why C: a shim lives as long as its container, one per container, so its
  * memory is paid once per container. A Go process re-executed from the
