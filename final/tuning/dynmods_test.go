@@ -2,6 +2,7 @@ package tuning
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,11 +69,17 @@ func TestFavorDynModsErrorNamesTheMount(t *testing.T) {
 }
 
 // On this host: after FavorDynMods the cgroup2 mount has the option, and
-// every option it had before.
+// every option it had before. The test puts back what it found: the
+// option is a host-wide setting.
 func TestFavorDynModsOnThisHost(t *testing.T) {
 	labtest.Privileged(t)
 	before, ok := hostCgroup2(t)
 	labtest.Need(t, ok, "no cgroup2 filesystem is mounted")
+	had := slices.Contains(before.superOpts, "favordynmods")
+	t.Cleanup(func() {
+		_, err := SetFavorDynMods(had)
+		assert.NoError(t, err, "putting the host's cgroup2 mount back")
+	})
 	_, err := FavorDynMods()
 	require.NoError(t, err)
 	after, _ := hostCgroup2(t)
