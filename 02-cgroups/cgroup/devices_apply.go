@@ -148,7 +148,7 @@ func deviceProgram(w whitelist) asm.Instructions {
 // and a device is allowed only if every one of them allows it. So a
 // container never gets more than its parent has.
 func attachDeviceProgram(dir string, w whitelist) error {
-	prog, err := loadedDeviceProgram(w)
+	prog, err := loadedDeviceProgram(w) // loaded once per policy: engine tuning, tuning_devices_cache.go
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,7 @@ func BenchmarkDevicePolicyV2(b *testing.B) {
 	parent := filepath.Join(h.Unified, labtest.Unique("berth-bench"))
 	def, _ := devicePolicy(DefaultDevices())
 	b.Run("mkdir+rmdir", func(b *testing.B) { benchDir(b, parent, func(string) error { return nil }) })
-	b.Run("attach, program loaded before (devices_cache.go)", func(b *testing.B) {
+	b.Run("attach, program loaded before (tuning_devices_cache.go)", func(b *testing.B) {
 		if _, err := loadedDeviceProgram(def); err != nil {
 			b.Fatal(err)
 		}

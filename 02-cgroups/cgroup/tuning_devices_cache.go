@@ -1,3 +1,7 @@
+// Engine tuning: skip on first reading; docs/performance.md tells why it
+// exists. Without it each container's device policy would load its own
+// program (devices_apply.go): the same policy, a millisecond later.
+
 package cgroup
 
 import (
@@ -7,8 +11,6 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-// Engine tuning, not the lesson: a learner may skip this file.
-//
 // Loading a device program (the kernel's verifier reads every
 // instruction) is most of what a v2 device policy costs at a container's
 // start: about 0.9 ms of the 1.0 to 1.5 ms that load and attach take
