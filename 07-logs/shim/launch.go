@@ -15,7 +15,7 @@ import (
 // of its order.
 type launchedShim struct {
 	report *os.File // read end of the shim's report pipe
-	orders *os.File // write end of a spare's order pipe; nil once given, or for a shim launched for its container
+	orders *os.File // write end of a spare's order pipe; nil once given, and for any other shim
 }
 
 // launch starts a shim process for the container directory dir, with env

@@ -10,8 +10,8 @@ import (
 )
 
 // cMonitorAfter is how long a shim supervises its container in Go before
-// it replaces itself with the C monitor (tuning_cmonitor.c). The C monitor is
-// there for memory: a Go process costs some 10 MiB for as long as the
+// it replaces itself with the C monitor (tuning_cmonitor.c). The C
+// monitor is there for memory: a Go process costs some 10 MiB for as long as the
 // container runs, the C monitor under 2. But its start (an execve of this
 // big binary, the dynamic loader, a log file opened again) costs a
 // millisecond or two of CPU, and for a container that exits at once

@@ -40,9 +40,10 @@ import (
 //
 // A spare costs the memory of an idle Go process (a few MiB) while it
 // waits, and uses the wait for more work ahead: its container's init
-// (prestartInit) and the first uses of encoding/json (warmUp). It holds nothing of any container: it reads its container's
-// configuration only once it has its order. If the daemon goes away, the
-// spare reads end of file and exits.
+// (prestartInit) and the first uses of encoding/json (warmUp). It holds
+// nothing of any container: it reads its container's configuration only
+// once it has its order. If the daemon goes away, the spare reads end of
+// file and exits.
 
 // ordersFD is where a spare reads its order: the directory of the
 // container it is to supervise.
