@@ -207,10 +207,11 @@ func TestCompletionScripts(t *testing.T) {
 // needs, as docker's does.
 const bashCompletionLib = "/usr/share/bash-completion/bash_completion"
 
-// TestBerthdCompletionBash: the script of `berth completion bash`,
+// TestBerthdCompletionShells: the script of `berth completion bash`,
 // sourced in bash with bash-completion, fills COMPREPLY as bash would on
-// TAB, with names that berth asks a real berthd for at that moment.
-func TestBerthdCompletionBash(t *testing.T) {
+// TAB, with names that berth asks a real berthd for at that moment; and
+// fish, when installed, completes the same lines the same way.
+func TestBerthdCompletionShells(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		t.Skip("bash is not installed")
@@ -246,7 +247,7 @@ COMPREPLY=()
 __start_berth 2>/dev/null
 printf '%s\n' "${COMPREPLY[@]}"
 `
-	for _, tc := range []struct {
+	cases := []struct {
 		words []string
 		want  []string
 	}{
@@ -265,9 +266,11 @@ printf '%s\n' "${COMPREPLY[@]}"
 		{[]string{"berth", "network", "connect", "fr"}, []string{"front"}},
 		{[]string{"berth", "run", "--network", "fr"}, []string{"front"}},
 		{[]string{"berth", "run", "--restart", "un"}, []string{"unless-stopped"}},
-	} {
+	}
+	env := append(os.Environ(), "HOME="+t.TempDir(), "PATH="+bin+":"+os.Getenv("PATH"), HostEnv+"="+e.host)
+	for _, tc := range cases {
 		cmd := exec.Command(bash, append([]string{"--norc", "--noprofile", "-c", driver, "bash", scriptFile}, tc.words...)...)
-		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), HostEnv+"="+e.host)
+		cmd.Env = env
 		out, err := cmd.Output()
 		require.NoError(t, err, "%q", tc.words)
 		var got []string
@@ -278,7 +281,33 @@ printf '%s\n' "${COMPREPLY[@]}"
 				got = append(got, f[0])
 			}
 		}
-		assert.ElementsMatch(t, tc.want, got, "%q", tc.words)
+		assert.ElementsMatch(t, tc.want, got, "bash: %q", tc.words)
+	}
+
+	fish, err := exec.LookPath("fish")
+	if err != nil {
+		t.Log("fish is not installed: its script was not run")
+		return
+	}
+	script, errOut, code = runBerth(t, e.host, nil, nil, "completion", "fish")
+	require.Equal(t, 0, code, errOut)
+	fishFile := filepath.Join(bin, "berth.fish")
+	require.NoError(t, os.WriteFile(fishFile, []byte(script), 0o644))
+	for _, tc := range cases {
+		// fish completes a command line as typed: the words, the last
+		// one unfinished.
+		cmd := exec.Command(fish, "--no-config", "-c", `source $argv[1]; complete --do-complete "$argv[2]"`,
+			fishFile, strings.Join(tc.words, " "))
+		cmd.Env = env
+		out, err := cmd.Output()
+		require.NoError(t, err, "%q", tc.words)
+		var got []string
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if name, _, _ := strings.Cut(line, "\t"); name != "" {
+				got = append(got, name)
+			}
+		}
+		assert.ElementsMatch(t, tc.want, got, "fish: %q", tc.words)
 	}
 }
 
