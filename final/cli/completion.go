@@ -198,23 +198,28 @@ func runningNotPaused(s container.Summary) bool {
 	return running(s) && s.State != container.StatePaused
 }
 
-// addCompletions gives every command of the tree under cmd its
+// addCompletions gives every command of the tree under root its
 // completions: of its arguments, from its usage line, and of the flags
 // that name something.
-func addCompletions(c *CLI, cmd *cobra.Command) {
-	if cmd.ValidArgsFunction == nil && cmd.ValidArgs == nil && !cmd.HasSubCommands() {
-		kinds, repeat := usageArgs(cmd)
-		cmd.ValidArgsFunction = c.completeArgs(kinds, repeat, containerStates[cmd.Name()])
-	}
-	for name, fn := range c.flagCompletions() {
-		if cmd.LocalNonPersistentFlags().Lookup(name) != nil {
-			// Only fails when the flag is missing or already has one.
-			_ = cmd.RegisterFlagCompletionFunc(name, fn)
+func addCompletions(c *CLI, root *cobra.Command) {
+	flags := c.flagCompletions()
+	var walk func(cmd *cobra.Command)
+	walk = func(cmd *cobra.Command) {
+		if cmd.ValidArgsFunction == nil && cmd.ValidArgs == nil && !cmd.HasSubCommands() {
+			kinds, repeat := usageArgs(cmd)
+			cmd.ValidArgsFunction = c.completeArgs(kinds, repeat, containerStates[cmd.Name()])
+		}
+		for name, fn := range flags {
+			if cmd.Flags().Lookup(name) != nil {
+				// Only fails when the flag is missing or already has one.
+				_ = cmd.RegisterFlagCompletionFunc(name, fn)
+			}
+		}
+		for _, sub := range cmd.Commands() {
+			walk(sub)
 		}
 	}
-	for _, sub := range cmd.Commands() {
-		addCompletions(c, sub)
-	}
+	walk(root)
 }
 
 // completeArgs completes the argument at position len(args) as kinds
@@ -284,6 +289,7 @@ func (c *CLI) flagCompletions() map[string]cobra.CompletionFunc {
 			return names, cobra.ShellCompDirectiveNoFileComp
 		}
 	}
+	signals := signalNames()
 	return map[string]cobra.CompletionFunc{
 		// run/create: the networks berthd has (bridge, host and none
 		// among them), and the containers another can mount from.
@@ -292,8 +298,8 @@ func (c *CLI) flagCompletions() map[string]cobra.CompletionFunc {
 			return c.containerNames(cmd, nil)
 		}),
 		"restart":     fixed("no", "on-failure", "always", "unless-stopped"),
-		"signal":      fixed(signalNames()...),
-		"stop-signal": fixed(signalNames()...),
+		"signal":      fixed(signals...),
+		"stop-signal": fixed(signals...),
 		"type":        fixed("container", "image", "network", "volume"),
 	}
 }
