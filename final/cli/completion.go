@@ -43,7 +43,8 @@ import (
 //   - Which containers depends on the command, as in docker: only running
 //     ones where a stopped container would be refused (stop, kill, exec,
 //     attach, pause, top, ...), only paused ones for unpause, only stopped
-//     ones for start, all of them for rm, inspect, logs, rename, ...
+//     ones for start, and for rm unless -f is given, all of them for
+//     inspect, logs, rename, restart, ...
 //   - Flags whose values name something (--network, --volumes-from,
 //     --restart, --signal, inspect's --type) offer those values.
 //   - A name already on the command line is not offered again.
@@ -170,14 +171,18 @@ func usageArgs(cmd *cobra.Command) (kinds []argKind, repeat bool) {
 	return kinds, repeat
 }
 
+// containerFilter chooses the containers a command offers; cmd is the
+// command with the flags typed so far parsed.
+type containerFilter func(cmd *cobra.Command, s container.Summary) bool
+
 // containerStates says, for the commands that act on some containers
 // only, which ones to offer (as docker's completion does). The others
 // offer every container.
-var containerStates = map[string]func(container.Summary) bool{
+var containerStates = map[string]containerFilter{
 	"attach":  runningNotPaused,
 	"exec":    runningNotPaused,
 	"pause":   runningNotPaused,
-	"unpause": func(s container.Summary) bool { return s.State == container.StatePaused },
+	"unpause": func(_ *cobra.Command, s container.Summary) bool { return s.State == container.StatePaused },
 	"kill":    running,
 	"stop":    running,
 	"top":     running,
@@ -185,17 +190,24 @@ var containerStates = map[string]func(container.Summary) bool{
 	"stats":   running,
 	"wait":    running,
 	"commit":  running,
-	"start": func(s container.Summary) bool {
-		return s.State == container.StateExited || s.State == container.StateCreated
+	"start":   stopped,
+	// rm refuses a running container without -f.
+	"rm": func(cmd *cobra.Command, s container.Summary) bool {
+		f := cmd.Flags().Lookup("force")
+		return (f != nil && f.Changed) || stopped(cmd, s)
 	},
 }
 
-func running(s container.Summary) bool {
+func running(_ *cobra.Command, s container.Summary) bool {
 	return s.State == container.StateRunning || s.State == container.StatePaused || s.State == container.StateRestarting
 }
 
-func runningNotPaused(s container.Summary) bool {
-	return running(s) && s.State != container.StatePaused
+func runningNotPaused(cmd *cobra.Command, s container.Summary) bool {
+	return running(cmd, s) && s.State != container.StatePaused
+}
+
+func stopped(_ *cobra.Command, s container.Summary) bool {
+	return s.State == container.StateExited || s.State == container.StateCreated
 }
 
 // addCompletions gives every command of the tree under root its
@@ -224,7 +236,7 @@ func addCompletions(c *CLI, root *cobra.Command) {
 
 // completeArgs completes the argument at position len(args) as kinds
 // says.
-func (c *CLI) completeArgs(kinds []argKind, repeat bool, keep func(container.Summary) bool) cobra.CompletionFunc {
+func (c *CLI) completeArgs(kinds []argKind, repeat bool, keep containerFilter) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		at := len(args)
 		if at >= len(kinds) {
@@ -318,7 +330,7 @@ func signalNames() []string {
 
 // containerNames lists the names of the daemon's containers that keep
 // accepts (all of them when keep is nil).
-func (c *CLI) containerNames(cmd *cobra.Command, keep func(container.Summary) bool) ([]string, error) {
+func (c *CLI) containerNames(cmd *cobra.Command, keep containerFilter) ([]string, error) {
 	cl, err := c.Client()
 	if err != nil {
 		return nil, err
@@ -329,7 +341,7 @@ func (c *CLI) containerNames(cmd *cobra.Command, keep func(container.Summary) bo
 	}
 	var names []string
 	for _, s := range res.Items {
-		if keep != nil && !keep(s) {
+		if keep != nil && !keep(cmd, s) {
 			continue
 		}
 		for _, n := range s.Names {
