@@ -163,6 +163,9 @@ func usageArgs(cmd *cobra.Command) (kinds []argKind, repeat bool) {
 			strings.HasPrefix(name, "file|"):
 			k = argFile
 		}
+		if k == argFile && len(kinds) > 0 && kinds[0] == argCopyPath {
+			k = argCopyPath // cp's other side: see completeArgs
+		}
 		kinds = append(kinds, k)
 		if repeat {
 			break
@@ -256,16 +259,24 @@ func (c *CLI) completeArgs(kinds []argKind, repeat bool, keep containerFilter) c
 		case argContainer:
 			names, err = c.containerNames(cmd, keep)
 		case argCopyPath:
-			if strings.Contains(toComplete, ":") || strings.HasPrefix(toComplete, ".") || strings.HasPrefix(toComplete, "/") {
-				// A path in the container, which berth cannot list,
-				// or the host's side of the copy.
+			// Either side of cp may be the container's
+			// (CONTAINER:SRC_PATH DEST_PATH or SRC_PATH CONTAINER:DEST_PATH).
+			// Once one side is, or a path is being typed, the rest is
+			// the host's: the shell's file names. Otherwise containers,
+			// with the colon and no space after it, and the shell's
+			// file names still there when none matches.
+			hostSide := strings.Contains(toComplete, ":") || strings.HasPrefix(toComplete, ".") || strings.HasPrefix(toComplete, "/")
+			for _, a := range args {
+				hostSide = hostSide || strings.Contains(a, ":")
+			}
+			if hostSide {
 				return nil, cobra.ShellCompDirectiveDefault
 			}
 			names, err = c.containerNames(cmd, nil)
 			for i := range names {
 				names[i] += ":"
 			}
-			directive |= cobra.ShellCompDirectiveNoSpace
+			directive = cobra.ShellCompDirectiveNoSpace
 		case argImage:
 			names, err = c.imageNames(cmd)
 		case argNetwork:
