@@ -221,7 +221,7 @@ func NewRootCommand(c *CLI) *cobra.Command {
 	)
 	add("management", newImageCommand(c), newContainerCommand(c), newNetworkCommand(c), newSystemCommand(c), newVolumeCommand(c))
 	add("other",
-		newAttachCommand(c), newCommitCommand(c), newCpCommand(c), newCreateCommand(c), newEventsCommand(c), newExportCommand(c),
+		newAttachCommand(c), newCommitCommand(c), newCompletionCommand(c), newCpCommand(c), newCreateCommand(c), newEventsCommand(c), newExportCommand(c),
 		newHistoryCommand(c), newImportCommand(c), newInspectCommand(c), newKillCommand(c),
 		newLoadCommand(c), newLoginCommand(c), newLogoutCommand(c), newLogsCommand(c), newPauseCommand(c),
 		newPortCommand(c), newPullCommand(c), newPushCommand(c), newRenameCommand(c),
@@ -231,6 +231,7 @@ func NewRootCommand(c *CLI) *cobra.Command {
 	)
 	root.AddCommand(newDocsCommand(c))
 	tidyCommands(root)
+	addCompletions(c, root)
 	return root
 }
 

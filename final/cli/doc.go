@@ -82,6 +82,15 @@
 // hidden `berth docs man DIR`, writes berth.1, berth-run.1, ...; `make
 // install` installs them so that `man berth-run` works.
 //
+// # Shell completion
+//
+// `berth completion bash|zsh|fish` prints a small script that, at each
+// TAB, runs the hidden `berth __complete WORDS...`; berth answers from
+// the same command tree as --help, and asks berthd for the names of
+// containers, images, networks and volumes at that moment. What each
+// argument names is read off the usage lines (completion.go). `make
+// install` puts the three scripts where the shells look for them.
+//
 // # Dependencies
 //
 // github.com/moby/moby/client speaks the API, as the issue asks; cobra
