@@ -59,7 +59,10 @@ func createVeth(br netlink.Link, e *Interface, pid int) error {
 	if errors.Is(err, unix.EEXIST) {
 		// Rare: look for the leftover only then, not before every add.
 		if old, lerr := netlink.LinkByName(e.HostVeth); lerr == nil {
-			if err := netlink.LinkDel(old); err != nil {
+			// The kernel may dismantle it between the lookup and the
+			// delete (the namespace of the last run going away): gone
+			// is what we wanted.
+			if err := netlink.LinkDel(old); err != nil && !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.ENOENT) {
 				return fmt.Errorf("deleting leftover veth %s: %w", e.HostVeth, err)
 			}
 		}

@@ -514,7 +514,18 @@ func (d *Daemon) networkSettings(e *entry, ep *network.Endpoint) map[string]*api
 func (d *Daemon) dnsNames(e *entry, aliases []string) []string {
 	names := []string{e.c.Name()}
 	names = append(names, aliases...)
-	return append(names, e.id[:12])
+	names = append(names, e.id[:12])
+	// Compose gives each container its own name as an alias too: each
+	// name once, in order, as dockerd lists them.
+	seen := map[string]bool{}
+	out := names[:0]
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // EndpointInfo is a container's place on one user-defined network, as a
