@@ -69,6 +69,11 @@ func (s *Server) normalize(name string) string {
 // records, or from upstream.
 func (n *network) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 	client := clientAddr(w.RemoteAddr())
+	if u := n.srv.Unknown; u != nil && client.IsValid() {
+		if _, known := n.table.Load().clients[client]; !known {
+			u(n.name, client)
+		}
+	}
 	resp := n.answer(q, client)
 	if resp == nil {
 		resp = n.forward(q, client, isTCP(w))

@@ -41,6 +41,16 @@ type Server struct {
 	// the first AddNetwork.
 	Timeout time.Duration
 	Domain  string
+	// Unknown, if set, is called with a network's name and a client's
+	// address when a query arrives on that network from an address
+	// none of its endpoints has, before the query is answered. A
+	// container's first query can leave it before the daemon has
+	// heard that its start went through (the command runs at once);
+	// Unknown lets the daemon register the endpoint then, with
+	// SetEndpoint, from what the start has already set up, so that
+	// the query is answered as any later one. Set it before the first
+	// AddNetwork; it is called without the server's locks held.
+	Unknown func(network string, client netip.Addr)
 
 	upstreams []netip.AddrPort
 

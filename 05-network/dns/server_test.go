@@ -363,6 +363,38 @@ func TestAContainerOnTwoNetworksResolvesTheNamesOfBoth(t *testing.T) {
 	assert.Empty(t, answers(resp))
 }
 
+// A query from an address the network has no record of asks Unknown
+// first, which may register the client (a container whose start is not
+// reported yet): the query is then answered as the client's, with the
+// names of its other networks.
+func TestUnknownClientsAreAskedAbout(t *testing.T) {
+	up := startUpstream(t, "127.0.0.1")
+	s := New([]netip.AddrPort{up.addr})
+	var mu sync.Mutex // the server's goroutines call Unknown
+	var asked []string
+	s.Unknown = func(network string, client netip.Addr) {
+		mu.Lock()
+		asked = append(asked, network+" "+client.String())
+		mu.Unlock()
+		if client == netip.MustParseAddr("127.0.0.7") {
+			require.NoError(t, s.SetEndpoint("front", Endpoint{ID: "app", Addr: client, Names: []string{"app"}}))
+			require.NoError(t, s.SetEndpoint("back", Endpoint{ID: "app", Addr: netip.MustParseAddr("10.2.0.7"), Names: []string{"app"}}))
+		}
+	}
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	front := addNetwork(t, s, "front", "127.0.0.2", false)
+	addNetwork(t, s, "back", "127.0.0.3", false)
+	require.NoError(t, s.SetEndpoint("back", Endpoint{ID: "db", Addr: netip.MustParseAddr("10.2.0.2"), Names: []string{"db"}}))
+
+	assert.Equal(t, []string{"10.2.0.2"}, answers(ask(t, front, "db.", dns.TypeA, false, "127.0.0.7")), "registered by Unknown, then answered from its other network")
+	assert.Equal(t, []string{"127.0.0.7"}, answers(ask(t, front, "app.", dns.TypeA, false, "127.0.0.7")))
+	resp := ask(t, front, "db.", dns.TypeA, false, "127.0.0.8")
+	assert.Equal(t, "NXDOMAIN", dns.RcodeToString[resp.Rcode], "a stranger stays one")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{"front 127.0.0.7", "front 127.0.0.8"}, asked, "asked once for the newcomer (known afterwards), each time for a stranger")
+}
+
 // A query with EDNS0 gets EDNS0 back, and a UDP answer as large as it
 // said it takes.
 func TestEDNS0(t *testing.T) {

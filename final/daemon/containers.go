@@ -75,6 +75,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 	d.live.beginStart(e)
 	if _, err := d.spares.StartContainer(e.c); err != nil {
 		d.live.startFailed(e)
+		d.endpointsChanged(e) // what a query during the start registered
 		d.emitFailedStart(e)
 		d.live.endStart(e)
 		if e.autoRemove() {

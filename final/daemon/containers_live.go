@@ -407,6 +407,19 @@ func (l *live) beginStart(e *entry) {
 	l.mu.Unlock()
 }
 
+// starting lists the containers whose start is under way.
+func (l *live) starting() []*entry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*entry
+	for _, e := range l.byID {
+		if e.reportingStart {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // endStart says that the start's events are out, and acts on an end
 // of the run that look left alone meanwhile.
 func (l *live) endStart(e *entry) {

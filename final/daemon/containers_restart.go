@@ -109,6 +109,7 @@ func (d *Daemon) restartRun(e *entry, m *restart.Manager) {
 		// As dockerd: a failed start is not tried again; the
 		// container stops with the failure's status.
 		l.startFailed(e)
+		d.endpointsChanged(e) // what a query during the start registered
 		d.emitFailedStart(e)
 		l.endStart(e)
 		return

@@ -292,6 +292,12 @@ func New(opts Options) (*Daemon, error) {
 		d.supervisor.Close()
 		return nil, errors.Join(fmt.Errorf("daemon: %w", err), d.closeNames())
 	}
+	if d.names != nil {
+		// From here on the DNS server may ask about containers that are
+		// starting (startingEndpoint reads the live set).
+		f := d.startingEndpoint
+		d.names.unknown.Store(&f)
+	}
 	d.spares = Runtime.Spares()
 	// The containers that their restart policy starts with the daemon
 	// (containers_restart.go).

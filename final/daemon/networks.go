@@ -569,6 +569,32 @@ func (d *Daemon) userEndpoints(e *entry) []EndpointInfo {
 	if err != nil {
 		return nil
 	}
+	return d.endpointsOf(e, ep)
+}
+
+// startingEndpoint is the DNS server's dns.Server.Unknown: a query came
+// on network netID from client, an address the server has no record of.
+// If it is a container whose start is under way, its network is up
+// (chapter 05 wires it before the command runs) and its command may
+// already be asking: its records go in now, as dockerd has them before
+// the command starts, rather than when the start's report comes back.
+// Otherwise (the host, a container of another berth) nothing changes.
+func (d *Daemon) startingEndpoint(netID string, client netip.Addr) {
+	for _, e := range d.live.starting() {
+		ep, err := network.Load(d.opts.DataRoot, e.id)
+		if err != nil {
+			continue
+		}
+		if i := ep.On(netID); i != nil && i.IP == client {
+			d.opts.Endpoints.SetEndpoints(e.id, d.endpointsOf(e, ep))
+			return
+		}
+	}
+}
+
+// endpointsOf lists the interfaces of endpoint ep, container e's, on
+// user-defined networks.
+func (d *Daemon) endpointsOf(e *entry, ep *network.Endpoint) []EndpointInfo {
 	atts, _ := network.Attachments(d.opts.DataRoot, e.id)
 	var out []EndpointInfo
 	for _, i := range ep.Interfaces {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/05-network/dns"
@@ -44,6 +45,9 @@ type names struct {
 	served map[string]netip.Addr
 	// in are the networks each container is in the records of.
 	in map[string][]string
+	// unknown answers the server's Unknown once the daemon can: see
+	// Daemon.startingEndpoint.
+	unknown atomic.Pointer[func(network string, client netip.Addr)]
 }
 
 func newNames(root string, upstreams []netip.AddrPort) (*names, error) {
@@ -54,7 +58,13 @@ func newNames(root string, upstreams []netip.AddrPort) (*names, error) {
 		}
 		upstreams = rc.Upstreams()
 	}
-	return &names{root: root, srv: dns.New(upstreams), served: map[string]netip.Addr{}, in: map[string][]string{}}, nil
+	n := &names{root: root, srv: dns.New(upstreams), served: map[string]netip.Addr{}, in: map[string][]string{}}
+	n.srv.Unknown = func(network string, client netip.Addr) {
+		if f := n.unknown.Load(); f != nil {
+			(*f)(network, client)
+		}
+	}
+	return n, nil
 }
 
 // sync serves every user network, and stops serving those that are

@@ -215,3 +215,31 @@ func TestTheDNSServerAnswersOnlyItsNetwork(t *testing.T) {
 		conn.Close()
 	}
 }
+
+// A container's first query can leave before its start is reported back
+// to the daemon: its command runs at once. It is answered as any later
+// one, its own name and the names of its other networks included (the
+// server learns of a starting container when it asks: startingEndpoint),
+// as under dockerd, which has the records before the command starts.
+func TestAContainersFirstQueryIsAnswered(t *testing.T) {
+	l := prepareLab(t)
+	l.opts.DNSUpstreams = []netip.AddrPort{fakeResolver(t)}
+	l.start()
+	l.userNetwork("front")
+	back := l.userNetwork("back")
+	l.ok("run", "-d", "--name", "web", "--network", "front", "busybox", "sleep", "1000")
+	web := l.ipOn("web", "front").String()
+	// app asks back's server (its first network) for web, which is on
+	// front only: the answer needs to know that app is on front too.
+	l.ok("create", "--name", "app", "--network", "back", "busybox", "sh", "-c", "nslookup -type=a web && nslookup -type=a app")
+	l.ok("network", "connect", "front", "app")
+	for run := 0; run < 3; run++ {
+		out := l.ok("start", "-a", "app")
+		addrs := nslookupAddr.FindAllStringSubmatch(out, -1)
+		require.Len(t, addrs, 2, "run %d: %s", run, out)
+		assert.Equal(t, web, addrs[0][1], "run %d: web, from back's server", run)
+		assert.True(t, back.Contains(netip.MustParseAddr(addrs[1][1])), "run %d: its own name, its address on back: %s", run, out)
+	}
+	l.ok("rm", "-f", "web", "app")
+	l.ok("network", "rm", "front", "back")
+}
