@@ -24,6 +24,9 @@ import (
 //	filters until,      entries no build has used since (a duration such
 //	        unused-for  as 24h, a date or a Unix time), as dockerd
 //	filters id          entries by ID (as CachesDeleted names them)
+//	filters label,      an entry has no labels: label=... selects none,
+//	        label!      label!=... all (docker system prune --filter
+//	                    label=... passes its filters here too)
 //
 // keep-storage (reserved-space, max-used-space, min-free-space in newer
 // APIs) would keep the most recently used entries up to a size: berth
@@ -34,14 +37,14 @@ import (
 // BuildPruneOptions are the query of POST /build/prune.
 type BuildPruneOptions struct {
 	All     bool
-	Filters filters.Args // until, unused-for, id
+	Filters filters.Args // until, unused-for, id, label, label!
 }
 
 // BuildPruneFilter checks a build prune's filters and returns the time
 // its until (or unused-for) sets, if any: entries last used before it
 // go.
 func BuildPruneFilter(args filters.Args) (until time.Time, hasUntil bool, err error) {
-	if err := args.Check("build cache", "until", "unused-for", "id"); err != nil {
+	if err := args.Check("build cache", "until", "unused-for", "id", "label", "label!"); err != nil {
 		return time.Time{}, false, err
 	}
 	if len(args["until"]) > 0 && len(args["unused-for"]) > 0 {

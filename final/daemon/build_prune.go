@@ -57,6 +57,7 @@ func (d *Daemon) BuildCachePrune(ctx context.Context, opts api.BuildPruneOptions
 	for _, e := range entries {
 		img := e.Image.String()
 		selected := opts.Filters.Any("id", func(v string) bool { return strings.HasPrefix(e.ID, v) }) &&
+			opts.Filters.Labels(nil) && // an entry has no labels
 			(!hasUntil || e.LastUsed.Before(until)) &&
 			(opts.All || e.Image == "" || !held(img))
 		if !selected {
