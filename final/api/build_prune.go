@@ -58,8 +58,13 @@ func BuildPruneFilter(args filters.Args) (until time.Time, hasUntil bool, err er
 
 func (s *Server) buildPrune(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
+	// keep-storage is reserved-space's name before API 1.48: the
+	// docker CLI's flag is --keep-storage whichever it sends.
 	for _, name := range []string{"keep-storage", "reserved-space", "max-used-space", "min-free-space"} {
 		if v := q.Get(name); v != "" && v != "0" {
+			if name == "reserved-space" {
+				name = "keep-storage (reserved-space)"
+			}
 			return invalid(name + " is not supported: berth's build cache prune removes every entry the filters select, and cannot keep some by size")
 		}
 	}
