@@ -30,7 +30,8 @@ import (
 // what belongs to its own clients: who waits for which container
 // (docker run waits for the exit, docker run --rm for the removal), the
 // terminals of exec processes, and, to answer quickly, each container's
-// record. A new daemon rebuilds it from the disk (startLive).
+// record and what docker ps shows of it (containers_view.go, dropped at
+// every change). A new daemon rebuilds it from the disk (startLive).
 //
 // How the daemon learns of an exit without polling: one inotify watch on
 // each container's directory. The shim's steps all show there as
