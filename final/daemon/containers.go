@@ -392,7 +392,9 @@ func statusText(st shim.State) string {
 
 // ContainerList lists containers as docker ps does: the running ones,
 // or all; newest first; filtered by id, name, status, label, ancestor,
-// exited, before and since.
+// exited, before, since, volume, network, health, publish, expose and
+// is-task. It reads no file: each container's state comes from its view
+// (containers_view.go), kept in memory.
 func (d *Daemon) ContainerList(ctx context.Context, opts api.ListOptions) ([]container.Summary, error) {
 	f, err := d.listFilter(opts.Filters)
 	if err != nil {
@@ -428,10 +430,19 @@ type listFilter struct {
 	before, since time.Time
 	ancestors     []string // image IDs
 	networks      []string // the IDs of user networks, the names of built-in ones
+	// publish and expose: the ports asked for (80, 80/udp,
+	// 8000-8080/tcp), matched as dockerd 20.10 matches them against
+	// the ports of ps's PORTS column (a running container's): publish
+	// the host's side, expose the container's; either one will do.
+	publish, expose map[apinet.Port]bool
+	// noTasks: is-task=true. berth runs no swarm tasks: it lists none,
+	// and is-task=false lists every container.
+	noTasks bool
 }
 
 func (d *Daemon) listFilter(args filters.Args) (*listFilter, error) {
-	if err := args.Check("containers", "id", "name", "label", "exited", "status", "ancestor", "before", "since", "volume", "network", "health"); err != nil {
+	if err := args.Check("containers", "id", "name", "label", "exited", "status", "ancestor", "before", "since", "volume", "network", "health",
+		"publish", "expose", "is-task"); err != nil {
 		return nil, err
 	}
 	for _, v := range args["health"] {
@@ -440,6 +451,28 @@ func (d *Daemon) listFilter(args filters.Args) (*listFilter, error) {
 		}
 	}
 	lf := &listFilter{d: d, args: args}
+	for key, set := range map[string]*map[apinet.Port]bool{"publish": &lf.publish, "expose": &lf.expose} {
+		for _, v := range args[key] {
+			if strings.Contains(v, ":") {
+				return nil, invalid("filter for '%s' should not contain ':': %s", key, v)
+			}
+			pr, err := apinet.ParsePortRange(v)
+			if err != nil {
+				return nil, invalid("invalid filter '%s=%s': %v", key, v, err)
+			}
+			if *set == nil {
+				*set = map[apinet.Port]bool{}
+			}
+			for p := range pr.All() {
+				(*set)[p] = true
+			}
+		}
+	}
+	isTask, set, err := args.Bool("is-task")
+	if err != nil {
+		return nil, err
+	}
+	lf.noTasks = set && isTask
 	for _, v := range args["status"] {
 		if err := container.ValidateContainerState(container.ContainerState(v)); err != nil {
 			return nil, invalid("invalid filter 'status=%s'", v)
@@ -482,6 +515,16 @@ func (lf *listFilter) match(e *entry, v *listView) bool {
 		return false
 	}
 	if !lf.since.IsZero() && !created(e.c).After(lf.since) {
+		return false
+	}
+	if lf.noTasks {
+		return false
+	}
+	if (lf.publish != nil || lf.expose != nil) && !slices.ContainsFunc(v.ports, func(p container.PortSummary) bool {
+		public, _ := apinet.PortFrom(p.PublicPort, apinet.IPProtocol(p.Type))
+		private, _ := apinet.PortFrom(p.PrivatePort, apinet.IPProtocol(p.Type))
+		return (p.PublicPort != 0 && lf.publish[public]) || lf.expose[private]
+	}) {
 		return false
 	}
 	a := lf.args

@@ -1,7 +1,10 @@
 package daemon
 
 import (
+	"fmt"
+	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/05-network/nettest"
 )
 
 // ps lists the running containers, or all with -a, newest first; -q
@@ -215,4 +219,46 @@ func TestPsFollowsEveryChange(t *testing.T) {
 	l.ok("rm", "-f", "pc-b", "pc-exit")
 	assert.Empty(t, line("pc-b"))
 	assert.Empty(t, line("pc-exit"))
+}
+
+// ps's port and task filters, beside dockerd: publish and expose match
+// the ports of running containers (dockerd 20.10 takes them from the
+// network settings of the run: a created container has none), as ports,
+// ranges or with a protocol; is-task=true lists nothing on an engine
+// without swarm, false every container.
+func TestSameAsDockerd_PsPortAndTaskFilters(t *testing.T) {
+	l := newLab(t)
+	d := labtest.StartDockerd(t)
+	pub, exp := labtest.Unique("pf-pub"), labtest.Unique("pf-exp")
+	results := map[string][]string{}
+	for _, e := range sideBySide(t, l, d) {
+		must := e.mustFor(t)
+		net := labtest.Unique("pf-net")
+		nettest.Subnet(t, func(s netip.Prefix) error {
+			_, err := e.run("network", "create", "--subnet", s.String(), net)
+			return err
+		})
+		must("create", "--name", pub+"-c", "--network", net, "-p", "127.0.0.1::80", "busybox", "true")
+		must("create", "--name", exp+"-c", "--network", net, "--expose", "9000", "busybox", "true")
+		must("run", "-d", "--name", pub, "--network", net, "-p", "127.0.0.1::80", "-p", "127.0.0.1::53/udp", "busybox", "sleep", "1000")
+		must("run", "-d", "--name", exp, "--network", net, "--expose", "9000", "busybox", "sleep", "1000")
+		for _, f := range []string{"publish=80", "publish=80/tcp", "publish=53", "publish=53/udp", "publish=79-81", "publish=9000",
+			"expose=80", "expose=9000", "expose=8999-9001/tcp", "expose=9000/udp", "is-task=true", "is-task=false"} {
+			out := must("ps", "-a", "--filter", f, "--filter", "name=pf-", "--format", "{{.Names}}")
+			names := strings.Fields(strings.NewReplacer(pub, "pub", exp, "exp").Replace(out))
+			slices.Sort(names)
+			results[e.name] = append(results[e.name], f+": "+strings.Join(names, " "))
+		}
+		// PORTS: a running container's exposed ports, not the created
+		// one's.
+		out := must("ps", "-a", "--filter", "name="+exp, "--format", "{{.Names}} {{.Ports}}")
+		results[e.name] = append(results[e.name], sortedLines(strings.ReplaceAll(out, exp, "exp")))
+		for _, f := range []string{"publish=80:80", "expose=x", "is-task=maybe"} {
+			_, err := e.run("ps", "-a", "--filter", f)
+			results[e.name] = append(results[e.name], fmt.Sprintf("%s: refused %v", f, err != nil))
+		}
+		must("rm", "-f", pub, exp, pub+"-c", exp+"-c")
+		must("network", "rm", net)
+	}
+	assert.Equal(t, results["dockerd"], results["berthd"])
 }

@@ -104,12 +104,24 @@ func (d *Daemon) readView(e *entry) (*listView, error) {
 	}
 	ep := d.endpoint(e, st)
 	if ep != nil {
+		published := map[container.PortSummary]bool{}
 		for _, m := range d.publishedPorts(e.id, ep) {
 			ip := m.HostIP
 			if !ip.IsValid() {
 				ip = netip.IPv4Unspecified()
 			}
 			v.ports = append(v.ports, container.PortSummary{IP: ip, PrivatePort: m.ContainerPort, PublicPort: m.HostPort, Type: m.Protocol})
+			published[container.PortSummary{PrivatePort: m.ContainerPort, Type: m.Protocol}] = true
+		}
+		// The ports it exposes and does not publish, as dockerd lists
+		// them ("9000/tcp" in PORTS): the container's side only.
+		if e.rec != nil {
+			for p := range e.rec.Config.ExposedPorts {
+				ps := container.PortSummary{PrivatePort: p.Num(), Type: string(p.Proto())}
+				if !published[ps] {
+					v.ports = append(v.ports, ps)
+				}
+			}
 		}
 	}
 	v.networks = d.networkSettings(e, ep)
