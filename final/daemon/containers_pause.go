@@ -185,6 +185,7 @@ func (d *Daemon) thawAfterSignal(e *entry, sig unix.Signal) {
 	}
 	if st, err := cg.FreezerState(); err == nil && st != cgroup.Thawed {
 		_ = cg.Thaw() // as Docker, a failed unpause does not fail the signal
+		e.forgetView()
 	}
 }
 

@@ -182,6 +182,14 @@ func TestPsFollowsEveryChange(t *testing.T) {
 	assert.Regexp(t, `\(Paused\)$`, strings.TrimSpace(l.ok("ps", "--filter", "name=pc-a", "--format", "{{.Status}}")))
 	l.ok("unpause", "pc-a")
 	assert.Equal(t, "pc-a running bridge", line("pc-a"))
+	// A signal meant to end it thaws a paused container; sleep as PID
+	// 1 ignores SIGTERM and runs on.
+	l.ok("pause", "pc-a")
+	assert.Equal(t, "pc-a paused bridge", line("pc-a"))
+	l.ok("kill", "-s", "TERM", "pc-a")
+	assert.Equal(t, "pc-a running bridge", line("pc-a"))
+	l.ok("commit", "pc-a", labtest.Unique("pc-img"))
+	assert.Equal(t, "pc-a running bridge", line("pc-a"), "commit's pause is over")
 
 	l.ok("rename", "pc-a", "pc-b")
 	assert.Equal(t, "pc-b running bridge", line("pc-b"))

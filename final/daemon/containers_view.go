@@ -32,17 +32,19 @@ import (
 //	stop, kill, rm -f                         look, before they return
 //	the shim's death (kill -9)                look, once its lock is free
 //	pause, unpause                            ContainerPause, ContainerUnpause
+//	commit's pause, a signal's thaw           ContainerCommit, thawAfterSignal
 //	rename (DNS names)                        ContainerRename
 //	network connect, disconnect               NetworkConnect, NetworkDisconnect
-//	the end of the health checks              healthStop
+//	a network removed (its name)              NetworkRemove
 //
 // The next list reads the disk again for that container only. A list
 // that read the disk while a change happened does not keep what it read
 // (the generation has moved on): a view is never older than the last
 // change reported. Whatever changes fast is not in the view: the "Up 3
-// seconds" text is made at each list, the health of a container whose
-// checks run is the monitor's (in memory), the restart policy's state is
-// the Manager's. A new daemon starts with no views: its first list reads
+// seconds" text is made at each list, the health of a container that
+// this daemon has checked is its monitor's (in memory, kept after the
+// checks end; the recorded one is read only before), the restart
+// policy's state is the Manager's. A new daemon starts with no views: its first list reads
 // each container once, as the shims left it.
 
 // listView is the part of a ps line that comes from the disk.
@@ -162,6 +164,17 @@ func (e *entry) sawState(st shim.State) {
 // forgetViews drops every container's view.
 func (l *live) forgetViews() {
 	for _, e := range l.newestFirst() {
+		e.forgetView()
+	}
+}
+
+// forgetViewOf drops the view of the container whose ID is id, if the
+// daemon knows it.
+func (d *Daemon) forgetViewOf(id string) {
+	d.live.mu.Lock()
+	e := d.live.byID[id]
+	d.live.mu.Unlock()
+	if e != nil {
 		e.forgetView()
 	}
 }
