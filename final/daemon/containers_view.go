@@ -47,7 +47,9 @@ import (
 // policy's state is the Manager's. A new daemon starts with no views: its first list reads
 // each container once, as the shims left it.
 
-// listView is the part of a ps line that comes from the disk.
+// listView is the part of a ps line that comes from the disk. Its
+// slice and maps go into the answers of every list that uses it, as they
+// are: nobody writes to them once the view is made.
 type listView struct {
 	st       shim.State
 	paused   bool
