@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/network"
@@ -118,6 +119,9 @@ type Backend interface {
 	// PruneImages, which a backend may use); filters: dangling, until,
 	// label, label!.
 	ImagesPrune(ctx context.Context, args filters.Args) (image.PruneReport, error)
+	// BuildCachePrune prunes the build cache (docker builder prune; see
+	// build_prune.go): the filters are checked by BuildPruneFilter.
+	BuildCachePrune(ctx context.Context, opts BuildPruneOptions) (build.CachePruneReport, error)
 	// SystemDiskUsage is docker system df's data (see DiskUsage).
 	SystemDiskUsage(ctx context.Context) (DiskUsage, error)
 	ContainerCommit(ctx context.Context, opts CommitOptions) (string, error)

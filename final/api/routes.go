@@ -71,6 +71,7 @@ func (s *Server) routes() http.Handler {
 	handle("DELETE /images/{name...}", s.imageRemove)
 	handle("POST /commit", s.commit)
 	handle("POST /build", s.build)
+	handle("POST /build/prune", s.buildPrune)
 
 	// Registries (registry.go); pull is POST /images/create?fromImage=,
 	// push POST /images/NAME/push.

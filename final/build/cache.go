@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/berth-project/berth/06-images/image"
 )
@@ -51,7 +52,8 @@ func (c *Cache) Get(key string) (image.Digest, bool) {
 	if c == nil {
 		return "", false
 	}
-	data, err := os.ReadFile(c.path(key))
+	name := c.path(key)
+	data, err := os.ReadFile(name)
 	if err != nil {
 		return "", false
 	}
@@ -59,6 +61,11 @@ func (c *Cache) Get(key string) (image.Digest, bool) {
 	if err != nil {
 		return "", false
 	}
+	// The entry's time is when a build last used it, for the prune's
+	// until and unused-for (PruneEntries). Not flushed: a time lost in
+	// a crash only makes the entry look older.
+	now := time.Now()
+	_ = os.Chtimes(name, now, now)
 	return id, true
 }
 
@@ -128,6 +135,60 @@ func (c *Cache) Prune(exists func(image.Digest) bool) error {
 		if err != nil || !exists(id) {
 			_ = os.Remove(name)
 		}
+	}
+	return nil
+}
+
+// Entry is one step the cache remembers: its ID (the file's name, the
+// digest of its key), the image the step made, and when a build last
+// made or used it.
+type Entry struct {
+	ID       string
+	Image    image.Digest
+	LastUsed time.Time
+}
+
+// Entries lists the cache's entries, in no order. An entry that cannot
+// be read is left out (a Put or a prune under way).
+func (c *Cache) Entries() ([]Entry, error) {
+	dirents, err := os.ReadDir(c.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("build cache: %w", err)
+	}
+	var out []Entry
+	for _, de := range dirents {
+		if strings.HasPrefix(de.Name(), ".tmp-") {
+			continue
+		}
+		name := filepath.Join(c.dir, de.Name())
+		data, err := os.ReadFile(name)
+		if err != nil {
+			continue
+		}
+		info, err := de.Info()
+		if err != nil {
+			continue
+		}
+		id, err := image.ParseDigest(strings.TrimSpace(string(data)))
+		if err != nil {
+			id = "" // torn: an entry of no image, which a prune drops
+		}
+		out = append(out, Entry{ID: de.Name(), Image: id, LastUsed: info.ModTime()})
+	}
+	return out, nil
+}
+
+// Remove drops the entry whose ID is id (see Entries). One already gone
+// is not an error: a build or another prune may have dropped it.
+func (c *Cache) Remove(id string) error {
+	if id == "" || strings.ContainsAny(id, "/.") {
+		return fmt.Errorf("build cache: invalid entry ID %q", id)
+	}
+	if err := os.Remove(filepath.Join(c.dir, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("build cache: %w", err)
 	}
 	return nil
 }

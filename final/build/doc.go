@@ -47,7 +47,10 @@
 // from the cache: this is why Dockerfiles copy what changes often (the
 // source) after what rarely does (the dependencies). The cache is a
 // directory of small files, one per key, each written to a temporary name
-// and renamed, so that a crash never leaves half an entry (Cache).
+// and renamed, so that a crash never leaves half an entry (Cache). Each
+// hit sets its entry's time, so that docker builder prune (the daemon's,
+// over Entries and Remove) can keep the entries a build used lately
+// (--filter until=24h) and drop the others.
 //
 // # COPY without a container
 //

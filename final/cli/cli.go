@@ -219,7 +219,7 @@ func NewRootCommand(c *CLI) *cobra.Command {
 		newRunCommand(c), newExecCommand(c), newPsCommand(c), newBuildCommand(c),
 		newImagesCommand(c), newVersionCommand(c), newInfoCommand(c),
 	)
-	add("management", newImageCommand(c), newContainerCommand(c), newNetworkCommand(c), newSystemCommand(c), newVolumeCommand(c))
+	add("management", newBuilderCommand(c), newImageCommand(c), newContainerCommand(c), newNetworkCommand(c), newSystemCommand(c), newVolumeCommand(c))
 	add("other",
 		newAttachCommand(c), newCommitCommand(c), newCompletionCommand(c), newCpCommand(c), newCreateCommand(c), newEventsCommand(c), newExportCommand(c),
 		newHistoryCommand(c), newImportCommand(c), newInspectCommand(c), newKillCommand(c),

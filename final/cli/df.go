@@ -12,7 +12,7 @@ import (
 )
 
 // newSystemCommand is `berth system`, docker's group for the engine as a
-// whole; berth has its df.
+// whole: its df and its prune.
 func newSystemCommand(c *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "system",
@@ -23,7 +23,7 @@ func newSystemCommand(c *CLI) *cobra.Command {
 			return cmd.Help()
 		},
 	}
-	cmd.AddCommand(newDfCommand(c))
+	cmd.AddCommand(newDfCommand(c), newSystemPruneCommand(c))
 	return cmd
 }
 

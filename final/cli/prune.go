@@ -101,18 +101,7 @@ created before it), label (KEY or KEY=VALUE), label! (not that label).`,
 			if err != nil {
 				return err
 			}
-			if len(res.Report.ImagesDeleted) > 0 {
-				fmt.Fprintln(c.Out, "Deleted Images:")
-				for _, d := range res.Report.ImagesDeleted {
-					if d.Untagged != "" {
-						fmt.Fprintln(c.Out, "untagged: "+d.Untagged)
-					}
-					if d.Deleted != "" {
-						fmt.Fprintln(c.Out, "deleted: "+d.Deleted)
-					}
-				}
-				fmt.Fprintln(c.Out)
-			}
+			c.printImagesDeleted(res.Report.ImagesDeleted)
 			c.printReclaimed(res.Report.SpaceReclaimed)
 			return nil
 		},

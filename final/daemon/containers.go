@@ -393,7 +393,9 @@ func statusText(st shim.State) string {
 
 // ContainerList lists containers as docker ps does: the running ones,
 // or all; newest first; filtered by id, name, status, label, ancestor,
-// exited, before and since.
+// exited, before, since, volume, network, health, publish, expose and
+// is-task. It reads no file: each container's state comes from its view
+// (containers_view.go), kept in memory.
 func (d *Daemon) ContainerList(ctx context.Context, opts api.ListOptions) ([]container.Summary, error) {
 	f, err := d.listFilter(opts.Filters)
 	if err != nil {
@@ -401,18 +403,19 @@ func (d *Daemon) ContainerList(ctx context.Context, opts api.ListOptions) ([]con
 	}
 	out := []container.Summary{}
 	for _, e := range d.live.newestFirst() {
-		st, err := e.c.State()
-		if err != nil {
+		// What the disk says of e, kept in memory (containers_view.go).
+		v, ok := d.listView(e)
+		if !ok {
 			continue // removed meanwhile
 		}
 		// A restarting container is listed as running, as dockerd's.
-		if !opts.All && len(opts.Filters["status"]) == 0 && st.Status != shim.Running && !e.restartPending() {
+		if !opts.All && len(opts.Filters["status"]) == 0 && v.st.Status != shim.Running && !e.restartPending() {
 			continue
 		}
-		if !f.match(e, st) {
+		if !f.match(e, v) {
 			continue
 		}
-		out = append(out, d.summary(e, st, opts.Size))
+		out = append(out, d.summary(e, v, opts.Size))
 		if opts.Limit > 0 && len(out) == opts.Limit {
 			break
 		}
@@ -428,10 +431,19 @@ type listFilter struct {
 	before, since time.Time
 	ancestors     []string // image IDs
 	networks      []string // the IDs of user networks, the names of built-in ones
+	// publish and expose: the ports asked for (80, 80/udp,
+	// 8000-8080/tcp), matched as dockerd 20.10 matches them against
+	// the ports of ps's PORTS column (a running container's): publish
+	// the host's side, expose the container's; either one will do.
+	publish, expose map[apinet.Port]bool
+	// noTasks: is-task=true. berth runs no swarm tasks: it lists none,
+	// and is-task=false lists every container.
+	noTasks bool
 }
 
 func (d *Daemon) listFilter(args filters.Args) (*listFilter, error) {
-	if err := args.Check("containers", "id", "name", "label", "exited", "status", "ancestor", "before", "since", "volume", "network", "health"); err != nil {
+	if err := args.Check("containers", "id", "name", "label", "exited", "status", "ancestor", "before", "since", "volume", "network", "health",
+		"publish", "expose", "is-task"); err != nil {
 		return nil, err
 	}
 	for _, v := range args["health"] {
@@ -440,6 +452,28 @@ func (d *Daemon) listFilter(args filters.Args) (*listFilter, error) {
 		}
 	}
 	lf := &listFilter{d: d, args: args}
+	for key, set := range map[string]*map[apinet.Port]bool{"publish": &lf.publish, "expose": &lf.expose} {
+		for _, v := range args[key] {
+			if strings.Contains(v, ":") {
+				return nil, invalid("filter for '%s' should not contain ':': %s", key, v)
+			}
+			pr, err := apinet.ParsePortRange(v)
+			if err != nil {
+				return nil, invalid("invalid filter '%s=%s': %v", key, v, err)
+			}
+			if *set == nil {
+				*set = map[apinet.Port]bool{}
+			}
+			for p := range pr.All() {
+				(*set)[p] = true
+			}
+		}
+	}
+	isTask, set, err := args.Bool("is-task")
+	if err != nil {
+		return nil, err
+	}
+	lf.noTasks = set && isTask
 	for _, v := range args["status"] {
 		if err := container.ValidateContainerState(container.ContainerState(v)); err != nil {
 			return nil, invalid("invalid filter 'status=%s'", v)
@@ -476,11 +510,22 @@ func (d *Daemon) listFilter(args filters.Args) (*listFilter, error) {
 // match applies the filters: every key must match; the values of id,
 // name, status, exited, ancestor, network and volume are alternatives,
 // the labels must all be there.
-func (lf *listFilter) match(e *entry, st shim.State) bool {
+func (lf *listFilter) match(e *entry, v *listView) bool {
+	st := v.st
 	if !lf.before.IsZero() && !created(e.c).Before(lf.before) {
 		return false
 	}
 	if !lf.since.IsZero() && !created(e.c).After(lf.since) {
+		return false
+	}
+	if lf.noTasks {
+		return false
+	}
+	if (lf.publish != nil || lf.expose != nil) && !slices.ContainsFunc(v.ports, func(p container.PortSummary) bool {
+		public, _ := apinet.PortFrom(p.PublicPort, apinet.IPProtocol(p.Type))
+		private, _ := apinet.PortFrom(p.PrivatePort, apinet.IPProtocol(p.Type))
+		return (p.PublicPort != 0 && lf.publish[public]) || lf.expose[private]
+	}) {
 		return false
 	}
 	a := lf.args
@@ -490,27 +535,27 @@ func (lf *listFilter) match(e *entry, st shim.State) bool {
 			re, err := regexp.Compile(v)
 			return (err == nil && re.MatchString(e.name.get())) || strings.Contains(e.name.get(), strings.TrimPrefix(v, "/"))
 		}) &&
-		a.Any("status", func(v string) bool {
-			state, _, _ := containerState(e, st)
-			return string(state) == v
+		a.Any("status", func(s string) bool {
+			state, _, _ := viewState(e, v)
+			return string(state) == s
 		}) &&
-		a.Any("health", func(v string) bool { return healthStatus(e) == v }) &&
-		a.Any("exited", func(v string) bool { return st.Status == shim.Exited && strconv.Itoa(st.ExitCode) == v }) &&
+		a.Any("health", func(h string) bool { return viewHealth(e, v) == h }) &&
+		a.Any("exited", func(code string) bool { return st.Status == shim.Exited && strconv.Itoa(st.ExitCode) == code }) &&
 		a.Any("ancestor", func(string) bool { return e.rec != nil && slices.Contains(lf.ancestors, e.rec.Image) }) &&
 		a.Any("network", func(string) bool {
-			return slices.ContainsFunc(lf.d.networksOf(e), func(n string) bool { return slices.Contains(lf.networks, n) })
+			return slices.ContainsFunc(v.netRefs, func(n string) bool { return slices.Contains(lf.networks, n) })
 		}) &&
-		a.Any("volume", func(v string) bool {
+		a.Any("volume", func(vol string) bool {
 			// A volume's name, or a mount's destination, as Docker.
 			return e.rec != nil && slices.ContainsFunc(e.rec.Mounts, func(m container.MountPoint) bool {
-				return m.Name == v || m.Destination == v
+				return m.Name == vol || m.Destination == vol
 			})
 		})
 }
 
 // summary is one line of docker ps.
-func (d *Daemon) summary(e *entry, st shim.State, size bool) container.Summary {
-	state, status, _ := containerState(e, st)
+func (d *Daemon) summary(e *entry, v *listView, size bool) container.Summary {
+	state, status, _ := viewState(e, v)
 	s := container.Summary{
 		ID:      e.id,
 		Names:   []string{"/" + e.name.get()},
@@ -520,7 +565,7 @@ func (d *Daemon) summary(e *entry, st shim.State, size bool) container.Summary {
 		State:   state,
 		Status:  status,
 		Labels:  map[string]string{},
-		Ports:   []container.PortSummary{},
+		Ports:   v.ports,
 		Mounts:  []container.MountPoint{},
 	}
 	if e.rec != nil {
@@ -532,17 +577,7 @@ func (d *Daemon) summary(e *entry, st shim.State, size bool) container.Summary {
 		s.HostConfig.NetworkMode = networkName(e.rec.HostConfig.NetworkMode)
 		s.Mounts = mounts(e.rec)
 	}
-	ep := d.endpoint(e, st)
-	if ep != nil {
-		for _, m := range d.publishedPorts(e.id, ep) {
-			ip := m.HostIP
-			if !ip.IsValid() {
-				ip = netip.IPv4Unspecified()
-			}
-			s.Ports = append(s.Ports, container.PortSummary{IP: ip, PrivatePort: m.ContainerPort, PublicPort: m.HostPort, Type: m.Protocol})
-		}
-	}
-	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: d.networkSettings(e, ep)}
+	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: v.networks}
 	if size {
 		if rw, err := layer.Open(d.opts.DataRoot, e.id); err == nil {
 			if n, err := layer.DiskUsage(rw.Upper()); err == nil {
@@ -636,6 +671,9 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 	if err != nil {
 		return container.InspectResponse{}, err
 	}
+	// What inspect sees, docker ps shows from then on, even if the
+	// shim's news is still on its way.
+	e.sawState(st)
 	rec := e.rec
 	if rec == nil {
 		rec = &record{Config: container.Config{Image: e.c.Config.Image, Cmd: e.c.Config.Command}}

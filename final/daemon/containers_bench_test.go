@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/final/api/apitest"
 )
 
@@ -299,4 +300,92 @@ func TestShimMemoryUnderThreeMiB(t *testing.T) {
 	kib := shimRSS(t, l, id)
 	t.Logf("shim RSS: %d KiB", kib)
 	assert.LessOrEqual(t, kib, 3<<10)
+}
+
+// psRunning is how many of BenchmarkPs's containers run: the issue's
+// 100. The others are created and not started: a thousand running
+// containers (a shim and a sleep each, twice over for the two engines)
+// do not fit beside the other work of a 2-core machine.
+const psRunning = 100
+
+// BenchmarkPs: docker ps (GET /containers/json: the running ones) and
+// docker ps -a (all), with 100 containers, all running, then 1,000 (100
+// running, 900 created), on berthd and on a private dockerd 20.10 with
+// the same containers, in the same run. Target: berthd at most half of
+// dockerd's time at both sizes.
+//
+//	go test -run '^$' -bench BenchmarkPs -benchtime 200x ./final/daemon
+func BenchmarkPs(b *testing.B) {
+	l := benchLab(b)
+	dd := labtest.StartDockerd(b)
+	_, err := dd.Run("import", labtest.BusyboxRootfs(b)+".tar", "busybox")
+	require.NoError(b, err)
+	dc, err := client.New(client.WithHost(dd.Host()))
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = dc.Close() })
+	engines := []struct {
+		name string
+		c    *client.Client
+	}{{"berthd", l.client}, {"dockerd", dc}}
+	ctx := context.Background()
+	have := 0
+	for _, n := range []int{100, 1000} {
+		for _, e := range engines {
+			psPopulate(b, e.c, have, n)
+		}
+		have = n
+		for _, all := range []bool{false, true} {
+			want, what := psRunning, "ps"
+			if all {
+				want, what = n, "ps-a"
+			}
+			for _, e := range engines {
+				b.Run(fmt.Sprintf("%d/%s/%s", n, what, e.name), func(b *testing.B) {
+					var times []time.Duration
+					for b.Loop() {
+						begin := time.Now()
+						list, err := e.c.ContainerList(ctx, client.ContainerListOptions{All: all})
+						times = append(times, time.Since(begin))
+						require.NoError(b, err)
+						require.Len(b, list.Items, want)
+					}
+					reportMedian(b, times)
+				})
+			}
+		}
+	}
+}
+
+// psPopulate gives an engine containers ps-<from> to ps-<to-1>: the
+// first psRunning started (sleeping), the others created. Four at a
+// time, as Compose creates a project's containers.
+func psPopulate(b *testing.B, c *client.Client, from, to int) {
+	ctx := context.Background()
+	errs := make(chan error, to-from)
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i := from; i < to; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			created, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{
+				Name:       fmt.Sprintf("ps-%d", i),
+				Config:     &container.Config{Image: "busybox", Cmd: []string{"sleep", "100000"}, Labels: map[string]string{"bench": "ps"}},
+				HostConfig: &container.HostConfig{NetworkMode: "none"},
+			})
+			if err == nil && i < psRunning {
+				_, err = c.ContainerStart(ctx, created.ID, client.ContainerStartOptions{})
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
 }

@@ -96,12 +96,12 @@ func (d *Daemon) Info(ctx context.Context) (system.Info, error) {
 	}
 	d.live.mu.Unlock()
 	for _, e := range entries {
-		st, err := e.c.State()
-		if err != nil {
+		v, ok := d.listView(e) // as docker ps counts them
+		if !ok {
 			continue
 		}
 		info.Containers++
-		switch state, _, _ := containerState(e, st); state {
+		switch state, _, _ := viewState(e, v); state {
 		case container.StatePaused:
 			info.ContainersPaused++ // and not running, as Docker counts
 		case container.StateRunning:
@@ -120,17 +120,28 @@ func (d *Daemon) Info(ctx context.Context) (system.Info, error) {
 // cgroup's freezer does (containers_pause.go). A paused container is
 // "paused", "Up 3 minutes (Paused)", as in Docker.
 func containerState(e *entry, st shim.State) (state container.ContainerState, status string, isPaused bool) {
+	return stateFrom(e, st, func() bool { return paused(e, st) }, func() string { return healthStatus(e) })
+}
+
+// viewState is containerState from e's view (containers_view.go).
+func viewState(e *entry, v *listView) (state container.ContainerState, status string, isPaused bool) {
+	return stateFrom(e, v.st, func() bool { return v.paused }, func() string { return viewHealth(e, v) })
+}
+
+// stateFrom is containerState with the freezer's answer and the health
+// status given: read from the disk, or from a view.
+func stateFrom(e *entry, st shim.State, isFrozen func() bool, health func() string) (state container.ContainerState, status string, isPaused bool) {
 	state, status = apiState(st), statusText(st)
 	if st.Status != shim.Running && e.restartPending() {
 		state, status = restartingStatus(st)
 		return state, status, false
 	}
-	if paused(e, st) {
+	if st.Status == shim.Running && isFrozen() {
 		return container.StatePaused, status + " (Paused)", true
 	}
 	if st.Status == shim.Running {
 		// "Up 3 seconds (healthy)", as dockerd's State.String.
-		switch h := healthStatus(e); h {
+		switch h := health(); h {
 		case string(container.Starting):
 			status += " (health: starting)"
 		case string(container.Healthy), string(container.Unhealthy):

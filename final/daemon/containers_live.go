@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -29,7 +30,8 @@ import (
 // what belongs to its own clients: who waits for which container
 // (docker run waits for the exit, docker run --rm for the removal), the
 // terminals of exec processes, and, to answer quickly, each container's
-// record. A new daemon rebuilds it from the disk (startLive).
+// record and what docker ps shows of it (containers_view.go, dropped at
+// every change). A new daemon rebuilds it from the disk (startLive).
 //
 // How the daemon learns of an exit without polling: one inotify watch on
 // each container's directory. The shim's steps all show there as
@@ -74,6 +76,9 @@ type entry struct {
 	// one (containers_update.go): rec does not change after it is read.
 	hostRes atomic.Pointer[container.Resources]
 	wd      int // its inotify watch
+	// view is what docker ps shows of it from the disk, kept until it
+	// changes (containers_view.go).
+	view viewCache
 
 	// Guarded by live.mu:
 	changed  chan struct{} // closed and replaced at every change
@@ -233,11 +238,13 @@ func (l *live) watchLoop() {
 			return // closed
 		}
 		seen := map[*entry]bool{}
+		lockClosed := map[*entry]bool{}
 		all := false
 		for off := 0; off+unix.SizeofInotifyEvent <= n; {
 			wd := int(int32(binary.NativeEndian.Uint32(buf[off:])))
 			mask := binary.NativeEndian.Uint32(buf[off+4:])
 			size := int(binary.NativeEndian.Uint32(buf[off+12:]))
+			name := string(bytes.TrimRight(buf[off+unix.SizeofInotifyEvent:min(off+unix.SizeofInotifyEvent+size, n)], "\x00"))
 			off += unix.SizeofInotifyEvent + size
 			if mask&unix.IN_Q_OVERFLOW != 0 {
 				all = true
@@ -251,6 +258,7 @@ func (l *live) watchLoop() {
 			l.mu.Unlock()
 			if e != nil {
 				seen[e] = true
+				lockClosed[e] = lockClosed[e] || (mask&unix.IN_CLOSE_WRITE != 0 && name == shimLock)
 			}
 		}
 		if all {
@@ -262,14 +270,49 @@ func (l *live) watchLoop() {
 		}
 		for e := range seen {
 			l.look(e)
+			if lockClosed[e] {
+				l.shimClosed(e)
+			}
 		}
 	}
+}
+
+// shimLock is the file a shim holds locked for its whole life (chapter
+// 07's store): its close for writing is the shim's end.
+const shimLock = "shim.lock"
+
+// shimClosed follows the close of e's shim lock. A shim that recorded
+// the end of its run has said so before (its files come first), but one
+// killed (kill -9) ends without a word, and its container is then dead:
+// its state only says so once the lock is free, and the kernel reports
+// the close a moment before it frees the lock. A container that still
+// looks running is looked at again once its shim has exited, so that
+// docker ps, which reads the state from memory, learns of it.
+func (l *live) shimClosed(e *entry) {
+	if !e.c.Running() {
+		return
+	}
+	l.mu.Lock()
+	waiting := e.shimWait
+	e.shimWait = true
+	l.mu.Unlock()
+	if waiting {
+		return
+	}
+	go func() {
+		_, _ = e.c.Wait(time.Minute)
+		l.mu.Lock()
+		e.shimWait = false
+		l.mu.Unlock()
+		l.look(e)
+	}()
 }
 
 // look reads container e's state and acts on what changed: the end of a
 // run wakes its waiters, and an --rm container whose run has ended and
 // whose shim is done is removed.
 func (l *live) look(e *entry) {
+	e.forgetView() // whatever changed, the next list reads it
 	st, err := e.c.State()
 	if err != nil {
 		return
@@ -346,6 +389,7 @@ func (l *live) finish(e *entry) {
 	if !removed {
 		_ = Runtime.Finish(e.c)
 	}
+	e.forgetView()
 	l.d.endpointsChanged(e)
 }
 
@@ -430,6 +474,7 @@ func (l *live) endStart(e *entry) {
 }
 
 func (l *live) started(e *entry) {
+	e.forgetView()
 	l.mu.Lock()
 	e.notify()
 	l.mu.Unlock()
@@ -438,6 +483,7 @@ func (l *live) started(e *entry) {
 // startFailed records a start of e that failed: it counts as the end of
 // a run for the waiters (with the status the shim recorded).
 func (l *live) startFailed(e *entry) {
+	e.forgetView()
 	st, _ := e.c.State()
 	l.mu.Lock()
 	e.exits++

@@ -77,6 +77,8 @@ func (d *Daemon) ContainerPause(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	// ps shows what the freezer says after this, whatever happens.
+	defer e.forgetView()
 	st, err := cg.FreezerState()
 	if err != nil {
 		return fmt.Errorf("Cannot pause container %s: %w", e.id, err)
@@ -109,6 +111,7 @@ func (d *Daemon) ContainerUnpause(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	defer e.forgetView()
 	st, err := cg.FreezerState()
 	if err != nil {
 		return fmt.Errorf("Cannot unpause container %s: %w", e.id, err)
@@ -182,6 +185,7 @@ func (d *Daemon) thawAfterSignal(e *entry, sig unix.Signal) {
 	}
 	if st, err := cg.FreezerState(); err == nil && st != cgroup.Thawed {
 		_ = cg.Thaw() // as Docker, a failed unpause does not fail the signal
+		e.forgetView()
 	}
 }
 

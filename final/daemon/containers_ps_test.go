@@ -1,14 +1,21 @@
 package daemon
 
 import (
+	"fmt"
+	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/05-network/nettest"
 )
 
 // ps lists the running containers, or all with -a, newest first; -q
@@ -141,4 +148,125 @@ func TestS36_Top(t *testing.T) {
 	l.ok("create", "--name", "idle", "busybox", "true")
 	_, errOut, _ = l.docker("", "top", "idle")
 	assert.Contains(t, errOut, "is not running")
+}
+
+// docker ps answers from memory (containers_view.go): every change of a
+// container shows in the next list, whoever made it (the client, the
+// shim, the container's own exit, a shim killed, a new daemon).
+func TestPsFollowsEveryChange(t *testing.T) {
+	l := newLab(t)
+	net := labtest.Unique("psnet")
+	l.ok("network", "create", net)
+	t.Cleanup(func() { _, _, _ = l.docker("", "network", "rm", net) })
+	line := func(name string) string {
+		return strings.TrimSpace(l.ok("ps", "-a", "--filter", "name=^"+name+"$", "--format", "{{.Names}} {{.State}} {{.Networks}}"))
+	}
+	names := func(args ...string) string {
+		return strings.TrimSpace(l.ok(append([]string{"ps", "--format", "{{.Names}}"}, args...)...))
+	}
+
+	l.ok("create", "--name", "pc-a", "busybox", "sleep", "1000")
+	assert.Equal(t, "pc-a created bridge", line("pc-a"))
+	l.ok("start", "pc-a")
+	assert.Equal(t, "pc-a running bridge", line("pc-a"))
+	assert.Empty(t, names("--filter", "network="+net))
+
+	l.ok("network", "connect", net, "pc-a")
+	assert.Equal(t, "pc-a", names("--filter", "network="+net))
+	assert.ElementsMatch(t, []string{"bridge", net}, strings.Split(strings.TrimSpace(l.ok("ps", "--filter", "name=pc-a", "--format", "{{.Networks}}")), ","))
+	l.ok("network", "disconnect", net, "pc-a")
+	assert.Empty(t, names("--filter", "network="+net))
+
+	l.ok("pause", "pc-a")
+	assert.Equal(t, "pc-a paused bridge", line("pc-a"))
+	assert.Regexp(t, `\(Paused\)$`, strings.TrimSpace(l.ok("ps", "--filter", "name=pc-a", "--format", "{{.Status}}")))
+	l.ok("unpause", "pc-a")
+	assert.Equal(t, "pc-a running bridge", line("pc-a"))
+	// A signal meant to end it thaws a paused container; sleep as PID
+	// 1 ignores SIGTERM and runs on.
+	l.ok("pause", "pc-a")
+	assert.Equal(t, "pc-a paused bridge", line("pc-a"))
+	l.ok("kill", "-s", "TERM", "pc-a")
+	assert.Equal(t, "pc-a running bridge", line("pc-a"))
+	l.ok("commit", "pc-a", labtest.Unique("pc-img"))
+	assert.Equal(t, "pc-a running bridge", line("pc-a"), "commit's pause is over")
+
+	l.ok("rename", "pc-a", "pc-b")
+	assert.Equal(t, "pc-b running bridge", line("pc-b"))
+	assert.Empty(t, line("pc-a"))
+
+	// An exit of the container's own: seen by docker wait, then by ps.
+	l.ok("run", "-d", "--name", "pc-exit", "busybox", "sh", "-c", "while [ ! -f /tmp/go ]; do sleep 0.02; done; exit 4")
+	assert.Equal(t, "pc-exit running bridge", line("pc-exit"))
+	l.ok("exec", "pc-exit", "touch", "/tmp/go")
+	assert.Equal(t, "4\n", l.ok("wait", "pc-exit"))
+	assert.Equal(t, "pc-exit exited bridge", line("pc-exit"))
+	assert.Equal(t, "pc-exit", names("-a", "--filter", "exited=4"))
+	assert.NotContains(t, names(), "pc-exit")
+
+	// A stop and a start again.
+	l.ok("stop", "-t", "0", "pc-b")
+	assert.Equal(t, "pc-b exited bridge", line("pc-b"))
+	l.ok("start", "pc-b")
+	assert.Equal(t, "pc-b running bridge", line("pc-b"))
+
+	// Its shim killed: the container is not running any more, and ps
+	// says what inspect says once the daemon has heard of it (the
+	// watch's news comes on its own time: no client action reports it).
+	shimPid := l.state("pc-b").ShimPid
+	require.NotZero(t, shimPid)
+	require.NoError(t, syscall.Kill(shimPid, syscall.SIGKILL))
+	eventually(t, func() bool { return line("pc-b") != "pc-b running bridge" }, "ps still shows pc-b running after its shim died")
+	assert.Equal(t, "pc-b "+strings.TrimSpace(l.ok("inspect", "-f", "{{.State.Status}}", "pc-b"))+" bridge", line("pc-b"))
+
+	// A new daemon reads each container once, as it finds it.
+	before := l.ok("ps", "-a", "--format", "{{.Names}} {{.State}} {{.Networks}}")
+	l.restart()
+	assert.Equal(t, before, l.ok("ps", "-a", "--format", "{{.Names}} {{.State}} {{.Networks}}"))
+
+	l.ok("rm", "-f", "pc-b", "pc-exit")
+	assert.Empty(t, line("pc-b"))
+	assert.Empty(t, line("pc-exit"))
+}
+
+// ps's port and task filters, beside dockerd: publish and expose match
+// the ports of running containers (dockerd 20.10 takes them from the
+// network settings of the run: a created container has none), as ports,
+// ranges or with a protocol; is-task=true lists nothing on an engine
+// without swarm, false every container.
+func TestSameAsDockerd_PsPortAndTaskFilters(t *testing.T) {
+	l := newLab(t)
+	d := labtest.StartDockerd(t)
+	pub, exp := labtest.Unique("pf-pub"), labtest.Unique("pf-exp")
+	results := map[string][]string{}
+	for _, e := range sideBySide(t, l, d) {
+		must := e.mustFor(t)
+		net := labtest.Unique("pf-net")
+		nettest.Subnet(t, func(s netip.Prefix) error {
+			_, err := e.run("network", "create", "--subnet", s.String(), net)
+			return err
+		})
+		must("create", "--name", pub+"-c", "--network", net, "-p", "127.0.0.1::80", "busybox", "true")
+		must("create", "--name", exp+"-c", "--network", net, "--expose", "9000", "busybox", "true")
+		must("run", "-d", "--name", pub, "--network", net, "-p", "127.0.0.1::80", "-p", "127.0.0.1::53/udp", "busybox", "sleep", "1000")
+		must("run", "-d", "--name", exp, "--network", net, "--expose", "9000", "busybox", "sleep", "1000")
+		for _, f := range []string{"publish=80", "publish=80/tcp", "publish=53", "publish=53/udp", "publish=79-81", "publish=9000",
+			"expose=80", "expose=9000", "expose=8999-9001/tcp", "expose=9000/udp", "is-task=true", "is-task=false"} {
+			out := must("ps", "-a", "--filter", f, "--filter", "name=pf-", "--format", "{{.Names}}")
+			names := strings.Fields(strings.NewReplacer(pub, "pub", exp, "exp").Replace(out))
+			slices.Sort(names)
+			results[e.name] = append(results[e.name], f+": "+strings.Join(names, " "))
+		}
+		// PORTS: a running container's exposed ports, not the created
+		// one's.
+		out := must("ps", "-a", "--filter", "name="+exp, "--format", "{{.Names}} {{.Ports}}")
+		results[e.name] = append(results[e.name], sortedLines(strings.ReplaceAll(out, exp, "exp")))
+		for _, f := range []string{"publish=80:80", "expose=x", "is-task=maybe"} {
+			_, err := e.run("ps", "-a", "--filter", f)
+			results[e.name] = append(results[e.name], fmt.Sprintf("%s: refused %v", f, err != nil))
+		}
+		must("rm", "-f", pub, exp, pub+"-c", exp+"-c")
+		must("network", "rm", net)
+	}
+	assert.Equal(t, results["dockerd"], results["berthd"])
 }

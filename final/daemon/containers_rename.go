@@ -71,6 +71,7 @@ func (d *Daemon) ContainerRename(ctx context.Context, name, newName string) erro
 	if err != nil {
 		return fmt.Errorf("renaming container %s: %w", e.id, err)
 	}
+	e.forgetView() // its DNS names on user networks
 	d.endpointsChanged(e)
 	// dockerd's oldName has the "/" of its names.
 	d.emitContainer(e, moby.ActionRename, map[string]string{"oldName": "/" + old})

@@ -53,7 +53,9 @@
 // that ended while no daemon ran. What the daemon keeps in memory
 // (containers_live.go) is only what belongs to its clients of the moment:
 // who waits for which container, the stdin of attached clients, the
-// execs (which, as in Docker, do not survive a restart).
+// execs (which, as in Docker, do not survive a restart), and copies of
+// what is on disk, read again whenever it changes: what docker ps shows
+// of each container (containers_view.go), so that a list reads no file.
 //
 // # Networks
 //

@@ -125,11 +125,14 @@ func (d *Daemon) ContainerCommit(ctx context.Context, opts api.CommitOptions) (r
 	}
 	if opts.Pause {
 		thaw, err := freezeForCommit(d.cgroupParentOfID(rw.ID), rw.ID, opts.Container)
+		d.forgetViewOf(rw.ID) // paused to docker ps meanwhile, as dockerd's
 		if err != nil {
 			return "", err
 		}
 		defer func() {
-			if err := thaw(); err != nil && retErr == nil {
+			err := thaw()
+			d.forgetViewOf(rw.ID)
+			if err != nil && retErr == nil {
 				retID, retErr = "", fmt.Errorf("container %s was committed as %s, but unpausing it failed: %w", opts.Container, retID, err)
 			}
 		}()

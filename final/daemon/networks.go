@@ -242,6 +242,11 @@ func (d *Daemon) NetworkRemove(ctx context.Context, ref string) error {
 	case errors.Is(err, network.ErrNetworkInUse):
 		return errdefs.ErrConflict.WithMessage(err.Error())
 	}
+	if err == nil {
+		// No container is on it, but one named it when it was: its
+		// name is no longer found (networkSettings).
+		d.live.forgetViews()
+	}
 	d.networksChanged()
 	if err == nil && found {
 		d.emitNetwork(n.id, n.name, n.driver, moby.ActionDestroy, "")
@@ -326,6 +331,7 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req apinet.Conn
 	if err != nil {
 		return giveKind(errdefs.ErrInvalidArgument, err)
 	}
+	e.forgetView() // the networks docker ps shows
 	d.endpointsChanged(e)
 	// dockerd reports the connect of a running container only; one
 	// that is not running reports it at its start.
@@ -371,6 +377,7 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req apinet.D
 	if err := network.LeaveNetwork(d.opts.DataRoot, e.id, netID); err != nil {
 		return giveKind(errdefs.ErrInvalidArgument, err)
 	}
+	e.forgetView()
 	d.endpointsChanged(e)
 	if n, ok := d.eventNetwork(netID); ok {
 		d.emitNetwork(n.id, n.name, n.driver, moby.ActionDisconnect, e.id)

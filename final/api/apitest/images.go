@@ -735,6 +735,13 @@ func (f *Fake) ImagesPrune(ctx context.Context, args filters.Args) (image.PruneR
 	return api.PruneImages(ctx, f, args)
 }
 
+// BuildCachePrune over the fake, whose builds keep no cache: the filters
+// are checked, and nothing is removed.
+func (f *Fake) BuildCachePrune(ctx context.Context, opts api.BuildPruneOptions) (build.CachePruneReport, error) {
+	_, _, err := api.BuildPruneFilter(opts.Filters)
+	return build.CachePruneReport{}, err
+}
+
 // SystemDiskUsage is docker system df over the fake: its images share
 // no layers (each is its files), its containers write nowhere, its
 // volumes hold nothing on disk.
