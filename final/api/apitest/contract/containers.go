@@ -1,0 +1,280 @@
+package contract
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	notModified = http.StatusNotModified
+	noContent   = http.StatusNoContent
+	badRequest  = http.StatusBadRequest
+	notFound    = http.StatusNotFound
+	conflict    = http.StatusConflict
+)
+
+var containerBehaviours = []Behaviour{
+	{"CreateWithUnknownImage", createWithUnknownImage},
+	{"CreateWithTakenName", createWithTakenName},
+	{"StartStarted", startStarted},
+	{"StopStopped", stopStopped},
+	{"KillStopped", killStopped},
+	{"KillRunning", killRunning},
+	{"RemoveRunning", removeRunning},
+	{"RemoveRemoved", removeRemoved},
+	{"NamesAndIDPrefixes", namesAndIDPrefixes},
+	{"AmbiguousIDPrefix", ambiguousIDPrefix},
+	{"ListFilters", listFilters},
+	{"Rename", rename},
+	{"PauseAndUnpause", pauseAndUnpause},
+	{"Wait", wait},
+	{"ExecOnStopped", execOnStopped},
+}
+
+// docker run of an image the engine does not have: the CLI pulls on a
+// 404 whose message says so.
+func createWithUnknownImage(t *testing.T, e *Engine) {
+	ref := Unique("nosuch") + ":latest"
+	e.Expect(notFound, "No such image: "+ref, "POST", "/containers/create",
+		map[string]any{"Image": ref, "Cmd": []string{"true"}})
+}
+
+func createWithTakenName(t *testing.T, e *Engine) {
+	name := Unique("taken")
+	id := e.Create(name, "true")
+	e.Expect(conflict, `Conflict. The container name "/`+name+`" is already in use by container "`+id+
+		`". You have to remove (or rename) that container to be able to reuse that name.`,
+		"POST", "/containers/create?name="+name, map[string]any{"Image": "busybox:latest", "Cmd": []string{"true"}})
+}
+
+// Starting a running container is not an error: 304, which the CLI
+// takes as done.
+func startStarted(t *testing.T, e *Engine) {
+	id := e.Running("")
+	e.Expect(notModified, "", "POST", "/containers/"+id+"/start", nil)
+	assert.True(t, e.Inspect(id).State.Running)
+}
+
+func stopStopped(t *testing.T, e *Engine) {
+	created := e.Create("", "true")
+	e.Expect(notModified, "", "POST", "/containers/"+created+"/stop", nil)
+	exited := e.Exited("", "0")
+	e.Expect(notModified, "", "POST", "/containers/"+exited+"/stop", nil)
+	running := e.Running("")
+	e.Expect(noContent, "", "POST", "/containers/"+running+"/stop?t=0", nil)
+	assert.Equal(t, "exited", e.Inspect(running).State.Status)
+	e.Expect(notModified, "", "POST", "/containers/"+running+"/stop", nil)
+}
+
+func killStopped(t *testing.T, e *Engine) {
+	for _, id := range []string{e.Create("", "true"), e.Exited("", "0")} {
+		e.Expect(conflict, "Container "+id+" is not running", "POST", "/containers/"+id+"/kill", nil)
+	}
+	// The signal is checked first, whatever the container's state.
+	id := e.Create("", "true")
+	e.Expect(badRequest, "invalid signal: NOSUCH", "POST", "/containers/"+id+"/kill?signal=NOSUCH", nil)
+}
+
+// A kill (SIGKILL) returns once the container has ended: the rm that
+// follows finds it stopped.
+func killRunning(t *testing.T, e *Engine) {
+	id := e.Running("")
+	e.Expect(noContent, "", "POST", "/containers/"+id+"/kill", nil)
+	s := e.Inspect(id)
+	assert.Equal(t, "exited", s.State.Status)
+	assert.Equal(t, 137, s.State.ExitCode)
+	e.Expect(noContent, "", "DELETE", "/containers/"+id, nil)
+}
+
+func removeRunning(t *testing.T, e *Engine) {
+	name := Unique("rm")
+	id := e.Running(name)
+	e.Expect(conflict, "You cannot remove a running container "+id+
+		". Stop the container before attempting removal or force remove", "DELETE", "/containers/"+name, nil)
+	assert.True(t, e.Inspect(id).State.Running)
+	e.Expect(noContent, "", "DELETE", "/containers/"+name+"?force=1", nil)
+	e.Expect(notFound, "No such container: "+name, "GET", "/containers/"+name+"/json", nil)
+}
+
+func removeRemoved(t *testing.T, e *Engine) {
+	id := e.Create("", "true")
+	e.Expect(noContent, "", "DELETE", "/containers/"+id, nil)
+	e.Expect(notFound, "No such container: "+id, "DELETE", "/containers/"+id, nil)
+	e.Expect(notFound, "No such container: "+id, "DELETE", "/containers/"+id+"?force=1", nil)
+}
+
+// A container is found by its ID, its name (with or without the
+// leading /) and an ID prefix that no other container has.
+func namesAndIDPrefixes(t *testing.T, e *Engine) {
+	name := Unique("named")
+	id := e.Create(name, "true")
+	for _, ref := range []string{id, name, "/" + name, uniquePrefix(t, e, id)} {
+		s := e.Inspect(ref)
+		assert.Equal(t, "/"+name, s.Name, ref)
+	}
+	e.Expect(notFound, "No such container: "+name+"x", "GET", "/containers/"+name+"x/json", nil)
+}
+
+// uniquePrefix is the shortest prefix of id that no other container's
+// ID starts with.
+func uniquePrefix(t *testing.T, e *Engine, id string) string {
+	var out []struct{ Id string }
+	e.Decode(e.Expect(http.StatusOK, "", "GET", "/containers/json?all=1", nil), &out)
+	for n := 1; n < len(id); n++ {
+		if !slices.ContainsFunc(out, func(c struct{ Id string }) bool {
+			return c.Id != id && strings.HasPrefix(c.Id, id[:n])
+		}) {
+			return id[:n]
+		}
+	}
+	return id
+}
+
+// A prefix that two IDs share is an error, not the first one found. 17
+// containers have at least two IDs that begin with the same hex digit.
+func ambiguousIDPrefix(t *testing.T, e *Engine) {
+	first := map[byte]int{}
+	for range 17 {
+		first[e.Create("", "true")[0]]++
+	}
+	for c, n := range first {
+		if n > 1 {
+			e.Expect(badRequest, "multiple IDs found with provided prefix: "+string(c), "GET", "/containers/"+string(c)+"/json", nil)
+			return
+		}
+	}
+	t.Fatal("17 IDs with 16 first digits: two must share one")
+}
+
+func listFilters(t *testing.T, e *Engine) {
+	label := Unique("list")
+	make := func(name string, argv ...string) string {
+		return e.CreateWith(name, map[string]any{"Image": "busybox:latest", "Cmd": argv,
+			"Labels": map[string]string{label: name}, "HostConfig": map[string]any{"NetworkMode": "none"}})
+	}
+	created := make(label+"-created", "true")
+	running := make(label+"-running", "sleep", "1000")
+	e.Expect(noContent, "", "POST", "/containers/"+running+"/start", nil)
+	exited := make(label+"-exited", "sh", "-c", "exit 3")
+	e.Expect(noContent, "", "POST", "/containers/"+exited+"/start", nil)
+	e.Wait(exited, "not-running")
+	_ = created
+	mine := map[string][]string{"label": {label}}
+	with := func(k, v string) map[string][]string { return map[string][]string{"label": {label}, k: {v}} }
+
+	assert.Equal(t, []string{label + "-running"}, e.List(false, mine), "without all: the running ones")
+	assert.Equal(t, []string{label + "-created", label + "-exited", label + "-running"}, e.List(true, mine))
+	for _, c := range []struct{ key, value, want string }{
+		{"status", "created", "created"},
+		{"status", "running", "running"},
+		{"status", "exited", "exited"},
+		{"exited", "3", "exited"},
+		{"label", label + "=" + label + "-created", "created"},
+		{"name", label + "-run", "running"},
+		{"id", exited[:20], "exited"},
+	} {
+		assert.Equal(t, []string{label + "-" + c.want}, e.List(true, with(c.key, c.value)), "%s=%s", c.key, c.value)
+	}
+	// A status filter lists stopped containers without all.
+	assert.Equal(t, []string{label + "-exited"}, e.List(false, with("status", "exited")))
+	assert.Equal(t, []string{}, e.List(true, with("exited", "0")))
+	// A filter the engine does not know is refused by name.
+	a := e.Do("GET", "/containers/json?filters="+q(`{"nosuch":["x"]}`), nil)
+	assert.Equal(t, badRequest, a.Status)
+	assert.Equal(t, "invalid filter 'nosuch': containers can be filtered by id, name, label, exited, status, ancestor, before, since, volume, network, health", a.Message)
+}
+
+func rename(t *testing.T, e *Engine) {
+	a, b := Unique("rename-a"), Unique("rename-b")
+	ida := e.Create(a, "true")
+	idb := e.Running(b)
+	e.Expect(conflict, `Error when allocating new name: Conflict. The container name "/`+b+`" is already in use by container "`+idb+
+		`". You have to remove (or rename) that container to be able to reuse that name.`, "POST", "/containers/"+a+"/rename?name="+b, nil)
+	e.Expect(badRequest, "Renaming a container with the same name as its current name", "POST", "/containers/"+a+"/rename?name="+a, nil)
+	e.Expect(badRequest, "Neither old nor new names may be empty", "POST", "/containers/"+a+"/rename?name=", nil)
+	e.Expect(badRequest, "Error when allocating new name: Invalid container name (/-bad), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+		"POST", "/containers/"+a+"/rename?name=-bad", nil)
+	c := Unique("rename-c")
+	e.Expect(noContent, "", "POST", "/containers/"+a+"/rename?name="+c, nil)
+	assert.Equal(t, "/"+c, e.Inspect(ida).Name)
+	e.Expect(notFound, "No such container: "+a, "GET", "/containers/"+a+"/json", nil)
+	// A running container is renamed too, and its old name is free.
+	e.Expect(noContent, "", "POST", "/containers/"+b+"/rename?name="+b+"x", nil)
+	e.Create(b, "true")
+}
+
+func pauseAndUnpause(t *testing.T, e *Engine) {
+	created := e.Create("", "true")
+	e.Expect(conflict, "Container "+created+" is not running", "POST", "/containers/"+created+"/pause", nil)
+	e.Expect(conflict, "Container "+created+" is not paused", "POST", "/containers/"+created+"/unpause", nil)
+
+	id := e.Running("")
+	e.Expect(conflict, "Container "+id+" is not paused", "POST", "/containers/"+id+"/unpause", nil)
+	e.Expect(noContent, "", "POST", "/containers/"+id+"/pause", nil)
+	s := e.Inspect(id)
+	assert.Equal(t, "paused", s.State.Status)
+	assert.True(t, s.State.Running && s.State.Paused)
+	e.Expect(conflict, "Container "+id+" is already paused", "POST", "/containers/"+id+"/pause", nil)
+	e.Expect(conflict, "cannot start a paused container, try unpause instead", "POST", "/containers/"+id+"/start", nil)
+	e.Expect(conflict, "Container "+id+" is paused, unpause the container before exec", "POST", "/containers/"+id+"/exec",
+		map[string]any{"Cmd": []string{"true"}})
+	e.Expect(noContent, "", "POST", "/containers/"+id+"/unpause", nil)
+	s = e.Inspect(id)
+	assert.Equal(t, "running", s.State.Status)
+	assert.False(t, s.State.Paused)
+	// A kill ends a pause, as in Docker.
+	e.Expect(noContent, "", "POST", "/containers/"+id+"/pause", nil)
+	e.Expect(noContent, "", "POST", "/containers/"+id+"/kill", nil)
+	s = e.Inspect(id)
+	assert.Equal(t, "exited", s.State.Status)
+	assert.False(t, s.State.Paused)
+}
+
+func wait(t *testing.T, e *Engine) {
+	// not-running: at once for a stopped container, with its code.
+	exited := e.Exited("", "3")
+	assert.Equal(t, 3, e.Wait(exited, "not-running"))
+	// next-exit: the engine answers the headers once the wait is in
+	// place (docker run sends it before the start); the body comes with
+	// the end of the run that the start begins.
+	id := e.Create("", "sh", "-c", "exit 5")
+	next := e.Begin("POST", "/containers/"+id+"/wait?condition=next-exit")
+	e.Expect(noContent, "", "POST", "/containers/"+id+"/start", nil)
+	var out struct{ StatusCode int }
+	e.Decode(next(), &out)
+	assert.Equal(t, 5, out.StatusCode)
+	// removed: with the removal.
+	removed := e.Begin("POST", "/containers/"+id+"/wait?condition=removed")
+	e.Expect(noContent, "", "DELETE", "/containers/"+id, nil)
+	e.Decode(removed(), &out)
+	assert.Equal(t, 5, out.StatusCode)
+	e.Expect(notFound, "No such container: "+id, "POST", "/containers/"+id+"/wait", nil)
+	e.Expect(badRequest, `invalid condition "bogus": use not-running, next-exit or removed`, "POST", "/containers/"+exited+"/wait?condition=bogus", nil)
+}
+
+func execOnStopped(t *testing.T, e *Engine) {
+	for _, id := range []string{e.Create("", "true"), e.Exited("", "0")} {
+		e.Expect(conflict, "Container "+id+" is not running", "POST", "/containers/"+id+"/exec",
+			map[string]any{"Cmd": []string{"true"}})
+	}
+	id := e.Running("")
+	e.Expect(badRequest, "no exec command specified", "POST", "/containers/"+id+"/exec", map[string]any{})
+	var out struct{ Id string }
+	e.Decode(e.Expect(http.StatusCreated, "", "POST", "/containers/"+id+"/exec",
+		map[string]any{"Cmd": []string{"sh", "-c", "exit 4"}}), &out)
+	e.Expect(http.StatusOK, "", "POST", "/exec/"+out.Id+"/start", map[string]any{"Detach": false})
+	var inspect struct {
+		ExitCode int
+		Running  bool
+	}
+	e.Decode(e.Expect(http.StatusOK, "", "GET", "/exec/"+out.Id+"/json", nil), &inspect)
+	assert.Equal(t, 4, inspect.ExitCode)
+	assert.False(t, inspect.Running)
+	require.NotEmpty(t, out.Id)
+	e.Expect(notFound, "No such exec instance: nosuch", "GET", "/exec/nosuch/json", nil)
+}
