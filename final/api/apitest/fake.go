@@ -20,6 +20,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	moby "github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/api/types/volume"
@@ -94,6 +95,7 @@ func (f *Fake) program(name string) Program {
 // ctr is a fake container.
 type ctr struct {
 	id, name  string
+	order     int // of creation: before, since and the list's order
 	created   time.Time
 	imageRef  string
 	image     *img
@@ -133,6 +135,14 @@ func randomID() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// containerID is the ID of the container created order-th: random to
+// look at, as the daemon's, but the same in every fake, so that two
+// fakes driven alike (a docker CLI and the berth CLI side by side)
+// answer alike.
+func containerID(order int) string {
+	return fakeID(fmt.Sprint("fake container ", order))
 }
 
 var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
@@ -228,9 +238,10 @@ func (f *Fake) ContainerCreate(_ context.Context, name string, req container.Cre
 	if err != nil {
 		return container.CreateResponse{}, err
 	}
+	f.seq++
+	order := f.seq
 	if name == "" {
-		f.seq++
-		name = fmt.Sprintf("fake_%d", f.seq)
+		name = fmt.Sprintf("fake_%d", order)
 	} else if !validName.MatchString(name) {
 		return container.CreateResponse{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name))
 	}
@@ -239,6 +250,10 @@ func (f *Fake) ContainerCreate(_ context.Context, name string, req container.Cre
 		if other.name == name {
 			return container.CreateResponse{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", name, other.id))
 		}
+	}
+	// A health check the fake would not run is refused, never ignored.
+	if hc := req.Config.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
+		return container.CreateResponse{}, errdefs.ErrInvalidArgument.WithMessage("Healthcheck is not supported by the fake engine")
 	}
 	cfg := *req.Config
 	if len(cfg.Entrypoint) == 0 && len(cfg.Cmd) == 0 {
@@ -255,8 +270,9 @@ func (f *Fake) ContainerCreate(_ context.Context, name string, req container.Cre
 		cfg.WorkingDir = im.Config.WorkingDir
 	}
 	c := &ctr{
-		id:       randomID(),
+		id:       containerID(order),
 		name:     name,
+		order:    order,
 		created:  time.Now(),
 		imageRef: req.Image,
 		image:    im,
@@ -293,7 +309,7 @@ func (f *Fake) ContainerStart(_ context.Context, name string) error {
 		return errdefs.ErrConflict.WithMessage("cannot start a paused container, try unpause instead")
 	}
 	if c.status == container.StateRunning {
-		return errdefs.ErrNotModified.WithMessage("container already started")
+		return errdefs.ErrNotModified.WithMessage("Container already started")
 	}
 	argv := c.argv()
 	prog := f.programs[path.Base(argv[0])]
@@ -408,6 +424,12 @@ func parseSignal(s string) (int, error) {
 	return int(sig), nil
 }
 
+// notRunning is the daemon's conflict for an action that needs a
+// running container (kill, exec, pause, top, resize).
+func notRunning(c *ctr) error {
+	return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.id))
+}
+
 // signal ends c's program with sig and waits for it, or for ctx.
 func (f *Fake) signal(ctx context.Context, c *ctr, sig int) error {
 	f.mu.Lock()
@@ -447,7 +469,7 @@ func (f *Fake) ContainerStop(ctx context.Context, name string, _ *int, signal st
 	}
 	f.mu.Unlock()
 	if !running {
-		return errdefs.ErrNotModified.WithMessage("container already stopped")
+		return errdefs.ErrNotModified.WithMessage("Container already stopped")
 	}
 	if signal == "" {
 		signal = "SIGTERM"
@@ -485,7 +507,7 @@ func (f *Fake) ContainerKill(ctx context.Context, name string, signal string) er
 	running := c.status == container.StateRunning
 	f.mu.Unlock()
 	if !running {
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot kill container: %s: container %s is not running", name, c.id))
+		return notRunning(c)
 	}
 	return f.signal(ctx, c, sig)
 }
@@ -502,7 +524,7 @@ func (f *Fake) ContainerPause(_ context.Context, name string) error {
 	}
 	switch {
 	case c.status != container.StateRunning:
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.id))
+		return notRunning(c)
 	case c.paused:
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is already paused", c.id))
 	}
@@ -567,7 +589,7 @@ func (f *Fake) ContainerRemove(ctx context.Context, name string, force, _ bool) 
 	f.mu.Unlock()
 	if running {
 		if !force {
-			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot remove container %q: container is running: stop the container before removing or force remove", name))
+			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.id))
 		}
 		if err := f.signal(ctx, c, 9); err != nil {
 			return err
@@ -663,20 +685,44 @@ func (f *Fake) ContainerWait(ctx context.Context, name string, cond container.Wa
 	return ch, nil
 }
 
-// ContainerList lists the containers, newest first.
+// ContainerList lists the containers, newest first, with the daemon's
+// filters.
 func (f *Fake) ContainerList(_ context.Context, opts api.ListOptions) ([]container.Summary, error) {
-	if err := opts.Filters.Check("containers", "id", "name", "status", "label", "ancestor", "exited"); err != nil {
+	args := opts.Filters
+	if err := args.Check("containers", "id", "name", "label", "exited", "status", "ancestor", "before", "since", "volume", "network", "health"); err != nil {
 		return nil, err
+	}
+	for _, v := range args["health"] {
+		if err := container.ValidateHealthStatus(container.HealthStatus(v)); err != nil {
+			return nil, errdefs.ErrInvalidArgument.WithMessage("Unrecognised filter value for health: " + v)
+		}
+	}
+	for _, v := range args["status"] {
+		if err := container.ValidateContainerState(container.ContainerState(v)); err != nil {
+			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter 'status=%s'", v))
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// before and since: the order of creation of the container named.
+	before, since := 0, 0
+	for key, bound := range map[string]*int{"before": &before, "since": &since} {
+		for _, v := range args[key] {
+			c, err := f.lookup(v)
+			if err != nil {
+				return nil, err
+			}
+			*bound = c.order
+		}
+	}
 	var all []*ctr
 	for _, c := range f.containers {
-		if (opts.All || c.status == container.StateRunning || len(opts.Filters["status"]) > 0) && f.matches(c, opts.Filters) {
+		if (opts.All || c.status == container.StateRunning || len(args["status"]) > 0) &&
+			(before == 0 || c.order < before) && c.order > since && f.matches(c, args) {
 			all = append(all, c)
 		}
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].created.After(all[j].created) })
+	sort.Slice(all, func(i, j int) bool { return all[i].order > all[j].order })
 	if opts.Limit > 0 && len(all) > opts.Limit {
 		all = all[:opts.Limit]
 	}
@@ -687,19 +733,37 @@ func (f *Fake) ContainerList(_ context.Context, opts api.ListOptions) ([]contain
 	return out, nil
 }
 
+// matches applies the filters as the daemon does: the values of one key
+// are alternatives, the labels must all be there.
 func (f *Fake) matches(c *ctr, args filters.Args) bool {
 	return args.Labels(c.config.Labels) &&
 		args.Any("id", func(v string) bool { return strings.HasPrefix(c.id, v) }) &&
 		args.Any("name", func(v string) bool {
 			re, err := regexp.Compile(v)
-			return (err == nil && re.MatchString(c.name)) || strings.Contains(c.name, v)
+			return (err == nil && re.MatchString(c.name)) || strings.Contains(c.name, strings.TrimPrefix(v, "/"))
 		}) &&
 		args.Any("status", func(v string) bool { return string(c.state()) == v }) &&
+		// The fake runs no health checks (ContainerCreate refuses them).
+		args.Any("health", func(v string) bool { return v == string(container.NoHealthcheck) }) &&
 		args.Any("ancestor", func(v string) bool {
 			im, err := f.lookupImage(v)
 			return err == nil && im == c.image
 		}) &&
-		args.Any("exited", func(v string) bool { return c.status == container.StateExited && strconv.Itoa(c.exitCode) == v })
+		args.Any("exited", func(v string) bool { return c.status == container.StateExited && strconv.Itoa(c.exitCode) == v }) &&
+		args.Any("network", func(v string) bool {
+			if string(c.host.NetworkMode) == v {
+				return true
+			}
+			n, err := f.network(v)
+			return err == nil && slices.Contains(f.networkUsers(n), c.id[:12])
+		}) &&
+		args.Any("volume", func(v string) bool {
+			return slices.ContainsFunc(c.host.Binds, func(b string) bool {
+				src, dst, _ := strings.Cut(b, ":")
+				dst, _, _ = strings.Cut(dst, ":")
+				return src == v || dst == v
+			}) || slices.ContainsFunc(c.host.Mounts, func(m mount.Mount) bool { return m.Source == v || m.Target == v })
+		})
 }
 
 // humanDuration is the "3 seconds" of "Up 3 seconds", as docker writes it.
@@ -850,7 +914,7 @@ func (f *Fake) ContainerTop(_ context.Context, name string, _ string) (container
 		return container.TopResponse{}, err
 	}
 	if c.status != container.StateRunning {
-		return container.TopResponse{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", c.id))
+		return container.TopResponse{}, notRunning(c)
 	}
 	top := container.TopResponse{
 		Titles:    []string{"UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"},
@@ -1044,7 +1108,7 @@ func (f *Fake) ContainerResize(_ context.Context, name string, height, width uin
 		return err
 	}
 	if c.status != container.StateRunning {
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", c.id))
+		return notRunning(c)
 	}
 	c.size = [2]uint{height, width}
 	return nil
