@@ -415,29 +415,27 @@ func (o *output) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// parseSignal reads "TERM", "SIGTERM" or "15", as the engine does.
-func parseSignal(s string) (int, error) {
-	sig, err := shim.ParseSignal(s)
-	if err != nil {
-		return 0, errdefs.ErrInvalidArgument.WithMessage(err.Error())
-	}
-	return int(sig), nil
-}
-
 // notRunning is the daemon's conflict for an action that needs a
 // running container (kill, exec, pause, top, resize).
 func notRunning(c *ctr) error {
 	return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.id))
 }
 
-// signal ends c's program with sig and waits for it, or for ctx.
-func (f *Fake) signal(ctx context.Context, c *ctr, sig int) error {
+// signal ends c's program with the signal name ("TERM", "SIGTERM" or
+// "15", read as the daemon reads it: chapter 07's ParseSignal) and waits
+// for it, or for ctx. The name is checked first: a bad one is a 400
+// whatever the container's state, a container that does not run a 409.
+func (f *Fake) signal(ctx context.Context, c *ctr, name string) error {
+	sig, err := shim.ParseSignal(name)
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
 	f.mu.Lock()
 	if c.cancel == nil {
 		f.mu.Unlock()
-		return nil
+		return notRunning(c)
 	}
-	c.cancel(signalled(sig))
+	c.cancel(signalled(int(sig)))
 	done := c.done
 	f.mu.Unlock()
 	select {
@@ -474,11 +472,12 @@ func (f *Fake) ContainerStop(ctx context.Context, name string, _ *int, signal st
 	if signal == "" {
 		signal = "SIGTERM"
 	}
-	sig, err := parseSignal(signal)
-	if err != nil {
+	if err := f.signal(ctx, c, signal); errdefs.IsConflict(err) {
+		return errdefs.ErrNotModified.WithMessage("Container already stopped") // it ended meanwhile
+	} else if err != nil {
 		return err
 	}
-	return f.signal(ctx, c, sig)
+	return nil
 }
 
 // ContainerRestart stops the container if it runs, and starts it.
@@ -499,17 +498,7 @@ func (f *Fake) ContainerKill(ctx context.Context, name string, signal string) er
 	if signal == "" {
 		signal = "SIGKILL"
 	}
-	sig, err := parseSignal(signal)
-	if err != nil {
-		return err
-	}
-	f.mu.Lock()
-	running := c.status == container.StateRunning
-	f.mu.Unlock()
-	if !running {
-		return notRunning(c)
-	}
-	return f.signal(ctx, c, sig)
+	return f.signal(ctx, c, signal)
 }
 
 // ContainerPause marks a running container paused. The fake's program
@@ -591,7 +580,7 @@ func (f *Fake) ContainerRemove(ctx context.Context, name string, force, _ bool) 
 		if !force {
 			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.id))
 		}
-		if err := f.signal(ctx, c, 9); err != nil {
+		if err := f.signal(ctx, c, "SIGKILL"); err != nil && !errdefs.IsConflict(err) {
 			return err
 		}
 	}
@@ -841,13 +830,6 @@ func (c *ctr) summary() container.Summary {
 	return s
 }
 
-func rfc3339(t time.Time) string {
-	if t.IsZero() {
-		return "0001-01-01T00:00:00Z"
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
 // ContainerInspect describes a container as `docker inspect` shows it.
 func (f *Fake) ContainerInspect(_ context.Context, name string) (container.InspectResponse, error) {
 	f.mu.Lock()
@@ -876,7 +858,7 @@ func (f *Fake) ContainerInspect(_ context.Context, name string) (container.Inspe
 	}
 	return container.InspectResponse{
 		ID:      c.id,
-		Created: rfc3339(c.created),
+		Created: api.FormatTime(c.created),
 		Path:    argv[0],
 		Args:    argv[1:],
 		State: &container.State{
@@ -886,8 +868,8 @@ func (f *Fake) ContainerInspect(_ context.Context, name string) (container.Inspe
 			Pid:        pid,
 			ExitCode:   c.exitCode,
 			Error:      c.errMsg,
-			StartedAt:  rfc3339(c.startedAt),
-			FinishedAt: rfc3339(c.ended),
+			StartedAt:  api.FormatTime(c.startedAt),
+			FinishedAt: api.FormatTime(c.ended),
 		},
 		Image:        c.image.ID,
 		Name:         "/" + c.name,
