@@ -126,32 +126,31 @@ func (f *Fake) networkUsers(n *fakeNetwork) []string {
 
 // NetworkConnect records a container on a created network.
 func (f *Fake) NetworkConnect(_ context.Context, ref string, req network.ConnectRequest) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n, err := f.network(ref)
-	if err != nil {
-		return err
-	}
-	c, err := f.lookup(req.Container)
-	if err != nil {
-		return err
-	}
-	n.members[c.id] = true
-	return nil
+	return f.setMember(ref, req.Container, true)
 }
 
 // NetworkDisconnect forgets a container on a created network.
 func (f *Fake) NetworkDisconnect(_ context.Context, ref string, req network.DisconnectRequest) error {
+	return f.setMember(ref, req.Container, false)
+}
+
+// setMember connects the container name to the network ref, or
+// disconnects it.
+func (f *Fake) setMember(ref, name string, on bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n, err := f.network(ref)
 	if err != nil {
 		return err
 	}
-	c, err := f.lookup(req.Container)
+	c, err := f.lookup(name)
 	if err != nil {
 		return err
 	}
-	delete(n.members, c.id)
+	if on {
+		n.members[c.id] = true
+	} else {
+		delete(n.members, c.id)
+	}
 	return nil
 }

@@ -153,40 +153,67 @@ func ambiguousIDPrefix(t *testing.T, e *Engine) {
 
 func listFilters(t *testing.T, e *Engine) {
 	label := Unique("list")
-	make := func(name string, argv ...string) string {
-		return e.CreateWith(name, map[string]any{"Image": "busybox:latest", "Cmd": argv,
-			"Labels": map[string]string{label: name}, "HostConfig": map[string]any{"NetworkMode": "none"}})
+	vol := label + "-vol"
+	t.Cleanup(func() { e.Do("DELETE", "/volumes/"+vol, nil) }) // after the container's removal
+	make := func(name string, binds []string, argv ...string) string {
+		return e.CreateWith(label+"-"+name, map[string]any{"Image": "busybox:latest", "Cmd": argv,
+			"Labels":     map[string]string{label: name},
+			"HostConfig": map[string]any{"NetworkMode": "none", "Binds": binds}})
 	}
-	created := make(label+"-created", "true")
-	running := make(label+"-running", "sleep", "1000")
+	make("created", []string{vol + ":/data"}, "true")
+	running := make("running", nil, "sleep", "1000")
 	e.Expect(noContent, "", "POST", "/containers/"+running+"/start", nil)
-	exited := make(label+"-exited", "sh", "-c", "exit 3")
+	exited := make("exited", nil, "sh", "-c", "exit 3")
 	e.Expect(noContent, "", "POST", "/containers/"+exited+"/start", nil)
 	e.Wait(exited, "not-running")
-	_ = created
 	mine := map[string][]string{"label": {label}}
 	with := func(k, v string) map[string][]string { return map[string][]string{"label": {label}, k: {v}} }
+	names := func(short ...string) []string {
+		out := []string{}
+		for _, s := range short {
+			out = append(out, label+"-"+s)
+		}
+		return out
+	}
 
-	assert.Equal(t, []string{label + "-running"}, e.List(false, mine), "without all: the running ones")
-	assert.Equal(t, []string{label + "-created", label + "-exited", label + "-running"}, e.List(true, mine))
-	for _, c := range []struct{ key, value, want string }{
-		{"status", "created", "created"},
-		{"status", "running", "running"},
-		{"status", "exited", "exited"},
-		{"exited", "3", "exited"},
-		{"label", label + "=" + label + "-created", "created"},
-		{"name", label + "-run", "running"},
-		{"id", exited[:20], "exited"},
+	assert.Equal(t, names("running"), e.List(false, mine), "without all: the running ones")
+	assert.Equal(t, names("created", "exited", "running"), e.List(true, mine))
+	for _, c := range []struct {
+		key, value string
+		want       []string
+	}{
+		{"status", "created", names("created")},
+		{"status", "running", names("running")},
+		{"status", "exited", names("exited")},
+		{"exited", "3", names("exited")},
+		{"exited", "0", names()},
+		{"label", label + "=created", names("created")},
+		{"name", label + "-run", names("running")},
+		{"name", "^/?" + label + "-(cr|ex)", names("created", "exited")},
+		{"id", exited[:20], names("exited")},
+		{"before", label + "-running", names("created")},
+		{"since", label + "-running", names("exited")},
+		{"volume", vol, names("created")},
+		{"volume", "/data", names("created")},
+		{"network", "none", names("created", "exited", "running")},
+		{"health", "none", names("created", "exited", "running")},
+		{"health", "healthy", names()},
 	} {
-		assert.Equal(t, []string{label + "-" + c.want}, e.List(true, with(c.key, c.value)), "%s=%s", c.key, c.value)
+		assert.Equal(t, c.want, e.List(true, with(c.key, c.value)), "%s=%s", c.key, c.value)
 	}
 	// A status filter lists stopped containers without all.
-	assert.Equal(t, []string{label + "-exited"}, e.List(false, with("status", "exited")))
-	assert.Equal(t, []string{}, e.List(true, with("exited", "0")))
-	// A filter the engine does not know is refused by name.
-	a := e.Do("GET", "/containers/json?filters="+q(`{"nosuch":["x"]}`), nil)
-	assert.Equal(t, badRequest, a.Status)
-	assert.Equal(t, "invalid filter 'nosuch': containers can be filtered by id, name, label, exited, status, ancestor, before, since, volume, network, health", a.Message)
+	assert.Equal(t, names("exited"), e.List(false, with("status", "exited")))
+	// Filters and values the engine does not know are refused by name.
+	for filter, message := range map[string]string{
+		`{"nosuch":["x"]}`:      "invalid filter 'nosuch': containers can be filtered by id, name, label, exited, status, ancestor, before, since, volume, network, health",
+		`{"status":["sleepy"]}`: "invalid filter 'status=sleepy'",
+		`{"health":["sickly"]}`: "Unrecognised filter value for health: sickly",
+		`{"before":["nosuch"]}`: "No such container: nosuch",
+	} {
+		a := e.Do("GET", "/containers/json?all=1&filters="+q(filter), nil)
+		assert.Equal(t, message, a.Message, filter)
+		assert.Contains(t, []int{badRequest, notFound}, a.Status, filter)
+	}
 }
 
 func rename(t *testing.T, e *Engine) {
