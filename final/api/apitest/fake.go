@@ -315,14 +315,14 @@ func (f *Fake) ContainerStart(_ context.Context, name string) error {
 	prog := f.programs[path.Base(argv[0])]
 	if prog == nil {
 		c.exitCode = 127
-		c.errMsg = fmt.Sprintf("exec: %q: executable file not found in $PATH", argv[0])
+		c.errMsg = argv[0] + ": executable file not found in $PATH"
 		c.notify()
 		// As dockerd does: `docker run --rm` waits for the removal
 		// even when the start failed.
 		if c.host.AutoRemove {
 			f.remove(c)
 		}
-		return errdefs.ErrInvalidArgument.WithMessage("failed to create task for container: " + c.errMsg + ": unknown")
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("failed to start container %s: starting container %s: %s", c.id, c.name, c.errMsg))
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c.cancel, c.done = cancel, make(chan struct{})

@@ -34,6 +34,10 @@ var containerBehaviours = []Behaviour{
 	{"PauseAndUnpause", pauseAndUnpause},
 	{"Wait", wait},
 	{"ExecOnStopped", execOnStopped},
+	{"StartMissingCommand", startMissingCommand},
+	{"Restart", restart},
+	{"StopPaused", stopPaused},
+	{"TopAndLogsOfStopped", topAndLogsOfStopped},
 }
 
 // docker run of an image the engine does not have: the CLI pulls on a
@@ -304,4 +308,55 @@ func execOnStopped(t *testing.T, e *Engine) {
 	assert.False(t, inspect.Running)
 	require.NotEmpty(t, out.Id)
 	e.Expect(notFound, "No such exec instance: nosuch", "GET", "/exec/nosuch/json", nil)
+}
+
+// A command the image does not have fails the start with a 400 (the
+// request's fault), and the container records 127 as the docker CLI
+// shows it.
+func startMissingCommand(t *testing.T, e *Engine) {
+	name := Unique("missing")
+	id := e.Create(name, "nosuch-command")
+	a := e.Do("POST", "/containers/"+id+"/start", nil)
+	assert.Equal(t, badRequest, a.Status)
+	assert.Equal(t, "failed to start container "+id+": starting container "+name+": nosuch-command: executable file not found in $PATH", a.Message)
+	s := e.Inspect(id)
+	assert.Equal(t, 127, s.State.ExitCode)
+	assert.Equal(t, "nosuch-command: executable file not found in $PATH", s.State.Error)
+	assert.Equal(t, "created", s.State.Status)
+}
+
+func restart(t *testing.T, e *Engine) {
+	created := e.Create("", "sleep", "1000")
+	e.Expect(noContent, "", "POST", "/containers/"+created+"/restart?t=0", nil)
+	assert.Equal(t, "running", e.Inspect(created).State.Status)
+	exited := e.Exited("", "2")
+	e.Expect(noContent, "", "POST", "/containers/"+exited+"/restart?t=0", nil)
+	e.Wait(exited, "not-running")
+	assert.Equal(t, 2, e.Inspect(exited).State.ExitCode)
+	e.Expect(noContent, "", "POST", "/containers/"+created+"/restart?t=0", nil)
+	assert.Equal(t, "running", e.Inspect(created).State.Status)
+	e.Expect(notFound, "No such container: nosuch-"+created[:8], "POST", "/containers/nosuch-"+created[:8]+"/restart", nil)
+}
+
+// A stop ends a paused container (its pause with it).
+func stopPaused(t *testing.T, e *Engine) {
+	id := e.Running("")
+	e.Expect(noContent, "", "POST", "/containers/"+id+"/pause", nil)
+	e.Expect(noContent, "", "POST", "/containers/"+id+"/stop?t=0", nil)
+	s := e.Inspect(id)
+	assert.Equal(t, "exited", s.State.Status)
+	assert.False(t, s.State.Paused)
+}
+
+func topAndLogsOfStopped(t *testing.T, e *Engine) {
+	id := e.Create("", "echo", "hi")
+	e.Expect(conflict, "Container "+id+" is not running", "GET", "/containers/"+id+"/top", nil)
+	assert.Empty(t, e.Expect(http.StatusOK, "", "GET", "/containers/"+id+"/logs?stdout=1&stderr=1", nil), "a created container has no log")
+	e.Expect(noContent, "", "POST", "/containers/"+id+"/start", nil)
+	e.Wait(id, "not-running")
+	e.Expect(conflict, "Container "+id+" is not running", "GET", "/containers/"+id+"/top", nil)
+	// stdcopy framing: stream 1, length 3, "hi\n".
+	assert.Equal(t, []byte{1, 0, 0, 0, 0, 0, 0, 3, 'h', 'i', '\n'},
+		e.Expect(http.StatusOK, "", "GET", "/containers/"+id+"/logs?stdout=1&stderr=1", nil))
+	e.Expect(badRequest, "Bad parameters: you must choose at least one stream", "GET", "/containers/"+id+"/logs", nil)
 }

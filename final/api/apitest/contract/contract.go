@@ -200,6 +200,7 @@ type State struct {
 		Running  bool
 		Paused   bool
 		ExitCode int
+		Error    string
 	}
 }
 
