@@ -759,16 +759,10 @@ func (f *Fake) SystemDiskUsage(ctx context.Context) (api.DiskUsage, error) {
 		return du, err
 	}
 	du.Volumes = vols.Volumes
-	for i := range du.Volumes {
-		refs := 0
-		for _, c := range du.Containers {
-			for _, m := range c.Mounts {
-				if m.Name == du.Volumes[i].Name {
-					refs++
-				}
-			}
-		}
-		du.Volumes[i].UsageData = &volume.UsageData{Size: 0, RefCount: int64(refs)}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, v := range du.Volumes {
+		du.Volumes[i].UsageData = &volume.UsageData{Size: 0, RefCount: int64(len(f.volumeUsers(v.Name)))}
 	}
 	return du, nil
 }

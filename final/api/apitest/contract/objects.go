@@ -2,6 +2,7 @@ package contract
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,6 +15,8 @@ var objectBehaviours = []Behaviour{
 	{"Networks", networks},
 	{"NetworkInUse", networkInUse},
 	{"Volumes", volumes},
+	{"ImagesPrune", imagesPrune},
+	{"SystemDiskUsage", systemDiskUsage},
 }
 
 func imageTagAndRemove(t *testing.T, e *Engine) {
@@ -109,4 +112,58 @@ func volumes(t *testing.T, e *Engine) {
 	e.Expect(notFound, "get "+name+": no such volume", "GET", "/volumes/"+name, nil)
 	e.Expect(notFound, "get "+name+": no such volume", "DELETE", "/volumes/"+name, nil)
 	e.Expect(noContent, "", "DELETE", "/volumes/"+name+"?force=1", nil)
+}
+
+// docker image prune -a --filter label=L: the images with the label that
+// no container uses go, the used one stays.
+func imagesPrune(t *testing.T, e *Engine) {
+	label := Unique("prune")
+	src := e.Create("", "true")
+	commit := func(repo string) string {
+		var out struct{ Id string }
+		e.Decode(e.Expect(http.StatusCreated, "", "POST", "/commit?container="+src+"&repo="+repo+"&tag=v1",
+			map[string]any{"Labels": map[string]string{label: "1"}}), &out)
+		t.Cleanup(func() { e.Do("DELETE", "/images/"+out.Id+"?force=1", nil) })
+		return out.Id
+	}
+	used, unused := commit(label+"-used"), commit(label+"-unused")
+	e.CreateWith("", map[string]any{"Image": label + "-used:v1", "Cmd": []string{"true"}, "HostConfig": map[string]any{"NetworkMode": "none"}})
+	var report struct {
+		ImagesDeleted []map[string]string
+	}
+	e.Decode(e.Expect(http.StatusOK, "", "POST", "/images/prune?filters="+q(`{"dangling":["false"],"label":["`+label+`"]}`), nil), &report)
+	require.NotEmpty(t, report.ImagesDeleted)
+	assert.Equal(t, map[string]string{"Untagged": label + "-unused:v1"}, report.ImagesDeleted[0])
+	assert.Contains(t, report.ImagesDeleted, map[string]string{"Deleted": unused})
+	assert.NotContains(t, report.ImagesDeleted, map[string]string{"Deleted": used})
+	e.Expect(http.StatusOK, "", "GET", "/images/"+used+"/json", nil)
+	e.Expect(notFound, "No such image: "+unused, "GET", "/images/"+unused+"/json", nil)
+	e.Expect(badRequest, "Invalid filter 'nosuch'", "POST", "/images/prune?filters="+q(`{"nosuch":["x"]}`), nil)
+}
+
+// docker system df: a volume's users are counted.
+func systemDiskUsage(t *testing.T, e *Engine) {
+	vol := Unique("df")
+	e.Expect(http.StatusCreated, "", "POST", "/volumes/create", map[string]any{"Name": vol})
+	t.Cleanup(func() { e.Do("DELETE", "/volumes/"+vol+"?force=1", nil) })
+	id := e.CreateWith("", map[string]any{"Image": "busybox:latest", "Cmd": []string{"true"},
+		"HostConfig": map[string]any{"NetworkMode": "none", "Binds": []string{vol + ":/data"}}})
+	var df struct {
+		Volumes []struct {
+			Name      string
+			UsageData struct{ RefCount int64 }
+		}
+		Containers []struct{ Id string }
+		Images     []struct{ RepoTags []string }
+	}
+	e.Decode(e.Expect(http.StatusOK, "", "GET", "/system/df", nil), &df)
+	refs := int64(-1)
+	for _, v := range df.Volumes {
+		if v.Name == vol {
+			refs = v.UsageData.RefCount
+		}
+	}
+	assert.Equal(t, int64(1), refs, "the volume is listed with its one user")
+	assert.True(t, slices.ContainsFunc(df.Containers, func(c struct{ Id string }) bool { return c.Id == id }))
+	assert.True(t, slices.ContainsFunc(df.Images, func(i struct{ RepoTags []string }) bool { return slices.Contains(i.RepoTags, "busybox:latest") }))
 }
