@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
 	moby "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/mount"
@@ -755,24 +756,6 @@ func (f *Fake) matches(c *ctr, args filters.Args) bool {
 		})
 }
 
-// humanDuration is the "3 seconds" of "Up 3 seconds", as docker writes it.
-func humanDuration(d time.Duration) string {
-	switch s := int(d.Seconds()); {
-	case s < 1:
-		return "Less than a second"
-	case s == 1:
-		return "1 second"
-	case s < 60:
-		return fmt.Sprintf("%d seconds", s)
-	case s < 120:
-		return "About a minute"
-	case s < 3600:
-		return fmt.Sprintf("%d minutes", s/60)
-	default:
-		return fmt.Sprintf("%d hours", s/3600)
-	}
-}
-
 // state is the status word of the API: the fake's status, or "paused".
 func (c *ctr) state() container.ContainerState {
 	if c.paused && c.status == container.StateRunning {
@@ -785,11 +768,11 @@ func (c *ctr) statusText() string {
 	switch c.status {
 	case container.StateRunning:
 		if c.paused {
-			return "Up " + humanDuration(time.Since(c.startedAt)) + " (Paused)"
+			return "Up " + units.HumanDuration(time.Since(c.startedAt)) + " (Paused)"
 		}
-		return "Up " + humanDuration(time.Since(c.startedAt))
+		return "Up " + units.HumanDuration(time.Since(c.startedAt))
 	case container.StateExited:
-		return fmt.Sprintf("Exited (%d) %s ago", c.exitCode, humanDuration(time.Since(c.ended)))
+		return fmt.Sprintf("Exited (%d) %s ago", c.exitCode, units.HumanDuration(time.Since(c.ended)))
 	default:
 		return "Created"
 	}
