@@ -54,6 +54,14 @@ func createWithTakenName(t *testing.T, e *Engine) {
 	e.Expect(conflict, `Conflict. The container name "/`+name+`" is already in use by container "`+id+
 		`". You have to remove (or rename) that container to be able to reuse that name.`,
 		"POST", "/containers/create?name="+name, map[string]any{"Image": "busybox:latest", "Cmd": []string{"true"}})
+	// The name taken with its leading slash is the same name.
+	e.Expect(conflict, `Conflict. The container name "/`+name+`" is already in use by container "`+id+
+		`". You have to remove (or rename) that container to be able to reuse that name.`,
+		"POST", "/containers/create?name=/"+name, map[string]any{"Image": "busybox:latest", "Cmd": []string{"true"}})
+	for _, bad := range []string{"-bad", "a", "bad name", "bad/name"} {
+		e.Expect(badRequest, "Invalid container name ("+bad+"), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+			"POST", "/containers/create?name="+q(bad), map[string]any{"Image": "busybox:latest", "Cmd": []string{"true"}})
+	}
 }
 
 // Starting a running container is not an error: 304, which the CLI
