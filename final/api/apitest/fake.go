@@ -213,6 +213,7 @@ func (f *Fake) Info(context.Context) (system.Info, error) {
 		LoggingDriver:   "fake",
 		CgroupDriver:    "none",
 		DockerRootDir:   "/fake",
+		SystemTime:      time.Now().Format(time.RFC3339Nano),
 	}
 	for _, c := range f.containers {
 		info.Containers++

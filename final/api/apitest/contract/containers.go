@@ -1,10 +1,14 @@
 package contract
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,6 +42,7 @@ var containerBehaviours = []Behaviour{
 	{"Restart", restart},
 	{"StopPaused", stopPaused},
 	{"TopAndLogsOfStopped", topAndLogsOfStopped},
+	{"Events", containerEvents},
 }
 
 // docker run of an image the engine does not have: the CLI pulls on a
@@ -367,4 +372,40 @@ func topAndLogsOfStopped(t *testing.T, e *Engine) {
 	assert.Equal(t, []byte{1, 0, 0, 0, 0, 0, 0, 3, 'h', 'i', '\n'},
 		e.Expect(http.StatusOK, "", "GET", "/containers/"+id+"/logs?stdout=1&stderr=1", nil))
 	e.Expect(badRequest, "Bad parameters: you must choose at least one stream", "GET", "/containers/"+id+"/logs", nil)
+}
+
+// A container's life as docker events shows it, in order: the events
+// kept from since to until, filtered by container.
+func containerEvents(t *testing.T, e *Engine) {
+	var info struct{ SystemTime string }
+	e.Decode(e.Expect(http.StatusOK, "", "GET", "/info", nil), &info)
+	since, err := time.Parse(time.RFC3339Nano, info.SystemTime)
+	require.NoError(t, err)
+	id := e.Create("", "sh", "-c", "exit 7")
+	e.Expect(noContent, "", "POST", "/containers/"+id+"/start", nil)
+	e.Wait(id, "not-running")
+	e.Expect(noContent, "", "POST", "/containers/"+id+"/start", nil)
+	e.Wait(id, "not-running")
+	e.Expect(noContent, "", "DELETE", "/containers/"+id, nil)
+	e.Decode(e.Expect(http.StatusOK, "", "GET", "/info", nil), &info)
+	until, err := time.Parse(time.RFC3339Nano, info.SystemTime)
+	require.NoError(t, err)
+
+	body := e.Expect(http.StatusOK, "", "GET", fmt.Sprintf("/events?since=%d.%09d&until=%d.%09d&filters=%s",
+		since.Unix(), since.Nanosecond(), until.Unix(), until.Nanosecond(), q(`{"container":["`+id+`"]}`)), nil)
+	var actions []string
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for dec.More() {
+		var ev struct {
+			Type, Action string
+			Actor        struct{ Attributes map[string]string }
+		}
+		require.NoError(t, dec.Decode(&ev))
+		a := ev.Type + " " + ev.Action
+		if code, ok := ev.Actor.Attributes["exitCode"]; ok {
+			a += " " + code
+		}
+		actions = append(actions, a)
+	}
+	assert.Equal(t, []string{"container create", "container start", "container die 7", "container start", "container die 7", "container destroy"}, actions)
 }
