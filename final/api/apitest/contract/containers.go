@@ -1,9 +1,11 @@
 package contract
 
 import (
+	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -43,6 +45,7 @@ var containerBehaviours = []Behaviour{
 	{"StopPaused", stopPaused},
 	{"TopAndLogsOfStopped", topAndLogsOfStopped},
 	{"Events", containerEvents},
+	{"CopyPaths", copyPaths},
 }
 
 // docker run of an image the engine does not have: the CLI pulls on a
@@ -408,4 +411,31 @@ func containerEvents(t *testing.T, e *Engine) {
 		actions = append(actions, a)
 	}
 	assert.Equal(t, []string{"container create", "container start", "container die 7", "container start", "container die 7", "container destroy"}, actions)
+}
+
+// docker cp into and out of a container that does not run: a file put
+// under a directory comes back; a missing path is a 404 in Docker's
+// words; a file is no extraction point.
+func copyPaths(t *testing.T, e *Engine) {
+	name := Unique("cp")
+	id := e.Create(name, "true")
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "hello.txt", Mode: 0o644, Size: 3, Typeflag: tar.TypeReg}))
+	_, err := tw.Write([]byte("hi\n"))
+	require.NoError(t, err)
+	require.NoError(t, tw.Close())
+	e.Expect(http.StatusOK, "", "PUT", "/containers/"+name+"/archive?path=/etc", buf.Bytes())
+
+	tr := tar.NewReader(bytes.NewReader(e.Expect(http.StatusOK, "", "GET", "/containers/"+id+"/archive?path=/etc/hello.txt", nil)))
+	hdr, err := tr.Next()
+	require.NoError(t, err)
+	assert.Equal(t, "hello.txt", hdr.Name)
+	data, err := io.ReadAll(tr)
+	require.NoError(t, err)
+	assert.Equal(t, "hi\n", string(data))
+
+	e.Expect(notFound, "Could not find the file /nosuch in container "+name, "GET", "/containers/"+name+"/archive?path=/nosuch", nil)
+	e.Expect(notFound, "Could not find the file /nosuch in container "+name, "PUT", "/containers/"+name+"/archive?path=/nosuch", buf.Bytes())
+	e.Expect(badRequest, "extraction point is not a directory: /etc/hello.txt", "PUT", "/containers/"+name+"/archive?path=/etc/hello.txt", buf.Bytes())
 }

@@ -69,11 +69,16 @@ type Answer struct {
 }
 
 // Do sends a request to the API (path without the version) with body
-// as JSON (nil: none).
+// as JSON, or as a tar when it is a []byte (nil: none).
 func (e *Engine) Do(method, path string, body any) Answer {
 	e.t.Helper()
 	var r io.Reader
-	if body != nil {
+	contentType := "application/json"
+	switch body := body.(type) {
+	case nil:
+	case []byte: // a tar
+		r, contentType = bytes.NewReader(body), "application/x-tar"
+	default:
 		data, err := json.Marshal(body)
 		require.NoError(e.t, err)
 		r = bytes.NewReader(data)
@@ -83,7 +88,7 @@ func (e *Engine) Do(method, path string, body any) Answer {
 	req, err := http.NewRequestWithContext(ctx, method, "http://berth/v1.41"+path, r)
 	require.NoError(e.t, err)
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := e.http.Do(req)
 	require.NoError(e.t, err, "%s %s", method, path)
