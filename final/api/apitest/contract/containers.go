@@ -46,6 +46,7 @@ var containerBehaviours = []Behaviour{
 	{"TopAndLogsOfStopped", topAndLogsOfStopped},
 	{"Events", containerEvents},
 	{"CopyPaths", copyPaths},
+	{"Logs", logs},
 }
 
 // docker run of an image the engine does not have: the CLI pulls on a
@@ -438,4 +439,40 @@ func copyPaths(t *testing.T, e *Engine) {
 	e.Expect(notFound, "Could not find the file /nosuch in container "+name, "GET", "/containers/"+name+"/archive?path=/nosuch", nil)
 	e.Expect(notFound, "Could not find the file /nosuch in container "+name, "PUT", "/containers/"+name+"/archive?path=/nosuch", buf.Bytes())
 	e.Expect(badRequest, "extraction point is not a directory: /etc/hello.txt", "PUT", "/containers/"+name+"/archive?path=/etc/hello.txt", buf.Bytes())
+}
+
+// docker logs: stdcopy frames of the chosen streams, the last lines with
+// tail, a timestamp before each line with timestamps.
+func logs(t *testing.T, e *Engine) {
+	id := e.Create("", "sh", "-c", "echo a; echo b; echo c")
+	e.Expect(noContent, "", "POST", "/containers/"+id+"/start", nil)
+	require.Equal(t, 0, e.Wait(id, "not-running"))
+	// The streams' contents (how an engine cuts them into frames is
+	// its own business).
+	streams := func(query string) (stdout, stderr string) {
+		body := e.Expect(http.StatusOK, "", "GET", "/containers/"+id+"/logs?"+query, nil)
+		var out [3]strings.Builder
+		for len(body) > 0 {
+			require.GreaterOrEqual(t, len(body), 8, "a frame's header")
+			n := int(body[4])<<24 | int(body[5])<<16 | int(body[6])<<8 | int(body[7])
+			require.GreaterOrEqual(t, len(body), 8+n)
+			require.Contains(t, []byte{1, 2}, body[0], "a frame's stream")
+			out[body[0]].Write(body[8 : 8+n])
+			body = body[8+n:]
+		}
+		return out[1].String(), out[2].String()
+	}
+	stdout, stderr := streams("stdout=1&stderr=1")
+	assert.Equal(t, "a\nb\nc\n", stdout)
+	assert.Empty(t, stderr)
+	stdout, _ = streams("stdout=1&tail=2")
+	assert.Equal(t, "b\nc\n", stdout)
+	stdout, stderr = streams("stderr=1")
+	assert.Empty(t, stdout+stderr)
+	stdout, _ = streams("stdout=1&timestamps=1&tail=1")
+	stamp, line, ok := strings.Cut(stdout, " ")
+	require.True(t, ok, stdout)
+	_, err := time.Parse(time.RFC3339Nano, stamp)
+	assert.NoError(t, err, "the timestamp is RFC 3339")
+	assert.Equal(t, "c\n", line)
 }
