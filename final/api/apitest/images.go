@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
-	"github.com/distribution/reference"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/container"
@@ -114,16 +113,14 @@ func copyFiles(files map[string]string) map[string]string {
 	return out
 }
 
-// familiar normalizes a reference to "name:tag" as docker shows it.
+// familiar is a reference as the daemon names images, "name:tag", read
+// with chapter 06's parser (a digest reference names no tag).
 func familiar(ref string) (string, bool) {
-	named, err := reference.ParseNormalizedNamed(ref)
+	r, err := berthimage.ParseReference(ref)
 	if err != nil {
 		return "", false
 	}
-	if _, ok := named.(reference.Digested); ok {
-		return "", false
-	}
-	return reference.FamiliarString(reference.TagNameOnly(named)), true
+	return r.String(), true
 }
 
 // tag gives im the name, taking it from any other image. Call with f.mu
@@ -283,11 +280,11 @@ func (f *Fake) ImageTag(_ context.Context, source, repo, tag string) error {
 	if err != nil {
 		return err
 	}
-	name, ok := familiar(repo + ":" + tag)
-	if !ok {
-		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid reference format: %s:%s", repo, tag))
+	r, err := berthimage.ParseReference(repo + ":" + tag)
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage("invalid reference format: " + err.Error())
 	}
-	f.tag(im, name)
+	f.tag(im, r.String())
 	return nil
 }
 
