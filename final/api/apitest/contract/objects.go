@@ -55,7 +55,11 @@ func imageInUse(t *testing.T, e *Engine) {
 	a := e.Do("DELETE", "/images/"+repo+":v1", nil)
 	require.Equal(t, conflict, a.Status, "%s", a.Body)
 	assert.Equal(t, `conflict: unable to remove repository reference "`+repo+`:v1" (must force) - container `+user[:12]+` is using its referenced image `+out.Id[7:19], a.Message)
+	a = e.Do("DELETE", "/images/"+out.Id, nil)
+	assert.Equal(t, conflict, a.Status, "%s", a.Body)
+	assert.Equal(t, "conflict: unable to delete "+out.Id[7:19]+" (must be forced) - image is being used by container "+user[:12], a.Message)
 	e.Expect(http.StatusOK, "", "DELETE", "/images/"+repo+":v1?force=1", nil)
+	e.Expect(notFound, "No such image: nosuch-"+repo, "DELETE", "/images/nosuch-"+repo, nil)
 }
 
 func networks(t *testing.T, e *Engine) {
