@@ -748,12 +748,16 @@ func (f *Fake) matches(c *ctr, args filters.Args) bool {
 			n, err := f.network(v)
 			return err == nil && slices.Contains(f.networkUsers(n), c.id[:12])
 		}) &&
+		// A volume's name, or a mount's destination (a host path is
+		// no volume's name).
 		args.Any("volume", func(v string) bool {
 			return slices.ContainsFunc(c.host.Binds, func(b string) bool {
 				src, dst, _ := strings.Cut(b, ":")
 				dst, _, _ = strings.Cut(dst, ":")
-				return src == v || dst == v
-			}) || slices.ContainsFunc(c.host.Mounts, func(m mount.Mount) bool { return m.Source == v || m.Target == v })
+				return (src == v && !strings.HasPrefix(src, "/")) || dst == v
+			}) || slices.ContainsFunc(c.host.Mounts, func(m mount.Mount) bool {
+				return (m.Type == mount.TypeVolume && m.Source == v) || m.Target == v
+			})
 		})
 }
 
