@@ -134,7 +134,7 @@ func TestS10_DockerCLIsRunContainersThroughTheAPI(t *testing.T) {
 
 			_, errOut, code = d.run("", "rm", "bg")
 			assert.NotEqual(t, 0, code)
-			assert.Contains(t, errOut, "stop the container before removing")
+			assert.Contains(t, errOut, "Stop the container before attempting removal or force remove")
 			assert.Equal(t, "bg\n", d.ok("stop", "bg"))
 			d.ok("rm", "bg", "c1")
 			assert.Empty(t, d.ok("ps", "-a", "-q"))

@@ -99,7 +99,7 @@ func TestS29_RemovingARunningContainerIsAConflict(t *testing.T) {
 	e.start(id)
 	_, err := e.client.ContainerRemove(ctxT(t), "busy", client.ContainerRemoveOptions{})
 	require.True(t, errdefs.IsConflict(err), "rm running: %v", err)
-	assert.ErrorContains(t, err, "stop the container before removing or force remove")
+	assert.ErrorContains(t, err, "Stop the container before attempting removal or force remove")
 
 	_, err = e.client.ContainerRemove(ctxT(t), "busy", client.ContainerRemoveOptions{Force: true})
 	require.NoError(t, err)

@@ -189,7 +189,7 @@ func TestS29_RemoveOnlyStopped(t *testing.T) {
 	e.ok(t, "run", "-d", "--name", "r1", "busybox", "sleep", "30")
 	_, errOut, code := e.berth(t, "", "rm", "r1")
 	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, "container is running")
+	assert.Contains(t, errOut, "You cannot remove a running container ")
 	assert.Equal(t, "running", e.state(t, "r1"))
 
 	assert.Equal(t, "r1\n", e.ok(t, "rm", "-f", "r1"))

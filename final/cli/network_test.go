@@ -60,7 +60,7 @@ func TestNetworkCommands(t *testing.T) {
 	e.ok(t, "network", "create", "back")
 	_, errOut, code := e.berth(t, "", "network", "create", "back")
 	assert.Equal(t, 1, code)
-	assert.Equal(t, "Error response from daemon: network with name back already exists\n", errOut)
+	assert.Equal(t, "Error response from daemon: creating network back: network with name back already exists: network exists\n", errOut)
 
 	ls := e.ok(t, "network", "ls")
 	lines := strings.Split(strings.TrimSuffix(ls, "\n"), "\n")
@@ -88,7 +88,7 @@ func TestNetworkCommands(t *testing.T) {
 	out, errOut, code = e.berth(t, "", "network", "rm", "front", "back", "nosuch")
 	assert.Equal(t, 1, code)
 	assert.Equal(t, "back\n", out)
-	assert.Contains(t, errOut, "network front id "+id+" has active endpoints\n")
+	assert.Contains(t, errOut, "network front id "+id+" has active endpoints (")
 	assert.True(t, strings.HasSuffix(errOut, "Error response from daemon: network nosuch not found\nexit status 1\n"), errOut)
 	assert.Empty(t, e.ok(t, "network", "rm", "-f", "nosuch"))
 	assert.Empty(t, e.ok(t, "network", "disconnect", "-f", "front", "web"))

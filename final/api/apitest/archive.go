@@ -106,7 +106,7 @@ func (f *Fake) ContainerExtractToDir(_ context.Context, name, p string, opts api
 		return fileNotFound(p, name)
 	}
 	if !st.Mode.IsDir() {
-		return errdefs.ErrInvalidArgument.WithMessage("extraction point is not a directory")
+		return errdefs.ErrInvalidArgument.WithMessage("extraction point is not a directory: " + p)
 	}
 	dir := cleanPath(path.Clean("/" + p))
 	for n, data := range files {

@@ -25,6 +25,17 @@
 // moved, so that a client's registry conversation can be tested without
 // a registry.
 //
+// The fake is held to the daemon by the contract suite (package
+// contract beside this one): the same behaviours, with the same statuses
+// and words, run against a Fake (this package's TestContract) and against
+// berthd (final/daemon's TestContract). Where the two disagree the daemon
+// is right, and the fake is changed. What the fake does it does with the
+// project's own parsers, not copies of them: final/build's Dockerfile
+// parser for builds, chapter 06's image.ApplyChange for --change, chapter
+// 07's shim.ParseSignal for signals. What it does not do (health checks,
+// build flags) it refuses, naming it, as the daemon refuses what it does
+// not apply.
+//
 //	fake := apitest.NewFake()
 //	sock := apitest.Serve(t, fake)
 //	cmd := exec.Command("docker", "run", "--rm", "busybox", "echo", "hi")

@@ -37,7 +37,7 @@ func (f *Fake) ExecCreate(_ context.Context, name string, req container.ExecCrea
 		return "", err
 	}
 	if c.status != container.StateRunning {
-		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", c.id))
+		return "", notRunning(c)
 	}
 	if c.paused {
 		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is paused, unpause the container before exec", c.id))
@@ -67,11 +67,11 @@ func (f *Fake) ExecStart(ctx context.Context, id string, opts api.ExecStartOptio
 	c := e.c
 	if e.started {
 		f.mu.Unlock()
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("exec %s has already run", id))
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Error: Exec command %s has already run", id))
 	}
 	if c.status != container.StateRunning || c.cancel == nil {
 		f.mu.Unlock()
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", c.id))
+		return notRunning(c)
 	}
 	if c.paused {
 		f.mu.Unlock()

@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
 	moby "github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/api/types/volume"
@@ -94,6 +96,7 @@ func (f *Fake) program(name string) Program {
 // ctr is a fake container.
 type ctr struct {
 	id, name  string
+	order     int // of creation: before, since and the list's order
 	created   time.Time
 	imageRef  string
 	image     *img
@@ -133,6 +136,14 @@ func randomID() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// containerID is the ID of the container created order-th: random to
+// look at, as the daemon's, but the same in every fake, so that two
+// fakes driven alike (a docker CLI and the berth CLI side by side)
+// answer alike.
+func containerID(order int) string {
+	return fakeID(fmt.Sprint("fake container ", order))
 }
 
 var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
@@ -202,6 +213,7 @@ func (f *Fake) Info(context.Context) (system.Info, error) {
 		LoggingDriver:   "fake",
 		CgroupDriver:    "none",
 		DockerRootDir:   "/fake",
+		SystemTime:      time.Now().Format(time.RFC3339Nano),
 	}
 	for _, c := range f.containers {
 		info.Containers++
@@ -228,9 +240,10 @@ func (f *Fake) ContainerCreate(_ context.Context, name string, req container.Cre
 	if err != nil {
 		return container.CreateResponse{}, err
 	}
+	f.seq++
+	order := f.seq
 	if name == "" {
-		f.seq++
-		name = fmt.Sprintf("fake_%d", f.seq)
+		name = fmt.Sprintf("fake_%d", order)
 	} else if !validName.MatchString(name) {
 		return container.CreateResponse{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name))
 	}
@@ -239,6 +252,10 @@ func (f *Fake) ContainerCreate(_ context.Context, name string, req container.Cre
 		if other.name == name {
 			return container.CreateResponse{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", name, other.id))
 		}
+	}
+	// A health check the fake would not run is refused, never ignored.
+	if hc := req.Config.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
+		return container.CreateResponse{}, errdefs.ErrInvalidArgument.WithMessage("Healthcheck is not supported by the fake engine")
 	}
 	cfg := *req.Config
 	if len(cfg.Entrypoint) == 0 && len(cfg.Cmd) == 0 {
@@ -255,8 +272,9 @@ func (f *Fake) ContainerCreate(_ context.Context, name string, req container.Cre
 		cfg.WorkingDir = im.Config.WorkingDir
 	}
 	c := &ctr{
-		id:       randomID(),
+		id:       containerID(order),
 		name:     name,
+		order:    order,
 		created:  time.Now(),
 		imageRef: req.Image,
 		image:    im,
@@ -293,20 +311,20 @@ func (f *Fake) ContainerStart(_ context.Context, name string) error {
 		return errdefs.ErrConflict.WithMessage("cannot start a paused container, try unpause instead")
 	}
 	if c.status == container.StateRunning {
-		return errdefs.ErrNotModified.WithMessage("container already started")
+		return errdefs.ErrNotModified.WithMessage("Container already started")
 	}
 	argv := c.argv()
 	prog := f.programs[path.Base(argv[0])]
 	if prog == nil {
 		c.exitCode = 127
-		c.errMsg = fmt.Sprintf("exec: %q: executable file not found in $PATH", argv[0])
+		c.errMsg = argv[0] + ": executable file not found in $PATH"
 		c.notify()
 		// As dockerd does: `docker run --rm` waits for the removal
 		// even when the start failed.
 		if c.host.AutoRemove {
 			f.remove(c)
 		}
-		return errdefs.ErrInvalidArgument.WithMessage("failed to create task for container: " + c.errMsg + ": unknown")
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("failed to start container %s: starting container %s: %s", c.id, c.name, c.errMsg))
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c.cancel, c.done = cancel, make(chan struct{})
@@ -399,23 +417,27 @@ func (o *output) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// parseSignal reads "TERM", "SIGTERM" or "15", as the engine does.
-func parseSignal(s string) (int, error) {
-	sig, err := shim.ParseSignal(s)
-	if err != nil {
-		return 0, errdefs.ErrInvalidArgument.WithMessage(err.Error())
-	}
-	return int(sig), nil
+// notRunning is the daemon's conflict for an action that needs a
+// running container (kill, exec, pause, top, resize).
+func notRunning(c *ctr) error {
+	return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.id))
 }
 
-// signal ends c's program with sig and waits for it, or for ctx.
-func (f *Fake) signal(ctx context.Context, c *ctr, sig int) error {
+// signal ends c's program with the signal name ("TERM", "SIGTERM" or
+// "15", read as the daemon reads it: chapter 07's ParseSignal) and waits
+// for it, or for ctx. The name is checked first: a bad one is a 400
+// whatever the container's state, a container that does not run a 409.
+func (f *Fake) signal(ctx context.Context, c *ctr, name string) error {
+	sig, err := shim.ParseSignal(name)
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
 	f.mu.Lock()
 	if c.cancel == nil {
 		f.mu.Unlock()
-		return nil
+		return notRunning(c)
 	}
-	c.cancel(signalled(sig))
+	c.cancel(signalled(int(sig)))
 	done := c.done
 	f.mu.Unlock()
 	select {
@@ -447,16 +469,17 @@ func (f *Fake) ContainerStop(ctx context.Context, name string, _ *int, signal st
 	}
 	f.mu.Unlock()
 	if !running {
-		return errdefs.ErrNotModified.WithMessage("container already stopped")
+		return errdefs.ErrNotModified.WithMessage("Container already stopped")
 	}
 	if signal == "" {
 		signal = "SIGTERM"
 	}
-	sig, err := parseSignal(signal)
-	if err != nil {
+	if err := f.signal(ctx, c, signal); errdefs.IsConflict(err) {
+		return errdefs.ErrNotModified.WithMessage("Container already stopped") // it ended meanwhile
+	} else if err != nil {
 		return err
 	}
-	return f.signal(ctx, c, sig)
+	return nil
 }
 
 // ContainerRestart stops the container if it runs, and starts it.
@@ -477,17 +500,7 @@ func (f *Fake) ContainerKill(ctx context.Context, name string, signal string) er
 	if signal == "" {
 		signal = "SIGKILL"
 	}
-	sig, err := parseSignal(signal)
-	if err != nil {
-		return err
-	}
-	f.mu.Lock()
-	running := c.status == container.StateRunning
-	f.mu.Unlock()
-	if !running {
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot kill container: %s: container %s is not running", name, c.id))
-	}
-	return f.signal(ctx, c, sig)
+	return f.signal(ctx, c, signal)
 }
 
 // ContainerPause marks a running container paused. The fake's program
@@ -502,7 +515,7 @@ func (f *Fake) ContainerPause(_ context.Context, name string) error {
 	}
 	switch {
 	case c.status != container.StateRunning:
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.id))
+		return notRunning(c)
 	case c.paused:
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is already paused", c.id))
 	}
@@ -567,9 +580,9 @@ func (f *Fake) ContainerRemove(ctx context.Context, name string, force, _ bool) 
 	f.mu.Unlock()
 	if running {
 		if !force {
-			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot remove container %q: container is running: stop the container before removing or force remove", name))
+			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.id))
 		}
-		if err := f.signal(ctx, c, 9); err != nil {
+		if err := f.signal(ctx, c, "SIGKILL"); err != nil && !errdefs.IsConflict(err) {
 			return err
 		}
 	}
@@ -663,20 +676,44 @@ func (f *Fake) ContainerWait(ctx context.Context, name string, cond container.Wa
 	return ch, nil
 }
 
-// ContainerList lists the containers, newest first.
+// ContainerList lists the containers, newest first, with the daemon's
+// filters.
 func (f *Fake) ContainerList(_ context.Context, opts api.ListOptions) ([]container.Summary, error) {
-	if err := opts.Filters.Check("containers", "id", "name", "status", "label", "ancestor", "exited"); err != nil {
+	args := opts.Filters
+	if err := args.Check("containers", "id", "name", "label", "exited", "status", "ancestor", "before", "since", "volume", "network", "health"); err != nil {
 		return nil, err
+	}
+	for _, v := range args["health"] {
+		if err := container.ValidateHealthStatus(container.HealthStatus(v)); err != nil {
+			return nil, errdefs.ErrInvalidArgument.WithMessage("Unrecognised filter value for health: " + v)
+		}
+	}
+	for _, v := range args["status"] {
+		if err := container.ValidateContainerState(container.ContainerState(v)); err != nil {
+			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter 'status=%s'", v))
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// before and since: the order of creation of the container named.
+	before, since := 0, 0
+	for key, bound := range map[string]*int{"before": &before, "since": &since} {
+		for _, v := range args[key] {
+			c, err := f.lookup(v)
+			if err != nil {
+				return nil, err
+			}
+			*bound = c.order
+		}
+	}
 	var all []*ctr
 	for _, c := range f.containers {
-		if (opts.All || c.status == container.StateRunning || len(opts.Filters["status"]) > 0) && f.matches(c, opts.Filters) {
+		if (opts.All || c.status == container.StateRunning || len(args["status"]) > 0) &&
+			(before == 0 || c.order < before) && c.order > since && f.matches(c, args) {
 			all = append(all, c)
 		}
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].created.After(all[j].created) })
+	sort.Slice(all, func(i, j int) bool { return all[i].order > all[j].order })
 	if opts.Limit > 0 && len(all) > opts.Limit {
 		all = all[:opts.Limit]
 	}
@@ -687,37 +724,41 @@ func (f *Fake) ContainerList(_ context.Context, opts api.ListOptions) ([]contain
 	return out, nil
 }
 
+// matches applies the filters as the daemon does: the values of one key
+// are alternatives, the labels must all be there.
 func (f *Fake) matches(c *ctr, args filters.Args) bool {
 	return args.Labels(c.config.Labels) &&
 		args.Any("id", func(v string) bool { return strings.HasPrefix(c.id, v) }) &&
 		args.Any("name", func(v string) bool {
 			re, err := regexp.Compile(v)
-			return (err == nil && re.MatchString(c.name)) || strings.Contains(c.name, v)
+			return (err == nil && re.MatchString(c.name)) || strings.Contains(c.name, strings.TrimPrefix(v, "/"))
 		}) &&
 		args.Any("status", func(v string) bool { return string(c.state()) == v }) &&
+		// The fake runs no health checks (ContainerCreate refuses them).
+		args.Any("health", func(v string) bool { return v == string(container.NoHealthcheck) }) &&
 		args.Any("ancestor", func(v string) bool {
 			im, err := f.lookupImage(v)
 			return err == nil && im == c.image
 		}) &&
-		args.Any("exited", func(v string) bool { return c.status == container.StateExited && strconv.Itoa(c.exitCode) == v })
-}
-
-// humanDuration is the "3 seconds" of "Up 3 seconds", as docker writes it.
-func humanDuration(d time.Duration) string {
-	switch s := int(d.Seconds()); {
-	case s < 1:
-		return "Less than a second"
-	case s == 1:
-		return "1 second"
-	case s < 60:
-		return fmt.Sprintf("%d seconds", s)
-	case s < 120:
-		return "About a minute"
-	case s < 3600:
-		return fmt.Sprintf("%d minutes", s/60)
-	default:
-		return fmt.Sprintf("%d hours", s/3600)
-	}
+		args.Any("exited", func(v string) bool { return c.status == container.StateExited && strconv.Itoa(c.exitCode) == v }) &&
+		args.Any("network", func(v string) bool {
+			if string(c.host.NetworkMode) == v {
+				return true
+			}
+			n, err := f.network(v)
+			return err == nil && slices.Contains(f.networkUsers(n), c.id[:12])
+		}) &&
+		// A volume's name, or a mount's destination (a host path is
+		// no volume's name).
+		args.Any("volume", func(v string) bool {
+			return slices.ContainsFunc(c.host.Binds, func(b string) bool {
+				src, dst, _ := strings.Cut(b, ":")
+				dst, _, _ = strings.Cut(dst, ":")
+				return (src == v && !strings.HasPrefix(src, "/")) || dst == v
+			}) || slices.ContainsFunc(c.host.Mounts, func(m mount.Mount) bool {
+				return (m.Type == mount.TypeVolume && m.Source == v) || m.Target == v
+			})
+		})
 }
 
 // state is the status word of the API: the fake's status, or "paused".
@@ -732,11 +773,11 @@ func (c *ctr) statusText() string {
 	switch c.status {
 	case container.StateRunning:
 		if c.paused {
-			return "Up " + humanDuration(time.Since(c.startedAt)) + " (Paused)"
+			return "Up " + units.HumanDuration(time.Since(c.startedAt)) + " (Paused)"
 		}
-		return "Up " + humanDuration(time.Since(c.startedAt))
+		return "Up " + units.HumanDuration(time.Since(c.startedAt))
 	case container.StateExited:
-		return fmt.Sprintf("Exited (%d) %s ago", c.exitCode, humanDuration(time.Since(c.ended)))
+		return fmt.Sprintf("Exited (%d) %s ago", c.exitCode, units.HumanDuration(time.Since(c.ended)))
 	default:
 		return "Created"
 	}
@@ -777,13 +818,6 @@ func (c *ctr) summary() container.Summary {
 	return s
 }
 
-func rfc3339(t time.Time) string {
-	if t.IsZero() {
-		return "0001-01-01T00:00:00Z"
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
 // ContainerInspect describes a container as `docker inspect` shows it.
 func (f *Fake) ContainerInspect(_ context.Context, name string) (container.InspectResponse, error) {
 	f.mu.Lock()
@@ -812,7 +846,7 @@ func (f *Fake) ContainerInspect(_ context.Context, name string) (container.Inspe
 	}
 	return container.InspectResponse{
 		ID:      c.id,
-		Created: rfc3339(c.created),
+		Created: api.FormatTime(c.created),
 		Path:    argv[0],
 		Args:    argv[1:],
 		State: &container.State{
@@ -822,8 +856,8 @@ func (f *Fake) ContainerInspect(_ context.Context, name string) (container.Inspe
 			Pid:        pid,
 			ExitCode:   c.exitCode,
 			Error:      c.errMsg,
-			StartedAt:  rfc3339(c.startedAt),
-			FinishedAt: rfc3339(c.ended),
+			StartedAt:  api.FormatTime(c.startedAt),
+			FinishedAt: api.FormatTime(c.ended),
 		},
 		Image:        c.image.ID,
 		Name:         "/" + c.name,
@@ -850,7 +884,7 @@ func (f *Fake) ContainerTop(_ context.Context, name string, _ string) (container
 		return container.TopResponse{}, err
 	}
 	if c.status != container.StateRunning {
-		return container.TopResponse{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", c.id))
+		return container.TopResponse{}, notRunning(c)
 	}
 	top := container.TopResponse{
 		Titles:    []string{"UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"},
@@ -1044,7 +1078,7 @@ func (f *Fake) ContainerResize(_ context.Context, name string, height, width uin
 		return err
 	}
 	if c.status != container.StateRunning {
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", c.id))
+		return notRunning(c)
 	}
 	c.size = [2]uint{height, width}
 	return nil

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
-	"github.com/distribution/reference"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/container"
@@ -25,7 +24,9 @@ import (
 	"github.com/moby/moby/api/types/volume"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	berthimage "github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/final/api"
+	berthbuild "github.com/berth-project/berth/final/build"
 	"github.com/berth-project/berth/final/filters"
 )
 
@@ -112,16 +113,14 @@ func copyFiles(files map[string]string) map[string]string {
 	return out
 }
 
-// familiar normalizes a reference to "name:tag" as docker shows it.
+// familiar is a reference as the daemon names images, "name:tag", read
+// with chapter 06's parser (a digest reference names no tag).
 func familiar(ref string) (string, bool) {
-	named, err := reference.ParseNormalizedNamed(ref)
+	r, err := berthimage.ParseReference(ref)
 	if err != nil {
 		return "", false
 	}
-	if _, ok := named.(reference.Digested); ok {
-		return "", false
-	}
-	return reference.FamiliarString(reference.TagNameOnly(named)), true
+	return r.String(), true
 }
 
 // tag gives im the name, taking it from any other image. Call with f.mu
@@ -233,7 +232,7 @@ func (f *Fake) ImageInspect(_ context.Context, name string) (image.InspectRespon
 		RepoTags:     append([]string{}, im.Tags...),
 		RepoDigests:  append([]string{}, im.RepoDigests...),
 		Comment:      im.Comment,
-		Created:      rfc3339(im.Created),
+		Created:      api.FormatTime(im.Created),
 		Author:       im.Author,
 		Architecture: "amd64",
 		Os:           "linux",
@@ -281,11 +280,11 @@ func (f *Fake) ImageTag(_ context.Context, source, repo, tag string) error {
 	if err != nil {
 		return err
 	}
-	name, ok := familiar(repo + ":" + tag)
-	if !ok {
-		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid reference format: %s:%s", repo, tag))
+	r, err := berthimage.ParseReference(repo + ":" + tag)
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage("invalid reference format: " + err.Error())
 	}
-	f.tag(im, name)
+	f.tag(im, r.String())
 	return nil
 }
 
@@ -332,67 +331,50 @@ func (f *Fake) ImageRemove(_ context.Context, name string, force, _ bool) ([]ima
 	return out, nil
 }
 
-// applyChanges applies Dockerfile instructions (CMD, ENTRYPOINT, ENV,
-// LABEL, WORKDIR, USER, EXPOSE, STOPSIGNAL) to cfg.
+// applyChanges applies commit's and import's --change instructions to
+// cfg with chapter 06's parser (image.ApplyChange), the daemon's.
 func applyChanges(cfg *container.Config, changes []string) error {
+	ic := imageConfig(*cfg)
 	for _, ch := range changes {
-		ch = strings.TrimSpace(ch)
-		if ch == "" {
+		if strings.TrimSpace(ch) == "" {
 			continue
 		}
-		instr, arg, _ := strings.Cut(ch, " ")
-		arg = strings.TrimSpace(arg)
-		switch strings.ToUpper(instr) {
-		case "CMD":
-			cfg.Cmd = commandForm(arg)
-		case "ENTRYPOINT":
-			cfg.Entrypoint = commandForm(arg)
-		case "ENV":
-			k, v, ok := strings.Cut(arg, "=")
-			if !ok {
-				k, v, _ = strings.Cut(arg, " ")
-			}
-			cfg.Env = append(cfg.Env, strings.TrimSpace(k)+"="+strings.Trim(strings.TrimSpace(v), `"`))
-		case "LABEL":
-			k, v, _ := strings.Cut(arg, "=")
-			if cfg.Labels == nil {
-				cfg.Labels = map[string]string{}
-			}
-			cfg.Labels[strings.Trim(k, `"`)] = strings.Trim(v, `"`)
-		case "WORKDIR":
-			cfg.WorkingDir = arg
-		case "USER":
-			cfg.User = arg
-		case "STOPSIGNAL":
-			cfg.StopSignal = arg
-		case "EXPOSE":
-			for _, p := range strings.Fields(arg) {
-				if !strings.Contains(p, "/") {
-					p += "/tcp"
-				}
-				port, err := network.ParsePort(p)
-				if err != nil {
-					return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid port %q in %q", p, ch))
-				}
-				if cfg.ExposedPorts == nil {
-					cfg.ExposedPorts = network.PortSet{}
-				}
-				cfg.ExposedPorts[port] = struct{}{}
-			}
-		default:
-			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("%s is not a valid change command", instr))
+		if err := berthimage.ApplyChange(&ic, ch); err != nil {
+			return errdefs.ErrInvalidArgument.WithMessage(err.Error())
 		}
 	}
-	return nil
+	return setImageConfig(cfg, ic)
 }
 
-// commandForm reads `["a","b"]` (exec form) or `a b` (shell form).
-func commandForm(arg string) []string {
-	var list []string
-	if strings.HasPrefix(arg, "[") && json.Unmarshal([]byte(arg), &list) == nil {
-		return list
+// imageConfig is the part of cfg an image keeps, as chapter 06 has it.
+func imageConfig(cfg container.Config) berthimage.ContainerConfig {
+	ic := berthimage.ContainerConfig{User: cfg.User, Env: cfg.Env, Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd,
+		Volumes: cfg.Volumes, WorkingDir: cfg.WorkingDir, Labels: cfg.Labels, StopSignal: cfg.StopSignal}
+	for p := range cfg.ExposedPorts {
+		if ic.ExposedPorts == nil {
+			ic.ExposedPorts = map[string]struct{}{}
+		}
+		ic.ExposedPorts[p.String()] = struct{}{}
 	}
-	return []string{"/bin/sh", "-c", arg}
+	return ic
+}
+
+// setImageConfig puts an image's config back into cfg.
+func setImageConfig(cfg *container.Config, ic berthimage.ContainerConfig) error {
+	cfg.User, cfg.Env, cfg.Entrypoint, cfg.Cmd = ic.User, ic.Env, ic.Entrypoint, ic.Cmd
+	cfg.Volumes, cfg.WorkingDir, cfg.Labels, cfg.StopSignal = ic.Volumes, ic.WorkingDir, ic.Labels, ic.StopSignal
+	cfg.ExposedPorts = nil
+	for p := range ic.ExposedPorts {
+		port, err := network.ParsePort(p)
+		if err != nil {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid port %q", p))
+		}
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = network.PortSet{}
+		}
+		cfg.ExposedPorts[port] = struct{}{}
+	}
+	return nil
 }
 
 // ContainerCommit makes an image of the container's files.
@@ -601,9 +583,12 @@ func (f *Fake) ImageLoad(_ context.Context, src io.Reader, _ bool, out api.JSONS
 	return nil
 }
 
-// ImageBuild runs a Dockerfile of FROM, RUN (the fake programs), COPY and
-// the config instructions, reporting each step as the classic builder
-// does.
+// ImageBuild runs a Dockerfile, parsed by final/build's parser (the
+// daemon's): FROM, RUN (the fake programs), COPY and ADD from the
+// context, ARG and MAINTAINER as history, and the config instructions
+// with chapter 06's change parser, reporting each step as the classic
+// builder does. What the fake does not do (flags, HEALTHCHECK, SHELL,
+// ONBUILD) is refused.
 func (f *Fake) ImageBuild(ctx context.Context, contextTar io.Reader, opts api.BuildOptions, out api.JSONStream) error {
 	files, err := readTar(contextTar)
 	if err != nil {
@@ -614,29 +599,24 @@ func (f *Fake) ImageBuild(ctx context.Context, contextTar io.Reader, opts api.Bu
 	if !ok {
 		return errdefs.ErrInvalidArgument.WithMessage("Cannot locate specified Dockerfile: " + name)
 	}
-	var lines []string
-	for _, l := range strings.Split(dockerfile, "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) == 0 || !strings.EqualFold(strings.Fields(lines[0])[0], "FROM") {
-		return errdefs.ErrInvalidArgument.WithMessage("the Dockerfile must start with FROM")
+	df, err := berthbuild.Parse(strings.NewReader(dockerfile), name)
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
 	}
 	say := func(format string, a ...any) error {
 		return out.Write(api.JSONMessage{Stream: fmt.Sprintf(format, a...)})
 	}
 	var cur *img
-	for i, line := range lines {
-		instr, arg, _ := strings.Cut(line, " ")
-		arg = strings.TrimSpace(arg)
-		if err := say("Step %d/%d : %s\n", i+1, len(lines), line); err != nil {
+	for i, in := range df.Instructions {
+		if err := say("Step %d/%d : %s\n", i+1, len(df.Instructions), in.Original); err != nil {
 			return err
 		}
-		switch strings.ToUpper(instr) {
-		case "FROM":
+		if len(in.Flags) > 0 {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("%s:%d: --%s is not supported by the fake engine", name, in.Line, in.Flags[0].Name))
+		}
+		if in.Name == "FROM" {
 			f.mu.Lock()
-			base, err := f.lookupImage(arg)
+			base, err := f.lookupImage(in.Args[0])
 			f.mu.Unlock()
 			if err != nil {
 				return err
@@ -649,55 +629,9 @@ func (f *Fake) ImageBuild(ctx context.Context, contextTar io.Reader, opts api.Bu
 				return err
 			}
 			continue
-		case "RUN":
-			tmp := &ctr{id: randomID(), config: cur.Config, files: cur.Files, changed: make(chan struct{})}
-			var buf bytes.Buffer
-			proc := &Proc{Args: []string{"/bin/sh", "-c", arg}, Env: cur.Config.Env, Stdin: strings.NewReader(""), Stdout: &buf, Stderr: &buf, fake: f, ctr: tmp}
-			code := shell(ctx, proc)
-			if buf.Len() > 0 {
-				if err := say("%s", buf.String()); err != nil {
-					return err
-				}
-			}
-			if code != 0 {
-				return fmt.Errorf("The command '/bin/sh -c %s' returned a non-zero code: %d", arg, code)
-			}
-			cur.History = append(cur.History, histEntry{Created: time.Now(), CreatedBy: "/bin/sh -c " + arg, Layer: "sha256:" + randomID()})
-		case "COPY", "ADD":
-			parts := strings.Fields(arg)
-			if len(parts) < 2 {
-				return errdefs.ErrInvalidArgument.WithMessage(line + ": needs a source and a destination")
-			}
-			dst := cleanPath(parts[len(parts)-1])
-			for _, src := range parts[:len(parts)-1] {
-				src = cleanPath(src)
-				found := false
-				for p, content := range files {
-					switch {
-					case p == src:
-						target := dst
-						if strings.HasSuffix(parts[len(parts)-1], "/") {
-							target = path.Join(dst, path.Base(p))
-						}
-						cur.Files[target] = content
-						found = true
-					case src == "." || strings.HasPrefix(p, src+"/"):
-						cur.Files[path.Join(dst, strings.TrimPrefix(strings.TrimPrefix(p, src), "/"))] = content
-						found = true
-					}
-				}
-				if !found {
-					return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("COPY failed: file not found in build context: stat %s: file does not exist", src))
-				}
-			}
-			cur.History = append(cur.History, histEntry{Created: time.Now(), CreatedBy: "/bin/sh -c #(nop) COPY " + arg, Layer: "sha256:" + randomID()})
-		case "ARG", "MAINTAINER":
-			cur.History = append(cur.History, histEntry{Created: time.Now(), CreatedBy: "/bin/sh -c #(nop) " + line, EmptyLayer: true})
-		default:
-			if err := applyChanges(&cur.Config, []string{line}); err != nil {
-				return err
-			}
-			cur.History = append(cur.History, histEntry{Created: time.Now(), CreatedBy: "/bin/sh -c #(nop) " + line, EmptyLayer: true})
+		}
+		if err := f.buildStep(ctx, cur, in, files, say); err != nil {
+			return err
 		}
 		if err := say(" ---> %.12s\n", randomID()); err != nil {
 			return err
@@ -725,6 +659,72 @@ func (f *Fake) ImageBuild(ctx context.Context, contextTar io.Reader, opts api.Bu
 	for _, t := range opts.Tags {
 		if err := say("Successfully tagged %s\n", t); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// buildStep applies one instruction after FROM to the image cur.
+func (f *Fake) buildStep(ctx context.Context, cur *img, in berthbuild.Instruction, files map[string]string, say func(string, ...any) error) error {
+	nop := histEntry{Created: time.Now(), CreatedBy: "/bin/sh -c #(nop) " + in.Original, EmptyLayer: true}
+	switch in.Name {
+	case "RUN":
+		argv := in.Args
+		if !in.JSON {
+			argv = []string{"/bin/sh", "-c", in.Args[0]}
+		}
+		tmp := &ctr{id: randomID(), config: cur.Config, files: cur.Files, changed: make(chan struct{})}
+		var buf bytes.Buffer
+		proc := &Proc{Env: cur.Config.Env, Stdin: strings.NewReader(""), Stdout: &buf, Stderr: &buf, fake: f, ctr: tmp}
+		code := proc.run(ctx, argv)
+		if buf.Len() > 0 {
+			if err := say("%s", buf.String()); err != nil {
+				return err
+			}
+		}
+		if code != 0 {
+			return fmt.Errorf("The command '%s' returned a non-zero code: %d", strings.Join(argv, " "), code)
+		}
+		cur.History = append(cur.History, histEntry{Created: time.Now(), CreatedBy: strings.Join(argv, " "), Layer: "sha256:" + randomID()})
+	case "COPY", "ADD":
+		if err := copyFromContext(cur, in.Args, files); err != nil {
+			return err
+		}
+		cur.History = append(cur.History, histEntry{Created: time.Now(), CreatedBy: "/bin/sh -c #(nop) " + in.Original, Layer: "sha256:" + randomID()})
+	case "ARG", "MAINTAINER":
+		cur.History = append(cur.History, nop)
+	default:
+		if err := applyChanges(&cur.Config, []string{in.Original}); err != nil {
+			return err
+		}
+		cur.History = append(cur.History, nop)
+	}
+	return nil
+}
+
+// copyFromContext copies the context's files args[:n-1] to args[n-1].
+func copyFromContext(cur *img, args []string, files map[string]string) error {
+	last := args[len(args)-1]
+	dst := cleanPath(last)
+	for _, src := range args[:len(args)-1] {
+		src = cleanPath(src)
+		found := false
+		for p, content := range files {
+			switch {
+			case p == src:
+				target := dst
+				if strings.HasSuffix(last, "/") {
+					target = path.Join(dst, path.Base(p))
+				}
+				cur.Files[target] = content
+				found = true
+			case src == "." || strings.HasPrefix(p, src+"/"):
+				cur.Files[path.Join(dst, strings.TrimPrefix(strings.TrimPrefix(p, src), "/"))] = content
+				found = true
+			}
+		}
+		if !found {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("COPY failed: file not found in build context: stat %s: file does not exist", src))
 		}
 	}
 	return nil
@@ -763,16 +763,10 @@ func (f *Fake) SystemDiskUsage(ctx context.Context) (api.DiskUsage, error) {
 		return du, err
 	}
 	du.Volumes = vols.Volumes
-	for i := range du.Volumes {
-		refs := 0
-		for _, c := range du.Containers {
-			for _, m := range c.Mounts {
-				if m.Name == du.Volumes[i].Name {
-					refs++
-				}
-			}
-		}
-		du.Volumes[i].UsageData = &volume.UsageData{Size: 0, RefCount: int64(refs)}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, v := range du.Volumes {
+		du.Volumes[i].UsageData = &volume.UsageData{Size: 0, RefCount: int64(len(f.volumeUsers(v.Name)))}
 	}
 	return du, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 )
 
@@ -21,12 +22,15 @@ type fakeNetwork struct {
 	members map[string]bool // container IDs
 }
 
+// builtinNetworks are the networks every engine has.
+var builtinNetworks = []struct{ name, driver string }{{"bridge", "bridge"}, {"host", "host"}, {"none", "null"}}
+
 // NetworkList lists the three built-in networks and the created ones.
 func (f *Fake) NetworkList(context.Context) ([]network.Inspect, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []network.Inspect
-	for _, n := range []struct{ name, driver string }{{"bridge", "bridge"}, {"host", "host"}, {"none", "null"}} {
+	for _, n := range builtinNetworks {
 		out = append(out, network.Inspect{
 			Network:    network.Network{Name: n.name, ID: fakeID("fake network " + n.name), Created: f.started, Scope: "local", Driver: n.driver, EnableIPv4: true},
 			Containers: map[string]network.EndpointResource{},
@@ -55,13 +59,13 @@ func fakeID(s string) string {
 // NetworkCreate records a bridge network by name.
 func (f *Fake) NetworkCreate(_ context.Context, req network.CreateRequest) (network.CreateResponse, error) {
 	if req.Driver != "" && req.Driver != "bridge" {
-		return network.CreateResponse{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network driver %q is not supported", req.Driver))
+		return network.CreateResponse{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network driver %q is not supported: berth has the bridge driver only", req.Driver))
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, n := range f.networks {
 		if n.Name == req.Name {
-			return network.CreateResponse{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("network with name %s already exists", req.Name))
+			return network.CreateResponse{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("creating network %s: network with name %s already exists: network exists", req.Name, req.Name))
 		}
 	}
 	f.seq++
@@ -86,47 +90,67 @@ func (f *Fake) network(ref string) (*fakeNetwork, error) {
 
 // NetworkRemove removes a created network that no container is on.
 func (f *Fake) NetworkRemove(_ context.Context, ref string) error {
+	for _, name := range builtinNetworks {
+		if ref == name.name || ref == fakeID("fake network "+name.name) {
+			return errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("%s is a pre-defined network and cannot be removed", name.name))
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n, err := f.network(ref)
 	if err != nil {
 		return err
 	}
-	if len(n.members) > 0 {
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("error while removing network: network %s id %s has active endpoints", n.Name, n.ID))
+	if users := f.networkUsers(n); len(users) > 0 {
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("error while removing network: network %s id %s has active endpoints (%s): network has active endpoints",
+			n.Name, n.ID, strings.Join(users, ", ")))
 	}
 	delete(f.networks, n.ID)
 	return nil
 }
 
+// networkUsers are the short IDs of the containers on n: connected to
+// it, or running with it as their network mode (the daemon's endpoints).
+// Call with f.mu held.
+func (f *Fake) networkUsers(n *fakeNetwork) []string {
+	var users []string
+	for id, c := range f.containers {
+		mode := string(c.host.NetworkMode)
+		if n.members[id] || (c.status == container.StateRunning && (mode == n.Name || mode == n.ID)) {
+			users = append(users, id[:12])
+		}
+	}
+	slices.Sort(users)
+	return users
+}
+
 // NetworkConnect records a container on a created network.
 func (f *Fake) NetworkConnect(_ context.Context, ref string, req network.ConnectRequest) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n, err := f.network(ref)
-	if err != nil {
-		return err
-	}
-	c, err := f.lookup(req.Container)
-	if err != nil {
-		return err
-	}
-	n.members[c.id] = true
-	return nil
+	return f.setMember(ref, req.Container, true)
 }
 
 // NetworkDisconnect forgets a container on a created network.
 func (f *Fake) NetworkDisconnect(_ context.Context, ref string, req network.DisconnectRequest) error {
+	return f.setMember(ref, req.Container, false)
+}
+
+// setMember connects the container name to the network ref, or
+// disconnects it.
+func (f *Fake) setMember(ref, name string, on bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n, err := f.network(ref)
 	if err != nil {
 		return err
 	}
-	c, err := f.lookup(req.Container)
+	c, err := f.lookup(name)
 	if err != nil {
 		return err
 	}
-	delete(n.members, c.id)
+	if on {
+		n.members[c.id] = true
+	} else {
+		delete(n.members, c.id)
+	}
 	return nil
 }

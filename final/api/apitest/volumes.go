@@ -25,7 +25,7 @@ const anonymousLabel = "com.docker.volume.anonymous"
 // or returns the existing one.
 func (f *Fake) VolumeCreate(ctx context.Context, req volume.CreateRequest) (volume.Volume, error) {
 	if req.Driver != "" && req.Driver != "local" {
-		return volume.Volume{}, errdefs.ErrInvalidArgument.WithMessage("volume driver " + req.Driver + " is not supported")
+		return volume.Volume{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("volume driver %q is not supported: berth has the local driver", req.Driver))
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -61,24 +61,18 @@ func (f *Fake) VolumeInspect(ctx context.Context, name string) (volume.Volume, e
 	return v, nil
 }
 
-// inUse says whether a container names the volume. Call with f.mu held.
-func (f *Fake) inUse(name string) bool {
+// volumeUsers are the IDs of the containers that name the volume,
+// sorted. Call with f.mu held.
+func (f *Fake) volumeUsers(name string) []string {
+	var users []string
 	for _, c := range f.containers {
-		if c.removed {
-			continue
-		}
-		for _, b := range c.host.Binds {
-			if strings.HasPrefix(b, name+":") {
-				return true
-			}
-		}
-		for _, m := range c.host.Mounts {
-			if m.Type == mount.TypeVolume && m.Source == name {
-				return true
-			}
+		if !c.removed && (slices.ContainsFunc(c.host.Binds, func(b string) bool { return strings.HasPrefix(b, name+":") }) ||
+			slices.ContainsFunc(c.host.Mounts, func(m mount.Mount) bool { return m.Type == mount.TypeVolume && m.Source == name })) {
+			users = append(users, c.id)
 		}
 	}
-	return false
+	slices.Sort(users)
+	return users
 }
 
 // VolumeRemove removes a volume no container uses.
@@ -91,8 +85,8 @@ func (f *Fake) VolumeRemove(ctx context.Context, name string, force bool) error 
 		}
 		return errdefs.ErrNotFound.WithMessage("get " + name + ": no such volume")
 	}
-	if f.inUse(name) {
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("remove %s: volume is in use", name))
+	if users := f.volumeUsers(name); len(users) > 0 {
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("remove %s: volume is in use - [%s]", name, strings.Join(users, ", ")))
 	}
 	delete(f.volumes, name)
 	return nil
@@ -111,7 +105,7 @@ func (f *Fake) matchVolume(v volume.Volume, args filters.Args) (bool, error) {
 	return args.Any("name", func(n string) bool { return strings.Contains(v.Name, n) }) &&
 		args.Any("driver", func(d string) bool { return d == "local" }) &&
 		args.Labels(v.Labels) &&
-		(!danglingSet || dangling != f.inUse(v.Name)), nil
+		(!danglingSet || dangling != (len(f.volumeUsers(v.Name)) > 0)), nil
 }
 
 // VolumeList lists the volumes that pass the filters, by name.
@@ -143,7 +137,7 @@ func (f *Fake) VolumesPrune(ctx context.Context, args filters.Args) (volume.Prun
 	}
 	for _, name := range slices.Sorted(maps.Keys(f.volumes)) {
 		v := f.volumes[name]
-		if _, anon := v.Labels[anonymousLabel]; (!anon && !all) || f.inUse(name) {
+		if _, anon := v.Labels[anonymousLabel]; (!anon && !all) || (len(f.volumeUsers(name)) > 0) {
 			continue
 		}
 		ok, err := f.matchVolume(v, args)
