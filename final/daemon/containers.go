@@ -431,11 +431,9 @@ type listFilter struct {
 	before, since time.Time
 	ancestors     []string // image IDs
 	networks      []string // the IDs of user networks, the names of built-in ones
-	// publish and expose: the ports asked for (80, 80/udp,
-	// 8000-8080/tcp), matched as dockerd 20.10 matches them against
-	// the ports of ps's PORTS column (a running container's): publish
-	// the host's side, expose the container's; either one will do.
-	publish, expose map[apinet.Port]bool
+	// ports: publish and expose, matched against the ports of ps's
+	// PORTS column (a running container's).
+	ports filters.Ports
 	// noTasks: is-task=true. berth runs no swarm tasks: it lists none,
 	// and is-task=false lists every container.
 	noTasks bool
@@ -452,22 +450,9 @@ func (d *Daemon) listFilter(args filters.Args) (*listFilter, error) {
 		}
 	}
 	lf := &listFilter{d: d, args: args}
-	for key, set := range map[string]*map[apinet.Port]bool{"publish": &lf.publish, "expose": &lf.expose} {
-		for _, v := range args[key] {
-			if strings.Contains(v, ":") {
-				return nil, invalid("filter for '%s' should not contain ':': %s", key, v)
-			}
-			pr, err := apinet.ParsePortRange(v)
-			if err != nil {
-				return nil, invalid("invalid filter '%s=%s': %v", key, v, err)
-			}
-			if *set == nil {
-				*set = map[apinet.Port]bool{}
-			}
-			for p := range pr.All() {
-				(*set)[p] = true
-			}
-		}
+	var err error
+	if lf.ports, err = args.Ports(); err != nil {
+		return nil, err
 	}
 	isTask, set, err := args.Bool("is-task")
 	if err != nil {
@@ -521,11 +506,7 @@ func (lf *listFilter) match(e *entry, v *listView) bool {
 	if lf.noTasks {
 		return false
 	}
-	if (lf.publish != nil || lf.expose != nil) && !slices.ContainsFunc(v.ports, func(p container.PortSummary) bool {
-		public, _ := apinet.PortFrom(p.PublicPort, apinet.IPProtocol(p.Type))
-		private, _ := apinet.PortFrom(p.PrivatePort, apinet.IPProtocol(p.Type))
-		return (p.PublicPort != 0 && lf.publish[public]) || lf.expose[private]
-	}) {
+	if !lf.ports.Match(v.ports) {
 		return false
 	}
 	a := lf.args

@@ -680,7 +680,17 @@ func (f *Fake) ContainerWait(ctx context.Context, name string, cond container.Wa
 // filters.
 func (f *Fake) ContainerList(_ context.Context, opts api.ListOptions) ([]container.Summary, error) {
 	args := opts.Filters
-	if err := args.Check("containers", "id", "name", "label", "exited", "status", "ancestor", "before", "since", "volume", "network", "health"); err != nil {
+	if err := args.Check("containers", "id", "name", "label", "exited", "status", "ancestor", "before", "since", "volume", "network", "health",
+		"publish", "expose", "is-task"); err != nil {
+		return nil, err
+	}
+	ports, err := args.Ports()
+	if err != nil {
+		return nil, err
+	}
+	// No swarm here either: is-task=true lists nothing.
+	isTask, _, err := args.Bool("is-task")
+	if err != nil {
 		return nil, err
 	}
 	for _, v := range args["health"] {
@@ -709,7 +719,8 @@ func (f *Fake) ContainerList(_ context.Context, opts api.ListOptions) ([]contain
 	var all []*ctr
 	for _, c := range f.containers {
 		if (opts.All || c.status == container.StateRunning || len(args["status"]) > 0) &&
-			(before == 0 || c.order < before) && c.order > since && f.matches(c, args) {
+			(before == 0 || c.order < before) && c.order > since && f.matches(c, args) &&
+			!isTask && ports.Match(c.summary().Ports) {
 			all = append(all, c)
 		}
 	}

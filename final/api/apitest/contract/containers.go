@@ -226,7 +226,7 @@ func listFilters(t *testing.T, e *Engine) {
 	assert.Equal(t, names("exited"), e.List(false, with("status", "exited")))
 	// Filters and values the engine does not know are refused by name.
 	for filter, message := range map[string]string{
-		`{"nosuch":["x"]}`:      "invalid filter 'nosuch': containers can be filtered by id, name, label, exited, status, ancestor, before, since, volume, network, health",
+		`{"nosuch":["x"]}`:      "invalid filter 'nosuch': containers can be filtered by id, name, label, exited, status, ancestor, before, since, volume, network, health, publish, expose, is-task",
 		`{"status":["sleepy"]}`: "invalid filter 'status=sleepy'",
 		`{"health":["sickly"]}`: "Unrecognised filter value for health: sickly",
 		`{"before":["nosuch"]}`: "No such container: nosuch",
