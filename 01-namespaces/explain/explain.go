@@ -123,6 +123,11 @@ func (t *Trace) Mount(s Section, source, target, fstype string, flags uintptr, d
 	if t == nil {
 		return
 	}
+	if strings.HasPrefix(target, "/proc/self/fd/") { // a mount through a descriptor: name the place
+		if p, err := os.Readlink(target); err == nil {
+			target = p
+		}
+	}
 	var b strings.Builder
 	b.WriteString("(")
 	if source != "" {
