@@ -23,7 +23,7 @@ func TestExplainShowsTheLayersAndTheVolume(t *testing.T) {
 		"clone", "mount:overlay on", "copy_up:/var", "mount:pivot_root needs", "mount:on /var", "pivot_root"), "stderr:\n%s", errOut)
 	for _, l := range lines {
 		if l.Section == explain.Layers {
-			assert.Contains(t, l.Detail, "lowerdir: 1 image layers", "the image is one directory")
+			assert.Contains(t, l.Detail, ", 1 lowerdirs, ", "the image is one directory")
 		}
 	}
 }

@@ -204,7 +204,7 @@ func (m MountSpec) Mount(target string) error {
 	}
 	opts := m.Options()
 	if t := explain.Inside(); t.On() { // --explain
-		t.Stepf(explain.Layers, "mount", "(overlay on %s type overlay, lowerdir: %d image layers, upperdir %s, volatile=%t)", target, len(m.Lower), m.Upper, m.Volatile)
+		t.Stepf(explain.Layers, "mount", "(overlay on %s type overlay, %d lowerdirs, upperdir %s, volatile=%t)", target, len(m.Lower), m.Upper, m.Volatile)
 	}
 	if len(opts) < os.Getpagesize() {
 		err := unix.Mount("overlay", target, "overlay", 0, opts)
