@@ -263,6 +263,19 @@ func Inherit() {
 	}
 }
 
+// CloseInside closes init's end of the trace pipe, once init's own steps
+// are done: the host then knows that it has them all, even while init
+// stays on as the command's PID 1 (--init).
+func CloseInside() {
+	if inside == nil {
+		return
+	}
+	if f, ok := inside.w.(*os.File); ok {
+		_ = f.Close()
+	}
+	inside = nil
+}
+
 // Inside is the trace of this process if it is a container's init
 // whose host asked for one (Inherit), or nil.
 func Inside() *Trace { return inside }

@@ -274,6 +274,16 @@ func (p *Process) Go() error {
 	return nil
 }
 
+// TraceDone waits until init's steps are all in the trace (with
+// --explain): init closes its end of the trace pipe when it lets the
+// command go (namespace.Run), so once the command runs this returns at
+// once. Without a trace it returns at once.
+func (p *Process) TraceDone() {
+	if p.traced != nil {
+		p.traced()
+	}
+}
+
 // Wait waits for init to exit and returns its exit status, which is the
 // command's (see ExitCode).
 func (p *Process) Wait() (int, error) {

@@ -52,6 +52,7 @@ func Run(s Spec) int {
 	if err := awaitGo(); err != nil {
 		return InitFailed(err)
 	}
+	explain.CloseInside() // init's steps are done: the host's trace may end here
 	UnignoreSignals()
 	if s.Init {
 		return RunInit(s.Command)

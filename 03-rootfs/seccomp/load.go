@@ -77,6 +77,7 @@ func (f *Filter) Load() error {
 		return errors.New("seccomp: no filter")
 	}
 	if f.Unconfined {
+		explain.Inside().Step(explain.Seccomp, "seccomp", "unconfined: no filter loaded")
 		return nil
 	}
 	if len(f.Program) == 0 || len(f.Program) > maxInsns {
