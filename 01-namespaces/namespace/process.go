@@ -58,8 +58,12 @@ func Start(cfg Config, stdio Stdio) (*Process, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if p := takePrestarted(cfg, stdio); p != nil && cfg.Trace == nil {
-		return p, nil // started ahead of need: engine tuning, tuning_prestart.go
+	// An init started ahead of need has no trace pipe: with a trace,
+	// fork anew (DiscardPrestarted ends the one left).
+	if cfg.Trace == nil {
+		if p := takePrestarted(cfg, stdio); p != nil {
+			return p, nil // started ahead of need: engine tuning, tuning_prestart.go
+		}
 	}
 	return start(cfg, stdio)
 }
