@@ -213,6 +213,11 @@ func Lines(out string) []Line {
 	return ls
 }
 
+// Label, set to "true" on a container, asks berthd for the trace of its
+// starts (berth run --explain): berthd's shim keeps it in the
+// container's directory under the data root, explain.log.
+const Label = "berth.explain"
+
 // EnvFD names, in the environment of a container's init, the descriptor
 // of the pipe its steps go to.
 const EnvFD = "BERTH_EXPLAIN_FD"

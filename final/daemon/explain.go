@@ -3,6 +3,7 @@ package daemon
 import (
 	"strings"
 
+	"github.com/berth-project/berth/01-namespaces/explain"
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/07-logs/shim"
 )
@@ -11,7 +12,7 @@ import (
 // starts (`berth run --explain` sets it): the shim keeps it in the
 // container's directory, explain.log under the data root, where berth
 // reads it. berthd --debug (Options.Explain) traces every container.
-const ExplainLabel = "berth.explain"
+const ExplainLabel = explain.Label
 
 // explains reports whether a container with these labels is traced.
 func (d *Daemon) explains(labels map[string]string) bool {
