@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -128,4 +129,26 @@ func TestFirstMissing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { assert.Equal(t, tt.miss, FirstMissing(ls, tt.want...)) })
 	}
+}
+
+// A writer shared with the trace (a container's stderr that is the
+// program's too) takes turns with it, even when the other side fills the
+// buffer by ReadFrom, as os/exec does with a bytes.Buffer.
+func TestShareTakesTurnsWithTheTrace(t *testing.T) {
+	var b bytes.Buffer
+	tr := New(&b)
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	copied := make(chan error, 1)
+	go func() { _, err := io.Copy(tr.Share(), r); copied <- err }()
+	for i := 0; i < 100; i++ {
+		tr.Step(Mounts, "mount", "(x)")
+		_, err := w.Write([]byte("out\n"))
+		require.NoError(t, err)
+	}
+	require.NoError(t, w.Close())
+	require.NoError(t, <-copied)
+	assert.Len(t, Lines(b.String()), 100, "no line of the trace is lost")
+	assert.Equal(t, 100, strings.Count(b.String(), "out\n"))
+	assert.Nil(t, (*Trace)(nil).Share())
 }

@@ -210,7 +210,7 @@ func (rt Runtime) supervise(dir string, rep *os.File, pre *prestart) error {
 		}
 	}
 	c.Explain().Stepf(explain.Shim, "shim", "(pid %d, a session of its own): holds the container's stdio, outlives the command that started it", os.Getpid())
-	c.Explain().Stepf(explain.Logs, "log", "(%s, max-size %d, %d file(s)): what the container writes, one JSON record per line", c.LogPath(), c.Config.Log.MaxSize, c.Config.Log.Files())
+	c.Explain().Stepf(explain.Logs, "log", "(%s, max-size %d, %d file(s)): what the container writes, one record per line (time, stream, F or P, the bytes)", c.LogPath(), c.Config.Log.MaxSize, c.Config.Log.Files())
 	p, err := rt.Start(c, ends.stdio)
 	namespace.DiscardPrestarted() // if Start forked an init of its own
 	unix.Close(execFD)
