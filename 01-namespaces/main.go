@@ -1,6 +1,6 @@
 // Command 01-namespaces runs a command in new Linux namespaces.
 //
-//	sudo go run ./01-namespaces run [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... -- CMD [ARG...]
+//	sudo go run ./01-namespaces run [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... [--explain] -- CMD [ARG...]
 //
 // The same binary plays two parts. Started by you, it runs "run": the host
 // side, namespace.RunCommand with chapter 01's flags (namespace.Config).
@@ -16,7 +16,7 @@ import (
 
 var program = namespace.Program{
 	Name:  "01-namespaces",
-	Usage: "usage: 01-namespaces run [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... -- CMD [ARG...]",
+	Usage: "usage: 01-namespaces run [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... [--explain] -- CMD [ARG...]",
 	Commands: map[string]func([]string, namespace.Stdio) (int, error){
 		"run": namespace.RunCommand(func() namespace.Runner { return new(namespace.Config) }),
 	},

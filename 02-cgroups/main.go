@@ -18,7 +18,7 @@ import (
 var program = namespace.Program{
 	Name: "02-cgroups",
 	Usage: "usage: 02-cgroups run [--memory SIZE] [--cpus N] [--pids-limit N] [--ulimit NAME=SOFT[:HARD]]... [--oom-score-adj N]\n" +
-		"                     [--device-cgroup-rule RULE]... [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... -- CMD [ARG...]",
+		"                     [--device-cgroup-rule RULE]... [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... [--explain] -- CMD [ARG...]",
 	Commands: map[string]func([]string, namespace.Stdio) (int, error){
 		"run": namespace.RunCommand(func() namespace.Runner { return new(cgroup.RunOptions) }),
 	},

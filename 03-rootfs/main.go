@@ -23,7 +23,7 @@ var program = namespace.Program{
 		"                    [-e KEY=VALUE]... [-w DIR] [--read-only] [--privileged] [--seccomp PROFILE.json|unconfined] [--device HOST[:CONTAINER][:rwm]]...\n" +
 		"                    [--memory SIZE] [--cpus N] [--pids-limit N] [--device-cgroup-rule RULE]...\n" +
 		"                    [--ulimit NAME=SOFT[:HARD]]... [--oom-score-adj N]\n" +
-		"                    [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... -- CMD [ARG...]",
+		"                    [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... [--explain] -- CMD [ARG...]",
 	Commands: map[string]func([]string, namespace.Stdio) (int, error){
 		"run": namespace.RunCommand(func() namespace.Runner { return new(rootfs.RunOptions) }),
 	},

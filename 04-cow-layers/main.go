@@ -33,7 +33,7 @@ var program = namespace.Program{
 		"                        [-v HOST:CONTAINER[:ro]]... [-v NAME:CONTAINER[:ro]]... [-v CONTAINER]...\n" +
 		"                        [--tmpfs DIR[:OPTS]]... [--shm-size BYTES] [-e KEY=VALUE]... [-w DIR] [--read-only] [--privileged]\n" +
 		"                        [--memory SIZE] [--cpus N] [--pids-limit N] [--ulimit NAME=SOFT[:HARD]]... [--oom-score-adj N]\n" +
-		"                        [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... -- CMD [ARG...]\n" +
+		"                        [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... [--explain] -- CMD [ARG...]\n" +
 		"       04-cow-layers diff [--root DIR] CONTAINER\n" +
 		"       04-cow-layers rm [--root DIR] CONTAINER...\n" +
 		"       04-cow-layers volume [--root DIR] ls|create NAME|rm NAME...\n" +

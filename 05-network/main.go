@@ -38,7 +38,7 @@ var program = namespace.Program{
 		"                     [--add-host NAME:IP]... [--dns IP]... [--dns-search DOMAIN]... [--dns-option OPT]...\n" +
 		"                     [-v HOST:CONTAINER[:ro]]... [-e KEY=VALUE]... [-w DIR] [--read-only] [--privileged]\n" +
 		"                     [--memory SIZE] [--cpus N] [--pids-limit N] [--ulimit NAME=SOFT[:HARD]]... [--oom-score-adj N]\n" +
-		"                     [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... -- CMD [ARG...]\n" +
+		"                     [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... [--explain] -- CMD [ARG...]\n" +
 		"       05-network diff [--root DIR] CONTAINER\n" +
 		"       05-network rm [--root DIR] CONTAINER...\n" +
 		"       05-network network create [--root DIR] [--subnet CIDR [--gateway IP] [--ip-range CIDR]] [--internal]\n" +

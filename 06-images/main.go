@@ -34,7 +34,7 @@ var program = namespace.Program{
 	Name: "06-images",
 	Usage: "usage: 06-images run [--keep] [--root DIR] [--net bridge|host|none] [-p [HOSTIP:][HOSTPORT:]CONTAINERPORT[/udp]]...\n" +
 		"                     [--bridge NAME] [--subnet CIDR] [-v HOST:CONTAINER[:ro]]... [-e KEY=VALUE]... [-w DIR]\n" +
-		"                     [--read-only] [--privileged] [--memory SIZE] [--cpus N] [--pids-limit N] [--ulimit NAME=SOFT[:HARD]]... [--oom-score-adj N] [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]...\n" +
+		"                     [--read-only] [--privileged] [--memory SIZE] [--cpus N] [--pids-limit N] [--ulimit NAME=SOFT[:HARD]]... [--oom-score-adj N] [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... [--explain]\n" +
 		"                     IMAGE [CMD [ARG...]]\n" +
 		"       06-images import [--root DIR] [-m MSG] [-c CHANGE]... FILE|- [NAME[:TAG]]\n" +
 		"       06-images commit [--root DIR] [-m MSG] [-a AUTHOR] [-c CHANGE]... CONTAINER [NAME[:TAG]]\n" +

@@ -84,7 +84,7 @@ func run(args []string, stdio namespace.Stdio) (int, error) {
 	}
 	c, err := store.Create(shim.Config{
 		ID: id, Name: name, Image: o.Layer.Image.String(), Command: command,
-		Interactive: interactive, Log: logOpts, Spec: spec,
+		Interactive: interactive, Log: logOpts, Spec: spec, Explain: o.Config.Explain,
 	})
 	if err != nil {
 		return 0, errors.Join(err, rw.Remove())
@@ -93,6 +93,7 @@ func run(args []string, stdio namespace.Stdio) (int, error) {
 		if _, err := engine.StartContainer(c); err != nil {
 			return 0, err
 		}
+		printExplained(c, stdio.Err)
 		fmt.Fprintln(stdio.Out, c.ID())
 		return 0, nil
 	}
@@ -114,6 +115,7 @@ func startAttached(c *shim.Container, stdio namespace.Stdio, stdin bool) (int, e
 	if _, err := engine.StartContainer(c); err != nil {
 		return 0, err
 	}
+	printExplained(c, stdio.Err)
 	if stdin && stdio.In != nil {
 		go feedStdin(c, stdio.In)
 	}

@@ -34,7 +34,7 @@ var program = namespace.Program{
 	Usage: "usage: 07-logs run [-d] [-i] [--name NAME] [--log-opt KEY=VALUE]... --image DIR[:DIR...]\n" +
 		"                  [--net bridge|host|none] [-p [HOSTIP:][HOSTPORT:]CONTAINERPORT]... [--bridge NAME] [--subnet CIDR]\n" +
 		"                  [-v HOST:CONTAINER[:ro]]... [-e KEY=VALUE]... [-w DIR] [--read-only] [--privileged]\n" +
-		"                  [--memory SIZE] [--cpus N] [--pids-limit N] [--ulimit NAME=SOFT[:HARD]]... [--oom-score-adj N] [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... -- CMD [ARG...]\n" +
+		"                  [--memory SIZE] [--cpus N] [--pids-limit N] [--ulimit NAME=SOFT[:HARD]]... [--oom-score-adj N] [--hostname NAME] [--userns] [--init] [--sysctl KEY=VALUE]... [--explain] -- CMD [ARG...]\n" +
 		"       07-logs logs [-f] [-t] [--tail N|all] [--since TIME] [--stdin] NAME\n" +
 		"       07-logs ps [-a]\n" +
 		"       07-logs stop [-t SECONDS] NAME...\n" +

@@ -32,6 +32,7 @@ func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Proces
 	}
 	o.Config.Detached = true
 	o.Layer.Persist = true
+	o.Config.Trace = c.Explain() // --explain: to the container's explain.log
 	ctr, err := o.Container(c.ID(), c.Config.Command, stdio)
 	if err != nil {
 		return nil, err

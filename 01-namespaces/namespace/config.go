@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/explain"
 )
 
 // Config says which namespaces a container gets. The zero value gives a
@@ -55,6 +57,11 @@ type Config struct {
 	// Sysctls are kernel parameters to set in the container's own
 	// namespaces (docker run --sysctl); see sysctl.go.
 	Sysctls SysctlList
+	// Explain (--explain) asks for the trace of each kernel-facing step
+	// (01-namespaces/explain) on the program's stderr; Trace, when set,
+	// is where it goes instead (berthd's debug log). Nil Trace: off.
+	Explain bool           `json:",omitempty"`
+	Trace   *explain.Trace `json:"-"`
 }
 
 // DefaultIDBase and IDCount describe the default user namespace mapping:
@@ -78,6 +85,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.UserNS, "userns", false, "map root in the container to an unprivileged host uid")
 	fs.BoolVar(&c.Init, "init", false, "keep an init as PID 1 that forwards signals and reaps zombies")
 	fs.Var(&c.Sysctls, "sysctl", "set a kernel parameter of the container's namespaces: KEY=VALUE (repeatable)")
+	fs.BoolVar(&c.Explain, "explain", false, "print each kernel-facing step on stderr, with the course section that teaches it")
 }
 
 // cloneFlags turns the config into CLONE_NEW* flags for clone(2). The

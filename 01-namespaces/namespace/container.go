@@ -4,6 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+
+	"github.com/berth-project/berth/01-namespaces/explain"
 )
 
 // Container is the host side of one foreground container run: start init,
@@ -32,6 +35,15 @@ type Container struct {
 func (c *Config) Container(id string, command []string, stdio Stdio) (*Container, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
+	}
+	if c.Explain && c.Trace == nil {
+		// The program's stderr, which a foreground container shares:
+		// unless it is a file, which the container gets as it is, the
+		// two take turns (explain.Trace.Share).
+		c.Trace = explain.New(stdio.Err)
+		if _, isFile := stdio.Err.(*os.File); !isFile && c.Trace != nil {
+			stdio.Err = c.Trace.Share()
+		}
 	}
 	return &Container{Config: *c, Spec: c.NewSpec(id, command), Stdio: stdio}, nil
 }

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/explain"
 )
 
 // InitName is argv[0] of the re-executed init. IsInit checks for it.
@@ -44,6 +46,7 @@ type Process struct {
 	spec     *os.File      // write end of the spec pipe; nil once released
 	specSent bool          // the spec is sent, the go is not (SendSpec)
 	exited   chan struct{} // closed by Wait: the forking thread may go
+	traced   func()        // waits for init's explain pipe to close (explain.Trace.Pipe)
 }
 
 // Start re-executes the running program as a container init in the
@@ -55,8 +58,12 @@ func Start(cfg Config, stdio Stdio) (*Process, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if p := takePrestarted(cfg, stdio); p != nil {
-		return p, nil // started ahead of need: engine tuning, tuning_prestart.go
+	// An init started ahead of need has no trace pipe: with a trace,
+	// fork anew (DiscardPrestarted ends the one left).
+	if cfg.Trace == nil {
+		if p := takePrestarted(cfg, stdio); p != nil {
+			return p, nil // started ahead of need: engine tuning, tuning_prestart.go
+		}
 	}
 	return start(cfg, stdio)
 }
@@ -89,6 +96,20 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 		return nil, err
 	}
 	path, extra := "/proc/self/exe", append([]*os.File{r}, cfg.Files...)
+	env := []string{} // the command's environment travels in the spec
+	// With a trace, init's own steps come back on a pipe of their own
+	// (explain's doc.go): the descriptor after the Files.
+	tw, traced, err := cfg.Trace.Pipe()
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	if tw != nil {
+		defer tw.Close() // init has its own copy after Start
+		env = append(env, fmt.Sprintf("%s=%d", explain.EnvFD, specFD+len(extra)))
+		extra = append(extra, tw)
+	}
 	if exe != nil {
 		path = fmt.Sprintf("/proc/self/fd/%d", specFD+len(extra)) // after the others
 		extra = append(extra, exe)
@@ -96,7 +117,7 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 	cmd := &exec.Cmd{
 		Path:        path,
 		Args:        []string{InitName},
-		Env:         []string{}, // the command's environment travels in the spec
+		Env:         env,
 		Stdin:       stdio.In,
 		Stdout:      stdio.Out,
 		Stderr:      stdio.Err,
@@ -122,10 +143,19 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 		// would make `id` differ with and without the namespace.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{0}}
 	}
-	p := &Process{cmd: cmd, spec: w, exited: make(chan struct{})}
+	p := &Process{cmd: cmd, spec: w, exited: make(chan struct{}), traced: traced}
+	cfg.Trace.Clone(cfg.cloneFlags())
+	if cfg.JoinNetns != "" {
+		cfg.Trace.Step(explain.Namespaces, "setns", "("+cfg.JoinNetns+", CLONE_NEWNET) on the forking thread: the child is born in that network namespace")
+	}
 	if err := p.startOnOwnThread(cfg.JoinNetns); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("starting %s in new namespaces: %w", InitName, err)
+	}
+	if cfg.UserNS && cfg.Trace.On() { // Go's exec wrote the maps between clone and exec
+		u, g := cfg.UIDRange(), cfg.GIDRange()
+		cfg.Trace.Write(explain.UserNS, fmt.Sprintf("/proc/%d/uid_map", p.Pid()), fmt.Sprintf("0 %d %d", u.Base, u.Size))
+		cfg.Trace.Write(explain.UserNS, fmt.Sprintf("/proc/%d/gid_map", p.Pid()), fmt.Sprintf("0 %d %d", g.Base, g.Size))
 	}
 	return p, nil
 }
@@ -248,10 +278,24 @@ func (p *Process) Go() error {
 	return nil
 }
 
+// TraceDone waits until init's steps are all in the trace (with
+// --explain): init closes its end of the trace pipe when it lets the
+// command go (namespace.Run), so once the command runs this returns at
+// once. Without a trace it returns at once.
+func (p *Process) TraceDone() {
+	if p.traced != nil {
+		p.traced()
+	}
+}
+
 // Wait waits for init to exit and returns its exit status, which is the
 // command's (see ExitCode).
 func (p *Process) Wait() (int, error) {
 	err := p.cmd.Wait()
+	if p.traced != nil {
+		p.traced() // the last of init's steps are written before Wait returns
+		p.traced = nil
+	}
 	if p.exited != nil {
 		close(p.exited)
 		p.exited = nil

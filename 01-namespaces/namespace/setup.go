@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/explain"
 )
 
 // Spec is what init needs to know from the parent. Later chapters embed it
@@ -50,6 +52,7 @@ func Run(s Spec) int {
 	if err := awaitGo(); err != nil {
 		return InitFailed(err)
 	}
+	explain.CloseInside() // init's steps are done: the host's trace may end here
 	UnignoreSignals()
 	if s.Init {
 		return RunInit(s.Command)
@@ -67,6 +70,7 @@ var gate struct {
 // ReadSpec is init's first step: it blocks until the parent sends the
 // spec (Release, or SendSpec), then decodes it into v.
 func ReadSpec(v any) error {
+	explain.Inherit() // the host's trace pipe, if it asked for one
 	f := os.NewFile(specFD, "spec")
 	if f == nil {
 		return fmt.Errorf("spec: file descriptor %d is not open (was this process started by namespace.Start?)", specFD)
@@ -135,11 +139,13 @@ func Setup(s Spec) error {
 		// sees in /proc/self/cgroup. Namespaces belong to threads: the
 		// caller has locked init to this one (Init, InitWith), the one
 		// that starts the command.
+		explain.Inside().Unshare(unix.CLONE_NEWCGROUP)
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return fmt.Errorf("new cgroup namespace: %w", err)
 		}
 	}
 	if s.Hostname != "" {
+		explain.Inside().Step(explain.Namespaces, "sethostname", "("+strconv.Quote(s.Hostname)+")")
 		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
 			return fmt.Errorf("sethostname %q: %w", s.Hostname, err)
 		}
@@ -170,6 +176,7 @@ func setProcessLimits(rlimits []Rlimit, oomScoreAdj int) error {
 		// descriptors. That would undo --ulimit nofile; Setrlimit
 		// tells Go to leave the limit as set.
 		lim := syscall.Rlimit{Cur: r.Soft, Max: r.Hard}
+		explain.Inside().Stepf(explain.Rlimits, "setrlimit", "(resource %d, soft %d, hard %d)", r.Resource, r.Soft, r.Hard)
 		if err := syscall.Setrlimit(r.Resource, &lim); err != nil {
 			return fmt.Errorf("setrlimit resource %d to %d:%d: %w", r.Resource, r.Soft, r.Hard, err)
 		}
@@ -177,6 +184,7 @@ func setProcessLimits(rlimits []Rlimit, oomScoreAdj int) error {
 	if oomScoreAdj != 0 {
 		// /proc/self is init, whichever /proc is mounted.
 		v := []byte(strconv.Itoa(oomScoreAdj))
+		explain.Inside().Write(explain.Rlimits, "/proc/self/oom_score_adj", string(v))
 		if err := os.WriteFile("/proc/self/oom_score_adj", v, 0); err != nil {
 			return fmt.Errorf("oom_score_adj %d: %w", oomScoreAdj, err)
 		}
@@ -194,6 +202,7 @@ func setProcessLimits(rlimits []Rlimit, oomScoreAdj int) error {
 // MS_PRIVATE cuts the peer groups. pivot_root(2) also refuses to work when
 // the new root's parent mount is shared.
 func MakeMountsPrivate() error {
+	explain.Inside().Mount(explain.Mounts, "", "/", "", unix.MS_REC|unix.MS_PRIVATE, "", "no mount event crosses to or from the host")
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts under / private: %w", err)
 	}
@@ -207,6 +216,7 @@ func MountProc(target string) error {
 	// nosuid, nodev, noexec: nothing in /proc is meant to be executed or
 	// to act as a device, so don't let it.
 	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	explain.Inside().Mount(explain.Mounts, "proc", target, "proc", flags, "", "ps shows this PID namespace")
 	if err := unix.Mount("proc", target, "proc", flags, ""); err != nil {
 		return fmt.Errorf("mounting proc on %s: %w", target, err)
 	}
@@ -233,6 +243,7 @@ func LoopbackUp() error {
 		return nil // already up: the host's lo, when sharing its network
 	}
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	explain.Inside().Step(explain.Namespaces, "ioctl", "(SIOCSIFFLAGS, lo up): a new network namespace has only lo, down")
 	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
 		return fmt.Errorf("bringing lo up: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/berth-project/berth/01-namespaces/explain"
 )
 
 // Kernel parameters (sysctls, the files under /proc/sys) are mostly
@@ -123,6 +125,7 @@ func writeSysctls(sysctls map[string]string) error {
 		if err != nil {
 			return err
 		}
+		explain.Inside().Write(explain.Sysctls, p, sysctls[k])
 		if err := os.WriteFile(p, []byte(sysctls[k]), 0); err != nil {
 			return fmt.Errorf("sysctl %s=%s: %w", k, sysctls[k], err)
 		}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/explain"
 )
 
 // DefaultParent is the directory, directly under each hierarchy's root,
@@ -76,6 +78,9 @@ type Hierarchy struct {
 	// creates containers' cgroups in and Load looks for them in (see
 	// CleanParent). Empty means DefaultParent.
 	Parent string
+	// Explain, if set, gets each directory New makes and each file it,
+	// Add and Update write in a container's cgroup (explain.go).
+	Explain *explain.Trace `json:"-"`
 
 	ops ops // zero: the real kernel (hostOps)
 }
@@ -159,6 +164,7 @@ func (h *Hierarchy) New(name string, r Resources) (*Cgroup, error) {
 		c       *Cgroup
 		created []string
 	)
+	traceCgroup(name, h.Explain) // until Destroy
 	switch {
 	case h.Version == V2:
 		c, created, err = h.createV2(parent, name, r)
@@ -554,6 +560,7 @@ const destroyTimeout = 5 * time.Second
 // (or half gone) succeeds. The shared parent is left in place. A frozen
 // cgroup is thawed as its processes are killed (see thawForKill).
 func (c *Cgroup) Destroy() error {
+	defer untraceCgroup(c.name)
 	// Most often the container's processes are all gone by now (its
 	// init has exited, and the kernel killed the rest of its PID
 	// namespace): then each rmdir simply succeeds, and there is nothing

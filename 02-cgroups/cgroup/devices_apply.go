@@ -10,6 +10,8 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/explain"
 )
 
 // setDevicesV1 writes the whitelist into a v1 devices cgroup, dir.
@@ -165,6 +167,9 @@ func attachDeviceProgram(dir string, w whitelist) error {
 	})
 	if err != nil {
 		return fmt.Errorf("attach device program to %s: %w", filepath.Clean(dir), err)
+	}
+	if t := traceOf(dir); t.On() { // --explain
+		t.Stepf(explain.Devices, "bpf", "(BPF_PROG_ATTACH, BPF_CGROUP_DEVICE, %s): %d instructions, %d exceptions to allow-all=%t", filepath.Clean(dir), len(deviceProgram(w)), len(w.exceptions), w.allowAll)
 	}
 	return nil
 }

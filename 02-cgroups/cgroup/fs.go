@@ -47,7 +47,7 @@ type ops struct {
 }
 
 var hostOps = ops{
-	mkdir: func(path string) error { return os.Mkdir(path, 0o755) },
+	mkdir: func(path string) error { traceMkdir(path); return os.Mkdir(path, 0o755) },
 	rmdir: func(path string) error {
 		// unix.Rmdir, not os.Remove: os.Remove first tries unlink,
 		// which is pointless on a directory and muddles the error.
@@ -126,6 +126,7 @@ func readKeyed(dir, name string) (map[string]int64, error) {
 // come from WriteString, not from OpenFile. The message names the value as
 // well as the file, since the value is usually what is wrong.
 func writeString(dir, name, value string) error {
+	traceWrite(dir, name, value) // --explain (explain.go)
 	path := filepath.Join(dir, name)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
@@ -164,6 +165,7 @@ func writeEach(dir, name string, values []string) error {
 		return err
 	}
 	for _, v := range values {
+		traceWrite(dir, name, v) // --explain (explain.go)
 		if _, err := f.WriteString(v); err != nil {
 			f.Close()
 			var pe *fs.PathError

@@ -20,7 +20,9 @@ func Apply(c *namespace.Container, parent, id string, r Resources) (*Cgroup, err
 	if err != nil {
 		return nil, fmt.Errorf("cgroup %s: %w", id, err)
 	}
-	cg, err := h.Under(parent).New(id, r)
+	under := h.Under(parent)
+	under.Explain = c.Config.Trace // --explain
+	cg, err := under.New(id, r)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/explain"
 )
 
 // DefaultCapabilities is Docker's default capability set: what root in a
@@ -181,6 +183,7 @@ func DropCapabilities(keep []string) error {
 		{Effective: lo, Permitted: lo, Inheritable: 0},
 		{Effective: hi, Permitted: hi, Inheritable: 0},
 	}
+	explain.Inside().Stepf(explain.Caps, "capset", "(effective=permitted=%#x, inheritable=0): %d kept, bounding and ambient sets dropped to match", keepMask, bitsSet(keepMask))
 	if err := capsetAllThreads(hdr, data); err != nil {
 		return fmt.Errorf("capset to %#x: %w", keepMask, err)
 	}
@@ -194,6 +197,7 @@ func DropCapabilities(keep []string) error {
 // is inherited by every child and cannot be unset. It has the same
 // per-thread caveat as DropCapabilities.
 func NoNewPrivileges() error {
+	explain.Inside().Step(explain.Caps, "prctl", "(PR_SET_NO_NEW_PRIVS, 1): execve grants nothing more from now on")
 	if err := prctlAllThreads(unix.PR_SET_NO_NEW_PRIVS, 1); err != nil {
 		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
 	}
@@ -254,4 +258,13 @@ func capLabel(n int) string {
 		return name
 	}
 	return "capability " + strconv.Itoa(n)
+}
+
+// bitsSet counts the capabilities in a mask, for the explain trace.
+func bitsSet(m uint64) int {
+	n := 0
+	for ; m != 0; m &= m - 1 {
+		n++
+	}
+	return n
 }

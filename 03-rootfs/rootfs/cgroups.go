@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/01-namespaces/explain"
 	"github.com/berth-project/berth/02-cgroups/cgroup"
 )
 
@@ -52,6 +53,7 @@ func mountCgroups(r dir, host bool) error {
 		if host {
 			return bindCgroup(fd, filepath.Join(cgroup.MountRoot, mounts[0].Path))
 		}
+		explain.Inside().Mount(explain.System, "cgroup", "/sys/fs/cgroup", "cgroup2", cgroupFlags, "", "the container's cgroup namespace")
 		if err := unix.Mount("cgroup", procFD(fd), "cgroup2", cgroupFlags, ""); err != nil {
 			return fmt.Errorf("/sys/fs/cgroup in %s: mounting cgroup2: %w", r.name, err)
 		}
@@ -119,6 +121,7 @@ func bindCgroup(target int, src string) error {
 	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &attr); err != nil {
 		return fmt.Errorf("making the bind of %s read-only: %w", src, err)
 	}
+	explain.Inside().Mount(explain.System, src, "/sys/fs/cgroup", "", unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "", "open_tree+mount_setattr+move_mount: the host's cgroup, read-only")
 	if err := unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 		return fmt.Errorf("attaching the bind of %s: %w", src, err)
 	}

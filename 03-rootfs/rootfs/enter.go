@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/berth-project/berth/01-namespaces/explain"
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"golang.org/x/sys/unix"
 )
@@ -71,6 +72,7 @@ func Enter(s Spec) error {
 	// directory onto itself makes it one. MS_REC carries along anything
 	// already mounted inside it (an overlay's submounts in later
 	// chapters), which a plain MS_BIND would leave behind.
+	explain.Inside().Mount(explain.Rootfs, root, root, "", unix.MS_BIND|unix.MS_REC, "", "pivot_root needs the new root to be a mount point")
 	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind-mounting rootfs %s onto itself: %w", root, err)
 	}
@@ -172,6 +174,7 @@ func pivotRoot(rootfd int, name string) error {
 	}
 	// new_root and put_old are both ".": the old root ends up mounted on
 	// top of the new one, at "/", and "." now means that old root.
+	explain.Inside().Step(explain.Rootfs, "pivot_root", "(\".\", \".\") in "+name+": the old root is stacked on the new one")
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("pivot_root to %s: %w", name, err)
 	}
@@ -180,6 +183,7 @@ func pivotRoot(rootfd int, name string) error {
 	// fail with EBUSY. Detached, it vanishes from the namespace at once
 	// and is freed when its last user goes. It was made private before,
 	// so the detach stays in this namespace.
+	explain.Inside().Step(explain.Rootfs, "umount2", "(old root, MNT_DETACH): the host's files leave the container's view")
 	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
 		return fmt.Errorf("detaching the old root: %w", err)
 	}
@@ -224,6 +228,7 @@ func mountVolume(r dir, v Volume) error {
 	// takes the mounts under the source along (like docker's rbind);
 	// without it a host directory holding mounts would show their empty
 	// mount points instead.
+	explain.Inside().Mount(volumeSection(v), v.Source, v.Target, "", unix.MS_BIND|unix.MS_REC, "", "the same files in a second place")
 	if err := unix.Mount(v.Source, procFD(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("volume %s: bind mount: %w", v, err)
 	}
@@ -269,6 +274,7 @@ func remountReadonly(target string) error {
 	}
 	keep := uintptr(st.Flags) & (unix.ST_NOSUID | unix.ST_NODEV | unix.ST_NOEXEC)
 	flags := unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | keep
+	explain.Inside().Mount(remountSection(target), "", target, "", uintptr(flags), "", "read-only: a bind's flags change only by a remount")
 	if err := unix.Mount("", target, "", flags, ""); err != nil {
 		return fmt.Errorf("remounting %s read-only: %w", target, err)
 	}
@@ -296,12 +302,14 @@ func maskPath(p string) error {
 		// An empty tmpfs, read-only so nothing can be put there either.
 		// nosuid, nodev, noexec: it holds nothing, let it grant nothing.
 		flags := uintptr(unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+		explain.Inside().Mount(explain.Masked, "tmpfs", p, "tmpfs", flags, "", "masked: an empty read-only directory")
 		if err := unix.Mount("tmpfs", p, "tmpfs", flags, ""); err != nil {
 			return fmt.Errorf("masking directory %s with a read-only tmpfs: %w", p, err)
 		}
 		return nil
 	}
 	// A file becomes /dev/null: reads are empty, writes go nowhere.
+	explain.Inside().Mount(explain.Masked, "/dev/null", p, "", unix.MS_BIND, "", "masked: reads are empty")
 	if err := unix.Mount("/dev/null", p, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("masking %s with /dev/null: %w", p, err)
 	}
@@ -317,6 +325,7 @@ func readonlyPath(p string) error {
 	}
 	// A path inside a mount gets flags of its own only by becoming a
 	// mount point: bind it onto itself, then remount that read-only.
+	explain.Inside().Mount(explain.Masked, p, p, "", unix.MS_BIND|unix.MS_REC, "", "read-only path: a mount point of its own")
 	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind-mounting %s onto itself: %w", p, err)
 	}

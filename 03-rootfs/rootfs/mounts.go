@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/explain"
 )
 
 // DefaultShmSize is the size of /dev/shm without --shm-size: 64 MiB, as
@@ -109,6 +111,7 @@ func mountTmpfs(r dir, v Volume) error {
 	if err := checkTarget(r, fd, v, true); err != nil {
 		return err
 	}
+	explain.Inside().Mount(explain.Volumes, "tmpfs", v.Target, "tmpfs", flags, data, "--tmpfs: files in memory")
 	if err := unix.Mount("tmpfs", procFD(fd), "tmpfs", flags, data); err != nil {
 		return fmt.Errorf("tmpfs %s: mount: %w", v, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/berth-project/berth/01-namespaces/explain"
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"golang.org/x/sys/unix"
 )
@@ -54,6 +55,7 @@ func mountSys(r dir, privileged bool) error {
 	if privileged {
 		flags &^= unix.MS_RDONLY
 	}
+	explain.Inside().Mount(explain.System, "sysfs", "/sys", "sysfs", flags, "", "")
 	sysErr := unix.Mount("sysfs", procFD(fd), "sysfs", flags, "")
 	if sysErr == nil {
 		return nil
@@ -61,6 +63,7 @@ func mountSys(r dir, privileged bool) error {
 	// MS_REC: the host's /sys has mounts of its own (/sys/fs/cgroup), and
 	// in a user namespace the kernel refuses to bind a tree without them,
 	// as that would reveal what they cover.
+	explain.Inside().Mount(explain.System, "/sys", "/sys", "", unix.MS_BIND|unix.MS_REC, "", "sysfs refused (EPERM): the host's, read-only")
 	if err := unix.Mount("/sys", procFD(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("/sys in %s: mounting sysfs: %w; binding the host's /sys instead: %w", r.name, sysErr, err)
 	}
@@ -249,6 +252,7 @@ func bindDeviceFrom(d dir, name, hostPath string) error {
 		return fmt.Errorf("creating %s/%s: %w", d.name, name, err)
 	}
 	defer unix.Close(fd)
+	explain.Inside().Mount(explain.System, hostPath, d.name+"/"+name, "", unix.MS_BIND, "", "the host's device node")
 	if err := unix.Mount(hostPath, procFD(fd), "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("binding the host's %s onto %s/%s: %w", hostPath, d.name, name, err)
 	}
@@ -265,6 +269,7 @@ func mountIn(d dir, name, fstype string, flags uintptr, data string) error {
 // open, and returns the new tmpfs opened: fd still refers to the
 // directory under it. The caller closes the returned dir's fd.
 func (r dir) mountTmpfs(path string, fd int, flags uintptr, data string) (dir, error) {
+	explain.Inside().Mount(explain.System, "tmpfs", path, "tmpfs", flags, data, "")
 	if err := unix.Mount("tmpfs", procFD(fd), "tmpfs", flags, data); err != nil {
 		return dir{}, fmt.Errorf("%s in %s: mounting tmpfs: %w", path, r.name, err)
 	}
@@ -286,6 +291,7 @@ func mountSourceIn(d dir, name, source, fstype string, flags uintptr, data strin
 		return fmt.Errorf("opening %s/%s: %w", d.name, name, err)
 	}
 	defer unix.Close(fd)
+	explain.Inside().Mount(explain.System, source, d.name+"/"+name, fstype, flags, data, "")
 	if err := unix.Mount(source, procFD(fd), fstype, flags, data); err != nil {
 		return fmt.Errorf("mounting %s on %s/%s: %w", fstype, d.name, name, err)
 	}

@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/explain"
 )
 
 // Compile compiles p for a container whose command keeps caps
@@ -75,6 +77,7 @@ func (f *Filter) Load() error {
 		return errors.New("seccomp: no filter")
 	}
 	if f.Unconfined {
+		explain.Inside().Step(explain.Seccomp, "seccomp", "unconfined: no filter loaded")
 		return nil
 	}
 	if len(f.Program) == 0 || len(f.Program) > maxInsns {
@@ -82,6 +85,7 @@ func (f *Filter) Load() error {
 	}
 	prog := unix.SockFprog{Len: uint16(len(f.Program)), Filter: &f.Program[0]}
 	flags := f.Flags | unix.SECCOMP_FILTER_FLAG_TSYNC
+	explain.Inside().Stepf(explain.Seccomp, "seccomp", "(SECCOMP_SET_MODE_FILTER, TSYNC): %d BPF instructions, compiled for %d capabilities", len(f.Program), len(f.Caps))
 	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(flags), uintptr(unsafe.Pointer(&prog)))
 	runtime.KeepAlive(f)
 	switch {

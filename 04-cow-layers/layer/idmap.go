@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/01-namespaces/explain"
 	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
@@ -136,6 +138,7 @@ func CloseFiles(files []*os.File) {
 func (m MountSpec) attachIdmapped() error {
 	for i, dir := range m.Idmapped {
 		fd := namespace.FilesFD + i
+		explain.Inside().Step(explain.Layers, "move_mount", "(idmapped mount, fd "+strconv.Itoa(fd)+", on "+dir+"): the layer's files owned by the container's root")
 		err := unix.MoveMount(fd, "", unix.AT_FDCWD, dir, unix.MOVE_MOUNT_F_EMPTY_PATH)
 		unix.Close(fd)
 		if err != nil {

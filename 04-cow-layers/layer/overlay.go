@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/explain"
 )
 
 // MaxLayers is the most lower layers one overlay mount can stack
@@ -201,6 +203,9 @@ func (m MountSpec) Mount(target string) error {
 		}
 	}
 	opts := m.Options()
+	if t := explain.Inside(); t.On() { // --explain
+		t.Stepf(explain.Layers, "mount", "(overlay on %s type overlay, %d lowerdirs, upperdir %s, volatile=%t)", target, len(m.Lower), m.Upper, m.Volatile)
+	}
 	if len(opts) < os.Getpagesize() {
 		err := unix.Mount("overlay", target, "overlay", 0, opts)
 		if errors.Is(err, unix.EINVAL) && m.Volatile {

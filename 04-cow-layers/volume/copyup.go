@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/01-namespaces/explain"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
 )
 
@@ -22,6 +23,7 @@ func CopyUpAll(root string, vols []rootfs.Volume) error {
 		if v.Type != rootfs.TypeVolume || v.NoCopy || v.Source == "" {
 			continue
 		}
+		explain.Inside().Step(explain.NamedVols, "copy_up", "("+v.Target+" of the image into "+v.Source+"): a new volume starts with what the image has there")
 		if err := CopyUp(root, v.Target, v.Source); err != nil {
 			return fmt.Errorf("volume %s: copy-up: %w", v, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/berth-project/berth/01-namespaces/explain"
 	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
@@ -20,6 +21,10 @@ import (
 // directory from Allocate to Release, so that whoever cleans up (the same
 // program, or a daemon after a restart) knows what to remove.
 type Endpoint struct {
+	// Explain, if set, is told each netlink and nftables change that
+	// Attach makes (--explain, 01-namespaces/explain).
+	Explain *explain.Trace `json:"-"`
+
 	ID   string `json:"id"`
 	Mode Mode   `json:"mode"`
 	// Interfaces are the container's interfaces, one per network, in
@@ -284,21 +289,26 @@ func (e *Endpoint) Attach(pid int) (err error) {
 // attachInterface wires one interface: the bridge, the veth, the
 // address and routes in the container, the rules.
 func (e *Endpoint) attachInterface(i *Interface, pid int, ports []PortMapping) error {
+	e.Explain.Stepf(explain.Bridge, "netlink", "(bridge %s with gateway %s, up: RTM_NEWLINK and RTM_NEWADDR only if it is missing)", i.Bridge, netip.PrefixFrom(i.Gateway, i.Subnet.Bits()))
 	br, err := ensureBridge(i.Bridge, netip.PrefixFrom(i.Gateway, i.Subnet.Bits()))
 	if err != nil {
 		return err
 	}
+	e.Explain.Stepf(explain.Network, "netlink", "(RTM_NEWLINK veth %s up master %s, peer %s created in the network namespace of pid %d): one message", i.HostVeth, i.Bridge, i.Name, pid)
 	if err := createVeth(br, i, pid); err != nil {
 		return err
 	}
 	if len(ports) > 0 {
+		e.Explain.Stepf(explain.NAT, "netlink", "(RTM_SETLINK %s hairpin on): a container may reach its own published port", i.HostVeth)
 		if err := setHairpin(i.HostVeth); err != nil {
 			return err
 		}
 	}
+	e.explainContainerSide(i, pid)
 	if err := configureContainer(i, pid); err != nil {
 		return err
 	}
+	e.Explain.Stepf(explain.NAT, "nft", "(table ip %s: made whole with its chains and masquerade if missing, %d DNAT rules for published ports, one transaction)", TableName(i.Bridge), len(ports))
 	return installRules(bridgeSpec{Name: i.Bridge, Subnet: i.Subnet, Internal: i.Internal}, e.ID, i.IP, ports)
 }
 
@@ -432,4 +442,19 @@ func Release(root, id string) error {
 		return err
 	}
 	return e.Release()
+}
+
+// explainContainerSide tells the trace what configureContainer does in
+// the container's network namespace, from the host.
+func (e *Endpoint) explainContainerSide(i *Interface, pid int) {
+	if !e.Explain.On() {
+		return
+	}
+	in := fmt.Sprintf(" in the network namespace of pid %d", pid)
+	e.Explain.Write(explain.Network, "/proc/sys/net/ipv6/conf/"+i.Name+"/disable_ipv6", "1")
+	e.Explain.Stepf(explain.Network, "netlink", "(RTM_NEWADDR %s dev %s%s): the subnet's route comes with it", netip.PrefixFrom(i.IP, i.Subnet.Bits()), i.Name, in)
+	e.Explain.Stepf(explain.Network, "netlink", "(RTM_NEWLINK %s up%s)", i.Name, in)
+	if !i.Internal {
+		e.Explain.Stepf(explain.Network, "netlink", "(RTM_NEWROUTE default via %s dev %s%s)", i.Gateway, i.Name, in)
+	}
 }

@@ -67,6 +67,7 @@ func (o *RunOptions) Container(id string, command []string, stdio namespace.Stdi
 	if err != nil {
 		return nil, errors.Join(err, ep.Release())
 	}
+	ep.Explain = c.Config.Trace // --explain
 	if err := o.nameFiles(id, ep, c); err != nil {
 		return nil, errors.Join(err, c.Close(), ep.Release())
 	}

@@ -118,6 +118,7 @@ func (o *RunOptions) Container(id string, args []string, stdio namespace.Stdio) 
 	if err != nil {
 		return nil, err
 	}
+	explainLayers(c.Config.Trace, o.Image, img.ID, dirs) // --explain
 	spec, ok := c.Spec.(layer.InitSpec)
 	if !ok {
 		c.Close()

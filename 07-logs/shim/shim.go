@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/01-namespaces/explain"
 	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
@@ -208,6 +209,8 @@ func (rt Runtime) supervise(dir string, rep *os.File, pre *prestart) error {
 			return err
 		}
 	}
+	c.Explain().Stepf(explain.Shim, "shim", "(pid %d, a session of its own): holds the container's stdio, outlives the command that started it", os.Getpid())
+	c.Explain().Stepf(explain.Logs, "log", "(%s, max-size %d, %d file(s)): what the container writes, one record per line (time, stream, F or P, the bytes)", c.LogPath(), c.Config.Log.MaxSize, c.Config.Log.Files())
 	p, err := rt.Start(c, ends.stdio)
 	namespace.DiscardPrestarted() // if Start forked an init of its own
 	unix.Close(execFD)
@@ -222,6 +225,7 @@ func (rt Runtime) supervise(dir string, rep *os.File, pre *prestart) error {
 		// parent-death signal (see Main), and the shim may replace
 		// itself.
 		err = waitCommand(p.Pid(), execR, ends)
+		p.TraceDone() // init's last steps are in the trace before the report
 	}
 	execR.Close()
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-project/berth/01-namespaces/explain"
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/07-logs/logs"
 )
@@ -73,6 +74,9 @@ type Config struct {
 	Ephemeral bool            `json:"ephemeral,omitempty"`
 	Log       logs.Options    `json:"log"`
 	Spec      json.RawMessage `json:"spec,omitempty"`
+	// Explain asks the shim for the trace of the container's start
+	// (--explain; explain.go), kept for whoever started it to print.
+	Explain bool `json:"explain,omitempty"`
 }
 
 // Store keeps the containers of one state directory (--root):
@@ -287,6 +291,7 @@ type Container struct {
 	// SetSpec change while others may read them through Name and
 	// DecodeSpec.
 	nameMu sync.RWMutex
+	trace  *explain.Trace // the start's trace, in the shim (explain.go)
 }
 
 // Load reads the container whose directory is dir.

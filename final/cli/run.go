@@ -195,6 +195,7 @@ func (c *CLI) runRun(cmd *cobra.Command, opts *runOptions, args []string) error 
 		}
 		return fail(err, startErrorStatus(err))
 	}
+	c.printExplained(ctx, cl, id, cfg.Labels) // --explain (explain.go)
 
 	if attach && cfg.Tty && isTerminal(c.Out) {
 		stop := c.monitorTTYSize(ctx, func(ctx context.Context, h, w uint) error {

@@ -165,6 +165,7 @@ func (o *containerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.autoRemove, "rm", false, "Automatically remove the container and its associated anonymous volumes when it exits")
 	fs.StringVar(&o.restart, "restart", "no", "Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)")
 	fs.VarP(&o.labels, "label", "l", "Set meta data on a container")
+	fs.BoolFunc("explain", "Print each kernel-facing step of the start, with the course section that teaches it (berthd on this machine)", o.askExplain)
 	fs.StringVar(&o.stopSignal, "stop-signal", "", "Signal to stop the container")
 	fs.IntVar(&o.stopTimeout, "stop-timeout", 0, "Timeout (in seconds) to stop a container")
 	fs.BoolVar(&o.readOnly, "read-only", false, "Mount the container's root filesystem as read only")

@@ -73,6 +73,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 		return err
 	}
 	d.live.beginStart(e)
+	defer d.logExplained(e.c) // explain.go
 	if _, err := d.spares.StartContainer(e.c); err != nil {
 		d.live.startFailed(e)
 		d.endpointsChanged(e) // what a query during the start registered

@@ -364,6 +364,7 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		Interactive: cfg.OpenStdin,
 		Tty:         cfg.Tty,
 		Ephemeral:   host.AutoRemove,
+		Explain:     d.explains(cfg.Labels), // explain.go
 	}
 	if cfg.Tty && host.ConsoleSize[0] > 0 && host.ConsoleSize[1] > 0 {
 		sc.ConsoleSize = [2]uint16{uint16(min(host.ConsoleSize[0], math.MaxUint16)), uint16(min(host.ConsoleSize[1], math.MaxUint16))}

@@ -105,6 +105,7 @@ func (d *Daemon) restartRun(e *entry, m *restart.Manager) {
 	// would wait for it anyway).
 	_ = Runtime.Finish(e.c)
 	l.beginStart(e)
+	defer d.logExplained(e.c) // explain.go
 	if _, err := d.spares.StartContainer(e.c); err != nil {
 		// As dockerd: a failed start is not tried again; the
 		// container stops with the failure's status.

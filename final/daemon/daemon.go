@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -38,6 +39,10 @@ type Options struct {
 	ExecRoot string
 	// Version is the engine's version, shown by `docker version`.
 	Version string
+	// Explain (berthd --debug) gets the explain trace of every
+	// container's start (01-namespaces/explain), one debug record per
+	// step; see explain.go.
+	Explain *slog.Logger
 	// Bridge and Subnet configure the default bridge network
 	// (chapter 05's --bridge and --subnet); empty means berth0 and
 	// 10.88.0.0/16.

@@ -174,6 +174,7 @@ func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Proces
 	o := s.Run
 	o.Config.Detached = true
 	o.Layer.Persist = true
+	o.Config.Trace = c.Explain() // berthd --debug, berth run --explain: to the container's explain.log
 	if s.NetContainer != "" {
 		ns, err := netnsOf(o.Layer.Root, s.NetContainer)
 		if err != nil {

@@ -94,7 +94,7 @@ func run(args []string) error {
 		opts.RegistryMirrors = append(opts.RegistryMirrors, arg)
 		return nil
 	})
-	debug := fs.Bool("debug", false, "log every request")
+	debug := fs.Bool("debug", false, "log every request, and each container start's kernel-facing steps (explain)")
 	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -144,6 +144,9 @@ func run(args []string) error {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if *debug {
+		opts.Explain = logger // each container start's explain trace, step by step
+	}
 
 	d, err := daemon.New(opts)
 	if err != nil {
