@@ -264,3 +264,43 @@ func ParseSet(s string) ([]int, error) {
 	slices.Sort(out)
 	return out, nil
 }
+
+// Available are the CPUs and memory nodes the host's root cgroup has,
+// as "0-3" strings: what --cpuset-cpus and --cpuset-mems may name
+// (dockerd's check, made at create). On v2 the root's effective sets;
+// on v1 the cpuset hierarchy's root.
+func (h *Hierarchy) Available() (cpus, mems string, err error) {
+	dir, suffix := h.Mounts["cpuset"], ""
+	if h.Version == V2 {
+		dir, suffix = h.Unified, ".effective"
+	}
+	if dir == "" {
+		return "", "", fmt.Errorf("no cpuset controller: the cgroup v1 cpuset hierarchy is not mounted")
+	}
+	if cpus, err = readString(dir, "cpuset.cpus"+suffix); err == nil {
+		mems, err = readString(dir, "cpuset.mems"+suffix)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("available cpusets: %w", err)
+	}
+	return cpus, mems, nil
+}
+
+// Within reports whether every number of set is in available (both in
+// cpuset.cpus's form).
+func Within(set, available string) (bool, error) {
+	want, err := ParseSet(set)
+	if err != nil {
+		return false, err
+	}
+	have, err := ParseSet(available)
+	if err != nil {
+		return false, err
+	}
+	for _, n := range want {
+		if !slices.Contains(have, n) {
+			return false, nil
+		}
+	}
+	return true, nil
+}

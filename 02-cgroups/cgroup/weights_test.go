@@ -113,3 +113,20 @@ func TestLiveWeights(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, m["oom_kill_disable"])
 }
+
+func TestAvailableAndWithin(t *testing.T) {
+	h, _ := newFakeV1(t, "memory", "cpuset")
+	cpus, mems, err := h.Available()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"0-3", "0"}, []string{cpus, mems})
+	for set, want := range map[string]bool{"0": true, "1-3": true, "0,4": false, "": true} {
+		ok, err := Within(set, cpus)
+		require.NoError(t, err)
+		assert.Equal(t, want, ok, set)
+	}
+	_, err = Within("x", cpus)
+	assert.ErrorContains(t, err, "invalid format: x")
+	h, _ = newFakeV1(t, "memory")
+	_, _, err = h.Available()
+	assert.Error(t, err)
+}
