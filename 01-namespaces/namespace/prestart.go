@@ -32,10 +32,12 @@ type prestartKey struct {
 	detached, userNS bool
 	uids, gids       IDRange
 	joinNetns        string
+	joinPidns        string
+	joinIpcns        string
 }
 
 func keyOf(cfg Config) prestartKey {
-	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, uids: cfg.UIDRange(), gids: cfg.GIDRange(), joinNetns: cfg.JoinNetns}
+	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, uids: cfg.UIDRange(), gids: cfg.GIDRange(), joinNetns: cfg.JoinNetns, joinPidns: cfg.JoinPidns, joinIpcns: cfg.JoinIpcns}
 }
 
 // Prestart starts an init as Start would, and keeps it for the next Start
