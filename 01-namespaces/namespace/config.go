@@ -61,6 +61,11 @@ type Config struct {
 	// run --pid host, --ipc host): the container sees, and may signal,
 	// the host's processes, and shares its System V IPC objects.
 	HostPID, HostIPC bool
+	// NoPrestart: the start made mounts on the host that the container
+	// must see (a shared /dev/shm), so its init must be forked now,
+	// with a copy of the mount table as it is now: an init started
+	// ahead of need (Prestart) has an older copy.
+	NoPrestart bool
 	// HostCgroupns keeps the host's cgroup namespace (docker run
 	// --cgroupns host): /proc/self/cgroup then shows the container's
 	// full path in the host's hierarchy instead of "/".

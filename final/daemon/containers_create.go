@@ -341,6 +341,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 			return fail(err)
 		}
 	}
+	if err := d.pidAndIpc(&host, &o, &spec, id); err != nil {
+		return fail(err)
+	}
 	if spec.UID, spec.GID, err = image.LookupUser(image.TopmostFirst(dirs), cfg.User); err != nil {
 		return fail(invalid("%v", err))
 	}
@@ -521,6 +524,53 @@ func resources(r container.Resources) (cgroup.Resources, error) {
 		}
 	}
 	return out, nil
+}
+
+// pidAndIpc reads --pid and --ipc (shm.go): the host's namespaces,
+// another container's (resolved now to its ID, which inspect shows, as
+// dockerd's does), or the container's own; "shareable" has its /dev/shm
+// on the host for others to join. The private IPC mode is recorded as
+// dockerd 20.10 records its default, "private".
+func (d *Daemon) pidAndIpc(h *container.HostConfig, o *image.RunOptions, spec *runSpec, self string) error {
+	shared := h.PidMode.IsHost() || h.PidMode.IsContainer() || h.IpcMode.IsHost() || h.IpcMode.IsContainer()
+	if shared && (o.Config.UserNS || d.opts.Rootless) {
+		return invalid("--pid %s and --ipc %s: another container's or the host's PID and IPC namespaces cannot be shared from a user namespace (--userns-remap, or a rootless daemon)", h.PidMode, h.IpcMode)
+	}
+	donor := func(ref string) (string, error) {
+		e, err := d.lookup(ref)
+		if err != nil {
+			return "", invalid("No such container: %s", ref)
+		}
+		if e.id == self {
+			return "", invalid("cannot join own namespaces")
+		}
+		return e.id, nil
+	}
+	switch {
+	case h.PidMode.IsHost():
+		o.Config.HostPID = true
+	case h.PidMode.IsContainer():
+		id, err := donor(h.PidMode.Container())
+		if err != nil {
+			return err
+		}
+		spec.PidContainer, h.PidMode = id, container.PidMode("container:"+id)
+	}
+	switch {
+	case h.IpcMode == "":
+		h.IpcMode = container.IPCModePrivate
+	case h.IpcMode.IsHost():
+		o.Config.HostIPC, spec.HostShm = true, true
+	case h.IpcMode.IsShareable():
+		spec.ShareShm = true
+	case h.IpcMode.IsContainer():
+		id, err := donor(h.IpcMode.Container())
+		if err != nil {
+			return err
+		}
+		spec.IpcContainer, h.IpcMode = id, container.IpcMode("container:"+id)
+	}
+	return nil
 }
 
 // hostResources checks what of r depends on this machine's cgroups, as

@@ -32,8 +32,9 @@ type unsupported struct {
 func checkUnsupported(cfg *container.Config, h *container.HostConfig) error {
 	r := &h.Resources
 	for _, u := range []unsupported{
-		{h.PidMode != "" && h.PidMode != "private", "--pid " + string(h.PidMode) + " is not supported: a container has its own PID namespace"},
-		{h.IpcMode != "" && h.IpcMode != "private" && h.IpcMode != "shareable", "--ipc " + string(h.IpcMode) + " is not supported: a container has its own IPC namespace"},
+		{h.PidMode != "" && h.PidMode != "private" && !h.PidMode.IsHost() && !h.PidMode.IsContainer(), "--pid " + string(h.PidMode) + " is not supported: berth's PID modes are private, host and container:NAME"},
+		{h.IpcMode != "" && !h.IpcMode.IsPrivate() && !h.IpcMode.IsShareable() && !h.IpcMode.IsHost() && !h.IpcMode.IsContainer(),
+			"--ipc " + string(h.IpcMode) + " is not supported: berth's IPC modes are private, shareable, host and container:NAME"},
 		{h.UTSMode != "" && h.UTSMode != "private", "--uts " + string(h.UTSMode) + " is not supported: a container has its own UTS namespace"},
 		{h.UsernsMode != "" && h.UsernsMode != "host", "--userns " + string(h.UsernsMode) + " is not supported"},
 		{h.Cgroup != "", "--cgroup (HostConfig.Cgroup) is not supported"},
