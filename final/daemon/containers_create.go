@@ -329,6 +329,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	if o.Net, err = d.networkConfig(&cfg, &host, req.NetworkingConfig); err != nil {
 		return fail(err)
 	}
+	if err := d.links(&host, &o.Net); err != nil {
+		return fail(err)
+	}
 	if o.DNS, err = nameConfig(&cfg, &host); err != nil {
 		return fail(err)
 	}

@@ -38,7 +38,6 @@ func checkUnsupported(cfg *container.Config, h *container.HostConfig) error {
 		{h.UTSMode != "" && h.UTSMode != "private", "--uts " + string(h.UTSMode) + " is not supported: a container has its own UTS namespace"},
 		{h.UsernsMode != "" && h.UsernsMode != "host", "--userns " + string(h.UsernsMode) + " is not supported"},
 		{h.Cgroup != "", "--cgroup (HostConfig.Cgroup) is not supported"},
-		{len(h.Links) > 0, "--link is not supported"},
 		{h.VolumeDriver != "" && h.VolumeDriver != "local", "volume driver " + strconv.Quote(h.VolumeDriver) + " is not supported: berth has the local driver"},
 		{len(h.StorageOpt) > 0, "--storage-opt is not supported"},
 		{h.Runtime != "", "--runtime " + strconv.Quote(h.Runtime) + " is not supported: berth runs its containers itself"},
