@@ -123,3 +123,19 @@ func mountPoints(t *testing.T) string {
 	}
 	return b.String()
 }
+
+// With --userns-remap a container cannot share the host's or another
+// container's PID and IPC namespaces (they belong to another user
+// namespace): refused by name at create, unless --userns host.
+func TestPidAndIpcSharingRefusedWithUserns(t *testing.T) {
+	name, _, _ := remapUser(t)
+	l := remapLab(t, name)
+	l.ok("run", "-d", "--name", "pi-ns-donor", "--ipc", "shareable", "--userns", "host", "busybox", "sleep", "1000")
+	for _, args := range [][]string{{"--pid", "host"}, {"--ipc", "host"}, {"--pid", "container:pi-ns-donor"}, {"--ipc", "container:pi-ns-donor"}} {
+		_, errOut, code := l.docker("", append(append([]string{"create"}, args...), "busybox", "true")...)
+		assert.Equal(t, 1, code, "%v", args)
+		assert.Contains(t, errOut, "cannot be shared from a user namespace", "%v", args)
+	}
+	out := l.ok("run", "--rm", "--userns", "host", "--pid", "container:pi-ns-donor", "--ipc", "container:pi-ns-donor", "busybox", "ps", "-o", "comm")
+	assert.Equal(t, "COMMAND\nsleep\nps\n", out)
+}
