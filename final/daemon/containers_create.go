@@ -68,6 +68,9 @@ type record struct {
 
 	// newVolumes are the volumes the create made, which go if it fails.
 	newVolumes []string
+	// warnings are the create's, as dockerd gives them (the docker CLI
+	// prints each as WARNING: ...).
+	warnings []string
 }
 
 const recordFile = "api.json"
@@ -226,7 +229,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req container
 		return container.CreateResponse{ID: id, Warnings: []string{err.Error()}}, nil
 	}
 	d.emitContainer(e, moby.ActionCreate, nil)
-	return container.CreateResponse{ID: id, Warnings: []string{}}, nil
+	return container.CreateResponse{ID: id, Warnings: append([]string{}, rec.warnings...)}, nil
 }
 
 // nameTaken is Docker's conflict error if name is taken.
@@ -381,6 +384,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		return fail(err)
 	}
 	rec := &record{Config: cfg, HostConfig: host, Image: string(img.ID), ImageRef: req.Config.Image, Path: args[0], Args: args[1:]}
+	if o.Limits.OOMKillDisable && o.Limits.Memory == 0 {
+		rec.warnings = append(rec.warnings, "OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.")
+	}
 	// Last, when nothing can fail any more: volumes are made.
 	if rec.newVolumes, err = d.createVolumes(plan); err != nil {
 		return fail(errors.Join(err, d.removeVolumes(rec.newVolumes)))

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"path"
 	"slices"
 	"strings"
 
@@ -78,7 +79,8 @@ func (d *Daemon) links(h *container.HostConfig, n *network.Config) error {
 // writes names, is dropped).
 func splitLink(l string) (name, alias string, err error) {
 	name, alias, ok := strings.Cut(l, ":")
-	name, alias = strings.TrimPrefix(name, "/"), strings.TrimPrefix(alias, "/")
+	// "/db:/me/database", dockerd's own form: the last element.
+	name, alias = strings.TrimPrefix(name, "/"), path.Base("/"+alias)
 	if !ok {
 		alias = name
 	}

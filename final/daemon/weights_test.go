@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // weightsScript prints a container's weights as its own cgroup files
@@ -84,4 +85,21 @@ func TestWeightsOutOfRangeRefusedAtCreate(t *testing.T) {
 		assert.Contains(t, errOut, "--cpu-shares "+shares, shares)
 	}
 	assert.Empty(t, l.ok("ps", "-aq"), "nothing was created")
+}
+
+// dockerd's warning for --oom-kill-disable without a memory limit,
+// printed by the docker CLI from both engines.
+func TestSameAsDockerd_OOMKillDisableWarning(t *testing.T) {
+	results := map[string]string{}
+	for _, e := range compareEngines(t) {
+		_, err := e.run("run", "--rm", "--oom-kill-disable", "busybox", "sh", "-c", "exit 3")
+		require.Error(t, err, e.name)
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if i := strings.Index(line, "WARNING: OOM"); i >= 0 {
+				results[e.name] = line[i:]
+			}
+		}
+	}
+	assert.NotEmpty(t, results["dockerd"])
+	assert.Equal(t, results["dockerd"], results["berthd"])
 }
