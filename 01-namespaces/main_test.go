@@ -348,3 +348,88 @@ func TestSysctlsAreTheNamespaces(t *testing.T) {
 	assert.Equal(t, 125, status)
 	assert.Contains(t, errOut, `sysctl "vm.swappiness" is not in a separate kernel namespace`)
 }
+
+// startScript starts sh -c script in a container of cfg and returns the
+// process and a reader of its stdout.
+func startScript(t *testing.T, cfg namespace.Config, script string) (*namespace.Process, *bufio.Reader) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	p, err := namespace.Start(cfg, namespace.Stdio{Out: w, Err: w})
+	require.NoError(t, err)
+	w.Close()
+	t.Cleanup(func() { _ = p.Kill() })
+	require.NoError(t, p.Release(namespace.Spec{
+		Command: namespace.Command{Args: []string{"/bin/sh", "-c", script}, Env: namespace.DefaultEnv("t")},
+	}))
+	return p, bufio.NewReader(r)
+}
+
+func nsOf(t *testing.T, pid, kind string) string {
+	t.Helper()
+	link, err := os.Readlink("/proc/" + pid + "/ns/" + kind)
+	require.NoError(t, err)
+	return link
+}
+
+// TestJoinsAnotherContainersPIDAndIPCNamespaces: --pid and --ipc
+// container:ID. The second container is born in the first's PID and IPC
+// namespaces (not PID 1 there), and dies with the first's init, as the
+// kernel ends a PID namespace whose init exits.
+func TestJoinsAnotherContainersPIDAndIPCNamespaces(t *testing.T) {
+	labtest.Privileged(t)
+	donor, out := startScript(t, namespace.Config{}, "echo ready; exec sleep 100")
+	line, err := out.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ready\n", line)
+	dpid := fmt.Sprint(donor.Pid())
+
+	cfg := namespace.Config{JoinPidns: "/proc/" + dpid + "/ns/pid", JoinIpcns: "/proc/" + dpid + "/ns/ipc"}
+	joiner, jout := startScript(t, cfg, "readlink /proc/self/ns/pid /proc/self/ns/ipc; grep NSpid /proc/self/status; exec sleep 100")
+	for _, want := range []string{nsOf(t, dpid, "pid"), nsOf(t, dpid, "ipc")} {
+		line, err := jout.ReadString('\n')
+		require.NoError(t, err)
+		assert.Equal(t, want+"\n", line)
+	}
+	line, err = jout.ReadString('\n')
+	require.NoError(t, err)
+	// Its /proc is its PID namespace's, the donor's (Setup mounts it).
+	nspid := strings.Fields(line)
+	require.Len(t, nspid, 2, "%q", line)
+	assert.NotEqual(t, "1", nspid[1], "the donor's init is PID 1 there")
+	assert.NotEqual(t, nsOf(t, "self", "pid"), nsOf(t, dpid, "pid"))
+	// The thread that forked went back to its own namespaces.
+	assert.Equal(t, nsOf(t, "self", "pid"), nsOf(t, "self", "pid_for_children"))
+
+	// The joiner first: a PID namespace's init finishes exiting only
+	// once every other process of the namespace has been reaped, and
+	// the joiner's parent is this test, outside the namespace.
+	require.NoError(t, syscall.Kill(donor.Pid(), unix.SIGKILL))
+	status, err := joiner.Wait()
+	require.NoError(t, err)
+	assert.Equal(t, 128+int(unix.SIGKILL), status, "killed with the namespace")
+	_, err = donor.Wait()
+	require.NoError(t, err)
+}
+
+// TestHostPIDAndIPC: --pid host and --ipc host keep the host's.
+func TestHostPIDAndIPC(t *testing.T) {
+	labtest.Privileged(t)
+	p, out := startScript(t, namespace.Config{HostPID: true, HostIPC: true}, "readlink /proc/self/ns/pid /proc/self/ns/ipc /proc/self/ns/uts")
+	all, err := io.ReadAll(out)
+	require.NoError(t, err)
+	status, err := p.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 0, status)
+	lines := strings.Fields(string(all))
+	require.Len(t, lines, 3)
+	assert.Equal(t, nsOf(t, "self", "pid"), lines[0])
+	assert.Equal(t, nsOf(t, "self", "ipc"), lines[1])
+	assert.NotEqual(t, nsOf(t, "self", "uts"), lines[2], "the others stay the container's")
+
+	err = (&namespace.Config{HostPID: true, UserNS: true}).Validate()
+	assert.ErrorContains(t, err, "cannot be shared from a user namespace")
+	err = (&namespace.Config{HostIPC: true, JoinIpcns: "/proc/1/ns/ipc"}).Validate()
+	assert.ErrorContains(t, err, "cannot be joined with the host's IPC namespace")
+}

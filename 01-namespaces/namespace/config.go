@@ -3,6 +3,7 @@ package namespace
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -50,6 +51,23 @@ type Config struct {
 	// --network container:ID, Compose's network_mode: service:x. See
 	// Process.startOnOwnThread for how.
 	JoinNetns string
+	// JoinPidns and JoinIpcns are a PID and an IPC namespace to join
+	// instead of new ones (/proc/PID/ns/pid and /proc/PID/ns/ipc of
+	// another container's init): docker run --pid container:ID, --ipc
+	// container:ID. Joined the way JoinNetns is (startOnOwnThread). In
+	// a joined PID namespace the container's command is not PID 1, and
+	// it dies with the namespace's init (the kernel kills every process
+	// of a PID namespace whose init exits).
+	JoinPidns, JoinIpcns string
+	// HostPID and HostIPC keep the host's PID and IPC namespaces (docker
+	// run --pid host, --ipc host): the container sees, and may signal,
+	// the host's processes, and shares its System V IPC objects.
+	HostPID, HostIPC bool
+	// NoPrestart: the start made mounts on the host that the container
+	// must see (a shared /dev/shm), so its init must be forked now,
+	// with a copy of the mount table as it is now: an init started
+	// ahead of need (Prestart) has an older copy.
+	NoPrestart bool
 	// HostCgroupns keeps the host's cgroup namespace (docker run
 	// --cgroupns host): /proc/self/cgroup then shows the container's
 	// full path in the host's hierarchy instead of "/".
@@ -96,10 +114,15 @@ func (c *Config) cloneFlags() uintptr {
 	// process is in when it is made as its root, and init is moved to
 	// the container's cgroup only after clone (chapter 02's OnStart).
 	// Init unshares it in Setup, from inside its cgroup.
-	flags := unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWNS |
-		unix.CLONE_NEWIPC
+	flags := unix.CLONE_NEWUTS | unix.CLONE_NEWNS
 	if !c.HostNetwork && c.JoinNetns == "" {
 		flags |= unix.CLONE_NEWNET
+	}
+	if !c.HostPID && c.JoinPidns == "" {
+		flags |= unix.CLONE_NEWPID
+	}
+	if !c.HostIPC && c.JoinIpcns == "" {
+		flags |= unix.CLONE_NEWIPC
 	}
 	if c.UserNS {
 		flags |= unix.CLONE_NEWUSER
@@ -162,6 +185,19 @@ func (c *Config) Validate() error {
 	}
 	if c.JoinNetns != "" && c.HostNetwork {
 		return fmt.Errorf("network namespace %s: cannot be joined with the host's network", c.JoinNetns)
+	}
+	if c.JoinPidns != "" && c.HostPID {
+		return fmt.Errorf("PID namespace %s: cannot be joined with the host's PID namespace", c.JoinPidns)
+	}
+	if c.JoinIpcns != "" && c.HostIPC {
+		return fmt.Errorf("IPC namespace %s: cannot be joined with the host's IPC namespace", c.JoinIpcns)
+	}
+	// A PID or IPC namespace belongs to the user namespace it was made
+	// in: from a user namespace of its own, init would have no
+	// privilege over the one it joins (it could not mount its /proc),
+	// nor over the host's.
+	if c.UserNS && (c.JoinPidns != "" || c.JoinIpcns != "" || c.HostPID || c.HostIPC) {
+		return errors.New("another container's or the host's PID or IPC namespace cannot be shared from a user namespace of the container's own")
 	}
 	for k := range c.Sysctls {
 		if err := CheckSysctl(k, c.HostNetwork); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 func TestLookPathSearchesTheContainersPath(t *testing.T) {
@@ -70,6 +71,10 @@ func TestConfigChoosesNamespaces(t *testing.T) {
 	assert.NotEqual(t, keyOf(join), keyOf(host), "a prestarted init in the host's network does not fit")
 	join.HostNetwork = true
 	assert.ErrorContains(t, join.Validate(), "cannot be joined with the host's network")
+	pid := Config{JoinPidns: "/proc/1/ns/pid", JoinIpcns: "/proc/1/ns/ipc"}
+	assert.Zero(t, pid.cloneFlags()&(unix.CLONE_NEWPID|unix.CLONE_NEWIPC), "joined PID and IPC namespaces are not new ones")
+	assert.NotEqual(t, keyOf(pid), keyOf(Config{HostPID: true, HostIPC: true}), "a prestarted init elsewhere does not fit")
+	assert.Len(t, pid.joins(), 2)
 	assert.Equal(t, DefaultIDBase, idMappings(all.UIDRange())[0].HostID)
 	sub := Config{UserNS: true, UIDs: IDRange{Base: 231072, Size: 65536}, GIDs: IDRange{Base: 300000, Size: 1000}}
 	assert.Equal(t, IDRange{Base: 231072, Size: 65536}, sub.UIDRange(), "a subordinate range replaces IDBase")

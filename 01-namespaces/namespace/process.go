@@ -19,6 +19,10 @@ import (
 // InitName is argv[0] of the re-executed init. IsInit checks for it.
 const InitName = "berth-init"
 
+// pdeathsigArg, init's argument, has it ask for SIGKILL at its
+// parent's death itself (see start).
+const pdeathsigArg = "--pdeathsig"
+
 // specFD is the file descriptor on which init reads its spec: the first of
 // cmd.ExtraFiles, after stdin, stdout and stderr.
 const specFD = 3
@@ -124,7 +128,17 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 		ExtraFiles:  extra,
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: cfg.cloneFlags()},
 	}
-	if !cfg.Detached {
+	switch {
+	case cfg.Detached:
+	case cfg.JoinPidns != "":
+		// Go's fork checks, after setting the death signal, that its
+		// parent is still the one it had (getppid), and kills itself
+		// if not. In a joined PID namespace the parent is outside it,
+		// and getppid is 0 there: the check would kill every child.
+		// (A new namespace's PID 1 ignores that kill: no handler.)
+		// So init asks for the signal itself, first thing (ReadSpec).
+		cmd.Args = append(cmd.Args, pdeathsigArg)
+	default:
 		// If the program that started the container dies, so does
 		// the container: nobody would be left to wait for it. (A
 		// detached container gets a long-lived parent in chapter 07.)
@@ -145,10 +159,11 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 	}
 	p := &Process{cmd: cmd, spec: w, exited: make(chan struct{}), traced: traced}
 	cfg.Trace.Clone(cfg.cloneFlags())
-	if cfg.JoinNetns != "" {
-		cfg.Trace.Step(explain.Namespaces, "setns", "("+cfg.JoinNetns+", CLONE_NEWNET) on the forking thread: the child is born in that network namespace")
+	joins := cfg.joins()
+	for _, j := range joins {
+		cfg.Trace.Step(explain.Namespaces, "setns", "("+j.path+", "+explain.CloneFlags(uintptr(j.kind))+") on the forking thread: the child is born in that namespace")
 	}
-	if err := p.startOnOwnThread(cfg.JoinNetns); err != nil {
+	if err := p.startOnOwnThread(joins); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("starting %s in new namespaces: %w", InitName, err)
 	}
@@ -160,46 +175,108 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 	return p, nil
 }
 
+// join is a namespace that init is born in rather than given a new one
+// of: the file to enter (/proc/PID/ns/...), its kind (CLONE_NEW*), and
+// the file of the forking thread's own namespace of that kind, to go
+// back to.
+type join struct {
+	path string
+	kind int
+	home string
+}
+
+// joins are the namespaces cfg joins. A PID namespace is entered
+// for the thread's children only (setns(CLONE_NEWPID) changes
+// pid_for_children; the thread itself stays in its own), which is what
+// a fork needs; home is then the thread's pid_for_children.
+func (c *Config) joins() []join {
+	var out []join
+	for _, j := range []join{
+		{c.JoinNetns, unix.CLONE_NEWNET, "/proc/thread-self/ns/net"},
+		{c.JoinPidns, unix.CLONE_NEWPID, "/proc/thread-self/ns/pid_for_children"},
+		{c.JoinIpcns, unix.CLONE_NEWIPC, "/proc/thread-self/ns/ipc"},
+	} {
+		if j.path != "" {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
 // startOnOwnThread forks init from an OS thread that stays alive, locked
 // and idle, until Wait. Pdeathsig fires when the *thread* that forked the
 // child exits, not the process: Go may retire an ordinary thread at any
 // time (for instance one that a goroutine locked to enter a network
 // namespace and let die), and the container would get SIGKILL with it.
 //
-// With joinNetns, the thread enters that network namespace first, and the
-// child, forked without CLONE_NEWNET, is born in it: a new process
-// inherits the namespaces of the thread that forks it. Go's exec offers
-// no hook between fork and exec in which the child could call setns
-// itself, and entering a mount or user namespace from a multithreaded
-// process fails (pitfall 3), but a network namespace can be entered by
-// one thread alone. Once the child has exited, the thread goes back to
-// its own namespace, or, if even that fails, ends locked, so that the Go
-// runtime never runs anything else in the joined namespace (pitfall 4).
-func (p *Process) startOnOwnThread(joinNetns string) error {
+// With joins, the thread enters those namespaces first (network, PID,
+// IPC: another container's, --network/--pid/--ipc container:ID), and
+// the child, forked without the matching CLONE_NEW* flags, is born in
+// them: a new process inherits the namespaces of the thread that forks
+// it. Go's exec offers no hook between fork and exec in which the child
+// could call setns itself, and entering a mount or user namespace from a
+// multithreaded process fails (pitfall 3), but network, PID and IPC
+// namespaces can be entered by one thread alone. Once the child has
+// exited, the thread goes back to its own namespaces, or, if even that
+// fails, ends locked, so that the Go runtime never runs anything else in
+// a joined namespace (pitfall 4).
+func (p *Process) startOnOwnThread(joins []join) error {
 	started := make(chan error, 1)
 	exited := p.exited
 	go func() {
 		runtime.LockOSThread()
-		var home *os.File
-		if joinNetns != "" {
-			var err error
-			if home, err = EnterNetns(joinNetns); err != nil {
-				runtime.UnlockOSThread()
+		var homes []*os.File
+		leave := func() bool {
+			ok := true
+			for i := len(homes) - 1; i >= 0; i-- {
+				if unix.Setns(int(homes[i].Fd()), joins[i].kind) != nil {
+					ok = false
+				}
+				homes[i].Close()
+			}
+			return ok
+		}
+		for _, j := range joins {
+			home, err := enterNS(j)
+			if err != nil {
+				if leave() {
+					runtime.UnlockOSThread()
+				}
 				started <- err
 				return
 			}
+			homes = append(homes, home)
 		}
 		err := p.cmd.Start()
 		started <- err
 		if err == nil {
 			<-exited
 		}
-		if home != nil && LeaveNetns(home) != nil {
-			return // stuck in the joined namespace: the thread ends locked
+		if !leave() {
+			return // stuck in a joined namespace: the thread ends locked
 		}
 		runtime.UnlockOSThread()
 	}()
 	return <-started
+}
+
+// enterNS moves the calling thread, locked to its goroutine, into j's
+// namespace, and returns the namespace it leaves (for its children's
+// sake, for a PID namespace).
+func enterNS(j join) (home *os.File, err error) {
+	target, err := os.Open(j.path)
+	if err != nil {
+		return nil, fmt.Errorf("namespace to join: %w", err)
+	}
+	defer target.Close()
+	if home, err = os.Open(j.home); err != nil {
+		return nil, fmt.Errorf("this thread's namespace: %w", err)
+	}
+	if err := unix.Setns(int(target.Fd()), j.kind); err != nil {
+		home.Close()
+		return nil, fmt.Errorf("entering namespace %s: %w", j.path, err)
+	}
+	return home, nil
 }
 
 // EnterNetns moves the calling thread, which must be locked to its

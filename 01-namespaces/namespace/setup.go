@@ -70,6 +70,15 @@ var gate struct {
 // ReadSpec is init's first step: it blocks until the parent sends the
 // spec (Release, or SendSpec), then decodes it into v.
 func ReadSpec(v any) error {
+	if len(os.Args) > 1 && os.Args[1] == pdeathsigArg {
+		// Between the fork and here the parent may have died
+		// already; nothing inside a joined PID namespace can tell
+		// (getppid is 0). The thread that forked stays until Wait,
+		// so that window is a crash's, not a normal exit's.
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return fmt.Errorf("asking for SIGKILL at the parent's death: %w", err)
+		}
+	}
 	explain.Inherit() // the host's trace pipe, if it asked for one
 	f := os.NewFile(specFD, "spec")
 	if f == nil {

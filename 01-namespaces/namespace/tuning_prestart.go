@@ -37,10 +37,12 @@ type prestartKey struct {
 	detached, userNS bool
 	uids, gids       IDRange
 	joinNetns        string
+	joinPidns        string
+	joinIpcns        string
 }
 
 func keyOf(cfg Config) prestartKey {
-	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, uids: cfg.UIDRange(), gids: cfg.GIDRange(), joinNetns: cfg.JoinNetns}
+	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, uids: cfg.UIDRange(), gids: cfg.GIDRange(), joinNetns: cfg.JoinNetns, joinPidns: cfg.JoinPidns, joinIpcns: cfg.JoinIpcns}
 }
 
 // Prestart starts an init as Start would, and keeps it for the next Start
@@ -67,7 +69,7 @@ func takePrestarted(cfg Config, stdio Stdio) *Process {
 	defer prestarted.Unlock()
 	p := prestarted.p
 	// Files are given at the fork: an init started before has none.
-	if p == nil || prestarted.key != keyOf(cfg) || prestarted.stdio != stdio || len(cfg.Files) > 0 {
+	if p == nil || prestarted.key != keyOf(cfg) || prestarted.stdio != stdio || len(cfg.Files) > 0 || cfg.NoPrestart {
 		return nil
 	}
 	prestarted.p = nil

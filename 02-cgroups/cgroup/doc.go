@@ -221,6 +221,26 @@
 // that kills a paused container does the same (v2 lets a fatal signal
 // through a freeze).
 //
+// # Weights: sharing rather than capping
+//
+// Memory, CPUs and PidsMax are caps. The weights share what is there:
+//
+//	                   v1 file                     v2 file
+//	CPUShares          cpu.shares (1024 default)   cpu.weight = 1 + (shares-2)*9999/262142
+//	CpusetCpus/Mems    cpuset.cpus, cpuset.mems    cpuset.cpus, cpuset.mems (cpuset handed down only if asked)
+//	MemoryReservation  memory.soft_limit_in_bytes  memory.low
+//	OOMKillDisable     memory.oom_control = 1      (none: refused, ErrNoOOMKillDisable)
+//
+// Shares matter only when the CPUs are busy: two busy containers with
+// 1024 and 512 get two thirds and one third. v2 counts weights from 1 to
+// 10000 around 100; the conversion is runc's, so the same docker run
+// weighs the same under berth and under Docker. A soft limit is
+// reclaimed first under pressure on v1; v2's memory.low protects up to
+// it instead, which is how runc maps it too. v2 has no switch that keeps
+// the OOM killer away from a cgroup at memory.max (runc and dockerd
+// 20.10 drop the option there with a warning): berth refuses it rather
+// than run without it.
+//
 // # Limits of a process: rlimits
 //
 // A cgroup limits a group of processes together. The older resource
@@ -233,8 +253,8 @@
 //
 // # This package is not
 //
-//   - The whole of Docker's resource options: no CPU shares or weights,
-//     no cpuset limit, no block I/O, no memory reservation.
+//   - The whole of Docker's resource options: no block I/O weights or
+//     throttles, no swap or swappiness of its own, no real-time CPU time.
 //   - systemd-aware: on systemd hosts Docker can ask systemd to create a
 //     scope instead of writing to the cgroupfs itself. berth writes
 //     directly (Docker's "cgroupfs" driver), which is fine for a course but

@@ -194,6 +194,7 @@ func (k *fakeKernel) v2Files(enabled []string) map[string]string {
 		files["memory.max"] = "max"
 		files["memory.current"] = "0"
 		files["memory.peak"] = "0"
+		files["memory.low"] = "0"
 		files["memory.events"] = "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n"
 		if k.swap {
 			files["memory.swap.max"] = "max"
@@ -202,6 +203,10 @@ func (k *fakeKernel) v2Files(enabled []string) map[string]string {
 	if slices.Contains(enabled, "cpu") {
 		files["cpu.max"] = "max 100000"
 		files["cpu.weight"] = "100"
+	}
+	if slices.Contains(enabled, "cpuset") {
+		files["cpuset.cpus"] = ""
+		files["cpuset.mems"] = ""
 	}
 	if slices.Contains(enabled, "pids") {
 		files["pids.max"] = "max"
@@ -221,6 +226,7 @@ func (k *fakeKernel) v1Files(ctrls []string, useHierarchy, oomKillDisable string
 			files["memory.failcnt"] = "0"
 			files["memory.use_hierarchy"] = useHierarchy
 			files["memory.oom_control"] = "oom_kill_disable " + oomKillDisable + "\nunder_oom 0\noom_kill 0\n"
+			files["memory.soft_limit_in_bytes"] = fakeUnlimitedV1
 			if k.swap {
 				files["memory.memsw.limit_in_bytes"] = fakeUnlimitedV1
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -15,6 +16,23 @@ type Resources struct {
 	Memory  int64   // bytes; 0 = unlimited. Swap is not allowed on top.
 	CPUs    float64 // cores' worth of CPU time; 0.5 = half a core, 0 = unlimited
 	PidsMax int64   // most tasks (processes and threads) at once; 0 = unlimited
+	// CPUShares is the container's weight against its siblings when
+	// the CPUs are busy (docker run --cpu-shares): 1024 is the
+	// default, 512 half as much, 2 to 262144; 0 = the default. Unlike
+	// CPUs it limits nothing on an idle machine.
+	CPUShares uint64
+	// CpusetCpus and CpusetMems are the CPUs and memory nodes the
+	// container may run on ("0-2,4"; --cpuset-cpus, --cpuset-mems);
+	// "" = its parent's.
+	CpusetCpus, CpusetMems string
+	// MemoryReservation is a soft limit in bytes (--memory-reservation):
+	// under memory pressure the kernel reclaims from cgroups above
+	// theirs first. 0 = none.
+	MemoryReservation int64
+	// OOMKillDisable: a process that hits Memory waits for memory
+	// instead of being killed (--oom-kill-disable). v1 only: v2 has
+	// no such switch, and New refuses it there.
+	OOMKillDisable bool
 	// Devices is the device policy: which device nodes the container
 	// may open or make. nil means DefaultDevices, Docker's, so that a
 	// container is confined unless someone says otherwise;
@@ -33,7 +51,23 @@ func (r Resources) devices() []DeviceRule {
 
 // limited reports whether r sets any of the limits Update writes.
 func (r Resources) limited() bool {
-	return r.Memory != 0 || r.CPUs != 0 || r.PidsMax != 0
+	return r.Memory != 0 || r.CPUs != 0 || r.PidsMax != 0 || r.CPUShares != 0 ||
+		r.CpusetCpus != "" || r.CpusetMems != "" || r.MemoryReservation != 0 || r.OOMKillDisable
+}
+
+// Docker's bounds of --cpu-shares, which are the kernel's for v1's
+// cpu.shares (v2's cpu.weight is converted from it: sharesToWeight).
+const (
+	MinCPUShares = 2
+	MaxCPUShares = 262144
+)
+
+// sharesToWeight converts v1 CPU shares (2..262144) to a v2 cpu.weight
+// (1..10000), as runc 1.1 does, linearly: 2 is 1, 262144 is 10000, and
+// Docker's default 1024 is 39 (v2's own default is 100, so an explicit
+// --cpu-shares 1024 is not quite "nothing asked" on v2: as under runc).
+func sharesToWeight(shares uint64) uint64 {
+	return 1 + (shares-2)*9999/262142
 }
 
 // MinMemory is the smallest memory limit accepted: 6 MiB, Docker's rule.
@@ -76,6 +110,17 @@ func (r Resources) validate() error {
 	}
 	if r.PidsMax < 0 {
 		return fmt.Errorf("pids limit %d: must not be negative (0 means unlimited)", r.PidsMax)
+	}
+	if r.CPUShares != 0 && (r.CPUShares < MinCPUShares || r.CPUShares > MaxCPUShares) {
+		return fmt.Errorf("CPU shares %d: the allowed range is %d to %d", r.CPUShares, MinCPUShares, MaxCPUShares)
+	}
+	for _, set := range []string{r.CpusetCpus, r.CpusetMems} {
+		if _, err := ParseSet(set); err != nil {
+			return err
+		}
+	}
+	if r.MemoryReservation < 0 {
+		return fmt.Errorf("memory reservation %d: must not be negative (0 means none)", r.MemoryReservation)
 	}
 	if _, err := devicePolicy(r.devices()); err != nil {
 		return err
@@ -174,9 +219,11 @@ func ParsePidsLimit(s string) (int64, error) {
 func (r Resources) needs(ctrl string) bool {
 	switch ctrl {
 	case "memory":
-		return r.Memory > 0
+		return r.Memory > 0 || r.MemoryReservation > 0 || r.OOMKillDisable
 	case "cpu":
-		return r.CPUs > 0
+		return r.CPUs > 0 || r.CPUShares > 0
+	case "cpuset":
+		return r.CpusetCpus != "" || r.CpusetMems != ""
 	case "pids":
 		return r.PidsMax > 0
 	case "devices":
@@ -185,4 +232,75 @@ func (r Resources) needs(ctrl string) bool {
 		return err != nil || !w.allowAll || len(w.exceptions) > 0
 	}
 	return false
+}
+
+// ParseSet parses a list of CPUs or memory nodes as cpuset.cpus takes
+// it, "0-2,4" ("" is the empty set), and returns the numbers in it,
+// ascending. The kernel's own check comes at the write; this one
+// catches a typo at create, with the value in the message.
+func ParseSet(s string) ([]int, error) {
+	var out []int
+	if s == "" {
+		return out, nil
+	}
+	seen := map[int]bool{}
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		b := a
+		if err == nil && isRange {
+			b, err = strconv.Atoi(hi)
+		}
+		if err != nil || a < 0 || b < a || b-a > 1<<16 {
+			return nil, fmt.Errorf("invalid format: %s", s)
+		}
+		for n := a; n <= b; n++ {
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Available are the CPUs and memory nodes the host's root cgroup has,
+// as "0-3" strings: what --cpuset-cpus and --cpuset-mems may name
+// (dockerd's check, made at create). On v2 the root's effective sets;
+// on v1 the cpuset hierarchy's root.
+func (h *Hierarchy) Available() (cpus, mems string, err error) {
+	dir, suffix := h.Mounts["cpuset"], ""
+	if h.Version == V2 {
+		dir, suffix = h.Unified, ".effective"
+	}
+	if dir == "" {
+		return "", "", fmt.Errorf("no cpuset controller: the cgroup v1 cpuset hierarchy is not mounted")
+	}
+	if cpus, err = readString(dir, "cpuset.cpus"+suffix); err == nil {
+		mems, err = readString(dir, "cpuset.mems"+suffix)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("available cpusets: %w", err)
+	}
+	return cpus, mems, nil
+}
+
+// Within reports whether every number of set is in available (both in
+// cpuset.cpus's form).
+func Within(set, available string) (bool, error) {
+	want, err := ParseSet(set)
+	if err != nil {
+		return false, err
+	}
+	have, err := ParseSet(available)
+	if err != nil {
+		return false, err
+	}
+	for _, n := range want {
+		if !slices.Contains(have, n) {
+			return false, nil
+		}
+	}
+	return true, nil
 }

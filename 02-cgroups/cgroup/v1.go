@@ -16,7 +16,7 @@ import (
 func (h *Hierarchy) createV1(parentName, name string, r Resources) (*Cgroup, []string, error) {
 	// Check before creating anything, so a missing controller leaves no
 	// directories behind.
-	for _, ctrl := range []string{"memory", "cpu", "pids", "devices"} {
+	for _, ctrl := range []string{"memory", "cpu", "cpuset", "pids", "devices"} {
 		if r.needs(ctrl) && h.Mounts[ctrl] == "" {
 			return nil, nil, fmt.Errorf("the %s controller is not mounted (no cgroup v1 hierarchy carries it)", ctrl)
 		}
@@ -173,6 +173,69 @@ func (c *Cgroup) updateV1(r Resources) error {
 	}
 	if err := setLimit(c.paths["pids"], "pids.max", pids, r.PidsMax > 0); err != nil {
 		return fmt.Errorf("set pids limit: %w", err)
+	}
+	return c.weightsV1(r)
+}
+
+// weightsV1 writes what shares a resource rather than caps it: the CPU
+// weight, the CPUs and memory nodes, the memory soft limit, and whether
+// the OOM killer may act. Zero values write the kernel's defaults
+// (1024 shares, the parent's cpuset, no soft limit, the killer on), so
+// that an update can take each back.
+func (c *Cgroup) weightsV1(r Resources) error {
+	shares := uint64(1024)
+	if r.CPUShares > 0 {
+		shares = r.CPUShares
+	}
+	if err := setLimit(c.paths["cpu"], "cpu.shares", strconv.FormatUint(shares, 10), r.CPUShares > 0); err != nil {
+		return fmt.Errorf("set CPU shares: %w", err)
+	}
+	if dir := c.paths["cpuset"]; dir != "" || r.needs("cpuset") {
+		for _, f := range []struct{ name, value string }{{"cpuset.cpus", r.CpusetCpus}, {"cpuset.mems", r.CpusetMems}} {
+			value := f.value
+			if value == "" && dir != "" {
+				// Back to the parent's: a new cpuset cgroup's
+				// start (inheritCpuset).
+				up, err := readString(filepath.Dir(dir), f.name)
+				if err != nil {
+					return fmt.Errorf("set %s: %w", f.name, err)
+				}
+				value = up
+			}
+			if err := setLimit(dir, f.name, value, f.value != ""); err != nil {
+				return fmt.Errorf("set %s: %w", f.name, err)
+			}
+		}
+	}
+	mem := c.paths["memory"]
+	soft := "-1"
+	if r.MemoryReservation > 0 {
+		soft = strconv.FormatInt(r.MemoryReservation, 10)
+	}
+	if err := setLimit(mem, "memory.soft_limit_in_bytes", soft, r.MemoryReservation > 0); err != nil {
+		return fmt.Errorf("set memory reservation: %w", err)
+	}
+	// memory.oom_control takes 1 or 0 for oom_kill_disable; reading it
+	// gives three keyed lines (ensureOOMKill).
+	// Written only to change it: the file's other lines are counters.
+	if mem == "" || !exists(mem, "memory.oom_control") {
+		if r.OOMKillDisable {
+			return errors.New("disable the OOM killer: the cgroup has no memory.oom_control")
+		}
+		return nil
+	}
+	m, err := readKeyed(mem, "memory.oom_control")
+	if err != nil {
+		return fmt.Errorf("check memory.oom_control: %w", err)
+	}
+	if off := m["oom_kill_disable"] != 0; off != r.OOMKillDisable {
+		oom := "0"
+		if r.OOMKillDisable {
+			oom = "1"
+		}
+		if err := writeString(mem, "memory.oom_control", oom); err != nil {
+			return fmt.Errorf("set the OOM killer: %w", err)
+		}
 	}
 	return nil
 }

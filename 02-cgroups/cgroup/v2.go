@@ -39,8 +39,17 @@ func (h *Hierarchy) createV2(parentName, name string, r Resources) (*Cgroup, []s
 	if err != nil {
 		return nil, nil, fmt.Errorf("list available controllers: %w", err)
 	}
+	if r.OOMKillDisable {
+		return nil, nil, ErrNoOOMKillDisable
+	}
 	var want []string
-	for _, ctrl := range v2Controllers {
+	ctrls := v2Controllers
+	if r.needs("cpuset") {
+		// Only when asked: cpuset is not handed down otherwise, which
+		// spares each container the copy of its parent's sets.
+		ctrls = append(slices.Clone(ctrls), "cpuset")
+	}
+	for _, ctrl := range ctrls {
 		if slices.Contains(strings.Fields(avail), ctrl) {
 			want = append(want, ctrl)
 		} else if r.needs(ctrl) {
@@ -145,6 +154,48 @@ func (c *Cgroup) updateV2(r Resources) error {
 	}
 	if err := setLimit(dir, "pids.max", pids, r.PidsMax > 0); err != nil {
 		return fmt.Errorf("set pids limit: %w", err)
+	}
+	return c.weightsV2(r)
+}
+
+// ErrNoOOMKillDisable is New's and Update's error for OOMKillDisable
+// on cgroup v2: v2 has no memory.oom_control, nothing that keeps the
+// OOM killer away from a cgroup at its memory.max. (runc warns and
+// goes on without it; dockerd 20.10 drops the option with a warning. A
+// container run without what its user asked is what berth refuses.)
+var ErrNoOOMKillDisable = errors.New("the OOM killer cannot be disabled on cgroup v2 (v2 has no memory.oom_control)")
+
+// weightsV2 is weightsV1 in v2's files: cpu.weight (converted from
+// shares as runc converts them), cpuset.cpus and cpuset.mems (written
+// only when set: a new cgroup has its parent's), memory.low (the reservation:
+// v2's is a protection, where v1's soft limit marks who is reclaimed
+// first; runc maps one to the other all the same).
+func (c *Cgroup) weightsV2(r Resources) error {
+	if r.OOMKillDisable {
+		return ErrNoOOMKillDisable
+	}
+	dir := c.Path("memory")
+	weight := "100" // v2's default
+	if r.CPUShares > 0 {
+		weight = strconv.FormatUint(sharesToWeight(r.CPUShares), 10)
+	}
+	if err := setLimit(dir, "cpu.weight", weight, r.CPUShares > 0); err != nil {
+		return fmt.Errorf("set CPU weight: %w", err)
+	}
+	for _, f := range []struct{ name, value string }{{"cpuset.cpus", r.CpusetCpus}, {"cpuset.mems", r.CpusetMems}} {
+		if f.value == "" {
+			continue // the parent's already, unless set before: update keeps a set (as dockerd's merge does)
+		}
+		if err := setLimit(dir, f.name, f.value, true); err != nil {
+			return fmt.Errorf("set %s: %w", f.name, err)
+		}
+	}
+	low := "0"
+	if r.MemoryReservation > 0 {
+		low = strconv.FormatInt(r.MemoryReservation, 10)
+	}
+	if err := setLimit(dir, "memory.low", low, r.MemoryReservation > 0); err != nil {
+		return fmt.Errorf("set memory reservation: %w", err)
 	}
 	return nil
 }

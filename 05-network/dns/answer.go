@@ -17,11 +17,12 @@ const TTL = 600
 // table is a network's records, as the queries read them: built whole
 // from the endpoints at each change, never modified afterwards.
 type table struct {
-	names     map[string][]netip.Addr         // normalized name -> addresses
-	reverse   map[string]string               // "2.0.88.10.in-addr.arpa." -> "web."
-	upstreams map[netip.Addr][]netip.AddrPort // a client's own (--dns)
-	clients   map[netip.Addr]string           // address -> endpoint ID
-	ids       map[string]bool                 // the endpoints' IDs
+	names     map[string][]netip.Addr          // normalized name -> addresses
+	reverse   map[string]string                // "2.0.88.10.in-addr.arpa." -> "web."
+	upstreams map[netip.Addr][]netip.AddrPort  // a client's own (--dns)
+	clients   map[netip.Addr]string            // address -> endpoint ID
+	ids       map[string]bool                  // the endpoints' IDs
+	links     map[netip.Addr]map[string]string // a client's own aliases -> names, normalized
 }
 
 // build makes the table of n's endpoints. n.mu is held.
@@ -32,6 +33,7 @@ func (n *network) build() *table {
 		upstreams: map[netip.Addr][]netip.AddrPort{},
 		clients:   map[netip.Addr]string{},
 		ids:       map[string]bool{},
+		links:     map[netip.Addr]map[string]string{},
 	}
 	for _, e := range n.endpoints {
 		t.clients[e.Addr], t.ids[e.ID] = e.ID, true
@@ -49,6 +51,16 @@ func (n *network) build() *table {
 		}
 		if len(e.Upstreams) > 0 {
 			t.upstreams[e.Addr] = e.Upstreams
+		}
+		for alias, name := range e.Links {
+			a, n := n.srv.normalize(alias), n.srv.normalize(name)
+			if a == "" || n == "" {
+				continue
+			}
+			if t.links[e.Addr] == nil {
+				t.links[e.Addr] = map[string]string{}
+			}
+			t.links[e.Addr][a] = n
 		}
 	}
 	return t
@@ -118,6 +130,9 @@ func (n *network) answer(q *dns.Msg, client netip.Addr) *dns.Msg {
 		return resp
 	}
 	key := n.srv.normalize(question.Name)
+	if name, ok := t.links[client][key]; ok {
+		key = name // the client's own link alias
+	}
 	addrs, ok := t.names[key]
 	if !ok {
 		addrs, ok = n.elsewhere(t, client, key)

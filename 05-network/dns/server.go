@@ -93,6 +93,11 @@ type Endpoint struct {
 	// used instead of the server's for the queries that come from
 	// Addr. Nil: the server's.
 	Upstreams []netip.AddrPort
+	// Links are names for this endpoint's queries alone: alias ->
+	// the name it stands for (docker run --link db:database on a user
+	// network: "database" -> "db"). The name is looked up as any other
+	// at query time, so the link follows its target to a new address.
+	Links map[string]string
 }
 
 // New returns a server that forwards the names it does not know to

@@ -431,3 +431,24 @@ func TestEDNS0(t *testing.T) {
 		}
 	}
 }
+
+// TestLinksAreTheClientsOwn: docker run --link db:database on a user
+// network. "database" is db's address for the linking container alone;
+// another client asking gets nothing of it (forwarded upstream, which
+// has no such name).
+func TestLinksAreTheClientsOwn(t *testing.T) {
+	up := startUpstream(t, "127.0.0.1")
+	s := newServer(t, up.addr)
+	addr := addNetwork(t, s, "n", "127.0.0.1", false)
+	require.NoError(t, s.SetEndpoint("n", Endpoint{ID: "db", Addr: netip.MustParseAddr("127.0.0.7"), Names: []string{"db"}}))
+	require.NoError(t, s.SetEndpoint("n", Endpoint{ID: "me", Addr: netip.MustParseAddr("127.0.0.5"), Names: []string{"me"},
+		Links: map[string]string{"Database": "db", "gone": "nosuch"}}))
+
+	assert.Equal(t, []string{"127.0.0.7"}, answers(ask(t, addr, "database.", dns.TypeA, false, "127.0.0.5")))
+	assert.Equal(t, []string{"127.0.0.7"}, answers(ask(t, addr, "db.", dns.TypeA, false, "127.0.0.5")), "the name itself still resolves")
+	assert.Empty(t, answers(ask(t, addr, "database.", dns.TypeA, false, "127.0.0.6")), "another client's query")
+	assert.Empty(t, answers(ask(t, addr, "gone.", dns.TypeA, false, "127.0.0.5")), "a link to a container not on the network")
+	// The target moves: the alias follows.
+	require.NoError(t, s.SetEndpoint("n", Endpoint{ID: "db", Addr: netip.MustParseAddr("127.0.0.8"), Names: []string{"db"}}))
+	assert.Equal(t, []string{"127.0.0.8"}, answers(ask(t, addr, "database.", dns.TypeA, false, "127.0.0.5")))
+}

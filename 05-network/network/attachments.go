@@ -23,6 +23,12 @@ type Attachment struct {
 	IP      netip.Addr `json:"ip,omitzero"`   // a static address; zero: any free one
 	MAC     string     `json:"mac,omitempty"` // zero: derived from the address
 	Aliases []string   `json:"aliases,omitempty"`
+	// Links are the container's links on this user network (docker
+	// run --link NAME[:ALIAS]), as NAME:ALIAS: ALIAS resolves to the
+	// container NAME for this container alone, through the network's
+	// DNS server (dns.Endpoint.Links). Legacy links, /etc/hosts lines
+	// and variables on the default bridge, are not berth's.
+	Links []string `json:"links,omitempty"`
 }
 
 // errDefaultNetworkOptions refuses, as Docker does, what only a user

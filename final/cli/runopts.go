@@ -53,13 +53,22 @@ type containerOptions struct {
 	dnsSearch   dnsSearchValue
 	dnsOptions  listValue
 	memory      bytesValue
+	memoryRes   bytesValue
+	oomKillOff  bool
 	cpus        nanoCPUsValue
+	cpuShares   int64
+	cpusetCpus  string
+	cpusetMems  string
 	pidsLimit   int64
 	entrypoint  string
 	init        bool
 	autoRemove  bool
 	restart     string
 	labels      listValue
+	labelFiles  listValue
+	links       listValue
+	logDriver   string
+	logOpts     listValue
 	stopSignal  string
 	stopTimeout int
 	readOnly    bool
@@ -84,6 +93,8 @@ type hardening struct {
 	groupAdd    listValue
 	cgroupns    string
 	userns      string
+	pid         string
+	ipc         string
 	securityOpt listValue
 }
 
@@ -95,6 +106,8 @@ func (h *hardening) addFlags(fs *pflag.FlagSet) {
 	fs.Var(&h.groupAdd, "group-add", "Add additional groups to join")
 	fs.StringVar(&h.cgroupns, "cgroupns", "", "Cgroup namespace to use (host|private)")
 	fs.StringVar(&h.userns, "userns", "", "User namespace to use")
+	fs.StringVar(&h.pid, "pid", "", "PID namespace to use (host, or container:NAME|ID)")
+	fs.StringVar(&h.ipc, "ipc", "", "IPC mode to use (private, shareable, host, or container:NAME|ID)")
 	fs.Var(&h.securityOpt, "security-opt", "Security Options")
 }
 
@@ -122,6 +135,15 @@ func (h *hardening) apply(hc *container.HostConfig) error {
 	hc.GroupAdd = h.groupAdd
 	hc.CgroupnsMode = container.CgroupnsMode(h.cgroupns)
 	hc.UsernsMode = container.UsernsMode(h.userns)
+	// The docker CLI's checks and words; the daemon checks again.
+	hc.PidMode = container.PidMode(h.pid)
+	if !hc.PidMode.Valid() {
+		return fmt.Errorf("--pid: invalid PID mode")
+	}
+	hc.IpcMode = container.IpcMode(h.ipc)
+	if !hc.IpcMode.Valid() {
+		return fmt.Errorf("--ipc: invalid IPC mode")
+	}
 	var err error
 	hc.SecurityOpt, err = parseSecurityOpts(h.securityOpt)
 	return err
@@ -157,7 +179,12 @@ func (o *containerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Var(&o.dnsSearch, "dns-search", "Set custom DNS search domains")
 	fs.Var(&o.dnsOptions, "dns-option", "Set DNS options")
 	fs.VarP(&o.memory, "memory", "m", "Memory limit")
+	fs.Var(&o.memoryRes, "memory-reservation", "Memory soft limit")
+	fs.BoolVar(&o.oomKillOff, "oom-kill-disable", false, "Disable OOM Killer")
 	fs.Var(&o.cpus, "cpus", "Number of CPUs")
+	fs.Int64VarP(&o.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	fs.StringVar(&o.cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	fs.StringVar(&o.cpusetMems, "cpuset-mems", "", "MEMs in which to allow execution (0-3, 0,1)")
 	fs.Int64Var(&o.pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
 	fs.StringVar(&o.cgroupParent, "cgroup-parent", "", "Optional parent cgroup for the container")
 	fs.StringVar(&o.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
@@ -166,6 +193,10 @@ func (o *containerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.restart, "restart", "no", "Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)")
 	fs.VarP(&o.labels, "label", "l", "Set meta data on a container")
 	fs.BoolFunc("explain", "Print each kernel-facing step of the start, with the course section that teaches it (berthd on this machine)", o.askExplain)
+	fs.Var(&o.labelFiles, "label-file", "Read in a line delimited file of labels")
+	fs.Var(&o.links, "link", "Add link to another container")
+	fs.StringVar(&o.logDriver, "log-driver", "", "Logging driver for the container")
+	fs.Var(&o.logOpts, "log-opt", "Log driver options")
 	fs.StringVar(&o.stopSignal, "stop-signal", "", "Signal to stop the container")
 	fs.IntVar(&o.stopTimeout, "stop-timeout", 0, "Timeout (in seconds) to stop a container")
 	fs.BoolVar(&o.readOnly, "read-only", false, "Mount the container's root filesystem as read only")
@@ -233,7 +264,12 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 	}
 	cfg.Env = env
 
-	for _, l := range o.labels {
+	// --label-file lines first, then --label: a later one wins.
+	labels, err := readKVFiles(o.labelFiles)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range append(labels, o.labels...) {
 		k, v, _ := strings.Cut(l, "=")
 		cfg.Labels[k] = v
 	}
@@ -296,12 +332,30 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 		RestartPolicy:   policy,
 		Resources: container.Resources{
 			Memory:            int64(o.memory),
+			MemoryReservation: int64(o.memoryRes),
 			NanoCPUs:          int64(o.cpus),
+			CPUShares:         o.cpuShares,
+			CpusetCpus:        o.cpusetCpus,
+			CpusetMems:        o.cpusetMems,
 			Devices:           devices,
 			DeviceCgroupRules: o.deviceRules,
 		},
 	}
 	hc.Resources.CgroupParent = o.cgroupParent
+	if fs.Changed("oom-kill-disable") {
+		b := o.oomKillOff
+		hc.OomKillDisable = &b
+	}
+	hc.Links = o.links
+	logOpts := map[string]string{}
+	for _, l := range o.logOpts {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("invalid key value pair format in driver options: %s", l) // docker's words
+		}
+		logOpts[k] = v
+	}
+	hc.LogConfig = container.LogConfig{Type: o.logDriver, Config: logOpts}
 	// Docker always sends the pids limit; 0 means none.
 	pids := o.pidsLimit
 	hc.PidsLimit = &pids
@@ -471,6 +525,36 @@ func (c *CLI) readEnv(files, vars []string) ([]string, error) {
 		env = append(env, c.expandEnv(v))
 	}
 	return env, nil
+}
+
+// readKVFiles reads --label-file files as the docker CLI reads them:
+// one KEY=VALUE a line, blank lines and lines starting with # skipped,
+// leading blanks dropped; a key may not contain blanks. Unlike an env
+// file, a line without "=" is a key with an empty value, not a name
+// looked up in berth's environment.
+func readKVFiles(files []string) ([]string, error) {
+	var out []string
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("label file: %w", err)
+		}
+		for i, line := range strings.Split(strings.TrimPrefix(string(data), "\ufeff"), "\n") {
+			line = strings.TrimLeft(strings.TrimRight(line, "\r"), " \t")
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			k, _, _ := strings.Cut(line, "=")
+			if k == "" {
+				return nil, fmt.Errorf("no variable name on line '%s' (%s:%d)", line, file, i+1)
+			}
+			if strings.ContainsAny(k, " \t") {
+				return nil, fmt.Errorf("variable '%s' contains whitespaces (%s:%d)", k, file, i+1)
+			}
+			out = append(out, line)
+		}
+	}
+	return out, nil
 }
 
 func (c *CLI) expandEnv(v string) string {

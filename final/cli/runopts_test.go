@@ -403,3 +403,49 @@ func TestHealthOptions(t *testing.T) {
 		assert.Equal(t, tc.want, spec.Config.Healthcheck, "%v", tc.args)
 	}
 }
+
+// TestRunFlags_ComposeOptions: --label-file, --link, --log-opt,
+// --pid, --ipc and the CPU and memory weights reach the request as the
+// docker CLI sends them.
+func TestRunFlags_ComposeOptions(t *testing.T) {
+	dir := t.TempDir()
+	lf := filepath.Join(dir, "labels")
+	require.NoError(t, os.WriteFile(lf, []byte("\ufeff# comment\n  a=file\n\nb=x=y\r\nbare\n"), 0o644))
+	spec, err := parseRun(t, map[string]string{"bare": "env"},
+		"--label-file", lf, "-l", "a=flag", "--link", "db:database", "--link", "cache",
+		"--log-driver", "json-file", "--log-opt", "max-size=1m", "--log-opt", "max-file=2",
+		"--pid", "container:db", "--ipc", "shareable",
+		"--cpu-shares", "512", "--cpuset-cpus", "0", "--cpuset-mems", "0",
+		"--memory-reservation", "64m", "--oom-kill-disable", "busybox")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"a": "flag", "b": "x=y", "bare": ""}, spec.Config.Labels, "a --label wins; a bare key is not looked up")
+	hc := spec.HostConfig
+	assert.Equal(t, []string{"db:database", "cache"}, hc.Links)
+	assert.Equal(t, container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "1m", "max-file": "2"}}, hc.LogConfig)
+	assert.Equal(t, container.PidMode("container:db"), hc.PidMode)
+	assert.Equal(t, container.IpcMode("shareable"), hc.IpcMode)
+	assert.Equal(t, int64(512), hc.CPUShares)
+	assert.Equal(t, "0", hc.CpusetCpus)
+	assert.Equal(t, "0", hc.CpusetMems)
+	assert.Equal(t, int64(64<<20), hc.MemoryReservation)
+	require.NotNil(t, hc.OomKillDisable)
+	assert.True(t, *hc.OomKillDisable)
+	assert.Nil(t, mustParseRun(t, "busybox").HostConfig.OomKillDisable)
+
+	for _, tc := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"--pid", "nope"}, "--pid: invalid PID mode"},
+		{[]string{"--ipc", "nope"}, "--ipc: invalid IPC mode"},
+		{[]string{"--log-opt", "novalue"}, "invalid key value pair format in driver options: novalue"},
+		{[]string{"--label-file", filepath.Join(dir, "missing")}, "label file: open " + filepath.Join(dir, "missing")},
+	} {
+		_, err := parseRun(t, nil, append(tc.args, "busybox")...)
+		assert.ErrorContains(t, err, tc.err, "%v", tc.args)
+	}
+	bad := filepath.Join(dir, "bad")
+	require.NoError(t, os.WriteFile(bad, []byte("a b=1\n"), 0o644))
+	_, err = parseRun(t, nil, "--label-file", bad, "busybox")
+	assert.ErrorContains(t, err, "variable 'a b' contains whitespaces")
+}

@@ -12,7 +12,7 @@ import (
 
 // update: one API call per container, as docker update. berthd updates
 // the restart policy and the limits it applies at create (memory, CPU
-// time, tasks); only those flags are offered, since any other resource
+// time, tasks, and the weights: shares, cpusets, memory reservation); only those flags are offered, since any other resource
 // would be refused by the engine anyway.
 
 func newUpdateCommand(c *CLI) *cobra.Command {
@@ -23,6 +23,10 @@ func newUpdateCommand(c *CLI) *cobra.Command {
 		period    int64
 		quota     int64
 		pidsLimit int64
+		shares    int64
+		cpusetC   string
+		cpusetM   string
+		reserve   bytesValue
 	)
 	cmd := &cobra.Command{
 		Use:   "update [OPTIONS] CONTAINER [CONTAINER...]",
@@ -38,7 +42,9 @@ for its back-off goes ahead. A container run with --rm cannot have one.
 change the container's limits: at once in the cgroup of a running
 container, at its next start for a stopped one, and for good (inspect
 shows them, a restart keeps them). A limit not given stays as it is;
---pids-limit -1 lifts the pids limit.`,
+--pids-limit -1 lifts the pids limit. --cpu-shares, --cpuset-cpus,
+--cpuset-mems and --memory-reservation change the container's weights
+the same way.`,
 		Args: requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().NFlag() == 0 {
@@ -52,7 +58,8 @@ shows them, a restart keeps them). A limit not given stays as it is;
 				}
 				opts.RestartPolicy = &p
 			}
-			r := container.Resources{Memory: int64(memory), NanoCPUs: int64(cpus), CPUPeriod: period, CPUQuota: quota}
+			r := container.Resources{Memory: int64(memory), NanoCPUs: int64(cpus), CPUPeriod: period, CPUQuota: quota,
+				CPUShares: shares, CpusetCpus: cpusetC, CpusetMems: cpusetM, MemoryReservation: int64(reserve)}
 			if cmd.Flags().Changed("pids-limit") {
 				r.PidsLimit = &pidsLimit
 			}
@@ -70,5 +77,9 @@ shows them, a restart keeps them). A limit not given stays as it is;
 	f.Int64Var(&period, "cpu-period", 0, "Limit CPU CFS (Completely Fair Scheduler) period")
 	f.Int64Var(&quota, "cpu-quota", 0, "Limit CPU CFS (Completely Fair Scheduler) quota")
 	f.Int64Var(&pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
+	f.Int64VarP(&shares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	f.StringVar(&cpusetC, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	f.StringVar(&cpusetM, "cpuset-mems", "", "MEMs in which to allow execution (0-3, 0,1)")
+	f.Var(&reserve, "memory-reservation", "Memory soft limit")
 	return cmd
 }

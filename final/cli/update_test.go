@@ -57,3 +57,14 @@ func TestRestartOnBerthd(t *testing.T) {
 		return strings.TrimSpace(out) == "exited 1"
 	}, time.Minute, 20*time.Millisecond)
 }
+
+// berth against berthd: the weights at run and through update, and a
+// container sharing another's PID namespace.
+func TestWeightsAndPidOnBerthd(t *testing.T) {
+	e := newBerthd(t)
+	e.ok(t, "run", "-d", "--name", "wt", "--cpu-shares", "512", "--ipc", "shareable", "busybox", "sleep", "1000")
+	assert.Equal(t, "wt\n", e.ok(t, "update", "--cpu-shares", "256", "--memory-reservation", "32m", "--cpuset-cpus", "0", "wt"))
+	assert.Equal(t, "256 33554432 0 shareable\n", e.ok(t, "inspect", "--format", "{{.HostConfig.CpuShares}} {{.HostConfig.MemoryReservation}} {{.HostConfig.CpusetCpus}} {{.HostConfig.IpcMode}}", "wt"))
+	assert.Equal(t, "COMMAND\nsleep\nps\n", e.ok(t, "run", "--rm", "--pid", "container:wt", "--ipc", "container:wt", "busybox", "ps", "-o", "comm"))
+	e.ok(t, "rm", "-f", "wt")
+}

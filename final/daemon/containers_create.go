@@ -68,6 +68,9 @@ type record struct {
 
 	// newVolumes are the volumes the create made, which go if it fails.
 	newVolumes []string
+	// warnings are the create's, as dockerd gives them (the docker CLI
+	// prints each as WARNING: ...).
+	warnings []string
 }
 
 const recordFile = "api.json"
@@ -226,7 +229,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req container
 		return container.CreateResponse{ID: id, Warnings: []string{err.Error()}}, nil
 	}
 	d.emitContainer(e, moby.ActionCreate, nil)
-	return container.CreateResponse{ID: id, Warnings: []string{}}, nil
+	return container.CreateResponse{ID: id, Warnings: append([]string{}, rec.warnings...)}, nil
 }
 
 // nameTaken is Docker's conflict error if name is taken.
@@ -309,6 +312,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	if o.Limits, err = resources(host.Resources); err != nil {
 		return fail(err)
 	}
+	if err := hostResources(o.Limits); err != nil {
+		return fail(err)
+	}
 	if o.CgroupParent, err = d.cgroupParent(host.Resources.CgroupParent); err != nil {
 		return fail(err)
 	}
@@ -326,6 +332,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	if o.Net, err = d.networkConfig(&cfg, &host, req.NetworkingConfig); err != nil {
 		return fail(err)
 	}
+	if err := d.links(&host, &o.Net); err != nil {
+		return fail(err)
+	}
 	if o.DNS, err = nameConfig(&cfg, &host); err != nil {
 		return fail(err)
 	}
@@ -337,6 +346,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		if spec.NetContainer, err = d.netContainer(host.NetworkMode.ConnectedContainer(), id); err != nil {
 			return fail(err)
 		}
+	}
+	if err := d.pidAndIpc(&host, &o, &spec, id); err != nil {
+		return fail(err)
 	}
 	if spec.UID, spec.GID, err = image.LookupUser(image.TopmostFirst(dirs), cfg.User); err != nil {
 		return fail(invalid("%v", err))
@@ -373,6 +385,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		return fail(err)
 	}
 	rec := &record{Config: cfg, HostConfig: host, Image: string(img.ID), ImageRef: req.Config.Image, Path: args[0], Args: args[1:]}
+	if o.Limits.OOMKillDisable && o.Limits.Memory == 0 {
+		rec.warnings = append(rec.warnings, "OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.")
+	}
 	// Last, when nothing can fail any more: volumes are made.
 	if rec.newVolumes, err = d.createVolumes(plan); err != nil {
 		return fail(errors.Join(err, d.removeVolumes(rec.newVolumes)))
@@ -483,6 +498,33 @@ func resources(r container.Resources) (cgroup.Resources, error) {
 		}
 	}
 	out.CPUs = cpus
+	// The weights (chapter 02): dockerd's words where it checks at
+	// create. Shares out of runc's range dockerd takes, and the start
+	// fails; berth refuses them now, in runc's words.
+	switch {
+	case r.CPUShares < 0 || (r.CPUShares > 0 && r.CPUShares < cgroup.MinCPUShares):
+		return out, invalid("--cpu-shares %d: the minimum allowed cpu-shares is %d", r.CPUShares, cgroup.MinCPUShares)
+	case r.CPUShares > cgroup.MaxCPUShares:
+		return out, invalid("--cpu-shares %d: the maximum allowed cpu-shares is %d", r.CPUShares, cgroup.MaxCPUShares)
+	}
+	out.CPUShares = uint64(r.CPUShares)
+	if _, err := cgroup.ParseSet(r.CpusetCpus); err != nil {
+		return out, invalid("Invalid value %s for cpuset cpus: %v", r.CpusetCpus, err)
+	}
+	if _, err := cgroup.ParseSet(r.CpusetMems); err != nil {
+		return out, invalid("Invalid value %s for cpuset mems: %v", r.CpusetMems, err)
+	}
+	out.CpusetCpus, out.CpusetMems = r.CpusetCpus, r.CpusetMems
+	switch {
+	case r.MemoryReservation < 0:
+		return out, invalid("invalid memory reservation %d: must not be negative", r.MemoryReservation)
+	case r.MemoryReservation > 0 && r.MemoryReservation < cgroup.MinMemory:
+		return out, invalid("Minimum memory reservation allowed is 6MB")
+	case r.Memory > 0 && r.MemoryReservation > 0 && r.Memory < r.MemoryReservation:
+		return out, invalid("Minimum memory limit can not be less than memory reservation limit, see usage")
+	}
+	out.MemoryReservation = r.MemoryReservation
+	out.OOMKillDisable = r.OomKillDisable != nil && *r.OomKillDisable
 	if r.PidsLimit != nil && *r.PidsLimit > 0 {
 		out.PidsMax = *r.PidsLimit
 	}
@@ -492,6 +534,87 @@ func resources(r container.Resources) (cgroup.Resources, error) {
 		}
 	}
 	return out, nil
+}
+
+// pidAndIpc reads --pid and --ipc (shm.go): the host's namespaces,
+// another container's (resolved now to its ID, which inspect shows, as
+// dockerd's does), or the container's own; "shareable" has its /dev/shm
+// on the host for others to join. The private IPC mode is recorded as
+// dockerd 20.10 records its default, "private".
+func (d *Daemon) pidAndIpc(h *container.HostConfig, o *image.RunOptions, spec *runSpec, self string) error {
+	shared := h.PidMode.IsHost() || h.PidMode.IsContainer() || h.IpcMode.IsHost() || h.IpcMode.IsContainer()
+	if shared && (o.Config.UserNS || d.opts.Rootless) {
+		return invalid("--pid %s and --ipc %s: another container's or the host's PID and IPC namespaces cannot be shared from a user namespace (--userns-remap, or a rootless daemon)", h.PidMode, h.IpcMode)
+	}
+	donor := func(ref string) (string, error) {
+		e, err := d.lookup(ref)
+		if err != nil {
+			return "", invalid("No such container: %s", ref)
+		}
+		if e.id == self {
+			return "", invalid("cannot join own namespaces")
+		}
+		return e.id, nil
+	}
+	switch {
+	case h.PidMode.IsHost():
+		o.Config.HostPID = true
+	case h.PidMode.IsContainer():
+		id, err := donor(h.PidMode.Container())
+		if err != nil {
+			return err
+		}
+		spec.PidContainer, h.PidMode = id, container.PidMode("container:"+id)
+	}
+	switch {
+	case h.IpcMode == "":
+		h.IpcMode = container.IPCModePrivate
+	case h.IpcMode.IsHost():
+		o.Config.HostIPC, spec.HostShm = true, true
+	case h.IpcMode.IsShareable():
+		spec.ShareShm = true
+	case h.IpcMode.IsContainer():
+		id, err := donor(h.IpcMode.Container())
+		if err != nil {
+			return err
+		}
+		spec.IpcContainer, h.IpcMode = id, container.IpcMode("container:"+id)
+	}
+	return nil
+}
+
+// hostResources checks what of r depends on this machine's cgroups, as
+// dockerd does at create: the CPUs and memory nodes of a cpuset must
+// exist, and the OOM killer can be disabled on v1 only (dockerd 20.10
+// drops --oom-kill-disable on v2 with a warning and runs without it;
+// berth refuses it by name). Asked only when r asks for one of them.
+func hostResources(r cgroup.Resources) error {
+	if r.CpusetCpus == "" && r.CpusetMems == "" && !r.OOMKillDisable {
+		return nil
+	}
+	h, err := cgroup.System()
+	if err != nil {
+		return err
+	}
+	if r.OOMKillDisable && h.Version == cgroup.V2 {
+		return invalid("--oom-kill-disable is not supported on this host: %v", cgroup.ErrNoOOMKillDisable)
+	}
+	if r.CpusetCpus == "" && r.CpusetMems == "" {
+		return nil
+	}
+	cpus, mems, err := h.Available()
+	if err != nil {
+		return invalid("--cpuset-cpus and --cpuset-mems: %v", err)
+	}
+	for _, c := range []struct{ asked, have, what string }{
+		{r.CpusetCpus, cpus, "Requested CPUs are not available - requested %s, available: %s"},
+		{r.CpusetMems, mems, "Requested memory nodes are not available - requested %s, available: %s"},
+	} {
+		if ok, err := cgroup.Within(c.asked, c.have); err != nil || !ok {
+			return invalid(c.what, c.asked, c.have)
+		}
+	}
+	return nil
 }
 
 // devices are the host devices of --device, read now: a node that is
@@ -820,7 +943,11 @@ func seccompProfile(opts []string, daemonDefault seccomp.Profile) (seccomp.Profi
 }
 
 // logOptions reads --log-driver and --log-opt: berth's log is chapter
-// 07's, with the json-file driver's max-size and max-file.
+// 07's, with the json-file driver's max-size and max-file. Every other
+// key is refused by name, never dropped: a key json-file knows but berth
+// does not apply (compress=true, tag, labels, env...) says so; a key
+// json-file does not know gets dockerd's words. A value that asks for
+// what berth does anyway (compress=false, mode=blocking) passes.
 func logOptions(c container.LogConfig) (logs.Options, error) {
 	var o logs.Options
 	switch c.Type {
@@ -828,11 +955,29 @@ func logOptions(c container.LogConfig) (logs.Options, error) {
 	default:
 		return o, invalid("logging driver %q is not supported: berth writes its own log (max-size and max-file apply)", c.Type)
 	}
-	for _, key := range []string{"max-size", "max-file"} {
-		if v, ok := c.Config[key]; ok {
+	driver := c.Type
+	if driver == "" {
+		driver = "json-file"
+	}
+	for _, key := range slices.Sorted(maps.Keys(c.Config)) {
+		v := c.Config[key]
+		switch key {
+		case "max-size", "max-file":
 			if err := o.Set(key + "=" + v); err != nil {
 				return o, invalid("%v", err)
 			}
+		case "compress":
+			if b, err := strconv.ParseBool(v); err != nil || b {
+				return o, invalid("log option compress=%s is not supported: berth does not compress rotated logs (max-size and max-file apply)", v)
+			}
+		case "mode":
+			if v != "" && v != "blocking" {
+				return o, invalid("log option mode=%s is not supported: berth's log is written as the container writes (blocking)", v)
+			}
+		case "max-buffer-size", "labels", "labels-regex", "env", "env-regex", "tag":
+			return o, invalid("log option %s is not supported: berth's log applies max-size and max-file", key)
+		default:
+			return o, invalid("unknown log opt '%s' for %s log driver", key, driver)
 		}
 	}
 	if err := o.Validate(); err != nil {

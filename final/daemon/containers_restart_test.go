@@ -177,9 +177,9 @@ func TestRestartUpdate(t *testing.T) {
 	waitState(t, l.try, "upd", "exited 1 1")
 
 	// What update does not apply is refused by name.
-	_, errOut, code := l.docker("", "update", "--cpu-shares", "512", "upd")
+	_, errOut, code := l.docker("", "update", "--blkio-weight", "300", "upd")
 	assert.NotEqual(t, 0, code)
-	assert.Contains(t, errOut, "--cpu-shares (CPUShares)")
+	assert.Contains(t, errOut, "--blkio-weight (BlkioWeight)")
 	_, errOut, code = l.docker("", "update", "--restart", "always:3", "upd")
 	assert.NotEqual(t, 0, code)
 	assert.Contains(t, errOut, "maximum retry count")

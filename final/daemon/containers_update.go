@@ -20,7 +20,7 @@ import (
 // updatable are the resources docker update changes in berthd: the
 // limits chapter 02 applies at create (resources, containers_create.go).
 // The others are refused by name, as at create.
-var updatable = []string{"Memory", "NanoCPUs", "CPUPeriod", "CPUQuota", "PidsLimit"}
+var updatable = []string{"Memory", "NanoCPUs", "CPUPeriod", "CPUQuota", "PidsLimit", "CPUShares", "CpusetCpus", "CpusetMems", "MemoryReservation"}
 
 // ContainerUpdate is docker update: the restart policy and the limits
 // of memory, CPU time and tasks.
@@ -126,6 +126,18 @@ func mergeResources(id string, old, r container.Resources) (container.Resources,
 		n := *r.PidsLimit
 		out.PidsLimit = &n
 	}
+	if r.CPUShares != 0 {
+		out.CPUShares = r.CPUShares
+	}
+	if r.CpusetCpus != "" {
+		out.CpusetCpus = r.CpusetCpus
+	}
+	if r.CpusetMems != "" {
+		out.CpusetMems = r.CpusetMems
+	}
+	if r.MemoryReservation != 0 {
+		out.MemoryReservation = r.MemoryReservation
+	}
 	return out, nil
 }
 
@@ -142,6 +154,9 @@ func (d *Daemon) updateLimits(e *entry, r container.Resources) error {
 		return err
 	}
 	newLimits, err := resources(merged)
+	if err == nil {
+		err = hostResources(newLimits)
+	}
 	if err != nil {
 		return err
 	}

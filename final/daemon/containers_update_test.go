@@ -85,9 +85,6 @@ func TestUpdateSurvivesDaemonRestart(t *testing.T) {
 	assert.Contains(t, out, "pids 30\n")
 
 	for _, tc := range []struct{ flag, value, named string }{
-		{"--cpu-shares", "512", "--cpu-shares (CPUShares)"},
-		{"--cpuset-cpus", "0", "--cpuset-cpus (CpusetCpus)"},
-		{"--memory-reservation", "32m", "--memory-reservation (MemoryReservation)"},
 		{"--memory-swap", "128m", "--memory-swap (MemorySwap)"},
 		{"--blkio-weight", "300", "--blkio-weight (BlkioWeight)"},
 	} {

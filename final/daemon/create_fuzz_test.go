@@ -25,6 +25,7 @@ func FuzzCreateValidation(f *testing.F) {
 		`{"Image":"busybox","HostConfig":{"Privileged":true,"Devices":[{"PathOnHost":"/dev/null"}],"Sysctls":{"a":"b"}}}`,
 		`{"Image":"busybox","Healthcheck":{"Test":["CMD","true"]},"HostConfig":{"Tmpfs":{"/t":"size=-1"}}}`,
 		`{"Image":"busybox","HostConfig":{"CpuShares":-1,"PidsLimit":-7,"BlkioWeight":5000,"OomScoreAdj":9999}}`,
+		`{"Image":"busybox","HostConfig":{"CpusetCpus":"0-,9","CpusetMems":"x","MemoryReservation":-1,"Memory":7000000,"Links":["/a:/b/c",":x"],"PidMode":"container:","IpcMode":"container:x"}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -47,5 +48,7 @@ func FuzzCreateValidation(f *testing.F) {
 		check("log options", err)
 		_, err = filesystem(cfg, h)
 		check("file system", err)
+		_, err = resources(h.Resources)
+		check("resources", err)
 	})
 }

@@ -320,6 +320,15 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req apinet.Conn
 	if err != nil {
 		return err
 	}
+	if len(att.Links) > 0 {
+		// links.go's checks, for a container joining this network.
+		n := network.Config{Mode: network.ModeBridge, Networks: []network.Attachment{att}}
+		host := e.hostConfig()
+		host.Links = nil
+		if err := d.links(&host, &n); err != nil {
+			return err
+		}
+	}
 	def, err := d.defaultNet()
 	if err != nil {
 		return err
@@ -393,8 +402,6 @@ func endpointAttachment(netID string, es *apinet.EndpointSettings) (network.Atta
 		return a, nil
 	}
 	switch {
-	case len(es.Links) > 0:
-		return a, invalid("links are not supported on networks")
 	case len(es.DriverOpts) > 0:
 		return a, invalid("endpoint driver options are not supported")
 	case es.GwPriority != 0:
@@ -409,6 +416,7 @@ func endpointAttachment(netID string, es *apinet.EndpointSettings) (network.Atta
 		a.MAC = es.MacAddress.String()
 	}
 	a.Aliases = slices.Clone(es.Aliases)
+	a.Links = slices.Clone(es.Links) // checked by links (links.go)
 	return a, nil
 }
 
@@ -497,7 +505,7 @@ func (d *Daemon) networkSettings(e *entry, ep *network.Endpoint) map[string]*api
 				name = n.Name
 			}
 		}
-		es := &apinet.EndpointSettings{NetworkID: id, Aliases: a.Aliases}
+		es := &apinet.EndpointSettings{NetworkID: id, Aliases: a.Aliases, Links: a.Links}
 		if a.IP.IsValid() {
 			es.IPAMConfig = &apinet.EndpointIPAMConfig{IPv4Address: a.IP}
 		}
@@ -546,6 +554,8 @@ type EndpointInfo struct {
 	Internal  bool       // the network has no way out: forward nothing
 	// Upstreams are the container's own resolvers (--dns), on port 53.
 	Upstreams []netip.AddrPort
+	// Links are its --link aliases on the network: alias -> name.
+	Links map[string]string
 }
 
 // EndpointWatcher is told the user-network endpoints of a container
@@ -608,14 +618,14 @@ func (d *Daemon) endpointsOf(e *entry, ep *network.Endpoint) []EndpointInfo {
 		if i.Network == network.DefaultNetwork {
 			continue
 		}
-		var aliases []string
+		var aliases, links []string
 		for _, a := range atts {
 			if a.Network == i.Network {
-				aliases = a.Aliases
+				aliases, links = a.Aliases, a.Links
 			}
 		}
 		out = append(out, EndpointInfo{Network: i.NetworkName, NetworkID: i.Network, Gateway: i.Gateway, IP: i.IP, Names: d.dnsNames(e, aliases),
-			Internal: i.Internal, Upstreams: dnsUpstreams(e)})
+			Internal: i.Internal, Upstreams: dnsUpstreams(e), Links: linkAliases(links)})
 	}
 	return out
 }

@@ -124,7 +124,7 @@ func (n *names) SetEndpoints(id string, eps []EndpointInfo) {
 		for _, name := range ep.Names {
 			names = append(names, name+"."+ep.Network)
 		}
-		e := dns.Endpoint{ID: id, Addr: ep.IP, Names: names, Upstreams: ep.Upstreams}
+		e := dns.Endpoint{ID: id, Addr: ep.IP, Names: names, Upstreams: ep.Upstreams, Links: ep.Links}
 		if n.srv.SetEndpoint(ep.NetworkID, e) == nil {
 			now[ep.NetworkID] = true
 		}

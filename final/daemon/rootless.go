@@ -45,6 +45,10 @@ func (d *Daemon) checkRootless(h *container.HostConfig) error {
 		{r.CPUQuota != 0, "--cpu-quota"},
 		{r.CPUPeriod != 0, "--cpu-period"},
 		{r.PidsLimit != nil && *r.PidsLimit > 0, "--pids-limit"},
+		{r.CPUShares != 0, "--cpu-shares"},
+		{r.CpusetCpus != "" || r.CpusetMems != "", "--cpuset-cpus and --cpuset-mems"},
+		{r.MemoryReservation != 0, "--memory-reservation"},
+		{r.OomKillDisable != nil && *r.OomKillDisable, "--oom-kill-disable"},
 		// The device cgroup says what a --device may be used for
 		// (rwm), and which devices a rule opens.
 		{len(r.Devices) > 0, "--device"},

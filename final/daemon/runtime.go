@@ -145,6 +145,20 @@ type runSpec struct {
 	// NetContainer is the ID of the container whose network namespace
 	// this one joins at each start (--network container:ID).
 	NetContainer string `json:"netContainer,omitempty"`
+	// PidContainer and IpcContainer are the IDs of the containers
+	// whose PID and IPC namespaces this one joins at each start
+	// (--pid container:ID, --ipc container:ID); the IPC donor's
+	// /dev/shm (ShareShm) with it.
+	PidContainer string `json:"pidContainer,omitempty"`
+	IpcContainer string `json:"ipcContainer,omitempty"`
+	// ShareShm (--ipc shareable): the container's /dev/shm is a tmpfs
+	// the shim mounts on the host, in the container's directory
+	// (shm.go), so that containers joining its IPC namespace can bind
+	// it too. Otherwise /dev/shm is made inside the container, where
+	// nothing else can reach it.
+	ShareShm bool `json:"shareShm,omitempty"`
+	// HostShm (--ipc host): the host's /dev/shm, with its IPC namespace.
+	HostShm bool `json:"hostShm,omitempty"`
 	// Forward, in a rootless daemon, has the published ports forwarded
 	// from the host to its namespace (rootless.go).
 	Forward *hostPorts `json:"forward,omitempty"`
@@ -181,6 +195,9 @@ func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Proces
 			return nil, err
 		}
 		o.Config.JoinNetns = ns
+	}
+	if err := s.ipcAndPid(&o, c); err != nil {
+		return nil, err
 	}
 	ctr, err := o.RunOptions.Container(c.ID(), s.Args, stdio)
 	if err != nil {
@@ -246,6 +263,9 @@ func cleanupContainer(c *shim.Container, st *shim.State) error {
 	if oom {
 		st.OOMKilled = true
 	}
+	if s.ShareShm {
+		err = errors.Join(err, unmountShm(c.Dir()))
+	}
 	if s.Forward != nil {
 		err = errors.Join(err, s.Forward.remove(s.Run.Layer.Root, c.ID()))
 	}
@@ -268,6 +288,10 @@ func removeContainer(c *shim.Container) error {
 	}
 	root := s.Run.Layer.Root
 	var errs []error
+	if s.ShareShm {
+		// Gone at the exit already, unless that cleanup failed.
+		errs = append(errs, unmountShm(c.Dir()))
+	}
 	rw, err := layer.Open(root, c.ID())
 	switch {
 	case err == nil:

@@ -32,12 +32,12 @@ type unsupported struct {
 func checkUnsupported(cfg *container.Config, h *container.HostConfig) error {
 	r := &h.Resources
 	for _, u := range []unsupported{
-		{h.PidMode != "" && h.PidMode != "private", "--pid " + string(h.PidMode) + " is not supported: a container has its own PID namespace"},
-		{h.IpcMode != "" && h.IpcMode != "private" && h.IpcMode != "shareable", "--ipc " + string(h.IpcMode) + " is not supported: a container has its own IPC namespace"},
+		{h.PidMode != "" && h.PidMode != "private" && !h.PidMode.IsHost() && !h.PidMode.IsContainer(), "--pid " + string(h.PidMode) + " is not supported: berth's PID modes are private, host and container:NAME"},
+		{h.IpcMode != "" && !h.IpcMode.IsPrivate() && !h.IpcMode.IsShareable() && !h.IpcMode.IsHost() && !h.IpcMode.IsContainer(),
+			"--ipc " + string(h.IpcMode) + " is not supported: berth's IPC modes are private, shareable, host and container:NAME"},
 		{h.UTSMode != "" && h.UTSMode != "private", "--uts " + string(h.UTSMode) + " is not supported: a container has its own UTS namespace"},
 		{h.UsernsMode != "" && h.UsernsMode != "host", "--userns " + string(h.UsernsMode) + " is not supported"},
 		{h.Cgroup != "", "--cgroup (HostConfig.Cgroup) is not supported"},
-		{len(h.Links) > 0, "--link is not supported"},
 		{h.VolumeDriver != "" && h.VolumeDriver != "local", "volume driver " + strconv.Quote(h.VolumeDriver) + " is not supported: berth has the local driver"},
 		{len(h.StorageOpt) > 0, "--storage-opt is not supported"},
 		{h.Runtime != "", "--runtime " + strconv.Quote(h.Runtime) + " is not supported: berth runs its containers itself"},
@@ -45,16 +45,12 @@ func checkUnsupported(cfg *container.Config, h *container.HostConfig) error {
 		{h.Isolation != "" && h.Isolation != "default", "--isolation " + string(h.Isolation) + " is not supported"},
 		{h.MaskedPaths != nil || h.ReadonlyPaths != nil, "--security-opt systempaths (MaskedPaths, ReadonlyPaths) is not supported: berth masks Docker's default paths"},
 		{len(r.DeviceRequests) > 0, "--gpus (DeviceRequests) is not supported"},
-		{r.CpusetCpus != "" || r.CpusetMems != "", "--cpuset-cpus and --cpuset-mems are not supported: berth limits CPU time (--cpus), not CPUs"},
-		{r.CPUShares != 0, "--cpu-shares is not supported: berth limits CPU time (--cpus)"},
 		{r.CPURealtimePeriod != 0 || r.CPURealtimeRuntime != 0, "--cpu-rt-period and --cpu-rt-runtime are not supported"},
 		{r.BlkioWeight != 0 || len(r.BlkioWeightDevice) > 0, "--blkio-weight and --blkio-weight-device are not supported"},
 		{len(r.BlkioDeviceReadBps) > 0 || len(r.BlkioDeviceWriteBps) > 0 || len(r.BlkioDeviceReadIOps) > 0 || len(r.BlkioDeviceWriteIOps) > 0,
 			"--device-read-bps, --device-write-bps, --device-read-iops and --device-write-iops are not supported"},
-		{r.MemoryReservation != 0, "--memory-reservation is not supported"},
 		{r.MemorySwap > 0, "--memory-swap is not supported"},
 		{r.MemorySwappiness != nil && *r.MemorySwappiness != -1, "--memory-swappiness is not supported"},
-		{r.OomKillDisable != nil && *r.OomKillDisable, "--oom-kill-disable is not supported"},
 		{r.CPUCount != 0 || r.CPUPercent != 0 || r.IOMaximumIOps != 0 || r.IOMaximumBandwidth != 0, "--cpu-count, --cpu-percent, --io-maxiops and --io-maxbandwidth are Windows options"},
 	} {
 		if u.asked {

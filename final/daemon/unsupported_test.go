@@ -22,7 +22,7 @@ func TestOptionsBerthDoesNotApplyAreRefused(t *testing.T) {
 	require.NotNil(t, plain.HostConfig)
 	require.NoError(t, checkUnsupported(plain.Config, plain.HostConfig), "the CLI's defaults ask for nothing")
 
-	ten, yes := uint32(0o22), true
+	ten := uint32(0o22)
 	swappiness := int64(10)
 	cases := []struct {
 		set  func(*container.Config, *container.HostConfig)
@@ -33,12 +33,9 @@ func TestOptionsBerthDoesNotApplyAreRefused(t *testing.T) {
 		{func(_ *container.Config, h *container.HostConfig) { h.Umask = &ten }, "Umask"},
 		{func(_ *container.Config, h *container.HostConfig) { h.MaskedPaths = []string{} }, "systempaths"},
 		{func(_ *container.Config, h *container.HostConfig) { h.StorageOpt = map[string]string{"size": "1G"} }, "--storage-opt"},
-		{func(_ *container.Config, h *container.HostConfig) { h.CPUShares = 512 }, "--cpu-shares"},
 		{func(_ *container.Config, h *container.HostConfig) { h.BlkioWeight = 300 }, "--blkio-weight"},
-		{func(_ *container.Config, h *container.HostConfig) { h.MemoryReservation = 1 << 20 }, "--memory-reservation"},
 		{func(_ *container.Config, h *container.HostConfig) { h.MemorySwap = 1 << 30 }, "--memory-swap"},
 		{func(_ *container.Config, h *container.HostConfig) { h.MemorySwappiness = &swappiness }, "--memory-swappiness"},
-		{func(_ *container.Config, h *container.HostConfig) { h.OomKillDisable = &yes }, "--oom-kill-disable"},
 		{func(_ *container.Config, h *container.HostConfig) { h.CPURealtimeRuntime = 1000 }, "--cpu-rt-runtime"},
 	}
 	for _, c := range cases {
@@ -57,7 +54,7 @@ func TestOptionsBerthDoesNotApplyAreRefused(t *testing.T) {
 func TestOptionsBerthDoesNotApplyAreRefusedThroughTheCLI(t *testing.T) {
 	l := newLab(t)
 	for _, opt := range [][]string{
-		{"--cpu-shares", "512"},
+		{"--cpu-rt-runtime", "1000"},
 		{"--blkio-weight", "300"},
 	} {
 		args := append(append([]string{"run", "--rm"}, opt...), "busybox", "true")
