@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 )
 
 // layerInfo is layer.json, in a layer's directory.
@@ -197,10 +199,10 @@ func (s *Store) storeLayers(list []layerToStore, sess *session) error {
 			return err
 		}
 	}
-	if err := syncDir(filepath.Join(s.dir, layersDir)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Join(s.dir, layersDir)); err != nil {
 		return err
 	}
-	return syncDir(filepath.Join(s.dir, blobsDir))
+	return atomicfile.SyncDir(filepath.Join(s.dir, blobsDir))
 }
 
 func syncFS(dir string) error {
