@@ -197,9 +197,19 @@ func TestWriteFails(t *testing.T) {
 	}
 }
 
-func TestSyncDir(t *testing.T) {
-	require.NoError(t, SyncDir(t.TempDir()))
-	err := SyncDir("/nonexistent-berth-atomicfile")
-	require.ErrorIs(t, err, os.ErrNotExist)
-	assert.Contains(t, err.Error(), "/nonexistent-berth-atomicfile")
+func TestSync(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sync func(string) error
+	}{
+		{"SyncDir", SyncDir},
+		{"SyncFS", SyncFS},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NoError(t, tc.sync(t.TempDir()))
+			err := tc.sync("/nonexistent-berth-atomicfile")
+			require.ErrorIs(t, err, os.ErrNotExist)
+			assert.Contains(t, err.Error(), "/nonexistent-berth-atomicfile")
+		})
+	}
 }
