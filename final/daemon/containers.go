@@ -616,13 +616,6 @@ func mounts(rec *record) []container.MountPoint {
 	return out
 }
 
-func rfc3339(t time.Time) string {
-	if t.IsZero() {
-		return "0001-01-01T00:00:00Z"
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
 // ContainerInspect describes a container as docker inspect shows it: the
 // request it was created with (completed with the image's defaults), its
 // state as the shim recorded it, and its network while it runs.
@@ -683,7 +676,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 	restarting := state == container.StateRestarting
 	info := container.InspectResponse{
 		ID:      e.id,
-		Created: rfc3339(created(e.c)),
+		Created: api.FormatTime(created(e.c)),
 		Path:    rec.Path,
 		Args:    rec.Args,
 		State: &container.State{
@@ -697,8 +690,8 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 			ExitCode:   st.ExitCode,
 			Health:     e.healthOf(),
 			Error:      st.Error,
-			StartedAt:  rfc3339(st.StartedAt),
-			FinishedAt: rfc3339(st.FinishedAt),
+			StartedAt:  api.FormatTime(st.StartedAt),
+			FinishedAt: api.FormatTime(st.FinishedAt),
 		},
 		Image:        rec.Image,
 		LogPath:      e.c.LogPath(),

@@ -777,13 +777,6 @@ func (c *ctr) summary() container.Summary {
 	return s
 }
 
-func rfc3339(t time.Time) string {
-	if t.IsZero() {
-		return "0001-01-01T00:00:00Z"
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
 // ContainerInspect describes a container as `docker inspect` shows it.
 func (f *Fake) ContainerInspect(_ context.Context, name string) (container.InspectResponse, error) {
 	f.mu.Lock()
@@ -812,7 +805,7 @@ func (f *Fake) ContainerInspect(_ context.Context, name string) (container.Inspe
 	}
 	return container.InspectResponse{
 		ID:      c.id,
-		Created: rfc3339(c.created),
+		Created: api.FormatTime(c.created),
 		Path:    argv[0],
 		Args:    argv[1:],
 		State: &container.State{
@@ -822,8 +815,8 @@ func (f *Fake) ContainerInspect(_ context.Context, name string) (container.Inspe
 			Pid:        pid,
 			ExitCode:   c.exitCode,
 			Error:      c.errMsg,
-			StartedAt:  rfc3339(c.startedAt),
-			FinishedAt: rfc3339(c.ended),
+			StartedAt:  api.FormatTime(c.startedAt),
+			FinishedAt: api.FormatTime(c.ended),
 		},
 		Image:        c.image.ID,
 		Name:         "/" + c.name,

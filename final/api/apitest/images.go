@@ -233,7 +233,7 @@ func (f *Fake) ImageInspect(_ context.Context, name string) (image.InspectRespon
 		RepoTags:     append([]string{}, im.Tags...),
 		RepoDigests:  append([]string{}, im.RepoDigests...),
 		Comment:      im.Comment,
-		Created:      rfc3339(im.Created),
+		Created:      api.FormatTime(im.Created),
 		Author:       im.Author,
 		Architecture: "amd64",
 		Os:           "linux",
