@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/berth-project/berth/01-namespaces/labtest"
 )
 
 func TestDockerignorePatterns(t *testing.T) {
@@ -60,15 +62,10 @@ sec?et
 func tarEntries(t *testing.T, r io.Reader) map[string]*tar.Header {
 	t.Helper()
 	entries := map[string]*tar.Header{}
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return entries
-		}
-		require.NoError(t, err)
-		entries[h.Name] = h
+	for _, e := range labtest.ReadTar(t, r) {
+		entries[e.Name] = e.Header
 	}
+	return entries
 }
 
 func sortedNames(m map[string]*tar.Header) []string {

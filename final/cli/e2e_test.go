@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/api/apitest"
 )
@@ -485,15 +484,10 @@ func tarNames(t *testing.T, file string) []string {
 	require.NoError(t, err)
 	defer f.Close()
 	var names []string
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return names
-		}
-		require.NoError(t, err)
-		names = append(names, strings.TrimPrefix(h.Name, "./"))
+	for _, name := range labtest.TarNames(t, f) {
+		names = append(names, strings.TrimPrefix(name, "./"))
 	}
+	return names
 }
 
 func TestAttachAndWait(t *testing.T) {
