@@ -3,6 +3,7 @@ package labtest
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -35,4 +36,16 @@ func TestProcessGone(t *testing.T) {
 	assert.NoError(t, ProcessGone(pid))
 	require.NoError(t, cmd.Wait())
 	assert.NoError(t, ProcessGone(pid), "reaped")
+}
+
+// A command's output copier writes into the Buffer while the test reads
+// it.
+func TestBufferTakesACommandsOutputWhileRead(t *testing.T) {
+	var b Buffer
+	cmd := exec.Command("sh", "-c", "echo one; echo two >&2")
+	cmd.Stdout, cmd.Stderr = &b, &b
+	require.NoError(t, cmd.Start())
+	_ = b.String() // a read during the writes: the race detector's case
+	require.NoError(t, cmd.Wait())
+	assert.ElementsMatch(t, []string{"one", "two"}, strings.Fields(b.String()))
 }

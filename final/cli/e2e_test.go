@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -459,25 +457,6 @@ func TestVersionAndInfo(t *testing.T) {
 	assert.Equal(t, "1\n", e.ok(t, "info", "--format", "{{.Images}}"))
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader running
-// at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func tarNames(t *testing.T, file string) []string {
 	t.Helper()
 	f, err := os.Open(file)
@@ -511,7 +490,7 @@ func TestAttachAndWait(t *testing.T) {
 		}
 	})
 	e.ok(t, "run", "-d", "--name", "late", "busybox", "ticker")
-	var out, errOut syncBuffer
+	var out, errOut labtest.Buffer
 	c := New(strings.NewReader(""), &out, &errOut)
 	c.Getenv = func(k string) string {
 		if k == HostEnv {
