@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -184,26 +182,7 @@ type started struct {
 	stdin  *os.File
 	stdout *bufio.Reader
 	done   chan int
-	errOut *lockedBuffer
-}
-
-// lockedBuffer is a bytes.Buffer that the container's stderr copier and
-// the test can use at the same time.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	errOut *labtest.Buffer
 }
 
 // startContainer starts `run ARGS` in the background. The container's
@@ -214,7 +193,7 @@ func startContainer(t *testing.T, args ...string) *started {
 	require.NoError(t, err)
 	outR, outW, err := os.Pipe()
 	require.NoError(t, err)
-	c := &started{stdin: inW, stdout: bufio.NewReader(outR), done: make(chan int, 1), errOut: &lockedBuffer{}}
+	c := &started{stdin: inW, stdout: bufio.NewReader(outR), done: make(chan int, 1), errOut: &labtest.Buffer{}}
 	go func() {
 		c.done <- program.Run(args, namespace.Stdio{In: inR, Out: outW, Err: c.errOut})
 		inR.Close()

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -63,7 +62,7 @@ type background struct {
 	lines  chan string
 	stdin  *os.File
 	status chan int
-	stderr *lockedBuffer
+	stderr *labtest.Buffer
 }
 
 func (l *lab) start(t *testing.T, script string, flags ...string) *background {
@@ -72,7 +71,7 @@ func (l *lab) start(t *testing.T, script string, flags ...string) *background {
 	require.NoError(t, err)
 	outR, outW, err := os.Pipe()
 	require.NoError(t, err)
-	b := &background{lines: make(chan string, 64), stdin: inW, status: make(chan int, 1), stderr: &lockedBuffer{}}
+	b := &background{lines: make(chan string, 64), stdin: inW, status: make(chan int, 1), stderr: &labtest.Buffer{}}
 	args := l.args(t, script, flags...)
 	go func() {
 		b.status <- program.Run(args, namespace.Stdio{In: inR, Out: outW, Err: b.stderr})
@@ -119,23 +118,6 @@ func (b *background) stop(t *testing.T) int {
 		t.Fatalf("the container did not stop; stderr: %s", b.stderr)
 		return -1
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // server is a script that serves "hi" over HTTP from busybox httpd on

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/06-images/image"
 )
@@ -421,22 +421,7 @@ func writeOutput(name string, stdout io.Writer, write func(io.Writer) error) err
 		}
 		return write(stdout)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
+	return atomicfile.Write(name, atomicfile.Options{Perm: 0o644}, write)
 }
 
 // ago says how long ago t was, as the docker client does.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"io"
 	"os"
@@ -83,16 +82,7 @@ var idRE = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
 // tarNames lists the names in a tar.
 func tarNames(t *testing.T, data string) []string {
 	t.Helper()
-	var names []string
-	tr := tar.NewReader(strings.NewReader(data))
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return names
-		}
-		require.NoError(t, err)
-		names = append(names, hdr.Name)
-	}
+	return labtest.TarNames(t, strings.NewReader(data))
 }
 
 func TestS7_ArchivesFromRealDockerLoadAndRun(t *testing.T) {

@@ -116,7 +116,7 @@ func (l *lab) cleanup() {
 		require.NoError(t, engine.RemoveContainer(c, true), "rm -f %s", c.Name())
 		for _, pid := range []int{st.Pid, st.ShimPid} {
 			if pid > 0 {
-				assert.NoError(t, gone(pid), "process %d of %s", pid, c.Name())
+				assert.NoError(t, labtest.ProcessGone(pid), "process %d of %s", pid, c.Name())
 			}
 		}
 		assert.NoError(t, noCgroup(c.ID()))
@@ -124,22 +124,6 @@ func (l *lab) cleanup() {
 	entries, err := os.ReadDir(filepath.Join(l.root, "containers"))
 	require.NoError(t, err)
 	assert.Empty(t, entries, "container directories left")
-}
-
-// gone checks that process pid has ended (a zombie waiting for PID 1 to
-// reap it counts as ended).
-func gone(pid int) error {
-	for range 200 {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return nil
-		}
-		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return fmt.Errorf("process %d still exists", pid)
 }
 
 // noCgroup checks that the container's cgroup is gone in every hierarchy.
@@ -197,8 +181,8 @@ func TestS25_DetachedContainerStopsWhenItsCommandEnds(t *testing.T) {
 	assert.NotContains(t, l.must("ps"), "brief", "ps lists running containers only")
 	assert.Regexp(t, `Exited \(0\) .* ago\s+brief`, l.must("ps", "-a"))
 	assert.Equal(t, "working\ndone\n", l.must("logs", "brief"))
-	assert.NoError(t, gone(st.Pid))
-	assert.NoError(t, gone(st.ShimPid), "no shim is left for a stopped container")
+	assert.NoError(t, labtest.ProcessGone(st.Pid))
+	assert.NoError(t, labtest.ProcessGone(st.ShimPid), "no shim is left for a stopped container")
 	assert.NoError(t, noCgroup(id), "the shim removed the cgroup")
 }
 
@@ -404,8 +388,8 @@ func TestS29_RmRefusesARunningContainer(t *testing.T) {
 	assert.Equal(t, shim.Running, l.state("keep").Status, "still running")
 
 	assert.Equal(t, "keep\n", l.must("rm", "-f", "keep"))
-	assert.NoError(t, gone(st.Pid), "the container's processes")
-	assert.NoError(t, gone(st.ShimPid), "its shim")
+	assert.NoError(t, labtest.ProcessGone(st.Pid), "the container's processes")
+	assert.NoError(t, labtest.ProcessGone(st.ShimPid), "its shim")
 	assert.NoError(t, noCgroup(id))
 	assert.NoDirExists(t, filepath.Join(l.root, "containers", id), "its record, log and layer")
 	assert.NotContains(t, l.must("ps", "-a"), "keep")

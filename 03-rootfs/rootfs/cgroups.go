@@ -96,12 +96,9 @@ func mountCgroups(r dir, host bool) error {
 // bindCgroupIn binds the host's cgroup directory src onto a new
 // directory name in d, read-only.
 func bindCgroupIn(d dir, name, src string) error {
-	if err := unix.Mkdirat(d.fd, name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("creating %s/%s: %w", d.name, name, err)
-	}
-	fd, err := openBeneath(d.fd, name, unix.O_PATH|unix.O_DIRECTORY, 0)
+	fd, err := d.mountPoint(name)
 	if err != nil {
-		return fmt.Errorf("opening %s/%s: %w", d.name, name, err)
+		return err
 	}
 	defer unix.Close(fd)
 	return bindCgroup(fd, src)

@@ -198,6 +198,20 @@ func (d dir) pathOf(fd int) (string, error) {
 	return path.Clean("/" + rel), nil
 }
 
+// mountPoint makes the directory name (one component) in d, unless it is
+// there, and opens it with O_PATH, never through a symlink: the handle
+// to mount onto (procFD).
+func (d dir) mountPoint(name string) (int, error) {
+	if err := unix.Mkdirat(d.fd, name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return -1, fmt.Errorf("creating %s/%s: %w", d.name, name, err)
+	}
+	fd, err := openBeneath(d.fd, name, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return -1, fmt.Errorf("opening %s/%s: %w", d.name, name, err)
+	}
+	return fd, nil
+}
+
 // openBeneath opens name, a single path component, in the directory
 // dirfd without following any symlink.
 func openBeneath(dirfd int, name string, flags uint64, mode uint64) (int, error) {

@@ -283,12 +283,9 @@ func (r dir) mountTmpfs(path string, fd int, flags uintptr, data string) (dir, e
 // mountSourceIn is mountIn with a source of its own, which mount(8)
 // shows in its first column.
 func mountSourceIn(d dir, name, source, fstype string, flags uintptr, data string) error {
-	if err := unix.Mkdirat(d.fd, name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("creating %s/%s: %w", d.name, name, err)
-	}
-	fd, err := openBeneath(d.fd, name, unix.O_PATH|unix.O_DIRECTORY, 0)
+	fd, err := d.mountPoint(name)
 	if err != nil {
-		return fmt.Errorf("opening %s/%s: %w", d.name, name, err)
+		return err
 	}
 	defer unix.Close(fd)
 	explain.Inside().Mount(explain.System, source, d.name+"/"+name, fstype, flags, data, "")

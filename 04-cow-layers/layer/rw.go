@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 )
 
 // DefaultRoot is where the chapter programs keep their state unless
@@ -139,11 +140,8 @@ func (l *RW) populate() error {
 	// Written beside and renamed into place: a process killed halfway
 	// leaves no record at all rather than a torn one.
 	record := filepath.Join(l.Dir, recordName)
-	if err := os.WriteFile(record+".tmp", append(data, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing container layer record: %w", err)
-	}
-	if err := os.Rename(record+".tmp", record); err != nil {
-		return fmt.Errorf("writing container layer record: %w", err)
+	if err := atomicfile.WriteFile(record, append(data, '\n'), atomicfile.Options{Perm: 0o644}); err != nil {
+		return fmt.Errorf("container layer record: %w", err)
 	}
 	return nil
 }

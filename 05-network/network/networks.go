@@ -221,7 +221,7 @@ func Networks(root string) ([]*Network, error) {
 	var out []*Network
 	for _, de := range entries {
 		if !strings.HasSuffix(de.Name(), ".json") {
-			continue // a write's leftover .tmp
+			continue // a write's leftover temporary file (.NAME.json.*)
 		}
 		b, err := os.ReadFile(filepath.Join(networksDir(root), de.Name()))
 		if errors.Is(err, fs.ErrNotExist) {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 )
 
 // The network's state lives under the root directory (--root):
@@ -130,7 +131,7 @@ func rebuildState(root string) *state {
 	for _, de := range entries {
 		id, ok := strings.CutSuffix(de.Name(), ".json")
 		if !ok {
-			continue // a write's leftover .tmp
+			continue // a write's leftover temporary file (.NAME.json.*)
 		}
 		e, err := Load(root, id)
 		if err != nil || e.Mode != ModeBridge || e.ID != id {
@@ -152,31 +153,17 @@ func rebuildState(root string) *state {
 
 // writeJSON replaces path with v as JSON, atomically: readers see the old
 // file or the new one, never a part. The new file is written aside, then
-// put in place of the old one in one step.
+// put in place of the old one in one step. It does not wait for the
+// disk: a state.json that a crash of the machine tore is rebuilt from
+// the endpoints (rebuildState), and so the step may be an exchange with
+// the old file (engine tuning, atomicfile's tuning_exchange.go: skip on
+// first reading), which is cheaper than a rename over it on ext4.
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", path, err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	// Engine tuning (tuning_exchange.go): an exchange with the old file
-	// is cheaper than a rename over it on ext4; skip on first reading.
-	swapped, err := swapIn(tmp, path)
-	if swapped {
-		return nil
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("replacing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.WriteFile(path, append(b, '\n'), atomicfile.Options{Perm: 0o600, Exchange: true})
 }
 
 // network returns the pool of bridge, creating it for subnet. A bridge

@@ -145,7 +145,7 @@ func TestS33_SaveWritesTheDocker25Layout(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, s.Save(&buf, []string{"app:v1"}))
 
-	files := tarFiles(t, buf.Bytes())
+	files := labtest.TarFiles(t, bytes.NewReader(buf.Bytes()))
 	assert.JSONEq(t, `{"imageLayoutVersion":"1.0.0"}`, files["oci-layout"])
 	var manifest []ManifestItem
 	require.NoError(t, json.Unmarshal([]byte(files["manifest.json"]), &manifest))

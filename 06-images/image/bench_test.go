@@ -4,12 +4,13 @@ import (
 	"archive/tar"
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/berth-project/berth/01-namespaces/labtest"
 )
 
 // The speed targets of the daemon (final/) are checked here, with a
@@ -24,42 +25,10 @@ const (
 	bigFileSize = 1 << 20
 )
 
-// randomBytes is incompressible content, so that nothing is cheaper than
-// it would be with real files.
-func randomBytes(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, n)
-	for i := 0; i+8 <= n; i += 8 {
-		v := r.Uint64()
-		for j := 0; j < 8; j++ {
-			b[i+j] = byte(v >> (8 * j))
-		}
-	}
-	return b
-}
-
-// bigTar writes a 200 MB file system tar (200 files of 1 MB) to a file.
-func bigTar(b *testing.B) string {
-	b.Helper()
-	name := filepath.Join(b.TempDir(), "big.tar")
-	f, err := os.Create(name)
-	require.NoError(b, err)
-	tw := tar.NewWriter(f)
-	require.NoError(b, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "data/", Mode: 0o755}))
-	for i := 0; i < bigFiles; i++ {
-		require.NoError(b, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: fmt.Sprintf("data/f%03d", i), Mode: 0o644, Size: bigFileSize}))
-		_, err := tw.Write(randomBytes(uint64(i), bigFileSize))
-		require.NoError(b, err)
-	}
-	require.NoError(b, tw.Close())
-	require.NoError(b, f.Close())
-	return name
-}
-
 // bigStore is a store holding the 200 MB image as "big".
 func bigStore(b *testing.B) (*Store, Image, string) {
 	b.Helper()
-	tarFile := bigTar(b)
+	tarFile := labtest.BigTar(b, bigFiles, bigFileSize)
 	s := newStore(b)
 	f, err := os.Open(tarFile)
 	require.NoError(b, err)
@@ -76,7 +45,7 @@ func BenchmarkCommit1MBOn200MBImage(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		up := b.TempDir()
-		require.NoError(b, os.WriteFile(filepath.Join(up, "change"), randomBytes(uint64(1000+i), bigFileSize), 0o644))
+		require.NoError(b, os.WriteFile(filepath.Join(up, "change"), labtest.RandomBytes(uint64(1000+i), bigFileSize), 0o644))
 		b.StartTimer()
 		_, err := s.Commit(up, CommitOptions{Parent: img.ID})
 		require.NoError(b, err)
@@ -118,7 +87,7 @@ func BenchmarkLoad200MB(b *testing.B) {
 }
 
 func BenchmarkImport200MB(b *testing.B) {
-	tarFile := bigTar(b)
+	tarFile := labtest.BigTar(b, bigFiles, bigFileSize)
 	b.SetBytes(bigFiles * bigFileSize)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -156,7 +125,7 @@ func BenchmarkExtractLayer(b *testing.B) {
 	tw := tar.NewWriter(&buf)
 	for i := 0; i < 1000; i++ {
 		require.NoError(b, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: fmt.Sprintf("d%d/f%d", i%10, i), Mode: 0o644, Size: 1024}))
-		_, err := tw.Write(randomBytes(uint64(i), 1024))
+		_, err := tw.Write(labtest.RandomBytes(uint64(i), 1024))
 		require.NoError(b, err)
 	}
 	require.NoError(b, tw.Close())

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash"
 	"strings"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
 // Digest names content by its hash, as "sha256:" and 64 hex digits: image
@@ -51,13 +53,7 @@ func (d Digest) Validate() error {
 func (d Digest) Hex() string { return strings.TrimPrefix(string(d), digestPrefix) }
 
 // Short is the 12-digit form that `docker images` shows.
-func (d Digest) Short() string {
-	h := d.Hex()
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
-}
+func (d Digest) Short() string { return namespace.ShortID(d.Hex()) }
 
 func (d Digest) String() string { return string(d) }
 

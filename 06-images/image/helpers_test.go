@@ -3,7 +3,6 @@ package image
 import (
 	"archive/tar"
 	"bytes"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -74,46 +73,22 @@ func makeTar(t testing.TB, entries ...entry) []byte {
 // "f bin/.wh.vi", "l a -> b", "h x => y", "c dev/null 1/3".
 func tarNames(t testing.TB, data []byte) []string {
 	t.Helper()
-	tr := tar.NewReader(bytes.NewReader(data))
 	var names []string
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return names
-		}
-		require.NoError(t, err)
-		switch hdr.Typeflag {
+	for _, e := range labtest.ReadTar(t, bytes.NewReader(data)) {
+		switch e.Typeflag {
 		case tar.TypeDir:
-			names = append(names, "d "+hdr.Name)
+			names = append(names, "d "+e.Name)
 		case tar.TypeSymlink:
-			names = append(names, "l "+hdr.Name+" -> "+hdr.Linkname)
+			names = append(names, "l "+e.Name+" -> "+e.Linkname)
 		case tar.TypeLink:
-			names = append(names, "h "+hdr.Name+" => "+hdr.Linkname)
+			names = append(names, "h "+e.Name+" => "+e.Linkname)
 		case tar.TypeReg:
-			names = append(names, "f "+hdr.Name)
+			names = append(names, "f "+e.Name)
 		default:
-			names = append(names, string(hdr.Typeflag)+" "+hdr.Name)
+			names = append(names, string(e.Typeflag)+" "+e.Name)
 		}
 	}
-}
-
-// tarFiles maps the regular files of a tar to their content.
-func tarFiles(t testing.TB, data []byte) map[string]string {
-	t.Helper()
-	tr := tar.NewReader(bytes.NewReader(data))
-	files := map[string]string{}
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return files
-		}
-		require.NoError(t, err)
-		if hdr.Typeflag == tar.TypeReg {
-			b, err := io.ReadAll(tr)
-			require.NoError(t, err)
-			files[strings.TrimPrefix(hdr.Name, "./")] = string(b)
-		}
-	}
+	return names
 }
 
 // tree describes every file under dir, one line each, with what a layer
@@ -219,7 +194,7 @@ func flat(t testing.TB, s *Store, id Digest, upper ...string) map[string]string 
 	require.NoError(t, err)
 	var buf bytes.Buffer
 	require.NoError(t, Flatten(&buf, append(dirs, upper...)))
-	return tarFiles(t, buf.Bytes())
+	return labtest.TarFiles(t, &buf)
 }
 
 // countEntries counts the entries of a store subdirectory.

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 )
 
 // layerInfo is layer.json, in a layer's directory.
@@ -169,7 +169,7 @@ func (s *Store) storeLayers(list []layerToStore, sess *session) error {
 	// maps are metadata, which only the sync commits.) One sync for the
 	// file system, rather than one fsync per file: thousands of small
 	// files would each wait for the disk.
-	if err := syncFS(filepath.Join(s.dir, tmpDir)); err != nil {
+	if err := atomicfile.SyncFS(filepath.Join(s.dir, tmpDir)); err != nil {
 		return err
 	}
 
@@ -197,22 +197,10 @@ func (s *Store) storeLayers(list []layerToStore, sess *session) error {
 			return err
 		}
 	}
-	if err := syncDir(filepath.Join(s.dir, layersDir)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Join(s.dir, layersDir)); err != nil {
 		return err
 	}
-	return syncDir(filepath.Join(s.dir, blobsDir))
-}
-
-func syncFS(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("syncing the filesystem of %s: %w", dir, err)
-	}
-	return nil
+	return atomicfile.SyncDir(filepath.Join(s.dir, blobsDir))
 }
 
 // layerPipe is the one pass over a layer's bytes. A goroutine reads the

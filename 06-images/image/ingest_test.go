@@ -1,7 +1,6 @@
 package image
 
 import (
-	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"errors"
@@ -25,7 +24,7 @@ func TestIngestKeepsEveryByteOfBigAndSmallFilesAndOfTheTar(t *testing.T) {
 	sizes := []int{0, 1, directAlign - 1, directMin - 1, directMin, directMin + 1, ioChunk, 3*ioChunk + 7}
 	var entries []entry
 	for i, n := range sizes {
-		entries = append(entries, entry{Name: fmt.Sprintf("f%d", i), Body: string(randomBytes(uint64(i+1), n))})
+		entries = append(entries, entry{Name: fmt.Sprintf("f%d", i), Body: string(labtest.RandomBytes(uint64(i+1), n))})
 	}
 	entries = append(entries,
 		entry{Name: "big-link", Link: fmt.Sprintf("f%d", len(sizes)-1), Hard: true},
@@ -45,7 +44,7 @@ func TestIngestKeepsEveryByteOfBigAndSmallFilesAndOfTheTar(t *testing.T) {
 	for i, n := range sizes {
 		got, err := os.ReadFile(filepath.Join(layers[0].Dir, fmt.Sprintf("f%d", i)))
 		require.NoError(t, err)
-		assert.True(t, bytes.Equal(randomBytes(uint64(i+1), n), got), "file of %d bytes", n)
+		assert.True(t, bytes.Equal(labtest.RandomBytes(uint64(i+1), n), got), "file of %d bytes", n)
 	}
 	got, err := os.ReadFile(filepath.Join(layers[0].Dir, "big-link"))
 	require.NoError(t, err)
@@ -74,7 +73,7 @@ func (f *failAfter) Read(p []byte) (int, error) {
 
 func TestIngestThatCannotReadItsSourceLeavesNothing(t *testing.T) {
 	s := newStore(t)
-	data := makeTar(t, entry{Name: "a", Body: string(randomBytes(1, 3*ioChunk))}, entry{Name: "b", Body: "b"})
+	data := makeTar(t, entry{Name: "a", Body: string(labtest.RandomBytes(1, 3*ioChunk))}, entry{Name: "b", Body: "b"})
 	broken := errors.New("the client went away")
 	for _, n := range []int{100, ioChunk, 2*ioChunk + 5} {
 		_, err := s.Import(&failAfter{r: bytes.NewReader(data), n: n, err: broken}, ImportOptions{})
@@ -101,7 +100,7 @@ func loadConfig(diffs ...Digest) string {
 // whichever comes first in the archive, the layers or their description.
 func TestLoadUnpacksALayerOnceForEachPlaceInAStack(t *testing.T) {
 	labtest.Privileged(t)
-	x := makeTar(t, entry{Name: "x", Body: string(randomBytes(7, ioChunk+1))})
+	x := makeTar(t, entry{Name: "x", Body: string(labtest.RandomBytes(7, ioChunk+1))})
 	y := makeTar(t, entry{Name: "y", Body: "y"})
 	dx, dy := FromBytes(x), FromBytes(y)
 	ca, cb := loadConfig(dx), loadConfig(dy, dx)
@@ -140,22 +139,13 @@ func TestLoadOfBerthsArchiveSkipsTheLayersTheStoreHas(t *testing.T) {
 	src := newStore(t)
 	base := importBusybox(t, src, "busybox")
 	// A big new layer: the test sees it being written.
-	app, err := src.Commit(containerUpper(t, map[string]string{"hello.txt": "hello", "big": string(randomBytes(5, 2*ioChunk))}),
+	app, err := src.Commit(containerUpper(t, map[string]string{"hello.txt": "hello", "big": string(labtest.RandomBytes(5, 2*ioChunk))}),
 		CommitOptions{Parent: base.ID, Ref: "app:v1"})
 	require.NoError(t, err)
 	var saved bytes.Buffer
 	require.NoError(t, src.Save(&saved, []string{"app:v1"}))
 
-	var names []string
-	tr := tar.NewReader(bytes.NewReader(saved.Bytes()))
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err)
-		names = append(names, hdr.Name)
-	}
+	names := labtest.TarNames(t, bytes.NewReader(saved.Bytes()))
 	first := len(names)
 	for i, n := range names {
 		for _, d := range app.Config.RootFS.DiffIDs {
@@ -259,7 +249,7 @@ func TestLoadThrowsAwayWhatNoImageUsesAndRefusesLinksOut(t *testing.T) {
 
 func TestDirectFileWritesAnyBufferAndSize(t *testing.T) {
 	buf := alignedBuffer(3 * directAlign)
-	copy(buf, randomBytes(3, len(buf)))
+	copy(buf, labtest.RandomBytes(3, len(buf)))
 	name := filepath.Join(t.TempDir(), "f")
 	f, err := os.Create(name)
 	require.NoError(t, err)

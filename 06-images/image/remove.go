@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 )
 
 // Lease records that something outside the store, a container, uses an
@@ -326,7 +327,7 @@ func (s *Store) deleteChain(id Digest, tags map[Digest][]string) ([]Digest, erro
 		}
 		id = parent
 	}
-	return deleted, syncDir(filepath.Join(s.dir, recordsDir))
+	return deleted, atomicfile.SyncDir(filepath.Join(s.dir, recordsDir))
 }
 
 // gc deletes the layers and blobs that no image and no lease needs, and

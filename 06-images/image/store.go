@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 )
 
 // Errors that callers can test with errors.Is.
@@ -115,43 +117,12 @@ func (s *Store) writeAtomic(name string, data []byte, perm os.FileMode) error {
 
 // writeFile is writeAtomic, and without durable it skips both fsyncs:
 // readers still see the old content or the new, but a crash of the
-// machine may leave the file empty or cut.
+// machine may leave the file empty or cut. The temporary file is made in
+// the store's tmp directory, which the store empties after a crash
+// (Recover), rather than beside name.
 func (s *Store) writeFile(name string, data []byte, perm os.FileMode, durable bool) error {
-	tmp := s.tempName("file-")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	_, err = f.Write(data)
-	if err == nil && durable {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	if !durable {
-		return nil
-	}
-	return syncDir(filepath.Dir(name))
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	return nil
+	return atomicfile.WriteFile(name, data, atomicfile.Options{
+		Perm: perm, Durable: durable, TempDir: filepath.Join(s.dir, tmpDir)})
 }
 
 // putBlob stores data under its digest, unless it is there already.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/labtest"
 )
 
 // BenchmarkWriteLayerFiles is what the engine tuning of
@@ -25,7 +27,7 @@ import (
 //	go test -run X -bench WriteLayerFiles -benchtime 10x ./06-images/image
 func BenchmarkWriteLayerFiles(b *testing.B) {
 	const files, size = 64, 1 << 20
-	content := randomBytes(9, size)
+	content := labtest.RandomBytes(9, size)
 	for _, direct := range []bool{false, true} {
 		name := "buffered"
 		if direct {

@@ -93,32 +93,14 @@ func create(t *testing.T, s *Store, cfg Config) *Container {
 		st, _ := c.rawState()
 		require.NoError(t, testRuntime.RemoveContainer(c, true))
 		if st.ShimPid > 0 {
-			assert.NoError(t, gone(st.ShimPid), "shim")
+			assert.NoError(t, labtest.ProcessGone(st.ShimPid), "shim")
 		}
 		if st.Pid > 0 {
-			assert.NoError(t, gone(st.Pid), "init")
+			assert.NoError(t, labtest.ProcessGone(st.Pid), "init")
 		}
 		assert.NoDirExists(t, c.Dir())
 	})
 	return c
-}
-
-// gone checks that process pid has ended. A zombie counts as ended: it
-// runs no code and holds nothing but its PID, and its parent (PID 1 for a
-// shim) reaps it in its own time.
-func gone(pid int) error {
-	for range 100 {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return nil
-		}
-		// pid (comm) S ...: the state follows the last ')'.
-		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return fmt.Errorf("process %d still exists", pid)
 }
 
 func start(t *testing.T, s *Store, cfg Config) (*Container, State) {
@@ -234,8 +216,8 @@ func TestS25_DetachedContainerStopsWhenItsCommandEnds(t *testing.T) {
 		assert.False(t, final.FinishedAt.Before(final.StartedAt))
 		assert.Equal(t, "started\n", logText(t, c, logs.Stdout))
 		assert.Equal(t, "done\n", logText(t, c, logs.Stderr))
-		assert.NoError(t, gone(st.Pid), "init is gone")
-		assert.NoError(t, gone(st.ShimPid), "the shim is gone too")
+		assert.NoError(t, labtest.ProcessGone(st.Pid), "init is gone")
+		assert.NoError(t, labtest.ProcessGone(st.ShimPid), "the shim is gone too")
 		cleanups, err := os.ReadFile(filepath.Join(c.Dir(), "cleanups"))
 		require.NoError(t, err)
 		assert.Equal(t, "3\n", string(cleanups), "Cleanup ran once, after the exit")
@@ -357,8 +339,8 @@ func TestS29_RemoveRefusesARunningContainer(t *testing.T) {
 
 	require.NoError(t, testRuntime.RemoveContainer(c, true))
 	assert.NoDirExists(t, c.Dir())
-	assert.NoError(t, gone(st.Pid))
-	assert.NoError(t, gone(st.ShimPid))
+	assert.NoError(t, labtest.ProcessGone(st.Pid))
+	assert.NoError(t, labtest.ProcessGone(st.ShimPid))
 	_, err = s.Get(c.Name())
 	assert.ErrorIs(t, err, ErrNotFound)
 	// The name is free again.
@@ -604,7 +586,7 @@ func TestADeadShimIsRecovered(t *testing.T) {
 	// Kill the shim: nobody records an exit status. The container,
 	// orphaned, may run on.
 	require.NoError(t, unix.Kill(st.ShimPid, unix.SIGKILL))
-	require.NoError(t, gone(st.ShimPid))
+	require.NoError(t, labtest.ProcessGone(st.ShimPid))
 	// The lock goes when the last of the shim's threads is gone, a
 	// moment after its main thread shows as a zombie.
 	require.Eventually(t, func() bool {
@@ -616,7 +598,7 @@ func TestADeadShimIsRecovered(t *testing.T) {
 	again, err := testRuntime.StartContainer(c)
 	require.NoError(t, err)
 	assert.Equal(t, Running, again.Status)
-	assert.NoError(t, gone(st.Pid), "the orphaned init was killed")
+	assert.NoError(t, labtest.ProcessGone(st.Pid), "the orphaned init was killed")
 	cleanups, err := os.ReadFile(filepath.Join(c.Dir(), "cleanups"))
 	require.NoError(t, err)
 	assert.Equal(t, "-1\n", string(cleanups), "the dead run was cleaned up")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-project/berth/01-namespaces/explain"
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 	"github.com/berth-project/berth/07-logs/logs"
 )
 
@@ -364,44 +365,10 @@ func writeState(dir string, st State) error {
 // flushes the file and the directory to disk first.
 //
 // A durable file is renamed over the old one. One that is not is swapped
-// with it (swapIn, engine tuning: skip on first reading), which is just
-// as atomic for readers and cheaper on ext4.
+// with it (atomicfile's Exchange, engine tuning: skip on first reading),
+// which is just as atomic for readers and cheaper on ext4.
 func writeFile(path string, data []byte, durable bool) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	_, err = tmp.Write(data)
-	if err == nil && durable {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil && !durable {
-		var swapped bool
-		if swapped, err = swapIn(tmp.Name(), path); swapped {
-			return nil
-		}
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if !durable {
-		return nil
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.WriteFile(path, data, atomicfile.Options{Perm: 0o644, Durable: durable, Exchange: !durable})
 }
 
 // Rename gives c the name name (docker rename). The new name is reserved

@@ -33,7 +33,7 @@ func TestASupervisorCleansUpInsteadOfTheShim(t *testing.T) {
 		require.NoError(t, err)
 		defer sup.Close()
 		c, st := start(t, s, Config{Command: []string{"/bin/sh", "-c", "exit 4"}})
-		require.NoError(t, gone(st.ShimPid), "the shim exits after the exit is recorded")
+		require.NoError(t, labtest.ProcessGone(st.ShimPid), "the shim exits after the exit is recorded")
 		require.Eventually(t, func() bool { return !c.Supervised() }, 2*time.Second, 5*time.Millisecond)
 
 		now, err := c.State()
@@ -189,7 +189,7 @@ func TestSparesStartContainersWithShimsStartedAhead(t *testing.T) {
 		require.NoError(t, spares.Close())
 		for pid := range waiting {
 			if !before[pid] {
-				assert.NoError(t, gone(pid), "the waiting spare %d exits", pid)
+				assert.NoError(t, labtest.ProcessGone(pid), "the waiting spare %d exits", pid)
 			}
 		}
 	})

@@ -1,11 +1,9 @@
 package api_test
 
 import (
-	"archive/tar"
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/api/apitest"
 )
@@ -456,16 +455,7 @@ func TestS32_ExportIsATarOfTheContainersFiles(t *testing.T) {
 	r, err := e.client.ContainerExport(ctxT(t), id, client.ContainerExportOptions{})
 	require.NoError(t, err)
 	defer r.Close()
-	var names []string
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err)
-		names = append(names, hdr.Name)
-	}
+	names := labtest.TarNames(t, r)
 	assert.Contains(t, names, "made-here")
 	assert.Contains(t, names, "etc/passwd")
 

@@ -166,7 +166,7 @@ func (s *Server) networkPrune(w http.ResponseWriter, r *http.Request) error {
 		if len(values) != 1 {
 			return invalid("invalid filter 'until': give one value")
 		}
-		if until, err = parseUntil(values[0], time.Now()); err != nil {
+		if until, _, err = args.Until(time.Now()); err != nil {
 			return err
 		}
 	}
@@ -194,22 +194,4 @@ func (s *Server) networkPrune(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, report)
 	return nil
-}
-
-// parseUntil reads a prune's until: a duration before now (10m, 24h), an
-// RFC 3339 time or date, or seconds since the epoch.
-func parseUntil(s string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		return now.Add(-d), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	t, err := parseTimestamp("until", s)
-	if err != nil {
-		return time.Time{}, invalid(fmt.Sprintf("invalid filter 'until=%s': want a duration, a time or a timestamp", s))
-	}
-	return t, nil
 }

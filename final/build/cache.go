@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 	"github.com/berth-project/berth/06-images/image"
 )
 
@@ -75,31 +76,9 @@ func (c *Cache) Put(key string, id image.Digest) error {
 		return nil
 	}
 	name := c.path(key)
-	f, err := os.CreateTemp(c.dir, ".tmp-")
+	err := atomicfile.WriteFile(name, []byte(id.String()+"\n"), atomicfile.Options{Perm: 0o600, Durable: true})
 	if err != nil {
 		return fmt.Errorf("build cache: %w", err)
-	}
-	_, err = f.WriteString(id.String() + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), name)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("build cache: writing %s: %w", name, err)
-	}
-	d, err := os.Open(c.dir)
-	if err != nil {
-		return fmt.Errorf("build cache: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("build cache: syncing %s: %w", c.dir, err)
 	}
 	return nil
 }
@@ -123,7 +102,7 @@ func (c *Cache) Prune(exists func(image.Digest) bool) error {
 	}
 	for _, e := range entries {
 		name := filepath.Join(c.dir, e.Name())
-		if strings.HasPrefix(e.Name(), ".tmp-") {
+		if strings.HasPrefix(e.Name(), ".") { // atomicfile's temporary ".KEY.*"
 			_ = os.Remove(name)
 			continue
 		}

@@ -63,7 +63,7 @@ func (ig *Ignore) Add(pattern string) error {
 		pattern = strings.TrimSpace(pattern[1:])
 	}
 	if pattern == "" {
-		return fmt.Errorf("pattern %q: nothing after !", "!")
+		return fmt.Errorf(`illegal exclusion pattern: "!"`) // docker's words
 	}
 	// The context's root is the pattern's root: "/foo", "./foo" and
 	// "foo" are the same pattern.
@@ -176,6 +176,16 @@ func (ig *Ignore) Excluded(rel string) bool {
 		}
 	}
 	return excluded
+}
+
+// Keep makes sure that name (relative to the context's root,
+// "/"-separated) is in the context, whatever the patterns say: docker
+// build always sends the Dockerfile and .dockerignore, and the daemon
+// leaves them out of COPY itself.
+func (ig *Ignore) Keep(name string) {
+	if ig.Excluded(name) {
+		ig.patterns = append(ig.patterns, ignorePattern{text: name, exception: true, re: regexp.MustCompile("^" + regexp.QuoteMeta(name) + "$")})
+	}
 }
 
 // HasExceptions reports whether some pattern is an exception: then an

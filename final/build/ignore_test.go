@@ -61,6 +61,63 @@ secret?.txt
 	assert.False(t, nilIgnore.Excluded("x"))
 }
 
+// The cases of the client's .dockerignore (docker build sends what it
+// does not exclude): the client reads the file with this same parser.
+func TestIgnorePatternsOfTheClient(t *testing.T) {
+	ig, err := ParseIgnore(strings.NewReader(`
+# comments and blank lines are ignored
+
+*.log
+!keep.log
+/build
+docs/**/*.tmp
+**/node_modules
+sec?et
+[ab].txt
+  spaced.txt  
+`))
+	require.NoError(t, err)
+	for path, want := range map[string]bool{
+		"app.log":                     true,
+		"keep.log":                    false, // the exception
+		"sub/app.log":                 false, // * does not cross directories
+		"build":                       true,
+		"build/out/bin":               true, // inside an excluded directory
+		"src/build":                   false,
+		"docs/a/b/x.tmp":              true,
+		"docs/x.tmp":                  true, // **/ also matches no directory
+		"docs/x.txt":                  false,
+		"node_modules/m/index.js":     true,
+		"web/app/node_modules/m/i.js": true,
+		"secret":                      true,
+		"secrets":                     false,
+		"a.txt":                       true,
+		"c.txt":                       false,
+		"spaced.txt":                  true,
+		"main.go":                     false,
+	} {
+		assert.Equal(t, want, ig.Excluded(path), path)
+	}
+
+	_, err = ParseIgnore(strings.NewReader("!\n"))
+	assert.EqualError(t, err, `.dockerignore:1: illegal exclusion pattern: "!"`)
+}
+
+func TestIgnoreKeep(t *testing.T) {
+	ig, err := ParseIgnore(strings.NewReader("Dockerfile\n.dockerignore\n*.key\n"))
+	require.NoError(t, err)
+	ig.Keep("Dockerfile")
+	ig.Keep(".dockerignore")
+	ig.Keep("main.go") // not excluded: nothing to take back
+	assert.False(t, ig.Excluded("Dockerfile"))
+	assert.False(t, ig.Excluded(".dockerignore"))
+	assert.True(t, ig.Excluded("a.key"))
+	ig.Keep("app.key")
+	assert.False(t, ig.Excluded("app.key"))
+	assert.True(t, ig.Excluded("b.key"), "Keep takes back the name, not the pattern")
+	assert.True(t, ig.HasExceptions())
+}
+
 func TestApplyIgnoreDeletesWhatTheContextMustNotShow(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []string{"Dockerfile", ".dockerignore", "main.go", "app.log", "docs/a.md", "docs/keep.md", "build/out/bin", "sub/x.tmp"} {

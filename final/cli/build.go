@@ -12,13 +12,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/final/build"
 )
 
 type buildOptions struct {
@@ -282,14 +282,14 @@ func writeBuildContext(w io.Writer, contextDir, dockerfile string) (string, erro
 	relDockerfile, err := filepath.Rel(abs, dfPath)
 	outside := err != nil || relDockerfile == ".." || strings.HasPrefix(relDockerfile, ".."+string(filepath.Separator))
 
-	ignore, err := readDockerignore(abs)
+	ignore, err := build.ReadIgnore(abs)
 	if err != nil {
 		return "", err
 	}
 	// The daemon needs these two even when .dockerignore lists them.
-	ignore.keep(".dockerignore")
+	ignore.Keep(".dockerignore")
 	if !outside {
-		ignore.keep(filepath.ToSlash(relDockerfile))
+		ignore.Keep(filepath.ToSlash(relDockerfile))
 	}
 
 	tw := tar.NewWriter(w)
@@ -302,8 +302,8 @@ func writeBuildContext(w io.Writer, contextDir, dockerfile string) (string, erro
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		if ignore.excludes(rel) {
-			if d.IsDir() && !ignore.hasExceptions() {
+		if ignore.Excluded(rel) {
+			if d.IsDir() && !ignore.HasExceptions() {
 				return filepath.SkipDir
 			}
 			return nil // an exception may still bring back something inside
@@ -370,153 +370,4 @@ func addToTar(tw *tar.Writer, file, name string, info fs.FileInfo) error {
 		return fmt.Errorf("build context %s: %w", file, err)
 	}
 	return nil
-}
-
-// dockerignore is the list of patterns of a .dockerignore file.
-type dockerignore struct {
-	patterns []ignorePattern
-}
-
-type ignorePattern struct {
-	text      string
-	exception bool
-	re        *regexp.Regexp
-}
-
-func readDockerignore(contextDir string) (*dockerignore, error) {
-	f, err := os.Open(filepath.Join(contextDir, ".dockerignore"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return &dockerignore{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading .dockerignore: %w", err)
-	}
-	defer f.Close()
-	return parseDockerignore(f)
-}
-
-func parseDockerignore(r io.Reader) (*dockerignore, error) {
-	di := &dockerignore{}
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		exception := strings.HasPrefix(line, "!")
-		if exception {
-			line = strings.TrimSpace(line[1:])
-			if line == "" {
-				return nil, errors.New(`.dockerignore: illegal exclusion pattern: "!"`)
-			}
-		}
-		line = path.Clean(filepath.ToSlash(line))
-		line = strings.TrimPrefix(line, "/")
-		if line == "" {
-			line = "."
-		}
-		if err := di.add(line, exception); err != nil {
-			return nil, err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading .dockerignore: %w", err)
-	}
-	return di, nil
-}
-
-func (di *dockerignore) add(pattern string, exception bool) error {
-	re, err := compileIgnorePattern(pattern)
-	if err != nil {
-		return fmt.Errorf(".dockerignore: bad pattern %q: %w", pattern, err)
-	}
-	di.patterns = append(di.patterns, ignorePattern{text: pattern, exception: exception, re: re})
-	return nil
-}
-
-// keep adds an exception for name if a pattern excludes it.
-func (di *dockerignore) keep(name string) {
-	if di.excludes(name) {
-		_ = di.add(name, true)
-	}
-}
-
-func (di *dockerignore) hasExceptions() bool {
-	for _, p := range di.patterns {
-		if p.exception {
-			return true
-		}
-	}
-	return false
-}
-
-// excludes reports whether the slash-separated path rel (relative to the
-// context) is left out: the last pattern that matches it, or one of its
-// parent directories, decides.
-func (di *dockerignore) excludes(rel string) bool {
-	excluded := false
-	dirs := strings.Split(rel, "/")
-	for _, p := range di.patterns {
-		// Only a pattern that could change the verdict is worth testing.
-		if p.exception != excluded {
-			continue
-		}
-		match := p.re.MatchString(rel)
-		for i := 1; !match && i < len(dirs); i++ {
-			match = p.re.MatchString(strings.Join(dirs[:i], "/"))
-		}
-		if match {
-			excluded = !p.exception
-		}
-	}
-	return excluded
-}
-
-// compileIgnorePattern turns a .dockerignore pattern into a regular
-// expression over slash-separated paths: "*" is any run of characters
-// but "/", "?" one such character, "**" any run at all ("**/" also
-// matches no directory), "[...]" a character class, and "\" quotes the
-// next character.
-func compileIgnorePattern(p string) (*regexp.Regexp, error) {
-	var b strings.Builder
-	b.WriteString("^")
-	for i := 0; i < len(p); i++ {
-		ch := p[i]
-		switch ch {
-		case '*':
-			if i+1 < len(p) && p[i+1] == '*' {
-				i++
-				if i+1 < len(p) && p[i+1] == '/' {
-					i++
-					b.WriteString("(.*/)?")
-				} else {
-					b.WriteString(".*")
-				}
-			} else {
-				b.WriteString("[^/]*")
-			}
-		case '?':
-			b.WriteString("[^/]")
-		case '[':
-			end := strings.IndexByte(p[i+1:], ']')
-			if end < 0 {
-				return nil, errors.New("unterminated character class")
-			}
-			class := p[i+1 : i+1+end]
-			if strings.HasPrefix(class, "!") {
-				class = "^" + class[1:]
-			}
-			b.WriteString("[" + strings.ReplaceAll(class, `\`, `\\`) + "]")
-			i += end + 1
-		case '\\':
-			if i+1 < len(p) {
-				i++
-				b.WriteString(regexp.QuoteMeta(string(p[i])))
-			}
-		default:
-			b.WriteString(regexp.QuoteMeta(string(ch)))
-		}
-	}
-	b.WriteString("$")
-	return regexp.Compile(b.String())
 }

@@ -12,63 +12,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/berth-project/berth/01-namespaces/labtest"
 )
-
-func TestDockerignorePatterns(t *testing.T) {
-	di, err := parseDockerignore(strings.NewReader(`
-# comments and blank lines are ignored
-
-*.log
-!keep.log
-/build
-docs/**/*.tmp
-**/node_modules
-sec?et
-[ab].txt
-  spaced.txt  
-`))
-	require.NoError(t, err)
-	cases := map[string]bool{
-		"app.log":                     true,
-		"keep.log":                    false, // the exception
-		"sub/app.log":                 false, // * does not cross directories
-		"build":                       true,
-		"build/out/bin":               true, // inside an excluded directory
-		"src/build":                   false,
-		"docs/a/b/x.tmp":              true,
-		"docs/x.tmp":                  true, // **/ also matches no directory
-		"docs/x.txt":                  false,
-		"node_modules/m/index.js":     true,
-		"web/app/node_modules/m/i.js": true,
-		"secret":                      true,
-		"secrets":                     false,
-		"a.txt":                       true,
-		"c.txt":                       false,
-		"spaced.txt":                  true,
-		"main.go":                     false,
-	}
-	for path, want := range cases {
-		assert.Equal(t, want, di.excludes(path), path)
-	}
-
-	_, err = parseDockerignore(strings.NewReader("!\n"))
-	assert.Error(t, err)
-	_, err = parseDockerignore(strings.NewReader("[abc\n"))
-	assert.Error(t, err)
-}
 
 func tarEntries(t *testing.T, r io.Reader) map[string]*tar.Header {
 	t.Helper()
 	entries := map[string]*tar.Header{}
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return entries
-		}
-		require.NoError(t, err)
-		entries[h.Name] = h
+	for _, e := range labtest.ReadTar(t, r) {
+		entries[e.Name] = e.Header
 	}
+	return entries
 }
 
 func sortedNames(m map[string]*tar.Header) []string {

@@ -2,123 +2,14 @@ package cli
 
 import (
 	"errors"
-	"fmt"
-	"io"
-	"strings"
+
+	"github.com/berth-project/berth/final/detachkeys"
 )
 
 // DefaultDetachKeys is the key sequence that detaches from a container
 // without stopping it, unless --detach-keys says otherwise.
-const DefaultDetachKeys = "ctrl-p,ctrl-q"
+const DefaultDetachKeys = detachkeys.Default
 
 // errDetached ends an attachment when the user typed the detach keys. Its
 // text is docker's.
 var errDetached = errors.New("read escape sequence")
-
-// ParseDetachKeys turns docker's --detach-keys syntax into the bytes the
-// terminal sends: a comma-separated list where each key is one character
-// ("a") or "ctrl-X", X being a letter or one of @ [ \ ] ^ _. ctrl-a is
-// byte 1, ctrl-z 26; ctrl-@ is 0 and ctrl-[ ... ctrl-_ are 27 to 31, the
-// ASCII control codes the terminal produces for those keys.
-func ParseDetachKeys(s string) ([]byte, error) {
-	var keys []byte
-	for _, key := range strings.Split(s, ",") {
-		if len(key) > 1 && strings.HasPrefix(strings.ToLower(key), "ctrl-") {
-			rest := key[len("ctrl-"):]
-			if len(rest) != 1 {
-				return nil, fmt.Errorf("invalid detach keys %q: unknown character %q", s, rest)
-			}
-			ch := rest[0]
-			switch {
-			case ch >= 'a' && ch <= 'z':
-				keys = append(keys, ch-'a'+1)
-			case ch >= 'A' && ch <= 'Z':
-				keys = append(keys, ch-'A'+1)
-			case ch == '@':
-				keys = append(keys, 0)
-			case ch >= '[' && ch <= '_':
-				keys = append(keys, ch-'['+27)
-			default:
-				return nil, fmt.Errorf("invalid detach keys %q: unknown character %q", s, rest)
-			}
-			continue
-		}
-		if len(key) != 1 {
-			return nil, fmt.Errorf("invalid detach keys %q: unknown character %q", s, key)
-		}
-		keys = append(keys, key[0])
-	}
-	return keys, nil
-}
-
-// detachReader passes stdin through until the detach sequence appears,
-// then reports errDetached instead of passing the sequence on.
-//
-// Bytes that might begin the sequence are held back: if the user types
-// ctrl-p and then x, the container gets both, but only once the x shows
-// that ctrl-p was not the start of ctrl-p,ctrl-q. (That is why, in a
-// container's shell, ctrl-p acts only after the next key.)
-type detachReader struct {
-	r       io.Reader
-	keys    []byte
-	matched int    // how many bytes of keys are held back
-	pending []byte // bytes ready for the caller
-	err     error  // the error to report once pending is drained
-}
-
-func newDetachReader(r io.Reader, keys []byte) *detachReader {
-	return &detachReader{r: r, keys: keys}
-}
-
-func (d *detachReader) Read(p []byte) (int, error) {
-	for len(d.pending) == 0 && d.err == nil {
-		buf := make([]byte, max(len(p), 1))
-		n, err := d.r.Read(buf)
-		for _, b := range buf[:n] {
-			if d.scan(b) {
-				d.err = errDetached
-				break
-			}
-		}
-		if err != nil && d.err == nil {
-			// The input ended in the middle of a possible sequence:
-			// what was held back was ordinary input after all.
-			d.pending = append(d.pending, d.keys[:d.matched]...)
-			d.matched = 0
-			d.err = err
-		}
-	}
-	if len(d.pending) > 0 {
-		n := copy(p, d.pending)
-		d.pending = d.pending[n:]
-		return n, nil
-	}
-	return 0, d.err
-}
-
-// scan takes one input byte and reports whether it completed the
-// sequence. On a mismatch it releases only the held bytes that can no
-// longer start the sequence: with keys "a,a,b", the input "aaab" still
-// detaches.
-func (d *detachReader) scan(b byte) bool {
-	if len(d.keys) == 0 {
-		d.pending = append(d.pending, b)
-		return false
-	}
-	held := append(d.keys[:d.matched:d.matched], b)
-	i := 0
-	for i < len(held) && !isPrefix(held[i:], d.keys) {
-		i++
-	}
-	d.pending = append(d.pending, held[:i]...)
-	d.matched = len(held) - i
-	if d.matched == len(d.keys) {
-		d.matched = 0
-		return true
-	}
-	return false
-}
-
-func isPrefix(b, of []byte) bool {
-	return len(b) <= len(of) && string(b) == string(of[:len(b)])
-}

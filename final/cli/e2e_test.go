@@ -1,22 +1,19 @@
 package cli
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/api/apitest"
 )
@@ -460,40 +457,16 @@ func TestVersionAndInfo(t *testing.T) {
 	assert.Equal(t, "1\n", e.ok(t, "info", "--format", "{{.Images}}"))
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader running
-// at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func tarNames(t *testing.T, file string) []string {
 	t.Helper()
 	f, err := os.Open(file)
 	require.NoError(t, err)
 	defer f.Close()
 	var names []string
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return names
-		}
-		require.NoError(t, err)
-		names = append(names, strings.TrimPrefix(h.Name, "./"))
+	for _, name := range labtest.TarNames(t, f) {
+		names = append(names, strings.TrimPrefix(name, "./"))
 	}
+	return names
 }
 
 func TestAttachAndWait(t *testing.T) {
@@ -517,7 +490,7 @@ func TestAttachAndWait(t *testing.T) {
 		}
 	})
 	e.ok(t, "run", "-d", "--name", "late", "busybox", "ticker")
-	var out, errOut syncBuffer
+	var out, errOut labtest.Buffer
 	c := New(strings.NewReader(""), &out, &errOut)
 	c.Getenv = func(k string) string {
 		if k == HostEnv {

@@ -90,7 +90,7 @@ must all be there.
 	fs.StringVar(&opts.Since, "since", "", "Show all events created since timestamp")
 	fs.StringVar(&opts.Until, "until", "", "Stream events until this timestamp")
 	fs.VarP(&filters, "filter", "f", "Filter output based on conditions provided")
-	fs.StringVar(&format, "format", "", "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	fs.StringVar(&format, "format", "", formatHelp)
 	return cmd
 }
 

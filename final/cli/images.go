@@ -159,7 +159,7 @@ image of the same name).
 	fs.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
 	fs.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
 	fs.BoolVar(&digests, "digests", false, "Show digests")
-	fs.StringVar(&format, "format", "", "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	fs.StringVar(&format, "format", "", tableFormatHelp)
 	fs.VarP(&filters, "filter", "f", "Filter output based on conditions provided")
 	return cmd
 }
@@ -268,17 +268,8 @@ func (r imageRow) Containers() string {
 }
 
 func newImageInspectCommand(c *CLI) *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
-		Short: "Display detailed information on one or more images",
-		Args:  requiresMinArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.inspectObjects(cmd.Context(), args, format, "image", []objectLookup{c.inspectImage})
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
-	return cmd
+	return newKindInspectCommand(c, "inspect [OPTIONS] IMAGE [IMAGE...]",
+		"Display detailed information on one or more images", "", "image", c.inspectImage)
 }
 
 const defaultHistoryFormat = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
@@ -329,7 +320,7 @@ berth tag, to go back to that state.`,
 	fs.BoolVarP(&human, "human", "H", true, "Print sizes and dates in human readable format")
 	fs.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
 	fs.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
-	fs.StringVar(&format, "format", "", "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	fs.StringVar(&format, "format", "", tableFormatHelp)
 	return cmd
 }
 

@@ -48,9 +48,36 @@ volume.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVarP(&format, "format", "f", "", "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	fs.StringVarP(&format, "format", "f", "", formatHelp)
 	fs.BoolVarP(&size, "size", "s", false, "Display total file sizes if the type is container")
 	fs.StringVar(&kind, "type", "", "Only inspect objects of the given type (container, image, network or volume)")
+	return cmd
+}
+
+// formatHelp is docker's help for the --format of the commands that
+// print JSON or a Go template.
+const formatHelp = "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template"
+
+// tableFormatHelp is docker's help for the --format of the commands that
+// print a table by default (ls, ps, stats, history).
+const tableFormatHelp = "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template"
+
+// newKindInspectCommand is the inspect of one kind of object (docker
+// image|network|volume inspect): inspect's lookup for that kind alone.
+// kind names the object in the not-found message ("No such volume: x");
+// "" leaves the daemon's own message.
+func newKindInspectCommand(c *CLI, use, short, long, kind string, lookup objectLookup) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long,
+		Args:  requiresMinArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.inspectObjects(cmd.Context(), args, format, kind, []objectLookup{lookup})
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", formatHelp)
 	return cmd
 }
 

@@ -215,27 +215,18 @@ given must match), dangling (true: no container is on it).
 	fs := cmd.Flags()
 	fs.BoolVarP(&quiet, "quiet", "q", false, "Only display network IDs")
 	fs.BoolVar(&noTrunc, "no-trunc", false, "Do not truncate the output")
-	fs.StringVar(&format, "format", "", "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	fs.StringVar(&format, "format", "", tableFormatHelp)
 	fs.VarP(&filters, "filter", "f", "Provide filter values (e.g. \"driver=bridge\")")
 	return cmd
 }
 
 func newNetworkInspectCommand(c *CLI) *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "inspect [OPTIONS] NETWORK [NETWORK...]",
-		Short: "Display detailed information on one or more networks",
-		Long: `Display what the daemon knows of networks, by name, ID or ID prefix: the
+	// Kind "": docker prints the daemon's "network x not found" here.
+	return newKindInspectCommand(c, "inspect [OPTIONS] NETWORK [NETWORK...]",
+		"Display detailed information on one or more networks",
+		`Display what the daemon knows of networks, by name, ID or ID prefix: the
 subnet and gateway, the options, and the containers on each with their
-addresses.`,
-		Args: requiresMinArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			// docker prints the daemon's "network x not found" here.
-			return c.inspectObjects(cmd.Context(), args, format, "", []objectLookup{c.inspectNetwork})
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
-	return cmd
+addresses.`, "", c.inspectNetwork)
 }
 
 func newNetworkRmCommand(c *CLI) *cobra.Command {

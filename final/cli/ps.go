@@ -79,7 +79,7 @@ func newPsCommand(c *CLI) *cobra.Command {
 	fs := cmd.Flags()
 	fs.BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
 	fs.BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
-	fs.StringVar(&format, "format", "", "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	fs.StringVar(&format, "format", "", tableFormatHelp)
 	fs.VarP(&filters, "filter", "f", "Filter output based on conditions provided")
 	fs.IntVarP(&last, "last", "n", -1, "Show n last created containers (includes all states)")
 	fs.BoolVarP(&latest, "latest", "l", false, "Show the latest created container (includes all states)")

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/07-logs/shim/ptytest"
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/api/apitest"
 	"github.com/berth-project/berth/final/daemon"
@@ -131,93 +132,6 @@ func (l *lineEcho) input() string {
 	return l.read.String()
 }
 
-// pty is a pseudo-terminal pair, opened by hand: /dev/ptmx gives the
-// master; unlocking it and asking its number names the slave.
-type pty struct {
-	master, slave *os.File
-	mu            sync.Mutex
-	out           bytes.Buffer // what the master has read
-}
-
-func openPTY(t *testing.T) *pty {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
-	require.NoError(t, err)
-	p := &pty{master: m}
-	var n uint32
-	require.NoError(t, p.control(func(fd int) error {
-		if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-			return err
-		}
-		n, err = unix.IoctlGetUint32(fd, unix.TIOCGPTN)
-		return err
-	}))
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
-	require.NoError(t, err)
-	p.slave = s
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := m.Read(buf)
-			p.mu.Lock()
-			p.out.Write(buf[:n])
-			p.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		_ = p.slave.Close()
-		_ = p.master.Close()
-	})
-	return p
-}
-
-// control runs fn on the master's descriptor without taking it out of
-// Go's poller (as Fd would), so that Close still ends a pending Read.
-func (p *pty) control(fn func(fd int) error) error {
-	rc, err := p.master.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
-		return err
-	}
-	return ferr
-}
-
-// setSize changes the window size; the kernel then sends SIGWINCH to
-// the terminal's foreground process group.
-func (p *pty) setSize(t *testing.T, rows, cols uint16) {
-	t.Helper()
-	require.NoError(t, p.control(func(fd int) error {
-		return unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
-	}))
-}
-
-func (p *pty) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
-
-// start runs cmd with the slave as its controlling terminal and its three
-// standard streams, in a session of its own, as a shell would.
-func (p *pty) start(t *testing.T, cmd *exec.Cmd) {
-	t.Helper()
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = p.slave, p.slave, p.slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-}
-
 func waitSize(t *testing.T, sizes <-chan [2]uint, want [2]uint) {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
@@ -255,14 +169,14 @@ func TestS17_S23_InteractiveTerminal(t *testing.T) {
 	echo := &lineEcho{}
 	spy.SetProgram("line-echo", echo.program)
 	host := apitest.Host(apitest.Serve(t, spy))
-	p := openPTY(t)
-	p.setSize(t, 40, 100)
-	before, err := unix.IoctlGetTermios(int(p.slave.Fd()), unix.TCGETS)
+	p := ptytest.Open(t)
+	p.Resize(40, 100)
+	before, err := unix.IoctlGetTermios(int(p.Slave.Fd()), unix.TCGETS)
 	require.NoError(t, err)
 	require.NotZero(t, before.Lflag&unix.ECHO, "a fresh terminal echoes")
 
 	cmd := berthCommand(host, "run", "-it", "--name", "shell", "busybox", "line-echo")
-	p.start(t, cmd)
+	p.Start(cmd)
 
 	// The container's terminal takes our size, at creation and at once
 	// after start.
@@ -276,25 +190,25 @@ func TestS17_S23_InteractiveTerminal(t *testing.T) {
 	// neither echoes them (the program does not echo either, so an echo
 	// would come from berth's side) nor turns ctrl-c into a signal to
 	// berth: it is a byte for the container.
-	_, err = p.master.Write([]byte("hello-pty\r\x03x\r"))
+	_, err = p.Master.Write([]byte("hello-pty\r\x03x\r"))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return strings.Contains(p.output(), "got: \x03x") }, 10*time.Second, 10*time.Millisecond)
-	assert.Contains(t, p.output(), "got: hello-pty")
-	assert.NotContains(t, p.output(), "hello-pty\r\n", "berth's terminal is in raw mode")
+	require.Eventually(t, func() bool { return strings.Contains(p.Text(), "got: \x03x") }, 10*time.Second, 10*time.Millisecond)
+	assert.Contains(t, p.Text(), "got: hello-pty")
+	assert.NotContains(t, p.Text(), "hello-pty\r\n", "berth's terminal is in raw mode")
 	assert.Equal(t, "hello-pty\r\x03x\r", echo.input(), "CR not made NL, ctrl-c passed on")
 
 	// A window change reaches the container.
-	p.setSize(t, 50, 120)
+	p.Resize(50, 120)
 	waitSize(t, spy.sizes, [2]uint{50, 120})
 
 	// ctrl-p then something else: both reach the container.
-	_, err = p.master.Write([]byte{0x10, 'z', '\r'})
+	_, err = p.Master.Write([]byte{0x10, 'z', '\r'})
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return strings.Contains(p.output(), "got: \x10z") }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return strings.Contains(p.Text(), "got: \x10z") }, 10*time.Second, 10*time.Millisecond)
 
 	// ctrl-p ctrl-q detaches: berth exits 0, the keys never reach the
 	// container, and it runs on.
-	_, err = p.master.Write([]byte{0x10, 0x11})
+	_, err = p.Master.Write([]byte{0x10, 0x11})
 	require.NoError(t, err)
 	assert.Equal(t, 0, waitExit(t, cmd))
 	assert.NotContains(t, echo.input(), "\x11")
@@ -302,7 +216,7 @@ func TestS17_S23_InteractiveTerminal(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, ins.State.Running, "detaching leaves the container running")
 
-	after, err := unix.IoctlGetTermios(int(p.slave.Fd()), unix.TCGETS)
+	after, err := unix.IoctlGetTermios(int(p.Slave.Fd()), unix.TCGETS)
 	require.NoError(t, err)
 	assert.Equal(t, before.Lflag, after.Lflag, "the terminal's modes are given back")
 	assert.Equal(t, before.Iflag, after.Iflag)
@@ -312,15 +226,15 @@ func TestS17_S23_InteractiveTerminal(t *testing.T) {
 func TestS23_InteractiveTerminalExitStatus(t *testing.T) {
 	spy := newResizeSpy()
 	host := apitest.Host(apitest.Serve(t, spy))
-	p := openPTY(t)
-	p.setSize(t, 24, 80)
+	p := ptytest.Open(t)
+	p.Resize(24, 80)
 	cmd := berthCommand(host, "run", "-it", "--rm", "busybox", "sh")
-	p.start(t, cmd)
+	p.Start(cmd)
 	waitSize(t, spy.sizes, [2]uint{24, 80}) // started and attached
-	_, err := p.master.Write([]byte("echo bye; exit 3\n"))
+	_, err := p.Master.Write([]byte("echo bye; exit 3\n"))
 	require.NoError(t, err)
 	assert.Equal(t, 3, waitExit(t, cmd), "the shell's exit status is berth's")
-	require.Eventually(t, func() bool { return strings.Contains(p.output(), "bye") }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return strings.Contains(p.Text(), "bye") }, 5*time.Second, 10*time.Millisecond)
 	list, err := spy.ContainerList(context.Background(), api.ListOptions{All: true})
 	require.NoError(t, err)
 	assert.Empty(t, list, "--rm removed it")
@@ -332,16 +246,16 @@ func TestS17_ExecInteractiveTerminal(t *testing.T) {
 	host := apitest.Host(apitest.Serve(t, spy))
 	_, errOut, code := runBerth(t, host, nil, nil, "run", "-d", "--name", "box", "busybox", "sleep", "60")
 	require.Equal(t, 0, code, errOut)
-	p := openPTY(t)
-	p.setSize(t, 30, 90)
+	p := ptytest.Open(t)
+	p.Resize(30, 90)
 	cmd := berthCommand(host, "exec", "-it", "box", "sh")
-	p.start(t, cmd)
+	p.Start(cmd)
 	waitSize(t, spy.sizes, [2]uint{30, 90}) // the exec's terminal, resized once attached
-	_, err := p.master.Write([]byte("echo in-exec; exit 9\n"))
+	_, err := p.Master.Write([]byte("echo in-exec; exit 9\n"))
 	require.NoError(t, err)
 	assert.Equal(t, 9, waitExit(t, cmd))
-	require.Eventually(t, func() bool { return strings.Contains(p.output(), "in-exec") }, 5*time.Second, 10*time.Millisecond)
-	assert.NotContains(t, p.output(), "echo in-exec", "raw mode for exec too")
+	require.Eventually(t, func() bool { return strings.Contains(p.Text(), "in-exec") }, 5*time.Second, 10*time.Millisecond)
+	assert.NotContains(t, p.Text(), "echo in-exec", "raw mode for exec too")
 }
 
 // TestSignalProxy: without a terminal, SIGINT to berth reaches the
@@ -382,7 +296,7 @@ func TestSignalProxy(t *testing.T) {
 // one there, and load refuses to read one from there.
 func TestArchivesAndTerminals(t *testing.T) {
 	e := newEngine(t)
-	p := openPTY(t)
+	p := ptytest.Open(t)
 	var errOut bytes.Buffer
 	run := func(in io.Reader, out io.Writer, args ...string) int {
 		errOut.Reset()
@@ -395,16 +309,16 @@ func TestArchivesAndTerminals(t *testing.T) {
 		}
 		return c.Run(args)
 	}
-	assert.Equal(t, 1, run(strings.NewReader(""), p.slave, "save", "busybox"))
+	assert.Equal(t, 1, run(strings.NewReader(""), p.Slave, "save", "busybox"))
 	assert.Contains(t, errOut.String(), "cowardly refusing to save to a terminal")
 	e.ok(t, "create", "--name", "ex", "busybox")
-	assert.Equal(t, 1, run(strings.NewReader(""), p.slave, "export", "ex"))
+	assert.Equal(t, 1, run(strings.NewReader(""), p.Slave, "export", "ex"))
 	assert.Contains(t, errOut.String(), "cowardly refusing to save to a terminal")
-	assert.Equal(t, 1, run(p.slave, io.Discard, "load"))
+	assert.Equal(t, 1, run(p.Slave, io.Discard, "load"))
 	assert.Contains(t, errOut.String(), "requested load from stdin, but stdin is empty")
 
 	// With -o, a terminal on stdout does not matter.
 	file := t.TempDir() + "/bb.tar"
-	assert.Equal(t, 0, run(strings.NewReader(""), p.slave, "save", "-o", file, "busybox"), errOut.String())
+	assert.Equal(t, 0, run(strings.NewReader(""), p.Slave, "save", "-o", file, "busybox"), errOut.String())
 	assert.Contains(t, tarNames(t, file), "manifest.json")
 }

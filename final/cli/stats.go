@@ -79,7 +79,7 @@ Without --no-stream the table is redrawn every second until interrupted.
 	}
 	fs := cmd.Flags()
 	fs.BoolVar(&noStream, "no-stream", false, "Disable streaming stats and only pull the first result")
-	fs.StringVar(&format, "format", "", "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	fs.StringVar(&format, "format", "", tableFormatHelp)
 	return cmd
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/final/detachkeys"
 )
 
 // hijackedStream connects the user's streams to a hijacked connection:
@@ -55,7 +57,7 @@ func (s *hijackedStream) start(ctx context.Context) <-chan error {
 			return done
 		}
 		restore = r
-		in = newDetachReader(in, s.detachKeySequence())
+		in = detachkeys.NewReader(in, s.detachKeySequence(), errDetached)
 	}
 	go func() {
 		defer restore()
@@ -121,7 +123,7 @@ func (s *hijackedStream) copy(ctx context.Context, in io.Reader, restore func())
 
 func (s *hijackedStream) detachKeySequence() []byte {
 	if s.detachKeys != "" {
-		keys, err := ParseDetachKeys(s.detachKeys)
+		keys, err := detachkeys.Parse(s.detachKeys)
 		if err == nil {
 			return keys
 		}
@@ -129,7 +131,7 @@ func (s *hijackedStream) detachKeySequence() []byte {
 			fmt.Fprintf(s.warn, "%v; using the default %s\n", err, DefaultDetachKeys)
 		}
 	}
-	keys, _ := ParseDetachKeys(DefaultDetachKeys)
+	keys, _ := detachkeys.Parse(DefaultDetachKeys)
 	return keys
 }
 

@@ -111,7 +111,7 @@ func newVersionCommand(c *CLI) *cobra.Command {
 			return serverErr
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	cmd.Flags().StringVarP(&format, "format", "f", "", formatHelp)
 	return cmd
 }
 
@@ -151,7 +151,7 @@ func newInfoCommand(c *CLI) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	cmd.Flags().StringVarP(&format, "format", "f", "", formatHelp)
 	return cmd
 }
 

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 )
 
 // The commands that move filesystems and images in and out of the
@@ -92,24 +93,12 @@ func (c *CLI) writeOutput(r io.Reader, output, what string) error {
 		_, err := io.Copy(c.Out, r)
 		return err
 	}
-	dir := filepath.Dir(output)
-	tmp, err := os.CreateTemp(dir, ".berth-"+what+"-*")
+	err := atomicfile.Write(output, atomicfile.Options{Perm: 0o644}, func(w io.Writer) error {
+		_, err := io.Copy(w, r)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("failed to save %s: %w", what, err)
-	}
-	_, err = io.Copy(tmp, r)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), output)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("failed to save %s to %s: %w", what, output, err)
 	}
 	return nil
 }

@@ -150,7 +150,7 @@ container uses it), driver.
 	}
 	fs := cmd.Flags()
 	fs.BoolVarP(&quiet, "quiet", "q", false, "Only display volume names")
-	fs.StringVar(&format, "format", "", "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	fs.StringVar(&format, "format", "", tableFormatHelp)
 	fs.VarP(&filters, "filter", "f", "Provide filter values (e.g. \"dangling=true\")")
 	return cmd
 }
@@ -161,17 +161,8 @@ func (c *CLI) inspectVolume(ctx context.Context, cl *client.Client, name string)
 }
 
 func newVolumeInspectCommand(c *CLI) *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "inspect [OPTIONS] VOLUME [VOLUME...]",
-		Short: "Display detailed information on one or more volumes",
-		Args:  requiresMinArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.inspectObjects(cmd.Context(), args, format, "volume", []objectLookup{c.inspectVolume})
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
-	return cmd
+	return newKindInspectCommand(c, "inspect [OPTIONS] VOLUME [VOLUME...]",
+		"Display detailed information on one or more volumes", "", "volume", c.inspectVolume)
 }
 
 func newVolumeRmCommand(c *CLI) *cobra.Command {

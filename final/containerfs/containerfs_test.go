@@ -3,7 +3,6 @@ package containerfs
 import (
 	"archive/tar"
 	"bytes"
-	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -141,22 +140,17 @@ func TestFileMode(t *testing.T) {
 // targets after "->" and "=>".
 func entries(t *testing.T, data []byte) []string {
 	var out []string
-	tr := tar.NewReader(bytes.NewReader(data))
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		require.NoError(t, err)
-		switch hdr.Typeflag {
+	for _, e := range labtest.ReadTar(t, bytes.NewReader(data)) {
+		switch e.Typeflag {
 		case tar.TypeSymlink:
-			out = append(out, hdr.Name+" -> "+hdr.Linkname)
+			out = append(out, e.Name+" -> "+e.Linkname)
 		case tar.TypeLink:
-			out = append(out, hdr.Name+" => "+hdr.Linkname)
+			out = append(out, e.Name+" => "+e.Linkname)
 		default:
-			out = append(out, hdr.Name)
+			out = append(out, e.Name)
 		}
 	}
+	return out
 }
 
 func TestArchiveNames(t *testing.T) {

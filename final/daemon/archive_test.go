@@ -78,18 +78,10 @@ func tarOf(t *testing.T, entries ...[2]string) string {
 // untar reads a tar into name -> header, and the files' contents.
 func untar(t *testing.T, data string) (map[string]*tar.Header, map[string]string) {
 	hdrs, files := map[string]*tar.Header{}, map[string]string{}
-	tr := tar.NewReader(strings.NewReader(data))
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return hdrs, files
-		}
-		require.NoError(t, err)
-		hdrs[hdr.Name] = hdr
-		b, err := io.ReadAll(tr)
-		require.NoError(t, err)
-		files[hdr.Name] = string(b)
+	for _, e := range labtest.ReadTar(t, strings.NewReader(data)) {
+		hdrs[e.Name], files[e.Name] = e.Header, string(e.Data)
 	}
+	return hdrs, files
 }
 
 // cat reads a file of a container through docker cp CTR:PATH -.

@@ -17,6 +17,7 @@ import (
 	"github.com/moby/moby/api/types/registry"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/06-images/image"
 	"github.com/berth-project/berth/final/api"
@@ -322,7 +323,7 @@ func (d *Daemon) recordBuildContainer(id string) error {
 		err = cerr
 	}
 	if err == nil {
-		err = syncBuildDir(dir)
+		err = atomicfile.SyncDir(dir)
 	}
 	return err
 }
@@ -346,13 +347,4 @@ func (d *Daemon) removeBuildContainer(id string) error {
 		return fmt.Errorf("removing build container %s: %w", id, err)
 	}
 	return os.Remove(filepath.Join(d.builderDir("running"), id))
-}
-
-func syncBuildDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }

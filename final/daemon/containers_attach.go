@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/berth-project/berth/07-logs/logs"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/api"
+	"github.com/berth-project/berth/final/detachkeys"
 )
 
 // A container's streams, for logs and attach.
@@ -340,7 +340,7 @@ func (d *Daemon) feedStdin(ctx context.Context, a *attachment, in io.Reader, tty
 	// Read the client in a goroutine: its input may come before the
 	// container has a stdin to write it to.
 	go func() {
-		esc := &escapeReader{r: in, keys: keys}
+		esc := detachkeys.NewReader(in, keys, api.ErrDetached)
 		for {
 			buf := make([]byte, 32<<10)
 			n, err := esc.Read(buf)
@@ -523,91 +523,16 @@ func openFIFO(ctx context.Context, c *shim.Container) (*os.File, error) {
 	}
 }
 
-// parseDetachKeys reads a detach key sequence as Docker writes it:
-// comma-separated keys, each a single character or ctrl-X (X a letter,
-// or one of @ [ \ ] ^ _). Empty is the default, ctrl-p,ctrl-q.
+// parseDetachKeys reads a detach key sequence as Docker writes it
+// (detachkeys.Parse), with dockerd's 400 for a bad one. Empty is the
+// default, ctrl-p,ctrl-q.
 func parseDetachKeys(s string) ([]byte, error) {
 	if s == "" {
-		s = "ctrl-p,ctrl-q"
+		s = detachkeys.Default
 	}
-	var keys []byte
-	for _, k := range strings.Split(s, ",") {
-		if len(k) == 1 {
-			keys = append(keys, k[0])
-			continue
-		}
-		c, ok := strings.CutPrefix(strings.ToLower(k), "ctrl-")
-		if !ok || len(c) != 1 {
-			return nil, invalid("Invalid detach keys (%s) provided", s)
-		}
-		switch ch := c[0]; {
-		case ch >= 'a' && ch <= 'z':
-			keys = append(keys, ch-'a'+1)
-		case ch == '@':
-			keys = append(keys, 0)
-		case ch >= '[' && ch <= '_':
-			keys = append(keys, ch-'['+27)
-		default:
-			return nil, invalid("Invalid detach keys (%s) provided", s)
-		}
+	keys, err := detachkeys.Parse(s)
+	if err != nil {
+		return nil, invalid("Invalid detach keys (%s) provided", s)
 	}
 	return keys, nil
-}
-
-// escapeReader passes input on, except the detach key sequence: once the
-// whole sequence is read, Read returns what came before it, then
-// api.ErrDetached. Keys that begin the sequence are held back until the
-// next key shows whether the sequence goes on; if not, they are passed on
-// as they were typed.
-type escapeReader struct {
-	r       io.Reader
-	keys    []byte
-	matched int    // keys of the sequence read and held back
-	out     []byte // read, to be returned
-	err     error  // to be returned once out is empty
-	buf     []byte
-}
-
-func (e *escapeReader) Read(p []byte) (int, error) {
-	if len(e.keys) == 0 {
-		return e.r.Read(p)
-	}
-	for {
-		if len(e.out) > 0 {
-			n := copy(p, e.out)
-			e.out = e.out[n:]
-			return n, nil
-		}
-		if e.err != nil {
-			return 0, e.err
-		}
-		if e.buf == nil {
-			e.buf = make([]byte, 32<<10)
-		}
-		n, err := e.r.Read(e.buf)
-		for _, b := range e.buf[:n] {
-			if b == e.keys[e.matched] {
-				e.matched++
-				if e.matched == len(e.keys) {
-					e.err = api.ErrDetached
-					break
-				}
-				continue
-			}
-			if e.matched > 0 {
-				e.out = append(e.out, e.keys[:e.matched]...)
-				e.matched = 0
-				if b == e.keys[0] {
-					e.matched = 1
-					continue
-				}
-			}
-			e.out = append(e.out, b)
-		}
-		if err != nil && e.err == nil {
-			e.out = append(e.out, e.keys[:e.matched]...)
-			e.matched = 0
-			e.err = err
-		}
-	}
 }

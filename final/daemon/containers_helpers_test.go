@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -142,7 +141,7 @@ func (l *lab) cleanup() {
 	l.stop()
 	for _, pid := range pids {
 		if pid > 0 {
-			assert.NoError(t, processGone(pid), "process %d of a container", pid)
+			assert.NoError(t, labtest.ProcessGone(pid), "process %d of a container", pid)
 		}
 	}
 	for id := range l.seen {
@@ -170,21 +169,6 @@ func ownCgroupParent(t testing.TB, root string) {
 // under that daemon's default parent.
 func loadCgroup(root, id string) (*cgroup.Cgroup, error) {
 	return containerCgroup(DefaultCgroupParent(root), id)
-}
-
-// processGone waits a little for process pid to end (a zombie counts).
-func processGone(pid int) error {
-	for range 200 {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return nil
-		}
-		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return fmt.Errorf("process %d still exists", pid)
 }
 
 // importBusybox imports the course's busybox rootfs as busybox:latest,

@@ -13,6 +13,8 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/berth-project/berth/01-namespaces/labtest"
 )
 
 // S28: stop sends SIGTERM, then SIGKILL after the grace period. A shell
@@ -98,8 +100,8 @@ func TestS29_RemoveRefusesARunningContainer(t *testing.T) {
 
 	st := l.state(id)
 	assert.Equal(t, "busy\n", l.ok("rm", "-f", "busy"))
-	assert.NoError(t, processGone(st.Pid))
-	assert.NoError(t, processGone(st.ShimPid))
+	assert.NoError(t, labtest.ProcessGone(st.Pid))
+	assert.NoError(t, labtest.ProcessGone(st.ShimPid))
 	_, err := l.client.ContainerInspect(labCtx(t), id, client.ContainerInspectOptions{})
 	assert.True(t, errdefs.IsNotFound(err), "%v", err)
 	assert.NoDirExists(t, l.opts.DataRoot+"/containers/"+id)

@@ -11,6 +11,8 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/berth-project/berth/01-namespaces/labtest"
 )
 
 // Restart policies through the docker CLI, as users use them. Every
@@ -262,7 +264,7 @@ func TestRestartPoliciesAfterACrash(t *testing.T) {
 		assert.NoError(t, syscall.Kill(pid, sig), names[i])
 	}
 	for i, pid := range pids {
-		assert.NoError(t, processGone(pid), "%s (pid %d)", names[i], pid)
+		assert.NoError(t, labtest.ProcessGone(pid), "%s (pid %d)", names[i], pid)
 	}
 	l.start()
 	// A shim may still be recording its container's exit when the

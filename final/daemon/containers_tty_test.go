@@ -17,66 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/07-logs/shim"
+	"github.com/berth-project/berth/07-logs/shim/ptytest"
 )
-
-// terminal is a pseudo-terminal the test opens for a docker client, as
-// a user's terminal emulator would: the client runs with the slave as
-// its controlling terminal; the test types into the master and reads
-// the screen from it.
-type terminal struct {
-	t      *testing.T
-	master *os.File
-	mu     sync.Mutex
-	screen bytes.Buffer
-}
-
-func newTerminal(t *testing.T, rows, cols uint16) (*terminal, *os.File) {
-	t.Helper()
-	master, slave, err := shim.OpenPTY()
-	require.NoError(t, err)
-	require.NoError(t, shim.SetWinsize(master, rows, cols))
-	term := &terminal{t: t, master: master}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			term.mu.Lock()
-			term.screen.Write(buf[:n])
-			term.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() { master.Close() })
-	return term, slave
-}
-
-func (term *terminal) text() string {
-	term.mu.Lock()
-	defer term.mu.Unlock()
-	return term.screen.String()
-}
-
-// waitFor waits until the screen shows s after position from.
-func (term *terminal) waitFor(from int, s string) int {
-	term.t.Helper()
-	var text string
-	ok := assert.Eventually(term.t, func() bool {
-		text = term.text()
-		return strings.Contains(text[from:], s)
-	}, 10*time.Second, 5*time.Millisecond)
-	if !ok {
-		term.t.Fatalf("the terminal never showed %q; it shows %q (all of it: %q)", s, text[from:], text)
-	}
-	return from + strings.Index(text[from:], s) + len(s)
-}
-
-func (term *terminal) typeIn(s string) {
-	term.t.Helper()
-	_, err := term.master.WriteString(s)
-	require.NoError(term.t, err)
-}
 
 // S17, S23: docker run -it joins the container's shell to the terminal:
 // what is typed reaches the shell, its answers come back, a change of
@@ -84,7 +26,9 @@ func (term *terminal) typeIn(s string) {
 // leaving the container running.
 func TestS17_S23_InteractiveShellInATerminal(t *testing.T) {
 	l := newLab(t)
-	term, slave := newTerminal(t, 24, 80)
+	term := ptytest.Open(t)
+	term.Resize(24, 80)
+	slave := term.Slave
 	cmd := exec.Command(dockerBin, "run", "-it", "--name", "shell", "busybox", "sh")
 	cmd.Env = append(l.dockerEnv(), "TERM=xterm")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
@@ -99,20 +43,20 @@ func TestS17_S23_InteractiveShellInATerminal(t *testing.T) {
 		<-exited
 	})
 
-	pos := term.waitFor(0, "# ") // the shell's prompt
-	term.typeIn("echo $((6*7))\r")
-	pos = term.waitFor(pos, "42\r\n")
-	term.typeIn("stty size; [ -t 0 ] && echo on-a-terminal\r")
-	pos = term.waitFor(pos, "24 80\r\n")
-	pos = term.waitFor(pos, "on-a-terminal")
+	pos := term.WaitFor(0, "# ") // the shell's prompt
+	term.Type("echo $((6*7))\r")
+	pos = term.WaitFor(pos, "42\r\n")
+	term.Type("stty size; [ -t 0 ] && echo on-a-terminal\r")
+	pos = term.WaitFor(pos, "24 80\r\n")
+	pos = term.WaitFor(pos, "on-a-terminal")
 	// The terminal is the container's own, from its devpts: found by
 	// name inside, as the first one there.
-	term.typeIn("tty; ls /dev/pts\r")
-	pos = term.waitFor(pos, "/dev/pts/0\r\n0")
+	term.Type("tty; ls /dev/pts\r")
+	pos = term.WaitFor(pos, "/dev/pts/0\r\n0")
 
 	// The user's window grows: the client hears SIGWINCH, and resizes
 	// the container's terminal.
-	require.NoError(t, shim.SetWinsize(term.master, 33, 101))
+	require.NoError(t, shim.SetWinsize(term.Master, 33, 101))
 	eventually(t, func() bool {
 		st := l.state("shell")
 		f, err := os.OpenFile(fmt.Sprintf("/proc/%d/root%s", st.Pid, st.Tty), os.O_RDONLY|syscall.O_NOCTTY, 0)
@@ -122,29 +66,29 @@ func TestS17_S23_InteractiveShellInATerminal(t *testing.T) {
 		defer f.Close()
 		return ttySize(f) == [2]uint16{33, 101}
 	}, "the container's terminal has the new size")
-	term.typeIn("stty size\r")
-	pos = term.waitFor(pos, "33 101\r\n")
+	term.Type("stty size\r")
+	pos = term.WaitFor(pos, "33 101\r\n")
 
 	// ^C reaches the shell's foreground job: the terminal is the
 	// container's controlling terminal.
-	term.typeIn("sleep 1000; echo after-$((1+1))\r")
+	term.Type("sleep 1000; echo after-$((1+1))\r")
 	// The shell makes the job the terminal's foreground before it
 	// executes sleep: once sleep shows, ^C is the job's.
 	eventually(t, func() bool { return strings.Contains(l.ok("top", "shell"), "sleep 1000") }, "sleep runs")
-	term.typeIn("\x03")
-	pos = term.waitFor(pos, "^C")
-	pos = term.waitFor(pos, "# ") // a new prompt: sleep was interrupted, and the rest of the line
-	term.typeIn("echo prompt-$((2+2))\r")
-	pos = term.waitFor(pos, "prompt-4\r\n")
-	assert.NotContains(t, term.text(), "after-2", "^C interrupted the whole line")
+	term.Type("\x03")
+	pos = term.WaitFor(pos, "^C")
+	pos = term.WaitFor(pos, "# ") // a new prompt: sleep was interrupted, and the rest of the line
+	term.Type("echo prompt-$((2+2))\r")
+	pos = term.WaitFor(pos, "prompt-4\r\n")
+	assert.NotContains(t, term.Text(), "after-2", "^C interrupted the whole line")
 
 	// Detach: ctrl-p ctrl-q. The client exits, the container runs on.
-	term.typeIn("\x10\x11")
+	term.Type("\x10\x11")
 	select {
 	case <-exited:
 		assert.NoError(t, waitErr, "the client exits cleanly after detaching")
 	case <-time.After(10 * time.Second):
-		t.Fatalf("the client did not detach; the screen shows %q", term.text())
+		t.Fatalf("the client did not detach; the screen shows %q", term.Text())
 	}
 	assert.True(t, l.inspect("shell").State.Running, "the container runs on after the detach")
 	_ = pos

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	moby "github.com/moby/moby/api/types/events"
 
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/restart"
 )
@@ -237,25 +237,5 @@ func rewriteRecord(dir string, rec *record) error {
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", recordFile, err)
 	}
-	path := filepath.Join(dir, recordFile)
-	f, err := os.CreateTemp(dir, recordFile+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(filepath.Join(dir, recordFile), data, atomicfile.Options{Perm: 0o600, Durable: true})
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"github.com/berth-project/berth/06-images/image"
+	"github.com/berth-project/berth/final/detachkeys"
 
 	"context"
 	"errors"
@@ -344,7 +345,7 @@ func (s *execStreams) started() {
 	}
 	if in != nil && s.x.cfg.AttachStdin && s.opts.Stdin != nil {
 		go func() {
-			_, err := io.Copy(in, &escapeReader{r: s.opts.Stdin, keys: keys})
+			_, err := io.Copy(in, detachkeys.NewReader(s.opts.Stdin, keys, api.ErrDetached))
 			if errors.Is(err, api.ErrDetached) {
 				s.once.Do(func() { close(s.detached) })
 				return

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/health"
 	"github.com/berth-project/berth/final/nsenter"
@@ -359,11 +360,7 @@ func writeHealth(dir string, st *health.State) {
 	if err != nil {
 		return
 	}
-	tmp := filepath.Join(dir, healthFile+".tmp")
-	if os.WriteFile(tmp, data, 0o600) != nil {
-		return
-	}
-	_ = os.Rename(tmp, filepath.Join(dir, healthFile))
+	_ = atomicfile.WriteFile(filepath.Join(dir, healthFile), data, atomicfile.Options{Perm: 0o600})
 }
 
 // healthCheck validates a create's health config as dockerd does.

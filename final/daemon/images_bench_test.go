@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"archive/tar"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -32,32 +31,6 @@ const (
 	benchFiles    = 200
 	benchFileSize = 1 << 20
 )
-
-// bigTar writes a 200 MB file system tar of incompressible files.
-func bigTar(b *testing.B) string {
-	b.Helper()
-	name := filepath.Join(b.TempDir(), "big.tar")
-	f, err := os.Create(name)
-	require.NoError(b, err)
-	tw := tar.NewWriter(f)
-	require.NoError(b, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "data/", Mode: 0o755}))
-	r := rand.New(rand.NewPCG(1, 2))
-	buf := make([]byte, benchFileSize)
-	for i := 0; i < benchFiles; i++ {
-		for j := 0; j+8 <= len(buf); j += 8 {
-			v := r.Uint64()
-			for k := 0; k < 8; k++ {
-				buf[j+k] = byte(v >> (8 * k))
-			}
-		}
-		require.NoError(b, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: fmt.Sprintf("data/f%03d", i), Mode: 0o644, Size: benchFileSize}))
-		_, err := tw.Write(buf)
-		require.NoError(b, err)
-	}
-	require.NoError(b, tw.Close())
-	require.NoError(b, f.Close())
-	return name
-}
 
 // importBig imports the tar as big:latest through the API.
 func (e *imageEnv) importBigB(b *testing.B, tarFile string, ref string) string {
@@ -102,7 +75,7 @@ func randomFile(b *testing.B, name string, seed uint64, size int) {
 
 func BenchmarkCommit1MBChangeOn200MBImage(b *testing.B) {
 	e := newImageEnv(b)
-	id := e.importBigB(b, bigTar(b), "big")
+	id := e.importBigB(b, labtest.BigTar(b, benchFiles, benchFileSize), "big")
 	rw := e.bigContainerB(b, id)
 	ctx := ctxFor(b)
 	b.SetBytes(benchFileSize)
@@ -118,7 +91,7 @@ func BenchmarkCommit1MBChangeOn200MBImage(b *testing.B) {
 
 func BenchmarkSave200MB(b *testing.B) {
 	e := newImageEnv(b)
-	e.importBigB(b, bigTar(b), "big")
+	e.importBigB(b, labtest.BigTar(b, benchFiles, benchFileSize), "big")
 	out := filepath.Join(b.TempDir(), "saved.tar")
 	ctx := ctxFor(b)
 	b.SetBytes(benchFiles * benchFileSize)
@@ -137,7 +110,7 @@ func BenchmarkSave200MB(b *testing.B) {
 
 func BenchmarkLoad200MB(b *testing.B) {
 	e := newImageEnv(b)
-	e.importBigB(b, bigTar(b), "big")
+	e.importBigB(b, labtest.BigTar(b, benchFiles, benchFileSize), "big")
 	saved := filepath.Join(b.TempDir(), "saved.tar")
 	f, err := os.Create(saved)
 	require.NoError(b, err)
@@ -162,7 +135,7 @@ func BenchmarkLoad200MB(b *testing.B) {
 }
 
 func BenchmarkImport200MB(b *testing.B) {
-	tarFile := bigTar(b)
+	tarFile := labtest.BigTar(b, benchFiles, benchFileSize)
 	b.SetBytes(benchFiles * benchFileSize)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -175,7 +148,7 @@ func BenchmarkImport200MB(b *testing.B) {
 
 func BenchmarkExport200MB(b *testing.B) {
 	e := newImageEnv(b)
-	id := e.importBigB(b, bigTar(b), "big")
+	id := e.importBigB(b, labtest.BigTar(b, benchFiles, benchFileSize), "big")
 	rw := e.bigContainerB(b, id)
 	require.NoError(b, os.WriteFile(filepath.Join(rw.Upper(), "change"), []byte("x"), 0o644))
 	out := filepath.Join(b.TempDir(), "export.tar")

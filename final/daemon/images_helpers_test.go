@@ -204,25 +204,6 @@ func (e *imageEnv) removeContainer(id string) {
 	_ = e.d.images.Release(id)
 }
 
-// tarFiles maps the regular files of a tar to their contents.
-func tarFiles(t testing.TB, r io.Reader) map[string]string {
-	t.Helper()
-	files := map[string]string{}
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return files
-		}
-		require.NoError(t, err)
-		if hdr.Typeflag == tar.TypeReg {
-			b, err := io.ReadAll(tr)
-			require.NoError(t, err)
-			files[strings.TrimPrefix(hdr.Name, "./")] = string(b)
-		}
-	}
-}
-
 // dockerCLI runs the real docker client (28.x) against the daemon, with
 // the classic builder.
 func (e *imageEnv) docker(stdin io.Reader, args ...string) (stdout, stderr string, code int) {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 	"github.com/berth-project/berth/04-cow-layers/layer"
 	"github.com/berth-project/berth/04-cow-layers/volume"
 	"github.com/berth-project/berth/06-images/image"
@@ -157,7 +158,7 @@ func (d *Daemon) chownedCopy(src string) (string, error) {
 		// are (chapter 06's syncfs): a copy renamed but still in the
 		// page cache would come back empty after a power cut, and be
 		// taken for complete.
-		err = syncFS(tmp)
+		err = atomicfile.SyncFS(tmp)
 	}
 	if err == nil {
 		err = os.Rename(tmp, dir)
@@ -166,19 +167,6 @@ func (d *Daemon) chownedCopy(src string) (string, error) {
 		return "", errors.Join(fmt.Errorf("chowned copy of %s: %w", src, err), os.RemoveAll(tmp))
 	}
 	return layer, nil
-}
-
-// syncFS writes the filesystem that holds dir to the disk.
-func syncFS(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("syncfs %s: %w", dir, err)
-	}
-	return nil
 }
 
 // sweepCopies removes the copies whose layer is gone, and what an

@@ -1,10 +1,8 @@
 package daemon
 
 import (
-	"archive/tar"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,15 +34,10 @@ func chownedLab(t *testing.T, user string) *lab {
 func tarOwners(t *testing.T, archive string) []string {
 	t.Helper()
 	var out []string
-	tr := tar.NewReader(strings.NewReader(archive))
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		require.NoError(t, err)
-		out = append(out, fmt.Sprintf("%s %d:%d", strings.TrimSuffix(hdr.Name, "/"), hdr.Uid, hdr.Gid))
+	for _, e := range labtest.ReadTar(t, strings.NewReader(archive)) {
+		out = append(out, fmt.Sprintf("%s %d:%d", strings.TrimSuffix(e.Name, "/"), e.Uid, e.Gid))
 	}
+	return out
 }
 
 // busyboxLayers are the layer directories of the lab's busybox.

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 )
 
 // RecordFile is the Manager's file in the container's directory.
@@ -53,14 +55,8 @@ func save(dir string, r Record) error {
 	if err != nil {
 		return fmt.Errorf("encoding restart record of %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, RecordFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("restart record %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("restart record %s: %w", path, err)
+	if err := atomicfile.WriteFile(filepath.Join(dir, RecordFile), data, atomicfile.Options{Perm: 0o644}); err != nil {
+		return fmt.Errorf("restart record: %w", err)
 	}
 	return nil
 }

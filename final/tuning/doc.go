@@ -16,8 +16,8 @@
 // The tuning that lives on the path of a chapter's own program stays in
 // that chapter's package, in files named tuning_*.go that open with the
 // same warning (chapter 01's tuning_prestart.go, chapter 02's
-// tuning_devices_cache.go, chapter 05's tuning_exchange.go, chapter 06's
-// tuning_directio.go, chapter 07's tuning_spares.go, tuning_cmonitor.go
-// and tuning_exchange.go): the chapter's program uses them, but the
+// tuning_devices_cache.go, chapter 04's atomicfile/tuning_exchange.go,
+// chapter 06's tuning_directio.go, chapter 07's tuning_spares.go and
+// tuning_cmonitor.go): the chapter's program uses them, but the
 // lesson reads straight through without them.
 package tuning

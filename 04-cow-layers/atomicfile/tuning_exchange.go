@@ -2,7 +2,7 @@
 // exists. Without it a file is replaced by an ordinary rename over the
 // old one, which is just as atomic for readers.
 
-package network
+package atomicfile
 
 import (
 	"errors"
@@ -25,10 +25,11 @@ import (
 // machine where it was traced, against 0.12 ms for an exchange and an
 // unlink. For both, readers see the old file or the new one, never a
 // part. The price is the guard ext4 gave up: after a crash of the
-// machine, a replaced file may be empty, its blocks never written.
-// Chapter 05 survives that: an empty state.json is rebuilt from the
-// endpoints (rebuildState), and a torn endpoint belongs to a container
-// that died with the machine.
+// machine, a replaced file may be empty, its blocks never written. So
+// only callers that survive that ask for it: chapter 05 rebuilds an
+// empty state.json from the endpoints (rebuildState), and chapter 07
+// exchanges only the files it writes without waiting for the disk, and
+// reads a torn state.json as a run that died (rawState).
 func swapIn(tmp, path string) (bool, error) {
 	err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_EXCHANGE)
 	if err == nil {
