@@ -33,8 +33,10 @@ import (
 //	  killed at the timeout ─▶ Record ─▶ health_status event, and
 //	  health.json when the status or the streak changed
 //	       │
-//	  the run's end (look) / removal / berthd closes ─▶ healthStop:
-//	  the goroutine ends, the status is "unhealthy" (dockerd's choice)
+//	  the run's end (look; stop and kill wait for it) / removal /
+//	  berthd closes ─▶ healthStop: the goroutine ends, a check the end
+//	  interrupted is recorded (not when berthd closes), the status is
+//	  "unhealthy" (dockerd's choice)
 
 // healthFile keeps a container's health between runs and across
 // restarts of berthd, beside its record.
@@ -48,6 +50,14 @@ type healthMon struct {
 	done     chan struct{} // closed by the goroutine at its end
 	finished chan struct{} // closed once the final state is written
 	once     sync.Once
+	// recordLast says whether a check that stop interrupts is
+	// recorded: yes when the run ends, no when berthd closes. Written
+	// before stop is closed, read after.
+	recordLast bool
+	// init is a pidfd of the run's init: whether the run is ending is
+	// read from it, not from the shim's record, which comes later.
+	init    int
+	initPid int
 
 	mu sync.Mutex
 	st health.State
@@ -93,7 +103,10 @@ func (d *Daemon) healthStart(e *entry) {
 	if e.health != old {
 		return // another start got here first, with a newer run
 	}
-	m := &healthMon{sch: sch, run: st.StartedAt, stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{})}
+	m := &healthMon{sch: sch, run: st.StartedAt, stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{}), init: -1}
+	if fd, err := unix.PidfdOpen(st.Pid, 0); err == nil {
+		m.init, m.initPid = fd, st.Pid
+	}
 	if old != nil {
 		old.mu.Lock()
 		m.st = old.st
@@ -109,10 +122,22 @@ func (d *Daemon) healthStart(e *entry) {
 
 // healthStop ends the checks of e's run, when the run ends or the
 // container goes, and returns once the last result is written. Ended
-// by the run's end, the status becomes "unhealthy", as dockerd's
+// by the run's end, a check that was running is recorded (it died with
+// the container: 137), then the status becomes "unhealthy", as dockerd's
 // CloseMonitorChannel sets it "for compatibility reasons" (no event);
-// ended by berthd's close, it stays as it was: the next berthd starts the
-// checks again.
+// ended by berthd's close, the running check is dropped and the status
+// stays as it was: the next berthd starts the checks again.
+//
+// What dockerd 20.10 does, measured (not only read): its monitor runs
+// until the container's exit is handled; a docker stop or kill does not
+// end it before (a docker kill -s HUP leaves the checks running). A
+// check running when the container dies is killed with it, and
+// containerd reports the exec's exit before the init's, so its result
+// (137, or -1 and runc's message if it was still starting) reaches
+// handleProbeResult before the exit handler closes the monitor: counted
+// as a failure. 10 stops of 10 with a check known to run gave
+// "unhealthy, FailingStreak 1, exit 137". berthd records it the same
+// way, whichever of the check's end and the run's end it sees first.
 // A run's end stops only the checks of that run (run, its StartedAt):
 // a restart policy may have started the next one already. The zero run
 // means whichever runs.
@@ -134,6 +159,7 @@ func (m *healthMon) end(e *entry, unhealthy bool) {
 		<-m.finished
 		return
 	}
+	m.recordLast = unhealthy
 	close(m.stop)
 	<-m.done
 	m.mu.Lock()
@@ -169,6 +195,11 @@ func (e *entry) healthOf() *container.Health {
 // healthLoop is the schedule: wait, check, record, until stopped.
 func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 	defer close(m.done)
+	defer func() {
+		if m.init >= 0 {
+			unix.Close(m.init)
+		}
+	}()
 	var opts *nsenter.Options
 	t := time.NewTimer(m.next())
 	defer t.Stop()
@@ -178,12 +209,22 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 			return
 		case <-t.C:
 		}
-		r, ok := d.runCheck(e, m, &opts)
 		select {
-		case <-m.stop: // stopped meanwhile: the result is not recorded
+		case <-m.stop: // both were ready: no new check after the end
 			return
 		default:
 		}
+		if m.ending() {
+			// The container is dying: no check after the one its
+			// death interrupted, if any (at most one runs at a
+			// time), so that its end costs the streak one failure
+			// or none, whatever the shim's speed in reporting it.
+			<-m.stop
+			return
+		}
+		// A check that ran when the run ended is recorded (see
+		// healthStop), then the loop ends at the select above.
+		r, ok := d.runCheck(e, m, &opts)
 		if ok {
 			m.mu.Lock()
 			before := m.st.FailingStreak
@@ -205,6 +246,33 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 	}
 }
 
+// ending reports whether the run's init has exited or is exiting. The
+// kernel marks it exiting (PF_EXITING) before it kills the rest of the
+// PID namespace, so a check killed by the container's end always finds
+// it so.
+func (m *healthMon) ending() bool {
+	if m.init < 0 {
+		return false
+	}
+	fds := []unix.PollFd{{Fd: int32(m.init), Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, 0); err != nil || n > 0 {
+		return true // exited
+	}
+	// Not reaped yet (the pidfd would be readable): the PID is still
+	// the init's. Field 9 of /proc/PID/stat is the task's flags.
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.initPid))
+	if err != nil {
+		return true
+	}
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	if len(fields) < 7 {
+		return false
+	}
+	flags, _ := strconv.ParseUint(fields[6], 10, 64)
+	const pfExiting = 0x4 // include/linux/sched.h
+	return flags&pfExiting != 0
+}
+
 func (m *healthMon) next() time.Duration {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -212,8 +280,10 @@ func (m *healthMon) next() time.Duration {
 }
 
 // runCheck runs the check once in e's current run. It reports false when
-// there is nothing to record: the run has ended or is paused (a frozen
-// process cannot answer; dockerd does not count it either).
+// there is nothing to record: the run has ended or is paused before the
+// check starts (a frozen process cannot answer; dockerd does not count
+// it either), or berthd closes while it runs. A check that fails because
+// the run ends meanwhile is a failure, as with dockerd (see healthStop).
 func (d *Daemon) runCheck(e *entry, m *healthMon, opts **nsenter.Options) (health.Result, bool) {
 	st, err := e.c.State()
 	if err != nil || st.Status != shim.Running || !st.StartedAt.Equal(m.run) || paused(e, st) {
@@ -245,9 +315,8 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, opts **nsenter.Options) (healt
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 100 * time.Millisecond
 	if err := cmd.Start(); err != nil {
-		if !d.runGoesOn(e, m, true) {
-			return health.Result{}, false // the container was ending
-		}
+		// dockerd records runc's "exec failed" too when the
+		// container ends as a check starts.
 		return fail(fmt.Errorf("health check in container %s: %w", e.id, err))
 	}
 	d.emitExec(e, moby.ActionExecStart, id, argv, nil)
@@ -270,49 +339,20 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, opts **nsenter.Options) (healt
 		d.emitExec(e, moby.ActionExecDie, id, nil, exitCode(w.code))
 		return health.Result{Start: start, End: time.Now(), ExitCode: -1, Output: health.TimeoutOutput(m.sch.Timeout)}, true
 	case <-m.stop:
+		// The run has ended (or berthd closes): a check in the
+		// container's PID namespace is dead already or dying; one
+		// that is not (the host's PID namespace) ends now, as
+		// containerd's shim kills what is left in the cgroup.
 		killTree(cmd.Pid())
 		_ = cmd.Signal(unix.SIGKILL)
-		<-ch
-		return health.Result{}, false
+		w := <-ch
+		r = health.Result{Start: start, End: time.Now(), ExitCode: w.code, Output: out.String()}
+		if !m.recordLast {
+			return health.Result{}, false
+		}
 	}
 	d.emitExec(e, moby.ActionExecDie, id, nil, exitCode(r.ExitCode))
-	// A check that failed because the container was ending (killed
-	// with it) says nothing of its health: dropped, as dockerd's
-	// monitor stops before the container's end is recorded.
-	if r.ExitCode != 0 && !d.runGoesOn(e, m, r.ExitCode == 128+int(unix.SIGKILL)) {
-		return health.Result{}, false
-	}
 	return r, true
-}
-
-// runGoesOn reports whether m's run still runs after a failed check. A
-// check killed by SIGKILL may have been killed by the container's end
-// (the kernel kills a PID namespace's processes when its init dies)
-// before the shim has recorded the end: then the end comes within
-// moments, and a second is waited for it.
-func (d *Daemon) runGoesOn(e *entry, m *healthMon, killed bool) bool {
-	deadline := time.Now().Add(time.Second)
-	for {
-		d.live.mu.Lock()
-		changed := e.changed
-		d.live.mu.Unlock()
-		st, err := e.c.State()
-		if err != nil || st.Status != shim.Running || !st.StartedAt.Equal(m.run) {
-			return false
-		}
-		left := time.Until(deadline)
-		if !killed || left <= 0 {
-			return true
-		}
-		select {
-		case <-changed:
-		case <-m.stop:
-			return false
-		case <-time.After(min(left, 50*time.Millisecond)):
-			// The state is read again: the shim's record may come
-			// before its inotify event.
-		}
-	}
 }
 
 // limitedBuffer keeps the first health.MaxOutput bytes of a check's
