@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/health"
 	"github.com/berth-project/berth/final/nsenter"
@@ -58,6 +59,7 @@ type healthMon struct {
 	// read from it, not from the shim's record, which comes later.
 	init    int
 	initPid int
+	cg      *cgroup.Cgroup // the container's, for its freezer
 
 	mu sync.Mutex
 	st health.State
@@ -200,7 +202,12 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 			unix.Close(m.init)
 		}
 	}()
-	var opts *nsenter.Options
+	var tmpl *nsenter.Cmd
+	defer func() {
+		if tmpl != nil {
+			tmpl.Release() // the namespaces' files: they must not outlive the run
+		}
+	}()
 	t := time.NewTimer(m.next())
 	defer t.Stop()
 	for {
@@ -224,7 +231,7 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 		}
 		// A check that ran when the run ended is recorded (see
 		// healthStop), then the loop ends at the select above.
-		r, ok := d.runCheck(e, m, &opts)
+		r, ok := d.runCheck(e, m, &tmpl)
 		if ok {
 			m.mu.Lock()
 			before := m.st.FailingStreak
@@ -284,32 +291,62 @@ func (m *healthMon) next() time.Duration {
 // check starts (a frozen process cannot answer; dockerd does not count
 // it either), or berthd closes while it runs. A check that fails because
 // the run ends meanwhile is a failure, as with dockerd (see healthStop).
-func (d *Daemon) runCheck(e *entry, m *healthMon, opts **nsenter.Options) (health.Result, bool) {
-	st, err := e.c.State()
-	if err != nil || st.Status != shim.Running || !st.StartedAt.Equal(m.run) || paused(e, st) {
-		return health.Result{}, false
+func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Result, bool) {
+	// Whether the run goes on is read from its init (ending, in the
+	// loop), whether it is paused from its cgroup's freezer: not from
+	// the shim's record, a file to decode at every check. The record
+	// is read once, for the check's options.
+	var st shim.State
+	if *tmpl == nil || m.init < 0 {
+		var err error
+		st, err = e.c.State()
+		if err != nil || st.Status != shim.Running || !st.StartedAt.Equal(m.run) {
+			return health.Result{}, false
+		}
+	}
+	if m.cg == nil {
+		m.cg, _ = cgroupOf(e)
+	}
+	if m.cg != nil {
+		if fs, err := m.cg.FreezerState(); err == nil && fs != cgroup.Thawed {
+			return health.Result{}, false
+		}
 	}
 	argv, _ := m.sch.Command(e.rec.Config.Shell) // NewSchedule checked it
 	start := time.Now()
 	fail := func(err error) (health.Result, bool) {
 		return health.Result{Start: start, End: time.Now(), ExitCode: -1, Output: err.Error()}, true
 	}
-	if *opts == nil {
+	if *tmpl == nil {
 		// The exec's options (user, groups, capabilities, seccomp
-		// filter) are the same for every check of a run: read once.
+		// filter) are the same for every check of a run: read,
+		// checked and compiled once.
 		x := &execProc{e: e, cfg: container.ExecCreateRequest{Cmd: argv}}
 		o, err := d.execOptions(x, st)
 		if err != nil {
 			return fail(err)
 		}
-		*opts = &o
+		srv, err := checkServer()
+		if err != nil {
+			return fail(err)
+		}
+		t, err := srv.Command(o)
+		if err != nil {
+			return fail(err)
+		}
+		if err := t.Hold(); err != nil {
+			return fail(err)
+		}
+		*tmpl = t
 	}
 	id := namespace.NewID()
 	// dockerd runs a check as an exec and reports it as one.
 	d.emitExec(e, moby.ActionExecCreate, id, argv, nil)
-	cmd, err := nsenter.Command(**opts)
-	if err != nil {
-		return fail(err)
+	cmd := (*tmpl).Again()
+	if !(*tmpl).Server().Alive() {
+		(*tmpl).Release()
+		*tmpl = nil // started again at the next check
+		return fail(fmt.Errorf("health check in container %s: the fork server has exited", e.id))
 	}
 	out := &limitedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -353,6 +390,34 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, opts **nsenter.Options) (healt
 	}
 	d.emitExec(e, moby.ActionExecDie, id, nil, exitCode(r.ExitCode))
 	return r, true
+}
+
+// forkServer is the fork server (nsenter.Server) that runs the health
+// checks of every daemon in this process: one process, started at the
+// first check and again if it has died. A check through it costs a fork
+// of a small C process and the check's own execve, where a helper
+// (nsenter.Command, docker exec's way in) starts the daemon's program
+// again; see final/health's doc.go, "What a check costs".
+var forkServer struct {
+	sync.Mutex
+	s *nsenter.Server
+}
+
+func checkServer() (*nsenter.Server, error) {
+	forkServer.Lock()
+	defer forkServer.Unlock()
+	if forkServer.s != nil && forkServer.s.Alive() {
+		return forkServer.s, nil
+	}
+	if forkServer.s != nil {
+		_ = forkServer.s.Close()
+	}
+	s, err := nsenter.StartServer()
+	if err != nil {
+		return nil, fmt.Errorf("health checks: %w", err)
+	}
+	forkServer.s = s
+	return s, nil
 }
 
 // limitedBuffer keeps the first health.MaxOutput bytes of a check's
