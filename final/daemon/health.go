@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,9 +53,14 @@ type healthMon struct {
 	finished chan struct{} // closed once the final state is written
 	once     sync.Once
 	// recordLast says whether a check that stop interrupts is
-	// recorded: yes when the run ends, no when berthd closes. Written
-	// before stop is closed, read after.
+	// recorded (yes when the run ends; no when berthd closes or the
+	// container is paused). Written before stop is closed, read
+	// after.
 	recordLast bool
+	// paused: the checks ended because the container was paused;
+	// the unpause starts them again (healthResume). Under mu, as
+	// dropping, which makes the loop record nothing more.
+	paused, dropping bool
 	// init is a pidfd of the run's init: whether the run is ending is
 	// read from it, not from the shim's record, which comes later.
 	init    int
@@ -152,14 +158,82 @@ func (d *Daemon) healthStop(e *entry, run time.Time, unhealthy bool) {
 	}
 }
 
+// healthPause ends the checks of a container that docker pause has just
+// frozen, as dockerd's pause does (updateHealthMonitor): the status is
+// "unhealthy" at once (its CloseMonitorChannel's rule, no event), the
+// streak and log kept, and a check under way is not recorded. It does
+// not wait for the goroutine, which a frozen check can hold until the
+// container is thawed.
+func (d *Daemon) healthPause(e *entry) {
+	e.healthMu.Lock()
+	m := e.health
+	e.healthMu.Unlock()
+	if m == nil {
+		return
+	}
+	first := false
+	m.once.Do(func() { first = true })
+	if !first {
+		return
+	}
+	m.mu.Lock()
+	m.paused, m.dropping = true, true
+	m.st.Status = health.Unhealthy
+	writeHealth(e.c.Dir(), &m.st)
+	m.mu.Unlock()
+	close(m.stop)
+	close(m.finished)
+}
+
+// healthResume starts the checks of a container that docker unpause has
+// just thawed, where its pause left them: the status stays until the
+// next check decides (dockerd's unpause starts the monitor again without
+// resetting it).
+func (d *Daemon) healthResume(e *entry) {
+	st, err := e.c.State()
+	if err != nil || st.Status != shim.Running {
+		return
+	}
+	e.healthMu.Lock()
+	defer e.healthMu.Unlock()
+	old := e.health
+	if old == nil || !old.run.Equal(st.StartedAt) {
+		return
+	}
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	if !old.paused {
+		return
+	}
+	m := &healthMon{sch: old.sch, run: old.run, stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{}), init: -1, st: old.st}
+	if fd, err := unix.PidfdOpen(st.Pid, 0); err == nil {
+		m.init, m.initPid = fd, st.Pid
+	}
+	m.st.Log = slices.Clone(old.st.Log)
+	e.health = m
+	go d.healthLoop(e, m)
+}
+
 // end stops m's goroutine; whoever calls it first writes the final
-// state, the others wait for that.
+// state, the others wait for that. A monitor a pause ended has no
+// goroutine to wait for any more: a run's end makes its status final.
 func (m *healthMon) end(e *entry, unhealthy bool) {
 	first := false
 	m.once.Do(func() { first = true })
 	if !first {
 		<-m.finished
+		m.mu.Lock()
+		if m.paused && unhealthy {
+			m.st.Status = health.Unhealthy
+			writeHealth(e.c.Dir(), &m.st)
+		}
+		m.mu.Unlock()
 		return
+	}
+	if !unhealthy {
+		m.mu.Lock()
+		m.dropping = true
+		m.mu.Unlock()
 	}
 	m.recordLast = unhealthy
 	close(m.stop)
@@ -203,6 +277,7 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 		}
 	}()
 	var tmpl *nsenter.Cmd
+	lastFailed := false
 	defer func() {
 		if tmpl != nil {
 			tmpl.Release() // the namespaces' files: they must not outlive the run
@@ -221,7 +296,7 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 			return
 		default:
 		}
-		if m.ending() {
+		if m.ending(lastFailed) {
 			// The container is dying: no check after the one its
 			// death interrupted, if any (at most one runs at a
 			// time), so that its end costs the streak one failure
@@ -232,8 +307,13 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 		// A check that ran when the run ended is recorded (see
 		// healthStop), then the loop ends at the select above.
 		r, ok := d.runCheck(e, m, &tmpl)
+		lastFailed = ok && r.ExitCode != 0
 		if ok {
 			m.mu.Lock()
+			if m.dropping {
+				m.mu.Unlock()
+				return
+			}
 			before := m.st.FailingStreak
 			changed := m.st.Record(m.sch, r)
 			status := m.st.Status
@@ -253,17 +333,22 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 	}
 }
 
-// ending reports whether the run's init has exited or is exiting. The
-// kernel marks it exiting (PF_EXITING) before it kills the rest of the
-// PID namespace, so a check killed by the container's end always finds
-// it so.
-func (m *healthMon) ending() bool {
+// ending reports whether the run's init has exited, or, after a failed
+// check, whether it is exiting. The kernel marks it exiting (PF_EXITING)
+// before it kills the rest of the PID namespace, so a check killed by
+// the container's end always finds it so. (After a check that passed,
+// the flag is not read: a check that then starts while the container
+// dies is the one its death interrupts.)
+func (m *healthMon) ending(afterFailure bool) bool {
 	if m.init < 0 {
 		return false
 	}
 	fds := []unix.PollFd{{Fd: int32(m.init), Events: unix.POLLIN}}
 	if n, err := unix.Poll(fds, 0); err != nil || n > 0 {
 		return true // exited
+	}
+	if !afterFailure {
+		return false
 	}
 	// Not reaped yet (the pidfd would be readable): the PID is still
 	// the init's. Field 9 of /proc/PID/stat is the task's flags.

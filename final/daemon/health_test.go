@@ -123,6 +123,18 @@ func healthSteps(t *testing.T, e engine, env []string) []string {
 		note("ps health=%s: %v", s, names)
 	}
 
+	// A paused container is not checked: its status is unhealthy at
+	// once (dockerd's pause stops the monitor, whose end sets it), and
+	// the unpause starts the checks again, without going back to
+	// starting.
+	must("pause", "hc-ok")
+	h = healthOf(t, e, "hc-ok")
+	note("paused: %s", h.Status)
+	note("paused ps: %v", strings.Fields(must("ps", "--filter", "health=unhealthy", "--filter", "name=hc-ok", "--format", "{{.Names}}")))
+	must("unpause", "hc-ok")
+	h = waitHealth(t, e, "hc-ok", container.Healthy)
+	note("unpaused: %s streak %d", h.Status, h.FailingStreak)
+
 	// A stopped container's health; a start begins again from starting.
 	// Only the status is compared: checked every 100 ms, a check may or
 	// may not be running when the stop kills the container, and one
