@@ -62,7 +62,7 @@ func BenchmarkHealthChecks(b *testing.B) {
 	// One whole round first: every container's checks are under way.
 	waitChecks(b, checks, healthBenchContainers)
 	b.ResetTimer()
-	srv, err := checkServer()
+	srv, err := forkServerOf()
 	require.NoError(b, err)
 	self0, children0, server0, wall0 := rusageCPU(unix.RUSAGE_SELF), rusageCPU(unix.RUSAGE_CHILDREN), procCPU(srv.Pid()), time.Now()
 	waitChecks(b, checks, b.N*healthBenchContainers)
