@@ -86,21 +86,21 @@
 // does after entering (server.c beside inside.go; the chapters' Go code
 // stays the one the container's init runs), which TestServer_SameAsCommand
 // keeps honest by running every exec test of final/nsenter through both;
-// one more process on the host (about 1 MB resident, in no container,
+// one more process on the host (1.8 MiB resident, in no container,
 // never counted against a container's pids.max or memory); and the files
 // of a container's namespaces held open while its checks run (released
 // at the run's end).
 //
 // BenchmarkHealthChecks (final/daemon), 50 containers each checked every
-// second (`true`), berthd beside dockerd 20.10 in one run, on the 2-core
-// VM shared with other work (load average 14 to 53 during the run):
+// second (`true`), berthd beside dockerd 20.10 in one run, two runs on
+// the 2-core VM shared with other work (load average 10 to 53):
 //
 //	                         share of a core   CPU per check
 //	berthd, helper per check    104-128 %        ~23 ms     (before)
-//	berthd, fork server          10.5 %           2.1 ms
-//	  of which the daemon         3.5 %           0.7 ms
-//	  the server and checks       7.0 %           1.4 ms
-//	dockerd (runc exec)          82 %            16.5 ms
+//	berthd, fork server        10.5-13.0 %      2.1-2.6 ms
+//	  of which the daemon       3.5-4.4 %       0.7-0.9 ms
+//	  the server and checks     7.0-8.6 %       1.4-1.7 ms
+//	dockerd (runc exec)          82-102 %      16.5-20.5 ms
 //
 // The goal, under 5 % of a core, is met for the daemon's own share and
 // not for the whole on this loaded machine. What is left is mostly the

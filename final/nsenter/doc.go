@@ -243,7 +243,7 @@
 // linked program each time. The price of the server: a second
 // implementation of the Go part of entering, in C (rootfs's Go code
 // stays the implementation the containers' init runs), one more host
-// process (about 1 MB resident), and namespaces kept alive by the files
+// process (1.8 MiB resident, measured), and namespaces kept alive by the files
 // a held Cmd keeps open, until Release.
 //
 // Measured (BenchmarkExecTrue: `true` in a container, the CPU time of

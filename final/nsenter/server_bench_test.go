@@ -72,8 +72,23 @@ func BenchmarkExecTrue(b *testing.B) {
 			others := rusage(unix.RUSAGE_CHILDREN) - children0 + procCPU(srv.Pid()) - server0
 			b.ReportMetric(float64(self.Microseconds())/float64(b.N), "cpu-µs-caller/op")
 			b.ReportMetric(float64(others.Microseconds())/float64(b.N), "cpu-µs-exec/op")
+			if tc.server {
+				b.ReportMetric(float64(rssKiB(srv.Pid())), "server-RSS-KiB")
+			}
 		})
 	}
+}
+
+// rssKiB is the resident memory of process pid (VmRSS).
+func rssKiB(pid int) int {
+	b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return n
+		}
+	}
+	return 0
 }
 
 func rusage(who int) time.Duration {
