@@ -257,7 +257,15 @@
 //	server, no cgroup, no seccomp filter   0.18 ms   0.90 ms         1.08 ms
 //
 // The last line is about what any fork and execve of `true` costs on
-// this machine at that load: the server adds little to it.
+// this machine at that load: the server adds little to it. A profile
+// (perf, the server and its children, 6000 execs) splits an exec's CPU
+// so: `true` itself, from its execve to its exit, 36 %; the fork and
+// the copy-on-write faults that follow it 23 %; loading the seccomp
+// filter (the kernel checks and JIT-compiles it for each process) 18 %;
+// the cgroup v1 joins 7 %. The filter's share is the one a further step
+// could save: a per-container "zygote" forked by the server, with the
+// filter, the namespaces and the user already applied, forking each
+// check; at the price of a process per container, kept for later.
 //
 // # Who does what
 //
