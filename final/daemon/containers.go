@@ -143,15 +143,16 @@ func (d *Daemon) ContainerStop(ctx context.Context, name string, timeout *int, s
 	if timeout != nil {
 		grace = time.Duration(*timeout) * time.Second
 	}
-	// The health checks end before the signal: a check the stop kills
-	// says nothing of the container's health.
-	if grace >= 0 {
-		d.healthStop(e, time.Time{}, true)
-	}
+	// The health checks go on until the end of the run, as dockerd's
+	// (see healthStop).
+	run, _ := e.c.State()
 	if _, err := d.stopContainer(e, sig, grace); err != nil && !errors.Is(err, shim.ErrNotRunning) {
 		return fmt.Errorf("stopping container %s: %w", e.id, err)
 	}
 	d.live.look(e) // the die event, before the stop's
+	// The run's health is final before the stop returns: an inspect
+	// that follows sees it.
+	d.healthStop(e, run.StartedAt, true)
 	d.emitContainer(e, moby.ActionStop, nil)
 	return nil
 }
@@ -201,9 +202,7 @@ func (d *Daemon) ContainerKill(ctx context.Context, name string, signal string) 
 			return nil
 		}
 	}
-	if sig == unix.SIGKILL {
-		d.healthStop(e, time.Time{}, true) // as for a stop
-	}
+	run, _ := e.c.State()
 	if err := d.signalContainer(e, sig); err != nil {
 		if errors.Is(err, shim.ErrNotRunning) {
 			return notRunning(e)
@@ -215,6 +214,7 @@ func (d *Daemon) ContainerKill(ctx context.Context, name string, signal string) 
 			return err
 		}
 		d.live.look(e)
+		d.healthStop(e, run.StartedAt, true) // as for a stop
 	}
 	return nil
 }

@@ -92,6 +92,7 @@ func (d *Daemon) ContainerPause(ctx context.Context, name string) error {
 		}
 		return fmt.Errorf("Cannot pause container %s: %w", e.id, err)
 	}
+	d.healthPause(e) // as dockerd: its checks stop, "unhealthy"
 	d.emitContainer(e, moby.ActionPause, nil)
 	return nil
 }
@@ -122,6 +123,7 @@ func (d *Daemon) ContainerUnpause(ctx context.Context, name string) error {
 	if err := cg.Thaw(); err != nil {
 		return fmt.Errorf("Cannot unpause container %s: %w", e.id, err)
 	}
+	d.healthResume(e)
 	d.emitContainer(e, moby.ActionUnPause, nil)
 	return nil
 }

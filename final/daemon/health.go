@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/health"
@@ -34,8 +36,10 @@ import (
 //	  killed at the timeout ─▶ Record ─▶ health_status event, and
 //	  health.json when the status or the streak changed
 //	       │
-//	  the run's end (look) / removal / berthd closes ─▶ healthStop:
-//	  the goroutine ends, the status is "unhealthy" (dockerd's choice)
+//	  the run's end (look; stop and kill wait for it) / removal /
+//	  berthd closes ─▶ healthStop: the goroutine ends, a check the end
+//	  interrupted is recorded (not when berthd closes), the status is
+//	  "unhealthy" (dockerd's choice)
 
 // healthFile keeps a container's health between runs and across
 // restarts of berthd, beside its record.
@@ -49,6 +53,20 @@ type healthMon struct {
 	done     chan struct{} // closed by the goroutine at its end
 	finished chan struct{} // closed once the final state is written
 	once     sync.Once
+	// recordLast says whether a check that stop interrupts is
+	// recorded (yes when the run ends; no when berthd closes or the
+	// container is paused). Written before stop is closed, read
+	// after.
+	recordLast bool
+	// paused: the checks ended because the container was paused;
+	// the unpause starts them again (healthResume). Under mu, as
+	// dropping, which makes the loop record nothing more.
+	paused, dropping bool
+	// init is a pidfd of the run's init: whether the run is ending is
+	// read from it, not from the shim's record, which comes later.
+	init    int
+	initPid int
+	cg      *cgroup.Cgroup // the container's, for its freezer
 
 	mu sync.Mutex
 	st health.State
@@ -94,7 +112,10 @@ func (d *Daemon) healthStart(e *entry) {
 	if e.health != old {
 		return // another start got here first, with a newer run
 	}
-	m := &healthMon{sch: sch, run: st.StartedAt, stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{})}
+	m := &healthMon{sch: sch, run: st.StartedAt, stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{}), init: -1}
+	if fd, err := unix.PidfdOpen(st.Pid, 0); err == nil {
+		m.init, m.initPid = fd, st.Pid
+	}
 	if old != nil {
 		old.mu.Lock()
 		m.st = old.st
@@ -110,10 +131,22 @@ func (d *Daemon) healthStart(e *entry) {
 
 // healthStop ends the checks of e's run, when the run ends or the
 // container goes, and returns once the last result is written. Ended
-// by the run's end, the status becomes "unhealthy", as dockerd's
+// by the run's end, a check that was running is recorded (it died with
+// the container: 137), then the status becomes "unhealthy", as dockerd's
 // CloseMonitorChannel sets it "for compatibility reasons" (no event);
-// ended by berthd's close, it stays as it was: the next berthd starts the
-// checks again.
+// ended by berthd's close, the running check is dropped and the status
+// stays as it was: the next berthd starts the checks again.
+//
+// What dockerd 20.10 does, measured (not only read): its monitor runs
+// until the container's exit is handled; a docker stop or kill does not
+// end it before (a docker kill -s HUP leaves the checks running). A
+// check running when the container dies is killed with it, and
+// containerd reports the exec's exit before the init's, so its result
+// (137, or -1 and runc's message if it was still starting) reaches
+// handleProbeResult before the exit handler closes the monitor: counted
+// as a failure. 10 stops of 10 with a check known to run gave
+// "unhealthy, FailingStreak 1, exit 137". berthd records it the same
+// way, whichever of the check's end and the run's end it sees first.
 // A run's end stops only the checks of that run (run, its StartedAt):
 // a restart policy may have started the next one already. The zero run
 // means whichever runs.
@@ -126,15 +159,84 @@ func (d *Daemon) healthStop(e *entry, run time.Time, unhealthy bool) {
 	}
 }
 
+// healthPause ends the checks of a container that docker pause has just
+// frozen, as dockerd's pause does (updateHealthMonitor): the status is
+// "unhealthy" at once (its CloseMonitorChannel's rule, no event), the
+// streak and log kept, and a check under way is not recorded. It does
+// not wait for the goroutine, which a frozen check can hold until the
+// container is thawed.
+func (d *Daemon) healthPause(e *entry) {
+	e.healthMu.Lock()
+	m := e.health
+	e.healthMu.Unlock()
+	if m == nil {
+		return
+	}
+	first := false
+	m.once.Do(func() { first = true })
+	if !first {
+		return
+	}
+	m.mu.Lock()
+	m.paused, m.dropping = true, true
+	m.st.Status = health.Unhealthy
+	writeHealth(e.c.Dir(), &m.st)
+	m.mu.Unlock()
+	close(m.stop)
+	close(m.finished)
+}
+
+// healthResume starts the checks of a container that docker unpause has
+// just thawed, where its pause left them: the status stays until the
+// next check decides (dockerd's unpause starts the monitor again without
+// resetting it).
+func (d *Daemon) healthResume(e *entry) {
+	st, err := e.c.State()
+	if err != nil || st.Status != shim.Running {
+		return
+	}
+	e.healthMu.Lock()
+	defer e.healthMu.Unlock()
+	old := e.health
+	if old == nil || !old.run.Equal(st.StartedAt) {
+		return
+	}
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	if !old.paused {
+		return
+	}
+	m := &healthMon{sch: old.sch, run: old.run, stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{}), init: -1, st: old.st}
+	if fd, err := unix.PidfdOpen(st.Pid, 0); err == nil {
+		m.init, m.initPid = fd, st.Pid
+	}
+	m.st.Log = slices.Clone(old.st.Log)
+	e.health = m
+	go d.healthLoop(e, m)
+}
+
 // end stops m's goroutine; whoever calls it first writes the final
-// state, the others wait for that.
+// state, the others wait for that. A monitor a pause ended has no
+// goroutine to wait for any more: a run's end makes its status final.
 func (m *healthMon) end(e *entry, unhealthy bool) {
 	first := false
 	m.once.Do(func() { first = true })
 	if !first {
 		<-m.finished
+		m.mu.Lock()
+		if m.paused && unhealthy {
+			m.st.Status = health.Unhealthy
+			writeHealth(e.c.Dir(), &m.st)
+		}
+		m.mu.Unlock()
 		return
 	}
+	if !unhealthy {
+		m.mu.Lock()
+		m.dropping = true
+		m.mu.Unlock()
+	}
+	m.recordLast = unhealthy
 	close(m.stop)
 	<-m.done
 	m.mu.Lock()
@@ -170,7 +272,18 @@ func (e *entry) healthOf() *container.Health {
 // healthLoop is the schedule: wait, check, record, until stopped.
 func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 	defer close(m.done)
-	var opts *nsenter.Options
+	defer func() {
+		if m.init >= 0 {
+			unix.Close(m.init)
+		}
+	}()
+	var tmpl *nsenter.Cmd
+	lastFailed := false
+	defer func() {
+		if tmpl != nil {
+			tmpl.Release() // the namespaces' files: they must not outlive the run
+		}
+	}()
 	t := time.NewTimer(m.next())
 	defer t.Stop()
 	for {
@@ -179,14 +292,29 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 			return
 		case <-t.C:
 		}
-		r, ok := d.runCheck(e, m, &opts)
 		select {
-		case <-m.stop: // stopped meanwhile: the result is not recorded
+		case <-m.stop: // both were ready: no new check after the end
 			return
 		default:
 		}
+		if m.ending(lastFailed) {
+			// The container is dying: no check after the one its
+			// death interrupted, if any (at most one runs at a
+			// time), so that its end costs the streak one failure
+			// or none, whatever the shim's speed in reporting it.
+			<-m.stop
+			return
+		}
+		// A check that ran when the run ended is recorded (see
+		// healthStop), then the loop ends at the select above.
+		r, ok := d.runCheck(e, m, &tmpl)
+		lastFailed = ok && r.ExitCode != 0
 		if ok {
 			m.mu.Lock()
+			if m.dropping {
+				m.mu.Unlock()
+				return
+			}
 			before := m.st.FailingStreak
 			changed := m.st.Record(m.sch, r)
 			status := m.st.Status
@@ -206,6 +334,38 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 	}
 }
 
+// ending reports whether the run's init has exited, or, after a failed
+// check, whether it is exiting. The kernel marks it exiting (PF_EXITING)
+// before it kills the rest of the PID namespace, so a check killed by
+// the container's end always finds it so. (After a check that passed,
+// the flag is not read: a check that then starts while the container
+// dies is the one its death interrupts.)
+func (m *healthMon) ending(afterFailure bool) bool {
+	if m.init < 0 {
+		return false
+	}
+	fds := []unix.PollFd{{Fd: int32(m.init), Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, 0); err != nil || n > 0 {
+		return true // exited
+	}
+	if !afterFailure {
+		return false
+	}
+	// Not reaped yet (the pidfd would be readable): the PID is still
+	// the init's. Field 9 of /proc/PID/stat is the task's flags.
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.initPid))
+	if err != nil {
+		return true
+	}
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	if len(fields) < 7 {
+		return false
+	}
+	flags, _ := strconv.ParseUint(fields[6], 10, 64)
+	const pfExiting = 0x4 // include/linux/sched.h
+	return flags&pfExiting != 0
+}
+
 func (m *healthMon) next() time.Duration {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -213,42 +373,73 @@ func (m *healthMon) next() time.Duration {
 }
 
 // runCheck runs the check once in e's current run. It reports false when
-// there is nothing to record: the run has ended or is paused (a frozen
-// process cannot answer; dockerd does not count it either).
-func (d *Daemon) runCheck(e *entry, m *healthMon, opts **nsenter.Options) (health.Result, bool) {
-	st, err := e.c.State()
-	if err != nil || st.Status != shim.Running || !st.StartedAt.Equal(m.run) || paused(e, st) {
-		return health.Result{}, false
+// there is nothing to record: the run has ended or is paused before the
+// check starts (a frozen process cannot answer; dockerd does not count
+// it either), or berthd closes while it runs. A check that fails because
+// the run ends meanwhile is a failure, as with dockerd (see healthStop).
+func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Result, bool) {
+	// Whether the run goes on is read from its init (ending, in the
+	// loop), whether it is paused from its cgroup's freezer: not from
+	// the shim's record, a file to decode at every check. The record
+	// is read once, for the check's options.
+	var st shim.State
+	if *tmpl == nil || m.init < 0 {
+		var err error
+		st, err = e.c.State()
+		if err != nil || st.Status != shim.Running || !st.StartedAt.Equal(m.run) {
+			return health.Result{}, false
+		}
+	}
+	if m.cg == nil {
+		m.cg, _ = cgroupOf(e)
+	}
+	if m.cg != nil {
+		if fs, err := m.cg.FreezerState(); err == nil && fs != cgroup.Thawed {
+			return health.Result{}, false
+		}
 	}
 	argv, _ := m.sch.Command(e.rec.Config.Shell) // NewSchedule checked it
 	start := time.Now()
 	fail := func(err error) (health.Result, bool) {
 		return health.Result{Start: start, End: time.Now(), ExitCode: -1, Output: err.Error()}, true
 	}
-	if *opts == nil {
+	if *tmpl == nil {
 		// The exec's options (user, groups, capabilities, seccomp
-		// filter) are the same for every check of a run: read once.
+		// filter) are the same for every check of a run: read,
+		// checked and compiled once.
 		x := &execProc{e: e, cfg: container.ExecCreateRequest{Cmd: argv}}
 		o, err := d.execOptions(x, st)
 		if err != nil {
 			return fail(err)
 		}
-		*opts = &o
+		srv, err := forkServerOf()
+		if err != nil {
+			return fail(err)
+		}
+		t, err := srv.Command(o)
+		if err != nil {
+			return fail(err)
+		}
+		if err := t.Hold(); err != nil {
+			return fail(err)
+		}
+		*tmpl = t
 	}
 	id := namespace.NewID()
 	// dockerd runs a check as an exec and reports it as one.
 	d.emitExec(e, moby.ActionExecCreate, id, argv, nil)
-	cmd, err := nsenter.Command(**opts)
-	if err != nil {
-		return fail(err)
+	cmd := (*tmpl).Again()
+	if !(*tmpl).Server().Alive() {
+		(*tmpl).Release()
+		*tmpl = nil // started again at the next check
+		return fail(fmt.Errorf("health check in container %s: the fork server has exited", e.id))
 	}
 	out := &limitedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 100 * time.Millisecond
 	if err := cmd.Start(); err != nil {
-		if !d.runGoesOn(e, m, true) {
-			return health.Result{}, false // the container was ending
-		}
+		// dockerd records runc's "exec failed" too when the
+		// container ends as a check starts.
 		return fail(fmt.Errorf("health check in container %s: %w", e.id, err))
 	}
 	d.emitExec(e, moby.ActionExecStart, id, argv, nil)
@@ -271,49 +462,51 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, opts **nsenter.Options) (healt
 		d.emitExec(e, moby.ActionExecDie, id, nil, exitCode(w.code))
 		return health.Result{Start: start, End: time.Now(), ExitCode: -1, Output: health.TimeoutOutput(m.sch.Timeout)}, true
 	case <-m.stop:
+		// The run has ended (or berthd closes): a check in the
+		// container's PID namespace is dead already or dying; one
+		// that is not (the host's PID namespace) ends now, as
+		// containerd's shim kills what is left in the cgroup.
 		killTree(cmd.Pid())
 		_ = cmd.Signal(unix.SIGKILL)
-		<-ch
-		return health.Result{}, false
+		w := <-ch
+		r = health.Result{Start: start, End: time.Now(), ExitCode: w.code, Output: out.String()}
+		if !m.recordLast {
+			return health.Result{}, false
+		}
 	}
 	d.emitExec(e, moby.ActionExecDie, id, nil, exitCode(r.ExitCode))
-	// A check that failed because the container was ending (killed
-	// with it) says nothing of its health: dropped, as dockerd's
-	// monitor stops before the container's end is recorded.
-	if r.ExitCode != 0 && !d.runGoesOn(e, m, r.ExitCode == 128+int(unix.SIGKILL)) {
-		return health.Result{}, false
-	}
 	return r, true
 }
 
-// runGoesOn reports whether m's run still runs after a failed check. A
-// check killed by SIGKILL may have been killed by the container's end
-// (the kernel kills a PID namespace's processes when its init dies)
-// before the shim has recorded the end: then the end comes within
-// moments, and a second is waited for it.
-func (d *Daemon) runGoesOn(e *entry, m *healthMon, killed bool) bool {
-	deadline := time.Now().Add(time.Second)
-	for {
-		d.live.mu.Lock()
-		changed := e.changed
-		d.live.mu.Unlock()
-		st, err := e.c.State()
-		if err != nil || st.Status != shim.Running || !st.StartedAt.Equal(m.run) {
-			return false
-		}
-		left := time.Until(deadline)
-		if !killed || left <= 0 {
-			return true
-		}
-		select {
-		case <-changed:
-		case <-m.stop:
-			return false
-		case <-time.After(min(left, 50*time.Millisecond)):
-			// The state is read again: the shim's record may come
-			// before its inotify event.
-		}
+// forkServer is the fork server (nsenter.Server) that runs the health
+// checks of every daemon in this process: one process, started at the
+// first check and again if it has died. (docker exec keeps its helper,
+// the way in that docs/final.md describes; TestServer_SameAsCommand in
+// final/nsenter runs the exec tests through the server too.) A check through it costs a fork
+// of a small C process and the check's own execve, where a helper
+// (nsenter.Command, docker exec's way in) starts the daemon's program
+// again; see final/health's doc.go, "What a check costs".
+var forkServer struct {
+	sync.Mutex
+	s *nsenter.Server
+}
+
+// forkServerOf is the fork server, started if it does not run.
+func forkServerOf() (*nsenter.Server, error) {
+	forkServer.Lock()
+	defer forkServer.Unlock()
+	if forkServer.s != nil && forkServer.s.Alive() {
+		return forkServer.s, nil
 	}
+	if forkServer.s != nil {
+		_ = forkServer.s.Close()
+	}
+	s, err := nsenter.StartServer()
+	if err != nil {
+		return nil, fmt.Errorf("health checks: %w", err)
+	}
+	forkServer.s = s
+	return s, nil
 }
 
 // limitedBuffer keeps the first health.MaxOutput bytes of a check's

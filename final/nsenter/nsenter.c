@@ -61,6 +61,7 @@
 #include <unistd.h>
 
 #define NSENTER_NAME "berth-nsenter" /* Name in nsenter.go */
+#define SERVER_NAME "berth-nsenter-server" /* serverName in server.go */
 #define STATUS_FD 3                  /* statusFD in nsenter.go */
 #define FIRST_CGROUP_FD 4            /* firstCgroupFD in nsenter.go */
 #define MAX_NS 16
@@ -325,6 +326,8 @@ __attribute__((noreturn)) static void wait_for(pid_t child, const sigset_t *all)
 	}
 }
 
+void berth_nsenter_serve(void) __attribute__((noreturn)); /* server.c */
+
 void berth_nsenter_early(int argc, char **argv)
 {
 	struct ns ns[MAX_NS];
@@ -332,6 +335,8 @@ void berth_nsenter_early(int argc, char **argv)
 	int nns, ncgroups, i;
 	pid_t child;
 
+	if (argc >= 1 && argv != NULL && argv[0] != NULL && strcmp(argv[0], SERVER_NAME) == 0)
+		berth_nsenter_serve(); /* server.c: never returns */
 	if (argc < 3 || argv == NULL || argv[0] == NULL || strcmp(argv[0], NSENTER_NAME) != 0)
 		return;
 

@@ -145,12 +145,20 @@ type Cmd struct {
 	// ever.
 	WaitDelay time.Duration
 
-	pid    int      // the container's process
-	args   []string // the helper's argv
-	env    []string // the helper's environment
-	cmd    *exec.Cmd
-	cmdPid int // the command's host PID, once started
-	waited bool
+	pid int      // the container's process
+	cfg config   // what the command gets
+	nss []nsFile // the namespaces to enter
+	// cgroupProcs are the early, then the other cgroup.procs files.
+	cgroupProcs []string
+	srv         *Server  // nil: Start starts a helper
+	served      *served  // started through srv
+	req         []byte   // srv's request, encoded once
+	held        *held    // the files Hold keeps
+	args        []string // the helper's argv
+	env         []string // the helper's environment
+	cmd         *exec.Cmd
+	cmdPid      int // the command's host PID, once started
+	waited      bool
 }
 
 // Command prepares Args to run inside the container of process
@@ -182,13 +190,14 @@ func Command(opts Options) (*Cmd, error) {
 	if err := filter.CompileSeccomp(opts.Seccomp); err != nil {
 		return nil, err
 	}
-	cfg, err := json.Marshal(config{
+	conf := config{
 		Args: opts.Args, Env: opts.Env, Dir: opts.Dir,
 		UID: opts.UID, GID: opts.GID, Groups: opts.AdditionalGids,
 		Capabilities: caps, NoNewPrivileges: opts.NoNewPrivileges,
 		Seccomp: filter.Seccomp,
 		Tty:     opts.Tty, Cgroups: len(opts.CgroupProcs), EarlyCgroups: len(opts.EarlyCgroupProcs),
-	})
+	}
+	cfg, err := json.Marshal(conf)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the exec config: %w", err)
 	}
@@ -202,9 +211,12 @@ func Command(opts Options) (*Cmd, error) {
 	}
 	args := append(append([]string{Name, strconv.Itoa(opts.Pid), nsArg}, opts.EarlyCgroupProcs...), opts.CgroupProcs...)
 	return &Cmd{
-		pid:  opts.Pid,
-		args: args,
-		env:  []string{configEnv + "=" + string(cfg)},
+		pid:         opts.Pid,
+		cfg:         conf,
+		nss:         nss,
+		cgroupProcs: append(slices.Clone(opts.EarlyCgroupProcs), opts.CgroupProcs...),
+		args:        args,
+		env:         []string{configEnv + "=" + string(cfg)},
 	}, nil
 }
 
@@ -312,8 +324,11 @@ func nsInode(path string) (uint64, error) {
 // container does not happen before it is thawed: do not exec into one
 // (Docker refuses to).
 func (c *Cmd) Start() error {
-	if c.cmd != nil {
+	if c.cmd != nil || c.served != nil {
 		return errors.New("nsenter: already started")
+	}
+	if c.srv != nil {
+		return c.startServed()
 	}
 	// A sealed copy of the program (chapter 01's exe.go): the helper
 	// runs in the container, where its /proc/PID/exe must not lead to
@@ -389,6 +404,13 @@ func (c *Cmd) Pid() int { return c.cmdPid }
 // N killed it. The error is about Wait itself (a stream that could not be
 // copied), not about the status.
 func (c *Cmd) Wait() (int, error) {
+	if c.served != nil {
+		if c.waited {
+			return -1, errors.New("nsenter: Wait already called")
+		}
+		c.waited = true
+		return c.waitServed()
+	}
 	if c.cmd == nil || c.cmdPid == 0 {
 		return -1, errors.New("nsenter: not started")
 	}
@@ -422,12 +444,16 @@ func (c *Cmd) Run() (int, error) {
 // command directly. After the command has exited it returns
 // os.ErrProcessDone.
 func (c *Cmd) Signal(sig os.Signal) error {
-	if c.cmd == nil || c.cmdPid == 0 {
+	if (c.cmd == nil && c.served == nil) || c.cmdPid == 0 {
 		return errors.New("nsenter: not started")
 	}
 	s, ok := sig.(syscall.Signal)
 	if !ok {
 		return fmt.Errorf("signal %v: not a syscall.Signal", sig)
+	}
+	if c.served != nil {
+		// No waiter to relay it: the server is the parent.
+		return c.signalCommand(s)
 	}
 	if s != unix.SIGKILL && s != unix.SIGSTOP {
 		// os.Process signals through a pidfd: never a stranger that
@@ -450,8 +476,14 @@ func (c *Cmd) signalCommand(s syscall.Signal) error {
 		return fmt.Errorf("pidfd_open %d: %w", c.cmdPid, err)
 	}
 	defer unix.Close(fd)
+	parent := 0
+	if c.served != nil {
+		parent = c.srv.Pid()
+	} else {
+		parent = c.cmd.Process.Pid
+	}
 	ppid, err := parentOf(c.cmdPid)
-	if err != nil || ppid != c.cmd.Process.Pid {
+	if err != nil || ppid != parent {
 		return os.ErrProcessDone
 	}
 	if err := unix.PidfdSendSignal(fd, s, nil, 0); err != nil {

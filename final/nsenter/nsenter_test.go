@@ -6,10 +6,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,7 +43,7 @@ type container struct {
 
 // startContainer starts a container and stops it (and removes its
 // cgroup) when the test ends.
-func startContainer(t *testing.T, cfg namespace.Config, limits cgroup.Resources) *container {
+func startContainer(t testing.TB, cfg namespace.Config, limits cgroup.Resources) *container {
 	t.Helper()
 	labtest.Privileged(t)
 	root := labtest.BusyboxRootfs(t)
@@ -101,6 +103,42 @@ func (c *container) options(args ...string) nsenter.Options {
 	}
 }
 
+// viaServerEnv set runs every exec of these tests through a fork server
+// (nsenter.Server) instead of a helper: TestServer_SameAsCommand runs
+// them so.
+const viaServerEnv = "BERTH_NSENTER_VIA_SERVER"
+
+var testServer = sync.OnceValues(nsenter.StartServer)
+
+// command is nsenter.Command, or the fork server's.
+func command(opts nsenter.Options) (*nsenter.Cmd, error) {
+	if os.Getenv(viaServerEnv) == "" {
+		return nsenter.Command(opts)
+	}
+	s, err := testServer()
+	if err != nil {
+		return nil, err
+	}
+	return s.Command(opts)
+}
+
+// TestServer_SameAsCommand runs this package's exec tests again with
+// every exec going through a fork server: the same confinement (the
+// namespaces, cgroup, user, groups, capabilities, seccomp filter,
+// no_new_privs, keyring, working directory, environment, exit statuses,
+// no leaked descriptors, a terminal) by the other way in.
+func TestServer_SameAsCommand(t *testing.T) {
+	labtest.Privileged(t)
+	if os.Getenv(viaServerEnv) != "" {
+		t.Skip("already through the server")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^(TestS37_|TestExec)", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), viaServerEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "--- PASS: TestS37_ExecEntersEveryNamespace")
+}
+
 // result is what an exec printed and its exit status.
 type result struct {
 	Stdout, Stderr string
@@ -110,7 +148,7 @@ type result struct {
 // run runs opts to its end.
 func run(t *testing.T, opts nsenter.Options) result {
 	t.Helper()
-	cmd, err := nsenter.Command(opts)
+	cmd, err := command(opts)
 	require.NoError(t, err)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -197,7 +235,7 @@ func TestS37_ExecJoinsTheCgroup(t *testing.T) {
 	c := startContainer(t, namespace.Config{}, cgroup.Resources{})
 
 	t.Run("procs", func(t *testing.T) {
-		cmd, err := nsenter.Command(c.options("sleep", "30"))
+		cmd, err := command(c.options("sleep", "30"))
 		require.NoError(t, err)
 		require.NoError(t, cmd.Start())
 		waitCmdline(t, cmd.Pid(), "sleep\x0030\x00")
@@ -218,7 +256,7 @@ func TestS37_ExecJoinsTheCgroup(t *testing.T) {
 	})
 
 	t.Run("kill", func(t *testing.T) {
-		cmd, err := nsenter.Command(c.options("sleep", "30"))
+		cmd, err := command(c.options("sleep", "30"))
 		require.NoError(t, err)
 		require.NoError(t, cmd.Start())
 		require.NoError(t, cmd.Signal(unix.SIGKILL), "sent to the command itself")
@@ -367,7 +405,7 @@ func TestS37_ExecWorkdirEnvStdin(t *testing.T) {
 	assert.Equal(t, 127, run(t, opts).Status)
 
 	opts = c.options("cat")
-	cmd, err := nsenter.Command(opts)
+	cmd, err := command(opts)
 	require.NoError(t, err)
 	var out bytes.Buffer
 	cmd.Stdin, cmd.Stdout = strings.NewReader("line 1\nline 2\n"), &out
@@ -418,7 +456,7 @@ func TestS37_ExecTty(t *testing.T) {
 
 	opts := c.options("cat", "/proc/self/stat")
 	opts.Tty = true
-	cmd, err := nsenter.Command(opts)
+	cmd, err := command(opts)
 	require.NoError(t, err)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	require.NoError(t, cmd.Start())
@@ -485,7 +523,7 @@ func TestS37_ExecUserNamespace(t *testing.T) {
 	assert.Equal(t, "00000000a80425fb", statusField(t, l[4], "CapEff"), "full default set, in the namespace")
 
 	// From the host, the command is uid 100000.
-	cmd, err := nsenter.Command(c.options("sleep", "30"))
+	cmd, err := command(c.options("sleep", "30"))
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Signal(unix.SIGKILL); _, _ = cmd.Wait() })
@@ -557,7 +595,7 @@ func TestExecContainerGone(t *testing.T) {
 	c := startContainer(t, namespace.Config{}, cgroup.Resources{})
 	opts := c.options("true")
 	opts.EarlyCgroupProcs, opts.CgroupProcs = nil, nil // the cgroup goes with the container in real life; here the test's cleanup removes it
-	cmd, err := nsenter.Command(opts)
+	cmd, err := command(opts)
 	require.NoError(t, err)
 	require.NoError(t, c.proc.Kill())
 
@@ -567,7 +605,7 @@ func TestExecContainerGone(t *testing.T) {
 	_, err = cmd.Wait()
 	assert.Error(t, err, "nothing to wait for")
 
-	_, err = nsenter.Command(c.options("true"))
+	_, err = command(c.options("true"))
 	require.ErrorIs(t, err, os.ErrNotExist)
 
 }

@@ -1,0 +1,511 @@
+package nsenter
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/03-rootfs/rootfs"
+)
+
+// serverName is argv[0] of the fork server (server.c).
+const serverName = Name + "-server"
+
+// requestMagic opens every request (REQUEST_MAGIC in server.c).
+const requestMagic = 0x62727468
+
+// maxNamespaces is MAX_NS in server.c.
+const maxNamespaces = 16
+
+// nsFlags are the CLONE_NEW* flags of the namespaces, by name.
+var nsFlags = map[string]uint32{
+	"user": unix.CLONE_NEWUSER, "ipc": unix.CLONE_NEWIPC, "uts": unix.CLONE_NEWUTS,
+	"net": unix.CLONE_NEWNET, "pid": unix.CLONE_NEWPID, "cgroup": unix.CLONE_NEWCGROUP, "mnt": unix.CLONE_NEWNS,
+}
+
+// Server is a fork server: one process, started once, that starts every
+// Command of the server in its container, with the same confinement as
+// the package's Command, without starting this program (and its Go
+// runtime) again for each one. See doc.go, "Two ways in".
+type Server struct {
+	fd   int // our end of the SOCK_SEQPACKET socket
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the server process has exited
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// StartServer starts a fork server: this program, re-executed from its
+// sealed copy with argv[0] "berth-nsenter-server", which nsenter.c's
+// constructor turns into server.c's loop before the Go runtime starts.
+// It ends once Close is called (or this process exits) and the last
+// process it started has ended.
+func StartServer() (*Server, error) {
+	if !haveConstructor {
+		return nil, ErrNoCgo
+	}
+	exe, err := namespace.Executable()
+	if err != nil {
+		return nil, err
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("fork server: socketpair: %w", err)
+	}
+	theirs := os.NewFile(uintptr(fds[1]), "fork server socket")
+	defer theirs.Close()
+	cmd := &exec.Cmd{
+		Path:        exe,
+		Args:        []string{serverName},
+		Env:         []string{},
+		ExtraFiles:  []*os.File{theirs}, // fd 3
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	if err := cmd.Start(); err != nil {
+		unix.Close(fds[0])
+		return nil, fmt.Errorf("starting %s: %w", serverName, err)
+	}
+	s := &Server{fd: fds[0], cmd: cmd, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(s.done)
+	}()
+	return s, nil
+}
+
+// Pid is the server process's PID: the parent of every command it
+// starts.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
+// Alive reports whether the server process still runs and takes
+// requests.
+func (s *Server) Alive() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+		return false
+	default:
+		return !s.closed
+	}
+}
+
+// Close tells the server to take no more requests. It exits once the
+// commands it started have ended (their Wait still works until then).
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return unix.Close(s.fd)
+}
+
+// Command prepares opts to run through the server: the same checks and
+// the same result as the package's Command, but Start sends a request
+// instead of starting a helper.
+func (s *Server) Command(opts Options) (*Cmd, error) {
+	c, err := Command(opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.nss) > maxNamespaces {
+		return nil, fmt.Errorf("%d namespaces: the fork server takes %d", len(c.nss), maxNamespaces)
+	}
+	if c.req, err = c.request(); err != nil {
+		return nil, err
+	}
+	c.srv = s
+	return c, nil
+}
+
+// Server is the fork server c goes through; nil for a helper's Cmd.
+func (c *Cmd) Server() *Server { return c.srv }
+
+// Hold opens the files every Start of c and of its Again copies sends
+// (the namespaces, the cgroup.procs files, /dev/null) now, once, and
+// keeps them until Release: a command run at every interval is not
+// charged the opening of a dozen files each time (on cgroup v1 a
+// cgroup.procs file per hierarchy). Holding the namespaces' files keeps
+// the namespaces alive: Release them when the container ends.
+func (c *Cmd) Hold() error {
+	if c.srv == nil {
+		return errors.New("nsenter: Hold is for a fork server's Cmd")
+	}
+	h := &held{}
+	var err error
+	h.ns, err = c.openNamespaces()
+	if err == nil {
+		h.cgroups, err = c.openCgroups()
+	}
+	if err == nil {
+		h.null, err = os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	}
+	if err != nil {
+		h.release()
+		return err
+	}
+	c.held = h
+	return nil
+}
+
+// Release closes what Hold opened. The copies made by Again must not
+// be started after it.
+func (c *Cmd) Release() {
+	if c.held != nil {
+		c.held.release()
+	}
+}
+
+// held are the files Hold keeps.
+type held struct {
+	ns, cgroups []*os.File
+	null        *os.File
+}
+
+func (h *held) release() {
+	for _, f := range append(append([]*os.File{h.null}, h.ns...), h.cgroups...) {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// openNamespaces opens the namespaces' files, checked against the
+// inodes Command read: a PID reused since is not entered.
+func (c *Cmd) openNamespaces() ([]*os.File, error) {
+	var files []*os.File
+	for _, ns := range c.nss {
+		path := fmt.Sprintf("/proc/%d/ns/%s", c.pid, ns.name)
+		f, err := os.Open(path)
+		if err != nil {
+			closeAll(files)
+			return nil, fmt.Errorf("entering the container of process %d: %w (has the container exited?)", c.pid, err)
+		}
+		files = append(files, f)
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Ino != ns.ino {
+			closeAll(files)
+			return nil, fmt.Errorf("entering the container of process %d: %s is not namespace %d: the process is not the container's any more", c.pid, path, ns.ino)
+		}
+	}
+	return files, nil
+}
+
+func (c *Cmd) openCgroups() ([]*os.File, error) {
+	var files []*os.File
+	for _, p := range c.cgroupProcs {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			closeAll(files)
+			return nil, fmt.Errorf("entering the container of process %d: %w", c.pid, err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+// Again is a new Cmd with c's options, not started and without its
+// streams: what Command would return again, without checking the
+// options and compiling the seccomp filter again. A health check runs
+// the same command at every interval.
+func (c *Cmd) Again() *Cmd {
+	return &Cmd{
+		WaitDelay: c.WaitDelay,
+		pid:       c.pid, cfg: c.cfg, nss: c.nss, cgroupProcs: c.cgroupProcs,
+		srv: c.srv, req: c.req, held: c.held, args: c.args, env: c.env,
+	}
+}
+
+// request encodes c's config as server.c's struct request and what
+// follows it.
+func (c *Cmd) request() ([]byte, error) {
+	cfg := c.cfg
+	var seccompLen, seccompFlags uint32
+	if cfg.Seccomp != nil && !cfg.Seccomp.Unconfined {
+		if n := len(cfg.Seccomp.Program); n == 0 || n > 4096 {
+			return nil, fmt.Errorf("seccomp: a program of %d instructions (the kernel takes 1 to 4096)", n)
+		}
+		seccompLen, seccompFlags = uint32(len(cfg.Seccomp.Program)), uint32(cfg.Seccomp.Flags)
+	} else if cfg.Seccomp == nil {
+		return nil, errors.New("seccomp: no filter")
+	}
+	var keep uint64
+	for _, name := range cfg.Capabilities {
+		n, err := rootfs.ParseCapability(name)
+		if err != nil {
+			return nil, err
+		}
+		if n < 64 {
+			keep |= 1 << n
+		}
+	}
+	var strs []byte
+	for _, s := range append(append([]string{cfg.Dir}, cfg.Args...), cfg.Env...) {
+		strs = append(append(strs, s...), 0)
+	}
+	b32 := func(b []byte, v uint32) []byte { return binary.LittleEndian.AppendUint32(b, v) }
+	boolean := func(v bool) uint32 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	b := b32(nil, requestMagic)
+	b = b32(b, uint32(len(c.nss)))
+	for i := range maxNamespaces {
+		var f uint32
+		if i < len(c.nss) {
+			f = nsFlags[c.nss[i].name]
+		}
+		b = b32(b, f)
+	}
+	for _, v := range []uint32{
+		uint32(cfg.EarlyCgroups), uint32(cfg.Cgroups), cfg.UID, cfg.GID, uint32(len(cfg.Groups)),
+		boolean(cfg.Tty), boolean(cfg.NoNewPrivileges), seccompLen, seccompFlags,
+		uint32(keep), uint32(keep >> 32), uint32(len(cfg.Args)), uint32(len(cfg.Env)), uint32(len(strs)),
+	} {
+		b = b32(b, v)
+	}
+	if seccompLen > 0 {
+		for _, in := range cfg.Seccomp.Program {
+			b = binary.LittleEndian.AppendUint16(b, in.Code)
+			b = append(b, in.Jt, in.Jf)
+			b = b32(b, in.K)
+		}
+	}
+	for _, g := range cfg.Groups {
+		b = b32(b, g)
+	}
+	return append(b, strs...), nil
+}
+
+// served is the state of a Cmd started through a Server.
+type served struct {
+	wait   *bufio.Reader // the wait pipe: "pid N", then "exit S"
+	waitF  *os.File
+	copies sync.WaitGroup
+	mine   []*os.File // pipe ends of ours, closed after the copies
+	status chan int
+}
+
+// startServed is Start through the server.
+func (c *Cmd) startServed() (err error) {
+	var theirs []*os.File // the child's ends, closed once sent
+	sv := &served{}
+	defer func() {
+		for _, f := range theirs {
+			f.Close()
+		}
+		if err != nil {
+			for _, f := range sv.mine {
+				f.Close()
+			}
+		}
+	}()
+	req := c.req
+	// The streams: files as they are, anything else through a pipe
+	// (one for both if Stdout and Stderr are the same writer, as
+	// os/exec does).
+	std := []any{c.Stdin, c.Stdout, c.Stderr}
+	for i, s := range std {
+		if i == 2 && c.Stderr != nil && interfaceEqual(c.Stdout, c.Stderr) {
+			theirs = append(theirs, dupFile(theirs[1]))
+			continue
+		}
+		switch v := s.(type) {
+		case *os.File:
+			if v != nil {
+				theirs = append(theirs, dupFile(v))
+				continue
+			}
+		case nil:
+		default:
+			r, w, err := os.Pipe()
+			if err != nil {
+				return err
+			}
+			if i == 0 {
+				theirs = append(theirs, r)
+				sv.mine = append(sv.mine, w)
+				sv.copies.Add(1)
+				go func() {
+					defer sv.copies.Done()
+					_, _ = io.Copy(w, v.(io.Reader))
+					w.Close()
+				}()
+			} else {
+				theirs = append(theirs, w)
+				sv.mine = append(sv.mine, r)
+				sv.copies.Add(1)
+				go func() {
+					defer sv.copies.Done()
+					_, _ = io.Copy(v.(io.Writer), r)
+				}()
+			}
+			continue
+		}
+		if c.held != nil {
+			theirs = append(theirs, dupFile(c.held.null))
+			continue
+		}
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		theirs = append(theirs, null)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer errR.Close()
+	theirs = append(theirs, errW)
+	waitR, waitW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	sv.mine = append(sv.mine, waitR)
+	theirs = append(theirs, waitW)
+	fds := make([]int, 0, len(theirs)+len(c.nss)+len(c.cgroupProcs))
+	for _, f := range theirs {
+		fds = append(fds, int(f.Fd()))
+	}
+	if c.held != nil {
+		// Sent as they are: the server receives copies.
+		for _, f := range append(slices.Clone(c.held.ns), c.held.cgroups...) {
+			fds = append(fds, int(f.Fd()))
+		}
+	} else {
+		ns, err := c.openNamespaces()
+		if err != nil {
+			return err
+		}
+		theirs = append(theirs, ns...)
+		cgroups, err := c.openCgroups()
+		if err != nil {
+			return err
+		}
+		theirs = append(theirs, cgroups...)
+		for _, f := range append(ns, cgroups...) {
+			fds = append(fds, int(f.Fd()))
+		}
+	}
+	c.srv.mu.Lock()
+	if c.srv.closed {
+		c.srv.mu.Unlock()
+		return errors.New("fork server: closed")
+	}
+	err = unix.Sendmsg(c.srv.fd, req, unix.UnixRights(fds...), nil, 0)
+	c.srv.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("fork server: sending the request: %w", err)
+	}
+	for _, f := range theirs {
+		f.Close()
+	}
+	theirs = nil
+
+	// As Start: the error pipe ends at the command's execve.
+	status, err := io.ReadAll(errR)
+	if err != nil {
+		return fmt.Errorf("reading the fork server's status: %w", err)
+	}
+	sv.waitF, sv.wait = waitR, bufio.NewReader(waitR)
+	pidLine, _ := sv.wait.ReadString('\n')
+	if v, ok := strings.CutPrefix(strings.TrimSpace(pidLine), "pid "); ok {
+		c.cmdPid, _ = strconv.Atoi(v)
+	}
+	var msgs []string
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "error "); ok {
+			msgs = append(msgs, v)
+		}
+	}
+	if len(msgs) > 0 || c.cmdPid <= 0 {
+		c.cmdPid = 0
+		if len(msgs) == 0 {
+			msgs = append(msgs, "the fork server started nothing")
+		}
+		return fmt.Errorf("entering the container of process %d: %s", c.pid, strings.Join(msgs, "; "))
+	}
+	c.served = sv
+	return nil
+}
+
+// interfaceEqual is a == b, false where comparing would panic.
+func interfaceEqual(a, b any) (eq bool) {
+	defer func() {
+		if recover() != nil {
+			eq = false
+		}
+	}()
+	return a == b
+}
+
+// dupFile is a copy of f's descriptor, closed with the others once sent
+// (the caller keeps f).
+func dupFile(f *os.File) *os.File {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return f // sent as it is; not ours to close
+	}
+	return os.NewFile(uintptr(fd), f.Name())
+}
+
+// waitServed is Wait through the server: its "exit S" line, then the
+// end of the copying of the streams (at most WaitDelay later, if set).
+func (c *Cmd) waitServed() (int, error) {
+	sv := c.served
+	code, werr := -1, error(nil)
+	for {
+		line, err := sv.wait.ReadString('\n')
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "exit "); ok {
+			code, _ = strconv.Atoi(v)
+			break
+		}
+		if err != nil {
+			werr = fmt.Errorf("waiting for process %d: the fork server went away", c.cmdPid)
+			break
+		}
+	}
+	copied := make(chan struct{})
+	go func() { sv.copies.Wait(); close(copied) }()
+	if c.WaitDelay > 0 {
+		select {
+		case <-copied:
+		case <-time.After(c.WaitDelay):
+			// A process the command left behind holds the streams:
+			// stop reading them.
+			for _, f := range sv.mine {
+				f.Close()
+			}
+		}
+	}
+	<-copied
+	for _, f := range sv.mine {
+		f.Close()
+	}
+	return code, werr
+}

@@ -1,0 +1,116 @@
+//go:build cgo
+
+package nsenter_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/02-cgroups/cgroup"
+	"github.com/berth-project/berth/03-rootfs/seccomp"
+	"github.com/berth-project/berth/final/nsenter"
+)
+
+// BenchmarkExecTrue runs `true` in a container b.N times, by both ways
+// in: a helper per exec (nsenter.Command, docker exec's) and the fork
+// server (a health check's), and for the server the parts: without
+// joining the cgroup, and without the seccomp filter too. It reports the
+// CPU time of an exec: this process's, and the helpers' or the server's
+// with the children it reaped.
+func BenchmarkExecTrue(b *testing.B) {
+	c := startContainer(b, namespace.Config{}, cgroup.Resources{})
+	srv, err := nsenter.StartServer()
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = srv.Close() })
+	full := c.options("true")
+	noCgroup := full
+	noCgroup.EarlyCgroupProcs, noCgroup.CgroupProcs = nil, nil
+	bare := noCgroup
+	bare.Seccomp = seccomp.Unconfined
+	for _, tc := range []struct {
+		name   string
+		server bool
+		opts   nsenter.Options
+	}{
+		{"helper", false, full},
+		{"server", true, full},
+		{"server-without-cgroup", true, noCgroup},
+		{"server-without-cgroup-or-seccomp", true, bare},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var tmpl *nsenter.Cmd
+			if tc.server {
+				tmpl, err = srv.Command(tc.opts)
+				require.NoError(b, err)
+				require.NoError(b, tmpl.Hold())
+				defer tmpl.Release()
+			}
+			self0, children0, server0 := rusage(unix.RUSAGE_SELF), rusage(unix.RUSAGE_CHILDREN), procCPU(srv.Pid())
+			b.ResetTimer()
+			for range b.N {
+				var cmd *nsenter.Cmd
+				if tc.server {
+					cmd = tmpl.Again()
+				} else {
+					cmd, err = nsenter.Command(tc.opts)
+					require.NoError(b, err)
+				}
+				status, err := cmd.Run()
+				require.NoError(b, err)
+				require.Equal(b, 0, status)
+			}
+			b.StopTimer()
+			self := rusage(unix.RUSAGE_SELF) - self0
+			others := rusage(unix.RUSAGE_CHILDREN) - children0 + procCPU(srv.Pid()) - server0
+			b.ReportMetric(float64(self.Microseconds())/float64(b.N), "cpu-µs-caller/op")
+			b.ReportMetric(float64(others.Microseconds())/float64(b.N), "cpu-µs-exec/op")
+			if tc.server {
+				b.ReportMetric(float64(rssKiB(srv.Pid())), "server-RSS-KiB")
+			}
+		})
+	}
+}
+
+// rssKiB is the resident memory of process pid (VmRSS).
+func rssKiB(pid int) int {
+	b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return n
+		}
+	}
+	return 0
+}
+
+func rusage(who int) time.Duration {
+	var ru unix.Rusage
+	if unix.Getrusage(who, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU is the CPU time of process pid and of the children it has
+// reaped (utime, stime, cutime, cstime of /proc/PID/stat).
+func procCPU(pid int) time.Duration {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+	var ticks int64
+	for _, i := range []int{11, 12, 13, 14} {
+		v, _ := strconv.ParseInt(fields[i], 10, 64)
+		ticks += v
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+}
