@@ -1,3 +1,9 @@
+//go:build compose
+
+// The tests of real Compose clients are a slow suite of their own: run
+// them with scripts/test-compose (go test -tags compose ./final/compose),
+// which .ci/run calls after scripts/test.
+
 package compose
 
 import (
