@@ -136,6 +136,11 @@ func lifecycle(t *testing.T, c Client, e engine, name string) []string {
 	require.Len(t, before["app"], 1)
 	assert.Equal(t, "healthy\n", docker("inspect", "-f", "{{.State.Health.Status}}", before["db"][0]))
 
+	// What the file asked for, as the engine holds it.
+	s.add("restart policies", docker("inspect", "-f", `{{index .Config.Labels "com.docker.compose.service"}} {{index .Config.Labels "com.docker.compose.oneoff"}} {{index .Config.Labels "com.docker.compose.container-number"}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}} {{.HostConfig.Init}}`,
+		before["db"][0], before["web"][0], before["app"][0]))
+	s.add("mounts", docker("inspect", "-f", "{{range .Mounts}}{{.Type}} {{.Destination}} {{.RW}} {{end}}", before["db"][0], before["web"][0]))
+
 	// ps
 	if c.Name == "v2" {
 		s.add("ps", must("ps", "--format", "{{.Name}} {{.Service}} {{.Image}} {{.State}} {{.Health}} {{.Ports}}"))
@@ -202,6 +207,31 @@ func lifecycle(t *testing.T, c Client, e engine, name string) []string {
 		stats = docker(append([]string{"stats", "--no-stream", "--format", "{{.Name}}"}, ids...)...)
 	}
 	s.add("stats", sortLines(stats))
+	// The figures are the engine's: a running container uses memory.
+	mem := docker("stats", "--no-stream", "--format", "{{.MemUsage}}", before["db"][0])
+	assert.NotRegexp(t, `^0B `, mem, "%s on %s: db's memory", c.Name, e.name)
+
+	// top: the service's processes; images: the image of each.
+	top := must("top", "web")
+	assert.Contains(t, top, "httpd -f -p 80 -h /www", "%s on %s", c.Name, e.name)
+	s.add("images", must("images"))
+
+	// pause and unpause: ps says so, and web serves again after.
+	must("pause", "web")
+	s.add("paused", docker("inspect", "-f", "{{.State.Status}} {{.State.Paused}}", before["web"][0]))
+	must("unpause", "web")
+	assert.Contains(t, httpGet(t, "127.0.0.1:"+s.port), "<title>berth example</title>", "%s on %s: after unpause", c.Name, e.name)
+
+	// run --rm: a one-off container of app's, with its environment,
+	// removed after. (docker-compose 1.29 links a one-off container to
+	// its service's running containers with --link, which berthd does
+	// not take yet: v2 only.)
+	if c.Name == "v2" {
+		s.add("run --rm", must("run", "--rm", "--no-deps", "-T", "app", "sh", "-c", "echo $GREETING $APP_NAME"))
+		oneoff, err := p.Docker(ctx, "ps", "-aq", "--filter", "label="+ProjectLabel+"="+name, "--filter", "label="+OneoffLabel+"=True")
+		require.NoError(t, err)
+		assert.Empty(t, oneoff, "%s on %s: run --rm left its container", c.Name, e.name)
+	}
 
 	// restart: the same container, healthy again.
 	must("restart", "db")
