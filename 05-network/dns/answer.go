@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -22,6 +23,7 @@ type table struct {
 	upstreams map[netip.Addr][]netip.AddrPort // a client's own (--dns)
 	clients   map[netip.Addr]string           // address -> endpoint ID
 	ids       map[string]bool                 // the endpoints' IDs
+	replaced  chan struct{}                   // closed once a newer table is in place
 }
 
 // build makes the table of n's endpoints. n.mu is held.
@@ -32,6 +34,7 @@ func (n *network) build() *table {
 		upstreams: map[netip.Addr][]netip.AddrPort{},
 		clients:   map[netip.Addr]string{},
 		ids:       map[string]bool{},
+		replaced:  make(chan struct{}),
 	}
 	for _, e := range n.endpoints {
 		t.clients[e.Addr], t.ids[e.ID] = e.ID, true
@@ -143,8 +146,12 @@ func (n *network) answer(q *dns.Msg, client netip.Addr) *dns.Msg {
 // there. A container on front alone gets nothing of back: the networks
 // stay apart, and a container resolves the names of the networks it is
 // on, as under Docker.
+//
+// A client the network does not know yet may be a container that has
+// just started: its query waits for it to be known, a while
+// (awaitClient).
 func (n *network) elsewhere(t *table, client netip.Addr, name string) ([]netip.Addr, bool) {
-	id, ok := t.clients[client]
+	id, ok := n.awaitClient(t, client)
 	if !ok {
 		return nil, false
 	}
@@ -161,6 +168,31 @@ func (n *network) elsewhere(t *table, client netip.Addr, name string) ([]netip.A
 		}
 	}
 	return nil, false
+}
+
+// awaitClient is the endpoint ID of client on n, waiting up to the
+// server's NewClientWait for a table that has it, from t on: each change
+// of n's records wakes the wait, which ends as soon as the client is
+// there.
+func (n *network) awaitClient(t *table, client netip.Addr) (string, bool) {
+	if id, ok := t.clients[client]; ok {
+		return id, true
+	}
+	timer := time.NewTimer(n.srv.NewClientWait)
+	defer timer.Stop()
+	n.waiting.Add(1)
+	defer n.waiting.Add(-1)
+	for {
+		select {
+		case <-t.replaced:
+			t = n.table.Load()
+			if id, ok := t.clients[client]; ok {
+				return id, true
+			}
+		case <-timer.C:
+			return "", false
+		}
+	}
 }
 
 func reply(q *dns.Msg, rcode int) *dns.Msg {

@@ -78,7 +78,11 @@
 //     that container (known by its address), the server also answers
 //     from the records of the container's other networks, as Docker's
 //     resolver does, and never gives a container a name of a network
-//     it is not on;
+//     it is not on. A container's first query can come before the
+//     daemon has told the server of it (the daemon learns its addresses
+//     from its start, and it runs at once): a query from an address the
+//     network does not know waits for it, up to NewClientWait, before
+//     it is answered as a stranger's;
 //   - the server forwards from the host's namespace, so the host's
 //     loopback resolvers (127.0.0.53) work as upstreams as they are;
 //   - the gateway must exist before the server may bind it: the daemon

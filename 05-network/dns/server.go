@@ -26,6 +26,12 @@ const Port = 53
 // waits 5 s per try: an answer within this time still reaches it.
 const DefaultTimeout = 2 * time.Second
 
+// DefaultNewClientWait is the wait for an unknown client to become known
+// (Server.NewClientWait): far longer than a daemon takes to record a
+// container it has just started, far shorter than the 5 s a container's
+// resolver waits before it asks again.
+const DefaultNewClientWait = time.Second
+
 // Server is berth's embedded DNS server: one per daemon, in the host's
 // network namespace, with a pair of listeners (UDP and TCP) on the gateway
 // address of each network it serves (AddNetwork). A query is answered
@@ -41,6 +47,15 @@ type Server struct {
 	// the first AddNetwork.
 	Timeout time.Duration
 	Domain  string
+	// NewClientWait bounds how long a query from an address that is
+	// none of a network's containers waits for it to become one before
+	// a name of the container's other networks is looked up (default
+	// DefaultNewClientWait). A container runs as soon as it starts, and
+	// its first query can arrive before the daemon, which learns the
+	// container's addresses from that start, has told them to the
+	// server (SetEndpoint): without knowing who asks, the server cannot
+	// tell which other networks' names the client may see. 0: no wait.
+	NewClientWait time.Duration
 
 	upstreams []netip.AddrPort
 
@@ -66,6 +81,9 @@ type network struct {
 	// swapped in, so that a query never waits for a writer nor sees a
 	// change half made.
 	table atomic.Pointer[table]
+	// waiting counts the queries waiting for a new client
+	// (awaitClient), for the tests to see.
+	waiting atomic.Int32
 }
 
 // Endpoint is one container on a network, as the server knows it.
@@ -90,7 +108,8 @@ type Endpoint struct {
 // listens on nothing until AddNetwork.
 func New(upstreams []netip.AddrPort) *Server {
 	s := &Server{
-		Timeout:   DefaultTimeout,
+		Timeout:       DefaultTimeout,
+		NewClientWait: DefaultNewClientWait,
 		upstreams: append([]netip.AddrPort(nil), upstreams...),
 		networks:  map[string]*network{},
 	}
@@ -118,7 +137,7 @@ func (s *Server) AddNetwork(name string, listen netip.AddrPort, internal bool) (
 		return netip.AddrPort{}, fmt.Errorf("dns: network %s: already served", name)
 	}
 	n := &network{name: name, internal: internal, srv: s, endpoints: map[string]Endpoint{}}
-	n.table.Store(&table{})
+	n.table.Store(&table{replaced: make(chan struct{})})
 	pc, ln, err := listenBoth(listen)
 	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("dns: network %s: %w", name, err)
@@ -238,8 +257,16 @@ func (s *Server) SetEndpoint(networkName string, e Endpoint) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.endpoints[e.ID] = e
-	n.table.Store(n.build())
+	n.swapTable()
 	return nil
+}
+
+// swapTable puts a table of n's endpoints now in place of the last,
+// and wakes the queries that wait for a new client (awaitClient). n.mu
+// is held.
+func (n *network) swapTable() {
+	old := n.table.Swap(n.build())
+	close(old.replaced)
 }
 
 // RemoveEndpoint removes the endpoint with ID id from network's records.
@@ -254,7 +281,7 @@ func (s *Server) RemoveEndpoint(networkName, id string) error {
 	defer n.mu.Unlock()
 	if _, ok := n.endpoints[id]; ok {
 		delete(n.endpoints, id)
-		n.table.Store(n.build())
+		n.swapTable()
 	}
 	return nil
 }

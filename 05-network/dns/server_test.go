@@ -80,6 +80,9 @@ func deadUpstream(t *testing.T) netip.AddrPort {
 func newServer(t testing.TB, upstreams ...netip.AddrPort) *Server {
 	t.Helper()
 	s := New(upstreams)
+	// The tests ask from addresses that are no container's, and want
+	// their answers at once (TestANewClientIsWaitedFor waits).
+	s.NewClientWait = 0
 	t.Cleanup(func() { assert.NoError(t, s.Close()) })
 	return s
 }
@@ -360,6 +363,43 @@ func TestAContainerOnTwoNetworksResolvesTheNamesOfBoth(t *testing.T) {
 	assert.Equal(t, []string{"127.0.0.7"}, answers(ask(t, front, "app.", dns.TypeA, false, "127.0.0.7")), "its own network first")
 	resp := ask(t, front, "db.", dns.TypeA, false, "127.0.0.8")
 	assert.Equal(t, "NXDOMAIN", dns.RcodeToString[resp.Rcode], "web is not on back: db is forwarded, and unknown upstream")
+	assert.Empty(t, answers(resp))
+}
+
+// A container's first query can arrive before the daemon has told the
+// server of it: the query waits for it, and then gets the name of the
+// container's other network. A client that never becomes known gets
+// nothing of the other networks, after the wait.
+func TestANewClientIsWaitedFor(t *testing.T) {
+	up := startUpstream(t, "127.0.0.1")
+	s := newServer(t, up.addr)
+	s.NewClientWait = time.Minute // ended by the client's arrival, long before
+	addNetwork(t, s, "front", "127.0.0.2", false)
+	addNetwork(t, s, "back", "127.0.0.3", false)
+	require.NoError(t, s.SetEndpoint("front", Endpoint{ID: "web", Addr: netip.MustParseAddr("10.1.0.8"), Names: []string{"web"}}))
+
+	// app (on front and back) asks back's server for web before it is
+	// known; it becomes known while the query waits.
+	back := s.networks["back"]
+	answered := make(chan *dns.Msg, 1)
+	go func() { answered <- ask(t, back.addr, "web.", dns.TypeA, false, "127.0.0.7") }()
+	require.Eventually(t, func() bool { return back.waiting.Load() == 1 }, 10*time.Second, time.Millisecond,
+		"the query waits for its client")
+	require.NoError(t, s.SetEndpoint("front", Endpoint{ID: "app", Addr: netip.MustParseAddr("10.1.0.7"), Names: []string{"app"}}))
+	assert.Equal(t, int32(1), back.waiting.Load(), "app on front only: not yet back's client")
+	require.NoError(t, s.SetEndpoint("back", Endpoint{ID: "app", Addr: netip.MustParseAddr("127.0.0.7"), Names: []string{"app"}}))
+	assert.Equal(t, []string{"10.1.0.8"}, answers(<-answered), "app resolves web, on its other network")
+
+	// An address that is no container's: nothing of front, once the
+	// wait is over.
+	s2 := New([]netip.AddrPort{up.addr})
+	s2.NewClientWait = 10 * time.Millisecond
+	t.Cleanup(func() { assert.NoError(t, s2.Close()) })
+	addNetwork(t, s2, "front", "127.0.0.4", false)
+	back2 := addNetwork(t, s2, "back", "127.0.0.5", false)
+	require.NoError(t, s2.SetEndpoint("front", Endpoint{ID: "web", Addr: netip.MustParseAddr("10.1.0.8"), Names: []string{"web"}}))
+	resp := ask(t, back2, "web.", dns.TypeA, false, "127.0.0.9")
+	assert.Equal(t, "NXDOMAIN", dns.RcodeToString[resp.Rcode])
 	assert.Empty(t, answers(resp))
 }
 
