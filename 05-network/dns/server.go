@@ -110,8 +110,8 @@ func New(upstreams []netip.AddrPort) *Server {
 	s := &Server{
 		Timeout:       DefaultTimeout,
 		NewClientWait: DefaultNewClientWait,
-		upstreams: append([]netip.AddrPort(nil), upstreams...),
-		networks:  map[string]*network{},
+		upstreams:     append([]netip.AddrPort(nil), upstreams...),
+		networks:      map[string]*network{},
 	}
 	s.all.Store(&[]*network{})
 	return s

@@ -82,6 +82,7 @@ var (
 	longID  = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
 	shortID = regexp.MustCompile(`\b[0-9a-f]{12}\b`)
 	spaces  = regexp.MustCompile(`[ \t]+`)
+	ago     = regexp.MustCompile(`(About a|About an|Less than a|\d+) (second|minute|hour)s? ago`)
 )
 
 // add keeps s, with what differs from run to run replaced: IDs, the
@@ -90,6 +91,7 @@ func (s *steps) add(what, out string) {
 	out = longID.ReplaceAllString(out, "ID")
 	out = shortID.ReplaceAllString(out, "ID")
 	out = strings.ReplaceAll(out, s.port, "PORT")
+	out = ago.ReplaceAllString(out, "AGO")
 	out = spaces.ReplaceAllString(out, " ")
 	s.out = append(s.out, what+":\n"+out)
 }
