@@ -57,8 +57,9 @@
 // PUT and GET /containers/{id}/archive; `stats` is
 // GET /containers/{id}/stats.
 //
-// docker-compose 1.29 asks for much the same through docker-py, with
-// API version 1.25 and up: it reads the image's ContainerConfig (an API
+// docker-compose 1.29 asks for much the same through docker-py (which
+// asks GET /version first and then talks the server's API version,
+// 1.41 on berthd): it reads the image's ContainerConfig (an API
 // 1.41 field that newer Go types dropped) each time it recreates a
 // container, and it has no `up --wait`, `cp` or `stats`: its users poll
 // inspect for health (Project.WaitHealthy) and use docker cp and docker
