@@ -180,8 +180,8 @@ func lifecycle(t *testing.T, c Client, e engine, name string) []string {
 	s.add("exec env", sortLines(must("exec", "-T", "app", "sh", "-c", "env | grep -E '^(GREETING|APP_NAME|POLL_SECONDS)='")))
 
 	// logs, then logs -f returning when its service stops.
-	s.add("logs db", must("logs", "--no-color", "db"))
-	s.add("logs app", uniqueLines(must("logs", "--no-color", "app")))
+	s.add("logs db", logsWith(t, p, ctx, "db", "db: ready", 1))
+	s.add("logs app", uniqueLines(logsWith(t, p, ctx, "app", "web says <title>berth example</title>", 1)))
 	follow(t, p, ctx)
 
 	// cp: v2 has `compose cp`; a 1.29 user runs docker cp on the
@@ -241,7 +241,7 @@ func lifecycle(t *testing.T, c Client, e engine, name string) []string {
 	afterRestart, err := p.Containers(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, before, afterRestart, "%s on %s: restart keeps the containers", c.Name, e.name)
-	s.add("logs db after restart", must("logs", "--no-color", "db"))
+	s.add("logs db after restart", logsWith(t, p, ctx, "db", "db: ready", 2))
 
 	// A config change to app only: up -d recreates app, keeps db and web.
 	compose := filepath.Join(dir, "compose.yaml")
@@ -328,6 +328,26 @@ func follow(t *testing.T, p Project, ctx context.Context) {
 	assert.NoError(t, fctx.Err(), "%s on %s: logs -f did not return when app stopped", p.Client.Name, p.Host)
 	_, _, err = p.Run(ctx, "start", "app")
 	require.NoError(t, err)
+}
+
+// logsWith is the logs of service once they hold line n times: a line
+// printed before the healthcheck that followed it may reach the log a
+// moment after the check (the engine copies the container's output
+// apart from running the check).
+func logsWith(t *testing.T, p Project, ctx context.Context, service, line string, n int) string {
+	t.Helper()
+	for {
+		out, _, err := p.Run(ctx, "logs", "--no-color", service)
+		require.NoError(t, err)
+		if strings.Count(out, line) >= n {
+			return out
+		}
+		select {
+		case <-ctx.Done():
+			require.Failf(t, "logs", "%s: %q not %d times in %s's logs: %s", p.Client.Name, line, n, service, out)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func sortLines(s string) string {
