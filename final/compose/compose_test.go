@@ -163,12 +163,14 @@ func lifecycle(t *testing.T, c Client, e engine, name string) []string {
 	out := must("exec", "-T", "app", "sh", "-c", `printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 web 80 | grep -o '<title>.*</title>'`)
 	assert.Equal(t, "<title>berth example</title>\n", out, "%s on %s: app reaches web by name", c.Name, e.name)
 	s.add("app to web", out)
-	_, errOut, err := p.Run(ctx, "exec", "-T", "web", "nslookup", "db")
+	// (What nslookup prints differs: berthd answers that it does not
+	// know db, the test's dockerd forwards to 127.0.0.1, where nothing
+	// answers. Both fail.)
+	_, _, err = p.Run(ctx, "exec", "-T", "web", "nslookup", "db")
 	assert.Error(t, err, "%s on %s: web resolves db", c.Name, e.name)
-	_, errOut2, err := p.Run(ctx, "exec", "-T", "web", "sh", "-c", "echo x > /www/x")
+	_, errOut, err := p.Run(ctx, "exec", "-T", "web", "sh", "-c", "echo x > /www/x")
 	assert.Error(t, err, "%s on %s: web writes its site", c.Name, e.name)
-	s.add("read-only", errOut2)
-	_ = errOut
+	s.add("read-only", errOut)
 	if e.name == "berthd" {
 		// By address too: web has no route into back. (The test's
 		// dockerd runs with --iptables=false: it has no isolation
