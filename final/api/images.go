@@ -99,7 +99,7 @@ func (s *Server) imageGet(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, info)
+		writeJSON(w, http.StatusOK, imageInspectV141{InspectResponse: info, VirtualSize: info.Size})
 	case "history":
 		hist, err := s.backend.ImageHistory(ctx, name)
 		if err != nil {
@@ -115,6 +115,23 @@ func (s *Server) imageGet(w http.ResponseWriter, r *http.Request) error {
 		return notFound("page not found")
 	}
 	return nil
+}
+
+// imageInspectV141 is image inspect in the shape of the API versions
+// berthd serves (up to 1.41), which still had fields that 1.44 and 1.45
+// removed and that the Go types no longer carry. Clients of those
+// versions read them: docker-compose 1.29 looks up
+// ContainerConfig.Volumes of a service's image each time it recreates a
+// container, and fails with KeyError: 'ContainerConfig' without it.
+//
+// ContainerConfig is, in Docker, the configuration of the container an
+// image was committed from (a build step's). berth does not record it:
+// it is empty, as dockerd's is for an imported or pulled image.
+type imageInspectV141 struct {
+	image.InspectResponse
+	ContainerConfig container.Config
+	// VirtualSize was Size again (1.44 removed it as redundant).
+	VirtualSize int64
 }
 
 // imagePost serves POST /images/<name>/tag and /push.

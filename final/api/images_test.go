@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -100,6 +101,14 @@ func TestImagesListFiltersInspectAndHistory(t *testing.T) {
 	assert.Equal(t, []string{"sh"}, info.Config.Cmd)
 	_, err = e.client.ImageInspect(ctxT(t), "nosuch")
 	assert.True(t, errdefs.IsNotFound(err), "%v", err)
+	// API 1.41's fields that the Go types dropped (docker-compose 1.29
+	// reads ContainerConfig).
+	resp, body = e.do(http.MethodGet, "/v1.41/images/busybox/json", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	var legacy map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(body, &legacy))
+	assert.Contains(t, legacy, "ContainerConfig")
+	assert.Equal(t, fmt.Sprint(info.Size), string(legacy["VirtualSize"]))
 
 	hist, err := e.client.ImageHistory(ctxT(t), "busybox:latest")
 	require.NoError(t, err)
