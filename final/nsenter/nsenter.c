@@ -93,29 +93,36 @@ struct ns {
 	int fd;
 };
 
-/* fail reports msg on the status pipe and ends the process. */
-__attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt, ...)
+/* berth_vfail writes "error MSG\n" to fd in one write of less than
+ * PIPE_BUF bytes, so that it cannot interleave with another line on the
+ * same pipe (the waiter's "pid" line here, the server's replies in
+ * server.c), and ends the process. */
+__attribute__((noreturn)) void berth_vfail(int fd, const char *fmt, va_list ap)
 {
 	char msg[1024];
-	va_list ap;
 	int n;
 
 	memcpy(msg, "error ", 6);
-	va_start(ap, fmt);
 	n = vsnprintf(msg + 6, sizeof msg - 7, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		n = 0;
 	if (n > (int)sizeof msg - 7)
 		n = (int)sizeof msg - 7;
 	n += 6;
 	msg[n++] = '\n';
-	/* One write of less than PIPE_BUF bytes: it cannot interleave with
-	 * the waiter's "pid" line. */
-	if (write(STATUS_FD, msg, (size_t)n) < 0) {
+	if (write(fd, msg, (size_t)n) < 0) {
 		/* nobody to tell */
 	}
 	_exit(1);
+}
+
+/* fail reports msg on the status pipe and ends the process. */
+__attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	berth_vfail(STATUS_FD, fmt, ap);
 }
 
 /* for_each_fd_from applies f to every open file descriptor >= first,

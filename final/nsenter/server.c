@@ -114,27 +114,16 @@ static const char *errstr(int err)
 	return buf;
 }
 
+/* berth_vfail is nsenter.c's: "error MSG\n" in one write, then _exit. */
+__attribute__((noreturn)) void berth_vfail(int fd, const char *fmt, va_list ap);
+
 /* child_fail reports msg on the error pipe (fd err_fd) and exits. */
 __attribute__((noreturn, format(printf, 2, 3))) static void child_fail(int err_fd, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
-	int n;
 
-	memcpy(msg, "error ", 6);
 	va_start(ap, fmt);
-	n = vsnprintf(msg + 6, sizeof msg - 7, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if (n > (int)sizeof msg - 7)
-		n = (int)sizeof msg - 7;
-	n += 6;
-	msg[n++] = '\n';
-	if (write(err_fd, msg, (size_t)n) < 0) {
-		/* nobody to tell */
-	}
-	_exit(1);
+	berth_vfail(err_fd, fmt, ap);
 }
 
 /* command_fail reports a command that cannot run on its stderr, as a
