@@ -3,21 +3,16 @@ package cli
 import (
 	"errors"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
-	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/05-network/nettest"
-	"github.com/berth-project/berth/06-images/image"
-	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/daemon"
+	"github.com/berth-project/berth/final/daemon/daemontest"
 )
 
 // Tests against a real berthd: a daemon in this process, over a data
@@ -36,39 +31,8 @@ func newBerthd(t *testing.T) *engine {
 	// Seen by the processes the daemon re-executes this binary as (see
 	// TestMain): none of them may run the tests.
 	t.Setenv(underBerthdEnv, "1")
-	bridge := nettest.Config(t)
-	opts := daemon.Options{
-		DataRoot: t.TempDir(), ExecRoot: t.TempDir(), Version: "test",
-		Bridge: bridge.Bridge, Subnet: bridge.Subnet.String(),
-	}
-	importBusybox(t, opts.DataRoot)
-	// Last, once the containers are gone: the parent cgroup of this
-	// daemon's containers, its own (daemon.DefaultCgroupParent).
-	t.Cleanup(func() {
-		h, err := cgroup.System()
-		require.NoError(t, err)
-		own := h.Under(daemon.DefaultCgroupParent(opts.DataRoot))
-		assert.Eventually(t, func() bool { return own.RemoveParent() == nil }, 5*time.Second, 10*time.Millisecond,
-			"the test daemon's parent cgroup is removed")
-	})
-	d, err := daemon.New(opts)
-	require.NoError(t, err)
-	dir, err := os.MkdirTemp("", "berth-cli-") // short: a socket path has 108 bytes
-	require.NoError(t, err)
-	sock := filepath.Join(dir, "berth.sock")
-	ln, err := api.ListenUnix(sock)
-	require.NoError(t, err)
-	srv := api.NewServer(d, api.Options{Version: "test"})
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		<-done
-		assert.NoError(t, d.Close())
-		_ = os.RemoveAll(dir)
-	})
-	e := &engine{host: "unix://" + sock}
-	t.Cleanup(func() { e.removeAll(t) })
+	e := &engine{}
+	e.host = daemontest.Serve(t, daemon.Options{}, []string{"sh"}, func() { e.removeAll(t) })
 	return e
 }
 
@@ -80,22 +44,6 @@ func (e *engine) removeAll(t *testing.T) {
 	if nets := strings.Fields(e.ok(t, "network", "ls", "-q", "--filter", "type=custom")); len(nets) > 0 {
 		e.ok(t, append([]string{"network", "rm"}, nets...)...)
 	}
-}
-
-// importBusybox imports the course's busybox as busybox:latest into the
-// image store of dataRoot, with sh as its command.
-func importBusybox(t *testing.T, dataRoot string) {
-	t.Helper()
-	f, err := os.Open(labtest.BusyboxRootfs(t) + ".tar")
-	require.NoError(t, err)
-	defer f.Close()
-	store, err := image.Open(image.StoreDir(dataRoot))
-	require.NoError(t, err)
-	_, err = store.Import(f, image.ImportOptions{Ref: "busybox:latest", Config: &image.ContainerConfig{
-		Cmd: []string{"sh"},
-		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-	}})
-	require.NoError(t, err)
 }
 
 // userNetwork creates a network with a free subnet of nettest's range

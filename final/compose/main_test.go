@@ -25,11 +25,8 @@ import (
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/01-namespaces/namespace"
-	"github.com/berth-project/berth/02-cgroups/cgroup"
-	"github.com/berth-project/berth/05-network/nettest"
-	"github.com/berth-project/berth/06-images/image"
-	"github.com/berth-project/berth/final/api"
 	"github.com/berth-project/berth/final/daemon"
+	"github.com/berth-project/berth/final/daemon/daemontest"
 )
 
 // underBerthdEnv marks the processes of a test's berthd: the daemon
@@ -66,49 +63,9 @@ func startBerthd(t testing.TB) engine {
 	t.Helper()
 	labtest.Privileged(t)
 	t.Setenv(underBerthdEnv, "1")
-	bridge := nettest.Config(t)
-	opts := daemon.Options{
-		DataRoot: t.TempDir(), ExecRoot: t.TempDir(), Version: "test",
-		Bridge: bridge.Bridge, Subnet: bridge.Subnet.String(),
-		DNSUpstreams: []netip.AddrPort{},
-	}
-	f, err := os.Open(labtest.BusyboxRootfs(t) + ".tar")
-	require.NoError(t, err)
-	defer f.Close()
-	store, err := image.Open(image.StoreDir(opts.DataRoot))
-	require.NoError(t, err)
 	// As `docker import` makes it on dockerd: no command of its own.
-	_, err = store.Import(f, image.ImportOptions{Ref: "busybox:latest", Config: &image.ContainerConfig{
-		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-	}})
-	require.NoError(t, err)
-	// Last, once the containers are gone: the parent cgroup of this
-	// daemon's containers.
-	t.Cleanup(func() {
-		h, err := cgroup.System()
-		require.NoError(t, err)
-		own := h.Under(daemon.DefaultCgroupParent(opts.DataRoot))
-		assert.Eventually(t, func() bool { return own.RemoveParent() == nil }, 5*time.Second, 10*time.Millisecond,
-			"the test daemon's parent cgroup is removed")
-	})
-	d, err := daemon.New(opts)
-	require.NoError(t, err)
-	dir, err := os.MkdirTemp("", "berth-compose-") // short: a socket path has 108 bytes
-	require.NoError(t, err)
-	sock := filepath.Join(dir, "berth.sock")
-	ln, err := api.ListenUnix(sock)
-	require.NoError(t, err)
-	srv := api.NewServer(d, api.Options{Version: "test"})
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	e := engine{name: "berthd", host: "unix://" + sock}
-	t.Cleanup(func() {
-		removeEverything(t, e)
-		_ = srv.Close()
-		<-done
-		assert.NoError(t, d.Close())
-		_ = os.RemoveAll(dir)
-	})
+	e := engine{name: "berthd"}
+	e.host = daemontest.Serve(t, daemon.Options{DNSUpstreams: []netip.AddrPort{}}, nil, func() { removeEverything(t, e) })
 	return e
 }
 
