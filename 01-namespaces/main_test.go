@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -399,8 +400,14 @@ func TestJoinsAnotherContainersPIDAndIPCNamespaces(t *testing.T) {
 	require.Len(t, nspid, 2, "%q", line)
 	assert.NotEqual(t, "1", nspid[1], "the donor's init is PID 1 there")
 	assert.NotEqual(t, nsOf(t, "self", "pid"), nsOf(t, dpid, "pid"))
-	// The thread that forked went back to its own namespaces.
-	assert.Equal(t, nsOf(t, "self", "pid"), nsOf(t, "self", "pid_for_children"))
+	// Only the thread that forked entered the donor's namespaces; it
+	// stays there, locked, until the joiner exits. Any other thread,
+	// such as this one (locked, so that both reads are of the same
+	// thread; /proc/self would be the main thread, which may be the
+	// forking one), is where it was.
+	runtime.LockOSThread()
+	assert.Equal(t, nsOf(t, "thread-self", "pid"), nsOf(t, "thread-self", "pid_for_children"))
+	runtime.UnlockOSThread()
 
 	// The joiner first: a PID namespace's init finishes exiting only
 	// once every other process of the namespace has been reaped, and
