@@ -72,6 +72,9 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 	if err := policy.ManualStart(); err != nil {
 		return err
 	}
+	if err := d.checkLinkTargets(e); err != nil { // links.go
+		return err
+	}
 	d.live.beginStart(e)
 	defer d.logExplained(e.c) // explain.go
 	if _, err := d.spares.StartContainer(e.c); err != nil {
@@ -657,6 +660,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 		}
 	}
 	cfg, host := rec.Config, e.hostConfig()
+	host.Links = d.linksForInspect(e, host.Links) // links.go
 	pid := 0
 	if st.Status == shim.Running {
 		pid = st.Pid

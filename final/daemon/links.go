@@ -1,13 +1,20 @@
 package daemon
 
 import (
+	"cmp"
+	"fmt"
+	"net/netip"
 	"path"
 	"slices"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
+	apinet "github.com/moby/moby/api/types/network"
 
+	"github.com/berth-project/berth/05-network/dns"
 	"github.com/berth-project/berth/05-network/network"
+	"github.com/berth-project/berth/06-images/image"
+	"github.com/berth-project/berth/07-logs/shim"
 )
 
 // Links (docker run --link NAME[:ALIAS], Compose's links:).
@@ -22,13 +29,21 @@ import (
 // berthd. As under dockerd the target need not exist, run, nor be on
 // the network at create: the name is looked up at each query.
 //
-// On the default bridge a link is a legacy link: /etc/hosts lines for
-// the target's name, alias and ID, and environment variables with its
-// address and ports, which berth does not write. Such a link is refused
-// by name rather than dropped.
+// On the default bridge a link is a legacy link, Docker's first way of
+// naming containers: the target must exist at create and run at each
+// start of the linking container, which then gets a line of /etc/hosts
+// (the target's address, then the alias, the target's hostname and its
+// name) and variables that describe the target (ALIAS_NAME, ALIAS_PORT,
+// ALIAS_ENV_...), computed at that start from the target as it is then.
+// The file is not rewritten when the target starts again with another
+// address, as dockerd 20.10 does not (TestSameAsDockerd_LegacyLinks).
+// The record keeps each link as TARGET-ID:ALIAS, so that a rename of
+// either container shows in inspect ("/target:/me/alias"), and a link to
+// a removed target is gone, as dockerd drops it from its link graph.
 
 // links checks the request's links and moves them to the container's
-// first user network.
+// first user network, or, on the default bridge, keeps them as the
+// legacy links' record.
 func (d *Daemon) links(h *container.HostConfig, n *network.Config) error {
 	var all []string
 	all = append(all, h.Links...)
@@ -58,11 +73,11 @@ func (d *Daemon) links(h *container.HostConfig, n *network.Config) error {
 	first := &n.Networks[0]
 	for _, a := range n.Networks {
 		if a.Network == network.DefaultNetwork && len(a.Links) > 0 {
-			return invalid("--link on the default bridge network (legacy links: /etc/hosts lines and variables) is not supported: put the containers on a user network, where a link is a DNS alias")
+			return invalid("links are only supported for user-defined networks")
 		}
 	}
 	if len(h.Links) > 0 && first.Network == network.DefaultNetwork {
-		return invalid("--link on the default bridge network (legacy links: /etc/hosts lines and variables) is not supported: put the containers on a user network, where a link is a DNS alias")
+		return d.legacyLinks(h)
 	}
 	// The docker CLI sends a user network's links twice, in HostConfig
 	// and in the network's endpoint: kept once, in order.
@@ -73,6 +88,253 @@ func (d *Daemon) links(h *container.HostConfig, n *network.Config) error {
 	}
 	h.Links = nil
 	return nil
+}
+
+// legacyLinks checks the targets of links on the default bridge, as
+// dockerd does at create (they must exist, and not be on the host's
+// network), and records them as TARGET-ID:ALIAS, one per alias (a
+// later link with the same alias replaces an earlier one, as in
+// dockerd's graph).
+func (d *Daemon) legacyLinks(h *container.HostConfig) error {
+	var out []string
+	aliases := map[string]int{}
+	for _, l := range h.Links {
+		name, alias, _ := splitLink(l)
+		e, err := d.lookup(name)
+		if err != nil {
+			return invalid("could not get container for %s: %v", name, err)
+		}
+		for depth := 0; e.rec != nil && e.rec.HostConfig.NetworkMode.IsContainer(); depth++ {
+			other := e.rec.HostConfig.NetworkMode.ConnectedContainer()
+			if e, err = d.lookup(other); err != nil || depth > 16 {
+				return invalid("Could not get container for %s", other)
+			}
+		}
+		if e.rec != nil && e.rec.HostConfig.NetworkMode.IsHost() {
+			return invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior")
+		}
+		if i, ok := aliases[alias]; ok {
+			out[i] = e.id + ":" + alias
+			continue
+		}
+		aliases[alias] = len(out)
+		out = append(out, e.id+":"+alias)
+	}
+	h.Links = out
+	return nil
+}
+
+// linksForInspect are the recorded legacy links as inspect shows them,
+// "/target:/me/alias", with the names the containers have now; a link
+// whose target was removed is gone.
+func (d *Daemon) linksForInspect(e *entry, links []string) []string {
+	var out []string
+	for _, l := range links {
+		id, alias, _ := strings.Cut(l, ":")
+		t, err := d.lookup(id)
+		if err != nil || t.id != id {
+			continue
+		}
+		out = append(out, "/"+t.c.Name()+":/"+e.c.Name()+"/"+alias)
+	}
+	return out
+}
+
+// linkTarget is what the start of a linking container needs of one
+// target: found in the store by the shim, which has no daemon.
+type linkTarget struct {
+	name, hostname string
+	ip             netip.Addr
+	ports          []apinet.Port
+	env            []string
+}
+
+// findLinkTarget looks up target id for the link alias of container
+// self (named /self), as at dockerd's start: it must run and be on the
+// default bridge. ok is false when the target was removed (the link is
+// gone).
+func findLinkTarget(store *shim.Store, root, self, id, alias string) (t linkTarget, ok bool, err error) {
+	c, err := store.Get(id)
+	if err != nil || c.ID() != id {
+		return t, false, nil
+	}
+	t.name = "/" + c.Name()
+	st, err := c.State()
+	if err != nil {
+		return t, false, err
+	}
+	if st.Status != shim.Running {
+		return t, true, fmt.Errorf("Cannot link to a non running container: %s AS /%s/%s", t.name, self, alias)
+	}
+	rec, err := readRecord(c)
+	if err != nil {
+		return t, true, err
+	}
+	// Through --network container:, the container whose network it is.
+	for depth := 0; rec.HostConfig.NetworkMode.IsContainer() && depth < 16; depth++ {
+		o, err := store.Get(rec.HostConfig.NetworkMode.ConnectedContainer())
+		if err != nil {
+			return t, true, fmt.Errorf("Could not get container for %s", rec.HostConfig.NetworkMode.ConnectedContainer())
+		}
+		id = o.ID()
+		r, err := readRecord(o)
+		if err != nil {
+			return t, true, err
+		}
+		rec.HostConfig.NetworkMode = r.HostConfig.NetworkMode
+	}
+	if ep, err := network.Load(root, id); err == nil {
+		for _, i := range ep.Interfaces {
+			if i.Network == network.DefaultNetwork {
+				t.ip = i.IP
+			}
+		}
+	}
+	if !t.ip.IsValid() {
+		return t, true, fmt.Errorf("Cannot link to %s, as it does not belong to the default network", t.name)
+	}
+	t.hostname, t.env = rec.Config.Hostname, rec.Config.Env
+	for p := range rec.Config.ExposedPorts {
+		t.ports = append(t.ports, p)
+	}
+	return t, true, nil
+}
+
+// legacyLinkStart gives container c (linking to targets on the default
+// bridge) its lines of /etc/hosts and its variables, at its start.
+func legacyLinkStart(root string, c *shim.Container, o *image.RunOptions) error {
+	rec, err := readRecord(c)
+	if err != nil || len(rec.HostConfig.Links) == 0 {
+		return nil // no record: a container of no daemon's, with no links
+	}
+	store, err := shim.OpenStore(root)
+	if err != nil {
+		return err
+	}
+	var env []string
+	for _, l := range rec.HostConfig.Links {
+		id, alias, _ := strings.Cut(l, ":")
+		t, ok, err := findLinkTarget(store, root, c.Name(), id, alias)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		names := alias + " " + t.hostname
+		if alias != t.name[1:] {
+			names += " " + t.name[1:]
+		}
+		o.DNS.ExtraHosts = append(o.DNS.ExtraHosts, dns.Host{Name: names, IP: t.ip})
+		env = append(env, linkEnv("/"+c.Name()+"/"+alias, t)...)
+	}
+	// The container's own variables win over a link's, as under
+	// dockerd, whose link variables come first.
+	own := map[string]bool{}
+	for _, v := range o.FS.Env {
+		k, _, _ := strings.Cut(v, "=")
+		own[k] = true
+	}
+	var add []string
+	for _, v := range env {
+		k, _, _ := strings.Cut(v, "=")
+		if !own[k] {
+			own[k] = true
+			add = append(add, v)
+		}
+	}
+	o.FS.Env = append(add, o.FS.Env...)
+	return nil
+}
+
+// checkLinkTargets is the daemon's check before a start: a target that
+// does not run is dockerd's error at the start, a 400 the client shows
+// as is (the shim's start would only wrap it).
+func (d *Daemon) checkLinkTargets(e *entry) error {
+	if e.rec == nil || len(e.rec.HostConfig.Links) == 0 {
+		return nil
+	}
+	store, err := shim.OpenStore(d.opts.DataRoot)
+	if err != nil {
+		return err
+	}
+	for _, l := range e.rec.HostConfig.Links {
+		id, alias, _ := strings.Cut(l, ":")
+		if _, _, err := findLinkTarget(store, d.opts.DataRoot, e.c.Name(), id, alias); err != nil {
+			return invalid("%v", err)
+		}
+	}
+	return nil
+}
+
+// linkEnv are the variables of a link named name (/me/alias) to t, as
+// dockerd writes them: ALIAS (the alias upper-cased, - as _) _PORT for
+// the lowest port, then for each port in order (tcp first) _PORT_N_PROTO
+// with _ADDR, _PORT and _PROTO, and for a run of consecutive ports its
+// _START and _END; ALIAS_NAME; ALIAS_ENV_ each of the target's own
+// variables but HOME and PATH.
+func linkEnv(name string, t linkTarget) []string {
+	alias := strings.ReplaceAll(strings.ToUpper(path.Base(name)), "-", "_")
+	var env []string
+	ports := slices.Clone(t.ports)
+	if len(ports) > 0 {
+		lowest := slices.MinFunc(ports, func(a, b apinet.Port) int { return cmp.Compare(a.Num(), b.Num()) })
+		env = append(env, fmt.Sprintf("%s_PORT=%s://%s:%d", alias, lowest.Proto(), t.ip, lowest.Num()))
+	}
+	slices.SortStableFunc(ports, func(a, b apinet.Port) int {
+		if c := cmp.Compare(a.Num(), b.Num()); c != 0 {
+			return c
+		}
+		switch {
+		case a.Proto() == b.Proto():
+			return 0
+		case a.Proto() == "tcp":
+			return -1
+		case b.Proto() == "tcp":
+			return 1
+		}
+		return cmp.Compare(a.Proto(), b.Proto())
+	})
+	for i := 0; i < len(ports); {
+		// j ends the run of ports that follow each other from i.
+		j, next := i+1, int(ports[i].Num())
+		for ; j < len(ports); j++ {
+			if int(ports[j].Num()) > next+1 {
+				break
+			}
+			next++
+		}
+		p := ports[i]
+		key := fmt.Sprintf("%s_PORT_%d_%s", alias, p.Num(), strings.ToUpper(string(p.Proto())))
+		if j > i+1 {
+			q := ports[j-1]
+			env = append(env,
+				fmt.Sprintf("%s_START=%s://%s:%d", key, p.Proto(), t.ip, p.Num()),
+				fmt.Sprintf("%s_ADDR=%s", key, t.ip),
+				fmt.Sprintf("%s_PROTO=%s", key, p.Proto()),
+				fmt.Sprintf("%s_PORT_START=%d", key, p.Num()),
+				fmt.Sprintf("%s_PORT_%d_%s_END=%s://%s:%d", alias, p.Num(), strings.ToUpper(string(q.Proto())), q.Proto(), t.ip, q.Num()),
+				fmt.Sprintf("%s_PORT_%d_%s_PORT_END=%d", alias, p.Num(), strings.ToUpper(string(q.Proto())), q.Num()))
+		}
+		for _, p := range ports[i:j] {
+			key := fmt.Sprintf("%s_PORT_%d_%s", alias, p.Num(), strings.ToUpper(string(p.Proto())))
+			env = append(env,
+				fmt.Sprintf("%s=%s://%s:%d", key, p.Proto(), t.ip, p.Num()),
+				fmt.Sprintf("%s_ADDR=%s", key, t.ip),
+				fmt.Sprintf("%s_PORT=%d", key, p.Num()),
+				fmt.Sprintf("%s_PROTO=%s", key, p.Proto()))
+		}
+		i = j
+	}
+	env = append(env, fmt.Sprintf("%s_NAME=%s", alias, name))
+	for _, v := range t.env {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || k == "HOME" || k == "PATH" {
+			continue
+		}
+		env = append(env, fmt.Sprintf("%s_ENV_%s=%s", alias, k, val))
+	}
+	return env
 }
 
 // splitLink reads NAME[:ALIAS] (a leading / on either, as the API
