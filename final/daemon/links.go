@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
+	"os"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -31,12 +33,20 @@ import (
 //
 // On the default bridge a link is a legacy link, Docker's first way of
 // naming containers: the target must exist at create and run at each
-// start of the linking container, which then gets a line of /etc/hosts
-// (the target's address, then the alias, the target's hostname and its
-// name) and variables that describe the target (ALIAS_NAME, ALIAS_PORT,
-// ALIAS_ENV_...), computed at that start from the target as it is then.
-// The file is not rewritten when the target starts again with another
-// address, as dockerd 20.10 does not (TestSameAsDockerd_LegacyLinks).
+// start of the linking container (and at each exec in it), which then
+// gets a line of /etc/hosts (the target's address, then the alias, the
+// target's hostname and its name unless that is the alias) and
+// variables that describe the target (ALIAS_NAME, ALIAS_PORT,
+// ALIAS_ENV_...), computed at that start from the target as it is then;
+// an exec gets them anew. When the target starts again with another
+// address, the line in the file of each running linker is rewritten, as
+// dockerd 20.10 does; the variables of the running linker keep the old
+// one (TestSameAsDockerd_LegacyLinks).
+//
+//	linker's /etc/hosts:  10.88.0.3<TAB>db 4f3c2a1b9e7d lk-db
+//	linker's environment: DB_NAME=/me/db  DB_PORT=tcp://10.88.0.3:5432
+//	                      DB_PORT_5432_TCP_ADDR=10.88.0.3 ...
+//	                      DB_ENV_POSTGRES_DB=app (the target's -e, but HOME, PATH)
 // The record keeps each link as TARGET-ID:ALIAS, so that a rename of
 // either container shows in inspect ("/target:/me/alias"), and a link to
 // a removed target is gone, as dockerd drops it from its link graph.
@@ -207,27 +217,11 @@ func legacyLinkStart(root string, c *shim.Container, o *image.RunOptions) error 
 	if err != nil || len(rec.HostConfig.Links) == 0 {
 		return nil // no record: a container of no daemon's, with no links
 	}
-	store, err := shim.OpenStore(root)
+	hosts, env, err := linkedTargets(root, c.Name(), rec.HostConfig.Links)
 	if err != nil {
 		return err
 	}
-	var env []string
-	for _, l := range rec.HostConfig.Links {
-		id, alias, _ := strings.Cut(l, ":")
-		t, ok, err := findLinkTarget(store, root, c.Name(), id, alias)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
-		}
-		names := alias + " " + t.hostname
-		if alias != t.name[1:] {
-			names += " " + t.name[1:]
-		}
-		o.DNS.ExtraHosts = append(o.DNS.ExtraHosts, dns.Host{Name: names, IP: t.ip})
-		env = append(env, linkEnv("/"+c.Name()+"/"+alias, t)...)
-	}
+	o.DNS.ExtraHosts = append(o.DNS.ExtraHosts, hosts...)
 	// The container's own variables win over a link's, as under
 	// dockerd, whose link variables come first.
 	own := map[string]bool{}
@@ -245,6 +239,91 @@ func legacyLinkStart(root string, c *shim.Container, o *image.RunOptions) error 
 	}
 	o.FS.Env = append(add, o.FS.Env...)
 	return nil
+}
+
+// linkedTargets are the /etc/hosts lines and the variables of the legacy
+// links (TARGET-ID:ALIAS) of container self, from the targets as they
+// are now: dockerd computes them at each start and each exec.
+func linkedTargets(root, self string, links []string) ([]dns.Host, []string, error) {
+	if len(links) == 0 {
+		return nil, nil, nil
+	}
+	store, err := shim.OpenStore(root)
+	if err != nil {
+		return nil, nil, err
+	}
+	var hosts []dns.Host
+	var env []string
+	for _, l := range links {
+		id, alias, _ := strings.Cut(l, ":")
+		t, ok, err := findLinkTarget(store, root, self, id, alias)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			continue
+		}
+		names := alias + " " + t.hostname
+		if alias != t.name[1:] {
+			names += " " + t.name[1:]
+		}
+		hosts = append(hosts, dns.Host{Name: names, IP: t.ip})
+		env = append(env, linkEnv("/"+self+"/"+alias, t)...)
+	}
+	return hosts, env, nil
+}
+
+// linkTargetStarted rewrites, in the /etc/hosts of each running
+// container linked to e, the address of e's line (found by its alias
+// after a tab, as dockerd finds it) to e's address now: dockerd updates
+// the files of a target's linkers when it starts.
+func (d *Daemon) linkTargetStarted(e *entry) {
+	if !e.c.Running() {
+		return
+	}
+	ep, err := network.Load(d.opts.DataRoot, e.id)
+	if err != nil {
+		return
+	}
+	var ip netip.Addr
+	for _, i := range ep.Interfaces {
+		if i.Network == network.DefaultNetwork {
+			ip = i.IP
+		}
+	}
+	if !ip.IsValid() {
+		return
+	}
+	l := d.live
+	l.mu.Lock()
+	var linkers []*entry
+	for _, o := range l.byID {
+		if o.rec != nil && slices.ContainsFunc(o.rec.HostConfig.Links, func(s string) bool { return strings.HasPrefix(s, e.id+":") }) {
+			linkers = append(linkers, o)
+		}
+	}
+	l.mu.Unlock()
+	hostsMu.Lock()
+	defer hostsMu.Unlock()
+	for _, o := range linkers {
+		if !o.c.Running() {
+			continue
+		}
+		_, hosts, _ := dns.Paths(o.c.Dir())
+		data, err := os.ReadFile(hosts)
+		if err != nil {
+			continue
+		}
+		for _, link := range o.rec.HostConfig.Links {
+			id, alias, _ := strings.Cut(link, ":")
+			if id != e.id {
+				continue
+			}
+			re := regexp.MustCompile(`(\S*)(\t` + regexp.QuoteMeta(alias) + `)(\s|\.)`)
+			data = re.ReplaceAll(data, []byte(ip.String()+"$2$3"))
+		}
+		_ = os.WriteFile(hosts, data, 0o644)
+	}
 }
 
 // checkLinkTargets is the daemon's check before a start: a target that
@@ -296,18 +375,17 @@ func linkEnv(name string, t linkTarget) []string {
 		return cmp.Compare(a.Proto(), b.Proto())
 	})
 	for i := 0; i < len(ports); {
-		// j ends the run of ports that follow each other from i.
-		j, next := i+1, int(ports[i].Num())
-		for ; j < len(ports); j++ {
-			if int(ports[j].Num()) > next+1 {
-				break
-			}
-			next++
+		// j is the last port of the run that follows on from i; a run
+		// of three ports or more also gets _START and _END (of two,
+		// none: dockerd 20.10's count).
+		j, next := i, int(ports[i].Num())
+		for j+1 < len(ports) && int(ports[j+1].Num()) <= next+1 {
+			j, next = j+1, next+1
 		}
 		p := ports[i]
 		key := fmt.Sprintf("%s_PORT_%d_%s", alias, p.Num(), strings.ToUpper(string(p.Proto())))
 		if j > i+1 {
-			q := ports[j-1]
+			q := ports[j]
 			env = append(env,
 				fmt.Sprintf("%s_START=%s://%s:%d", key, p.Proto(), t.ip, p.Num()),
 				fmt.Sprintf("%s_ADDR=%s", key, t.ip),
@@ -316,7 +394,7 @@ func linkEnv(name string, t linkTarget) []string {
 				fmt.Sprintf("%s_PORT_%d_%s_END=%s://%s:%d", alias, p.Num(), strings.ToUpper(string(q.Proto())), q.Proto(), t.ip, q.Num()),
 				fmt.Sprintf("%s_PORT_%d_%s_PORT_END=%d", alias, p.Num(), strings.ToUpper(string(q.Proto())), q.Num()))
 		}
-		for _, p := range ports[i:j] {
+		for _, p := range ports[i : j+1] {
 			key := fmt.Sprintf("%s_PORT_%d_%s", alias, p.Num(), strings.ToUpper(string(p.Proto())))
 			env = append(env,
 				fmt.Sprintf("%s=%s://%s:%d", key, p.Proto(), t.ip, p.Num()),
@@ -324,7 +402,7 @@ func linkEnv(name string, t linkTarget) []string {
 				fmt.Sprintf("%s_PORT=%d", key, p.Num()),
 				fmt.Sprintf("%s_PROTO=%s", key, p.Proto()))
 		}
-		i = j
+		i = j + 1
 	}
 	env = append(env, fmt.Sprintf("%s_NAME=%s", alias, name))
 	for _, v := range t.env {

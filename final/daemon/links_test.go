@@ -67,7 +67,7 @@ func TestSameAsDockerd_LegacyLinks(t *testing.T) {
 		must := e.mustFor(t)
 		var got []string
 		must("run", "-d", "--name", "lk-db", "-e", "DB_PASSWORD=secret", "-e", "HOME=/data", "-e", "PATH=/bin",
-			"--expose", "5432", "--expose", "8080", "--expose", "8081", "--expose", "53/udp", "busybox", "sleep", "1000")
+			"--expose", "5432", "--expose", "8080-8081", "--expose", "9000-9002", "--expose", "53/udp", "busybox", "sleep", "1000")
 		dbIP := strings.TrimSpace(must("inspect", "-f", `{{(index .NetworkSettings.Networks "bridge").IPAddress}}`, "lk-db"))
 		dbHost := strings.TrimSpace(must("inspect", "-f", "{{.Config.Hostname}}", "lk-db"))
 		norm := func(s string) string {
@@ -75,7 +75,7 @@ func TestSameAsDockerd_LegacyLinks(t *testing.T) {
 		}
 		probe := `grep -v -e "$(hostname)" /etc/hosts; env | grep -v -e ^HOSTNAME= | sort`
 		for _, link := range []string{"lk-db:db", "lk-db", "lk-db:my-db.x"} {
-			got = append(got, norm(must("run", "--rm", "--link", link, "busybox", "sh", "-c", probe)))
+			got = append(got, norm(must("run", "--rm", "--name", "lk-probe", "--link", link, "busybox", "sh", "-c", probe)))
 		}
 		// inspect: /target:/me/alias, one per alias, whatever the order.
 		must("create", "--name", "lk-me", "--link", "lk-db:db", "--link", "lk-db", "busybox", "true")
@@ -105,11 +105,14 @@ func TestSameAsDockerd_LegacyLinks(t *testing.T) {
 		must("run", "-d", "--name", "lk-hostnet", "--network", "host", "busybox", "sleep", "1000")
 		_, err := e.run("create", "--link", "lk-hostnet", "busybox", "true")
 		got = append(got, daemonError(err))
+		must("create", "--name", "lk-one", "--link", "lk-db:db", "busybox", "true")
 		must("stop", "-t", "0", "lk-db")
-		_, err = e.run("start", "lk-me")
+		_, err = e.run("start", "lk-one")
+		got = append(got, daemonError(err))
+		_, err = e.run("exec", "lk-app", "true")
 		got = append(got, daemonError(err))
 
-		must("rm", "-f", "lk-db", "lk-me", "lk-app", "lk-filler", "lk-hostnet")
+		must("rm", "-f", "lk-db", "lk-me", "lk-app", "lk-filler", "lk-hostnet", "lk-one")
 		results[e.name] = got
 	}
 	assert.Equal(t, results["dockerd"], results["berthd"])
@@ -123,6 +126,6 @@ func TestRemoveLinkRefusedByName(t *testing.T) {
 	_, errOut, code := l.docker("", "rm", "--link", "/lk-linker/db")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "docker rm --link")
-	assert.Equal(t, "/lk-target:/lk-linker/db\n", l.ok("inspect", "-f", `{{range .HostConfig.Links}}{{println .}}{{end}}`, "lk-linker"), "the link is kept")
+	assert.Equal(t, "[\"/lk-target:/lk-linker/db\"]\n", l.ok("inspect", "-f", `{{json .HostConfig.Links}}`, "lk-linker"), "the link is kept")
 	l.ok("rm", "-f", "lk-target", "lk-linker")
 }
