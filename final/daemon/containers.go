@@ -68,11 +68,11 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 	if policy.Status().Restarting() {
 		return alreadyStarted()
 	}
-	// A user's start begins a new series: count 0, the stop forgotten.
-	if err := policy.ManualStart(); err != nil {
+	if err := d.checkLinkTargets(e); err != nil { // links.go
 		return err
 	}
-	if err := d.checkLinkTargets(e); err != nil { // links.go
+	// A user's start begins a new series: count 0, the stop forgotten.
+	if err := policy.ManualStart(); err != nil {
 		return err
 	}
 	d.live.beginStart(e)
