@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	apinet "github.com/moby/moby/api/types/network"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
-
 	"github.com/berth-project/berth/05-network/nettest"
 )
 
@@ -128,4 +128,44 @@ func TestRemoveLinkRefusedByName(t *testing.T) {
 	assert.Contains(t, errOut, "docker rm --link")
 	assert.Equal(t, "[\"/lk-target:/lk-linker/db\"]\n", l.ok("inspect", "-f", `{{json .HostConfig.Links}}`, "lk-linker"), "the link is kept")
 	l.ok("rm", "-f", "lk-target", "lk-linker")
+}
+
+// linkEnv's rules, as TestSameAsDockerd_LegacyLinks sees dockerd apply
+// them: the lowest port is _PORT, ports in order, a run of three ports or
+// more also has _START and _END (of two, none), the alias is upper-cased
+// with - as _, the target's HOME and PATH are not passed on.
+func TestLinkEnv(t *testing.T) {
+	ip := netip.MustParseAddr("10.88.0.5")
+	ports := func(ps ...string) []apinet.Port {
+		var out []apinet.Port
+		for _, p := range ps {
+			out = append(out, apinet.MustParsePort(p))
+		}
+		return out
+	}
+	each := func(n, proto string) []string {
+		k := "MY_DB_PORT_" + n + "_" + strings.ToUpper(proto)
+		return []string{k + "=" + proto + "://10.88.0.5:" + n, k + "_ADDR=10.88.0.5", k + "_PORT=" + n, k + "_PROTO=" + proto}
+	}
+	for _, tc := range []struct {
+		name   string
+		target linkTarget
+		want   []string
+	}{
+		{"no ports", linkTarget{ip: ip, env: []string{"HOME=/x", "PATH=/bin", "A=b=c", "NOVALUE"}},
+			[]string{"MY_DB_NAME=/me/my-db", "MY_DB_ENV_A=b=c"}},
+		{"lowest first, a run of two", linkTarget{ip: ip, ports: ports("5432/tcp", "8081/tcp", "53/udp", "8080/tcp")},
+			slices.Concat([]string{"MY_DB_PORT=udp://10.88.0.5:53"}, each("53", "udp"), each("5432", "tcp"),
+				each("8080", "tcp"), each("8081", "tcp"), []string{"MY_DB_NAME=/me/my-db"})},
+		{"a run of three", linkTarget{ip: ip, ports: ports("9002/tcp", "9000/tcp", "9001/tcp")},
+			slices.Concat([]string{"MY_DB_PORT=tcp://10.88.0.5:9000",
+				"MY_DB_PORT_9000_TCP_START=tcp://10.88.0.5:9000", "MY_DB_PORT_9000_TCP_ADDR=10.88.0.5",
+				"MY_DB_PORT_9000_TCP_PROTO=tcp", "MY_DB_PORT_9000_TCP_PORT_START=9000",
+				"MY_DB_PORT_9000_TCP_END=tcp://10.88.0.5:9002", "MY_DB_PORT_9000_TCP_PORT_END=9002"},
+				each("9000", "tcp"), each("9001", "tcp"), each("9002", "tcp"), []string{"MY_DB_NAME=/me/my-db"})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, linkEnv("/me/my-db", tc.target))
+		})
+	}
 }
