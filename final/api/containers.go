@@ -192,7 +192,7 @@ func (s *Server) containerPrune(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if boolValue(q, "link") {
-		return invalid("removing links is not supported: berth has no container links")
+		return invalid("removing links (docker rm --link, DELETE /containers/{id}?link=1) is not supported: recreate the linking container without the link")
 	}
 	if err := s.backend.ContainerRemove(r.Context(), r.PathValue("id"), boolValue(q, "force"), boolValue(q, "v")); err != nil {
 		return err

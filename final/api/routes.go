@@ -43,7 +43,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST /containers/{id}/unpause", s.containerUnpause)
 	handle("POST /containers/{id}/rename", s.containerRename)
 	handle("POST /containers/{id}/update", s.containerUpdate)
-	handle("DELETE /containers/{id}", s.containerRemove)
+	handle("DELETE /containers/{id...}", s.containerRemove) // a link is /parent/alias
 	handle("POST /containers/{id}/wait", s.containerWait)
 	handle("GET /containers/{id}/top", s.containerTop)
 	handle("GET /containers/{id}/stats", s.containerStats)

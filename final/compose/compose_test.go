@@ -228,14 +228,12 @@ func lifecycle(t *testing.T, c Client, e engine, name string) []string {
 
 	// run --rm: a one-off container of app's, with its environment,
 	// removed after. (docker-compose 1.29 links a one-off container to
-	// its service's running containers with --link, which berthd does
-	// not take yet: v2 only.)
-	if c.Name == "v2" {
-		s.add("run --rm", must("run", "--rm", "--no-deps", "-T", "app", "sh", "-c", "echo $GREETING $APP_NAME"))
-		oneoff, err := p.Docker(ctx, "ps", "-aq", "--filter", "label="+ProjectLabel+"="+name, "--filter", "label="+OneoffLabel+"=True")
-		require.NoError(t, err)
-		assert.Empty(t, oneoff, "%s on %s: run --rm left its container", c.Name, e.name)
-	}
+	// its service's running containers with --link on the project's
+	// network: a DNS alias there, final/daemon/links.go.)
+	s.add("run --rm", must("run", "--rm", "--no-deps", "-T", "app", "sh", "-c", "echo $GREETING $APP_NAME"))
+	oneoff, err := p.Docker(ctx, "ps", "-aq", "--filter", "label="+ProjectLabel+"="+name, "--filter", "label="+OneoffLabel+"=True")
+	require.NoError(t, err)
+	assert.Empty(t, oneoff, "%s on %s: run --rm left its container", c.Name, e.name)
 
 	// restart: the same container, healthy again.
 	must("restart", "db")

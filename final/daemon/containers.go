@@ -68,6 +68,9 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 	if policy.Status().Restarting() {
 		return alreadyStarted()
 	}
+	if err := d.checkLinkTargets(e); err != nil { // links.go
+		return err
+	}
 	// A user's start begins a new series: count 0, the stop forgotten.
 	if err := policy.ManualStart(); err != nil {
 		return err
@@ -657,6 +660,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 		}
 	}
 	cfg, host := rec.Config, e.hostConfig()
+	host.Links = d.linksForInspect(e, host.Links) // links.go
 	pid := 0
 	if st.Status == shim.Running {
 		pid = st.Pid

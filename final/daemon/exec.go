@@ -72,6 +72,10 @@ func (d *Daemon) ExecCreate(ctx context.Context, name string, req container.Exec
 			return "", err
 		}
 	}
+	// A legacy link's target must run, as for a start (links.go).
+	if err := d.checkLinkTargets(e); err != nil {
+		return "", err
+	}
 	x := &execProc{id: namespace.NewID(), e: e, cfg: req}
 	d.live.mu.Lock()
 	d.live.execs[x.id] = x
@@ -182,7 +186,13 @@ func (d *Daemon) execOptions(x *execProc, st shim.State) (nsenter.Options, error
 	if rec == nil {
 		rec = &record{}
 	}
-	env := [][]string{namespace.DefaultEnv(rec.Config.Hostname), rec.Config.Env}
+	// A legacy link's variables, from its target as it is now, as
+	// dockerd computes them for each exec (links.go).
+	_, linkEnv, err := linkedTargets(d.opts.DataRoot, e.c.Name(), rec.HostConfig.Links)
+	if err != nil {
+		return o, invalid("%v", err)
+	}
+	env := [][]string{namespace.DefaultEnv(rec.Config.Hostname), linkEnv, rec.Config.Env}
 	if req.Tty {
 		env = append(env, []string{"TERM=xterm"})
 	}

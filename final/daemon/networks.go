@@ -569,6 +569,7 @@ type EndpointWatcher interface {
 
 // endpointsChanged tells the watcher, if any, e's endpoints now.
 func (d *Daemon) endpointsChanged(e *entry) {
+	d.linkTargetStarted(e) // links.go
 	if d.opts.Endpoints == nil {
 		return
 	}

@@ -199,6 +199,11 @@ func startContainer(c *shim.Container, stdio namespace.Stdio) (*namespace.Proces
 	if err := s.ipcAndPid(&o, c); err != nil {
 		return nil, err
 	}
+	// Legacy links on the default bridge (links.go): the targets as
+	// they are at this start.
+	if err := legacyLinkStart(o.Layer.Root, c, &o); err != nil {
+		return nil, err
+	}
 	ctr, err := o.RunOptions.Container(c.ID(), s.Args, stdio)
 	if err != nil {
 		return nil, err
