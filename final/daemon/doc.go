@@ -93,8 +93,9 @@
 // SIGTERM, pitfall 7); the default capability set and masked paths
 // (chapter 03); the log framed as stdcopy for a container without a
 // terminal, raw with one; detach keys on a terminal. Options berth cannot
-// honour (--pid host, --link, health checks, ...) are refused
-// with a clear error rather than ignored.
+// honour (unsupported.go lists them: --uts host, --userns other than
+// host, --gpus, blkio weights, --ipc none, ...) are refused with a 400
+// that names them rather than ignored.
 //
 // # Dependencies
 //
