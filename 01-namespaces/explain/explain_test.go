@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -103,13 +104,21 @@ func TestInheritOpensTheNamedDescriptorOnce(t *testing.T) {
 	r, w, err := os.Pipe()
 	require.NoError(t, err)
 	defer r.Close()
-	t.Setenv(EnvFD, strconv.Itoa(int(w.Fd())))
+	// The descriptor Inherit takes is its own, as init's is: a copy,
+	// which CloseInside closes. (Handing it w's own would give one
+	// descriptor two owners, and the second close, w's finalizer's,
+	// would hit whatever file had the number by then.)
+	fd, err := syscall.Dup(int(w.Fd()))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	t.Setenv(EnvFD, strconv.Itoa(fd))
 	Inherit()
 	defer func() { inside = nil }()
 	_, stillSet := os.LookupEnv(EnvFD)
 	assert.False(t, stillSet, "nothing init starts may see the variable")
 	Inside().Step(Mounts, "mount", "(x)")
-	require.NoError(t, w.Close())
+	CloseInside()
+	assert.Nil(t, Inside(), "closed")
 	got, err := io.ReadAll(r)
 	require.NoError(t, err)
 	assert.Equal(t, "[01 §Mounts] mount(x)\n", string(got))
