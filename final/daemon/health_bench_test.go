@@ -64,10 +64,10 @@ func BenchmarkHealthChecks(b *testing.B) {
 	b.ResetTimer()
 	srv, err := forkServerOf()
 	require.NoError(b, err)
-	self0, children0, server0, wall0 := rusageCPU(unix.RUSAGE_SELF), rusageCPU(unix.RUSAGE_CHILDREN), procCPU(srv.Pid()), time.Now()
+	self0, children0, server0, wall0 := labtest.CPUTime(unix.RUSAGE_SELF), labtest.CPUTime(unix.RUSAGE_CHILDREN), labtest.ProcCPU(srv.Pid()), time.Now()
 	waitChecks(b, checks, b.N*healthBenchContainers)
-	self, wall := rusageCPU(unix.RUSAGE_SELF)-self0, time.Since(wall0)
-	checksCPU := rusageCPU(unix.RUSAGE_CHILDREN) - children0 + procCPU(srv.Pid()) - server0
+	self, wall := labtest.CPUTime(unix.RUSAGE_SELF)-self0, time.Since(wall0)
+	checksCPU := labtest.CPUTime(unix.RUSAGE_CHILDREN) - children0 + labtest.ProcCPU(srv.Pid()) - server0
 	b.StopTimer()
 	reportHealthCPU(b, self+checksCPU, wall)
 	b.ReportMetric(100*self.Seconds()/wall.Seconds(), "%core-daemon")
@@ -127,37 +127,11 @@ func reportHealthCPU(b *testing.B, cpu, wall time.Duration) {
 	b.ReportMetric(0, "ns/op")
 }
 
-// rusageCPU is the user and system time of this process (RUSAGE_SELF)
-// or of its children that have been waited for (RUSAGE_CHILDREN).
-func rusageCPU(who int) time.Duration {
-	var ru unix.Rusage
-	if unix.Getrusage(who, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// procCPU is the CPU time of process pid and of the children it has
-// waited for (utime, stime, cutime, cstime of /proc/PID/stat).
-func procCPU(pid int) time.Duration {
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0
-	}
-	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-	var ticks int64
-	for _, i := range []int{11, 12, 13, 14} {
-		v, _ := strconv.ParseInt(fields[i], 10, 64)
-		ticks += v
-	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ
-}
-
 // treeCPU is the CPU time (own and waited-for children's) of pid and of
 // every process whose command line names dir: dockerd's containerd and
 // the shims, which are not dockerd's children.
 func treeCPU(pid int, dir string) time.Duration {
-	var ticks int64
+	var cpu time.Duration
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
 		n, err := strconv.Atoi(p.Name())
@@ -165,19 +139,9 @@ func treeCPU(pid int, dir string) time.Duration {
 			continue
 		}
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
-		if n != pid && !strings.Contains(string(cmdline), dir) {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", p.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// After the command's name in parentheses: utime is field 14.
-		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-		for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime
-			v, _ := strconv.ParseInt(fields[i], 10, 64)
-			ticks += v
+		if n == pid || strings.Contains(string(cmdline), dir) {
+			cpu += labtest.ProcCPU(n)
 		}
 	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+	return cpu
 }

@@ -8,11 +8,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/03-rootfs/seccomp"
@@ -53,7 +53,7 @@ func BenchmarkExecTrue(b *testing.B) {
 				require.NoError(b, tmpl.Hold())
 				defer tmpl.Release()
 			}
-			self0, children0, server0 := rusage(unix.RUSAGE_SELF), rusage(unix.RUSAGE_CHILDREN), procCPU(srv.Pid())
+			self0, children0, server0 := labtest.CPUTime(unix.RUSAGE_SELF), labtest.CPUTime(unix.RUSAGE_CHILDREN), labtest.ProcCPU(srv.Pid())
 			b.ResetTimer()
 			for range b.N {
 				var cmd *nsenter.Cmd
@@ -68,8 +68,8 @@ func BenchmarkExecTrue(b *testing.B) {
 				require.Equal(b, 0, status)
 			}
 			b.StopTimer()
-			self := rusage(unix.RUSAGE_SELF) - self0
-			others := rusage(unix.RUSAGE_CHILDREN) - children0 + procCPU(srv.Pid()) - server0
+			self := labtest.CPUTime(unix.RUSAGE_SELF) - self0
+			others := labtest.CPUTime(unix.RUSAGE_CHILDREN) - children0 + labtest.ProcCPU(srv.Pid()) - server0
 			b.ReportMetric(float64(self.Microseconds())/float64(b.N), "cpu-µs-caller/op")
 			b.ReportMetric(float64(others.Microseconds())/float64(b.N), "cpu-µs-exec/op")
 			if tc.server {
@@ -89,28 +89,4 @@ func rssKiB(pid int) int {
 		}
 	}
 	return 0
-}
-
-func rusage(who int) time.Duration {
-	var ru unix.Rusage
-	if unix.Getrusage(who, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// procCPU is the CPU time of process pid and of the children it has
-// reaped (utime, stime, cutime, cstime of /proc/PID/stat).
-func procCPU(pid int) time.Duration {
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0
-	}
-	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-	var ticks int64
-	for _, i := range []int{11, 12, 13, 14} {
-		v, _ := strconv.ParseInt(fields[i], 10, 64)
-		ticks += v
-	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
