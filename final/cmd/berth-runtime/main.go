@@ -1,0 +1,127 @@
+// Command berth-runtime is berth as an OCI runtime: the command line of
+// runc, which containerd's io.containerd.runc.v2 shim, dockerd
+// (--add-runtime) and therefore Kubernetes call to create, start, signal
+// and delete containers from OCI bundles (a directory with config.json
+// and a root filesystem). The work is final/ociruntime's, which drives
+// the chapters' isolation code; this file is only the command line.
+//
+//	berth-runtime [--root DIR] [--log FILE] [--log-format text|json] COMMAND [OPTIONS] ID
+//
+// Each command lives in a file of its own (cmd_*.go) and registers itself
+// with register; global flags are in the variable global.
+//
+// Like berthd, the binary plays more than one part: started by a caller
+// it is the runtime; re-executed by itself (namespace.IsInit) it is a
+// container's init.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
+)
+
+// Version is set at build time (-ldflags -X main.Version=...).
+var Version = "dev"
+
+// DefaultRoot is where container records live unless --root says
+// otherwise: a tmpfs, as runc's /run/runc, because no container
+// survives a reboot.
+const DefaultRoot = "/run/berth-runtime"
+
+// global holds the flags every command shares, as runc spells them:
+// containerd's shim passes --root, --log and --log-format json before
+// the command name.
+var global struct {
+	Root          string
+	Log           string
+	LogFormat     string
+	SystemdCgroup bool
+	Debug         bool
+}
+
+// root is the top command; register adds each command to it.
+var root = &cobra.Command{
+	Use:           "berth-runtime",
+	Short:         "berth as an OCI runtime (runc's command line)",
+	Version:       Version,
+	SilenceUsage:  true,
+	SilenceErrors: true,
+	PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+		if global.SystemdCgroup {
+			// Refused by name rather than ignored: a caller that asks
+			// for systemd to own the cgroups would otherwise get
+			// cgroupfs paths it does not expect.
+			return errors.New("--systemd-cgroup: berth-runtime manages cgroups through cgroupfs only; configure the caller with SystemdCgroup = false")
+		}
+		switch global.LogFormat {
+		case "text", "json":
+		default:
+			return fmt.Errorf("--log-format %q: must be text or json", global.LogFormat)
+		}
+		return nil
+	},
+}
+
+func init() {
+	f := root.PersistentFlags()
+	f.StringVar(&global.Root, "root", DefaultRoot, "where container state is kept")
+	f.StringVar(&global.Log, "log", "", "append errors to this file instead of standard error alone")
+	f.StringVar(&global.LogFormat, "log-format", "text", "the log's format: text or json")
+	f.BoolVar(&global.SystemdCgroup, "systemd-cgroup", false, "manage cgroups through systemd (not supported: refused)")
+	f.BoolVar(&global.Debug, "debug", false, "log debug messages")
+	root.SetVersionTemplate("berth-runtime version {{.Version}}\nspec: " + specVersion + "\n")
+}
+
+// register adds a command; each cmd_*.go file calls it from its init.
+func register(c *cobra.Command) { root.AddCommand(c) }
+
+func main() {
+	if namespace.IsInit() {
+		os.Exit(containerInit())
+	}
+	if err := root.Execute(); err != nil {
+		logError(err)
+		os.Exit(1)
+	}
+}
+
+// logError reports err on standard error and, with --log, in the log
+// file. containerd's shim reads the last JSON line's "msg" from the log
+// to say why a command failed, so the JSON form is runc's:
+// {"level":"error","msg":"...","time":"..."}.
+func logError(err error) {
+	fmt.Fprintf(os.Stderr, "berth-runtime: %v\n", err)
+	if global.Log == "" {
+		return
+	}
+	f, ferr := os.OpenFile(global.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if ferr != nil {
+		fmt.Fprintf(os.Stderr, "berth-runtime: opening the log: %v\n", ferr)
+		return
+	}
+	defer f.Close()
+	writeLogLine(f, "error", err.Error())
+}
+
+// writeLogLine appends one entry in the log's format.
+func writeLogLine(w io.Writer, level, msg string) {
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	if global.LogFormat == "json" {
+		b, _ := json.Marshal(struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+			Time  string `json:"time"`
+		}{level, msg, now})
+		fmt.Fprintf(w, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(w, "time=%q level=%s msg=%q\n", now, level, msg)
+}
