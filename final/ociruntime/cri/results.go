@@ -1,0 +1,155 @@
+package cri
+
+import (
+	"bufio"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Status is a spec's outcome in critest's JUnit report (Ginkgo's words).
+type Status string
+
+const (
+	Passed  Status = "passed"
+	Failed  Status = "failed"
+	Skipped Status = "skipped"
+)
+
+// Results maps each spec critest ran or skipped, by its full name
+// ("[k8s.io] Container runtime should support ..."), to its outcome.
+type Results map[string]Status
+
+// Count is how many specs have status st.
+func (r Results) Count(st Status) int {
+	n := 0
+	for _, s := range r {
+		if s == st {
+			n++
+		}
+	}
+	return n
+}
+
+type junitSuites struct {
+	Suites []struct {
+		Cases []struct {
+			Name   string `xml:"name,attr"`
+			Status string `xml:"status,attr"`
+		} `xml:"testcase"`
+	} `xml:"testsuite"`
+}
+
+// ReadJUnit reads the report critest writes with --ginkgo.junit-report.
+// Only specs count ("[It] ..."): the suite's setup nodes are not specs.
+// A panicked or timed-out spec counts as failed.
+func ReadJUnit(path string) (Results, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("critest report: %w", err)
+	}
+	var s junitSuites
+	if err := xml.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("critest report %s: %w", path, err)
+	}
+	r := Results{}
+	for _, suite := range s.Suites {
+		for _, c := range suite.Cases {
+			name, ok := strings.CutPrefix(c.Name, "[It] ")
+			if !ok {
+				continue
+			}
+			switch st := Status(c.Status); st {
+			case Passed, Failed, Skipped:
+				r[name] = st
+			case "pending":
+				r[name] = Skipped
+			default: // panicked, interrupted, aborted, timedout
+				r[name] = Failed
+			}
+		}
+	}
+	if len(r) == 0 {
+		return nil, fmt.Errorf("critest report %s: no spec in it", path)
+	}
+	return r, nil
+}
+
+// Regressions are the specs that base passes and other does not, sorted.
+func Regressions(base, other Results) []string {
+	var out []string
+	for name, st := range base {
+		if st == Passed && other[name] != Passed {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ReadDifferences reads the file of known differences: each entry is a
+// spec's full name on a line of its own, followed by one or more lines
+// indented by a tab that say why berth-runtime fails it. Lines starting
+// with # and empty lines are comments. An entry without a reason is an
+// error: every difference must be explained.
+func ReadDifferences(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("known differences: %w", err)
+	}
+	defer f.Close()
+	known := map[string]string{}
+	var spec string
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		switch {
+		case strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "\t"):
+			if spec == "" {
+				return nil, fmt.Errorf("known differences %s:%d: a reason with no spec above it", path, n)
+			}
+			known[spec] = strings.TrimSpace(known[spec] + " " + strings.TrimSpace(line))
+		default:
+			if spec != "" && known[spec] == "" {
+				return nil, fmt.Errorf("known differences %s: %q has no reason", path, spec)
+			}
+			spec = strings.TrimSpace(line)
+			if _, dup := known[spec]; dup {
+				return nil, fmt.Errorf("known differences %s:%d: %q is listed twice", path, n, spec)
+			}
+			known[spec] = ""
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("known differences %s: %w", path, err)
+	}
+	if spec != "" && known[spec] == "" {
+		return nil, fmt.Errorf("known differences %s: %q has no reason", path, spec)
+	}
+	return known, nil
+}
+
+// Judge compares berth's results with runc's against the known
+// differences: unlisted are specs runc passes and berth fails that the
+// file does not explain; stale are entries of the file that are no
+// longer differences (berth passes them now, or runc fails them too).
+func Judge(runc, berth Results, known map[string]string) (unlisted, stale []string) {
+	reg := Regressions(runc, berth)
+	isReg := map[string]bool{}
+	for _, name := range reg {
+		isReg[name] = true
+		if _, ok := known[name]; !ok {
+			unlisted = append(unlisted, name)
+		}
+	}
+	for name := range known {
+		if !isReg[name] {
+			stale = append(stale, name)
+		}
+	}
+	sort.Strings(stale)
+	return unlisted, stale
+}
