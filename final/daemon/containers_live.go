@@ -78,7 +78,7 @@ type entry struct {
 	// links are its legacy links ("ID:alias") after a docker rm
 	// --link, nil before one: rec does not change (legacyLinks).
 	links atomic.Pointer[[]string]
-	wd      int // its inotify watch
+	wd    int // its inotify watch
 	// view is what docker ps shows of it from the disk, kept until it
 	// changes (containers_view.go).
 	view viewCache
