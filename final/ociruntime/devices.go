@@ -2,6 +2,7 @@ package ociruntime
 
 import (
 	"fmt"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -98,5 +99,13 @@ func deviceRule(d specs.LinuxDeviceCgroup) (cgroup.DeviceRule, error) {
 	if _, err := cgroup.ParseDeviceRule(r.String()); err != nil {
 		return r, err
 	}
+	// In chapter 02's order, so that rules read alike ("rwm", not "mwr").
+	canon := ""
+	for _, c := range "rwm" {
+		if strings.ContainsRune(r.Access, c) {
+			canon += string(c)
+		}
+	}
+	r.Access = canon
 	return r, nil
 }
