@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -232,4 +233,36 @@ func fixStdio(uid int) error {
 		}
 	}
 	return nil
+}
+
+// HomeEnv returns env with HOME set as runc sets it when process.env has
+// none (or an empty one): the home directory of uid in the container's
+// passwd file (read at passwd, "/etc/passwd" once init is in its root),
+// or "/" when the file or the entry is missing. Docker always puts HOME
+// in config.json; containerd's ctr and CRI leave it to the runtime.
+func HomeEnv(env []string, uid uint32, passwd string) []string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "HOME="); ok && v != "" {
+			return env
+		}
+	}
+	home := "/"
+	if b, err := os.ReadFile(passwd); err == nil {
+		want := strconv.FormatUint(uint64(uid), 10)
+		for _, line := range strings.Split(string(b), "\n") {
+			// name:password:uid:gid:gecos:home:shell
+			f := strings.Split(line, ":")
+			if len(f) >= 6 && f[2] == want && f[5] != "" {
+				home = f[5]
+				break
+			}
+		}
+	}
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "HOME=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "HOME="+home)
 }

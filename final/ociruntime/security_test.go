@@ -284,3 +284,28 @@ func TestSecurityApply(t *testing.T) {
 		})
 	}
 }
+
+func TestHomeEnv(t *testing.T) {
+	t.Parallel()
+	passwd := filepath.Join(t.TempDir(), "passwd")
+	require.NoError(t, os.WriteFile(passwd, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nbad line\napp:x:1000:1000::/home/app:/bin/sh\n"), 0o644))
+	tests := []struct {
+		name string
+		env  []string
+		uid  uint32
+		file string
+		want []string
+	}{
+		{"root", []string{"PATH=/bin"}, 0, passwd, []string{"PATH=/bin", "HOME=/root"}},
+		{"a user", []string{"PATH=/bin", "TERM=xterm"}, 1000, passwd, []string{"PATH=/bin", "TERM=xterm", "HOME=/home/app"}},
+		{"HOME given is kept", []string{"HOME=/data", "PATH=/bin"}, 1000, passwd, []string{"HOME=/data", "PATH=/bin"}},
+		{"an empty HOME is replaced", []string{"HOME=", "PATH=/bin"}, 0, passwd, []string{"PATH=/bin", "HOME=/root"}},
+		{"no entry", nil, 4242, passwd, []string{"HOME=/"}},
+		{"no passwd file", []string{"A=b"}, 0, filepath.Join(t.TempDir(), "none"), []string{"A=b", "HOME=/"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, HomeEnv(tt.env, tt.uid, tt.file))
+		})
+	}
+}
