@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -132,6 +133,7 @@ func TestSecurityApplyHelper(t *testing.T) {
 	var req struct {
 		Security Security `json:"security"`
 		Dir      string   `json:"dir"`
+		Exec     bool     `json:"exec"` // become cat /proc/self/status, as the command would
 	}
 	var rep applyReport
 	report := func() {
@@ -151,6 +153,11 @@ func TestSecurityApplyHelper(t *testing.T) {
 		rep.Err = err.Error()
 		report()
 	}
+	if req.Exec {
+		err := syscall.Exec("/bin/cat", []string{"cat", "/proc/self/status"}, nil)
+		rep.Err = err.Error()
+		report()
+	}
 	rep.After = threadStatus()
 	rep.Umask = unix.Umask(0)
 	if err := unix.Mkdir(filepath.Join(req.Dir, "made"), 0o777); err != nil {
@@ -167,8 +174,14 @@ func threadStatus() map[string]string {
 	if err != nil {
 		return map[string]string{"error": err.Error()}
 	}
+	return parseStatus(string(b))
+}
+
+// parseStatus reads the "Key:\tvalue" lines of a status file, with the
+// value's blanks made single spaces.
+func parseStatus(text string) map[string]string {
 	out := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		k, v, ok := strings.Cut(line, ":")
 		if ok {
 			out[k] = strings.Join(strings.Fields(v), " ")
@@ -206,6 +219,7 @@ func TestSecurityApply(t *testing.T) {
 		after  map[string]string
 		umask  int
 		errno  unix.Errno
+		exec   map[string]string // what the command sees after execve
 	}{
 		{
 			name: "non-root user with ambient capabilities, no_new_privs, seccomp late",
@@ -230,6 +244,11 @@ func TestSecurityApply(t *testing.T) {
 				"CapInh": capHex(bind), "CapAmb": capHex(bind), "NoNewPrivs": "1", "Seccomp": "2"},
 			umask: 0o027,
 			errno: unix.ENOTSUP,
+			// A non-root command keeps its ambient set: permitted
+			// and effective after execve.
+			exec: map[string]string{"Uid": "1000 1000 1000 1000", "CapBnd": capHex("CAP_KILL", bind, "CAP_CHOWN"),
+				"CapEff": capHex(bind), "CapPrm": capHex(bind), "CapInh": capHex(bind), "CapAmb": capHex(bind),
+				"NoNewPrivs": "1", "Seccomp": "2"},
 		},
 		{
 			name: "root without process.capabilities keeps none; seccomp early",
@@ -243,6 +262,8 @@ func TestSecurityApply(t *testing.T) {
 				"NoNewPrivs": "0", "Seccomp": "2"},
 			umask: 0o022,
 			errno: unix.EACCES,
+			// Root's command gets its bounding set: here none.
+			exec: map[string]string{"Uid": "0 0 0 0", "CapBnd": capHex(), "CapEff": capHex(), "CapPrm": capHex(), "Seccomp": "2"},
 		},
 		{
 			name: "root with Docker's capabilities, no filter",
@@ -255,6 +276,8 @@ func TestSecurityApply(t *testing.T) {
 				"CapBnd": "00000000a80425fb", "CapEff": "00000000a80425fb", "CapPrm": "00000000a80425fb",
 				"CapInh": capHex(), "CapAmb": capHex(), "NoNewPrivs": "0", "Seccomp": "0"},
 			umask: 0o022,
+			exec: map[string]string{"CapBnd": "00000000a80425fb", "CapEff": "00000000a80425fb", "CapPrm": "00000000a80425fb",
+				"CapAmb": capHex(), "Seccomp": "0"},
 		},
 	}
 	for _, tt := range tests {
@@ -263,13 +286,21 @@ func TestSecurityApply(t *testing.T) {
 			require.NoError(t, err)
 			dir := t.TempDir()
 			require.NoError(t, os.Chmod(dir, 0o777)) // the user may make a directory when no filter stops it
-			req, err := json.Marshal(map[string]any{"security": s, "dir": dir})
-			require.NoError(t, err)
-			cmd := exec.Command(os.Args[0], "-test.run=^TestSecurityApplyHelper$", "-test.count=1")
-			cmd.Env = append(os.Environ(), applyEnv+"="+string(req))
-			cmd.Stderr = os.Stderr
-			out, err := cmd.Output()
-			require.NoError(t, err, "%s", out)
+			child := func(execCat bool) []byte {
+				req, err := json.Marshal(map[string]any{"security": s, "dir": dir, "exec": execCat})
+				require.NoError(t, err)
+				cmd := exec.Command(os.Args[0], "-test.run=^TestSecurityApplyHelper$", "-test.count=1")
+				cmd.Env = append(os.Environ(), applyEnv+"="+string(req))
+				cmd.Stderr = os.Stderr
+				out, err := cmd.Output()
+				require.NoError(t, err, "%s", out)
+				return out
+			}
+			status := parseStatus(string(child(true)))
+			for k, want := range tt.exec {
+				assert.Equal(t, want, status[k], "after execve: %s", k)
+			}
+			out := child(false)
 			var rep applyReport
 			require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
 			require.Empty(t, rep.Err)
