@@ -63,6 +63,12 @@ func DeviceRules(l *specs.Linux) ([]cgroup.DeviceRule, error) {
 			out = append(out, cgroup.AllowDevice(t, d.Major, d.Minor))
 		}
 	}
+	// Replayed once now: a list that cgroup v1 cannot express (a deny
+	// that cuts into an earlier wildcard allow) fails create here, with
+	// the field's name, rather than in chapter 02 later.
+	if _, err := cgroup.DeviceAllowed(out, cgroup.CharDevice, 1, 3, "rw"); err != nil {
+		return nil, fmt.Errorf("linux.resources.devices: %w", err)
+	}
 	return out, nil
 }
 
