@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -108,7 +109,7 @@ const defaultUmask = 0o022
 //	bounding set              (dropping needs CAP_SETPCAP, still effective)
 //	keep-caps on              (the uid switch would clear the permitted set)
 //	stdio chowned to uid      (so that the user can reopen /proc/self/fd/0..2)
-//	setgroups, setgid, setuid
+//	setgroups, setgid, setuid  (the parent-death signal, which they clear, set again)
 //	keep-caps off
 //	effective, permitted, inheritable, ambient
 //	beforeExec()              (R1: exec FIFO, startContainer hooks)
@@ -145,8 +146,20 @@ func (s *Security) Apply(beforeExec func() error) error {
 	if err := rootfs.KeepCaps(true); err != nil {
 		return err
 	}
+	// The kernel clears the parent-death signal at a change of
+	// credentials, as a setuid program's would be: asked for by init,
+	// it is set again after the switch (runc does the same).
+	var pdeath int32
+	if err := unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&pdeath)), 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_GET_PDEATHSIG): %w", err)
+	}
 	if err := s.switchUser(); err != nil {
 		return err
+	}
+	if pdeath != 0 {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(pdeath), 0, 0, 0); err != nil {
+			return fmt.Errorf("prctl(PR_SET_PDEATHSIG, %d): %w", pdeath, err)
+		}
 	}
 	if err := rootfs.KeepCaps(false); err != nil {
 		return err
@@ -195,12 +208,21 @@ func (s *Security) switchUser() error {
 		return fmt.Errorf("setgroups(%v): %w", groups, err)
 	}
 	if err := syscall.Setgid(int(u.GID)); err != nil {
-		return fmt.Errorf("setgid(%d): %w", u.GID, err)
+		return fmt.Errorf("setgid(%d): %w%s", u.GID, err, unmapped(err, "gid"))
 	}
 	if err := syscall.Setuid(int(u.UID)); err != nil {
-		return fmt.Errorf("setuid(%d): %w", u.UID, err)
+		return fmt.Errorf("setuid(%d): %w%s", u.UID, err, unmapped(err, "uid"))
 	}
 	return nil
+}
+
+// unmapped explains setuid's and setgid's EINVAL: the id has no
+// mapping in the container's user namespace.
+func unmapped(err error, what string) string {
+	if errors.Is(err, unix.EINVAL) {
+		return " (the " + what + " is not mapped in the container's user namespace)"
+	}
+	return ""
 }
 
 // fixStdio gives the standard descriptors to uid, as runc does before

@@ -6,9 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/assert"
@@ -120,6 +122,7 @@ type applyReport struct {
 	After      map[string]string `json:"after"`  // ... after Apply
 	Umask      int               `json:"umask"`
 	MkdirErrno int               `json:"mkdirErrno"` // 0: mkdir worked
+	Pdeathsig  int               `json:"pdeathsig"`
 	Err        string            `json:"err,omitempty"`
 }
 
@@ -145,6 +148,13 @@ func TestSecurityApplyHelper(t *testing.T) {
 		rep.Err = err.Error()
 		report()
 	}
+	// A parent-death signal asked for before Apply survives the uid
+	// switch (the thread is the one Apply locks to).
+	runtime.LockOSThread()
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGUSR2), 0, 0, 0); err != nil {
+		rep.Err = err.Error()
+		report()
+	}
 	err := req.Security.Apply(func() error {
 		rep.Before = threadStatus()
 		return nil
@@ -159,6 +169,12 @@ func TestSecurityApplyHelper(t *testing.T) {
 		report()
 	}
 	rep.After = threadStatus()
+	var pdeath int32
+	if err := unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&pdeath)), 0, 0, 0); err != nil {
+		rep.Err = err.Error()
+		report()
+	}
+	rep.Pdeathsig = int(pdeath)
 	rep.Umask = unix.Umask(0)
 	if err := unix.Mkdir(filepath.Join(req.Dir, "made"), 0o777); err != nil {
 		rep.MkdirErrno = int(err.(unix.Errno))
@@ -312,6 +328,7 @@ func TestSecurityApply(t *testing.T) {
 			}
 			assert.Equal(t, fmt.Sprintf("%04o", tt.umask), fmt.Sprintf("%04o", rep.Umask))
 			assert.Equal(t, int(tt.errno), rep.MkdirErrno, "mkdir's errno: %v", unix.Errno(rep.MkdirErrno))
+			assert.Equal(t, int(unix.SIGUSR2), rep.Pdeathsig, "the parent-death signal")
 		})
 	}
 }
