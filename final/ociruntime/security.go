@@ -208,17 +208,17 @@ func (s *Security) switchUser() error {
 		return fmt.Errorf("setgroups(%v): %w", groups, err)
 	}
 	if err := syscall.Setgid(int(u.GID)); err != nil {
-		return fmt.Errorf("setgid(%d): %w%s", u.GID, err, unmapped(err, "gid"))
+		return fmt.Errorf("setgid(%d): %w%s", u.GID, err, unmappedHint(err, "gid"))
 	}
 	if err := syscall.Setuid(int(u.UID)); err != nil {
-		return fmt.Errorf("setuid(%d): %w%s", u.UID, err, unmapped(err, "uid"))
+		return fmt.Errorf("setuid(%d): %w%s", u.UID, err, unmappedHint(err, "uid"))
 	}
 	return nil
 }
 
-// unmapped explains setuid's and setgid's EINVAL: the id has no
+// unmappedHint explains setuid's and setgid's EINVAL: the id has no
 // mapping in the container's user namespace.
-func unmapped(err error, what string) string {
+func unmappedHint(err error, what string) string {
 	if errors.Is(err, unix.EINVAL) {
 		return " (the " + what + " is not mapped in the container's user namespace)"
 	}

@@ -28,7 +28,7 @@ func denyMkdir(errno unix.Errno) *specs.LinuxSeccomp {
 		DefaultAction: specs.ActAllow,
 		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
 		Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno,
-			ErrnoRet: uintp(uint(errno))}},
+			ErrnoRet: resPtr[uint](uint(errno))}},
 	}
 }
 
@@ -190,12 +190,12 @@ func threadStatus() map[string]string {
 	if err != nil {
 		return map[string]string{"error": err.Error()}
 	}
-	return parseStatus(string(b))
+	return statusFields(string(b))
 }
 
-// parseStatus reads the "Key:\tvalue" lines of a status file, with the
+// statusFields reads the "Key:\tvalue" lines of a status file, with the
 // value's blanks made single spaces.
-func parseStatus(text string) map[string]string {
+func statusFields(text string) map[string]string {
 	out := map[string]string{}
 	for _, line := range strings.Split(text, "\n") {
 		k, v, ok := strings.Cut(line, ":")
@@ -312,7 +312,7 @@ func TestSecurityApply(t *testing.T) {
 				require.NoError(t, err, "%s", out)
 				return out
 			}
-			status := parseStatus(string(child(true)))
+			status := statusFields(string(child(true)))
 			for k, want := range tt.exec {
 				assert.Equal(t, want, status[k], "after execve: %s", k)
 			}
