@@ -12,6 +12,7 @@ import (
 	"testing"
 	"unsafe"
 
+	mobyseccomp "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -282,6 +283,29 @@ func TestSecurityApply(t *testing.T) {
 			exec: map[string]string{"Uid": "0 0 0 0", "CapBnd": capHex(), "CapEff": capHex(), "CapPrm": capHex(), "Seccomp": "2"},
 		},
 		{
+			// What dockerd writes into config.json: its default profile,
+			// resolved for the default capabilities. Loaded early (no
+			// no_new_privs), it must allow all that Apply does after it.
+			name: "Docker's profile early, then a non-root user",
+			spec: specs.Spec{
+				Process: &specs.Process{
+					User: specs.User{UID: 1000, GID: 1000},
+					Capabilities: &specs.LinuxCapabilities{
+						Bounding: rootfs.DefaultCapabilities, Effective: rootfs.DefaultCapabilities, Permitted: rootfs.DefaultCapabilities,
+					},
+				},
+				Linux: &specs.Linux{Seccomp: dockerProfile(t)},
+			},
+			before: map[string]string{"Uid": "1000 1000 1000 1000", "Seccomp": "2", "CapEff": "00000000a80425fb"},
+			after: map[string]string{"Uid": "1000 1000 1000 1000", "Gid": "1000 1000 1000 1000", "Groups": "",
+				"CapBnd": "00000000a80425fb", "CapEff": "00000000a80425fb", "CapPrm": "00000000a80425fb",
+				"CapInh": capHex(), "CapAmb": capHex(), "NoNewPrivs": "0", "Seccomp": "2"},
+			umask: 0o022,
+			// A non-root command without ambient capabilities has none.
+			exec: map[string]string{"Uid": "1000 1000 1000 1000", "CapBnd": "00000000a80425fb", "CapEff": capHex(), "CapPrm": capHex(),
+				"Seccomp": "2"},
+		},
+		{
 			name: "root with Docker's capabilities, no filter",
 			spec: specs.Spec{
 				Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{
@@ -356,4 +380,13 @@ func TestHomeEnv(t *testing.T) {
 			assert.Equal(t, tt.want, HomeEnv(tt.env, tt.uid, tt.file))
 		})
 	}
+}
+
+// dockerProfile is Docker's default seccomp profile as dockerd resolves
+// it for its default capabilities and writes it into config.json.
+func dockerProfile(t *testing.T) *specs.LinuxSeccomp {
+	p, err := mobyseccomp.GetDefaultProfile(&specs.Spec{Process: &specs.Process{
+		Capabilities: &specs.LinuxCapabilities{Bounding: rootfs.DefaultCapabilities}}})
+	require.NoError(t, err)
+	return p
 }
