@@ -242,7 +242,7 @@ func (d *Daemon) bootDeps(e *entry) []string {
 	}
 	h := e.rec.HostConfig
 	var ids []string
-	for _, l := range h.Links {
+	for _, l := range e.legacyLinks() {
 		if id, _, ok := strings.Cut(l, ":"); ok {
 			ids = append(ids, id)
 		}
