@@ -112,7 +112,8 @@ const defaultUmask = 0o022
 //	setgroups, setgid, setuid  (the parent-death signal, which they clear, set again)
 //	keep-caps off
 //	effective, permitted, inheritable, ambient
-//	beforeExec()              (R1: exec FIFO, startContainer hooks)
+//	beforeExec()              (the runtime's: exec FIFO wait, startContainer hooks;
+//	                           they run as the user, with the final sets)
 //	seccomp, late             (with no_new_privs: as near execve as possible, so
 //	                           that the profile need not allow what init does)
 //
