@@ -331,6 +331,9 @@ func (r *Rootfs) mount(rootfd int, m Mount) error {
 		// of v1 hierarchies on v1 and hybrid ones; bound from the
 		// container's own cgroup when it has no namespace of its own.
 		err = rootfs.MountCgroupsInRoot(rootfd, r.Root, m.Destination, flags, !r.CgroupNS)
+		if err == nil && flags&unix.MS_RDONLY != 0 {
+			err = r.readonlyCgroupTmpfs(rootfd, m)
+		}
 	case m.Type == "sysfs" && m.Data == "":
 		// sysfs, or where a user namespace may not mount one (no
 		// network namespace of its own), the host's /sys bound
@@ -349,6 +352,27 @@ func (r *Rootfs) mount(rootfd int, m Mount) error {
 		return err
 	}
 	return r.setPropagation(rootfd, m)
+}
+
+// readonlyCgroupTmpfs makes the tmpfs that holds a v1 host's cgroup
+// hierarchies read-only, as the cgroup mount asked (chapter 03 makes it
+// writable, and only the hierarchies in it read-only): nothing may add
+// mount points or links to it. Nothing to do on a v2 host, where the
+// cgroup2 itself was mounted read-only.
+func (r *Rootfs) readonlyCgroupTmpfs(rootfd int, m Mount) error {
+	mfd, err := rootfs.OpenInRoot(rootfd, r.Root, m.Destination, unix.O_DIRECTORY)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(mfd)
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(mfd, &st); err != nil {
+		return fmt.Errorf("statfs: %w", err)
+	}
+	if st.Type != unix.TMPFS_MAGIC || st.Flags&unix.ST_RDONLY != 0 {
+		return nil
+	}
+	return rootfs.RemountReadonly(procFD(mfd))
 }
 
 // mountPoint opens the destination dest inside the root, creating it as
@@ -412,8 +436,8 @@ func (r *Rootfs) bind(rootfd int, m Mount, flags uintptr) error {
 	if err := unix.Mount(m.Source, procFD(fd), "", flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
 		return fmt.Errorf("bind of %s: %w", m.Source, err)
 	}
-	if flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) == 0 {
-		return nil // nothing beyond the source's own flags asked for
+	if flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) == 0 && m.Cleared == 0 {
+		return nil // the source's own flags are what is asked for
 	}
 	mfd, err := rootfs.OpenInRoot(rootfd, r.Root, m.Destination, 0)
 	if err != nil {
@@ -423,47 +447,58 @@ func (r *Rootfs) bind(rootfd int, m Mount, flags uintptr) error {
 	return remountBind(mfd, flags, uintptr(m.Cleared))
 }
 
-// lockable are the flags that a mount made in a more privileged mount
-// namespace (the host's) has locked for a user namespace: a remount
-// there must keep them, or fails with EPERM.
-const lockable = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC |
-	unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME
+// keptFlags are the per-mount flags a bind keeps from the mount it
+// copies unless an option clears them by name (see remountBind).
+const keptFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 
-const atimeFlags = unix.MS_NOATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
+// flagNames name mount flags in errors, as the options that set them.
+var flagNames = []struct {
+	flag uintptr
+	name string
+}{
+	{unix.MS_RDONLY, "ro"}, {unix.MS_NOSUID, "nosuid"}, {unix.MS_NODEV, "nodev"}, {unix.MS_NOEXEC, "noexec"},
+	{unix.MS_NOATIME, "noatime"}, {unix.MS_NODIRATIME, "nodiratime"}, {unix.MS_RELATIME, "relatime"},
+}
+
+func namesOf(flags uintptr) string {
+	var out []string
+	for _, f := range flagNames {
+		if flags&f.flag != 0 {
+			out = append(out, f.name)
+		}
+	}
+	return strings.Join(out, ",")
+}
 
 // remountBind gives the bind mount mfd the flags flags.
 //
 // A bind gets flags of its own only through a second call:
 // MS_REMOUNT|MS_BIND changes this one mount's flags, not those of the
 // filesystem behind it (which the host may use read-write elsewhere),
-// and replaces them all, atime excepted when none is given. In a user
-// namespace the host's nosuid, nodev, noexec, ro and atime flags are
-// locked: the remount is tried again with the ones the mount has (which
-// statfs reports with the same bits), unless the config cleared one of
-// them by name (suid, dev, exec, rw, atime...), which berth then cannot
-// honour and says so.
+// and replaces them all, the access-time mode excepted when none is
+// given. So the ro, nosuid, nodev and noexec that the copied mount has
+// are passed again, unless an option cleared one by name (rw, suid, dev,
+// exec): "ro" on a bind of a nosuid mount must not make it suid. runc
+// keeps them only where it must; berth always, so that a bind is never
+// weaker than its source without being asked to.
+//
+// In a user namespace the flags of a mount made by a more privileged
+// namespace (the host's) are locked: clearing one fails with EPERM, and
+// the error says which the options cleared.
 func remountBind(mfd int, flags, cleared uintptr) error {
-	flags = flags&^unix.MS_REC | unix.MS_BIND | unix.MS_REMOUNT
-	err := unix.Mount("", procFD(mfd), "", flags, "")
-	if !errors.Is(err, unix.EPERM) {
-		if err != nil {
-			return fmt.Errorf("remount with its flags: %w", err)
-		}
-		return nil
-	}
 	var st unix.Statfs_t
-	if serr := unix.Statfs(procFD(mfd), &st); serr != nil {
-		return fmt.Errorf("remount with its flags: %w (statfs: %w)", err, serr)
+	if err := unix.Statfs(procFD(mfd), &st); err != nil {
+		return fmt.Errorf("statfs of the bind: %w", err)
 	}
-	locked := uintptr(st.Flags) & lockable
-	if flags&atimeFlags != 0 {
-		locked &^= atimeFlags // an atime mode was asked for: it is that, or EPERM
+	// statfs reports these with the same bits as mount(2) takes them.
+	have := uintptr(st.Flags)
+	flags = flags&^unix.MS_REC | unix.MS_BIND | unix.MS_REMOUNT | have&keptFlags&^cleared
+	err := unix.Mount("", procFD(mfd), "", flags, "")
+	if errors.Is(err, unix.EPERM) && have&cleared != 0 {
+		return fmt.Errorf("remount with its flags: the mount it binds has %s, which a user namespace may not clear: %w", namesOf(have&cleared), err)
 	}
-	if c := locked & cleared; c != 0 {
-		return fmt.Errorf("remount with its flags: the host's mount has flags %#x locked that the options clear: %w", c, err)
-	}
-	if err := unix.Mount("", procFD(mfd), "", flags|locked, ""); err != nil {
-		return fmt.Errorf("remount with its flags (and the locked %#x): %w", locked, err)
+	if err != nil {
+		return fmt.Errorf("remount with its flags (%s): %w", namesOf(flags), err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package ociruntime
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -184,6 +185,43 @@ func TestNewRootfs(t *testing.T) {
 	assert.Equal(t, Device{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229, Mode: 0o666}, r.Devices[6])
 	assert.Equal(t, Device{Path: "/dev/pipe", Type: "p", Mode: 0o666}, r.Devices[7])
 	assert.Equal(t, Device{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0, Mode: 0o666}, r.Devices[4])
+}
+
+func TestRootfsTravelsAsJSON(t *testing.T) {
+	b := bundle(t)
+	spec := &specs.Spec{
+		Root: &specs.Root{Path: "rootfs"},
+		Mounts: []specs.Mount{
+			{Destination: "/data", Type: "bind", Source: "/y", Options: []string{"rbind", "rro", "nosuid", "rw", "rslave"}},
+			{Destination: "/tmp", Type: "tmpfs", Options: []string{"tmpcopyup", "size=1m"}},
+		},
+		Linux: &specs.Linux{RootfsPropagation: "private", MaskedPaths: []string{"/a"}, ReadonlyPaths: []string{"/b"},
+			Devices: []specs.LinuxDevice{{Path: "/dev/p", Type: "p"}}},
+	}
+	r, err := NewRootfs(spec, b, true)
+	require.NoError(t, err)
+	data, err := json.Marshal(r)
+	require.NoError(t, err)
+	var back Rootfs
+	require.NoError(t, json.Unmarshal(data, &back))
+	assert.Equal(t, *r, back)
+}
+
+func TestNewRootfsDevicesAndMounts(t *testing.T) {
+	b := bundle(t)
+	spec := &specs.Spec{
+		Root:   &specs.Root{Path: "rootfs"},
+		Mounts: []specs.Mount{{Destination: "/dev/null", Type: "bind", Source: "/dev/null", Options: []string{"bind"}}},
+	}
+	r, err := NewRootfs(spec, b, false)
+	require.NoError(t, err)
+	for _, d := range r.Devices {
+		assert.NotEqual(t, "/dev/null", d.Path, "a mount covers it: no node to make there")
+	}
+	assert.Len(t, r.Devices, 5)
+	spec.Linux = &specs.Linux{Devices: []specs.LinuxDevice{{Path: "/dev/null", Type: "c", Major: 1, Minor: 3}}}
+	_, err = NewRootfs(spec, b, false)
+	require.ErrorContains(t, err, "linux.devices[0] (/dev/null): a mount of config.json lands there too")
 }
 
 func TestNewRootfsDevBound(t *testing.T) {

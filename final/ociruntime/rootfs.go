@@ -164,10 +164,19 @@ func NewRootfs(spec *specs.Spec, bundle string, noPivot bool) (*Rootfs, error) {
 		return r, nil
 	}
 	r.DevLinks = true
+	mounted := func(p string) bool {
+		return slices.ContainsFunc(r.Mounts, func(m Mount) bool { return m.Destination == p })
+	}
+	for i, d := range devs {
+		if mounted(d.Path) {
+			return nil, fmt.Errorf("linux.devices[%d] (%s): a mount of config.json lands there too", i, d.Path)
+		}
+	}
 	// The spec's default devices, unless linux.devices has its own of
-	// the same path (runc gives linux.devices the last word).
+	// the same path (runc gives linux.devices the last word), or a
+	// mount covers that path (a bind of the host's /dev/null, say).
 	for _, d := range rootfs.DefaultDevices() {
-		if !slices.ContainsFunc(devs, func(o Device) bool { return o.Path == d.Path }) {
+		if !mounted(d.Path) && !slices.ContainsFunc(devs, func(o Device) bool { return o.Path == d.Path }) {
 			r.Devices = append(r.Devices, Device{Path: d.Path, Type: string(d.Type), Major: d.Major, Minor: d.Minor, Mode: d.Mode, UID: d.UID, GID: d.GID})
 		}
 	}
