@@ -436,11 +436,16 @@ func TestNoPivot(t *testing.T) {
 	f := newFixture(t)
 	before := hostMounts(t, f.bundle)
 	spec := runcSpec(f.root)
+	spec.Root.Readonly = true
 	spec.Linux.MaskedPaths = append(spec.Linux.MaskedPaths, "/etc/secret")
 	r, err := NewRootfs(spec, "/", true)
 	require.NoError(t, err)
-	rep := probe(t, probeRequest{Rootfs: r, Stat: []string{"/dev/null"}, Read: []string{"/etc/secret", "/etc/passwd"}}, nil)
+	rep := probe(t, probeRequest{Rootfs: r, Stat: []string{"/dev/null"}, Read: []string{"/etc/secret", "/etc/passwd"},
+		Write: []string{"/newfile", "/dev/shm/new"}}, nil)
 	mounts := mountTable(t, rep.Mountinfo)
+	assert.Contains(t, rep.Write["/newfile"], "read-only file system")
+	assert.Empty(t, rep.Write["/dev/shm/new"])
+	assert.True(t, hasOpt(mounts["/"].Options, "ro"), "%+v", mounts["/"])
 
 	assert.Contains(t, rep.Root, "secretdir")
 	assert.Contains(t, rep.Read["/etc/passwd"], "root:x:0:0")
@@ -574,4 +579,45 @@ func probeFails(t *testing.T, req probeRequest, attr *syscall.SysProcAttr) (stri
 	cmd.SysProcAttr = attr
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+func TestReadonlyDevAndBoundDev(t *testing.T) {
+	f := newFixture(t)
+	before := hostMounts(t, f.bundle)
+
+	// A read-only tmpfs on /dev: the nodes and links are made while it
+	// is writable, and it is read-only once the container runs.
+	spec := runcSpec(f.root)
+	spec.Mounts[1].Options = append(spec.Mounts[1].Options, "ro")
+	r, err := NewRootfs(spec, f.bundle, false)
+	require.NoError(t, err)
+	rep := probe(t, probeRequest{Rootfs: r, Stat: []string{"/dev/null", "/dev/ptmx"}, Write: []string{"/dev/new", "/dev/shm/new", "/dev/null"}}, nil)
+	mounts := mountTable(t, rep.Mountinfo)
+	assert.True(t, hasOpt(mounts["/dev"].Options, "ro"), "%+v", mounts["/dev"])
+	assert.True(t, hasOpt(mounts["/dev"].Options, "nosuid"), "%+v", mounts["/dev"])
+	assert.Equal(t, uint32(unix.S_IFCHR|0o666), rep.Stat["/dev/null"].Mode)
+	assert.Equal(t, "pts/ptmx", rep.Stat["/dev/ptmx"].Link)
+	assert.Contains(t, rep.Write["/dev/new"], "read-only file system")
+	assert.Empty(t, rep.Write["/dev/shm/new"])
+	assert.Empty(t, rep.Write["/dev/null"])
+
+	// /dev bound from a host directory: nothing is made in it (it would
+	// be made on the host), as with runc.
+	hostDev := filepath.Join(f.bundle, "hostdev")
+	require.NoError(t, os.Mkdir(hostDev, 0o755))
+	spec = runcSpec(f.root)
+	spec.Mounts[1] = specs.Mount{Destination: "/dev", Type: "bind", Source: hostDev, Options: []string{"rbind"}}
+	spec.Mounts = slices.Delete(spec.Mounts, 2, 5) // pts, shm, mqueue: not in a bound /dev
+	// Files are masked with the container's /dev/null, which this /dev
+	// lacks: that is an error (runc skips the mask), so none here.
+	spec.Linux.MaskedPaths = []string{"/sys/firmware"}
+	r, err = NewRootfs(spec, f.bundle, false)
+	require.NoError(t, err)
+	rep = probe(t, probeRequest{Rootfs: r, Stat: []string{"/dev/null"}}, nil)
+	assert.NotEmpty(t, rep.Stat["/dev/null"].Err)
+	entries, err := os.ReadDir(hostDev)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "nothing made in the host's directory")
+
+	assert.Equal(t, before, hostMounts(t, f.bundle))
 }
