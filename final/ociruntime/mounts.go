@@ -74,6 +74,7 @@ type flagOption struct {
 // option in the list set the flag, and for a bind's remount, which
 // replaces all of a mount's flags.
 var mountFlags = map[string]flagOption{
+	"acl":           {false, unix.MS_POSIXACL},
 	"async":         {true, unix.MS_SYNCHRONOUS},
 	"atime":         {true, unix.MS_NOATIME},
 	"bind":          {false, unix.MS_BIND},
@@ -86,6 +87,7 @@ var mountFlags = map[string]flagOption{
 	"lazytime":      {false, unix.MS_LAZYTIME},
 	"loud":          {true, unix.MS_SILENT},
 	"mand":          {false, unix.MS_MANDLOCK},
+	"noacl":         {true, unix.MS_POSIXACL},
 	"noatime":       {false, unix.MS_NOATIME},
 	"nodev":         {false, unix.MS_NODEV},
 	"nodiratime":    {false, unix.MS_NODIRATIME},
@@ -96,6 +98,7 @@ var mountFlags = map[string]flagOption{
 	"norelatime":    {true, unix.MS_RELATIME},
 	"nostrictatime": {true, unix.MS_STRICTATIME},
 	"nosuid":        {false, unix.MS_NOSUID},
+	"nosymfollow":   {false, unix.MS_NOSYMFOLLOW}, // symlinks on it are not followed (Linux 5.10)
 	"rbind":         {false, unix.MS_BIND | unix.MS_REC},
 	"relatime":      {false, unix.MS_RELATIME},
 	"remount":       {false, unix.MS_REMOUNT},
@@ -104,6 +107,7 @@ var mountFlags = map[string]flagOption{
 	"silent":        {false, unix.MS_SILENT},
 	"strictatime":   {false, unix.MS_STRICTATIME},
 	"suid":          {true, unix.MS_NOSUID},
+	"symfollow":     {true, unix.MS_NOSYMFOLLOW},
 	"sync":          {false, unix.MS_SYNCHRONOUS},
 }
 
@@ -144,11 +148,17 @@ var recursiveOptions = map[string]attrOption{
 	"rdiratime":    {clr: unix.MOUNT_ATTR_NODIRATIME},
 	"rnosymfollow": {set: unix.MOUNT_ATTR_NOSYMFOLLOW},
 	"rsymfollow":   {clr: unix.MOUNT_ATTR_NOSYMFOLLOW},
-	// The access-time mode is one field of three values: clearing
-	// MOUNT_ATTR__ATIME and setting one value chooses it.
-	"rrelatime":    {set: unix.MOUNT_ATTR_RELATIME, clr: unix.MOUNT_ATTR__ATIME},
-	"rnoatime":     {set: unix.MOUNT_ATTR_NOATIME, clr: unix.MOUNT_ATTR__ATIME},
-	"rstrictatime": {set: unix.MOUNT_ATTR_STRICTATIME, clr: unix.MOUNT_ATTR__ATIME},
+	// The access-time mode is one field of three values (relatime,
+	// the kernel's default, is 0): mount_setattr changes it only as a
+	// whole, clearing MOUNT_ATTR__ATIME and setting one value. The
+	// "not that mode" words (ratime, rnorelatime, rnostrictatime) have
+	// no value of their own: they put the default back, as runc does.
+	"rrelatime":      {set: unix.MOUNT_ATTR_RELATIME, clr: unix.MOUNT_ATTR__ATIME},
+	"rnoatime":       {set: unix.MOUNT_ATTR_NOATIME, clr: unix.MOUNT_ATTR__ATIME},
+	"rstrictatime":   {set: unix.MOUNT_ATTR_STRICTATIME, clr: unix.MOUNT_ATTR__ATIME},
+	"ratime":         {set: unix.MOUNT_ATTR_RELATIME, clr: unix.MOUNT_ATTR__ATIME},
+	"rnorelatime":    {set: unix.MOUNT_ATTR_RELATIME, clr: unix.MOUNT_ATTR__ATIME},
+	"rnostrictatime": {set: unix.MOUNT_ATTR_RELATIME, clr: unix.MOUNT_ATTR__ATIME},
 }
 
 // refusedOptions are options berth knows and does not apply, with why.
@@ -157,11 +167,24 @@ var refusedOptions = map[string]string{
 	// mapping (mount_setattr MOUNT_ATTR_IDMAP); berth makes none.
 	"idmap":  "idmapped mounts are not supported",
 	"ridmap": "idmapped mounts are not supported",
-	// An atime option that only clears says nothing of which of the
-	// three access-time modes the mounts below should get instead.
-	"ratime":         "say rrelatime, rnoatime or rstrictatime",
-	"rnorelatime":    "say rrelatime, rnoatime or rstrictatime",
-	"rnostrictatime": "say rrelatime, rnoatime or rstrictatime",
+}
+
+// MountOptions lists the mount options berth applies, sorted: what
+// `berth-runtime features` reports as mountOptions.
+func MountOptions() []string {
+	var out []string
+	for o := range mountFlags {
+		out = append(out, o)
+	}
+	for o := range propagationFlags {
+		out = append(out, o)
+	}
+	for o := range recursiveOptions {
+		out = append(out, o)
+	}
+	out = append(out, "tmpcopyup")
+	slices.Sort(out)
+	return out
 }
 
 // parseMount checks mounts[i] of config.json and turns its options into

@@ -99,7 +99,11 @@ func NewRootfs(spec *specs.Spec, bundle string, noPivot bool) (*Rootfs, error) {
 	if !filepath.IsAbs(r.Root) {
 		r.Root = filepath.Join(bundle, r.Root)
 	}
-	r.Root = filepath.Clean(r.Root)
+	// Resolved once, here: init finds the mount that holds the root by
+	// its path in the mount table, which shows no symlinks.
+	if r.Root, err = filepath.EvalSymlinks(r.Root); err != nil {
+		return nil, fmt.Errorf("root.path: %w", err)
+	}
 	if r.Root == "/" {
 		return nil, errors.New("root.path: the host's / cannot be a container's root")
 	}
