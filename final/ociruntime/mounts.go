@@ -353,10 +353,10 @@ func (r *Rootfs) mount(rootfd int, m Mount) error {
 		// namespace (chapter 03): one cgroup2 on a v2 host, a tmpfs
 		// of v1 hierarchies on v1 and hybrid ones; bound from the
 		// container's own cgroup when it has no namespace of its own.
+		// On v1 the tmpfs that holds the hierarchies stays writable
+		// and only they take the mount's flags (ro), as with runc
+		// and Docker.
 		err = rootfs.MountCgroupsInRoot(rootfd, r.Root, m.Destination, flags, !r.CgroupNS)
-		if err == nil && flags&unix.MS_RDONLY != 0 {
-			err = r.readonlyCgroupTmpfs(rootfd, m)
-		}
 	case m.Type == "sysfs" && m.Data == "":
 		// sysfs, or where a user namespace may not mount one (no
 		// network namespace of its own), the host's /sys bound
@@ -375,27 +375,6 @@ func (r *Rootfs) mount(rootfd int, m Mount) error {
 		return err
 	}
 	return r.setPropagation(rootfd, m)
-}
-
-// readonlyCgroupTmpfs makes the tmpfs that holds a v1 host's cgroup
-// hierarchies read-only, as the cgroup mount asked (chapter 03 makes it
-// writable, and only the hierarchies in it read-only): nothing may add
-// mount points or links to it. Nothing to do on a v2 host, where the
-// cgroup2 itself was mounted read-only.
-func (r *Rootfs) readonlyCgroupTmpfs(rootfd int, m Mount) error {
-	mfd, err := rootfs.OpenInRoot(rootfd, r.Root, m.Destination, unix.O_DIRECTORY)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(mfd)
-	var st unix.Statfs_t
-	if err := unix.Fstatfs(mfd, &st); err != nil {
-		return fmt.Errorf("statfs: %w", err)
-	}
-	if st.Type != unix.TMPFS_MAGIC || st.Flags&unix.ST_RDONLY != 0 {
-		return nil
-	}
-	return rootfs.RemountReadonly(procFD(mfd))
 }
 
 // mountPoint opens the destination dest inside the root, creating it as

@@ -348,7 +348,7 @@ func TestPrepareAndPivot(t *testing.T) {
 	assert.False(t, hasOpt(mounts["/dev"].Options, "relatime") || hasOpt(mounts["/dev"].Options, "noatime"), "/dev %q", mounts["/dev"].Options)
 	assert.True(t, hasOpt(mounts["/proc"].Options, "rw"))
 	// The cgroups: this machine's, read-only (on a v1 host the tmpfs
-	// that holds them too), in the container's own
+	// that holds them is writable, as runc's), in the container's own
 	// cgroup namespace (its cgroup is "/").
 	var cgroupMounts int
 	for p, m := range mounts {
@@ -358,7 +358,6 @@ func TestPrepareAndPivot(t *testing.T) {
 		}
 	}
 	assert.NotZero(t, cgroupMounts, "no cgroup mount under /sys/fs/cgroup:\n%s", rep.Mountinfo)
-	assert.True(t, hasOpt(mounts["/sys/fs/cgroup"].Options, "ro"), "%+v", mounts["/sys/fs/cgroup"])
 	for _, line := range strings.Split(strings.TrimSpace(rep.Read["/proc/self/cgroup"]), "\n") {
 		assert.True(t, strings.HasSuffix(line, ":/"), "cgroup line %q: not the namespace's root", line)
 	}
