@@ -17,6 +17,29 @@ import (
 	"github.com/berth-project/berth/03-rootfs/rootfs"
 )
 
+// How config.json's mounts are made, in their order (Prepare), each at
+// its destination resolved inside the root (chapter 03's openat2 with
+// RESOLVE_IN_ROOT: an image's symlink to "/" or "../.." leads to the
+// root, never above it) and mounted onto /proc/self/fd/N of that very
+// file:
+//
+//	bind, rbind   mount point made like the source (a directory, or an
+//	              empty file for a file); mount(MS_BIND[|MS_REC]); then,
+//	              if any other flag was asked for, a remount
+//	              (MS_REMOUNT|MS_BIND|flags): a bind's own flags can
+//	              only be set by a second call
+//	tmpfs         mount(tmpfs, flags, data); the covered directory's
+//	              mode unless mode= is given; tmpcopyup copies what it
+//	              covers; ro is applied after pivot_root (see deferReadonly)
+//	sysfs         chapter 03: sysfs, or the host's /sys bound read-only
+//	              where a user namespace may not mount one
+//	cgroup(2)     chapter 03: this machine's hierarchies, in the
+//	              container's cgroup namespace
+//	anything else mount(source, type, flags, data): proc, devpts,
+//	              mqueue, overlay, ...
+//	then          propagation options in their order, then the
+//	              recursive ones (rro, ...) with mount_setattr
+//
 // Mount is one entry of config.json's mounts, its options turned into
 // what mount(2) and mount_setattr(2) take. NewRootfs makes it on the
 // host; Prepare mounts it in the container's init.
