@@ -39,7 +39,7 @@ import (
 //	              mqueue, overlay, ...
 //	then          propagation options in their order, then the
 //	              recursive ones (rro, ...) with mount_setattr
-//
+
 // Mount is one entry of config.json's mounts, its options turned into
 // what mount(2) and mount_setattr(2) take. NewRootfs makes it on the
 // host; Prepare mounts it in the container's init.
