@@ -254,6 +254,11 @@ func newFixture(t *testing.T) fixture {
 	write(filepath.Join(f.root, "opt/app/conf"), "copied up\n")
 	require.NoError(t, os.Symlink("conf", filepath.Join(f.root, "opt/app/link")))
 	require.NoError(t, os.Chmod(filepath.Join(f.root, "opt/app"), 0o751))
+	// Masked and read-only paths that are symlinks: to a directory, to
+	// a file, to nothing.
+	require.NoError(t, os.Symlink("secretdir", filepath.Join(f.root, "maskdirlink")))
+	require.NoError(t, os.Symlink("/rodir/file", filepath.Join(f.root, "rofilelink")))
+	require.NoError(t, os.Symlink("/nothing", filepath.Join(f.root, "dangling")))
 	// A symlink in the image that leads out of the root, were it
 	// followed on the host: mounts through it must land inside.
 	require.NoError(t, os.Symlink("/../../../../../tmp", filepath.Join(f.root, "escape")))
@@ -287,8 +292,8 @@ func TestPrepareAndPivot(t *testing.T) {
 		{Path: "/dev/myfull", Type: "c", Major: 1, Minor: 7, FileMode: &fileMode, UID: &uid, GID: &gid},
 		{Path: "/dev/sub/mypipe", Type: "p"},
 	}
-	spec.Linux.MaskedPaths = append(spec.Linux.MaskedPaths, "/etc/secret", "/secretdir", "/not/there")
-	spec.Linux.ReadonlyPaths = append(spec.Linux.ReadonlyPaths, "/rodir", "/not/there/either")
+	spec.Linux.MaskedPaths = append(spec.Linux.MaskedPaths, "/etc/secret", "/maskdirlink", "/not/there", "/dangling")
+	spec.Linux.ReadonlyPaths = append(spec.Linux.ReadonlyPaths, "/rofilelink", "/rodir", "/not/there/either", "/dangling")
 
 	r, err := NewRootfs(spec, f.bundle, false)
 	require.NoError(t, err)
