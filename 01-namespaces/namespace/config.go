@@ -31,6 +31,12 @@ type Config struct {
 	// a user's subordinate ranges in /etc/subuid and /etc/subgid, which
 	// need not start at the same number (berthd --userns-remap).
 	UIDs, GIDs IDRange
+	// Exe, when set, is the file init is executed from instead of
+	// SealedSelf's copy (exe.go). It must protect the program's file as
+	// well as the copy does: final/ociruntime's read-only mount of the
+	// binary (tuning_exe.go there), which costs a system call where the
+	// copy costs milliseconds.
+	Exe *os.File `json:"-"`
 	// Files are open files that init inherits as descriptors 4, 5, ...
 	// (after its spec on 3): chapter 04's idmapped mounts. They cannot
 	// travel in a spec, which is JSON.

@@ -93,7 +93,10 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 	// even in a new user namespace, where our /proc/PID/fd would be out
 	// of its reach. ReadSpec marks it close-on-exec, so the command does
 	// not inherit it.
-	exe, err := SealedSelf()
+	exe, err := cfg.Exe, error(nil)
+	if exe == nil {
+		exe, err = SealedSelf()
+	}
 	if err != nil {
 		r.Close()
 		w.Close()

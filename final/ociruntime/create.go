@@ -180,6 +180,10 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	// it has descriptors of its own (the sync pipe, the FIFO's
 	// directory), which only a fork can give.
 	cfg.NoPrestart = true
+	if exe, err := readonlyExe(); err == nil { // tuning_exe.go
+		defer exe.Close()
+		cfg.Exe = exe
+	}
 
 	if init, err = namespace.Start(cfg, stdio); err != nil {
 		return nil, fmt.Errorf("container %s: %w", o.ID, err)

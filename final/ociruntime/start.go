@@ -47,17 +47,19 @@ func Start(root, id string) error {
 // meanwhile), then poll waits for either init's byte or init's end,
 // whichever comes first: init's pidfd becomes readable when it exits.
 func releaseExecFifo(r *Record, root string) error {
+	// The pidfd first: once the FIFO is open, init may run its process
+	// to its end at once (`true`), before a pidfd could be had.
+	pidfd, err := r.pidfd()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidfd)
 	path := filepath.Join(Dir(root, r.ID), ExecFifo)
 	fifo, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("container %s: exec FIFO: %w", r.ID, err)
 	}
 	defer unix.Close(fifo)
-	pidfd, err := r.pidfd()
-	if err != nil {
-		return err
-	}
-	defer unix.Close(pidfd)
 	fds := []unix.PollFd{{Fd: int32(fifo), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
 	for {
 		_, err := unix.Poll(fds, -1)
