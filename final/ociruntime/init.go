@@ -99,7 +99,7 @@ func (s *InitSpec) run() error {
 	// 1. Chapter 01: private mounts, the cgroup namespace (init is in
 	// its cgroup by now), hostname, rlimits, oomScoreAdj, sysctls, lo.
 	if err := namespace.Setup(s.Spec); err != nil {
-		if s.OOMScoreAdj < 0 && errors.Is(err, unix.EPERM) {
+		if s.OOMScoreAdj < 0 && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)) {
 			return fmt.Errorf("process.oomScoreAdj %d: this host refuses a negative oom_score_adj, even to root: %w", s.OOMScoreAdj, err)
 		}
 		return err
@@ -196,16 +196,19 @@ func (s *InitSpec) beforeExec() (string, error) {
 // FIFO for writing, which blocks until start opens it for reading, and
 // write one byte that start reads. The FIFO is reached through the
 // state directory's descriptor: init's root is the container's by now.
+// The FIFO stays open, close-on-exec, until the process replaces init:
+// start reads on to its end, and so returns (and runs the poststart
+// hooks) only once the process is executed, or init has failed.
 func waitExecFifo() error {
 	fd, err := unix.Openat(stateDirFD, ExecFifo, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("opening the exec FIFO: %w", err)
 	}
-	defer unix.Close(fd)
+	unix.Close(stateDirFD)
 	if _, err := unix.Write(fd, []byte{'0'}); err != nil {
+		unix.Close(fd)
 		return fmt.Errorf("writing the exec FIFO: %w", err)
 	}
-	unix.Close(stateDirFD)
 	return nil
 }
 

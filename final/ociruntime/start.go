@@ -44,8 +44,11 @@ func Start(root, id string) error {
 
 // releaseExecFifo is start's side of the gate. The FIFO is opened
 // without blocking (a blocking open would hang for ever if init died
-// meanwhile), then poll waits for either init's byte or init's end,
-// whichever comes first: init's pidfd becomes readable when it exits.
+// meanwhile), then poll waits for init's byte or init's end, whichever
+// comes first: init's pidfd becomes readable when it exits. After the
+// byte, init keeps its end open until the process replaces it
+// (close-on-exec): the FIFO's end of file is the moment the process
+// runs, which the poststart hooks must come after.
 func releaseExecFifo(r *Record, root string) error {
 	// The pidfd first: once the FIFO is open, init may run its process
 	// to its end at once (`true`), before a pidfd could be had.
@@ -61,6 +64,7 @@ func releaseExecFifo(r *Record, root string) error {
 	}
 	defer unix.Close(fifo)
 	fds := []unix.PollFd{{Fd: int32(fifo), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+	got := false // init's byte
 	for {
 		_, err := unix.Poll(fds, -1)
 		if errors.Is(err, unix.EINTR) {
@@ -69,21 +73,31 @@ func releaseExecFifo(r *Record, root string) error {
 		if err != nil {
 			return fmt.Errorf("container %s: waiting on the exec FIFO: %w", r.ID, err)
 		}
-		if fds[0].Revents&unix.POLLIN != 0 {
-			break
+		if fds[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0 {
+			var b [1]byte
+			n, err := unix.Read(fifo, b[:])
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if n == 1 && !got {
+				got = true
+				// Once released, init's end is the only thing to
+				// wait for: its exit closes it as well.
+				fds = fds[:1]
+				if err := os.Remove(path); err != nil {
+					return fmt.Errorf("container %s: %w", r.ID, err)
+				}
+				continue
+			}
+			if n == 0 && err == nil && got {
+				return nil // end of file: the process runs, or init failed
+			}
+			return fmt.Errorf("container %s: exec FIFO: read %d bytes: %v", r.ID, n, err)
 		}
-		if fds[1].Revents != 0 {
+		if len(fds) > 1 && fds[1].Revents != 0 {
 			return fmt.Errorf("container %s: init exited before start", r.ID)
 		}
 	}
-	var b [1]byte
-	if n, err := unix.Read(fifo, b[:]); n != 1 || err != nil {
-		return fmt.Errorf("container %s: exec FIFO: read %d bytes: %v", r.ID, n, err)
-	}
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("container %s: %w", r.ID, err)
-	}
-	return nil
 }
 
 // pidfd opens a descriptor for the record's init, which stays that
