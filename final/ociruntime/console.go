@@ -91,16 +91,23 @@ func setupConsole(fd int, size *specs.Box) error {
 
 // bindConsole makes the terminal the container's /dev/console too, as
 // runc does: a bind mount of the slave over a file of its own in the
-// container's /dev. A /dev that has a console already is left alone.
+// container's /dev. Rootfs.Prepare made that file (an empty one) while
+// /dev could still be written; a /dev whose console is a device (the
+// host's /dev, bound) is left alone.
 func bindConsole(slave string) error {
-	fd, err := unix.Open("/dev/console", unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o666)
-	if errors.Is(err, unix.EEXIST) {
+	fd, err := unix.Open("/dev/console", unix.O_CREAT|unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o666)
+	if err != nil {
+		return fmt.Errorf("process.terminal: /dev/console: %w", err)
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(fd, &st)
+	unix.Close(fd)
+	if err != nil {
+		return fmt.Errorf("process.terminal: /dev/console: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("process.terminal: creating /dev/console: %w", err)
-	}
-	unix.Close(fd)
 	if err := unix.Mount(slave, "/dev/console", "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("process.terminal: binding %s onto /dev/console: %w", slave, err)
 	}
