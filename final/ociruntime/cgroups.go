@@ -35,6 +35,13 @@ func cgroupName(s *specs.Spec, id string) (parent, name string, err error) {
 	if strings.Contains(p, ":") {
 		return "", "", fmt.Errorf("linux.cgroupsPath %q: a systemd slice:prefix:name path needs --systemd-cgroup, which berth-runtime does not support", p)
 	}
+	for _, elem := range strings.Split(p, "/") {
+		if elem == ".." {
+			// Refused, not cleaned away: the path is about to
+			// become directories that are created and removed.
+			return "", "", fmt.Errorf("linux.cgroupsPath %q: \"..\" is not allowed", p)
+		}
+	}
 	clean := strings.TrimPrefix(path.Clean("/"+p), "/")
 	dir, base := path.Split(clean)
 	dir = strings.TrimSuffix(dir, "/")
