@@ -260,7 +260,15 @@ func TestNewRootfsDevBound(t *testing.T) {
 
 	spec.Linux = &specs.Linux{Devices: []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}}}
 	_, err = NewRootfs(spec, b, false)
-	require.ErrorContains(t, err, "linux.devices: cannot be made in a /dev that mounts[0] binds from /dev")
+	require.ErrorContains(t, err, "linux.devices: cannot be made in a /dev that mounts[0] brings from the host (bind /dev)")
+
+	spec.Mounts = []specs.Mount{{Destination: "/dev", Type: "devtmpfs", Source: "devtmpfs"}}
+	_, err = NewRootfs(spec, b, false)
+	require.ErrorContains(t, err, "mounts[0] brings from the host (devtmpfs devtmpfs)")
+	spec.Linux = nil
+	r, err = NewRootfs(spec, b, false)
+	require.NoError(t, err)
+	assert.Empty(t, r.Devices, "the host's devtmpfs: no node made in it")
 }
 
 func TestNewRootfsRefusals(t *testing.T) {

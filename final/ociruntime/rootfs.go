@@ -119,7 +119,10 @@ func NewRootfs(spec *specs.Spec, bundle string, noPivot bool) (*Rootfs, error) {
 		if err != nil {
 			return nil, err
 		}
-		if pm.Bind && pm.Destination == "/dev" {
+		// A bind, or the kernel's devtmpfs (which is the host's /dev
+		// whoever mounts it): either way nodes made there are made
+		// on the host.
+		if pm.Destination == "/dev" && (pm.Bind || pm.Type == "devtmpfs") {
 			devBound = i
 		}
 		r.Mounts = append(r.Mounts, pm)
@@ -145,10 +148,13 @@ func NewRootfs(spec *specs.Spec, bundle string, noPivot bool) (*Rootfs, error) {
 			r.CgroupNS = true
 		}
 	}
-	for field, paths := range map[string][]string{"linux.maskedPaths": l.MaskedPaths, "linux.readonlyPaths": l.ReadonlyPaths} {
-		for i, p := range paths {
+	for _, f := range []struct {
+		field string
+		paths []string
+	}{{"linux.maskedPaths", l.MaskedPaths}, {"linux.readonlyPaths", l.ReadonlyPaths}} {
+		for i, p := range f.paths {
 			if !path.IsAbs(p) {
-				return nil, fmt.Errorf("%s[%d]: %q is not an absolute path", field, i, p)
+				return nil, fmt.Errorf("%s[%d]: %q is not an absolute path", f.field, i, p)
 			}
 		}
 	}
@@ -163,7 +169,7 @@ func NewRootfs(spec *specs.Spec, bundle string, noPivot bool) (*Rootfs, error) {
 		// /dev is the host's (or some other directory): nodes made
 		// there would be made on the host. runc makes none either.
 		if len(devs) > 0 {
-			return nil, fmt.Errorf("linux.devices: cannot be made in a /dev that mounts[%d] binds from %s", devBound, spec.Mounts[devBound].Source)
+			return nil, fmt.Errorf("linux.devices: cannot be made in a /dev that mounts[%d] brings from the host (%s %s)", devBound, spec.Mounts[devBound].Type, spec.Mounts[devBound].Source)
 		}
 		return r, nil
 	}
