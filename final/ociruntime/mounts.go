@@ -381,6 +381,9 @@ func (r *Rootfs) mount(rootfd int, m Mount) error {
 		// and Docker.
 		err = rootfs.MountCgroupsInRoot(rootfd, r.Root, m.Destination, flags, !r.CgroupNS)
 	case m.Type == "sysfs" && m.Data == "":
+		if err := r.ordinaryDirectory(rootfd, m.Destination); err != nil {
+			return err
+		}
 		// sysfs, or where a user namespace may not mount one (no
 		// network namespace of its own), the host's /sys bound
 		// read-only (chapter 03).
@@ -388,6 +391,11 @@ func (r *Rootfs) mount(rootfd int, m Mount) error {
 	case m.Type == "tmpfs":
 		err = r.tmpfs(rootfd, m, flags)
 	default:
+		if m.Type == "proc" || m.Type == "sysfs" {
+			if err := r.ordinaryDirectory(rootfd, m.Destination); err != nil {
+				return err
+			}
+		}
 		var fd int
 		if fd, err = r.mountPoint(rootfd, m.Destination, true); err == nil {
 			err = unix.Mount(m.Source, procFD(fd), m.Type, flags, m.Data)
@@ -398,6 +406,30 @@ func (r *Rootfs) mount(rootfd int, m Mount) error {
 		return err
 	}
 	return r.setPropagation(rootfd, m)
+}
+
+// ordinaryDirectory refuses a proc or sysfs destination that the image
+// made something other than a directory: a symlink there would send
+// later writes meant for the kernel's files (/proc/self/attr/...,
+// /proc/sys/...) through the image's own, as in CVE-2019-16884 and
+// CVE-2019-19921. runc refuses them too. A missing one is created.
+func (r *Rootfs) ordinaryDirectory(rootfd int, dest string) error {
+	fd, err := rootfs.OpenInRoot(rootfd, r.Root, dest, unix.O_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", dest, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("%s in the image is not an ordinary directory (mode %#o): proc and sysfs are mounted on one only", dest, st.Mode&unix.S_IFMT)
+	}
+	return nil
 }
 
 // mountPoint opens the destination dest inside the root, creating it as

@@ -492,7 +492,7 @@ func TestDevicesInUserNamespace(t *testing.T) {
 	assert.Equal(t, before, hostMounts(t, f.bundle))
 }
 
-func TestPrepareRefusesAnImageFileAsDirectory(t *testing.T) {
+func TestPrepareRefusesWhatTheImageHasInTheWay(t *testing.T) {
 	f := newFixture(t)
 	spec := runcSpec(f.root)
 	// /etc/passwd is a file in the image: a directory bind cannot go there.
@@ -503,6 +503,15 @@ func TestPrepareRefusesAnImageFileAsDirectory(t *testing.T) {
 	var exit *exec.ExitError
 	require.True(t, errors.As(err, &exit), "%v: %s", err, out)
 	assert.Contains(t, out, "mount /etc/passwd (bind): opening /etc/passwd in "+f.root+": not a directory")
+
+	// An image whose /proc is a symlink (into itself, here).
+	require.NoError(t, os.Remove(filepath.Join(f.root, "proc")))
+	require.NoError(t, os.Symlink("tmp", filepath.Join(f.root, "proc")))
+	r, err = NewRootfs(runcSpec(f.root), f.bundle, false)
+	require.NoError(t, err)
+	out, err = probeFails(t, probeRequest{Rootfs: r}, nil)
+	require.True(t, errors.As(err, &exit), "%v: %s", err, out)
+	assert.Contains(t, out, "mount /proc (proc): /proc in the image is not an ordinary directory (mode 0120000)")
 }
 
 // hostTmpfs mounts a tmpfs with flags on a new directory under dir, on
