@@ -335,3 +335,20 @@ func TestParseMountinfo(t *testing.T) {
 	_, err = parseMountinfo("garbage\n")
 	require.Error(t, err)
 }
+
+func TestHostNode(t *testing.T) {
+	if _, err := os.Stat("/sys/dev/char/1:7/uevent"); err != nil {
+		t.Skip("no /sys/dev on this machine")
+	}
+	for _, tc := range []struct {
+		d    Device
+		want string
+	}{
+		{Device{Path: "/dev/full", Type: "c", Major: 1, Minor: 7}, "/dev/full"},
+		{Device{Path: "/dev/berth-test-full", Type: "c", Major: 1, Minor: 7}, "/dev/full"},
+		{Device{Path: "/dev/null", Type: "c", Major: 1, Minor: 7}, "/dev/full"}, // the path's node has other numbers
+		{Device{Path: "/dev/berth-test-none", Type: "c", Major: 4095, Minor: 1048575}, "/dev/berth-test-none"},
+	} {
+		assert.Equal(t, tc.want, hostNode(tc.d), "%+v", tc.d)
+	}
+}

@@ -340,12 +340,41 @@ func makeDevice(rootfd int, what string, d Device) error {
 	if d.Type == "b" {
 		t = cgroup.BlockDevice
 	}
-	dev := rootfs.Device{HostPath: d.Path, Path: d.Path, Type: t, Major: d.Major, Minor: d.Minor,
+	dev := rootfs.Device{HostPath: hostNode(d), Path: d.Path, Type: t, Major: d.Major, Minor: d.Minor,
 		Mode: d.Mode, UID: d.UID, GID: d.GID, Access: "rwm"}
 	if err := rootfs.MakeDeviceInRoot(rootfd, what, dev); err != nil {
 		return fmt.Errorf("linux.devices %s: %w", d.Path, err)
 	}
 	return nil
+}
+
+// hostNode is the host's node for d, which a user namespace binds in
+// place of the mknod it may not do: the host's node at the same path if
+// it has d's numbers (runc binds that one, whatever its numbers), else
+// the one the kernel names for those numbers in /sys/dev (DEVNAME of its
+// uevent: /dev/sda for b 8:0), so that a device may have another name
+// in the container. Before pivot_root the host's /dev and /sys are still
+// those of init's mount namespace.
+func hostNode(d Device) string {
+	kind, ifmt := "char", uint32(unix.S_IFCHR)
+	if d.Type == "b" {
+		kind, ifmt = "block", unix.S_IFBLK
+	}
+	var st unix.Stat_t
+	want := unix.Mkdev(uint32(d.Major), uint32(d.Minor))
+	if unix.Stat(d.Path, &st) == nil && st.Mode&unix.S_IFMT == ifmt && st.Rdev == want {
+		return d.Path
+	}
+	uevent, err := os.ReadFile(fmt.Sprintf("/sys/dev/%s/%d:%d/uevent", kind, d.Major, d.Minor))
+	if err != nil {
+		return d.Path
+	}
+	for _, line := range strings.Split(string(uevent), "\n") {
+		if name, ok := strings.CutPrefix(line, "DEVNAME="); ok && name != "" && !strings.Contains(name, "..") {
+			return path.Join("/dev", name)
+		}
+	}
+	return d.Path
 }
 
 // makeFifo makes the named pipe d, replacing what is at its path.

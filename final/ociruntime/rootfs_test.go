@@ -471,7 +471,10 @@ func TestDevicesInUserNamespace(t *testing.T) {
 	f := newFixture(t)
 	before := hostMounts(t, f.bundle)
 	spec := runcSpec(f.root)
-	spec.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/kmsg", Type: "c", Major: 1, Minor: 11}}
+	// kmsg, and the host's /dev/full under another name: found by its
+	// numbers.
+	spec.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/kmsg", Type: "c", Major: 1, Minor: 11},
+		{Path: "/dev/other-full", Type: "c", Major: 1, Minor: 7}}
 	r, err := NewRootfs(spec, f.bundle, false)
 	require.NoError(t, err)
 	// Root in a user namespace of its own: the host's IDs, but
@@ -480,9 +483,9 @@ func TestDevicesInUserNamespace(t *testing.T) {
 	// host's own. sysfs needs a network namespace of its own there.
 	ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}}
 	attr := &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNET, UidMappings: ids, GidMappings: ids}
-	rep := probe(t, probeRequest{Rootfs: r, Stat: []string{"/dev/null", "/dev/tty", "/dev/kmsg"}, Write: []string{"/dev/null"}}, attr)
+	rep := probe(t, probeRequest{Rootfs: r, Stat: []string{"/dev/null", "/dev/tty", "/dev/kmsg", "/dev/other-full"}, Write: []string{"/dev/null"}}, attr)
 	mounts := mountTable(t, rep.Mountinfo)
-	for p, want := range map[string][2]uint32{"/dev/null": {1, 3}, "/dev/tty": {5, 0}, "/dev/kmsg": {1, 11}} {
+	for p, want := range map[string][2]uint32{"/dev/null": {1, 3}, "/dev/tty": {5, 0}, "/dev/kmsg": {1, 11}, "/dev/other-full": {1, 7}} {
 		st := rep.Stat[p]
 		assert.Equal(t, uint32(unix.S_IFCHR), st.Mode&unix.S_IFMT, "%s %+v", p, st)
 		assert.Equal(t, want, [2]uint32{st.Major, st.Minor}, p)
