@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/assert"
@@ -63,6 +64,8 @@ type probeReport struct {
 	Read      map[string]string
 	Write     map[string]string // "" when the write worked, else the error
 	Root      []string          // the names in /
+	// How long Prepare and Pivot took: logged, for the record.
+	Prepare, Pivot time.Duration
 }
 
 // probeChild is the child's side.
@@ -79,13 +82,16 @@ func probeChild() int {
 	if err := namespace.MakeMountsPrivate(); err != nil {
 		return fail(err)
 	}
+	start := time.Now()
 	if err := req.Rootfs.Prepare(); err != nil {
 		return fail(fmt.Errorf("prepare: %w", err))
 	}
+	prepared := time.Now()
 	if err := req.Rootfs.Pivot(); err != nil {
 		return fail(fmt.Errorf("pivot: %w", err))
 	}
-	rep := probeReport{Stat: map[string]fileInfo{}, Read: map[string]string{}, Write: map[string]string{}}
+	rep := probeReport{Stat: map[string]fileInfo{}, Read: map[string]string{}, Write: map[string]string{},
+		Prepare: prepared.Sub(start), Pivot: time.Since(prepared)}
 	mi, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return fail(err)
@@ -307,6 +313,7 @@ func TestPrepareAndPivot(t *testing.T) {
 			"/proc/sys/kernel/hostname", "/sys/kernel/uevent_helper", "/dev/shm/new", "/dev/new", "/ro-tmpfs/sub/new", "/secretdir/new"},
 	}, nil)
 	mounts := mountTable(t, rep.Mountinfo)
+	t.Logf("Prepare %v, Pivot %v (%d mounts, %d devices)", rep.Prepare, rep.Pivot, len(r.Mounts), len(r.Devices))
 
 	// The root: the image, read-only, shared as rootfsPropagation says.
 	assert.Contains(t, rep.Root, "secretdir")
