@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -152,4 +153,61 @@ func Judge(runc, berth Results, known map[string]string) (unlisted, stale []stri
 	}
 	sort.Strings(stale)
 	return unlisted, stale
+}
+
+var (
+	ociErrorRE = regexp.MustCompile(`OCI runtime \w+ failed: (.*?)(: unknown)?"?$`)
+	// Ginkgo's text names the node that failed between container and
+	// leaf ("[k8s.io] Streaming ... [It] runtime should ..."); the
+	// report's names do not.
+	nodeRE = regexp.MustCompile(` \[(It|BeforeEach|JustBeforeEach|AfterEach|JustAfterEach|DeferCleanup[^\]]*)\] `)
+)
+
+// FailureMessages reads critest's text output (what scripts/critest
+// keeps as HANDLER.txt) and returns, for each failed spec, a short
+// message: the OCI runtime's error when the runtime refused something,
+// else the first lines of the assertion that failed. It is what a
+// reader of a new difference wants first.
+func FailureMessages(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("critest output: %w", err)
+	}
+	out := map[string]string{}
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "• [FAILED]") && !strings.HasPrefix(lines[i], "• [PANICKED]") &&
+			!strings.HasPrefix(lines[i], "• [TIMEDOUT]") || i+1 >= len(lines) {
+			continue
+		}
+		// The spec's name, with Ginkgo's " [It] " between container and leaf.
+		name := nodeRE.ReplaceAllString(strings.TrimSpace(lines[i+1]), " ")
+		var oci, assertion string
+		for j := i + 2; j < len(lines) && !strings.HasPrefix(lines[j], "•") && !strings.HasPrefix(lines[j], "----"); j++ {
+			l := strings.TrimSpace(lines[j])
+			if m := ociErrorRE.FindStringSubmatch(l); m != nil && oci == "" {
+				oci = m[1]
+			}
+			if assertion == "" && strings.HasPrefix(l, "[FAILED] ") && !strings.HasPrefix(l, "[FAILED] in [") {
+				var parts []string
+				for k := j; k < len(lines) && k < j+4; k++ {
+					p := strings.TrimSpace(lines[k])
+					if p == "" || strings.HasPrefix(p, "In [") || strings.HasPrefix(p, "{") || strings.HasPrefix(p, "----") {
+						break
+					}
+					parts = append(parts, p)
+				}
+				assertion = strings.TrimPrefix(strings.Join(parts, " "), "[FAILED] ")
+			}
+		}
+		msg := assertion
+		if oci != "" {
+			msg = "OCI runtime: " + oci
+		}
+		if len(msg) > 300 {
+			msg = msg[:300] + "…"
+		}
+		out[name] = msg
+	}
+	return out, nil
 }

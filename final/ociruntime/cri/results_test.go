@@ -105,3 +105,50 @@ func TestDifferencesFileReads(t *testing.T) {
 	_, err := ReadDifferences(filepath.Join("testdata", "berth-differences.txt"))
 	require.NoError(t, err)
 }
+
+// Ginkgo's text output, cut down: a refusal by the runtime, an assertion,
+// a failure in a BeforeEach, and a spec that passed.
+const textOutput = `• [FAILED] [0.2 seconds]
+[k8s.io] Streaming runtime should support streaming interfaces [It] runtime should support attach [Conformance]
+/root/go/pkg/mod/sigs.k8s.io/cri-tools@v1.37.0/pkg/validate/streaming.go:100
+
+  Timeline >>
+  Dec  7 23:49:15.000: INFO: Unexpected error occurred: rpc error: code = Unknown desc = failed to create containerd task: failed to create shim task: OCI runtime create failed: linux.namespaces: no uts namespace: not supported: unknown
+  [FAILED] in [It] - streaming.go:101 @ 12/07/26 23:49:15.748
+  << Timeline
+
+  [FAILED] failed to start container
+  Unexpected error:
+      <*status.Error | 0x1>:
+      rpc error: code = Unknown desc = failed to create containerd task: failed to create shim task: OCI runtime create failed: linux.namespaces: no uts namespace: not supported: unknown
+      {
+  In [It] at: streaming.go:101 @ 12/07/26 23:49:15.748
+------------------------------
+• [FAILED] [1.0 seconds]
+[k8s.io] Security Context bucket [It] runtime should support MaskedPaths
+/root/go/pkg/mod/sigs.k8s.io/cri-tools@v1.37.0/pkg/validate/security_context_linux.go:594
+
+  [FAILED] Expected an error to have occurred.  Got:
+      <nil>: nil
+  In [It] at: security_context_linux.go:621 @ 12/07/26 23:49:15.748
+------------------------------
+• [FAILED] [1.0 seconds]
+[k8s.io] Multiple Containers [Conformance] when running multiple containers in a pod [BeforeEach] should support network
+/root/go/pkg/mod/sigs.k8s.io/cri-tools@v1.37.0/pkg/validate/multi_container_linux.go:80
+
+  [FAILED] failed to start container
+------------------------------
+•
+`
+
+func TestFailureMessages(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "berth.txt")
+	require.NoError(t, os.WriteFile(path, []byte(textOutput), 0o644))
+	m, err := FailureMessages(path)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{
+		"[k8s.io] Streaming runtime should support streaming interfaces runtime should support attach [Conformance]":  "OCI runtime: linux.namespaces: no uts namespace: not supported",
+		"[k8s.io] Security Context bucket runtime should support MaskedPaths":                                         "Expected an error to have occurred.  Got: <nil>: nil",
+		"[k8s.io] Multiple Containers [Conformance] when running multiple containers in a pod should support network": "failed to start container",
+	}, m)
+}
