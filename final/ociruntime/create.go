@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
@@ -42,6 +43,7 @@ type CreateOptions struct {
 type Container struct {
 	Record *Record
 	Init   *namespace.Process
+	config *recordedConfig
 }
 
 // Create makes container o.ID from its bundle, up to the exec FIFO:
@@ -246,7 +248,14 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 			return nil, fmt.Errorf("container %s: %w", o.ID, err)
 		}
 	}
-	return &Container{Record: rec, Init: init}, nil
+	rc := &recordedConfig{Hooks: spec.Hooks}
+	if rc.Hooks == nil {
+		rc.Hooks = &specs.Hooks{}
+	}
+	rc.Linux = &struct {
+		CgroupsPath string `json:"cgroupsPath"`
+	}{spec.Linux.CgroupsPath}
+	return &Container{Record: rec, Init: init, config: rc}, nil
 }
 
 // writePidFile writes init's PID, whole or not at all: the caller

@@ -25,16 +25,19 @@ func Run(root string, o RunOptions) (status int, err error) {
 	if err != nil {
 		return -1, err
 	}
+	// The record and the config as create had them: neither is read
+	// back from disk nor decoded again.
+	r, rc := c.Record, c.config
 	if o.Detach {
-		if err := Start(root, o.ID); err != nil {
-			return -1, errors.Join(err, Delete(root, o.ID, true))
+		if err := r.start(root, rc); err != nil {
+			return -1, errors.Join(err, r.delete(root, true, rc))
 		}
 		return 0, nil
 	}
 	stop := c.Init.ForwardSignals()
-	if err := Start(root, o.ID); err != nil {
+	if err := r.start(root, rc); err != nil {
 		stop()
-		return -1, errors.Join(err, Delete(root, o.ID, true))
+		return -1, errors.Join(err, r.delete(root, true, rc))
 	}
 	status, err = c.Init.Wait()
 	stop()
@@ -42,7 +45,7 @@ func Run(root string, o RunOptions) (status int, err error) {
 		return -1, fmt.Errorf("container %s: %w", o.ID, err)
 	}
 	if !o.Keep {
-		if err := Delete(root, o.ID, true); err != nil {
+		if err := r.delete(root, true, rc); err != nil {
 			return status, err
 		}
 	}

@@ -23,21 +23,29 @@ func Start(root, id string) error {
 	if err != nil {
 		return err
 	}
+	return r.start(root, nil)
+}
+
+// start is Start for a loaded record; c is its config when the caller
+// has it already (run), nil to decode it.
+func (r *Record) start(root string, c *recordedConfig) error {
 	if st := r.Status(root); st != Created {
-		return fmt.Errorf("container %s: cannot start a container that is %s", id, st)
+		return fmt.Errorf("container %s: cannot start a container that is %s", r.ID, st)
 	}
 	if err := releaseExecFifo(r, root); err != nil {
 		return err
 	}
-	spec, err := ParseConfig(r.Config)
-	if err == nil && spec.Hooks != nil {
-		st := hookState(id, Running, r.Pid, r.Bundle, r.Annotations)
-		if herr := runHooksAll(hookPoststart, spec.Hooks.Poststart, st); herr != nil {
-			Warn(fmt.Errorf("container %s: %w", id, herr))
+	if c == nil {
+		var err error
+		if c, err = r.config(); err != nil {
+			return err
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("container %s: its recorded config: %w", id, err)
+	if len(c.Hooks.Poststart) > 0 {
+		st := hookState(r.ID, Running, r.Pid, r.Bundle, r.Annotations)
+		if herr := runHooksAll(hookPoststart, c.Hooks.Poststart, st); herr != nil {
+			Warn(fmt.Errorf("container %s: %w", r.ID, herr))
+		}
 	}
 	return nil
 }
