@@ -21,6 +21,7 @@ type RunOptions struct {
 // process runs, init left to this process's parent or subreaper.
 func Run(root string, o RunOptions) (status int, err error) {
 	o.Foreground = !o.Detach
+	o.openGate = true
 	c, err := Create(root, o.CreateOptions)
 	if err != nil {
 		return -1, err
@@ -29,13 +30,13 @@ func Run(root string, o RunOptions) (status int, err error) {
 	// back from disk nor decoded again.
 	r, rc := c.Record, c.config
 	if o.Detach {
-		if err := r.start(root, rc); err != nil {
+		if err := r.start(root, rc, c.gate); err != nil {
 			return -1, errors.Join(err, r.delete(root, true, rc))
 		}
 		return 0, nil
 	}
 	stop := c.Init.ForwardSignals()
-	if err := r.start(root, rc); err != nil {
+	if err := r.start(root, rc, c.gate); err != nil {
 		stop()
 		return -1, errors.Join(err, r.delete(root, true, rc))
 	}
