@@ -124,6 +124,13 @@
 // and SIGSTOP, which it cannot, directly), and exits with the child's
 // status.
 //
+// An OCI runtime's exec is the other case (Options.Detach): `runc exec
+// --detach` is called by containerd's shim, a subreaper, which wants the
+// command as its own child, to reap it and report its status, and
+// signals it by the PID it reads from --pid-file. There the waiter
+// writes the PID and exits at once, and the kernel hands the command to
+// the shim, the nearest subreaper among the waiter's ancestors.
+//
 // The cgroup last. The cgroup.procs files are opened by the host's root
 // in the host's view, but written to just before execve. The kernel
 // checks a write to cgroup.procs against the credentials and cgroup

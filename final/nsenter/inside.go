@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -26,7 +27,7 @@ func init() {
 	switch os.Args[0] {
 	case enteredName:
 		os.Exit(inside())
-	case Name:
+	case Name, detachedName:
 		// nsenter.c would have taken this process over before Go
 		// started: this binary does not have it.
 		os.Exit(enterFailed(ErrNoCgo))
@@ -54,6 +55,21 @@ func inside() int {
 		if err := takeTerminal(); err != nil {
 			return enterFailed(err)
 		}
+	}
+	// Limits and the OOM score while the process is still root with
+	// every capability: raising a hard limit or lowering the score
+	// takes CAP_SYS_RESOURCE. Both survive execve.
+	if err := namespace.SetRlimits(c.Rlimits); err != nil {
+		return enterFailed(err)
+	}
+	if c.OOMScoreAdj != nil {
+		// /proc/self is this process in the container's /proc too.
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*c.OOMScoreAdj)), 0); err != nil {
+			return enterFailed(fmt.Errorf("oom_score_adj %d: %w", *c.OOMScoreAdj, err))
+		}
+	}
+	if c.Umask != nil {
+		unix.Umask(int(*c.Umask))
 	}
 	if err := becomeUser(c); err != nil {
 		return enterFailed(err)

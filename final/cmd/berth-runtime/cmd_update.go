@@ -52,6 +52,10 @@ func init() {
 	register(c)
 }
 
+// updateFlags are the flags update applies.
+var updateFlags = []string{"memory", "memory-reservation", "memory-swap", "cpu-share", "cpu-shares", "cpu-quota",
+	"cpu-period", "cpuset-cpus", "cpuset-mems", "pids-limit", "blkio-weight"}
+
 var unsupportedUpdateFlags = []string{"kernel-memory", "kernel-memory-tcp", "cpu-rt-period", "cpu-rt-runtime", "l3-cache-schema", "mem-bw-schema"}
 
 // updateRequest reads --resources and lays the flags over it.
@@ -66,11 +70,11 @@ func updateRequest(f *pflag.FlagSet, resources string, stdin io.Reader) (*specs.
 		// runc ignores the flags then; berth refuses what it would
 		// not apply.
 		var given []string
-		f.Visit(func(fl *pflag.Flag) {
-			if fl.Name != "resources" {
-				given = append(given, "--"+fl.Name)
+		for _, n := range updateFlags {
+			if f.Changed(n) {
+				given = append(given, "--"+n)
 			}
-		})
+		}
 		if len(given) > 0 {
 			return nil, fmt.Errorf("%s: not with --resources (put the values in the document)", strings.Join(given, ", "))
 		}
