@@ -34,7 +34,7 @@ func Update(root, id string, r *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
-	spec, err := recordSpec(rec)
+	spec, err := RecordSpec(rec)
 	if err != nil {
 		return err
 	}
@@ -64,8 +64,8 @@ func Update(root, id string, r *specs.LinuxResources) error {
 	return nil
 }
 
-// recordSpec decodes the config.json create recorded.
-func recordSpec(rec *Record) (*specs.Spec, error) {
+// RecordSpec decodes the config.json create recorded.
+func RecordSpec(rec *Record) (*specs.Spec, error) {
 	var s specs.Spec
 	if len(rec.Config) == 0 {
 		return &s, nil

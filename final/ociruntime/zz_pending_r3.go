@@ -7,8 +7,11 @@ import (
 	"errors"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/02-cgroups/cgroup"
+	"github.com/berth-project/berth/03-rootfs/seccomp"
 )
 
 func Resources(r *specs.LinuxResources) (cgroup.Resources, error) {
@@ -48,6 +51,38 @@ func Resources(r *specs.LinuxResources) (cgroup.Resources, error) {
 	}
 	if b := r.BlockIO; b != nil && b.Weight != nil {
 		return out, errors.New("linux.resources.blockIO.weight: not supported")
+	}
+	return out, nil
+}
+
+// Throwaway: R2's Security (security.go), only what exec reads.
+type Security struct {
+	User            specs.User
+	NoNewPrivileges bool
+	Seccomp         *seccomp.Filter
+}
+
+func NewSecurity(spec *specs.Spec) (*Security, error) {
+	p := spec.Process
+	if p.ApparmorProfile != "" {
+		return nil, errors.New("process.apparmorProfile: not supported")
+	}
+	if p.SelinuxLabel != "" {
+		return nil, errors.New("process.selinuxLabel: not supported")
+	}
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		return nil, errors.New("linux.seccomp: pending R2")
+	}
+	return &Security{User: p.User, NoNewPrivileges: p.NoNewPrivileges}, nil
+}
+
+func Rlimits(r []specs.POSIXRlimit) ([]namespace.Rlimit, error) {
+	var out []namespace.Rlimit
+	for _, l := range r {
+		if l.Type != "RLIMIT_NOFILE" {
+			return nil, errors.New("process.rlimits: pending R2")
+		}
+		out = append(out, namespace.Rlimit{Resource: unix.RLIMIT_NOFILE, Soft: l.Soft, Hard: l.Hard})
 	}
 	return out, nil
 }
