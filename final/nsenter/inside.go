@@ -85,7 +85,17 @@ func inside() int {
 	if err := c.Seccomp.Load(); err != nil {
 		return enterFailed(err)
 	}
-	if err := rootfs.DropCapabilities(c.Capabilities); err != nil {
+	if c.CapSets != nil {
+		// The five sets: the bounding set while CAP_SETPCAP is still
+		// effective, then the other four (becomeUser kept the
+		// permitted set across the uid switch).
+		if err := c.CapSets.ApplyBounding(); err != nil {
+			return enterFailed(err)
+		}
+		if err := c.CapSets.Apply(); err != nil {
+			return enterFailed(err)
+		}
+	} else if err := rootfs.DropCapabilities(c.Capabilities); err != nil {
 		return enterFailed(err)
 	}
 	if c.NoNewPrivileges {

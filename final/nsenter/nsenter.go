@@ -122,6 +122,11 @@ type Options struct {
 	// process.json) asks for besides; the fork server takes none of
 	// them.
 
+	// CapSets are the five capability sets (an OCI process.capabilities):
+	// when set, they replace Capabilities, and the command gets exactly
+	// them (rootfs.CapSets.Apply) instead of one list for the bounding,
+	// effective and permitted sets. The zero CapSets keeps none.
+	CapSets *rootfs.CapSets
 	// Filter is a seccomp filter compiled already (an OCI runtime's
 	// linux.seccomp, which is not a Docker profile): when set, it is
 	// loaded as it is and Seccomp is not used. seccomp.Filter{Unconfined:
@@ -160,6 +165,7 @@ type config struct {
 	Tty             bool               `json:"tty,omitempty"`
 	Cgroups         int                `json:"cgroups"` // cgroup.procs files at firstCgroupFD..., after EarlyCgroups
 	EarlyCgroups    int                `json:"earlyCgroups,omitempty"`
+	CapSets         *rootfs.CapSets    `json:"capSets,omitempty"`
 	Rlimits         []namespace.Rlimit `json:"rlimits,omitempty"`
 	Umask           *uint32            `json:"umask,omitempty"`
 	OOMScoreAdj     *int               `json:"oomScoreAdj,omitempty"`
@@ -233,7 +239,7 @@ func Command(opts Options) (*Cmd, error) {
 		Capabilities: caps, NoNewPrivileges: opts.NoNewPrivileges,
 		Seccomp: filter.Seccomp,
 		Tty:     opts.Tty, Cgroups: len(opts.CgroupProcs), EarlyCgroups: len(opts.EarlyCgroupProcs),
-		Rlimits: opts.Rlimits, Umask: opts.Umask, OOMScoreAdj: opts.OOMScoreAdj,
+		CapSets: opts.CapSets, Rlimits: opts.Rlimits, Umask: opts.Umask, OOMScoreAdj: opts.OOMScoreAdj,
 	}
 	cfg, err := json.Marshal(conf)
 	if err != nil {
@@ -281,6 +287,11 @@ func validate(o Options) error {
 	for _, e := range o.Env {
 		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
 			return fmt.Errorf("environment entry %q: want KEY=VALUE", e)
+		}
+	}
+	if o.CapSets != nil {
+		if err := o.CapSets.Check(); err != nil {
+			return err
 		}
 	}
 	if o.Umask != nil && *o.Umask > 0o777 {

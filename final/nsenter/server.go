@@ -124,7 +124,7 @@ func (s *Server) Command(opts Options) (*Cmd, error) {
 		name string
 		set  bool
 	}{
-		{"Rlimits", opts.Rlimits != nil}, {"Umask", opts.Umask != nil},
+		{"CapSets", opts.CapSets != nil}, {"Rlimits", opts.Rlimits != nil}, {"Umask", opts.Umask != nil},
 		{"OOMScoreAdj", opts.OOMScoreAdj != nil}, {"Detach", opts.Detach},
 	} {
 		if f.set {

@@ -97,8 +97,10 @@ func (f ExecFlags) given() []string {
 // ExecProcess is the process to run: processJSON (the --process
 // document) when not nil, else the container's own process with the
 // flags applied as runc applies them: ARGS replace args, --env adds to
-// env, --cap adds to every set but the inheritable one, --tty is off
-// unless given.
+// env, --cap adds to the bounding, effective and permitted sets (not to
+// the ambient one as runc 1.1 does: a capability can be raised there
+// only if it is inheritable too, and none is), --tty is off unless
+// given.
 //
 // runc ignores the flags beside --process; berth refuses them, as it
 // refuses every option it does not apply.
@@ -182,9 +184,6 @@ func ExecProcess(container *specs.Spec, processJSON []byte, f ExecFlags) (*specs
 			c.Bounding = append(c.Bounding, name)
 			c.Effective = append(c.Effective, name)
 			c.Permitted = append(c.Permitted, name)
-			if len(c.Ambient) > 0 {
-				c.Ambient = append(c.Ambient, name)
-			}
 		}
 	}
 	return p, nil
@@ -345,9 +344,11 @@ func execOptions(p *specs.Process, sec *Security) (nsenter.Options, error) {
 	if p.ExecCPUAffinity != nil {
 		return nsenter.Options{}, errors.New("process.execCPUAffinity: not supported")
 	}
-	caps, err := execCapabilities(p.Capabilities)
-	if err != nil {
-		return nsenter.Options{}, err
+	// No process.capabilities: none at all, as under runc (nsenter's
+	// nil would mean Docker's default set).
+	caps := &rootfs.CapSets{}
+	if sec.Caps != nil {
+		caps = sec.Caps
 	}
 	rl, err := Rlimits(p.Rlimits)
 	if err != nil {
@@ -373,7 +374,8 @@ func execOptions(p *specs.Process, sec *Security) (nsenter.Options, error) {
 		UID:             sec.User.UID,
 		GID:             sec.User.GID,
 		AdditionalGids:  sec.User.AdditionalGids,
-		Capabilities:    caps,
+		CapSets:         caps,
+		Capabilities:    []string{},
 		NoNewPrivileges: sec.NoNewPrivileges,
 		Filter:          filter,
 		Rlimits:         rl,
@@ -381,58 +383,6 @@ func execOptions(p *specs.Process, sec *Security) (nsenter.Options, error) {
 		OOMScoreAdj:     p.OOMScoreAdj,
 		Tty:             p.Terminal,
 	}, nil
-}
-
-// execCapabilities maps process.capabilities to nsenter's one list,
-// which becomes the bounding, effective and permitted sets (inheritable
-// and ambient empty). A process whose sets differ is refused, naming
-// the set. No process.capabilities means none at all, as under runc
-// (nsenter's nil would mean Docker's default set).
-func execCapabilities(c *specs.LinuxCapabilities) ([]string, error) {
-	if c == nil {
-		return []string{}, nil
-	}
-	norm := func(set string, names []string) ([]string, error) {
-		out := []string{}
-		for _, n := range names {
-			i, err := rootfs.ParseCapability(n)
-			if err != nil {
-				return nil, fmt.Errorf("process.capabilities.%s: %w", set, err)
-			}
-			if name := rootfs.CapabilityName(i); !slices.Contains(out, name) {
-				out = append(out, name)
-			}
-		}
-		slices.Sort(out)
-		return out, nil
-	}
-	bounding, err := norm("bounding", c.Bounding)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range []struct {
-		name  string
-		names []string
-		want  []string
-	}{
-		{"effective", c.Effective, bounding},
-		{"permitted", c.Permitted, bounding},
-		{"inheritable", c.Inheritable, []string{}},
-		{"ambient", c.Ambient, []string{}},
-	} {
-		got, err := norm(s.name, s.names)
-		if err != nil {
-			return nil, err
-		}
-		if !slices.Equal(got, s.want) {
-			what := "the same as the bounding set"
-			if len(s.want) == 0 {
-				what = "empty"
-			}
-			return nil, fmt.Errorf("process.capabilities.%s %v: not supported by exec yet unless %s (berth-runtime exec keeps one set of capabilities)", s.name, s.names, what)
-		}
-	}
-	return bounding, nil
 }
 
 // sendConsole hands the terminal's master to the caller listening on
