@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -88,15 +89,10 @@ func init() {
 	fl.String("cgroup", "", "a sub-cgroup to run the process in (not supported: refused)")
 	c.PreRunE = func(cmd *cobra.Command, args []string) error {
 		if v, _ := cmd.Flags().GetString("cgroup"); v != "" {
-			return errCgroupFlag
+			return errors.New("--cgroup: not supported by berth-runtime exec (the process joins the container's own cgroup)")
 		}
 		return nil
 	}
 	register(c)
 }
 
-var errCgroupFlag = errorString("--cgroup: not supported by berth-runtime exec (the process joins the container's own cgroup)")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
