@@ -95,4 +95,3 @@ func init() {
 	}
 	register(c)
 }
-
