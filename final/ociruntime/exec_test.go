@@ -1,0 +1,465 @@
+//go:build cgo
+
+package ociruntime
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/02-cgroups/cgroup"
+	"github.com/berth-project/berth/03-rootfs/rootfs"
+	"github.com/berth-project/berth/03-rootfs/seccomp"
+)
+
+// liveContainer is a container as the commands other than create see
+// one: a Record under a root of its own, an init that runs, a cgroup.
+// Until create and start are the tests' way to make one, the test makes
+// it the simple way: `sleep` started in new pid, mount, uts and ipc
+// namespaces by the kernel's clone flags, put in a cgroup of chapter 02,
+// and its Record written by hand. The root filesystem is the host's (no
+// pivot_root): exec runs the host's programs, in the container's
+// namespaces and cgroup.
+type liveContainer struct {
+	root, id string
+	pid      int
+	cg       *cgroup.Cgroup
+	proc     *exec.Cmd
+}
+
+// testProcess is the process config.json would describe: root, the
+// host's PATH, two capabilities.
+func testProcess() *specs.Process {
+	caps := []string{"CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	return &specs.Process{
+		Args: []string{"sleep", "600"},
+		Env:  []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "CONTAINER=yes"},
+		Cwd:  "/",
+		Capabilities: &specs.LinuxCapabilities{
+			Bounding: caps, Effective: caps, Permitted: caps,
+		},
+	}
+}
+
+func startLiveContainer(t *testing.T) *liveContainer {
+	t.Helper()
+	labtest.Privileged(t)
+	id := labtest.Unique("r3")
+	h, err := cgroup.System()
+	require.NoError(t, err)
+	cg, err := h.Under("berth-runtime-test").New(id, cgroup.Resources{})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, cg.Destroy()) })
+
+	cmd := exec.Command("sleep", "600")
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC,
+	}
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	pid := cmd.Process.Pid
+	require.NoError(t, cg.Add(pid))
+	start, err := ProcStart(pid)
+	require.NoError(t, err)
+
+	spec := &specs.Spec{Version: specs.Version, Process: testProcess(), Root: &specs.Root{Path: "/"},
+		Linux: &specs.Linux{Resources: &specs.LinuxResources{
+			Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+		}}}
+	config, err := json.Marshal(spec)
+	require.NoError(t, err)
+	root := t.TempDir()
+	rec := &Record{ID: id, Bundle: t.TempDir(), Rootfs: "/", Pid: pid, InitStart: start,
+		Created: time.Now().UTC(), CgroupPaths: cg.Dirs(), Config: config}
+	require.NoError(t, os.MkdirAll(Dir(root, id), 0o700))
+	require.NoError(t, rec.Save(root))
+	return &liveContainer{root: root, id: id, pid: pid, cg: cg, proc: cmd}
+}
+
+// run execs p in the container in the foreground, its output in a file.
+func (c *liveContainer) run(t *testing.T, p *specs.Process, o ExecOptions) (string, int) {
+	t.Helper()
+	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	require.NoError(t, err)
+	defer out.Close()
+	o.Stdout, o.Stderr = out, out
+	status, err := Exec(c.root, c.id, p, o)
+	require.NoError(t, err)
+	b, err := os.ReadFile(out.Name())
+	require.NoError(t, err)
+	return string(b), status
+}
+
+// TestExec_Live: the process runs in the container's namespaces and
+// cgroup, with the env, cwd, user, capabilities, rlimits and umask
+// asked for, and exec returns its status.
+func TestExec_Live(t *testing.T) {
+	c := startLiveContainer(t)
+	p := testProcess()
+	p.Args = []string{"sh", "-c", `echo "$CONTAINER"; id -u; id -G; pwd; readlink /proc/self/ns/uts /proc/self/ns/pid; grep -E '^(CapBnd|CapEff|NoNewPrivs)' /proc/self/status; ulimit -n; umask; cat /proc/self/cgroup; exit 3`}
+	p.Cwd = "/tmp"
+	p.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{1001}}
+	p.NoNewPrivileges = true
+	p.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 333, Hard: 444}}
+	umask := uint32(0o027)
+	p.User.Umask = &umask
+
+	out, status := c.run(t, p, ExecOptions{})
+	assert.Equal(t, 3, status)
+	lines := strings.Split(out, "\n")
+	require.GreaterOrEqual(t, len(lines), 10, out)
+	assert.Equal(t, "yes", lines[0])
+	assert.Equal(t, "1000", lines[1])
+	assert.Equal(t, "1000 1001", lines[2])
+	assert.Equal(t, "/tmp", lines[3])
+	uts, _ := os.Readlink("/proc/" + strconv.Itoa(c.pid) + "/ns/uts")
+	pidns, _ := os.Readlink("/proc/" + strconv.Itoa(c.pid) + "/ns/pid")
+	assert.Equal(t, uts, lines[4])
+	assert.Equal(t, pidns, lines[5])
+	// CAP_KILL (5) and CAP_NET_BIND_SERVICE (10) bound it; a non-root
+	// user has none effective.
+	assert.Equal(t, "CapEff:\t0000000000000000", lines[6])
+	assert.Equal(t, "CapBnd:\t0000000000000420", lines[7])
+	assert.Equal(t, "NoNewPrivs:\t1", lines[8])
+	assert.Equal(t, "333", lines[9])
+	assert.Equal(t, "0027", lines[10])
+	for _, dir := range c.cg.Dirs() {
+		rel := filepath.Base(dir)
+		assert.Contains(t, out, "/"+rel+"\n", "in the container's cgroup %s", dir)
+	}
+}
+
+// TestExec_RootKeepsTheSetsAsked: root gets the five sets of
+// process.capabilities, ambient and inheritable included.
+func TestExec_RootKeepsTheSetsAsked(t *testing.T) {
+	c := startLiveContainer(t)
+	p := testProcess()
+	p.Capabilities = &specs.LinuxCapabilities{
+		Bounding:    []string{"CAP_KILL", "CAP_CHOWN"},
+		Permitted:   []string{"CAP_KILL", "CAP_CHOWN"},
+		Effective:   []string{"CAP_KILL"},
+		Inheritable: []string{"CAP_KILL"},
+		Ambient:     []string{"CAP_KILL"},
+	}
+	p.Args = []string{"grep", "^Cap", "/proc/self/status"}
+	out, status := c.run(t, p, ExecOptions{})
+	require.Equal(t, 0, status, out)
+	// CAP_CHOWN is 0, CAP_KILL 5. Root's execve makes the permitted
+	// set bounding ∪ inheritable, and effective too.
+	assert.Contains(t, out, "CapInh:\t0000000000000020")
+	assert.Contains(t, out, "CapPrm:\t0000000000000021")
+	assert.Contains(t, out, "CapEff:\t0000000000000021")
+	assert.Contains(t, out, "CapBnd:\t0000000000000021")
+	assert.Contains(t, out, "CapAmb:\t0000000000000020")
+}
+
+// TestExec_NotFound: a command that does not exist is the process's
+// failure, 127, as a shell reports it.
+func TestExec_NotFound(t *testing.T) {
+	c := startLiveContainer(t)
+	p := testProcess()
+	p.Args = []string{"no-such-command-r3"}
+	out, status := c.run(t, p, ExecOptions{})
+	assert.Equal(t, 127, status)
+	assert.Contains(t, out, "no-such-command-r3")
+}
+
+// TestExec_Refusals: what exec cannot do fails before anything runs,
+// naming the option.
+func TestExec_Refusals(t *testing.T) {
+	c := startLiveContainer(t)
+	sock := filepath.Join(t.TempDir(), "console.sock")
+	for name, tc := range map[string]struct {
+		change func(p *specs.Process, o *ExecOptions)
+		msg    string
+	}{
+		"preserve-fds":        {func(p *specs.Process, o *ExecOptions) { o.PreserveFDs = 2 }, "--preserve-fds 2"},
+		"console without tty": {func(p *specs.Process, o *ExecOptions) { o.ConsoleSocket = sock }, "--console-socket"},
+		"detached tty":        {func(p *specs.Process, o *ExecOptions) { p.Terminal, o.Detach = true, true }, "--tty with --detach"},
+		"apparmor":            {func(p *specs.Process, o *ExecOptions) { p.ApparmorProfile = "x" }, "process.apparmorProfile"},
+		"selinux":             {func(p *specs.Process, o *ExecOptions) { p.SelinuxLabel = "x" }, "process.selinuxLabel"},
+		"cpu affinity": {func(p *specs.Process, o *ExecOptions) {
+			p.ExecCPUAffinity = &specs.CPUAffinity{Initial: "0"}
+		}, "process.execCPUAffinity"},
+		"ambient not inheritable": {func(p *specs.Process, o *ExecOptions) {
+			p.Capabilities.Ambient = []string{"CAP_KILL"}
+		}, "ambient"},
+		"rlimit": {func(p *specs.Process, o *ExecOptions) {
+			p.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_FLY", Soft: 1, Hard: 1}}
+		}, "RLIMIT_FLY"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, o := testProcess(), ExecOptions{}
+			p.Args = []string{"true"}
+			tc.change(p, &o)
+			_, err := Exec(c.root, c.id, p, o)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.msg)
+		})
+	}
+
+	t.Run("paused", func(t *testing.T) {
+		require.NoError(t, Pause(c.root, c.id))
+		defer func() { require.NoError(t, Resume(c.root, c.id)) }()
+		p := testProcess()
+		p.Args = []string{"true"}
+		_, err := Exec(c.root, c.id, p, ExecOptions{})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "paused")
+	})
+	t.Run("stopped", func(t *testing.T) {
+		_ = c.proc.Process.Kill()
+		_ = c.proc.Wait()
+		p := testProcess()
+		p.Args = []string{"true"}
+		_, err := Exec(c.root, c.id, p, ExecOptions{})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "not running")
+	})
+}
+
+// TestExec_DetachedGoesToTheSubreaper: with Detach the process is the
+// caller's subreaper's child (containerd's shim's, here this test's), and
+// the pid-file names it.
+func TestExec_DetachedGoesToTheSubreaper(t *testing.T) {
+	c := startLiveContainer(t)
+	require.NoError(t, unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
+	t.Cleanup(func() { _ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) })
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	p := testProcess()
+	p.Args = []string{"sleep", "300"}
+	status, err := Exec(c.root, c.id, p, ExecOptions{Detach: true, PidFile: pidFile})
+	require.NoError(t, err)
+	assert.Equal(t, 0, status)
+	b, err := os.ReadFile(pidFile)
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(string(b))
+	require.NoError(t, err)
+	defer func() {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		_, _ = unix.Wait4(pid, &ws, 0, nil)
+	}()
+	ppid, err := parentPid(pid)
+	require.NoError(t, err)
+	assert.Equal(t, os.Getpid(), ppid)
+	pids, err := Pids(c.root, c.id)
+	require.NoError(t, err)
+	assert.Contains(t, pids, pid)
+
+	// The subreaper reaps it and reads its own status.
+	require.NoError(t, unix.Kill(pid, unix.SIGTERM))
+	var ws unix.WaitStatus
+	_, err = unix.Wait4(pid, &ws, 0, nil)
+	require.NoError(t, err)
+	assert.Equal(t, unix.SIGTERM, ws.Signal())
+}
+
+func parentPid(pid int) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "PPid:"); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, os.ErrNotExist
+}
+
+// TestExec_ConsoleSocket: a terminal process's master arrives over the
+// console socket, as runc sends it, and the process's stdio is that
+// terminal.
+func TestExec_ConsoleSocket(t *testing.T) {
+	c := startLiveContainer(t)
+	sock := filepath.Join(t.TempDir(), "console.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	require.NoError(t, err)
+	defer l.Close()
+	type got struct {
+		master *os.File
+		err    error
+	}
+	ch := make(chan got, 1)
+	go func() {
+		conn, err := l.AcceptUnix()
+		if err != nil {
+			ch <- got{err: err}
+			return
+		}
+		defer conn.Close()
+		buf, oob := make([]byte, 256), make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+		if err != nil {
+			ch <- got{err: err}
+			return
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(msgs) != 1 {
+			ch <- got{err: err}
+			return
+		}
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil || len(fds) != 1 {
+			ch <- got{err: err}
+			return
+		}
+		// Non-blocking, so that os.File's poller gives reads a deadline.
+		if err := unix.SetNonblock(fds[0], true); err != nil {
+			ch <- got{err: err}
+			return
+		}
+		ch <- got{master: os.NewFile(uintptr(fds[0]), "master")}
+	}()
+
+	require.NoError(t, unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
+	t.Cleanup(func() { _ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) })
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	p := testProcess()
+	p.Terminal = true
+	p.ConsoleSize = &specs.Box{Height: 33, Width: 111}
+	p.Args = []string{"sh", "-c", "tty; stty size; echo done"}
+	_, err = Exec(c.root, c.id, p, ExecOptions{Detach: true, ConsoleSocket: sock, PidFile: pidFile})
+	require.NoError(t, err)
+	r := <-ch
+	require.NoError(t, r.err)
+	defer r.master.Close()
+	require.NoError(t, r.master.SetReadDeadline(time.Now().Add(time.Minute)))
+	var out bytes.Buffer
+	buf := make([]byte, 1024)
+	for !strings.Contains(out.String(), "done") {
+		n, err := r.master.Read(buf)
+		out.Write(buf[:n])
+		if err != nil {
+			break // EIO: the process's side is closed
+		}
+	}
+	assert.Contains(t, out.String(), "/dev/pts/")
+	assert.Contains(t, out.String(), "33 111")
+	b, err := os.ReadFile(pidFile)
+	require.NoError(t, err)
+	pid, _ := strconv.Atoi(string(b))
+	var ws unix.WaitStatus
+	_, err = unix.Wait4(pid, &ws, 0, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 0, ws.ExitStatus())
+}
+
+// TestExecOptions: the process's fields as nsenter gets them.
+func TestExecOptions(t *testing.T) {
+	umask := uint32(0o077)
+	adj := 500
+	p := &specs.Process{Args: []string{"x"}, Env: []string{"A=1"}, Terminal: true, OOMScoreAdj: &adj,
+		Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 10, Hard: 20}}}
+	o, err := execOptions(p, &Security{User: specs.User{UID: 5, GID: 6, AdditionalGids: []uint32{7}}})
+	require.NoError(t, err)
+	assert.Equal(t, "/", o.Dir, "no cwd: the root")
+	assert.Equal(t, uint32(0o022), *o.Umask, "runc's umask")
+	assert.Equal(t, &rootfs.CapSets{}, o.CapSets, "no process.capabilities: none")
+	assert.Equal(t, &seccomp.Filter{Unconfined: true}, o.Filter, "no linux.seccomp: none")
+	assert.Equal(t, []uint32{7}, o.AdditionalGids)
+	assert.Equal(t, uint32(5), o.UID)
+	assert.Equal(t, 500, *o.OOMScoreAdj)
+	assert.True(t, o.Tty)
+	require.Len(t, o.Rlimits, 1)
+	assert.Equal(t, uint64(20), o.Rlimits[0].Hard)
+
+	p.User.Umask = &umask
+	o, err = execOptions(p, &Security{})
+	require.NoError(t, err)
+	assert.Equal(t, umask, *o.Umask)
+
+	_, err = execOptions(&specs.Process{}, &Security{})
+	assert.ErrorContains(t, err, "process.args")
+}
+
+// TestExecProcess: runc's flags over the container's process, the
+// --process document, and the refusals.
+func TestExecProcess(t *testing.T) {
+	container := &specs.Spec{Process: &specs.Process{
+		Terminal: true, Args: []string{"sleep"}, Env: []string{"PATH=/bin", "A=1"}, Cwd: "/srv",
+		User:         specs.User{UID: 1, GID: 2, AdditionalGids: []uint32{3}},
+		Capabilities: &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL"}, Effective: []string{"CAP_KILL"}, Permitted: []string{"CAP_KILL"}},
+	}}
+	yes := true
+	for name, tc := range map[string]struct {
+		doc   string
+		flags ExecFlags
+		check func(t *testing.T, p *specs.Process)
+		err   string
+	}{
+		"args only": {flags: ExecFlags{Args: []string{"ls", "-l"}}, check: func(t *testing.T, p *specs.Process) {
+			assert.Equal(t, []string{"ls", "-l"}, p.Args)
+			assert.False(t, p.Terminal, "no --tty: no terminal, whatever the container has")
+			assert.Equal(t, "/srv", p.Cwd)
+			assert.Equal(t, []string{"PATH=/bin", "A=1"}, p.Env)
+			assert.Equal(t, uint32(1), p.User.UID)
+		}},
+		"flags": {flags: ExecFlags{Args: []string{"id"}, Cwd: "/tmp", Env: []string{"B=2"}, Tty: &yes, User: "1000:1001",
+			AdditionalGids: []string{"10", "11"}, Caps: []string{"net_admin"}, NoNewPrivs: &yes},
+			check: func(t *testing.T, p *specs.Process) {
+				assert.Equal(t, "/tmp", p.Cwd)
+				assert.Equal(t, []string{"PATH=/bin", "A=1", "B=2"}, p.Env)
+				assert.True(t, p.Terminal)
+				assert.Equal(t, specs.User{UID: 1000, GID: 1001, AdditionalGids: []uint32{3, 10, 11}}, p.User)
+				assert.Equal(t, []string{"CAP_KILL", "CAP_NET_ADMIN"}, p.Capabilities.Bounding)
+				assert.Equal(t, []string{"CAP_KILL", "CAP_NET_ADMIN"}, p.Capabilities.Effective)
+				assert.Empty(t, p.Capabilities.Ambient)
+				assert.True(t, p.NoNewPrivileges)
+			}},
+		"user without gid": {flags: ExecFlags{Args: []string{"id"}, User: "7"}, check: func(t *testing.T, p *specs.Process) {
+			assert.Equal(t, uint32(7), p.User.UID)
+			assert.Equal(t, uint32(2), p.User.GID, "the container's gid stays")
+		}},
+		"process document": {doc: `{"args":["echo","hi"],"cwd":"/","env":["X=1"],"user":{"uid":0,"gid":0}}`,
+			check: func(t *testing.T, p *specs.Process) {
+				assert.Equal(t, []string{"echo", "hi"}, p.Args)
+				assert.Equal(t, []string{"X=1"}, p.Env)
+				assert.Nil(t, p.Capabilities, "nothing of the container's process")
+			}},
+		"no command":           {err: "no command given"},
+		"document without args": {doc: `{"cwd":"/"}`, err: "process.args: empty"},
+		"bad document":         {doc: `{"args":`, err: "--process"},
+		"flags with document":  {doc: `{"args":["x"]}`, flags: ExecFlags{Env: []string{"A=1"}, Cwd: "/x"}, err: "--cwd, --env: not with --process"},
+		"args with document":   {doc: `{"args":["x"]}`, flags: ExecFlags{Args: []string{"y"}}, err: "ARGS: not with --process"},
+		"bad user":             {flags: ExecFlags{Args: []string{"x"}, User: "root"}, err: `--user "root"`},
+		"bad gid":              {flags: ExecFlags{Args: []string{"x"}, User: "1:wheel"}, err: `--user "1:wheel"`},
+		"bad additional gid":   {flags: ExecFlags{Args: []string{"x"}, AdditionalGids: []string{"-1"}}, err: `--additional-gids "-1"`},
+		"bad cap":              {flags: ExecFlags{Args: []string{"x"}, Caps: []string{"CAP_FLY"}}, err: "CAP_FLY"},
+		"process label":        {flags: ExecFlags{Args: []string{"x"}, ProcessLabel: "system_u"}, err: "--process-label"},
+		"apparmor":             {flags: ExecFlags{Args: []string{"x"}, AppArmor: "docker-default"}, err: "--apparmor"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var doc []byte
+			if tc.doc != "" {
+				doc = []byte(tc.doc)
+			}
+			p, err := ExecProcess(container, doc, tc.flags)
+			if tc.err != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.err)
+				return
+			}
+			require.NoError(t, err)
+			tc.check(t, p)
+		})
+	}
+	// The container's process is not changed by the flags.
+	assert.Equal(t, []string{"PATH=/bin", "A=1"}, container.Process.Env)
+	assert.Equal(t, []string{"CAP_KILL"}, container.Process.Capabilities.Bounding)
+}
