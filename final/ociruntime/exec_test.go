@@ -432,17 +432,17 @@ func TestExecProcess(t *testing.T) {
 				assert.Equal(t, []string{"X=1"}, p.Env)
 				assert.Nil(t, p.Capabilities, "nothing of the container's process")
 			}},
-		"no command":           {err: "no command given"},
+		"no command":            {err: "no command given"},
 		"document without args": {doc: `{"cwd":"/"}`, err: "process.args: empty"},
-		"bad document":         {doc: `{"args":`, err: "--process"},
-		"flags with document":  {doc: `{"args":["x"]}`, flags: ExecFlags{Env: []string{"A=1"}, Cwd: "/x"}, err: "--cwd, --env: not with --process"},
-		"args with document":   {doc: `{"args":["x"]}`, flags: ExecFlags{Args: []string{"y"}}, err: "ARGS: not with --process"},
-		"bad user":             {flags: ExecFlags{Args: []string{"x"}, User: "root"}, err: `--user "root"`},
-		"bad gid":              {flags: ExecFlags{Args: []string{"x"}, User: "1:wheel"}, err: `--user "1:wheel"`},
-		"bad additional gid":   {flags: ExecFlags{Args: []string{"x"}, AdditionalGids: []string{"-1"}}, err: `--additional-gids "-1"`},
-		"bad cap":              {flags: ExecFlags{Args: []string{"x"}, Caps: []string{"CAP_FLY"}}, err: "CAP_FLY"},
-		"process label":        {flags: ExecFlags{Args: []string{"x"}, ProcessLabel: "system_u"}, err: "--process-label"},
-		"apparmor":             {flags: ExecFlags{Args: []string{"x"}, AppArmor: "docker-default"}, err: "--apparmor"},
+		"bad document":          {doc: `{"args":`, err: "--process"},
+		"flags with document":   {doc: `{"args":["x"]}`, flags: ExecFlags{Env: []string{"A=1"}, Cwd: "/x"}, err: "--cwd, --env: not with --process"},
+		"args with document":    {doc: `{"args":["x"]}`, flags: ExecFlags{Args: []string{"y"}}, err: "ARGS: not with --process"},
+		"bad user":              {flags: ExecFlags{Args: []string{"x"}, User: "root"}, err: `--user "root"`},
+		"bad gid":               {flags: ExecFlags{Args: []string{"x"}, User: "1:wheel"}, err: `--user "1:wheel"`},
+		"bad additional gid":    {flags: ExecFlags{Args: []string{"x"}, AdditionalGids: []string{"-1"}}, err: `--additional-gids "-1"`},
+		"bad cap":               {flags: ExecFlags{Args: []string{"x"}, Caps: []string{"CAP_FLY"}}, err: "CAP_FLY"},
+		"process label":         {flags: ExecFlags{Args: []string{"x"}, ProcessLabel: "system_u"}, err: "--process-label"},
+		"apparmor":              {flags: ExecFlags{Args: []string{"x"}, AppArmor: "docker-default"}, err: "--apparmor"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var doc []byte

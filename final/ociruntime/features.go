@@ -27,7 +27,7 @@ func Features(version string) *features.Features {
 		OCIVersionMax: specs.Version,
 		Hooks: []string{"prestart", "createRuntime", "createContainer",
 			"startContainer", "poststart", "poststop"},
-		MountOptions: slices.Clone(featureMountOptions),
+		MountOptions: featureMountOptions(),
 		Linux: &features.Linux{
 			// The namespaces chapter 01 creates or joins by path. No
 			// time namespace: the clone flag is not in its Config.
@@ -56,6 +56,8 @@ func Features(version string) *features.Features {
 			Apparmor: &features.Apparmor{Enabled: &no},
 			Selinux:  &features.Selinux{Enabled: &no},
 			IntelRdt: &features.IntelRdt{Enabled: &no},
+			// mounts.go refuses idmap and mounts' uidMappings.
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &no}},
 		},
 		Annotations: map[string]string{
 			"org.berth-project.runtime.version": version,
@@ -78,13 +80,21 @@ var (
 	seccompArchs = []string{string(specs.ArchX86), string(specs.ArchX86_64), string(specs.ArchX32)}
 )
 
-// featureMountOptions are the mounts' options config.json may use: the
-// mount(2) flags and propagation types, each with its opposite.
-var featureMountOptions = []string{
-	"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
-	"lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec",
-	"nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "private",
-	"rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave",
-	"runbindable", "rw", "shared", "silent", "slave", "strictatime", "suid",
-	"sync", "unbindable",
+// featureMountOptions are the mounts' options config.json may use: those
+// mounts.go applies (mount(2) flags and their opposites, propagation
+// types, mount_setattr's recursive attributes, tmpcopyup), read from its
+// own tables so that the list cannot drift from the code.
+func featureMountOptions() []string {
+	opts := []string{"tmpcopyup"}
+	for o := range mountFlags {
+		opts = append(opts, o)
+	}
+	for o := range propagationFlags {
+		opts = append(opts, o)
+	}
+	for o := range recursiveOptions {
+		opts = append(opts, o)
+	}
+	slices.Sort(opts)
+	return opts
 }
