@@ -61,9 +61,14 @@ func startLiveContainer(t *testing.T) *liveContainer {
 	id := labtest.Unique("r3")
 	h, err := cgroup.System()
 	require.NoError(t, err)
-	cg, err := h.Under("berth-runtime-test").New(id, cgroup.Resources{})
+	// A parent of the test's own, removed with it.
+	under := h.Under(labtest.Unique("berth-rt-r3"))
+	cg, err := under.New(id, cgroup.Resources{})
 	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, cg.Destroy()) })
+	t.Cleanup(func() {
+		assert.NoError(t, cg.Destroy())
+		assert.NoError(t, under.RemoveParent())
+	})
 
 	cmd := exec.Command("sleep", "600")
 	cmd.SysProcAttr = &syscall.SysProcAttr{
