@@ -344,6 +344,9 @@ func execOptions(p *specs.Process, sec *Security) (nsenter.Options, error) {
 	if p.ExecCPUAffinity != nil {
 		return nsenter.Options{}, errors.New("process.execCPUAffinity: not supported")
 	}
+	if p.CommandLine != "" {
+		return nsenter.Options{}, errors.New("process.commandLine: Windows only (process.args on Linux)")
+	}
 	// No process.capabilities: none at all, as under runc (nsenter's
 	// nil would mean Docker's default set).
 	caps := &rootfs.CapSets{}

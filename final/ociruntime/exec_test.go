@@ -391,6 +391,8 @@ func TestExecOptions(t *testing.T) {
 
 	_, err = execOptions(&specs.Process{}, &Security{})
 	assert.ErrorContains(t, err, "process.args")
+	_, err = execOptions(&specs.Process{Args: []string{"x"}, CommandLine: "x.exe"}, &Security{})
+	assert.ErrorContains(t, err, "process.commandLine")
 }
 
 // TestExecProcess: runc's flags over the container's process, the
