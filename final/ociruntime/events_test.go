@@ -40,8 +40,7 @@ func TestEvents_Live(t *testing.T) {
 	lines := bufio.NewScanner(r)
 	require.True(t, lines.Scan())
 	assert.Contains(t, lines.Text(), `"type":"stats"`)
-	_ = c.proc.Process.Kill()
-	_ = c.proc.Wait()
+	c.stop()
 	for lines.Scan() {
 	}
 	require.NoError(t, <-done, "the stream ends with the container")
@@ -69,8 +68,7 @@ func TestEvents_OOM(t *testing.T) {
 	p.Args = []string{"sh", "-c", "head -c 256m /dev/zero | tail -n 1"}
 	_, status := c.run(t, p, ExecOptions{})
 	assert.NotEqual(t, 0, status)
-	_ = c.proc.Process.Kill()
-	_ = c.proc.Wait()
+	c.stop()
 	require.NoError(t, <-done)
 	<-copied
 	assert.Contains(t, b.String(), `{"type":"oom","id":"`+c.id+`"}`)

@@ -97,10 +97,9 @@ func (f ExecFlags) given() []string {
 // ExecProcess is the process to run: processJSON (the --process
 // document) when not nil, else the container's own process with the
 // flags applied as runc applies them: ARGS replace args, --env adds to
-// env, --cap adds to the bounding, effective and permitted sets (not to
-// the ambient one as runc 1.1 does: a capability can be raised there
-// only if it is inheritable too, and none is), --tty is off unless
-// given.
+// env, --cap adds to every set but the inheritable one (an ambient
+// capability that is not inheritable is left out at the end, as runc
+// leaves it out), --tty is off unless given.
 //
 // runc ignores the flags beside --process; berth refuses them, as it
 // refuses every option it does not apply.
@@ -184,6 +183,7 @@ func ExecProcess(container *specs.Spec, processJSON []byte, f ExecFlags) (*specs
 			c.Bounding = append(c.Bounding, name)
 			c.Effective = append(c.Effective, name)
 			c.Permitted = append(c.Permitted, name)
+			c.Ambient = append(c.Ambient, name)
 		}
 	}
 	return p, nil

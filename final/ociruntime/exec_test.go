@@ -4,14 +4,11 @@ package ociruntime
 
 import (
 	"bytes"
-	"encoding/json"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,23 +23,20 @@ import (
 	"github.com/berth-project/berth/03-rootfs/seccomp"
 )
 
-// liveContainer is a container as the commands other than create see
-// one: a Record under a root of its own, an init that runs, a cgroup.
-// Until create and start are the tests' way to make one, the test makes
-// it the simple way: `sleep` started in new pid, mount, uts and ipc
-// namespaces by the kernel's clone flags, put in a cgroup of chapter 02,
-// and its Record written by hand. The root filesystem is the host's (no
-// pivot_root): exec runs the host's programs, in the container's
-// namespaces and cgroup.
+// liveContainer is a running container as the commands other than
+// create see one: a Record under a root, an init that runs, a cgroup.
+// It is made the way containerd's shim makes one: create (with the test
+// binary as the container's init, see TestMain) and start, of a busybox
+// bundle.
 type liveContainer struct {
 	root, id string
 	pid      int
 	cg       *cgroup.Cgroup
-	proc     *exec.Cmd
+	stop     func() // kills the container's init and reaps it
 }
 
-// testProcess is the process config.json would describe: root, the
-// host's PATH, two capabilities.
+// testProcess is the process config.json describes: root, two
+// capabilities, sleep.
 func testProcess() *specs.Process {
 	caps := []string{"CAP_KILL", "CAP_NET_BIND_SERVICE"}
 	return &specs.Process{
@@ -57,42 +51,23 @@ func testProcess() *specs.Process {
 
 func startLiveContainer(t *testing.T) *liveContainer {
 	t.Helper()
-	labtest.Privileged(t)
+	e := newEnv(t)
 	id := labtest.Unique("r3")
-	h, err := cgroup.System()
-	require.NoError(t, err)
-	// A parent of the test's own, removed with it.
-	under := h.Under(labtest.Unique("berth-rt-r3"))
-	cg, err := under.New(id, cgroup.Resources{})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		assert.NoError(t, cg.Destroy())
-		assert.NoError(t, under.RemoveParent())
-	})
-
-	cmd := exec.Command("sleep", "600")
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC,
+	spec := baseSpec(labtest.BusyboxRootfs(t))
+	spec.Process = testProcess()
+	spec.Linux.Resources = &specs.LinuxResources{
+		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
 	}
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	pid := cmd.Process.Pid
-	require.NoError(t, cg.Add(pid))
-	start, err := ProcStart(pid)
+	c := e.create(spec, id, nil, CreateOptions{})
+	require.NoError(t, Start(e.root, id))
+	rec, err := Load(e.root, id)
 	require.NoError(t, err)
-
-	spec := &specs.Spec{Version: specs.Version, Process: testProcess(), Root: &specs.Root{Path: "/"},
-		Linux: &specs.Linux{Resources: &specs.LinuxResources{
-			Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
-		}}}
-	config, err := json.Marshal(spec)
+	cg, err := recordCgroup(rec)
 	require.NoError(t, err)
-	root := t.TempDir()
-	rec := &Record{ID: id, Bundle: t.TempDir(), Rootfs: "/", Pid: pid, InitStart: start,
-		Created: time.Now().UTC(), CgroupPaths: cg.Dirs(), Config: config}
-	require.NoError(t, os.MkdirAll(Dir(root, id), 0o700))
-	require.NoError(t, rec.Save(root))
-	return &liveContainer{root: root, id: id, pid: pid, cg: cg, proc: cmd}
+	return &liveContainer{root: e.root, id: id, pid: rec.Pid, cg: cg, stop: func() {
+		_ = Kill(e.root, id, unix.SIGKILL, false)
+		_, _ = c.Init.Wait()
+	}}
 }
 
 // run execs p in the container in the foreground, its output in a file.
@@ -115,7 +90,7 @@ func (c *liveContainer) run(t *testing.T, p *specs.Process, o ExecOptions) (stri
 func TestExec_Live(t *testing.T) {
 	c := startLiveContainer(t)
 	p := testProcess()
-	p.Args = []string{"sh", "-c", `echo "$CONTAINER"; id -u; id -G; pwd; readlink /proc/self/ns/uts /proc/self/ns/pid; grep -E '^(CapBnd|CapEff|NoNewPrivs)' /proc/self/status; ulimit -n; umask; cat /proc/self/cgroup; exit 3`}
+	p.Args = []string{"sh", "-c", `echo "$CONTAINER"; id -u; id -G; pwd; readlink /proc/self/ns/uts; readlink /proc/self/ns/pid; grep -E '^(CapBnd|CapEff|NoNewPrivs)' /proc/self/status; ulimit -n; umask; cat /proc/self/cgroup; exit 3`}
 	p.Cwd = "/tmp"
 	p.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{1001}}
 	p.NoNewPrivileges = true
@@ -200,9 +175,9 @@ func TestExec_Refusals(t *testing.T) {
 		"cpu affinity": {func(p *specs.Process, o *ExecOptions) {
 			p.ExecCPUAffinity = &specs.CPUAffinity{Initial: "0"}
 		}, "process.execCPUAffinity"},
-		"ambient not inheritable": {func(p *specs.Process, o *ExecOptions) {
-			p.Capabilities.Ambient = []string{"CAP_KILL"}
-		}, "ambient"},
+		"effective not permitted": {func(p *specs.Process, o *ExecOptions) {
+			p.Capabilities.Effective = []string{"CAP_SYS_ADMIN"}
+		}, "effective"},
 		"rlimit": {func(p *specs.Process, o *ExecOptions) {
 			p.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_FLY", Soft: 1, Hard: 1}}
 		}, "RLIMIT_FLY"},
@@ -227,8 +202,7 @@ func TestExec_Refusals(t *testing.T) {
 		assert.Contains(t, err.Error(), "paused")
 	})
 	t.Run("stopped", func(t *testing.T) {
-		_ = c.proc.Process.Kill()
-		_ = c.proc.Wait()
+		c.stop()
 		p := testProcess()
 		p.Args = []string{"true"}
 		_, err := Exec(c.root, c.id, p, ExecOptions{})
@@ -426,7 +400,7 @@ func TestExecProcess(t *testing.T) {
 				assert.Equal(t, specs.User{UID: 1000, GID: 1001, AdditionalGids: []uint32{3, 10, 11}}, p.User)
 				assert.Equal(t, []string{"CAP_KILL", "CAP_NET_ADMIN"}, p.Capabilities.Bounding)
 				assert.Equal(t, []string{"CAP_KILL", "CAP_NET_ADMIN"}, p.Capabilities.Effective)
-				assert.Empty(t, p.Capabilities.Ambient)
+				assert.Equal(t, []string{"CAP_NET_ADMIN"}, p.Capabilities.Ambient)
 				assert.True(t, p.NoNewPrivileges)
 			}},
 		"user without gid": {flags: ExecFlags{Args: []string{"id"}, User: "7"}, check: func(t *testing.T, p *specs.Process) {

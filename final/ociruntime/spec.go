@@ -41,16 +41,15 @@ func DefaultSpec(rootless bool, uid, gid int) *specs.Spec {
 			},
 			Cwd: "/",
 			// No inheritable set: with one, a program with file
-			// capabilities could gain them (CVE-2022-29162). And so no
-			// ambient set, which runc's template still lists: the
-			// kernel raises an ambient capability only if it is
-			// inheritable too (runc passes over the failure; berth
-			// refuses such a set), and root, which this process is,
-			// gets its bounding set at execve anyway.
+			// capabilities could gain them (CVE-2022-29162). The
+			// ambient set is runc's too, though without inheritable
+			// capabilities the kernel raises none of it (R2's
+			// rootfs.CapSets.Apply leaves it out, as runc does).
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding:  slices.Clone(caps),
 				Effective: slices.Clone(caps),
 				Permitted: slices.Clone(caps),
+				Ambient:   slices.Clone(caps),
 			},
 			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
 			NoNewPrivileges: true,

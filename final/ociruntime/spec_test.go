@@ -21,7 +21,7 @@ func TestDefaultSpec(t *testing.T) {
 	assert.True(t, s.Root.Readonly)
 	assert.True(t, s.Process.NoNewPrivileges)
 	assert.Empty(t, s.Process.Capabilities.Inheritable)
-	assert.Empty(t, s.Process.Capabilities.Ambient)
+	assert.Equal(t, s.Process.Capabilities.Bounding, s.Process.Capabilities.Ambient, "runc's")
 	assert.Len(t, s.Linux.Namespaces, 5)
 	assert.Contains(t, s.Linux.MaskedPaths, "/proc/kcore")
 	_, err := NewSecurity(s)
