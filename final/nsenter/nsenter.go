@@ -142,6 +142,13 @@ type Options struct {
 	// OOMScoreAdj, if set, is written to the command's oom_score_adj
 	// (process.oomScoreAdj); nil leaves the caller's.
 	OOMScoreAdj *int
+	// ChownStdio gives the standard streams to UID before the switch,
+	// as runc does for its exec: a pipe or terminal made by the caller
+	// belongs to root, and a command of another user could not reopen
+	// its own /proc/self/fd/1 (as `echo > /dev/stdout` does). /dev/null
+	// is left alone, and a change the kernel refuses (an owner the
+	// user namespace does not map) is passed over.
+	ChownStdio bool
 	// Detach leaves the command to the caller's subreaper instead of a
 	// waiter: the helper's waiter exits as soon as the command runs, so
 	// the command is re-parented to the nearest subreaper ancestor (an
@@ -169,6 +176,7 @@ type config struct {
 	Rlimits         []namespace.Rlimit `json:"rlimits,omitempty"`
 	Umask           *uint32            `json:"umask,omitempty"`
 	OOMScoreAdj     *int               `json:"oomScoreAdj,omitempty"`
+	ChownStdio      bool               `json:"chownStdio,omitempty"`
 }
 
 // Cmd is a command prepared to run in a container. Set the standard
@@ -240,6 +248,7 @@ func Command(opts Options) (*Cmd, error) {
 		Seccomp: filter.Seccomp,
 		Tty:     opts.Tty, Cgroups: len(opts.CgroupProcs), EarlyCgroups: len(opts.EarlyCgroupProcs),
 		CapSets: opts.CapSets, Rlimits: opts.Rlimits, Umask: opts.Umask, OOMScoreAdj: opts.OOMScoreAdj,
+		ChownStdio: opts.ChownStdio,
 	}
 	cfg, err := json.Marshal(conf)
 	if err != nil {

@@ -92,6 +92,7 @@ func TestOCI_Refusals(t *testing.T) {
 		"Rlimits":     {Rlimits: []namespace.Rlimit{}},
 		"Umask":       {Umask: new(uint32)},
 		"OOMScoreAdj": {OOMScoreAdj: &adj},
+		"ChownStdio":  {ChownStdio: true},
 		"Detach":      {Detach: true},
 	} {
 		o.Pid, o.Args = os.Getpid(), []string{"true"}

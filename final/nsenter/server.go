@@ -125,7 +125,7 @@ func (s *Server) Command(opts Options) (*Cmd, error) {
 		set  bool
 	}{
 		{"CapSets", opts.CapSets != nil}, {"Rlimits", opts.Rlimits != nil}, {"Umask", opts.Umask != nil},
-		{"OOMScoreAdj", opts.OOMScoreAdj != nil}, {"Detach", opts.Detach},
+		{"OOMScoreAdj", opts.OOMScoreAdj != nil}, {"ChownStdio", opts.ChownStdio}, {"Detach", opts.Detach},
 	} {
 		if f.set {
 			return nil, fmt.Errorf("nsenter: Options.%s: not supported by the fork server (use Command)", f.name)

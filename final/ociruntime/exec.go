@@ -286,7 +286,10 @@ func Exec(root, id string, p *specs.Process, o ExecOptions) (int, error) {
 	if !o.Detach {
 		sigs = make(chan os.Signal, 32)
 		signal.Notify(sigs)
-		defer signal.Stop(sigs)
+		defer func() {
+			signal.Stop(sigs)
+			close(sigs) // ends the relay below
+		}()
 	}
 	if err := cmd.Start(); err != nil {
 		return -1, fmt.Errorf("container %s: exec: %w", rec.ID, err)
@@ -383,6 +386,7 @@ func execOptions(p *specs.Process, sec *Security) (nsenter.Options, error) {
 		Filter:          filter,
 		Rlimits:         rl,
 		Umask:           &umask,
+		ChownStdio:      true,
 		OOMScoreAdj:     p.OOMScoreAdj,
 		Tty:             p.Terminal,
 	}, nil

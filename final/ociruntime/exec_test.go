@@ -90,7 +90,7 @@ func (c *liveContainer) run(t *testing.T, p *specs.Process, o ExecOptions) (stri
 func TestExec_Live(t *testing.T) {
 	c := startLiveContainer(t)
 	p := testProcess()
-	p.Args = []string{"sh", "-c", `echo "$CONTAINER"; id -u; id -G; pwd; readlink /proc/self/ns/uts; readlink /proc/self/ns/pid; grep -E '^(CapBnd|CapEff|NoNewPrivs)' /proc/self/status; ulimit -n; umask; cat /proc/self/cgroup; exit 3`}
+	p.Args = []string{"sh", "-c", `echo "$CONTAINER"; id -u; id -G; pwd; readlink /proc/self/ns/uts; readlink /proc/self/ns/pid; grep -E '^(CapBnd|CapEff|NoNewPrivs)' /proc/self/status; ulimit -n; umask; cat /proc/self/cgroup; echo reopened >> /dev/stdout; exit 3`}
 	p.Cwd = "/tmp"
 	p.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{1001}}
 	p.NoNewPrivileges = true
@@ -117,6 +117,7 @@ func TestExec_Live(t *testing.T) {
 	assert.Equal(t, "NoNewPrivs:\t1", lines[8])
 	assert.Equal(t, "333", lines[9])
 	assert.Equal(t, "0027", lines[10])
+	assert.Contains(t, out, "\nreopened\n", "the user can reopen its stdout: given to it, as runc does")
 	for _, dir := range c.cg.Dirs() {
 		rel := filepath.Base(dir)
 		assert.Contains(t, out, "/"+rel+"\n", "in the container's cgroup %s", dir)
@@ -145,6 +146,28 @@ func TestExec_RootKeepsTheSetsAsked(t *testing.T) {
 	assert.Contains(t, out, "CapEff:\t0000000000000021")
 	assert.Contains(t, out, "CapBnd:\t0000000000000021")
 	assert.Contains(t, out, "CapAmb:\t0000000000000020")
+}
+
+// TestExec_IgnorePaused: with --ignore-paused an exec into a paused
+// container starts once it is resumed.
+func TestExec_IgnorePaused(t *testing.T) {
+	c := startLiveContainer(t)
+	require.NoError(t, Pause(c.root, c.id))
+	type result struct {
+		status int
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p := testProcess()
+		p.Args = []string{"sh", "-c", "exit 4"}
+		status, err := Exec(c.root, c.id, p, ExecOptions{IgnorePaused: true})
+		done <- result{status, err}
+	}()
+	require.NoError(t, Resume(c.root, c.id))
+	r := <-done
+	require.NoError(t, r.err)
+	assert.Equal(t, 4, r.status)
 }
 
 // TestExec_NotFound: a command that does not exist is the process's
