@@ -300,7 +300,10 @@ func Exec(root, id string, p *specs.Process, o ExecOptions) (int, error) {
 	}
 	if o.PidFile != "" {
 		if err := atomicfile.WriteFile(o.PidFile, []byte(strconv.Itoa(cmd.Pid())), atomicfile.Options{}); err != nil {
-			if !o.Detach {
+			// The caller learns of no process: none may be left.
+			if o.Detach {
+				_ = unix.Kill(cmd.Pid(), unix.SIGKILL) // the subreaper's child now, reaped there
+			} else {
 				_ = cmd.Signal(unix.SIGKILL)
 				_, _ = cmd.Wait()
 			}
