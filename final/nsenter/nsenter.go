@@ -142,6 +142,14 @@ type Options struct {
 	// OOMScoreAdj, if set, is written to the command's oom_score_adj
 	// (process.oomScoreAdj); nil leaves the caller's.
 	OOMScoreAdj *int
+	// Exe, when set, is the file the helper is executed from instead of
+	// the sealed copy of the program (namespace.Executable). It must
+	// protect the program's file as well as the copy does (see
+	// "CVE-2019-5736" in doc.go): final/ociruntime's read-only detached
+	// mount of its binary, which costs two system calls where a copy
+	// costs a process that runs once (berth-runtime exec) some
+	// milliseconds per megabyte.
+	Exe *os.File
 	// ChownStdio gives the standard streams to UID before the switch,
 	// as runc does for its exec: a pipe or terminal made by the caller
 	// belongs to root, and a command of another user could not reopen
@@ -207,7 +215,8 @@ type Cmd struct {
 	cmd         *exec.Cmd
 	cmdPid      int // the command's host PID, once started
 	waited      bool
-	detach      bool // Options.Detach
+	detach      bool     // Options.Detach
+	exe         *os.File // Options.Exe
 }
 
 // Command prepares Args to run inside the container of process
@@ -268,6 +277,7 @@ func Command(opts Options) (*Cmd, error) {
 	}
 	args := append(append([]string{name, strconv.Itoa(opts.Pid), nsArg}, opts.EarlyCgroupProcs...), opts.CgroupProcs...)
 	return &Cmd{
+		exe:         opts.Exe,
 		detach:      opts.Detach,
 		pid:         opts.Pid,
 		cfg:         conf,
@@ -406,15 +416,23 @@ func (c *Cmd) Start() error {
 	// A sealed copy of the program (chapter 01's exe.go): the helper
 	// runs in the container, where its /proc/PID/exe must not lead to
 	// the host's binary.
-	exe, err := namespace.Executable()
-	if err != nil {
-		return err
-	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("status pipe: %w", err)
 	}
 	defer r.Close()
+	extra := []*os.File{w} // statusFD
+	var exe string
+	if c.exe != nil {
+		// The helper's own descriptor 4 (firstCgroupFD), which execve
+		// opens; nsenter.c then puts the first cgroup.procs file
+		// there, or leaves it close-on-exec.
+		exe = fmt.Sprintf("/proc/self/fd/%d", firstCgroupFD)
+		extra = append(extra, c.exe)
+	} else if exe, err = namespace.Executable(); err != nil {
+		w.Close()
+		return err
+	}
 	c.cmd = &exec.Cmd{
 		Path:       exe,
 		Args:       c.args,
@@ -422,7 +440,7 @@ func (c *Cmd) Start() error {
 		Stdin:      c.Stdin,
 		Stdout:     c.Stdout,
 		Stderr:     c.Stderr,
-		ExtraFiles: []*os.File{w}, // statusFD
+		ExtraFiles: extra,
 		WaitDelay:  c.WaitDelay,
 		SysProcAttr: &syscall.SysProcAttr{
 			// A session of its own: a terminal that this program may

@@ -93,10 +93,33 @@ func TestOCI_Refusals(t *testing.T) {
 		"Umask":       {Umask: new(uint32)},
 		"OOMScoreAdj": {OOMScoreAdj: &adj},
 		"ChownStdio":  {ChownStdio: true},
+		"Exe":         {Exe: os.Stdin},
 		"Detach":      {Detach: true},
 	} {
 		o.Pid, o.Args = os.Getpid(), []string{"true"}
 		_, err := s.Command(o)
 		assert.ErrorContains(t, err, "Options."+name, strconv.Quote(name))
 	}
+}
+
+// TestOCI_Exe: the helper is executed from Options.Exe: this program
+// opened anew works; another program is not a helper, and Start says
+// so.
+func TestOCI_Exe(t *testing.T) {
+	c := startContainer(t, namespace.Config{}, cgroup.Resources{})
+	self, err := os.OpenFile("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer self.Close()
+	opts := c.options("sh", "-c", "exit 6")
+	opts.Exe = self
+	res := run(t, opts)
+	assert.Equal(t, 6, res.Status, res.Stderr)
+
+	other, err := os.OpenFile("/bin/true", unix.O_PATH|unix.O_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer other.Close()
+	opts.Exe = other
+	cmd, err := nsenter.Command(opts)
+	require.NoError(t, err)
+	assert.ErrorContains(t, cmd.Start(), "before entering it")
 }

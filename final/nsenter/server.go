@@ -126,6 +126,7 @@ func (s *Server) Command(opts Options) (*Cmd, error) {
 	}{
 		{"CapSets", opts.CapSets != nil}, {"Rlimits", opts.Rlimits != nil}, {"Umask", opts.Umask != nil},
 		{"OOMScoreAdj", opts.OOMScoreAdj != nil}, {"ChownStdio", opts.ChownStdio}, {"Detach", opts.Detach},
+		{"Exe", opts.Exe != nil},
 	} {
 		if f.set {
 			return nil, fmt.Errorf("nsenter: Options.%s: not supported by the fork server (use Command)", f.name)

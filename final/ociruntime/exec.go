@@ -251,6 +251,12 @@ func Exec(root, id string, p *specs.Process, o ExecOptions) (int, error) {
 	opts.Pid = rec.Pid
 	opts.EarlyCgroupProcs, opts.CgroupProcs = cg.ProcsFiles()
 	opts.Detach = o.Detach
+	// The helper starts from a read-only view of this binary rather
+	// than a copy of it (R1's tuning_exe.go, as create's init).
+	if exe, err := readonlyExe(); err == nil {
+		defer exe.Close()
+		opts.Exe = exe
+	}
 	cmd, err := nsenter.Command(opts)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: exec: %w", rec.ID, err)
