@@ -176,7 +176,10 @@
 //     process in a memfd (chapter 01's exe.go), never from the file on
 //     disk. Through
 //     /proc/PID/exe a container reaches only that copy, and the seals
-//     refuse every write, truncation and resize;
+//     refuse every write, truncation and resize. (Or from Options.Exe:
+//     berth-runtime, a process per exec, passes its binary on a
+//     detached read-only mount, which refuses writes as well, and costs
+//     two system calls instead of a copy of the program each time);
 //   - makes the helper non-dumpable before it enters anything, so that
 //     even the container's root cannot open its /proc/PID/exe, fd/ or mem
 //     while it runs in the container (that takes CAP_SYS_PTRACE in the
