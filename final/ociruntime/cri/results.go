@@ -90,10 +90,11 @@ func Regressions(base, other Results) []string {
 	return out
 }
 
-// ReadDifferences reads the file of known differences: each entry is a
-// spec's full name on a line of its own, followed by one or more lines
-// indented by a tab that say why berth-runtime fails it. Lines starting
-// with # and empty lines are comments. An entry without a reason is an
+// ReadDifferences reads the file of known differences, grouped by
+// cause: one or more lines each naming a spec in full, then one or more
+// lines indented by a tab that say why berth-runtime fails them (the
+// reason applies to every spec of the group above it). Lines starting
+// with # and empty lines are comments. A spec without a reason is an
 // error: every difference must be explained.
 func ReadDifferences(path string) (map[string]string, error) {
 	f, err := os.Open(path)
@@ -102,33 +103,50 @@ func ReadDifferences(path string) (map[string]string, error) {
 	}
 	defer f.Close()
 	known := map[string]string{}
-	var spec string
+	var group []string // specs waiting for their reason
+	inReason := false  // the last non-comment line was a reason
+	closeGroup := func() error {
+		for _, spec := range group {
+			if known[spec] == "" {
+				return fmt.Errorf("known differences %s: %q has no reason", path, spec)
+			}
+		}
+		group = nil
+		return nil
+	}
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		switch {
 		case strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#"):
 		case strings.HasPrefix(line, "\t"):
-			if spec == "" {
+			if len(group) == 0 {
 				return nil, fmt.Errorf("known differences %s:%d: a reason with no spec above it", path, n)
 			}
-			known[spec] = strings.TrimSpace(known[spec] + " " + strings.TrimSpace(line))
-		default:
-			if spec != "" && known[spec] == "" {
-				return nil, fmt.Errorf("known differences %s: %q has no reason", path, spec)
+			for _, spec := range group {
+				known[spec] = strings.TrimSpace(known[spec] + " " + strings.TrimSpace(line))
 			}
-			spec = strings.TrimSpace(line)
+			inReason = true
+		default:
+			if inReason {
+				if err := closeGroup(); err != nil {
+					return nil, err
+				}
+				inReason = false
+			}
+			spec := strings.TrimSpace(line)
 			if _, dup := known[spec]; dup {
 				return nil, fmt.Errorf("known differences %s:%d: %q is listed twice", path, n, spec)
 			}
 			known[spec] = ""
+			group = append(group, spec)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("known differences %s: %w", path, err)
 	}
-	if spec != "" && known[spec] == "" {
-		return nil, fmt.Errorf("known differences %s: %q has no reason", path, spec)
+	if err := closeGroup(); err != nil {
+		return nil, err
 	}
 	return known, nil
 }

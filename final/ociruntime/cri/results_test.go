@@ -57,7 +57,11 @@ func TestReadDifferences(t *testing.T) {
 			text: "# header\n[k8s.io] A\n\twhy A\n\tgoes on\n\n[k8s.io] B\n\twhy B\n",
 			want: map[string]string{"[k8s.io] A": "why A goes on", "[k8s.io] B": "why B"},
 		},
-		{name: "no reason", text: "[k8s.io] A\n[k8s.io] B\n\twhy\n", err: `"[k8s.io] A" has no reason`},
+		{
+			name: "a group shares its reason",
+			text: "[k8s.io] A\n[k8s.io] B\n\twhy both\n[k8s.io] C\n\twhy C\n",
+			want: map[string]string{"[k8s.io] A": "why both", "[k8s.io] B": "why both", "[k8s.io] C": "why C"},
+		},
 		{name: "no reason at the end", text: "[k8s.io] A\n\twhy\n[k8s.io] B\n", err: `"[k8s.io] B" has no reason`},
 		{name: "reason first", text: "\twhy\n[k8s.io] A\n", err: "no spec above it"},
 		{name: "twice", text: "[k8s.io] A\n\twhy\n[k8s.io] A\n\twhy\n", err: "listed twice"},
