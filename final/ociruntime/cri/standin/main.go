@@ -14,6 +14,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -39,9 +40,16 @@ func main() {
 	case strings.HasPrefix(base, "nginx"):
 		err = nginx()
 	case base == filepath.Base(cri.PgrepBinary):
-		err = pgrep(os.Args[1:])
+		var pids []int
+		pids, err = pgrep(os.Args[1:])
+		for _, pid := range pids {
+			fmt.Println(pid)
+		}
+		if err == nil && len(pids) == 0 {
+			os.Exit(1) // pgrep's status when nothing matches
+		}
 	case base == filepath.Base(cri.IpcsBinary):
-		err = ipcs(os.Args[1:])
+		err = ipcs(os.Stdout, os.Args[1:])
 	case len(os.Args) == 5 && os.Args[1] == "images":
 		err = cri.WriteArchive(os.Args[4], os.Args[2], os.Args[3])
 	default:
@@ -104,21 +112,21 @@ func nginx() error {
 	}))
 }
 
-// pgrep PATTERN prints the pid of every other process whose name
-// (/proc/PID/comm) matches the regular expression; status 1 when none.
-func pgrep(args []string) error {
+// pgrep PATTERN returns the pid of every other process whose name
+// (/proc/PID/comm) matches the regular expression.
+func pgrep(args []string) ([]int, error) {
 	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("only `pgrep PATTERN` is supported, not %q", args)
+		return nil, fmt.Errorf("only `pgrep PATTERN` is supported, not %q", args)
 	}
 	re, err := regexp.Compile(args[0])
 	if err != nil {
-		return err
+		return nil, err
 	}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	found := false
+	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == os.Getpid() {
@@ -129,19 +137,15 @@ func pgrep(args []string) error {
 			continue // gone meanwhile
 		}
 		if re.MatchString(strings.TrimSuffix(string(comm), "\n")) {
-			fmt.Println(pid)
-			found = true
+			pids = append(pids, pid)
 		}
 	}
-	if !found {
-		os.Exit(1)
-	}
-	return nil
+	return pids, nil
 }
 
 // ipcs -m lists the shared memory segments of the IPC namespace, in
 // util-linux's columns, from /proc/sysvipc/shm.
-func ipcs(args []string) error {
+func ipcs(w io.Writer, args []string) error {
 	if len(args) != 1 || args[0] != "-m" {
 		return fmt.Errorf("only `ipcs -m` is supported, not %q", args)
 	}
@@ -150,7 +154,7 @@ func ipcs(args []string) error {
 		return err
 	}
 	defer f.Close()
-	fmt.Printf("\n------ Shared Memory Segments --------\n%-10s %-10s %-10s %-10s %-10s %-10s\n",
+	fmt.Fprintf(w, "\n------ Shared Memory Segments --------\n%-10s %-10s %-10s %-10s %-10s %-10s\n",
 		"key", "shmid", "owner", "perms", "bytes", "nattch")
 	sc := bufio.NewScanner(f)
 	sc.Scan() // the header line
@@ -162,7 +166,7 @@ func ipcs(args []string) error {
 		}
 		key, _ := strconv.ParseInt(c[0], 10, 64)
 		perms, _ := strconv.ParseInt(c[2], 8, 64) // the kernel prints it in octal
-		fmt.Printf("0x%08x %-10s %-10s %-10o %-10s %-10s\n", uint32(key), c[1], c[7], perms&0o777, c[3], c[6])
+		fmt.Fprintf(w, "0x%08x %-10s %-10s %-10o %-10s %-10s\n", uint32(key), c[1], c[7], perms&0o777, c[3], c[6])
 	}
 	return sc.Err()
 }
