@@ -142,7 +142,6 @@ func refuseUnapplied(s *specs.Spec) error {
 	return nil
 }
 
-
 // newerSpec reports whether a config's ociVersion is newer than the
 // runtime spec berth-runtime implements (specs.Version): major.minor.
 // patch, a "-suffix" ignored; a version it cannot read counts as newer.
