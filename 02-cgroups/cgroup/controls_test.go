@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-project/berth/01-namespaces/explain"
+	"github.com/berth-project/berth/01-namespaces/labtest"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -230,4 +231,59 @@ func indexOf(list []string, s string) int {
 		}
 	}
 	return -1
+}
+
+// TestLiveControls: the kernel takes what the fakes show, on this
+// machine's hierarchy (hybrid here: v1 files; block device 254:0 if it
+// exists). The real-time budget needs a parent with one: the test gives
+// its own parent 10 ms of the root's.
+func TestLiveControls(t *testing.T) {
+	h := liveHierarchy(t)
+	labtest.Need(t, h.Version != V2, "the v1 controls (swappiness, real time) are tested on v1; v2 has the fake")
+	h = h.Under(labtest.Unique("cgparent"))
+	r := Resources{Memory: 64 << 20, Swappiness: ptr[uint64](10), CPUs: 0.5, CPUPeriod: 50000}
+	if h.SwapAccounting() {
+		r.MemorySwap = 192 << 20
+	}
+	rt := exists(h.Mounts["cpu"], "cpu.rt_runtime_us")
+	if rt {
+		parent := filepath.Join(h.Mounts["cpu"], h.Parent)
+		require.NoError(t, os.Mkdir(parent, 0o755))
+		require.NoError(t, writeString(parent, "cpu.rt_runtime_us", "10000"))
+		r.CPURealtimeRuntime, r.CPURealtimePeriod = 5000, 1000000
+	}
+	_, vda := os.Stat("/sys/dev/block/254:0")
+	if vda == nil && h.Mounts["blkio"] != "" {
+		r.ReadBps = []ThrottleDevice{{Major: 254, Minor: 0, Rate: 1 << 20}}
+		r.WriteIOPS = []ThrottleDevice{{Major: 254, Minor: 0, Rate: 200}}
+	}
+	c, err := h.New(labtest.Unique("cgtest"), r)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		assert.NoError(t, c.Destroy())
+		assert.NoError(t, h.RemoveParent())
+	})
+	mem, cpu := c.Path("memory"), c.Path("cpu")
+	assert.Equal(t, "67108864", readLive(t, mem, "memory.limit_in_bytes"))
+	if r.MemorySwap != 0 {
+		assert.Equal(t, "201326592", readLive(t, mem, "memory.memsw.limit_in_bytes"))
+	}
+	assert.Equal(t, "10", readLive(t, mem, "memory.swappiness"))
+	assert.Equal(t, "50000", readLive(t, cpu, "cpu.cfs_period_us"))
+	assert.Equal(t, "25000", readLive(t, cpu, "cpu.cfs_quota_us"))
+	if rt {
+		assert.Equal(t, "5000", readLive(t, cpu, "cpu.rt_runtime_us"))
+	}
+	if r.ReadBps != nil {
+		assert.Equal(t, "254:0 1048576", readLive(t, c.Path("blkio"), "blkio.throttle.read_bps_device"))
+		assert.Equal(t, "254:0 200", readLive(t, c.Path("blkio"), "blkio.throttle.write_iops_device"))
+	}
+	// docker update -m 128m --memory-swap 512m: raised, in the order
+	// the kernel accepts.
+	if r.MemorySwap != 0 {
+		require.NoError(t, c.Update(Resources{Memory: 128 << 20, MemorySwap: 512 << 20}))
+		assert.Equal(t, "536870912", readLive(t, mem, "memory.memsw.limit_in_bytes"))
+		require.NoError(t, c.Update(Resources{Memory: 32 << 20, MemorySwap: 64 << 20}))
+		assert.Equal(t, "67108864", readLive(t, mem, "memory.memsw.limit_in_bytes"))
+	}
 }
