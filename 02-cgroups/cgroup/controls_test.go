@@ -287,3 +287,23 @@ func TestLiveControls(t *testing.T) {
 		assert.Equal(t, "67108864", readLive(t, mem, "memory.memsw.limit_in_bytes"))
 	}
 }
+
+func TestSupports(t *testing.T) {
+	h, k := newFakeV1(t, "memory", "cpu", "blkio")
+	assert.NoError(t, h.Supports(Resources{Memory: 64 << 20, MemorySwap: 128 << 20, Swappiness: ptr[uint64](1), CPURealtimeRuntime: 1,
+		BlkioWeight: 100, ReadBps: []ThrottleDevice{{Major: 8}}}))
+	require.NoError(t, os.Remove(filepath.Join(h.Mounts["blkio"], "blkio.weight")))
+	assert.ErrorContains(t, h.Supports(Resources{BlkioWeight: 100}), "no blkio.weight nor blkio.bfq.weight")
+	k.writeFile(filepath.Join(h.Mounts["blkio"], "blkio.bfq.weight"), "100")
+	assert.NoError(t, h.Supports(Resources{BlkioWeight: 100}), "BFQ's file")
+	assert.ErrorContains(t, h.Supports(Resources{HugetlbLimits: []HugetlbLimit{{PageSize: "2MB"}}}), "the hugetlb controller is not mounted")
+	assert.ErrorContains(t, h.Supports(Resources{NetClassID: 1}), "net_cls controller is not mounted")
+	assert.ErrorIs(t, h.Supports(Resources{Unified: map[string]string{"memory.high": "1"}}), ErrNoUnifiedV1)
+	require.NoError(t, os.Remove(filepath.Join(h.Mounts["memory"], "memory.memsw.limit_in_bytes")))
+	assert.ErrorContains(t, h.Supports(Resources{Memory: 64 << 20, MemorySwap: 128 << 20}), "does not account swap")
+	assert.NoError(t, h.Supports(Resources{Memory: 64 << 20, MemorySwap: 64 << 20}), "no swap: nothing to write")
+
+	h, _ = newFakeV2(t)
+	assert.NoError(t, h.Supports(Resources{BlkioWeight: 100, HugetlbLimits: []HugetlbLimit{{PageSize: "2MB"}}, Unified: map[string]string{"memory.high": "1"}}))
+	assert.ErrorIs(t, h.Supports(Resources{CPURealtimePeriod: 1}), ErrNoRealtimeV2)
+}
