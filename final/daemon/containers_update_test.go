@@ -85,8 +85,8 @@ func TestUpdateSurvivesDaemonRestart(t *testing.T) {
 	assert.Contains(t, out, "pids 30\n")
 
 	for _, tc := range []struct{ flag, value, named string }{
-		{"--memory-swap", "128m", "--memory-swap (MemorySwap)"},
-		{"--blkio-weight", "300", "--blkio-weight (BlkioWeight)"},
+		{"--memory-swap", "10m", "Minimum memoryswap limit should be larger than memory limit"},
+		{"--cpu-period", "500", "CPU cfs period can not be less than 1ms"},
 	} {
 		_, errOut, code := l.docker("", "update", tc.flag, tc.value, "upd-keep")
 		assert.Equal(t, 1, code, tc.flag)
