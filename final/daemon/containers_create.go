@@ -314,6 +314,12 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		return fail(invalid("You should always set the Memory limit when using Memoryswap limit, see usage"))
 	}
 	swapWarning := dockerSwap(&host.Resources)
+	if s := host.MemorySwappiness; s != nil && *s == -1 {
+		host.MemorySwappiness = nil // the docker CLI's "not given": inspect shows null, as dockerd's
+	}
+	if p := host.PidsLimit; p != nil && *p <= 0 {
+		host.PidsLimit = nil // unlimited, as dockerd records it
+	}
 	if o.Limits, err = resources(host.Resources); err != nil {
 		return fail(err)
 	}

@@ -65,7 +65,7 @@ func realtimeResources(r container.Resources, out *cgroup.Resources) error {
 		return invalid("invalid --cpu-rt-period %d or --cpu-rt-runtime %d: must not be negative", r.CPURealtimePeriod, r.CPURealtimeRuntime)
 	}
 	if r.CPURealtimePeriod != 0 && r.CPURealtimeRuntime != 0 && r.CPURealtimeRuntime > r.CPURealtimePeriod {
-		return invalid("cpu-rt-runtime cannot be higher than cpu-rt-period")
+		return invalid("cpu real-time runtime cannot be higher than cpu real-time period")
 	}
 	out.CPURealtimePeriod, out.CPURealtimeRuntime = uint64(r.CPURealtimePeriod), r.CPURealtimeRuntime
 	return nil
