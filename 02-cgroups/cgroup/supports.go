@@ -36,25 +36,22 @@ func (h *Hierarchy) Supports(r Resources) error {
 	_, _, swap := r.memsw()
 	weighs := r.BlkioWeight != 0 || len(r.BlkioWeightDevice) > 0
 	throttles := len(r.ReadBps)+len(r.WriteBps)+len(r.ReadIOPS)+len(r.WriteIOPS) > 0
-	checks := []struct {
+	type check struct {
 		asked       bool
 		ctrl, files string // files: any of them, "|"-separated
-		what        string
-	}{
-		{swap, "memory", "memory.memsw.limit_in_bytes", "a swap limit: the kernel does not account swap (boot with swapaccount=1)"},
-		{r.Swappiness != nil, "memory", "memory.swappiness", "memory swappiness"},
-		{r.CPURealtimeRuntime != 0 || r.CPURealtimePeriod != 0, "cpu", "cpu.rt_runtime_us", "real-time CPU time: the kernel has no CONFIG_RT_GROUP_SCHED"},
-		{weighs, "blkio", "blkio.weight|blkio.bfq.weight", "a block I/O weight: no blkio.weight nor blkio.bfq.weight (the I/O scheduler, neither CFQ nor BFQ, does not weigh)"},
-		{throttles, "blkio", "blkio.throttle.read_bps_device", "block I/O throttles"},
-		{r.NetClassID != 0, "net_cls", "net_cls.classid", "a network class"},
-		{len(r.NetPriorities) > 0, "net_prio", "net_prio.ifpriomap", "network priorities"},
+		what, why   string
+	}
+	checks := []check{
+		{swap, "memory", "memory.memsw.limit_in_bytes", "a swap limit", " (the kernel does not account swap: boot with swapaccount=1)"},
+		{r.Swappiness != nil, "memory", "memory.swappiness", "memory swappiness", ""},
+		{r.CPURealtimeRuntime != 0 || r.CPURealtimePeriod != 0, "cpu", "cpu.rt_runtime_us", "real-time CPU time", " (a kernel without CONFIG_RT_GROUP_SCHED)"},
+		{weighs, "blkio", "blkio.weight|blkio.bfq.weight", "a block I/O weight", " (the I/O scheduler, neither CFQ nor BFQ, does not weigh)"},
+		{throttles, "blkio", "blkio.throttle.read_bps_device", "block I/O throttles", ""},
+		{r.NetClassID != 0, "net_cls", "net_cls.classid", "a network class", ""},
+		{len(r.NetPriorities) > 0, "net_prio", "net_prio.ifpriomap", "network priorities", ""},
 	}
 	for _, l := range r.HugetlbLimits {
-		checks = append(checks, struct {
-			asked       bool
-			ctrl, files string
-			what        string
-		}{true, "hugetlb", "hugetlb." + l.PageSize + ".limit_in_bytes", "huge pages of " + l.PageSize})
+		checks = append(checks, check{true, "hugetlb", "hugetlb." + l.PageSize + ".limit_in_bytes", "huge pages of " + l.PageSize, ""})
 	}
 	for _, c := range checks {
 		if !c.asked {
@@ -65,7 +62,7 @@ func (h *Hierarchy) Supports(r Resources) error {
 			return fmt.Errorf("%s cannot be set: the %s controller is not mounted (no cgroup v1 hierarchy carries it)", c.what, c.ctrl)
 		}
 		if !slices.ContainsFunc(strings.Split(c.files, "|"), func(f string) bool { return exists(mnt, f) }) {
-			return fmt.Errorf("%s cannot be set: %s has no %s", c.what, mnt, strings.ReplaceAll(c.files, "|", " nor "))
+			return fmt.Errorf("%s cannot be set: %s has no %s%s", c.what, mnt, strings.ReplaceAll(c.files, "|", " nor "), c.why)
 		}
 	}
 	return nil
