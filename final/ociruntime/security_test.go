@@ -96,8 +96,6 @@ func TestNewSecurityRefused(t *testing.T) {
 			"process.capabilities: permitted"},
 		{"effective not permitted", proc(specs.Process{Capabilities: &specs.LinuxCapabilities{Effective: []string{"CAP_KILL"}}}),
 			"process.capabilities: effective CAP_KILL"},
-		{"ambient not inheritable", proc(specs.Process{Capabilities: &specs.LinuxCapabilities{Permitted: []string{"CAP_KILL"},
-			Ambient: []string{"CAP_KILL"}}}), "process.capabilities: ambient CAP_KILL"},
 		{"mountLabel", withLinux(specs.Linux{MountLabel: "system_u:object_r:svirt_sandbox_file_t:s0"}), "linux.mountLabel"},
 		{"seccomp listener", withLinux(specs.Linux{Seccomp: &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/run/a.sock"}}),
 			"linux.seccomp: listenerPath"},
@@ -304,6 +302,23 @@ func TestSecurityApply(t *testing.T) {
 			// A non-root command without ambient capabilities has none.
 			exec: map[string]string{"Uid": "1000 1000 1000 1000", "CapBnd": "00000000a80425fb", "CapEff": capHex(), "CapPrm": capHex(),
 				"Seccomp": "2"},
+		},
+		{
+			// runc spec's own default: three ambient capabilities and
+			// no inheritable set. The kernel would refuse to raise
+			// them; runc leaves them out without a word, and so does
+			// Apply.
+			name: "runc spec's capabilities: ambient without inheritable left out",
+			spec: specs.Spec{
+				Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{
+					Bounding: []string{"CAP_KILL", bind}, Effective: []string{"CAP_KILL", bind},
+					Permitted: []string{"CAP_KILL", bind}, Ambient: []string{"CAP_KILL", bind},
+				}},
+			},
+			after: map[string]string{"Uid": "0 0 0 0", "CapBnd": capHex("CAP_KILL", bind), "CapEff": capHex("CAP_KILL", bind),
+				"CapPrm": capHex("CAP_KILL", bind), "CapInh": capHex(), "CapAmb": capHex(), "Seccomp": "0"},
+			umask: 0o022,
+			exec:  map[string]string{"CapEff": capHex("CAP_KILL", bind), "CapAmb": capHex()},
 		},
 		{
 			name: "root with Docker's capabilities, no filter",
