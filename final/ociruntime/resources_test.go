@@ -1,12 +1,16 @@
 package ociruntime
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/02-cgroups/cgroup"
 )
 
@@ -132,5 +136,50 @@ func TestResourcesRefused(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 		})
+	}
+}
+
+// TestResourcesApplied: config.json's swap (dockerd's 2x), swappiness,
+// CFS period and block I/O throttles reach the container's cgroup
+// files, through createCgroup (this host's hierarchy: v1 here).
+func TestResourcesApplied(t *testing.T) {
+	labtest.Privileged(t)
+	h, err := cgroup.System()
+	require.NoError(t, err)
+	labtest.Need(t, h.Version != cgroup.V2, "the v1 files are checked here; chapter 02's fakes have v2's")
+	const mib = 1 << 20
+	r := &specs.LinuxResources{
+		Memory: &specs.LinuxMemory{Limit: resPtr[int64](100 * mib), Swap: resPtr[int64](200 * mib), Swappiness: resPtr[uint64](10)},
+		CPU:    &specs.LinuxCPU{Quota: resPtr[int64](25000), Period: resPtr[uint64](50000)},
+	}
+	if !h.SwapAccounting() {
+		r.Memory.Swap = nil
+	}
+	_, vda := os.Stat("/sys/dev/block/254:0")
+	if vda == nil && h.Mounts["blkio"] != "" {
+		r.BlockIO = &specs.LinuxBlockIO{ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 254, Minor: 0}, Rate: mib}}}
+	}
+	parent := labtest.Unique("berth-r5")
+	spec := &specs.Spec{Linux: &specs.Linux{CgroupsPath: "/" + parent + "/ctr", Resources: r}}
+	cg, err := createCgroup(spec, "ctr")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		assert.NoError(t, cg.Destroy())
+		assert.NoError(t, h.Under(parent).RemoveParent())
+	})
+	read := func(ctrl, name string) string {
+		b, err := os.ReadFile(filepath.Join(cg.Path(ctrl), name))
+		require.NoError(t, err)
+		return strings.TrimSpace(string(b))
+	}
+	assert.Equal(t, "104857600", read("memory", "memory.limit_in_bytes"))
+	if r.Memory.Swap != nil {
+		assert.Equal(t, "209715200", read("memory", "memory.memsw.limit_in_bytes"))
+	}
+	assert.Equal(t, "10", read("memory", "memory.swappiness"))
+	assert.Equal(t, "50000", read("cpu", "cpu.cfs_period_us"))
+	assert.Equal(t, "25000", read("cpu", "cpu.cfs_quota_us"))
+	if r.BlockIO != nil {
+		assert.Equal(t, "254:0 1048576", read("blkio", "blkio.throttle.read_bps_device"))
 	}
 }
