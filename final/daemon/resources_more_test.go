@@ -40,6 +40,7 @@ func TestSameAsDockerd_Swap(t *testing.T) {
 		got = append(got, must("run", "--rm", "-m", "64m", "--memory-swap", "64m", "busybox", "sh", "-c", swapScript))
 		must("run", "-d", "--name", "sw-run", "-m", "64m", "busybox", "sleep", "1000")
 		must("create", "--name", "sw-idle", "-m", "64m", "--memory-swap", "96m", "--memory-swappiness", "0", "busybox", "true")
+		must("create", "--name", "sw-idle-nomem", "busybox", "true")
 		got = append(got, must("inspect", "-f", hostSwap, "sw-run"), must("inspect", "-f", hostSwap, "sw-idle"))
 		must("update", "--memory-swap", "256m", "sw-run")
 		got = append(got, must("exec", "sw-run", "sh", "-c", swapScript), must("inspect", "-f", hostSwap, "sw-run"))
@@ -55,6 +56,7 @@ func TestSameAsDockerd_Swap(t *testing.T) {
 			{"create", "--memory-swap", "64m", "busybox", "true"},
 			{"create", "--memory-swappiness", "101", "busybox", "true"},
 			{"update", "-m", "600m", "sw-run"}, // above the memory+swap limit in force
+			{"update", "-m", "64m", "sw-idle-nomem"}, // its memory+swap limit is 0
 		} {
 			_, err := e.run(args...)
 			got = append(got, refusedBy(err))
@@ -68,7 +70,7 @@ func TestSameAsDockerd_Swap(t *testing.T) {
 			assert.Contains(t, err.Error(), "Minimum memoryswap limit should be larger than memory limit")
 		}
 		got = append(got, must("inspect", "-f", hostSwap, "sw-run"))
-		must("rm", "-f", "sw-run", "sw-idle")
+		must("rm", "-f", "sw-run", "sw-idle", "sw-idle-nomem")
 		results[e.name] = got
 	}
 	assert.Equal(t, results["dockerd"], results["berthd"])
