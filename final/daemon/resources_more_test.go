@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/blkiodev"
+	"github.com/moby/moby/api/types/container"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -55,7 +58,7 @@ func TestSameAsDockerd_Swap(t *testing.T) {
 			{"create", "-m", "64m", "--memory-swap", "32m", "busybox", "true"},
 			{"create", "--memory-swap", "64m", "busybox", "true"},
 			{"create", "--memory-swappiness", "101", "busybox", "true"},
-			{"update", "-m", "600m", "sw-run"}, // above the memory+swap limit in force
+			{"update", "-m", "600m", "sw-run"},       // above the memory+swap limit in force
 			{"update", "-m", "64m", "sw-idle-nomem"}, // its memory+swap limit is 0
 		} {
 			_, err := e.run(args...)
@@ -229,3 +232,60 @@ func refusedBy(err error) string {
 	}
 	return msg
 }
+
+// TestResourcesLessCommon: the API's fields as chapter 02 gets them,
+// and dockerd's refusals in its words.
+func TestResourcesLessCommon(t *testing.T) {
+	ten, minus := int64(10), int64(-1)
+	for _, tc := range []struct {
+		name string
+		in   container.Resources
+		want cgroup.Resources
+	}{
+		{"swap", container.Resources{Memory: 64 << 20, MemorySwap: 192 << 20}, cgroup.Resources{Memory: 64 << 20, MemorySwap: 192 << 20}},
+		{"unlimited swap", container.Resources{Memory: 64 << 20, MemorySwap: -1}, cgroup.Resources{Memory: 64 << 20, MemorySwap: -1}},
+		{"swappiness", container.Resources{MemorySwappiness: &ten}, cgroup.Resources{Swappiness: ptrTo(uint64(10))}},
+		{"swappiness -1 is not given", container.Resources{MemorySwappiness: &minus}, cgroup.Resources{}},
+		{"period and quota", container.Resources{CPUPeriod: 50000, CPUQuota: 25000}, cgroup.Resources{CPUs: 0.5, CPUPeriod: 50000}},
+		{"period alone", container.Resources{CPUPeriod: 20000}, cgroup.Resources{CPUPeriod: 20000}},
+		{"real time", container.Resources{CPURealtimePeriod: 1000000, CPURealtimeRuntime: 5000}, cgroup.Resources{CPURealtimePeriod: 1000000, CPURealtimeRuntime: 5000}},
+		{"blkio weight", container.Resources{BlkioWeight: 300}, cgroup.Resources{BlkioWeight: 300}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := resources(tc.in)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+	for _, tc := range []struct {
+		in   container.Resources
+		want string
+	}{
+		{container.Resources{Memory: 64 << 20, MemorySwap: 32 << 20}, "Minimum memoryswap limit should be larger than memory limit, see usage"},
+		{container.Resources{MemorySwappiness: ptrTo(int64(101))}, "Invalid value: 101, valid memory swappiness range is 0-100"},
+		{container.Resources{CPUPeriod: 999}, "CPU cfs period can not be less than 1ms"},
+		{container.Resources{CPUQuota: 999}, "CPU cfs quota can not be less than 1ms"},
+		{container.Resources{NanoCPUs: 1e9, CPUPeriod: 50000}, "Conflicting options: Nano CPUs and CPU Period cannot both be set"},
+		{container.Resources{CPURealtimePeriod: 1000, CPURealtimeRuntime: 2000}, "cpu real-time runtime cannot be higher than cpu real-time period"},
+		{container.Resources{BlkioWeight: 5}, "Range of blkio weight is from 10 to 1000"},
+		{container.Resources{BlkioDeviceReadBps: []*blkiodev.ThrottleDevice{{Path: "/nonexistent", Rate: 1}}}, "stat /nonexistent"},
+		{container.Resources{BlkioDeviceReadBps: []*blkiodev.ThrottleDevice{{Path: "/dev/null", Rate: 1}}}, "/dev/null is not a block device"},
+	} {
+		_, err := resources(tc.in)
+		require.Error(t, err, tc.want)
+		assert.True(t, errdefs.IsInvalidArgument(err), "a 400: %v", err)
+		assert.Contains(t, err.Error(), tc.want)
+	}
+
+	r := container.Resources{Memory: 64 << 20}
+	h, err := cgroup.System()
+	if err == nil && h.SwapAccounting() {
+		assert.Empty(t, dockerSwap(&r))
+		assert.Equal(t, int64(128<<20), r.MemorySwap, "-m alone: as much swap again")
+	}
+	r = container.Resources{Memory: 64 << 20, MemorySwap: -1}
+	assert.Empty(t, dockerSwap(&r))
+	assert.Equal(t, int64(-1), r.MemorySwap, "given: kept")
+}
+
+func ptrTo[T any](v T) *T { return &v }
