@@ -68,9 +68,12 @@ func (l *lessCommon) apply(r *container.Resources) error {
 	r.CPUPeriod, r.CPUQuota = l.cpuPeriod, l.cpuQuota
 	sw := l.swappiness
 	r.MemorySwappiness = &sw
-	r.BlkioWeightDevice = l.weightDevices
-	r.BlkioDeviceReadBps, r.BlkioDeviceWriteBps = l.readBps.list, l.writeBps.list
-	r.BlkioDeviceReadIOps, r.BlkioDeviceWriteIOps = l.readIOps.list, l.writeIOps.list
+	// Empty lists, not null, as the docker CLI sends them.
+	r.BlkioWeightDevice = append([]*blkiodev.WeightDevice{}, l.weightDevices...)
+	r.BlkioDeviceReadBps = append([]*blkiodev.ThrottleDevice{}, l.readBps.list...)
+	r.BlkioDeviceWriteBps = append([]*blkiodev.ThrottleDevice{}, l.writeBps.list...)
+	r.BlkioDeviceReadIOps = append([]*blkiodev.ThrottleDevice{}, l.readIOps.list...)
+	r.BlkioDeviceWriteIOps = append([]*blkiodev.ThrottleDevice{}, l.writeIOps.list...)
 	return nil
 }
 
