@@ -142,7 +142,7 @@ func script(blocks []readmeBlock) string {
 }
 
 // blockOutputs splits the script's output at the markers. Lines of the
-// shell's trace ("+ command") are left out.
+// shell's trace ("+ command", "++ command" in a $(...)) are left out.
 func blockOutputs(output string) map[int][]string {
 	out := map[int][]string{}
 	block := -1
@@ -151,7 +151,7 @@ func blockOutputs(output string) map[int][]string {
 			block, _ = strconv.Atoi(n)
 			continue
 		}
-		if !strings.HasPrefix(line, "+ ") {
+		if !strings.HasPrefix(strings.TrimLeft(line, "+"), " ") || !strings.HasPrefix(line, "+") {
 			out[block] = append(out[block], line)
 		}
 	}
