@@ -151,11 +151,18 @@ func blockOutputs(output string) map[int][]string {
 			block, _ = strconv.Atoi(n)
 			continue
 		}
-		if !strings.HasPrefix(strings.TrimLeft(line, "+"), " ") || !strings.HasPrefix(line, "+") {
+		if !isTrace(line) {
 			out[block] = append(out[block], line)
 		}
 	}
 	return out
+}
+
+// isTrace reports whether line is the shell's trace of a command: one
+// "+" per level of $(...), then a blank.
+func isTrace(line string) bool {
+	rest := strings.TrimLeft(line, "+")
+	return rest != line && strings.HasPrefix(rest, " ")
 }
 
 // normal collapses runs of blanks: column widths are not the point.
@@ -547,6 +554,12 @@ func TestREADMEBlocksAndTheirOutput(t *testing.T) {
 		{script: "# not a heading\necho d\n"},
 		{script: "echo e\n"},
 	}, docBlocks(t, text, isCheckSection))
+
+	for line, trace := range map[string]bool{
+		"+ echo a": true, "++ wc -l": true, "+": false, "a + b": false, "+1": false, "": false,
+	} {
+		assert.Equal(t, trace, isTrace(line), "%q", line)
+	}
 
 	for _, tc := range []struct {
 		want, got []string
