@@ -188,9 +188,11 @@ ip -o link | cut -d' ' -f2; ls -l /proc/self/ns | awk '{print $9}'; touch /writt
 	}},
 	{"tty", func(t *testing.T, c *containerd, rt runtime, id string, tr *transcript) {
 		// ctr run -t takes its own terminal as the container's: a pty
-		// of the test's, 40 rows by 100 columns.
+		// of the test's, 40 rows by 100 columns. ctr sets the size
+		// after the start: the script waits for it (a bounded number
+		// of looks), so that it does not end before ctr's resize.
 		args := append([]string{"run", "--rm", "-t"}, c.runtimeFlags(rt)...)
-		r := c.onTerminal(t, append(args, busybox, id, "sh", "-c", "tty; stty size; exit 4")...)
+		r := c.onTerminal(t, append(args, busybox, id, "sh", "-c", waitSize+"tty; stty size; exit 4")...)
 		tr.add("run -t", r)
 		assert.Equal(t, 4, r.Code)
 
@@ -199,7 +201,7 @@ ip -o link | cut -d' ' -f2; ls -l /proc/self/ns | awk '{print $9}'; touch /writt
 		r, err := c.ctr(append(args, busybox, id, "sleep", "1000")...)
 		require.NoError(t, err)
 		require.Equal(t, 0, r.Code, r.Stderr)
-		r = c.onTerminal(t, "tasks", "exec", "-t", "--exec-id", "t1", id, "sh", "-c", "tty; stty size; exit 2")
+		r = c.onTerminal(t, "tasks", "exec", "-t", "--exec-id", "t1", id, "sh", "-c", waitSize+"tty; stty size; exit 2")
 		tr.add("tasks exec -t", r)
 		assert.Equal(t, 2, r.Code)
 		c.mustCtr(t, "tasks", "kill", "-s", "SIGKILL", id)
@@ -239,6 +241,9 @@ ip -o link | cut -d' ' -f2; ls -l /proc/self/ns | awk '{print $9}'; touch /writt
 		_, _ = c.ctr("containers", "rm", id)
 	}},
 }
+
+// waitSize waits (at most 100000 looks) for the terminal to be 40x100.
+const waitSize = `i=0; while [ $i -lt 100000 ] && [ "$(stty size 2>/dev/null)" != "40 100" ]; do i=$((i+1)); done; `
 
 // onTerminal runs ctr with a new pseudo-terminal of 40x100 as its
 // standard streams and controlling terminal, and returns what came out

@@ -162,7 +162,22 @@ func (tr *transcript) add(step string, r result) {
 		rep := strings.NewReplacer(tr.replace...)
 		out, errOut = rep.Replace(out), rep.Replace(errOut)
 	}
-	tr.lines = append(tr.lines, fmt.Sprintf("%s: status %d\n  stdout: %q\n  stderr: %q", step, r.Code, out, errOut))
+	tr.lines = append(tr.lines, fmt.Sprintf("%s: status %d", step, r.Code))
+	tr.stream("stdout", out)
+	tr.stream("stderr", errOut)
+}
+
+// stream adds an output line by line, so that a difference between two
+// transcripts shows as the lines that differ.
+func (tr *transcript) stream(name, s string) {
+	if s == "" {
+		return
+	}
+	for _, line := range strings.SplitAfter(s, "\n") {
+		if line != "" {
+			tr.lines = append(tr.lines, fmt.Sprintf("  %s: %q", name, line))
+		}
+	}
 }
 
 func (tr *transcript) note(step, s string) {
