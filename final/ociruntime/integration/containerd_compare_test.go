@@ -68,14 +68,13 @@ var ctrCases = []ctrCase{
 	{"output", func(t *testing.T, c *containerd, rt runtime, id string, tr *transcript) {
 		// stdout and stderr through the shim's FIFOs, to ctr's own,
 		// and the process's exit status as ctr's.
-		args := append([]string{"run", "--rm"}, c.runtimeFlags(rt)...)
-		r, err := c.ctr(append(args, busybox, id, "sh", "-c", "echo out; echo err >&2; exit 3")...)
+		r, err := c.runRm(rt, nil, id, "sh", "-c", "echo out; echo err >&2; exit 3")
 		require.NoError(t, err)
 		tr.add("run, exit 3", r)
 		assert.Equal(t, result{"out\n", "err\n", 3}, r)
 
 		// Much output (ctr never closes the task's stdin: no cat here).
-		r, err = c.ctr(append(args, busybox, id, "sh", "-c", "yes berth | head -n 100000")...)
+		r, err = c.runRm(rt, nil, id, "sh", "-c", "yes berth | head -n 100000")
 		require.NoError(t, err)
 		tr.note("run, 100000 lines", fmt.Sprintf("status %d, %d bytes, %d lines, stderr %q",
 			r.Code, len(r.Stdout), strings.Count(r.Stdout, "berth\n"), r.Stderr))
@@ -86,12 +85,11 @@ var ctrCases = []ctrCase{
 		// What the process finds around it: the runtime named as ctr
 		// names the default one (--runtime io.containerd.runc.v2, with
 		// the binary in its options).
-		args := append([]string{"run", "--rm", "--runtime", "io.containerd.runc.v2"}, c.runtimeFlags(rt)...)
 		script := `id; pwd; umask; echo "$PATH"; hostname; ls /; ls /dev; ls /dev/pts /dev/shm /dev/mqueue;
 grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status; cat /proc/self/oom_score_adj; ulimit -n;
 cat /proc/self/cgroup; cat /proc/1/cmdline | tr '\0' ' '; echo; awk '{print $1, $2, $3, $4}' /proc/self/mounts;
 ip -o link | cut -d' ' -f2; ls -l /proc/self/ns | awk '{print $9}'; touch /written && echo rootfs writable`
-		r, err := c.ctr(append(args, busybox, id, "sh", "-c", script)...)
+		r, err := c.runRm(rt, []string{"--runtime", "io.containerd.runc.v2"}, id, "sh", "-c", script)
 		require.NoError(t, err)
 		r.Stdout = snapshotDirs.ReplaceAllString(r.Stdout, "snapshots/N/")
 		tr.add("run, the environment", r)
@@ -181,6 +179,9 @@ ip -o link | cut -d' ' -f2; ls -l /proc/self/ns | awk '{print $9}'; touch /writt
 			if errors.As(err, &exit) {
 				code = exit.ExitCode()
 			}
+			if code != step.code {
+				c.forget(id)
+			}
 			rr := result{Stdout: line + string(rest), Stderr: errOut.String(), Code: code}
 			tr.add("run, "+step.name, rr)
 			assert.Equal(t, step.code, code, "run %s: %q", step.name, errOut.String())
@@ -195,6 +196,9 @@ ip -o link | cut -d' ' -f2; ls -l /proc/self/ns | awk '{print $9}'; touch /writt
 		r := c.onTerminal(t, append(args, busybox, id, "sh", "-c", waitSize+"tty; stty size; exit 4")...)
 		tr.add("run -t", r)
 		assert.Equal(t, 4, r.Code)
+		if r.Code != 4 {
+			c.forget(id)
+		}
 
 		// An exec with a terminal in a container without one.
 		args = append([]string{"run", "-d"}, c.runtimeFlags(rt)...)
@@ -222,24 +226,41 @@ ip -o link | cut -d' ' -f2; ls -l /proc/self/ns | awk '{print $9}'; touch /writt
 			// which a signal from inside its namespace cannot kill.)
 			{[]string{"sh", "-c", "sleep 1000 & kill -9 $!; wait $!"}, 137},
 		} {
-			args := append([]string{"run", "--rm"}, c.runtimeFlags(rt)...)
-			r, err := c.ctr(append(append(args, busybox, id), step.args...)...)
+			r, err := c.runRm(rt, nil, id, step.args...)
 			require.NoError(t, err)
 			tr.add(strings.Join(step.args, " "), r)
 			assert.Equal(t, step.code, r.Code, "%v: %s", step.args, r.Stderr)
 		}
 		// A program that is not there: ctr fails; the message is the
 		// runtime's own, so only the status is compared.
-		args := append([]string{"run", "--rm"}, c.runtimeFlags(rt)...)
-		r, err := c.ctr(append(args, busybox, id, "/no/such/program")...)
+		r, err := c.runRm(rt, nil, id, "/no/such/program")
 		require.NoError(t, err)
 		t.Logf("%s: a missing program: status %d: %s", rt.Name, r.Code, r.Stderr)
 		tr.note("/no/such/program", fmt.Sprintf("status %d", r.Code))
 		assert.NotEqual(t, 0, r.Code)
-		// ctr run --rm does not remove a container whose task failed.
-		_, _ = c.ctr("tasks", "rm", "-f", id)
-		_, _ = c.ctr("containers", "rm", id)
 	}},
+}
+
+// runRm is `ctr run --rm [flags] IMAGE ID ARGS` with runtime rt. ctr
+// removes the container after its task has run, but not when the task
+// could not be created or started: then runRm removes it, so that the
+// next step can use the ID.
+func (c *containerd) runRm(rt runtime, flags []string, id string, args ...string) (result, error) {
+	cmd := append(append(append([]string{"run", "--rm"}, flags...), c.runtimeFlags(rt)...), busybox, id)
+	r, err := c.ctr(append(cmd, args...)...)
+	if err == nil && r.Code != 0 {
+		if ls, _ := c.ctr("containers", "ls", "-q"); strings.Contains("\n"+ls.Stdout, "\n"+id+"\n") {
+			c.forget(id)
+		}
+	}
+	return r, err
+}
+
+// forget removes container id and its task whatever their state.
+func (c *containerd) forget(id string) {
+	_, _ = c.ctr("tasks", "kill", "-s", "SIGKILL", id)
+	_, _ = c.ctr("tasks", "rm", "-f", id)
+	_, _ = c.ctr("containers", "rm", id)
 }
 
 // waitSize waits (at most 100000 looks) for the terminal to be 40x100.
