@@ -44,9 +44,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// BinaryEnv names a berth-runtime binary to test instead of building
+// final/cmd/berth-runtime (an installed one: BERTH_RUNTIME=/usr/local/bin/berth-runtime).
+const BinaryEnv = "BERTH_RUNTIME"
+
 // berthRuntime builds final/cmd/berth-runtime once for the test binary.
 func berthRuntime(t testing.TB) string {
 	t.Helper()
+	if path := os.Getenv(BinaryEnv); path != "" {
+		return path
+	}
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "berth-runtime-bin-")
 		if buildErr != nil {
