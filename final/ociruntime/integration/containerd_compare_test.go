@@ -103,11 +103,11 @@ ip -o link | cut -d' ' -f2; ls -l /proc/self/ns | awk '{print $9}'; touch /writt
 		require.Equal(t, 0, r.Code, r.Stderr)
 		tr.note("tasks ls", c.taskStatus(t, id))
 
-		r, err = c.ctr("tasks", "exec", "--exec-id", "e1", id, "sh", "-c", "echo in exec; echo to stderr >&2; exit 5")
+		r, err = c.ctr("tasks", "exec", "--fifo-dir", c.fifoDir(), "--exec-id", "e1", id, "sh", "-c", "echo in exec; echo to stderr >&2; exit 5")
 		require.NoError(t, err)
 		tr.add("tasks exec, exit 5", r)
 		assert.Equal(t, result{"in exec\n", "to stderr\n", 5}, r)
-		r, err = c.ctr("tasks", "exec", "--exec-id", "e2", id, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; id")
+		r, err = c.ctr("tasks", "exec", "--fifo-dir", c.fifoDir(), "--exec-id", "e2", id, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; id")
 		require.NoError(t, err)
 		tr.add("tasks exec, pid 1", r)
 
@@ -205,7 +205,7 @@ ip -o link | cut -d' ' -f2; ls -l /proc/self/ns | awk '{print $9}'; touch /writt
 		r, err := c.ctr(append(args, busybox, id, "sleep", "1000")...)
 		require.NoError(t, err)
 		require.Equal(t, 0, r.Code, r.Stderr)
-		r = c.onTerminal(t, "tasks", "exec", "-t", "--exec-id", "t1", id, "sh", "-c", waitSize+"tty; stty size; exit 2")
+		r = c.onTerminal(t, "tasks", "exec", "-t", "--fifo-dir", c.fifoDir(), "--exec-id", "t1", id, "sh", "-c", waitSize+"tty; stty size; exit 2")
 		tr.add("tasks exec -t", r)
 		assert.Equal(t, 2, r.Code)
 		c.mustCtr(t, "tasks", "kill", "-s", "SIGKILL", id)

@@ -154,10 +154,16 @@ func (c *containerd) runtimeRoot(rt runtime) string {
 	return filepath.Join(c.dir, "runtime-"+rt.Name)
 }
 
-// runtimeFlags are ctr run's flags that make rt the container's runtime.
+// runtimeFlags are ctr run's flags that make rt the container's runtime
+// (and keep ctr's FIFOs in the test's directory).
 func (c *containerd) runtimeFlags(rt runtime) []string {
-	return []string{"--runc-binary", rt.Path, "--runc-root", c.runtimeRoot(rt)}
+	return []string{"--runc-binary", rt.Path, "--runc-root", c.runtimeRoot(rt), "--fifo-dir", c.fifoDir()}
 }
+
+// fifoDir is where ctr makes the FIFOs of a task's or exec's stdio
+// (instead of /run/containerd/fifo, which a killed ctr would leave them
+// in).
+func (c *containerd) fifoDir() string { return filepath.Join(c.dir, "fifo") }
 
 // taskStatus is the status `ctr tasks ls` gives the task id (RUNNING,
 // PAUSED, STOPPED...), or "" if it lists no such task.
