@@ -97,7 +97,9 @@ func TestDockerd_SameAsRunc(t *testing.T) {
 	labtest.Need(t, err == nil, "the docker client is not installed (Debian: apt-get install docker.io)")
 	archive := busyboxArchive(t)
 	before := hostNames(t)
-	var flags []string
+	// labtest's dockerd has no bridge and no iptables rules; no ip6tables
+	// ones either.
+	flags := []string{"--ip6tables=false"}
 	for _, rt := range rts {
 		if rt.Name != "runc" {
 			flags = append(flags, "--add-runtime", rt.Name+"="+rt.Path)
