@@ -120,14 +120,14 @@ func BenchmarkCtrRunRm(b *testing.B) {
 			args := append([]string{"run", "--rm"}, c.runtimeFlags(rt)...)
 			if r, err := c.ctr(append(args, busybox, "warm-"+rt.Name, "true")...); err != nil || r.Code != 0 {
 				_, _ = c.ctr("containers", "rm", "warm-"+rt.Name)
-				refused(b, rt, fmt.Sprintf("ctr run with %s: %v %s", rt.Name, err, r.Stderr))
+				refused(b, rt, fmt.Sprintf("ctr run with %s: %s", rt.Name, failure(r, err)))
 			}
 			b.ResetTimer()
 			for i := range b.N {
 				id := fmt.Sprintf("b-%s-%d", rt.Name, i)
 				r, err := c.ctr(append(args, busybox, id, "true")...)
 				if err != nil || r.Code != 0 {
-					b.Fatalf("ctr run with %s: %v %s", rt.Name, err, r.Stderr)
+					b.Fatalf("ctr run with %s: %s", rt.Name, failure(r, err))
 				}
 			}
 			b.StopTimer()
@@ -164,7 +164,7 @@ func BenchmarkContainerMemory(b *testing.B) {
 				r, err := c.ctr(append(args, busybox, id, "sleep", "1000")...)
 				if err != nil || r.Code != 0 {
 					_, _ = c.ctr("containers", "rm", id)
-					refused(b, rt, fmt.Sprintf("ctr run -d with %s: %v %s", rt.Name, err, r.Stderr))
+					refused(b, rt, fmt.Sprintf("ctr run -d with %s: %s", rt.Name, failure(r, err)))
 				}
 				idsStarted = append(idsStarted, id)
 			}
@@ -205,6 +205,15 @@ func refused(b *testing.B, rt runtime, msg string) {
 		b.Skipf("crun cannot run here: %s", msg)
 	}
 	b.Fatal(msg)
+}
+
+// failure says why a client failed: it could not be run, or what it
+// printed and its status.
+func failure(r result, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("status %d: %s", r.Code, strings.TrimSpace(r.Stderr))
 }
 
 // isShimOf tells whether pid is the shim of container id (its command
