@@ -27,6 +27,56 @@
 // own, drives runc and berth-runtime alike, and any difference in what
 // the clients see is the runtime's.
 //
+// # What is compared, and what the clients themselves do
+//
+// containerd (TestContainerd_SameAsRunc): ctr run's output through the
+// shim's FIFOs and its exit status; 100000 lines of output; the process's
+// surroundings (ids, capabilities, no_new_privs, seccomp, cgroups,
+// mounts with their options, /dev, namespaces, links) with the runtime
+// named as --runtime io.containerd.runc.v2; run -d, tasks exec (output
+// and status), tasks ps, pause and resume, kill, tasks rm, containers
+// rm and what the runtime left (its state directory, the cgroups); a
+// foreground run ended by ctr tasks kill (SIGTERM trapped, SIGKILL); a
+// terminal for run -t and for tasks exec -t; exit statuses.
+//
+// dockerd (TestDockerd_SameAsRunc): run (output, -i, -t, exit statuses,
+// a missing program), the environment under docker's default
+// confinement (its seccomp profile, capabilities, device cgroup, the
+// bound /etc files), and a container's life: run -d, logs, exec (-t),
+// top (the runtime's ps), pause, unpause, update (the runtime's update,
+// read back from the cgroup), stop, start, commit and a run of the
+// committed image, kill, wait, rm.
+//
+// Some of what the transcripts show is the clients' doing, the same
+// whatever the runtime:
+//
+//   - ctr never closes a task's stdin at its own end of input: a
+//     process that reads stdin under `ctr run` waits for ever (docker
+//     run -i closes it: `cat` ends).
+//   - ctr tasks rm returns 0 for a task killed by a signal, with a
+//     warning naming the exit code; ctr run returns the status itself.
+//   - A signal without a handler does not end the container's pid 1,
+//     even SIGKILL sent from inside its namespace: `sh -c 'kill -9 $$'`
+//     exits 0. From outside (ctr tasks kill -s SIGKILL) it does: 137.
+//   - ctr resizes a terminal after the start: a process that reads its
+//     size at once may find 0 0 (the tty scenario waits for the size).
+//   - Each line written on the container's terminal comes out of ctr's
+//     own terminal with \r\r\n: both terminals turn \n into \r\n.
+//   - dockerd reads the runtime's error text: "no such file or
+//     directory" (or "executable file not found") makes docker run
+//     return 127, "permission denied" 126, anything else 125. A runtime
+//     must say it runc's way for the statuses to match.
+//   - dockerd 20.10 always sends linux.resources.blockIO.weight, 0 when
+//     no --blkio-weight was given; runc takes 0 as "not set".
+//   - dockerd's --cgroup-parent without a leading slash is a relative
+//     cgroupsPath, which runc resolves from its own cgroup in each
+//     hierarchy (the shim's, inherited from dockerd).
+//   - The shim hands the runtime --log <bundle>/log.json --log-format
+//     json, and reads the error from that file when the runtime fails:
+//     a runtime that fails without writing it shows as "unable to
+//     retrieve OCI runtime error (open .../log.json: no such file or
+//     directory)".
+//
 // # What the tests touch
 //
 // Each engine gets a directory of its own (root, state, sockets, the
