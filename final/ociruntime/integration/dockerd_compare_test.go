@@ -194,6 +194,34 @@ mknod /tmp/sda b 8 0 && head -c1 /tmp/sda; unshare -U true || echo unshare refus
 		r.Stderr = ids.ReplaceAllString(r.Stderr, "ID")
 		tr.add("run, the environment", r)
 	}},
+	{"options", func(t *testing.T, d dockerd, rt, name string, tr *transcript) {
+		// docker run's options that become config.json fields, a few
+		// at a time (a refusal hides only its own step's).
+		for _, step := range []struct {
+			name   string
+			flags  []string
+			script string
+		}{
+			{"user, groups, capabilities, no_new_privs",
+				[]string{"--user", "65534:65534", "--group-add", "5", "--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE",
+					"--cap-add", "SETUID", "--security-opt", "no-new-privileges"},
+				`id; grep -E '^(Cap|NoNewPrivs)' /proc/self/status`},
+			{"read-only root, tmpfs, hostname, cwd, env",
+				[]string{"--read-only", "--tmpfs", "/tmp:size=1m,mode=1777", "--hostname", "h1", "--workdir", "/tmp", "-e", "A=b"},
+				`pwd; hostname; echo "$A"; touch /x 2>&1; touch /tmp/x && echo tmpfs writable; grep ' /tmp ' /proc/self/mounts | cut -d' ' -f3,4`},
+			{"sysctl, ulimit, oom-score-adj",
+				[]string{"--sysctl", "net.ipv4.ip_forward=1", "--ulimit", "nofile=100:200", "--oom-score-adj", "300"},
+				`cat /proc/sys/net/ipv4/ip_forward; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj`},
+			{"cgroup limits",
+				[]string{"--memory", "64m", "--pids-limit", "50", "--cpu-shares", "512", "--cpuset-cpus", "0", "--cpus", "0.5"},
+				`cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes memory/memory.memsw.limit_in_bytes pids/pids.max cpu/cpu.shares cpu/cpu.cfs_quota_us cpuset/cpuset.cpus`},
+		} {
+			args := append(append([]string{"run", "--rm", "--runtime", rt, "--network", "none"}, step.flags...), "busybox", "sh", "-c", step.script)
+			r := d.docker(t, "", args...)
+			tr.add(step.name, r)
+			assert.Equal(t, 0, r.Code, "%s: %s", step.name, r.Stderr)
+		}
+	}},
 	{"lifecycle", func(t *testing.T, d dockerd, rt, name string, tr *transcript) {
 		t.Cleanup(func() {
 			d.docker(t, "", "rm", "-f", name)
