@@ -95,6 +95,24 @@ ip -o link | cut -d' ' -f2; ls -l /proc/self/ns | awk '{print $9}'; touch /writt
 		tr.add("run, the environment", r)
 		assert.Equal(t, 0, r.Code, r.Stderr)
 	}},
+	{"limits", func(t *testing.T, c *containerd, rt runtime, id string, tr *transcript) {
+		// ctr run's resource flags, read back from the container's
+		// cgroups on the host (ctr's spec mounts no cgroupfs inside).
+		args := append([]string{"run", "-d", "--memory-limit", "67108864", "--cpus", "0.5", "--cpu-shares", "512"}, c.runtimeFlags(rt)...)
+		r, err := c.ctr(append(args, busybox, id, "sleep", "1000")...)
+		require.NoError(t, err)
+		tr.add("run -d with limits", r)
+		require.Equal(t, 0, r.Code, r.Stderr)
+		defer c.forget(id)
+		for _, f := range []string{"memory/memory.limit_in_bytes", "cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us", "cpu/cpu.shares"} {
+			data, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", filepath.Dir(f), c.ns, id, filepath.Base(f)))
+			if err != nil {
+				tr.note(f, "cannot be read: "+err.Error())
+				continue
+			}
+			tr.note(f, strings.TrimSpace(string(data)))
+		}
+	}},
 	{"exec-pause-kill-delete", func(t *testing.T, c *containerd, rt runtime, id string, tr *transcript) {
 		args := append([]string{"run", "-d"}, c.runtimeFlags(rt)...)
 		r, err := c.ctr(append(args, busybox, id, "sleep", "1000")...)

@@ -33,7 +33,8 @@
 // shim's FIFOs and its exit status; 100000 lines of output; the process's
 // surroundings (ids, capabilities, no_new_privs, seccomp, cgroups,
 // mounts with their options, /dev, namespaces, links) with the runtime
-// named as --runtime io.containerd.runc.v2; run -d, tasks exec (output
+// named as --runtime io.containerd.runc.v2; ctr run's resource flags
+// read back from the cgroups; run -d, tasks exec (output
 // and status), tasks ps, pause and resume, kill, tasks rm, containers
 // rm and what the runtime left (its state directory, the cgroups); a
 // foreground run ended by ctr tasks kill (SIGTERM trapped, SIGKILL); a
@@ -42,7 +43,10 @@
 // dockerd (TestDockerd_SameAsRunc): run (output, -i, -t, exit statuses,
 // a missing program), the environment under docker's default
 // confinement (its seccomp profile, capabilities, device cgroup, the
-// bound /etc files), and a container's life: run -d, logs, exec (-t),
+// bound /etc files), run's options that become config.json fields (user
+// and groups, capabilities, no-new-privileges, a read-only root and a
+// tmpfs, hostname, cwd, env, sysctls, rlimits, oom-score-adj, cgroup
+// limits), and a container's life: run -d, logs, exec (-t),
 // top (the runtime's ps), pause, unpause, update (the runtime's update,
 // read back from the cgroup), stop, start, commit and a run of the
 // committed image, kill, wait, rm.
