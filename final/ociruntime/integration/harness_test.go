@@ -76,6 +76,7 @@ func berthRuntime(t testing.TB) string {
 // the one the others must match.
 func runtimes(t testing.TB) []runtime {
 	t.Helper()
+	labtest.Privileged(t)
 	runc, err := exec.LookPath("runc")
 	labtest.Need(t, err == nil, "runc is not installed (Debian: apt-get install runc)")
 	list := []runtime{{Name: "runc", Path: runc}}
