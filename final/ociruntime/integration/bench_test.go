@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
@@ -103,6 +104,90 @@ func BenchmarkRuntimeRun(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/run")
+		})
+	}
+}
+
+// BenchmarkRuntimeLifecycle splits BenchmarkRuntimeRun's time into the
+// runtime's steps as a shim calls them: create (up to init waiting on
+// the exec FIFO), start (the process let go), state until it reports
+// stopped (the process is `true`), delete. Each step's mean is a metric.
+func BenchmarkRuntimeLifecycle(b *testing.B) {
+	labtest.Privileged(b)
+	parent := labtest.Unique("berth-bench")
+	b.Cleanup(func() {
+		for _, dir := range labtest.CgroupDirs(parent) {
+			if err := removeCgroup(dir); err != nil {
+				b.Errorf("removing the benchmark's cgroup: %v", err)
+			}
+		}
+	})
+	bundle := bareBundle(b, parent)
+	for _, rt := range benchRuntimes(b) {
+		b.Run(rt.Name, func(b *testing.B) {
+			root := b.TempDir()
+			errLog := filepath.Join(root, "stderr")
+			// step runs one command with /dev/null for stdin and stdout
+			// (create's init inherits them: a pipe would be held open)
+			// and its stderr in a file.
+			step := func(args ...string) (string, error) {
+				f, err := os.Create(errLog)
+				if err != nil {
+					return "", err
+				}
+				defer f.Close()
+				var out strings.Builder
+				cmd := exec.Command(rt.Path, append([]string{"--root", root}, args...)...)
+				cmd.Stderr = f
+				if args[0] == "state" {
+					cmd.Stdout = &out
+				}
+				if err := cmd.Run(); err != nil {
+					msg, _ := os.ReadFile(errLog)
+					return "", fmt.Errorf("%s %s: %w: %s", rt.Name, args[0], err, msg)
+				}
+				return out.String(), nil
+			}
+			var create, start, wait, del time.Duration
+			for i := range b.N + 1 {
+				id := "l" + strconv.Itoa(i)
+				t0 := time.Now()
+				if _, err := step("create", "--bundle", bundle, id); err != nil {
+					refused(b, rt, err.Error())
+				}
+				t1 := time.Now()
+				if _, err := step("start", id); err != nil {
+					b.Fatal(err)
+				}
+				t2 := time.Now()
+				for {
+					out, err := step("state", id)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if strings.Contains(out, `"stopped"`) {
+						break
+					}
+				}
+				t3 := time.Now()
+				if _, err := step("delete", id); err != nil {
+					b.Fatal(err)
+				}
+				t4 := time.Now()
+				if i == 0 {
+					b.ResetTimer() // the first round warms the page cache
+					continue
+				}
+				create += t1.Sub(t0)
+				start += t2.Sub(t1)
+				wait += t3.Sub(t2)
+				del += t4.Sub(t3)
+			}
+			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(b.N) }
+			b.ReportMetric(ms(create), "create-ms")
+			b.ReportMetric(ms(start), "start-ms")
+			b.ReportMetric(ms(wait), "state-until-stopped-ms")
+			b.ReportMetric(ms(del), "delete-ms")
 		})
 	}
 }
