@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -111,7 +112,9 @@ func BenchmarkRuntimeRun(b *testing.B) {
 // BenchmarkRuntimeLifecycle splits BenchmarkRuntimeRun's time into the
 // runtime's steps as a shim calls them: create (up to init waiting on
 // the exec FIFO), start (the process let go), state until it reports
-// stopped (the process is `true`), delete. Each step's mean is a metric.
+// stopped (the process is `true`), delete. Each step's mean is a metric,
+// and the peak resident memory of the create command itself (not its
+// init's): what a node pays, for a moment, per container being made.
 func BenchmarkRuntimeLifecycle(b *testing.B) {
 	labtest.Privileged(b)
 	parent := labtest.Unique("berth-bench")
@@ -127,6 +130,7 @@ func BenchmarkRuntimeLifecycle(b *testing.B) {
 		b.Run(rt.Name, func(b *testing.B) {
 			root := b.TempDir()
 			errLog := filepath.Join(root, "stderr")
+			var maxRSS int64 // KiB: the create command's own peak
 			// step runs one command with /dev/null for stdin and stdout
 			// (create's init inherits them: a pipe would be held open)
 			// and its stderr in a file.
@@ -145,6 +149,9 @@ func BenchmarkRuntimeLifecycle(b *testing.B) {
 				if err := cmd.Run(); err != nil {
 					msg, _ := os.ReadFile(errLog)
 					return "", fmt.Errorf("%s %s: %w: %s", rt.Name, args[0], err, msg)
+				}
+				if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && args[0] == "create" && ru.Maxrss > maxRSS {
+					maxRSS = ru.Maxrss
 				}
 				return out.String(), nil
 			}
@@ -188,6 +195,7 @@ func BenchmarkRuntimeLifecycle(b *testing.B) {
 			b.ReportMetric(ms(start), "start-ms")
 			b.ReportMetric(ms(wait), "state-until-stopped-ms")
 			b.ReportMetric(ms(del), "delete-ms")
+			b.ReportMetric(float64(maxRSS), "create-maxrss-KiB")
 		})
 	}
 }
