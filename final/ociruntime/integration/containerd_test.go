@@ -4,6 +4,8 @@ package integration
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -210,8 +212,10 @@ func (c *containerd) stop(t testing.TB) {
 			}
 		}
 	}
+	var ids []string
 	if r, err := c.ctr("containers", "ls", "-q"); err == nil {
-		for _, id := range strings.Fields(r.Stdout) {
+		ids = strings.Fields(r.Stdout)
+		for _, id := range ids {
 			if r, _ := c.ctr("containers", "rm", id); r.Code != 0 {
 				t.Logf("containerd clean-up: ctr containers rm %s: %s", id, r.Stderr)
 			}
@@ -230,6 +234,13 @@ func (c *containerd) stop(t testing.TB) {
 	for _, pid := range labtest.PidsMentioning(c.dir) {
 		t.Logf("killing leftover process %d of the test's containerd", pid)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	// A shim listens on /run/containerd/s/<sha256 of ADDRESS/NS/ID>
+	// whatever containerd's state directory (containerd 1.6), and
+	// removes it when it exits, unless it was killed.
+	for _, id := range ids {
+		sum := sha256.Sum256([]byte(filepath.Join(c.sock, c.ns, id)))
+		_ = os.Remove(filepath.Join("/run/containerd/s", hex.EncodeToString(sum[:])))
 	}
 	// Processes still in the containers' cgroups (a shim killed above
 	// leaves its container running).
