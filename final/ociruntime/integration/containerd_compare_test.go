@@ -158,10 +158,7 @@ ip -o link | cut -d' ' -f2; ls -l /proc/self/ns | awk '{print $9}'; touch /writt
 
 		// Nothing is left of it: no state under the runtime's root, no
 		// cgroup.
-		_, err = os.Stat(filepath.Join(c.runtimeRoot(rt), c.ns, id))
-		tr.note("the runtime's state directory removed", fmt.Sprint(errors.Is(err, os.ErrNotExist)))
-		left, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", c.ns, id))
-		tr.note("cgroups left", fmt.Sprint(left))
+		c.noTrace(id, tr)
 	}},
 	{"signals", func(t *testing.T, c *containerd, rt runtime, id string, tr *transcript) {
 		// A foreground run that ctr kill ends: SIGTERM to a shell that
@@ -256,6 +253,8 @@ ip -o link | cut -d' ' -f2; ls -l /proc/self/ns | awk '{print $9}'; touch /writt
 		t.Logf("%s: a missing program: status %d: %s", rt.Name, r.Code, r.Stderr)
 		tr.note("/no/such/program", fmt.Sprintf("status %d", r.Code))
 		assert.NotEqual(t, 0, r.Code)
+		// A failed create leaves nothing behind either.
+		c.noTrace(id, tr)
 	}},
 }
 
@@ -272,6 +271,21 @@ func (c *containerd) runRm(rt runtime, flags []string, id string, args ...string
 		}
 	}
 	return r, err
+}
+
+// noTrace notes in tr whether the runtime left anything of container
+// id once containerd has deleted it: its state directory under the
+// runtime's root, its cgroups.
+func (c *containerd) noTrace(id string, tr *transcript) {
+	var left []string
+	for _, dir := range []string{c.runtimeRoot(runtime{Name: "runc"}), c.runtimeRoot(runtime{Name: "berth"})} {
+		if _, err := os.Stat(filepath.Join(dir, c.ns, id)); err == nil {
+			left = append(left, "state "+filepath.Join(filepath.Base(dir), "NS", "ID"))
+		}
+	}
+	cgroups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", c.ns, id))
+	left = append(left, cgroups...)
+	tr.note("left behind", fmt.Sprint(left))
 }
 
 // forget removes container id and its task whatever their state.
