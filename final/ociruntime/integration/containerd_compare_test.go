@@ -134,6 +134,18 @@ ip -o link | cut -d' ' -f2; ls -l /proc/self/ns | awk '{print $9}'; touch /writt
 		require.NoError(t, err)
 		tr.note("tasks ps", fmt.Sprintf("status %d, %d lines, stderr %q", r.Code, len(strings.Split(strings.TrimSpace(r.Stdout), "\n")), r.Stderr))
 
+		// metrics: the shim reads the container's cgroups, found from
+		// its init: the names of what it reports, not the values.
+		r, err = c.ctr("tasks", "metrics", id)
+		require.NoError(t, err)
+		var names []string
+		for _, line := range strings.Split(r.Stdout, "\n") {
+			if f := strings.Fields(line); len(f) > 1 && !strings.HasPrefix(f[0], "-") {
+				names = append(names, f[0])
+			}
+		}
+		tr.note("tasks metrics", fmt.Sprintf("status %d, %s, stderr %q", r.Code, strings.Join(names, " "), r.Stderr))
+
 		r, err = c.ctr("tasks", "pause", id)
 		require.NoError(t, err)
 		tr.add("tasks pause", r)

@@ -35,7 +35,8 @@
 // mounts with their options, /dev, namespaces, links) with the runtime
 // named as --runtime io.containerd.runc.v2; ctr run's resource flags
 // read back from the cgroups; run -d, tasks exec (output
-// and status), tasks ps, pause and resume, kill, tasks rm, containers
+// and status), tasks ps, tasks metrics (the shim reading the cgroups it
+// finds from init), pause and resume, kill, tasks rm, containers
 // rm and what the runtime left (its state directory, the cgroups); a
 // foreground run ended by ctr tasks kill (SIGTERM trapped, SIGKILL); a
 // terminal for run -t and for tasks exec -t; exit statuses.
