@@ -311,16 +311,23 @@ func (c *containerd) forget(id string) {
 const waitSize = `i=0; while [ $i -lt 100000 ] && [ "$(stty size 2>/dev/null)" != "40 100" ]; do i=$((i+1)); done; `
 
 // onTerminal runs ctr with a new pseudo-terminal of 40x100 as its
-// standard streams and controlling terminal, and returns what came out
-// of the terminal and ctr's status. (Each line ends in \r\r\n: the
-// container's terminal and ctr's own each turn \n into \r\n.)
+// standard streams and controlling terminal (see onTerminal).
 func (c *containerd) onTerminal(t *testing.T, args ...string) result {
+	t.Helper()
+	return onTerminal(t, c.ctrCmd(args...))
+}
+
+// onTerminal runs a client with a new pseudo-terminal of 40x100 as its
+// standard streams and controlling terminal, and returns what came out
+// of the terminal and the client's status. (Each line written on the
+// container's terminal ends in \r\r\n here: the container's terminal
+// and the client's each turn \n into \r\n.)
+func onTerminal(t *testing.T, cmd *exec.Cmd) result {
 	t.Helper()
 	master, slave, err := shim.OpenPTY()
 	require.NoError(t, err)
 	defer master.Close()
 	require.NoError(t, unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 100}))
-	cmd := c.ctrCmd(args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	require.NoError(t, cmd.Start())
@@ -333,7 +340,7 @@ func (c *containerd) onTerminal(t *testing.T, args ...string) result {
 	if errors.As(err, &exit) {
 		code = exit.ExitCode()
 	} else if err != nil {
-		t.Fatalf("ctr %v: %v", args, err)
+		t.Fatalf("%v: %v", cmd.Args, err)
 	}
 	return result{Stdout: string(out), Code: code}
 }

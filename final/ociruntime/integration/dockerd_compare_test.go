@@ -159,6 +159,14 @@ var dockerCases = []dockerCase{
 		r = d.docker(t, "", "run", "--rm", "-t", "--runtime", rt, "--network", "none", "busybox", "tty")
 		tr.add("run -t", r)
 		assert.Equal(t, 0, r.Code, r.Stderr)
+		// -it: the CLI's own terminal (a pty of the test's) for the
+		// container's, stdin included; the CLI sets the size after the
+		// start, which the script waits for.
+		cmd := exec.Command(d.cli, "run", "--rm", "-it", "--runtime", rt, "--network", "none", "busybox", "sh", "-c", waitSize+"tty; stty size; exit 4")
+		cmd.Env = d.Env()
+		r = onTerminal(t, cmd)
+		tr.add("run -it", r)
+		assert.Equal(t, 4, r.Code, r.Stdout)
 		for _, step := range []struct {
 			args []string
 			code int
