@@ -229,6 +229,42 @@ func BenchmarkCtrRunRm(b *testing.B) {
 	}
 }
 
+// BenchmarkDockerRunRm times `docker run --rm --runtime RUNTIME busybox
+// true` (network none) against one private dockerd: the whole path a
+// docker user waits for, of which the runtime is one part.
+func BenchmarkDockerRunRm(b *testing.B) {
+	rts := benchRuntimes(b)
+	_, err := exec.LookPath("docker")
+	labtest.Need(b, err == nil, "the docker client is not installed (Debian: apt-get install docker.io)")
+	archive := busyboxArchive(b)
+	var flags []string
+	for _, rt := range rts {
+		if rt.Name != "runc" {
+			flags = append(flags, "--add-runtime", rt.Name+"="+rt.Path)
+		}
+	}
+	d := labtest.StartDockerd(b, flags...)
+	if _, err := d.Run("load", "-i", archive); err != nil {
+		b.Fatalf("docker load: %v", err)
+	}
+	for _, rt := range rts {
+		b.Run(rt.Name, func(b *testing.B) {
+			args := []string{"run", "--rm", "--runtime", rt.Name, "--network", "none", "busybox", "true"}
+			if _, err := d.Run(args...); err != nil {
+				refused(b, rt, err.Error())
+			}
+			b.ResetTimer()
+			for range b.N {
+				if _, err := d.Run(args...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/run")
+		})
+	}
+}
+
 // BenchmarkContainerMemory starts b.N containers (sleep) per runtime
 // under containerd and reports, per running container, the resident
 // memory of what stays: the shim (containerd-shim-runc-v2, one per
