@@ -97,12 +97,27 @@ func TestMergeResources(t *testing.T) {
 			}},
 		"same devices":  {in: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}, check: func(t *testing.T, r specs.LinuxResources) {}},
 		"other devices": {in: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Access: "r"}}}, err: "linux.resources.devices"},
-		"swappiness":    {in: &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: ptr(uint64(0))}}, err: "linux.resources.memory.swappiness"},
-		"swap":          {in: &specs.LinuxResources{Memory: &specs.LinuxMemory{Swap: ptr(int64(200 << 20))}}, err: "linux.resources.memory.swap"},
-		"realtime":      {in: &specs.LinuxResources{CPU: &specs.LinuxCPU{RealtimeRuntime: ptr(int64(1))}}, err: "linux.resources.cpu.realtimeRuntime"},
-		"blkio weight":  {in: &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: ptr(uint16(300))}}, err: "linux.resources.blockIO.weight"},
-		"hugepages":     {in: &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1}}}, err: "hugepageLimits"},
-		"unified":       {in: &specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}}, err: "unified"},
+		// What chapter 02 applies since (swap, swappiness, real time,
+		// block I/O, hugetlb, v2's unified files) is laid over too.
+		"swappiness": {in: &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: ptr(uint64(0))}},
+			check: func(t *testing.T, r specs.LinuxResources) {
+				assert.Equal(t, uint64(0), *r.Memory.Swappiness)
+				assert.Equal(t, int64(100<<20), *r.Memory.Limit)
+			}},
+		"swap": {in: &specs.LinuxResources{Memory: &specs.LinuxMemory{Swap: ptr(int64(200 << 20))}},
+			check: func(t *testing.T, r specs.LinuxResources) { assert.Equal(t, int64(200<<20), *r.Memory.Swap) }},
+		"realtime": {in: &specs.LinuxResources{CPU: &specs.LinuxCPU{RealtimeRuntime: ptr(int64(1))}},
+			check: func(t *testing.T, r specs.LinuxResources) {
+				assert.Equal(t, int64(1), *r.CPU.RealtimeRuntime)
+				assert.Equal(t, uint64(1024), *r.CPU.Shares)
+			}},
+		"blkio weight": {in: &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: ptr(uint16(300))}},
+			check: func(t *testing.T, r specs.LinuxResources) { assert.Equal(t, uint16(300), *r.BlockIO.Weight) }},
+		"hugepages": {in: &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1 << 21}}},
+			check: func(t *testing.T, r specs.LinuxResources) { assert.Len(t, r.HugepageLimits, 1) }},
+		"unified": {in: &specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}},
+			check: func(t *testing.T, r specs.LinuxResources) { assert.Equal(t, "1", r.Unified["memory.high"]) }},
+		"kernel memory": {in: &specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: ptr(int64(1 << 20))}}, err: "linux.resources.memory.kernel"},
 		"empty lists":   {in: &specs.LinuxResources{Unified: map[string]string{}, HugepageLimits: []specs.LinuxHugepageLimit{}}, check: func(t *testing.T, r specs.LinuxResources) {}},
 	} {
 		t.Run(name, func(t *testing.T) {
