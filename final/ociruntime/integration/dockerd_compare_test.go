@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"os/exec"
 	"regexp"
@@ -35,7 +36,8 @@ func (d dockerd) docker(t *testing.T, stdin string, args ...string) result {
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	r := result{Stdout: out.String(), Stderr: errOut.String()}
-	if exit, ok := err.(*exec.ExitError); ok {
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
 		r.Code = exit.ExitCode()
 	} else if err != nil {
 		t.Fatalf("docker %v: %v", args, err)
