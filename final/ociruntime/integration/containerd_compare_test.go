@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -112,6 +113,32 @@ ip -o link | cut -d' ' -f2; ls -l /proc/self/ns | awk '{print $9}'; touch /writt
 			}
 			tr.note(f, strings.TrimSpace(string(data)))
 		}
+	}},
+	{"join-namespaces", func(t *testing.T, c *containerd, rt runtime, id string, tr *transcript) {
+		// ctr run --with-ns TYPE:PATH: a second container joins the
+		// first one's network and IPC namespaces by path (as a
+		// Kubernetes pod's containers join its sandbox's), and has a
+		// UTS namespace of its own.
+		args := append([]string{"run", "-d"}, c.runtimeFlags(rt)...)
+		r, err := c.ctr(append(args, busybox, id+"-a", "sleep", "1000")...)
+		require.NoError(t, err)
+		tr.add("run -d, the first", r)
+		require.Equal(t, 0, r.Code, r.Stderr)
+		defer c.forget(id + "-a")
+		pid := c.taskPID(t, id+"-a")
+		netns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
+		require.NoError(t, err)
+		ipcns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", pid))
+		require.NoError(t, err)
+		utsns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/uts", pid))
+		require.NoError(t, err)
+		r, err = c.runRm(rt, []string{"--with-ns", fmt.Sprintf("network:/proc/%d/ns/net", pid), "--with-ns", fmt.Sprintf("ipc:/proc/%d/ns/ipc", pid)},
+			id, "sh", "-c", "for n in net ipc uts; do readlink /proc/self/ns/$n; done")
+		require.NoError(t, err)
+		r.Stdout = strings.NewReplacer(netns, "NET-OF-THE-FIRST", ipcns, "IPC-OF-THE-FIRST", utsns, "UTS-OF-THE-FIRST").Replace(r.Stdout)
+		r.Stdout = regexp.MustCompile(`uts:\[[0-9]+\]`).ReplaceAllString(r.Stdout, "uts:[N]")
+		tr.add("run --with-ns network,ipc", r)
+		assert.Equal(t, 0, r.Code, r.Stderr)
 	}},
 	{"exec-pause-kill-delete", func(t *testing.T, c *containerd, rt runtime, id string, tr *transcript) {
 		args := append([]string{"run", "-d"}, c.runtimeFlags(rt)...)
@@ -283,6 +310,21 @@ func (c *containerd) runRm(rt runtime, flags []string, id string, args ...string
 		}
 	}
 	return r, err
+}
+
+// taskPID is the pid `ctr tasks ls` gives the task id.
+func (c *containerd) taskPID(t testing.TB, id string) int {
+	t.Helper()
+	r := c.mustCtr(t, "tasks", "ls")
+	for _, line := range strings.Split(r.Stdout, "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == id {
+			pid, err := strconv.Atoi(f[1])
+			require.NoError(t, err)
+			return pid
+		}
+	}
+	t.Fatalf("ctr tasks ls lists no task %s:\n%s", id, r.Stdout)
+	return 0
 }
 
 // noTrace notes in tr whether the runtime left anything of container

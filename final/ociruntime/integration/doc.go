@@ -34,7 +34,8 @@
 // surroundings (ids, capabilities, no_new_privs, seccomp, cgroups,
 // mounts with their options, /dev, namespaces, links) with the runtime
 // named as --runtime io.containerd.runc.v2; ctr run's resource flags
-// read back from the cgroups; run -d, tasks exec (output
+// read back from the cgroups; --with-ns (joining another container's
+// network and IPC namespaces by path); run -d, tasks exec (output
 // and status), tasks ps, tasks metrics (the shim reading the cgroups it
 // finds from init), pause and resume, kill, tasks rm, containers
 // rm and what the runtime left (its state directory, the cgroups); a
