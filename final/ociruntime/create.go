@@ -142,6 +142,12 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
 		return nil, fmt.Errorf("container %s: exec FIFO: %w", o.ID, err)
 	}
+	// The umask (022 as a rule) took the group's and others' write bits
+	// away: a process of another user (process.user.uid 65534) opens it
+	// for writing, after its user switch, as under runc.
+	if err := os.Chmod(fifo, 0o622); err != nil {
+		return nil, fmt.Errorf("container %s: exec FIFO: %w", o.ID, err)
+	}
 	if cfg.UserNS {
 		if err := os.Chown(fifo, cfg.UIDRange().Base, cfg.GIDRange().Base); err != nil {
 			return nil, fmt.Errorf("container %s: exec FIFO: %w", o.ID, err)

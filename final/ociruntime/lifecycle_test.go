@@ -429,3 +429,27 @@ func TestHostnameInAJoinedUTSNamespace(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, "pod-again", host, "the host's hostname is its own")
 }
+
+// What dockerd's bundles ask that a plain one does not: a process of
+// another user, which opens the exec FIFO after its user switch (the
+// FIFO's mode must survive the umask), and oomScoreAdj 0 while the
+// caller's score is another (dockerd sends 0; containerd's shim runs
+// at 1): 0 means 0, not the caller's.
+func TestDockerdsBundles(t *testing.T) {
+	e := newEnv(t)
+	rootfs := labtest.BusyboxRootfs(t)
+	old, err := os.ReadFile("/proc/self/oom_score_adj")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile("/proc/self/oom_score_adj", []byte("3"), 0))
+	t.Cleanup(func() { _ = os.WriteFile("/proc/self/oom_score_adj", old, 0) })
+	zero := 0
+	spec := baseSpec(rootfs, "sh", "-c", "id -u; cat /proc/self/oom_score_adj")
+	spec.Process.User = specs.User{UID: 65534, GID: 65534}
+	spec.Process.OOMScoreAdj = &zero
+	id := labtest.Unique("dockerd-like")
+	var out labtest.Buffer
+	status, err := Run(e.root, RunOptions{CreateOptions: CreateOptions{ID: id, Bundle: e.bundle(spec, id), Stdio: &namespace.Stdio{Out: &out, Err: &out}}})
+	require.NoError(t, err)
+	assert.Equal(t, 0, status, out.String())
+	assert.Equal(t, "65534\n0\n", out.String())
+}

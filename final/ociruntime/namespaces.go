@@ -96,7 +96,7 @@ func namespaceConfig(s *specs.Spec) (namespace.Config, namespace.Spec, error) {
 	}
 	ns.Rlimits = rl
 	if p.OOMScoreAdj != nil {
-		ns.OOMScoreAdj = *p.OOMScoreAdj
+		ns.OOMScoreAdj, ns.SetOOMScoreAdj = *p.OOMScoreAdj, true
 	}
 	ns.Command = namespace.Command{Args: p.Args, Env: p.Env, Dir: p.Cwd}
 	return cfg, ns, cfg.Validate()
