@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,12 +36,12 @@ func TestMain(m *testing.M) {
 
 // cli is one test's berth-runtime: its --root, its cgroup parent.
 type cli struct {
-	t      *testing.T
+	t      testing.TB
 	root   string
 	parent string
 }
 
-func newCLI(t *testing.T) *cli {
+func newCLI(t testing.TB) *cli {
 	labtest.Privileged(t)
 	c := &cli{t: t, root: t.TempDir(), parent: labtest.Unique("berth-rt-cli")}
 	t.Cleanup(func() {
@@ -259,4 +260,69 @@ func TestErrorsAndLog(t *testing.T) {
 	out, status = c.run("start", "nothing")
 	assert.Equal(t, 1, status)
 	assert.Contains(t, out, "container does not exist")
+}
+
+// BenchmarkRun is the issue's measure: `run` of a bare bundle (true, no
+// network namespace), a process per run as a caller sees it, beside
+// runc on the same bundle (BenchmarkRunc).
+//
+// The binary is built for the benchmark: the test binary, which the
+// tests use as the runtime, is half as big again, and a Go program's
+// start grows with its size.
+func BenchmarkRun(b *testing.B) {
+	c := newCLI(b)
+	bin := filepath.Join(b.TempDir(), "berth-runtime")
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	benchRun(b, c, func(id string) *exec.Cmd {
+		return exec.Command(bin, "--root", c.root, "run", "--bundle", c.bareBundle(id), id)
+	})
+}
+
+func BenchmarkRunc(b *testing.B) {
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		b.Skip("no runc")
+	}
+	c := newCLI(b)
+	benchRun(b, c, func(id string) *exec.Cmd {
+		return exec.Command(runc, "--root", c.root, "run", "--bundle", c.bareBundle(id), id)
+	})
+}
+
+// bareBundle is bundle without a network namespace, running true.
+func (c *cli) bareBundle(id string) string {
+	dir := c.bundle(id, "true")
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	require.NoError(c.t, err)
+	var spec specs.Spec
+	require.NoError(c.t, json.Unmarshal(b, &spec))
+	var ns []specs.LinuxNamespace
+	for _, n := range spec.Linux.Namespaces {
+		if n.Type != specs.NetworkNamespace {
+			ns = append(ns, n)
+		}
+	}
+	spec.Linux.Namespaces = ns
+	b, err = json.Marshal(spec)
+	require.NoError(c.t, err)
+	require.NoError(c.t, os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644))
+	return dir
+}
+
+func benchRun(b *testing.B, c *cli, cmd func(id string) *exec.Cmd) {
+	ids := make([]string, b.N)
+	cmds := make([]*exec.Cmd, b.N)
+	for i := range cmds {
+		ids[i] = labtest.Unique("bench")
+		cmds[i] = cmd(ids[i])
+	}
+	b.ResetTimer()
+	for i := range cmds {
+		if out, err := cmds[i].CombinedOutput(); err != nil {
+			b.Fatalf("%v: %v\n%s", cmds[i].Args, err, out)
+		}
+	}
 }
