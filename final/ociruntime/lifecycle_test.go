@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -370,4 +371,77 @@ func TestStateOfUnknownContainer(t *testing.T) {
 	require.True(t, errors.Is(err, ErrNotExist))
 	require.NoError(t, Delete(t.TempDir(), "nothing", true), "delete --force of what does not exist")
 	require.ErrorIs(t, Delete(t.TempDir(), "nothing", false), ErrNotExist)
+}
+
+// TestJoinNamespaces: a second container joins the first one's
+// namespaces by path (linux.namespaces[].path), as a Kubernetes pod's
+// containers join its sandbox's.
+func TestJoinNamespaces(t *testing.T) {
+	e := newEnv(t)
+	rootfs := labtest.BusyboxRootfs(t)
+	sandbox := baseSpec(rootfs, "sleep", "1000")
+	sandbox.Linux.Namespaces = append(sandbox.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	sid := labtest.Unique("sandbox")
+	sc := e.create(sandbox, sid, nil, CreateOptions{})
+	require.NoError(t, Start(e.root, sid))
+	pid := sc.Init.Pid()
+
+	kinds := []string{"net", "ipc", "uts", "pid", "cgroup"}
+	var want []string
+	for _, k := range kinds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, k))
+		require.NoError(t, err)
+		want = append(want, link)
+	}
+	member := baseSpec(rootfs, "sh", "-c", "for k in "+strings.Join(kinds, " ")+"; do readlink /proc/self/ns/$k; done; hostname")
+	member.Hostname = ""
+	member.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}}
+	for _, k := range []specs.LinuxNamespaceType{specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.PIDNamespace, specs.CgroupNamespace} {
+		name := map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: "net"}[k]
+		if name == "" {
+			name = string(k)
+		}
+		member.Linux.Namespaces = append(member.Linux.Namespaces, specs.LinuxNamespace{Type: k, Path: fmt.Sprintf("/proc/%d/ns/%s", pid, name)})
+	}
+	mid := labtest.Unique("member")
+	var out labtest.Buffer
+	mc := e.create(member, mid, &out, CreateOptions{})
+	require.NoError(t, Start(e.root, mid))
+	status, err := mc.Init.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 0, status, out.String())
+	assert.Equal(t, strings.Join(want, "\n")+"\nberth\n", out.String())
+	require.NoError(t, Delete(e.root, mid, false))
+	require.NoError(t, Delete(e.root, sid, true))
+}
+
+// TestUserNamespace: linux.uidMappings and gidMappings, and the exec
+// FIFO opened by a container root that is an unprivileged host uid.
+func TestUserNamespace(t *testing.T) {
+	e := newEnv(t)
+	spec := baseSpec(labtest.BusyboxRootfs(t), "sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/gid_map")
+	spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	spec.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	spec.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 1000}}
+	id := labtest.Unique("userns")
+	var out labtest.Buffer
+	c := e.create(spec, id, &out, CreateOptions{})
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(fmt.Sprintf("/proc/%d", c.Init.Pid()), &st))
+	assert.Equal(t, uint32(100000), st.Uid, "init runs as the mapped root")
+	require.NoError(t, Start(e.root, id))
+	status, err := c.Init.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 0, status, out.String())
+	assert.Equal(t, []string{"0", "0 100000 65536", "0 200000 1000"}, fields(out.String()))
+	require.NoError(t, Delete(e.root, id, false))
+}
+
+// fields is s's lines with their runs of blanks made one space.
+func fields(s string) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		out = append(out, strings.Join(strings.Fields(l), " "))
+	}
+	return out
 }
