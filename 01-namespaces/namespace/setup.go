@@ -177,6 +177,11 @@ func Setup(s Spec) error {
 	return LoopbackUp()
 }
 
+// SetRlimits sets the calling process's resource limits as init sets
+// its own: the command it then executes inherits them. final/nsenter
+// uses it for a process started in a running container.
+func SetRlimits(rlimits []Rlimit) error { return setProcessLimits(rlimits, 0) }
+
 // setProcessLimits sets init's own resource limits and OOM score, which
 // the command inherits: both belong to a process, not to a namespace or
 // a cgroup, and survive exec.
