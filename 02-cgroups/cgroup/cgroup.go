@@ -78,6 +78,12 @@ type Hierarchy struct {
 	// creates containers' cgroups in and Load looks for them in (see
 	// CleanParent). Empty means DefaultParent.
 	Parent string
+	// AtRoot puts the containers' cgroups directly under each
+	// hierarchy's root, with no parent of their own, and Parent is
+	// ignored. An OCI runtime needs it: its caller names the cgroup's
+	// whole path (config.json's linux.cgroupsPath), and "/name" is a
+	// path like any other. berth's own engine always keeps a parent.
+	AtRoot bool
 	// Explain, if set, gets each directory New makes and each file it,
 	// Add and Update write in a container's cgroup (explain.go).
 	Explain *explain.Trace `json:"-"`
@@ -93,7 +99,12 @@ func (h *Hierarchy) Under(parent string) *Hierarchy {
 }
 
 // parent returns h.Parent, checked and relative.
-func (h *Hierarchy) parent() (string, error) { return CleanParent(h.Parent) }
+func (h *Hierarchy) parent() (string, error) {
+	if h.AtRoot {
+		return "", nil
+	}
+	return CleanParent(h.Parent)
+}
 
 func (h *Hierarchy) sys() ops {
 	if h.ops.mkdir == nil {
@@ -266,6 +277,9 @@ func mkdirShared(o ops, dir string) error {
 // the level below. It returns the parent's directory.
 func mkdirParent(o ops, root, parent string, each func(dir string) error) (string, error) {
 	dir := root
+	if parent == "" { // Hierarchy.AtRoot
+		return dir, nil
+	}
 	for _, elem := range strings.Split(parent, "/") {
 		dir = filepath.Join(dir, elem)
 		if err := mkdirShared(o, dir); err != nil {
@@ -286,6 +300,9 @@ func mkdirParent(o ops, root, parent string, each func(dir string) error) (strin
 // inside (the kernel's EBUSY). Only the last level of a parent such as
 // "a/b" goes: "a" may hold other things.
 func (h *Hierarchy) RemoveParent() error {
+	if h.AtRoot {
+		return errors.New("cgroups at the hierarchies' root: no parent of berth's to remove")
+	}
 	parent, err := h.parent()
 	if err != nil {
 		return err

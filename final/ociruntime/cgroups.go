@@ -20,14 +20,13 @@ import (
 const DefaultCgroupParent = "berth-runtime"
 
 // cgroupName splits linux.cgroupsPath as runc reads it without systemd
-// into chapter 02's parent (relative to each hierarchy's root) and the
-// container's own directory: "/default/abc" is parent "default", name
-// "abc". A relative path is read the same way, from the hierarchies'
-// roots (runc would start from its own cgroup, which for containerd's
-// shim is where it was started; callers give absolute paths).
-//
-// Chapter 02 keeps every container under a parent of its own, never at
-// a hierarchy's root: a one-element path ("/foo") is refused.
+// into chapter 02's parent (relative to each hierarchy's root; "" for
+// the root itself, Hierarchy.AtRoot) and the container's own directory:
+// "/default/abc" is parent "default", name "abc"; "/cgrouptest" is the
+// directory cgrouptest at each root. A relative path is read the same
+// way, from the hierarchies' roots (runc would start from its own
+// cgroup, which for containerd's shim is where it was started; callers
+// give absolute paths).
 func cgroupName(s *specs.Spec, id string) (parent, name string, err error) {
 	return cgroupPathName(s.Linux.CgroupsPath, id)
 }
@@ -50,13 +49,29 @@ func cgroupPathName(p, id string) (parent, name string, err error) {
 	clean := strings.TrimPrefix(path.Clean("/"+p), "/")
 	dir, base := path.Split(clean)
 	dir = strings.TrimSuffix(dir, "/")
-	if dir == "" || base == "" {
-		return "", "", fmt.Errorf("linux.cgroupsPath %q: a container's cgroup directly under a hierarchy's root is not supported (give a parent: /PARENT/NAME)", p)
+	if base == "" {
+		return "", "", fmt.Errorf("linux.cgroupsPath %q: names no cgroup", p)
 	}
-	if _, err := cgroup.CleanParent(dir); err != nil {
-		return "", "", fmt.Errorf("linux.cgroupsPath %q: %w", p, err)
+	if dir != "" {
+		if _, err := cgroup.CleanParent(dir); err != nil {
+			return "", "", fmt.Errorf("linux.cgroupsPath %q: %w", p, err)
+		}
 	}
 	return dir, base, nil
+}
+
+// hierarchy is this machine's cgroup hierarchies, with the containers'
+// cgroups under parent ("": at the roots).
+func hierarchy(parent string) (*cgroup.Hierarchy, error) {
+	h, err := cgroup.System()
+	if err != nil {
+		return nil, err
+	}
+	if parent == "" {
+		h.AtRoot = true
+		return h, nil
+	}
+	return h.Under(parent), nil
 }
 
 // createCgroup makes the container's cgroup with its resources and
@@ -77,11 +92,11 @@ func createCgroup(s *specs.Spec, id string) (*cgroup.Cgroup, error) {
 	if rules != nil {
 		res.Devices = rules
 	}
-	h, err := cgroup.System()
+	h, err := hierarchy(parent)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
-	cg, err := h.Under(parent).New(name, res)
+	cg, err := h.New(name, res)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: linux.cgroupsPath %s/%s: %w", id, parent, name, err)
 	}
@@ -100,11 +115,11 @@ func loadCgroupPath(p, id string) (*cgroup.Cgroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := cgroup.System()
+	h, err := hierarchy(parent)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
-	cg, err := h.Under(parent).Load(name)
+	cg, err := h.Load(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

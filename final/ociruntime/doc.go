@@ -124,10 +124,10 @@
 //
 // Without systemd, runc reads linux.cgroupsPath as a path under each
 // hierarchy's root: "/default/abc" is <mount>/default/abc (containerd),
-// "/docker/abc" dockerd's, "/kubepods/.../abc" the kubelet's. berth reads
-// it so, relative paths alike; chapter 02 keeps a container under a
-// parent directory, so a one-element path is refused. An empty path is
-// /berth-runtime/<id> (DefaultCgroupParent). delete removes the
+// "/docker/abc" dockerd's, "/kubepods/.../abc" the kubelet's, and
+// "/abc" a cgroup at each root (chapter 02's Hierarchy.AtRoot). berth
+// reads relative paths alike. An empty path is /berth-runtime/<id>
+// (DefaultCgroupParent). delete removes the
 // container's directories, never the parent, which others may share.
 //
 // # run
