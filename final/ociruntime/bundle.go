@@ -1,7 +1,6 @@
 package ociruntime
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,23 +44,53 @@ func LoadBundle(dir string) (*Bundle, error) {
 
 // ParseConfig decodes a config.json and refuses what berth does not
 // apply.
+//
+// A property this version of the spec does not know is ignored, as the
+// spec's extensibility rule demands of a runtime (config.md: runtimes
+// "MUST ignore unknown properties"): that is how a newer caller's
+// annotations-like extensions pass through older runtimes. The
+// exception are the properties of later spec versions that would
+// change what the container is; those are refused by name (newerFields).
 func ParseConfig(b []byte) (*specs.Spec, error) {
 	var spec specs.Spec
-	// A field this version of the spec does not know (a newer spec's
-	// linux.netDevices, a typo) would be dropped by a plain Unmarshal:
-	// accepted and ignored. The decoder refuses it instead, by name.
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&spec); err != nil {
-		if strings.Contains(err.Error(), "unknown field") {
-			return nil, fmt.Errorf("%s: not supported by berth-runtime (runtime spec %s)", strings.TrimPrefix(err.Error(), "json: "), specs.Version)
-		}
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return nil, err
+	}
+	if err := refuseNewer(b); err != nil {
 		return nil, err
 	}
 	if err := refuseUnapplied(&spec); err != nil {
 		return nil, err
 	}
 	return &spec, nil
+}
+
+// newerFields are properties of runtime spec versions after the one
+// berth reads (specs.Version) that ask for isolation berth would
+// otherwise silently not give: each would be an option accepted and
+// ignored.
+type newerFields struct {
+	Linux *struct {
+		NetDevices   json.RawMessage `json:"netDevices"`
+		MemoryPolicy json.RawMessage `json:"memoryPolicy"`
+	} `json:"linux"`
+}
+
+func refuseNewer(b []byte) error {
+	var n newerFields
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	if n.Linux == nil {
+		return nil
+	}
+	switch {
+	case n.Linux.NetDevices != nil:
+		return fmt.Errorf("linux.netDevices: not supported by berth-runtime (runtime spec %s)", specs.Version)
+	case n.Linux.MemoryPolicy != nil:
+		return fmt.Errorf("linux.memoryPolicy: not supported by berth-runtime (runtime spec %s)", specs.Version)
+	}
+	return nil
 }
 
 // refuseUnapplied returns an error naming the first field of spec that
@@ -117,20 +146,23 @@ func refuseUnapplied(s *specs.Spec) error {
 	case len(l.TimeOffsets) > 0:
 		return errors.New("linux.timeOffsets: not supported (no time namespace)")
 	}
-	if s.Hostname != "" && !hasNewNamespace(l, specs.UTSNamespace) {
-		return errors.New("hostname: set without a new uts namespace of the container's own")
+	// The host's own hostname is not the container's to set. A uts
+	// namespace joined by path is (runc sets it there too: the
+	// conformance suite's linux_ns_path does so).
+	if s.Hostname != "" && !hasNamespace(l, specs.UTSNamespace) {
+		return errors.New("hostname: set without a uts namespace of the container's")
 	}
-	if s.Domainname != "" && !hasNewNamespace(l, specs.UTSNamespace) {
-		return errors.New("domainname: set without a new uts namespace of the container's own")
+	if s.Domainname != "" && !hasNamespace(l, specs.UTSNamespace) {
+		return errors.New("domainname: set without a uts namespace of the container's")
 	}
 	return nil
 }
 
-// hasNewNamespace reports whether l asks for a new namespace of kind t
-// (listed, without a path).
-func hasNewNamespace(l *specs.Linux, t specs.LinuxNamespaceType) bool {
+// hasNamespace reports whether l lists a namespace of kind t, new or
+// joined.
+func hasNamespace(l *specs.Linux, t specs.LinuxNamespaceType) bool {
 	for _, ns := range l.Namespaces {
-		if ns.Type == t && ns.Path == "" {
+		if ns.Type == t {
 			return true
 		}
 	}
