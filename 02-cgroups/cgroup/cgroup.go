@@ -78,11 +78,10 @@ type Hierarchy struct {
 	// creates containers' cgroups in and Load looks for them in (see
 	// CleanParent). Empty means DefaultParent.
 	Parent string
-	// AtRoot puts the containers' cgroups directly under each
-	// hierarchy's root, with no parent of their own, and Parent is
-	// ignored. An OCI runtime needs it: its caller names the cgroup's
-	// whole path (config.json's linux.cgroupsPath), and "/name" is a
-	// path like any other. berth's own engine always keeps a parent.
+	// AtRoot puts containers' cgroups directly under each hierarchy's
+	// root instead, Parent unused. berth's own engine never does (see
+	// CleanParent), but an OCI runtime is told where a container's
+	// cgroup goes by its caller (linux.cgroupsPath "/name").
 	AtRoot bool
 	// Explain, if set, gets each directory New makes and each file it,
 	// Add and Update write in a container's cgroup (explain.go).
@@ -277,9 +276,6 @@ func mkdirShared(o ops, dir string) error {
 // the level below. It returns the parent's directory.
 func mkdirParent(o ops, root, parent string, each func(dir string) error) (string, error) {
 	dir := root
-	if parent == "" { // Hierarchy.AtRoot
-		return dir, nil
-	}
 	for _, elem := range strings.Split(parent, "/") {
 		dir = filepath.Join(dir, elem)
 		if err := mkdirShared(o, dir); err != nil {
@@ -301,7 +297,7 @@ func mkdirParent(o ops, root, parent string, each func(dir string) error) (strin
 // "a/b" goes: "a" may hold other things.
 func (h *Hierarchy) RemoveParent() error {
 	if h.AtRoot {
-		return errors.New("cgroups at the hierarchies' root: no parent of berth's to remove")
+		return errors.New("cgroup parent: containers are at the hierarchies' roots, which are never removed")
 	}
 	parent, err := h.parent()
 	if err != nil {

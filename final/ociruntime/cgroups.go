@@ -20,13 +20,15 @@ import (
 const DefaultCgroupParent = "berth-runtime"
 
 // cgroupName splits linux.cgroupsPath as runc reads it without systemd
-// into chapter 02's parent (relative to each hierarchy's root; "" for
-// the root itself, Hierarchy.AtRoot) and the container's own directory:
-// "/default/abc" is parent "default", name "abc"; "/cgrouptest" is the
-// directory cgrouptest at each root. A relative path is read the same
-// way, from the hierarchies' roots (runc would start from its own
-// cgroup, which for containerd's shim is where it was started; callers
-// give absolute paths).
+// into chapter 02's parent (relative to each hierarchy's root) and the
+// container's own directory: "/default/abc" is parent "default", name
+// "abc". A relative path is read the same way, from the hierarchies'
+// roots (runc would start from its own cgroup, which for containerd's
+// shim is where it was started; callers give absolute paths).
+//
+// A one-element path ("/foo") puts the container's cgroup directly under
+// each hierarchy's root, as runc does (runtime-tools' "/cgrouptest"):
+// parent is then "".
 func cgroupName(s *specs.Spec, id string) (parent, name string, err error) {
 	return cgroupPathName(s.Linux.CgroupsPath, id)
 }
@@ -52,26 +54,13 @@ func cgroupPathName(p, id string) (parent, name string, err error) {
 	if base == "" {
 		return "", "", fmt.Errorf("linux.cgroupsPath %q: names no cgroup", p)
 	}
-	if dir != "" {
-		if _, err := cgroup.CleanParent(dir); err != nil {
-			return "", "", fmt.Errorf("linux.cgroupsPath %q: %w", p, err)
-		}
+	if dir == "" {
+		return "", base, nil
+	}
+	if _, err := cgroup.CleanParent(dir); err != nil {
+		return "", "", fmt.Errorf("linux.cgroupsPath %q: %w", p, err)
 	}
 	return dir, base, nil
-}
-
-// hierarchy is this machine's cgroup hierarchies, with the containers'
-// cgroups under parent ("": at the roots).
-func hierarchy(parent string) (*cgroup.Hierarchy, error) {
-	h, err := cgroup.System()
-	if err != nil {
-		return nil, err
-	}
-	if parent == "" {
-		h.AtRoot = true
-		return h, nil
-	}
-	return h.Under(parent), nil
 }
 
 // createCgroup makes the container's cgroup with its resources and
@@ -92,11 +81,11 @@ func createCgroup(s *specs.Spec, id string) (*cgroup.Cgroup, error) {
 	if rules != nil {
 		res.Devices = rules
 	}
-	h, err := hierarchy(parent)
+	h, err := cgroup.System()
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
-	cg, err := h.New(name, res)
+	cg, err := cgroupsUnder(h, parent).New(name, res)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: linux.cgroupsPath %s/%s: %w", id, parent, name, err)
 	}
@@ -115,11 +104,11 @@ func loadCgroupPath(p, id string) (*cgroup.Cgroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := hierarchy(parent)
+	h, err := cgroup.System()
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
-	cg, err := h.Load(name)
+	cg, err := cgroupsUnder(h, parent).Load(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -154,4 +143,12 @@ func (r *Record) removeCgroup(cgroupsPath string) error {
 		return fmt.Errorf("container %s: %w", r.ID, err)
 	}
 	return nil
+}
+
+// cgroupsUnder is h for containers under parent, or at the hierarchies' roots
+// for parent "" (a one-element linux.cgroupsPath).
+func cgroupsUnder(h *cgroup.Hierarchy, parent string) *cgroup.Hierarchy {
+	u := h.Under(parent)
+	u.AtRoot = parent == ""
+	return u
 }

@@ -446,27 +446,29 @@ func fields(s string) []string {
 	return out
 }
 
-// TestCgroupAtRoot: a one-element linux.cgroupsPath ("/name", as the
-// conformance suite writes it) is a cgroup directly at each hierarchy's
-// root, removed with the container.
-func TestCgroupAtRoot(t *testing.T) {
+// A one-element linux.cgroupsPath ("/NAME") puts the container's cgroup
+// directly under each hierarchy's root, as runc does (runtime-tools'
+// cgroup programs use "/cgrouptest"); delete removes it.
+func TestCgroupAtTheHierarchiesRoot(t *testing.T) {
 	e := newEnv(t)
-	id := labtest.Unique("atroot")
-	spec := baseSpec(labtest.BusyboxRootfs(t), "true")
-	dir := e.bundle(spec, id)
-	// Rewrite the path bundle set to a one-element one.
-	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	id := labtest.Unique("cgroot")
+	name := labtest.Unique("berth-test-cg")
+	spec := baseSpec(labtest.BusyboxRootfs(t), "cat", "/proc/self/cgroup")
+	spec.Linux.CgroupsPath = "/" + name
+	var out labtest.Buffer
+	c := e.create(spec, id, &out, CreateOptions{})
+	r, err := Load(e.root, id)
 	require.NoError(t, err)
-	b = []byte(strings.Replace(string(b), `"/`+e.parent+`/`+id+`"`, `"/`+id+`"`, 1))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644))
-	c, err := Create(e.root, CreateOptions{ID: id, Bundle: dir})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = Delete(e.root, id, true); _, _ = c.Init.Wait() })
-	require.NotEmpty(t, c.Record.CgroupPaths)
-	for _, d := range c.Record.CgroupPaths {
-		assert.Equal(t, id, filepath.Base(d))
-		assert.Equal(t, "/sys/fs/cgroup", filepath.Dir(filepath.Dir(d)), "directly under a hierarchy's root: %s", d)
+	require.NotEmpty(t, r.CgroupPaths)
+	for _, dir := range r.CgroupPaths {
+		assert.Equal(t, name, filepath.Base(dir), dir)
+		assert.True(t, strings.HasPrefix(filepath.Dir(dir), "/sys/fs/cgroup"), dir)
+		assert.NotContains(t, filepath.Dir(dir), DefaultCgroupParent, dir)
 	}
+	require.NoError(t, Start(e.root, id))
+	_, _ = c.Init.Wait()
 	require.NoError(t, Delete(e.root, id, false))
-	e.cgroupGone(c.Record.CgroupPaths)
+	for _, dir := range r.CgroupPaths {
+		assert.NoDirExists(t, dir)
+	}
 }
