@@ -38,12 +38,12 @@ func TestRefusals(t *testing.T) {
 		{"time offsets", func(s *specs.Spec) {
 			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 1}}
 		}, "linux.timeOffsets: not supported"},
-		{"hostname without uts", func(s *specs.Spec) { s.Linux.Namespaces = without(s, specs.UTSNamespace) }, "hostname: set without a new uts namespace"},
+		{"hostname without uts", func(s *specs.Spec) { s.Linux.Namespaces = without(s, specs.UTSNamespace) }, "hostname: set without a uts namespace"},
 		{"domainname without uts", func(s *specs.Spec) {
 			s.Hostname = ""
 			s.Domainname = "example.org"
 			s.Linux.Namespaces = without(s, specs.UTSNamespace)
-		}, "domainname: set without a new uts namespace"},
+		}, "domainname: set without a uts namespace"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := baseSpec("/rootfs", "true")
@@ -56,14 +56,18 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-// TestUnknownFieldRefused: a field this spec version does not know would
-// be dropped by a plain decoder, which is accepting and ignoring it.
-func TestUnknownFieldRefused(t *testing.T) {
+// TestUnknownProperties: a property the spec version does not know is
+// ignored, as the spec's extensibility rule demands; one of a later
+// version that would change the container is refused by name.
+func TestUnknownProperties(t *testing.T) {
 	b, err := json.Marshal(baseSpec("/rootfs", "true"))
 	require.NoError(t, err)
-	b = []byte(strings.Replace(string(b), `"linux":{`, `"linux":{"netDevices":{"eth0":{}},`, 1))
-	_, err = ParseConfig(b)
-	require.ErrorContains(t, err, `unknown field "netDevices": not supported by berth-runtime`)
+	ext := strings.Replace(string(b), `"linux":{`, `"org.example.extension":{"x":1},"linux":{`, 1)
+	_, err = ParseConfig([]byte(ext))
+	require.NoError(t, err)
+	newer := strings.Replace(string(b), `"linux":{`, `"linux":{"netDevices":{"eth0":{}},`, 1)
+	_, err = ParseConfig([]byte(newer))
+	require.ErrorContains(t, err, "linux.netDevices: not supported by berth-runtime")
 }
 
 func TestNamespaceRefusals(t *testing.T) {
