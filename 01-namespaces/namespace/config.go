@@ -74,6 +74,10 @@ type Config struct {
 	// run --pid host, --ipc host): the container sees, and may signal,
 	// the host's processes, and shares its System V IPC objects.
 	HostPID, HostIPC bool
+	// HostUTS keeps the host's UTS namespace: the container has the
+	// host's hostname and may not set one (an OCI bundle without a uts
+	// namespace: containerd's hostNetwork pods).
+	HostUTS bool
 	// NoPrestart: the start made mounts on the host that the container
 	// must see (a shared /dev/shm), so its init must be forked now,
 	// with a copy of the mount table as it is now: an init started
@@ -126,7 +130,7 @@ func (c *Config) cloneFlags() uintptr {
 	// the container's cgroup only after clone (chapter 02's OnStart).
 	// Init unshares it in Setup, from inside its cgroup.
 	flags := unix.CLONE_NEWNS
-	if c.JoinUtsns == "" {
+	if !c.HostUTS && c.JoinUtsns == "" {
 		flags |= unix.CLONE_NEWUTS
 	}
 	if !c.HostNetwork && c.JoinNetns == "" {
@@ -205,6 +209,12 @@ func (c *Config) Validate() error {
 	}
 	if c.JoinIpcns != "" && c.HostIPC {
 		return fmt.Errorf("IPC namespace %s: cannot be joined with the host's IPC namespace", c.JoinIpcns)
+	}
+	if c.JoinUtsns != "" && c.HostUTS {
+		return fmt.Errorf("UTS namespace %s: cannot be joined with the host's UTS namespace", c.JoinUtsns)
+	}
+	if c.HostUTS && c.Hostname != "" {
+		return fmt.Errorf("hostname %q: the container shares the host's UTS namespace", c.Hostname)
 	}
 	if c.JoinCgroupns != "" && !c.HostCgroupns {
 		return fmt.Errorf("cgroup namespace %s: joined, so init must not make one of its own (set HostCgroupns)", c.JoinCgroupns)

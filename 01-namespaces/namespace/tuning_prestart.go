@@ -41,10 +41,11 @@ type prestartKey struct {
 	joinIpcns        string
 	joinUtsns        string
 	joinCgroupns     string
+	hostUTS          bool
 }
 
 func keyOf(cfg Config) prestartKey {
-	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, uids: cfg.UIDRange(), gids: cfg.GIDRange(), joinNetns: cfg.JoinNetns, joinPidns: cfg.JoinPidns, joinIpcns: cfg.JoinIpcns, joinUtsns: cfg.JoinUtsns, joinCgroupns: cfg.JoinCgroupns}
+	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, uids: cfg.UIDRange(), gids: cfg.GIDRange(), joinNetns: cfg.JoinNetns, joinPidns: cfg.JoinPidns, joinIpcns: cfg.JoinIpcns, joinUtsns: cfg.JoinUtsns, joinCgroupns: cfg.JoinCgroupns, hostUTS: cfg.HostUTS}
 }
 
 // Prestart starts an init as Start would, and keeps it for the next Start

@@ -92,7 +92,6 @@ func TestNamespaceRefusals(t *testing.T) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
 		}, `unknown type "bogus"`},
 		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = without(s, specs.MountNamespace) }, "no mount namespace"},
-		{"no uts namespace", func(s *specs.Spec) { s.Hostname = ""; s.Linux.Namespaces = without(s, specs.UTSNamespace) }, "no uts namespace"},
 		{"mappings without user namespace", func(s *specs.Spec) {
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 		}, "linux.uidMappings: set without a user namespace"},
@@ -148,7 +147,7 @@ func TestCgroupName(t *testing.T) {
 		{"default/abc", "default", "abc", ""},
 		{"/abc", "", "abc", ""}, // at the hierarchies' roots, as runc
 		{"/", "", "", "names no cgroup"},
-		{"system.slice:docker:abc", "", "", "needs --systemd-cgroup"},
+		{"test.slice:cri-containerd:abc", "", "test.slice:cri-containerd:abc", ""},
 		{"/a/../../b/c", "", "", "not allowed"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {

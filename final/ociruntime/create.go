@@ -83,6 +83,16 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The new mount namespace becomes a slave of the host's (or what
+	// linux.rootfsPropagation asks) rather than chapter 01's private,
+	// as runc does: a mount the host makes later then still reaches a
+	// volume that asked for rslave or rshared (Kubernetes'
+	// HostToContainer and Bidirectional mount propagation). Nothing
+	// made inside goes out: a slave only receives.
+	nsSpec.Propagation = unix.MS_SLAVE | unix.MS_REC
+	if rfs.Propagation != 0 {
+		nsSpec.Propagation = uintptr(rfs.Propagation)
+	}
 	p := spec.Process
 	switch {
 	case p.Terminal && o.ConsoleSocket == "":

@@ -126,7 +126,9 @@
 // hierarchy's root: "/default/abc" is <mount>/default/abc (containerd),
 // "/docker/abc" dockerd's, "/kubepods/.../abc" the kubelet's, and
 // "/abc" a cgroup at each root (chapter 02's Hierarchy.AtRoot). berth
-// reads relative paths alike. An empty path is /berth-runtime/<id>
+// reads relative paths alike, and a systemd "slice:prefix:name" (which
+// needs --systemd-cgroup, refused) as one directory name, as runc does
+// without that flag. An empty path is /berth-runtime/<id>
 // (DefaultCgroupParent). delete removes the
 // container's directories, never the parent, which others may share.
 //

@@ -472,3 +472,65 @@ func TestCgroupAtTheHierarchiesRoot(t *testing.T) {
 		assert.NoDirExists(t, dir)
 	}
 }
+
+// TestHostUTS: a bundle without a uts namespace shares the host's
+// (containerd gives hostNetwork pods the host's), and cannot set it.
+func TestHostUTS(t *testing.T) {
+	e := newEnv(t)
+	spec := baseSpec(labtest.BusyboxRootfs(t), "hostname")
+	spec.Hostname = ""
+	spec.Linux.Namespaces = without(spec, specs.UTSNamespace)
+	id := labtest.Unique("hostuts")
+	var out labtest.Buffer
+	status, err := Run(e.root, RunOptions{CreateOptions: CreateOptions{ID: id, Bundle: e.bundle(spec, id), Stdio: &namespace.Stdio{Out: &out, Err: &out}}})
+	require.NoError(t, err)
+	require.Equal(t, 0, status, out.String())
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	assert.Equal(t, host+"\n", out.String())
+}
+
+// TestMountPropagation: a mount the host makes under a shared directory
+// after the container started reaches the container's rslave volume of
+// it, as under runc (the container's mounts are a slave of the host's,
+// not private): Kubernetes' HostToContainer propagation.
+func TestMountPropagation(t *testing.T) {
+	e := newEnv(t)
+	shared := t.TempDir()
+	require.NoError(t, unix.Mount(shared, shared, "", unix.MS_BIND, ""))
+	t.Cleanup(func() { _ = unix.Unmount(shared, unix.MNT_DETACH) })
+	require.NoError(t, unix.Mount("", shared, "", unix.MS_SHARED, ""))
+	require.NoError(t, os.Mkdir(filepath.Join(shared, "later"), 0o755))
+
+	spec := baseSpec(labtest.BusyboxRootfs(t), "sh", "-c", "echo ready; read go; cat /vol/later/file")
+	spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/vol", Type: "bind", Source: shared, Options: []string{"rbind", "rslave"}})
+	id := labtest.Unique("propagation")
+	in, inW, err := os.Pipe()
+	require.NoError(t, err)
+	defer inW.Close()
+	outR, outW, err := os.Pipe()
+	require.NoError(t, err)
+	defer outR.Close()
+	c := e.create(spec, id, nil, CreateOptions{Stdio: &namespace.Stdio{In: in, Out: outW, Err: outW}})
+	in.Close()
+	outW.Close()
+	require.NoError(t, Start(e.root, id))
+	r := bufio.NewReader(outR)
+	line, err := r.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ready\n", line)
+
+	// The host mounts after the container's mounts are made.
+	later := filepath.Join(shared, "later")
+	require.NoError(t, unix.Mount("tmpfs", later, "tmpfs", 0, "size=64k"))
+	t.Cleanup(func() { _ = unix.Unmount(later, unix.MNT_DETACH) })
+	require.NoError(t, os.WriteFile(filepath.Join(later, "file"), []byte("from the host\n"), 0o644))
+	_, err = inW.WriteString("go\n")
+	require.NoError(t, err)
+	line, err = r.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "from the host\n", line)
+	_, err = c.Init.Wait()
+	require.NoError(t, err)
+	require.NoError(t, Delete(e.root, id, false))
+}

@@ -67,9 +67,8 @@ func namespaceConfig(s *specs.Spec) (namespace.Config, namespace.Spec, error) {
 		// host's.
 		return cfg, ns, errors.New("linux.namespaces: no mount namespace: a container sharing the host's mounts is not supported")
 	}
-	if _, ok := listed[specs.UTSNamespace]; !ok {
-		return cfg, ns, errors.New("linux.namespaces: no uts namespace: a container sharing the host's hostname is not supported")
-	}
+	_, hasUTS := listed[specs.UTSNamespace]
+	cfg.HostUTS = !hasUTS
 	cfg.HostPID = !hasPID
 	cfg.HostNetwork = !hasNet
 	cfg.HostIPC = !hasIPC
