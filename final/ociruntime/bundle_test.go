@@ -198,3 +198,15 @@ func without(s *specs.Spec, t specs.LinuxNamespaceType) []specs.LinuxNamespace {
 	}
 	return out
 }
+
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]int{"9": 9, "KILL": 9, "SIGKILL": 9, "kill": 9, "term": 15, "0": 0, "SIGRTMIN+1": -1, "65": -1, "-1": -1, "NOPE": -1} {
+		sig, err := ParseSignal(in)
+		if want < 0 {
+			assert.Error(t, err, in)
+			continue
+		}
+		require.NoError(t, err, in)
+		assert.Equal(t, want, int(sig), in)
+	}
+}
