@@ -1,11 +1,13 @@
 package ociruntime
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -44,53 +46,35 @@ func LoadBundle(dir string) (*Bundle, error) {
 
 // ParseConfig decodes a config.json and refuses what berth does not
 // apply.
-//
-// A property this version of the spec does not know is ignored, as the
-// spec's extensibility rule demands of a runtime (config.md: runtimes
-// "MUST ignore unknown properties"): that is how a newer caller's
-// annotations-like extensions pass through older runtimes. The
-// exception are the properties of later spec versions that would
-// change what the container is; those are refused by name (newerFields).
 func ParseConfig(b []byte) (*specs.Spec, error) {
 	var spec specs.Spec
-	if err := json.Unmarshal(b, &spec); err != nil {
-		return nil, err
-	}
-	if err := refuseNewer(b); err != nil {
-		return nil, err
+	// A property berth-runtime's spec does not know is one of two
+	// things. In a config of this spec version or an older one it is an
+	// extension, which the spec says a runtime MUST ignore
+	// (config.md, "Extensibility"): it is, with a warning in the log.
+	// In a config of a newer version it may be a feature berth lacks (a
+	// later spec's linux.netDevices): dropping it would be accepting and
+	// ignoring it, so it is refused, by name.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		if !strings.Contains(err.Error(), "unknown field") {
+			return nil, err
+		}
+		unknown := strings.TrimPrefix(err.Error(), "json: ")
+		spec = specs.Spec{}
+		if lerr := json.Unmarshal(b, &spec); lerr != nil {
+			return nil, lerr
+		}
+		if newerSpec(spec.Version) {
+			return nil, fmt.Errorf("%s: not supported by berth-runtime (runtime spec %s; this config is %s)", unknown, specs.Version, spec.Version)
+		}
+		Warn(fmt.Errorf("config.json: %s: ignored, as the runtime spec asks of an unknown property", unknown))
 	}
 	if err := refuseUnapplied(&spec); err != nil {
 		return nil, err
 	}
 	return &spec, nil
-}
-
-// newerFields are properties of runtime spec versions after the one
-// berth reads (specs.Version) that ask for isolation berth would
-// otherwise silently not give: each would be an option accepted and
-// ignored.
-type newerFields struct {
-	Linux *struct {
-		NetDevices   json.RawMessage `json:"netDevices"`
-		MemoryPolicy json.RawMessage `json:"memoryPolicy"`
-	} `json:"linux"`
-}
-
-func refuseNewer(b []byte) error {
-	var n newerFields
-	if err := json.Unmarshal(b, &n); err != nil {
-		return err
-	}
-	if n.Linux == nil {
-		return nil
-	}
-	switch {
-	case n.Linux.NetDevices != nil:
-		return fmt.Errorf("linux.netDevices: not supported by berth-runtime (runtime spec %s)", specs.Version)
-	case n.Linux.MemoryPolicy != nil:
-		return fmt.Errorf("linux.memoryPolicy: not supported by berth-runtime (runtime spec %s)", specs.Version)
-	}
-	return nil
 }
 
 // refuseUnapplied returns an error naming the first field of spec that
@@ -146,9 +130,9 @@ func refuseUnapplied(s *specs.Spec) error {
 	case len(l.TimeOffsets) > 0:
 		return errors.New("linux.timeOffsets: not supported (no time namespace)")
 	}
-	// The host's own hostname is not the container's to set. A uts
-	// namespace joined by path is (runc sets it there too: the
-	// conformance suite's linux_ns_path does so).
+	// Without a uts namespace the names would be the host's. A joined
+	// one (a pod's, which containerd's CRI makes every container of the
+	// pod join, with the pod's hostname) takes them, as with runc.
 	if s.Hostname != "" && !hasNamespace(l, specs.UTSNamespace) {
 		return errors.New("hostname: set without a uts namespace of the container's")
 	}
@@ -158,11 +142,46 @@ func refuseUnapplied(s *specs.Spec) error {
 	return nil
 }
 
-// hasNamespace reports whether l lists a namespace of kind t, new or
-// joined.
+// newerSpec reports whether a config's ociVersion is newer than the
+// runtime spec berth-runtime implements (specs.Version): major.minor.
+// patch, a "-suffix" ignored; a version it cannot read counts as newer.
+func newerSpec(v string) bool {
+	have, ok1 := semver(specs.Version)
+	want, ok2 := semver(v)
+	if !ok1 || !ok2 {
+		return true
+	}
+	for i := range have {
+		if want[i] != have[i] {
+			return want[i] > have[i]
+		}
+	}
+	return false
+}
+
+// semver reads "1.2.3" (and "1.2.3-dev") as {1, 2, 3}.
+func semver(v string) ([3]int, bool) {
+	var out [3]int
+	v, _, _ = strings.Cut(v, "-")
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 {
+		return out, false
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return out, false
+		}
+		out[i] = n
+	}
+	return out, true
+}
+
+// hasNamespace reports whether l lists a namespace of type t, new or
+// joined by path.
 func hasNamespace(l *specs.Linux, t specs.LinuxNamespaceType) bool {
-	for _, ns := range l.Namespaces {
-		if ns.Type == t {
+	for _, n := range l.Namespaces {
+		if n.Type == t {
 			return true
 		}
 	}

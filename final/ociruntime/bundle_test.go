@@ -56,18 +56,44 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-// TestUnknownProperties: a property the spec version does not know is
-// ignored, as the spec's extensibility rule demands; one of a later
-// version that would change the container is refused by name.
-func TestUnknownProperties(t *testing.T) {
-	b, err := json.Marshal(baseSpec("/rootfs", "true"))
-	require.NoError(t, err)
-	ext := strings.Replace(string(b), `"linux":{`, `"org.example.extension":{"x":1},"linux":{`, 1)
-	_, err = ParseConfig([]byte(ext))
-	require.NoError(t, err)
-	newer := strings.Replace(string(b), `"linux":{`, `"linux":{"netDevices":{"eth0":{}},`, 1)
-	_, err = ParseConfig([]byte(newer))
-	require.ErrorContains(t, err, "linux.netDevices: not supported by berth-runtime")
+// TestUnknownFields: in a config of berth-runtime's spec version or an
+// older one, an unknown property is an extension the spec says to
+// ignore (with a warning); in a newer one it may be a feature berth
+// lacks, which a plain decoder would drop: refused, by name.
+func TestUnknownFields(t *testing.T) {
+	var warned []string
+	was := Warn
+	Warn = func(err error) { warned = append(warned, err.Error()) }
+	t.Cleanup(func() { Warn = was })
+	for _, tc := range []struct {
+		version, err string
+	}{
+		{specs.Version, ""},
+		{"1.0.2", ""},
+		{"1.0.2-dev", ""},
+		{"1.99.0", `unknown field "netDevices": not supported by berth-runtime`},
+		{"2.0.0", `unknown field "netDevices": not supported by berth-runtime`},
+		{"one", `unknown field "netDevices": not supported by berth-runtime`},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			warned = nil
+			s := baseSpec("/rootfs", "true")
+			s.Version = tc.version
+			b, err := json.Marshal(s)
+			require.NoError(t, err)
+			b = []byte(strings.Replace(string(b), `"linux":{`, `"linux":{"netDevices":{"eth0":{}},`, 1))
+			got, err := ParseConfig(b)
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				assert.Empty(t, warned)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, []string{"true"}, got.Process.Args)
+			require.Len(t, warned, 1)
+			assert.Contains(t, warned[0], `unknown field "netDevices": ignored`)
+		})
+	}
 }
 
 func TestNamespaceRefusals(t *testing.T) {
