@@ -132,6 +132,30 @@
 // (DefaultCgroupParent). delete removes the
 // container's directories, never the parent, which others may share.
 //
+// # Speed
+//
+// A runtime is started for every step of every container, so its own
+// start-up is on everyone's path. What berth-runtime does about it, each
+// where it is explained:
+//
+//   - init starts from a detached read-only mount of the binary, not a
+//     10 MB memfd copy (tuning_exe.go): 9 ms of each create;
+//   - run opens the exec FIFO and init's pidfd at create, so init does
+//     not wait for a wake-up of run to go on (Container.gate);
+//   - the cgroup is made while init is forked and its runtime starts;
+//   - the commands after create decode two fields of the recorded
+//     config.json, not the whole spec (recordedConfig), and run passes
+//     its own along instead;
+//   - delete removes an idle cgroup's recorded directories without
+//     reading the mount table;
+//   - only an init started ahead of need warms its JSON decoder
+//     (chapter 01's tuning_prestart.go).
+//
+// BenchmarkRun (final/cmd/berth-runtime) alternates berth-runtime and
+// runc on a bare bundle. What is left is mostly the kernel's (cgroup v1
+// directories in nine hierarchies, namespaces, mounts, page faults) and
+// two Go programs' start (the runtime, then init).
+//
 // # run
 //
 // run is create and start in one process that stays: init is its child
