@@ -70,6 +70,12 @@ type Config struct {
 	// same way: one thread may enter either. A joined cgroup namespace
 	// is kept as it is: Setup makes no new one (set HostCgroupns too).
 	JoinUtsns, JoinCgroupns string
+	// JoinMntns is a mount namespace to join instead of a new one (an
+	// OCI bundle's mount namespace path). Joined last, by a forking
+	// thread that first leaves the process's shared filesystem state
+	// (startOnOwnThread); the namespace must have a /proc, through
+	// which init is executed.
+	JoinMntns string
 	// HostPID and HostIPC keep the host's PID and IPC namespaces (docker
 	// run --pid host, --ipc host): the container sees, and may signal,
 	// the host's processes, and shares its System V IPC objects.
@@ -129,7 +135,10 @@ func (c *Config) cloneFlags() uintptr {
 	// process is in when it is made as its root, and init is moved to
 	// the container's cgroup only after clone (chapter 02's OnStart).
 	// Init unshares it in Setup, from inside its cgroup.
-	flags := unix.CLONE_NEWNS
+	flags := 0
+	if c.JoinMntns == "" {
+		flags |= unix.CLONE_NEWNS
+	}
 	if !c.HostUTS && c.JoinUtsns == "" {
 		flags |= unix.CLONE_NEWUTS
 	}
@@ -223,8 +232,8 @@ func (c *Config) Validate() error {
 	// in: from a user namespace of its own, init would have no
 	// privilege over the one it joins (it could not mount its /proc),
 	// nor over the host's.
-	if c.UserNS && (c.JoinPidns != "" || c.JoinIpcns != "" || c.JoinUtsns != "" || c.JoinCgroupns != "" || c.HostPID || c.HostIPC) {
-		return errors.New("another container's or the host's PID, IPC, UTS or cgroup namespace cannot be shared from a user namespace of the container's own")
+	if c.UserNS && (c.JoinPidns != "" || c.JoinIpcns != "" || c.JoinUtsns != "" || c.JoinCgroupns != "" || c.JoinMntns != "" || c.HostPID || c.HostIPC) {
+		return errors.New("another container's or the host's PID, IPC, UTS, cgroup or mount namespace cannot be shared from a user namespace of the container's own")
 	}
 	for k := range c.Sysctls {
 		if err := CheckSysctl(k, c.HostNetwork); err != nil {

@@ -42,10 +42,11 @@ type prestartKey struct {
 	joinUtsns        string
 	joinCgroupns     string
 	hostUTS          bool
+	joinMntns        string
 }
 
 func keyOf(cfg Config) prestartKey {
-	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, uids: cfg.UIDRange(), gids: cfg.GIDRange(), joinNetns: cfg.JoinNetns, joinPidns: cfg.JoinPidns, joinIpcns: cfg.JoinIpcns, joinUtsns: cfg.JoinUtsns, joinCgroupns: cfg.JoinCgroupns, hostUTS: cfg.HostUTS}
+	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, uids: cfg.UIDRange(), gids: cfg.GIDRange(), joinNetns: cfg.JoinNetns, joinPidns: cfg.JoinPidns, joinIpcns: cfg.JoinIpcns, joinUtsns: cfg.JoinUtsns, joinCgroupns: cfg.JoinCgroupns, hostUTS: cfg.HostUTS, joinMntns: cfg.JoinMntns}
 }
 
 // Prestart starts an init as Start would, and keeps it for the next Start

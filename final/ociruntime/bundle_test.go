@@ -105,9 +105,6 @@ func TestNamespaceRefusals(t *testing.T) {
 		{"time namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
 		}, "linux.namespaces: time: not supported"},
-		{"join mount", func(s *specs.Spec) {
-			s.Linux.Namespaces = append(without(s, specs.MountNamespace), specs.LinuxNamespace{Type: specs.MountNamespace, Path: "/proc/1/ns/mnt"})
-		}, "mount namespace path /proc/1/ns/mnt: joining a mount namespace is not supported"},
 		{"join user", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/1/ns/user"})
 		}, "joining a user namespace is not supported"},

@@ -107,9 +107,13 @@
 // must find the container by name, hence a FIFO in the state directory;
 // and where the wait happens is decided by the security steps around
 // it, which are this package's. Chapter 01 is used as the course teaches
-// it (Start, SendSpec, Setup), its Go left unused; its only changes are
-// two more namespaces a container may join by path (uts, cgroup) and an
-// optional binary to start init from (tuning_exe.go).
+// it (Start, SendSpec, Setup), its Go left unused. What a bundle needed
+// of it was added there, small: three more namespaces a container may
+// join by path (uts, cgroup, and mount, by a forking thread with a
+// filesystem state of its own), the host's uts namespace (HostUTS), the
+// mount propagation of the new namespace (Spec.Propagation: runc's
+// rslave rather than the course's private), and an optional binary to
+// start init from (tuning_exe.go).
 //
 // # What the status is
 //

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -564,4 +565,41 @@ func TestHostnameInAJoinedUTSNamespace(t *testing.T) {
 	host, err := os.Hostname()
 	require.NoError(t, err)
 	assert.NotEqual(t, "pod-again", host, "the host's hostname is its own")
+}
+
+// TestJoinMountNamespace: linux.namespaces' mount namespace with a path
+// is joined (the conformance suite's linux_ns_path): the container's
+// mounts and pivot_root happen in it, not in a new one.
+func TestJoinMountNamespace(t *testing.T) {
+	e := newEnv(t)
+	// A mount namespace of its own, held by a process, a copy of the
+	// host's (so that the rootfs is there) cut off from it.
+	// It says so once it is in it.
+	holder := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", "echo in; exec sleep 1000")
+	stdout, err := holder.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, holder.Start())
+	t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "in\n", line)
+	mnt := fmt.Sprintf("/proc/%d/ns/mnt", holder.Process.Pid)
+	want, err := os.Readlink(mnt)
+	require.NoError(t, err)
+	self, err := os.Readlink("/proc/self/ns/mnt")
+	require.NoError(t, err)
+	require.NotEqual(t, self, want)
+
+	spec := baseSpec(labtest.BusyboxRootfs(t), "readlink", "/proc/self/ns/mnt")
+	for i, n := range spec.Linux.Namespaces {
+		if n.Type == specs.MountNamespace {
+			spec.Linux.Namespaces[i].Path = mnt
+		}
+	}
+	id := labtest.Unique("joinmnt")
+	var out labtest.Buffer
+	status, err := Run(e.root, RunOptions{CreateOptions: CreateOptions{ID: id, Bundle: e.bundle(spec, id), Stdio: &namespace.Stdio{Out: &out, Err: &out}}})
+	require.NoError(t, err)
+	require.Equal(t, 0, status, out.String())
+	assert.Equal(t, want+"\n", out.String())
 }
