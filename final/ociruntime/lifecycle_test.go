@@ -89,7 +89,7 @@ func TestLifecycle(t *testing.T) {
 	assert.Equal(t, 128+int(unix.SIGKILL), status)
 	st = r.State(e.root)
 	assert.Equal(t, Stopped, st.Status)
-	assert.Zero(t, st.Pid, "a stopped container's pid may be another process's")
+	assert.Equal(t, c.Init.Pid(), st.Pid, "a stopped container's pid is still its init's")
 	require.ErrorContains(t, Kill(e.root, id, unix.SIGTERM, false), "container not running")
 
 	require.NoError(t, Delete(e.root, id, false))
