@@ -37,6 +37,11 @@ type Config struct {
 	// binary (tuning_exe.go there), which costs a system call where the
 	// copy costs milliseconds.
 	Exe *os.File `json:"-"`
+	// InitEnv is init's own environment (the command's travels in the
+	// spec and replaces it at the exec). Empty by default: nothing of
+	// the starter's leaks in. final/ociruntime sets a glibc tunable
+	// there (create.go tells why).
+	InitEnv []string `json:"-"`
 	// Files are open files that init inherits as descriptors 4, 5, ...
 	// (after its spec on 3): chapter 04's idmapped mounts. They cannot
 	// travel in a spec, which is JSON.

@@ -104,7 +104,7 @@ func start(cfg Config, stdio Stdio, args ...string) (*Process, error) {
 		return nil, err
 	}
 	path, extra := "/proc/self/exe", append([]*os.File{r}, cfg.Files...)
-	env := []string{} // the command's environment travels in the spec
+	env := append([]string{}, cfg.InitEnv...) // the command's environment travels in the spec
 	// With a trace, init's own steps come back on a pipe of their own
 	// (explain's doc.go): the descriptor after the Files.
 	tw, traced, err := cfg.Trace.Pipe()

@@ -73,7 +73,7 @@ func takePrestarted(cfg Config, stdio Stdio) *Process {
 	defer prestarted.Unlock()
 	p := prestarted.p
 	// Files are given at the fork: an init started before has none.
-	if p == nil || prestarted.key != keyOf(cfg) || prestarted.stdio != stdio || len(cfg.Files) > 0 || cfg.NoPrestart || cfg.Exe != nil {
+	if p == nil || prestarted.key != keyOf(cfg) || prestarted.stdio != stdio || len(cfg.Files) > 0 || len(cfg.InitEnv) > 0 || cfg.NoPrestart || cfg.Exe != nil {
 		return nil
 	}
 	prestarted.p = nil
