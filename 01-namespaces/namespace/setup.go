@@ -40,6 +40,12 @@ type Spec struct {
 	// HostCgroupns keeps the host's cgroup namespace; otherwise Setup
 	// makes a new one (see Config.cloneFlags for why there).
 	HostCgroupns bool `json:"hostCgroupns,omitempty"`
+	// Propagation, when set, is what Setup makes of the new mount
+	// namespace's mounts instead of private (MakeMountsPrivate): an
+	// OCI runtime's MS_SLAVE|MS_REC, under which a mount the host
+	// makes later still reaches a container's volume that asked for
+	// it (rslave, rshared), as under runc.
+	Propagation uintptr `json:"propagation,omitempty"`
 }
 
 // Rlimit is one resource limit as setrlimit(2) takes it: the resource
@@ -147,7 +153,12 @@ func Setup(s Spec) error {
 	// Name ourselves: `ps` in the container would otherwise show "exe",
 	// the name of /proc/self/exe.
 	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte(InitName + "\x00")[0])), 0, 0, 0)
-	if err := MakeMountsPrivate(); err != nil {
+	if s.Propagation != 0 {
+		explain.Inside().Mount(explain.Mounts, "", "/", "", s.Propagation, "", "the container's mount propagation")
+		if err := unix.Mount("", "/", "", s.Propagation, ""); err != nil {
+			return fmt.Errorf("mount propagation of /: %w", err)
+		}
+	} else if err := MakeMountsPrivate(); err != nil {
 		return err
 	}
 	if !s.HostCgroupns {
