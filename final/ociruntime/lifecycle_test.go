@@ -596,6 +596,9 @@ func TestDockerdsBundles(t *testing.T) {
 // mounts and pivot_root happen in it, not in a new one.
 func TestJoinMountNamespace(t *testing.T) {
 	e := newEnv(t)
+	// The container's own rootfs, mounted before the namespace below
+	// copies the host's mount table.
+	rootfs := ownRootfs(t, labtest.BusyboxRootfs(t))
 	// A mount namespace of its own, held by a process, a copy of the
 	// host's (so that the rootfs is there) cut off from it.
 	// It says so once it is in it.
@@ -614,7 +617,7 @@ func TestJoinMountNamespace(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, self, want)
 
-	spec := baseSpec(labtest.BusyboxRootfs(t), "readlink", "/proc/self/ns/mnt")
+	spec := baseSpec(rootfs, "readlink", "/proc/self/ns/mnt")
 	for i, n := range spec.Linux.Namespaces {
 		if n.Type == specs.MountNamespace {
 			spec.Linux.Namespaces[i].Path = mnt
