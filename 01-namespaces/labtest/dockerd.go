@@ -78,7 +78,10 @@ func StartDockerd(t testing.TB, flags ...string) *Dockerd {
 		"--pidfile", filepath.Join(dir, "dockerd.pid"),
 		"-H", "unix://" + sock,
 		"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
-		"--cgroup-parent", d.cgroup,
+		// Absolute: a relative parent is a relative cgroupsPath, which
+		// runc puts under its own cgroup in each hierarchy (on this kind
+		// of machine a session has a memory cgroup of its own).
+		"--cgroup-parent", "/" + d.cgroup,
 	}
 	d.args = append(d.args, flags...)
 	logf, err := os.Create(filepath.Join(dir, "dockerd.log"))
