@@ -423,6 +423,10 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Re
 		if err := t.Hold(); err != nil {
 			return fail(err)
 		}
+		// A zygote forks the checks already confined; where there
+		// can be none (a filter that refuses what it must do), each
+		// check is a fork of the server, confined the same way.
+		_, _ = t.StartZygote()
 		*tmpl = t
 	}
 	id := namespace.NewID()

@@ -27,6 +27,9 @@ const serverName = Name + "-server"
 // requestMagic opens every request (REQUEST_MAGIC in server.c).
 const requestMagic = 0x62727468
 
+// zygoteMagic is a request to a zygote (ZYGOTE_MAGIC in server.c).
+const zygoteMagic = 0x7a796774
+
 // maxNamespaces is MAX_NS in server.c.
 const maxNamespaces = 16
 
@@ -127,7 +130,7 @@ func (s *Server) Command(opts Options) (*Cmd, error) {
 	if len(c.nss) > maxNamespaces {
 		return nil, fmt.Errorf("%d namespaces: the fork server takes %d", len(c.nss), maxNamespaces)
 	}
-	if c.req, err = c.request(); err != nil {
+	if c.req, err = c.request(false); err != nil {
 		return nil, err
 	}
 	c.srv = s
@@ -164,6 +167,130 @@ func (c *Cmd) Hold() error {
 	return nil
 }
 
+// StartZygote asks the server for a zygote for c, which must be held: a
+// process that enters c's container and takes its user, keyring,
+// seccomp filter and capabilities once, and from then on forks every
+// Start of c and of its Again copies, which then do only what can differ
+// from one to the next (doc.go, "A zygote per command"). It returns
+// the zygote's PID. A command with a terminal gets none, nor one whose
+// filter refuses what the zygote itself must do (fork, wait, poll,
+// recvmsg): the error says why, and the Starts go on as without it, a
+// fork of the server each. Release ends the zygote, once the commands it
+// started have ended; so does the server's end.
+func (c *Cmd) StartZygote() (int, error) {
+	if c.held == nil {
+		return 0, errors.New("nsenter: StartZygote needs Hold first")
+	}
+	if c.held.zyg != nil {
+		return c.held.zyg.pid, nil
+	}
+	if c.cfg.Tty {
+		return 0, errors.New("nsenter: a command with a terminal gets no zygote")
+	}
+	z, err := c.startZygote(c.held)
+	if err != nil {
+		return 0, err
+	}
+	c.held.zyg = z
+	return z.pid, nil
+}
+
+// zygote is a process the server forked for a held Cmd, that has
+// entered its container and taken its user, filter and capabilities
+// once, and forks each Start of it from there (doc.go, "A zygote per
+// check").
+type zygote struct {
+	mu  sync.Mutex
+	fd  int // our end of its control socket; -1 once closed
+	pid int
+}
+
+// startZygote asks the server for a zygote: c's request with zygote
+// set, the held files, and the zygote's end of a new control socket.
+// The zygote answers "ready" on the error pipe once it is set up, or an
+// error and exits; it never runs a command itself.
+func (c *Cmd) startZygote(h *held) (*zygote, error) {
+	req, err := c.request(true)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("zygote: socketpair: %w", err)
+	}
+	defer unix.Close(sp[1])
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		unix.Close(sp[0])
+		return nil, err
+	}
+	defer errR.Close()
+	waitR, waitW, err := os.Pipe()
+	if err != nil {
+		unix.Close(sp[0])
+		errW.Close()
+		return nil, err
+	}
+	defer waitR.Close()
+	null := int(h.null.Fd())
+	fds := []int{null, null, null, int(errW.Fd()), int(waitW.Fd())}
+	for _, f := range append(slices.Clone(h.ns), h.cgroups...) {
+		fds = append(fds, int(f.Fd()))
+	}
+	fds = append(fds, sp[1])
+	c.srv.mu.Lock()
+	if c.srv.closed {
+		err = errors.New("fork server: closed")
+	} else {
+		err = unix.Sendmsg(c.srv.fd, req, unix.UnixRights(fds...), nil, 0)
+	}
+	c.srv.mu.Unlock()
+	errW.Close()
+	waitW.Close()
+	if err != nil {
+		unix.Close(sp[0])
+		return nil, fmt.Errorf("fork server: sending the request: %w", err)
+	}
+	status, _ := io.ReadAll(errR)
+	pidLine, _ := bufio.NewReader(waitR).ReadString('\n')
+	pid, _ := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(pidLine), "pid "))
+	if string(status) != "ready\n" || pid <= 0 {
+		unix.Close(sp[0])
+		msg := strings.TrimSpace(strings.TrimPrefix(string(status), "error "))
+		if msg == "" {
+			msg = "it exited before it was ready"
+		}
+		return nil, fmt.Errorf("zygote for process %d: %s", c.pid, msg)
+	}
+	return &zygote{fd: sp[0], pid: pid}, nil
+}
+
+// send hands the zygote one Start's five descriptors; false if the
+// zygote is gone (it then takes no more).
+func (z *zygote) send(fds []int) bool {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.fd < 0 {
+		return false
+	}
+	if err := unix.Sendmsg(z.fd, binary.LittleEndian.AppendUint32(nil, zygoteMagic), unix.UnixRights(fds...), nil, 0); err != nil {
+		unix.Close(z.fd)
+		z.fd = -1
+		return false
+	}
+	return true
+}
+
+// close tells the zygote to end once its running checks have.
+func (z *zygote) close() {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.fd >= 0 {
+		unix.Close(z.fd)
+		z.fd = -1
+	}
+}
+
 // Release closes what Hold opened. The copies made by Again must not
 // be started after it.
 func (c *Cmd) Release() {
@@ -176,9 +303,13 @@ func (c *Cmd) Release() {
 type held struct {
 	ns, cgroups []*os.File
 	null        *os.File
+	zyg         *zygote
 }
 
 func (h *held) release() {
+	if h.zyg != nil {
+		h.zyg.close()
+	}
 	for _, f := range append(append([]*os.File{h.null}, h.ns...), h.cgroups...) {
 		if f != nil {
 			f.Close()
@@ -240,7 +371,7 @@ func (c *Cmd) Again() *Cmd {
 
 // request encodes c's config as server.c's struct request and what
 // follows it.
-func (c *Cmd) request() ([]byte, error) {
+func (c *Cmd) request(zygote bool) ([]byte, error) {
 	cfg := c.cfg
 	var seccompLen, seccompFlags uint32
 	if cfg.Seccomp != nil && !cfg.Seccomp.Unconfined {
@@ -284,7 +415,7 @@ func (c *Cmd) request() ([]byte, error) {
 	for _, v := range []uint32{
 		uint32(cfg.EarlyCgroups), uint32(cfg.Cgroups), cfg.UID, cfg.GID, uint32(len(cfg.Groups)),
 		boolean(cfg.Tty), boolean(cfg.NoNewPrivileges), seccompLen, seccompFlags,
-		uint32(keep), uint32(keep >> 32), uint32(len(cfg.Args)), uint32(len(cfg.Env)), uint32(len(strs)),
+		uint32(keep), uint32(keep >> 32), uint32(len(cfg.Args)), uint32(len(cfg.Env)), uint32(len(strs)), boolean(zygote),
 	} {
 		b = b32(b, v)
 	}
@@ -308,6 +439,7 @@ type served struct {
 	copies sync.WaitGroup
 	mine   []*os.File // pipe ends of ours, closed after the copies
 	status chan int
+	parent int // the command's parent: the server, or a zygote
 }
 
 // startServed is Start through the server.
@@ -392,12 +524,24 @@ func (c *Cmd) startServed() (err error) {
 	for _, f := range theirs {
 		fds = append(fds, int(f.Fd()))
 	}
-	if c.held != nil {
+	sent := false
+	if c.held != nil && c.held.zyg != nil {
+		// The zygote has the rest: the streams and the pipes are all
+		// it takes. One that has gone leaves the server's way.
+		sent = c.held.zyg.send(fds)
+	}
+	sv.parent = c.srv.Pid()
+	if sent {
+		sv.parent = c.held.zyg.pid
+	}
+	switch {
+	case sent:
+	case c.held != nil:
 		// Sent as they are: the server receives copies.
 		for _, f := range append(slices.Clone(c.held.ns), c.held.cgroups...) {
 			fds = append(fds, int(f.Fd()))
 		}
-	} else {
+	default:
 		ns, err := c.openNamespaces()
 		if err != nil {
 			return err
@@ -412,15 +556,17 @@ func (c *Cmd) startServed() (err error) {
 			fds = append(fds, int(f.Fd()))
 		}
 	}
-	c.srv.mu.Lock()
-	if c.srv.closed {
+	if !sent {
+		c.srv.mu.Lock()
+		if c.srv.closed {
+			c.srv.mu.Unlock()
+			return errors.New("fork server: closed")
+		}
+		err = unix.Sendmsg(c.srv.fd, req, unix.UnixRights(fds...), nil, 0)
 		c.srv.mu.Unlock()
-		return errors.New("fork server: closed")
-	}
-	err = unix.Sendmsg(c.srv.fd, req, unix.UnixRights(fds...), nil, 0)
-	c.srv.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("fork server: sending the request: %w", err)
+		if err != nil {
+			return fmt.Errorf("fork server: sending the request: %w", err)
+		}
 	}
 	for _, f := range theirs {
 		f.Close()
