@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
-	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/health"
@@ -66,7 +65,7 @@ type healthMon struct {
 	// read from it, not from the shim's record, which comes later.
 	init    int
 	initPid int
-	cg      *cgroup.Cgroup // the container's, for its freezer
+	freezer *freezerFile // the container's cgroup's, opened at the first check
 
 	mu sync.Mutex
 	st health.State
@@ -276,6 +275,7 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 		if m.init >= 0 {
 			unix.Close(m.init)
 		}
+		m.freezer.close()
 	}()
 	var tmpl *nsenter.Cmd
 	lastFailed := false
@@ -379,7 +379,8 @@ func (m *healthMon) next() time.Duration {
 // the run ends meanwhile is a failure, as with dockerd (see healthStop).
 func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Result, bool) {
 	// Whether the run goes on is read from its init (ending, in the
-	// loop), whether it is paused from its cgroup's freezer: not from
+	// loop), whether it is paused from its cgroup's freezer file (held
+	// open: tuning_health.go): not from
 	// the shim's record, a file to decode at every check. The record
 	// is read once, for the check's options.
 	var st shim.State
@@ -390,13 +391,13 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Re
 			return health.Result{}, false
 		}
 	}
-	if m.cg == nil {
-		m.cg, _ = cgroupOf(e)
-	}
-	if m.cg != nil {
-		if fs, err := m.cg.FreezerState(); err == nil && fs != cgroup.Thawed {
-			return health.Result{}, false
+	if m.freezer == nil {
+		if cg, err := cgroupOf(e); err == nil {
+			m.freezer = openFreezer(cg)
 		}
+	}
+	if !m.freezer.thawed() {
+		return health.Result{}, false
 	}
 	argv, _ := m.sch.Command(e.rec.Config.Shell) // NewSchedule checked it
 	start := time.Now()
