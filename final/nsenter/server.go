@@ -444,18 +444,40 @@ type served struct {
 
 // startServed is Start through the server.
 func (c *Cmd) startServed() (err error) {
-	var theirs []*os.File // the child's ends, closed once sent
+	// What is sent, in server.c's order; of it, the descriptors that
+	// are ours alone, closed once sent. The others (the caller's files,
+	// the held ones) are sent as they are: the server receives copies.
+	// The pipes are made raw, with no os.File on the child's ends, and
+	// ours are blocking but for the output's: no poller registration
+	// for a pipe that is read in one go (a health check's CPU goes to
+	// such things: see final/health's doc.go).
+	var fds, theirs []int
+	var opened []*os.File
 	sv := &served{}
 	defer func() {
-		for _, f := range theirs {
-			f.Close()
+		for _, fd := range theirs {
+			unix.Close(fd)
 		}
+		closeAll(opened)
 		if err != nil {
 			for _, f := range sv.mine {
 				f.Close()
 			}
 		}
 	}()
+	send := func(fd int, ours bool) {
+		fds = append(fds, fd)
+		if ours {
+			theirs = append(theirs, fd)
+		}
+	}
+	pipe := func() (r, w int, err error) {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			return -1, -1, fmt.Errorf("pipe: %w", err)
+		}
+		return p[0], p[1], nil
+	}
 	req := c.req
 	// The streams: files as they are, anything else through a pipe
 	// (one for both if Stdout and Stderr are the same writer, as
@@ -463,67 +485,70 @@ func (c *Cmd) startServed() (err error) {
 	std := []any{c.Stdin, c.Stdout, c.Stderr}
 	for i, s := range std {
 		if i == 2 && c.Stderr != nil && interfaceEqual(c.Stdout, c.Stderr) {
-			theirs = append(theirs, dupFile(theirs[1]))
+			send(fds[1], false) // sent twice: the server receives two copies
 			continue
 		}
 		switch v := s.(type) {
 		case *os.File:
 			if v != nil {
-				theirs = append(theirs, dupFile(v))
+				send(int(v.Fd()), false)
 				continue
 			}
 		case nil:
 		default:
-			r, w, err := os.Pipe()
+			r, w, err := pipe()
 			if err != nil {
 				return err
 			}
 			if i == 0 {
-				theirs = append(theirs, r)
-				sv.mine = append(sv.mine, w)
+				send(r, true)
+				_ = unix.SetNonblock(w, true) // ours: closed at WaitDelay, so polled
+				wf := os.NewFile(uintptr(w), "|0")
+				sv.mine = append(sv.mine, wf)
 				sv.copies.Add(1)
 				go func() {
 					defer sv.copies.Done()
-					_, _ = io.Copy(w, v.(io.Reader))
-					w.Close()
+					_, _ = io.Copy(wf, v.(io.Reader))
+					wf.Close()
 				}()
 			} else {
-				theirs = append(theirs, w)
-				sv.mine = append(sv.mine, r)
+				send(w, true)
+				_ = unix.SetNonblock(r, true)
+				rf := os.NewFile(uintptr(r), fmt.Sprintf("%d|", i))
+				sv.mine = append(sv.mine, rf)
 				sv.copies.Add(1)
 				go func() {
 					defer sv.copies.Done()
-					_, _ = io.Copy(v.(io.Writer), r)
+					_, _ = io.Copy(v.(io.Writer), rf)
 				}()
 			}
 			continue
 		}
 		if c.held != nil {
-			theirs = append(theirs, dupFile(c.held.null))
+			send(int(c.held.null.Fd()), false)
 			continue
 		}
-		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		null, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return err
+			return fmt.Errorf("open %s: %w", os.DevNull, err)
 		}
-		theirs = append(theirs, null)
+		send(null, true)
 	}
-	errR, errW, err := os.Pipe()
+	// The error pipe and the wait pipe: blocking, read by this
+	// goroutine (Start, Wait) until they end.
+	r, w, err := pipe()
 	if err != nil {
 		return err
 	}
+	errR := os.NewFile(uintptr(r), "error pipe")
 	defer errR.Close()
-	theirs = append(theirs, errW)
-	waitR, waitW, err := os.Pipe()
-	if err != nil {
+	send(w, true)
+	if r, w, err = pipe(); err != nil {
 		return err
 	}
+	waitR := os.NewFile(uintptr(r), "wait pipe")
 	sv.mine = append(sv.mine, waitR)
-	theirs = append(theirs, waitW)
-	fds := make([]int, 0, len(theirs)+len(c.nss)+len(c.cgroupProcs))
-	for _, f := range theirs {
-		fds = append(fds, int(f.Fd()))
-	}
+	send(w, true)
 	sent := false
 	if c.held != nil && c.held.zyg != nil {
 		// The zygote has the rest: the streams and the pipes are all
@@ -537,7 +562,6 @@ func (c *Cmd) startServed() (err error) {
 	switch {
 	case sent:
 	case c.held != nil:
-		// Sent as they are: the server receives copies.
 		for _, f := range append(slices.Clone(c.held.ns), c.held.cgroups...) {
 			fds = append(fds, int(f.Fd()))
 		}
@@ -546,12 +570,12 @@ func (c *Cmd) startServed() (err error) {
 		if err != nil {
 			return err
 		}
-		theirs = append(theirs, ns...)
+		opened = append(opened, ns...)
 		cgroups, err := c.openCgroups()
 		if err != nil {
 			return err
 		}
-		theirs = append(theirs, cgroups...)
+		opened = append(opened, cgroups...)
 		for _, f := range append(ns, cgroups...) {
 			fds = append(fds, int(f.Fd()))
 		}
@@ -568,8 +592,8 @@ func (c *Cmd) startServed() (err error) {
 			return fmt.Errorf("fork server: sending the request: %w", err)
 		}
 	}
-	for _, f := range theirs {
-		f.Close()
+	for _, fd := range theirs {
+		unix.Close(fd)
 	}
 	theirs = nil
 
@@ -608,16 +632,6 @@ func interfaceEqual(a, b any) (eq bool) {
 		}
 	}()
 	return a == b
-}
-
-// dupFile is a copy of f's descriptor, closed with the others once sent
-// (the caller keeps f).
-func dupFile(f *os.File) *os.File {
-	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return f // sent as it is; not ours to close
-	}
-	return os.NewFile(uintptr(fd), f.Name())
 }
 
 // waitServed is Wait through the server: its "exit S" line, then the
