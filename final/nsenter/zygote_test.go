@@ -99,6 +99,14 @@ func TestServer_Zygote(t *testing.T) {
 		assert.Equal(t, statusField(t, res.Stdout, field), statusField(t, stdout.String(), field), "a command of the zygote: %s", field)
 	}
 
+	// Its memory, for the docs: mostly the server's pages, shared.
+	rollup, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", zygote))
+	for _, l := range lines(string(rollup)) {
+		if strings.HasPrefix(l, "Rss:") || strings.HasPrefix(l, "Pss:") || strings.HasPrefix(l, "Private_Dirty:") {
+			t.Logf("the zygote's %s", strings.Join(strings.Fields(l), " "))
+		}
+	}
+
 	// Release ends it.
 	cmd.Release()
 	waitExit(t, pidfd, "the zygote after Release")
