@@ -65,7 +65,10 @@ type healthMon struct {
 	// read from it, not from the shim's record, which comes later.
 	init    int
 	initPid int
-	freezer *freezerFile // the container's cgroup's, opened at the first check
+	freezer *freezerFile // the container's cgroup's, until it is seen thawed
+	// thawSeen: the container was not paused at a check of this
+	// monitor; a pause from then on ends the monitor (healthPause).
+	thawSeen bool
 
 	mu sync.Mutex
 	st health.State
@@ -379,8 +382,8 @@ func (m *healthMon) next() time.Duration {
 // the run ends meanwhile is a failure, as with dockerd (see healthStop).
 func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Result, bool) {
 	// Whether the run goes on is read from its init (ending, in the
-	// loop), whether it is paused from its cgroup's freezer file (held
-	// open: tuning_health.go): not from
+	// loop), whether it is paused from its cgroup's freezer file
+	// (tuning_health.go) until it is seen thawed: not from
 	// the shim's record, a file to decode at every check. The record
 	// is read once, for the check's options.
 	var st shim.State
@@ -391,13 +394,23 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Re
 			return health.Result{}, false
 		}
 	}
-	if m.freezer == nil {
-		if cg, err := cgroupOf(e); err == nil {
-			m.freezer = openFreezer(cg)
+	if !m.thawSeen {
+		// Paused before this monitor began (berthd started while
+		// the container was paused): no check until it is thawed.
+		// From then on a docker pause ends the monitor itself
+		// (healthPause), as dockerd's does, and the freezer is not
+		// read at every check.
+		if m.freezer == nil {
+			if cg, err := cgroupOf(e); err == nil {
+				m.freezer = openFreezer(cg)
+			}
 		}
-	}
-	if !m.freezer.thawed() {
-		return health.Result{}, false
+		if !m.freezer.thawed() {
+			return health.Result{}, false
+		}
+		m.thawSeen = true
+		m.freezer.close()
+		m.freezer = nil
 	}
 	argv, _ := m.sch.Command(e.rec.Config.Shell) // NewSchedule checked it
 	start := time.Now()

@@ -9,11 +9,13 @@ import (
 	"github.com/berth-project/berth/02-cgroups/cgroup"
 )
 
-// freezerFile is a container's freezer state file, opened once per run
-// and read again before each check: whether the container is paused
-// (cgroup.FreezerState's question, which finds the directory, checks it
-// and opens the file every time: a third of the daemon's CPU per check
-// when the checks ran every second). On v1 freezer.state reads THAWED
+// freezerFile is a container's freezer state file, opened once per
+// monitor and read with one pread before each check until the container
+// is seen thawed (runCheck; a docker pause after that ends the monitor
+// itself): whether the container is paused. cgroup.FreezerState asks the
+// same, but finds the directory, checks it and opens the file every
+// time: a third of the daemon's CPU in runCheck when it was read at
+// every check, every second. On v1 freezer.state reads THAWED
 // unless a freeze was asked for; on v2 cgroup.freeze reads 0 unless one
 // was. A freeze under way counts as paused, as with FreezerState.
 type freezerFile struct {

@@ -159,6 +159,9 @@ func (c *Cmd) Hold() error {
 	if err == nil {
 		h.null, err = os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	}
+	if err == nil {
+		h.nullFd = int(h.null.Fd()) // once: Fd costs a system call each time
+	}
 	if err != nil {
 		h.release()
 		return err
@@ -232,7 +235,7 @@ func (c *Cmd) startZygote(h *held) (*zygote, error) {
 		return nil, err
 	}
 	defer waitR.Close()
-	null := int(h.null.Fd())
+	null := h.nullFd
 	fds := []int{null, null, null, int(errW.Fd()), int(waitW.Fd())}
 	for _, f := range append(slices.Clone(h.ns), h.cgroups...) {
 		fds = append(fds, int(f.Fd()))
@@ -303,6 +306,7 @@ func (c *Cmd) Release() {
 type held struct {
 	ns, cgroups []*os.File
 	null        *os.File
+	nullFd      int
 	zyg         *zygote
 }
 
@@ -525,7 +529,7 @@ func (c *Cmd) startServed() (err error) {
 			continue
 		}
 		if c.held != nil {
-			send(int(c.held.null.Fd()), false)
+			send(c.held.nullFd, false)
 			continue
 		}
 		null, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
