@@ -287,7 +287,7 @@
 //	                                            seccomp, capabilities,
 //	                                            no_new_privs; a probe child
 //	 <-- "ready" ------------------------------ (the filter lets it work)
-//	Start: 5 fds, no config -------------------> fork ------------------->  dup2 stdio,
+//	Start: 5 fds, no config -------------------> clone (vfork) ---------->  dup2 stdio,
 //	 <-- "pid N" ------------------------------ |                          cgroups, own
 //	 <-- EOF (error pipe) ----------------------------------------------   keyring, chdir,
 //	 <-- "exit S" ----------------------------- waitpid                    PATH, execve
@@ -336,6 +336,19 @@
 // and one more piece of C, which TestServer_SameAsCommand and
 // TestServer_Zygote keep honest. A terminal gets no zygote (a check never
 // has one).
+//
+// The zygote starts each command with clone(CLONE_VM|CLONE_VFORK) on a
+// stack of its own, as posix_spawn does, not fork: the child shares the
+// zygote's memory until its execve (the zygote waits for that), so there
+// are no page tables to copy and no copy-on-write faults. It writes only
+// its stack and its own descriptor table (CLONE_FILES and CLONE_FS are
+// not set).
+//
+// Measured (BenchmarkExecTrue, 300 to 1000 execs of `true`, load
+// average 4 to 7), the server's side of an exec: 0.88-0.99 ms through a
+// zygote, 0.96-1.21 ms through a zygote that forked, 1.13 ms by a fork
+// of the server (the same run as the zygote's 0.90); the caller's side
+// 0.18-0.42 ms either way.
 //
 // # Who does what
 //
