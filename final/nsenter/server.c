@@ -620,34 +620,45 @@ static int zygote_serve_one(int ctl, const struct request *r, int *early, int *l
 	return 0;
 }
 
-/* zygote_probe forks a child that tries what every check's child will
+/* zygote_probe starts a child that tries what every check's child will
  * do under the container's filter besides the checks' own: a new
  * keyring (1 if it may, 0 if the filter refuses keyctl: then no check
- * can use one, and sharing the zygote's is unseen). The probe's fork,
+ * can use one, and sharing the zygote's is unseen). The probe's clone,
  * its reaping through the signalfd, poll and recvmsg try the zygote's
  * own system calls: a filter that refuses one of them makes the zygote
  * fail here, and the caller falls back to a fork per check. */
+static int zygote_probe_main(void *unused)
+{
+	long id = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL, 0, 0, 0);
+
+	(void)unused;
+	_exit(id >= 0 ? 0 : 1);
+}
+
 static int zygote_probe(int err_fd, int sfd, int ctl)
 {
+	static char stack[16 * 1024] __attribute__((aligned(16)));
 	struct pollfd pfd = {sfd, POLLIN, 0};
 	struct signalfd_siginfo si;
 	char byte;
+	struct iovec iov = {&byte, 1};
+	struct msghdr msg = {0};
 	int status;
-	pid_t pid = fork();
+	pid_t pid;
 
+	/* The same clone as a check's (zygote_serve_one). */
+	pid = clone(zygote_probe_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
 	if (pid < 0)
-		child_fail(err_fd, "zygote: fork: %s", errstr(errno));
-	if (pid == 0) {
-		long id = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL, 0, 0, 0);
-		_exit(id >= 0 ? 0 : 1);
-	}
+		child_fail(err_fd, "zygote: clone: %s", errstr(errno));
 	if (poll(&pfd, 1, -1) < 0)
 		child_fail(err_fd, "zygote: poll: %s", errstr(errno));
 	if (read(sfd, &si, sizeof si) < 0)
 		child_fail(err_fd, "zygote: reading its signalfd: %s", errstr(errno));
 	if (waitpid(pid, &status, 0) != pid)
 		child_fail(err_fd, "zygote: waitpid: %s", errstr(errno));
-	if (recv(ctl, &byte, 1, MSG_DONTWAIT | MSG_PEEK) < 0 && errno != EAGAIN)
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (recvmsg(ctl, &msg, MSG_DONTWAIT | MSG_PEEK | MSG_CMSG_CLOEXEC) < 0 && errno != EAGAIN)
 		child_fail(err_fd, "zygote: recvmsg: %s", errstr(errno));
 	if (WIFSIGNALED(status))
 		return 0; /* killed by the filter at keyctl */

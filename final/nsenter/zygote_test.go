@@ -16,6 +16,7 @@ import (
 	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/01-namespaces/namespace"
 	"github.com/berth-project/berth/02-cgroups/cgroup"
+	"github.com/berth-project/berth/03-rootfs/seccomp"
 	"github.com/berth-project/berth/final/nsenter"
 )
 
@@ -142,4 +143,31 @@ func waitExit(t *testing.T, pidfd int, what string) {
 		require.Equal(t, 1, n, "%s still runs", what)
 		return
 	}
+}
+
+// TestServer_ZygoteRefusedByTheFilter: a seccomp profile that refuses
+// what the zygote itself must do (here recvmsg, which takes each
+// request) gets no zygote, and the command runs by a fork of the server,
+// as without one.
+func TestServer_ZygoteRefusedByTheFilter(t *testing.T) {
+	labtest.Privileged(t)
+	t.Parallel()
+	c := startContainer(t, namespace.Config{}, cgroup.Resources{})
+	srv, err := nsenter.StartServer()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+
+	opts := c.options("true")
+	opts.Seccomp = seccomp.Profile{JSON: `{"defaultAction": "SCMP_ACT_ALLOW",
+		"syscalls": [{"names": ["recvmsg"], "action": "SCMP_ACT_ERRNO"}]}`}
+	cmd, err := srv.Command(opts)
+	require.NoError(t, err)
+	require.NoError(t, cmd.Hold())
+	defer cmd.Release()
+	_, err = cmd.StartZygote()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "recvmsg")
+	status, err := cmd.Run()
+	require.NoError(t, err)
+	assert.Equal(t, 0, status)
 }
