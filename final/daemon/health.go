@@ -500,8 +500,10 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Re
 // checks of every daemon in this process: one process, started at the
 // first check and again if it has died. (docker exec keeps its helper,
 // the way in that docs/final.md describes; TestServer_SameAsCommand in
-// final/nsenter runs the exec tests through the server too.) A check through it costs a fork
-// of a small C process and the check's own execve, where a helper
+// final/nsenter runs the exec tests through the server too.) A check
+// through it costs a clone of the container's zygote (a small C process
+// the server forked once per run, already confined) and the check's own
+// execve, where a helper
 // (nsenter.Command, docker exec's way in) starts the daemon's program
 // again; see final/health's doc.go, "What a check costs".
 var forkServer struct {
