@@ -1,0 +1,119 @@
+package conformance
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Known is one listed difference: a check runc passes and berth-runtime
+// does not, with the reason.
+type Known struct {
+	Program, Name string
+	Reason        string
+	Line          int // in the file, for messages
+}
+
+// Key names the check as Difference.Key does.
+func (k Known) Key() string { return k.Program + ": " + k.Name }
+
+// ParseKnown reads the known-differences file. Its format groups checks
+// under the reason they share:
+//
+//	# a comment
+//	reason: linux.rootfsPropagation is not applied to the rootfs mount
+//	linux_rootfs_propagation: (exit status 0)
+//	linux_rootfs_propagation: rootfs propagation is set correctly
+//
+// Each check line is "PROGRAM: CHECK NAME" (the name as the report prints
+// it) and takes the reason of the "reason:" line above it.
+func ParseKnown(r io.Reader, name string) ([]Known, error) {
+	var list []Known
+	seen := map[string]int{}
+	reason := ""
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if r, ok := strings.CutPrefix(line, "reason:"); ok {
+			reason = strings.TrimSpace(r)
+			if reason == "" {
+				return nil, fmt.Errorf("%s:%d: a reason: line with no reason", name, n)
+			}
+			continue
+		}
+		program, check, ok := strings.Cut(line, ": ")
+		if !ok || strings.ContainsAny(program, " \t") || strings.TrimSpace(check) == "" {
+			return nil, fmt.Errorf("%s:%d: want \"PROGRAM: CHECK\" or \"reason: TEXT\", have %q", name, n, line)
+		}
+		if reason == "" {
+			return nil, fmt.Errorf("%s:%d: check %q has no reason: line above it", name, n, line)
+		}
+		k := Known{Program: program, Name: strings.TrimSpace(check), Reason: reason, Line: n}
+		if prev, dup := seen[k.Key()]; dup {
+			return nil, fmt.Errorf("%s:%d: %q is listed already at line %d", name, n, k.Key(), prev)
+		}
+		seen[k.Key()] = n
+		list = append(list, k)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return list, nil
+}
+
+// LoadKnown reads the known-differences file at path.
+func LoadKnown(path string) ([]Known, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading the known differences: %w", err)
+	}
+	defer f.Close()
+	return ParseKnown(f, path)
+}
+
+// Match holds the differences against the list: unexpected are the
+// differences nobody listed, stale the listed ones that no longer differ.
+// Both must be empty for the test to pass.
+func Match(worse []Difference, known []Known) (unexpected []Difference, stale []Known) {
+	listed := map[string]bool{}
+	for _, k := range known {
+		listed[k.Key()] = true
+	}
+	differs := map[string]bool{}
+	for _, d := range worse {
+		differs[d.Key()] = true
+		if !listed[d.Key()] {
+			unexpected = append(unexpected, d)
+		}
+	}
+	for _, k := range known {
+		if !differs[k.Key()] {
+			stale = append(stale, k)
+		}
+	}
+	return unexpected, stale
+}
+
+// Reasons returns, for each listed check, its reason.
+func Reasons(known []Known) map[string]string {
+	m := make(map[string]string, len(known))
+	for _, k := range known {
+		m[k.Key()] = k.Reason
+	}
+	return m
+}
+
+// FormatKnown writes differences in the known-differences file's format,
+// under one placeholder reason: what the test prints for a difference
+// nobody listed yet, ready to paste and explain.
+func FormatKnown(w io.Writer, diffs []Difference) {
+	fmt.Fprintln(w, "reason: TODO (what berth-runtime does wrong, in one line)")
+	for _, d := range diffs {
+		fmt.Fprintln(w, d.Key())
+	}
+}
