@@ -65,6 +65,13 @@ exited non-zero or timed out.`)
 
 	worse, better := Compare(base, cand)
 	reasons := Reasons(known)
+	racy := map[string]bool{}
+	for _, k := range known {
+		if k.Racy {
+			racy[k.Key()] = true
+		}
+	}
+	worse, better = notRacy(worse, racy), notRacy(better, racy)
 	groups := map[string][]Difference{}
 	for _, d := range worse {
 		r := reasons[d.Key()]
@@ -105,9 +112,43 @@ exited non-zero or timed out.`)
 			fmt.Fprintf(w, "| %s | %s | %s |\n", d.Program, cell(d.Name), d.Base)
 		}
 	}
+	if len(racy) > 0 {
+		fmt.Fprintf(w, "\n## Checks compared with nothing: %d\n\n", len(racy))
+		fmt.Fprintln(w, "Their result is luck: the suite races its own container, and runc passes or fails them from one run")
+		fmt.Fprintln(w, "to the next on this machine.")
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "| program | check | why | %s | %s |\n|---|---|---|---|---|\n", base.Label, cand.Label)
+		for _, k := range known {
+			if k.Racy {
+				fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", k.Program, cell(k.Name), cell(k.Reason), result(base, k), result(cand, k))
+			}
+		}
+	}
 	fmt.Fprintln(w, "\n## Per program\n\nok / not ok / skip, and the exit status where it is not 0.")
 	fmt.Fprintln(w)
 	writePerProgram(w, runs)
+}
+
+func notRacy(diffs []Difference, racy map[string]bool) []Difference {
+	var keep []Difference
+	for _, d := range diffs {
+		if !racy[d.Key()] {
+			keep = append(keep, d)
+		}
+	}
+	return keep
+}
+
+// result is what run r printed for the listed check k.
+func result(r *Run, k Known) Result {
+	if p := r.Program(k.Program); p != nil {
+		for _, c := range p.Checks {
+			if c.Name == k.Name {
+				return c.Result
+			}
+		}
+	}
+	return Missing
 }
 
 func labels(runs []*Run) string {
