@@ -179,3 +179,24 @@ kill: gone
 	assert.Empty(t, unexpected, "a racy check that differs is not unexpected")
 	assert.Empty(t, stale, "a racy check that does not differ is not stale")
 }
+
+func TestMatchWildcard(t *testing.T) {
+	known, err := ParseKnown(strings.NewReader("reason: refused by design\np: *\nq: *\n"), "known.txt")
+	require.NoError(t, err)
+	worse := []Difference{{Program: "p", Name: "one"}, {Program: "p", Name: "two"}, {Program: "r", Name: "three"}}
+	unexpected, stale := Match(worse, known)
+	require.Len(t, unexpected, 1)
+	assert.Equal(t, "r: three", unexpected[0].Key())
+	require.Len(t, stale, 1)
+	assert.Equal(t, "q: *", stale[0].Key())
+	assert.Equal(t, "refused by design", Reason(known, worse[1]))
+	assert.Empty(t, Reason(known, worse[2]))
+}
+
+func TestParseTAPUntitled(t *testing.T) {
+	checks, err := ParseTAP("p", strings.NewReader("ok 1 -\nok 2\n"))
+	require.NoError(t, err)
+	require.Len(t, checks, 2)
+	assert.Equal(t, Untitled, checks[0].Name)
+	assert.Equal(t, Untitled+" #2", checks[1].Name)
+}

@@ -64,7 +64,6 @@ cannot create its container often prints no test line at all: "programs failed" 
 exited non-zero or timed out.`)
 
 	worse, better := Compare(base, cand)
-	reasons := Reasons(known)
 	racy := map[string]bool{}
 	for _, k := range known {
 		if k.Racy {
@@ -74,7 +73,7 @@ exited non-zero or timed out.`)
 	worse, better = notRacy(worse, racy), notRacy(better, racy)
 	groups := map[string][]Difference{}
 	for _, d := range worse {
-		r := reasons[d.Key()]
+		r := Reason(known, d)
 		if r == "" {
 			r = "not explained yet (not in known-differences.txt)"
 		}

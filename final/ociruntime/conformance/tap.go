@@ -49,6 +49,9 @@ type Check struct {
 	Diagnostic string
 }
 
+// Untitled names a test line with no description.
+const Untitled = "(untitled)"
+
 // ParseTAP reads the TAP that one validation program printed. Only lines
 // at the start of a line count (the YAML diagnostics are indented); a
 // description printed more than once gets "#2", "#3", ... so that every
@@ -84,6 +87,9 @@ func ParseTAP(program string, r io.Reader) ([]Check, error) {
 			continue
 		}
 		c.Program = program
+		if c.Name == "" {
+			c.Name = Untitled
+		}
 		seen[c.Name]++
 		if k := seen[c.Name]; k > 1 {
 			c.Name = fmt.Sprintf("%s #%d", c.Name, k)
