@@ -98,6 +98,8 @@ exited non-zero or timed out.`)
 	}
 	for _, r := range order {
 		fmt.Fprintf(w, "\n### %s (%d)\n\n| program | check | %s |\n|---|---|---|\n", r, len(groups[r]), cand.Label)
+		// Sorted: runtimetest prints some checks in Go's map order.
+		sortDiffs(groups[r])
 		for _, d := range groups[r] {
 			fmt.Fprintf(w, "| %s | %s | %s |\n", d.Program, cell(d.Name), d.Cand)
 		}
@@ -107,6 +109,7 @@ exited non-zero or timed out.`)
 		fmt.Fprintln(w, "None.")
 	} else {
 		fmt.Fprintf(w, "| program | check | %s |\n|---|---|---|\n", base.Label)
+		sortDiffs(better)
 		for _, d := range better {
 			fmt.Fprintf(w, "| %s | %s | %s |\n", d.Program, cell(d.Name), d.Base)
 		}
@@ -126,6 +129,15 @@ exited non-zero or timed out.`)
 	fmt.Fprintln(w, "\n## Per program\n\nok / not ok / skip, and the exit status where it is not 0.")
 	fmt.Fprintln(w)
 	writePerProgram(w, runs)
+}
+
+func sortDiffs(diffs []Difference) {
+	sort.SliceStable(diffs, func(i, j int) bool {
+		if diffs[i].Program != diffs[j].Program {
+			return diffs[i].Program < diffs[j].Program
+		}
+		return diffs[i].Name < diffs[j].Name
+	})
 }
 
 func notRacy(diffs []Difference, racy map[string]bool) []Difference {

@@ -51,9 +51,6 @@ func run(out, docs, knownPath string, labels []string) error {
 		fmt.Fprintf(os.Stderr, "oci-summary: %-14s ok %d (pass %d, skip %d), not ok %d, programs failed %d of %d, %.0f s\n",
 			r.Label, t.OK(), t.Pass, t.Skip, t.Fail, t.ProgramsFailed, t.Programs, t.Seconds)
 	}
-	if docs == "" {
-		return nil
-	}
 	var base, cand *conformance.Run
 	for _, r := range runs {
 		switch r.Label {
@@ -64,11 +61,29 @@ func run(out, docs, knownPath string, labels []string) error {
 		}
 	}
 	if base == nil || cand == nil {
-		return fmt.Errorf("-docs needs the runs of runc and berth-runtime, have %v", labels)
+		if docs != "" {
+			return fmt.Errorf("-docs needs the runs of runc and berth-runtime, have %v", labels)
+		}
+		return nil
 	}
 	known, err := conformance.LoadKnown(knownPath)
 	if err != nil {
 		return err
+	}
+	// The gate's verdict (TestBerthRuntimeBesideRunc's rule), for whoever
+	// runs the script by hand.
+	worse, _ := conformance.Compare(base, cand)
+	unexpected, stale := conformance.Match(worse, known)
+	fmt.Fprintf(os.Stderr, "oci-summary: berth-runtime beside runc: %d checks worse, %d of them not in %s, %d listed there no longer differ\n",
+		len(worse), len(unexpected), knownPath, len(stale))
+	for _, d := range unexpected {
+		fmt.Fprintf(os.Stderr, "  not listed: %s (berth-runtime: %s)\n", d.Key(), d.Cand)
+	}
+	for _, k := range stale {
+		fmt.Fprintf(os.Stderr, "  stale: line %d: %s\n", k.Line, k.Key())
+	}
+	if docs == "" {
+		return nil
 	}
 	// runc first: the report's baseline.
 	ordered := []*conformance.Run{base}
