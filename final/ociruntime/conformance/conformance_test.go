@@ -132,12 +132,27 @@ a: one
 	assert.Equal(t, "a: two", again[0].Key())
 
 	buf.Reset()
-	WriteReport(&buf, []*Run{runc, berth}, runc, berth, known, "a host")
+	WriteReport(&buf, English, []*Run{runc, berth}, runc, berth, known, "a host")
 	report := buf.String()
 	assert.Contains(t, report, "| runc | x version 1 | 3 | 3 | 1 | 0 | 3 | 1 | 2 |")
 	assert.Contains(t, report, "### b cannot create its container (2)")
 	assert.Contains(t, report, "### not explained yet (not in known-differences.txt) (1)")
 	assert.Contains(t, report, "| c | five | missing |")
+	assert.True(t, strings.HasPrefix(report, "[中文](zh/oci-conformance.md)\n\n# "), report)
+
+	// The Chinese edition has the English one's headings (docs/docs_test.go).
+	headings := func(s string) (h []string) {
+		for _, l := range strings.Split(s, "\n") {
+			if m, _, ok := strings.Cut(l, " "); ok && strings.Trim(m, "#") == "" && m != "" {
+				h = append(h, m)
+			}
+		}
+		return h
+	}
+	var zh bytes.Buffer
+	WriteReport(&zh, Chinese, []*Run{runc, berth}, runc, berth, known, "a host")
+	assert.Equal(t, headings(report), headings(zh.String()))
+	assert.True(t, strings.HasPrefix(zh.String(), "[English](../oci-conformance.md)\n"))
 
 	buf.Reset()
 	require.NoError(t, WriteTAP(&buf, berth))
@@ -199,4 +214,15 @@ func TestParseTAPUntitled(t *testing.T) {
 	require.Len(t, checks, 2)
 	assert.Equal(t, Untitled, checks[0].Name)
 	assert.Equal(t, Untitled+" #2", checks[1].Name)
+}
+
+func TestRacyWildcard(t *testing.T) {
+	known, err := ParseKnown(strings.NewReader("racy: intermittent\np: *\n"), "known.txt")
+	require.NoError(t, err)
+	worse := []Difference{{Program: "p", Name: "one"}, {Program: "q", Name: "two"}}
+	unexpected, stale := Match(worse, known)
+	require.Len(t, unexpected, 1)
+	assert.Equal(t, "q: two", unexpected[0].Key())
+	assert.Empty(t, stale)
+	assert.Equal(t, []Difference{worse[1]}, notRacy(worse, known))
 }

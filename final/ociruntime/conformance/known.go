@@ -95,15 +95,11 @@ func LoadKnown(path string) ([]Known, error) {
 // differences nobody listed, stale the listed ones that no longer differ.
 // Both must be empty for the test to pass. Racy checks are neither.
 func Match(worse []Difference, known []Known) (unexpected []Difference, stale []Known) {
-	listed := map[string]bool{}
-	for _, k := range known {
-		listed[k.Key()] = true
-	}
 	differs := map[string]bool{}
 	for _, d := range worse {
 		differs[d.Key()] = true
 		differs[d.Program+": "+Wildcard] = true
-		if !listed[d.Key()] && !listed[d.Program+": "+Wildcard] {
+		if _, ok := Lookup(known, d); !ok {
 			unexpected = append(unexpected, d)
 		}
 	}
@@ -118,18 +114,25 @@ func Match(worse []Difference, known []Known) (unexpected []Difference, stale []
 // Wildcard as a check name stands for every check of its program.
 const Wildcard = "*"
 
-// Reason returns the listed reason for d, "" when it is not listed.
-func Reason(known []Known, d Difference) string {
-	wild := ""
+// Lookup finds d in the list: its own line, else its program's wildcard.
+func Lookup(known []Known, d Difference) (Known, bool) {
+	var wild Known
+	found := false
 	for _, k := range known {
 		switch {
 		case k.Key() == d.Key():
-			return k.Reason
+			return k, true
 		case k.Program == d.Program && k.Name == Wildcard:
-			wild = k.Reason
+			wild, found = k, true
 		}
 	}
-	return wild
+	return wild, found
+}
+
+// Reason returns the listed reason for d, "" when it is not listed.
+func Reason(known []Known, d Difference) string {
+	k, _ := Lookup(known, d)
+	return k.Reason
 }
 
 // FormatKnown writes differences in the known-differences file's format,

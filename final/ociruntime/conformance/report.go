@@ -33,49 +33,108 @@ func WriteSummary(w io.Writer, runs []*Run) {
 	}
 }
 
-// WriteReport writes docs/oci-conformance.md: what was run where, both
-// totals, the differences between base (runc) and cand (berth-runtime)
-// grouped by their listed reason, and the counts per program of every run.
-func WriteReport(w io.Writer, runs []*Run, base, cand *Run, known []Known, host string) {
-	fmt.Fprintf(w, `# OCI runtime conformance: %s beside %s
+// Edition is the language of a report: docs/ has an English and a
+// Chinese edition of every page (docs/docs_test.go keeps their headings in
+// step), so the report writer writes both. Check names, reasons and TAP
+// stay in English, as the suite and the known-differences file print them.
+type Edition struct {
+	Path string // relative to docs/
+	// Fixed texts; %s and %d verbs are filled in the order WriteReport gives.
+	Top, Title, Intro, Totals, TotalsNote, Worse, None, Grouped, Unlisted, Better, Racy, RacyNote, PerProgram, PerProgramNote string
+	Columns                                                                                                                   []string // program, check, why
+}
 
-The OCI runtime specification's conformance suite, [runtime-tools](https://github.com/opencontainers/runtime-tools)
-v0.9.0's validation programs (validating runtime-spec v1.0.2), run against %s, in the same run and on the
-same machine. Each program creates containers through the runtime's command line (create, start, state,
-kill, delete) and prints TAP; most run the suite's runtimetest inside the container, which checks that the
-container is what config.json asked for.
+// English and Chinese are the report's two editions.
+var (
+	English = Edition{
+		Path:  "oci-conformance.md",
+		Top:   "[中文](zh/oci-conformance.md)",
+		Title: "OCI runtime conformance: %s beside %s",
+		Intro: `The OCI runtime specification's conformance suite, runtime-tools v0.9.0's validation programs
+(github.com/opencontainers/runtime-tools, validating runtime-spec v1.0.2), run against %s in the same
+run on the same machine. Each program creates containers through the runtime's command line (create,
+start, state, kill, delete) and prints TAP; most run the suite's runtimetest inside the container, which
+checks that the container is what config.json asked for.
 
 The rule berth-runtime is held to (final/ociruntime/conformance): every check that runc passes here,
 berth-runtime passes too, unless the difference is listed with its reason in
 final/ociruntime/conformance/testdata/known-differences.txt. A check runc fails on this machine says
 something about the host (no blkio weight, no hugetlb, no AppArmor or SELinux), not about the runtime.
 
-Machine: %s. Written by `+"`%s`"+`
-(or `+"`scripts/oci-validation --docs runc berth-runtime`"+`, with a berth-runtime on PATH); the full TAP
-of each runtime is in [oci-conformance/](oci-conformance/).
-
-## Totals
-
-`, cand.Label, base.Label, labels(runs), host, Regenerate)
-	writeTotals(w, runs)
-	fmt.Fprintln(w, `
-"ok" counts TAP's ok lines, skips included (TAP's own count); "pass" leaves the skips out. A program that
+Machine: %s. Written by ` + "`%s`" + `
+(or ` + "`scripts/oci-validation --docs runc PATH/berth-runtime`" + `); the full TAP of each runtime is in
+[oci-conformance/](oci-conformance/).`,
+		Totals: "Totals",
+		TotalsNote: `"ok" counts TAP's ok lines, skips included (TAP's own count); "pass" leaves the skips out. A program that
 cannot create its container often prints no test line at all: "programs failed" counts the programs that
-exited non-zero or timed out.`)
+exited non-zero or timed out. Seconds are the wall-clock time of the whole suite.`,
+		Worse:          "Checks %s passes and %s does not: %d",
+		None:           "None.",
+		Grouped:        "Grouped by cause, the largest group first:",
+		Unlisted:       "not explained yet (not in known-differences.txt)",
+		Better:         "Checks %s passes and %s does not: %d",
+		Racy:           "Checks compared with nothing: %d",
+		RacyNote:       "Their result is luck: the suite races its own container, and runc passes or fails them from one run\nto the next on this machine.",
+		PerProgram:     "Per program",
+		PerProgramNote: "ok / not ok / skip, and the exit status where it is not 0.",
+		Columns:        []string{"program", "check", "why"},
+	}
+	Chinese = Edition{
+		Path:  "zh/oci-conformance.md",
+		Top:   "[English](../oci-conformance.md)",
+		Title: "OCI 运行时一致性：%s 与 %s 对照",
+		Intro: `OCI 运行时规范的一致性测试套件，即 runtime-tools v0.9.0 的 validation 程序
+（github.com/opencontainers/runtime-tools，验证 runtime-spec v1.0.2），在同一台机器的同一次运行中
+对 %s 执行。每个程序通过运行时的命令行（create、start、state、kill、delete）创建容器并输出 TAP；
+多数程序在容器里运行套件自带的 runtimetest，检查容器是否符合 config.json 的要求。
+
+berth-runtime 遵守的规则（final/ociruntime/conformance）：runc 在这里通过的每一项检查，
+berth-runtime 也必须通过，除非这一差异连同原因列在
+final/ociruntime/conformance/testdata/known-differences.txt 中。runc 在这台机器上失败的检查
+说明的是主机（没有 blkio weight、hugetlb、AppArmor 或 SELinux），而不是运行时。
+
+机器：%s。由 ` + "`%s`" + ` 生成
+（或 ` + "`scripts/oci-validation --docs runc PATH/berth-runtime`" + `）；每个运行时的完整 TAP 在
+[../oci-conformance/](../oci-conformance/)。`,
+		Totals: "总计",
+		TotalsNote: `"ok" 是 TAP 的 ok 行数，包括 skip（TAP 自己的计数）；"pass" 不含 skip。无法创建容器的程序
+往往一行测试也不输出：“programs failed” 统计以非零状态退出或超时的程序。seconds 是整个套件的耗时。`,
+		Worse:          "%s 通过而 %s 未通过的检查：%d",
+		None:           "无。",
+		Grouped:        "按原因分组，最大的一组在前：",
+		Unlisted:       "尚未解释（不在 known-differences.txt 中）",
+		Better:         "%s 通过而 %s 未通过的检查：%d",
+		Racy:           "不参与比较的检查：%d",
+		RacyNote:       "它们的结果取决于运气：套件与自己的容器竞争，runc 在这台机器上时而通过时而失败。",
+		PerProgram:     "按程序",
+		PerProgramNote: "ok / not ok / skip，退出状态不为 0 时附上。",
+		Columns:        []string{"程序", "检查", "原因"},
+	}
+)
+
+// WriteReport writes one edition of docs/oci-conformance.md: what was run
+// where, the totals of every run, the differences between base (runc) and
+// cand (berth-runtime) grouped by their listed reason, and the counts per
+// program of every run.
+func WriteReport(w io.Writer, e Edition, runs []*Run, base, cand *Run, known []Known, host string) {
+	fmt.Fprintf(w, "%s\n\n# "+e.Title+"\n\n", e.Top, cand.Label, base.Label)
+	fmt.Fprintf(w, e.Intro+"\n\n## %s\n\n", labels(runs), host, Regenerate, e.Totals)
+	writeTotals(w, runs)
+	fmt.Fprintf(w, "\n%s\n", e.TotalsNote)
 
 	worse, better := Compare(base, cand)
-	racy := map[string]bool{}
+	worse, better = notRacy(worse, known), notRacy(better, known)
+	racy := 0
 	for _, k := range known {
 		if k.Racy {
-			racy[k.Key()] = true
+			racy++
 		}
 	}
-	worse, better = notRacy(worse, racy), notRacy(better, racy)
 	groups := map[string][]Difference{}
 	for _, d := range worse {
 		r := Reason(known, d)
 		if r == "" {
-			r = "not explained yet (not in known-differences.txt)"
+			r = e.Unlisted
 		}
 		groups[r] = append(groups[r], d)
 	}
@@ -89,45 +148,40 @@ exited non-zero or timed out.`)
 		}
 		return order[i] < order[j]
 	})
-	fmt.Fprintf(w, "\n## Checks %s passes and %s does not: %d\n\n", base.Label, cand.Label, len(worse))
+	fmt.Fprintf(w, "\n## "+e.Worse+"\n\n", base.Label, cand.Label, len(worse))
 	if len(worse) == 0 {
-		fmt.Fprintln(w, "None.")
-	}
-	if len(order) > 0 {
-		fmt.Fprintln(w, "Grouped by cause, the largest group first:")
+		fmt.Fprintln(w, e.None)
+	} else {
+		fmt.Fprintln(w, e.Grouped)
 	}
 	for _, r := range order {
-		fmt.Fprintf(w, "\n### %s (%d)\n\n| program | check | %s |\n|---|---|---|\n", r, len(groups[r]), cand.Label)
+		fmt.Fprintf(w, "\n### %s (%d)\n\n| %s | %s | %s |\n|---|---|---|\n", cell(r), len(groups[r]), e.Columns[0], e.Columns[1], cand.Label)
 		// Sorted: runtimetest prints some checks in Go's map order.
 		sortDiffs(groups[r])
 		for _, d := range groups[r] {
 			fmt.Fprintf(w, "| %s | %s | %s |\n", d.Program, cell(d.Name), d.Cand)
 		}
 	}
-	fmt.Fprintf(w, "\n## Checks %s passes and %s does not: %d\n\n", cand.Label, base.Label, len(better))
+	fmt.Fprintf(w, "\n## "+e.Better+"\n\n", cand.Label, base.Label, len(better))
 	if len(better) == 0 {
-		fmt.Fprintln(w, "None.")
+		fmt.Fprintln(w, e.None)
 	} else {
-		fmt.Fprintf(w, "| program | check | %s |\n|---|---|---|\n", base.Label)
+		fmt.Fprintf(w, "| %s | %s | %s |\n|---|---|---|\n", e.Columns[0], e.Columns[1], base.Label)
 		sortDiffs(better)
 		for _, d := range better {
 			fmt.Fprintf(w, "| %s | %s | %s |\n", d.Program, cell(d.Name), d.Base)
 		}
 	}
-	if len(racy) > 0 {
-		fmt.Fprintf(w, "\n## Checks compared with nothing: %d\n\n", len(racy))
-		fmt.Fprintln(w, "Their result is luck: the suite races its own container, and runc passes or fails them from one run")
-		fmt.Fprintln(w, "to the next on this machine.")
-		fmt.Fprintln(w)
-		fmt.Fprintf(w, "| program | check | why | %s | %s |\n|---|---|---|---|---|\n", base.Label, cand.Label)
+	if racy > 0 {
+		fmt.Fprintf(w, "\n## "+e.Racy+"\n\n%s\n\n", racy, e.RacyNote)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n|---|---|---|---|---|\n", e.Columns[0], e.Columns[1], e.Columns[2], base.Label, cand.Label)
 		for _, k := range known {
 			if k.Racy {
 				fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", k.Program, cell(k.Name), cell(k.Reason), result(base, k), result(cand, k))
 			}
 		}
 	}
-	fmt.Fprintln(w, "\n## Per program\n\nok / not ok / skip, and the exit status where it is not 0.")
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "\n## %s\n\n%s\n\n", e.PerProgram, e.PerProgramNote)
 	writePerProgram(w, runs)
 }
 
@@ -140,26 +194,37 @@ func sortDiffs(diffs []Difference) {
 	})
 }
 
-func notRacy(diffs []Difference, racy map[string]bool) []Difference {
+func notRacy(diffs []Difference, known []Known) []Difference {
 	var keep []Difference
 	for _, d := range diffs {
-		if !racy[d.Key()] {
+		if k, ok := Lookup(known, d); !ok || !k.Racy {
 			keep = append(keep, d)
 		}
 	}
 	return keep
 }
 
-// result is what run r printed for the listed check k.
-func result(r *Run, k Known) Result {
-	if p := r.Program(k.Program); p != nil {
-		for _, c := range p.Checks {
-			if c.Name == k.Name {
-				return c.Result
-			}
+// result is what run r printed for the listed check k ("ok 280, not ok 2"
+// and so on for a wildcard: the program's counts).
+func result(r *Run, k Known) string {
+	p := r.Program(k.Program)
+	if p == nil {
+		return "not run"
+	}
+	if k.Name == Wildcard {
+		t := p.Totals()
+		s := fmt.Sprintf("%d / %d / %d", t.Pass, t.Fail, t.Skip)
+		if p.Exit != 0 {
+			s += fmt.Sprintf(" (exit %d)", p.Exit)
+		}
+		return s
+	}
+	for _, c := range p.Checks {
+		if c.Name == k.Name {
+			return c.Result.String()
 		}
 	}
-	return Missing
+	return Missing.String()
 }
 
 func labels(runs []*Run) string {
@@ -242,14 +307,18 @@ func WriteTAP(w io.Writer, r *Run) error {
 	return nil
 }
 
-// WriteDocs rewrites docsDir/oci-conformance.md and
+// WriteDocs rewrites docsDir/oci-conformance.md, its Chinese edition
+// docsDir/zh/oci-conformance.md and
 // docsDir/oci-conformance/LABEL.tap from runs (the first is the baseline,
 // cand the one held to it).
 func WriteDocs(docsDir string, runs []*Run, cand *Run, known []Known) error {
-	var md bytes.Buffer
-	WriteReport(&md, runs, runs[0], cand, known, Host())
-	if err := os.WriteFile(filepath.Join(docsDir, "oci-conformance.md"), md.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("writing the conformance report: %w", err)
+	host := Host()
+	for _, e := range []Edition{English, Chinese} {
+		var md bytes.Buffer
+		WriteReport(&md, e, runs, runs[0], cand, known, host)
+		if err := os.WriteFile(filepath.Join(docsDir, e.Path), md.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("writing the conformance report: %w", err)
+		}
 	}
 	tapDir := filepath.Join(docsDir, "oci-conformance")
 	if err := os.MkdirAll(tapDir, 0o755); err != nil {
