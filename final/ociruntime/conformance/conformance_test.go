@@ -208,6 +208,29 @@ func TestMatchWildcard(t *testing.T) {
 	assert.Empty(t, Reason(known, worse[2]))
 }
 
+func TestParseTAPErrorInPlaceOfTests(t *testing.T) {
+	for _, tc := range []struct {
+		name, tap string
+		want      Result
+	}{
+		{"error", "TAP version 13\n  ---\n  {\n    \"error\": \"Hooks MUST be called in the listed order\"\n  }\n  ...\n1..0\n", Fail},
+		{"nothing to say", "TAP version 13\n1..0\n", Pass},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checks, err := ParseTAP("hooks", strings.NewReader(tc.tap))
+			require.NoError(t, err)
+			require.Len(t, checks, 1)
+			assert.Equal(t, NoErrorCheck, checks[0].Name)
+			assert.Equal(t, tc.want, checks[0].Result)
+		})
+	}
+	// A program with test lines gets no such check.
+	checks, err := ParseTAP("p", strings.NewReader("  ---\n  {\"error\": \"x\"}\n  ...\nok 1 - one\n"))
+	require.NoError(t, err)
+	require.Len(t, checks, 1)
+	assert.Equal(t, "one", checks[0].Name)
+}
+
 func TestParseTAPUntitled(t *testing.T) {
 	checks, err := ParseTAP("p", strings.NewReader("ok 1 -\nok 2\n"))
 	require.NoError(t, err)

@@ -34,8 +34,8 @@ type Run struct {
 	Programs []Program
 }
 
-// Totals counts a run's or a program's TAP lines by result (ExitCheck is
-// not a TAP line and is counted in ProgramsFailed instead).
+// Totals counts a run's or a program's TAP lines by result (ExitCheck and
+// NoErrorCheck are not TAP lines: the first is counted in ProgramsFailed).
 type Totals struct {
 	Pass, Fail, Skip int
 	Programs         int
@@ -54,7 +54,7 @@ func (t *Totals) add(p Program) {
 		t.ProgramsFailed++
 	}
 	for _, c := range p.Checks {
-		if c.Name == ExitCheck {
+		if c.Name == ExitCheck || c.Name == NoErrorCheck {
 			continue
 		}
 		switch c.Result {

@@ -52,6 +52,13 @@ type Check struct {
 // Untitled names a test line with no description.
 const Untitled = "(untitled)"
 
+// NoErrorCheck is the check a program with no test line at all gets: it
+// fails when the program printed an error instead (the hook programs do
+// that: a YAML block with "error" and the plan 1..0), and passes when the
+// program had nothing to say. Without it, runc's and berth-runtime's
+// hook results would both read 0 / 0 / 0.
+const NoErrorCheck = "(no error in place of the tests)"
+
 // ParseTAP reads the TAP that one validation program printed. Only lines
 // at the start of a line count (the YAML diagnostics are indented); a
 // description printed more than once gets "#2", "#3", ... so that every
@@ -61,6 +68,7 @@ func ParseTAP(program string, r io.Reader) ([]Check, error) {
 	seen := map[string]int{}
 	inYAML := false
 	var yaml strings.Builder
+	var orphan []string // YAML blocks before any test line
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	for sc.Scan() {
@@ -68,6 +76,9 @@ func ParseTAP(program string, r io.Reader) ([]Check, error) {
 		if inYAML {
 			if strings.TrimSpace(line) == "..." {
 				inYAML = false
+				if len(checks) == 0 {
+					orphan = append(orphan, strings.TrimRight(yaml.String(), "\n"))
+				}
 				if n := len(checks); n > 0 && checks[n-1].Diagnostic == "" {
 					checks[n-1].Diagnostic = strings.TrimRight(yaml.String(), "\n")
 				}
@@ -98,6 +109,15 @@ func ParseTAP(program string, r io.Reader) ([]Check, error) {
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("reading the TAP of %s: %w", program, err)
+	}
+	if len(checks) == 0 {
+		c := Check{Program: program, Name: NoErrorCheck, Result: Pass}
+		for _, y := range orphan {
+			if strings.Contains(y, `"error"`) {
+				c.Result, c.Diagnostic = Fail, y
+			}
+		}
+		checks = append(checks, c)
 	}
 	return checks, nil
 }
