@@ -532,23 +532,31 @@ func optInt(dir, name string) (int64, error) {
 // is no substitute: it counts how often usage hit the limit, and most of
 // those times the kernel reclaimed page cache and nobody died.
 func (c *Cgroup) OOMKilled() (bool, error) {
+	n, err := c.OOMKills()
+	return n > 0, err
+}
+
+// OOMKills is that counter itself: how many processes of the cgroup the
+// OOM killer has killed so far. A watcher that reads it again and again
+// (an OCI runtime's `events`) sees each new kill as a larger number.
+func (c *Cgroup) OOMKills() (int64, error) {
 	dir, file := c.Path("memory"), "memory.oom_control"
 	if c.version == V2 {
 		file = "memory.events"
 	}
 	if dir == "" {
-		return false, fmt.Errorf("cgroup %s: read OOM kills: the cgroup is not in a memory hierarchy", c.name)
+		return 0, fmt.Errorf("cgroup %s: read OOM kills: the cgroup is not in a memory hierarchy", c.name)
 	}
 	m, err := readKeyed(dir, file)
 	if err != nil {
-		return false, fmt.Errorf("cgroup %s: read OOM kills: %w", c.name, err)
+		return 0, fmt.Errorf("cgroup %s: read OOM kills: %w", c.name, err)
 	}
 	n, ok := m["oom_kill"]
 	if !ok {
-		return false, fmt.Errorf("cgroup %s: read OOM kills: %s has no oom_kill counter (kernel older than 4.13?): %w",
+		return 0, fmt.Errorf("cgroup %s: read OOM kills: %s has no oom_kill counter (kernel older than 4.13?): %w",
 			c.name, filepath.Join(dir, file), errors.ErrUnsupported)
 	}
-	return n > 0, nil
+	return n, nil
 }
 
 // destroyTimeout bounds how long Destroy waits for killed processes to

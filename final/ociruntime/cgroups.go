@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/02-cgroups/cgroup"
 )
@@ -28,7 +29,11 @@ const DefaultCgroupParent = "berth-runtime"
 // Chapter 02 keeps every container under a parent of its own, never at
 // a hierarchy's root: a one-element path ("/foo") is refused.
 func cgroupName(s *specs.Spec, id string) (parent, name string, err error) {
-	p := s.Linux.CgroupsPath
+	return cgroupPathName(s.Linux.CgroupsPath, id)
+}
+
+// cgroupPathName is cgroupName of linux.cgroupsPath p.
+func cgroupPathName(p, id string) (parent, name string, err error) {
 	if p == "" {
 		return DefaultCgroupParent, id, nil
 	}
@@ -86,7 +91,12 @@ func createCgroup(s *specs.Spec, id string) (*cgroup.Cgroup, error) {
 // loadCgroup reopens the cgroup of a container created earlier; nil and
 // no error when it is gone already.
 func loadCgroup(s *specs.Spec, id string) (*cgroup.Cgroup, error) {
-	parent, name, err := cgroupName(s, id)
+	return loadCgroupPath(s.Linux.CgroupsPath, id)
+}
+
+// loadCgroupPath is loadCgroup for linux.cgroupsPath p.
+func loadCgroupPath(p, id string) (*cgroup.Cgroup, error) {
+	parent, name, err := cgroupPathName(p, id)
 	if err != nil {
 		return nil, err
 	}
@@ -102,4 +112,31 @@ func loadCgroup(s *specs.Spec, id string) (*cgroup.Cgroup, error) {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
 	return cg, nil
+}
+
+// removeCgroup removes the container's cgroup once its init is gone.
+// Most often nothing is left in it (the kernel killed the rest of the
+// PID namespace with init): then removing the recorded directories is
+// all, and the mount table need not be read. A busy one (processes left
+// in a shared or the host's PID namespace) takes chapter 02's Destroy,
+// which kills them first.
+func (r *Record) removeCgroup(cgroupsPath string) error {
+	idle := true
+	for _, dir := range r.CgroupPaths {
+		if err := unix.Rmdir(dir); err != nil && !errors.Is(err, unix.ENOENT) {
+			idle = false
+			break
+		}
+	}
+	if idle {
+		return nil
+	}
+	cg, err := loadCgroupPath(cgroupsPath, r.ID)
+	if err != nil || cg == nil {
+		return err
+	}
+	if err := cg.Destroy(); err != nil {
+		return fmt.Errorf("container %s: %w", r.ID, err)
+	}
+	return nil
 }
