@@ -289,7 +289,8 @@ func cell(s string) string {
 }
 
 // WriteTAP writes a run's TAP, all programs in order, each after a
-// comment line naming it: docs/oci-conformance/LABEL.tap.
+// comment line naming it and followed by its stderr as comment lines:
+// docs/oci-conformance/LABEL.tap.
 func WriteTAP(w io.Writer, r *Run) error {
 	for _, p := range r.Programs {
 		fmt.Fprintf(w, "# program: %s (exit status %d, %.1f s)\n", p.Name, p.Exit, p.Seconds)
@@ -302,6 +303,13 @@ func WriteTAP(w io.Writer, r *Run) error {
 		}
 		if len(b) > 0 && b[len(b)-1] != '\n' {
 			fmt.Fprintln(w)
+		}
+		// The program's stderr, as TAP comments: where the runtime says
+		// why a container could not be created.
+		for _, l := range strings.Split(p.Stderr, "\n") {
+			if l != "" {
+				fmt.Fprintf(w, "# stderr: %s\n", l)
+			}
 		}
 	}
 	return nil

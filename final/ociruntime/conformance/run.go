@@ -22,6 +22,7 @@ type Program struct {
 	Exit    int     // the program's exit status (124: the script's timeout ended it)
 	Seconds float64 // how long it ran
 	Checks  []Check // its TAP lines, then ExitCheck
+	Stderr  string  // what it printed there (the runtime's errors, passed on)
 }
 
 // Run is the whole suite's result under one runtime: what
@@ -128,6 +129,9 @@ func LoadRun(dir string) (*Run, error) {
 		if err != nil {
 			return nil, err
 		}
+		if stderr, err := os.ReadFile(filepath.Join(dir, p.Name+".stderr")); err == nil {
+			p.Stderr = strings.TrimRight(string(stderr), "\n")
+		}
 		exit := Check{Program: p.Name, Name: ExitCheck, Result: Pass}
 		if p.Exit != 0 {
 			exit.Result = Fail
@@ -135,8 +139,8 @@ func LoadRun(dir string) (*Run, error) {
 			if p.Exit == 124 || p.Exit == 137 {
 				exit.Diagnostic += " (timed out)"
 			}
-			if stderr, err := os.ReadFile(filepath.Join(dir, p.Name+".stderr")); err == nil && len(stderr) > 0 {
-				exit.Diagnostic += "\n" + strings.TrimRight(string(stderr), "\n")
+			if p.Stderr != "" {
+				exit.Diagnostic += "\n" + p.Stderr
 			}
 		}
 		p.Checks = append(p.Checks, exit)

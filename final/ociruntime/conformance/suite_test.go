@@ -68,6 +68,13 @@ func TestBerthRuntimeBesideRunc(t *testing.T) {
 				fmt.Fprintf(&msg, "    %s\n", strings.ReplaceAll(firstLines(d.Diagnostic, 8), "\n", "\n    "))
 			}
 		}
+		shown := map[string]bool{}
+		for _, d := range unexpected {
+			if p := berth.Program(d.Program); p != nil && p.Stderr != "" && !shown[p.Name] {
+				shown[p.Name] = true
+				fmt.Fprintf(&msg, "\n%s's stderr under berth-runtime:\n    %s\n", p.Name, strings.ReplaceAll(firstLines(p.Stderr, 12), "\n", "\n    "))
+			}
+		}
 		msg.WriteString("\nFix them, or list them with a reason:\n\n")
 		FormatKnown(&msg, unexpected)
 		t.Error(msg.String())
