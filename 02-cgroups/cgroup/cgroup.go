@@ -78,6 +78,11 @@ type Hierarchy struct {
 	// creates containers' cgroups in and Load looks for them in (see
 	// CleanParent). Empty means DefaultParent.
 	Parent string
+	// AtRoot puts containers' cgroups directly under each hierarchy's
+	// root instead, Parent unused. berth's own engine never does (see
+	// CleanParent), but an OCI runtime is told where a container's
+	// cgroup goes by its caller (linux.cgroupsPath "/name").
+	AtRoot bool
 	// Explain, if set, gets each directory New makes and each file it,
 	// Add and Update write in a container's cgroup (explain.go).
 	Explain *explain.Trace `json:"-"`
@@ -93,7 +98,12 @@ func (h *Hierarchy) Under(parent string) *Hierarchy {
 }
 
 // parent returns h.Parent, checked and relative.
-func (h *Hierarchy) parent() (string, error) { return CleanParent(h.Parent) }
+func (h *Hierarchy) parent() (string, error) {
+	if h.AtRoot {
+		return "", nil
+	}
+	return CleanParent(h.Parent)
+}
 
 func (h *Hierarchy) sys() ops {
 	if h.ops.mkdir == nil {
@@ -286,6 +296,9 @@ func mkdirParent(o ops, root, parent string, each func(dir string) error) (strin
 // inside (the kernel's EBUSY). Only the last level of a parent such as
 // "a/b" goes: "a" may hold other things.
 func (h *Hierarchy) RemoveParent() error {
+	if h.AtRoot {
+		return errors.New("cgroup parent: containers are at the hierarchies' roots, which are never removed")
+	}
 	parent, err := h.parent()
 	if err != nil {
 		return err

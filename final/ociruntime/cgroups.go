@@ -26,8 +26,9 @@ const DefaultCgroupParent = "berth-runtime"
 // roots (runc would start from its own cgroup, which for containerd's
 // shim is where it was started; callers give absolute paths).
 //
-// Chapter 02 keeps every container under a parent of its own, never at
-// a hierarchy's root: a one-element path ("/foo") is refused.
+// A one-element path ("/foo") puts the container's cgroup directly under
+// each hierarchy's root, as runc does (runtime-tools' "/cgrouptest"):
+// parent is then "".
 func cgroupName(s *specs.Spec, id string) (parent, name string, err error) {
 	return cgroupPathName(s.Linux.CgroupsPath, id)
 }
@@ -50,8 +51,11 @@ func cgroupPathName(p, id string) (parent, name string, err error) {
 	clean := strings.TrimPrefix(path.Clean("/"+p), "/")
 	dir, base := path.Split(clean)
 	dir = strings.TrimSuffix(dir, "/")
-	if dir == "" || base == "" {
-		return "", "", fmt.Errorf("linux.cgroupsPath %q: a container's cgroup directly under a hierarchy's root is not supported (give a parent: /PARENT/NAME)", p)
+	if base == "" {
+		return "", "", fmt.Errorf("linux.cgroupsPath %q: names no cgroup", p)
+	}
+	if dir == "" {
+		return "", base, nil
 	}
 	if _, err := cgroup.CleanParent(dir); err != nil {
 		return "", "", fmt.Errorf("linux.cgroupsPath %q: %w", p, err)
@@ -81,7 +85,7 @@ func createCgroup(s *specs.Spec, id string) (*cgroup.Cgroup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
-	cg, err := h.Under(parent).New(name, res)
+	cg, err := cgroupsUnder(h, parent).New(name, res)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: linux.cgroupsPath %s/%s: %w", id, parent, name, err)
 	}
@@ -104,7 +108,7 @@ func loadCgroupPath(p, id string) (*cgroup.Cgroup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
-	cg, err := h.Under(parent).Load(name)
+	cg, err := cgroupsUnder(h, parent).Load(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -139,4 +143,12 @@ func (r *Record) removeCgroup(cgroupsPath string) error {
 		return fmt.Errorf("container %s: %w", r.ID, err)
 	}
 	return nil
+}
+
+// cgroupsUnder is h for containers under parent, or at the hierarchies' roots
+// for parent "" (a one-element linux.cgroupsPath).
+func cgroupsUnder(h *cgroup.Hierarchy, parent string) *cgroup.Hierarchy {
+	u := h.Under(parent)
+	u.AtRoot = parent == ""
+	return u
 }

@@ -371,3 +371,61 @@ func TestStateOfUnknownContainer(t *testing.T) {
 	require.NoError(t, Delete(t.TempDir(), "nothing", true), "delete --force of what does not exist")
 	require.ErrorIs(t, Delete(t.TempDir(), "nothing", false), ErrNotExist)
 }
+
+// A one-element linux.cgroupsPath ("/NAME") puts the container's cgroup
+// directly under each hierarchy's root, as runc does (runtime-tools'
+// cgroup programs use "/cgrouptest"); delete removes it.
+func TestCgroupAtTheHierarchiesRoot(t *testing.T) {
+	e := newEnv(t)
+	id := labtest.Unique("cgroot")
+	name := labtest.Unique("berth-test-cg")
+	spec := baseSpec(labtest.BusyboxRootfs(t), "cat", "/proc/self/cgroup")
+	spec.Linux.CgroupsPath = "/" + name
+	var out labtest.Buffer
+	c := e.create(spec, id, &out, CreateOptions{})
+	r, err := Load(e.root, id)
+	require.NoError(t, err)
+	require.NotEmpty(t, r.CgroupPaths)
+	for _, dir := range r.CgroupPaths {
+		assert.Equal(t, name, filepath.Base(dir), dir)
+		assert.True(t, strings.HasPrefix(filepath.Dir(dir), "/sys/fs/cgroup"), dir)
+		assert.NotContains(t, filepath.Dir(dir), DefaultCgroupParent, dir)
+	}
+	require.NoError(t, Start(e.root, id))
+	_, _ = c.Init.Wait()
+	require.NoError(t, Delete(e.root, id, false))
+	for _, dir := range r.CgroupPaths {
+		assert.NoDirExists(t, dir)
+	}
+}
+
+// A hostname with a uts namespace joined by path is set in that
+// namespace, as runc does: containerd's CRI gives every container of a
+// pod the pod's hostname and the pod's uts namespace.
+func TestHostnameInAJoinedUTSNamespace(t *testing.T) {
+	e := newEnv(t)
+	rootfs := labtest.BusyboxRootfs(t)
+	first := labtest.Unique("uts-a")
+	spec := baseSpec(rootfs, "sleep", "1000")
+	spec.Hostname = "pod"
+	a := e.create(spec, first, nil, CreateOptions{})
+	require.NoError(t, Start(e.root, first))
+
+	second := labtest.Unique("uts-b")
+	spec = baseSpec(rootfs, "hostname")
+	spec.Hostname = "pod-again"
+	for i, n := range spec.Linux.Namespaces {
+		if n.Type == specs.UTSNamespace {
+			spec.Linux.Namespaces[i].Path = "/proc/" + strconv.Itoa(a.Init.Pid()) + "/ns/uts"
+		}
+	}
+	var out labtest.Buffer
+	o := RunOptions{CreateOptions: CreateOptions{ID: second, Bundle: e.bundle(spec, second), Stdio: &namespace.Stdio{Out: &out, Err: &out}}}
+	status, err := Run(e.root, o)
+	require.NoError(t, err)
+	assert.Equal(t, 0, status)
+	assert.Equal(t, "pod-again\n", out.String())
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	assert.NotEqual(t, "pod-again", host, "the host's hostname is its own")
+}
