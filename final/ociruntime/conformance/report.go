@@ -60,6 +60,9 @@ The rule berth-runtime is held to (final/ociruntime/conformance): every check th
 berth-runtime passes too, unless the difference is listed with its reason in
 final/ociruntime/conformance/testdata/known-differences.txt. A check runc fails on this machine says
 something about the host (no blkio weight, no hugetlb, no AppArmor or SELinux), not about the runtime.
+Where crun is installed it is a third column, compared with nothing: Debian's crun 1.8 refuses a cgroup v1
+hybrid host at every create ("cgroups in hybrid mode not supported, drop all controllers from cgroupv2"),
+so there its figures count little more than the programs' checks of the command line.
 
 Machine: %s. Written by ` + "`%s`" + `
 (or ` + "`scripts/oci-validation --docs runc PATH/berth-runtime`" + `); the full TAP of each runtime is in
@@ -92,6 +95,9 @@ berth-runtime 遵守的规则（final/ociruntime/conformance）：runc 在这里
 berth-runtime 也必须通过，除非这一差异连同原因列在
 final/ociruntime/conformance/testdata/known-differences.txt 中。runc 在这台机器上失败的检查
 说明的是主机（没有 blkio weight、hugetlb、AppArmor 或 SELinux），而不是运行时。
+装有 crun 时它是第三列，不参与比较：Debian 的 crun 1.8 在 cgroup v1 混合模式的主机上拒绝每一次 create
+（"cgroups in hybrid mode not supported, drop all controllers from cgroupv2"），
+所以在这样的主机上它的数字几乎只是各程序对命令行的检查。
 
 机器：%s。由 ` + "`%s`" + ` 生成
 （或 ` + "`scripts/oci-validation --docs runc PATH/berth-runtime`" + `）；每个运行时的完整 TAP 在
