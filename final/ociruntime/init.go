@@ -97,8 +97,11 @@ func ContainerInit() int {
 // it returns only an error.
 func (s *InitSpec) run() error {
 	// 1. Chapter 01: private mounts, the cgroup namespace (init is in
-	// its cgroup by now), hostname, rlimits, oomScoreAdj, sysctls, lo.
-	if err := namespace.Setup(s.Spec); err != nil {
+	// its cgroup by now), hostname, oomScoreAdj, sysctls, lo. Not the
+	// rlimits: see step 7.
+	setup := s.Spec
+	setup.Rlimits = nil
+	if err := namespace.Setup(setup); err != nil {
 		if s.OOMScoreAdj < 0 && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)) {
 			return fmt.Errorf("process.oomScoreAdj %d: this host refuses a negative oom_score_adj, even to root: %w", s.OOMScoreAdj, err)
 		}
@@ -144,7 +147,15 @@ func (s *InitSpec) run() error {
 	if err := chdir(s.Command.Dir); err != nil {
 		return err
 	}
-	// 7. R2: credentials, capabilities, no_new_privs, seccomp, in
+	// 7. process.rlimits, as late as runc sets them, while init may
+	// still raise a hard limit (CAP_SYS_RESOURCE): init's own work is a
+	// Go runtime's, which maps memory and starts threads, and must not
+	// run under the container's limits (runtime-tools sets an address
+	// space of 1 GiB: "runtime: cannot allocate memory" at create).
+	if err := namespace.SetRlimits(s.Spec.Rlimits); err != nil {
+		return err
+	}
+	// 8. R2: credentials, capabilities, no_new_privs, seccomp, in
 	// runc's order; the FIFO wait is where runc has it (beforeExec).
 	var path string
 	err := s.Security.Apply(func() error {
@@ -155,7 +166,7 @@ func (s *InitSpec) run() error {
 	if err != nil {
 		return err
 	}
-	// 8. The process. Signals init ignored would stay ignored across
+	// 9. The process. Signals init ignored would stay ignored across
 	// execve: give them back their default.
 	namespace.UnignoreSignals()
 	err = unix.Exec(path, s.Command.Args, s.Command.Env)

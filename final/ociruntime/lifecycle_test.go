@@ -630,3 +630,24 @@ func TestJoinMountNamespace(t *testing.T) {
 	require.Equal(t, 0, status, out.String())
 	assert.Equal(t, want+"\n", out.String())
 }
+
+// process.rlimits are the process's, set as late as runc sets them
+// (init.go, step 7), so that init's own setup, a Go runtime's, does not
+// run under them: the conformance suite once saw "runtime: cannot
+// allocate memory" at create with its 1 GiB address space. (Which
+// allocation of init's hits the limit depends on the moment; this test
+// checks what the process gets.)
+func TestRlimitsAreTheProcesssNotInits(t *testing.T) {
+	e := newEnv(t)
+	spec := baseSpec(labtest.BusyboxRootfs(t), "sh", "-c", "ulimit -v; ulimit -n")
+	spec.Process.Rlimits = []specs.POSIXRlimit{
+		{Type: "RLIMIT_AS", Hard: 16 << 20, Soft: 16 << 20},
+		{Type: "RLIMIT_NOFILE", Hard: 64, Soft: 64},
+	}
+	id := labtest.Unique("rlimits")
+	var out labtest.Buffer
+	status, err := Run(e.root, RunOptions{CreateOptions: CreateOptions{ID: id, Bundle: e.bundle(spec, id), Stdio: &namespace.Stdio{Out: &out, Err: &out}}})
+	require.NoError(t, err)
+	assert.Equal(t, 0, status, out.String())
+	assert.Equal(t, "16384\n64\n", out.String())
+}
