@@ -268,3 +268,200 @@ func bitsSet(m uint64) int {
 	}
 	return n
 }
+
+// CapSets are the five capability sets of a process, by name, as the OCI
+// runtime spec's process.capabilities lists them. DropCapabilities is
+// the short form Docker needs (one list for every set but the
+// inheritable and ambient ones); an OCI runtime is told each set:
+//
+//	bounding     the ceiling: what any later execve can ever grant
+//	permitted    what the thread may make effective (or pass on)
+//	effective    what the kernel checks, now
+//	inheritable  what survives an execve into a file that asks for it
+//	ambient      what survives an execve into any file, for a non-root
+//	             user (a subset of permitted ∩ inheritable)
+//
+// Root's command gets its bounding set as permitted and effective at
+// execve whatever the other sets say; for any other uid the effective
+// set after execve is the ambient set, which is why `runc spec
+// --rootless` configs list capabilities there.
+//
+// The order that makes the sets stick is runc's (see the OCI runtime's
+// Security.Apply): ApplyBounding while CAP_SETPCAP is still effective,
+// KeepCaps(true) so that the switch to a non-root uid keeps the permitted
+// set, the switch itself, then Apply.
+type CapSets struct {
+	Bounding    []string `json:"bounding,omitempty"`
+	Effective   []string `json:"effective,omitempty"`
+	Permitted   []string `json:"permitted,omitempty"`
+	Inheritable []string `json:"inheritable,omitempty"`
+	Ambient     []string `json:"ambient,omitempty"`
+}
+
+// capMasks are CapSets as bit masks, bit n for capability n.
+type capMasks struct {
+	bounding, effective, permitted, inheritable, ambient uint64
+}
+
+// Check reports what the kernel would refuse later, while there is
+// still someone to tell: a name it does not know, an effective
+// capability that is not permitted (capset fails), an ambient one that
+// is not both permitted and inheritable (the raise fails). The message
+// names the set.
+func (c CapSets) Check() error {
+	m, err := c.masks(63)
+	if err != nil {
+		return err
+	}
+	if extra := m.effective &^ m.permitted; extra != 0 {
+		return fmt.Errorf("capabilities: effective %s not in the permitted set", maskNames(extra))
+	}
+	if extra := m.ambient &^ (m.permitted & m.inheritable); extra != 0 {
+		return fmt.Errorf("capabilities: ambient %s not in both the permitted and the inheritable sets", maskNames(extra))
+	}
+	return nil
+}
+
+// masks parses the five sets, leaving out capabilities above last (the
+// kernel's cap_last_cap): runc, too, passes over the names a kernel does
+// not know yet.
+func (c CapSets) masks(last int) (capMasks, error) {
+	var m capMasks
+	for _, set := range []struct {
+		name  string
+		names []string
+		mask  *uint64
+	}{
+		{"bounding", c.Bounding, &m.bounding},
+		{"effective", c.Effective, &m.effective},
+		{"permitted", c.Permitted, &m.permitted},
+		{"inheritable", c.Inheritable, &m.inheritable},
+		{"ambient", c.Ambient, &m.ambient},
+	} {
+		for _, name := range set.names {
+			n, err := ParseCapability(name)
+			if err != nil {
+				return capMasks{}, fmt.Errorf("capabilities: %s: %w", set.name, err)
+			}
+			if n <= last {
+				*set.mask |= 1 << n
+			}
+		}
+	}
+	return m, nil
+}
+
+// maskNames lists the capabilities of a mask, for messages.
+func maskNames(m uint64) string {
+	var names []string
+	for n := 0; n < 64; n++ {
+		if m&(1<<n) != 0 {
+			names = append(names, capLabel(n))
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// ApplyBounding drops from the bounding set every capability that
+// c.Bounding does not name. Dropping needs CAP_SETPCAP in the effective
+// set, so it comes first, before the uid switch and Apply.
+func (c CapSets) ApplyBounding() error {
+	last, err := lastCap()
+	if err != nil {
+		return err
+	}
+	m, err := c.masks(last)
+	if err != nil {
+		return err
+	}
+	explain.Inside().Stepf(explain.Caps, "prctl", "(PR_CAPBSET_DROP) for each capability not in %#x: the ceiling of every later execve", m.bounding)
+	for n := 0; n <= last; n++ {
+		if m.bounding&(1<<n) != 0 {
+			continue
+		}
+		if err := prctlAllThreads(unix.PR_CAPBSET_DROP, uintptr(n)); err != nil {
+			return fmt.Errorf("dropping %s from the bounding set: %w", capLabel(n), err)
+		}
+	}
+	return nil
+}
+
+// KeepCaps sets or clears PR_SET_KEEPCAPS. A thread that moves from uid
+// 0 to other uids loses its permitted and effective sets, as a setuid
+// root program that gives up root should; with keep-caps set it keeps
+// the permitted set (the effective one is still cleared), so that Apply
+// can then make the configured sets effective for a non-root user. It is
+// cleared again at execve, and by KeepCaps(false) right after the
+// switch.
+func KeepCaps(on bool) error {
+	var v uintptr
+	if on {
+		v = 1
+	}
+	if err := prctlAllThreads(unix.PR_SET_KEEPCAPS, v); err != nil {
+		return fmt.Errorf("prctl(PR_SET_KEEPCAPS, %d): %w", v, err)
+	}
+	return nil
+}
+
+// Apply sets the effective, permitted and inheritable sets with one
+// capset, then the ambient set (cleared, then each raised). It cannot
+// add to the permitted set, only take away: a capability the thread
+// lacks fails with EPERM, named in the message. The bounding set is
+// ApplyBounding's. Same per-thread caveat as DropCapabilities.
+func (c CapSets) Apply() error {
+	last, err := lastCap()
+	if err != nil {
+		return err
+	}
+	m, err := c.masks(last)
+	if err != nil {
+		return err
+	}
+	hdr := &unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := &[2]unix.CapUserData{
+		{Effective: uint32(m.effective), Permitted: uint32(m.permitted), Inheritable: uint32(m.inheritable)},
+		{Effective: uint32(m.effective >> 32), Permitted: uint32(m.permitted >> 32), Inheritable: uint32(m.inheritable >> 32)},
+	}
+	explain.Inside().Stepf(explain.Caps, "capset", "(effective=%#x, permitted=%#x, inheritable=%#x)", m.effective, m.permitted, m.inheritable)
+	if err := capsetAllThreads(hdr, data); err != nil {
+		have := &[2]unix.CapUserData{}
+		if unix.Capget(&unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}, &have[0]) == nil {
+			held := uint64(have[0].Permitted) | uint64(have[1].Permitted)<<32
+			if missing := m.permitted &^ held; missing != 0 {
+				return fmt.Errorf("capset: %w (this process does not hold %s)", err, maskNames(missing))
+			}
+		}
+		return fmt.Errorf("capset (effective=%#x, permitted=%#x, inheritable=%#x): %w", m.effective, m.permitted, m.inheritable, err)
+	}
+	// EINVAL: a kernel before 4.3 has no ambient set; there is then
+	// nothing to clear, and a set to raise is an error.
+	err = prctlAllThreads(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL)
+	if err != nil && !(errors.Is(err, unix.EINVAL) && m.ambient == 0) {
+		return fmt.Errorf("clearing the ambient capabilities: %w", err)
+	}
+	for n := 0; n <= last; n++ {
+		if m.ambient&(1<<n) == 0 {
+			continue
+		}
+		if err := prctl3AllThreads(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(n)); err != nil {
+			return fmt.Errorf("raising %s in the ambient set: %w", capLabel(n), err)
+		}
+	}
+	if m.ambient != 0 {
+		explain.Inside().Stepf(explain.Caps, "prctl", "(PR_CAP_AMBIENT_RAISE) %s: kept across execve by a non-root command", maskNames(m.ambient))
+	}
+	return nil
+}
+
+// prctl3AllThreads is prctlAllThreads with a third argument.
+func prctl3AllThreads(option, arg2, arg3 uintptr) error {
+	_, _, errno := syscall.AllThreadsSyscall6(unix.SYS_PRCTL, option, arg2, arg3, 0, 0, 0)
+	if errno == syscall.ENOTSUP {
+		return unix.Prctl(int(option), arg2, arg3, 0, 0)
+	}
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}

@@ -60,3 +60,37 @@ func TestDefaultCapabilitiesMask(t *testing.T) {
 	assert.Equal(t, uint64(0xa80425fb), mask)
 	assert.Len(t, rootfs.DefaultCapabilities, 14)
 }
+
+// TestCapSetsCheck: what capset and the ambient raise would refuse is
+// found before the container starts, with the set named.
+func TestCapSetsCheck(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		c    rootfs.CapSets
+		want string // "" for no error
+	}{
+		{"none at all", rootfs.CapSets{}, ""},
+		{"Docker's, runc spec's shape", rootfs.CapSets{Bounding: []string{"CAP_KILL", "CAP_CHOWN"}, Effective: []string{"CAP_KILL"},
+			Permitted: []string{"CAP_KILL", "CAP_CHOWN"}}, ""},
+		{"ambient in permitted and inheritable", rootfs.CapSets{Permitted: []string{"CAP_NET_BIND_SERVICE"},
+			Inheritable: []string{"CAP_NET_BIND_SERVICE"}, Ambient: []string{"CAP_NET_BIND_SERVICE"}}, ""},
+		{"unknown name", rootfs.CapSets{Bounding: []string{"CAP_FLY"}}, `bounding: unknown capability "CAP_FLY"`},
+		{"unknown in ambient", rootfs.CapSets{Ambient: []string{"CAP_NOPE"}}, "ambient: unknown capability"},
+		{"effective not permitted", rootfs.CapSets{Effective: []string{"CAP_KILL", "CAP_SYS_ADMIN"}, Permitted: []string{"CAP_KILL"}},
+			"effective CAP_SYS_ADMIN not in the permitted set"},
+		{"ambient not inheritable", rootfs.CapSets{Permitted: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL"}},
+			"ambient CAP_KILL not in both"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.c.Check()
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}

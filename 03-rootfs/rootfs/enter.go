@@ -89,10 +89,14 @@ func Enter(s Spec) error {
 	if err := mountProc(r); err != nil {
 		return err
 	}
-	if err := mountSys(r, s.Privileged); err != nil {
+	sys := uintptr(sysFlags)
+	if s.Privileged {
+		sys &^= unix.MS_RDONLY
+	}
+	if err := mountSys(r, "/sys", sys); err != nil {
 		return err
 	}
-	if err := mountCgroups(r, s.HostCgroupns); err != nil {
+	if err := mountCgroups(r, "/sys/fs/cgroup", cgroupFlags, s.HostCgroupns); err != nil {
 		return err
 	}
 	if err := mountDev(r, s.ShmSize, s.Privileged); err != nil {

@@ -35,9 +35,10 @@ func mountProc(r dir) error {
 // device node, so nothing there may act as one.
 const sysFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 
-// mountSys mounts sysfs, read-only, on /sys inside the root; writable
-// for a privileged container, which may then reconfigure the host's
-// devices, as Docker allows.
+// mountSys mounts sysfs on target (/sys for Enter) inside the root with
+// the mount flags flags: sysFlags, read-only, or for a privileged
+// container the same without MS_RDONLY, writable, as Docker allows: it
+// may then reconfigure the host's devices.
 //
 // A sysfs instance shows the network devices of the network namespace of
 // whoever mounts it, and the kernel allows the mount only to someone
@@ -45,17 +46,13 @@ const sysFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXE
 // that shares the host's network (namespace.Config.HostNetwork) is not, and
 // gets EPERM. Then the host's /sys is bound in instead, read-only: it shows
 // the host's network devices, which that container shares anyway.
-func mountSys(r dir, privileged bool) error {
-	fd, err := r.mkdirAll("/sys", 0o555)
+func mountSys(r dir, target string, flags uintptr) error {
+	fd, err := r.mkdirAll(target, 0o555)
 	if err != nil {
-		return fmt.Errorf("/sys: %w", err)
+		return fmt.Errorf("%s: %w", target, err)
 	}
 	defer unix.Close(fd)
-	flags := uintptr(sysFlags)
-	if privileged {
-		flags &^= unix.MS_RDONLY
-	}
-	explain.Inside().Mount(explain.System, "sysfs", "/sys", "sysfs", flags, "", "")
+	explain.Inside().Mount(explain.System, "sysfs", target, "sysfs", flags, "", "")
 	sysErr := unix.Mount("sysfs", procFD(fd), "sysfs", flags, "")
 	if sysErr == nil {
 		return nil
@@ -63,13 +60,13 @@ func mountSys(r dir, privileged bool) error {
 	// MS_REC: the host's /sys has mounts of its own (/sys/fs/cgroup), and
 	// in a user namespace the kernel refuses to bind a tree without them,
 	// as that would reveal what they cover.
-	explain.Inside().Mount(explain.System, "/sys", "/sys", "", unix.MS_BIND|unix.MS_REC, "", "sysfs refused (EPERM): the host's, read-only")
+	explain.Inside().Mount(explain.System, "/sys", target, "", unix.MS_BIND|unix.MS_REC, "", "sysfs refused (EPERM): the host's, read-only")
 	if err := unix.Mount("/sys", procFD(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("/sys in %s: mounting sysfs: %w; binding the host's /sys instead: %w", r.name, sysErr, err)
+		return fmt.Errorf("%s in %s: mounting sysfs: %w; binding the host's /sys instead: %w", target, r.name, sysErr, err)
 	}
-	mfd, err := r.open("/sys", unix.O_DIRECTORY)
+	mfd, err := r.open(target, unix.O_DIRECTORY)
 	if err != nil {
-		return fmt.Errorf("/sys: %w", err)
+		return fmt.Errorf("%s: %w", target, err)
 	}
 	defer unix.Close(mfd)
 	// Read-only all the way down: a remount would only change the top
@@ -80,7 +77,7 @@ func mountSys(r dir, privileged bool) error {
 		err = unix.Mount("", procFD(mfd), "", unix.MS_BIND|unix.MS_REMOUNT|sysFlags, "")
 	}
 	if err != nil {
-		return fmt.Errorf("/sys in %s: making the host's /sys read-only: %w", r.name, err)
+		return fmt.Errorf("%s in %s: making the host's /sys read-only: %w", target, r.name, err)
 	}
 	return nil
 }
@@ -184,13 +181,31 @@ func mountDev(r dir, shmSize int64, privileged bool) error {
 	if err := mountIn(dev, "mqueue", "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		_ = unix.Unlinkat(devfd, "mqueue", unix.AT_REMOVEDIR)
 	}
+	return devSymlinks(dev)
+}
+
+// devSymlinks makes /dev's symbolic links (devLinks, and kcoreLink where
+// the kernel has a /proc/kcore) in dev. A link's name that the image's
+// own /dev already holds is left alone, as runc does, except ptmx: the
+// host's kind of ptmx node would hand out the host's terminals, so it is
+// replaced by the link to the container's devpts.
+func devSymlinks(dev dir) error {
 	links := devLinks
 	// The host's /proc is still mounted at /proc: the kernel's.
 	if _, err := os.Lstat("/proc/kcore"); err == nil {
 		links = append(links[:len(links):len(links)], kcoreLink)
 	}
 	for _, l := range links {
-		if err := unix.Symlinkat(l[1], devfd, l[0]); err != nil {
+		if l[0] == "ptmx" {
+			if err := unix.Unlinkat(dev.fd, l[0], 0); err != nil && !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("replacing %s/%s: %w", dev.name, l[0], err)
+			}
+		}
+		err := unix.Symlinkat(l[1], dev.fd, l[0])
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("symlink %s/%s -> %s: %w", dev.name, l[0], l[1], err)
 		}
 	}

@@ -127,6 +127,17 @@ func compile(p Profile, caps []string, goarch string) (*Filter, error) {
 	if s == nil {
 		return &Filter{Unconfined: true}, nil
 	}
+	f, err := compileRules(s, goarch)
+	if err != nil {
+		return nil, err
+	}
+	f.Caps = caps
+	return f, nil
+}
+
+// compileRules compiles a profile whose conditions are resolved: a plain
+// list of rules, as an OCI runtime's config.json gives it.
+func compileRules(s *specs.LinuxSeccomp, goarch string) (*Filter, error) {
 	flags, def, rules, err := parse(s)
 	if err != nil {
 		return nil, err
@@ -147,7 +158,7 @@ func compile(p Profile, caps []string, goarch string) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Filter{Caps: caps, Flags: flags, Program: prog}, nil
+	return &Filter{Flags: flags, Program: prog}, nil
 }
 
 // parse reads the resolved profile: its flags, its default action's
@@ -191,6 +202,11 @@ const (
 // action is the return value of a profile's action.
 func action(a specs.LinuxSeccompAction, errnoRet *uint) (uint32, error) {
 	data := uint32(unix.EPERM) // runc's default for errno and trace
+	if errnoRet != nil && a != specs.ActErrno && a != specs.ActTrace {
+		// Only these two carry a number to the caller; any other
+		// action would drop it.
+		return 0, fmt.Errorf("errnoRet %d: only %s and %s return a number", *errnoRet, specs.ActErrno, specs.ActTrace)
+	}
 	if errnoRet != nil {
 		if *errnoRet > 0xffff {
 			return 0, fmt.Errorf("errnoRet %d: more than 16 bits", *errnoRet)
@@ -228,6 +244,9 @@ func filterFlags(names []specs.LinuxSeccompFlag) (uint, error) {
 			f |= unix.SECCOMP_FILTER_FLAG_LOG
 		case specs.LinuxSeccompFlagSpecAllow:
 			f |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		case "SECCOMP_FILTER_FLAG_TSYNC":
+			// Load sets it always: every thread of the init
+			// takes the filter.
 		case specs.LinuxSeccompFlagWaitKillableRecv:
 			return 0, fmt.Errorf("seccomp profile: flag %s: berth has no seccomp agent", n)
 		default:

@@ -66,6 +66,10 @@ type Backend interface {
 	// refused by name (UpdatedResources, RefuseUpdate), never ignored.
 	ContainerUpdate(ctx context.Context, name string, req container.UpdateConfig) (container.UpdateResponse, error)
 	ContainerRemove(ctx context.Context, name string, force, volumes bool) error
+	// ContainerRemoveLink removes a legacy link, named /LINKER/ALIAS
+	// (docker rm --link): the linking container loses the alias and
+	// its variables, the target stays.
+	ContainerRemoveLink(ctx context.Context, name string) error
 	// ContainersPrune removes every container that is not running and
 	// matches args (until, label, label!), as docker container prune:
 	// their anonymous volumes stay, as Docker's.

@@ -191,10 +191,13 @@ func (s *Server) containerPrune(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
+	var err error
 	if boolValue(q, "link") {
-		return invalid("removing links (docker rm --link, DELETE /containers/{id}?link=1) is not supported: recreate the linking container without the link")
+		err = s.backend.ContainerRemoveLink(r.Context(), r.PathValue("id"))
+	} else {
+		err = s.backend.ContainerRemove(r.Context(), r.PathValue("id"), boolValue(q, "force"), boolValue(q, "v"))
 	}
-	if err := s.backend.ContainerRemove(r.Context(), r.PathValue("id"), boolValue(q, "force"), boolValue(q, "v")); err != nil {
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -10,6 +10,7 @@ import (
 	moby "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 
+	chapter05 "github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/final/filters"
 )
 
@@ -104,6 +105,9 @@ func (s *Server) networkCreate(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	if err := CheckNetworkCreate(req); err != nil {
+		return err
+	}
 	resp, err := s.backend.NetworkCreate(r.Context(), req)
 	if err != nil {
 		return err
@@ -193,5 +197,49 @@ func (s *Server) networkPrune(w http.ResponseWriter, r *http.Request) error {
 		p.Pruned(moby.NetworkEventType, 0)
 	}
 	writeJSON(w, http.StatusOK, report)
+	return nil
+}
+
+// CheckNetworkCreate refuses, by name, what a network create request
+// asks that berth does not apply: only chapter 05's bridge driver, local
+// scope, one IPv4 subnet, and the bridge-name option exist. It is the
+// server's check, so the daemon and the fake answer alike (the contract
+// suite runs both).
+func CheckNetworkCreate(req network.CreateRequest) error {
+	switch {
+	case req.Name == "":
+		return invalid("network name is required")
+	case req.Driver != "" && req.Driver != "bridge":
+		return invalid(fmt.Sprintf("network driver %q is not supported: berth has the bridge driver only", req.Driver))
+	case req.Scope != "" && req.Scope != "local":
+		return invalid(fmt.Sprintf("network scope %q is not supported: berth's networks are local", req.Scope))
+	case req.EnableIPv6 != nil && *req.EnableIPv6:
+		return invalid("EnableIPv6 is not supported: berth's networks are IPv4 only")
+	case req.EnableIPv4 != nil && !*req.EnableIPv4:
+		return invalid("EnableIPv4=false is not supported: berth's networks are IPv4")
+	case req.Ingress:
+		return invalid("Ingress is not supported: berth has no swarm")
+	case req.ConfigOnly || req.ConfigFrom != nil:
+		return invalid("ConfigOnly and ConfigFrom are not supported")
+	}
+	for k := range req.Options {
+		if k != chapter05.BridgeNameOption {
+			return invalid(fmt.Sprintf("network option %s is not supported (berth applies %s only)", k, chapter05.BridgeNameOption))
+		}
+	}
+	ipam := req.IPAM
+	if ipam == nil {
+		return nil
+	}
+	switch {
+	case ipam.Driver != "" && ipam.Driver != "default":
+		return invalid(fmt.Sprintf("IPAM driver %q is not supported", ipam.Driver))
+	case len(ipam.Options) > 0:
+		return invalid("IPAM options are not supported")
+	case len(ipam.Config) > 1:
+		return invalid(fmt.Sprintf("only one IPAM config (one IPv4 subnet) is supported, not %d", len(ipam.Config)))
+	case len(ipam.Config) == 1 && len(ipam.Config[0].AuxAddress) > 0:
+		return invalid("IPAM auxiliary addresses are not supported")
+	}
 	return nil
 }

@@ -263,6 +263,15 @@ func TestS37_Exec(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "No such container: nothere")
 
+	// rm --link takes /LINKER/ALIAS: x1 has no link of that name, and
+	// a container's own name is not a link.
+	_, errOut, code = e.berth(t, "", "rm", "--link", "/x1/db")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "No such container: x1/db")
+	_, errOut, code = e.berth(t, "", "rm", "--link", "x1")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "Conflict, cannot remove the default link name of the container")
+
 	_, errOut, code = e.berth(t, "x", "exec", "-it", "x1", "sh")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "the input device is not a TTY")

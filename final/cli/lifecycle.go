@@ -217,17 +217,18 @@ func newRestartCommand(c *CLI) *cobra.Command {
 }
 
 func newRmCommand(c *CLI) *cobra.Command {
-	var force, volumes bool
+	var force, volumes, link bool
 	cmd := &cobra.Command{
 		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Remove one or more containers",
 		Long: `Remove one or more containers: their writable layer, their log and their
 state. A running container cannot be removed unless --force is given,
-which kills it first.`,
+which kills it first. With --link, each argument is a legacy link,
+/LINKER/ALIAS, which is removed from the linking container.`,
 		Args: requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.eachContainer(cmd, args, func(cl *client.Client, name string) error {
-				_, err := cl.ContainerRemove(cmd.Context(), name, client.ContainerRemoveOptions{Force: force, RemoveVolumes: volumes})
+				_, err := cl.ContainerRemove(cmd.Context(), name, client.ContainerRemoveOptions{Force: force, RemoveVolumes: volumes, RemoveLinks: link})
 				return err
 			})
 		},
@@ -235,6 +236,7 @@ which kills it first.`,
 	fs := cmd.Flags()
 	fs.BoolVarP(&force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
 	fs.BoolVarP(&volumes, "volumes", "v", false, "Remove anonymous volumes associated with the container")
+	fs.BoolVarP(&link, "link", "l", false, "Remove the specified link")
 	return cmd
 }
 

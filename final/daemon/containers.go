@@ -660,7 +660,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string) (container.I
 		}
 	}
 	cfg, host := rec.Config, e.hostConfig()
-	host.Links = d.linksForInspect(e, host.Links) // links.go
+	host.Links = d.linksForInspect(e, e.legacyLinks()) // links.go
 	pid := 0
 	if st.Status == shim.Running {
 		pid = st.Pid

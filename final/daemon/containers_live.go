@@ -75,7 +75,10 @@ type entry struct {
 	// hostRes are the resources of the last docker update, nil before
 	// one (containers_update.go): rec does not change after it is read.
 	hostRes atomic.Pointer[container.Resources]
-	wd      int // its inotify watch
+	// links are its legacy links ("ID:alias") after a docker rm
+	// --link, nil before one: rec does not change (legacyLinks).
+	links atomic.Pointer[[]string]
+	wd    int // its inotify watch
 	// view is what docker ps shows of it from the disk, kept until it
 	// changes (containers_view.go).
 	view viewCache

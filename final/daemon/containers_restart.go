@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -163,14 +165,28 @@ func alreadyStarted() error { return errdefs.ErrNotModified.WithMessage("Contain
 // of the host, a container that ended while berthd was stopped), or were
 // stopped. Each is a docker start (its count back to 0), as dockerd's
 // restore starts them; a few at a time.
+//
+// A container that needs another one running (bootDeps: a legacy link's
+// target, whose address its /etc/hosts gets; a container whose network,
+// PID or IPC namespace it joins) waits until that one's start is over,
+// as dockerd's restore waits for a linked container's targets: started
+// in any order, the linker would get no hosts line for a target not yet
+// up, or fail to join its namespaces.
 func (d *Daemon) startAtBoot() {
 	var (
 		wg     sync.WaitGroup
 		mu     sync.Mutex
 		failed []string
 	)
-	slots := make(chan struct{}, 2*runtime.NumCPU())
-	for _, e := range d.live.newestFirst() {
+	type boot struct {
+		e    *entry
+		done chan struct{}
+	}
+	var starts []boot
+	byID := map[string]boot{}
+	entries := d.live.newestFirst()
+	slices.Reverse(entries) // oldest first: a container's targets are older than it
+	for _, e := range entries {
 		st, err := e.c.State()
 		if err != nil || st.Status == shim.Running {
 			continue
@@ -178,14 +194,35 @@ func (d *Daemon) startAtBoot() {
 		if !d.restartOf(e).AtDaemonStart(st.ExitCode, ended(st)) {
 			continue
 		}
+		b := boot{e: e, done: make(chan struct{})}
+		starts = append(starts, b)
+		byID[e.id] = b
+	}
+	slots := make(chan struct{}, 2*runtime.NumCPU())
+	for _, b := range starts {
+		// Only the starts of older containers are waited for: a
+		// target exists before whatever links to or joins it, so
+		// no two starts can wait for each other.
+		var waits []chan struct{}
+		for _, id := range d.bootDeps(b.e) {
+			if t, ok := byID[id]; ok && created(t.e.c).Before(created(b.e.c)) {
+				waits = append(waits, t.done)
+			}
+		}
 		wg.Add(1)
-		slots <- struct{}{}
 		go func() {
 			defer wg.Done()
+			defer close(b.done)
+			for _, w := range waits {
+				<-w
+			}
+			// The slot is taken after the waits: holding one while
+			// waiting could leave no slot for the target.
+			slots <- struct{}{}
 			defer func() { <-slots }()
-			if err := d.ContainerStart(context.Background(), e.id); err != nil && !errdefs.IsNotModified(err) {
+			if err := d.ContainerStart(context.Background(), b.e.id); err != nil && !errdefs.IsNotModified(err) {
 				mu.Lock()
-				failed = append(failed, fmt.Sprintf("WARNING: restart policy of %s: %v", e.name.get(), err))
+				failed = append(failed, fmt.Sprintf("WARNING: restart policy of %s: %v", b.e.name.get(), err))
 				mu.Unlock()
 			}
 		}()
@@ -193,6 +230,31 @@ func (d *Daemon) startAtBoot() {
 	wg.Wait()
 	// Shown by docker info, as dockerd logs them.
 	d.warnings = append(d.warnings, failed...)
+}
+
+// bootDeps are the IDs of the containers e needs running at its start:
+// the targets of its legacy links ("ID:alias" in its record), and the
+// containers whose network, PID or IPC namespace it joins
+// ("container:NAME-OR-ID", as the request named it for the network).
+func (d *Daemon) bootDeps(e *entry) []string {
+	if e.rec == nil {
+		return nil
+	}
+	h := e.rec.HostConfig
+	var ids []string
+	for _, l := range e.legacyLinks() {
+		if id, _, ok := strings.Cut(l, ":"); ok {
+			ids = append(ids, id)
+		}
+	}
+	for _, mode := range []string{string(h.NetworkMode), string(h.PidMode), string(h.IpcMode)} {
+		if ref, ok := strings.CutPrefix(mode, "container:"); ok {
+			if t, err := d.lookup(ref); err == nil {
+				ids = append(ids, t.id)
+			}
+		}
+	}
+	return ids
 }
 
 // cancelRestarts stops every pending restart, when the daemon closes:

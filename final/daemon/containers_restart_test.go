@@ -283,3 +283,34 @@ func TestRestartPoliciesAfterACrash(t *testing.T) {
 	assert.Equal(t, "exited", string(l.inspect("p-no").State.Status))
 	assert.Equal(t, "exited", string(l.inspect("p-onfail-ok").State.Status))
 }
+
+// At the daemon's start, a container that links to another one or joins
+// its network namespace is started after it, as dockerd's restore waits
+// for a linker's targets: in any other order its start would find the
+// target down (a link's hosts line needs the target's address; a join
+// needs its namespace). Several linkers, all newer than the target,
+// make an unordered start very unlikely to get it right.
+func TestLinkersStartAfterTheirTargetsAtBoot(t *testing.T) {
+	l := newLab(t)
+	l.ok("run", "-d", "--name", "boot-db", "--restart", "always", "busybox", "sleep", "1000")
+	linkers := []string{"boot-app1", "boot-app2", "boot-app3", "boot-app4"}
+	for _, n := range linkers {
+		l.ok("run", "-d", "--name", n, "--restart", "always", "--link", "boot-db:database", "busybox", "sleep", "1000")
+	}
+	l.ok("run", "-d", "--name", "boot-joiner", "--restart", "always", "--network", "container:boot-db", "busybox", "sleep", "1000")
+	for _, n := range append(append([]string{"boot-joiner"}, linkers...), "boot-db") {
+		l.ok("stop", "-t", "0", n)
+	}
+	l.restart()
+	db := l.inspect("boot-db")
+	require.Equal(t, "running", string(db.State.Status))
+	ip := db.NetworkSettings.Networks["bridge"].IPAddress.String()
+	for _, n := range linkers {
+		require.Equal(t, "running", string(l.inspect(n).State.Status), n)
+		assert.Contains(t, l.ok("exec", n, "cat", "/etc/hosts"), ip+"\tdatabase "+db.Config.Hostname+" boot-db\n", n)
+	}
+	joiner := l.inspect("boot-joiner")
+	require.Equal(t, "running", string(joiner.State.Status), "%s", joiner.State.Error)
+	// The joiner is in the target's network namespace: the same address.
+	assert.Contains(t, l.ok("exec", "boot-joiner", "ip", "-4", "addr", "show", "eth0"), "inet "+ip+"/")
+}

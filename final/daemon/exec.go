@@ -188,7 +188,7 @@ func (d *Daemon) execOptions(x *execProc, st shim.State) (nsenter.Options, error
 	}
 	// A legacy link's variables, from its target as it is now, as
 	// dockerd computes them for each exec (links.go).
-	_, linkEnv, err := linkedTargets(d.opts.DataRoot, e.c.Name(), rec.HostConfig.Links)
+	_, linkEnv, err := linkedTargets(d.opts.DataRoot, e.c.Name(), e.legacyLinks())
 	if err != nil {
 		return o, invalid("%v", err)
 	}

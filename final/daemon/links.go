@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -9,7 +10,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
+	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	apinet "github.com/moby/moby/api/types/network"
 
@@ -298,7 +301,7 @@ func (d *Daemon) linkTargetStarted(e *entry) {
 	l.mu.Lock()
 	var linkers []*entry
 	for _, o := range l.byID {
-		if o.rec != nil && slices.ContainsFunc(o.rec.HostConfig.Links, func(s string) bool { return strings.HasPrefix(s, e.id+":") }) {
+		if slices.ContainsFunc(o.legacyLinks(), func(s string) bool { return strings.HasPrefix(s, e.id+":") }) {
 			linkers = append(linkers, o)
 		}
 	}
@@ -314,7 +317,7 @@ func (d *Daemon) linkTargetStarted(e *entry) {
 		if err != nil {
 			continue
 		}
-		for _, link := range o.rec.HostConfig.Links {
+		for _, link := range o.legacyLinks() {
 			id, alias, _ := strings.Cut(link, ":")
 			if id != e.id {
 				continue
@@ -330,14 +333,14 @@ func (d *Daemon) linkTargetStarted(e *entry) {
 // does not run is dockerd's error at the start, a 400 the client shows
 // as is (the shim's start would only wrap it).
 func (d *Daemon) checkLinkTargets(e *entry) error {
-	if e.rec == nil || len(e.rec.HostConfig.Links) == 0 {
+	if len(e.legacyLinks()) == 0 {
 		return nil
 	}
 	store, err := shim.OpenStore(d.opts.DataRoot)
 	if err != nil {
 		return err
 	}
-	for _, l := range e.rec.HostConfig.Links {
+	for _, l := range e.legacyLinks() {
 		id, alias, _ := strings.Cut(l, ":")
 		if _, _, err := findLinkTarget(store, d.opts.DataRoot, e.c.Name(), id, alias); err != nil {
 			return invalid("%v", err)
@@ -443,4 +446,78 @@ func linkAliases(links []string) map[string]string {
 		}
 	}
 	return out
+}
+
+// legacyLinks are e's legacy links, "ID:alias": as created, or as the
+// last docker rm --link left them.
+func (e *entry) legacyLinks() []string {
+	if p := e.links.Load(); p != nil {
+		return *p
+	}
+	if e.rec == nil {
+		return nil
+	}
+	return e.rec.HostConfig.Links
+}
+
+// linksMu serializes docker rm --link with itself: each reads a
+// container's links and writes them back.
+var linksMu sync.Mutex
+
+// ContainerRemoveLink removes the legacy link /LINKER/ALIAS (docker rm
+// --link), as dockerd 20.10 does (TestSameAsDockerd_RemoveLink): the
+// linker's record loses it, so its next start and every exec from now
+// on get neither the alias's hosts line nor its variables, and a
+// running linker's /etc/hosts loses the line at once. The target is
+// not touched. A name without a linker ("/db") is the container's own
+// name, which cannot be removed this way.
+func (d *Daemon) ContainerRemoveLink(ctx context.Context, name string) error {
+	name = "/" + strings.TrimPrefix(name, "/")
+	parent, alias := path.Split(name)
+	if parent == "/" {
+		return errdefs.ErrConflict.WithMessage("Conflict, cannot remove the default link name of the container")
+	}
+	noSuch := errdefs.ErrNotFound.WithMessage("No such container: " + strings.TrimPrefix(name, "/"))
+	linker, err := d.lookup(strings.Trim(parent, "/"))
+	if err != nil || linker.rec == nil {
+		return noSuch
+	}
+	linksMu.Lock()
+	defer linksMu.Unlock()
+	links := linker.legacyLinks()
+	kept := slices.DeleteFunc(slices.Clone(links), func(l string) bool {
+		_, a, _ := strings.Cut(l, ":")
+		return a == alias
+	})
+	if len(kept) == len(links) {
+		return noSuch
+	}
+	rec := *linker.rec
+	rec.HostConfig.Links = kept
+	if r := linker.hostRes.Load(); r != nil {
+		rec.HostConfig.Resources = *r // a docker update's, kept
+	}
+	if err := rewriteRecord(linker.c.Dir(), &rec); err != nil {
+		return fmt.Errorf("removing link %s: %w", name, err)
+	}
+	linker.links.Store(&kept)
+	linker.forgetView()
+	if linker.c.Running() {
+		hostsMu.Lock()
+		defer hostsMu.Unlock()
+		_, hosts, _ := dns.Paths(linker.c.Dir())
+		if data, err := os.ReadFile(hosts); err == nil {
+			var out []string
+			for _, line := range strings.SplitAfter(string(data), "\n") {
+				if f := strings.Fields(line); len(f) >= 2 && f[1] == alias {
+					continue
+				}
+				out = append(out, line)
+			}
+			if err := os.WriteFile(hosts, []byte(strings.Join(out, "")), 0o644); err != nil {
+				return fmt.Errorf("removing link %s from %s: %w", name, hosts, err)
+			}
+		}
+	}
+	return nil
 }

@@ -118,18 +118,6 @@ func TestSameAsDockerd_LegacyLinks(t *testing.T) {
 	assert.Equal(t, results["dockerd"], results["berthd"])
 }
 
-// Removing a link (docker rm --link) is refused by name.
-func TestRemoveLinkRefusedByName(t *testing.T) {
-	l := newLab(t)
-	l.ok("run", "-d", "--name", "lk-target", "busybox", "sleep", "1000")
-	l.ok("create", "--name", "lk-linker", "--link", "lk-target:db", "busybox", "true")
-	_, errOut, code := l.docker("", "rm", "--link", "/lk-linker/db")
-	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, "docker rm --link")
-	assert.Equal(t, "[\"/lk-target:/lk-linker/db\"]\n", l.ok("inspect", "-f", `{{json .HostConfig.Links}}`, "lk-linker"), "the link is kept")
-	l.ok("rm", "-f", "lk-target", "lk-linker")
-}
-
 // linkEnv's rules, as TestSameAsDockerd_LegacyLinks sees dockerd apply
 // them: the lowest port is _PORT, ports in order, a run of three ports or
 // more also has _START and _END (of two, none), the alias is upper-cased

@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-project/berth/05-network/network"
 	"github.com/berth-project/berth/07-logs/shim"
+	"github.com/berth-project/berth/final/api"
 )
 
 // Networks: the three built-in ones (bridge, the daemon's chapter 05
@@ -173,48 +174,18 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req apinet.CreateRequest) (a
 	return apinet.CreateResponse{ID: n.ID}, nil
 }
 
-// networkSpec turns the request into chapter 05's spec, refusing what
-// berth does not apply.
+// networkSpec turns the request into chapter 05's spec. What berth does
+// not apply was refused by the API's CheckNetworkCreate, which the
+// server calls before the backend; it is asked again here for callers
+// that reach the daemon without the server (its tests).
 func networkSpec(req apinet.CreateRequest) (network.NetworkSpec, error) {
 	spec := network.NetworkSpec{Name: req.Name, Internal: req.Internal, Attachable: req.Attachable, Labels: req.Labels, Options: req.Options}
-	switch {
-	case req.Name == "":
-		return spec, invalid("network name is required")
-	case req.Driver != "" && req.Driver != "bridge":
-		return spec, invalid("network driver %q is not supported: berth has the bridge driver only", req.Driver)
-	case req.Scope != "" && req.Scope != "local":
-		return spec, invalid("network scope %q is not supported: berth's networks are local", req.Scope)
-	case req.EnableIPv6 != nil && *req.EnableIPv6:
-		return spec, invalid("EnableIPv6 is not supported: berth's networks are IPv4 only")
-	case req.EnableIPv4 != nil && !*req.EnableIPv4:
-		return spec, invalid("EnableIPv4=false is not supported: berth's networks are IPv4")
-	case req.Ingress:
-		return spec, invalid("Ingress is not supported: berth has no swarm")
-	case req.ConfigOnly || req.ConfigFrom != nil:
-		return spec, invalid("ConfigOnly and ConfigFrom are not supported")
+	if err := api.CheckNetworkCreate(req); err != nil {
+		return spec, err
 	}
-	for k := range req.Options {
-		if k != network.BridgeNameOption {
-			return spec, invalid("network option %s is not supported (berth applies %s only)", k, network.BridgeNameOption)
-		}
-	}
-	if ipam := req.IPAM; ipam != nil {
-		if ipam.Driver != "" && ipam.Driver != "default" {
-			return spec, invalid("IPAM driver %q is not supported", ipam.Driver)
-		}
-		if len(ipam.Options) > 0 {
-			return spec, invalid("IPAM options are not supported")
-		}
-		if len(ipam.Config) > 1 {
-			return spec, invalid("only one IPAM config (one IPv4 subnet) is supported, not %d", len(ipam.Config))
-		}
-		if len(ipam.Config) == 1 {
-			c := ipam.Config[0]
-			if len(c.AuxAddress) > 0 {
-				return spec, invalid("IPAM auxiliary addresses are not supported")
-			}
-			spec.Subnet, spec.Gateway, spec.IPRange = c.Subnet, c.Gateway, c.IPRange
-		}
+	if ipam := req.IPAM; ipam != nil && len(ipam.Config) == 1 {
+		c := ipam.Config[0]
+		spec.Subnet, spec.Gateway, spec.IPRange = c.Subnet, c.Gateway, c.IPRange
 	}
 	return spec, nil
 }

@@ -568,6 +568,16 @@ func (f *Fake) ContainerUnpause(_ context.Context, name string) error {
 	return nil
 }
 
+// ContainerRemoveLink answers docker rm --link as berthd does for a
+// name that is no link: the fake keeps no legacy links.
+func (f *Fake) ContainerRemoveLink(_ context.Context, name string) error {
+	name = "/" + strings.TrimPrefix(name, "/")
+	if parent, _ := path.Split(name); parent == "/" {
+		return errdefs.ErrConflict.WithMessage("Conflict, cannot remove the default link name of the container")
+	}
+	return errdefs.ErrNotFound.WithMessage("No such container: " + strings.TrimPrefix(name, "/"))
+}
+
 // ContainerRemove deletes a stopped container, or a running one with
 // force.
 func (f *Fake) ContainerRemove(ctx context.Context, name string, force, _ bool) error {

@@ -33,6 +33,7 @@ var containerBehaviours = []Behaviour{
 	{"KillRunning", killRunning},
 	{"RemoveRunning", removeRunning},
 	{"RemoveRemoved", removeRemoved},
+	{"RemoveLinkThatIsNone", removeLinkThatIsNone},
 	{"NamesAndIDPrefixes", namesAndIDPrefixes},
 	{"AmbiguousIDPrefix", ambiguousIDPrefix},
 	{"ListFilters", listFilters},
@@ -127,6 +128,17 @@ func removeRemoved(t *testing.T, e *Engine) {
 	e.Expect(noContent, "", "DELETE", "/containers/"+id, nil)
 	e.Expect(notFound, "No such container: "+id, "DELETE", "/containers/"+id, nil)
 	e.Expect(notFound, "No such container: "+id, "DELETE", "/containers/"+id+"?force=1", nil)
+}
+
+// docker rm --link takes /LINKER/ALIAS: a linker without that alias
+// is no such container, and a container's own name is no link (the
+// container stays).
+func removeLinkThatIsNone(t *testing.T, e *Engine) {
+	name := Unique("linker")
+	e.Create(name, "true")
+	e.Expect(notFound, "No such container: "+name+"/db", "DELETE", "/containers//"+name+"/db?link=1", nil)
+	e.Expect(conflict, "Conflict, cannot remove the default link name of the container", "DELETE", "/containers/"+name+"?link=1", nil)
+	assert.Equal(t, "/"+name, e.Inspect(name).Name)
 }
 
 // A container is found by its ID, its name (with or without the

@@ -1,0 +1,235 @@
+package ociruntime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/03-rootfs/rootfs"
+	"github.com/berth-project/berth/03-rootfs/seccomp"
+)
+
+// Security is what the container's init does last, to become the
+// process config.json describes: who it runs as (process.user), which
+// privileges it keeps (process.capabilities, noNewPrivileges) and which
+// system calls it may make (linux.seccomp). NewSecurity reads it on the
+// host, where a refusal can still fail `create` with a message; the init
+// receives it as JSON inside the init spec and only applies it.
+//
+// The filter travels compiled (a BPF program, package seccomp): the init
+// needs no parser and no compiler, and loads exactly what the host
+// decided.
+type Security struct {
+	// User is process.user: uid, gid, additionalGids and umask.
+	User specs.User `json:"user"`
+	// Caps are process.capabilities' five sets. Nil when config.json
+	// has no process.capabilities: the process then keeps none, in
+	// any set, as under runc.
+	Caps *rootfs.CapSets `json:"caps,omitempty"`
+	// NoNewPrivileges is process.noNewPrivileges.
+	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// Seccomp is linux.seccomp, compiled; nil when config.json has none.
+	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
+}
+
+// NewSecurity reads the security part of spec. It refuses, by field
+// name, what berth does not apply: LSM labels (this host has neither
+// AppArmor nor SELinux, and a label that is silently not applied is a
+// container that is less confined than its owner thinks), a seccomp
+// profile that needs an agent, capabilities the kernel would refuse to
+// set.
+func NewSecurity(spec *specs.Spec) (*Security, error) {
+	if spec == nil || spec.Process == nil {
+		return nil, errors.New("process: missing from config.json")
+	}
+	p := spec.Process
+	if p.ApparmorProfile != "" {
+		return nil, fmt.Errorf("process.apparmorProfile %q: not supported (berth applies no AppArmor profile)", p.ApparmorProfile)
+	}
+	if p.SelinuxLabel != "" {
+		return nil, fmt.Errorf("process.selinuxLabel %q: not supported (berth applies no SELinux label)", p.SelinuxLabel)
+	}
+	if p.Scheduler != nil {
+		return nil, errors.New("process.scheduler: not supported")
+	}
+	if p.IOPriority != nil {
+		return nil, errors.New("process.ioPriority: not supported")
+	}
+	if p.User.Username != "" {
+		return nil, fmt.Errorf("process.user.username %q: not supported on Linux (uid and gid are)", p.User.Username)
+	}
+	s := &Security{User: p.User, NoNewPrivileges: p.NoNewPrivileges}
+	if c := p.Capabilities; c != nil {
+		s.Caps = &rootfs.CapSets{
+			Bounding:    c.Bounding,
+			Effective:   c.Effective,
+			Permitted:   c.Permitted,
+			Inheritable: c.Inheritable,
+			Ambient:     c.Ambient,
+		}
+		if err := s.Caps.Check(); err != nil {
+			return nil, fmt.Errorf("process.%w", err)
+		}
+	}
+	if l := spec.Linux; l != nil {
+		if l.MountLabel != "" {
+			return nil, fmt.Errorf("linux.mountLabel %q: not supported (berth applies no SELinux label)", l.MountLabel)
+		}
+		f, err := compileSeccomp(l.Seccomp)
+		if err != nil {
+			return nil, err
+		}
+		s.Seccomp = f
+	}
+	return s, nil
+}
+
+// defaultUmask is runc's umask when process.user.umask is absent.
+const defaultUmask = 0o022
+
+// Apply makes the calling process the configured one, in runc's order
+// (runc 1.1's standard_init_linux.go and finalizeNamespace), and calls
+// beforeExec where runc waits on the exec FIFO. The caller execs the
+// command right after, from the same goroutine: Apply locks it to its
+// thread, because capabilities and keep-caps belong to a thread, and
+// in a program that links cgo only the calling thread can be changed.
+//
+//	umask
+//	no_new_privs              (if asked; runc sets it before everything else here)
+//	seccomp, early            (without no_new_privs the kernel takes a filter only
+//	                           from a process with CAP_SYS_ADMIN: load it while init has it)
+//	bounding set              (dropping needs CAP_SETPCAP, still effective)
+//	keep-caps on              (the uid switch would clear the permitted set)
+//	stdio chowned to uid      (so that the user can reopen /proc/self/fd/0..2)
+//	setgroups, setgid, setuid
+//	keep-caps off
+//	effective, permitted, inheritable, ambient
+//	beforeExec()              (R1: exec FIFO, startContainer hooks)
+//	seccomp, late             (with no_new_privs: as near execve as possible, so
+//	                           that the profile need not allow what init does)
+//
+// Everything after the early filter runs under it: Docker's profile and
+// runc's order agree on that, and a custom profile that refuses setuid or
+// capset fails the start, as under runc.
+func (s *Security) Apply(beforeExec func() error) error {
+	runtime.LockOSThread()
+	umask := uint32(defaultUmask)
+	if s.User.Umask != nil {
+		umask = *s.User.Umask
+	}
+	unix.Umask(int(umask))
+	if s.NoNewPrivileges {
+		if err := rootfs.NoNewPrivileges(); err != nil {
+			return err
+		}
+	}
+	if s.Seccomp != nil && !s.NoNewPrivileges {
+		if err := s.Seccomp.Load(); err != nil {
+			return err
+		}
+	}
+	caps := rootfs.CapSets{}
+	if s.Caps != nil {
+		caps = *s.Caps
+	}
+	if err := caps.ApplyBounding(); err != nil {
+		return err
+	}
+	if err := rootfs.KeepCaps(true); err != nil {
+		return err
+	}
+	if err := s.switchUser(); err != nil {
+		return err
+	}
+	if err := rootfs.KeepCaps(false); err != nil {
+		return err
+	}
+	if err := caps.Apply(); err != nil {
+		return err
+	}
+	if beforeExec != nil {
+		if err := beforeExec(); err != nil {
+			return err
+		}
+	}
+	if s.Seccomp != nil && s.NoNewPrivileges {
+		if err := s.Seccomp.Load(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// switchUser sets the groups, the gid and the uid, in that order: the
+// groups and the gid need CAP_SETGID, which a non-root uid no longer
+// has in its effective set. The syscall package's calls change every
+// thread of the process (golang.org/x/sys/unix's change only the
+// calling one).
+//
+// The supplementary groups are exactly additionalGids: with a numeric
+// uid:gid, runc reads none from the container's /etc/group either.
+func (s *Security) switchUser() error {
+	u := s.User
+	if err := fixStdio(int(u.UID)); err != nil {
+		return err
+	}
+	groups := make([]int, len(u.AdditionalGids))
+	for i, g := range u.AdditionalGids {
+		groups[i] = int(g)
+	}
+	// In a user namespace whose creator wrote "deny" to setgroups (an
+	// unprivileged one), setgroups fails: without groups to set there
+	// is nothing to do, as under runc; with groups it is an error.
+	if b, err := os.ReadFile("/proc/self/setgroups"); err == nil && strings.TrimSpace(string(b)) == "deny" {
+		if len(groups) > 0 {
+			return fmt.Errorf("process.user.additionalGids %v: setgroups is denied in this user namespace", u.AdditionalGids)
+		}
+	} else if err := syscall.Setgroups(groups); err != nil {
+		return fmt.Errorf("setgroups(%v): %w", groups, err)
+	}
+	if err := syscall.Setgid(int(u.GID)); err != nil {
+		return fmt.Errorf("setgid(%d): %w", u.GID, err)
+	}
+	if err := syscall.Setuid(int(u.UID)); err != nil {
+		return fmt.Errorf("setuid(%d): %w", u.UID, err)
+	}
+	return nil
+}
+
+// fixStdio gives the standard descriptors to uid, as runc does before
+// the switch: a terminal or pipe made by the host belongs to root, and a
+// non-root command could then not reopen its own /proc/self/fd/1 (as
+// `echo > /dev/stdout` does). Descriptors on /dev/null stay as they are;
+// a chown the kernel refuses (an owner not mapped in the user namespace,
+// a read-only /dev) is passed over, as runc passes it over.
+func fixStdio(uid int) error {
+	var null unix.Stat_t
+	if err := unix.Stat("/dev/null", &null); err != nil {
+		return fmt.Errorf("stat /dev/null: %w", err)
+	}
+	for fd := 0; fd <= 2; fd++ {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			if errors.Is(err, unix.EBADF) {
+				continue
+			}
+			return fmt.Errorf("fstat of descriptor %d: %w", fd, err)
+		}
+		if int(st.Uid) == uid || (st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == null.Rdev) {
+			continue
+		}
+		if err := unix.Fchown(fd, uid, -1); err != nil {
+			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EROFS) {
+				continue
+			}
+			return fmt.Errorf("chown of descriptor %d to uid %d: %w", fd, uid, err)
+		}
+	}
+	return nil
+}
