@@ -31,6 +31,12 @@ type Config struct {
 	// a user's subordinate ranges in /etc/subuid and /etc/subgid, which
 	// need not start at the same number (berthd --userns-remap).
 	UIDs, GIDs IDRange
+	// Exe, when set, is the file init is executed from instead of
+	// SealedSelf's copy (exe.go). It must protect the program's file as
+	// well as the copy does: final/ociruntime's read-only mount of the
+	// binary (tuning_exe.go there), which costs a system call where the
+	// copy costs milliseconds.
+	Exe *os.File `json:"-"`
 	// Files are open files that init inherits as descriptors 4, 5, ...
 	// (after its spec on 3): chapter 04's idmapped mounts. They cannot
 	// travel in a spec, which is JSON.
@@ -59,6 +65,11 @@ type Config struct {
 	// it dies with the namespace's init (the kernel kills every process
 	// of a PID namespace whose init exits).
 	JoinPidns, JoinIpcns string
+	// JoinUtsns and JoinCgroupns are a UTS and a cgroup namespace to
+	// join (an OCI bundle's linux.namespaces with a path), entered the
+	// same way: one thread may enter either. A joined cgroup namespace
+	// is kept as it is: Setup makes no new one (set HostCgroupns too).
+	JoinUtsns, JoinCgroupns string
 	// HostPID and HostIPC keep the host's PID and IPC namespaces (docker
 	// run --pid host, --ipc host): the container sees, and may signal,
 	// the host's processes, and shares its System V IPC objects.
@@ -114,7 +125,10 @@ func (c *Config) cloneFlags() uintptr {
 	// process is in when it is made as its root, and init is moved to
 	// the container's cgroup only after clone (chapter 02's OnStart).
 	// Init unshares it in Setup, from inside its cgroup.
-	flags := unix.CLONE_NEWUTS | unix.CLONE_NEWNS
+	flags := unix.CLONE_NEWNS
+	if c.JoinUtsns == "" {
+		flags |= unix.CLONE_NEWUTS
+	}
 	if !c.HostNetwork && c.JoinNetns == "" {
 		flags |= unix.CLONE_NEWNET
 	}
@@ -192,12 +206,15 @@ func (c *Config) Validate() error {
 	if c.JoinIpcns != "" && c.HostIPC {
 		return fmt.Errorf("IPC namespace %s: cannot be joined with the host's IPC namespace", c.JoinIpcns)
 	}
+	if c.JoinCgroupns != "" && !c.HostCgroupns {
+		return fmt.Errorf("cgroup namespace %s: joined, so init must not make one of its own (set HostCgroupns)", c.JoinCgroupns)
+	}
 	// A PID or IPC namespace belongs to the user namespace it was made
 	// in: from a user namespace of its own, init would have no
 	// privilege over the one it joins (it could not mount its /proc),
 	// nor over the host's.
-	if c.UserNS && (c.JoinPidns != "" || c.JoinIpcns != "" || c.HostPID || c.HostIPC) {
-		return errors.New("another container's or the host's PID or IPC namespace cannot be shared from a user namespace of the container's own")
+	if c.UserNS && (c.JoinPidns != "" || c.JoinIpcns != "" || c.JoinUtsns != "" || c.JoinCgroupns != "" || c.HostPID || c.HostIPC) {
+		return errors.New("another container's or the host's PID, IPC, UTS or cgroup namespace cannot be shared from a user namespace of the container's own")
 	}
 	for k := range c.Sysctls {
 		if err := CheckSysctl(k, c.HostNetwork); err != nil {

@@ -93,7 +93,10 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 	// even in a new user namespace, where our /proc/PID/fd would be out
 	// of its reach. ReadSpec marks it close-on-exec, so the command does
 	// not inherit it.
-	exe, err := SealedSelf()
+	exe, err := cfg.Exe, error(nil)
+	if exe == nil {
+		exe, err = SealedSelf()
+	}
 	if err != nil {
 		r.Close()
 		w.Close()
@@ -195,6 +198,8 @@ func (c *Config) joins() []join {
 		{c.JoinNetns, unix.CLONE_NEWNET, "/proc/thread-self/ns/net"},
 		{c.JoinPidns, unix.CLONE_NEWPID, "/proc/thread-self/ns/pid_for_children"},
 		{c.JoinIpcns, unix.CLONE_NEWIPC, "/proc/thread-self/ns/ipc"},
+		{c.JoinUtsns, unix.CLONE_NEWUTS, "/proc/thread-self/ns/uts"},
+		{c.JoinCgroupns, unix.CLONE_NEWCGROUP, "/proc/thread-self/ns/cgroup"},
 	} {
 		if j.path != "" {
 			out = append(out, j)
@@ -210,13 +215,14 @@ func (c *Config) joins() []join {
 // namespace and let die), and the container would get SIGKILL with it.
 //
 // With joins, the thread enters those namespaces first (network, PID,
-// IPC: another container's, --network/--pid/--ipc container:ID), and
+// IPC: another container's, --network/--pid/--ipc container:ID; UTS
+// and cgroup: an OCI bundle's namespace paths), and
 // the child, forked without the matching CLONE_NEW* flags, is born in
 // them: a new process inherits the namespaces of the thread that forks
 // it. Go's exec offers no hook between fork and exec in which the child
 // could call setns itself, and entering a mount or user namespace from a
-// multithreaded process fails (pitfall 3), but network, PID and IPC
-// namespaces can be entered by one thread alone. Once the child has
+// multithreaded process fails (pitfall 3), but network, PID, IPC, UTS
+// and cgroup namespaces can be entered by one thread alone. Once the child has
 // exited, the thread goes back to its own namespaces, or, if even that
 // fails, ends locked, so that the Go runtime never runs anything else in
 // a joined namespace (pitfall 4).

@@ -39,10 +39,12 @@ type prestartKey struct {
 	joinNetns        string
 	joinPidns        string
 	joinIpcns        string
+	joinUtsns        string
+	joinCgroupns     string
 }
 
 func keyOf(cfg Config) prestartKey {
-	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, uids: cfg.UIDRange(), gids: cfg.GIDRange(), joinNetns: cfg.JoinNetns, joinPidns: cfg.JoinPidns, joinIpcns: cfg.JoinIpcns}
+	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, uids: cfg.UIDRange(), gids: cfg.GIDRange(), joinNetns: cfg.JoinNetns, joinPidns: cfg.JoinPidns, joinIpcns: cfg.JoinIpcns, joinUtsns: cfg.JoinUtsns, joinCgroupns: cfg.JoinCgroupns}
 }
 
 // Prestart starts an init as Start would, and keeps it for the next Start
@@ -69,7 +71,7 @@ func takePrestarted(cfg Config, stdio Stdio) *Process {
 	defer prestarted.Unlock()
 	p := prestarted.p
 	// Files are given at the fork: an init started before has none.
-	if p == nil || prestarted.key != keyOf(cfg) || prestarted.stdio != stdio || len(cfg.Files) > 0 || cfg.NoPrestart {
+	if p == nil || prestarted.key != keyOf(cfg) || prestarted.stdio != stdio || len(cfg.Files) > 0 || cfg.NoPrestart || cfg.Exe != nil {
 		return nil
 	}
 	prestarted.p = nil

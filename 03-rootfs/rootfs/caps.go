@@ -305,9 +305,11 @@ type capMasks struct {
 
 // Check reports what the kernel would refuse later, while there is
 // still someone to tell: a name it does not know, an effective
-// capability that is not permitted (capset fails), an ambient one that
-// is not both permitted and inheritable (the raise fails). The message
-// names the set.
+// capability that is not permitted (capset fails). The message names
+// the set. An ambient capability that is not both permitted and
+// inheritable is not refused: the kernel would refuse to raise it, and
+// runc leaves it out without a word (its own `runc spec` asks for three
+// ambient capabilities and no inheritable set), so Apply does the same.
 func (c CapSets) Check() error {
 	m, err := c.masks(63)
 	if err != nil {
@@ -315,9 +317,6 @@ func (c CapSets) Check() error {
 	}
 	if extra := m.effective &^ m.permitted; extra != 0 {
 		return fmt.Errorf("capabilities: effective %s not in the permitted set", maskNames(extra))
-	}
-	if extra := m.ambient &^ (m.permitted & m.inheritable); extra != 0 {
-		return fmt.Errorf("capabilities: ambient %s not in both the permitted and the inheritable sets", maskNames(extra))
 	}
 	return nil
 }
@@ -439,6 +438,12 @@ func (c CapSets) Apply() error {
 	err = prctlAllThreads(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL)
 	if err != nil && !(errors.Is(err, unix.EINVAL) && m.ambient == 0) {
 		return fmt.Errorf("clearing the ambient capabilities: %w", err)
+	}
+	// Only what is both permitted and inheritable can be raised (see
+	// Check): the rest of the ambient set is left out, as runc does.
+	if skipped := m.ambient &^ (m.permitted & m.inheritable); skipped != 0 {
+		explain.Inside().Stepf(explain.Caps, "prctl", "(PR_CAP_AMBIENT_RAISE) not asked for %s: not both permitted and inheritable", maskNames(skipped))
+		m.ambient &= m.permitted & m.inheritable
 	}
 	for n := 0; n <= last; n++ {
 		if m.ambient&(1<<n) == 0 {

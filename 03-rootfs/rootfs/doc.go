@@ -106,6 +106,12 @@
 // them back. The result, as /proc/self/status shows it, is Docker's
 // CapEff: 00000000a80425fb.
 //
+// An OCI runtime is told each of the five sets a thread has (bounding,
+// permitted, effective, inheritable, ambient), and a user to switch to:
+// CapSets sets them one by one, with KeepCaps around the uid switch so
+// that a non-root command can keep some (final/ociruntime's
+// Security.Apply shows the order).
+//
 // # The syscall filter
 //
 // Just before the capability drop, InitSpec.Enter loads the container's

@@ -81,6 +81,12 @@
 // decided. rootfs.InitSpec.Enter says when the init loads it: after the
 // mounts, before the capability drop.
 //
+// An OCI runtime gets the profile already resolved, in config.json's
+// linux.seccomp (dockerd and containerd apply the capability and kernel
+// conditions before they write it): CompileSpec compiles that plain
+// list with the same compiler, so Docker's profile gives the same
+// program by either road.
+//
 // # Why our own compiler, and not libseccomp
 //
 // runc and dockerd compile with libseccomp (through cgo). The choice

@@ -128,3 +128,21 @@ func TestCompileSpecRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestCompileSpecOfDockersProfile: Docker's default profile, resolved as
+// dockerd resolves it before it writes config.json (containerd's own
+// default is the same list), compiles through CompileSpec to the very
+// program berth's own containers get.
+func TestCompileSpecOfDockersProfile(t *testing.T) {
+	t.Parallel()
+	for _, caps := range [][]string{defaultCaps, withSysAdmin} {
+		resolved, err := Profile{}.rules(caps)
+		require.NoError(t, err)
+		fromSpec, err := compileSpec(resolved, "amd64")
+		require.NoError(t, err)
+		own, err := compile(Profile{}, caps, "amd64")
+		require.NoError(t, err)
+		assert.Equal(t, own.Program, fromSpec.Program)
+		assert.Equal(t, own.Flags, fromSpec.Flags)
+	}
+}

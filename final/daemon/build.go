@@ -51,6 +51,8 @@ func (d *Daemon) builderDir(parts ...string) string {
 // ordinary 400 answer; from the first step on, the report, the commands'
 // output and any error go in the JSON stream, as Docker's do.
 func (d *Daemon) ImageBuild(ctx context.Context, contextTar io.Reader, opts api.BuildOptions, out api.JSONStream) error {
+	d.builds.RLock()
+	defer d.builds.RUnlock()
 	if err := os.MkdirAll(d.builderDir("tmp"), 0o700); err != nil {
 		return err
 	}

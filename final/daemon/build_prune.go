@@ -19,9 +19,13 @@ import (
 // first, then the images that only they held: an image with a tag, a
 // child image or a container stays, whatever its entry; an image is
 // removed as docker rmi removes it, with the untagged parents it leaves
-// childless (which were steps too: their entries go with them).
+// childless (which were steps too: their entries go with them). It waits
+// for the builds under way (Daemon.builds).
 func (d *Daemon) BuildCachePrune(ctx context.Context, opts api.BuildPruneOptions) (buildtypes.CachePruneReport, error) {
 	report := buildtypes.CachePruneReport{}
+	// After the builds under way, and no build starts meanwhile.
+	d.builds.Lock()
+	defer d.builds.Unlock()
 	until, hasUntil, err := api.BuildPruneFilter(opts.Filters)
 	if err != nil {
 		return report, err

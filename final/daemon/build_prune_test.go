@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -144,4 +146,36 @@ func TestBuilderPruneEmptiesTheClassicBuildersCache(t *testing.T) {
 	// image prune removes it; its build prune has nothing to do.
 	assert.Regexp(t, reclaimedLine, l.ok("system", "prune", "-f"))
 	assert.Equal(t, "Total reclaimed space: 0B\n", l.ok("builder", "prune", "-f"))
+}
+
+// A build cache prune waits for the builds under way, whose next step
+// may stand on an entry it would remove: a running build holds
+// Daemon.builds for reading, which a prune takes for writing.
+func TestARunningBuildHoldsOffPrune(t *testing.T) {
+	l := newLab(t)
+	mark := labtest.Unique("hold")
+	cmd := exec.Command(dockerBin, "build", "-")
+	cmd.Env = append(l.dockerEnv(), "DOCKER_BUILDKIT=0")
+	cmd.Stdin = strings.NewReader("FROM busybox\nRUN echo " + mark + "-running && sleep 1000\n")
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	// The RUN step has printed its line: it runs.
+	lines := bufio.NewScanner(out)
+	for lines.Scan() && !strings.Contains(lines.Text(), mark+"-running") {
+	}
+	require.Contains(t, lines.Text(), mark+"-running", "the step's output")
+	assert.False(t, l.d.builds.TryLock(), "a prune would not wait for the running build")
+	// The client goes: the build stops, and a prune may go on.
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	require.Eventually(t, func() bool {
+		if !l.d.builds.TryLock() {
+			return false
+		}
+		l.d.builds.Unlock()
+		return true
+	}, 60*time.Second, 20*time.Millisecond)
+	l.ok("builder", "prune", "-f")
 }

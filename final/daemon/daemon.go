@@ -139,7 +139,11 @@ func DefaultCgroupParent(dataRoot string) string {
 // daemon; images live in chapter 06's store. All state is on disk, so a
 // new Daemon over the same DataRoot picks up where the last one stopped.
 type Daemon struct {
-	opts       Options
+	opts Options
+	// builds is held for reading by each running build and for writing
+	// by a build cache prune: a prune waits for the builds under way,
+	// whose next step may stand on an entry it would remove.
+	builds     sync.RWMutex
 	started    time.Time
 	images     *image.Store  // chapter 06: <DataRoot>/images
 	containers *shim.Store   // chapter 07: <DataRoot>/containers, <DataRoot>/names

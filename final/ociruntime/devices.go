@@ -39,7 +39,7 @@ func DeviceRules(l *specs.Linux) ([]cgroup.DeviceRule, error) {
 	var out []cgroup.DeviceRule
 	if l != nil && l.Resources != nil {
 		for i, d := range l.Resources.Devices {
-			r, err := deviceRule(d)
+			r, err := cgroupDeviceRule(d)
 			if err != nil {
 				return nil, fmt.Errorf("linux.resources.devices[%d]: %w", i, err)
 			}
@@ -63,11 +63,17 @@ func DeviceRules(l *specs.Linux) ([]cgroup.DeviceRule, error) {
 			out = append(out, cgroup.AllowDevice(t, d.Major, d.Minor))
 		}
 	}
+	// Replayed once now: a list that cgroup v1 cannot express (a deny
+	// that cuts into an earlier wildcard allow) fails create here, with
+	// the field's name, rather than in chapter 02 later.
+	if _, err := cgroup.DeviceAllowed(out, cgroup.CharDevice, 1, 3, "rw"); err != nil {
+		return nil, fmt.Errorf("linux.resources.devices: %w", err)
+	}
 	return out, nil
 }
 
-// deviceRule translates one entry of linux.resources.devices.
-func deviceRule(d specs.LinuxDeviceCgroup) (cgroup.DeviceRule, error) {
+// cgroupDeviceRule translates one entry of linux.resources.devices.
+func cgroupDeviceRule(d specs.LinuxDeviceCgroup) (cgroup.DeviceRule, error) {
 	r := cgroup.DeviceRule{Allow: d.Allow, Major: cgroup.Wildcard, Minor: cgroup.Wildcard, Access: d.Access}
 	switch d.Type {
 	case "", "a":

@@ -31,15 +31,15 @@ func TestDeviceRules(t *testing.T) {
 			{Allow: true, Type: "a", Access: "mwr"}}}},
 			[]cgroup.DeviceRule{{Allow: true, Type: cgroup.AnyDevice, Major: cgroup.Wildcard, Minor: cgroup.Wildcard, Access: "rwm"}}, nil},
 		{"exact char device", &specs.Linux{Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
-			denyAll, {Allow: true, Type: "c", Major: i64(10), Minor: i64(229), Access: "rw"}}}},
+			denyAll, {Allow: true, Type: "c", Major: resPtr[int64](10), Minor: resPtr[int64](229), Access: "rw"}}}},
 			[]cgroup.DeviceRule{
 				{Allow: false, Type: cgroup.AnyDevice, Major: cgroup.Wildcard, Minor: cgroup.Wildcard, Access: "rwm"},
 				{Allow: true, Type: cgroup.CharDevice, Major: 10, Minor: 229, Access: "rw"}}, nil},
 		{"wildcard minor, absent access", &specs.Linux{Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
-			{Allow: true, Type: "b", Major: i64(8)}}}},
+			{Allow: true, Type: "b", Major: resPtr[int64](8)}}}},
 			[]cgroup.DeviceRule{{Allow: true, Type: cgroup.BlockDevice, Major: 8, Minor: cgroup.Wildcard, Access: "rwm"}}, nil},
 		{"a deny of one device", &specs.Linux{Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
-			{Allow: false, Type: "c", Major: i64(1), Minor: i64(11), Access: "w"}}}},
+			{Allow: false, Type: "c", Major: resPtr[int64](1), Minor: resPtr[int64](11), Access: "w"}}}},
 			[]cgroup.DeviceRule{{Allow: false, Type: cgroup.CharDevice, Major: 1, Minor: 11, Access: "w"}}, nil},
 		{"linux.devices are allowed", &specs.Linux{Devices: []specs.LinuxDevice{
 			{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229},
@@ -72,11 +72,13 @@ func TestDeviceRulesRefused(t *testing.T) {
 		want string
 	}{
 		{"unknown type", res(specs.LinuxDeviceCgroup{Allow: true, Type: "p", Access: "r"}), `linux.resources.devices[0]: type "p"`},
-		{"type a with a number", res(specs.LinuxDeviceCgroup{}, specs.LinuxDeviceCgroup{Allow: true, Major: i64(1), Access: "rwm"}), "linux.resources.devices[1]"},
+		{"type a with a number", res(specs.LinuxDeviceCgroup{}, specs.LinuxDeviceCgroup{Allow: true, Major: resPtr[int64](1), Access: "rwm"}), "linux.resources.devices[1]"},
 		{"type a with part of the access", res(specs.LinuxDeviceCgroup{Allow: true, Type: "a", Access: "r"}), "linux.resources.devices[0]"},
-		{"bad access letter", res(specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(1), Minor: i64(3), Access: "rx"}), `access "rx"`},
-		{"negative major", res(specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(-3), Access: "r"}), "major -3"},
-		{"negative minor", res(specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(1), Minor: i64(-2), Access: "r"}), "minor -2"},
+		{"bad access letter", res(specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: resPtr[int64](1), Minor: resPtr[int64](3), Access: "rx"}), `access "rx"`},
+		{"negative major", res(specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: resPtr[int64](-3), Access: "r"}), "major -3"},
+		{"negative minor", res(specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: resPtr[int64](1), Minor: resPtr[int64](-2), Access: "r"}), "minor -2"},
+		{"a deny v1 cannot express", res(specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: resPtr[int64](1), Access: "rwm"},
+			specs.LinuxDeviceCgroup{Allow: false, Type: "c", Major: resPtr[int64](1), Minor: resPtr[int64](11), Access: "w"}), "linux.resources.devices: device rule c 1:11 w"},
 		{"device of unknown type", &specs.Linux{Devices: []specs.LinuxDevice{{Path: "/dev/x", Type: "z"}}}, `linux.devices[0] /dev/x: type "z"`},
 	}
 	for _, tt := range tests {
@@ -84,6 +86,52 @@ func TestDeviceRulesRefused(t *testing.T) {
 			_, err := DeviceRules(tt.l)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+// TestDeviceRulesDecide: what the policies of typical configs let the
+// container do, as the kernel will decide it (chapter 02's replay).
+func TestDeviceRulesDecide(t *testing.T) {
+	t.Parallel()
+	denyAll := specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}
+	// runtime-tools' linux_cgroups_devices case.
+	tools := &specs.Linux{Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{denyAll,
+		{Allow: true, Type: "c", Major: resPtr[int64](10), Minor: resPtr[int64](229), Access: "rwm"},
+		{Allow: true, Type: "b", Major: resPtr[int64](8), Minor: resPtr[int64](20), Access: "rw"},
+		{Allow: true, Type: "b", Major: resPtr[int64](10), Minor: resPtr[int64](200), Access: "r"}}}}
+	privileged := &specs.Linux{Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}}}
+	withFuse := &specs.Linux{Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{denyAll}},
+		Devices: []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}}}
+	tests := []struct {
+		name   string
+		l      *specs.Linux
+		t      cgroup.DeviceType
+		major  int64
+		minor  int64
+		access string
+		want   bool
+	}{
+		{"tools: fuse", tools, cgroup.CharDevice, 10, 229, "rw", true},
+		{"tools: sda4 rw", tools, cgroup.BlockDevice, 8, 20, "rw", true},
+		{"tools: b 10:200 read", tools, cgroup.BlockDevice, 10, 200, "r", true},
+		{"tools: b 10:200 write", tools, cgroup.BlockDevice, 10, 200, "w", false},
+		{"tools: /dev/null from runc's defaults", tools, cgroup.CharDevice, 1, 3, "rw", true},
+		{"tools: /dev/kmsg", tools, cgroup.CharDevice, 1, 11, "r", false},
+		{"tools: mknod of anything", tools, cgroup.BlockDevice, 8, 0, "m", true},
+		{"tools: sda", tools, cgroup.BlockDevice, 8, 0, "r", false},
+		{"privileged: sda", privileged, cgroup.BlockDevice, 8, 0, "rw", true},
+		{"no rules: /dev/pts/3", &specs.Linux{}, cgroup.CharDevice, 136, 3, "rw", true},
+		{"no rules: /dev/mem", &specs.Linux{}, cgroup.CharDevice, 1, 1, "r", false},
+		{"linux.devices: fuse opens", withFuse, cgroup.CharDevice, 10, 229, "rw", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rules, err := DeviceRules(tt.l)
+			require.NoError(t, err)
+			got, err := cgroup.DeviceAllowed(rules, tt.t, tt.major, tt.minor, tt.access)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
 		})
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -107,10 +109,11 @@ const defaultUmask = 0o022
 //	bounding set              (dropping needs CAP_SETPCAP, still effective)
 //	keep-caps on              (the uid switch would clear the permitted set)
 //	stdio chowned to uid      (so that the user can reopen /proc/self/fd/0..2)
-//	setgroups, setgid, setuid
+//	setgroups, setgid, setuid  (the parent-death signal, which they clear, set again)
 //	keep-caps off
 //	effective, permitted, inheritable, ambient
-//	beforeExec()              (R1: exec FIFO, startContainer hooks)
+//	beforeExec()              (the runtime's: exec FIFO wait, startContainer hooks;
+//	                           they run as the user, with the final sets)
 //	seccomp, late             (with no_new_privs: as near execve as possible, so
 //	                           that the profile need not allow what init does)
 //
@@ -144,8 +147,20 @@ func (s *Security) Apply(beforeExec func() error) error {
 	if err := rootfs.KeepCaps(true); err != nil {
 		return err
 	}
+	// The kernel clears the parent-death signal at a change of
+	// credentials, as a setuid program's would be: asked for by init,
+	// it is set again after the switch (runc does the same).
+	var pdeath int32
+	if err := unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&pdeath)), 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_GET_PDEATHSIG): %w", err)
+	}
 	if err := s.switchUser(); err != nil {
 		return err
+	}
+	if pdeath != 0 {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(pdeath), 0, 0, 0); err != nil {
+			return fmt.Errorf("prctl(PR_SET_PDEATHSIG, %d): %w", pdeath, err)
+		}
 	}
 	if err := rootfs.KeepCaps(false); err != nil {
 		return err
@@ -194,12 +209,21 @@ func (s *Security) switchUser() error {
 		return fmt.Errorf("setgroups(%v): %w", groups, err)
 	}
 	if err := syscall.Setgid(int(u.GID)); err != nil {
-		return fmt.Errorf("setgid(%d): %w", u.GID, err)
+		return fmt.Errorf("setgid(%d): %w%s", u.GID, err, unmappedHint(err, "gid"))
 	}
 	if err := syscall.Setuid(int(u.UID)); err != nil {
-		return fmt.Errorf("setuid(%d): %w", u.UID, err)
+		return fmt.Errorf("setuid(%d): %w%s", u.UID, err, unmappedHint(err, "uid"))
 	}
 	return nil
+}
+
+// unmappedHint explains setuid's and setgid's EINVAL: the id has no
+// mapping in the container's user namespace.
+func unmappedHint(err error, what string) string {
+	if errors.Is(err, unix.EINVAL) {
+		return " (the " + what + " is not mapped in the container's user namespace)"
+	}
+	return ""
 }
 
 // fixStdio gives the standard descriptors to uid, as runc does before
@@ -232,4 +256,36 @@ func fixStdio(uid int) error {
 		}
 	}
 	return nil
+}
+
+// HomeEnv returns env with HOME set as runc sets it when process.env has
+// none (or an empty one): the home directory of uid in the container's
+// passwd file (read at passwd, "/etc/passwd" once init is in its root),
+// or "/" when the file or the entry is missing. Docker always puts HOME
+// in config.json; containerd's ctr and CRI leave it to the runtime.
+func HomeEnv(env []string, uid uint32, passwd string) []string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "HOME="); ok && v != "" {
+			return env
+		}
+	}
+	home := "/"
+	if b, err := os.ReadFile(passwd); err == nil {
+		want := strconv.FormatUint(uint64(uid), 10)
+		for _, line := range strings.Split(string(b), "\n") {
+			// name:password:uid:gid:gecos:home:shell
+			f := strings.Split(line, ":")
+			if len(f) >= 6 && f[2] == want && f[5] != "" {
+				home = f[5]
+				break
+			}
+		}
+	}
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "HOME=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "HOME="+home)
 }

@@ -6,9 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"unsafe"
 
+	mobyseccomp "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,7 +29,7 @@ func denyMkdir(errno unix.Errno) *specs.LinuxSeccomp {
 		DefaultAction: specs.ActAllow,
 		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
 		Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno,
-			ErrnoRet: uintp(uint(errno))}},
+			ErrnoRet: resPtr[uint](uint(errno))}},
 	}
 }
 
@@ -92,8 +96,6 @@ func TestNewSecurityRefused(t *testing.T) {
 			"process.capabilities: permitted"},
 		{"effective not permitted", proc(specs.Process{Capabilities: &specs.LinuxCapabilities{Effective: []string{"CAP_KILL"}}}),
 			"process.capabilities: effective CAP_KILL"},
-		{"ambient not inheritable", proc(specs.Process{Capabilities: &specs.LinuxCapabilities{Permitted: []string{"CAP_KILL"},
-			Ambient: []string{"CAP_KILL"}}}), "process.capabilities: ambient CAP_KILL"},
 		{"mountLabel", withLinux(specs.Linux{MountLabel: "system_u:object_r:svirt_sandbox_file_t:s0"}), "linux.mountLabel"},
 		{"seccomp listener", withLinux(specs.Linux{Seccomp: &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/run/a.sock"}}),
 			"linux.seccomp: listenerPath"},
@@ -119,6 +121,7 @@ type applyReport struct {
 	After      map[string]string `json:"after"`  // ... after Apply
 	Umask      int               `json:"umask"`
 	MkdirErrno int               `json:"mkdirErrno"` // 0: mkdir worked
+	Pdeathsig  int               `json:"pdeathsig"`
 	Err        string            `json:"err,omitempty"`
 }
 
@@ -132,6 +135,7 @@ func TestSecurityApplyHelper(t *testing.T) {
 	var req struct {
 		Security Security `json:"security"`
 		Dir      string   `json:"dir"`
+		Exec     bool     `json:"exec"` // become cat /proc/self/status, as the command would
 	}
 	var rep applyReport
 	report := func() {
@@ -143,6 +147,13 @@ func TestSecurityApplyHelper(t *testing.T) {
 		rep.Err = err.Error()
 		report()
 	}
+	// A parent-death signal asked for before Apply survives the uid
+	// switch (the thread is the one Apply locks to).
+	runtime.LockOSThread()
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGUSR2), 0, 0, 0); err != nil {
+		rep.Err = err.Error()
+		report()
+	}
 	err := req.Security.Apply(func() error {
 		rep.Before = threadStatus()
 		return nil
@@ -151,7 +162,18 @@ func TestSecurityApplyHelper(t *testing.T) {
 		rep.Err = err.Error()
 		report()
 	}
+	if req.Exec {
+		err := syscall.Exec("/bin/cat", []string{"cat", "/proc/self/status"}, nil)
+		rep.Err = err.Error()
+		report()
+	}
 	rep.After = threadStatus()
+	var pdeath int32
+	if err := unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&pdeath)), 0, 0, 0); err != nil {
+		rep.Err = err.Error()
+		report()
+	}
+	rep.Pdeathsig = int(pdeath)
 	rep.Umask = unix.Umask(0)
 	if err := unix.Mkdir(filepath.Join(req.Dir, "made"), 0o777); err != nil {
 		rep.MkdirErrno = int(err.(unix.Errno))
@@ -167,8 +189,14 @@ func threadStatus() map[string]string {
 	if err != nil {
 		return map[string]string{"error": err.Error()}
 	}
+	return statusFields(string(b))
+}
+
+// statusFields reads the "Key:\tvalue" lines of a status file, with the
+// value's blanks made single spaces.
+func statusFields(text string) map[string]string {
 	out := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		k, v, ok := strings.Cut(line, ":")
 		if ok {
 			out[k] = strings.Join(strings.Fields(v), " ")
@@ -206,6 +234,7 @@ func TestSecurityApply(t *testing.T) {
 		after  map[string]string
 		umask  int
 		errno  unix.Errno
+		exec   map[string]string // what the command sees after execve
 	}{
 		{
 			name: "non-root user with ambient capabilities, no_new_privs, seccomp late",
@@ -230,6 +259,11 @@ func TestSecurityApply(t *testing.T) {
 				"CapInh": capHex(bind), "CapAmb": capHex(bind), "NoNewPrivs": "1", "Seccomp": "2"},
 			umask: 0o027,
 			errno: unix.ENOTSUP,
+			// A non-root command keeps its ambient set: permitted
+			// and effective after execve.
+			exec: map[string]string{"Uid": "1000 1000 1000 1000", "CapBnd": capHex("CAP_KILL", bind, "CAP_CHOWN"),
+				"CapEff": capHex(bind), "CapPrm": capHex(bind), "CapInh": capHex(bind), "CapAmb": capHex(bind),
+				"NoNewPrivs": "1", "Seccomp": "2"},
 		},
 		{
 			name: "root without process.capabilities keeps none; seccomp early",
@@ -243,6 +277,48 @@ func TestSecurityApply(t *testing.T) {
 				"NoNewPrivs": "0", "Seccomp": "2"},
 			umask: 0o022,
 			errno: unix.EACCES,
+			// Root's command gets its bounding set: here none.
+			exec: map[string]string{"Uid": "0 0 0 0", "CapBnd": capHex(), "CapEff": capHex(), "CapPrm": capHex(), "Seccomp": "2"},
+		},
+		{
+			// What dockerd writes into config.json: its default profile,
+			// resolved for the default capabilities. Loaded early (no
+			// no_new_privs), it must allow all that Apply does after it.
+			name: "Docker's profile early, then a non-root user",
+			spec: specs.Spec{
+				Process: &specs.Process{
+					User: specs.User{UID: 1000, GID: 1000},
+					Capabilities: &specs.LinuxCapabilities{
+						Bounding: rootfs.DefaultCapabilities, Effective: rootfs.DefaultCapabilities, Permitted: rootfs.DefaultCapabilities,
+					},
+				},
+				Linux: &specs.Linux{Seccomp: dockerProfile(t)},
+			},
+			before: map[string]string{"Uid": "1000 1000 1000 1000", "Seccomp": "2", "CapEff": "00000000a80425fb"},
+			after: map[string]string{"Uid": "1000 1000 1000 1000", "Gid": "1000 1000 1000 1000", "Groups": "",
+				"CapBnd": "00000000a80425fb", "CapEff": "00000000a80425fb", "CapPrm": "00000000a80425fb",
+				"CapInh": capHex(), "CapAmb": capHex(), "NoNewPrivs": "0", "Seccomp": "2"},
+			umask: 0o022,
+			// A non-root command without ambient capabilities has none.
+			exec: map[string]string{"Uid": "1000 1000 1000 1000", "CapBnd": "00000000a80425fb", "CapEff": capHex(), "CapPrm": capHex(),
+				"Seccomp": "2"},
+		},
+		{
+			// runc spec's own default: three ambient capabilities and
+			// no inheritable set. The kernel would refuse to raise
+			// them; runc leaves them out without a word, and so does
+			// Apply.
+			name: "runc spec's capabilities: ambient without inheritable left out",
+			spec: specs.Spec{
+				Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{
+					Bounding: []string{"CAP_KILL", bind}, Effective: []string{"CAP_KILL", bind},
+					Permitted: []string{"CAP_KILL", bind}, Ambient: []string{"CAP_KILL", bind},
+				}},
+			},
+			after: map[string]string{"Uid": "0 0 0 0", "CapBnd": capHex("CAP_KILL", bind), "CapEff": capHex("CAP_KILL", bind),
+				"CapPrm": capHex("CAP_KILL", bind), "CapInh": capHex(), "CapAmb": capHex(), "Seccomp": "0"},
+			umask: 0o022,
+			exec:  map[string]string{"CapEff": capHex("CAP_KILL", bind), "CapAmb": capHex()},
 		},
 		{
 			name: "root with Docker's capabilities, no filter",
@@ -255,6 +331,8 @@ func TestSecurityApply(t *testing.T) {
 				"CapBnd": "00000000a80425fb", "CapEff": "00000000a80425fb", "CapPrm": "00000000a80425fb",
 				"CapInh": capHex(), "CapAmb": capHex(), "NoNewPrivs": "0", "Seccomp": "0"},
 			umask: 0o022,
+			exec: map[string]string{"CapBnd": "00000000a80425fb", "CapEff": "00000000a80425fb", "CapPrm": "00000000a80425fb",
+				"CapAmb": capHex(), "Seccomp": "0"},
 		},
 	}
 	for _, tt := range tests {
@@ -263,13 +341,21 @@ func TestSecurityApply(t *testing.T) {
 			require.NoError(t, err)
 			dir := t.TempDir()
 			require.NoError(t, os.Chmod(dir, 0o777)) // the user may make a directory when no filter stops it
-			req, err := json.Marshal(map[string]any{"security": s, "dir": dir})
-			require.NoError(t, err)
-			cmd := exec.Command(os.Args[0], "-test.run=^TestSecurityApplyHelper$", "-test.count=1")
-			cmd.Env = append(os.Environ(), applyEnv+"="+string(req))
-			cmd.Stderr = os.Stderr
-			out, err := cmd.Output()
-			require.NoError(t, err, "%s", out)
+			child := func(execCat bool) []byte {
+				req, err := json.Marshal(map[string]any{"security": s, "dir": dir, "exec": execCat})
+				require.NoError(t, err)
+				cmd := exec.Command(os.Args[0], "-test.run=^TestSecurityApplyHelper$", "-test.count=1")
+				cmd.Env = append(os.Environ(), applyEnv+"="+string(req))
+				cmd.Stderr = os.Stderr
+				out, err := cmd.Output()
+				require.NoError(t, err, "%s", out)
+				return out
+			}
+			status := statusFields(string(child(true)))
+			for k, want := range tt.exec {
+				assert.Equal(t, want, status[k], "after execve: %s", k)
+			}
+			out := child(false)
 			var rep applyReport
 			require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
 			require.Empty(t, rep.Err)
@@ -281,6 +367,41 @@ func TestSecurityApply(t *testing.T) {
 			}
 			assert.Equal(t, fmt.Sprintf("%04o", tt.umask), fmt.Sprintf("%04o", rep.Umask))
 			assert.Equal(t, int(tt.errno), rep.MkdirErrno, "mkdir's errno: %v", unix.Errno(rep.MkdirErrno))
+			assert.Equal(t, int(unix.SIGUSR2), rep.Pdeathsig, "the parent-death signal")
 		})
 	}
+}
+
+func TestHomeEnv(t *testing.T) {
+	t.Parallel()
+	passwd := filepath.Join(t.TempDir(), "passwd")
+	require.NoError(t, os.WriteFile(passwd, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nbad line\napp:x:1000:1000::/home/app:/bin/sh\n"), 0o644))
+	tests := []struct {
+		name string
+		env  []string
+		uid  uint32
+		file string
+		want []string
+	}{
+		{"root", []string{"PATH=/bin"}, 0, passwd, []string{"PATH=/bin", "HOME=/root"}},
+		{"a user", []string{"PATH=/bin", "TERM=xterm"}, 1000, passwd, []string{"PATH=/bin", "TERM=xterm", "HOME=/home/app"}},
+		{"HOME given is kept", []string{"HOME=/data", "PATH=/bin"}, 1000, passwd, []string{"HOME=/data", "PATH=/bin"}},
+		{"an empty HOME is replaced", []string{"HOME=", "PATH=/bin"}, 0, passwd, []string{"PATH=/bin", "HOME=/root"}},
+		{"no entry", nil, 4242, passwd, []string{"HOME=/"}},
+		{"no passwd file", []string{"A=b"}, 0, filepath.Join(t.TempDir(), "none"), []string{"A=b", "HOME=/"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, HomeEnv(tt.env, tt.uid, tt.file))
+		})
+	}
+}
+
+// dockerProfile is Docker's default seccomp profile as dockerd resolves
+// it for its default capabilities and writes it into config.json.
+func dockerProfile(t *testing.T) *specs.LinuxSeccomp {
+	p, err := mobyseccomp.GetDefaultProfile(&specs.Spec{Process: &specs.Process{
+		Capabilities: &specs.LinuxCapabilities{Bounding: rootfs.DefaultCapabilities}}})
+	require.NoError(t, err)
+	return p
 }

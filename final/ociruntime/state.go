@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 )
 
@@ -193,4 +195,56 @@ type OCIState struct {
 	Created     time.Time         `json:"created"`
 	Owner       string            `json:"owner"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Status works out where the container is now: stopped once its init is
+// gone (or is another process under a reused PID: Alive checks the start
+// time too), created while the exec FIFO is there (start removes it),
+// paused while its freezer holds it, running otherwise.
+func (r *Record) Status(root string) Status {
+	if !r.Alive() {
+		return Stopped
+	}
+	if _, err := os.Lstat(filepath.Join(Dir(root, r.ID), ExecFifo)); err == nil {
+		return Created
+	}
+	if r.frozen() {
+		return Paused
+	}
+	return Running
+}
+
+// frozen reads the freezer of the container's cgroup directories: v1's
+// freezer.state, v2's cgroup.events.
+func (r *Record) frozen() bool {
+	for _, dir := range r.CgroupPaths {
+		if b, err := os.ReadFile(filepath.Join(dir, "freezer.state")); err == nil {
+			s := strings.TrimSpace(string(b))
+			return s == "FROZEN" || s == "FREEZING"
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "cgroup.events")); err == nil {
+			return strings.Contains(string(b), "frozen 1")
+		}
+	}
+	return false
+}
+
+// State is the OCI state `state` prints. A stopped container's pid is 0,
+// as runc reports it: the number may belong to another process by now.
+func (r *Record) State(root string) OCIState {
+	st := OCIState{
+		OCIVersion:  specs.Version,
+		ID:          r.ID,
+		Pid:         r.Pid,
+		Status:      r.Status(root),
+		Bundle:      r.Bundle,
+		Rootfs:      r.Rootfs,
+		Created:     r.Created,
+		Owner:       r.Owner,
+		Annotations: r.Annotations,
+	}
+	if st.Status == Stopped {
+		st.Pid = 0
+	}
+	return st
 }

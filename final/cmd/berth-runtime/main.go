@@ -26,6 +26,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/final/ociruntime"
 )
 
 // Version is set at build time (-ldflags -X main.Version=...).
@@ -80,6 +81,10 @@ func init() {
 	root.SetVersionTemplate("berth-runtime version {{.Version}}\nspec: " + specVersion + "\n")
 }
 
+// exitStatus is the status main exits with when the command succeeds:
+// run's is its process's.
+var exitStatus int
+
 // register adds a command; each cmd_*.go file calls it from its init.
 func register(c *cobra.Command) { root.AddCommand(c) }
 
@@ -87,10 +92,12 @@ func main() {
 	if namespace.IsInit() {
 		os.Exit(containerInit())
 	}
+	ociruntime.Warn = logWarning
 	if err := root.Execute(); err != nil {
 		logError(err)
 		os.Exit(1)
 	}
+	os.Exit(exitStatus)
 }
 
 // logError reports err on standard error and, with --log, in the log
@@ -109,6 +116,21 @@ func logError(err error) {
 	}
 	defer f.Close()
 	writeLogLine(f, "error", err.Error())
+}
+
+// logWarning reports what did not fail a command (a poststart or
+// poststop hook) as logError reports failures, at level warning.
+func logWarning(err error) {
+	fmt.Fprintf(os.Stderr, "berth-runtime: warning: %v\n", err)
+	if global.Log == "" {
+		return
+	}
+	f, ferr := os.OpenFile(global.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if ferr != nil {
+		return
+	}
+	defer f.Close()
+	writeLogLine(f, "warning", err.Error())
 }
 
 // writeLogLine appends one entry in the log's format.

@@ -1,0 +1,105 @@
+package ociruntime
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-project/berth/02-cgroups/cgroup"
+)
+
+// DefaultCgroupParent holds the cgroups of containers whose config.json
+// names no linux.cgroupsPath: /berth-runtime/<id> in each hierarchy.
+// (runc puts those under its own cgroup; a parent of berth-runtime's own
+// keeps them together and apart from berthd's "berth".)
+const DefaultCgroupParent = "berth-runtime"
+
+// cgroupName splits linux.cgroupsPath as runc reads it without systemd
+// into chapter 02's parent (relative to each hierarchy's root) and the
+// container's own directory: "/default/abc" is parent "default", name
+// "abc". A relative path is read the same way, from the hierarchies'
+// roots (runc would start from its own cgroup, which for containerd's
+// shim is where it was started; callers give absolute paths).
+//
+// Chapter 02 keeps every container under a parent of its own, never at
+// a hierarchy's root: a one-element path ("/foo") is refused.
+func cgroupName(s *specs.Spec, id string) (parent, name string, err error) {
+	p := s.Linux.CgroupsPath
+	if p == "" {
+		return DefaultCgroupParent, id, nil
+	}
+	if strings.Contains(p, ":") {
+		return "", "", fmt.Errorf("linux.cgroupsPath %q: a systemd slice:prefix:name path needs --systemd-cgroup, which berth-runtime does not support", p)
+	}
+	for _, elem := range strings.Split(p, "/") {
+		if elem == ".." {
+			// Refused, not cleaned away: the path is about to
+			// become directories that are created and removed.
+			return "", "", fmt.Errorf("linux.cgroupsPath %q: \"..\" is not allowed", p)
+		}
+	}
+	clean := strings.TrimPrefix(path.Clean("/"+p), "/")
+	dir, base := path.Split(clean)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" || base == "" {
+		return "", "", fmt.Errorf("linux.cgroupsPath %q: a container's cgroup directly under a hierarchy's root is not supported (give a parent: /PARENT/NAME)", p)
+	}
+	if _, err := cgroup.CleanParent(dir); err != nil {
+		return "", "", fmt.Errorf("linux.cgroupsPath %q: %w", p, err)
+	}
+	return dir, base, nil
+}
+
+// createCgroup makes the container's cgroup with its resources and
+// device policy (R2's translations, applied by chapter 02).
+func createCgroup(s *specs.Spec, id string) (*cgroup.Cgroup, error) {
+	parent, name, err := cgroupName(s, id)
+	if err != nil {
+		return nil, err
+	}
+	res, err := Resources(s.Linux.Resources)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := DeviceRules(s.Linux)
+	if err != nil {
+		return nil, err
+	}
+	if rules != nil {
+		res.Devices = rules
+	}
+	h, err := cgroup.System()
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", id, err)
+	}
+	cg, err := h.Under(parent).New(name, res)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: linux.cgroupsPath %s/%s: %w", id, parent, name, err)
+	}
+	return cg, nil
+}
+
+// loadCgroup reopens the cgroup of a container created earlier; nil and
+// no error when it is gone already.
+func loadCgroup(s *specs.Spec, id string) (*cgroup.Cgroup, error) {
+	parent, name, err := cgroupName(s, id)
+	if err != nil {
+		return nil, err
+	}
+	h, err := cgroup.System()
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", id, err)
+	}
+	cg, err := h.Under(parent).Load(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", id, err)
+	}
+	return cg, nil
+}

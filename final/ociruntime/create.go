@@ -1,0 +1,263 @@
+package ociruntime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
+	"github.com/berth-project/berth/02-cgroups/cgroup"
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
+)
+
+// CreateOptions are create's (and run's) flags, as runc spells them.
+type CreateOptions struct {
+	ID            string
+	Bundle        string // --bundle, -b: the directory holding config.json ("." if empty)
+	PidFile       string // --pid-file: init's PID is written there
+	ConsoleSocket string // --console-socket: where the terminal's master goes
+	NoPivot       bool   // --no-pivot: MS_MOVE and chroot instead of pivot_root
+	NoNewKeyring  bool   // --no-new-keyring: keep the caller's session keyring
+	PreserveFDs   int    // --preserve-fds: descriptors 3..3+N-1 go to the process
+	// Stdio is what init, then the process, gets as its standard
+	// streams: the caller's own (os.Stdin, os.Stdout, os.Stderr) when
+	// nil, as runc passes them on.
+	Stdio *namespace.Stdio
+	// Foreground keeps init a child that dies with this process (run
+	// without --detach waits for it); create leaves it detached, for
+	// the caller's subreaper to adopt.
+	Foreground bool
+}
+
+// Container is a container that Create made: its record, and init as
+// this process's child (for run, which waits for it).
+type Container struct {
+	Record *Record
+	Init   *namespace.Process
+}
+
+// Create makes container o.ID from its bundle, up to the exec FIFO:
+// when it returns, init has set everything up and waits for Start, and
+// the record is saved. doc.go tells the sequence and why each step is
+// where it is. On failure nothing is left: no state directory, no
+// cgroup, no init.
+func Create(root string, o CreateOptions) (c *Container, err error) {
+	if err := CheckID(o.ID); err != nil {
+		return nil, err
+	}
+	if o.Bundle == "" {
+		o.Bundle = "."
+	}
+	b, err := LoadBundle(o.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	spec := b.Spec
+	cfg, nsSpec, err := namespaceConfig(spec)
+	if err != nil {
+		return nil, err
+	}
+	rfs, err := NewRootfs(spec, b.Dir, o.NoPivot)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := NewSecurity(spec)
+	if err != nil {
+		return nil, err
+	}
+	p := spec.Process
+	switch {
+	case p.Terminal && o.ConsoleSocket == "":
+		return nil, errors.New("process.terminal: needs --console-socket (where the terminal's master is sent)")
+	case !p.Terminal && o.ConsoleSocket != "":
+		return nil, errors.New("--console-socket: given for a process without process.terminal")
+	case o.PreserveFDs < 0:
+		return nil, fmt.Errorf("--preserve-fds %d: negative", o.PreserveFDs)
+	}
+
+	// The state directory is the container's claim on its ID: Mkdir
+	// fails if another create has it.
+	if err := os.MkdirAll(root, 0o711); err != nil {
+		return nil, fmt.Errorf("--root %s: %w", root, err)
+	}
+	dir := Dir(root, o.ID)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("container %s: already exists", o.ID)
+		}
+		return nil, fmt.Errorf("container %s: %w", o.ID, err)
+	}
+	var (
+		cg   *cgroup.Cgroup
+		init *namespace.Process
+	)
+	defer func() {
+		if err == nil {
+			return
+		}
+		if init != nil {
+			_ = init.Kill()
+		}
+		if cg != nil {
+			_ = cg.Destroy()
+		}
+		_ = os.RemoveAll(dir)
+	}()
+
+	// The exec FIFO: init blocks on it until start. Writable by the
+	// container's root, which may be an unprivileged host uid.
+	fifo := filepath.Join(dir, ExecFifo)
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		return nil, fmt.Errorf("container %s: exec FIFO: %w", o.ID, err)
+	}
+	if cfg.UserNS {
+		if err := os.Chown(fifo, cfg.UIDRange().Base, cfg.GIDRange().Base); err != nil {
+			return nil, fmt.Errorf("container %s: exec FIFO: %w", o.ID, err)
+		}
+	}
+	if cg, err = createCgroup(spec, o.ID); err != nil {
+		return nil, err
+	}
+
+	// init's descriptors (InitSpec tells the numbers).
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("container %s: sync pipe: %w", o.ID, err)
+	}
+	defer syncR.Close()
+	defer syncW.Close()
+	dirFile, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", o.ID, err)
+	}
+	defer dirFile.Close()
+	cfg.Files = []*os.File{syncW, dirFile}
+	is := InitSpec{
+		Spec:         nsSpec,
+		ID:           o.ID,
+		Bundle:       b.Dir,
+		Annotations:  spec.Annotations,
+		Domainname:   spec.Domainname,
+		Rootfs:       rfs,
+		Security:     sec,
+		Terminal:     p.Terminal,
+		ConsoleSize:  p.ConsoleSize,
+		NoNewKeyring: o.NoNewKeyring,
+	}
+	if spec.Hooks != nil {
+		is.CreateContainer = spec.Hooks.CreateContainer
+		is.StartContainer = spec.Hooks.StartContainer
+	}
+	if o.ConsoleSocket != "" {
+		con, err := connectConsole(o.ConsoleSocket)
+		if err != nil {
+			return nil, err
+		}
+		defer con.Close()
+		is.ConsoleFD = namespace.FilesFD + len(cfg.Files)
+		cfg.Files = append(cfg.Files, con)
+	}
+	if o.PreserveFDs > 0 {
+		is.PreserveFrom, is.PreserveFDs = namespace.FilesFD+len(cfg.Files), o.PreserveFDs
+		for i := 0; i < o.PreserveFDs; i++ {
+			cfg.Files = append(cfg.Files, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
+		}
+	}
+	stdio := namespace.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
+	if o.Stdio != nil {
+		stdio = *o.Stdio
+	}
+	cfg.Detached = !o.Foreground
+	// A bundle's container never takes an init started ahead of need:
+	// it has descriptors of its own (the sync pipe, the FIFO's
+	// directory), which only a fork can give.
+	cfg.NoPrestart = true
+	if exe, err := readonlyExe(); err == nil { // tuning_exe.go
+		defer exe.Close()
+		cfg.Exe = exe
+	}
+
+	if init, err = namespace.Start(cfg, stdio); err != nil {
+		return nil, fmt.Errorf("container %s: %w", o.ID, err)
+	}
+	syncW.Close() // init has its copy: EOF on syncR means init is done with it
+	pid := init.Pid()
+	// Into the cgroup before init reads its spec: everything it does
+	// from there on is accounted and limited, and the cgroup namespace
+	// it makes in Setup is rooted there.
+	if err = cg.Add(pid); err != nil {
+		return nil, fmt.Errorf("container %s: %w", o.ID, err)
+	}
+	start, err := ProcStart(pid)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", o.ID, err)
+	}
+	rec := &Record{
+		ID:          o.ID,
+		Bundle:      b.Dir,
+		Rootfs:      rfs.Root,
+		Pid:         pid,
+		InitStart:   start,
+		Created:     time.Now().UTC(),
+		CgroupPaths: cg.Dirs(),
+		Annotations: spec.Annotations,
+		Config:      b.Config,
+	}
+	// createRuntime and prestart hooks: the namespaces exist, init has
+	// not done anything in them yet (hooks.go).
+	if h := spec.Hooks; h != nil {
+		st := hookState(o.ID, Creating, pid, b.Dir, spec.Annotations)
+		if err = runHooks(hookPrestart, h.Prestart, st); err != nil {
+			return nil, fmt.Errorf("container %s: %w", o.ID, err)
+		}
+		if err = runHooks(hookCreateRuntime, h.CreateRuntime, st); err != nil {
+			return nil, fmt.Errorf("container %s: %w", o.ID, err)
+		}
+	}
+	is.Pid = pid
+	if err = init.SendSpec(&is); err != nil {
+		return nil, fmt.Errorf("container %s: %w", o.ID, err)
+	}
+	// Init sets the container up and reports on the sync pipe: ready
+	// (it waits on the exec FIFO now), or why it failed.
+	msg, rerr := io.ReadAll(syncR)
+	if rerr != nil {
+		return nil, fmt.Errorf("container %s: reading init's report: %w", o.ID, rerr)
+	}
+	if string(msg) != readyMsg {
+		if len(msg) == 0 {
+			return nil, fmt.Errorf("container %s: init exited before the container was set up", o.ID)
+		}
+		return nil, fmt.Errorf("container %s: %s", o.ID, strings.TrimPrefix(string(msg), "berth-runtime init: "))
+	}
+	if err = rec.Save(root); err != nil {
+		return nil, err
+	}
+	if o.PidFile != "" {
+		if err = writePidFile(o.PidFile, pid); err != nil {
+			return nil, fmt.Errorf("container %s: %w", o.ID, err)
+		}
+	}
+	return &Container{Record: rec, Init: init}, nil
+}
+
+// writePidFile writes init's PID, whole or not at all: the caller
+// (containerd's shim) reads the file as soon as create returns.
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("--pid-file %s: %w", path, err)
+	}
+	if err := atomicfile.WriteFile(abs, []byte(strconv.Itoa(pid)), atomicfile.Options{Perm: 0o644}); err != nil {
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package ociruntime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+)
+
+// RunOptions are run's flags beyond create's.
+type RunOptions struct {
+	CreateOptions
+	Detach bool // --detach, -d: return once the process runs
+	Keep   bool // --keep: do not delete the container when it exits
+}
+
+// Run is create, start and, in the foreground, wait: it returns the
+// process's exit status (128+N when signal N killed it), forwarding the
+// signals this process gets to init meanwhile, and deletes the
+// container at the end unless Keep. Detached, it returns 0 once the
+// process runs, init left to this process's parent or subreaper.
+func Run(root string, o RunOptions) (status int, err error) {
+	o.Foreground = !o.Detach
+	c, err := Create(root, o.CreateOptions)
+	if err != nil {
+		return -1, err
+	}
+	if o.Detach {
+		if err := Start(root, o.ID); err != nil {
+			return -1, errors.Join(err, Delete(root, o.ID, true))
+		}
+		return 0, nil
+	}
+	stop := c.Init.ForwardSignals()
+	if err := Start(root, o.ID); err != nil {
+		stop()
+		return -1, errors.Join(err, Delete(root, o.ID, true))
+	}
+	status, err = c.Init.Wait()
+	stop()
+	if err != nil {
+		return -1, fmt.Errorf("container %s: %w", o.ID, err)
+	}
+	if !o.Keep {
+		if err := Delete(root, o.ID, true); err != nil {
+			return status, err
+		}
+	}
+	return status, nil
+}
+
+// List returns the state of every container under root, by ID.
+func List(root string) ([]OCIState, error) {
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--root %s: %w", root, err)
+	}
+	var out []OCIState
+	for _, e := range entries {
+		if !e.IsDir() || CheckID(e.Name()) != nil {
+			continue
+		}
+		r, err := Load(root, e.Name())
+		if errors.Is(err, ErrNotExist) {
+			continue // a create under way, or one killed half way
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r.State(root))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
