@@ -72,7 +72,8 @@ func Start(cfg Config, stdio Stdio) (*Process, error) {
 	return start(cfg, stdio)
 }
 
-func start(cfg Config, stdio Stdio) (*Process, error) {
+// start forks init; args are init's arguments after its name.
+func start(cfg Config, stdio Stdio, args ...string) (*Process, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -123,7 +124,7 @@ func start(cfg Config, stdio Stdio) (*Process, error) {
 	}
 	cmd := &exec.Cmd{
 		Path:        path,
-		Args:        []string{InitName},
+		Args:        append([]string{InitName}, args...),
 		Env:         env,
 		Stdin:       stdio.In,
 		Stdout:      stdio.Out,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"syscall"
 	"unsafe"
@@ -70,7 +71,7 @@ var gate struct {
 // ReadSpec is init's first step: it blocks until the parent sends the
 // spec (Release, or SendSpec), then decodes it into v.
 func ReadSpec(v any) error {
-	if len(os.Args) > 1 && os.Args[1] == pdeathsigArg {
+	if slices.Contains(os.Args[1:], pdeathsigArg) {
 		// Between the fork and here the parent may have died
 		// already; nothing inside a joined PID namespace can tell
 		// (getppid is 0). The thread that forked stays until Wait,
@@ -84,7 +85,9 @@ func ReadSpec(v any) error {
 	if f == nil {
 		return fmt.Errorf("spec: file descriptor %d is not open (was this process started by namespace.Start?)", specFD)
 	}
-	warmDecoder(v) // engine tuning (tuning_prestart.go): skip on first reading
+	if slices.Contains(os.Args[1:], warmArg) {
+		warmDecoder(v) // engine tuning (tuning_prestart.go): skip on first reading
+	}
 	dec := json.NewDecoder(f)
 	if err := dec.Decode(v); err != nil {
 		f.Close()
@@ -173,6 +176,11 @@ func Setup(s Spec) error {
 	}
 	return LoopbackUp()
 }
+
+// SetRlimits sets the calling process's resource limits as init sets
+// its own: the command it then executes inherits them. final/nsenter
+// uses it for a process started in a running container.
+func SetRlimits(rlimits []Rlimit) error { return setProcessLimits(rlimits, 0) }
 
 // setProcessLimits sets init's own resource limits and OOM score, which
 // the command inherits: both belong to a process, not to a namespace or

@@ -51,7 +51,7 @@ func keyOf(cfg Config) prestartKey {
 // whose Config forks the same way and whose Stdio holds the same files.
 // An init kept before is killed.
 func Prestart(cfg Config, stdio Stdio) error {
-	p, err := start(cfg, stdio)
+	p, err := start(cfg, stdio, warmArg)
 	if err != nil {
 		return err
 	}
@@ -90,13 +90,18 @@ func DiscardPrestarted() {
 	}
 }
 
+// warmArg is the argument of an init started ahead of need: it warms
+// its decoder while it waits (warmDecoder). An init forked for a start
+// at hand reads its spec at once, and warming would only add the
+// encoding of a zero spec to its start (final/ociruntime's create).
+const warmArg = "--warm"
+
 // warmDecoder has encoding/json build its decoder for v's type before the
 // spec comes. The first decoding of a type builds the decoder by
 // reflection: ten times the cost of every later one. An init started
 // ahead of need waits in ReadSpec long before its spec comes, so it
 // decodes a zero value of its own first, and the spec's decoding then
-// costs the start only the rest. For an init forked on demand it is the
-// same work, only done a moment earlier.
+// costs the start only the rest.
 func warmDecoder(v any) {
 	if zero, err := json.Marshal(v); err == nil {
 		_ = json.Unmarshal(zero, v)

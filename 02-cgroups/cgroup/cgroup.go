@@ -78,6 +78,11 @@ type Hierarchy struct {
 	// creates containers' cgroups in and Load looks for them in (see
 	// CleanParent). Empty means DefaultParent.
 	Parent string
+	// AtRoot puts containers' cgroups directly under each hierarchy's
+	// root instead, Parent unused. berth's own engine never does (see
+	// CleanParent), but an OCI runtime is told where a container's
+	// cgroup goes by its caller (linux.cgroupsPath "/name").
+	AtRoot bool
 	// Explain, if set, gets each directory New makes and each file it,
 	// Add and Update write in a container's cgroup (explain.go).
 	Explain *explain.Trace `json:"-"`
@@ -93,7 +98,12 @@ func (h *Hierarchy) Under(parent string) *Hierarchy {
 }
 
 // parent returns h.Parent, checked and relative.
-func (h *Hierarchy) parent() (string, error) { return CleanParent(h.Parent) }
+func (h *Hierarchy) parent() (string, error) {
+	if h.AtRoot {
+		return "", nil
+	}
+	return CleanParent(h.Parent)
+}
 
 func (h *Hierarchy) sys() ops {
 	if h.ops.mkdir == nil {
@@ -286,6 +296,9 @@ func mkdirParent(o ops, root, parent string, each func(dir string) error) (strin
 // inside (the kernel's EBUSY). Only the last level of a parent such as
 // "a/b" goes: "a" may hold other things.
 func (h *Hierarchy) RemoveParent() error {
+	if h.AtRoot {
+		return errors.New("cgroup parent: containers are at the hierarchies' roots, which are never removed")
+	}
 	parent, err := h.parent()
 	if err != nil {
 		return err
@@ -532,23 +545,31 @@ func optInt(dir, name string) (int64, error) {
 // is no substitute: it counts how often usage hit the limit, and most of
 // those times the kernel reclaimed page cache and nobody died.
 func (c *Cgroup) OOMKilled() (bool, error) {
+	n, err := c.OOMKills()
+	return n > 0, err
+}
+
+// OOMKills is that counter itself: how many processes of the cgroup the
+// OOM killer has killed so far. A watcher that reads it again and again
+// (an OCI runtime's `events`) sees each new kill as a larger number.
+func (c *Cgroup) OOMKills() (int64, error) {
 	dir, file := c.Path("memory"), "memory.oom_control"
 	if c.version == V2 {
 		file = "memory.events"
 	}
 	if dir == "" {
-		return false, fmt.Errorf("cgroup %s: read OOM kills: the cgroup is not in a memory hierarchy", c.name)
+		return 0, fmt.Errorf("cgroup %s: read OOM kills: the cgroup is not in a memory hierarchy", c.name)
 	}
 	m, err := readKeyed(dir, file)
 	if err != nil {
-		return false, fmt.Errorf("cgroup %s: read OOM kills: %w", c.name, err)
+		return 0, fmt.Errorf("cgroup %s: read OOM kills: %w", c.name, err)
 	}
 	n, ok := m["oom_kill"]
 	if !ok {
-		return false, fmt.Errorf("cgroup %s: read OOM kills: %s has no oom_kill counter (kernel older than 4.13?): %w",
+		return 0, fmt.Errorf("cgroup %s: read OOM kills: %s has no oom_kill counter (kernel older than 4.13?): %w",
 			c.name, filepath.Join(dir, file), errors.ErrUnsupported)
 	}
-	return n > 0, nil
+	return n, nil
 }
 
 // destroyTimeout bounds how long Destroy waits for killed processes to

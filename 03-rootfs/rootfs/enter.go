@@ -293,9 +293,12 @@ func readonlyTree(fd int) error {
 	return unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
 }
 
-// maskPath hides p, a path in the container, if it exists.
+// maskPath hides p, a path in the container, if it exists. A symlink is
+// followed, as mount(2) follows it: what gets covered is what it leads
+// to (a directory, with the tmpfs; the /dev/null bind would fail there
+// with ENOTDIR), and a dangling one hides nothing.
 func maskPath(p string) error {
-	fi, err := os.Lstat(p)
+	fi, err := os.Stat(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -320,9 +323,10 @@ func maskPath(p string) error {
 	return nil
 }
 
-// readonlyPath makes p, a path in the container, read-only if it exists.
+// readonlyPath makes p, a path in the container, read-only if it exists
+// (through a symlink, as mount(2) follows it).
 func readonlyPath(p string) error {
-	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("read-only %s: %w", p, err)

@@ -124,6 +124,13 @@
 // and SIGSTOP, which it cannot, directly), and exits with the child's
 // status.
 //
+// An OCI runtime's exec is the other case (Options.Detach): `runc exec
+// --detach` is called by containerd's shim, a subreaper, which wants the
+// command as its own child, to reap it and report its status, and
+// signals it by the PID it reads from --pid-file. There the waiter
+// writes the PID and exits at once, and the kernel hands the command to
+// the shim, the nearest subreaper among the waiter's ancestors.
+//
 // The cgroup last. The cgroup.procs files are opened by the host's root
 // in the host's view, but written to just before execve. The kernel
 // checks a write to cgroup.procs against the credentials and cgroup
@@ -169,7 +176,10 @@
 //     process in a memfd (chapter 01's exe.go), never from the file on
 //     disk. Through
 //     /proc/PID/exe a container reaches only that copy, and the seals
-//     refuse every write, truncation and resize;
+//     refuse every write, truncation and resize. (Or from Options.Exe:
+//     berth-runtime, a process per exec, passes its binary on a
+//     detached read-only mount, which refuses writes as well, and costs
+//     two system calls instead of a copy of the program each time);
 //   - makes the helper non-dumpable before it enters anything, so that
 //     even the container's root cannot open its /proc/PID/exe, fd/ or mem
 //     while it runs in the container (that takes CAP_SYS_PTRACE in the

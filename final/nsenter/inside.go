@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -26,7 +27,7 @@ func init() {
 	switch os.Args[0] {
 	case enteredName:
 		os.Exit(inside())
-	case Name:
+	case Name, detachedName:
 		// nsenter.c would have taken this process over before Go
 		// started: this binary does not have it.
 		os.Exit(enterFailed(ErrNoCgo))
@@ -55,6 +56,26 @@ func inside() int {
 			return enterFailed(err)
 		}
 	}
+	// Limits and the OOM score while the process is still root with
+	// every capability: raising a hard limit or lowering the score
+	// takes CAP_SYS_RESOURCE. Both survive execve.
+	if err := namespace.SetRlimits(c.Rlimits); err != nil {
+		return enterFailed(err)
+	}
+	if c.OOMScoreAdj != nil {
+		// /proc/self is this process in the container's /proc too.
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*c.OOMScoreAdj)), 0); err != nil {
+			return enterFailed(fmt.Errorf("oom_score_adj %d: %w", *c.OOMScoreAdj, err))
+		}
+	}
+	if c.Umask != nil {
+		unix.Umask(int(*c.Umask))
+	}
+	if c.ChownStdio {
+		if err := chownStdio(int(c.UID)); err != nil {
+			return enterFailed(err)
+		}
+	}
 	if err := becomeUser(c); err != nil {
 		return enterFailed(err)
 	}
@@ -69,7 +90,17 @@ func inside() int {
 	if err := c.Seccomp.Load(); err != nil {
 		return enterFailed(err)
 	}
-	if err := rootfs.DropCapabilities(c.Capabilities); err != nil {
+	if c.CapSets != nil {
+		// The five sets: the bounding set while CAP_SETPCAP is still
+		// effective, then the other four (becomeUser kept the
+		// permitted set across the uid switch).
+		if err := c.CapSets.ApplyBounding(); err != nil {
+			return enterFailed(err)
+		}
+		if err := c.CapSets.Apply(); err != nil {
+			return enterFailed(err)
+		}
+	} else if err := rootfs.DropCapabilities(c.Capabilities); err != nil {
 		return enterFailed(err)
 	}
 	if c.NoNewPrivileges {
@@ -157,6 +188,32 @@ func becomeUser(c config) error {
 	data[0].Effective, data[1].Effective = data[0].Permitted, data[1].Permitted
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset: %w", err)
+	}
+	return nil
+}
+
+// chownStdio gives descriptors 0 to 2 to uid (Options.ChownStdio), in
+// the container's user namespace, where uid means the container's user.
+func chownStdio(uid int) error {
+	var null unix.Stat_t
+	if err := unix.Stat("/dev/null", &null); err != nil {
+		null.Rdev = ^uint64(0) // no /dev/null in the container: nothing is it
+	}
+	for fd := 0; fd <= 2; fd++ {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			if errors.Is(err, unix.EBADF) {
+				continue
+			}
+			return fmt.Errorf("fstat of descriptor %d: %w", fd, err)
+		}
+		if int(st.Uid) == uid || (st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == null.Rdev) {
+			continue
+		}
+		err := unix.Fchown(fd, uid, -1)
+		if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EROFS) {
+			return fmt.Errorf("chown of descriptor %d to uid %d: %w", fd, uid, err)
+		}
 	}
 	return nil
 }

@@ -38,6 +38,9 @@
  *   4. the parent stays outside, in the host's namespaces, as a waiter:
  *      it writes the child's host PID on the status pipe, relays every
  *      signal it gets to the child, and exits with the child's status.
+ *      Started as "berth-nsenter-detached" (Options.Detach), it exits
+ *      after the PID instead, leaving the child to the nearest
+ *      subreaper.
  *
  * Errors go to the status pipe as one line, "error <message>"; Start
  * reports them.
@@ -62,6 +65,7 @@
 
 #define NSENTER_NAME "berth-nsenter" /* Name in nsenter.go */
 #define SERVER_NAME "berth-nsenter-server" /* serverName in server.go */
+#define DETACHED_NAME "berth-nsenter-detached" /* detachedName in nsenter.go */
 #define STATUS_FD 3                  /* statusFD in nsenter.go */
 #define FIRST_CGROUP_FD 4            /* firstCgroupFD in nsenter.go */
 #define MAX_NS 16
@@ -292,7 +296,7 @@ static void close_namespaces(struct ns *ns, int n)
  * namespaces. It is the child's parent, so it alone can collect the
  * child's exit status: a process in the container's PID namespace whose
  * parent exits is not re-parented to anything the caller can wait for. */
-__attribute__((noreturn)) static void wait_for(pid_t child, const sigset_t *all)
+__attribute__((noreturn)) static void wait_for(pid_t child, const sigset_t *all, int detached)
 {
 	char line[32];
 	int n, status;
@@ -307,6 +311,12 @@ __attribute__((noreturn)) static void wait_for(pid_t child, const sigset_t *all)
 	 * the status pipe to close, and the caller's stdout and stderr (a
 	 * pipe, a pty) must end when the command's end, not when we do. */
 	close_from(0);
+	/* Options.Detach: the caller is a subreaper's child (an OCI
+	 * runtime's exec under containerd's shim), which wants the command
+	 * for its own child. Leaving makes it so: the kernel re-parents the
+	 * command to the nearest subreaper ancestor. */
+	if (detached)
+		_exit(0);
 
 	for (;;) {
 		int sig = sigwaitinfo(all, &si);
@@ -341,10 +351,14 @@ void berth_nsenter_early(int argc, char **argv)
 	sigset_t all, old;
 	int nns, ncgroups, i;
 	pid_t child;
+	int detached;
 
 	if (argc >= 1 && argv != NULL && argv[0] != NULL && strcmp(argv[0], SERVER_NAME) == 0)
 		berth_nsenter_serve(); /* server.c: never returns */
-	if (argc < 3 || argv == NULL || argv[0] == NULL || strcmp(argv[0], NSENTER_NAME) != 0)
+	if (argc < 3 || argv == NULL || argv[0] == NULL)
+		return;
+	detached = strcmp(argv[0], DETACHED_NAME) == 0;
+	if (!detached && strcmp(argv[0], NSENTER_NAME) != 0)
 		return;
 
 	/* Nothing of this process may outlive an execve into the container:
@@ -394,7 +408,7 @@ void berth_nsenter_early(int argc, char **argv)
 		fail("fork: %s", strerror(errno));
 	}
 	if (child > 0)
-		wait_for(child, &all);
+		wait_for(child, &all, detached);
 
 	/* The child: the caller's signal mask back, for the Go runtime and
 	 * the command. */

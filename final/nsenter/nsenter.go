@@ -27,6 +27,10 @@ import (
 // the Go runtime starts.
 const Name = "berth-nsenter"
 
+// detachedName is argv[0] of a helper whose waiter leaves the command
+// to the caller's subreaper (Options.Detach).
+const detachedName = Name + "-detached"
+
 // enteredName is argv[0] as the Go runtime sees it in the helper's child,
 // once the constructor has put it inside the container (nsenter.c sets
 // it). The package's init function then runs the command (inside.go).
@@ -113,22 +117,74 @@ type Options struct {
 	// own, with that terminal as its controlling terminal (docker exec
 	// -t), so that ^C and job control work.
 	Tty bool
+
+	// What an OCI runtime's exec (berth-runtime exec, from a
+	// process.json) asks for besides; the fork server takes none of
+	// them.
+
+	// CapSets are the five capability sets (an OCI process.capabilities):
+	// when set, they replace Capabilities, and the command gets exactly
+	// them (rootfs.CapSets.Apply) instead of one list for the bounding,
+	// effective and permitted sets. The zero CapSets keeps none.
+	CapSets *rootfs.CapSets
+	// Filter is a seccomp filter compiled already (an OCI runtime's
+	// linux.seccomp, which is not a Docker profile): when set, it is
+	// loaded as it is and Seccomp is not used. seccomp.Filter{Unconfined:
+	// true} loads none.
+	Filter *seccomp.Filter
+	// Rlimits are set with setrlimit before the user is switched (raising
+	// a hard limit takes CAP_SYS_RESOURCE), as init sets the container's
+	// (process.rlimits). Nil leaves the helper's, which are the caller's.
+	Rlimits []namespace.Rlimit
+	// Umask, if set, is the command's umask (process.user.umask); nil
+	// leaves the caller's.
+	Umask *uint32
+	// OOMScoreAdj, if set, is written to the command's oom_score_adj
+	// (process.oomScoreAdj); nil leaves the caller's.
+	OOMScoreAdj *int
+	// Exe, when set, is the file the helper is executed from instead of
+	// the sealed copy of the program (namespace.Executable). It must
+	// protect the program's file as well as the copy does (see
+	// "CVE-2019-5736" in doc.go): final/ociruntime's read-only detached
+	// mount of its binary, which costs two system calls where a copy
+	// costs a process that runs once (berth-runtime exec) some
+	// milliseconds per megabyte.
+	Exe *os.File
+	// ChownStdio gives the standard streams to UID before the switch,
+	// as runc does for its exec: a pipe or terminal made by the caller
+	// belongs to root, and a command of another user could not reopen
+	// its own /proc/self/fd/1 (as `echo > /dev/stdout` does). /dev/null
+	// is left alone, and a change the kernel refuses (an owner the
+	// user namespace does not map) is passed over.
+	ChownStdio bool
+	// Detach leaves the command to the caller's subreaper instead of a
+	// waiter: the helper's waiter exits as soon as the command runs, so
+	// the command is re-parented to the nearest subreaper ancestor (an
+	// OCI runtime's caller, containerd's shim, which reaps it and reads
+	// its status itself). Wait and Signal are then not available, and
+	// the streams must be files (or nil): nothing is left to copy them.
+	Detach bool
 }
 
 // config is what the helper's Go part needs, from configEnv.
 type config struct {
-	Args            []string        `json:"args"`
-	Env             []string        `json:"env"`
-	Dir             string          `json:"dir,omitempty"`
-	UID             uint32          `json:"uid"`
-	GID             uint32          `json:"gid"`
-	Groups          []uint32        `json:"groups,omitempty"`
-	Capabilities    []string        `json:"capabilities"`
-	NoNewPrivileges bool            `json:"noNewPrivileges,omitempty"`
-	Seccomp         *seccomp.Filter `json:"seccomp"`
-	Tty             bool            `json:"tty,omitempty"`
-	Cgroups         int             `json:"cgroups"` // cgroup.procs files at firstCgroupFD..., after EarlyCgroups
-	EarlyCgroups    int             `json:"earlyCgroups,omitempty"`
+	Args            []string           `json:"args"`
+	Env             []string           `json:"env"`
+	Dir             string             `json:"dir,omitempty"`
+	UID             uint32             `json:"uid"`
+	GID             uint32             `json:"gid"`
+	Groups          []uint32           `json:"groups,omitempty"`
+	Capabilities    []string           `json:"capabilities"`
+	NoNewPrivileges bool               `json:"noNewPrivileges,omitempty"`
+	Seccomp         *seccomp.Filter    `json:"seccomp"`
+	Tty             bool               `json:"tty,omitempty"`
+	Cgroups         int                `json:"cgroups"` // cgroup.procs files at firstCgroupFD..., after EarlyCgroups
+	EarlyCgroups    int                `json:"earlyCgroups,omitempty"`
+	CapSets         *rootfs.CapSets    `json:"capSets,omitempty"`
+	Rlimits         []namespace.Rlimit `json:"rlimits,omitempty"`
+	Umask           *uint32            `json:"umask,omitempty"`
+	OOMScoreAdj     *int               `json:"oomScoreAdj,omitempty"`
+	ChownStdio      bool               `json:"chownStdio,omitempty"`
 }
 
 // Cmd is a command prepared to run in a container. Set the standard
@@ -159,6 +215,8 @@ type Cmd struct {
 	cmd         *exec.Cmd
 	cmdPid      int // the command's host PID, once started
 	waited      bool
+	detach      bool     // Options.Detach
+	exe         *os.File // Options.Exe
 }
 
 // Command prepares Args to run inside the container of process
@@ -187,7 +245,9 @@ func Command(opts Options) (*Cmd, error) {
 	if opts.SeccompCapabilities != nil {
 		filter.Capabilities = opts.SeccompCapabilities
 	}
-	if err := filter.CompileSeccomp(opts.Seccomp); err != nil {
+	if opts.Filter != nil {
+		filter.Seccomp = opts.Filter
+	} else if err := filter.CompileSeccomp(opts.Seccomp); err != nil {
 		return nil, err
 	}
 	conf := config{
@@ -196,6 +256,8 @@ func Command(opts Options) (*Cmd, error) {
 		Capabilities: caps, NoNewPrivileges: opts.NoNewPrivileges,
 		Seccomp: filter.Seccomp,
 		Tty:     opts.Tty, Cgroups: len(opts.CgroupProcs), EarlyCgroups: len(opts.EarlyCgroupProcs),
+		CapSets: opts.CapSets, Rlimits: opts.Rlimits, Umask: opts.Umask, OOMScoreAdj: opts.OOMScoreAdj,
+		ChownStdio: opts.ChownStdio,
 	}
 	cfg, err := json.Marshal(conf)
 	if err != nil {
@@ -209,8 +271,14 @@ func Command(opts Options) (*Cmd, error) {
 	if nsArg == "" {
 		nsArg = "-"
 	}
-	args := append(append([]string{Name, strconv.Itoa(opts.Pid), nsArg}, opts.EarlyCgroupProcs...), opts.CgroupProcs...)
+	name := Name
+	if opts.Detach {
+		name = detachedName
+	}
+	args := append(append([]string{name, strconv.Itoa(opts.Pid), nsArg}, opts.EarlyCgroupProcs...), opts.CgroupProcs...)
 	return &Cmd{
+		exe:         opts.Exe,
+		detach:      opts.Detach,
 		pid:         opts.Pid,
 		cfg:         conf,
 		nss:         nss,
@@ -239,6 +307,14 @@ func validate(o Options) error {
 		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
 			return fmt.Errorf("environment entry %q: want KEY=VALUE", e)
 		}
+	}
+	if o.CapSets != nil {
+		if err := o.CapSets.Check(); err != nil {
+			return err
+		}
+	}
+	if o.Umask != nil && *o.Umask > 0o777 {
+		return fmt.Errorf("umask %#o: more than 0777", *o.Umask)
 	}
 	if o.Dir != "" && !strings.HasPrefix(o.Dir, "/") {
 		return fmt.Errorf("working directory %q: not an absolute path", o.Dir)
@@ -330,18 +406,33 @@ func (c *Cmd) Start() error {
 	if c.srv != nil {
 		return c.startServed()
 	}
+	if c.detach {
+		for _, s := range []any{c.Stdin, c.Stdout, c.Stderr} {
+			if _, ok := s.(*os.File); s != nil && !ok {
+				return errors.New("nsenter: a detached command's streams must be files: nothing would be left to copy them")
+			}
+		}
+	}
 	// A sealed copy of the program (chapter 01's exe.go): the helper
 	// runs in the container, where its /proc/PID/exe must not lead to
 	// the host's binary.
-	exe, err := namespace.Executable()
-	if err != nil {
-		return err
-	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("status pipe: %w", err)
 	}
 	defer r.Close()
+	extra := []*os.File{w} // statusFD
+	var exe string
+	if c.exe != nil {
+		// The helper's own descriptor 4 (firstCgroupFD), which execve
+		// opens; nsenter.c then puts the first cgroup.procs file
+		// there, or leaves it close-on-exec.
+		exe = fmt.Sprintf("/proc/self/fd/%d", firstCgroupFD)
+		extra = append(extra, c.exe)
+	} else if exe, err = namespace.Executable(); err != nil {
+		w.Close()
+		return err
+	}
 	c.cmd = &exec.Cmd{
 		Path:       exe,
 		Args:       c.args,
@@ -349,7 +440,7 @@ func (c *Cmd) Start() error {
 		Stdin:      c.Stdin,
 		Stdout:     c.Stdout,
 		Stderr:     c.Stderr,
-		ExtraFiles: []*os.File{w}, // statusFD
+		ExtraFiles: extra,
 		WaitDelay:  c.WaitDelay,
 		SysProcAttr: &syscall.SysProcAttr{
 			// A session of its own: a terminal that this program may
@@ -392,6 +483,13 @@ func (c *Cmd) Start() error {
 		}
 		return fmt.Errorf("entering the container of process %d: %s", c.pid, strings.Join(msgs, "; "))
 	}
+	if c.detach {
+		// The waiter has exited once it reported the PID: reap it.
+		// The command is its new parent's now.
+		if _, err := c.wait(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -413,6 +511,9 @@ func (c *Cmd) Wait() (int, error) {
 	}
 	if c.cmd == nil || c.cmdPid == 0 {
 		return -1, errors.New("nsenter: not started")
+	}
+	if c.detach {
+		return -1, errors.New("nsenter: a detached command's status goes to its new parent")
 	}
 	if c.waited {
 		return -1, errors.New("nsenter: Wait already called")
@@ -446,6 +547,9 @@ func (c *Cmd) Run() (int, error) {
 func (c *Cmd) Signal(sig os.Signal) error {
 	if (c.cmd == nil && c.served == nil) || c.cmdPid == 0 {
 		return errors.New("nsenter: not started")
+	}
+	if c.detach {
+		return errors.New("nsenter: a detached command is its new parent's to signal")
 	}
 	s, ok := sig.(syscall.Signal)
 	if !ok {

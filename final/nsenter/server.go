@@ -120,6 +120,18 @@ func (s *Server) Close() error {
 // the same result as the package's Command, but Start sends a request
 // instead of starting a helper.
 func (s *Server) Command(opts Options) (*Cmd, error) {
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"CapSets", opts.CapSets != nil}, {"Rlimits", opts.Rlimits != nil}, {"Umask", opts.Umask != nil},
+		{"OOMScoreAdj", opts.OOMScoreAdj != nil}, {"ChownStdio", opts.ChownStdio}, {"Detach", opts.Detach},
+		{"Exe", opts.Exe != nil},
+	} {
+		if f.set {
+			return nil, fmt.Errorf("nsenter: Options.%s: not supported by the fork server (use Command)", f.name)
+		}
+	}
 	c, err := Command(opts)
 	if err != nil {
 		return nil, err

@@ -142,7 +142,8 @@ func TestCgroupName(t *testing.T) {
 		{"/default/abc", "default", "abc", ""},
 		{"/kubepods/besteffort/pod1/abc", "kubepods/besteffort/pod1", "abc", ""},
 		{"default/abc", "default", "abc", ""},
-		{"/abc", "", "", "directly under a hierarchy's root is not supported"},
+		{"/abc", "", "abc", ""}, // at the hierarchies' roots, as runc
+		{"/", "", "", "names no cgroup"},
 		{"system.slice:docker:abc", "", "", "needs --systemd-cgroup"},
 		{"/a/../../b/c", "", "", "not allowed"},
 	} {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/02-cgroups/cgroup"
 )
@@ -25,10 +26,15 @@ const DefaultCgroupParent = "berth-runtime"
 // roots (runc would start from its own cgroup, which for containerd's
 // shim is where it was started; callers give absolute paths).
 //
-// Chapter 02 keeps every container under a parent of its own, never at
-// a hierarchy's root: a one-element path ("/foo") is refused.
+// A one-element path ("/foo") puts the container's cgroup directly under
+// each hierarchy's root, as runc does (runtime-tools' "/cgrouptest"):
+// parent is then "".
 func cgroupName(s *specs.Spec, id string) (parent, name string, err error) {
-	p := s.Linux.CgroupsPath
+	return cgroupPathName(s.Linux.CgroupsPath, id)
+}
+
+// cgroupPathName is cgroupName of linux.cgroupsPath p.
+func cgroupPathName(p, id string) (parent, name string, err error) {
 	if p == "" {
 		return DefaultCgroupParent, id, nil
 	}
@@ -45,8 +51,11 @@ func cgroupName(s *specs.Spec, id string) (parent, name string, err error) {
 	clean := strings.TrimPrefix(path.Clean("/"+p), "/")
 	dir, base := path.Split(clean)
 	dir = strings.TrimSuffix(dir, "/")
-	if dir == "" || base == "" {
-		return "", "", fmt.Errorf("linux.cgroupsPath %q: a container's cgroup directly under a hierarchy's root is not supported (give a parent: /PARENT/NAME)", p)
+	if base == "" {
+		return "", "", fmt.Errorf("linux.cgroupsPath %q: names no cgroup", p)
+	}
+	if dir == "" {
+		return "", base, nil
 	}
 	if _, err := cgroup.CleanParent(dir); err != nil {
 		return "", "", fmt.Errorf("linux.cgroupsPath %q: %w", p, err)
@@ -76,7 +85,7 @@ func createCgroup(s *specs.Spec, id string) (*cgroup.Cgroup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
-	cg, err := h.Under(parent).New(name, res)
+	cg, err := cgroupsUnder(h, parent).New(name, res)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: linux.cgroupsPath %s/%s: %w", id, parent, name, err)
 	}
@@ -86,7 +95,12 @@ func createCgroup(s *specs.Spec, id string) (*cgroup.Cgroup, error) {
 // loadCgroup reopens the cgroup of a container created earlier; nil and
 // no error when it is gone already.
 func loadCgroup(s *specs.Spec, id string) (*cgroup.Cgroup, error) {
-	parent, name, err := cgroupName(s, id)
+	return loadCgroupPath(s.Linux.CgroupsPath, id)
+}
+
+// loadCgroupPath is loadCgroup for linux.cgroupsPath p.
+func loadCgroupPath(p, id string) (*cgroup.Cgroup, error) {
+	parent, name, err := cgroupPathName(p, id)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +108,7 @@ func loadCgroup(s *specs.Spec, id string) (*cgroup.Cgroup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
-	cg, err := h.Under(parent).Load(name)
+	cg, err := cgroupsUnder(h, parent).Load(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -102,4 +116,39 @@ func loadCgroup(s *specs.Spec, id string) (*cgroup.Cgroup, error) {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
 	return cg, nil
+}
+
+// removeCgroup removes the container's cgroup once its init is gone.
+// Most often nothing is left in it (the kernel killed the rest of the
+// PID namespace with init): then removing the recorded directories is
+// all, and the mount table need not be read. A busy one (processes left
+// in a shared or the host's PID namespace) takes chapter 02's Destroy,
+// which kills them first.
+func (r *Record) removeCgroup(cgroupsPath string) error {
+	idle := true
+	for _, dir := range r.CgroupPaths {
+		if err := unix.Rmdir(dir); err != nil && !errors.Is(err, unix.ENOENT) {
+			idle = false
+			break
+		}
+	}
+	if idle {
+		return nil
+	}
+	cg, err := loadCgroupPath(cgroupsPath, r.ID)
+	if err != nil || cg == nil {
+		return err
+	}
+	if err := cg.Destroy(); err != nil {
+		return fmt.Errorf("container %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// cgroupsUnder is h for containers under parent, or at the hierarchies' roots
+// for parent "" (a one-element linux.cgroupsPath).
+func cgroupsUnder(h *cgroup.Hierarchy, parent string) *cgroup.Hierarchy {
+	u := h.Under(parent)
+	u.AtRoot = parent == ""
+	return u
 }

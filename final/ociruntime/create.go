@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
@@ -35,6 +36,9 @@ type CreateOptions struct {
 	// without --detach waits for it); create leaves it detached, for
 	// the caller's subreaper to adopt.
 	Foreground bool
+	// openGate: run starts the container right after create, and
+	// opens the exec FIFO before init waits on it (Container.gate).
+	openGate bool
 }
 
 // Container is a container that Create made: its record, and init as
@@ -42,6 +46,12 @@ type CreateOptions struct {
 type Container struct {
 	Record *Record
 	Init   *namespace.Process
+	config *recordedConfig
+	// gate is the exec FIFO's reading end and init's pidfd, opened by
+	// create for run: init finds its reader there already and goes on
+	// to the process without a round trip through this process (it
+	// costs a wake-up of each side, milliseconds on a busy machine).
+	gate *gate
 }
 
 // Create makes container o.ID from its bundle, up to the exec FIFO:
@@ -96,12 +106,26 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 		return nil, fmt.Errorf("container %s: %w", o.ID, err)
 	}
 	var (
-		cg   *cgroup.Cgroup
-		init *namespace.Process
+		cg     *cgroup.Cgroup
+		init   *namespace.Process
+		g      *gate
+		cgMade chan error // the cgroup, made beside init's start
 	)
+	waitCgroup := func() error {
+		if cgMade == nil {
+			return nil
+		}
+		err := <-cgMade
+		cgMade = nil
+		return err
+	}
 	defer func() {
 		if err == nil {
 			return
+		}
+		_ = waitCgroup()
+		if g != nil {
+			g.close()
 		}
 		if init != nil {
 			_ = init.Kill()
@@ -123,9 +147,22 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 			return nil, fmt.Errorf("container %s: exec FIFO: %w", o.ID, err)
 		}
 	}
-	if cg, err = createCgroup(spec, o.ID); err != nil {
-		return nil, err
+	if o.openGate {
+		fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("container %s: exec FIFO: %w", o.ID, err)
+		}
+		g = &gate{fifo: fd, pidfd: -1}
 	}
+	// The cgroup is made while init is forked and its runtime starts:
+	// the two wait on different things, and init reads nothing of the
+	// container's before it is in the cgroup anyway (cg.Add below).
+	cgMade = make(chan error, 1)
+	go func() {
+		var err error
+		cg, err = createCgroup(spec, o.ID)
+		cgMade <- err
+	}()
 
 	// init's descriptors (InitSpec tells the numbers).
 	syncR, syncW, err := os.Pipe()
@@ -190,6 +227,16 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	}
 	syncW.Close() // init has its copy: EOF on syncR means init is done with it
 	pid := init.Pid()
+	if err = waitCgroup(); err != nil {
+		return nil, err
+	}
+	if g != nil {
+		// Init is this process's child: its PID cannot be reused
+		// before this process reaps it.
+		if g.pidfd, err = unix.PidfdOpen(pid, 0); err != nil {
+			return nil, fmt.Errorf("container %s: pidfd of init %d: %w", o.ID, pid, err)
+		}
+	}
 	// Into the cgroup before init reads its spec: everything it does
 	// from there on is accounted and limited, and the cgroup namespace
 	// it makes in Setup is rooted there.
@@ -246,7 +293,14 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 			return nil, fmt.Errorf("container %s: %w", o.ID, err)
 		}
 	}
-	return &Container{Record: rec, Init: init}, nil
+	rc := &recordedConfig{Hooks: spec.Hooks}
+	if rc.Hooks == nil {
+		rc.Hooks = &specs.Hooks{}
+	}
+	rc.Linux = &struct {
+		CgroupsPath string `json:"cgroupsPath"`
+	}{spec.Linux.CgroupsPath}
+	return &Container{Record: rec, Init: init, config: rc, gate: g}, nil
 }
 
 // writePidFile writes init's PID, whole or not at all: the caller

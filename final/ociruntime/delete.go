@@ -28,44 +28,43 @@ func Delete(root, id string, force bool) error {
 	if err != nil {
 		return err
 	}
+	return r.delete(root, force, nil)
+}
+
+// delete is Delete for a loaded record; c is its config when the caller
+// has it already (run), nil to decode it.
+func (r *Record) delete(root string, force bool, c *recordedConfig) error {
+	if c == nil {
+		var err error
+		if c, err = r.config(); err != nil {
+			return err
+		}
+	}
 	switch st := r.Status(root); st {
 	case Stopped:
 	case Created:
-		if err := r.killAndWait(); err != nil {
+		if err := r.killAndWait(c); err != nil {
 			return err
 		}
 	default:
 		if !force {
-			return fmt.Errorf("container %s: cannot delete a container that is %s (stop it first, or --force)", id, st)
+			return fmt.Errorf("container %s: cannot delete a container that is %s (stop it first, or --force)", r.ID, st)
 		}
-		if err := r.killAndWait(); err != nil {
+		if err := r.killAndWait(c); err != nil {
 			return err
 		}
 	}
-	spec, err := ParseConfig(r.Config)
-	if err != nil {
-		return fmt.Errorf("container %s: its recorded config: %w", id, err)
-	}
-	cg, err := loadCgroup(spec, id)
-	if err != nil {
+	if err := r.removeCgroup(c.cgroupsPath()); err != nil {
 		return err
 	}
-	if cg != nil {
-		// Destroy kills whatever is left (an init in a joined or the
-		// host's PID namespace leaves its children behind) and
-		// removes the directories.
-		if err := cg.Destroy(); err != nil {
-			return fmt.Errorf("container %s: %w", id, err)
+	if len(c.Hooks.Poststop) > 0 {
+		st := hookState(r.ID, Stopped, 0, r.Bundle, r.Annotations)
+		if herr := runHooksAll(hookPoststop, c.Hooks.Poststop, st); herr != nil {
+			Warn(fmt.Errorf("container %s: %w", r.ID, herr))
 		}
 	}
-	if spec.Hooks != nil {
-		st := hookState(id, Stopped, 0, r.Bundle, r.Annotations)
-		if herr := runHooksAll(hookPoststop, spec.Hooks.Poststop, st); herr != nil {
-			Warn(fmt.Errorf("container %s: %w", id, herr))
-		}
-	}
-	if err := os.RemoveAll(Dir(root, id)); err != nil {
-		return fmt.Errorf("container %s: %w", id, err)
+	if err := os.RemoveAll(Dir(root, r.ID)); err != nil {
+		return fmt.Errorf("container %s: %w", r.ID, err)
 	}
 	return nil
 }
@@ -73,7 +72,7 @@ func Delete(root, id string, force bool) error {
 // killAndWait kills init with SIGKILL and waits for it to exit (to be a
 // zombie at least, which its parent reaps): through a pidfd, which
 // becomes readable at the exit, so no PID is ever guessed at.
-func (r *Record) killAndWait() error {
+func (r *Record) killAndWait(c *recordedConfig) error {
 	fd, err := r.pidfd()
 	if errors.Is(err, errNotRunning) {
 		return nil
@@ -87,10 +86,8 @@ func (r *Record) killAndWait() error {
 	}
 	if r.frozen() {
 		// A frozen init on cgroup v1 dies only once thawed.
-		if spec, err := ParseConfig(r.Config); err == nil {
-			if cg, err := loadCgroup(spec, r.ID); err == nil && cg != nil {
-				_ = cg.Thaw()
-			}
+		if cg, err := loadCgroupPath(c.cgroupsPath(), r.ID); err == nil && cg != nil {
+			_ = cg.Thaw()
 		}
 	}
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}

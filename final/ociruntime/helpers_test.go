@@ -97,11 +97,14 @@ func newEnv(t *testing.T) *testEnv {
 }
 
 // bundle writes spec as a bundle's config.json, with the container's
-// cgroup under the test's parent, and returns the bundle's directory.
+// cgroup under the test's parent unless spec names one, and returns the
+// bundle's directory.
 func (e *testEnv) bundle(spec *specs.Spec, id string) string {
 	e.t.Helper()
 	dir := e.t.TempDir()
-	spec.Linux.CgroupsPath = "/" + e.parent + "/" + id
+	if spec.Linux.CgroupsPath == "" {
+		spec.Linux.CgroupsPath = "/" + e.parent + "/" + id
+	}
 	b, err := json.Marshal(spec)
 	require.NoError(e.t, err)
 	require.NoError(e.t, os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644))

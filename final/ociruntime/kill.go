@@ -60,11 +60,11 @@ func Kill(root, id string, sig unix.Signal, all bool) error {
 // included, on cgroup v1): its processes are signalled first, then the
 // cgroup is thawed for them, as runc does.
 func (r *Record) signalAll(sig unix.Signal) error {
-	spec, err := ParseConfig(r.Config)
+	c, err := r.config()
 	if err != nil {
-		return fmt.Errorf("container %s: its recorded config: %w", r.ID, err)
+		return err
 	}
-	cg, err := loadCgroup(spec, r.ID)
+	cg, err := loadCgroupPath(c.cgroupsPath(), r.ID)
 	if err != nil {
 		return err
 	}

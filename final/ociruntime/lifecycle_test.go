@@ -371,3 +371,30 @@ func TestStateOfUnknownContainer(t *testing.T) {
 	require.NoError(t, Delete(t.TempDir(), "nothing", true), "delete --force of what does not exist")
 	require.ErrorIs(t, Delete(t.TempDir(), "nothing", false), ErrNotExist)
 }
+
+// A one-element linux.cgroupsPath ("/NAME") puts the container's cgroup
+// directly under each hierarchy's root, as runc does (runtime-tools'
+// cgroup programs use "/cgrouptest"); delete removes it.
+func TestCgroupAtTheHierarchiesRoot(t *testing.T) {
+	e := newEnv(t)
+	id := labtest.Unique("cgroot")
+	name := labtest.Unique("berth-test-cg")
+	spec := baseSpec(labtest.BusyboxRootfs(t), "cat", "/proc/self/cgroup")
+	spec.Linux.CgroupsPath = "/" + name
+	var out labtest.Buffer
+	c := e.create(spec, id, &out, CreateOptions{})
+	r, err := Load(e.root, id)
+	require.NoError(t, err)
+	require.NotEmpty(t, r.CgroupPaths)
+	for _, dir := range r.CgroupPaths {
+		assert.Equal(t, name, filepath.Base(dir), dir)
+		assert.True(t, strings.HasPrefix(filepath.Dir(dir), "/sys/fs/cgroup"), dir)
+		assert.NotContains(t, filepath.Dir(dir), DefaultCgroupParent, dir)
+	}
+	require.NoError(t, Start(e.root, id))
+	_, _ = c.Init.Wait()
+	require.NoError(t, Delete(e.root, id, false))
+	for _, dir := range r.CgroupPaths {
+		assert.NoDirExists(t, dir)
+	}
+}

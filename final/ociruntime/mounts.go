@@ -17,6 +17,29 @@ import (
 	"github.com/berth-project/berth/03-rootfs/rootfs"
 )
 
+// How config.json's mounts are made, in their order (Prepare), each at
+// its destination resolved inside the root (chapter 03's openat2 with
+// RESOLVE_IN_ROOT: an image's symlink to "/" or "../.." leads to the
+// root, never above it) and mounted onto /proc/self/fd/N of that very
+// file:
+//
+//	bind, rbind   mount point made like the source (a directory, or an
+//	              empty file for a file); mount(MS_BIND[|MS_REC]); then,
+//	              if any other flag was asked for, a remount
+//	              (MS_REMOUNT|MS_BIND|flags): a bind's own flags can
+//	              only be set by a second call
+//	tmpfs         mount(tmpfs, flags, data); the covered directory's
+//	              mode unless mode= is given; tmpcopyup copies what it
+//	              covers; ro is applied after pivot_root (see deferReadonly)
+//	sysfs         chapter 03: sysfs, or the host's /sys bound read-only
+//	              where a user namespace may not mount one
+//	cgroup(2)     chapter 03: this machine's hierarchies, in the
+//	              container's cgroup namespace
+//	anything else mount(source, type, flags, data): proc, devpts,
+//	              mqueue, overlay, ...
+//	then          propagation options in their order, then the
+//	              recursive ones (rro, ...) with mount_setattr
+
 // Mount is one entry of config.json's mounts, its options turned into
 // what mount(2) and mount_setattr(2) take. NewRootfs makes it on the
 // host; Prepare mounts it in the container's init.
@@ -74,6 +97,7 @@ type flagOption struct {
 // option in the list set the flag, and for a bind's remount, which
 // replaces all of a mount's flags.
 var mountFlags = map[string]flagOption{
+	"acl":           {false, unix.MS_POSIXACL},
 	"async":         {true, unix.MS_SYNCHRONOUS},
 	"atime":         {true, unix.MS_NOATIME},
 	"bind":          {false, unix.MS_BIND},
@@ -86,6 +110,7 @@ var mountFlags = map[string]flagOption{
 	"lazytime":      {false, unix.MS_LAZYTIME},
 	"loud":          {true, unix.MS_SILENT},
 	"mand":          {false, unix.MS_MANDLOCK},
+	"noacl":         {true, unix.MS_POSIXACL},
 	"noatime":       {false, unix.MS_NOATIME},
 	"nodev":         {false, unix.MS_NODEV},
 	"nodiratime":    {false, unix.MS_NODIRATIME},
@@ -96,6 +121,7 @@ var mountFlags = map[string]flagOption{
 	"norelatime":    {true, unix.MS_RELATIME},
 	"nostrictatime": {true, unix.MS_STRICTATIME},
 	"nosuid":        {false, unix.MS_NOSUID},
+	"nosymfollow":   {false, unix.MS_NOSYMFOLLOW}, // symlinks on it are not followed (Linux 5.10)
 	"rbind":         {false, unix.MS_BIND | unix.MS_REC},
 	"relatime":      {false, unix.MS_RELATIME},
 	"remount":       {false, unix.MS_REMOUNT},
@@ -104,6 +130,7 @@ var mountFlags = map[string]flagOption{
 	"silent":        {false, unix.MS_SILENT},
 	"strictatime":   {false, unix.MS_STRICTATIME},
 	"suid":          {true, unix.MS_NOSUID},
+	"symfollow":     {true, unix.MS_NOSYMFOLLOW},
 	"sync":          {false, unix.MS_SYNCHRONOUS},
 }
 
@@ -144,11 +171,17 @@ var recursiveOptions = map[string]attrOption{
 	"rdiratime":    {clr: unix.MOUNT_ATTR_NODIRATIME},
 	"rnosymfollow": {set: unix.MOUNT_ATTR_NOSYMFOLLOW},
 	"rsymfollow":   {clr: unix.MOUNT_ATTR_NOSYMFOLLOW},
-	// The access-time mode is one field of three values: clearing
-	// MOUNT_ATTR__ATIME and setting one value chooses it.
-	"rrelatime":    {set: unix.MOUNT_ATTR_RELATIME, clr: unix.MOUNT_ATTR__ATIME},
-	"rnoatime":     {set: unix.MOUNT_ATTR_NOATIME, clr: unix.MOUNT_ATTR__ATIME},
-	"rstrictatime": {set: unix.MOUNT_ATTR_STRICTATIME, clr: unix.MOUNT_ATTR__ATIME},
+	// The access-time mode is one field of three values (relatime,
+	// the kernel's default, is 0): mount_setattr changes it only as a
+	// whole, clearing MOUNT_ATTR__ATIME and setting one value. The
+	// "not that mode" words (ratime, rnorelatime, rnostrictatime) have
+	// no value of their own: they put the default back, as runc does.
+	"rrelatime":      {set: unix.MOUNT_ATTR_RELATIME, clr: unix.MOUNT_ATTR__ATIME},
+	"rnoatime":       {set: unix.MOUNT_ATTR_NOATIME, clr: unix.MOUNT_ATTR__ATIME},
+	"rstrictatime":   {set: unix.MOUNT_ATTR_STRICTATIME, clr: unix.MOUNT_ATTR__ATIME},
+	"ratime":         {set: unix.MOUNT_ATTR_RELATIME, clr: unix.MOUNT_ATTR__ATIME},
+	"rnorelatime":    {set: unix.MOUNT_ATTR_RELATIME, clr: unix.MOUNT_ATTR__ATIME},
+	"rnostrictatime": {set: unix.MOUNT_ATTR_RELATIME, clr: unix.MOUNT_ATTR__ATIME},
 }
 
 // refusedOptions are options berth knows and does not apply, with why.
@@ -157,11 +190,24 @@ var refusedOptions = map[string]string{
 	// mapping (mount_setattr MOUNT_ATTR_IDMAP); berth makes none.
 	"idmap":  "idmapped mounts are not supported",
 	"ridmap": "idmapped mounts are not supported",
-	// An atime option that only clears says nothing of which of the
-	// three access-time modes the mounts below should get instead.
-	"ratime":         "say rrelatime, rnoatime or rstrictatime",
-	"rnorelatime":    "say rrelatime, rnoatime or rstrictatime",
-	"rnostrictatime": "say rrelatime, rnoatime or rstrictatime",
+}
+
+// MountOptions lists the mount options berth applies, sorted: what
+// `berth-runtime features` reports as mountOptions.
+func MountOptions() []string {
+	var out []string
+	for o := range mountFlags {
+		out = append(out, o)
+	}
+	for o := range propagationFlags {
+		out = append(out, o)
+	}
+	for o := range recursiveOptions {
+		out = append(out, o)
+	}
+	out = append(out, "tmpcopyup")
+	slices.Sort(out)
+	return out
 }
 
 // parseMount checks mounts[i] of config.json and turns its options into
@@ -330,8 +376,14 @@ func (r *Rootfs) mount(rootfd int, m Mount) error {
 		// namespace (chapter 03): one cgroup2 on a v2 host, a tmpfs
 		// of v1 hierarchies on v1 and hybrid ones; bound from the
 		// container's own cgroup when it has no namespace of its own.
+		// On v1 the tmpfs that holds the hierarchies stays writable
+		// and only they take the mount's flags (ro), as with runc
+		// and Docker.
 		err = rootfs.MountCgroupsInRoot(rootfd, r.Root, m.Destination, flags, !r.CgroupNS)
 	case m.Type == "sysfs" && m.Data == "":
+		if err := r.ordinaryDirectory(rootfd, m.Destination); err != nil {
+			return err
+		}
 		// sysfs, or where a user namespace may not mount one (no
 		// network namespace of its own), the host's /sys bound
 		// read-only (chapter 03).
@@ -339,6 +391,11 @@ func (r *Rootfs) mount(rootfd int, m Mount) error {
 	case m.Type == "tmpfs":
 		err = r.tmpfs(rootfd, m, flags)
 	default:
+		if m.Type == "proc" || m.Type == "sysfs" {
+			if err := r.ordinaryDirectory(rootfd, m.Destination); err != nil {
+				return err
+			}
+		}
 		var fd int
 		if fd, err = r.mountPoint(rootfd, m.Destination, true); err == nil {
 			err = unix.Mount(m.Source, procFD(fd), m.Type, flags, m.Data)
@@ -349,6 +406,30 @@ func (r *Rootfs) mount(rootfd int, m Mount) error {
 		return err
 	}
 	return r.setPropagation(rootfd, m)
+}
+
+// ordinaryDirectory refuses a proc or sysfs destination that the image
+// made something other than a directory: a symlink there would send
+// later writes meant for the kernel's files (/proc/self/attr/...,
+// /proc/sys/...) through the image's own, as in CVE-2019-16884 and
+// CVE-2019-19921. runc refuses them too. A missing one is created.
+func (r *Rootfs) ordinaryDirectory(rootfd int, dest string) error {
+	fd, err := rootfs.OpenInRoot(rootfd, r.Root, dest, unix.O_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", dest, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("%s in the image is not an ordinary directory (mode %#o): proc and sysfs are mounted on one only", dest, st.Mode&unix.S_IFMT)
+	}
+	return nil
 }
 
 // mountPoint opens the destination dest inside the root, creating it as
@@ -412,8 +493,8 @@ func (r *Rootfs) bind(rootfd int, m Mount, flags uintptr) error {
 	if err := unix.Mount(m.Source, procFD(fd), "", flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
 		return fmt.Errorf("bind of %s: %w", m.Source, err)
 	}
-	if flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) == 0 {
-		return nil // nothing beyond the source's own flags asked for
+	if flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) == 0 && m.Cleared == 0 {
+		return nil // the source's own flags are what is asked for
 	}
 	mfd, err := rootfs.OpenInRoot(rootfd, r.Root, m.Destination, 0)
 	if err != nil {
@@ -423,47 +504,58 @@ func (r *Rootfs) bind(rootfd int, m Mount, flags uintptr) error {
 	return remountBind(mfd, flags, uintptr(m.Cleared))
 }
 
-// lockable are the flags that a mount made in a more privileged mount
-// namespace (the host's) has locked for a user namespace: a remount
-// there must keep them, or fails with EPERM.
-const lockable = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC |
-	unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME
+// keptFlags are the per-mount flags a bind keeps from the mount it
+// copies unless an option clears them by name (see remountBind).
+const keptFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 
-const atimeFlags = unix.MS_NOATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
+// flagNames name mount flags in errors, as the options that set them.
+var flagNames = []struct {
+	flag uintptr
+	name string
+}{
+	{unix.MS_RDONLY, "ro"}, {unix.MS_NOSUID, "nosuid"}, {unix.MS_NODEV, "nodev"}, {unix.MS_NOEXEC, "noexec"},
+	{unix.MS_NOATIME, "noatime"}, {unix.MS_NODIRATIME, "nodiratime"}, {unix.MS_RELATIME, "relatime"},
+}
+
+func namesOf(flags uintptr) string {
+	var out []string
+	for _, f := range flagNames {
+		if flags&f.flag != 0 {
+			out = append(out, f.name)
+		}
+	}
+	return strings.Join(out, ",")
+}
 
 // remountBind gives the bind mount mfd the flags flags.
 //
 // A bind gets flags of its own only through a second call:
 // MS_REMOUNT|MS_BIND changes this one mount's flags, not those of the
 // filesystem behind it (which the host may use read-write elsewhere),
-// and replaces them all, atime excepted when none is given. In a user
-// namespace the host's nosuid, nodev, noexec, ro and atime flags are
-// locked: the remount is tried again with the ones the mount has (which
-// statfs reports with the same bits), unless the config cleared one of
-// them by name (suid, dev, exec, rw, atime...), which berth then cannot
-// honour and says so.
+// and replaces them all, the access-time mode excepted when none is
+// given. So the ro, nosuid, nodev and noexec that the copied mount has
+// are passed again, unless an option cleared one by name (rw, suid, dev,
+// exec): "ro" on a bind of a nosuid mount must not make it suid. runc
+// keeps them only where it must; berth always, so that a bind is never
+// weaker than its source without being asked to.
+//
+// In a user namespace the flags of a mount made by a more privileged
+// namespace (the host's) are locked: clearing one fails with EPERM, and
+// the error says which the options cleared.
 func remountBind(mfd int, flags, cleared uintptr) error {
-	flags = flags&^unix.MS_REC | unix.MS_BIND | unix.MS_REMOUNT
-	err := unix.Mount("", procFD(mfd), "", flags, "")
-	if !errors.Is(err, unix.EPERM) {
-		if err != nil {
-			return fmt.Errorf("remount with its flags: %w", err)
-		}
-		return nil
-	}
 	var st unix.Statfs_t
-	if serr := unix.Statfs(procFD(mfd), &st); serr != nil {
-		return fmt.Errorf("remount with its flags: %w (statfs: %w)", err, serr)
+	if err := unix.Statfs(procFD(mfd), &st); err != nil {
+		return fmt.Errorf("statfs of the bind: %w", err)
 	}
-	locked := uintptr(st.Flags) & lockable
-	if flags&atimeFlags != 0 {
-		locked &^= atimeFlags // an atime mode was asked for: it is that, or EPERM
+	// statfs reports these with the same bits as mount(2) takes them.
+	have := uintptr(st.Flags)
+	flags = flags&^unix.MS_REC | unix.MS_BIND | unix.MS_REMOUNT | have&keptFlags&^cleared
+	err := unix.Mount("", procFD(mfd), "", flags, "")
+	if errors.Is(err, unix.EPERM) && have&cleared != 0 {
+		return fmt.Errorf("remount with its flags: the mount it binds has %s, which a user namespace may not clear: %w", namesOf(have&cleared), err)
 	}
-	if c := locked & cleared; c != 0 {
-		return fmt.Errorf("remount with its flags: the host's mount has flags %#x locked that the options clear: %w", c, err)
-	}
-	if err := unix.Mount("", procFD(mfd), "", flags|locked, ""); err != nil {
-		return fmt.Errorf("remount with its flags (and the locked %#x): %w", locked, err)
+	if err != nil {
+		return fmt.Errorf("remount with its flags (%s): %w", namesOf(flags), err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package ociruntime
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -74,6 +75,12 @@ func TestParseMountOptions(t *testing.T) {
 				AttrClr: unix.MOUNT_ATTR__ATIME},
 		},
 		{
+			name: "ratime after rnoatime: back to relatime",
+			in:   specs.Mount{Destination: "/x", Source: "/y", Options: []string{"rbind", "rnoatime", "ratime", "rnosymfollow", "nosymfollow", "acl"}},
+			want: Mount{Destination: "/x", Source: "/y", Bind: true, Flags: unix.MS_BIND | unix.MS_REC | unix.MS_NOSYMFOLLOW | unix.MS_POSIXACL,
+				AttrSet: unix.MOUNT_ATTR_NOSYMFOLLOW, AttrClr: unix.MOUNT_ATTR__ATIME},
+		},
+		{
 			name: "rrw after rro",
 			in:   specs.Mount{Destination: "/x", Source: "/y", Options: []string{"rbind", "rro", "rrw"}},
 			want: Mount{Destination: "/x", Source: "/y", Bind: true, Flags: unix.MS_BIND | unix.MS_REC, AttrClr: unix.MOUNT_ATTR_RDONLY},
@@ -102,6 +109,19 @@ func TestParseMountOptions(t *testing.T) {
 	}
 }
 
+func TestMountOptionsAreTheSpecs(t *testing.T) {
+	// runtime-spec 1.2's features.md list, which runc reports: berth
+	// applies every one.
+	spec := []string{"acl", "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion",
+		"lazytime", "loud", "mand", "noacl", "noatime", "nodev", "nodiratime", "noexec", "noiversion", "nolazytime",
+		"nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private", "ratime", "rbind", "rdev",
+		"rdiratime", "relatime", "remount", "rexec", "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime",
+		"rnostrictatime", "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared", "rslave",
+		"rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared", "silent", "slave", "strictatime", "suid",
+		"symfollow", "sync", "tmpcopyup", "unbindable"}
+	assert.Equal(t, spec, MountOptions())
+}
+
 func TestParseMountRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -114,7 +134,6 @@ func TestParseMountRefusals(t *testing.T) {
 		{"gid mappings", specs.Mount{Destination: "/x", Type: "bind", Source: "/y", GIDMappings: []specs.LinuxIDMapping{{Size: 1}}}, "mounts[0] (/x).gidMappings"},
 		{"idmap", specs.Mount{Destination: "/x", Type: "bind", Source: "/y", Options: []string{"rbind", "idmap"}}, `mounts[0] (/x).options: "idmap"`},
 		{"ridmap", specs.Mount{Destination: "/x", Type: "bind", Source: "/y", Options: []string{"ridmap"}}, `"ridmap"`},
-		{"ratime", specs.Mount{Destination: "/x", Type: "bind", Source: "/y", Options: []string{"ratime"}}, `"ratime": say rrelatime`},
 		{"data on a bind", specs.Mount{Destination: "/x", Source: "/y", Options: []string{"rbind", "size=1m"}}, `"size=1m": not a bind mount's option`},
 		{"bind with a filesystem type", specs.Mount{Destination: "/x", Type: "ext4", Source: "/y", Options: []string{"bind"}}, `type "ext4" with a bind option`},
 		{"bind without source", specs.Mount{Destination: "/x", Type: "bind"}, "mounts[0] (/x).source: a bind mount needs one"},
@@ -161,9 +180,14 @@ func TestNewRootfs(t *testing.T) {
 			},
 		},
 	}
+	// The root through a symlink: resolved on the host.
+	require.NoError(t, os.Symlink("rootfs", filepath.Join(b, "link")))
+	spec.Root.Path = "link"
 	r, err := NewRootfs(spec, b, true)
 	require.NoError(t, err)
-	assert.Equal(t, filepath.Join(b, "rootfs"), r.Root)
+	real, err := filepath.EvalSymlinks(filepath.Join(b, "rootfs"))
+	require.NoError(t, err)
+	assert.Equal(t, real, r.Root)
 	assert.True(t, r.Readonly)
 	assert.True(t, r.NoPivot)
 	assert.True(t, r.Console)
@@ -186,6 +210,43 @@ func TestNewRootfs(t *testing.T) {
 	assert.Equal(t, Device{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0, Mode: 0o666}, r.Devices[4])
 }
 
+func TestRootfsTravelsAsJSON(t *testing.T) {
+	b := bundle(t)
+	spec := &specs.Spec{
+		Root: &specs.Root{Path: "rootfs"},
+		Mounts: []specs.Mount{
+			{Destination: "/data", Type: "bind", Source: "/y", Options: []string{"rbind", "rro", "nosuid", "rw", "rslave"}},
+			{Destination: "/tmp", Type: "tmpfs", Options: []string{"tmpcopyup", "size=1m"}},
+		},
+		Linux: &specs.Linux{RootfsPropagation: "private", MaskedPaths: []string{"/a"}, ReadonlyPaths: []string{"/b"},
+			Devices: []specs.LinuxDevice{{Path: "/dev/p", Type: "p"}}},
+	}
+	r, err := NewRootfs(spec, b, true)
+	require.NoError(t, err)
+	data, err := json.Marshal(r)
+	require.NoError(t, err)
+	var back Rootfs
+	require.NoError(t, json.Unmarshal(data, &back))
+	assert.Equal(t, *r, back)
+}
+
+func TestNewRootfsDevicesAndMounts(t *testing.T) {
+	b := bundle(t)
+	spec := &specs.Spec{
+		Root:   &specs.Root{Path: "rootfs"},
+		Mounts: []specs.Mount{{Destination: "/dev/null", Type: "bind", Source: "/dev/null", Options: []string{"bind"}}},
+	}
+	r, err := NewRootfs(spec, b, false)
+	require.NoError(t, err)
+	for _, d := range r.Devices {
+		assert.NotEqual(t, "/dev/null", d.Path, "a mount covers it: no node to make there")
+	}
+	assert.Len(t, r.Devices, 5)
+	spec.Linux = &specs.Linux{Devices: []specs.LinuxDevice{{Path: "/dev/null", Type: "c", Major: 1, Minor: 3}}}
+	_, err = NewRootfs(spec, b, false)
+	require.ErrorContains(t, err, "linux.devices[0] (/dev/null): a mount of config.json lands there too")
+}
+
 func TestNewRootfsDevBound(t *testing.T) {
 	b := bundle(t)
 	spec := &specs.Spec{
@@ -199,7 +260,15 @@ func TestNewRootfsDevBound(t *testing.T) {
 
 	spec.Linux = &specs.Linux{Devices: []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}}}
 	_, err = NewRootfs(spec, b, false)
-	require.ErrorContains(t, err, "linux.devices: cannot be made in a /dev that mounts[0] binds from /dev")
+	require.ErrorContains(t, err, "linux.devices: cannot be made in a /dev that mounts[0] brings from the host (bind /dev)")
+
+	spec.Mounts = []specs.Mount{{Destination: "/dev", Type: "devtmpfs", Source: "devtmpfs"}}
+	_, err = NewRootfs(spec, b, false)
+	require.ErrorContains(t, err, "mounts[0] brings from the host (devtmpfs devtmpfs)")
+	spec.Linux = nil
+	r, err = NewRootfs(spec, b, false)
+	require.NoError(t, err)
+	assert.Empty(t, r.Devices, "the host's devtmpfs: no node made in it")
 }
 
 func TestNewRootfsRefusals(t *testing.T) {
@@ -211,7 +280,7 @@ func TestNewRootfsRefusals(t *testing.T) {
 		want string
 	}{
 		{"no root", func(s *specs.Spec) { s.Root = nil }, "root.path: missing"},
-		{"root missing", func(s *specs.Spec) { s.Root.Path = "nothere" }, "root.path: stat"},
+		{"root missing", func(s *specs.Spec) { s.Root.Path = "nothere" }, "root.path: lstat"},
 		{"root a file", func(s *specs.Spec) { s.Root.Path = "file" }, "not a directory"},
 		{"root /", func(s *specs.Spec) { s.Root.Path = "/" }, "root.path: the host's /"},
 		{"mount label", func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0" }, "linux.mountLabel: not supported"},
@@ -265,4 +334,21 @@ func TestParseMountinfo(t *testing.T) {
 	}
 	_, err = parseMountinfo("garbage\n")
 	require.Error(t, err)
+}
+
+func TestHostNode(t *testing.T) {
+	if _, err := os.Stat("/sys/dev/char/1:7/uevent"); err != nil {
+		t.Skip("no /sys/dev on this machine")
+	}
+	for _, tc := range []struct {
+		d    Device
+		want string
+	}{
+		{Device{Path: "/dev/full", Type: "c", Major: 1, Minor: 7}, "/dev/full"},
+		{Device{Path: "/dev/berth-test-full", Type: "c", Major: 1, Minor: 7}, "/dev/full"},
+		{Device{Path: "/dev/null", Type: "c", Major: 1, Minor: 7}, "/dev/full"}, // the path's node has other numbers
+		{Device{Path: "/dev/berth-test-none", Type: "c", Major: 4095, Minor: 1048575}, "/dev/berth-test-none"},
+	} {
+		assert.Equal(t, tc.want, hostNode(tc.d), "%+v", tc.d)
+	}
 }

@@ -99,7 +99,11 @@ func NewRootfs(spec *specs.Spec, bundle string, noPivot bool) (*Rootfs, error) {
 	if !filepath.IsAbs(r.Root) {
 		r.Root = filepath.Join(bundle, r.Root)
 	}
-	r.Root = filepath.Clean(r.Root)
+	// Resolved once, here: init finds the mount that holds the root by
+	// its path in the mount table, which shows no symlinks.
+	if r.Root, err = filepath.EvalSymlinks(r.Root); err != nil {
+		return nil, fmt.Errorf("root.path: %w", err)
+	}
 	if r.Root == "/" {
 		return nil, errors.New("root.path: the host's / cannot be a container's root")
 	}
@@ -115,7 +119,10 @@ func NewRootfs(spec *specs.Spec, bundle string, noPivot bool) (*Rootfs, error) {
 		if err != nil {
 			return nil, err
 		}
-		if pm.Bind && pm.Destination == "/dev" {
+		// A bind, or the kernel's devtmpfs (which is the host's /dev
+		// whoever mounts it): either way nodes made there are made
+		// on the host.
+		if pm.Destination == "/dev" && (pm.Bind || pm.Type == "devtmpfs") {
 			devBound = i
 		}
 		r.Mounts = append(r.Mounts, pm)
@@ -141,10 +148,13 @@ func NewRootfs(spec *specs.Spec, bundle string, noPivot bool) (*Rootfs, error) {
 			r.CgroupNS = true
 		}
 	}
-	for field, paths := range map[string][]string{"linux.maskedPaths": l.MaskedPaths, "linux.readonlyPaths": l.ReadonlyPaths} {
-		for i, p := range paths {
+	for _, f := range []struct {
+		field string
+		paths []string
+	}{{"linux.maskedPaths", l.MaskedPaths}, {"linux.readonlyPaths", l.ReadonlyPaths}} {
+		for i, p := range f.paths {
 			if !path.IsAbs(p) {
-				return nil, fmt.Errorf("%s[%d]: %q is not an absolute path", field, i, p)
+				return nil, fmt.Errorf("%s[%d]: %q is not an absolute path", f.field, i, p)
 			}
 		}
 	}
@@ -159,15 +169,24 @@ func NewRootfs(spec *specs.Spec, bundle string, noPivot bool) (*Rootfs, error) {
 		// /dev is the host's (or some other directory): nodes made
 		// there would be made on the host. runc makes none either.
 		if len(devs) > 0 {
-			return nil, fmt.Errorf("linux.devices: cannot be made in a /dev that mounts[%d] binds from %s", devBound, spec.Mounts[devBound].Source)
+			return nil, fmt.Errorf("linux.devices: cannot be made in a /dev that mounts[%d] brings from the host (%s %s)", devBound, spec.Mounts[devBound].Type, spec.Mounts[devBound].Source)
 		}
 		return r, nil
 	}
 	r.DevLinks = true
+	mounted := func(p string) bool {
+		return slices.ContainsFunc(r.Mounts, func(m Mount) bool { return m.Destination == p })
+	}
+	for i, d := range devs {
+		if mounted(d.Path) {
+			return nil, fmt.Errorf("linux.devices[%d] (%s): a mount of config.json lands there too", i, d.Path)
+		}
+	}
 	// The spec's default devices, unless linux.devices has its own of
-	// the same path (runc gives linux.devices the last word).
+	// the same path (runc gives linux.devices the last word), or a
+	// mount covers that path (a bind of the host's /dev/null, say).
 	for _, d := range rootfs.DefaultDevices() {
-		if !slices.ContainsFunc(devs, func(o Device) bool { return o.Path == d.Path }) {
+		if !mounted(d.Path) && !slices.ContainsFunc(devs, func(o Device) bool { return o.Path == d.Path }) {
 			r.Devices = append(r.Devices, Device{Path: d.Path, Type: string(d.Type), Major: d.Major, Minor: d.Minor, Mode: d.Mode, UID: d.UID, GID: d.GID})
 		}
 	}
@@ -321,12 +340,41 @@ func makeDevice(rootfd int, what string, d Device) error {
 	if d.Type == "b" {
 		t = cgroup.BlockDevice
 	}
-	dev := rootfs.Device{HostPath: d.Path, Path: d.Path, Type: t, Major: d.Major, Minor: d.Minor,
+	dev := rootfs.Device{HostPath: hostNode(d), Path: d.Path, Type: t, Major: d.Major, Minor: d.Minor,
 		Mode: d.Mode, UID: d.UID, GID: d.GID, Access: "rwm"}
 	if err := rootfs.MakeDeviceInRoot(rootfd, what, dev); err != nil {
 		return fmt.Errorf("linux.devices %s: %w", d.Path, err)
 	}
 	return nil
+}
+
+// hostNode is the host's node for d, which a user namespace binds in
+// place of the mknod it may not do: the host's node at the same path if
+// it has d's numbers (runc binds that one, whatever its numbers), else
+// the one the kernel names for those numbers in /sys/dev (DEVNAME of its
+// uevent: /dev/sda for b 8:0), so that a device may have another name
+// in the container. Before pivot_root the host's /dev and /sys are still
+// those of init's mount namespace.
+func hostNode(d Device) string {
+	kind, ifmt := "char", uint32(unix.S_IFCHR)
+	if d.Type == "b" {
+		kind, ifmt = "block", unix.S_IFBLK
+	}
+	var st unix.Stat_t
+	want := unix.Mkdev(uint32(d.Major), uint32(d.Minor))
+	if unix.Stat(d.Path, &st) == nil && st.Mode&unix.S_IFMT == ifmt && st.Rdev == want {
+		return d.Path
+	}
+	uevent, err := os.ReadFile(fmt.Sprintf("/sys/dev/%s/%d:%d/uevent", kind, d.Major, d.Minor))
+	if err != nil {
+		return d.Path
+	}
+	for _, line := range strings.Split(string(uevent), "\n") {
+		if name, ok := strings.CutPrefix(line, "DEVNAME="); ok && name != "" && !strings.Contains(name, "..") {
+			return path.Join("/dev", name)
+		}
+	}
+	return d.Path
 }
 
 // makeFifo makes the named pipe d, replacing what is at its path.

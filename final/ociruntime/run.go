@@ -21,20 +21,24 @@ type RunOptions struct {
 // process runs, init left to this process's parent or subreaper.
 func Run(root string, o RunOptions) (status int, err error) {
 	o.Foreground = !o.Detach
+	o.openGate = true
 	c, err := Create(root, o.CreateOptions)
 	if err != nil {
 		return -1, err
 	}
+	// The record and the config as create had them: neither is read
+	// back from disk nor decoded again.
+	r, rc := c.Record, c.config
 	if o.Detach {
-		if err := Start(root, o.ID); err != nil {
-			return -1, errors.Join(err, Delete(root, o.ID, true))
+		if err := r.start(root, rc, c.gate); err != nil {
+			return -1, errors.Join(err, r.delete(root, true, rc))
 		}
 		return 0, nil
 	}
 	stop := c.Init.ForwardSignals()
-	if err := Start(root, o.ID); err != nil {
+	if err := r.start(root, rc, c.gate); err != nil {
 		stop()
-		return -1, errors.Join(err, Delete(root, o.ID, true))
+		return -1, errors.Join(err, r.delete(root, true, rc))
 	}
 	status, err = c.Init.Wait()
 	stop()
@@ -42,7 +46,7 @@ func Run(root string, o RunOptions) (status int, err error) {
 		return -1, fmt.Errorf("container %s: %w", o.ID, err)
 	}
 	if !o.Keep {
-		if err := Delete(root, o.ID, true); err != nil {
+		if err := r.delete(root, true, rc); err != nil {
 			return status, err
 		}
 	}

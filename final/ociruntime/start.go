@@ -23,47 +23,78 @@ func Start(root, id string) error {
 	if err != nil {
 		return err
 	}
-	if st := r.Status(root); st != Created {
-		return fmt.Errorf("container %s: cannot start a container that is %s", id, st)
-	}
-	if err := releaseExecFifo(r, root); err != nil {
-		return err
-	}
-	spec, err := ParseConfig(r.Config)
-	if err == nil && spec.Hooks != nil {
-		st := hookState(id, Running, r.Pid, r.Bundle, r.Annotations)
-		if herr := runHooksAll(hookPoststart, spec.Hooks.Poststart, st); herr != nil {
-			Warn(fmt.Errorf("container %s: %w", id, herr))
+	return r.start(root, nil, nil)
+}
+
+// start is Start for a loaded record; c is its config when the caller
+// has it already (run), nil to decode it; g is the gate's descriptors
+// when the caller opened them at create (run), nil otherwise.
+func (r *Record) start(root string, c *recordedConfig, g *gate) error {
+	if g == nil {
+		if st := r.Status(root); st != Created {
+			return fmt.Errorf("container %s: cannot start a container that is %s", r.ID, st)
+		}
+		var err error
+		if g, err = r.openGate(root); err != nil {
+			return err
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("container %s: its recorded config: %w", id, err)
+	defer g.close()
+	if err := g.release(r, root); err != nil {
+		return err
+	}
+	if c == nil {
+		var err error
+		if c, err = r.config(); err != nil {
+			return err
+		}
+	}
+	if len(c.Hooks.Poststart) > 0 {
+		st := hookState(r.ID, Running, r.Pid, r.Bundle, r.Annotations)
+		if herr := runHooksAll(hookPoststart, c.Hooks.Poststart, st); herr != nil {
+			Warn(fmt.Errorf("container %s: %w", r.ID, herr))
+		}
 	}
 	return nil
 }
 
-// releaseExecFifo is start's side of the gate. The FIFO is opened
+// gate is start's side of the exec FIFO: the FIFO open for reading,
+// and a pidfd of init, to notice its end.
+type gate struct {
+	fifo, pidfd int
+}
+
+func (g *gate) close() {
+	unix.Close(g.fifo)
+	unix.Close(g.pidfd)
+}
+
+// openGate opens the gate of a created container. The FIFO is opened
 // without blocking (a blocking open would hang for ever if init died
-// meanwhile), then poll waits for init's byte or init's end, whichever
-// comes first: init's pidfd becomes readable when it exits. After the
-// byte, init keeps its end open until the process replaces it
-// (close-on-exec): the FIFO's end of file is the moment the process
-// runs, which the poststart hooks must come after.
-func releaseExecFifo(r *Record, root string) error {
-	// The pidfd first: once the FIFO is open, init may run its process
-	// to its end at once (`true`), before a pidfd could be had.
+// meanwhile). The pidfd comes first: once the FIFO is open, init may
+// run its process to its end at once (`true`), before a pidfd could be
+// had.
+func (r *Record) openGate(root string) (*gate, error) {
 	pidfd, err := r.pidfd()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer unix.Close(pidfd)
-	path := filepath.Join(Dir(root, r.ID), ExecFifo)
-	fifo, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	fifo, err := unix.Open(filepath.Join(Dir(root, r.ID), ExecFifo), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("container %s: exec FIFO: %w", r.ID, err)
+		unix.Close(pidfd)
+		return nil, fmt.Errorf("container %s: exec FIFO: %w", r.ID, err)
 	}
-	defer unix.Close(fifo)
-	fds := []unix.PollFd{{Fd: int32(fifo), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+	return &gate{fifo: fifo, pidfd: pidfd}, nil
+}
+
+// release lets init go: poll waits for init's byte on the FIFO or
+// init's end, whichever comes first (a pidfd becomes readable when its
+// process exits). After the byte, init keeps its end open until the
+// process replaces it (close-on-exec): the FIFO's end of file is the
+// moment the process runs, which the poststart hooks must come after.
+func (g *gate) release(r *Record, root string) error {
+	path := filepath.Join(Dir(root, r.ID), ExecFifo)
+	fds := []unix.PollFd{{Fd: int32(g.fifo), Events: unix.POLLIN}, {Fd: int32(g.pidfd), Events: unix.POLLIN}}
 	got := false // init's byte
 	for {
 		_, err := unix.Poll(fds, -1)
@@ -75,7 +106,7 @@ func releaseExecFifo(r *Record, root string) error {
 		}
 		if fds[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0 {
 			var b [1]byte
-			n, err := unix.Read(fifo, b[:])
+			n, err := unix.Read(g.fifo, b[:])
 			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 				continue
 			}

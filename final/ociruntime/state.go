@@ -248,3 +248,34 @@ func (r *Record) State(root string) OCIState {
 	}
 	return st
 }
+
+// recordedConfig is what the commands after create read of the recorded
+// config.json: the hooks and the cgroup's path. Decoding only these is a
+// fraction of decoding the whole spec, which each command (a process of
+// its own) would otherwise pay again; create checked the rest.
+type recordedConfig struct {
+	Hooks *specs.Hooks `json:"hooks"`
+	Linux *struct {
+		CgroupsPath string `json:"cgroupsPath"`
+	} `json:"linux"`
+}
+
+// config decodes the record's recordedConfig.
+func (r *Record) config() (*recordedConfig, error) {
+	var c recordedConfig
+	if err := json.Unmarshal(r.Config, &c); err != nil {
+		return nil, fmt.Errorf("container %s: its recorded config: %w", r.ID, err)
+	}
+	if c.Hooks == nil {
+		c.Hooks = &specs.Hooks{}
+	}
+	return &c, nil
+}
+
+// cgroupsPath is the recorded linux.cgroupsPath.
+func (c *recordedConfig) cgroupsPath() string {
+	if c.Linux == nil {
+		return ""
+	}
+	return c.Linux.CgroupsPath
+}
