@@ -245,9 +245,9 @@ func TestInvalidNames(t *testing.T) {
 
 func TestNewRejectsBadResources(t *testing.T) {
 	h, k := newFakeV2(t)
-	_, err := h.New("web", Resources{Memory: 1024})
+	_, err := h.New("web", Resources{Memory: 64 << 20, MemorySwap: 32 << 20})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "minimum memory limit")
+	assert.Contains(t, err.Error(), "below the memory limit")
 	assert.NoDirExists(t, filepath.Join(k.root, "berth"))
 }
 

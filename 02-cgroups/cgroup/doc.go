@@ -58,9 +58,9 @@
 //     why processes live only in the leaves and "berth" stays empty.
 //   - Swap: v1's memory.memsw.limit_in_bytes limits memory plus swap and
 //     must never be below memory.limit_in_bytes, so the order of the two
-//     writes matters. v2's memory.swap.max limits swap alone; berth writes
-//     0 there so that a container cannot escape its memory limit by
-//     swapping.
+//     writes matters. v2's memory.swap.max limits swap alone; unless
+//     swap is asked for (MemorySwap, swap.go), berth writes 0 there so
+//     that a container cannot escape its memory limit by swapping.
 //   - Killing: v2 (Linux 5.14+) has cgroup.kill, which kills every
 //     process in the cgroup atomically. On v1 we read cgroup.procs and
 //     signal each process, and try again in case one forked meanwhile.
@@ -79,8 +79,9 @@
 //
 // # Limits
 //
-// Resources holds the three limits berth supports; zero means unlimited.
-// (Its Devices field is the device policy: see Devices below.)
+// Resources holds the three caps below; zero means unlimited. (Its
+// Devices field is the device policy: see Devices below; the weights and
+// the less common controls have sections of their own.)
 // ParseMemory, ParseCPUs and ParsePidsLimit turn command-line values into
 // them, with Docker's rules and messages.
 //
@@ -251,10 +252,21 @@
 // --oom-score-adj, the process's weight when the kernel picks a victim
 // for lack of memory. rlimit.go compares the two kinds of limits.
 //
+// # The less common controls
+//
+// Swap and swappiness (swap.go), the CFS period (Resources.CPUPeriod),
+// real-time CPU time (realtime.go), block I/O weights and throttles
+// (io.go), huge pages (hugetlb.go), net_cls and net_prio (net.go) and
+// raw v2 files (unified.go) each have a file that shows their v1 and v2
+// files. They are written when set and otherwise left as the kernel
+// made them (every caller's update merges, so a zero there means
+// "unchanged"); the v1-only ones are refused on v2 by name, and
+// Hierarchy.Supports tells a daemon at create what this host lacks.
+//
 // # This package is not
 //
-//   - The whole of Docker's resource options: no block I/O weights or
-//     throttles, no swap or swappiness of its own, no real-time CPU time.
+//   - The whole of the OCI spec's resources: no rdma, no CPU burst or
+//     idle, no kernel memory limits (gone from the kernel).
 //   - systemd-aware: on systemd hosts Docker can ask systemd to create a
 //     scope instead of writing to the cgroupfs itself. berth writes
 //     directly (Docker's "cgroupfs" driver), which is fine for a course but

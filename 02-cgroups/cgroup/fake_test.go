@@ -195,6 +195,7 @@ func (k *fakeKernel) v2Files(enabled []string) map[string]string {
 		files["memory.current"] = "0"
 		files["memory.peak"] = "0"
 		files["memory.low"] = "0"
+		files["memory.high"] = "max"
 		files["memory.events"] = "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n"
 		if k.swap {
 			files["memory.swap.max"] = "max"
@@ -203,6 +204,14 @@ func (k *fakeKernel) v2Files(enabled []string) map[string]string {
 	if slices.Contains(enabled, "cpu") {
 		files["cpu.max"] = "max 100000"
 		files["cpu.weight"] = "100"
+	}
+	if slices.Contains(enabled, "io") {
+		files["io.weight"] = "default 100"
+		files["io.max"] = ""
+	}
+	if slices.Contains(enabled, "hugetlb") {
+		files["hugetlb.2MB.max"] = "max"
+		files["hugetlb.1GB.max"] = "max"
 	}
 	if slices.Contains(enabled, "cpuset") {
 		files["cpuset.cpus"] = ""
@@ -227,6 +236,7 @@ func (k *fakeKernel) v1Files(ctrls []string, useHierarchy, oomKillDisable string
 			files["memory.use_hierarchy"] = useHierarchy
 			files["memory.oom_control"] = "oom_kill_disable " + oomKillDisable + "\nunder_oom 0\noom_kill 0\n"
 			files["memory.soft_limit_in_bytes"] = fakeUnlimitedV1
+			files["memory.swappiness"] = "60"
 			if k.swap {
 				files["memory.memsw.limit_in_bytes"] = fakeUnlimitedV1
 			}
@@ -234,6 +244,20 @@ func (k *fakeKernel) v1Files(ctrls []string, useHierarchy, oomKillDisable string
 			files["cpu.cfs_period_us"] = "100000"
 			files["cpu.cfs_quota_us"] = "-1"
 			files["cpu.shares"] = "1024"
+			files["cpu.rt_period_us"] = "1000000"
+			files["cpu.rt_runtime_us"] = "0"
+		case "blkio":
+			for _, f := range []string{"blkio.weight", "blkio.weight_device", "blkio.throttle.read_bps_device",
+				"blkio.throttle.write_bps_device", "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"} {
+				files[f] = ""
+			}
+		case "hugetlb":
+			files["hugetlb.2MB.limit_in_bytes"] = fakeUnlimitedV1
+			files["hugetlb.1GB.limit_in_bytes"] = fakeUnlimitedV1
+		case "net_cls":
+			files["net_cls.classid"] = "0"
+		case "net_prio":
+			files["net_prio.ifpriomap"] = "lo 0"
 		case "cpuacct":
 			files["cpuacct.usage"] = "0"
 		case "pids":

@@ -33,6 +33,43 @@ type Resources struct {
 	// instead of being killed (--oom-kill-disable). v1 only: v2 has
 	// no such switch, and New refuses it there.
 	OOMKillDisable bool
+	// MemorySwap limits memory plus swap together, in bytes, as v1
+	// counts it and docker run --memory-swap takes it: at least Memory,
+	// without which it means nothing. 0 = no swap at all (memory plus
+	// swap = Memory), berth's own default; -1 = swap unlimited.
+	// DockerSwap is Docker's default, twice Memory (swap.go).
+	MemorySwap int64
+	// Swappiness (0..100) is how readily the kernel swaps the cgroup's
+	// pages out rather than drop its page cache (--memory-swappiness);
+	// nil = the parent's. v1 only.
+	Swappiness *uint64
+	// CPUPeriod is the CFS period in microseconds over which CPUs is
+	// measured (--cpu-period, 1000..1000000); 0 = CPUPeriod, 100 ms.
+	CPUPeriod uint64
+	// CPURealtimeRuntime and CPURealtimePeriod give the cgroup that many
+	// microseconds of real-time scheduling per period (--cpu-rt-runtime,
+	// --cpu-rt-period); 0 = the kernel's (none, and 1 s). v1 only.
+	CPURealtimeRuntime int64
+	CPURealtimePeriod  uint64
+	// BlkioWeight (10..1000) is the container's share of block I/O
+	// against its siblings', BlkioWeightDevice the same for one device;
+	// the four throttles cap bytes or operations per second on one
+	// device each (--blkio-weight, --device-read-bps, ...). io.go.
+	BlkioWeight         uint16
+	BlkioWeightDevice   []WeightDevice
+	ReadBps, WriteBps   []ThrottleDevice
+	ReadIOPS, WriteIOPS []ThrottleDevice
+	// HugetlbLimits cap the huge pages of each size the container may
+	// use, in bytes. hugetlb.go.
+	HugetlbLimits []HugetlbLimit
+	// NetClassID tags the container's packets for tc and iptables
+	// (net_cls.classid); NetPriorities set their priority per interface
+	// (net_prio.ifpriomap). v1 only: v2 has no such controllers.
+	NetClassID    uint32
+	NetPriorities []NetPriority
+	// Unified are v2 interface files written verbatim, after the rest
+	// ("memory.high": "1G"): what this struct has no field for. v2 only.
+	Unified map[string]string
 	// Devices is the device policy: which device nodes the container
 	// may open or make. nil means DefaultDevices, Docker's, so that a
 	// container is confined unless someone says otherwise;
@@ -52,7 +89,10 @@ func (r Resources) devices() []DeviceRule {
 // limited reports whether r sets any of the limits Update writes.
 func (r Resources) limited() bool {
 	return r.Memory != 0 || r.CPUs != 0 || r.PidsMax != 0 || r.CPUShares != 0 ||
-		r.CpusetCpus != "" || r.CpusetMems != "" || r.MemoryReservation != 0 || r.OOMKillDisable
+		r.CpusetCpus != "" || r.CpusetMems != "" || r.MemoryReservation != 0 || r.OOMKillDisable ||
+		r.MemorySwap != 0 || r.Swappiness != nil || r.CPUPeriod != 0 || r.CPURealtimeRuntime != 0 ||
+		r.CPURealtimePeriod != 0 || r.needs("blkio") || r.needs("hugetlb") || r.needs("net_cls") ||
+		r.needs("net_prio") || len(r.Unified) > 0
 }
 
 // Docker's bounds of --cpu-shares, which are the kernel's for v1's
@@ -90,8 +130,28 @@ const minQuota = 1000
 
 // quota converts a CPU count to microseconds per CPUPeriod.
 func quota(cpus float64) int64 {
-	return int64(math.Round(cpus * CPUPeriod))
+	return quotaPer(cpus, CPUPeriod)
 }
+
+// quotaPer converts a CPU count to microseconds per period.
+func quotaPer(cpus float64, period uint64) int64 {
+	return int64(math.Round(cpus * float64(period)))
+}
+
+// period is the CFS period in force: CPUPeriod unless r names one.
+func (r Resources) period() uint64 {
+	if r.CPUPeriod == 0 {
+		return CPUPeriod
+	}
+	return r.CPUPeriod
+}
+
+// The kernel's bounds of cpu.cfs_period_us and cpu.max's period: 1 ms
+// to 1 s (Docker's --cpu-period takes the same).
+const (
+	MinCPUPeriod = 1000
+	MaxCPUPeriod = 1000000
+)
 
 // validate rejects values the kernel would refuse, before anything is
 // created, so a bad limit cannot leave a half-built cgroup behind.
@@ -99,14 +159,20 @@ func (r Resources) validate() error {
 	if r.Memory < 0 {
 		return fmt.Errorf("memory limit %d: must not be negative (0 means unlimited)", r.Memory)
 	}
-	if r.Memory > 0 && r.Memory < MinMemory {
-		return fmt.Errorf("memory limit %d bytes: minimum memory limit allowed is 6MB", r.Memory)
-	}
+	// MinMemory is Docker's rule, checked where a user types a limit
+	// (ParseMemory, the daemon); the kernel takes less, and so does an
+	// OCI runtime (runc), so New does too.
 	if math.IsNaN(r.CPUs) || math.IsInf(r.CPUs, 0) || r.CPUs < 0 {
 		return fmt.Errorf("CPU limit %v: must be a positive number (0 means unlimited)", r.CPUs)
 	}
-	if r.CPUs > 0 && quota(r.CPUs) < minQuota {
-		return fmt.Errorf("CPU limit %v: the smallest CPU limit is 0.01", r.CPUs)
+	if r.CPUPeriod != 0 && (r.CPUPeriod < MinCPUPeriod || r.CPUPeriod > MaxCPUPeriod) {
+		return fmt.Errorf("CPU period %d: the kernel takes %d to %d microseconds", r.CPUPeriod, MinCPUPeriod, MaxCPUPeriod)
+	}
+	if r.CPUs > 0 && quotaPer(r.CPUs, r.period()) < minQuota {
+		return fmt.Errorf("CPU limit %v: the smallest CPU quota is 1 ms per period (0.01 CPU per 100 ms)", r.CPUs)
+	}
+	if err := r.validateMore(); err != nil {
+		return err
 	}
 	if r.PidsMax < 0 {
 		return fmt.Errorf("pids limit %d: must not be negative (0 means unlimited)", r.PidsMax)
@@ -219,9 +285,18 @@ func ParsePidsLimit(s string) (int64, error) {
 func (r Resources) needs(ctrl string) bool {
 	switch ctrl {
 	case "memory":
-		return r.Memory > 0 || r.MemoryReservation > 0 || r.OOMKillDisable
+		return r.Memory > 0 || r.MemoryReservation > 0 || r.OOMKillDisable || r.MemorySwap > 0 || r.Swappiness != nil
 	case "cpu":
-		return r.CPUs > 0 || r.CPUShares > 0
+		return r.CPUs > 0 || r.CPUShares > 0 || r.CPUPeriod != 0 || r.CPURealtimeRuntime != 0 || r.CPURealtimePeriod != 0
+	case "blkio", "io":
+		return r.BlkioWeight != 0 || len(r.BlkioWeightDevice) > 0 || len(r.ReadBps) > 0 ||
+			len(r.WriteBps) > 0 || len(r.ReadIOPS) > 0 || len(r.WriteIOPS) > 0
+	case "hugetlb":
+		return len(r.HugetlbLimits) > 0
+	case "net_cls":
+		return r.NetClassID != 0
+	case "net_prio":
+		return len(r.NetPriorities) > 0
 	case "cpuset":
 		return r.CpusetCpus != "" || r.CpusetMems != ""
 	case "pids":
@@ -303,4 +378,15 @@ func Within(set, available string) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// validateMore checks the less common controls (swap.go, realtime.go,
+// io.go, hugetlb.go, net.go, unified.go).
+func (r Resources) validateMore() error {
+	for _, check := range []func() error{r.validateSwap, r.validateRealtime, r.validateIO, r.validateHugetlb, r.validateNet, r.validateUnified} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -118,6 +118,14 @@ func TestResourcesValidate(t *testing.T) {
 	for _, r := range []Resources{
 		{},
 		{Memory: MinMemory},
+		{Memory: 1 << 20}, // below Docker's 6 MiB: the parsers' rule, not the kernel's (runc takes it)
+		{Memory: 64 << 20, MemorySwap: 128 << 20},
+		{Memory: 64 << 20, MemorySwap: -1},
+		{CPUs: 0.5, CPUPeriod: 50000},
+		{CPURealtimeRuntime: 50000, CPURealtimePeriod: 1000000},
+		{BlkioWeight: 10},
+		{HugetlbLimits: []HugetlbLimit{{PageSize: "2MB", Limit: 1 << 21}}},
+		{Unified: map[string]string{"memory.high": "1G"}},
 		{CPUs: 0.01},
 		{CPUs: 64}, // more than this machine has: the kernel accepts it
 		{PidsMax: 1},
@@ -126,7 +134,22 @@ func TestResourcesValidate(t *testing.T) {
 	}
 	for _, r := range []Resources{
 		{Memory: -1},
-		{Memory: 1 << 20},
+		{MemorySwap: 64 << 20},
+		{Memory: 64 << 20, MemorySwap: 32 << 20},
+		{Memory: 64 << 20, MemorySwap: -2},
+		{Swappiness: ptr[uint64](101)},
+		{CPUPeriod: 999},
+		{CPUPeriod: 1000001},
+		{CPUs: 0.005, CPUPeriod: 100000},
+		{CPUs: 0.5, CPUPeriod: 1000}, // 500 µs of quota
+		{CPURealtimeRuntime: 2000000, CPURealtimePeriod: 1000000},
+		{BlkioWeight: 9},
+		{BlkioWeight: 1001},
+		{BlkioWeightDevice: []WeightDevice{{Major: 8, Weight: 5}}},
+		{HugetlbLimits: []HugetlbLimit{{PageSize: "2M"}}},
+		{NetPriorities: []NetPriority{{Interface: "a b"}}},
+		{Unified: map[string]string{"../memory.max": "1"}},
+		{Unified: map[string]string{"cgroup.procs": "1"}},
 		{CPUs: -0.5},
 		{CPUs: 0.004},
 		{CPUs: math.NaN()},

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -16,10 +15,13 @@ import (
 func (h *Hierarchy) createV1(parentName, name string, r Resources) (*Cgroup, []string, error) {
 	// Check before creating anything, so a missing controller leaves no
 	// directories behind.
-	for _, ctrl := range []string{"memory", "cpu", "cpuset", "pids", "devices"} {
+	for _, ctrl := range []string{"memory", "cpu", "cpuset", "pids", "devices", "blkio", "hugetlb", "net_cls", "net_prio"} {
 		if r.needs(ctrl) && h.Mounts[ctrl] == "" {
 			return nil, nil, fmt.Errorf("the %s controller is not mounted (no cgroup v1 hierarchy carries it)", ctrl)
 		}
+	}
+	if len(r.Unified) > 0 {
+		return nil, nil, ErrNoUnifiedV1
 	}
 
 	o := h.sys()
@@ -148,23 +150,39 @@ func ensureOOMKill(dir string) error {
 }
 
 func (c *Cgroup) updateV1(r Resources) error {
-	if err := setMemoryV1(c.paths["memory"], r.Memory); err != nil {
+	if len(r.Unified) > 0 {
+		return ErrNoUnifiedV1
+	}
+	if err := setMemoryV1(c.paths["memory"], r); err != nil {
 		return fmt.Errorf("set memory limit: %w", err)
+	}
+	if err := setSwappinessV1(c.paths["memory"], r.Swappiness); err != nil {
+		return err
 	}
 
 	// The period goes first: the kernel checks a quota against the
 	// period in force (and against the parent's bandwidth), so the quota
-	// must meet the period we mean. -1 as quota means unlimited.
+	// must meet the period we mean. -1 as quota means unlimited; then
+	// the period goes after it, since any period suits no quota.
 	dir := c.paths["cpu"]
+	period := strconv.FormatUint(r.period(), 10)
 	if r.CPUs > 0 {
-		if err := setLimit(dir, "cpu.cfs_period_us", strconv.Itoa(CPUPeriod), true); err != nil {
+		if err := setLimit(dir, "cpu.cfs_period_us", period, true); err != nil {
 			return fmt.Errorf("set CPU limit: %w", err)
 		}
-		if err := setLimit(dir, "cpu.cfs_quota_us", strconv.FormatInt(quota(r.CPUs), 10), true); err != nil {
+		if err := setLimit(dir, "cpu.cfs_quota_us", strconv.FormatInt(quotaPer(r.CPUs, r.period()), 10), true); err != nil {
 			return fmt.Errorf("set CPU limit: %w", err)
 		}
-	} else if err := setLimit(dir, "cpu.cfs_quota_us", "-1", false); err != nil {
-		return fmt.Errorf("set CPU limit: %w", err)
+	} else {
+		if err := setLimit(dir, "cpu.cfs_quota_us", "-1", false); err != nil {
+			return fmt.Errorf("set CPU limit: %w", err)
+		}
+		if err := setLimit(dir, "cpu.cfs_period_us", period, r.CPUPeriod != 0); err != nil {
+			return fmt.Errorf("set CPU period: %w", err)
+		}
+	}
+	if err := setRealtimeV1(dir, r); err != nil {
+		return err
 	}
 
 	pids := "max"
@@ -174,7 +192,16 @@ func (c *Cgroup) updateV1(r Resources) error {
 	if err := setLimit(c.paths["pids"], "pids.max", pids, r.PidsMax > 0); err != nil {
 		return fmt.Errorf("set pids limit: %w", err)
 	}
-	return c.weightsV1(r)
+	if err := c.weightsV1(r); err != nil {
+		return err
+	}
+	if err := setIOV1(c.paths["blkio"], r); err != nil {
+		return err
+	}
+	if err := setHugetlb(c.paths["hugetlb"], r.HugetlbLimits, "limit_in_bytes"); err != nil {
+		return err
+	}
+	return c.setNetV1(r)
 }
 
 // weightsV1 writes what shares a resource rather than caps it: the CPU
@@ -240,8 +267,9 @@ func (c *Cgroup) weightsV1(r Resources) error {
 	return nil
 }
 
-// setMemoryV1 writes the memory limit, and the same value as the
-// memory+swap limit so that swap cannot be used to escape it.
+// setMemoryV1 writes the memory limit and the memory+swap limit
+// (swap.go): by default the same value, so that swap cannot be used to
+// escape the memory limit.
 //
 // v1's memory.memsw.limit_in_bytes limits memory plus swap, and the
 // kernel insists that it never be below memory.limit_in_bytes: a write
@@ -251,25 +279,29 @@ func (c *Cgroup) weightsV1(r Resources) error {
 //
 // memory.memsw.* exists only when the kernel accounts swap
 // (CONFIG_MEMCG_SWAP and swapaccount); without it, swap is not ours to
-// limit.
-func setMemoryV1(dir string, bytes int64) error {
+// limit, and only a MemorySwap above Memory is an error.
+func setMemoryV1(dir string, r Resources) error {
 	value := "-1" // unlimited
-	if bytes > 0 {
-		value = strconv.FormatInt(bytes, 10)
+	if r.Memory > 0 {
+		value = strconv.FormatInt(r.Memory, 10)
 	}
+	swap, swapBytes, swapLimited := r.memsw()
 	if dir == "" || !exists(dir, "memory.memsw.limit_in_bytes") {
-		return setLimit(dir, "memory.limit_in_bytes", value, bytes > 0)
+		if swapLimited {
+			return fmt.Errorf("memory+swap limit %s: this kernel does not account swap (no memory.memsw.limit_in_bytes: boot with swapaccount=1)", swap)
+		}
+		return setLimit(dir, "memory.limit_in_bytes", value, r.Memory > 0)
 	}
 	cur, err := readInt(dir, "memory.limit_in_bytes")
 	if err != nil {
 		return err
 	}
-	want := bytes
-	if want == 0 {
-		want = math.MaxInt64
-	}
-	for _, file := range memoryV1Order(cur, want) {
-		if err := writeString(dir, file, value); err != nil {
+	for _, file := range memoryV1Order(cur, swapBytes) {
+		v := value
+		if file == "memory.memsw.limit_in_bytes" {
+			v = swap
+		}
+		if err := writeString(dir, file, v); err != nil {
 			return err
 		}
 	}
@@ -277,11 +309,12 @@ func setMemoryV1(dir string, bytes int64) error {
 }
 
 // memoryV1Order returns the order in which to write memory.limit_in_bytes
-// and memory.memsw.limit_in_bytes (both set to want) so that memsw >=
-// limit holds after each write. cur is the current memory.limit_in_bytes;
-// memsw is always >= cur, as the kernel guarantees.
-func memoryV1Order(cur, want int64) []string {
-	if want > cur {
+// and memory.memsw.limit_in_bytes so that memsw >= limit holds after each
+// write. cur is the current memory.limit_in_bytes (memsw is always >= cur,
+// as the kernel guarantees); swap is the memsw to be written, never below
+// the new limit.
+func memoryV1Order(cur, swap int64) []string {
+	if swap > cur {
 		// Raising: lift the outer (memsw) bound first.
 		return []string{"memory.memsw.limit_in_bytes", "memory.limit_in_bytes"}
 	}

@@ -39,15 +39,18 @@ func (h *Hierarchy) createV2(parentName, name string, r Resources) (*Cgroup, []s
 	if err != nil {
 		return nil, nil, fmt.Errorf("list available controllers: %w", err)
 	}
-	if r.OOMKillDisable {
-		return nil, nil, ErrNoOOMKillDisable
+	if err := r.v1Only(); err != nil {
+		return nil, nil, err
 	}
 	var want []string
 	ctrls := v2Controllers
-	if r.needs("cpuset") {
-		// Only when asked: cpuset is not handed down otherwise, which
-		// spares each container the copy of its parent's sets.
-		ctrls = append(slices.Clone(ctrls), "cpuset")
+	for _, ctrl := range []string{"cpuset", "io", "hugetlb"} {
+		if r.needs(ctrl) {
+			// Only when asked: cpuset is not handed down otherwise,
+			// which spares each container the copy of its parent's
+			// sets; io and hugetlb are not needed otherwise.
+			ctrls = append(slices.Clone(ctrls), ctrl)
+		}
 	}
 	for _, ctrl := range ctrls {
 		if slices.Contains(strings.Fields(avail), ctrl) {
@@ -124,27 +127,32 @@ func enableControllers(dir string, want []string) error {
 // order; "0" forbids swapping, so the container cannot slip past
 // memory.max by pushing its pages out to disk.
 func (c *Cgroup) updateV2(r Resources) error {
+	if err := r.v1Only(); err != nil {
+		return err
+	}
 	dir := c.Path("memory")
 
-	mem, swap := "max", "max"
+	mem := "max"
 	if r.Memory > 0 {
-		mem, swap = strconv.FormatInt(r.Memory, 10), "0"
+		mem = strconv.FormatInt(r.Memory, 10)
 	}
 	if err := setLimit(dir, "memory.max", mem, r.Memory > 0); err != nil {
 		return fmt.Errorf("set memory limit: %w", err)
 	}
 	// memory.swap.max exists only with swap accounting; without it there
-	// is no swap to forbid.
-	if err := setLimit(dir, "memory.swap.max", swap, false); err != nil {
+	// is no swap to forbid, but an allowance of swap cannot be kept.
+	swap, limited := r.swapMax()
+	if err := setLimit(dir, "memory.swap.max", swap, limited); err != nil {
 		return fmt.Errorf("set swap limit: %w", err)
 	}
 
 	// cpu.max is "$QUOTA $PERIOD" in microseconds, in one write.
-	cpu := "max " + strconv.Itoa(CPUPeriod)
+	period := strconv.FormatUint(r.period(), 10)
+	cpu := "max " + period
 	if r.CPUs > 0 {
-		cpu = strconv.FormatInt(quota(r.CPUs), 10) + " " + strconv.Itoa(CPUPeriod)
+		cpu = strconv.FormatInt(quotaPer(r.CPUs, r.period()), 10) + " " + period
 	}
-	if err := setLimit(dir, "cpu.max", cpu, r.CPUs > 0); err != nil {
+	if err := setLimit(dir, "cpu.max", cpu, r.CPUs > 0 || r.CPUPeriod != 0); err != nil {
 		return fmt.Errorf("set CPU limit: %w", err)
 	}
 
@@ -155,7 +163,32 @@ func (c *Cgroup) updateV2(r Resources) error {
 	if err := setLimit(dir, "pids.max", pids, r.PidsMax > 0); err != nil {
 		return fmt.Errorf("set pids limit: %w", err)
 	}
-	return c.weightsV2(r)
+	if err := c.weightsV2(r); err != nil {
+		return err
+	}
+	if err := setIOV2(dir, r); err != nil {
+		return err
+	}
+	if err := setHugetlb(dir, r.HugetlbLimits, "max"); err != nil {
+		return err
+	}
+	// Last: a raw file has the last word over the fields above.
+	return setUnified(dir, r.Unified)
+}
+
+// v1Only refuses, on v2, the fields only v1 has files for.
+func (r Resources) v1Only() error {
+	switch {
+	case r.OOMKillDisable:
+		return ErrNoOOMKillDisable
+	case r.Swappiness != nil:
+		return ErrNoSwappinessV2
+	case r.CPURealtimeRuntime != 0 || r.CPURealtimePeriod != 0:
+		return ErrNoRealtimeV2
+	case r.NetClassID != 0 || len(r.NetPriorities) > 0:
+		return ErrNoNetV2
+	}
+	return nil
 }
 
 // ErrNoOOMKillDisable is New's and Update's error for OOMKillDisable

@@ -72,5 +72,5 @@ func UpdatedResources(r container.Resources, applied ...string) []string {
 
 // RefuseUpdate is the 400 for resources an update cannot apply.
 func RefuseUpdate(asked []string) error {
-	return invalid("updating " + strings.Join(asked, ", ") + " is not supported: docker update applies the restart policy (--restart), --memory, --memory-reservation, --cpus, --cpu-period, --cpu-quota, --cpu-shares, --cpuset-cpus, --cpuset-mems and --pids-limit")
+	return invalid("updating " + strings.Join(asked, ", ") + " is not supported: docker update applies the restart policy (--restart), --memory, --memory-swap, --memory-reservation, --cpus, --cpu-period, --cpu-quota, --cpu-rt-period, --cpu-rt-runtime, --cpu-shares, --cpuset-cpus, --cpuset-mems, --blkio-weight and --pids-limit")
 }

@@ -77,6 +77,7 @@ type containerOptions struct {
 	deviceRules listValue
 	hardening
 	health healthOptions
+	lessCommon
 
 	// --cgroup-parent: the container's cgroup goes under this one.
 	cgroupParent string
@@ -204,6 +205,7 @@ func (o *containerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Var(&o.devices, "device", "Add a host device to the container")
 	fs.Var(&o.deviceRules, "device-cgroup-rule", "Add a rule to the cgroup allowed devices list")
 	o.hardening.addFlags(fs)
+	o.lessCommon.addFlags(fs)
 	o.health.addFlags(fs)
 }
 
@@ -362,6 +364,9 @@ func (o *containerOptions) parse(c *CLI, fs *pflag.FlagSet, args []string) (*con
 	if fs.Changed("init") {
 		i := o.init
 		hc.Init = &i
+	}
+	if err := o.lessCommon.apply(&hc.Resources); err != nil {
+		return nil, err
 	}
 	if err := o.hardening.apply(hc); err != nil {
 		return nil, err

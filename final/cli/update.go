@@ -12,8 +12,9 @@ import (
 
 // update: one API call per container, as docker update. berthd updates
 // the restart policy and the limits it applies at create (memory, CPU
-// time, tasks, and the weights: shares, cpusets, memory reservation); only those flags are offered, since any other resource
-// would be refused by the engine anyway.
+// time, tasks, the weights: shares, cpusets, memory reservation, and
+// swap, real time and the blkio weight); only those flags are offered,
+// as docker update offers them.
 
 func newUpdateCommand(c *CLI) *cobra.Command {
 	var (
@@ -27,6 +28,7 @@ func newUpdateCommand(c *CLI) *cobra.Command {
 		cpusetC   string
 		cpusetM   string
 		reserve   bytesValue
+		more      = lessCommon{forUpdateOnly: true}
 	)
 	cmd := &cobra.Command{
 		Use:   "update [OPTIONS] CONTAINER [CONTAINER...]",
@@ -44,7 +46,8 @@ container, at its next start for a stopped one, and for good (inspect
 shows them, a restart keeps them). A limit not given stays as it is;
 --pids-limit -1 lifts the pids limit. --cpu-shares, --cpuset-cpus,
 --cpuset-mems and --memory-reservation change the container's weights
-the same way.`,
+the same way, and --memory-swap, --cpu-rt-period, --cpu-rt-runtime and
+--blkio-weight the less common limits.`,
 		Args: requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().NFlag() == 0 {
@@ -62,6 +65,9 @@ the same way.`,
 				CPUShares: shares, CpusetCpus: cpusetC, CpusetMems: cpusetM, MemoryReservation: int64(reserve)}
 			if cmd.Flags().Changed("pids-limit") {
 				r.PidsLimit = &pidsLimit
+			}
+			if err := more.apply(&r); err != nil {
+				return err
 			}
 			opts.Resources = &r
 			return c.eachContainer(cmd, args, func(cl *client.Client, name string) error {
@@ -81,5 +87,6 @@ the same way.`,
 	f.StringVar(&cpusetC, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
 	f.StringVar(&cpusetM, "cpuset-mems", "", "MEMs in which to allow execution (0-3, 0,1)")
 	f.Var(&reserve, "memory-reservation", "Memory soft limit")
+	more.addFlags(f)
 	return cmd
 }

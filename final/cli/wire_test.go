@@ -123,7 +123,9 @@ var flagDrivenFields = map[string][]string{
 	"": {"Hostname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts", "Tty",
 		"OpenStdin", "StdinOnce", "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint", "Labels"},
 	"HostConfig": {"Binds", "NetworkMode", "PortBindings", "AutoRemove", "Memory", "NanoCpus",
-		"PidsLimit", "Init", "RestartPolicy", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts"},
+		"PidsLimit", "Init", "RestartPolicy", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts",
+		"MemorySwap", "MemorySwappiness", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod", "CpuRealtimeRuntime",
+		"BlkioWeight", "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps"},
 }
 
 // flagDrivenEndpointFields are those of each endpoint of

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -309,6 +310,16 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 	o.Config = namespace.Config{Hostname: cfg.Hostname, Init: host.Init != nil && *host.Init}
 	d.userNS(&o.Config, string(host.UsernsMode))
 	var err error
+	if host.Memory == 0 && host.MemorySwap > 0 {
+		return fail(invalid("You should always set the Memory limit when using Memoryswap limit, see usage"))
+	}
+	swapWarning := dockerSwap(&host.Resources)
+	if s := host.MemorySwappiness; s != nil && *s == -1 {
+		host.MemorySwappiness = nil // the docker CLI's "not given": inspect shows null, as dockerd's
+	}
+	if p := host.PidsLimit; p != nil && *p <= 0 {
+		host.PidsLimit = nil // unlimited, as dockerd records it
+	}
 	if o.Limits, err = resources(host.Resources); err != nil {
 		return fail(err)
 	}
@@ -385,6 +396,9 @@ func (d *Daemon) translate(id string, req container.CreateRequest, img image.Ima
 		return fail(err)
 	}
 	rec := &record{Config: cfg, HostConfig: host, Image: string(img.ID), ImageRef: req.Config.Image, Path: args[0], Args: args[1:]}
+	if swapWarning != "" {
+		rec.warnings = append(rec.warnings, swapWarning)
+	}
 	if o.Limits.OOMKillDisable && o.Limits.Memory == 0 {
 		rec.warnings = append(rec.warnings, "OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.")
 	}
@@ -483,13 +497,23 @@ func resources(r container.Resources) (cgroup.Resources, error) {
 		return out, invalid("Minimum memory limit allowed is 6MB")
 	}
 	out.Memory = r.Memory
+	if err := swapResources(r, &out); err != nil {
+		return out, err
+	}
+	switch {
+	case r.NanoCPUs > 0 && r.CPUPeriod > 0:
+		return out, invalid("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+	case r.NanoCPUs > 0 && r.CPUQuota > 0:
+		return out, invalid("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+	case r.CPUPeriod != 0 && (r.CPUPeriod < cgroup.MinCPUPeriod || r.CPUPeriod > cgroup.MaxCPUPeriod):
+		return out, invalid("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
+	case r.CPUQuota > 0 && r.CPUQuota < 1000:
+		return out, invalid("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+	}
+	out.CPUPeriod = uint64(max(r.CPUPeriod, 0))
 	cpus := float64(r.NanoCPUs) / 1e9
 	if r.NanoCPUs == 0 && r.CPUQuota > 0 {
-		period := r.CPUPeriod
-		if period == 0 {
-			period = cgroup.CPUPeriod
-		}
-		cpus = float64(r.CPUQuota) / float64(period)
+		cpus = float64(r.CPUQuota) / float64(cmp.Or(r.CPUPeriod, cgroup.CPUPeriod))
 	}
 	if cpus != 0 {
 		if _, err := cgroup.ParseCPUs(strconv.FormatFloat(cpus, 'f', -1, 64)); err != nil || cpus < 0 {
@@ -532,6 +556,12 @@ func resources(r container.Resources) (cgroup.Resources, error) {
 		if err := out.AddDeviceRule(rule); err != nil {
 			return out, invalid("invalid device cgroup rule format: '%s'", rule)
 		}
+	}
+	if err := realtimeResources(r, &out); err != nil {
+		return out, err
+	}
+	if err := blkioResources(r, &out); err != nil {
+		return out, err
 	}
 	return out, nil
 }
@@ -589,7 +619,7 @@ func (d *Daemon) pidAndIpc(h *container.HostConfig, o *image.RunOptions, spec *r
 // drops --oom-kill-disable on v2 with a warning and runs without it;
 // berth refuses it by name). Asked only when r asks for one of them.
 func hostResources(r cgroup.Resources) error {
-	if r.CpusetCpus == "" && r.CpusetMems == "" && !r.OOMKillDisable {
+	if r.CpusetCpus == "" && r.CpusetMems == "" && !r.OOMKillDisable && !lessCommon(r) {
 		return nil
 	}
 	h, err := cgroup.System()
@@ -598,6 +628,9 @@ func hostResources(r cgroup.Resources) error {
 	}
 	if r.OOMKillDisable && h.Version == cgroup.V2 {
 		return invalid("--oom-kill-disable is not supported on this host: %v", cgroup.ErrNoOOMKillDisable)
+	}
+	if err := hostLessCommon(h, r); err != nil {
+		return err
 	}
 	if r.CpusetCpus == "" && r.CpusetMems == "" {
 		return nil

@@ -178,10 +178,10 @@ func TestRestartUpdate(t *testing.T) {
 	// One restart (the file is still there: it fails again at once).
 	waitState(t, l.try, "upd", "exited 1 1")
 
-	// What update does not apply is refused by name.
-	_, errOut, code := l.docker("", "update", "--blkio-weight", "300", "upd")
+	// A limit out of range is refused, in dockerd's words.
+	_, errOut, code := l.docker("", "update", "--blkio-weight", "5", "upd")
 	assert.NotEqual(t, 0, code)
-	assert.Contains(t, errOut, "--blkio-weight (BlkioWeight)")
+	assert.Contains(t, errOut, "Range of blkio weight is from 10 to 1000")
 	_, errOut, code = l.docker("", "update", "--restart", "always:3", "upd")
 	assert.NotEqual(t, 0, code)
 	assert.Contains(t, errOut, "maximum retry count")

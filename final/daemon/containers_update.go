@@ -20,10 +20,12 @@ import (
 // updatable are the resources docker update changes in berthd: the
 // limits chapter 02 applies at create (resources, containers_create.go).
 // The others are refused by name, as at create.
-var updatable = []string{"Memory", "NanoCPUs", "CPUPeriod", "CPUQuota", "PidsLimit", "CPUShares", "CpusetCpus", "CpusetMems", "MemoryReservation"}
+var updatable = []string{"Memory", "NanoCPUs", "CPUPeriod", "CPUQuota", "PidsLimit", "CPUShares", "CpusetCpus", "CpusetMems", "MemoryReservation",
+	"MemorySwap", "BlkioWeight", "CPURealtimePeriod", "CPURealtimeRuntime"}
 
 // ContainerUpdate is docker update: the restart policy and the limits
-// of memory, CPU time and tasks.
+// of memory (and swap), CPU time (and real-time CPU time), tasks and the
+// block I/O weight.
 //
 // The restart policy holds from the container's next exit on (a restart
 // that is pending goes ahead), and is kept in the policy's record.
@@ -111,7 +113,24 @@ func mergeResources(id string, old, r container.Resources) (container.Resources,
 	}
 	out := old
 	if r.Memory != 0 {
+		// dockerd's rule, as it words it: a memory limit above the
+		// memory+swap limit in force needs a new one with it.
+		if r.Memory > old.MemorySwap && r.MemorySwap == 0 {
+			return old, errdefs.ErrConflict.WithMessage(fmt.Sprintf("Cannot update container %s: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time", id))
+		}
 		out.Memory = r.Memory
+	}
+	if r.MemorySwap != 0 {
+		out.MemorySwap = r.MemorySwap
+	}
+	if r.BlkioWeight != 0 {
+		out.BlkioWeight = r.BlkioWeight
+	}
+	if r.CPURealtimePeriod != 0 {
+		out.CPURealtimePeriod = r.CPURealtimePeriod
+	}
+	if r.CPURealtimeRuntime != 0 {
+		out.CPURealtimeRuntime = r.CPURealtimeRuntime
 	}
 	if r.NanoCPUs != 0 {
 		out.NanoCPUs = r.NanoCPUs

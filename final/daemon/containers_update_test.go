@@ -44,11 +44,9 @@ func TestSameAsDockerd_Update(t *testing.T) {
 
 		// A stopped container: at its next start. (With a memory
 		// limit at create: dockerd 20.10 refuses --memory alone for a
-		// container without one, its swap limit being 0; berth has no
-		// swap limit to keep above it, see the doc of ContainerUpdate.)
+		// container without one, its swap limit being 0, and so does
+		// berthd, with its merge: TestSameAsDockerd_Swap.)
 		must("create", "--name", "upd-idle", "--memory", "64m", "busybox", "sh", "-c", limitsScript)
-		// (--cpu-quota alone: berth writes a quota over a period as
-		// their ratio over its 100 ms period, as at create.)
 		must("update", "--memory", "32m", "--cpu-quota", "25000", "--pids-limit", "20", "upd-idle")
 		got = append(got, must("inspect", "-f", hostLimits, "upd-idle"))
 		got = append(got, must("start", "-a", "upd-idle"))
@@ -85,8 +83,8 @@ func TestUpdateSurvivesDaemonRestart(t *testing.T) {
 	assert.Contains(t, out, "pids 30\n")
 
 	for _, tc := range []struct{ flag, value, named string }{
-		{"--memory-swap", "128m", "--memory-swap (MemorySwap)"},
-		{"--blkio-weight", "300", "--blkio-weight (BlkioWeight)"},
+		{"--memory-swap", "10m", "Minimum memoryswap limit should be larger than memory limit"},
+		{"--cpu-period", "500", "CPU cfs period can not be less than 1ms"},
 	} {
 		_, errOut, code := l.docker("", "update", tc.flag, tc.value, "upd-keep")
 		assert.Equal(t, 1, code, tc.flag)

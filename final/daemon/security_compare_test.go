@@ -52,8 +52,6 @@ var tighter = []struct{ berth, dockerd, why string }{
 	{"mount /proc/interrupts tmpfs rw,nosuid rw,size=65536k,mode=755", "",
 		"Docker 28 masks /proc/interrupts (how busy the host's CPUs are); 20.10 did not yet"},
 	{"path /proc/interrupts masked (/dev/null)", "path /proc/interrupts visible file", "the same"},
-	{"cgroup memory+swap limit 67108864", "cgroup memory+swap limit 134217728",
-		"--memory 64m without --memory-swap: Docker lets the container swap as much again, berth allows no swap on top (chapter 02)"},
 }
 
 // asDockerd replaces the lines of berthd's report that tighter lists.

@@ -17,8 +17,8 @@ import (
 // goes.
 //
 // The docker CLI fills in some fields even when the user set nothing
-// (MemorySwappiness -1, RestartPolicy "no", empty lists): those values
-// mean "nothing asked" and pass.
+// (RestartPolicy "no", empty lists): those values mean "nothing asked"
+// and pass.
 
 // unsupported is one option berth refuses: whether the request asks for
 // it, and the message that names it.
@@ -45,12 +45,6 @@ func checkUnsupported(cfg *container.Config, h *container.HostConfig) error {
 		{h.Isolation != "" && h.Isolation != "default", "--isolation " + string(h.Isolation) + " is not supported"},
 		{h.MaskedPaths != nil || h.ReadonlyPaths != nil, "--security-opt systempaths (MaskedPaths, ReadonlyPaths) is not supported: berth masks Docker's default paths"},
 		{len(r.DeviceRequests) > 0, "--gpus (DeviceRequests) is not supported"},
-		{r.CPURealtimePeriod != 0 || r.CPURealtimeRuntime != 0, "--cpu-rt-period and --cpu-rt-runtime are not supported"},
-		{r.BlkioWeight != 0 || len(r.BlkioWeightDevice) > 0, "--blkio-weight and --blkio-weight-device are not supported"},
-		{len(r.BlkioDeviceReadBps) > 0 || len(r.BlkioDeviceWriteBps) > 0 || len(r.BlkioDeviceReadIOps) > 0 || len(r.BlkioDeviceWriteIOps) > 0,
-			"--device-read-bps, --device-write-bps, --device-read-iops and --device-write-iops are not supported"},
-		{r.MemorySwap > 0, "--memory-swap is not supported"},
-		{r.MemorySwappiness != nil && *r.MemorySwappiness != -1, "--memory-swappiness is not supported"},
 		{r.CPUCount != 0 || r.CPUPercent != 0 || r.IOMaximumIOps != 0 || r.IOMaximumBandwidth != 0, "--cpu-count, --cpu-percent, --io-maxiops and --io-maxbandwidth are Windows options"},
 	} {
 		if u.asked {

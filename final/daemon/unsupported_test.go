@@ -23,7 +23,6 @@ func TestOptionsBerthDoesNotApplyAreRefused(t *testing.T) {
 	require.NoError(t, checkUnsupported(plain.Config, plain.HostConfig), "the CLI's defaults ask for nothing")
 
 	ten := uint32(0o22)
-	swappiness := int64(10)
 	cases := []struct {
 		set  func(*container.Config, *container.HostConfig)
 		want string
@@ -33,10 +32,6 @@ func TestOptionsBerthDoesNotApplyAreRefused(t *testing.T) {
 		{func(_ *container.Config, h *container.HostConfig) { h.Umask = &ten }, "Umask"},
 		{func(_ *container.Config, h *container.HostConfig) { h.MaskedPaths = []string{} }, "systempaths"},
 		{func(_ *container.Config, h *container.HostConfig) { h.StorageOpt = map[string]string{"size": "1G"} }, "--storage-opt"},
-		{func(_ *container.Config, h *container.HostConfig) { h.BlkioWeight = 300 }, "--blkio-weight"},
-		{func(_ *container.Config, h *container.HostConfig) { h.MemorySwap = 1 << 30 }, "--memory-swap"},
-		{func(_ *container.Config, h *container.HostConfig) { h.MemorySwappiness = &swappiness }, "--memory-swappiness"},
-		{func(_ *container.Config, h *container.HostConfig) { h.CPURealtimeRuntime = 1000 }, "--cpu-rt-runtime"},
 	}
 	for _, c := range cases {
 		t.Run(c.want, func(t *testing.T) {
@@ -54,8 +49,8 @@ func TestOptionsBerthDoesNotApplyAreRefused(t *testing.T) {
 func TestOptionsBerthDoesNotApplyAreRefusedThroughTheCLI(t *testing.T) {
 	l := newLab(t)
 	for _, opt := range [][]string{
-		{"--cpu-rt-runtime", "1000"},
-		{"--blkio-weight", "300"},
+		{"--storage-opt", "size=1G"},
+		{"--uts", "host"},
 	} {
 		args := append(append([]string{"run", "--rm"}, opt...), "busybox", "true")
 		_, errOut, code := l.docker("", args...)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -47,16 +48,28 @@ func LoadBundle(dir string) (*Bundle, error) {
 // apply.
 func ParseConfig(b []byte) (*specs.Spec, error) {
 	var spec specs.Spec
-	// A field this version of the spec does not know (a newer spec's
-	// linux.netDevices, a typo) would be dropped by a plain Unmarshal:
-	// accepted and ignored. The decoder refuses it instead, by name.
+	// A property berth-runtime's spec does not know is one of two
+	// things. In a config of this spec version or an older one it is an
+	// extension, which the spec says a runtime MUST ignore
+	// (config.md, "Extensibility"): it is, with a warning in the log.
+	// In a config of a newer version it may be a feature berth lacks (a
+	// later spec's linux.netDevices): dropping it would be accepting and
+	// ignoring it, so it is refused, by name.
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&spec); err != nil {
-		if strings.Contains(err.Error(), "unknown field") {
-			return nil, fmt.Errorf("%s: not supported by berth-runtime (runtime spec %s)", strings.TrimPrefix(err.Error(), "json: "), specs.Version)
+		if !strings.Contains(err.Error(), "unknown field") {
+			return nil, err
 		}
-		return nil, err
+		unknown := strings.TrimPrefix(err.Error(), "json: ")
+		spec = specs.Spec{}
+		if lerr := json.Unmarshal(b, &spec); lerr != nil {
+			return nil, lerr
+		}
+		if newerSpec(spec.Version) {
+			return nil, fmt.Errorf("%s: not supported by berth-runtime (runtime spec %s; this config is %s)", unknown, specs.Version, spec.Version)
+		}
+		Warn(fmt.Errorf("config.json: %s: ignored, as the runtime spec asks of an unknown property", unknown))
 	}
 	if err := refuseUnapplied(&spec); err != nil {
 		return nil, err
@@ -117,20 +130,58 @@ func refuseUnapplied(s *specs.Spec) error {
 	case len(l.TimeOffsets) > 0:
 		return errors.New("linux.timeOffsets: not supported (no time namespace)")
 	}
-	if s.Hostname != "" && !hasNewNamespace(l, specs.UTSNamespace) {
-		return errors.New("hostname: set without a new uts namespace of the container's own")
+	// Without a uts namespace the names would be the host's. A joined
+	// one (a pod's, which containerd's CRI makes every container of the
+	// pod join, with the pod's hostname) takes them, as with runc.
+	if s.Hostname != "" && !hasNamespace(l, specs.UTSNamespace) {
+		return errors.New("hostname: set without a uts namespace of the container's")
 	}
-	if s.Domainname != "" && !hasNewNamespace(l, specs.UTSNamespace) {
-		return errors.New("domainname: set without a new uts namespace of the container's own")
+	if s.Domainname != "" && !hasNamespace(l, specs.UTSNamespace) {
+		return errors.New("domainname: set without a uts namespace of the container's")
 	}
 	return nil
 }
 
-// hasNewNamespace reports whether l asks for a new namespace of kind t
-// (listed, without a path).
-func hasNewNamespace(l *specs.Linux, t specs.LinuxNamespaceType) bool {
-	for _, ns := range l.Namespaces {
-		if ns.Type == t && ns.Path == "" {
+// newerSpec reports whether a config's ociVersion is newer than the
+// runtime spec berth-runtime implements (specs.Version): major.minor.
+// patch, a "-suffix" ignored; a version it cannot read counts as newer.
+func newerSpec(v string) bool {
+	have, ok1 := semver(specs.Version)
+	want, ok2 := semver(v)
+	if !ok1 || !ok2 {
+		return true
+	}
+	for i := range have {
+		if want[i] != have[i] {
+			return want[i] > have[i]
+		}
+	}
+	return false
+}
+
+// semver reads "1.2.3" (and "1.2.3-dev") as {1, 2, 3}.
+func semver(v string) ([3]int, bool) {
+	var out [3]int
+	v, _, _ = strings.Cut(v, "-")
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 {
+		return out, false
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return out, false
+		}
+		out[i] = n
+	}
+	return out, true
+}
+
+// hasNamespace reports whether l lists a namespace of type t, new or
+// joined by path.
+func hasNamespace(l *specs.Linux, t specs.LinuxNamespaceType) bool {
+	for _, n := range l.Namespaces {
+		if n.Type == t {
 			return true
 		}
 	}

@@ -38,12 +38,12 @@ func TestRefusals(t *testing.T) {
 		{"time offsets", func(s *specs.Spec) {
 			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 1}}
 		}, "linux.timeOffsets: not supported"},
-		{"hostname without uts", func(s *specs.Spec) { s.Linux.Namespaces = without(s, specs.UTSNamespace) }, "hostname: set without a new uts namespace"},
+		{"hostname without uts", func(s *specs.Spec) { s.Linux.Namespaces = without(s, specs.UTSNamespace) }, "hostname: set without a uts namespace"},
 		{"domainname without uts", func(s *specs.Spec) {
 			s.Hostname = ""
 			s.Domainname = "example.org"
 			s.Linux.Namespaces = without(s, specs.UTSNamespace)
-		}, "domainname: set without a new uts namespace"},
+		}, "domainname: set without a uts namespace"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := baseSpec("/rootfs", "true")
@@ -56,14 +56,44 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-// TestUnknownFieldRefused: a field this spec version does not know would
-// be dropped by a plain decoder, which is accepting and ignoring it.
-func TestUnknownFieldRefused(t *testing.T) {
-	b, err := json.Marshal(baseSpec("/rootfs", "true"))
-	require.NoError(t, err)
-	b = []byte(strings.Replace(string(b), `"linux":{`, `"linux":{"netDevices":{"eth0":{}},`, 1))
-	_, err = ParseConfig(b)
-	require.ErrorContains(t, err, `unknown field "netDevices": not supported by berth-runtime`)
+// TestUnknownFields: in a config of berth-runtime's spec version or an
+// older one, an unknown property is an extension the spec says to
+// ignore (with a warning); in a newer one it may be a feature berth
+// lacks, which a plain decoder would drop: refused, by name.
+func TestUnknownFields(t *testing.T) {
+	var warned []string
+	was := Warn
+	Warn = func(err error) { warned = append(warned, err.Error()) }
+	t.Cleanup(func() { Warn = was })
+	for _, tc := range []struct {
+		version, err string
+	}{
+		{specs.Version, ""},
+		{"1.0.2", ""},
+		{"1.0.2-dev", ""},
+		{"1.99.0", `unknown field "netDevices": not supported by berth-runtime`},
+		{"2.0.0", `unknown field "netDevices": not supported by berth-runtime`},
+		{"one", `unknown field "netDevices": not supported by berth-runtime`},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			warned = nil
+			s := baseSpec("/rootfs", "true")
+			s.Version = tc.version
+			b, err := json.Marshal(s)
+			require.NoError(t, err)
+			b = []byte(strings.Replace(string(b), `"linux":{`, `"linux":{"netDevices":{"eth0":{}},`, 1))
+			got, err := ParseConfig(b)
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				assert.Empty(t, warned)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, []string{"true"}, got.Process.Args)
+			require.Len(t, warned, 1)
+			assert.Contains(t, warned[0], `unknown field "netDevices": ignored`)
+		})
+	}
 }
 
 func TestNamespaceRefusals(t *testing.T) {

@@ -1,6 +1,7 @@
 package ociruntime
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,8 +115,12 @@ func ExecProcess(container *specs.Spec, processJSON []byte, f ExecFlags) (*specs
 		if g := f.given(); len(g) > 0 {
 			return nil, fmt.Errorf("%s: not with --process (put it in the process document)", strings.Join(g, ", "))
 		}
+		// Strict: a property this version of the spec does not know
+		// would otherwise be dropped without a word.
 		var p specs.Process
-		if err := json.Unmarshal(processJSON, &p); err != nil {
+		d := json.NewDecoder(bytes.NewReader(processJSON))
+		d.DisallowUnknownFields()
+		if err := d.Decode(&p); err != nil {
 			return nil, fmt.Errorf("--process: %w", err)
 		}
 		if len(p.Args) == 0 {

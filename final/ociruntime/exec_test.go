@@ -467,3 +467,33 @@ func TestExecProcess(t *testing.T) {
 	assert.Equal(t, []string{"PATH=/bin", "A=1"}, container.Process.Env)
 	assert.Equal(t, []string{"CAP_KILL"}, container.Process.Capabilities.Bounding)
 }
+
+// TestExec_UserNamespace: in a container with a user namespace of its
+// own, the process joins it first, and is the namespace's root.
+func TestExec_UserNamespace(t *testing.T) {
+	e := newEnv(t)
+	id := labtest.Unique("r3userns")
+	spec := baseSpec(labtest.BusyboxRootfs(t), "sleep", "600")
+	spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	// The host's IDs, in a namespace of its own: capabilities only over
+	// the namespace's objects.
+	ids := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 65536}}
+	spec.Linux.UIDMappings, spec.Linux.GIDMappings = ids, ids
+	c := e.create(spec, id, nil, CreateOptions{})
+	require.NoError(t, Start(e.root, id))
+
+	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	require.NoError(t, err)
+	defer out.Close()
+	p := testProcess()
+	p.Args = []string{"sh", "-c", "readlink /proc/self/ns/user; id -u; echo reopened >> /dev/stdout"}
+	status, err := Exec(e.root, id, p, ExecOptions{Stdout: out, Stderr: out})
+	require.NoError(t, err)
+	b, _ := os.ReadFile(out.Name())
+	require.Equal(t, 0, status, string(b))
+	userns, err := os.Readlink("/proc/" + strconv.Itoa(c.Init.Pid()) + "/ns/user")
+	require.NoError(t, err)
+	mine, _ := os.Readlink("/proc/self/ns/user")
+	require.NotEqual(t, mine, userns)
+	assert.Equal(t, userns+"\n0\nreopened\n", string(b))
+}

@@ -398,3 +398,34 @@ func TestCgroupAtTheHierarchiesRoot(t *testing.T) {
 		assert.NoDirExists(t, dir)
 	}
 }
+
+// A hostname with a uts namespace joined by path is set in that
+// namespace, as runc does: containerd's CRI gives every container of a
+// pod the pod's hostname and the pod's uts namespace.
+func TestHostnameInAJoinedUTSNamespace(t *testing.T) {
+	e := newEnv(t)
+	rootfs := labtest.BusyboxRootfs(t)
+	first := labtest.Unique("uts-a")
+	spec := baseSpec(rootfs, "sleep", "1000")
+	spec.Hostname = "pod"
+	a := e.create(spec, first, nil, CreateOptions{})
+	require.NoError(t, Start(e.root, first))
+
+	second := labtest.Unique("uts-b")
+	spec = baseSpec(rootfs, "hostname")
+	spec.Hostname = "pod-again"
+	for i, n := range spec.Linux.Namespaces {
+		if n.Type == specs.UTSNamespace {
+			spec.Linux.Namespaces[i].Path = "/proc/" + strconv.Itoa(a.Init.Pid()) + "/ns/uts"
+		}
+	}
+	var out labtest.Buffer
+	o := RunOptions{CreateOptions: CreateOptions{ID: second, Bundle: e.bundle(spec, second), Stdio: &namespace.Stdio{Out: &out, Err: &out}}}
+	status, err := Run(e.root, o)
+	require.NoError(t, err)
+	assert.Equal(t, 0, status)
+	assert.Equal(t, "pod-again\n", out.String())
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	assert.NotEqual(t, "pod-again", host, "the host's hostname is its own")
+}

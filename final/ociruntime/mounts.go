@@ -276,9 +276,13 @@ func parseMount(i int, m specs.Mount, bundle string) (Mount, error) {
 		out.Type = ""
 		out.Flags |= unix.MS_BIND
 		if out.Data != "" {
-			// The kernel ignores data on a bind: refuse rather than
-			// pretend it applied.
-			return Mount{}, fmt.Errorf("%s.options: %q: not a bind mount's option", field, data[0])
+			// The kernel ignores data on a bind, and runc passes it
+			// on all the same: configs carry it (runtime-tools'
+			// "mode=755,size=1k" on a bind, in most of its
+			// programs). Refusing them would refuse those bundles;
+			// it is said in the log instead, and dropped.
+			Warn(fmt.Errorf("%s.options: %s: filesystem options of a bind mount, which the kernel does not apply: ignored", field, out.Data))
+			out.Data = ""
 		}
 		if out.Source == "" {
 			return Mount{}, fmt.Errorf("%s.source: a bind mount needs one", field)

@@ -134,7 +134,6 @@ func TestParseMountRefusals(t *testing.T) {
 		{"gid mappings", specs.Mount{Destination: "/x", Type: "bind", Source: "/y", GIDMappings: []specs.LinuxIDMapping{{Size: 1}}}, "mounts[0] (/x).gidMappings"},
 		{"idmap", specs.Mount{Destination: "/x", Type: "bind", Source: "/y", Options: []string{"rbind", "idmap"}}, `mounts[0] (/x).options: "idmap"`},
 		{"ridmap", specs.Mount{Destination: "/x", Type: "bind", Source: "/y", Options: []string{"ridmap"}}, `"ridmap"`},
-		{"data on a bind", specs.Mount{Destination: "/x", Source: "/y", Options: []string{"rbind", "size=1m"}}, `"size=1m": not a bind mount's option`},
 		{"bind with a filesystem type", specs.Mount{Destination: "/x", Type: "ext4", Source: "/y", Options: []string{"bind"}}, `type "ext4" with a bind option`},
 		{"bind without source", specs.Mount{Destination: "/x", Type: "bind"}, "mounts[0] (/x).source: a bind mount needs one"},
 		{"no type", specs.Mount{Destination: "/x", Source: "/y"}, "mounts[0] (/x).type: missing"},
@@ -147,6 +146,23 @@ func TestParseMountRefusals(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// Filesystem options on a bind mount, which the kernel does not apply
+// to one: runc passes them on, configs carry them (runtime-tools puts
+// mode=755,size=1k on binds), so they are dropped with a warning rather
+// than refused.
+func TestBindDataDroppedWithAWarning(t *testing.T) {
+	var warned []string
+	was := Warn
+	Warn = func(err error) { warned = append(warned, err.Error()) }
+	t.Cleanup(func() { Warn = was })
+	m, err := parseMount(0, specs.Mount{Destination: "/x", Type: "bind", Source: "/y", Options: []string{"rbind", "mode=755", "size=1k", "ro"}}, "/bundle")
+	require.NoError(t, err)
+	assert.Empty(t, m.Data)
+	assert.True(t, m.Bind)
+	require.Len(t, warned, 1)
+	assert.Contains(t, warned[0], "mounts[0] (/x).options: mode=755,size=1k: filesystem options of a bind mount")
 }
 
 // bundle makes a bundle directory with an empty rootfs/ in it.

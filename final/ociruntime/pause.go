@@ -98,7 +98,9 @@ func recordCgroup(rec *Record) (*cgroup.Cgroup, error) {
 		return nil, fmt.Errorf("container %s: cgroup %s: under no cgroup mount of this host", rec.ID, first)
 	}
 	parent, name := filepath.Split(rel)
-	cg, err := h.Under(strings.TrimSuffix(parent, "/")).Load(name)
+	// A cgroup at a hierarchy's root has no parent (a one-element
+	// linux.cgroupsPath): cgroupsUnder says so to chapter 02.
+	cg, err := cgroupsUnder(h, strings.TrimSuffix(parent, "/")).Load(name)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", rec.ID, err)
 	}

@@ -3,8 +3,8 @@ package ociruntime
 import (
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
+	"maps"
+	"math"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -12,29 +12,51 @@ import (
 )
 
 // Resources translates linux.resources into chapter 02's limits, in
-// runc's units (bytes, microseconds, v1 CPU shares, which chapter 02
-// converts to a v2 cpu.weight as runc does). What chapter 02 does not
-// apply is refused by name, never dropped:
+// runc's units (bytes, microseconds, v1 CPU shares and block I/O
+// weights, which chapter 02 converts for v2 as runc does) and with
+// runc's meaning where the spec leaves one open. What chapter 02 does
+// not apply is refused by name, never dropped:
 //
-//	memory.limit            Memory                (-1: unlimited)
+//	memory.limit            Memory                (-1: unlimited; below
+//	                        Docker's 6 MiB too: runc takes it, and so
+//	                        does the kernel: the container may then be
+//	                        OOM-killed at once, which is the spec's deal)
 //	memory.reservation      MemoryReservation     (-1: none)
-//	memory.swap             only equal to the limit, or absent: chapter 02
-//	                        always sets memory+swap to the memory limit,
-//	                        so that swap cannot be used to escape it;
-//	                        -1 only when memory is unlimited too
+//	memory.swap             MemorySwap: memory plus swap (-1 unlimited);
+//	                        absent or 0 with a limit is unlimited swap,
+//	                        as runc leaves memsw (v1) and memory.swap.max
+//	                        (v2) alone then. Needs a limit, and not below it
+//	memory.swappiness       Swappiness            (v1 only; 2^64-1, runc's
+//	                        "-1", is not set)
 //	memory.disableOOMKiller OOMKillDisable        (v1 only: chapter 02 refuses it on v2)
 //	memory.useHierarchy     only true (chapter 02 turns it on)
-//	memory.kernel, kernelTCP, swappiness, checkBeforeUpdate: refused
+//	memory.kernel, kernelTCP: refused unless 0 or -1. runc 1.1 ignores
+//	                        kernel with a warning (its limits are gone in
+//	                        Linux 5.4+ and from v2); berth does not run
+//	                        without what was asked, and nothing this
+//	                        translation serves (dockerd, containerd's CRI,
+//	                        runtime-tools) sets them
+//	memory.checkBeforeUpdate: refused
 //	cpu.shares              CPUShares             (2..262144)
-//	cpu.quota, cpu.period   CPUs = quota / 100000 (chapter 02's period is
-//	                        100 ms, the kernel's and Docker's: another
-//	                        period is refused)
+//	cpu.quota, cpu.period   CPUs = quota / period, CPUPeriod = period
+//	                        (1000..1000000 µs; absent: 100000)
+//	cpu.realtimeRuntime,    CPURealtimeRuntime, CPURealtimePeriod (v1 only;
+//	cpu.realtimePeriod      the parent needs a real-time budget: realtime.go)
 //	cpu.cpus, cpu.mems      CpusetCpus, CpusetMems
-//	cpu.burst, idle, realtimeRuntime, realtimePeriod: refused unless 0
+//	cpu.burst, idle: refused unless 0
 //	pids.limit              PidsMax               (0 or -1: unlimited)
-//	blockIO, hugepageLimits, network, rdma, unified: refused (chapter 02
-//	                        has no blkio, hugetlb, net_cls/net_prio or
-//	                        rdma controller, and no raw v2 files)
+//	blockIO.weight          BlkioWeight           (10..1000; 0: not set)
+//	blockIO.weightDevice    BlkioWeightDevice     (their leafWeight refused)
+//	blockIO.throttle*       ReadBps, WriteBps, ReadIOPS, WriteIOPS
+//	blockIO.leafWeight      refused (blkio.leaf_weight left with CFQ, Linux 5.0)
+//	hugepageLimits          HugetlbLimits
+//	network.classID         NetClassID            (v1 only)
+//	network.priorities      NetPriorities         (v1 only)
+//	unified                 Unified               (v2 only; each file must exist)
+//	rdma                    refused (chapter 02 has no rdma controller)
+//
+// The v1-only and v2-only fields are refused by chapter 02 on the other
+// version, by name, when the cgroup is made or updated.
 //
 // devices are DeviceRules': Devices is left nil here, which chapter 02
 // reads as Docker's default policy, so the caller sets it from
@@ -53,8 +75,25 @@ func Resources(r *specs.LinuxResources) (cgroup.Resources, error) {
 	if r.Pids != nil && r.Pids.Limit > 0 {
 		out.PidsMax = r.Pids.Limit
 	}
-	if err := unsupportedResources(r); err != nil {
+	if err := blockIOResources(r.BlockIO, &out); err != nil {
 		return cgroup.Resources{}, err
+	}
+	for _, l := range r.HugepageLimits {
+		out.HugetlbLimits = append(out.HugetlbLimits, cgroup.HugetlbLimit{PageSize: l.Pagesize, Limit: l.Limit})
+	}
+	if n := r.Network; n != nil {
+		if n.ClassID != nil {
+			out.NetClassID = *n.ClassID
+		}
+		for _, p := range n.Priorities {
+			out.NetPriorities = append(out.NetPriorities, cgroup.NetPriority{Interface: p.Name, Priority: p.Priority})
+		}
+	}
+	if len(r.Rdma) > 0 {
+		return cgroup.Resources{}, errors.New("linux.resources.rdma: not supported (berth has no rdma controller)")
+	}
+	if len(r.Unified) > 0 {
+		out.Unified = maps.Clone(r.Unified)
 	}
 	return out, nil
 }
@@ -67,25 +106,26 @@ func memoryResources(m *specs.LinuxMemory, out *cgroup.Resources) error {
 	if err != nil {
 		return err
 	}
-	if limit > 0 && limit < cgroup.MinMemory {
-		// runc would take it; chapter 02 refuses it at create, and
-		// says why (the command would be OOM-killed at once).
-		return fmt.Errorf("linux.resources.memory.limit %d: below berth's minimum of %d bytes (6 MiB)", limit, cgroup.MinMemory)
-	}
 	out.Memory = limit
 	if out.MemoryReservation, err = bytesOrUnlimited("linux.resources.memory.reservation", m.Reservation); err != nil {
 		return err
 	}
+	swap := int64(0)
 	if m.Swap != nil {
-		swap := *m.Swap
-		switch {
-		case limit > 0 && swap == limit:
-		case limit == 0 && swap == -1:
-		case limit > 0:
-			return fmt.Errorf("linux.resources.memory.swap %d: not supported: berth limits memory and swap together to the memory limit (swap = limit, %d)", swap, limit)
-		default:
-			return fmt.Errorf("linux.resources.memory.swap %d: not supported without a memory limit (berth limits swap only as part of memory.limit)", swap)
-		}
+		swap = *m.Swap
+	}
+	switch {
+	case swap == -1 || (swap == 0 && limit > 0):
+		out.MemorySwap = -1
+	case swap == 0:
+	case swap < -1:
+		return fmt.Errorf("linux.resources.memory.swap %d: negative (-1 means unlimited)", swap)
+	case limit == 0:
+		return fmt.Errorf("linux.resources.memory.swap %d: needs linux.resources.memory.limit (it limits memory and swap together)", swap)
+	case swap < limit:
+		return fmt.Errorf("linux.resources.memory.swap %d: below linux.resources.memory.limit %d (it limits memory and swap together)", swap, limit)
+	default:
+		out.MemorySwap = swap
 	}
 	if m.Kernel != nil && *m.Kernel != 0 && *m.Kernel != -1 {
 		return fmt.Errorf("linux.resources.memory.kernel %d: not supported (kernel memory limits are gone since Linux 5.4, and from cgroup v2)", *m.Kernel)
@@ -93,8 +133,12 @@ func memoryResources(m *specs.LinuxMemory, out *cgroup.Resources) error {
 	if m.KernelTCP != nil && *m.KernelTCP != 0 && *m.KernelTCP != -1 {
 		return fmt.Errorf("linux.resources.memory.kernelTCP %d: not supported", *m.KernelTCP)
 	}
-	if m.Swappiness != nil {
-		return fmt.Errorf("linux.resources.memory.swappiness %d: not supported", *m.Swappiness)
+	if m.Swappiness != nil && *m.Swappiness != math.MaxUint64 {
+		if *m.Swappiness > 100 {
+			return fmt.Errorf("linux.resources.memory.swappiness %d: the kernel takes 0 to 100", *m.Swappiness)
+		}
+		v := *m.Swappiness
+		out.Swappiness = &v
 	}
 	if m.DisableOOMKiller != nil {
 		out.OOMKillDisable = *m.DisableOOMKiller
@@ -130,25 +174,33 @@ func cpuResources(c *specs.LinuxCPU, out *cgroup.Resources) error {
 		}
 		out.CPUShares = *c.Shares
 	}
-	if c.Period != nil && *c.Period != 0 && *c.Period != cgroup.CPUPeriod {
-		return fmt.Errorf("linux.resources.cpu.period %d: not supported (berth's CFS period is %d µs)", *c.Period, cgroup.CPUPeriod)
+	period := uint64(cgroup.CPUPeriod)
+	if c.Period != nil && *c.Period != 0 {
+		if *c.Period < cgroup.MinCPUPeriod || *c.Period > cgroup.MaxCPUPeriod {
+			return fmt.Errorf("linux.resources.cpu.period %d: the kernel takes %d to %d µs", *c.Period, cgroup.MinCPUPeriod, cgroup.MaxCPUPeriod)
+		}
+		period = *c.Period
+		out.CPUPeriod = period
 	}
 	if c.Quota != nil && *c.Quota > 0 {
 		if *c.Quota < 1000 {
 			return fmt.Errorf("linux.resources.cpu.quota %d: below the kernel's 1000 µs", *c.Quota)
 		}
-		out.CPUs = float64(*c.Quota) / cgroup.CPUPeriod
+		out.CPUs = float64(*c.Quota) / float64(period)
 	} else if c.Quota != nil && *c.Quota < -1 {
 		return fmt.Errorf("linux.resources.cpu.quota %d: negative (-1 means unlimited)", *c.Quota)
 	}
 	if c.Burst != nil && *c.Burst != 0 {
 		return fmt.Errorf("linux.resources.cpu.burst %d: not supported", *c.Burst)
 	}
-	if c.RealtimeRuntime != nil && *c.RealtimeRuntime != 0 {
-		return fmt.Errorf("linux.resources.cpu.realtimeRuntime %d: not supported", *c.RealtimeRuntime)
+	if c.RealtimeRuntime != nil {
+		out.CPURealtimeRuntime = *c.RealtimeRuntime
 	}
-	if c.RealtimePeriod != nil && *c.RealtimePeriod != 0 {
-		return fmt.Errorf("linux.resources.cpu.realtimePeriod %d: not supported", *c.RealtimePeriod)
+	if c.RealtimePeriod != nil {
+		out.CPURealtimePeriod = *c.RealtimePeriod
+	}
+	if out.CPURealtimePeriod != 0 && out.CPURealtimeRuntime > int64(out.CPURealtimePeriod) {
+		return fmt.Errorf("linux.resources.cpu.realtimeRuntime %d: above linux.resources.cpu.realtimePeriod %d", out.CPURealtimeRuntime, out.CPURealtimePeriod)
 	}
 	if c.Idle != nil && *c.Idle != 0 {
 		return fmt.Errorf("linux.resources.cpu.idle %d: not supported", *c.Idle)
@@ -165,48 +217,51 @@ func cpuResources(c *specs.LinuxCPU, out *cgroup.Resources) error {
 	return nil
 }
 
-// unsupportedResources names the first section chapter 02 has no
-// controller for.
-func unsupportedResources(r *specs.LinuxResources) error {
-	if b := r.BlockIO; b != nil {
-		for _, f := range []struct {
-			name string
-			set  bool
-		}{
-			{"weight", b.Weight != nil},
-			{"leafWeight", b.LeafWeight != nil},
-			{"weightDevice", len(b.WeightDevice) > 0},
-			{"throttleReadBpsDevice", len(b.ThrottleReadBpsDevice) > 0},
-			{"throttleWriteBpsDevice", len(b.ThrottleWriteBpsDevice) > 0},
-			{"throttleReadIOPSDevice", len(b.ThrottleReadIOPSDevice) > 0},
-			{"throttleWriteIOPSDevice", len(b.ThrottleWriteIOPSDevice) > 0},
-		} {
-			if f.set {
-				return fmt.Errorf("linux.resources.blockIO.%s: not supported (berth has no blkio controller)", f.name)
-			}
-		}
+// blockIOResources maps linux.resources.blockIO: weights and throttles
+// by device number.
+func blockIOResources(b *specs.LinuxBlockIO, out *cgroup.Resources) error {
+	if b == nil {
+		return nil
 	}
-	if len(r.HugepageLimits) > 0 {
-		return fmt.Errorf("linux.resources.hugepageLimits (%s): not supported (berth has no hugetlb controller)", r.HugepageLimits[0].Pagesize)
-	}
-	if n := r.Network; n != nil {
-		if n.ClassID != nil {
-			return fmt.Errorf("linux.resources.network.classID %d: not supported (berth has no net_cls controller)", *n.ClassID)
+	weight := func(field string, w uint16) error {
+		if w < cgroup.MinBlkioWeight || w > cgroup.MaxBlkioWeight {
+			return fmt.Errorf("linux.resources.blockIO.%s %d: the range is %d to %d", field, w, cgroup.MinBlkioWeight, cgroup.MaxBlkioWeight)
 		}
-		if len(n.Priorities) > 0 {
-			return errors.New("linux.resources.network.priorities: not supported (berth has no net_prio controller)")
-		}
+		return nil
 	}
-	if len(r.Rdma) > 0 {
-		return errors.New("linux.resources.rdma: not supported (berth has no rdma controller)")
-	}
-	if len(r.Unified) > 0 {
-		keys := make([]string, 0, len(r.Unified))
-		for k := range r.Unified {
-			keys = append(keys, k)
+	if b.Weight != nil && *b.Weight != 0 {
+		if err := weight("weight", *b.Weight); err != nil {
+			return err
 		}
-		slices.Sort(keys)
-		return fmt.Errorf("linux.resources.unified (%s): not supported (berth writes no raw cgroup v2 files)", strings.Join(keys, ", "))
+		out.BlkioWeight = *b.Weight
+	}
+	if b.LeafWeight != nil && *b.LeafWeight != 0 {
+		return fmt.Errorf("linux.resources.blockIO.leafWeight %d: not supported (blkio.leaf_weight left the kernel with CFQ in Linux 5.0)", *b.LeafWeight)
+	}
+	for _, d := range b.WeightDevice {
+		if d.LeafWeight != nil && *d.LeafWeight != 0 {
+			return fmt.Errorf("linux.resources.blockIO.weightDevice %d:%d leafWeight: not supported (blkio.leaf_weight left the kernel with CFQ in Linux 5.0)", d.Major, d.Minor)
+		}
+		if d.Weight == nil {
+			continue // nothing asked for this device (runc writes nothing)
+		}
+		if err := weight("weightDevice", *d.Weight); err != nil {
+			return err
+		}
+		out.BlkioWeightDevice = append(out.BlkioWeightDevice, cgroup.WeightDevice{Major: d.Major, Minor: d.Minor, Weight: *d.Weight})
+	}
+	for _, t := range []struct {
+		in  []specs.LinuxThrottleDevice
+		out *[]cgroup.ThrottleDevice
+	}{
+		{b.ThrottleReadBpsDevice, &out.ReadBps},
+		{b.ThrottleWriteBpsDevice, &out.WriteBps},
+		{b.ThrottleReadIOPSDevice, &out.ReadIOPS},
+		{b.ThrottleWriteIOPSDevice, &out.WriteIOPS},
+	} {
+		for _, d := range t.in {
+			*t.out = append(*t.out, cgroup.ThrottleDevice{Major: d.Major, Minor: d.Minor, Rate: d.Rate})
+		}
 	}
 	return nil
 }

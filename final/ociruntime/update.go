@@ -3,6 +3,7 @@ package ociruntime
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -22,13 +23,11 @@ import (
 // while an OCI update names only what changes; `update --memory 64m`
 // must not lift the CPU limit.
 //
-// What Update can change is runc's list: memory (limit, reservation,
-// swap, disableOOMKiller), cpu (shares, quota, period, cpus, mems),
-// pids.limit and blockIO.weight, each as far as Resources translates it.
-// Any other field of r is accepted only if it asks for what the
-// container has already (containerd sends the whole linux.resources,
-// devices included, to change one limit), and refused by name
-// otherwise.
+// What Update can change is what Resources translates (memory limit,
+// reservation and swap, cpu shares, quota, period, cpus and mems, the
+// pids limit...), refusing by name what chapter 02 has no controller
+// for. The device policy is only accepted unchanged (containerd sends
+// the whole linux.resources, devices included, to change one limit).
 func Update(root, id string, r *specs.LinuxResources) error {
 	rec, cg, err := liveCgroup(root, id)
 	if err != nil {
@@ -76,114 +75,62 @@ func RecordSpec(rec *Record) (*specs.Spec, error) {
 	return &s, nil
 }
 
-// mergeResources lays the fields r sets over cur (see Update).
+// mergeResources lays the fields r sets over cur (see Update): every
+// field r sets replaces cur's, objects field by field, as runc's update
+// does for the fields it knows. Whether berth applies the result is
+// Resources' to say, as at create. The device policy is the exception:
+// chapter 02's Update leaves it as create set it, so r may only repeat
+// it.
 func mergeResources(cur specs.LinuxResources, r *specs.LinuxResources) (specs.LinuxResources, error) {
 	if r == nil {
 		return cur, nil
 	}
-	// The fields Update does not apply: equal to cur's, or refused.
-	for _, f := range []struct {
-		name     string
-		new, old any
-		set      bool
-	}{
-		{"devices", r.Devices, cur.Devices, r.Devices != nil},
-		{"memory.kernel", memField(r, func(m *specs.LinuxMemory) any { return m.Kernel }), memField(&cur, func(m *specs.LinuxMemory) any { return m.Kernel }), r.Memory != nil && r.Memory.Kernel != nil},
-		{"memory.kernelTCP", memField(r, func(m *specs.LinuxMemory) any { return m.KernelTCP }), memField(&cur, func(m *specs.LinuxMemory) any { return m.KernelTCP }), r.Memory != nil && r.Memory.KernelTCP != nil},
-		{"memory.swappiness", memField(r, func(m *specs.LinuxMemory) any { return m.Swappiness }), memField(&cur, func(m *specs.LinuxMemory) any { return m.Swappiness }), r.Memory != nil && r.Memory.Swappiness != nil},
-		{"memory.useHierarchy", memField(r, func(m *specs.LinuxMemory) any { return m.UseHierarchy }), memField(&cur, func(m *specs.LinuxMemory) any { return m.UseHierarchy }), r.Memory != nil && r.Memory.UseHierarchy != nil},
-		{"cpu.burst", cpuField(r, func(c *specs.LinuxCPU) any { return c.Burst }), cpuField(&cur, func(c *specs.LinuxCPU) any { return c.Burst }), r.CPU != nil && r.CPU.Burst != nil},
-		{"cpu.realtimeRuntime", cpuField(r, func(c *specs.LinuxCPU) any { return c.RealtimeRuntime }), cpuField(&cur, func(c *specs.LinuxCPU) any { return c.RealtimeRuntime }), r.CPU != nil && r.CPU.RealtimeRuntime != nil},
-		{"cpu.realtimePeriod", cpuField(r, func(c *specs.LinuxCPU) any { return c.RealtimePeriod }), cpuField(&cur, func(c *specs.LinuxCPU) any { return c.RealtimePeriod }), r.CPU != nil && r.CPU.RealtimePeriod != nil},
-		{"cpu.idle", cpuField(r, func(c *specs.LinuxCPU) any { return c.Idle }), cpuField(&cur, func(c *specs.LinuxCPU) any { return c.Idle }), r.CPU != nil && r.CPU.Idle != nil},
-		{"blockIO (other than weight)", blkioRest(r.BlockIO), blkioRest(cur.BlockIO), r.BlockIO != nil && !isZeroJSON(blkioRest(r.BlockIO))},
-		{"hugepageLimits", r.HugepageLimits, cur.HugepageLimits, r.HugepageLimits != nil},
-		{"network", r.Network, cur.Network, r.Network != nil},
-		{"rdma", r.Rdma, cur.Rdma, r.Rdma != nil},
-		{"unified", r.Unified, cur.Unified, r.Unified != nil},
-	} {
-		if f.set && !sameJSON(f.new, f.old) {
-			return cur, fmt.Errorf("linux.resources.%s: update cannot change it", f.name)
-		}
+	if r.Devices != nil && !sameJSON(r.Devices, cur.Devices) {
+		return cur, errors.New("linux.resources.devices: update cannot change the device policy (create set it)")
 	}
-
-	out := cur
-	if m := r.Memory; m != nil {
-		var nm specs.LinuxMemory
-		if cur.Memory != nil {
-			nm = *cur.Memory
-		}
-		for _, p := range []struct{ dst, src **int64 }{
-			{&nm.Limit, &m.Limit}, {&nm.Reservation, &m.Reservation}, {&nm.Swap, &m.Swap},
-		} {
-			if *p.src != nil {
-				*p.dst = *p.src
-			}
-		}
-		if m.DisableOOMKiller != nil {
-			nm.DisableOOMKiller = m.DisableOOMKiller
-		}
-		out.Memory = &nm
+	base, err := jsonObject(cur)
+	if err != nil {
+		return cur, err
 	}
-	if c := r.CPU; c != nil {
-		var nc specs.LinuxCPU
-		if cur.CPU != nil {
-			nc = *cur.CPU
-		}
-		if c.Shares != nil {
-			nc.Shares = c.Shares
-		}
-		if c.Quota != nil {
-			nc.Quota = c.Quota
-		}
-		if c.Period != nil {
-			nc.Period = c.Period
-		}
-		if c.Cpus != "" {
-			nc.Cpus = c.Cpus
-		}
-		if c.Mems != "" {
-			nc.Mems = c.Mems
-		}
-		out.CPU = &nc
+	over, err := jsonObject(r)
+	if err != nil {
+		return cur, err
 	}
-	if r.Pids != nil {
-		p := *r.Pids
-		out.Pids = &p
+	delete(over, "devices")
+	b, err := json.Marshal(mergeObjects(base, over))
+	if err != nil {
+		return cur, err
 	}
-	if r.BlockIO != nil && r.BlockIO.Weight != nil {
-		var nb specs.LinuxBlockIO
-		if cur.BlockIO != nil {
-			nb = *cur.BlockIO
-		}
-		nb.Weight = r.BlockIO.Weight
-		out.BlockIO = &nb
+	var out specs.LinuxResources
+	if err := json.Unmarshal(b, &out); err != nil {
+		return cur, err
 	}
 	return out, nil
 }
 
-func memField(r *specs.LinuxResources, f func(*specs.LinuxMemory) any) any {
-	if r.Memory == nil {
-		return nil
+// jsonObject is v as a JSON object.
+func jsonObject(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
 	}
-	return f(r.Memory)
+	m := map[string]any{}
+	return m, json.Unmarshal(b, &m)
 }
 
-func cpuField(r *specs.LinuxResources, f func(*specs.LinuxCPU) any) any {
-	if r.CPU == nil {
-		return nil
+// mergeObjects lays over onto base: an object into an object field by
+// field, anything else in place of what base has.
+func mergeObjects(base, over map[string]any) map[string]any {
+	for k, v := range over {
+		bo, ok1 := base[k].(map[string]any)
+		oo, ok2 := v.(map[string]any)
+		if ok1 && ok2 {
+			base[k] = mergeObjects(bo, oo)
+		} else {
+			base[k] = v
+		}
 	}
-	return f(r.CPU)
-}
-
-// blkioRest is blockIO without its weight.
-func blkioRest(b *specs.LinuxBlockIO) any {
-	if b == nil {
-		return nil
-	}
-	c := *b
-	c.Weight = nil
-	return c
+	return base
 }
 
 // sameJSON compares two values as config.json would spell them, so that
@@ -192,8 +139,6 @@ func blkioRest(b *specs.LinuxBlockIO) any {
 func sameJSON(a, b any) bool {
 	return bytes.Equal(canonJSON(a), canonJSON(b))
 }
-
-func isZeroJSON(a any) bool { return len(canonJSON(a)) == 0 }
 
 // canonJSON is v's JSON, with "null", "{}" and "[]" as nothing.
 func canonJSON(v any) []byte {

@@ -56,17 +56,18 @@ func TestUpdate_Live(t *testing.T) {
 	assert.Equal(t, []string{"sleep", "600"}, spec.Process.Args, "the rest of config.json unchanged")
 
 	err = Update(c.root, c.id, &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}})
-	assert.ErrorContains(t, err, "linux.resources.devices: update cannot change it")
+	assert.ErrorContains(t, err, "linux.resources.devices: update cannot change the device policy")
 	err = Update(c.root, c.id, &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr(int64(1))}})
 	assert.Error(t, err, "chapter 02's minimum")
 }
 
 // TestMergeResources: what an update names replaces the container's,
-// the rest stays; a field update cannot apply passes only unchanged.
+// field by field, the rest stays; Resources then refuses by name what
+// berth does not apply; the device policy passes only unchanged.
 func TestMergeResources(t *testing.T) {
 	cur := specs.LinuxResources{
 		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
-		Memory:  &specs.LinuxMemory{Limit: ptr(int64(100 << 20)), Swappiness: ptr(uint64(60))},
+		Memory:  &specs.LinuxMemory{Limit: ptr(int64(100 << 20))},
 		CPU:     &specs.LinuxCPU{Shares: ptr(uint64(1024)), Cpus: "0"},
 		Pids:    &specs.LinuxPids{Limit: 10},
 	}
@@ -89,29 +90,47 @@ func TestMergeResources(t *testing.T) {
 				assert.Equal(t, int64(50000), *r.CPU.Quota)
 				assert.Equal(t, uint64(1024), *r.CPU.Shares)
 			}},
-		"pids and weight": {in: &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: 99}, BlockIO: &specs.LinuxBlockIO{Weight: ptr(uint16(300))}},
+		"pids": {in: &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: 99}},
 			check: func(t *testing.T, r specs.LinuxResources) {
 				assert.Equal(t, int64(99), r.Pids.Limit)
-				assert.Equal(t, uint16(300), *r.BlockIO.Weight)
+				assert.Equal(t, int64(100<<20), *r.Memory.Limit)
 			}},
-		"same devices":      {in: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}, check: func(t *testing.T, r specs.LinuxResources) {}},
-		"same swappiness":   {in: &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: ptr(uint64(60))}}, check: func(t *testing.T, r specs.LinuxResources) {}},
-		"other devices":     {in: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Access: "r"}}}, err: "linux.resources.devices"},
-		"other swappiness":  {in: &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: ptr(uint64(0))}}, err: "linux.resources.memory.swappiness"},
-		"kernel memory":     {in: &specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: ptr(int64(1))}}, err: "memory.kernel"},
-		"realtime":          {in: &specs.LinuxResources{CPU: &specs.LinuxCPU{RealtimeRuntime: ptr(int64(1))}}, err: "cpu.realtimeRuntime"},
-		"hugepages":         {in: &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1}}}, err: "hugepageLimits"},
-		"unified":           {in: &specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}}, err: "unified"},
-		"blkio throttle":    {in: &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{{Rate: 1}}}}, err: "blockIO"},
-		"empty unsupported": {in: &specs.LinuxResources{Unified: map[string]string{}, HugepageLimits: []specs.LinuxHugepageLimit{}}, check: func(t *testing.T, r specs.LinuxResources) {}},
+		"same devices":  {in: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}, check: func(t *testing.T, r specs.LinuxResources) {}},
+		"other devices": {in: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Access: "r"}}}, err: "linux.resources.devices"},
+		// What chapter 02 applies since (swap, swappiness, real time,
+		// block I/O, hugetlb, v2's unified files) is laid over too.
+		"swappiness": {in: &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: ptr(uint64(0))}},
+			check: func(t *testing.T, r specs.LinuxResources) {
+				assert.Equal(t, uint64(0), *r.Memory.Swappiness)
+				assert.Equal(t, int64(100<<20), *r.Memory.Limit)
+			}},
+		"swap": {in: &specs.LinuxResources{Memory: &specs.LinuxMemory{Swap: ptr(int64(200 << 20))}},
+			check: func(t *testing.T, r specs.LinuxResources) { assert.Equal(t, int64(200<<20), *r.Memory.Swap) }},
+		"realtime": {in: &specs.LinuxResources{CPU: &specs.LinuxCPU{RealtimeRuntime: ptr(int64(1))}},
+			check: func(t *testing.T, r specs.LinuxResources) {
+				assert.Equal(t, int64(1), *r.CPU.RealtimeRuntime)
+				assert.Equal(t, uint64(1024), *r.CPU.Shares)
+			}},
+		"blkio weight": {in: &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: ptr(uint16(300))}},
+			check: func(t *testing.T, r specs.LinuxResources) { assert.Equal(t, uint16(300), *r.BlockIO.Weight) }},
+		"hugepages": {in: &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1 << 21}}},
+			check: func(t *testing.T, r specs.LinuxResources) { assert.Len(t, r.HugepageLimits, 1) }},
+		"unified": {in: &specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}},
+			check: func(t *testing.T, r specs.LinuxResources) { assert.Equal(t, "1", r.Unified["memory.high"]) }},
+		"kernel memory": {in: &specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: ptr(int64(1 << 20))}}, err: "linux.resources.memory.kernel"},
+		"empty lists":   {in: &specs.LinuxResources{Unified: map[string]string{}, HugepageLimits: []specs.LinuxHugepageLimit{}}, check: func(t *testing.T, r specs.LinuxResources) {}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			before, _ := json.Marshal(cur)
 			got, err := mergeResources(cur, tc.in)
 			after, _ := json.Marshal(cur)
 			assert.Equal(t, string(before), string(after), "the container's resources are not changed in place")
+			if err == nil {
+				_, err = Resources(&got)
+			}
 			if tc.err != "" {
-				assert.ErrorContains(t, err, tc.err)
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.err)
 				return
 			}
 			require.NoError(t, err)

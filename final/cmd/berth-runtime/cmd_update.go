@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -91,7 +92,9 @@ func updateRequest(f *pflag.FlagSet, resources string, stdin io.Reader) (*specs.
 			return nil, fmt.Errorf("--resources: %w", err)
 		}
 		r = &specs.LinuxResources{}
-		if err := json.Unmarshal(b, r); err != nil {
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.DisallowUnknownFields() // none dropped without a word
+		if err := d.Decode(r); err != nil {
 			return nil, fmt.Errorf("--resources %s: %w", resources, err)
 		}
 	}

@@ -73,6 +73,7 @@ func TestUpdateRequest(t *testing.T) {
 		"bad quota":          {args: []string{"--cpu-quota", "x"}, err: `--cpu-quota "x"`},
 		"bad weight":         {args: []string{"--blkio-weight", "70000"}, err: "--blkio-weight"},
 		"bad document":       {args: []string{"-r", "-"}, stdin: `{`, err: "--resources -"},
+		"unknown property":   {args: []string{"-r", "-"}, stdin: `{"memory":{"limt":1}}`, err: `unknown field "limt"`},
 		"missing document":   {args: []string{"-r", "/no/such/file"}, err: "--resources"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -119,10 +119,14 @@ func logError(err error) {
 }
 
 // logWarning reports what did not fail a command (a poststart or
-// poststop hook) as logError reports failures, at level warning.
+// poststop hook, a property of config.json that is ignored) in the log,
+// at level warning; on standard error only without --log. A create's
+// standard error is often the container's own (containerd's shim hands
+// the runtime the container's stdio): a warning there would turn up in
+// the container's logs. runc logs its warnings the same way.
 func logWarning(err error) {
-	fmt.Fprintf(os.Stderr, "berth-runtime: warning: %v\n", err)
 	if global.Log == "" {
+		fmt.Fprintf(os.Stderr, "berth-runtime: warning: %v\n", err)
 		return
 	}
 	f, ferr := os.OpenFile(global.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
