@@ -36,7 +36,9 @@ import (
 // what that block prints: each of its lines must come out, in that
 // order, blanks collapsed, "..." standing for anything (IDs, times);
 // other lines may come between. Each README ends with a "Clean up"
-// block, and after the script the host must be as it was before.
+// block, and after the script the host must be as it was before. The
+// chapter texts' "Check your work" sections run the same way
+// (TestChapterTextChecksRunInOrderAndLeaveNoTrace).
 //
 // "As it was" must not depend on what other tests do at the same time,
 // and a failure must leave nothing behind either. So the script runs in
@@ -69,11 +71,21 @@ type readmeBlock struct {
 // readmeBlocks returns the blocks marked "sh" in a README, in order.
 func readmeBlocks(t *testing.T, path string) []readmeBlock {
 	t.Helper()
+	return docBlocks(t, path, func(string) bool { return true })
+}
+
+// docBlocks returns the blocks marked "sh" of a Markdown file, in order,
+// that lie in a section whose heading (without its "#" marks) inside
+// says; a section ends at the next heading of its level or above. The
+// text before the first heading counts as a section titled "".
+func docBlocks(t *testing.T, path string, inside func(heading string) bool) []readmeBlock {
+	t.Helper()
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	var blocks []readmeBlock
 	var lines []string
-	kind, after := "", false // after: a run block closed, nothing but blank lines since
+	kind, after := "", false   // after: a run block closed, nothing but blank lines since
+	in, level := inside(""), 0 // in: the current section is one to run; level: its heading's
 	for _, line := range strings.Split(string(b), "\n") {
 		switch {
 		case kind == "" && strings.HasPrefix(line, "```"):
@@ -81,8 +93,8 @@ func readmeBlocks(t *testing.T, path string) []readmeBlock {
 			if kind == "" {
 				kind = "plain"
 			}
-			if kind == "text" && !after {
-				kind = "plain" // output shown for no block that runs
+			if !in || (kind == "text" && !after) {
+				kind = "plain" // not run, or output shown for no block that runs
 			}
 			lines = nil
 		case kind != "" && strings.HasPrefix(line, "```"):
@@ -100,6 +112,14 @@ func readmeBlocks(t *testing.T, path string) []readmeBlock {
 			lines = append(lines, line)
 		case strings.TrimSpace(line) != "":
 			after = false
+			if m := headRE.FindStringSubmatch(line); m != nil {
+				switch {
+				case inside(strings.TrimSpace(line[len(m[0]):])):
+					in, level = true, len(m[1])
+				case in && len(m[1]) <= level:
+					in = false
+				}
+			}
 		}
 	}
 	require.Empty(t, kind, "%s: a code block is not closed", path)
@@ -122,7 +142,7 @@ func script(blocks []readmeBlock) string {
 }
 
 // blockOutputs splits the script's output at the markers. Lines of the
-// shell's trace ("+ command") are left out.
+// shell's trace ("+ command", "++ command" in a $(...)) are left out.
 func blockOutputs(output string) map[int][]string {
 	out := map[int][]string{}
 	block := -1
@@ -131,11 +151,18 @@ func blockOutputs(output string) map[int][]string {
 			block, _ = strconv.Atoi(n)
 			continue
 		}
-		if !strings.HasPrefix(line, "+ ") {
+		if !isTrace(line) {
 			out[block] = append(out[block], line)
 		}
 	}
 	return out
+}
+
+// isTrace reports whether line is the shell's trace of a command: one
+// "+" per level of $(...), then a blank.
+func isTrace(line string) bool {
+	rest := strings.TrimLeft(line, "+")
+	return rest != line && strings.HasPrefix(rest, " ")
 }
 
 // normal collapses runs of blanks: column widths are not the point.
@@ -367,12 +394,15 @@ func TestREADMEsRunInOrderAndLeaveNoTrace(t *testing.T) {
 			blocks := readmeBlocks(t, readme)
 			require.NotEmpty(t, blocks)
 			require.Contains(t, blocks[0].script, "go build -o bin/ ./"+chapter, "the README builds its program first")
-			runREADME(t, root, base, blocks)
+			runBlocks(t, root, base, "README", blocks)
 		})
 	}
 }
 
-func runREADME(t *testing.T, root, base string, blocks []readmeBlock) {
+// runBlocks runs blocks as one script in the private places (see the
+// top of this file) and checks what each printed and that the host is
+// as before; doc names the text they come from, in messages.
+func runBlocks(t *testing.T, root, base, doc string, blocks []readmeBlock) {
 	work, err := os.MkdirTemp("/var/tmp", "berth-readme-")
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, os.RemoveAll(work)) })
@@ -421,7 +451,7 @@ func runREADME(t *testing.T, root, base string, blocks []readmeBlock) {
 	gone, added := changes(tree, labtest.Tree(t, base))
 	assert.Empty(t, gone, "the base image %s changed: entries gone or changed", base)
 	assert.Empty(t, added, "the base image %s changed: entries new or changed", base)
-	if !assert.NoError(t, err, "the README's commands failed") {
+	if !assert.NoError(t, err, "the %s's commands failed", doc) {
 		t.Logf("output:\n%s", output)
 		return
 	}
@@ -431,8 +461,8 @@ func runREADME(t *testing.T, root, base string, blocks []readmeBlock) {
 	outputs := blockOutputs(string(output))
 	for i, b := range blocks {
 		if line, missing := missingLines(b.expect, outputs[i]); missing {
-			t.Errorf("block %d of the README does not print %q; it printed:\n%s\nthe block:\n%s",
-				i+1, line, strings.Join(outputs[i], "\n"), b.script)
+			t.Errorf("block %d of the %s does not print %q; it printed:\n%s\nthe block:\n%s",
+				i+1, doc, line, strings.Join(outputs[i], "\n"), b.script)
 		}
 	}
 	assert.Empty(t, killLeftovers(t, ns), "processes left running")
@@ -459,6 +489,38 @@ func runREADME(t *testing.T, root, base string, blocks []readmeBlock) {
 	assert.Empty(t, cgroupChildren(binds), "cgroups left under berth")
 }
 
+// TestChapterTextChecksRunInOrderAndLeaveNoTrace runs the "Check your
+// work" sections of each chapter text (docs/NN-name.md, and subsections
+// such as "### Check your work: names") the way the READMEs are run:
+// their "sh" blocks in order as one script, each "text" block after one
+// of them what it prints, and the host as before at the end. The other
+// blocks of a chapter text illustrate the prose and are not run.
+func TestChapterTextChecksRunInOrderAndLeaveNoTrace(t *testing.T) {
+	labtest.Privileged(t)
+	if testing.Short() {
+		t.Skip("runs every chapter text's checks: minutes")
+	}
+	root := repoRoot(t)
+	base := labtest.BusyboxRootfs(t)
+	require.Equal(t, "/var/cache/berth/busybox/rootfs", base, "the chapter texts name the base image by this path")
+
+	texts, err := filepath.Glob(filepath.Join(root, "docs", "[0-9][0-9]-*.md"))
+	require.NoError(t, err)
+	require.Len(t, texts, 7)
+	for _, text := range texts {
+		chapter := strings.TrimSuffix(filepath.Base(text), ".md")
+		t.Run(chapter, func(t *testing.T) {
+			blocks := docBlocks(t, text, isCheckSection)
+			require.NotEmpty(t, blocks, "docs/%s.md: no block to run in its \"Check your work\"", chapter)
+			require.Contains(t, blocks[0].script, "go build -o bin/ ./"+chapter, "the checks build the program first")
+			runBlocks(t, root, base, "chapter text", blocks)
+		})
+	}
+}
+
+// isCheckSection: a chapter text's checks are under "Check your work".
+func isCheckSection(heading string) bool { return strings.HasPrefix(heading, "Check your work") }
+
 // TestREADMEBlocksAndTheirOutput: what counts as a block to run, and
 // how its shown output is matched. No root needed.
 func TestREADMEBlocksAndTheirOutput(t *testing.T) {
@@ -475,6 +537,29 @@ func TestREADMEBlocksAndTheirOutput(t *testing.T) {
 		{script: "echo a || echo $?\n", expect: []string{"a"}},
 		{script: "echo b\n", expect: []string{"b"}},
 	}, blocks)
+
+	text := filepath.Join(t.TempDir(), "01-x.md")
+	require.NoError(t, os.WriteFile(text, []byte(strings.Join([]string{
+		"```sh", "echo before", "```",
+		"## Check your work", "```sh", "echo a", "```", "```text", "a", "```",
+		"### Deeper", "```sh", "echo b", "```",
+		"## Exercises", "```sh", "echo c", "```", "```text", "c", "```",
+		"### Check your work: names", "```sh", "# not a heading", "echo d", "```",
+		"#### Deeper still", "```sh", "echo e", "```",
+		"### Other", "```sh", "echo f", "```",
+	}, "\n")), 0o644))
+	assert.Equal(t, []readmeBlock{
+		{script: "echo a\n", expect: []string{"a"}},
+		{script: "echo b\n"},
+		{script: "# not a heading\necho d\n"},
+		{script: "echo e\n"},
+	}, docBlocks(t, text, isCheckSection))
+
+	for line, trace := range map[string]bool{
+		"+ echo a": true, "++ wc -l": true, "+": false, "a + b": false, "+1": false, "": false,
+	} {
+		assert.Equal(t, trace, isTrace(line), "%q", line)
+	}
 
 	for _, tc := range []struct {
 		want, got []string
