@@ -78,7 +78,10 @@ func StartDockerd(t testing.TB, flags ...string) *Dockerd {
 		"--pidfile", filepath.Join(dir, "dockerd.pid"),
 		"-H", "unix://" + sock,
 		"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
-		"--cgroup-parent", d.cgroup,
+		// Absolute: a relative parent is a relative cgroupsPath, which
+		// runc puts under its own cgroup in each hierarchy (on this kind
+		// of machine a session has a memory cgroup of its own).
+		"--cgroup-parent", "/" + d.cgroup,
 	}
 	d.args = append(d.args, flags...)
 	logf, err := os.Create(filepath.Join(dir, "dockerd.log"))
@@ -204,12 +207,27 @@ func (d *Dockerd) stop(t testing.TB) {
 }
 
 // cgroupDirs lists the cgroup directories named name, at the top of each
-// hierarchy (v1: one per controller; v2: one), and below them, deepest
-// first, so that they can be removed in that order.
+// hierarchy (v1: one per controller; v2: one) or under this process's
+// own cgroup there, and below them, deepest first, so that they can be
+// removed in that order. (dockerd's --cgroup-parent without a leading
+// slash is a relative cgroupsPath, which runc puts under its own cgroup
+// in each hierarchy: the root on most machines, not on one whose
+// sessions each run in a memory cgroup of their own.)
 func cgroupDirs(name string) []string {
 	tops, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
 	if fi, err := os.Stat("/sys/fs/cgroup/" + name); err == nil && fi.IsDir() {
 		tops = append(tops, "/sys/fs/cgroup/"+name)
+	}
+	seen := map[string]bool{}
+	for _, top := range tops {
+		seen[top] = true
+	}
+	for _, own := range ownCgroups() {
+		p := filepath.Join(own, name)
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() && !seen[p] {
+			seen[p] = true
+			tops = append(tops, p)
+		}
 	}
 	var dirs []string
 	for _, top := range tops {
@@ -221,6 +239,32 @@ func cgroupDirs(name string) []string {
 		})
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(dirs)))
+	return dirs
+}
+
+// ownCgroups lists this process's own cgroup directories that are not a
+// hierarchy's root, from /proc/self/cgroup ("4:memory:/a/b" is
+// /sys/fs/cgroup/memory/a/b; "0::/a" is under /sys/fs/cgroup/unified or
+// /sys/fs/cgroup).
+func ownCgroups() []string {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil
+	}
+	var dirs []string
+	for _, line := range strings.Split(string(data), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || parts[2] == "/" {
+			continue
+		}
+		if parts[1] == "" {
+			dirs = append(dirs, filepath.Join("/sys/fs/cgroup/unified", parts[2]), filepath.Join("/sys/fs/cgroup", parts[2]))
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			dirs = append(dirs, filepath.Join("/sys/fs/cgroup", strings.TrimPrefix(c, "name="), parts[2]))
+		}
+	}
 	return dirs
 }
 

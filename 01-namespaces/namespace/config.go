@@ -37,6 +37,11 @@ type Config struct {
 	// binary (tuning_exe.go there), which costs a system call where the
 	// copy costs milliseconds.
 	Exe *os.File `json:"-"`
+	// InitEnv is init's own environment (the command's travels in the
+	// spec and replaces it at the exec). Empty by default: nothing of
+	// the starter's leaks in. final/ociruntime sets a glibc tunable
+	// there (create.go tells why).
+	InitEnv []string `json:"-"`
 	// Files are open files that init inherits as descriptors 4, 5, ...
 	// (after its spec on 3): chapter 04's idmapped mounts. They cannot
 	// travel in a spec, which is JSON.
@@ -70,10 +75,20 @@ type Config struct {
 	// same way: one thread may enter either. A joined cgroup namespace
 	// is kept as it is: Setup makes no new one (set HostCgroupns too).
 	JoinUtsns, JoinCgroupns string
+	// JoinMntns is a mount namespace to join instead of a new one (an
+	// OCI bundle's mount namespace path). Joined last, by a forking
+	// thread that first leaves the process's shared filesystem state
+	// (startOnOwnThread); the namespace must have a /proc, through
+	// which init is executed.
+	JoinMntns string
 	// HostPID and HostIPC keep the host's PID and IPC namespaces (docker
 	// run --pid host, --ipc host): the container sees, and may signal,
 	// the host's processes, and shares its System V IPC objects.
 	HostPID, HostIPC bool
+	// HostUTS keeps the host's UTS namespace: the container has the
+	// host's hostname and may not set one (an OCI bundle without a uts
+	// namespace: containerd's hostNetwork pods).
+	HostUTS bool
 	// NoPrestart: the start made mounts on the host that the container
 	// must see (a shared /dev/shm), so its init must be forked now,
 	// with a copy of the mount table as it is now: an init started
@@ -125,8 +140,11 @@ func (c *Config) cloneFlags() uintptr {
 	// process is in when it is made as its root, and init is moved to
 	// the container's cgroup only after clone (chapter 02's OnStart).
 	// Init unshares it in Setup, from inside its cgroup.
-	flags := unix.CLONE_NEWNS
-	if c.JoinUtsns == "" {
+	flags := 0
+	if c.JoinMntns == "" {
+		flags |= unix.CLONE_NEWNS
+	}
+	if !c.HostUTS && c.JoinUtsns == "" {
 		flags |= unix.CLONE_NEWUTS
 	}
 	if !c.HostNetwork && c.JoinNetns == "" {
@@ -206,6 +224,12 @@ func (c *Config) Validate() error {
 	if c.JoinIpcns != "" && c.HostIPC {
 		return fmt.Errorf("IPC namespace %s: cannot be joined with the host's IPC namespace", c.JoinIpcns)
 	}
+	if c.JoinUtsns != "" && c.HostUTS {
+		return fmt.Errorf("UTS namespace %s: cannot be joined with the host's UTS namespace", c.JoinUtsns)
+	}
+	if c.HostUTS && c.Hostname != "" {
+		return fmt.Errorf("hostname %q: the container shares the host's UTS namespace", c.Hostname)
+	}
 	if c.JoinCgroupns != "" && !c.HostCgroupns {
 		return fmt.Errorf("cgroup namespace %s: joined, so init must not make one of its own (set HostCgroupns)", c.JoinCgroupns)
 	}
@@ -213,8 +237,8 @@ func (c *Config) Validate() error {
 	// in: from a user namespace of its own, init would have no
 	// privilege over the one it joins (it could not mount its /proc),
 	// nor over the host's.
-	if c.UserNS && (c.JoinPidns != "" || c.JoinIpcns != "" || c.JoinUtsns != "" || c.JoinCgroupns != "" || c.HostPID || c.HostIPC) {
-		return errors.New("another container's or the host's PID, IPC, UTS or cgroup namespace cannot be shared from a user namespace of the container's own")
+	if c.UserNS && (c.JoinPidns != "" || c.JoinIpcns != "" || c.JoinUtsns != "" || c.JoinCgroupns != "" || c.JoinMntns != "" || c.HostPID || c.HostIPC) {
+		return errors.New("another container's or the host's PID, IPC, UTS, cgroup or mount namespace cannot be shared from a user namespace of the container's own")
 	}
 	for k := range c.Sysctls {
 		if err := CheckSysctl(k, c.HostNetwork); err != nil {

@@ -104,7 +104,7 @@ func start(cfg Config, stdio Stdio, args ...string) (*Process, error) {
 		return nil, err
 	}
 	path, extra := "/proc/self/exe", append([]*os.File{r}, cfg.Files...)
-	env := []string{} // the command's environment travels in the spec
+	env := append([]string{}, cfg.InitEnv...) // the command's environment travels in the spec
 	// With a trace, init's own steps come back on a pipe of their own
 	// (explain's doc.go): the descriptor after the Files.
 	tw, traced, err := cfg.Trace.Pipe()
@@ -201,6 +201,9 @@ func (c *Config) joins() []join {
 		{c.JoinIpcns, unix.CLONE_NEWIPC, "/proc/thread-self/ns/ipc"},
 		{c.JoinUtsns, unix.CLONE_NEWUTS, "/proc/thread-self/ns/uts"},
 		{c.JoinCgroupns, unix.CLONE_NEWCGROUP, "/proc/thread-self/ns/cgroup"},
+		// Last: the paths above are opened in the process's own mount
+		// namespace, where /proc is the one they name.
+		{c.JoinMntns, unix.CLONE_NEWNS, "/proc/thread-self/ns/mnt"},
 	} {
 		if j.path != "" {
 			out = append(out, j)
@@ -223,7 +226,12 @@ func (c *Config) joins() []join {
 // it. Go's exec offers no hook between fork and exec in which the child
 // could call setns itself, and entering a mount or user namespace from a
 // multithreaded process fails (pitfall 3), but network, PID, IPC, UTS
-// and cgroup namespaces can be entered by one thread alone. Once the child has
+// and cgroup namespaces can be entered by one thread alone. A mount
+// namespace can too, once the thread has a filesystem state (root,
+// working directory) of its own: setns refuses a mount namespace to a
+// thread that shares it with others, so the thread unshares it first
+// (CLONE_FS). Such a thread is no longer like the others, and ends
+// locked. Once the child has
 // exited, the thread goes back to its own namespaces, or, if even that
 // fails, ends locked, so that the Go runtime never runs anything else in
 // a joined namespace (pitfall 4).
@@ -243,10 +251,19 @@ func (p *Process) startOnOwnThread(joins []join) error {
 			}
 			return ok
 		}
+		ownFS := false // the thread unshared its filesystem state: it ends locked
 		for _, j := range joins {
+			if j.kind == unix.CLONE_NEWNS {
+				if err := unix.Unshare(unix.CLONE_FS); err != nil {
+					leave()
+					started <- fmt.Errorf("a filesystem state of its own for the thread that joins %s: %w", j.path, err)
+					return
+				}
+				ownFS = true
+			}
 			home, err := enterNS(j)
 			if err != nil {
-				if leave() {
+				if leave() && !ownFS {
 					runtime.UnlockOSThread()
 				}
 				started <- err
@@ -259,8 +276,8 @@ func (p *Process) startOnOwnThread(joins []join) error {
 		if err == nil {
 			<-exited
 		}
-		if !leave() {
-			return // stuck in a joined namespace: the thread ends locked
+		if !leave() || ownFS {
+			return // stuck in a joined namespace, or unlike the others: the thread ends locked
 		}
 		runtime.UnlockOSThread()
 	}()

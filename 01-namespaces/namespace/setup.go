@@ -32,9 +32,20 @@ type Spec struct {
 	// the command inherits them across exec.
 	Rlimits     []Rlimit `json:"rlimits,omitempty"`
 	OOMScoreAdj int      `json:"oomScoreAdj,omitempty"`
+	// SetOOMScoreAdj writes OOMScoreAdj even when it is 0. Otherwise 0
+	// leaves init with its starter's score, which for berth's own
+	// programs is 0 anyway; an OCI config that names 0 means 0 whatever
+	// the caller's is (containerd's shim runs at 1, dockerd at -500).
+	SetOOMScoreAdj bool `json:"setOOMScoreAdj,omitempty"`
 	// HostCgroupns keeps the host's cgroup namespace; otherwise Setup
 	// makes a new one (see Config.cloneFlags for why there).
 	HostCgroupns bool `json:"hostCgroupns,omitempty"`
+	// Propagation, when set, is what Setup makes of the new mount
+	// namespace's mounts instead of private (MakeMountsPrivate): an
+	// OCI runtime's MS_SLAVE|MS_REC, under which a mount the host
+	// makes later still reaches a container's volume that asked for
+	// it (rslave, rshared), as under runc.
+	Propagation uintptr `json:"propagation,omitempty"`
 }
 
 // Rlimit is one resource limit as setrlimit(2) takes it: the resource
@@ -142,7 +153,12 @@ func Setup(s Spec) error {
 	// Name ourselves: `ps` in the container would otherwise show "exe",
 	// the name of /proc/self/exe.
 	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte(InitName + "\x00")[0])), 0, 0, 0)
-	if err := MakeMountsPrivate(); err != nil {
+	if s.Propagation != 0 {
+		explain.Inside().Mount(explain.Mounts, "", "/", "", s.Propagation, "", "the container's mount propagation")
+		if err := unix.Mount("", "/", "", s.Propagation, ""); err != nil {
+			return fmt.Errorf("mount propagation of /: %w", err)
+		}
+	} else if err := MakeMountsPrivate(); err != nil {
 		return err
 	}
 	if !s.HostCgroupns {
@@ -165,7 +181,7 @@ func Setup(s Spec) error {
 	// Now, while init still has every capability: raising a hard limit
 	// takes CAP_SYS_RESOURCE, setgroups CAP_SETGID, and chapter 03
 	// may drop both (--cap-drop ALL) before the command starts.
-	if err := setProcessLimits(s.Rlimits, s.OOMScoreAdj); err != nil {
+	if err := setProcessLimits(s.Rlimits, s.OOMScoreAdj, s.SetOOMScoreAdj); err != nil {
 		return err
 	}
 	if err := setGroups(s.Command.Groups); err != nil {
@@ -180,12 +196,12 @@ func Setup(s Spec) error {
 // SetRlimits sets the calling process's resource limits as init sets
 // its own: the command it then executes inherits them. final/nsenter
 // uses it for a process started in a running container.
-func SetRlimits(rlimits []Rlimit) error { return setProcessLimits(rlimits, 0) }
+func SetRlimits(rlimits []Rlimit) error { return setProcessLimits(rlimits, 0, false) }
 
 // setProcessLimits sets init's own resource limits and OOM score, which
 // the command inherits: both belong to a process, not to a namespace or
 // a cgroup, and survive exec.
-func setProcessLimits(rlimits []Rlimit, oomScoreAdj int) error {
+func setProcessLimits(rlimits []Rlimit, oomScoreAdj int, always bool) error {
 	for _, r := range rlimits {
 		// syscall's Setrlimit, not a raw prlimit: Go raises its own
 		// soft RLIMIT_NOFILE at start-up and puts the old value back
@@ -198,7 +214,7 @@ func setProcessLimits(rlimits []Rlimit, oomScoreAdj int) error {
 			return fmt.Errorf("setrlimit resource %d to %d:%d: %w", r.Resource, r.Soft, r.Hard, err)
 		}
 	}
-	if oomScoreAdj != 0 {
+	if oomScoreAdj != 0 || always {
 		// /proc/self is init, whichever /proc is mounted.
 		v := []byte(strconv.Itoa(oomScoreAdj))
 		explain.Inside().Write(explain.Rlimits, "/proc/self/oom_score_adj", string(v))

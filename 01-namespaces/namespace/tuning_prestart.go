@@ -41,10 +41,12 @@ type prestartKey struct {
 	joinIpcns        string
 	joinUtsns        string
 	joinCgroupns     string
+	hostUTS          bool
+	joinMntns        string
 }
 
 func keyOf(cfg Config) prestartKey {
-	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, uids: cfg.UIDRange(), gids: cfg.GIDRange(), joinNetns: cfg.JoinNetns, joinPidns: cfg.JoinPidns, joinIpcns: cfg.JoinIpcns, joinUtsns: cfg.JoinUtsns, joinCgroupns: cfg.JoinCgroupns}
+	return prestartKey{flags: cfg.cloneFlags(), detached: cfg.Detached, userNS: cfg.UserNS, uids: cfg.UIDRange(), gids: cfg.GIDRange(), joinNetns: cfg.JoinNetns, joinPidns: cfg.JoinPidns, joinIpcns: cfg.JoinIpcns, joinUtsns: cfg.JoinUtsns, joinCgroupns: cfg.JoinCgroupns, hostUTS: cfg.HostUTS, joinMntns: cfg.JoinMntns}
 }
 
 // Prestart starts an init as Start would, and keeps it for the next Start
@@ -71,7 +73,7 @@ func takePrestarted(cfg Config, stdio Stdio) *Process {
 	defer prestarted.Unlock()
 	p := prestarted.p
 	// Files are given at the fork: an init started before has none.
-	if p == nil || prestarted.key != keyOf(cfg) || prestarted.stdio != stdio || len(cfg.Files) > 0 || cfg.NoPrestart || cfg.Exe != nil {
+	if p == nil || prestarted.key != keyOf(cfg) || prestarted.stdio != stdio || len(cfg.Files) > 0 || len(cfg.InitEnv) > 0 || cfg.NoPrestart || cfg.Exe != nil {
 		return nil
 	}
 	prestarted.p = nil

@@ -66,8 +66,8 @@ func CleanParent(parent string) (string, error) {
 type Hierarchy struct {
 	Version Version
 	// Unified is the cgroup2 mount point. Containers' cgroups are made
-	// under it when Version is V2. On a Hybrid host it is recorded for
-	// information only.
+	// under it when Version is V2. On a Hybrid host each container also
+	// gets a directory there, which limits nothing (see Hybrid).
 	Unified string
 	// Mounts maps a v1 controller ("memory", "cpu", "cpuacct", "pids",
 	// "freezer") to the mount point of the hierarchy that carries it.
@@ -237,6 +237,11 @@ func (h *Hierarchy) Load(name string) (*Cgroup, error) {
 				}
 			}
 		}
+		if h.Version == Hybrid && h.Unified != "" {
+			if dir := filepath.Join(h.Unified, parent, name); isDir(dir) {
+				c.paths[unifiedKey] = dir
+			}
+		}
 	default:
 		return nil, fmt.Errorf("cgroup %s: unknown cgroup version %v", name, h.Version)
 	}
@@ -311,6 +316,9 @@ func (h *Hierarchy) RemoveParent() error {
 			if !slices.Contains(roots, mnt) {
 				roots = append(roots, mnt)
 			}
+		}
+		if h.Version == Hybrid && h.Unified != "" {
+			roots = append(roots, h.Unified) // createV1's "0::" tree
 		}
 	}
 	var errs []error

@@ -108,6 +108,33 @@ func TestNewV2ControllerNotAvailable(t *testing.T) {
 	assert.Equal(t, "100000 100000", k.read(filepath.Join(c.Path(""), "cpu.max")))
 }
 
+// On a hybrid host the cgroup2 mount is one more hierarchy to be in
+// (runc's containers are): a directory there, joined, found again by
+// Load, removed by Destroy and RemoveParent; it limits nothing.
+func TestHybridJoinsTheCgroup2Tree(t *testing.T) {
+	h, k := newFakeV1(t, "memory", "cpu", "cpuacct", "pids", "cpuset")
+	h.Version = Hybrid
+	h.Unified = filepath.Join(k.root, "unified")
+	require.NoError(t, os.Mkdir(h.Unified, 0o755))
+	k.mounts[h.Unified] = nil
+	h = h.Under("hybrid-parent")
+	c, err := h.New("web", limits)
+	require.NoError(t, err)
+	dir := filepath.Join(h.Unified, h.Parent, "web")
+	assert.Contains(t, c.Dirs(), dir)
+	assert.NoFileExists(t, filepath.Join(dir, "memory.limit_in_bytes"), "nothing is limited there")
+	_, late := c.ProcsFiles()
+	assert.Contains(t, late, filepath.Join(dir, "cgroup.procs"), "an exec joins it too")
+
+	again, err := h.Load("web")
+	require.NoError(t, err)
+	assert.Equal(t, c.Dirs(), again.Dirs())
+	require.NoError(t, again.Destroy())
+	assert.NoDirExists(t, dir)
+	require.NoError(t, h.RemoveParent())
+	assert.NoDirExists(t, filepath.Join(h.Unified, h.Parent))
+}
+
 func TestNewV1WritesEachHierarchy(t *testing.T) {
 	// The layout of this course's lab machine: one hierarchy each.
 	h, k := newFakeV1(t, "memory", "cpu", "cpuacct", "pids", "cpuset")

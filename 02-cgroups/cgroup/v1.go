@@ -66,6 +66,25 @@ func (h *Hierarchy) createV1(parentName, name string, r Resources) (*Cgroup, []s
 		byMount[mnt] = dir
 		c.paths[ctrl] = dir
 	}
+	// A hybrid host's cgroup2 mount carries no controller, but it is a
+	// hierarchy like the others: each process is somewhere in its tree,
+	// and /proc/PID/cgroup's "0::" line says where. runc (and systemd)
+	// put a container's processes in a directory of their own there
+	// too, so a container is one cgroup in every hierarchy: a process
+	// left in the host's would be counted as the host's by whatever
+	// reads that tree.
+	if h.Version == Hybrid && h.Unified != "" {
+		parent, err := mkdirParent(o, h.Unified, parentName, nil)
+		if err != nil {
+			return nil, created, err
+		}
+		dir := filepath.Join(parent, name)
+		if err := o.mkdir(dir); err != nil {
+			return nil, created, fmt.Errorf("create cgroup: %w", err)
+		}
+		created = append(created, dir)
+		c.paths[unifiedKey] = dir
+	}
 	if dir := c.paths["memory"]; dir != "" {
 		if err := ensureOOMKill(dir); err != nil {
 			return nil, created, err
@@ -375,3 +394,7 @@ func (c *Cgroup) statsV1() (Stats, error) {
 	}
 	return s, nil
 }
+
+// unifiedKey is a hybrid host's cgroup2 directory of the container in
+// Cgroup.paths: no controller has that name.
+const unifiedKey = "unified"

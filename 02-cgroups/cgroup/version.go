@@ -27,7 +27,9 @@ const (
 	// systemd uses that mount to track processes, but the controllers we
 	// need (memory, cpu, pids) are bound to the v1 hierarchies, and a
 	// controller can be active in only one of the two interfaces at a
-	// time. So a Hybrid host is driven exactly like V1.
+	// time. So a Hybrid host is driven like V1, and its containers get a
+	// directory in the cgroup2 tree as well, as runc gives them, where
+	// the processes are tracked but nothing is limited.
 	Hybrid
 )
 

@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/namespace"
-	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 	"github.com/berth-project/berth/07-logs/shim"
 	"github.com/berth-project/berth/final/health"
@@ -66,7 +65,10 @@ type healthMon struct {
 	// read from it, not from the shim's record, which comes later.
 	init    int
 	initPid int
-	cg      *cgroup.Cgroup // the container's, for its freezer
+	freezer *freezerFile // the container's cgroup's, until it is seen thawed
+	// thawSeen: the container was not paused at a check of this
+	// monitor; a pause from then on ends the monitor (healthPause).
+	thawSeen bool
 
 	mu sync.Mutex
 	st health.State
@@ -276,6 +278,7 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 		if m.init >= 0 {
 			unix.Close(m.init)
 		}
+		m.freezer.close()
 	}()
 	var tmpl *nsenter.Cmd
 	lastFailed := false
@@ -379,7 +382,8 @@ func (m *healthMon) next() time.Duration {
 // the run ends meanwhile is a failure, as with dockerd (see healthStop).
 func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Result, bool) {
 	// Whether the run goes on is read from its init (ending, in the
-	// loop), whether it is paused from its cgroup's freezer: not from
+	// loop), whether it is paused from its cgroup's freezer file
+	// (tuning_health.go) until it is seen thawed: not from
 	// the shim's record, a file to decode at every check. The record
 	// is read once, for the check's options.
 	var st shim.State
@@ -390,13 +394,23 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Re
 			return health.Result{}, false
 		}
 	}
-	if m.cg == nil {
-		m.cg, _ = cgroupOf(e)
-	}
-	if m.cg != nil {
-		if fs, err := m.cg.FreezerState(); err == nil && fs != cgroup.Thawed {
+	if !m.thawSeen {
+		// Paused before this monitor began (berthd started while
+		// the container was paused): no check until it is thawed.
+		// From then on a docker pause ends the monitor itself
+		// (healthPause), as dockerd's does, and the freezer is not
+		// read at every check.
+		if m.freezer == nil {
+			if cg, err := cgroupOf(e); err == nil {
+				m.freezer = openFreezer(cg)
+			}
+		}
+		if !m.freezer.thawed() {
 			return health.Result{}, false
 		}
+		m.thawSeen = true
+		m.freezer.close()
+		m.freezer = nil
 	}
 	argv, _ := m.sch.Command(e.rec.Config.Shell) // NewSchedule checked it
 	start := time.Now()
@@ -423,6 +437,10 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Re
 		if err := t.Hold(); err != nil {
 			return fail(err)
 		}
+		// A zygote forks the checks already confined; where there
+		// can be none (a filter that refuses what it must do), each
+		// check is a fork of the server, confined the same way.
+		_, _ = t.StartZygote()
 		*tmpl = t
 	}
 	id := namespace.NewID()
@@ -482,8 +500,10 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Re
 // checks of every daemon in this process: one process, started at the
 // first check and again if it has died. (docker exec keeps its helper,
 // the way in that docs/final.md describes; TestServer_SameAsCommand in
-// final/nsenter runs the exec tests through the server too.) A check through it costs a fork
-// of a small C process and the check's own execve, where a helper
+// final/nsenter runs the exec tests through the server too.) A check
+// through it costs a clone of the container's zygote (a small C process
+// the server forked once per run, already confined) and the check's own
+// execve, where a helper
 // (nsenter.Command, docker exec's way in) starts the daemon's program
 // again; see final/health's doc.go, "What a check costs".
 var forkServer struct {

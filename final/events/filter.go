@@ -73,6 +73,9 @@ func (f *Filter) byName(key string, m Message) bool {
 }
 
 func (f *Filter) image(m Message) bool {
+	if !f.args.Has("image") {
+		return true // no reference to parse for every event of a subscriber without one
+	}
 	attr := "image"
 	if m.Type == events.ImageEventType {
 		attr = "name"

@@ -79,36 +79,48 @@
 // process per daemon, started at the first check, that forks each check
 // and confines it in C, in the same order as the helper. No Go runtime
 // starts per check, and what a run's checks share is prepared once per
-// run: the options (user, groups, the compiled filter), and the open
-// files of the container's namespaces and cgroup.
+// run: the options (user, groups, the compiled filter), the open files
+// of the container's namespaces and cgroup, and a zygote
+// (nsenter.Cmd.StartZygote): a process the server forks once per run,
+// that enters the container and takes its user, filter and capabilities
+// once, and from which each check is then a vfork-like clone that only
+// joins the cgroup, finds the command and executes it. The zygote stays
+// in the host's PID namespace, in none of the container's cgroups, and
+// ends with the run (final/nsenter's doc.go, "A zygote per command").
 //
 // Its price: a second implementation, in C, of what the helper's Go part
 // does after entering (server.c beside inside.go; the chapters' Go code
 // stays the one the container's init runs), which TestServer_SameAsCommand
 // keeps honest by running every exec test of final/nsenter through both;
 // one more process on the host (1.8 MiB resident, in no container,
-// never counted against a container's pids.max or memory); and the files
-// of a container's namespaces held open while its checks run (released
-// at the run's end).
+// never counted against a container's pids.max or memory), and one per
+// container with checks (its zygote: 1.6 MiB resident, 44 KiB of it its
+// own); and the container's namespaces kept alive while its checks run
+// (released at the run's end).
 //
 // BenchmarkHealthChecks (final/daemon), 50 containers each checked every
-// second (`true`), berthd beside dockerd 20.10 in one run, two runs on
-// the 2-core VM shared with other work (load average 10 to 53):
+// second (`true`), 30 rounds; the fork server alone and with the
+// zygote (and the daemon's steps that came with it) measured one after
+// the other, 3 runs each, on the 2-core VM shared with other work (load
+// average 3 to 7 at the starts; docs/performance.md has the steps):
 //
-//	                         share of a core   CPU per check
-//	berthd, helper per check    104-128 %        ~23 ms     (before)
-//	berthd, fork server        10.5-13.0 %      2.1-2.6 ms
-//	  of which the daemon       3.5-4.4 %       0.7-0.9 ms
-//	  the server and checks     7.0-8.6 %       1.4-1.7 ms
-//	dockerd (runc exec)          82-102 %      16.5-20.5 ms
+//	                           share of a core   CPU per check
+//	berthd, helper per check      104-128 %        ~23 ms     (first)
+//	berthd, fork server          14.3-17.7 %     2.9-3.7 ms
+//	  of which the daemon         5.5-7.5 %      1.1-1.5 ms
+//	  the server and checks       8.8-10.2 %     1.8-2.0 ms
+//	berthd, zygote                7.5-8.1 %      1.5-1.6 ms
+//	  of which the daemon         4.1-4.5 %      0.8-0.9 ms
+//	  the server, zygotes, checks 3.3-3.6 %      0.7 ms
+//	dockerd (runc exec)           82-176 %      16.5-35 ms  (earlier runs)
 //
-// The goal, under 5 % of a core, is met for the daemon's own share and
-// not for the whole on this loaded machine. What is left is mostly the
-// price of a process: a fork, an execve of the check and its exit, about
-// 0.9 ms of CPU here for `true` without a cgroup or a filter (the same as
-// a shell's fork and exec of /bin/true on this machine at that load,
-// BenchmarkExecTrue in final/nsenter), plus the container's filter
-// (about 0.15 ms) and the join of a dozen cgroup v1 hierarchies (about
-// 0.15 ms). No design that runs the check as a process does better;
-// dockerd's runc exec costs eight times as much.
+// The goal, under 5 % of a core, is not met on this loaded machine. What
+// is left of the checks' side is the price of a process: a clone, an
+// execve of the check, its exit and the join of a dozen cgroup v1
+// hierarchies (a bare C loop of vfork and execve of busybox true costs
+// 0.45 ms here, more under load); the daemon's side is its Go work per
+// check (a timer, the goroutines that wait for the check and copy its
+// output, three exec events, as dockerd emits them). No design that runs
+// the check as a process does much better; dockerd's runc exec costs ten
+// times as much.
 package health

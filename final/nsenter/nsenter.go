@@ -582,7 +582,7 @@ func (c *Cmd) signalCommand(s syscall.Signal) error {
 	defer unix.Close(fd)
 	parent := 0
 	if c.served != nil {
-		parent = c.srv.Pid()
+		parent = c.served.parent
 	} else {
 		parent = c.cmd.Process.Pid
 	}

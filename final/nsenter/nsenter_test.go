@@ -108,10 +108,17 @@ func (c *container) options(args ...string) nsenter.Options {
 // them so.
 const viaServerEnv = "BERTH_NSENTER_VIA_SERVER"
 
+// viaZygoteEnv set (with viaServerEnv) runs every exec through a
+// zygote of the server: each Cmd is held (Cmd.Hold) and starts one
+// (Cmd.StartZygote), released when the test ends. TestServer_ZygoteSameAsCommand runs
+// them so.
+const viaZygoteEnv = "BERTH_NSENTER_VIA_ZYGOTE"
+
 var testServer = sync.OnceValues(nsenter.StartServer)
 
-// command is nsenter.Command, or the fork server's.
-func command(opts nsenter.Options) (*nsenter.Cmd, error) {
+// command is nsenter.Command, or the fork server's (through a zygote
+// with viaZygoteEnv, but for a terminal, which a zygote does not take).
+func command(t testing.TB, opts nsenter.Options) (*nsenter.Cmd, error) {
 	if os.Getenv(viaServerEnv) == "" {
 		return nsenter.Command(opts)
 	}
@@ -119,7 +126,18 @@ func command(opts nsenter.Options) (*nsenter.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.Command(opts)
+	cmd, err := s.Command(opts)
+	if err != nil || os.Getenv(viaZygoteEnv) == "" || opts.Tty {
+		return cmd, err
+	}
+	if err := cmd.Hold(); err != nil {
+		return nil, err
+	}
+	t.Cleanup(cmd.Release)
+	if _, err := cmd.StartZygote(); err != nil {
+		return nil, err
+	}
+	return cmd, nil
 }
 
 // TestServer_SameAsCommand runs this package's exec tests again with
@@ -132,11 +150,16 @@ func TestServer_SameAsCommand(t *testing.T) {
 	if os.Getenv(viaServerEnv) != "" {
 		t.Skip("already through the server")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run", "^(TestS37_|TestExec)", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), viaServerEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	assert.Contains(t, string(out), "--- PASS: TestS37_ExecEntersEveryNamespace")
+	for _, zygote := range []bool{false, true} {
+		cmd := exec.Command(os.Args[0], "-test.run", "^(TestS37_|TestExec)", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), viaServerEnv+"=1")
+		if zygote {
+			cmd.Env = append(cmd.Env, viaZygoteEnv+"=1")
+		}
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "zygote %v: %s", zygote, out)
+		assert.Contains(t, string(out), "--- PASS: TestS37_ExecEntersEveryNamespace")
+	}
 }
 
 // result is what an exec printed and its exit status.
@@ -148,7 +171,7 @@ type result struct {
 // run runs opts to its end.
 func run(t *testing.T, opts nsenter.Options) result {
 	t.Helper()
-	cmd, err := command(opts)
+	cmd, err := command(t, opts)
 	require.NoError(t, err)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -235,7 +258,7 @@ func TestS37_ExecJoinsTheCgroup(t *testing.T) {
 	c := startContainer(t, namespace.Config{}, cgroup.Resources{})
 
 	t.Run("procs", func(t *testing.T) {
-		cmd, err := command(c.options("sleep", "30"))
+		cmd, err := command(t, c.options("sleep", "30"))
 		require.NoError(t, err)
 		require.NoError(t, cmd.Start())
 		waitCmdline(t, cmd.Pid(), "sleep\x0030\x00")
@@ -256,7 +279,7 @@ func TestS37_ExecJoinsTheCgroup(t *testing.T) {
 	})
 
 	t.Run("kill", func(t *testing.T) {
-		cmd, err := command(c.options("sleep", "30"))
+		cmd, err := command(t, c.options("sleep", "30"))
 		require.NoError(t, err)
 		require.NoError(t, cmd.Start())
 		require.NoError(t, cmd.Signal(unix.SIGKILL), "sent to the command itself")
@@ -405,7 +428,7 @@ func TestS37_ExecWorkdirEnvStdin(t *testing.T) {
 	assert.Equal(t, 127, run(t, opts).Status)
 
 	opts = c.options("cat")
-	cmd, err := command(opts)
+	cmd, err := command(t, opts)
 	require.NoError(t, err)
 	var out bytes.Buffer
 	cmd.Stdin, cmd.Stdout = strings.NewReader("line 1\nline 2\n"), &out
@@ -456,7 +479,7 @@ func TestS37_ExecTty(t *testing.T) {
 
 	opts := c.options("cat", "/proc/self/stat")
 	opts.Tty = true
-	cmd, err := command(opts)
+	cmd, err := command(t, opts)
 	require.NoError(t, err)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	require.NoError(t, cmd.Start())
@@ -523,7 +546,7 @@ func TestS37_ExecUserNamespace(t *testing.T) {
 	assert.Equal(t, "00000000a80425fb", statusField(t, l[4], "CapEff"), "full default set, in the namespace")
 
 	// From the host, the command is uid 100000.
-	cmd, err := command(c.options("sleep", "30"))
+	cmd, err := command(t, c.options("sleep", "30"))
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Signal(unix.SIGKILL); _, _ = cmd.Wait() })
@@ -595,17 +618,22 @@ func TestExecContainerGone(t *testing.T) {
 	c := startContainer(t, namespace.Config{}, cgroup.Resources{})
 	opts := c.options("true")
 	opts.EarlyCgroupProcs, opts.CgroupProcs = nil, nil // the cgroup goes with the container in real life; here the test's cleanup removes it
-	cmd, err := command(opts)
+	cmd, err := command(t, opts)
 	require.NoError(t, err)
 	require.NoError(t, c.proc.Kill())
 
 	err = cmd.Start()
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), fmt.Sprintf("/proc/%d/ns/", c.pid))
+	if os.Getenv(viaZygoteEnv) != "" {
+		// Held since command: the files are open, the fork fails.
+		assert.Contains(t, err.Error(), "its init has exited")
+	} else {
+		assert.Contains(t, err.Error(), fmt.Sprintf("/proc/%d/ns/", c.pid))
+	}
 	_, err = cmd.Wait()
 	assert.Error(t, err, "nothing to wait for")
 
-	_, err = command(c.options("true"))
+	_, err = command(t, c.options("true"))
 	require.ErrorIs(t, err, os.ErrNotExist)
 
 }

@@ -91,7 +91,12 @@ struct request {
 	uint32_t caps_lo, caps_hi; /* the capabilities kept */
 	uint32_t nargs, nenv;
 	uint32_t strings_len;
+	uint32_t zygote;          /* 1: start a zygote (run_zygote), not a command */
 };
+
+/* A zygote's request (struct zygote_request) is this magic alone, with
+ * five descriptors: stdin, stdout, stderr, the error and wait pipes. */
+#define ZYGOTE_MAGIC 0x7a796774u /* "zygt"; zygoteMagic in server.go */
 
 /* A child, and the wait pipe its status goes to. */
 struct child {
@@ -253,6 +258,35 @@ static void drop_capabilities(int err_fd, uint64_t keep)
 		child_fail(err_fd, "capset to %#llx: %s", (unsigned long long)keep, errstr(errno));
 }
 
+/* join_keyring gives the process a new session keyring of its own
+ * (rootfs's joinSessionKeyring), so that no two execs share one. */
+static void join_keyring(int err_fd)
+{
+	long id = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL, 0, 0, 0);
+
+	if (id < 0 && errno != ENOSYS)
+		child_fail(err_fd, "joining a new session keyring: %s", errstr(errno));
+	if (id >= 0 && syscall(SYS_keyctl, KEYCTL_SETPERM, id, SESSION_KEYRING_PERM, 0, 0) < 0)
+		child_fail(err_fd, "session keyring %ld: setting its permissions: %s", id, errstr(errno));
+}
+
+/* confine loads the container's seccomp filter, lowers the capabilities
+ * and sets no_new_privs: inside.go's order. */
+static void confine(int err_fd, const struct request *r, const struct sock_filter *prog)
+{
+	if (r->seccomp > 0) {
+		struct sock_fprog fprog = {(unsigned short)r->seccomp, (struct sock_filter *)prog};
+		long ret = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, r->seccomp_flags | SECCOMP_FILTER_FLAG_TSYNC, &fprog);
+		if (ret < 0)
+			child_fail(err_fd, "seccomp: installing the filter: %s", errstr(errno));
+		if (ret > 0)
+			child_fail(err_fd, "seccomp: installing the filter: thread %ld cannot be synchronized", ret);
+	}
+	drop_capabilities(err_fd, (uint64_t)r->caps_lo | (uint64_t)r->caps_hi << 32);
+	if (r->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(err_fd, "prctl(PR_SET_NO_NEW_PRIVS): %s", errstr(errno));
+}
+
 /* is_executable is namespace's checkExecutable: 0, or ENOENT-like
  * (missing), or EACCES (there but not runnable). */
 static int is_executable(const char *path)
@@ -317,6 +351,24 @@ static const char *look_path(const char *name, char *const *env, char *buf, size
 	command_fail(EXIT_NOT_FOUND, "%s: executable file not found in $PATH", name);
 }
 
+/* enter_namespaces joins the user namespace first (nsenter.c's
+ * enter_rest), then the others; the PID namespace is the forker's doing
+ * (it decides where the children are born). */
+static void enter_namespaces(int err_fd, const struct request *r, const int *ns)
+{
+	uint32_t i;
+
+	for (i = 0; i < r->nns; i++)
+		if (r->ns_flags[i] == CLONE_NEWUSER && setns(ns[i], CLONE_NEWUSER) < 0)
+			child_fail(err_fd, "setns user: %s", errstr(errno));
+	for (i = 0; i < r->nns; i++)
+		if (r->ns_flags[i] != CLONE_NEWUSER && r->ns_flags[i] != CLONE_NEWPID &&
+		    setns(ns[i], (int)r->ns_flags[i]) < 0)
+			child_fail(err_fd, "setns %#x: %s", r->ns_flags[i], errstr(errno));
+	for (i = 0; i < r->nns; i++)
+		close(ns[i]);
+}
+
 /* run_child is the forked child: it enters the container, becomes the
  * command's user with its capabilities and filter, and executes it. */
 __attribute__((noreturn)) static void run_child(const struct request *r, const struct sock_filter *prog,
@@ -343,17 +395,7 @@ __attribute__((noreturn)) static void run_child(const struct request *r, const s
 	 * helper's command is in its waiter's: a session whose leader is
 	 * outside the container. */
 
-	/* The user namespace first (nsenter.c's enter_rest), then the others;
-	 * the PID namespace was the server's doing. */
-	for (i = 0; i < r->nns; i++)
-		if (r->ns_flags[i] == CLONE_NEWUSER && setns(ns[i], CLONE_NEWUSER) < 0)
-			child_fail(err_fd, "setns user: %s", errstr(errno));
-	for (i = 0; i < r->nns; i++)
-		if (r->ns_flags[i] != CLONE_NEWUSER && r->ns_flags[i] != CLONE_NEWPID &&
-		    setns(ns[i], (int)r->ns_flags[i]) < 0)
-			child_fail(err_fd, "setns %#x: %s", r->ns_flags[i], errstr(errno));
-	for (i = 0; i < r->nns; i++)
-		close(ns[i]);
+	enter_namespaces(err_fd, r, ns);
 
 	/* From here on, inside.go's inside(), step by step. */
 	join_cgroups(err_fd, early, r->early_cgroups);
@@ -364,24 +406,8 @@ __attribute__((noreturn)) static void run_child(const struct request *r, const s
 			child_fail(err_fd, "making stdin the controlling terminal (TIOCSCTTY): %s", errstr(errno));
 	}
 	become_user(err_fd, r, groups);
-	{
-		long id = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL, 0, 0, 0);
-		if (id < 0 && errno != ENOSYS)
-			child_fail(err_fd, "joining a new session keyring: %s", errstr(errno));
-		if (id >= 0 && syscall(SYS_keyctl, KEYCTL_SETPERM, id, SESSION_KEYRING_PERM, 0, 0) < 0)
-			child_fail(err_fd, "session keyring %ld: setting its permissions: %s", id, errstr(errno));
-	}
-	if (r->seccomp > 0) {
-		struct sock_fprog fprog = {(unsigned short)r->seccomp, (struct sock_filter *)prog};
-		long ret = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, r->seccomp_flags | SECCOMP_FILTER_FLAG_TSYNC, &fprog);
-		if (ret < 0)
-			child_fail(err_fd, "seccomp: installing the filter: %s", errstr(errno));
-		if (ret > 0)
-			child_fail(err_fd, "seccomp: installing the filter: thread %ld cannot be synchronized", ret);
-	}
-	drop_capabilities(err_fd, (uint64_t)r->caps_lo | (uint64_t)r->caps_hi << 32);
-	if (r->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		child_fail(err_fd, "prctl(PR_SET_NO_NEW_PRIVS): %s", errstr(errno));
+	join_keyring(err_fd);
+	confine(err_fd, r, prog);
 
 	if (dir[0] != '\0' && chdir(dir) < 0)
 		command_fail(EXIT_CANNOT_INVOKE, "working directory: chdir %s: %s", dir, errstr(errno));
@@ -435,6 +461,293 @@ static void close_all(int *fds, int n)
 		close(fds[i]);
 }
 
+/*
+ * The zygote: one process per container's check (a request with
+ * zygote set), forked by the server in the host's PID namespace, that
+ * does once what every check of that container would do again (enter
+ * the namespaces, become the user, load the filter, lower the
+ * capabilities), then forks each check from there. See doc.go, "A
+ * zygote per check". Its children do only what can differ from one
+ * check to the next: their streams, a keyring of their own, the cgroup,
+ * the working directory, the PATH lookup, execve.
+ *
+ *   fds: stdio (unused), the error pipe ("ready" or "error MSG"), the
+ *   wait pipe (the server's), the namespaces, the early and late
+ *   cgroup.procs files, then its control socket (SOCK_SEQPACKET), from
+ *   which each request is ZYGOTE_MAGIC and five descriptors.
+ */
+
+/* zygote_children are the zygote's running checks. */
+static struct child zchildren[256];
+static size_t nzchildren;
+
+/* run_zygote_child is a check forked by the zygote: what is left of
+ * run_child once the zygote has done the rest. */
+__attribute__((noreturn)) static void run_zygote_child(const struct request *r, int *early, int *late, char *dir,
+						       char **args, char **env, const int *fds, int keyring)
+{
+	int err_fd = fds[3];
+	sigset_t none;
+	char pathbuf[4096];
+	const char *path;
+	int i;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (i = 0; i < 3; i++)
+		if (dup2(fds[i], i) < 0)
+			child_fail(err_fd, "dup2: %s", errstr(errno));
+	join_cgroups(err_fd, early, r->early_cgroups);
+	if (keyring)
+		join_keyring(err_fd);
+	if (dir[0] != '\0' && chdir(dir) < 0)
+		command_fail(EXIT_CANNOT_INVOKE, "working directory: chdir %s: %s", dir, errstr(errno));
+	path = look_path(args[0], env, pathbuf, sizeof pathbuf);
+	join_cgroups(err_fd, late, r->cgroups);
+	execve(path, args, env);
+	command_fail(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE, "exec %s: %s", path, errstr(errno));
+}
+
+/* zygote_reap is reap for the zygote's checks. */
+static void zygote_reap(void)
+{
+	for (;;) {
+		int status;
+		size_t i;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid <= 0)
+			return;
+		for (i = 0; i < nzchildren; i++) {
+			if (zchildren[i].pid != pid)
+				continue;
+			write_line(zchildren[i].wait_fd, "exit %d\n",
+				   WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+			close(zchildren[i].wait_fd);
+			zchildren[i] = zchildren[--nzchildren];
+			break;
+		}
+	}
+}
+
+/* What a check's child needs, on the stack of zygote_serve_one, which
+ * is suspended until the child's execve or exit (CLONE_VFORK). */
+struct zygote_args {
+	const struct request *r;
+	int *early, *late;
+	char *dir, **args, **env;
+	const int *fds;
+	int keyring;
+};
+
+static int zygote_child_main(void *p)
+{
+	struct zygote_args *a = p;
+
+	run_zygote_child(a->r, a->early, a->late, a->dir, a->args, a->env, a->fds, a->keyring);
+}
+
+/* zygote_serve_one forks one check; -1 once the daemon has closed the
+ * control socket. */
+static int zygote_serve_one(int ctl, const struct request *r, int *early, int *late, char *dir, char **args,
+			    char **env, int keyring)
+{
+	char cbuf[CMSG_SPACE(8 * sizeof(int))];
+	uint32_t magic = 0;
+	struct iovec iov = {&magic, sizeof magic};
+	struct msghdr msg = {0};
+	struct cmsghdr *c;
+	int fds[8], nfds = 0, i;
+	ssize_t n;
+	pid_t pid;
+
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof cbuf;
+	n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -1;
+	if (n == 0)
+		return -1;
+	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			if (nfds + k > 8)
+				k = 8 - nfds;
+			memcpy(fds + nfds, CMSG_DATA(c), (size_t)k * sizeof(int));
+			nfds += k;
+		}
+	}
+	if (nfds != 5 || n != sizeof magic || magic != ZYGOTE_MAGIC || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		if (nfds >= 4)
+			write_line(fds[3], "error bad request to the zygote\n");
+		close_all(fds, nfds);
+		return 0;
+	}
+	if (nzchildren == sizeof zchildren / sizeof zchildren[0]) {
+		write_line(fds[3], "error zygote: too many checks at once\n");
+		close_all(fds, nfds);
+		return 0;
+	}
+	/* posix_spawn's way: the child shares the zygote's memory, on a
+	 * stack of its own, until its execve, and the zygote waits for
+	 * that. No page tables to copy, no copy-on-write faults, no copy to
+	 * tear down at execve: a fork of even this small process cost more
+	 * than the rest of the child's work. The child writes only its
+	 * stack and its own descriptors (CLONE_FILES is not set, nor
+	 * CLONE_FS: its dup2, close and chdir are its own). */
+	{
+		static char stack[64 * 1024] __attribute__((aligned(16)));
+		struct zygote_args a = {r, early, late, dir, args, env, fds, keyring};
+
+		pid = clone(zygote_child_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	}
+	if (pid < 0) {
+		if (errno == ENOMEM)
+			write_line(fds[3], "error fork into the container's PID namespace: its init has exited\n");
+		else
+			write_line(fds[3], "error fork: %s\n", errstr(errno));
+		close_all(fds, nfds);
+		return 0;
+	}
+	write_line(fds[4], "pid %ld\n", (long)pid);
+	zchildren[nzchildren].pid = pid;
+	zchildren[nzchildren].wait_fd = fds[4];
+	nzchildren++;
+	for (i = 0; i < 4; i++)
+		close(fds[i]);
+	return 0;
+}
+
+/* zygote_probe starts a child that tries what every check's child will
+ * do under the container's filter besides the checks' own: a new
+ * keyring (1 if it may, 0 if the filter refuses keyctl: then no check
+ * can use one, and sharing the zygote's is unseen). The probe's clone,
+ * its reaping through the signalfd, poll and recvmsg try the zygote's
+ * own system calls: a filter that refuses one of them makes the zygote
+ * fail here, and the caller falls back to a fork per check. */
+static int zygote_probe_main(void *unused)
+{
+	long id = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL, 0, 0, 0);
+
+	(void)unused;
+	_exit(id >= 0 ? 0 : 1);
+}
+
+static int zygote_probe(int err_fd, int sfd, int ctl)
+{
+	static char stack[16 * 1024] __attribute__((aligned(16)));
+	struct pollfd pfd = {sfd, POLLIN, 0};
+	struct signalfd_siginfo si;
+	char byte;
+	struct iovec iov = {&byte, 1};
+	struct msghdr msg = {0};
+	int status;
+	pid_t pid;
+
+	/* The same clone as a check's (zygote_serve_one). */
+	pid = clone(zygote_probe_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
+	if (pid < 0)
+		child_fail(err_fd, "zygote: clone: %s", errstr(errno));
+	if (poll(&pfd, 1, -1) < 0)
+		child_fail(err_fd, "zygote: poll: %s", errstr(errno));
+	if (read(sfd, &si, sizeof si) < 0)
+		child_fail(err_fd, "zygote: reading its signalfd: %s", errstr(errno));
+	if (waitpid(pid, &status, 0) != pid)
+		child_fail(err_fd, "zygote: waitpid: %s", errstr(errno));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (recvmsg(ctl, &msg, MSG_DONTWAIT | MSG_PEEK | MSG_CMSG_CLOEXEC) < 0 && errno != EAGAIN)
+		child_fail(err_fd, "zygote: recvmsg: %s", errstr(errno));
+	if (WIFSIGNALED(status))
+		return 0; /* killed by the filter at keyctl */
+	return WEXITSTATUS(status) == 0;
+}
+
+/* run_zygote is the zygote, from the server's fork to its end. */
+__attribute__((noreturn)) static void run_zygote(const struct request *r, const struct sock_filter *prog,
+						 const uint32_t *groups, char *dir, char **args, char **env, int *fds,
+						 pid_t server)
+{
+	int err_fd = fds[3], *ns = fds + 5, *early = ns + r->nns, *late = early + r->early_cgroups;
+	int ctl = late[r->cgroups], sfd, keyring, sig, fd, listening = 1;
+	uint32_t i;
+	sigset_t mask;
+
+	for (sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN); /* a daemon that stopped reading a wait pipe */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+	/* Nothing of the server's crosses: not its socket, not the wait
+	 * pipes of its other children, not other zygotes' sockets. Every
+	 * descriptor but those of this request is closed (the request's
+	 * are above the server's own, but not in one block: they are
+	 * marked, then the rest closed one by one). */
+	{
+		static unsigned char keep[65536];
+		int top = 0;
+		for (i = 0; i < 5 + r->nns + r->early_cgroups + r->cgroups + 1; i++) {
+			if (fds[i] >= 0 && fds[i] < (int)sizeof keep) {
+				keep[fds[i]] = 1;
+				if (fds[i] > top)
+					top = fds[i];
+			}
+		}
+		for (fd = 3; fd <= top; fd++)
+			if (!keep[fd])
+				close(fd);
+		syscall(SYS_close_range, top + 1, ~0U, 0);
+	}
+	/* Dies with the server (the parent-death signal), set again after
+	 * the change of user, which clears it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != server)
+		_exit(1);
+	/* Its children are born in the container's PID namespace; the
+	 * zygote itself stays in the host's, where no container sees it. */
+	for (i = 0; i < r->nns; i++)
+		if (r->ns_flags[i] == CLONE_NEWPID && setns(ns[i], CLONE_NEWPID) < 0)
+			child_fail(err_fd, "setns pid: %s (has the container exited?)", errstr(errno));
+	enter_namespaces(err_fd, r, ns);
+	become_user(err_fd, r, groups);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		child_fail(err_fd, "prctl(PR_SET_DUMPABLE): %s", errstr(errno));
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != server)
+		_exit(1);
+	join_keyring(err_fd);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		child_fail(err_fd, "zygote: signalfd: %s", errstr(errno));
+	confine(err_fd, r, prog);
+	keyring = zygote_probe(err_fd, sfd, ctl);
+	prctl(PR_SET_NAME, (unsigned long)"berth-zygote", 0, 0, 0);
+	/* The error pipe last: its end tells the daemon that the zygote
+	 * holds nothing of the request's but its own. */
+	for (i = 0; i < 5; i++)
+		if ((int)i != 3)
+			close(fds[i]);
+	write_line(err_fd, "ready\n");
+	close(err_fd);
+
+	while (listening || nzchildren > 0) {
+		struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {listening ? ctl : -1, POLLIN, 0}};
+
+		if (poll(pfd, 2, -1) < 0)
+			continue;
+		if (pfd[0].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) > 0) {
+			}
+			zygote_reap();
+		}
+		if (listening && pfd[1].revents && zygote_serve_one(ctl, r, early, late, dir, args, env, keyring) < 0)
+			listening = 0;
+	}
+	_exit(0);
+}
+
 /* serve_one reads one request and forks its child. It returns -1 when
  * the daemon has gone (end of the socket). */
 static int serve_one(char *buf)
@@ -450,7 +763,7 @@ static int serve_one(char *buf)
 	const struct sock_filter *prog;
 	const uint32_t *groups;
 	uint32_t want, i;
-	pid_t pid;
+	pid_t pid, server_pid = getpid();
 
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
@@ -476,11 +789,11 @@ static int serve_one(char *buf)
 		return 0;
 	}
 	memcpy(&r, buf, sizeof r);
-	want = 5 + r.nns + r.early_cgroups + r.cgroups;
+	want = 5 + r.nns + r.early_cgroups + r.cgroups + (r.zygote ? 1 : 0);
 	end = buf + n;
 	p = buf + sizeof r;
 	if (r.magic != REQUEST_MAGIC || r.nns > MAX_NS || want != (uint32_t)nfds || r.seccomp > 4096 || r.ngroups > 256 ||
-	    r.nargs == 0 || r.nargs > 65536 || r.nenv > 65536 ||
+	    r.nargs == 0 || r.nargs > 65536 || r.nenv > 65536 || r.zygote > 1 || (r.zygote && r.tty) ||
 	    (size_t)(end - p) < (size_t)r.seccomp * 8 + (size_t)r.ngroups * 4 + r.strings_len) {
 		write_line(fds[3], "error bad request to the fork server\n");
 		close_all(fds, nfds);
@@ -506,7 +819,7 @@ static int serve_one(char *buf)
 	/* Where the child is born: the container's PID namespace, or ours. */
 	{
 		int pidns = own_pidns;
-		for (i = 0; i < r.nns; i++)
+		for (i = 0; i < r.nns && !r.zygote; i++) /* a zygote is born in ours */
 			if (r.ns_flags[i] == CLONE_NEWPID)
 				pidns = fds[5 + i];
 		if (setns(pidns, CLONE_NEWPID) < 0) {
@@ -532,6 +845,8 @@ static int serve_one(char *buf)
 			write_line(fds[3], "error fork: %s\n", errstr(errno));
 		goto out;
 	}
+	if (pid == 0 && r.zygote)
+		run_zygote(&r, prog, groups, dir, args, env, fds, server_pid);
 	if (pid == 0)
 		run_child(&r, prog, groups, dir, args, env, fds);
 	write_line(fds[4], "pid %ld\n", (long)pid);

@@ -27,6 +27,9 @@ const serverName = Name + "-server"
 // requestMagic opens every request (REQUEST_MAGIC in server.c).
 const requestMagic = 0x62727468
 
+// zygoteMagic is a request to a zygote (ZYGOTE_MAGIC in server.c).
+const zygoteMagic = 0x7a796774
+
 // maxNamespaces is MAX_NS in server.c.
 const maxNamespaces = 16
 
@@ -139,7 +142,7 @@ func (s *Server) Command(opts Options) (*Cmd, error) {
 	if len(c.nss) > maxNamespaces {
 		return nil, fmt.Errorf("%d namespaces: the fork server takes %d", len(c.nss), maxNamespaces)
 	}
-	if c.req, err = c.request(); err != nil {
+	if c.req, err = c.request(false); err != nil {
 		return nil, err
 	}
 	c.srv = s
@@ -168,12 +171,139 @@ func (c *Cmd) Hold() error {
 	if err == nil {
 		h.null, err = os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	}
+	if err == nil {
+		h.nullFd = int(h.null.Fd()) // once: Fd costs a system call each time
+	}
 	if err != nil {
 		h.release()
 		return err
 	}
 	c.held = h
 	return nil
+}
+
+// StartZygote asks the server for a zygote for c, which must be held: a
+// process that enters c's container and takes its user, keyring,
+// seccomp filter and capabilities once, and from then on forks every
+// Start of c and of its Again copies, which then do only what can differ
+// from one to the next (doc.go, "A zygote per command"). It returns
+// the zygote's PID. A command with a terminal gets none, nor one whose
+// filter refuses what the zygote itself must do (fork, wait, poll,
+// recvmsg): the error says why, and the Starts go on as without it, a
+// fork of the server each. Release ends the zygote, once the commands it
+// started have ended; so does the server's end.
+func (c *Cmd) StartZygote() (int, error) {
+	if c.held == nil {
+		return 0, errors.New("nsenter: StartZygote needs Hold first")
+	}
+	if c.held.zyg != nil {
+		return c.held.zyg.pid, nil
+	}
+	if c.cfg.Tty {
+		return 0, errors.New("nsenter: a command with a terminal gets no zygote")
+	}
+	z, err := c.startZygote(c.held)
+	if err != nil {
+		return 0, err
+	}
+	c.held.zyg = z
+	return z.pid, nil
+}
+
+// zygote is a process the server forked for a held Cmd, that has
+// entered its container and taken its user, filter and capabilities
+// once, and forks each Start of it from there (doc.go, "A zygote per
+// check").
+type zygote struct {
+	mu  sync.Mutex
+	fd  int // our end of its control socket; -1 once closed
+	pid int
+}
+
+// startZygote asks the server for a zygote: c's request with zygote
+// set, the held files, and the zygote's end of a new control socket.
+// The zygote answers "ready" on the error pipe once it is set up, or an
+// error and exits; it never runs a command itself.
+func (c *Cmd) startZygote(h *held) (*zygote, error) {
+	req, err := c.request(true)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("zygote: socketpair: %w", err)
+	}
+	defer unix.Close(sp[1])
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		unix.Close(sp[0])
+		return nil, err
+	}
+	defer errR.Close()
+	waitR, waitW, err := os.Pipe()
+	if err != nil {
+		unix.Close(sp[0])
+		errW.Close()
+		return nil, err
+	}
+	defer waitR.Close()
+	null := h.nullFd
+	fds := []int{null, null, null, int(errW.Fd()), int(waitW.Fd())}
+	for _, f := range append(slices.Clone(h.ns), h.cgroups...) {
+		fds = append(fds, int(f.Fd()))
+	}
+	fds = append(fds, sp[1])
+	c.srv.mu.Lock()
+	if c.srv.closed {
+		err = errors.New("fork server: closed")
+	} else {
+		err = unix.Sendmsg(c.srv.fd, req, unix.UnixRights(fds...), nil, 0)
+	}
+	c.srv.mu.Unlock()
+	errW.Close()
+	waitW.Close()
+	if err != nil {
+		unix.Close(sp[0])
+		return nil, fmt.Errorf("fork server: sending the request: %w", err)
+	}
+	status, _ := io.ReadAll(errR)
+	pidLine, _ := bufio.NewReader(waitR).ReadString('\n')
+	pid, _ := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(pidLine), "pid "))
+	if string(status) != "ready\n" || pid <= 0 {
+		unix.Close(sp[0])
+		msg := strings.TrimSpace(strings.TrimPrefix(string(status), "error "))
+		if msg == "" {
+			msg = "it exited before it was ready"
+		}
+		return nil, fmt.Errorf("zygote for process %d: %s", c.pid, msg)
+	}
+	return &zygote{fd: sp[0], pid: pid}, nil
+}
+
+// send hands the zygote one Start's five descriptors; false if the
+// zygote is gone (it then takes no more).
+func (z *zygote) send(fds []int) bool {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.fd < 0 {
+		return false
+	}
+	if err := unix.Sendmsg(z.fd, binary.LittleEndian.AppendUint32(nil, zygoteMagic), unix.UnixRights(fds...), nil, 0); err != nil {
+		unix.Close(z.fd)
+		z.fd = -1
+		return false
+	}
+	return true
+}
+
+// close tells the zygote to end once its running checks have.
+func (z *zygote) close() {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.fd >= 0 {
+		unix.Close(z.fd)
+		z.fd = -1
+	}
 }
 
 // Release closes what Hold opened. The copies made by Again must not
@@ -188,9 +318,14 @@ func (c *Cmd) Release() {
 type held struct {
 	ns, cgroups []*os.File
 	null        *os.File
+	nullFd      int
+	zyg         *zygote
 }
 
 func (h *held) release() {
+	if h.zyg != nil {
+		h.zyg.close()
+	}
 	for _, f := range append(append([]*os.File{h.null}, h.ns...), h.cgroups...) {
 		if f != nil {
 			f.Close()
@@ -252,7 +387,7 @@ func (c *Cmd) Again() *Cmd {
 
 // request encodes c's config as server.c's struct request and what
 // follows it.
-func (c *Cmd) request() ([]byte, error) {
+func (c *Cmd) request(zygote bool) ([]byte, error) {
 	cfg := c.cfg
 	var seccompLen, seccompFlags uint32
 	if cfg.Seccomp != nil && !cfg.Seccomp.Unconfined {
@@ -296,7 +431,7 @@ func (c *Cmd) request() ([]byte, error) {
 	for _, v := range []uint32{
 		uint32(cfg.EarlyCgroups), uint32(cfg.Cgroups), cfg.UID, cfg.GID, uint32(len(cfg.Groups)),
 		boolean(cfg.Tty), boolean(cfg.NoNewPrivileges), seccompLen, seccompFlags,
-		uint32(keep), uint32(keep >> 32), uint32(len(cfg.Args)), uint32(len(cfg.Env)), uint32(len(strs)),
+		uint32(keep), uint32(keep >> 32), uint32(len(cfg.Args)), uint32(len(cfg.Env)), uint32(len(strs)), boolean(zygote),
 	} {
 		b = b32(b, v)
 	}
@@ -320,22 +455,45 @@ type served struct {
 	copies sync.WaitGroup
 	mine   []*os.File // pipe ends of ours, closed after the copies
 	status chan int
+	parent int // the command's parent: the server, or a zygote
 }
 
 // startServed is Start through the server.
 func (c *Cmd) startServed() (err error) {
-	var theirs []*os.File // the child's ends, closed once sent
+	// What is sent, in server.c's order; of it, the descriptors that
+	// are ours alone, closed once sent. The others (the caller's files,
+	// the held ones) are sent as they are: the server receives copies.
+	// The pipes are made raw, with no os.File on the child's ends, and
+	// ours are blocking but for the output's: no poller registration
+	// for a pipe that is read in one go (a health check's CPU goes to
+	// such things: see final/health's doc.go).
+	var fds, theirs []int
+	var opened []*os.File
 	sv := &served{}
 	defer func() {
-		for _, f := range theirs {
-			f.Close()
+		for _, fd := range theirs {
+			unix.Close(fd)
 		}
+		closeAll(opened)
 		if err != nil {
 			for _, f := range sv.mine {
 				f.Close()
 			}
 		}
 	}()
+	send := func(fd int, ours bool) {
+		fds = append(fds, fd)
+		if ours {
+			theirs = append(theirs, fd)
+		}
+	}
+	pipe := func() (r, w int, err error) {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			return -1, -1, fmt.Errorf("pipe: %w", err)
+		}
+		return p[0], p[1], nil
+	}
 	req := c.req
 	// The streams: files as they are, anything else through a pipe
 	// (one for both if Stdout and Stderr are the same writer, as
@@ -343,99 +501,115 @@ func (c *Cmd) startServed() (err error) {
 	std := []any{c.Stdin, c.Stdout, c.Stderr}
 	for i, s := range std {
 		if i == 2 && c.Stderr != nil && interfaceEqual(c.Stdout, c.Stderr) {
-			theirs = append(theirs, dupFile(theirs[1]))
+			send(fds[1], false) // sent twice: the server receives two copies
 			continue
 		}
 		switch v := s.(type) {
 		case *os.File:
 			if v != nil {
-				theirs = append(theirs, dupFile(v))
+				send(int(v.Fd()), false)
 				continue
 			}
 		case nil:
 		default:
-			r, w, err := os.Pipe()
+			r, w, err := pipe()
 			if err != nil {
 				return err
 			}
 			if i == 0 {
-				theirs = append(theirs, r)
-				sv.mine = append(sv.mine, w)
+				send(r, true)
+				_ = unix.SetNonblock(w, true) // ours: closed at WaitDelay, so polled
+				wf := os.NewFile(uintptr(w), "|0")
+				sv.mine = append(sv.mine, wf)
 				sv.copies.Add(1)
 				go func() {
 					defer sv.copies.Done()
-					_, _ = io.Copy(w, v.(io.Reader))
-					w.Close()
+					_, _ = io.Copy(wf, v.(io.Reader))
+					wf.Close()
 				}()
 			} else {
-				theirs = append(theirs, w)
-				sv.mine = append(sv.mine, r)
+				send(w, true)
+				_ = unix.SetNonblock(r, true)
+				rf := os.NewFile(uintptr(r), fmt.Sprintf("%d|", i))
+				sv.mine = append(sv.mine, rf)
 				sv.copies.Add(1)
 				go func() {
 					defer sv.copies.Done()
-					_, _ = io.Copy(v.(io.Writer), r)
+					_, _ = io.Copy(v.(io.Writer), rf)
 				}()
 			}
 			continue
 		}
 		if c.held != nil {
-			theirs = append(theirs, dupFile(c.held.null))
+			send(c.held.nullFd, false)
 			continue
 		}
-		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		null, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return err
+			return fmt.Errorf("open %s: %w", os.DevNull, err)
 		}
-		theirs = append(theirs, null)
+		send(null, true)
 	}
-	errR, errW, err := os.Pipe()
+	// The error pipe and the wait pipe: blocking, read by this
+	// goroutine (Start, Wait) until they end.
+	r, w, err := pipe()
 	if err != nil {
 		return err
 	}
+	errR := os.NewFile(uintptr(r), "error pipe")
 	defer errR.Close()
-	theirs = append(theirs, errW)
-	waitR, waitW, err := os.Pipe()
-	if err != nil {
+	send(w, true)
+	if r, w, err = pipe(); err != nil {
 		return err
 	}
+	waitR := os.NewFile(uintptr(r), "wait pipe")
 	sv.mine = append(sv.mine, waitR)
-	theirs = append(theirs, waitW)
-	fds := make([]int, 0, len(theirs)+len(c.nss)+len(c.cgroupProcs))
-	for _, f := range theirs {
-		fds = append(fds, int(f.Fd()))
+	send(w, true)
+	sent := false
+	if c.held != nil && c.held.zyg != nil {
+		// The zygote has the rest: the streams and the pipes are all
+		// it takes. One that has gone leaves the server's way.
+		sent = c.held.zyg.send(fds)
 	}
-	if c.held != nil {
-		// Sent as they are: the server receives copies.
+	sv.parent = c.srv.Pid()
+	if sent {
+		sv.parent = c.held.zyg.pid
+	}
+	switch {
+	case sent:
+	case c.held != nil:
 		for _, f := range append(slices.Clone(c.held.ns), c.held.cgroups...) {
 			fds = append(fds, int(f.Fd()))
 		}
-	} else {
+	default:
 		ns, err := c.openNamespaces()
 		if err != nil {
 			return err
 		}
-		theirs = append(theirs, ns...)
+		opened = append(opened, ns...)
 		cgroups, err := c.openCgroups()
 		if err != nil {
 			return err
 		}
-		theirs = append(theirs, cgroups...)
+		opened = append(opened, cgroups...)
 		for _, f := range append(ns, cgroups...) {
 			fds = append(fds, int(f.Fd()))
 		}
 	}
-	c.srv.mu.Lock()
-	if c.srv.closed {
+	if !sent {
+		c.srv.mu.Lock()
+		if c.srv.closed {
+			c.srv.mu.Unlock()
+			return errors.New("fork server: closed")
+		}
+		err = unix.Sendmsg(c.srv.fd, req, unix.UnixRights(fds...), nil, 0)
 		c.srv.mu.Unlock()
-		return errors.New("fork server: closed")
+		if err != nil {
+			return fmt.Errorf("fork server: sending the request: %w", err)
+		}
 	}
-	err = unix.Sendmsg(c.srv.fd, req, unix.UnixRights(fds...), nil, 0)
-	c.srv.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("fork server: sending the request: %w", err)
-	}
-	for _, f := range theirs {
-		f.Close()
+	for _, fd := range theirs {
+		unix.Close(fd)
 	}
 	theirs = nil
 
@@ -474,16 +648,6 @@ func interfaceEqual(a, b any) (eq bool) {
 		}
 	}()
 	return a == b
-}
-
-// dupFile is a copy of f's descriptor, closed with the others once sent
-// (the caller keeps f).
-func dupFile(f *os.File) *os.File {
-	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return f // sent as it is; not ours to close
-	}
-	return os.NewFile(uintptr(fd), f.Name())
 }
 
 // waitServed is Wait through the server: its "exit S" line, then the

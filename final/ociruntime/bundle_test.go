@@ -105,9 +105,6 @@ func TestNamespaceRefusals(t *testing.T) {
 		{"time namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
 		}, "linux.namespaces: time: not supported"},
-		{"join mount", func(s *specs.Spec) {
-			s.Linux.Namespaces = append(without(s, specs.MountNamespace), specs.LinuxNamespace{Type: specs.MountNamespace, Path: "/proc/1/ns/mnt"})
-		}, "mount namespace path /proc/1/ns/mnt: joining a mount namespace is not supported"},
 		{"join user", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/1/ns/user"})
 		}, "joining a user namespace is not supported"},
@@ -118,7 +115,6 @@ func TestNamespaceRefusals(t *testing.T) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
 		}, `unknown type "bogus"`},
 		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = without(s, specs.MountNamespace) }, "no mount namespace"},
-		{"no uts namespace", func(s *specs.Spec) { s.Hostname = ""; s.Linux.Namespaces = without(s, specs.UTSNamespace) }, "no uts namespace"},
 		{"mappings without user namespace", func(s *specs.Spec) {
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 		}, "linux.uidMappings: set without a user namespace"},
@@ -174,7 +170,7 @@ func TestCgroupName(t *testing.T) {
 		{"default/abc", "default", "abc", ""},
 		{"/abc", "", "abc", ""}, // at the hierarchies' roots, as runc
 		{"/", "", "", "names no cgroup"},
-		{"system.slice:docker:abc", "", "", "needs --systemd-cgroup"},
+		{"test.slice:cri-containerd:abc", "", "test.slice:cri-containerd:abc", ""},
 		{"/a/../../b/c", "", "", "not allowed"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
@@ -224,4 +220,16 @@ func without(s *specs.Spec, t specs.LinuxNamespaceType) []specs.LinuxNamespace {
 		}
 	}
 	return out
+}
+
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]int{"9": 9, "KILL": 9, "SIGKILL": 9, "kill": 9, "term": 15, "0": 0, "SIGRTMIN+1": -1, "65": -1, "-1": -1, "NOPE": -1} {
+		sig, err := ParseSignal(in)
+		if want < 0 {
+			assert.Error(t, err, in)
+			continue
+		}
+		require.NoError(t, err, in)
+		assert.Equal(t, want, int(sig), in)
+	}
 }

@@ -29,6 +29,12 @@ const DefaultCgroupParent = "berth-runtime"
 // A one-element path ("/foo") puts the container's cgroup directly under
 // each hierarchy's root, as runc does (runtime-tools' "/cgrouptest"):
 // parent is then "".
+//
+// A systemd-style "slice:prefix:name" (containerd's CRI sends
+// "test.slice:cri-containerd:ID" under critest) is, without
+// --systemd-cgroup, one relative path element for runc as for berth: a
+// directory of that name (runc's under its own cgroup, berth's at the
+// hierarchies' roots).
 func cgroupName(s *specs.Spec, id string) (parent, name string, err error) {
 	return cgroupPathName(s.Linux.CgroupsPath, id)
 }
@@ -37,9 +43,6 @@ func cgroupName(s *specs.Spec, id string) (parent, name string, err error) {
 func cgroupPathName(p, id string) (parent, name string, err error) {
 	if p == "" {
 		return DefaultCgroupParent, id, nil
-	}
-	if strings.Contains(p, ":") {
-		return "", "", fmt.Errorf("linux.cgroupsPath %q: a systemd slice:prefix:name path needs --systemd-cgroup, which berth-runtime does not support", p)
 	}
 	for _, elem := range strings.Split(p, "/") {
 		if elem == ".." {

@@ -83,6 +83,16 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The new mount namespace becomes a slave of the host's (or what
+	// linux.rootfsPropagation asks) rather than chapter 01's private,
+	// as runc does: a mount the host makes later then still reaches a
+	// volume that asked for rslave or rshared (Kubernetes'
+	// HostToContainer and Bidirectional mount propagation). Nothing
+	// made inside goes out: a slave only receives.
+	nsSpec.Propagation = unix.MS_SLAVE | unix.MS_REC
+	if rfs.Propagation != 0 {
+		nsSpec.Propagation = uintptr(rfs.Propagation)
+	}
 	p := spec.Process
 	switch {
 	case p.Terminal && o.ConsoleSocket == "":
@@ -140,6 +150,12 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	// container's root, which may be an unprivileged host uid.
 	fifo := filepath.Join(dir, ExecFifo)
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		return nil, fmt.Errorf("container %s: exec FIFO: %w", o.ID, err)
+	}
+	// The umask (022 as a rule) took the group's and others' write bits
+	// away: a process of another user (process.user.uid 65534) opens it
+	// for writing, after its user switch, as under runc.
+	if err := os.Chmod(fifo, 0o622); err != nil {
 		return nil, fmt.Errorf("container %s: exec FIFO: %w", o.ID, err)
 	}
 	if cfg.UserNS {
@@ -217,6 +233,15 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	// it has descriptors of its own (the sync pipe, the FIFO's
 	// directory), which only a fork can give.
 	cfg.NoPrestart = true
+	// Init runs without glibc's restartable sequences. When the Go
+	// runtime starts a thread of init (through pthread_create: the
+	// binary links cgo, for final/nsenter) while init is being moved
+	// into its cgroup, the new thread's rseq registration may fail, and
+	// glibc 2.36 ends the process for it ("Fatal glibc error: rseq
+	// registration failed"; the conformance suite's cgroup programs hit
+	// it under load). Init lives for milliseconds and has no use for
+	// rseq; the process, executed with process.env, has it again.
+	cfg.InitEnv = []string{"GLIBC_TUNABLES=glibc.pthread.rseq=0"}
 	if exe, err := readonlyExe(); err == nil { // tuning_exe.go
 		defer exe.Close()
 		cfg.Exe = exe

@@ -107,9 +107,13 @@
 // must find the container by name, hence a FIFO in the state directory;
 // and where the wait happens is decided by the security steps around
 // it, which are this package's. Chapter 01 is used as the course teaches
-// it (Start, SendSpec, Setup), its Go left unused; its only changes are
-// two more namespaces a container may join by path (uts, cgroup) and an
-// optional binary to start init from (tuning_exe.go).
+// it (Start, SendSpec, Setup), its Go left unused. What a bundle needed
+// of it was added there, small: three more namespaces a container may
+// join by path (uts, cgroup, and mount, by a forking thread with a
+// filesystem state of its own), the host's uts namespace (HostUTS), the
+// mount propagation of the new namespace (Spec.Propagation: runc's
+// rslave rather than the course's private), and an optional binary to
+// start init from (tuning_exe.go).
 //
 // # What the status is
 //
@@ -124,11 +128,37 @@
 //
 // Without systemd, runc reads linux.cgroupsPath as a path under each
 // hierarchy's root: "/default/abc" is <mount>/default/abc (containerd),
-// "/docker/abc" dockerd's, "/kubepods/.../abc" the kubelet's. berth reads
-// it so, relative paths alike; chapter 02 keeps a container under a
-// parent directory, so a one-element path is refused. An empty path is
-// /berth-runtime/<id> (DefaultCgroupParent). delete removes the
+// "/docker/abc" dockerd's, "/kubepods/.../abc" the kubelet's, and
+// "/abc" a cgroup at each root (chapter 02's Hierarchy.AtRoot). berth
+// reads relative paths alike, and a systemd "slice:prefix:name" (which
+// needs --systemd-cgroup, refused) as one directory name, as runc does
+// without that flag. An empty path is /berth-runtime/<id>
+// (DefaultCgroupParent). delete removes the
 // container's directories, never the parent, which others may share.
+//
+// # Speed
+//
+// A runtime is started for every step of every container, so its own
+// start-up is on everyone's path. What berth-runtime does about it, each
+// where it is explained:
+//
+//   - init starts from a detached read-only mount of the binary, not a
+//     10 MB memfd copy (tuning_exe.go): 9 ms of each create;
+//   - run opens the exec FIFO and init's pidfd at create, so init does
+//     not wait for a wake-up of run to go on (Container.gate);
+//   - the cgroup is made while init is forked and its runtime starts;
+//   - the commands after create decode two fields of the recorded
+//     config.json, not the whole spec (recordedConfig), and run passes
+//     its own along instead;
+//   - delete removes an idle cgroup's recorded directories without
+//     reading the mount table;
+//   - only an init started ahead of need warms its JSON decoder
+//     (chapter 01's tuning_prestart.go).
+//
+// BenchmarkRun (final/cmd/berth-runtime) alternates berth-runtime and
+// runc on a bare bundle. What is left is mostly the kernel's (cgroup v1
+// directories in nine hierarchies, namespaces, mounts, page faults) and
+// two Go programs' start (the runtime, then init).
 //
 // # run
 //

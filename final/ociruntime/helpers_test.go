@@ -9,6 +9,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/02-cgroups/cgroup"
@@ -102,6 +103,9 @@ func newEnv(t *testing.T) *testEnv {
 func (e *testEnv) bundle(spec *specs.Spec, id string) string {
 	e.t.Helper()
 	dir := e.t.TempDir()
+	if spec.Root != nil && spec.Root.Path == labtest.BusyboxRootfs(e.t) {
+		spec.Root.Path = ownRootfs(e.t, spec.Root.Path)
+	}
 	if spec.Linux.CgroupsPath == "" {
 		spec.Linux.CgroupsPath = "/" + e.parent + "/" + id
 	}
@@ -118,4 +122,26 @@ func (e *testEnv) cgroupGone(dirs []string) {
 	for _, d := range dirs {
 		require.NoDirExists(e.t, d)
 	}
+}
+
+// ownRootfs is base seen through an overlay of the test's own. A runtime
+// writes into a bundle's root filesystem, which is the container's own:
+// mount points for config.json's mounts (as runc makes them), the
+// files of a container that writes. The busybox rootfs is every test's
+// and every chapter's: nothing may land in it.
+func ownRootfs(t *testing.T, base string) string {
+	t.Helper()
+	dir := t.TempDir()
+	// A container in a user namespace is an unprivileged uid on the
+	// host: it must be able to walk down to its root.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		require.NoError(t, os.Chmod(d, 0o755))
+	}
+	upper, work, merged := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "merged")
+	for _, d := range []string{upper, work, merged} {
+		require.NoError(t, os.Mkdir(d, 0o755))
+	}
+	require.NoError(t, unix.Mount("overlay", merged, "overlay", 0, "lowerdir="+base+",upperdir="+upper+",workdir="+work))
+	t.Cleanup(func() { _ = unix.Unmount(merged, unix.MNT_DETACH) })
+	return merged
 }

@@ -9,11 +9,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ParseSignal reads a signal as kill takes it: a number ("9"), a name
-// with or without SIG ("KILL", "SIGKILL"), in any case.
+// ParseSignal reads a signal as kill takes it: a number ("9", "0" for
+// none), a name with or without SIG ("KILL", "SIGKILL"), in any case.
 func ParseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
+		// 0 checks that init is there, as kill(2)'s does.
+		if n < 0 || n > 64 {
 			return 0, fmt.Errorf("signal %d: out of range", n)
 		}
 		return unix.Signal(n), nil

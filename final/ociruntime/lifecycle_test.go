@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -87,7 +89,7 @@ func TestLifecycle(t *testing.T) {
 	assert.Equal(t, 128+int(unix.SIGKILL), status)
 	st = r.State(e.root)
 	assert.Equal(t, Stopped, st.Status)
-	assert.Zero(t, st.Pid, "a stopped container's pid may be another process's")
+	assert.Equal(t, c.Init.Pid(), st.Pid, "a stopped container's pid is still its init's")
 	require.ErrorContains(t, Kill(e.root, id, unix.SIGTERM, false), "container not running")
 
 	require.NoError(t, Delete(e.root, id, false))
@@ -372,6 +374,79 @@ func TestStateOfUnknownContainer(t *testing.T) {
 	require.ErrorIs(t, Delete(t.TempDir(), "nothing", false), ErrNotExist)
 }
 
+// TestJoinNamespaces: a second container joins the first one's
+// namespaces by path (linux.namespaces[].path), as a Kubernetes pod's
+// containers join its sandbox's.
+func TestJoinNamespaces(t *testing.T) {
+	e := newEnv(t)
+	rootfs := labtest.BusyboxRootfs(t)
+	sandbox := baseSpec(rootfs, "sleep", "1000")
+	sandbox.Linux.Namespaces = append(sandbox.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	sid := labtest.Unique("sandbox")
+	sc := e.create(sandbox, sid, nil, CreateOptions{})
+	require.NoError(t, Start(e.root, sid))
+	pid := sc.Init.Pid()
+
+	kinds := []string{"net", "ipc", "uts", "pid", "cgroup"}
+	var want []string
+	for _, k := range kinds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, k))
+		require.NoError(t, err)
+		want = append(want, link)
+	}
+	member := baseSpec(rootfs, "sh", "-c", "for k in "+strings.Join(kinds, " ")+"; do readlink /proc/self/ns/$k; done; hostname")
+	member.Hostname = ""
+	member.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}}
+	for _, k := range []specs.LinuxNamespaceType{specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.PIDNamespace, specs.CgroupNamespace} {
+		name := map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: "net"}[k]
+		if name == "" {
+			name = string(k)
+		}
+		member.Linux.Namespaces = append(member.Linux.Namespaces, specs.LinuxNamespace{Type: k, Path: fmt.Sprintf("/proc/%d/ns/%s", pid, name)})
+	}
+	mid := labtest.Unique("member")
+	var out labtest.Buffer
+	mc := e.create(member, mid, &out, CreateOptions{})
+	require.NoError(t, Start(e.root, mid))
+	status, err := mc.Init.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 0, status, out.String())
+	assert.Equal(t, strings.Join(want, "\n")+"\nberth\n", out.String())
+	require.NoError(t, Delete(e.root, mid, false))
+	require.NoError(t, Delete(e.root, sid, true))
+}
+
+// TestUserNamespace: linux.uidMappings and gidMappings, and the exec
+// FIFO opened by a container root that is an unprivileged host uid.
+func TestUserNamespace(t *testing.T) {
+	e := newEnv(t)
+	spec := baseSpec(labtest.BusyboxRootfs(t), "sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/gid_map")
+	spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	spec.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	spec.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 1000}}
+	id := labtest.Unique("userns")
+	var out labtest.Buffer
+	c := e.create(spec, id, &out, CreateOptions{})
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(fmt.Sprintf("/proc/%d", c.Init.Pid()), &st))
+	assert.Equal(t, uint32(100000), st.Uid, "init runs as the mapped root")
+	require.NoError(t, Start(e.root, id))
+	status, err := c.Init.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 0, status, out.String())
+	assert.Equal(t, []string{"0", "0 100000 65536", "0 200000 1000"}, fields(out.String()))
+	require.NoError(t, Delete(e.root, id, false))
+}
+
+// fields is s's lines with their runs of blanks made one space.
+func fields(s string) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		out = append(out, strings.Join(strings.Fields(l), " "))
+	}
+	return out
+}
+
 // A one-element linux.cgroupsPath ("/NAME") puts the container's cgroup
 // directly under each hierarchy's root, as runc does (runtime-tools'
 // cgroup programs use "/cgrouptest"); delete removes it.
@@ -397,6 +472,68 @@ func TestCgroupAtTheHierarchiesRoot(t *testing.T) {
 	for _, dir := range r.CgroupPaths {
 		assert.NoDirExists(t, dir)
 	}
+}
+
+// TestHostUTS: a bundle without a uts namespace shares the host's
+// (containerd gives hostNetwork pods the host's), and cannot set it.
+func TestHostUTS(t *testing.T) {
+	e := newEnv(t)
+	spec := baseSpec(labtest.BusyboxRootfs(t), "hostname")
+	spec.Hostname = ""
+	spec.Linux.Namespaces = without(spec, specs.UTSNamespace)
+	id := labtest.Unique("hostuts")
+	var out labtest.Buffer
+	status, err := Run(e.root, RunOptions{CreateOptions: CreateOptions{ID: id, Bundle: e.bundle(spec, id), Stdio: &namespace.Stdio{Out: &out, Err: &out}}})
+	require.NoError(t, err)
+	require.Equal(t, 0, status, out.String())
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	assert.Equal(t, host+"\n", out.String())
+}
+
+// TestMountPropagation: a mount the host makes under a shared directory
+// after the container started reaches the container's rslave volume of
+// it, as under runc (the container's mounts are a slave of the host's,
+// not private): Kubernetes' HostToContainer propagation.
+func TestMountPropagation(t *testing.T) {
+	e := newEnv(t)
+	shared := t.TempDir()
+	require.NoError(t, unix.Mount(shared, shared, "", unix.MS_BIND, ""))
+	t.Cleanup(func() { _ = unix.Unmount(shared, unix.MNT_DETACH) })
+	require.NoError(t, unix.Mount("", shared, "", unix.MS_SHARED, ""))
+	require.NoError(t, os.Mkdir(filepath.Join(shared, "later"), 0o755))
+
+	spec := baseSpec(labtest.BusyboxRootfs(t), "sh", "-c", "echo ready; read go; cat /vol/later/file")
+	spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/vol", Type: "bind", Source: shared, Options: []string{"rbind", "rslave"}})
+	id := labtest.Unique("propagation")
+	in, inW, err := os.Pipe()
+	require.NoError(t, err)
+	defer inW.Close()
+	outR, outW, err := os.Pipe()
+	require.NoError(t, err)
+	defer outR.Close()
+	c := e.create(spec, id, nil, CreateOptions{Stdio: &namespace.Stdio{In: in, Out: outW, Err: outW}})
+	in.Close()
+	outW.Close()
+	require.NoError(t, Start(e.root, id))
+	r := bufio.NewReader(outR)
+	line, err := r.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ready\n", line)
+
+	// The host mounts after the container's mounts are made.
+	later := filepath.Join(shared, "later")
+	require.NoError(t, unix.Mount("tmpfs", later, "tmpfs", 0, "size=64k"))
+	t.Cleanup(func() { _ = unix.Unmount(later, unix.MNT_DETACH) })
+	require.NoError(t, os.WriteFile(filepath.Join(later, "file"), []byte("from the host\n"), 0o644))
+	_, err = inW.WriteString("go\n")
+	require.NoError(t, err)
+	line, err = r.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "from the host\n", line)
+	_, err = c.Init.Wait()
+	require.NoError(t, err)
+	require.NoError(t, Delete(e.root, id, false))
 }
 
 // A hostname with a uts namespace joined by path is set in that
@@ -428,4 +565,68 @@ func TestHostnameInAJoinedUTSNamespace(t *testing.T) {
 	host, err := os.Hostname()
 	require.NoError(t, err)
 	assert.NotEqual(t, "pod-again", host, "the host's hostname is its own")
+}
+
+// What dockerd's bundles ask that a plain one does not: a process of
+// another user, which opens the exec FIFO after its user switch (the
+// FIFO's mode must survive the umask), and oomScoreAdj 0 while the
+// caller's score is another (dockerd sends 0; containerd's shim runs
+// at 1): 0 means 0, not the caller's.
+func TestDockerdsBundles(t *testing.T) {
+	e := newEnv(t)
+	rootfs := labtest.BusyboxRootfs(t)
+	old, err := os.ReadFile("/proc/self/oom_score_adj")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile("/proc/self/oom_score_adj", []byte("3"), 0))
+	t.Cleanup(func() { _ = os.WriteFile("/proc/self/oom_score_adj", old, 0) })
+	zero := 0
+	spec := baseSpec(rootfs, "sh", "-c", "id -u; cat /proc/self/oom_score_adj")
+	spec.Process.User = specs.User{UID: 65534, GID: 65534}
+	spec.Process.OOMScoreAdj = &zero
+	id := labtest.Unique("dockerd-like")
+	var out labtest.Buffer
+	status, err := Run(e.root, RunOptions{CreateOptions: CreateOptions{ID: id, Bundle: e.bundle(spec, id), Stdio: &namespace.Stdio{Out: &out, Err: &out}}})
+	require.NoError(t, err)
+	assert.Equal(t, 0, status, out.String())
+	assert.Equal(t, "65534\n0\n", out.String())
+}
+
+// TestJoinMountNamespace: linux.namespaces' mount namespace with a path
+// is joined (the conformance suite's linux_ns_path): the container's
+// mounts and pivot_root happen in it, not in a new one.
+func TestJoinMountNamespace(t *testing.T) {
+	e := newEnv(t)
+	// The container's own rootfs, mounted before the namespace below
+	// copies the host's mount table.
+	rootfs := ownRootfs(t, labtest.BusyboxRootfs(t))
+	// A mount namespace of its own, held by a process, a copy of the
+	// host's (so that the rootfs is there) cut off from it.
+	// It says so once it is in it.
+	holder := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", "echo in; exec sleep 1000")
+	stdout, err := holder.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, holder.Start())
+	t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "in\n", line)
+	mnt := fmt.Sprintf("/proc/%d/ns/mnt", holder.Process.Pid)
+	want, err := os.Readlink(mnt)
+	require.NoError(t, err)
+	self, err := os.Readlink("/proc/self/ns/mnt")
+	require.NoError(t, err)
+	require.NotEqual(t, self, want)
+
+	spec := baseSpec(rootfs, "readlink", "/proc/self/ns/mnt")
+	for i, n := range spec.Linux.Namespaces {
+		if n.Type == specs.MountNamespace {
+			spec.Linux.Namespaces[i].Path = mnt
+		}
+	}
+	id := labtest.Unique("joinmnt")
+	var out labtest.Buffer
+	status, err := Run(e.root, RunOptions{CreateOptions: CreateOptions{ID: id, Bundle: e.bundle(spec, id), Stdio: &namespace.Stdio{Out: &out, Err: &out}}})
+	require.NoError(t, err)
+	require.Equal(t, 0, status, out.String())
+	assert.Equal(t, want+"\n", out.String())
 }

@@ -41,12 +41,9 @@ func namespaceConfig(s *specs.Spec) (namespace.Config, namespace.Spec, error) {
 		case specs.CgroupNamespace:
 			cfg.JoinCgroupns = path
 		case specs.MountNamespace:
-			if path != "" {
-				// setns(CLONE_NEWNS) is refused to a multithreaded
-				// process, and Go's fork gives the child no moment of
-				// its own before exec (chapter 01's pitfall 3).
-				return cfg, ns, fmt.Errorf("linux.namespaces: mount namespace path %s: joining a mount namespace is not supported", path)
-			}
+			// Joined by the forking thread, after it unshared its
+			// filesystem state (chapter 01's startOnOwnThread).
+			cfg.JoinMntns = path
 		case specs.UserNamespace:
 			if path != "" {
 				return cfg, ns, fmt.Errorf("linux.namespaces: user namespace path %s: joining a user namespace is not supported", path)
@@ -67,9 +64,8 @@ func namespaceConfig(s *specs.Spec) (namespace.Config, namespace.Spec, error) {
 		// host's.
 		return cfg, ns, errors.New("linux.namespaces: no mount namespace: a container sharing the host's mounts is not supported")
 	}
-	if _, ok := listed[specs.UTSNamespace]; !ok {
-		return cfg, ns, errors.New("linux.namespaces: no uts namespace: a container sharing the host's hostname is not supported")
-	}
+	_, hasUTS := listed[specs.UTSNamespace]
+	cfg.HostUTS = !hasUTS
 	cfg.HostPID = !hasPID
 	cfg.HostNetwork = !hasNet
 	cfg.HostIPC = !hasIPC
@@ -96,7 +92,7 @@ func namespaceConfig(s *specs.Spec) (namespace.Config, namespace.Spec, error) {
 	}
 	ns.Rlimits = rl
 	if p.OOMScoreAdj != nil {
-		ns.OOMScoreAdj = *p.OOMScoreAdj
+		ns.OOMScoreAdj, ns.SetOOMScoreAdj = *p.OOMScoreAdj, true
 	}
 	ns.Command = namespace.Command{Args: p.Args, Env: p.Env, Dir: p.Cwd}
 	return cfg, ns, cfg.Validate()

@@ -7,9 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/assert"
@@ -35,12 +38,12 @@ func TestMain(m *testing.M) {
 
 // cli is one test's berth-runtime: its --root, its cgroup parent.
 type cli struct {
-	t      *testing.T
+	t      testing.TB
 	root   string
 	parent string
 }
 
-func newCLI(t *testing.T) *cli {
+func newCLI(t testing.TB) *cli {
 	labtest.Privileged(t)
 	c := &cli{t: t, root: t.TempDir(), parent: labtest.Unique("berth-rt-cli")}
 	t.Cleanup(func() {
@@ -259,4 +262,81 @@ func TestErrorsAndLog(t *testing.T) {
 	out, status = c.run("start", "nothing")
 	assert.Equal(t, 1, status)
 	assert.Contains(t, out, "container does not exist")
+}
+
+// BenchmarkRun is the issue's measure: `run` of a bare bundle (true, no
+// network namespace), a process per run as a caller sees it, beside
+// runc on the same bundle when it is installed. The two alternate, run
+// for run, and each one's median is reported (berth-ms, runc-ms): on a
+// shared machine the load changes from one second to the next, and two
+// benchmarks run one after the other would compare two machines.
+//
+// The binary is built for the benchmark: the test binary, which the
+// tests use as the runtime, is half as big again, and a Go program's
+// start grows with its size.
+func BenchmarkRun(b *testing.B) {
+	c := newCLI(b)
+	bin := filepath.Join(b.TempDir(), "berth-runtime")
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	runc, _ := exec.LookPath("runc")
+	type run struct{ berth, runc *exec.Cmd }
+	runs := make([]run, b.N)
+	for i := range runs {
+		id := labtest.Unique("bench")
+		runs[i].berth = exec.Command(bin, "--root", c.root, "run", "--bundle", c.bareBundle(id), id)
+		if runc != "" {
+			rid := labtest.Unique("bench-runc")
+			runs[i].runc = exec.Command(runc, "--root", c.root, "run", "--bundle", c.bareBundle(rid), rid)
+		}
+	}
+	var berthTimes, runcTimes []time.Duration
+	timed := func(cmd *exec.Cmd) time.Duration {
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%v: %v\n%s", cmd.Args, err, out)
+		}
+		return time.Since(start)
+	}
+	b.ResetTimer()
+	for _, r := range runs {
+		berthTimes = append(berthTimes, timed(r.berth))
+		if r.runc != nil {
+			b.StopTimer()
+			runcTimes = append(runcTimes, timed(r.runc))
+			b.StartTimer()
+		}
+	}
+	b.ReportMetric(median(berthTimes), "berth-ms")
+	if len(runcTimes) > 0 {
+		b.ReportMetric(median(runcTimes), "runc-ms")
+	}
+}
+
+// median of ds, in milliseconds.
+func median(ds []time.Duration) float64 {
+	slices.Sort(ds)
+	return float64(ds[len(ds)/2].Microseconds()) / 1000
+}
+
+// bareBundle is bundle without a network namespace, running true.
+func (c *cli) bareBundle(id string) string {
+	dir := c.bundle(id, "true")
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	require.NoError(c.t, err)
+	var spec specs.Spec
+	require.NoError(c.t, json.Unmarshal(b, &spec))
+	var ns []specs.LinuxNamespace
+	for _, n := range spec.Linux.Namespaces {
+		if n.Type != specs.NetworkNamespace {
+			ns = append(ns, n)
+		}
+	}
+	spec.Linux.Namespaces = ns
+	b, err = json.Marshal(spec)
+	require.NoError(c.t, err)
+	require.NoError(c.t, os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644))
+	return dir
 }
