@@ -307,3 +307,21 @@ func TestSupports(t *testing.T) {
 	assert.NoError(t, h.Supports(Resources{BlkioWeight: 100, HugetlbLimits: []HugetlbLimit{{PageSize: "2MB"}}, Unified: map[string]string{"memory.high": "1"}}))
 	assert.ErrorIs(t, h.Supports(Resources{CPURealtimePeriod: 1}), ErrNoRealtimeV2)
 }
+
+// KernelTCP (an OCI config's memory.kernelTCP) is v1's
+// memory.kmem.tcp.limit_in_bytes; v2 has no such file and refuses it by
+// name, and Update changes it.
+func TestKernelTCP(t *testing.T) {
+	h, k := newFakeV1(t, "memory", "cpu,cpuacct", "pids")
+	c, err := h.New("ktcp", Resources{Memory: 64 << 20, KernelTCP: 8 << 20})
+	require.NoError(t, err)
+	assert.Equal(t, "8388608", k.read(filepath.Join(c.Path("memory"), "memory.kmem.tcp.limit_in_bytes")))
+	require.NoError(t, c.Update(Resources{Memory: 64 << 20, KernelTCP: -1}))
+	assert.Equal(t, "-1", k.read(filepath.Join(c.Path("memory"), "memory.kmem.tcp.limit_in_bytes")))
+	_, err = h.New("ktcp-bad", Resources{KernelTCP: -2})
+	assert.ErrorContains(t, err, "kernel TCP memory -2")
+
+	v2, _ := newFakeV2(t)
+	_, err = v2.New("ktcp", Resources{KernelTCP: 8 << 20})
+	assert.ErrorIs(t, err, ErrNoKernelTCPV2)
+}

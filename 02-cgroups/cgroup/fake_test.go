@@ -237,6 +237,7 @@ func (k *fakeKernel) v1Files(ctrls []string, useHierarchy, oomKillDisable string
 			files["memory.oom_control"] = "oom_kill_disable " + oomKillDisable + "\nunder_oom 0\noom_kill 0\n"
 			files["memory.soft_limit_in_bytes"] = fakeUnlimitedV1
 			files["memory.swappiness"] = "60"
+			files["memory.kmem.tcp.limit_in_bytes"] = fakeUnlimitedV1
 			if k.swap {
 				files["memory.memsw.limit_in_bytes"] = fakeUnlimitedV1
 			}

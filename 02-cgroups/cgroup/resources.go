@@ -43,6 +43,11 @@ type Resources struct {
 	// pages out rather than drop its page cache (--memory-swappiness);
 	// nil = the parent's. v1 only.
 	Swappiness *uint64
+	// KernelTCP limits the memory of the cgroup's TCP buffers, in bytes
+	// (v1's memory.kmem.tcp.limit_in_bytes; an OCI config's
+	// memory.kernelTCP); 0 = the parent's, -1 = unlimited. v1 only: v2
+	// counts TCP buffers in memory.max with the rest.
+	KernelTCP int64
 	// CPUPeriod is the CFS period in microseconds over which CPUs is
 	// measured (--cpu-period, 1000..1000000); 0 = CPUPeriod, 100 ms.
 	CPUPeriod uint64
@@ -90,7 +95,7 @@ func (r Resources) devices() []DeviceRule {
 func (r Resources) limited() bool {
 	return r.Memory != 0 || r.CPUs != 0 || r.PidsMax != 0 || r.CPUShares != 0 ||
 		r.CpusetCpus != "" || r.CpusetMems != "" || r.MemoryReservation != 0 || r.OOMKillDisable ||
-		r.MemorySwap != 0 || r.Swappiness != nil || r.CPUPeriod != 0 || r.CPURealtimeRuntime != 0 ||
+		r.MemorySwap != 0 || r.Swappiness != nil || r.KernelTCP != 0 || r.CPUPeriod != 0 || r.CPURealtimeRuntime != 0 ||
 		r.CPURealtimePeriod != 0 || r.needs("blkio") || r.needs("hugetlb") || r.needs("net_cls") ||
 		r.needs("net_prio") || len(r.Unified) > 0
 }
@@ -285,7 +290,7 @@ func ParsePidsLimit(s string) (int64, error) {
 func (r Resources) needs(ctrl string) bool {
 	switch ctrl {
 	case "memory":
-		return r.Memory > 0 || r.MemoryReservation > 0 || r.OOMKillDisable || r.MemorySwap > 0 || r.Swappiness != nil
+		return r.Memory > 0 || r.MemoryReservation > 0 || r.OOMKillDisable || r.MemorySwap > 0 || r.Swappiness != nil || r.KernelTCP != 0
 	case "cpu":
 		return r.CPUs > 0 || r.CPUShares > 0 || r.CPUPeriod != 0 || r.CPURealtimeRuntime != 0 || r.CPURealtimePeriod != 0
 	case "blkio", "io":

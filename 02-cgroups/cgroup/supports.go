@@ -44,6 +44,7 @@ func (h *Hierarchy) Supports(r Resources) error {
 	checks := []check{
 		{swap, "memory", "memory.memsw.limit_in_bytes", "a swap limit", " (the kernel does not account swap: boot with swapaccount=1)"},
 		{r.Swappiness != nil, "memory", "memory.swappiness", "memory swappiness", ""},
+		{r.KernelTCP != 0, "memory", "memory.kmem.tcp.limit_in_bytes", "a kernel TCP memory limit", ""},
 		{r.CPURealtimeRuntime != 0 || r.CPURealtimePeriod != 0, "cpu", "cpu.rt_runtime_us", "real-time CPU time", " (a kernel without CONFIG_RT_GROUP_SCHED)"},
 		{weighs, "blkio", "blkio.weight|blkio.bfq.weight", "a block I/O weight", " (the I/O scheduler, neither CFQ nor BFQ, does not weigh)"},
 		{throttles, "blkio", "blkio.throttle.read_bps_device", "block I/O throttles", ""},

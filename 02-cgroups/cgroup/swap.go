@@ -89,6 +89,9 @@ func (r Resources) validateSwap() error {
 	case r.MemorySwap > 0 && r.MemorySwap < r.Memory:
 		return fmt.Errorf("memory+swap limit %d: below the memory limit %d (it counts memory and swap together)", r.MemorySwap, r.Memory)
 	}
+	if r.KernelTCP < -1 {
+		return fmt.Errorf("kernel TCP memory %d: -1 (unlimited) or a number of bytes", r.KernelTCP)
+	}
 	if r.Swappiness != nil && *r.Swappiness > 100 {
 		return fmt.Errorf("swappiness %d: the kernel takes 0 to 100", *r.Swappiness)
 	}
@@ -108,6 +111,22 @@ func setSwappinessV1(dir string, v *uint64) error {
 	}
 	if err := setLimit(dir, "memory.swappiness", strconv.FormatUint(*v, 10), true); err != nil {
 		return fmt.Errorf("set memory swappiness: %w", err)
+	}
+	return nil
+}
+
+// ErrNoKernelTCPV2 refuses KernelTCP on cgroup v2, which counts TCP
+// buffers in memory.max with the rest of the cgroup's memory.
+var ErrNoKernelTCPV2 = errors.New("a kernel TCP memory limit cannot be set on cgroup v2 (v2 counts TCP buffers in memory.max)")
+
+// setKernelTCPV1 writes memory.kmem.tcp.limit_in_bytes when a limit is
+// asked; 0 leaves the parent's.
+func setKernelTCPV1(dir string, v int64) error {
+	if v == 0 {
+		return nil
+	}
+	if err := setLimit(dir, "memory.kmem.tcp.limit_in_bytes", strconv.FormatInt(v, 10), true); err != nil {
+		return fmt.Errorf("set kernel TCP memory limit: %w", err)
 	}
 	return nil
 }

@@ -178,6 +178,9 @@ func (c *Cgroup) updateV1(r Resources) error {
 	if err := setSwappinessV1(c.paths["memory"], r.Swappiness); err != nil {
 		return err
 	}
+	if err := setKernelTCPV1(c.paths["memory"], r.KernelTCP); err != nil {
+		return err
+	}
 
 	// The period goes first: the kernel checks a quota against the
 	// period in force (and against the parent's bandwidth), so the quota

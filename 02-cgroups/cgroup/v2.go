@@ -183,6 +183,8 @@ func (r Resources) v1Only() error {
 		return ErrNoOOMKillDisable
 	case r.Swappiness != nil:
 		return ErrNoSwappinessV2
+	case r.KernelTCP != 0:
+		return ErrNoKernelTCPV2
 	case r.CPURealtimeRuntime != 0 || r.CPURealtimePeriod != 0:
 		return ErrNoRealtimeV2
 	case r.NetClassID != 0 || len(r.NetPriorities) > 0:

@@ -30,12 +30,10 @@ import (
 //	                        "-1", is not set)
 //	memory.disableOOMKiller OOMKillDisable        (v1 only: chapter 02 refuses it on v2)
 //	memory.useHierarchy     only true (chapter 02 turns it on)
-//	memory.kernel, kernelTCP: refused unless 0 or -1. runc 1.1 ignores
-//	                        kernel with a warning (its limits are gone in
-//	                        Linux 5.4+ and from v2); berth does not run
-//	                        without what was asked, and nothing this
-//	                        translation serves (dockerd, containerd's CRI,
-//	                        runtime-tools) sets them
+//	memory.kernel           ignored, with a warning in the log, as runc
+//	                        1.1 does: the kernel no longer applies it
+//	                        (5.16+; v2 never had it)
+//	memory.kernelTCP        KernelTCP             (v1 only: chapter 02 refuses it on v2)
 //	memory.checkBeforeUpdate: refused
 //	cpu.shares              CPUShares             (2..262144)
 //	cpu.quota, cpu.period   CPUs = quota / period, CPUPeriod = period
@@ -128,10 +126,15 @@ func memoryResources(m *specs.LinuxMemory, out *cgroup.Resources) error {
 		out.MemorySwap = swap
 	}
 	if m.Kernel != nil && *m.Kernel != 0 && *m.Kernel != -1 {
-		return fmt.Errorf("linux.resources.memory.kernel %d: not supported (kernel memory limits are gone since Linux 5.4, and from cgroup v2)", *m.Kernel)
+		// The kernel itself no longer applies it: memory.kmem.
+		// limit_in_bytes takes a write and limits nothing since
+		// Linux 5.16 (v2 never had it). runc 1.1 ignores it with a
+		// warning; so does berth, in the log. Refusing it would
+		// refuse bundles runc runs (runtime-tools' memory programs).
+		Warn(fmt.Errorf("linux.resources.memory.kernel %d: kernel memory is no longer limited apart by the kernel: ignored", *m.Kernel))
 	}
-	if m.KernelTCP != nil && *m.KernelTCP != 0 && *m.KernelTCP != -1 {
-		return fmt.Errorf("linux.resources.memory.kernelTCP %d: not supported", *m.KernelTCP)
+	if m.KernelTCP != nil && *m.KernelTCP != 0 {
+		out.KernelTCP = *m.KernelTCP // chapter 02: v1's memory.kmem.tcp.limit_in_bytes
 	}
 	if m.Swappiness != nil && *m.Swappiness != math.MaxUint64 {
 		if *m.Swappiness > 100 {

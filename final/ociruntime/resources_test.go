@@ -108,8 +108,6 @@ func TestResourcesRefused(t *testing.T) {
 		{"swap negative", memRes(specs.LinuxMemory{Limit: resPtr[int64](64 * mib), Swap: resPtr[int64](-2)}), "linux.resources.memory.swap -2"},
 		{"swap without a limit", memRes(specs.LinuxMemory{Swap: resPtr[int64](64 * mib)}), "linux.resources.memory.swap 67108864: needs"},
 		{"reservation negative", memRes(specs.LinuxMemory{Reservation: resPtr[int64](-5)}), "linux.resources.memory.reservation"},
-		{"kernel", memRes(specs.LinuxMemory{Kernel: resPtr[int64](64 * mib)}), "linux.resources.memory.kernel"},
-		{"kernelTCP", memRes(specs.LinuxMemory{KernelTCP: resPtr[int64](mib)}), "linux.resources.memory.kernelTCP"},
 		{"swappiness above 100", memRes(specs.LinuxMemory{Swappiness: resPtr[uint64](101)}), "linux.resources.memory.swappiness 101"},
 		{"useHierarchy false", memRes(specs.LinuxMemory{UseHierarchy: resPtr(false)}), "linux.resources.memory.useHierarchy"},
 		{"checkBeforeUpdate", memRes(specs.LinuxMemory{CheckBeforeUpdate: resPtr(true)}), "linux.resources.memory.checkBeforeUpdate"},
@@ -182,4 +180,20 @@ func TestResourcesApplied(t *testing.T) {
 	if r.BlockIO != nil {
 		assert.Equal(t, "254:0 1048576", read("blkio", "blkio.throttle.read_bps_device"))
 	}
+}
+
+// memory.kernel is ignored with a warning, as runc 1.1 ignores it (the
+// kernel no longer applies it); memory.kernelTCP is chapter 02's
+// KernelTCP.
+func TestKernelMemory(t *testing.T) {
+	const mib = 1 << 20
+	var warned []string
+	was := Warn
+	Warn = func(err error) { warned = append(warned, err.Error()) }
+	t.Cleanup(func() { Warn = was })
+	r, err := Resources(memRes(specs.LinuxMemory{Limit: resPtr[int64](64 * mib), Kernel: resPtr[int64](64 * mib), KernelTCP: resPtr[int64](mib)}))
+	require.NoError(t, err)
+	assert.Equal(t, int64(mib), r.KernelTCP)
+	require.Len(t, warned, 1)
+	assert.Contains(t, warned[0], "linux.resources.memory.kernel 67108864: kernel memory is no longer limited apart by the kernel: ignored")
 }

@@ -117,7 +117,8 @@ func TestMergeResources(t *testing.T) {
 			check: func(t *testing.T, r specs.LinuxResources) { assert.Len(t, r.HugepageLimits, 1) }},
 		"unified": {in: &specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}},
 			check: func(t *testing.T, r specs.LinuxResources) { assert.Equal(t, "1", r.Unified["memory.high"]) }},
-		"kernel memory": {in: &specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: ptr(int64(1 << 20))}}, err: "linux.resources.memory.kernel"},
+		"kernel TCP memory": {in: &specs.LinuxResources{Memory: &specs.LinuxMemory{KernelTCP: ptr(int64(1 << 20))}},
+			check: func(t *testing.T, r specs.LinuxResources) { assert.Equal(t, int64(1<<20), *r.Memory.KernelTCP) }},
 		"empty lists":   {in: &specs.LinuxResources{Unified: map[string]string{}, HugepageLimits: []specs.LinuxHugepageLimit{}}, check: func(t *testing.T, r specs.LinuxResources) {}},
 	} {
 		t.Run(name, func(t *testing.T) {
