@@ -119,7 +119,7 @@ func TestMergeResources(t *testing.T) {
 			check: func(t *testing.T, r specs.LinuxResources) { assert.Equal(t, "1", r.Unified["memory.high"]) }},
 		"kernel TCP memory": {in: &specs.LinuxResources{Memory: &specs.LinuxMemory{KernelTCP: ptr(int64(1 << 20))}},
 			check: func(t *testing.T, r specs.LinuxResources) { assert.Equal(t, int64(1<<20), *r.Memory.KernelTCP) }},
-		"empty lists":   {in: &specs.LinuxResources{Unified: map[string]string{}, HugepageLimits: []specs.LinuxHugepageLimit{}}, check: func(t *testing.T, r specs.LinuxResources) {}},
+		"empty lists": {in: &specs.LinuxResources{Unified: map[string]string{}, HugepageLimits: []specs.LinuxHugepageLimit{}}, check: func(t *testing.T, r specs.LinuxResources) {}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			before, _ := json.Marshal(cur)
