@@ -72,7 +72,7 @@ func inside() int {
 		unix.Umask(int(*c.Umask))
 	}
 	if c.ChownStdio {
-		if err := chownStdio(int(c.UID)); err != nil {
+		if err := rootfs.ChownStdio(int(c.UID)); err != nil {
 			return enterFailed(err)
 		}
 	}
@@ -188,32 +188,6 @@ func becomeUser(c config) error {
 	data[0].Effective, data[1].Effective = data[0].Permitted, data[1].Permitted
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset: %w", err)
-	}
-	return nil
-}
-
-// chownStdio gives descriptors 0 to 2 to uid (Options.ChownStdio), in
-// the container's user namespace, where uid means the container's user.
-func chownStdio(uid int) error {
-	var null unix.Stat_t
-	if err := unix.Stat("/dev/null", &null); err != nil {
-		null.Rdev = ^uint64(0) // no /dev/null in the container: nothing is it
-	}
-	for fd := 0; fd <= 2; fd++ {
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			if errors.Is(err, unix.EBADF) {
-				continue
-			}
-			return fmt.Errorf("fstat of descriptor %d: %w", fd, err)
-		}
-		if int(st.Uid) == uid || (st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == null.Rdev) {
-			continue
-		}
-		err := unix.Fchown(fd, uid, -1)
-		if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EROFS) {
-			return fmt.Errorf("chown of descriptor %d to uid %d: %w", fd, uid, err)
-		}
 	}
 	return nil
 }

@@ -191,7 +191,7 @@ func (s *Security) Apply(beforeExec func() error) error {
 // uid:gid, runc reads none from the container's /etc/group either.
 func (s *Security) switchUser() error {
 	u := s.User
-	if err := fixStdio(int(u.UID)); err != nil {
+	if err := rootfs.ChownStdio(int(u.UID)); err != nil {
 		return err
 	}
 	groups := make([]int, len(u.AdditionalGids))
@@ -224,38 +224,6 @@ func unmappedHint(err error, what string) string {
 		return " (the " + what + " is not mapped in the container's user namespace)"
 	}
 	return ""
-}
-
-// fixStdio gives the standard descriptors to uid, as runc does before
-// the switch: a terminal or pipe made by the host belongs to root, and a
-// non-root command could then not reopen its own /proc/self/fd/1 (as
-// `echo > /dev/stdout` does). Descriptors on /dev/null stay as they are;
-// a chown the kernel refuses (an owner not mapped in the user namespace,
-// a read-only /dev) is passed over, as runc passes it over.
-func fixStdio(uid int) error {
-	var null unix.Stat_t
-	if err := unix.Stat("/dev/null", &null); err != nil {
-		return fmt.Errorf("stat /dev/null: %w", err)
-	}
-	for fd := 0; fd <= 2; fd++ {
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			if errors.Is(err, unix.EBADF) {
-				continue
-			}
-			return fmt.Errorf("fstat of descriptor %d: %w", fd, err)
-		}
-		if int(st.Uid) == uid || (st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == null.Rdev) {
-			continue
-		}
-		if err := unix.Fchown(fd, uid, -1); err != nil {
-			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EROFS) {
-				continue
-			}
-			return fmt.Errorf("chown of descriptor %d to uid %d: %w", fd, uid, err)
-		}
-	}
-	return nil
 }
 
 // HomeEnv returns env with HOME set as runc sets it when process.env has
