@@ -115,13 +115,22 @@ func ExecProcess(container *specs.Spec, processJSON []byte, f ExecFlags) (*specs
 		if g := f.given(); len(g) > 0 {
 			return nil, fmt.Errorf("%s: not with --process (put it in the process document)", strings.Join(g, ", "))
 		}
-		// Strict: a property this version of the spec does not know
-		// would otherwise be dropped without a word.
+		// An unknown property: the rule of config.json (ParseConfig),
+		// by the container's spec version, which the process document
+		// (no version of its own) is written for: ignored with a
+		// warning up to berth's version, refused by name beyond it.
 		var p specs.Process
 		d := json.NewDecoder(bytes.NewReader(processJSON))
 		d.DisallowUnknownFields()
 		if err := d.Decode(&p); err != nil {
-			return nil, fmt.Errorf("--process: %w", err)
+			if !strings.Contains(err.Error(), "unknown field") || container == nil || newerSpec(container.Version) {
+				return nil, fmt.Errorf("--process: %w", err)
+			}
+			p = specs.Process{}
+			if err := json.Unmarshal(processJSON, &p); err != nil {
+				return nil, fmt.Errorf("--process: %w", err)
+			}
+			Warn(fmt.Errorf("--process: %s: ignored, as the runtime spec asks of an unknown property", strings.TrimPrefix(err.Error(), "json: ")))
 		}
 		if len(p.Args) == 0 {
 			return nil, errors.New("--process: process.args: empty")

@@ -497,3 +497,32 @@ func TestExec_UserNamespace(t *testing.T) {
 	require.NotEqual(t, mine, userns)
 	assert.Equal(t, userns+"\n0\nreopened\n", string(b))
 }
+
+// An unknown property of exec's process document follows config.json's
+// rule, by the container's spec version: ignored with a warning up to
+// berth-runtime's version, refused by name beyond it (or without one).
+func TestExecProcessUnknownProperty(t *testing.T) {
+	var warned []string
+	was := Warn
+	Warn = func(err error) { warned = append(warned, err.Error()) }
+	t.Cleanup(func() { Warn = was })
+	doc := []byte(`{"args":["true"],"cwd":"/","newThing":1}`)
+	for _, tc := range []struct{ version, err string }{
+		{"1.0.2", ""},
+		{specs.Version, ""},
+		{"1.99.0", `unknown field "newThing"`},
+		{"", `unknown field "newThing"`},
+	} {
+		warned = nil
+		p, err := ExecProcess(&specs.Spec{Version: tc.version}, doc, ExecFlags{})
+		if tc.err != "" {
+			require.ErrorContains(t, err, tc.err, tc.version)
+			assert.Empty(t, warned)
+			continue
+		}
+		require.NoError(t, err, tc.version)
+		assert.Equal(t, []string{"true"}, p.Args)
+		require.Len(t, warned, 1)
+		assert.Contains(t, warned[0], `unknown field "newThing": ignored`)
+	}
+}
