@@ -52,6 +52,22 @@ var global struct {
 var root = &cobra.Command{
 	Use:           "berth-runtime",
 	Short:         "berth as an OCI runtime (runc's command line)",
+	Long: `berth-runtime runs containers from OCI bundles (a directory with a
+config.json and a root filesystem) with the command line of runc, so
+that containerd's io.containerd.runc.v2 shim, dockerd (--add-runtime)
+and Kubernetes, through containerd's CRI, can use it in runc's place.
+The isolation is the course's: chapters 01 to 03 of berth do the
+namespaces, cgroups, mounts, capabilities and seccomp that config.json
+asks for (docs/oci-runtime.md maps each field to its chapter).
+
+A container is created, then started: create sets everything up and
+leaves the process waiting on an exec FIFO under --root; start lets it
+run. state, kill and delete follow the OCI runtime spec's life cycle;
+exec, ps, pause, resume, update and events are runc's additions.
+
+What berth-runtime does not apply is refused by name at create; what
+the spec or the kernel say to ignore is ignored with a warning in the
+log (--log).`,
 	Version:       Version,
 	SilenceUsage:  true,
 	SilenceErrors: true,
