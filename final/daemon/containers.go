@@ -264,6 +264,12 @@ func (d *Daemon) ContainerRemove(ctx context.Context, name string, force, volume
 	if m := e.policy.Load(); m != nil && (force || !e.c.Running()) {
 		m.Cancel()
 	}
+	if !e.c.Running() {
+		// Its die event before its destroy, even when the watch has
+		// not seen the end yet (the restart policy is cancelled by
+		// now: the end starts nothing).
+		d.live.reportEnd(e)
+	}
 	e.cpMu.Lock() // a docker cp into the stopped container finishes first
 	err = d.removeWith(e, force, volumes)
 	e.cpMu.Unlock()

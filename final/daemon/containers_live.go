@@ -311,6 +311,41 @@ func (l *live) shimClosed(e *entry) {
 	}()
 }
 
+// reportEnd reports the end of e's last run if nobody has yet: the
+// watch may lag behind the shim's files (inotify, under load), and a
+// wait or a removal that reads those files must not act on an end the
+// daemon has not reported: dockerd's die event always comes before the
+// wait's answer and the destroy.
+func (l *live) reportEnd(e *entry) {
+	st, err := e.c.State()
+	if err != nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !e.reportingStart {
+		l.reportEndLocked(e, st)
+	}
+}
+
+// reportEndLocked reports the end of the run st describes, once: the
+// restart policy, the waiters, the die event. With l.mu held; it says
+// whether it reported.
+func (l *live) reportEndLocked(e *entry, st shim.State) bool {
+	if !ended(st) || st.StartedAt.Equal(e.lastRun) {
+		return false
+	}
+	e.exits++
+	e.lastRun, e.lastCode, e.lastErr = st.StartedAt, st.ExitCode, st.Error
+	l.exited(e, st) // its restart policy, before the waiters wake
+	e.notify()
+	// Under the lock: whoever looks first reports the end, once, and
+	// before a stop or a kill that waited for it reports its own event.
+	l.d.emitEnd(e, st)
+	go l.d.healthStop(e, st.StartedAt, true) // not under the lock: it waits for a check to end
+	return true
+}
+
 // look reads container e's state and acts on what changed: the end of a
 // run wakes its waiters, and an --rm container whose run has ended and
 // whose shim is done is removed.
@@ -325,17 +360,7 @@ func (l *live) look(e *entry) {
 		l.mu.Unlock()
 		return
 	}
-	if ended(st) && !st.StartedAt.Equal(e.lastRun) {
-		e.exits++
-		e.lastRun, e.lastCode, e.lastErr = st.StartedAt, st.ExitCode, st.Error
-		l.exited(e, st) // its restart policy, before the waiters wake
-		e.notify()
-		// Under the lock: whoever looks first reports the end, once,
-		// and before a stop or a kill that waited for it reports
-		// its own event.
-		l.d.emitEnd(e, st)
-		go l.d.healthStop(e, st.StartedAt, true) // not under the lock: it waits for a check to end
-	} else if ended(st) && st.OOMKilled && !st.StartedAt.Equal(e.oomRun) {
+	if !l.reportEndLocked(e, st) && ended(st) && st.OOMKilled && !st.StartedAt.Equal(e.oomRun) {
 		l.d.emitLateOOM(e, st)
 	}
 	// A run that ended is cleaned up by the daemon, which holds the
@@ -579,6 +604,9 @@ func (d *Daemon) ContainerWait(ctx context.Context, name string, cond container.
 	// A restarting container runs, to its waiters (as dockerd's):
 	// they wait for the end of its next run.
 	running := e.c.Running() || e.restartPending()
+	if !running {
+		l.reportEnd(e) // an end the watch has not seen yet is reported first
+	}
 	l.mu.Lock()
 	target := e.exits + 1
 	l.mu.Unlock()

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/final/api"
 )
 
@@ -26,19 +27,27 @@ import (
 // data root finds every container as its shim left it: running ones
 // still running and still logged, exits recorded with their status, and
 // --rm containers that ended meanwhile removed at its start.
+//
+// Nothing here waits on the clock: the workers log, then wait to be
+// released (by a file made through exec) so that they still run after
+// the restart however slow the machine; the two that end while no
+// daemon runs are seen gone before the next daemon starts.
 func TestSurvivalAcrossARestart(t *testing.T) {
 	l := newLab(t)
 	const n, lines = 10, 100
 	var ids []string
 	for i := range n {
-		script := fmt.Sprintf("for i in $(seq 1 %d); do echo c%d-$i; sleep 0.02; done", lines, i)
+		script := fmt.Sprintf("for i in $(seq 1 %d); do echo c%d-$i; sleep 0.02; done; while [ ! -e /tmp/release ]; do sleep 0.05; done", lines, i)
 		ids = append(ids, strings.TrimSpace(l.ok("run", "-d", "--name", fmt.Sprintf("worker%d", i), "busybox", "sh", "-c", script)))
 	}
-	l.ok("run", "-d", "--name", "quits-meanwhile", "busybox", "sh", "-c", "sleep 0.3; exit 9")
-	l.ok("run", "-d", "--rm", "--name", "removed-meanwhile", "busybox", "sleep", "0.3")
+	quits := strings.TrimSpace(l.ok("run", "-d", "--name", "quits-meanwhile", "busybox", "sh", "-c", "sleep 0.3; exit 9"))
+	removed := strings.TrimSpace(l.ok("run", "-d", "--rm", "--name", "removed-meanwhile", "busybox", "sleep", "0.3"))
+	pids := []int{l.state(quits).Pid, l.state(removed).Pid}
 
 	l.stop() // the daemon goes: its server, its memory
-	time.Sleep(600 * time.Millisecond)
+	for _, pid := range pids {
+		require.NoError(t, labtest.ProcessGone(pid), "the two short ones end while no daemon runs")
+	}
 	l.start()
 
 	out := l.ok("ps", "--format", "{{.Names}}")
@@ -52,6 +61,7 @@ func TestSurvivalAcrossARestart(t *testing.T) {
 	assert.Contains(t, errOut, "No such object")
 
 	for i, id := range ids {
+		l.ok("exec", id, "touch", "/tmp/release")
 		assert.Equal(t, "0\n", l.ok("wait", id), "worker %d", i)
 		stdout, _ := l.logs(id)
 		var want strings.Builder
@@ -67,17 +77,20 @@ func TestSurvivalAcrossARestart(t *testing.T) {
 func TestSurvivalOfKillNine(t *testing.T) {
 	l := prepareLab(t)
 	first := l.spawnDaemon()
-	l.ok("run", "-d", "--name", "long", "busybox", "sh", "-c", "i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo tick$i; sleep 0.025; done")
-	l.ok("run", "-d", "--name", "short", "busybox", "sh", "-c", "sleep 0.2; exit 6")
+	l.ok("run", "-d", "--name", "long", "busybox", "sh", "-c", "i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo tick$i; sleep 0.025; done; while [ ! -e /tmp/release ]; do sleep 0.05; done")
+	short := strings.TrimSpace(l.ok("run", "-d", "--name", "short", "busybox", "sh", "-c", "sleep 0.2; exit 6"))
+	shortPid, err := strconv.Atoi(strings.TrimSpace(l.ok("inspect", "-f", "{{.State.Pid}}", short)))
+	require.NoError(t, err)
 	rss := first.rss()
 	t.Logf("berthd (the test binary as a daemon) idle RSS: %d KiB", rss)
 	require.NoError(t, first.cmd.Process.Signal(syscall.SIGKILL))
 	_ = first.cmd.Wait()
 
-	time.Sleep(400 * time.Millisecond) // short exits with no daemon
+	require.NoError(t, labtest.ProcessGone(shortPid), "short exits with no daemon")
 	second := l.spawnDaemon()
 	assert.Equal(t, "long\n", l.ok("ps", "--format", "{{.Names}}"))
 	assert.Equal(t, "6\n", l.ok("inspect", "-f", "{{.State.ExitCode}}", "short"))
+	l.ok("exec", "long", "touch", "/tmp/release")
 	assert.Equal(t, "0\n", l.ok("wait", "long"))
 	stdout, _ := l.logs("long")
 	assert.Equal(t, 40, strings.Count(stdout, "tick"), "every line of the log: %q", stdout)
