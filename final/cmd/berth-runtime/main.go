@@ -50,8 +50,8 @@ var global struct {
 
 // root is the top command; register adds each command to it.
 var root = &cobra.Command{
-	Use:           "berth-runtime",
-	Short:         "berth as an OCI runtime (runc's command line)",
+	Use:   "berth-runtime",
+	Short: "berth as an OCI runtime (runc's command line)",
 	Long: `berth-runtime runs containers from OCI bundles (a directory with a
 config.json and a root filesystem) with the command line of runc, so
 that containerd's io.containerd.runc.v2 shim, dockerd (--add-runtime)
