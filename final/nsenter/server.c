@@ -106,6 +106,32 @@ struct child {
 
 static struct child *children;
 static size_t nchildren, cap_children;
+
+static void write_line(int fd, const char *fmt, ...);
+
+/* reap_table collects every child that has ended and reports its status
+ * ("exit N", 128+N for signal N) on its wait pipe, for the server's
+ * children and for a zygote's alike: each keeps its own table. */
+static void reap_table(struct child *t, size_t *n)
+{
+	for (;;) {
+		int status;
+		size_t i;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid <= 0)
+			return;
+		for (i = 0; i < *n; i++) {
+			if (t[i].pid != pid)
+				continue;
+			write_line(t[i].wait_fd, "exit %d\n",
+				   WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+			close(t[i].wait_fd);
+			t[i] = t[--*n];
+			break;
+		}
+	}
+}
 static int own_pidns = -1; /* the server's PID namespace, for requests without one */
 
 /* errstr is strerror as Go words errno values: lower case. */
@@ -508,28 +534,6 @@ __attribute__((noreturn)) static void run_zygote_child(const struct request *r, 
 	command_fail(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE, "exec %s: %s", path, errstr(errno));
 }
 
-/* zygote_reap is reap for the zygote's checks. */
-static void zygote_reap(void)
-{
-	for (;;) {
-		int status;
-		size_t i;
-		pid_t pid = waitpid(-1, &status, WNOHANG);
-
-		if (pid <= 0)
-			return;
-		for (i = 0; i < nzchildren; i++) {
-			if (zchildren[i].pid != pid)
-				continue;
-			write_line(zchildren[i].wait_fd, "exit %d\n",
-				   WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-			close(zchildren[i].wait_fd);
-			zchildren[i] = zchildren[--nzchildren];
-			break;
-		}
-	}
-}
-
 /* What a check's child needs, on the stack of zygote_serve_one, which
  * is suspended until the child's execve or exit (CLONE_VFORK). */
 struct zygote_args {
@@ -740,7 +744,7 @@ __attribute__((noreturn)) static void run_zygote(const struct request *r, const 
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof si) > 0) {
 			}
-			zygote_reap();
+			reap_table(zchildren, &nzchildren);
 		}
 		if (listening && pfd[1].revents && zygote_serve_one(ctl, r, early, late, dir, args, env, keyring) < 0)
 			listening = 0;
@@ -863,28 +867,10 @@ out:
 	return 0;
 }
 
-/* reap collects every child that has ended and reports its status. */
+/* reap collects every child of the server that has ended. */
 static void reap(void)
 {
-	for (;;) {
-		int status;
-		size_t i;
-		pid_t pid = waitpid(-1, &status, WNOHANG);
-
-		if (pid <= 0)
-			return;
-		for (i = 0; i < nchildren; i++) {
-			if (children[i].pid != pid)
-				continue;
-			if (WIFEXITED(status))
-				write_line(children[i].wait_fd, "exit %d\n", WEXITSTATUS(status));
-			else
-				write_line(children[i].wait_fd, "exit %d\n", 128 + WTERMSIG(status));
-			close(children[i].wait_fd);
-			children[i] = children[--nchildren];
-			break;
-		}
-	}
+	reap_table(children, &nchildren);
 }
 
 __attribute__((noreturn)) void berth_nsenter_serve(void)
