@@ -250,6 +250,14 @@ func (b *buildBackend) Run(ctx context.Context, req build.RunRequest) (build.Ima
 	var pid atomic.Int64
 	c.OnStart(func(p int) error {
 		pid.Store(int64(p))
+		// A client that went away before init's pid was known: the
+		// AfterFunc below ran (or runs now) and found no pid to kill, so
+		// the step stops here, before its command starts. The pid is
+		// stored before ctx is checked, and ctx is done before its
+		// AfterFunc runs: one of the two sees the other.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if req.Started != nil {
 			req.Started(id)
 		}
@@ -259,7 +267,8 @@ func (b *buildBackend) Run(ctx context.Context, req build.RunRequest) (build.Ima
 	// before chapter 04's hook prints the kept container's ID on stderr.
 	c.OnExit(func() error { stdout.close(); stderr.close(); return nil })
 	// A client that goes away (ctx done) stops the step: its init is
-	// killed, and with it the container.
+	// killed, and with it the container. Before init has a pid, the
+	// OnStart hook above stops it instead.
 	stop := context.AfterFunc(ctx, func() {
 		if p := pid.Load(); p > 0 {
 			_ = syscall.Kill(int(p), syscall.SIGKILL)
