@@ -68,6 +68,9 @@ func (d *Daemon) ImageBuild(ctx context.Context, contextTar io.Reader, opts api.
 	if err := build.ExtractContext(cancelReader{ctx, contextTar}, contextDir); err != nil {
 		return giveKind(errdefs.ErrInvalidArgument, err)
 	}
+	if err := readBodyEnd(contextTar); err != nil {
+		return err
+	}
 	df, err := build.ReadDockerfile(contextDir, opts.Dockerfile)
 	if err != nil {
 		return giveKind(errdefs.ErrInvalidArgument, err)
@@ -106,6 +109,32 @@ func (d *Daemon) ImageBuild(ctx context.Context, contextTar io.Reader, opts api.
 		return giveKind(errdefs.ErrInvalidArgument, err)
 	}
 	return err
+}
+
+// readBodyEnd reads what follows the context's tar in the request's
+// body, up to a bound, so that the build learns when its client goes
+// away:
+//
+//	client                          berthd (Go's net/http)
+//	tar blocks ..., end of archive  ExtractContext stops at the archive's end
+//	last chunk "0\r\n\r\n"          read here: the body's EOF, after which the
+//	                                server reads the connection in the background
+//	(killed: the connection closes) that read fails: the request's context is
+//	                                cancelled, and the RUN under way is killed
+//
+// Go's server notices a closed connection only through that background
+// read, which starts once the handler has read the body to its EOF, or
+// through a write that fails. docker's CLI sends the body's last chunk
+// apart from the archive, often after the tar reader has stopped: left
+// unread, a client killed during a silent RUN (sleep) went unnoticed
+// unless a later write failed, and the build went on holding
+// Daemon.builds (every build prune waited) for as long as the step ran.
+// A remainder above the bound is left: then only a failed write tells.
+func readBodyEnd(body io.Reader) error {
+	if _, err := io.Copy(io.Discard, io.LimitReader(body, 1<<20)); err != nil {
+		return fmt.Errorf("build context: reading the request body's end: %w", err)
+	}
+	return nil
 }
 
 // buildText sends text as the stream's {"stream": ...} messages, one

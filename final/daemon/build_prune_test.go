@@ -150,32 +150,49 @@ func TestBuilderPruneEmptiesTheClassicBuildersCache(t *testing.T) {
 
 // A build cache prune waits for the builds under way, whose next step
 // may stand on an entry it would remove: a running build holds
-// Daemon.builds for reading, which a prune takes for writing.
+// Daemon.builds for reading, which a prune takes for writing. When the
+// client goes, the build stops and lets a prune go on: whether it goes
+// while the RUN's command runs, or as the step is announced, before its
+// container has a pid (the case that a cancellation found no pid to
+// kill, and the build ran on for nobody).
 func TestARunningBuildHoldsOffPrune(t *testing.T) {
-	l := newLab(t)
-	mark := labtest.Unique("hold")
-	cmd := exec.Command(dockerBin, "build", "-")
-	cmd.Env = append(l.dockerEnv(), "DOCKER_BUILDKIT=0")
-	cmd.Stdin = strings.NewReader("FROM busybox\nRUN echo " + mark + "-running && sleep 1000\n")
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	// The RUN step has printed its line: it runs.
-	lines := bufio.NewScanner(out)
-	for lines.Scan() && !strings.Contains(lines.Text(), mark+"-running") {
+	for _, tc := range []struct {
+		name string
+		// until is what the client's output shows before it is killed.
+		until func(mark string) string
+	}{
+		// The command prints mark-running; its text in the step's line
+		// has "$m-running" instead, which does not match.
+		{"while the RUN runs", func(mark string) string { return mark + "-running" }},
+		{"as the RUN is announced", func(string) string { return "Step 2/2 : RUN" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLab(t)
+			mark := labtest.Unique("hold")
+			cmd := exec.Command(dockerBin, "build", "-")
+			cmd.Env = append(l.dockerEnv(), "DOCKER_BUILDKIT=0")
+			cmd.Stdin = strings.NewReader("FROM busybox\nRUN m=" + mark + " && echo \"$m-running\" && sleep 1000\n")
+			out, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			require.NoError(t, cmd.Start())
+			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+			want := tc.until(mark)
+			lines := bufio.NewScanner(out)
+			for lines.Scan() && !strings.Contains(lines.Text(), want) {
+			}
+			require.Contains(t, lines.Text(), want, "the build's output")
+			assert.False(t, l.d.builds.TryLock(), "a prune would not wait for the running build")
+			// The client goes: the build stops, and a prune may go on.
+			require.NoError(t, cmd.Process.Kill())
+			_ = cmd.Wait()
+			require.Eventually(t, func() bool {
+				if !l.d.builds.TryLock() {
+					return false
+				}
+				l.d.builds.Unlock()
+				return true
+			}, 60*time.Second, 20*time.Millisecond, "the build still runs after its client went")
+			l.ok("builder", "prune", "-f")
+		})
 	}
-	require.Contains(t, lines.Text(), mark+"-running", "the step's output")
-	assert.False(t, l.d.builds.TryLock(), "a prune would not wait for the running build")
-	// The client goes: the build stops, and a prune may go on.
-	require.NoError(t, cmd.Process.Kill())
-	_ = cmd.Wait()
-	require.Eventually(t, func() bool {
-		if !l.d.builds.TryLock() {
-			return false
-		}
-		l.d.builds.Unlock()
-		return true
-	}, 60*time.Second, 20*time.Millisecond)
-	l.ok("builder", "prune", "-f")
 }
