@@ -3,8 +3,10 @@ package daemon
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -16,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/final/build"
 )
 
 // buildOut runs docker build (the classic builder) of a Dockerfile
@@ -195,4 +198,31 @@ func TestARunningBuildHoldsOffPrune(t *testing.T) {
 			l.ok("builder", "prune", "-f")
 		})
 	}
+}
+
+// A RUN whose client has gone before its container has a pid never
+// starts its command: the cancellation has no pid to kill yet, so the
+// step looks at the context once it has one. (It used to run the
+// command to its end, for nobody: a sleep held off every prune.)
+func TestARunWhoseClientWentDoesNotStart(t *testing.T) {
+	l := newLab(t)
+	img, err := l.d.images.Get("busybox")
+	require.NoError(t, err)
+	b := &buildBackend{d: l.d}
+	parent, err := b.image(img)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	started := false
+	var out bytes.Buffer
+	_, err = b.Run(ctx, build.RunRequest{
+		Parent: parent, Command: []string{"echo", "ran"}, Stdout: &out, Stderr: &out,
+		Started: func(string) { started = true },
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.False(t, started, "the step's container was announced")
+	assert.Empty(t, out.String(), "the command ran")
+	running, err := os.ReadDir(l.d.builderDir("running"))
+	require.NoError(t, err)
+	assert.Empty(t, running, "the step's record is left")
 }
