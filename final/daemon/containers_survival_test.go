@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
 	"github.com/berth-project/berth/final/api"
@@ -31,7 +33,8 @@ import (
 // Nothing here waits on the clock: the workers log, then wait to be
 // released (by a file made through exec) so that they still run after
 // the restart however slow the machine; the two that end while no
-// daemon runs are seen gone before the next daemon starts.
+// daemon runs are seen gone, their shims too, before the next daemon
+// starts.
 func TestSurvivalAcrossARestart(t *testing.T) {
 	l := newLab(t)
 	const n, lines = 10, 100
@@ -42,11 +45,11 @@ func TestSurvivalAcrossARestart(t *testing.T) {
 	}
 	quits := strings.TrimSpace(l.ok("run", "-d", "--name", "quits-meanwhile", "busybox", "sh", "-c", "sleep 0.3; exit 9"))
 	removed := strings.TrimSpace(l.ok("run", "-d", "--rm", "--name", "removed-meanwhile", "busybox", "sleep", "0.3"))
-	pids := []int{l.state(quits).Pid, l.state(removed).Pid}
+	shims := []*shimExit{l.shimExit(quits), l.shimExit(removed)}
 
 	l.stop() // the daemon goes: its server, its memory
-	for _, pid := range pids {
-		require.NoError(t, labtest.ProcessGone(pid), "the two short ones end while no daemon runs")
+	for _, s := range shims {
+		s.wait(t, "the two short ones end while no daemon runs")
 	}
 	l.start()
 
@@ -69,6 +72,49 @@ func TestSurvivalAcrossARestart(t *testing.T) {
 			fmt.Fprintf(&want, "c%d-%d\n", i, j)
 		}
 		assert.Equal(t, want.String(), stdout, "worker %d's log is whole across the restart", i)
+	}
+}
+
+// shimExit is the exit of a container's shim, which comes after its
+// run's end and after the shim has recorded it and cleaned up: the
+// container's own process gone is not enough, its shim may still be at
+// work (a new daemon then leaves an --rm container to the shim's end,
+// and removes it later, not at its start).
+type shimExit struct {
+	pid, fd int // fd: a pidfd on the shim, -1 if it was gone already
+}
+
+// shimExit holds the shim of container id, which runs, by a pidfd.
+func (l *lab) shimExit(id string) *shimExit {
+	l.t.Helper()
+	st := l.state(id)
+	require.NotZero(l.t, st.ShimPid, "container %s has a shim", id)
+	fd, err := unix.PidfdOpen(st.ShimPid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return &shimExit{pid: st.ShimPid, fd: -1}
+	}
+	require.NoError(l.t, err, "pidfd of shim %d", st.ShimPid)
+	s := &shimExit{pid: st.ShimPid, fd: fd}
+	l.t.Cleanup(func() { _ = unix.Close(fd) })
+	return s
+}
+
+// wait waits for the shim's exit: its pidfd becomes readable. The bound
+// only turns a shim that never ends into a failure.
+func (s *shimExit) wait(t *testing.T, msg string) {
+	t.Helper()
+	if s.fd < 0 {
+		return
+	}
+	fds := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, int((2 * time.Minute).Milliseconds()))
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		require.NoError(t, err, "polling shim %d", s.pid)
+		require.Equal(t, 1, n, "shim %d still runs: %s", s.pid, msg)
+		return
 	}
 }
 
