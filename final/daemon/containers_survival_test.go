@@ -34,7 +34,11 @@ import (
 // released (by a file made through exec) so that they still run after
 // the restart however slow the machine; the two that end while no
 // daemon runs are seen gone, their shims too, before the next daemon
-// starts.
+// starts. The exec that releases a worker is detached: once touch has
+// made the file the worker may end, and with its init the kernel kills
+// what is left in its PID namespace, touch too if it has not exited yet
+// (an attached docker exec then says 137); the worker's status, 0,
+// shows that the exec ran.
 func TestSurvivalAcrossARestart(t *testing.T) {
 	l := newLab(t)
 	const n, lines = 10, 100
@@ -64,7 +68,7 @@ func TestSurvivalAcrossARestart(t *testing.T) {
 	assert.Contains(t, errOut, "No such object")
 
 	for i, id := range ids {
-		l.ok("exec", id, "touch", "/tmp/release")
+		l.ok("exec", "-d", id, "touch", "/tmp/release")
 		assert.Equal(t, "0\n", l.ok("wait", id), "worker %d", i)
 		stdout, _ := l.logs(id)
 		var want strings.Builder
@@ -136,7 +140,7 @@ func TestSurvivalOfKillNine(t *testing.T) {
 	second := l.spawnDaemon()
 	assert.Equal(t, "long\n", l.ok("ps", "--format", "{{.Names}}"))
 	assert.Equal(t, "6\n", l.ok("inspect", "-f", "{{.State.ExitCode}}", "short"))
-	l.ok("exec", "long", "touch", "/tmp/release")
+	l.ok("exec", "-d", "long", "touch", "/tmp/release")
 	assert.Equal(t, "0\n", l.ok("wait", "long"))
 	stdout, _ := l.logs("long")
 	assert.Equal(t, 40, strings.Count(stdout, "tick"), "every line of the log: %q", stdout)
