@@ -39,6 +39,9 @@ type CreateOptions struct {
 	// openGate: run starts the container right after create, and
 	// opens the exec FIFO before init waits on it (Container.gate).
 	openGate bool
+	// keepTerminal: run in the foreground keeps a terminal's master
+	// itself when no --console-socket is given (run_tty.go).
+	keepTerminal bool
 }
 
 // Container is a container that Create made: its record, and init as
@@ -52,6 +55,10 @@ type Container struct {
 	// to the process without a round trip through this process (it
 	// costs a wake-up of each side, milliseconds on a busy machine).
 	gate *gate
+	// console receives the terminal's master from init, for run in
+	// the foreground without --console-socket (run_tty.go); nil
+	// otherwise.
+	console *os.File
 }
 
 // Create makes container o.ID from its bundle, up to the exec FIFO:
@@ -95,8 +102,8 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	}
 	p := spec.Process
 	switch {
-	case p.Terminal && o.ConsoleSocket == "":
-		return nil, errors.New("process.terminal: needs --console-socket (where the terminal's master is sent)")
+	case p.Terminal && o.ConsoleSocket == "" && !o.keepTerminal:
+		return nil, errors.New("process.terminal: needs --console-socket (where the terminal's master is sent), or run in the foreground")
 	case !p.Terminal && o.ConsoleSocket != "":
 		return nil, errors.New("--console-socket: given for a process without process.terminal")
 	case o.PreserveFDs < 0:
@@ -120,6 +127,8 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 		init   *namespace.Process
 		g      *gate
 		cgMade chan error // the cgroup, made beside init's start
+		// console: ours of the terminal's socket pair (run_tty.go)
+		console *os.File
 	)
 	waitCgroup := func() error {
 		if cgMade == nil {
@@ -217,6 +226,19 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 		defer con.Close()
 		is.ConsoleFD = namespace.FilesFD + len(cfg.Files)
 		cfg.Files = append(cfg.Files, con)
+	} else if p.Terminal {
+		var theirs *os.File
+		if console, theirs, err = consolePair(); err != nil { // run_tty.go
+			return nil, err
+		}
+		defer theirs.Close()
+		defer func() {
+			if err != nil {
+				console.Close()
+			}
+		}()
+		is.ConsoleFD = namespace.FilesFD + len(cfg.Files)
+		cfg.Files = append(cfg.Files, theirs)
 	}
 	if o.PreserveFDs > 0 {
 		is.PreserveFrom, is.PreserveFDs = namespace.FilesFD+len(cfg.Files), o.PreserveFDs
@@ -325,7 +347,7 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	rc.Linux = &struct {
 		CgroupsPath string `json:"cgroupsPath"`
 	}{spec.Linux.CgroupsPath}
-	return &Container{Record: rec, Init: init, config: rc, gate: g}, nil
+	return &Container{Record: rec, Init: init, config: rc, gate: g, console: console}, nil
 }
 
 // writePidFile writes init's PID, whole or not at all: the caller
