@@ -9,8 +9,9 @@ import (
 )
 
 // Delete removes a container: its init (and every process left in its
-// cgroup), its cgroup, its state directory, then runs the poststop
-// hooks. A created container is deleted as a stopped one (its process
+// cgroup), the mounts it made in the host's table if it had no mount
+// namespace of its own (mounts.go), its cgroup, its state directory,
+// then runs the poststop hooks. A created container is deleted as a stopped one (its process
 // never ran); a running or paused one only with force, which kills it
 // first. With force, a container the runtime does not know is no
 // error, and a state directory left without a record (a create that
