@@ -100,6 +100,9 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	if rfs.Propagation != 0 {
 		nsSpec.Propagation = uintptr(rfs.Propagation)
 	}
+	if rfs.HostMountNS {
+		nsSpec.Propagation = 0 // the host's mounts: Setup leaves them be (HostMounts)
+	}
 	p := spec.Process
 	switch {
 	case p.Terminal && o.ConsoleSocket == "" && !o.keepTerminal:
@@ -129,6 +132,9 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 		cgMade chan error // the cgroup, made beside init's start
 		// console: ours of the terminal's socket pair (run_tty.go)
 		console *os.File
+		// mountsBefore: the host's mount table before init could
+		// mount in it (a container without a mount namespace).
+		mountsBefore []mountinfoEntry
 	)
 	waitCgroup := func() error {
 		if cgMade == nil {
@@ -148,6 +154,13 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 		}
 		if init != nil {
 			_ = init.Kill()
+		}
+		// After the kill, which waits: init mounts nothing more. What
+		// it mounted on the host goes (mounts.go).
+		if mountsBefore != nil {
+			if ms, merr := newMountsUnder(mountsBefore, rfs.Root); merr == nil {
+				_ = unmountHostMounts(ms)
+			}
 		}
 		if cg != nil {
 			_ = cg.Destroy()
@@ -317,6 +330,14 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 		}
 	}
 	is.Pid = pid
+	if rfs.HostMountNS {
+		// The last moment before init mounts anything: it waits for
+		// its spec. The hooks above ran on the host; what they
+		// mounted is theirs, not the container's.
+		if mountsBefore, err = readMounts(); err != nil {
+			return nil, fmt.Errorf("container %s: %w", o.ID, err)
+		}
+	}
 	if err = init.SendSpec(&is); err != nil {
 		return nil, fmt.Errorf("container %s: %w", o.ID, err)
 	}
@@ -331,6 +352,18 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 			return nil, fmt.Errorf("container %s: init exited before the container was set up", o.ID)
 		}
 		return nil, fmt.Errorf("container %s: %s", o.ID, strings.TrimPrefix(string(msg), "berth-runtime init: "))
+	}
+	if mountsBefore != nil {
+		// Init is ready, its mounts are all made: write them down
+		// for delete, before the record that makes the container
+		// exist.
+		ms, err := newMountsUnder(mountsBefore, rfs.Root)
+		if err != nil {
+			return nil, fmt.Errorf("container %s: %w", o.ID, err)
+		}
+		if err := saveHostMounts(dir, ms); err != nil {
+			return nil, fmt.Errorf("container %s: %w", o.ID, err)
+		}
 	}
 	if err = rec.Save(root); err != nil {
 		return nil, err
