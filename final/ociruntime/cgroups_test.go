@@ -3,6 +3,8 @@ package ociruntime
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -75,8 +77,11 @@ func TestRebase(t *testing.T) {
 // container's cgroup under this process's own cgroup in every hierarchy
 // (not at the roots, where a cpu.shares of 2 starves init on a busy
 // machine); the commands that reopen it from the record (update, pause)
-// find it there, and delete removes it.
+// find it there, and delete removes it. The test first moves itself one
+// level down, so that its own cgroup is nowhere a hierarchy's root.
 func TestRelativeCgroupsPathUnderOwnCgroup(t *testing.T) {
+	labtest.Privileged(t)
+	moveDown(t)
 	for _, tc := range []struct {
 		name, rel, parent string
 	}{
@@ -97,7 +102,10 @@ func TestRelativeCgroupsPathUnderOwnCgroup(t *testing.T) {
 			want, err := rebase(h, string(own))
 			require.NoError(t, err)
 			if tc.parent != "" {
-				t.Cleanup(func() { _ = want.Under(filepath.Dir(tc.rel)).RemoveParent() })
+				t.Cleanup(func() {
+					_ = want.Under(filepath.Dir(tc.rel)).RemoveParent()
+					_ = h.Under(filepath.Dir(tc.rel)).RemoveParent() // had it gone to the roots
+				})
 			}
 			r, err := Load(e.root, id)
 			require.NoError(t, err)
@@ -113,6 +121,9 @@ func TestRelativeCgroupsPathUnderOwnCgroup(t *testing.T) {
 				}
 				assert.True(t, under, "%s is not %s under this process's own cgroup (%s)", dir, tc.rel, strings.Join(bases, ", "))
 			}
+			for _, dir := range r.CgroupPaths {
+				assert.NotEqual(t, "/sys/fs/cgroup", filepath.Dir(filepath.Dir(dir)), "%s: at a hierarchy's root", dir)
+			}
 			cg, err := recordCgroup(r)
 			require.NoError(t, err, "update, pause, ps and events reopen the cgroup from the record")
 			assert.Equal(t, "2", readTrim(t, filepath.Join(cg.Path("cpu"), "cpu.shares")))
@@ -125,4 +136,50 @@ func TestRelativeCgroupsPathUnderOwnCgroup(t *testing.T) {
 			}
 		})
 	}
+}
+
+// moveDown moves this process into a new cgroup under its own in every
+// hierarchy (so that accounting stays where it was), and back at the
+// end of the test.
+func moveDown(t *testing.T) {
+	t.Helper()
+	h, err := cgroup.System()
+	require.NoError(t, err)
+	self, err := os.ReadFile("/proc/self/cgroup")
+	require.NoError(t, err)
+	own, err := rebase(h, string(self))
+	require.NoError(t, err)
+	if h.Version == cgroup.V2 {
+		t.Skip("cgroup2 only: a process cannot sit in a cgroup whose children have controllers")
+	}
+	back, err := ownDirs(h, string(self))
+	require.NoError(t, err)
+	own.AtRoot = true
+	cg, err := own.New(labtest.Unique("berth-own"), cgroup.Resources{})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		for _, dir := range back {
+			assert.NoError(t, os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0))
+		}
+		assert.NoError(t, cg.Destroy())
+	})
+	require.NoError(t, cg.Add(os.Getpid()))
+}
+
+// ownDirs is the directories procCgroup names, one per hierarchy.
+func ownDirs(h *cgroup.Hierarchy, procCgroup string) ([]string, error) {
+	r, err := rebase(h, procCgroup)
+	if err != nil {
+		return nil, err
+	}
+	dirs := []string{}
+	if r.Unified != "" {
+		dirs = append(dirs, r.Unified)
+	}
+	for _, m := range r.Mounts {
+		if !slices.Contains(dirs, m) {
+			dirs = append(dirs, m)
+		}
+	}
+	return dirs, nil
 }
