@@ -23,7 +23,7 @@ const DefaultCgroupParent = "berth-runtime"
 // cgroupName splits linux.cgroupsPath as runc reads it without systemd
 // into chapter 02's parent and the container's own directory:
 // "/default/abc" is parent "default", name "abc". Where the parent
-// starts is ownCgroups' business: an absolute path from each
+// starts is hierarchiesFor's business: an absolute path from each
 // hierarchy's root, a relative one from berth-runtime's own cgroup.
 //
 // A one-element path ("/foo", or "foo" under our own cgroup) has no
@@ -100,7 +100,11 @@ func loadCgroup(s *specs.Spec, id string) (*cgroup.Cgroup, error) {
 	return loadCgroupPath(s.Linux.CgroupsPath, id)
 }
 
-// loadCgroupPath is loadCgroup for linux.cgroupsPath p.
+// loadCgroupPath is loadCgroup for linux.cgroupsPath p. A relative p is
+// found from the caller's own cgroup, as create made it from its own:
+// the same one when one caller runs every command of a container, as
+// containerd's shim does. (Record.CgroupPaths, through cgroupOfDirs,
+// does not depend on it.)
 func loadCgroupPath(p, id string) (*cgroup.Cgroup, error) {
 	parent, name, err := cgroupPathName(p, id)
 	if err != nil {
