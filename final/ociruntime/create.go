@@ -63,6 +63,7 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	if err := CheckID(o.ID); err != nil {
 		return nil, err
 	}
+	go warmPidfdCheck() // tuning_start.go
 	if o.Bundle == "" {
 		o.Bundle = "."
 	}
@@ -241,7 +242,7 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	// registration failed"; the conformance suite's cgroup programs hit
 	// it under load). Init lives for milliseconds and has no use for
 	// rseq; the process, executed with process.env, has it again.
-	cfg.InitEnv = []string{"GLIBC_TUNABLES=glibc.pthread.rseq=0"}
+	cfg.InitEnv = append([]string{"GLIBC_TUNABLES=glibc.pthread.rseq=0"}, initTuning...)
 	if exe, err := readonlyExe(); err == nil { // tuning_exe.go
 		defer exe.Close()
 		cfg.Exe = exe

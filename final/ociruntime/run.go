@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
 // RunOptions are run's flags beyond create's.
@@ -22,7 +24,23 @@ type RunOptions struct {
 func Run(root string, o RunOptions) (status int, err error) {
 	o.Foreground = !o.Detach
 	o.openGate = true
+	// The signal handlers a foreground run forwards with are installed
+	// while create runs (tuning_signals.go in chapter 01 tells why).
+	var (
+		early  *namespace.EarlySignals
+		caught chan struct{}
+	)
+	if !o.Detach {
+		caught = make(chan struct{})
+		go func() { early = namespace.CatchSignals(); close(caught) }()
+	}
 	c, err := Create(root, o.CreateOptions)
+	if caught != nil {
+		<-caught
+		if err != nil {
+			early.Stop()
+		}
+	}
 	if err != nil {
 		return -1, err
 	}
@@ -35,7 +53,7 @@ func Run(root string, o RunOptions) (status int, err error) {
 		}
 		return 0, nil
 	}
-	stop := c.Init.ForwardSignals()
+	stop := early.Handover(c.Init)
 	if err := r.start(root, rc, c.gate); err != nil {
 		stop()
 		return -1, errors.Join(err, r.delete(root, true, rc))
