@@ -139,8 +139,9 @@ func bareBundle(b *testing.B, parent string) string {
 // BenchmarkRuntimeRun times `RUNTIME run` of a bare bundle (true, no
 // network namespace): create, start, wait and delete by the runtime's
 // own command line, nothing else in the way. Goal (issue 17): berth
-// faster than crun. Not met: at load 7 to 9 on this kind of machine,
-// crun 8-14 ms, berth 12.6-28 ms, runc 22-49 (docs/performance.md).
+// faster than crun. Not met: on this kind of machine, at load 8, crun
+// 8.8-14 ms, berth 12.6-21 ms, runc 22.6-44 ms (BenchmarkRuntimeRunAlternated
+// and docs/performance.md).
 func BenchmarkRuntimeRun(b *testing.B) {
 	labtest.Privileged(b)
 	parent := labtest.Unique("berth-bench")
