@@ -24,6 +24,7 @@ type RunOptions struct {
 func Run(root string, o RunOptions) (status int, err error) {
 	o.Foreground = !o.Detach
 	o.openGate = true
+	o.keepTerminal = o.Foreground && o.ConsoleSocket == ""
 	// The signal handlers a foreground run forwards with are installed
 	// while create runs (tuning_signals.go in chapter 01 tells why).
 	var (
@@ -47,13 +48,36 @@ func Run(root string, o RunOptions) (status int, err error) {
 	// The record and the config as create had them: neither is read
 	// back from disk nor decoded again.
 	r, rc := c.Record, c.config
+	var untty func()
+	if c.console != nil { // run_tty.go
+		master, err := recvConsole(c.console)
+		c.console.Close()
+		if err != nil {
+			if early != nil {
+				early.Stop()
+			}
+			return -1, errors.Join(err, r.delete(root, true, rc))
+		}
+		in, out := os.Stdin, os.Stdout
+		if o.Stdio != nil {
+			in, _ = o.Stdio.In.(*os.File) // files only: a terminal is one
+			out, _ = o.Stdio.Out.(*os.File)
+		}
+		untty = proxyTerminal(master, in, out)
+	}
 	if o.Detach {
 		if err := r.start(root, rc, c.gate); err != nil {
 			return -1, errors.Join(err, r.delete(root, true, rc))
 		}
 		return 0, nil
 	}
-	stop := early.Handover(c.Init)
+	stopSignals := early.Handover(c.Init)
+	stop := func() {
+		stopSignals()
+		if untty != nil {
+			untty() // the output copied to its end, our terminal restored
+		}
+	}
 	if err := r.start(root, rc, c.gate); err != nil {
 		stop()
 		return -1, errors.Join(err, r.delete(root, true, rc))

@@ -69,16 +69,21 @@ var initTuning = []string{"GOGC=off", "GOMAXPROCS=1"}
 
 // forkConfig decodes only what decides how init is forked, and
 // translates it as namespaceConfig does; false when that cannot be
-// done on its own (checkBundle then comes first).
+// done on its own (checkBundle then comes first), or when the process
+// has a terminal: its console socket, or socket pair, is one of init's
+// descriptors, set up only for a bundle that passed its checks.
 func forkConfig(raw []byte) (namespace.Config, bool) {
 	var part struct {
+		Process *struct {
+			Terminal bool `json:"terminal"`
+		} `json:"process"`
 		Linux *struct {
 			Namespaces  []specs.LinuxNamespace `json:"namespaces"`
 			UIDMappings []specs.LinuxIDMapping `json:"uidMappings"`
 			GIDMappings []specs.LinuxIDMapping `json:"gidMappings"`
 		} `json:"linux"`
 	}
-	if err := json.Unmarshal(raw, &part); err != nil || part.Linux == nil {
+	if err := json.Unmarshal(raw, &part); err != nil || part.Linux == nil || part.Process == nil || part.Process.Terminal {
 		return namespace.Config{}, false
 	}
 	l := part.Linux
