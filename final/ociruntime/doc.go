@@ -129,10 +129,11 @@
 // Without systemd, runc reads linux.cgroupsPath as a path under each
 // hierarchy's root: "/default/abc" is <mount>/default/abc (containerd),
 // "/docker/abc" dockerd's, "/kubepods/.../abc" the kubelet's, and
-// "/abc" a cgroup at each root (chapter 02's Hierarchy.AtRoot). berth
-// reads relative paths alike, and a systemd "slice:prefix:name" (which
-// needs --systemd-cgroup, refused) as one directory name, as runc does
-// without that flag. An empty path is /berth-runtime/<id>
+// "/abc" a cgroup at each root (chapter 02's Hierarchy.AtRoot). A
+// relative path starts from the runtime's own cgroup in each hierarchy,
+// as runc's does (cgroups.go: hierarchiesFor), and a systemd
+// "slice:prefix:name" (which needs --systemd-cgroup, refused) is one
+// such relative directory name, as runc reads it without that flag. An empty path is /berth-runtime/<id>
 // (DefaultCgroupParent). delete removes the
 // container's directories, never the parent, which others may share.
 //
