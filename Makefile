@@ -71,7 +71,7 @@ install-berth:
 # (docs/oci-runtime.md); nothing is configured here.
 install-berth-runtime:
 	install -d $(BINDIR) $(MANDIR)
-	$(GO) build -ldflags '-X main.Version=$(VERSION)' -o $(BINDIR)/berth-runtime ./final/cmd/berth-runtime
+	$(GO) build -tags netgo -ldflags '-X main.Version=$(VERSION)' -o $(BINDIR)/berth-runtime ./final/cmd/berth-runtime
 	$(GO) run -tags manpages -ldflags '-X main.Version=$(VERSION)' ./final/cmd/berth-runtime docs man $(MANDIR)
 	chmod 0644 $(MANDIR)/berth-runtime*.1
 	if [ -z "$(DESTDIR)" ] && command -v mandb >/dev/null 2>&1; then mandb -q $(MANROOT) || true; fi

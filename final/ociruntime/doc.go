@@ -165,8 +165,9 @@
 // runc on a bare bundle. What is left is mostly the kernel's (cgroup v1
 // directories in nine hierarchies, namespaces, mounts, page faults) and
 // two Go programs' start (the runtime, then init), which the command's
-// build keeps short: linked statically, without the man-page generator
-// (final/cmd/berth-runtime's tuning_static.go and tuning_docs.go).
+// build keeps short: linked statically (with -tags netgo), without the
+// man-page generator (final/cmd/berth-runtime's tuning_static.go and
+// tuning_docs.go).
 // docs/performance.md compares it with crun.
 //
 // # run

@@ -1,7 +1,7 @@
 // Engine tuning: skip on first reading. Without it, the binary is linked
 // against the C library dynamically, as any cgo program is by default.
 
-//go:debug netdns=go
+//go:build netgo
 
 package main
 
@@ -20,11 +20,19 @@ package main
 // is not there. The one part of glibc that does not work in a static
 // binary is what loads shared libraries at run time: the name services
 // (NSS) behind getaddrinfo and getpwnam. berth-runtime resolves no host
-// names and no user names (config.json's user is numeric), and the
-// go:debug line above keeps the net package on its own resolver in any
-// case, so the linker's warning about getaddrinfo, printed at each
-// build, names code that never runs. The build needs the static C
-// library (Debian's libc6-dev has it; Fedora's glibc-static).
+// names and no user names (config.json's user is numeric).
+//
+// So the static link comes with Go's usual tag for it, netgo, which
+// also keeps the net package on its own resolver, out of glibc's (else
+// the linker warns at every build about a getaddrinfo that never
+// runs). The builds that install or measure the runtime pass it:
+//
+//	go build -tags netgo ./final/cmd/berth-runtime    (make, scripts/critest,
+//	                                                  the OCI harnesses)
+//
+// A plain `go build ./...` links it dynamically, without a warning. The
+// static build needs the static C library (Debian's libc6-dev has it;
+// Fedora's glibc-static).
 
 // #cgo LDFLAGS: -static
 import "C"
