@@ -66,11 +66,12 @@ type healthMon struct {
 	init    int
 	initPid int
 	freezer *freezerFile // the container's cgroup's, until it is seen thawed
-	// cancel ends a check under way when stop is closed (the check
-	// is polled, not selected on: see runCheck); out is the checks'
-	// output buffer, one per monitor.
-	cancel *nsenter.Canceler
-	out    []byte
+	// probe waits for the checks, and its Cancel ends one under way
+	// when stop is closed (the check is not selected on: see
+	// runCheck); out is the checks' output buffer, one per monitor.
+	probe    *nsenter.Prober
+	probeErr error // NewProber's: every check fails with it
+	out      []byte
 	// thawSeen: the container was not paused at a check of this
 	// monitor; a pause from then on ends the monitor (healthPause).
 	thawSeen bool
@@ -120,7 +121,7 @@ func (d *Daemon) healthStart(e *entry) {
 		return // another start got here first, with a newer run
 	}
 	m := &healthMon{sch: sch, run: st.StartedAt, stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{}), init: -1}
-	m.cancel, _ = nsenter.NewCanceler() // without it (no eventfd), stop waits for the check's end or timeout
+	m.probe, m.probeErr = nsenter.NewProber()
 	if fd, err := unix.PidfdOpen(st.Pid, 0); err == nil {
 		m.init, m.initPid = fd, st.Pid
 	}
@@ -191,7 +192,7 @@ func (d *Daemon) healthPause(e *entry) {
 	writeHealth(e.c.Dir(), &m.st)
 	m.mu.Unlock()
 	close(m.stop)
-	m.cancel.Cancel()
+	m.probe.Cancel()
 	close(m.finished)
 }
 
@@ -216,7 +217,7 @@ func (d *Daemon) healthResume(e *entry) {
 		return
 	}
 	m := &healthMon{sch: old.sch, run: old.run, stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{}), init: -1, st: old.st}
-	m.cancel, _ = nsenter.NewCanceler()
+	m.probe, m.probeErr = nsenter.NewProber()
 	if fd, err := unix.PidfdOpen(st.Pid, 0); err == nil {
 		m.init, m.initPid = fd, st.Pid
 	}
@@ -248,7 +249,7 @@ func (m *healthMon) end(e *entry, unhealthy bool) {
 	}
 	m.recordLast = unhealthy
 	close(m.stop)
-	m.cancel.Cancel()
+	m.probe.Cancel()
 	<-m.done
 	m.mu.Lock()
 	if unhealthy {
@@ -288,7 +289,7 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 			unix.Close(m.init)
 		}
 		m.freezer.close()
-		m.cancel.Close()
+		m.probe.Close()
 	}()
 	var tmpl *nsenter.Cmd
 	lastFailed := false
@@ -357,8 +358,7 @@ func (m *healthMon) ending(afterFailure bool) bool {
 	if m.init < 0 {
 		return false
 	}
-	fds := []unix.PollFd{{Fd: int32(m.init), Events: unix.POLLIN}}
-	if n, err := unix.Poll(fds, 0); err != nil || n > 0 {
+	if pidfdReadable(m.init) {
 		return true // exited
 	}
 	if !afterFailure {
@@ -453,6 +453,9 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Re
 		_, _ = t.StartZygote()
 		*tmpl = t
 	}
+	if m.probe == nil {
+		return fail(fmt.Errorf("health check in container %s: %w", e.id, m.probeErr))
+	}
 	id := namespace.NewID()
 	// dockerd runs a check as an exec and reports it as one.
 	d.emitExec(e, moby.ActionExecCreate, id, argv, nil)
@@ -463,8 +466,8 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Re
 		return fail(fmt.Errorf("health check in container %s: the fork server has exited", e.id))
 	}
 	cmd.WaitDelay = 100 * time.Millisecond
-	// The whole check on this goroutine: Probe polls the output, the
-	// fork server's answer and m.cancel until the check ends, killed at
+	// The whole check on this goroutine: Probe waits on m.probe (the
+	// output, the fork server's answer, the cancel) until it ends, killed at
 	// the timeout or when the run ends (a check in the container's PID
 	// namespace is dead already or dying then; one that is not, in the
 	// host's, ends now, as containerd's shim kills what is left in the
@@ -472,7 +475,7 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Re
 	if m.out == nil {
 		m.out = make([]byte, health.MaxOutput+1) // State.Record marks the cut
 	}
-	pr, err := cmd.Probe(m.out, start.Add(m.sch.Timeout), m.cancel, killTree)
+	pr, err := cmd.Probe(m.probe, m.out, start.Add(m.sch.Timeout), killTree)
 	if err != nil && !pr.Exited {
 		// dockerd records runc's "exec failed" too when the
 		// container ends as a check starts.

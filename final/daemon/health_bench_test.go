@@ -68,6 +68,11 @@ func BenchmarkHealthChecks(b *testing.B) {
 	}
 	// One whole round first: every container's checks are under way.
 	waitChecks(b, checks, healthBenchContainers)
+	// The events already delivered happened before the window: counted,
+	// they made the CPU per check look smaller than it is.
+	for len(checks) > 0 {
+		<-checks
+	}
 	b.ResetTimer()
 	srv, err := forkServerOf()
 	require.NoError(b, err)

@@ -288,7 +288,14 @@ func (z *zygote) send(fds []int) bool {
 	if z.fd < 0 {
 		return false
 	}
-	if err := unix.Sendmsg(z.fd, binary.LittleEndian.AppendUint32(nil, zygoteMagic), unix.UnixRights(fds...), nil, 0); err != nil {
+	msg := binary.LittleEndian.AppendUint32(make([]byte, 0, 4), zygoteMagic)
+	// Raw (tuning_probe.go); a full socket, which the zygote empties
+	// at once, gets the ordinary call, which may wait.
+	err := rawSendRights(z.fd, msg, fds)
+	if err == unix.EAGAIN {
+		err = unix.Sendmsg(z.fd, msg, unix.UnixRights(fds...), nil, 0)
+	}
+	if err != nil {
 		unix.Close(z.fd)
 		z.fd = -1
 		return false

@@ -72,6 +72,9 @@ func BenchmarkExecTrue(b *testing.B) {
 				return labtest.ProcCPU(srv.Pid())
 			}
 			out := make([]byte, 4097)
+			prober, err := nsenter.NewProber()
+			require.NoError(b, err)
+			defer prober.Close()
 			self0, children0, server0 := labtest.CPUTime(unix.RUSAGE_SELF), labtest.CPUTime(unix.RUSAGE_CHILDREN), serverCPU()
 			b.ResetTimer()
 			for range b.N {
@@ -83,7 +86,7 @@ func BenchmarkExecTrue(b *testing.B) {
 					require.NoError(b, err)
 				}
 				if tc.name == "zygote-probe" {
-					r, err := cmd.Probe(out, time.Time{}, nil, nil)
+					r, err := cmd.Probe(prober, out, time.Time{}, nil)
 					require.NoError(b, err)
 					require.Equal(b, 0, r.Code)
 					continue
