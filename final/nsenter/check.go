@@ -55,10 +55,10 @@ func (c *Cmd) Probe(p *Prober, out []byte, deadline time.Time, kill func(pid int
 	}
 	// Raw system calls where they cannot block: see tuning_probe.go.
 	var out2, ans [2]int32
-	if err := rawPipe2(&out2); err != nil {
+	if err := rawPipe2(&out2, 0); err != nil {
 		return ProbeResult{}, fmt.Errorf("pipe: %w", err)
 	}
-	if err := rawPipe2(&ans); err != nil {
+	if err := rawPipe2(&ans, unix.O_NONBLOCK); err != nil {
 		rawClose(int(out2[0]))
 		rawClose(int(out2[1]))
 		return ProbeResult{}, fmt.Errorf("pipe: %w", err)
@@ -86,10 +86,20 @@ func (c *Cmd) Probe(p *Prober, out []byte, deadline time.Time, kill func(pid int
 		evs      [4]unix.EpollEvent
 		exitedAt time.Time
 		killed   bool
+		werr     error // ends the wait
 	)
 	fd := [2]int{outR, ctlR} // -1 once at its end
+	// The output is read as it comes (a check must never block on a
+	// full pipe); the answer ("pid N", "exit S") only at its end, which
+	// the zygote makes at once with the output's (server.c keeps the
+	// check's stdout until it reaps it): one wake-up for a quiet check,
+	// not one per line and pipe. The epoll set reports a pipe's end
+	// (EPOLLHUP) whatever it was asked for.
 	for i, f := range fd {
 		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(i)}
+		if i == 1 {
+			ev.Events = 0
+		}
 		if err := rawEpollCtl(p.epfd, unix.EPOLL_CTL_ADD, f, &ev); err != nil {
 			return ProbeResult{}, fmt.Errorf("nsenter: epoll_ctl: %w", err)
 		}
@@ -107,13 +117,73 @@ func (c *Cmd) Probe(p *Prober, out []byte, deadline time.Time, kill func(pid int
 			}
 		}
 	}()
+	killNow := func() {
+		if kill != nil {
+			kill(c.cmdPid)
+		}
+		_ = c.signalCommand(unix.SIGKILL)
+	}
+	// readCtl reads what the answer pipe holds (it is non-blocking),
+	// to its end if it has come.
+	readCtl := func() error {
+		for {
+			if nctl == len(ctl) {
+				return fmt.Errorf("nsenter: process %d: the fork server's answer is too long", c.pid)
+			}
+			n, err := rawRead(fd[1], ctl[nctl:])
+			if n == 0 || (err != nil && err != unix.EINTR && err != unix.EAGAIN) {
+				end(1)
+				exitedAt = time.Now()
+				return nil
+			}
+			if err != nil {
+				if err == unix.EAGAIN {
+					return nil
+				}
+				continue
+			}
+			nctl += n
+			// Whole lines only; a partial one waits.
+			for {
+				i := bytes.IndexByte(ctl[:nctl], '\n')
+				if i < 0 {
+					break
+				}
+				line := string(ctl[:i])
+				copy(ctl[:], ctl[i+1:nctl])
+				nctl -= i + 1
+				if v, ok := strings.CutPrefix(line, "error "); ok {
+					msgs = append(msgs, v)
+				} else if v, ok := strings.CutPrefix(line, "pid "); ok {
+					c.cmdPid, _ = strconv.Atoi(v)
+					if killed && c.cmdPid > 0 {
+						killNow()
+					}
+				} else if v, ok := strings.CutPrefix(line, "exit "); ok {
+					r.Code, _ = strconv.Atoi(v)
+					r.Exited = true
+				}
+			}
+		}
+	}
+	// doKill kills the command, or has it killed as soon as its PID is
+	// read: the answer is only waited for to its end.
 	doKill := func() {
 		killed = true
-		if c.cmdPid > 0 {
-			if kill != nil {
-				kill(c.cmdPid)
+		switch {
+		case c.cmdPid > 0:
+			killNow()
+		case fd[1] >= 0:
+			if err := readCtl(); err != nil {
+				werr = err
 			}
-			_ = c.signalCommand(unix.SIGKILL)
+			if c.cmdPid == 0 && fd[1] >= 0 {
+				// Not told yet: wake at the "pid" line.
+				ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: 1}
+				if err := rawEpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd[1], &ev); err != nil {
+					werr = fmt.Errorf("nsenter: epoll_ctl: %w", err)
+				}
+			}
 		}
 	}
 	if p.isCanceled() {
@@ -123,7 +193,6 @@ func (c *Cmd) Probe(p *Prober, out []byte, deadline time.Time, kill func(pid int
 	// ready handles what the set reports, until nothing is left to
 	// read: false makes RawConn.Read wait on Go's poller (the epoll
 	// descriptor is readable when one in its set is).
-	var werr error
 	ready := func(uintptr) bool {
 		for {
 			n, err := rawEpollPoll(p.epfd, evs[:])
@@ -155,42 +224,12 @@ func (c *Cmd) Probe(p *Prober, out []byte, deadline time.Time, kill func(pid int
 					case err != unix.EINTR && err != unix.EAGAIN:
 						end(0) // the end, or an error: nothing more to read
 					}
-				case 1: // the fork server's answer
-					if fd[1] < 0 {
-						continue
-					}
-					if nctl == len(ctl) {
-						werr = fmt.Errorf("nsenter: process %d: the fork server's answer is too long", c.pid)
-						return true
-					}
-					n, err := rawRead(fd[1], ctl[nctl:])
-					switch {
-					case n > 0:
-						nctl += n
-						// Whole lines only; a partial one waits.
-						for {
-							i := bytes.IndexByte(ctl[:nctl], '\n')
-							if i < 0 {
-								break
-							}
-							line := string(ctl[:i])
-							copy(ctl[:], ctl[i+1:nctl])
-							nctl -= i + 1
-							if v, ok := strings.CutPrefix(line, "error "); ok {
-								msgs = append(msgs, v)
-							} else if v, ok := strings.CutPrefix(line, "pid "); ok {
-								c.cmdPid, _ = strconv.Atoi(v)
-								if killed {
-									doKill()
-								}
-							} else if v, ok := strings.CutPrefix(line, "exit "); ok {
-								r.Code, _ = strconv.Atoi(v)
-								r.Exited = true
-							}
+				case 1: // the fork server's answer, whole: its end
+					if fd[1] >= 0 {
+						if err := readCtl(); err != nil {
+							werr = err
+							return true
 						}
-					case err != unix.EINTR && err != unix.EAGAIN:
-						end(1)
-						exitedAt = time.Now()
 					}
 				case 2: // the canceler
 					if !killed {

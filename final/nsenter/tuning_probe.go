@@ -27,8 +27,8 @@ func rawErr(e unix.Errno) error {
 	return nil
 }
 
-func rawPipe2(p *[2]int32) error {
-	_, _, e := unix.RawSyscall(unix.SYS_PIPE2, uintptr(unsafe.Pointer(p)), unix.O_CLOEXEC, 0)
+func rawPipe2(p *[2]int32, flags int) error {
+	_, _, e := unix.RawSyscall(unix.SYS_PIPE2, uintptr(unsafe.Pointer(p)), uintptr(unix.O_CLOEXEC|flags), 0)
 	return rawErr(e)
 }
 
