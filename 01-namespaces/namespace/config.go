@@ -81,6 +81,12 @@ type Config struct {
 	// (startOnOwnThread); the namespace must have a /proc, through
 	// which init is executed.
 	JoinMntns string
+	// HostMounts keeps the starter's mount namespace: init is forked
+	// without CLONE_NEWNS, and every mount it makes is the host's (an
+	// OCI bundle whose linux.namespaces has no "mount"). Set
+	// Spec.HostMounts too, so that Setup leaves the host's mounts'
+	// propagation alone; whoever mounts in there must unmount too.
+	HostMounts bool
 	// HostPID and HostIPC keep the host's PID and IPC namespaces (docker
 	// run --pid host, --ipc host): the container sees, and may signal,
 	// the host's processes, and shares its System V IPC objects.
@@ -141,7 +147,7 @@ func (c *Config) cloneFlags() uintptr {
 	// the container's cgroup only after clone (chapter 02's OnStart).
 	// Init unshares it in Setup, from inside its cgroup.
 	flags := 0
-	if c.JoinMntns == "" {
+	if c.JoinMntns == "" && !c.HostMounts {
 		flags |= unix.CLONE_NEWNS
 	}
 	if !c.HostUTS && c.JoinUtsns == "" {
@@ -230,6 +236,9 @@ func (c *Config) Validate() error {
 	if c.HostUTS && c.Hostname != "" {
 		return fmt.Errorf("hostname %q: the container shares the host's UTS namespace", c.Hostname)
 	}
+	if c.JoinMntns != "" && c.HostMounts {
+		return fmt.Errorf("mount namespace %s: cannot be joined with the host's mount namespace", c.JoinMntns)
+	}
 	if c.JoinCgroupns != "" && !c.HostCgroupns {
 		return fmt.Errorf("cgroup namespace %s: joined, so init must not make one of its own (set HostCgroupns)", c.JoinCgroupns)
 	}
@@ -237,7 +246,7 @@ func (c *Config) Validate() error {
 	// in: from a user namespace of its own, init would have no
 	// privilege over the one it joins (it could not mount its /proc),
 	// nor over the host's.
-	if c.UserNS && (c.JoinPidns != "" || c.JoinIpcns != "" || c.JoinUtsns != "" || c.JoinCgroupns != "" || c.JoinMntns != "" || c.HostPID || c.HostIPC) {
+	if c.UserNS && (c.JoinPidns != "" || c.JoinIpcns != "" || c.JoinUtsns != "" || c.JoinCgroupns != "" || c.JoinMntns != "" || c.HostPID || c.HostIPC || c.HostMounts) {
 		return errors.New("another container's or the host's PID, IPC, UTS, cgroup or mount namespace cannot be shared from a user namespace of the container's own")
 	}
 	for k := range c.Sysctls {

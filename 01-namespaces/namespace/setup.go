@@ -46,6 +46,11 @@ type Spec struct {
 	// makes later still reaches a container's volume that asked for
 	// it (rslave, rshared), as under runc.
 	Propagation uintptr `json:"propagation,omitempty"`
+	// HostMounts: init shares its starter's mount namespace
+	// (Config.HostMounts), so Setup changes no mount's propagation:
+	// they are the host's, and "/" made private or slave would stay so
+	// after the container.
+	HostMounts bool `json:"hostMounts,omitempty"`
 }
 
 // Rlimit is one resource limit as setrlimit(2) takes it: the resource
@@ -153,7 +158,9 @@ func Setup(s Spec) error {
 	// Name ourselves: `ps` in the container would otherwise show "exe",
 	// the name of /proc/self/exe.
 	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte(InitName + "\x00")[0])), 0, 0, 0)
-	if s.Propagation != 0 {
+	if s.HostMounts {
+		// Nothing to cut off: there is no mount namespace of our own.
+	} else if s.Propagation != 0 {
 		explain.Inside().Mount(explain.Mounts, "", "/", "", s.Propagation, "", "the container's mount propagation")
 		if err := unix.Mount("", "/", "", s.Propagation, ""); err != nil {
 			return fmt.Errorf("mount propagation of /: %w", err)

@@ -114,7 +114,11 @@ func TestNamespaceRefusals(t *testing.T) {
 		{"unknown", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
 		}, `unknown type "bogus"`},
-		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = without(s, specs.MountNamespace) }, "no mount namespace"},
+		{"user namespace without mount namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(without(s, specs.MountNamespace), specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		}, "linux.namespaces: user without mount"},
 		{"mappings without user namespace", func(s *specs.Spec) {
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 		}, "linux.uidMappings: set without a user namespace"},
@@ -158,6 +162,31 @@ func TestNamespaceConfig(t *testing.T) {
 	assert.Equal(t, 200000, cfg.GIDs.Base)
 	assert.Equal(t, 1000, cfg.GIDs.Size)
 	assert.Equal(t, []string{"true"}, ns.Command.Args)
+}
+
+// No "mount" in linux.namespaces: the runtime's own, as for any type
+// not listed; chapter 01 forks without CLONE_NEWNS and Setup leaves the
+// host's propagation alone. linux_ns_itype lists no namespace at all.
+func TestNamespaceConfigNoneListed(t *testing.T) {
+	s := baseSpec("/rootfs", "true")
+	s.Linux.Namespaces = nil
+	s.Hostname = ""
+	cfg, ns, err := namespaceConfig(s)
+	require.NoError(t, err)
+	assert.True(t, cfg.HostMounts)
+	assert.True(t, ns.HostMounts)
+	assert.True(t, cfg.HostPID)
+	assert.True(t, cfg.HostNetwork)
+	assert.True(t, cfg.HostIPC)
+	assert.True(t, cfg.HostUTS)
+	assert.True(t, cfg.HostCgroupns)
+	assert.False(t, cfg.UserNS)
+
+	s = baseSpec("/rootfs", "true")
+	cfg, ns, err = namespaceConfig(s)
+	require.NoError(t, err)
+	assert.False(t, cfg.HostMounts)
+	assert.False(t, ns.HostMounts)
 }
 
 func TestCgroupName(t *testing.T) {

@@ -39,6 +39,9 @@ type CreateOptions struct {
 	// openGate: run starts the container right after create, and
 	// opens the exec FIFO before init waits on it (Container.gate).
 	openGate bool
+	// keepTerminal: run in the foreground keeps a terminal's master
+	// itself when no --console-socket is given (run_tty.go).
+	keepTerminal bool
 }
 
 // Container is a container that Create made: its record, and init as
@@ -52,6 +55,10 @@ type Container struct {
 	// to the process without a round trip through this process (it
 	// costs a wake-up of each side, milliseconds on a busy machine).
 	gate *gate
+	// console receives the terminal's master from init, for run in
+	// the foreground without --console-socket (run_tty.go); nil
+	// otherwise.
+	console *os.File
 }
 
 // Create makes container o.ID from its bundle, up to the exec FIFO:
@@ -93,10 +100,13 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	if rfs.Propagation != 0 {
 		nsSpec.Propagation = uintptr(rfs.Propagation)
 	}
+	if rfs.HostMountNS {
+		nsSpec.Propagation = 0 // the host's mounts: Setup leaves them be (HostMounts)
+	}
 	p := spec.Process
 	switch {
-	case p.Terminal && o.ConsoleSocket == "":
-		return nil, errors.New("process.terminal: needs --console-socket (where the terminal's master is sent)")
+	case p.Terminal && o.ConsoleSocket == "" && !o.keepTerminal:
+		return nil, errors.New("process.terminal: needs --console-socket (where the terminal's master is sent), or run in the foreground")
 	case !p.Terminal && o.ConsoleSocket != "":
 		return nil, errors.New("--console-socket: given for a process without process.terminal")
 	case o.PreserveFDs < 0:
@@ -120,6 +130,11 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 		init   *namespace.Process
 		g      *gate
 		cgMade chan error // the cgroup, made beside init's start
+		// console: ours of the terminal's socket pair (run_tty.go)
+		console *os.File
+		// mountsBefore: the host's mount table before init could
+		// mount in it (a container without a mount namespace).
+		mountsBefore []mountinfoEntry
 	)
 	waitCgroup := func() error {
 		if cgMade == nil {
@@ -139,6 +154,13 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 		}
 		if init != nil {
 			_ = init.Kill()
+		}
+		// After the kill, which waits: init mounts nothing more. What
+		// it mounted on the host goes (mounts.go).
+		if mountsBefore != nil {
+			if ms, merr := newMountsUnder(mountsBefore, rfs.Root); merr == nil {
+				_ = unmountHostMounts(ms)
+			}
 		}
 		if cg != nil {
 			_ = cg.Destroy()
@@ -217,6 +239,19 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 		defer con.Close()
 		is.ConsoleFD = namespace.FilesFD + len(cfg.Files)
 		cfg.Files = append(cfg.Files, con)
+	} else if p.Terminal {
+		var theirs *os.File
+		if console, theirs, err = consolePair(); err != nil { // run_tty.go
+			return nil, err
+		}
+		defer theirs.Close()
+		defer func() {
+			if err != nil {
+				console.Close()
+			}
+		}()
+		is.ConsoleFD = namespace.FilesFD + len(cfg.Files)
+		cfg.Files = append(cfg.Files, theirs)
 	}
 	if o.PreserveFDs > 0 {
 		is.PreserveFrom, is.PreserveFDs = namespace.FilesFD+len(cfg.Files), o.PreserveFDs
@@ -295,6 +330,14 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 		}
 	}
 	is.Pid = pid
+	if rfs.HostMountNS {
+		// The last moment before init mounts anything: it waits for
+		// its spec. The hooks above ran on the host; what they
+		// mounted is theirs, not the container's.
+		if mountsBefore, err = readMounts(); err != nil {
+			return nil, fmt.Errorf("container %s: %w", o.ID, err)
+		}
+	}
 	if err = init.SendSpec(&is); err != nil {
 		return nil, fmt.Errorf("container %s: %w", o.ID, err)
 	}
@@ -309,6 +352,18 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 			return nil, fmt.Errorf("container %s: init exited before the container was set up", o.ID)
 		}
 		return nil, fmt.Errorf("container %s: %s", o.ID, strings.TrimPrefix(string(msg), "berth-runtime init: "))
+	}
+	if mountsBefore != nil {
+		// Init is ready, its mounts are all made: write them down
+		// for delete, before the record that makes the container
+		// exist.
+		ms, err := newMountsUnder(mountsBefore, rfs.Root)
+		if err != nil {
+			return nil, fmt.Errorf("container %s: %w", o.ID, err)
+		}
+		if err := saveHostMounts(dir, ms); err != nil {
+			return nil, fmt.Errorf("container %s: %w", o.ID, err)
+		}
 	}
 	if err = rec.Save(root); err != nil {
 		return nil, err
@@ -325,7 +380,7 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	rc.Linux = &struct {
 		CgroupsPath string `json:"cgroupsPath"`
 	}{spec.Linux.CgroupsPath}
-	return &Container{Record: rec, Init: init, config: rc, gate: g}, nil
+	return &Container{Record: rec, Init: init, config: rc, gate: g, console: console}, nil
 }
 
 // writePidFile writes init's PID, whole or not at all: the caller

@@ -9,8 +9,9 @@ import (
 )
 
 // Delete removes a container: its init (and every process left in its
-// cgroup), its cgroup, its state directory, then runs the poststop
-// hooks. A created container is deleted as a stopped one (its process
+// cgroup), the mounts it made in the host's table if it had no mount
+// namespace of its own (mounts.go), its cgroup, its state directory,
+// then runs the poststop hooks. A created container is deleted as a stopped one (its process
 // never ran); a running or paused one only with force, which kills it
 // first. With force, a container the runtime does not know is no
 // error, and a state directory left without a record (a create that
@@ -18,6 +19,11 @@ import (
 func Delete(root, id string, force bool) error {
 	r, err := Load(root, id)
 	if errors.Is(err, ErrNotExist) {
+		// A create killed after it wrote down the container's mounts
+		// on the host, before its record: they go too.
+		if uerr := unmountRecorded(Dir(root, id)); uerr != nil {
+			return fmt.Errorf("container %s: %w", id, uerr)
+		}
 		if rerr := os.RemoveAll(Dir(root, id)); rerr != nil {
 			return fmt.Errorf("container %s: %w", id, rerr)
 		}
@@ -53,6 +59,11 @@ func (r *Record) delete(root string, force bool, c *recordedConfig) error {
 		if err := r.killAndWait(c); err != nil {
 			return err
 		}
+	}
+	// A container without a mount namespace of its own left its
+	// mounts in the host's table: they go, init being dead (mounts.go).
+	if err := unmountRecorded(Dir(root, r.ID)); err != nil {
+		return fmt.Errorf("container %s: %w", r.ID, err)
 	}
 	if err := r.removeCgroup(c.cgroupsPath()); err != nil {
 		return err

@@ -130,7 +130,8 @@ func (s *InitSpec) run() error {
 	if err := runHooks(hookCreateContainer, s.CreateContainer, s.state(Creating)); err != nil {
 		return err
 	}
-	// 4. pivot_root, masked and read-only paths.
+	// 4. pivot_root, masked and read-only paths (chroot, for a
+	// container in the runtime's mount namespace).
 	if err := s.Rootfs.Pivot(); err != nil {
 		return err
 	}

@@ -313,58 +313,72 @@ func TestHookTimeout(t *testing.T) {
 // TestConsoleSocket plays containerd's shim: it listens on a socket,
 // creates a container with a terminal, and receives the terminal's
 // master, on which the process's output comes.
+// TestConsoleSocket: the terminal comes from the container's own devpts
+// and is bound onto /dev/console; in the runtime's mount namespace that
+// bind is one of the host's mounts, which delete takes away again
+// (newEnv checks).
 func TestConsoleSocket(t *testing.T) {
 	e := newEnv(t)
-	sock := filepath.Join(t.TempDir(), "console.sock")
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	require.NoError(t, err)
-	defer l.Close()
-	spec := baseSpec(labtest.BusyboxRootfs(t), "sh", "-c", "tty; stty size")
-	spec.Process.Terminal = true
-	spec.Process.ConsoleSize = &specs.Box{Height: 33, Width: 77}
-	id := labtest.Unique("console")
+	for _, tc := range []struct {
+		name string
+		spec func() *specs.Spec
+	}{
+		{"own mount namespace", func() *specs.Spec { return baseSpec(labtest.BusyboxRootfs(t), "sh", "-c", "tty; stty size") }},
+		{"no mount namespace", func() *specs.Spec { return noMountNamespace(t, "sh", "-c", "tty; stty size") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := filepath.Join(t.TempDir(), "console.sock")
+			l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+			require.NoError(t, err)
+			defer l.Close()
+			spec := tc.spec()
+			spec.Process.Terminal = true
+			spec.Process.ConsoleSize = &specs.Box{Height: 33, Width: 77}
+			id := labtest.Unique("console")
 
-	got := make(chan *os.File, 1)
-	go func() {
-		conn, err := l.AcceptUnix()
-		if err != nil {
-			got <- nil
-			return
-		}
-		defer conn.Close()
-		buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
-		_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
-		if err != nil {
-			got <- nil
-			return
-		}
-		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
-		if len(msgs) != 1 {
-			got <- nil
-			return
-		}
-		fds, _ := unix.ParseUnixRights(&msgs[0])
-		got <- os.NewFile(uintptr(fds[0]), "master")
-	}()
-	c := e.create(spec, id, nil, CreateOptions{ConsoleSocket: sock})
-	master := <-got
-	require.NotNil(t, master, "no terminal came on the console socket")
-	defer master.Close()
-	require.NoError(t, Start(e.root, id))
-	_, err = c.Init.Wait()
-	require.NoError(t, err)
-	// The slave is closed with the process: read to the end (EIO).
-	var out []byte
-	buf := make([]byte, 256)
-	for {
-		n, err := master.Read(buf)
-		out = append(out, buf[:n]...)
-		if err != nil {
-			break
-		}
+			got := make(chan *os.File, 1)
+			go func() {
+				conn, err := l.AcceptUnix()
+				if err != nil {
+					got <- nil
+					return
+				}
+				defer conn.Close()
+				buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
+				_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+				if err != nil {
+					got <- nil
+					return
+				}
+				msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+				if len(msgs) != 1 {
+					got <- nil
+					return
+				}
+				fds, _ := unix.ParseUnixRights(&msgs[0])
+				got <- os.NewFile(uintptr(fds[0]), "master")
+			}()
+			c := e.create(spec, id, nil, CreateOptions{ConsoleSocket: sock})
+			master := <-got
+			require.NotNil(t, master, "no terminal came on the console socket")
+			defer master.Close()
+			require.NoError(t, Start(e.root, id))
+			_, err = c.Init.Wait()
+			require.NoError(t, err)
+			// The slave is closed with the process: read to the end (EIO).
+			var out []byte
+			buf := make([]byte, 256)
+			for {
+				n, err := master.Read(buf)
+				out = append(out, buf[:n]...)
+				if err != nil {
+					break
+				}
+			}
+			assert.Equal(t, "/dev/pts/0\r\n33 77\r\n", string(out))
+			require.NoError(t, Delete(e.root, id, false))
+		})
 	}
-	assert.Equal(t, "/dev/pts/0\r\n33 77\r\n", string(out))
-	require.NoError(t, Delete(e.root, id, false))
 }
 
 func TestStateOfUnknownContainer(t *testing.T) {

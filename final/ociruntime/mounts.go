@@ -1,6 +1,7 @@
 package ociruntime
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/03-rootfs/rootfs"
+	"github.com/berth-project/berth/04-cow-layers/atomicfile"
 )
 
 // How config.json's mounts are made, in their order (Prepare), each at
@@ -309,6 +312,7 @@ func parseMount(i int, m specs.Mount, bundle string) (Mount, error) {
 
 // mountinfoEntry is one line of /proc/self/mountinfo.
 type mountinfoEntry struct {
+	ID     int    // the mount's ID (statx's STATX_MNT_ID)
 	Point  string // where it is mounted
 	Root   string // the directory of its filesystem that is mounted there
 	FSType string
@@ -326,7 +330,11 @@ func parseMountinfo(text string) ([]mountinfoEntry, error) {
 		if sep < 6 || len(f) < sep+2 {
 			return nil, fmt.Errorf("mountinfo: bad line %q", line)
 		}
-		out = append(out, mountinfoEntry{Point: cgroup.UnescapeMountinfo(f[4]), Root: cgroup.UnescapeMountinfo(f[3]), FSType: f[sep+1]})
+		id, err := strconv.Atoi(f[0])
+		if err != nil {
+			return nil, fmt.Errorf("mountinfo: bad mount ID in %q", line)
+		}
+		out = append(out, mountinfoEntry{ID: id, Point: cgroup.UnescapeMountinfo(f[4]), Root: cgroup.UnescapeMountinfo(f[3]), FSType: f[sep+1]})
 	}
 	return out, nil
 }
@@ -764,6 +772,137 @@ func copyFile(src, dst int, base, name string) error {
 	}
 	if err := out.Close(); err != nil {
 		return fmt.Errorf("copy %s: %w", name, err)
+	}
+	return nil
+}
+
+// A container without a mount namespace of its own (Rootfs.HostMountNS)
+// mounts in the host's table, and nothing takes those mounts away when
+// it ends: with a namespace of its own, the kernel drops the whole table
+// with its last process; here they stay until someone unmounts them
+// (runc leaves them on the host). So create writes down which mounts
+// are the container's, and delete, delete --force and a failed create
+// unmount exactly those:
+//
+//	create:  readMounts ─ before ─▶ init mounts under root.path
+//	                                  (Prepare, createContainer hooks,
+//	                                   /dev/console) ─ ready
+//	         newMountsUnder(before, root) ─▶ <state dir>/host-mounts.json
+//	delete:  kill init ─▶ unmountHostMounts, last made first, MNT_DETACH
+//
+// A mount is named by its ID and its mount point, both from
+// /proc/self/mountinfo: an ID alone may be reused once its mount is gone,
+// a path alone may be a mount the host made there since.
+
+// hostMountsFile holds the container's mounts in the host's table.
+const hostMountsFile = "host-mounts.json"
+
+// hostMount is one mount a container made in the host's table.
+type hostMount struct {
+	ID    int    `json:"id"`
+	Point string `json:"point"`
+}
+
+// readMounts reads this process's mount table.
+func readMounts() ([]mountinfoEntry, error) {
+	text, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("reading the mount table: %w", err)
+	}
+	return parseMountinfo(string(text))
+}
+
+// newMountsUnder returns the mounts of the table now that are not in
+// before and lie at or under root, in the table's order, which is the
+// order they were made in (a mount joins the end of its namespace's
+// list; Linux 6.8 and later sort by a mount ID that only grows).
+func newMountsUnder(before []mountinfoEntry, root string) ([]hostMount, error) {
+	now, err := readMounts()
+	if err != nil {
+		return nil, err
+	}
+	var out []hostMount
+	for _, m := range now {
+		if under(m.Point, root) && !slices.Contains(before, m) {
+			out = append(out, hostMount{ID: m.ID, Point: m.Point})
+		}
+	}
+	return out, nil
+}
+
+// saveHostMounts writes ms into the state directory dir.
+func saveHostMounts(dir string, ms []hostMount) error {
+	b, err := json.Marshal(ms)
+	if err != nil {
+		return fmt.Errorf("encoding the container's mounts: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, hostMountsFile), b, atomicfile.Options{}); err != nil {
+		return fmt.Errorf("recording the container's mounts: %w", err)
+	}
+	return nil
+}
+
+// unmountRecorded unmounts the mounts recorded in the state directory
+// dir, if there are any, then forgets them.
+func unmountRecorded(dir string) error {
+	name := filepath.Join(dir, hostMountsFile)
+	b, err := os.ReadFile(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the container's mounts: %w", err)
+	}
+	var ms []hostMount
+	if err := json.Unmarshal(b, &ms); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := unmountHostMounts(ms); err != nil {
+		return err
+	}
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("forgetting the container's mounts: %w", err)
+	}
+	return nil
+}
+
+// unmountHostMounts unmounts ms, the last made first, each only if it
+// is still there under its ID. MNT_DETACH: a process of the host with a
+// file open in one of them does not keep the others from going.
+//
+// Each is reached by a descriptor, not by its path: the container's
+// root may have been changed while it ran (a directory on the way made
+// a symlink to the host's /), so the path is resolved without following
+// any symlink (openat2's RESOLVE_NO_SYMLINKS), checked to lead to the
+// mount of that ID (statx), and the unmount made through /proc/self/fd.
+func unmountHostMounts(ms []hostMount) error {
+	for i := len(ms) - 1; i >= 0; i-- {
+		m := ms[i]
+		now, err := readMounts()
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(now, func(e mountinfoEntry) bool { return e.ID == m.ID && e.Point == m.Point }) {
+			continue // gone already (with a mount above it, or unmounted in the container)
+		}
+		fd, err := unix.Openat2(unix.AT_FDCWD, m.Point, &unix.OpenHow{
+			Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		if err != nil {
+			return fmt.Errorf("unmounting the container's mount %s: %w", m.Point, err)
+		}
+		var stx unix.Statx_t
+		err = unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &stx)
+		if err == nil && int(stx.Mnt_id) != m.ID {
+			err = fmt.Errorf("another mount (%d) covers it", stx.Mnt_id)
+		}
+		if err == nil {
+			err = unix.Unmount(procFD(fd), unix.MNT_DETACH)
+		}
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("unmounting the container's mount %s (mount %d): %w", m.Point, m.ID, err)
+		}
 	}
 	return nil
 }

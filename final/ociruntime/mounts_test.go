@@ -235,7 +235,8 @@ func TestRootfsTravelsAsJSON(t *testing.T) {
 			{Destination: "/tmp", Type: "tmpfs", Options: []string{"tmpcopyup", "size=1m"}},
 		},
 		Linux: &specs.Linux{RootfsPropagation: "private", MaskedPaths: []string{"/a"}, ReadonlyPaths: []string{"/b"},
-			Devices: []specs.LinuxDevice{{Path: "/dev/p", Type: "p"}}},
+			Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}},
+			Devices:    []specs.LinuxDevice{{Path: "/dev/p", Type: "p"}}},
 	}
 	r, err := NewRootfs(spec, b, true)
 	require.NoError(t, err)
@@ -322,7 +323,7 @@ func TestNewRootfsRefusals(t *testing.T) {
 		}, `fileMode`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &specs.Spec{Root: &specs.Root{Path: "rootfs"}, Linux: &specs.Linux{}}
+			s := &specs.Spec{Root: &specs.Root{Path: "rootfs"}, Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}}}}
 			tc.edit(s)
 			_, err := NewRootfs(s, b, false)
 			require.Error(t, err)
@@ -338,9 +339,9 @@ func TestParseMountinfo(t *testing.T) {
 	ms, err := parseMountinfo(text)
 	require.NoError(t, err)
 	assert.Equal(t, []mountinfoEntry{
-		{Point: "/proc", Root: "/", FSType: "proc"},
-		{Point: "/proc/sys/fs/binfmt_misc", Root: "/", FSType: "autofs"},
-		{Point: "/with space", Root: "/var/lib", FSType: "ext4"},
+		{ID: 22, Point: "/proc", Root: "/", FSType: "proc"},
+		{ID: 30, Point: "/proc/sys/fs/binfmt_misc", Root: "/", FSType: "autofs"},
+		{ID: 40, Point: "/with space", Root: "/var/lib", FSType: "ext4"},
 	}, ms)
 	all := append(ms, mountinfoEntry{Point: "/"})
 	for p, want := range map[string]string{"/proc/1": "/proc", "/procfoo": "/", "/with space/x": "/with space", "/": "/"} {

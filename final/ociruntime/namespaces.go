@@ -16,7 +16,8 @@ import (
 // The spec lists the namespaces a container gets: a type without a path
 // is a new one, with a path the one to join, and a type not listed is
 // the runtime's own (the host's). Chapter 01 forks with every namespace
-// but user by default; "host" and "join" are its HostX and JoinX.
+// but user by default; "host" and "join" are its HostX and JoinX (a
+// mount namespace not listed is HostMounts).
 func namespaceConfig(s *specs.Spec) (namespace.Config, namespace.Spec, error) {
 	var cfg namespace.Config
 	var ns namespace.Spec
@@ -60,9 +61,17 @@ func namespaceConfig(s *specs.Spec) (namespace.Config, namespace.Spec, error) {
 	_, hasIPC := listed[specs.IPCNamespace]
 	_, hasCgroup := listed[specs.CgroupNamespace]
 	if _, ok := listed[specs.MountNamespace]; !ok {
-		// Every mount init makes (the rootfs, pivot_root) would be the
-		// host's.
-		return cfg, ns, errors.New("linux.namespaces: no mount namespace: a container sharing the host's mounts is not supported")
+		// The runtime's own mount namespace, as the spec says of a
+		// type not listed: init mounts config.json's mounts on the
+		// host, under root.path, and chroots (Rootfs.HostMountNS);
+		// create records those mounts and delete unmounts them.
+		// Not from a user namespace of the container's own: the
+		// host's mount table belongs to the host's user namespace,
+		// where init's root would be nobody (chapter 01 refuses it).
+		if cfg.UserNS {
+			return cfg, ns, errors.New("linux.namespaces: user without mount: a user namespace's root cannot mount in the runtime's mount namespace")
+		}
+		cfg.HostMounts, ns.HostMounts = true, true
 	}
 	_, hasUTS := listed[specs.UTSNamespace]
 	cfg.HostUTS = !hasUTS

@@ -61,6 +61,11 @@ type Rootfs struct {
 	// of linux.namespaces is "cgroup"), so cgroup mounts show its own
 	// cgroup as their root; otherwise its directories are bound.
 	CgroupNS bool `json:"cgroupNS,omitempty"`
+	// HostMountNS: linux.namespaces has no "mount", so the container
+	// lives in the runtime's mount namespace. Its mounts are the
+	// host's, made under Root; it gets Root by chroot, since
+	// pivot_root would change the host's root (see chrootInto).
+	HostMountNS bool `json:"hostMountNS,omitempty"`
 }
 
 // Device is a node made in the container: one of linux.devices, or a
@@ -143,9 +148,18 @@ func NewRootfs(spec *specs.Spec, bundle string, noPivot bool) (*Rootfs, error) {
 		}
 		r.Propagation = flags
 	}
+	r.HostMountNS = true
 	for _, ns := range l.Namespaces {
-		if ns.Type == specs.CgroupNamespace {
+		switch ns.Type {
+		case specs.CgroupNamespace:
 			r.CgroupNS = true
+		case specs.MountNamespace:
+			r.HostMountNS = false
+		}
+	}
+	if r.HostMountNS {
+		if err := needPrivateMounts(spec, l); err != nil {
+			return nil, err
 		}
 	}
 	for _, f := range []struct {
@@ -192,6 +206,42 @@ func NewRootfs(spec *specs.Spec, bundle string, noPivot bool) (*Rootfs, error) {
 	}
 	r.Devices = append(r.Devices, devs...)
 	return r, nil
+}
+
+// needPrivateMounts refuses, by field, what only a mount table of the
+// container's own can give, when linux.namespaces has no "mount" and
+// the container's mounts are the host's:
+//
+//	linux.maskedPaths,     each a mount over a path of the container;
+//	linux.readonlyPaths    they matter because the process cannot undo
+//	                       them, and with the host's table it can (it may
+//	                       unmount what the host may). runc refuses them
+//	                       too ("unable to restrict sys entries without
+//	                       a private MNT namespace").
+//	linux.rootfsPropagation the propagation of the container's root
+//	                       mount: without pivot_root there is no such
+//	                       mount, only the host's that holds root.path,
+//	                       whose propagation is the host's business.
+//	root.readonly          a read-only remount of the root: there is no
+//	                       root mount to remount without binding
+//	                       root.path onto itself in the host's table, and
+//	                       a chrooted root could unmount it again.
+//
+// Everything else works in the host's table: each mount lands under
+// root.path and is the container's, to unmount at delete.
+func needPrivateMounts(spec *specs.Spec, l *specs.Linux) error {
+	const why = "needs a mount namespace of the container's own (linux.namespaces has no \"mount\")"
+	switch {
+	case len(l.MaskedPaths) > 0:
+		return fmt.Errorf("linux.maskedPaths: %s", why)
+	case len(l.ReadonlyPaths) > 0:
+		return fmt.Errorf("linux.readonlyPaths: %s", why)
+	case l.RootfsPropagation != "":
+		return fmt.Errorf("linux.rootfsPropagation %q: %s", l.RootfsPropagation, why)
+	case spec.Root.Readonly:
+		return fmt.Errorf("root.readonly: %s", why)
+	}
+	return nil
 }
 
 func cleanPaths(ps []string) []string {
@@ -263,6 +313,14 @@ func parseDevices(in []specs.LinuxDevice) ([]Device, error) {
 // On error the mount namespace is left half-built: init exits, and the
 // kernel discards the namespace with every mount in it.
 func (r *Rootfs) Prepare() error {
+	if r.HostMountNS {
+		// The host's mount table: nothing of the host's is changed
+		// (neither the propagation of the mount that holds the root
+		// nor a bind of the root onto itself, which would propagate to
+		// the host's peers and which chroot does not need); only the
+		// mounts of config.json are added, under Root.
+		return r.prepareIn(r.Root)
+	}
 	// pivot_root refuses a new root whose parent mount is shared, and a
 	// bind under a shared mount would propagate to its peers (the
 	// host's, when chapter 01 left them slave or shared). Chapter 01
@@ -277,9 +335,15 @@ func (r *Rootfs) Prepare() error {
 	if err := unix.Mount(r.Root, r.Root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind-mounting rootfs %s onto itself: %w", r.Root, err)
 	}
+	return r.prepareIn(r.Root)
+}
+
+// prepareIn makes the mounts, the device nodes and /dev's links in the
+// root directory root.
+func (r *Rootfs) prepareIn(root string) error {
 	// Opened after the bind: the descriptor is the bind mount's root,
 	// so every mount below lands in it, whatever the image's symlinks.
-	rootfd, err := unix.Open(r.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("opening rootfs %s: %w", r.Root, err)
 	}
@@ -405,6 +469,14 @@ func makeFifo(rootfd int, what string, d Device) error {
 // MS_MOVE and chroot), then applies linux.rootfsPropagation to it, the
 // read-only and the masked paths, and root.readonly last.
 func (r *Rootfs) Pivot() error {
+	if r.HostMountNS {
+		if err := chrootInto(r.Root); err != nil {
+			return err
+		}
+		// NewRootfs refused what else Pivot does but this (masks,
+		// read-only paths, root propagation, a read-only root).
+		return r.remountDeferred()
+	}
 	if r.NoPivot {
 		if err := moveRoot(r.Root); err != nil {
 			return err
@@ -421,15 +493,8 @@ func (r *Rootfs) Pivot() error {
 			return fmt.Errorf("linux.rootfsPropagation on /: %w", err)
 		}
 	}
-	// A read-only tmpfs, or /dev, was mounted writable so that mount
-	// points, nodes or copied files could be made in it (see
-	// deferReadonly): now it may be read-only.
-	for _, m := range r.Mounts {
-		if deferReadonly(m) {
-			if err := rootfs.RemountReadonly(m.Destination); err != nil {
-				return fmt.Errorf("mount %s: %w", m, err)
-			}
-		}
+	if err := r.remountDeferred(); err != nil {
+		return err
 	}
 	// runc's order: read-only paths, then masks (a mask under a
 	// read-only tree then still lands; the other order works too, as
@@ -450,6 +515,48 @@ func (r *Rootfs) Pivot() error {
 		if err := rootfs.RemountReadonly("/"); err != nil {
 			return fmt.Errorf("root.readonly: %w", err)
 		}
+	}
+	return nil
+}
+
+// remountDeferred makes read-only, now, each tmpfs (or /dev) that was
+// mounted writable so that mount points, nodes or copied files could be
+// made in it (see deferReadonly).
+func (r *Rootfs) remountDeferred() error {
+	for _, m := range r.Mounts {
+		if deferReadonly(m) {
+			if err := rootfs.RemountReadonly(m.Destination); err != nil {
+				return fmt.Errorf("mount %s: %w", m, err)
+			}
+		}
+	}
+	return nil
+}
+
+// chrootInto makes root the process's "/" without a mount namespace of
+// its own: chroot(2) changes how this process (and its children)
+// resolve "/", and nothing in the mount table. pivot_root would move the
+// runtime's mount namespace's root, which is the host's; --no-pivot's
+// MS_MOVE would move root.path's mount over the host's "/". Both are
+// for a private table only.
+//
+// chroot is the weaker wall, and the spec's choice, not berth's: a
+// process with CAP_SYS_CHROOT can walk back out (chroot into a
+// subdirectory, then up past it), and one with CAP_SYS_ADMIN can
+// unmount or mount anything of the host's. A container without a mount
+// namespace trusts its process with the host's files, as one without a
+// PID namespace trusts it with the host's processes.
+func chrootInto(root string) error {
+	if err := unix.Chdir(root); err != nil {
+		return fmt.Errorf("chroot: chdir %s: %w", root, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot %s: %w", root, err)
+	}
+	// The working directory is already the new root; chdir("/") makes
+	// it so by name too.
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("chroot: chdir /: %w", err)
 	}
 	return nil
 }

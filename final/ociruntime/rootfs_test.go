@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -643,4 +644,175 @@ func TestReadonlyDevAndBoundDev(t *testing.T) {
 	assert.Empty(t, entries, "nothing made in the host's directory")
 
 	assert.Equal(t, before, hostMounts(t, f.bundle))
+}
+
+// mountinfoUnder is the host's mount table, whole lines (IDs, options,
+// propagation), restricted to the mounts at or under dir: the rest of
+// the table is other tests' and other programs' to change meanwhile.
+func mountinfoUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && under(f[4], dir) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// noMountNamespace is baseSpec without "mount" in linux.namespaces, nor
+// any other (runtime-tools' linux_ns_itype), and without what needs a
+// mount table of the container's own.
+func noMountNamespace(t *testing.T, args ...string) *specs.Spec {
+	s := baseSpec(labtest.BusyboxRootfs(t), args...)
+	s.Linux.Namespaces = nil
+	s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	s.Hostname = ""
+	return s
+}
+
+// TestNoMountNamespace: a container in the runtime's mount namespace
+// gets config.json's mounts in the host's table, under its root, and a
+// chroot into it; create writes them down, and delete (of a created, a
+// stopped or, forced, a running container) and a failed create unmount
+// them: the host's mount table is the same after as before, line for
+// line.
+func TestNoMountNamespace(t *testing.T) {
+	e := newEnv(t)
+	hostNS := map[string]string{}
+	for _, ns := range []string{"mnt", "pid", "net", "ipc", "uts", "cgroup", "user"} {
+		l, err := os.Readlink("/proc/self/ns/" + ns)
+		require.NoError(t, err)
+		hostNS[ns] = l
+	}
+	// What the process prints: its namespaces, then its root's busybox.
+	const report = "for n in mnt pid net ipc uts cgroup user; do echo $n $(readlink /proc/self/ns/$n); done; test -x /bin/busybox && echo rooted; "
+	for _, tc := range []struct {
+		name string
+		args []string
+		// then: what happens after create; out is the process's
+		// stdout, which it ends with "rooted" when args is report's;
+		// it returns what it read of out.
+		then func(t *testing.T, id string, c *Container, out *bufio.Reader) string
+	}{
+		{"run to the end, then delete", []string{"sh", "-c", report}, func(t *testing.T, id string, c *Container, _ *bufio.Reader) string {
+			require.NoError(t, Start(e.root, id))
+			status, err := c.Init.Wait()
+			require.NoError(t, err)
+			require.Equal(t, 0, status)
+			require.NoError(t, Delete(e.root, id, false))
+			return ""
+		}},
+		{"delete a created one", []string{"true"}, func(t *testing.T, id string, c *Container, _ *bufio.Reader) string {
+			require.NoError(t, Delete(e.root, id, false))
+			return ""
+		}},
+		{"delete --force a running one", []string{"sh", "-c", report + "exec sleep 1000"}, func(t *testing.T, id string, c *Container, out *bufio.Reader) string {
+			require.NoError(t, Start(e.root, id))
+			// Running for sure, and past its report: until its last
+			// line, which stays in out for the checks.
+			var seen strings.Builder
+			for !strings.HasSuffix(seen.String(), "rooted\n") {
+				line, err := out.ReadString('\n')
+				require.NoError(t, err, seen.String())
+				seen.WriteString(line)
+			}
+			require.Equal(t, Running, e.status(id))
+			require.NoError(t, Delete(e.root, id, true))
+			return seen.String()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := labtest.Unique("nomnt")
+			spec := noMountNamespace(t, tc.args...)
+			pr, pw, err := os.Pipe()
+			require.NoError(t, err)
+			defer pr.Close()
+			o := CreateOptions{ID: id, Bundle: e.bundle(spec, id), Stdio: &namespace.Stdio{Out: pw, Err: pw}}
+			root := spec.Root.Path // the test's own overlay (e.bundle)
+			before := mountinfoUnder(t, root)
+			c, err := Create(e.root, o)
+			pw.Close() // init has its copy: EOF once the process is gone
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = Delete(e.root, id, true); _, _ = c.Init.Wait() })
+
+			// The mounts are the host's: in this process's table,
+			// under the root, and written down for delete.
+			during := mountinfoUnder(t, root)
+			require.Greater(t, len(during), len(before), "no mount of the container in the host's table")
+			for _, dest := range []string{"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"} {
+				assert.True(t, slices.ContainsFunc(during, func(l string) bool { return strings.Fields(l)[4] == root+dest }), "%s not mounted on the host", dest)
+			}
+			b, err := os.ReadFile(filepath.Join(Dir(e.root, id), hostMountsFile))
+			require.NoError(t, err)
+			var recorded []hostMount
+			require.NoError(t, json.Unmarshal(b, &recorded))
+			assert.Len(t, recorded, len(during)-len(before))
+
+			out := bufio.NewReader(pr)
+			seen := tc.then(t, id, c, out)
+			_, _ = c.Init.Wait()
+			assert.Equal(t, before, mountinfoUnder(t, root), "mounts left on the host")
+			assert.NoDirExists(t, Dir(e.root, id))
+			rest, err := io.ReadAll(out)
+			require.NoError(t, err)
+			text := seen + string(rest)
+			if strings.Contains(tc.args[len(tc.args)-1], "readlink") {
+				for ns, link := range hostNS {
+					assert.Contains(t, text, ns+" "+link+"\n", "the %s namespace is not the runtime's", ns)
+				}
+				assert.Contains(t, text, "rooted\n")
+			}
+		})
+	}
+
+	t.Run("failed create", func(t *testing.T) {
+		// Init fails after its mounts, when it looks the command up.
+		spec := noMountNamespace(t, "no-such-command")
+		id := labtest.Unique("nomnt")
+		bundle := e.bundle(spec, id)
+		before := mountinfoUnder(t, spec.Root.Path)
+		_, err := Create(e.root, CreateOptions{ID: id, Bundle: bundle})
+		require.ErrorContains(t, err, "process.args[0]: no-such-command")
+		assert.Equal(t, before, mountinfoUnder(t, spec.Root.Path), "mounts left on the host")
+		assert.NoDirExists(t, Dir(e.root, id))
+	})
+}
+
+// What needs a mount table of the container's own is refused, by
+// field, without one.
+func TestNoMountNamespaceRefusals(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		change func(s *specs.Spec)
+		want   string
+	}{
+		{"maskedPaths", func(s *specs.Spec) { s.Linux.MaskedPaths = []string{"/proc/kcore"} }, "linux.maskedPaths: needs a mount namespace"},
+		{"readonlyPaths", func(s *specs.Spec) { s.Linux.ReadonlyPaths = []string{"/proc/sys"} }, "linux.readonlyPaths: needs a mount namespace"},
+		{"rootfsPropagation", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rslave" }, `linux.rootfsPropagation "rslave": needs a mount namespace`},
+		{"root.readonly", func(s *specs.Spec) { s.Root.Readonly = true }, "root.readonly: needs a mount namespace"},
+		{"none of them", func(s *specs.Spec) {}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := baseSpec(t.TempDir(), "true")
+			s.Linux.Namespaces = without(s, specs.MountNamespace)
+			s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+			tc.change(s)
+			r, err := NewRootfs(s, "/", false)
+			if tc.want == "" {
+				require.NoError(t, err)
+				assert.True(t, r.HostMountNS)
+				return
+			}
+			require.ErrorContains(t, err, tc.want)
+			// With a mount namespace, the same config is fine.
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.MountNamespace})
+			r, err = NewRootfs(s, "/", false)
+			require.NoError(t, err)
+			assert.False(t, r.HostMountNS)
+		})
+	}
 }

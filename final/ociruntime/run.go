@@ -22,6 +22,7 @@ type RunOptions struct {
 func Run(root string, o RunOptions) (status int, err error) {
 	o.Foreground = !o.Detach
 	o.openGate = true
+	o.keepTerminal = o.Foreground && o.ConsoleSocket == ""
 	c, err := Create(root, o.CreateOptions)
 	if err != nil {
 		return -1, err
@@ -29,13 +30,33 @@ func Run(root string, o RunOptions) (status int, err error) {
 	// The record and the config as create had them: neither is read
 	// back from disk nor decoded again.
 	r, rc := c.Record, c.config
+	var untty func()
+	if c.console != nil { // run_tty.go
+		master, err := recvConsole(c.console)
+		c.console.Close()
+		if err != nil {
+			return -1, errors.Join(err, r.delete(root, true, rc))
+		}
+		in, out := os.Stdin, os.Stdout
+		if o.Stdio != nil {
+			in, _ = o.Stdio.In.(*os.File) // files only: a terminal is one
+			out, _ = o.Stdio.Out.(*os.File)
+		}
+		untty = proxyTerminal(master, in, out)
+	}
 	if o.Detach {
 		if err := r.start(root, rc, c.gate); err != nil {
 			return -1, errors.Join(err, r.delete(root, true, rc))
 		}
 		return 0, nil
 	}
-	stop := c.Init.ForwardSignals()
+	stopSignals := c.Init.ForwardSignals()
+	stop := func() {
+		stopSignals()
+		if untty != nil {
+			untty() // the output copied to its end, our terminal restored
+		}
+	}
 	if err := r.start(root, rc, c.gate); err != nil {
 		stop()
 		return -1, errors.Join(err, r.delete(root, true, rc))

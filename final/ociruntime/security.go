@@ -44,8 +44,9 @@ type Security struct {
 // name, what berth does not apply: LSM labels (this host has neither
 // AppArmor nor SELinux, and a label that is silently not applied is a
 // container that is less confined than its owner thinks), a seccomp
-// profile that needs an agent, capabilities the kernel would refuse to
-// set.
+// profile that needs an agent, capability sets the kernel would refuse
+// to set. An unknown capability name is not refused but warned about
+// and left out (knownCapabilities).
 func NewSecurity(spec *specs.Spec) (*Security, error) {
 	if spec == nil || spec.Process == nil {
 		return nil, errors.New("process: missing from config.json")
@@ -68,13 +69,7 @@ func NewSecurity(spec *specs.Spec) (*Security, error) {
 	}
 	s := &Security{User: p.User, NoNewPrivileges: p.NoNewPrivileges}
 	if c := p.Capabilities; c != nil {
-		s.Caps = &rootfs.CapSets{
-			Bounding:    c.Bounding,
-			Effective:   c.Effective,
-			Permitted:   c.Permitted,
-			Inheritable: c.Inheritable,
-			Ambient:     c.Ambient,
-		}
+		s.Caps = knownCapabilities(c)
 		if err := s.Caps.Check(); err != nil {
 			return nil, fmt.Errorf("process.%w", err)
 		}
@@ -90,6 +85,52 @@ func NewSecurity(spec *specs.Spec) (*Security, error) {
 		s.Seccomp = f
 	}
 	return s, nil
+}
+
+// knownCapabilities is process.capabilities without the names that no
+// kernel interface maps to ("CAP_TEST", a misspelling, a capability of
+// a kernel newer than berth), each left out of every set with one
+// warning naming it and the sets it was in.
+//
+// Runtime-spec 1.0 said such a name MUST fail the create; 1.2 (the
+// version berth implements) turned it round: a capability that cannot
+// be mapped or granted is logged as a warning, and the runtime should
+// not fail for it, so that one config can serve kernels of different
+// ages. runc does the same ("ignoring unknown or unavailable
+// capabilities"). Leaving a name out only ever grants less than asked:
+// an unknown capability guards nothing the process could reach.
+//
+// Docker's --cap-add is another matter: its names are typed by a
+// person, and dockerd refuses an unknown one, so berthd still does
+// (chapter 03's ParseCapability, unchanged).
+func knownCapabilities(c *specs.LinuxCapabilities) *rootfs.CapSets {
+	unknown := map[string][]string{} // name -> the sets it was in
+	var order []string
+	keep := func(set string, names []string) []string {
+		var out []string
+		for _, n := range names {
+			if _, err := rootfs.ParseCapability(n); err != nil {
+				if _, seen := unknown[n]; !seen {
+					order = append(order, n)
+				}
+				unknown[n] = append(unknown[n], set)
+				continue
+			}
+			out = append(out, n)
+		}
+		return out
+	}
+	caps := &rootfs.CapSets{
+		Bounding:    keep("bounding", c.Bounding),
+		Effective:   keep("effective", c.Effective),
+		Permitted:   keep("permitted", c.Permitted),
+		Inheritable: keep("inheritable", c.Inheritable),
+		Ambient:     keep("ambient", c.Ambient),
+	}
+	for _, n := range order {
+		Warn(fmt.Errorf("process.capabilities: ignoring unknown or unavailable capability %q (in %s), as runtime-spec 1.2 asks", n, strings.Join(unknown[n], ", ")))
+	}
+	return caps
 }
 
 // defaultUmask is runc's umask when process.user.umask is absent.

@@ -92,8 +92,6 @@ func TestNewSecurityRefused(t *testing.T) {
 		{"scheduler", proc(specs.Process{Scheduler: &specs.Scheduler{Policy: specs.SchedFIFO}}), "process.scheduler"},
 		{"ioPriority", proc(specs.Process{IOPriority: &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_IDLE}}), "process.ioPriority"},
 		{"username", proc(specs.Process{User: specs.User{Username: "ContainerUser"}}), "process.user.username"},
-		{"unknown capability", proc(specs.Process{Capabilities: &specs.LinuxCapabilities{Permitted: []string{"CAP_TIME_TRAVEL"}}}),
-			"process.capabilities: permitted"},
 		{"effective not permitted", proc(specs.Process{Capabilities: &specs.LinuxCapabilities{Effective: []string{"CAP_KILL"}}}),
 			"process.capabilities: effective CAP_KILL"},
 		{"mountLabel", withLinux(specs.Linux{MountLabel: "system_u:object_r:svirt_sandbox_file_t:s0"}), "linux.mountLabel"},
@@ -106,6 +104,69 @@ func TestNewSecurityRefused(t *testing.T) {
 			_, err := NewSecurity(tt.spec)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+// An unknown capability is left out of every set with a warning that
+// names it (runtime-spec 1.2), not refused; the known ones stay, and a
+// set the kernel would still refuse (effective beyond permitted) still
+// fails. Not parallel: it replaces Warn.
+func TestNewSecurityUnknownCapability(t *testing.T) {
+	was := Warn
+	var warned []string
+	Warn = func(err error) { warned = append(warned, err.Error()) }
+	t.Cleanup(func() { Warn = was })
+	tests := []struct {
+		name   string
+		caps   specs.LinuxCapabilities
+		want   rootfs.CapSets
+		warned []string // substrings, one warning each
+		err    string
+	}{
+		{
+			name: "runtime-tools' CAP_TEST in every set",
+			caps: specs.LinuxCapabilities{
+				Bounding: []string{"CAP_KILL", "CAP_TEST"}, Effective: []string{"CAP_TEST", "CAP_KILL"},
+				Permitted: []string{"CAP_KILL", "CAP_TEST"}, Inheritable: []string{"CAP_TEST"}, Ambient: []string{"CAP_TEST"},
+			},
+			want:   rootfs.CapSets{Bounding: []string{"CAP_KILL"}, Effective: []string{"CAP_KILL"}, Permitted: []string{"CAP_KILL"}},
+			warned: []string{`"CAP_TEST" (in bounding, effective, permitted, inheritable, ambient)`},
+		},
+		{
+			name:   "two unknown names, one warning each",
+			caps:   specs.LinuxCapabilities{Bounding: []string{"CAP_TIME_TRAVEL", "CAP_CHOWN", "CAP_TELEPORT"}},
+			want:   rootfs.CapSets{Bounding: []string{"CAP_CHOWN"}},
+			warned: []string{`"CAP_TIME_TRAVEL" (in bounding)`, `"CAP_TELEPORT" (in bounding)`},
+		},
+		{
+			name: "known names only: no warning",
+			caps: specs.LinuxCapabilities{Bounding: []string{"CAP_CHOWN"}, Permitted: []string{"CAP_CHOWN"}},
+			want: rootfs.CapSets{Bounding: []string{"CAP_CHOWN"}, Permitted: []string{"CAP_CHOWN"}},
+		},
+		{
+			name:   "still refused: effective not permitted",
+			caps:   specs.LinuxCapabilities{Effective: []string{"CAP_KILL", "CAP_TEST"}, Permitted: []string{"CAP_TEST"}},
+			warned: []string{`"CAP_TEST" (in effective, permitted)`},
+			err:    "process.capabilities: effective CAP_KILL not in the permitted set",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			warned = nil
+			c := tt.caps
+			s, err := NewSecurity(&specs.Spec{Process: &specs.Process{Capabilities: &c}})
+			require.Len(t, warned, len(tt.warned), "%q", warned)
+			for i, w := range tt.warned {
+				assert.Contains(t, warned[i], "process.capabilities: ignoring unknown or unavailable capability")
+				assert.Contains(t, warned[i], w)
+			}
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, &tt.want, s.Caps)
 		})
 	}
 }

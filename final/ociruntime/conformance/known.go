@@ -36,9 +36,10 @@ func (k Known) Key() string { return k.Program + ": " + k.Name }
 // "racy:" instead lists checks whose result is luck (the suite races its
 // own container: runc passes or fails them from one run to the next);
 // they are compared with nothing. "PROGRAM: *" stands for every check of
-// the program: for a program whose checks all hang on one thing done by
-// design (process_capabilities_fail's runtimetest checks run only when the
-// runtime wrongly accepts CAP_TEST); it is stale when none differs.
+// the program: for a program whose checks all hang on one thing
+// (process_capabilities_fail's runtimetest checks run only when the
+// runtime accepts CAP_TEST with a warning, as spec 1.2 asks); it is stale
+// when none differs.
 func ParseKnown(r io.Reader, name string) ([]Known, error) {
 	var list []Known
 	seen := map[string]int{}

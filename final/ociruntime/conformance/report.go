@@ -360,8 +360,14 @@ func Host() string {
 	cgroups := "cgroup v1"
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		cgroups = "cgroup v2"
-	} else if _, err := os.Stat("/sys/fs/cgroup/unified/cgroup.controllers"); err == nil {
-		cgroups = "cgroup v1 hybrid (v2 mounted at /sys/fs/cgroup/unified, no controllers)"
+	} else if b, err := os.ReadFile("/sys/fs/cgroup/unified/cgroup.controllers"); err == nil {
+		// What the v2 side holds matters: crun refuses a hybrid host
+		// whose v2 side has any controller.
+		ctl := strings.Join(strings.Fields(string(b)), ", ")
+		if ctl == "" {
+			ctl = "none"
+		}
+		cgroups = "cgroup v1 hybrid (v2 mounted at /sys/fs/cgroup/unified, controllers: " + ctl + ")"
 	}
 	return kernel + ", " + cgroups
 }
