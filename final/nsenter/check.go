@@ -75,7 +75,8 @@ func (c *Cmd) Probe(p *Prober, out []byte, deadline time.Time, kill func(pid int
 	if err != nil {
 		return ProbeResult{}, err
 	}
-	c.served = &served{parent: parent}
+	// Probe is its Wait: a Wait after it answers "already called".
+	c.served, c.waited = &served{parent: parent}, true
 
 	var (
 		r        ProbeResult

@@ -86,6 +86,8 @@ func TestProbe(t *testing.T) {
 				if tc.n > 0 {
 					assert.Equal(t, tc.n, r.N)
 				}
+				_, err = cmd.Wait()
+				require.ErrorContains(t, err, "already called", "Probe was its Wait")
 				if tc.code == 127 {
 					assert.Contains(t, string(out[:r.N]), tc.out)
 				} else {
