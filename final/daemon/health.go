@@ -67,6 +67,12 @@ type healthMon struct {
 	init    int
 	initPid int
 	freezer *freezerFile // the container's cgroup's, until it is seen thawed
+	// probe waits for the checks, and its Cancel ends one under way
+	// when stop is closed (the check is not selected on: see
+	// runCheck); out is the checks' output buffer, one per monitor.
+	probe    *nsenter.Prober
+	probeErr error // NewProber's: every check fails with it
+	out      []byte
 	// thawSeen: the container was not paused at a check of this
 	// monitor; a pause from then on ends the monitor (healthPause).
 	thawSeen bool
@@ -122,6 +128,7 @@ func (d *Daemon) healthStart(e *entry) {
 		return // another start got here first, with a newer run
 	}
 	m := &healthMon{sch: sch, run: st.StartedAt, stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{}), init: -1}
+	m.probe, m.probeErr = nsenter.NewProber()
 	if fd, err := unix.PidfdOpen(st.Pid, 0); err == nil {
 		m.init, m.initPid = fd, st.Pid
 	}
@@ -193,6 +200,7 @@ func (d *Daemon) healthPause(e *entry) {
 	writeHealth(e.c.Dir(), &m.st)
 	m.mu.Unlock()
 	close(m.stop)
+	m.probe.Cancel()
 	close(m.finished)
 }
 
@@ -217,6 +225,7 @@ func (d *Daemon) healthResume(e *entry) {
 		return
 	}
 	m := &healthMon{sch: old.sch, run: old.run, stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{}), init: -1, st: old.st}
+	m.probe, m.probeErr = nsenter.NewProber()
 	if fd, err := unix.PidfdOpen(st.Pid, 0); err == nil {
 		m.init, m.initPid = fd, st.Pid
 	}
@@ -248,6 +257,7 @@ func (m *healthMon) end(e *entry, unhealthy bool) {
 	}
 	m.recordLast = unhealthy
 	close(m.stop)
+	m.probe.Cancel()
 	<-m.done
 	m.mu.Lock()
 	if unhealthy {
@@ -287,6 +297,7 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 			unix.Close(m.init)
 		}
 		m.freezer.close()
+		m.probe.Close()
 	}()
 	var tmpl *nsenter.Cmd
 	lastFailed := false
@@ -376,8 +387,7 @@ func (m *healthMon) ending(afterFailure bool) bool {
 	if m.init < 0 {
 		return false
 	}
-	fds := []unix.PollFd{{Fd: int32(m.init), Events: unix.POLLIN}}
-	if n, err := unix.Poll(fds, 0); err != nil || n > 0 {
+	if pidfdReadable(m.init) {
 		return true // exited
 	}
 	if !afterFailure {
@@ -421,6 +431,9 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Re
 	case err != nil:
 		return fail(err)
 	}
+	if m.probe == nil {
+		return fail(fmt.Errorf("health check in container %s: %w", e.id, m.probeErr))
+	}
 	id := namespace.NewID()
 	// dockerd runs a check as an exec and reports it as one.
 	d.emitExec(e, moby.ActionExecCreate, id, argv, nil)
@@ -430,48 +443,33 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Re
 		*tmpl = nil // started again at the next check
 		return fail(fmt.Errorf("health check in container %s: the fork server has exited", e.id))
 	}
-	out := &limitedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 100 * time.Millisecond
-	if err := cmd.Start(); err != nil {
+	// The whole check on this goroutine: Probe waits on m.probe (the
+	// output, the fork server's answer, the cancel) until it ends, killed at
+	// the timeout or when the run ends (a check in the container's PID
+	// namespace is dead already or dying then; one that is not, in the
+	// host's, ends now, as containerd's shim kills what is left in the
+	// cgroup). No goroutine, timer or pipe of Go's per check.
+	if m.out == nil {
+		m.out = make([]byte, health.MaxOutput+1) // State.Record marks the cut
+	}
+	pr, err := cmd.Probe(m.probe, m.out, start.Add(m.sch.Timeout), killTree)
+	if err != nil && !pr.Exited {
 		// dockerd records runc's "exec failed" too when the
 		// container ends as a check starts.
 		return fail(fmt.Errorf("health check in container %s: %w", e.id, err))
 	}
 	d.emitExec(e, moby.ActionExecStart, id, argv, nil)
-	type waited struct{ code int }
-	ch := make(chan waited, 1)
-	go func() {
-		code, _ := cmd.Wait()
-		ch <- waited{code}
-	}()
-	timer := time.NewTimer(m.sch.Timeout)
-	defer timer.Stop()
-	var r health.Result
-	select {
-	case w := <-ch:
-		r = health.Result{Start: start, End: time.Now(), ExitCode: w.code, Output: out.String()}
-	case <-timer.C:
-		killTree(cmd.Pid())
-		_ = cmd.Signal(unix.SIGKILL)
-		w := <-ch
-		d.emitExec(e, moby.ActionExecDie, id, nil, exitCode(w.code))
-		return health.Result{Start: start, End: time.Now(), ExitCode: -1, Output: health.TimeoutOutput(m.sch.Timeout)}, true
-	case <-m.stop:
-		// The run has ended (or berthd closes): a check in the
-		// container's PID namespace is dead already or dying; one
-		// that is not (the host's PID namespace) ends now, as
-		// containerd's shim kills what is left in the cgroup.
-		killTree(cmd.Pid())
-		_ = cmd.Signal(unix.SIGKILL)
-		w := <-ch
-		r = health.Result{Start: start, End: time.Now(), ExitCode: w.code, Output: out.String()}
+	d.emitExec(e, moby.ActionExecDie, id, nil, exitCode(pr.Code))
+	switch {
+	case pr.Canceled:
 		if !m.recordLast {
 			return health.Result{}, false
 		}
+	case pr.TimedOut:
+		return health.Result{Start: start, End: time.Now(), ExitCode: -1, Output: health.TimeoutOutput(m.sch.Timeout)}, true
 	}
-	d.emitExec(e, moby.ActionExecDie, id, nil, exitCode(r.ExitCode))
-	return r, true
+	return health.Result{Start: start, End: time.Now(), ExitCode: pr.Code, Output: string(m.out[:pr.N])}, true
 }
 
 // prepareCheck makes ready what every check of e's run needs, once: it
@@ -578,29 +576,6 @@ func forkServerOf() (*nsenter.Server, error) {
 	}
 	forkServer.s = s
 	return s, nil
-}
-
-// limitedBuffer keeps the first health.MaxOutput bytes of a check's
-// output (State.Record marks the cut); the rest is read and dropped, so
-// that a chatty check never blocks on a full pipe.
-type limitedBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := health.MaxOutput + 1 - len(b.buf); room > 0 {
-		b.buf = append(b.buf, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-func (b *limitedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
 }
 
 // readHealth reads the health recorded in dir; the zero State if none.
