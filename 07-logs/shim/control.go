@@ -124,8 +124,8 @@ func exited(fd int, timeout time.Duration) bool {
 // fails if that takes longer than timeout.
 func (c *Container) Wait(timeout time.Duration) (State, error) {
 	deadline := time.Now().Add(timeout)
-	gone := 0               // a shim PID already seen to exit
-	nap := time.Millisecond // the sleep without a pidfd, growing to 10 ms
+	gone := 0                  // a shim PID already seen to exit
+	var released chan struct{} // closed when the lock is let go (lockReleased)
 	for {
 		st, err := c.rawState()
 		if err != nil {
@@ -138,7 +138,7 @@ func (c *Container) Wait(timeout time.Duration) (State, error) {
 		// new ShimPid first). Once that shim has exited, a lock still
 		// held is someone else's (a supervisor finishing the run, say):
 		// its pidfd, readable for good, would make this loop spin, so
-		// it sleeps instead.
+		// it waits for the lock itself instead (lockReleased).
 		fd := -1
 		if st.ShimPid > 0 && st.ShimPid != gone {
 			fd, _ = unix.PidfdOpen(st.ShimPid, 0)
@@ -162,8 +162,16 @@ func (c *Container) Wait(timeout time.Duration) (State, error) {
 			}
 			unix.Close(fd)
 		} else {
-			time.Sleep(min(left, nap))
-			nap = min(2*nap, 10*time.Millisecond)
+			if released == nil {
+				released = lockReleased(filepath.Join(c.dir, lockFile))
+			}
+			t := time.NewTimer(min(left, time.Second))
+			select {
+			case <-released:
+				released = nil // look again; a new holder gets a new wait
+			case <-t.C:
+			}
+			t.Stop()
 		}
 	}
 }

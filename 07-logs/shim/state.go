@@ -202,3 +202,33 @@ func lockHeld(path string) bool {
 	defer f.Close()
 	return errors.Is(unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB), unix.EWOULDBLOCK)
 }
+
+// lockReleased returns a channel closed once the lock at path is free:
+// a goroutine waits for a shared lock on it (the kernel wakes it the
+// moment the holder lets go), lets go at once, as lockHeld does, and
+// closes the channel. It is how Wait waits for a holder that is not the
+// shim (the daemon cleaning up after it: supervisor.go), where a pidfd
+// cannot tell: woken at once, not at the end of a sleep. A waiter whose
+// caller gave up stays until the lock is let go, which every holder
+// does at the latest when it exits.
+func lockReleased(path string) chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f, err := os.Open(path)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		for {
+			err = unix.Flock(int(f.Fd()), unix.LOCK_SH)
+			if err != unix.EINTR {
+				break
+			}
+		}
+		if err == nil {
+			_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		}
+	}()
+	return done
+}

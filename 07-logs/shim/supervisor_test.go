@@ -56,6 +56,39 @@ func TestASupervisorCleansUpInsteadOfTheShim(t *testing.T) {
 	})
 }
 
+// Wait, for a run whose shim left the clean-up to the supervisor,
+// returns once the supervisor has finished it (and let the container's
+// lock go), with the final state: not before, and without waiting for a
+// sleep to end (lockReleased).
+func TestWaitWaitsForTheSupervisorsCleanUp(t *testing.T) {
+	labtest.Privileged(t)
+	s := newStore(t)
+	sup, err := s.Supervise()
+	require.NoError(t, err)
+	defer sup.Close()
+	c, st := start(t, s, Config{Command: []string{"/bin/sh", "-c", "exit 4"}})
+	require.NoError(t, labtest.ProcessGone(st.ShimPid), "the shim exits after the exit is recorded")
+	require.Eventually(t, func() bool { return !c.Supervised() }, 2*time.Second, 5*time.Millisecond)
+
+	lock, err := takeLock(c.Dir()) // the supervisor's clean-up begins
+	require.NoError(t, err)
+	done := make(chan State, 1)
+	go func() {
+		final, err := c.Wait(10 * time.Second)
+		assert.NoError(t, err)
+		done <- final
+	}()
+	select {
+	case <-done:
+		t.Fatal("Wait returned while the clean-up held the container's lock")
+	default:
+	}
+	require.NoError(t, testRuntime.finish(c, lock)) // writes the final state, lets the lock go
+	final := <-done
+	assert.Equal(t, Exited, final.Status)
+	assert.Equal(t, 4, final.ExitCode)
+}
+
 // A supervisor that is gone (the daemon died, or Close) leaves the
 // clean-up to the shims again.
 func TestWithoutASupervisorTheShimCleansUp(t *testing.T) {

@@ -40,6 +40,14 @@
 //	GET  /containers/{id}/json  ...      --wait: polled until all are
 //	                                     running, healthy where checked
 //
+// The polls come every 500 ms from the start's answer (Compose's
+// ticker), and the first check of db is due one interval (1 s) after its
+// start: its result has the few milliseconds between that second and
+// Compose's second poll, or web starts half a second later. berthd makes
+// the check's setup during the interval for that (final/daemon's
+// prepareCheck); BenchmarkComposeUpDown measures the whole life, and
+// BERTH_TEST_API_LOG=FILE gives its timeline (docs/performance.md).
+//
 // A later `up -d` compares each container's config-hash label with the
 // hash of the service's config now: an unchanged service is left alone,
 // a changed one is stopped, renamed out of the way

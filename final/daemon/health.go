@@ -29,7 +29,8 @@ import (
 // result.
 //
 //	start / restart policy / berthd start ─▶ healthStart: state "starting"
-//	       │ timer (health.State.Next)
+//	       │ timer (health.State.Next; the first one interval after the
+//	       │ run's start, firstCheckIn), meanwhile prepareCheck
 //	       ▼
 //	  runCheck: nsenter (the exec's options, computed once per run),
 //	  killed at the timeout ─▶ Record ─▶ health_status event, and
@@ -66,9 +67,21 @@ type healthMon struct {
 	init    int
 	initPid int
 	freezer *freezerFile // the container's cgroup's, until it is seen thawed
+	// probe waits for the checks, and its Cancel ends one under way
+	// when stop is closed (the check is not selected on: see
+	// runCheck); out is the checks' output buffer, one per monitor.
+	probe    *nsenter.Prober
+	probeErr error // NewProber's: every check fails with it
+	out      []byte
 	// thawSeen: the container was not paused at a check of this
 	// monitor; a pause from then on ends the monitor (healthPause).
 	thawSeen bool
+	// since: the first check is due one interval after it, the run's
+	// start for a monitor that a start began (dockerd starts its
+	// monitor's timer as it marks the container running, before its
+	// start answers); zero (a resumed monitor), or more than an
+	// interval ago (berthd restarted): one interval after now.
+	since time.Time
 
 	mu sync.Mutex
 	st health.State
@@ -115,6 +128,7 @@ func (d *Daemon) healthStart(e *entry) {
 		return // another start got here first, with a newer run
 	}
 	m := &healthMon{sch: sch, run: st.StartedAt, stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{}), init: -1}
+	m.probe, m.probeErr = nsenter.NewProber()
 	if fd, err := unix.PidfdOpen(st.Pid, 0); err == nil {
 		m.init, m.initPid = fd, st.Pid
 	}
@@ -126,6 +140,7 @@ func (d *Daemon) healthStart(e *entry) {
 		m.st = readHealth(e.c.Dir())
 	}
 	m.st.Restart(st.StartedAt)
+	m.since = st.StartedAt
 	e.health = m
 	writeHealth(e.c.Dir(), &m.st)
 	go d.healthLoop(e, m)
@@ -185,6 +200,7 @@ func (d *Daemon) healthPause(e *entry) {
 	writeHealth(e.c.Dir(), &m.st)
 	m.mu.Unlock()
 	close(m.stop)
+	m.probe.Cancel()
 	close(m.finished)
 }
 
@@ -209,6 +225,7 @@ func (d *Daemon) healthResume(e *entry) {
 		return
 	}
 	m := &healthMon{sch: old.sch, run: old.run, stop: make(chan struct{}), done: make(chan struct{}), finished: make(chan struct{}), init: -1, st: old.st}
+	m.probe, m.probeErr = nsenter.NewProber()
 	if fd, err := unix.PidfdOpen(st.Pid, 0); err == nil {
 		m.init, m.initPid = fd, st.Pid
 	}
@@ -240,6 +257,7 @@ func (m *healthMon) end(e *entry, unhealthy bool) {
 	}
 	m.recordLast = unhealthy
 	close(m.stop)
+	m.probe.Cancel()
 	<-m.done
 	m.mu.Lock()
 	if unhealthy {
@@ -279,6 +297,7 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 			unix.Close(m.init)
 		}
 		m.freezer.close()
+		m.probe.Close()
 	}()
 	var tmpl *nsenter.Cmd
 	lastFailed := false
@@ -287,8 +306,12 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 			tmpl.Release() // the namespaces' files: they must not outlive the run
 		}
 	}()
-	t := time.NewTimer(m.next())
+	t := time.NewTimer(firstCheckIn(m.since, time.Now(), m.next()))
 	defer t.Stop()
+	// The checks' setup now, during the first interval, not when the
+	// first check is due (prepareCheck). Nothing to record if it fails:
+	// the check does it again, and records why.
+	_, _, _ = d.prepareCheck(e, m, &tmpl)
 	for {
 		select {
 		case <-m.stop:
@@ -337,6 +360,23 @@ func (d *Daemon) healthLoop(e *entry, m *healthMon) {
 	}
 }
 
+// firstCheckIn is how long a monitor waits for its first check: until
+// one interval (wait) after since, the start of the run, as dockerd's
+// timer starts when it marks the container running; one interval from
+// now when since is zero (a monitor that an unpause resumed), or when
+// that moment is past (a berthd that starts again gives a running
+// container a whole interval, as dockerd's restore does) or further
+// than an interval away (a clock set back).
+func firstCheckIn(since, now time.Time, wait time.Duration) time.Duration {
+	if since.IsZero() {
+		return wait
+	}
+	if until := since.Add(wait).Sub(now); until >= 0 && until < wait {
+		return until
+	}
+	return wait
+}
+
 // ending reports whether the run's init has exited, or, after a failed
 // check, whether it is exiting. The kernel marks it exiting (PF_EXITING)
 // before it kills the rest of the PID namespace, so a check killed by
@@ -347,8 +387,7 @@ func (m *healthMon) ending(afterFailure bool) bool {
 	if m.init < 0 {
 		return false
 	}
-	fds := []unix.PollFd{{Fd: int32(m.init), Events: unix.POLLIN}}
-	if n, err := unix.Poll(fds, 0); err != nil || n > 0 {
+	if pidfdReadable(m.init) {
 		return true // exited
 	}
 	if !afterFailure {
@@ -381,6 +420,70 @@ func (m *healthMon) next() time.Duration {
 // it either), or berthd closes while it runs. A check that fails because
 // the run ends meanwhile is a failure, as with dockerd (see healthStop).
 func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Result, bool) {
+	start := time.Now()
+	fail := func(err error) (health.Result, bool) {
+		return health.Result{Start: start, End: time.Now(), ExitCode: -1, Output: err.Error()}, true
+	}
+	argv, ok, err := d.prepareCheck(e, m, tmpl)
+	switch {
+	case !ok:
+		return health.Result{}, false
+	case err != nil:
+		return fail(err)
+	}
+	if m.probe == nil {
+		return fail(fmt.Errorf("health check in container %s: %w", e.id, m.probeErr))
+	}
+	id := namespace.NewID()
+	// dockerd runs a check as an exec and reports it as one.
+	d.emitExec(e, moby.ActionExecCreate, id, argv, nil)
+	cmd := (*tmpl).Again()
+	if !(*tmpl).Server().Alive() {
+		(*tmpl).Release()
+		*tmpl = nil // started again at the next check
+		return fail(fmt.Errorf("health check in container %s: the fork server has exited", e.id))
+	}
+	cmd.WaitDelay = 100 * time.Millisecond
+	// The whole check on this goroutine: Probe waits on m.probe (the
+	// output, the fork server's answer, the cancel) until it ends, killed at
+	// the timeout or when the run ends (a check in the container's PID
+	// namespace is dead already or dying then; one that is not, in the
+	// host's, ends now, as containerd's shim kills what is left in the
+	// cgroup). No goroutine, timer or pipe of Go's per check.
+	if m.out == nil {
+		m.out = make([]byte, health.MaxOutput+1) // State.Record marks the cut
+	}
+	pr, err := cmd.Probe(m.probe, m.out, start.Add(m.sch.Timeout), killTree)
+	if err != nil && !pr.Exited {
+		// dockerd records runc's "exec failed" too when the
+		// container ends as a check starts.
+		return fail(fmt.Errorf("health check in container %s: %w", e.id, err))
+	}
+	d.emitExec(e, moby.ActionExecStart, id, argv, nil)
+	d.emitExec(e, moby.ActionExecDie, id, nil, exitCode(pr.Code))
+	switch {
+	case pr.Canceled:
+		if !m.recordLast {
+			return health.Result{}, false
+		}
+	case pr.TimedOut:
+		return health.Result{Start: start, End: time.Now(), ExitCode: -1, Output: health.TimeoutOutput(m.sch.Timeout)}, true
+	}
+	return health.Result{Start: start, End: time.Now(), ExitCode: pr.Code, Output: string(m.out[:pr.N])}, true
+}
+
+// prepareCheck makes ready what every check of e's run needs, once: it
+// reports false when there is nothing to check now (the run has ended,
+// or is paused), and an error when the check cannot be made (a failed
+// check, for runCheck to record). healthLoop calls it first as soon as
+// the monitor begins, so that the first check, due one interval after the
+// start, costs what the others cost (a clone of the zygote and the
+// check's execve, about 1.5 ms here) rather than 6 to 8 ms more for
+// this setup: Compose polls a dependency's health every 500 ms from its
+// start, and a result that comes a few milliseconds after its poll at
+// one interval waits half a second for the next (final/compose's
+// benchmark, docs/performance.md).
+func (d *Daemon) prepareCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (argv []string, ok bool, err error) {
 	// Whether the run goes on is read from its init (ending, in the
 	// loop), whether it is paused from its cgroup's freezer file
 	// (tuning_health.go) until it is seen thawed: not from
@@ -391,7 +494,7 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Re
 		var err error
 		st, err = e.c.State()
 		if err != nil || st.Status != shim.Running || !st.StartedAt.Equal(m.run) {
-			return health.Result{}, false
+			return nil, false, nil
 		}
 	}
 	if !m.thawSeen {
@@ -406,17 +509,13 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Re
 			}
 		}
 		if !m.freezer.thawed() {
-			return health.Result{}, false
+			return nil, false, nil
 		}
 		m.thawSeen = true
 		m.freezer.close()
 		m.freezer = nil
 	}
-	argv, _ := m.sch.Command(e.rec.Config.Shell) // NewSchedule checked it
-	start := time.Now()
-	fail := func(err error) (health.Result, bool) {
-		return health.Result{Start: start, End: time.Now(), ExitCode: -1, Output: err.Error()}, true
-	}
+	argv, _ = m.sch.Command(e.rec.Config.Shell) // NewSchedule checked it
 	if *tmpl == nil {
 		// The exec's options (user, groups, capabilities, seccomp
 		// filter) are the same for every check of a run: read,
@@ -424,18 +523,18 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Re
 		x := &execProc{e: e, cfg: container.ExecCreateRequest{Cmd: argv}}
 		o, err := d.execOptions(x, st)
 		if err != nil {
-			return fail(err)
+			return argv, true, err
 		}
 		srv, err := forkServerOf()
 		if err != nil {
-			return fail(err)
+			return argv, true, err
 		}
 		t, err := srv.Command(o)
 		if err != nil {
-			return fail(err)
+			return argv, true, err
 		}
 		if err := t.Hold(); err != nil {
-			return fail(err)
+			return argv, true, err
 		}
 		// A zygote forks the checks already confined; where there
 		// can be none (a filter that refuses what it must do), each
@@ -443,57 +542,7 @@ func (d *Daemon) runCheck(e *entry, m *healthMon, tmpl **nsenter.Cmd) (health.Re
 		_, _ = t.StartZygote()
 		*tmpl = t
 	}
-	id := namespace.NewID()
-	// dockerd runs a check as an exec and reports it as one.
-	d.emitExec(e, moby.ActionExecCreate, id, argv, nil)
-	cmd := (*tmpl).Again()
-	if !(*tmpl).Server().Alive() {
-		(*tmpl).Release()
-		*tmpl = nil // started again at the next check
-		return fail(fmt.Errorf("health check in container %s: the fork server has exited", e.id))
-	}
-	out := &limitedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = 100 * time.Millisecond
-	if err := cmd.Start(); err != nil {
-		// dockerd records runc's "exec failed" too when the
-		// container ends as a check starts.
-		return fail(fmt.Errorf("health check in container %s: %w", e.id, err))
-	}
-	d.emitExec(e, moby.ActionExecStart, id, argv, nil)
-	type waited struct{ code int }
-	ch := make(chan waited, 1)
-	go func() {
-		code, _ := cmd.Wait()
-		ch <- waited{code}
-	}()
-	timer := time.NewTimer(m.sch.Timeout)
-	defer timer.Stop()
-	var r health.Result
-	select {
-	case w := <-ch:
-		r = health.Result{Start: start, End: time.Now(), ExitCode: w.code, Output: out.String()}
-	case <-timer.C:
-		killTree(cmd.Pid())
-		_ = cmd.Signal(unix.SIGKILL)
-		w := <-ch
-		d.emitExec(e, moby.ActionExecDie, id, nil, exitCode(w.code))
-		return health.Result{Start: start, End: time.Now(), ExitCode: -1, Output: health.TimeoutOutput(m.sch.Timeout)}, true
-	case <-m.stop:
-		// The run has ended (or berthd closes): a check in the
-		// container's PID namespace is dead already or dying; one
-		// that is not (the host's PID namespace) ends now, as
-		// containerd's shim kills what is left in the cgroup.
-		killTree(cmd.Pid())
-		_ = cmd.Signal(unix.SIGKILL)
-		w := <-ch
-		r = health.Result{Start: start, End: time.Now(), ExitCode: w.code, Output: out.String()}
-		if !m.recordLast {
-			return health.Result{}, false
-		}
-	}
-	d.emitExec(e, moby.ActionExecDie, id, nil, exitCode(r.ExitCode))
-	return r, true
+	return argv, true, nil
 }
 
 // forkServer is the fork server (nsenter.Server) that runs the health
@@ -527,29 +576,6 @@ func forkServerOf() (*nsenter.Server, error) {
 	}
 	forkServer.s = s
 	return s, nil
-}
-
-// limitedBuffer keeps the first health.MaxOutput bytes of a check's
-// output (State.Record marks the cut); the rest is read and dropped, so
-// that a chatty check never blocks on a full pipe.
-type limitedBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := health.MaxOutput + 1 - len(b.buf); room > 0 {
-		b.buf = append(b.buf, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-func (b *limitedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
 }
 
 // readHealth reads the health recorded in dir; the zero State if none.

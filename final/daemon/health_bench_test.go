@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/01-namespaces/labtest"
+	"github.com/berth-project/berth/02-cgroups/cgroup"
 	"github.com/berth-project/berth/final/events"
 )
 
@@ -31,7 +32,8 @@ const (
 // checks: its own (getrusage RUSAGE_SELF: the test process is the
 // daemon), and the checks' (the fork server's own and that of the
 // checks it has reaped, from its /proc/PID/stat, and the same of its
-// zygotes, which fork the checks, with RUSAGE_CHILDREN
+// zygotes, which fork the checks, and their containers' cgroups, where
+// the checks run, with RUSAGE_CHILDREN
 // for anything else the daemon started and waited for), over b.N rounds
 // of healthBenchContainers checks, each container checked every
 // healthBenchInterval. It reports the share of one core ("%core": the
@@ -47,28 +49,39 @@ func BenchmarkHealthChecks(b *testing.B) {
 	sub, err := l.d.Events(ctx, time.Now(), time.Time{}, f)
 	require.NoError(b, err)
 	defer sub.Close()
-	checks := make(chan struct{}, 4096)
-	go func() {
-		for range sub.C {
-			checks <- struct{}{}
-		}
-	}()
+	// Read where the bus delivers (it keeps up to 1024 events for a
+	// subscriber): a goroutine in between would cost one more wake-up
+	// per check, counted as the daemon's.
+	checks := sub.C
+	var cgroups []*cgroup.Cgroup
 	for i := range healthBenchContainers {
-		l.run(fmt.Sprintf("hb-%d", i), container.Config{
+		id := l.run(fmt.Sprintf("hb-%d", i), container.Config{
 			Cmd: []string{"sleep", "100000"},
 			Healthcheck: &container.HealthConfig{Test: []string{"CMD", "true"}, Interval: healthBenchInterval, Timeout: 10 * time.Second,
 				StartInterval: healthBenchInterval},
 		}, nil)
+		e, err := l.d.lookup(id)
+		require.NoError(b, err)
+		cg, err := cgroupOf(e)
+		require.NoError(b, err)
+		cgroups = append(cgroups, cg)
 	}
 	// One whole round first: every container's checks are under way.
 	waitChecks(b, checks, healthBenchContainers)
+	// The events already delivered happened before the window: counted,
+	// they made the CPU per check look smaller than it is.
+	for len(checks) > 0 {
+		<-checks
+	}
 	b.ResetTimer()
 	srv, err := forkServerOf()
 	require.NoError(b, err)
-	self0, children0, server0, wall0 := labtest.CPUTime(unix.RUSAGE_SELF), labtest.CPUTime(unix.RUSAGE_CHILDREN), serverCPU(srv.Pid()), time.Now()
+	// The checks' clocks first: reading them costs the daemon's.
+	server0, cg0 := serverCPU(srv.Pid()), cgroupsCPU(cgroups)
+	self0, children0, wall0 := labtest.CPUTime(unix.RUSAGE_SELF), labtest.CPUTime(unix.RUSAGE_CHILDREN), time.Now()
 	waitChecks(b, checks, b.N*healthBenchContainers)
 	self, wall := labtest.CPUTime(unix.RUSAGE_SELF)-self0, time.Since(wall0)
-	checksCPU := labtest.CPUTime(unix.RUSAGE_CHILDREN) - children0 + serverCPU(srv.Pid()) - server0
+	checksCPU := labtest.CPUTime(unix.RUSAGE_CHILDREN) - children0 + serverCPU(srv.Pid()) - server0 + cgroupsCPU(cgroups) - cg0
 	b.StopTimer()
 	reportHealthCPU(b, self+checksCPU, wall)
 	b.ReportMetric(100*self.Seconds()/wall.Seconds(), "%core-daemon")
@@ -111,26 +124,86 @@ func BenchmarkHealthChecksDockerd(b *testing.B) {
 	}
 }
 
-// serverCPU is the CPU time of the fork server and of its children
-// that still run: the containers' zygotes, whose checks they reap (a
-// zygote's own time and its reaped checks' reach the server's only
-// when it ends, after the measure).
+// serverCPU is the CPU time of the fork server (its own and that of the
+// children it has reaped) and the own time of its children that still
+// run: the containers' zygotes. Their own times are read in nanoseconds
+// from /proc/PID/schedstat (both are single-threaded C): /proc/PID/stat
+// counts in ticks of 10 ms, and 50 zygotes started together, each
+// spending a few ms per 10 s, cross a tick at about the same moment, so
+// that a 10-round window read 0.1 % of a core for their part in one run
+// and 2.5 % in the next. The checks a zygote reaps are counted in their
+// containers' cgroups (cgroupsCPU), not here: a zygote's cutime is in
+// ticks too. (A zygote's time reaches the server's cutime only when it
+// ends, after the measure.)
 func serverCPU(pid int) time.Duration {
-	cpu := labtest.ProcCPU(pid)
+	cpu := reapedCPU(pid) + schedCPU(pid)
 	children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
 	for _, f := range strings.Fields(string(children)) {
 		if child, err := strconv.Atoi(f); err == nil {
-			cpu += labtest.ProcCPU(child)
+			cpu += schedCPU(child)
 		}
 	}
 	return cpu
 }
 
-func waitChecks(b *testing.B, checks <-chan struct{}, n int) {
+// schedCPU is the CPU time of pid's main thread in nanoseconds (the
+// first field of /proc/PID/schedstat); 0 if it is gone.
+func schedCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0
+	}
+	ns, _ := strconv.ParseInt(f[0], 10, 64)
+	return time.Duration(ns)
+}
+
+// reapedCPU is the CPU time of the children pid has waited for (cutime
+// and cstime of /proc/PID/stat, in ticks).
+func reapedCPU(pid int) time.Duration {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	end := strings.LastIndexByte(string(stat), ')')
+	if end < 0 || end+2 > len(stat) {
+		return 0
+	}
+	f := strings.Fields(string(stat[end+2:]))
+	if len(f) < 15 {
+		return 0
+	}
+	cu, _ := strconv.ParseInt(f[13], 10, 64)
+	cs, _ := strconv.ParseInt(f[14], 10, 64)
+	return time.Duration(cu+cs) * time.Second / 100 // USER_HZ
+}
+
+// cgroupsCPU is the CPU time spent in the containers' cgroups, in
+// nanoseconds (cpuacct.usage, or cpu.stat's usage_usec on v2): their
+// inits sleep, so it is their checks' from the moment each joins the
+// cgroup (a check's dup2 of its streams before that is the only part it
+// misses).
+func cgroupsCPU(cgs []*cgroup.Cgroup) time.Duration {
+	var cpu time.Duration
+	for _, cg := range cgs {
+		if st, err := cg.Stats(); err == nil {
+			cpu += st.CPUUsage
+		}
+	}
+	return cpu
+}
+
+func waitChecks(b *testing.B, checks <-chan events.Message, n int) {
 	timeout := time.After(time.Duration(n/healthBenchContainers+30) * healthBenchInterval * 2)
 	for range n {
 		select {
-		case <-checks:
+		case _, ok := <-checks:
+			if !ok {
+				b.Fatalf("the event subscription ended: %d checks left to see", n)
+			}
 		case <-timeout:
 			b.Fatalf("the checks did not run")
 		}

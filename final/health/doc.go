@@ -99,28 +99,31 @@
 // (released at the run's end).
 //
 // BenchmarkHealthChecks (final/daemon), 50 containers each checked every
-// second (`true`), 30 rounds; the fork server alone and with the
-// zygote (and the daemon's steps that came with it) measured one after
-// the other, 3 runs each, on the 2-core VM shared with other work (load
-// average 3 to 7 at the starts; docs/performance.md has the steps):
+// second (`true`), 30 rounds, run one after the other 3 times each, on
+// the 2-core VM shared with other work (docs/performance.md has the
+// steps). The first rows were taken at load average 3 to 7, with the
+// checks' side read in 10 ms ticks; the last two at load 10 to 13, read in
+// nanoseconds (zygotes' schedstat, the containers' cgroups):
 //
 //	                           share of a core   CPU per check
 //	berthd, helper per check      104-128 %        ~23 ms     (first)
 //	berthd, fork server          14.3-17.7 %     2.9-3.7 ms
-//	  of which the daemon         5.5-7.5 %      1.1-1.5 ms
-//	  the server and checks       8.8-10.2 %     1.8-2.0 ms
 //	berthd, zygote                7.5-8.1 %      1.5-1.6 ms
-//	  of which the daemon         4.1-4.5 %      0.8-0.9 ms
-//	  the server, zygotes, checks 3.3-3.6 %      0.7 ms
+//	berthd, zygote (again)        6.4-7.5 %      1.3-1.5 ms
+//	  of which the daemon         2.6-3.1 %      0.5-0.6 ms
+//	berthd, zygote and Probe      5.3-6.0 %      1.1-1.2 ms
+//	  of which the daemon         1.4-1.7 %      0.3 ms
+//	  the server, zygotes, checks 3.9-4.4 %      0.8-0.9 ms
 //	dockerd (runc exec)           82-176 %      16.5-35 ms  (earlier runs)
 //
-// The goal, under 5 % of a core, is not met on this loaded machine. What
-// is left of the checks' side is the price of a process: a clone, an
-// execve of the check, its exit and the join of a dozen cgroup v1
-// hierarchies (a bare C loop of vfork and execve of busybox true costs
-// 0.45 ms here, more under load); the daemon's side is its Go work per
-// check (a timer, the goroutines that wait for the check and copy its
-// output, three exec events, as dockerd emits them). No design that runs
-// the check as a process does much better; dockerd's runc exec costs ten
-// times as much.
+// The daemon's side is one goroutine per container that waits for its
+// timer, hands the zygote two pipes and waits on Go's poller for their
+// end (nsenter.Cmd.Probe: no goroutine, timer or buffer per check, and
+// no system call that wakes the runtime's sysmon), then emits the three
+// exec events dockerd emits. The goal, under 5 % of a core, is not met at
+// that load by the checks' side: a bare C loop of vfork, execve of
+// busybox true and waitpid costs 0.49-0.51 ms there (0.42-0.46 ms on a
+// quieter day), before the check joins a dozen cgroup v1 hierarchies and
+// the zygote does its part. No design that runs the check as a process
+// does much better; dockerd's runc exec costs ten times as much.
 package health

@@ -102,6 +102,7 @@ struct request {
 struct child {
 	pid_t pid;
 	int wait_fd;
+	int out_fd; /* a zygote's copy of the check's stdout, or -1 */
 };
 
 static struct child *children;
@@ -127,6 +128,8 @@ static void reap_table(struct child *t, size_t *n)
 			write_line(t[i].wait_fd, "exit %d\n",
 				   WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 			close(t[i].wait_fd);
+			if (t[i].out_fd >= 0)
+				close(t[i].out_fd);
 			t[i] = t[--*n];
 			break;
 		}
@@ -618,9 +621,14 @@ static int zygote_serve_one(int ctl, const struct request *r, int *early, int *l
 	write_line(fds[4], "pid %ld\n", (long)pid);
 	zchildren[nzchildren].pid = pid;
 	zchildren[nzchildren].wait_fd = fds[4];
+	/* Its stdout is kept until it is reaped, then closed with the
+	 * wait pipe: the daemon sees the end of both at once (one wake-up
+	 * per check, not one per pipe; Cmd.Probe). */
+	zchildren[nzchildren].out_fd = fds[1];
 	nzchildren++;
 	for (i = 0; i < 4; i++)
-		close(fds[i]);
+		if (i != 1)
+			close(fds[i]);
 	return 0;
 }
 
@@ -856,6 +864,7 @@ static int serve_one(char *buf)
 	write_line(fds[4], "pid %ld\n", (long)pid);
 	children[nchildren].pid = pid;
 	children[nchildren].wait_fd = fds[4];
+	children[nchildren].out_fd = -1;
 	nchildren++;
 	fds[4] = -1; /* kept until the child's end */
 out:

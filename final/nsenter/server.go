@@ -288,7 +288,14 @@ func (z *zygote) send(fds []int) bool {
 	if z.fd < 0 {
 		return false
 	}
-	if err := unix.Sendmsg(z.fd, binary.LittleEndian.AppendUint32(nil, zygoteMagic), unix.UnixRights(fds...), nil, 0); err != nil {
+	msg := binary.LittleEndian.AppendUint32(make([]byte, 0, 4), zygoteMagic)
+	// Raw (tuning_probe.go); a full socket, which the zygote empties
+	// at once, gets the ordinary call, which may wait.
+	err := rawSendRights(z.fd, msg, fds)
+	if err == unix.EAGAIN {
+		err = unix.Sendmsg(z.fd, msg, unix.UnixRights(fds...), nil, 0)
+	}
+	if err != nil {
 		unix.Close(z.fd)
 		z.fd = -1
 		return false
@@ -468,13 +475,11 @@ func (c *Cmd) startServed() (err error) {
 	// for a pipe that is read in one go (a health check's CPU goes to
 	// such things: see final/health's doc.go).
 	var fds, theirs []int
-	var opened []*os.File
 	sv := &served{}
 	defer func() {
 		for _, fd := range theirs {
 			unix.Close(fd)
 		}
-		closeAll(opened)
 		if err != nil {
 			for _, f := range sv.mine {
 				f.Close()
@@ -494,7 +499,6 @@ func (c *Cmd) startServed() (err error) {
 		}
 		return p[0], p[1], nil
 	}
-	req := c.req
 	// The streams: files as they are, anything else through a pipe
 	// (one for both if Stdout and Stderr are the same writer, as
 	// os/exec does).
@@ -565,49 +569,11 @@ func (c *Cmd) startServed() (err error) {
 	waitR := os.NewFile(uintptr(r), "wait pipe")
 	sv.mine = append(sv.mine, waitR)
 	send(w, true)
-	sent := false
-	if c.held != nil && c.held.zyg != nil {
-		// The zygote has the rest: the streams and the pipes are all
-		// it takes. One that has gone leaves the server's way.
-		sent = c.held.zyg.send(fds)
+	parent, err := c.dispatch(fds)
+	if err != nil {
+		return err
 	}
-	sv.parent = c.srv.Pid()
-	if sent {
-		sv.parent = c.held.zyg.pid
-	}
-	switch {
-	case sent:
-	case c.held != nil:
-		for _, f := range append(slices.Clone(c.held.ns), c.held.cgroups...) {
-			fds = append(fds, int(f.Fd()))
-		}
-	default:
-		ns, err := c.openNamespaces()
-		if err != nil {
-			return err
-		}
-		opened = append(opened, ns...)
-		cgroups, err := c.openCgroups()
-		if err != nil {
-			return err
-		}
-		opened = append(opened, cgroups...)
-		for _, f := range append(ns, cgroups...) {
-			fds = append(fds, int(f.Fd()))
-		}
-	}
-	if !sent {
-		c.srv.mu.Lock()
-		if c.srv.closed {
-			c.srv.mu.Unlock()
-			return errors.New("fork server: closed")
-		}
-		err = unix.Sendmsg(c.srv.fd, req, unix.UnixRights(fds...), nil, 0)
-		c.srv.mu.Unlock()
-		if err != nil {
-			return fmt.Errorf("fork server: sending the request: %w", err)
-		}
-	}
+	sv.parent = parent
 	for _, fd := range theirs {
 		unix.Close(fd)
 	}
@@ -638,6 +604,49 @@ func (c *Cmd) startServed() (err error) {
 	}
 	c.served = sv
 	return nil
+}
+
+// dispatch sends one Start's five descriptors (stdin, stdout, stderr,
+// the error pipe, the wait pipe) to c's zygote, or with the request and
+// the namespaces' and cgroups' files to the server if there is no
+// zygote (or it has gone). It returns the PID of the command's parent
+// to be: the zygote's or the server's.
+func (c *Cmd) dispatch(fds []int) (int, error) {
+	if c.held != nil && c.held.zyg != nil && c.held.zyg.send(fds) {
+		// The zygote has the rest: the streams and the pipes are all
+		// it takes. One that has gone leaves the server's way.
+		return c.held.zyg.pid, nil
+	}
+	var opened []*os.File
+	defer func() { closeAll(opened) }()
+	if c.held != nil {
+		for _, f := range append(slices.Clone(c.held.ns), c.held.cgroups...) {
+			fds = append(fds, int(f.Fd()))
+		}
+	} else {
+		ns, err := c.openNamespaces()
+		if err != nil {
+			return 0, err
+		}
+		opened = append(opened, ns...)
+		cgroups, err := c.openCgroups()
+		if err != nil {
+			return 0, err
+		}
+		opened = append(opened, cgroups...)
+		for _, f := range append(ns, cgroups...) {
+			fds = append(fds, int(f.Fd()))
+		}
+	}
+	c.srv.mu.Lock()
+	defer c.srv.mu.Unlock()
+	if c.srv.closed {
+		return 0, errors.New("fork server: closed")
+	}
+	if err := unix.Sendmsg(c.srv.fd, c.req, unix.UnixRights(fds...), nil, 0); err != nil {
+		return 0, fmt.Errorf("fork server: sending the request: %w", err)
+	}
+	return c.srv.Pid(), nil
 }
 
 // interfaceEqual is a == b, false where comparing would panic.

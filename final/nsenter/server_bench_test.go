@@ -22,7 +22,8 @@ import (
 
 // BenchmarkExecTrue runs `true` in a container b.N times, by both ways
 // in: a helper per exec (nsenter.Command, docker exec's) and the fork
-// server, through a zygote (a health check's) and without, and for the
+// server, through a zygote (by Start and Wait, and by Probe: a health
+// check's) and without, and for the
 // server the parts: without
 // joining the cgroup, and without the seccomp filter too. It reports the
 // CPU time of an exec: this process's, and the helpers' or the server's
@@ -44,6 +45,7 @@ func BenchmarkExecTrue(b *testing.B) {
 	}{
 		{"helper", false, full},
 		{"zygote", true, full},
+		{"zygote-probe", true, full},
 		{"server", true, full},
 		{"server-without-cgroup", true, noCgroup},
 		{"server-without-cgroup-or-seccomp", true, bare},
@@ -57,7 +59,7 @@ func BenchmarkExecTrue(b *testing.B) {
 				defer tmpl.Release()
 			}
 			zygote := 0
-			if tc.name == "zygote" {
+			if strings.HasPrefix(tc.name, "zygote") {
 				zygote, err = tmpl.StartZygote()
 				require.NoError(b, err)
 			}
@@ -69,6 +71,10 @@ func BenchmarkExecTrue(b *testing.B) {
 				}
 				return labtest.ProcCPU(srv.Pid())
 			}
+			out := make([]byte, 4097)
+			prober, err := nsenter.NewProber()
+			require.NoError(b, err)
+			defer prober.Close()
 			self0, children0, server0 := labtest.CPUTime(unix.RUSAGE_SELF), labtest.CPUTime(unix.RUSAGE_CHILDREN), serverCPU()
 			b.ResetTimer()
 			for range b.N {
@@ -78,6 +84,12 @@ func BenchmarkExecTrue(b *testing.B) {
 				} else {
 					cmd, err = nsenter.Command(tc.opts)
 					require.NoError(b, err)
+				}
+				if tc.name == "zygote-probe" {
+					r, err := cmd.Probe(prober, out, time.Time{}, nil)
+					require.NoError(b, err)
+					require.Equal(b, 0, r.Code)
+					continue
 				}
 				status, err := cmd.Run()
 				require.NoError(b, err)

@@ -28,18 +28,31 @@ type Bundle struct {
 // absolute against the working directory, as runc does: the state
 // reports the bundle's path, and hooks get it.
 func LoadBundle(dir string) (*Bundle, error) {
-	abs, err := filepath.Abs(dir)
+	abs, b, err := readBundle(dir)
 	if err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", dir, err)
+		return nil, err
 	}
-	path := filepath.Join(abs, "config.json")
-	b, err := os.ReadFile(path)
+	return parseBundle(abs, b)
+}
+
+// readBundle returns the bundle's absolute path and its config.json.
+func readBundle(dir string) (abs string, config []byte, err error) {
+	abs, err = filepath.Abs(dir)
 	if err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", abs, err)
+		return "", nil, fmt.Errorf("bundle %s: %w", dir, err)
 	}
+	b, err := os.ReadFile(filepath.Join(abs, "config.json"))
+	if err != nil {
+		return "", nil, fmt.Errorf("bundle %s: %w", abs, err)
+	}
+	return abs, b, nil
+}
+
+// parseBundle decodes and checks the config.json of the bundle at abs.
+func parseBundle(abs string, b []byte) (*Bundle, error) {
 	spec, err := ParseConfig(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", filepath.Join(abs, "config.json"), err)
 	}
 	return &Bundle{Dir: abs, Config: b, Spec: spec}, nil
 }

@@ -70,85 +70,79 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	if err := CheckID(o.ID); err != nil {
 		return nil, err
 	}
+	go warmPidfdCheck() // tuning_start.go
 	if o.Bundle == "" {
 		o.Bundle = "."
 	}
-	b, err := LoadBundle(o.Bundle)
+	bundleDir, raw, err := readBundle(o.Bundle)
 	if err != nil {
 		return nil, err
 	}
-	spec := b.Spec
-	cfg, nsSpec, err := namespaceConfig(spec)
-	if err != nil {
-		return nil, err
-	}
-	rfs, err := NewRootfs(spec, b.Dir, o.NoPivot)
-	if err != nil {
-		return nil, err
-	}
-	sec, err := NewSecurity(spec)
-	if err != nil {
-		return nil, err
-	}
-	// The new mount namespace becomes a slave of the host's (or what
-	// linux.rootfsPropagation asks) rather than chapter 01's private,
-	// as runc does: a mount the host makes later then still reaches a
-	// volume that asked for rslave or rshared (Kubernetes'
-	// HostToContainer and Bidirectional mount propagation). Nothing
-	// made inside goes out: a slave only receives.
-	nsSpec.Propagation = unix.MS_SLAVE | unix.MS_REC
-	if rfs.Propagation != 0 {
-		nsSpec.Propagation = uintptr(rfs.Propagation)
-	}
-	if rfs.HostMountNS {
-		nsSpec.Propagation = 0 // the host's mounts: Setup leaves them be (HostMounts)
-	}
-	p := spec.Process
-	switch {
-	case p.Terminal && o.ConsoleSocket == "" && !o.keepTerminal:
-		return nil, errors.New("process.terminal: needs --console-socket (where the terminal's master is sent), or run in the foreground")
-	case !p.Terminal && o.ConsoleSocket != "":
-		return nil, errors.New("--console-socket: given for a process without process.terminal")
-	case o.PreserveFDs < 0:
-		return nil, fmt.Errorf("--preserve-fds %d: negative", o.PreserveFDs)
+	// The bundle is decoded and checked, and the cgroup made, beside
+	// init's fork and start (tuning_start.go): init is forked with what
+	// forkConfig reads of config.json, which is how it is forked, and
+	// waits for its spec, which it gets only once all is checked.
+	claimed := make(chan bool, 1) // the state directory is ours: the cgroup may be made
+	parsed := prepareBundle(bundleDir, raw, o, claimed)
+	cfg, early := forkConfig(raw)
+	// A console socket is connected to before the fork: only once the
+	// bundle says the process has a terminal.
+	early = early && o.ConsoleSocket == ""
+	var pb *preparedBundle
+	if !early {
+		if pb = <-parsed; pb.err != nil {
+			close(claimed)
+			return nil, pb.err
+		}
+		cfg = pb.cfg
 	}
 
 	// The state directory is the container's claim on its ID: Mkdir
 	// fails if another create has it.
 	if err := os.MkdirAll(root, 0o711); err != nil {
+		close(claimed)
 		return nil, fmt.Errorf("--root %s: %w", root, err)
 	}
 	dir := Dir(root, o.ID)
 	if err := os.Mkdir(dir, 0o711); err != nil {
+		close(claimed)
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("container %s: already exists", o.ID)
 		}
 		return nil, fmt.Errorf("container %s: %w", o.ID, err)
 	}
+	claimed <- true
 	var (
-		cg     *cgroup.Cgroup
-		init   *namespace.Process
-		g      *gate
-		cgMade chan error // the cgroup, made beside init's start
+		cg   *cgroup.Cgroup
+		init *namespace.Process
+		g    *gate
 		// console: ours of the terminal's socket pair (run_tty.go)
 		console *os.File
 		// mountsBefore: the host's mount table before init could
 		// mount in it (a container without a mount namespace).
 		mountsBefore []mountinfoEntry
 	)
-	waitCgroup := func() error {
-		if cgMade == nil {
-			return nil
+	// waitPrepared waits for the bundle, checked, and its cgroup.
+	prepared := false
+	waitPrepared := func() error {
+		if prepared {
+			return pb.err
 		}
-		err := <-cgMade
-		cgMade = nil
-		return err
+		prepared = true
+		if pb == nil {
+			pb = <-parsed
+		}
+		if pb.err == nil {
+			pb.err = <-pb.cgMade
+			cg = pb.cg
+		}
+		return pb.err
 	}
 	defer func() {
 		if err == nil {
 			return
 		}
-		_ = waitCgroup()
+		_ = waitPrepared()
 		if g != nil {
 			g.close()
 		}
@@ -158,7 +152,7 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 		// After the kill, which waits: init mounts nothing more. What
 		// it mounted on the host goes (mounts.go).
 		if mountsBefore != nil {
-			if ms, merr := newMountsUnder(mountsBefore, rfs.Root); merr == nil {
+			if ms, merr := newMountsUnder(mountsBefore, pb.rootfs.Root); merr == nil {
 				_ = unmountHostMounts(ms)
 			}
 		}
@@ -192,16 +186,6 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 		}
 		g = &gate{fifo: fd, pidfd: -1}
 	}
-	// The cgroup is made while init is forked and its runtime starts:
-	// the two wait on different things, and init reads nothing of the
-	// container's before it is in the cgroup anyway (cg.Add below).
-	cgMade = make(chan error, 1)
-	go func() {
-		var err error
-		cg, err = createCgroup(spec, o.ID)
-		cgMade <- err
-	}()
-
 	// init's descriptors (InitSpec tells the numbers).
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
@@ -215,22 +199,7 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	}
 	defer dirFile.Close()
 	cfg.Files = []*os.File{syncW, dirFile}
-	is := InitSpec{
-		Spec:         nsSpec,
-		ID:           o.ID,
-		Bundle:       b.Dir,
-		Annotations:  spec.Annotations,
-		Domainname:   spec.Domainname,
-		Rootfs:       rfs,
-		Security:     sec,
-		Terminal:     p.Terminal,
-		ConsoleSize:  p.ConsoleSize,
-		NoNewKeyring: o.NoNewKeyring,
-	}
-	if spec.Hooks != nil {
-		is.CreateContainer = spec.Hooks.CreateContainer
-		is.StartContainer = spec.Hooks.StartContainer
-	}
+	var is InitSpec // filled in once the bundle is checked
 	if o.ConsoleSocket != "" {
 		con, err := connectConsole(o.ConsoleSocket)
 		if err != nil {
@@ -239,7 +208,7 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 		defer con.Close()
 		is.ConsoleFD = namespace.FilesFD + len(cfg.Files)
 		cfg.Files = append(cfg.Files, con)
-	} else if p.Terminal {
+	} else if pb != nil && pb.bundle.Spec.Process.Terminal {
 		var theirs *os.File
 		if console, theirs, err = consolePair(); err != nil { // run_tty.go
 			return nil, err
@@ -276,7 +245,7 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	// registration failed"; the conformance suite's cgroup programs hit
 	// it under load). Init lives for milliseconds and has no use for
 	// rseq; the process, executed with process.env, has it again.
-	cfg.InitEnv = []string{"GLIBC_TUNABLES=glibc.pthread.rseq=0"}
+	cfg.InitEnv = append([]string{"GLIBC_TUNABLES=glibc.pthread.rseq=0"}, initTuning...)
 	if exe, err := readonlyExe(); err == nil { // tuning_exe.go
 		defer exe.Close()
 		cfg.Exe = exe
@@ -285,11 +254,47 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 	if init, err = namespace.Start(cfg, stdio); err != nil {
 		return nil, fmt.Errorf("container %s: %w", o.ID, err)
 	}
-	syncW.Close() // init has its copy: EOF on syncR means init is done with it
-	pid := init.Pid()
-	if err = waitCgroup(); err != nil {
+	if err = waitPrepared(); err != nil {
 		return nil, err
 	}
+	if early && pb.bundle.Spec.Process.Terminal {
+		// forkConfig saw no terminal: init has no console descriptor.
+		return nil, fmt.Errorf("container %s: config.json: process.terminal read two ways", o.ID)
+	}
+	if early && !sameFork(cfg, pb.cfg) {
+		// forkConfig read config.json otherwise than the whole
+		// decoding: init is forked again, as the bundle says.
+		_ = init.Kill()
+		init = nil
+		old := cfg
+		cfg = pb.cfg
+		cfg.Files, cfg.Exe, cfg.Detached, cfg.NoPrestart, cfg.InitEnv = old.Files, old.Exe, old.Detached, old.NoPrestart, old.InitEnv
+		if cfg.UserNS {
+			if err = os.Chown(fifo, cfg.UIDRange().Base, cfg.GIDRange().Base); err != nil {
+				return nil, fmt.Errorf("container %s: exec FIFO: %w", o.ID, err)
+			}
+		}
+		if init, err = namespace.Start(cfg, stdio); err != nil {
+			return nil, fmt.Errorf("container %s: %w", o.ID, err)
+		}
+	}
+	syncW.Close() // init has its copy: EOF on syncR means init is done with it
+	b, spec, p, rfs := pb.bundle, pb.bundle.Spec, pb.bundle.Spec.Process, pb.rootfs
+	is.Spec = pb.nsSpec
+	is.ID = o.ID
+	is.Bundle = b.Dir
+	is.Annotations = spec.Annotations
+	is.Domainname = spec.Domainname
+	is.Rootfs = rfs
+	is.Security = pb.security
+	is.Terminal = p.Terminal
+	is.ConsoleSize = p.ConsoleSize
+	is.NoNewKeyring = o.NoNewKeyring
+	if spec.Hooks != nil {
+		is.CreateContainer = spec.Hooks.CreateContainer
+		is.StartContainer = spec.Hooks.StartContainer
+	}
+	pid := init.Pid()
 	if g != nil {
 		// Init is this process's child: its PID cannot be reused
 		// before this process reaps it.
@@ -381,6 +386,63 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 		CgroupsPath string `json:"cgroupsPath"`
 	}{spec.Linux.CgroupsPath}
 	return &Container{Record: rec, Init: init, config: rc, gate: g, console: console}, nil
+}
+
+// checkedBundle is a bundle decoded and checked, and translated into
+// what init is forked with and sent: chapter 01's Config and Spec, R4's
+// Rootfs, R2's Security. prepareBundle (tuning_start.go) adds the
+// cgroup.
+type checkedBundle struct {
+	bundle   *Bundle
+	cfg      namespace.Config
+	nsSpec   namespace.Spec
+	rootfs   *Rootfs
+	security *Security
+}
+
+// checkBundle decodes the bundle's config.json, refuses what berth does
+// not apply, and translates the rest.
+func checkBundle(dir string, raw []byte, o CreateOptions) (*checkedBundle, error) {
+	b, err := parseBundle(dir, raw)
+	if err != nil {
+		return nil, err
+	}
+	spec := b.Spec
+	cfg, nsSpec, err := namespaceConfig(spec)
+	if err != nil {
+		return nil, err
+	}
+	rfs, err := NewRootfs(spec, b.Dir, o.NoPivot)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := NewSecurity(spec)
+	if err != nil {
+		return nil, err
+	}
+	// The new mount namespace becomes a slave of the host's (or what
+	// linux.rootfsPropagation asks) rather than chapter 01's private,
+	// as runc does: a mount the host makes later then still reaches a
+	// volume that asked for rslave or rshared (Kubernetes'
+	// HostToContainer and Bidirectional mount propagation). Nothing
+	// made inside goes out: a slave only receives.
+	nsSpec.Propagation = unix.MS_SLAVE | unix.MS_REC
+	if rfs.Propagation != 0 {
+		nsSpec.Propagation = uintptr(rfs.Propagation)
+	}
+	if rfs.HostMountNS {
+		nsSpec.Propagation = 0 // the host's mounts: Setup leaves them be (HostMounts)
+	}
+	p := spec.Process
+	switch {
+	case p.Terminal && o.ConsoleSocket == "" && !o.keepTerminal:
+		return nil, errors.New("process.terminal: needs --console-socket (where the terminal's master is sent), or run in the foreground")
+	case !p.Terminal && o.ConsoleSocket != "":
+		return nil, errors.New("--console-socket: given for a process without process.terminal")
+	case o.PreserveFDs < 0:
+		return nil, fmt.Errorf("--preserve-fds %d: negative", o.PreserveFDs)
+	}
+	return &checkedBundle{bundle: b, cfg: cfg, nsSpec: nsSpec, rootfs: rfs, security: sec}, nil
 }
 
 // writePidFile writes init's PID, whole or not at all: the caller

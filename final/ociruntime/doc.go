@@ -129,10 +129,11 @@
 // Without systemd, runc reads linux.cgroupsPath as a path under each
 // hierarchy's root: "/default/abc" is <mount>/default/abc (containerd),
 // "/docker/abc" dockerd's, "/kubepods/.../abc" the kubelet's, and
-// "/abc" a cgroup at each root (chapter 02's Hierarchy.AtRoot). berth
-// reads relative paths alike, and a systemd "slice:prefix:name" (which
-// needs --systemd-cgroup, refused) as one directory name, as runc does
-// without that flag. An empty path is /berth-runtime/<id>
+// "/abc" a cgroup at each root (chapter 02's Hierarchy.AtRoot). A
+// relative path starts from the runtime's own cgroup in each hierarchy,
+// as runc's does (cgroups.go: hierarchiesFor), and a systemd
+// "slice:prefix:name" (which needs --systemd-cgroup, refused) is one
+// such relative directory name, as runc reads it without that flag. An empty path is /berth-runtime/<id>
 // (DefaultCgroupParent). delete removes the
 // container's directories, never the parent, which others may share.
 //
@@ -146,7 +147,12 @@
 //     10 MB memfd copy (tuning_exe.go): 9 ms of each create;
 //   - run opens the exec FIFO and init's pidfd at create, so init does
 //     not wait for a wake-up of run to go on (Container.gate);
-//   - the cgroup is made while init is forked and its runtime starts;
+//   - init is forked from what decides its fork (linux.namespaces, the
+//     id mappings), while the whole bundle is decoded and checked and
+//     the cgroup made, and it runs with GOGC=off and GOMAXPROCS=1
+//     (tuning_start.go);
+//   - run installs the handlers of the signals it forwards while create
+//     runs (chapter 01's tuning_signals.go);
 //   - the commands after create decode two fields of the recorded
 //     config.json, not the whole spec (recordedConfig), and run passes
 //     its own along instead;
@@ -158,7 +164,11 @@
 // BenchmarkRun (final/cmd/berth-runtime) alternates berth-runtime and
 // runc on a bare bundle. What is left is mostly the kernel's (cgroup v1
 // directories in nine hierarchies, namespaces, mounts, page faults) and
-// two Go programs' start (the runtime, then init).
+// two Go programs' start (the runtime, then init), which the command's
+// build keeps short: linked statically (with -tags netgo), without the
+// man-page generator (final/cmd/berth-runtime's tuning_static.go and
+// tuning_docs.go).
+// docs/performance.md compares it with crun.
 //
 // # run
 //

@@ -33,7 +33,9 @@ func ParseSignal(s string) (unix.Signal, error) {
 // Kill sends sig to the container's init, or with all to every process
 // in its cgroup. Init is signalled through a pidfd (Record.pidfd): a PID
 // reused since init exited is never hit. A stopped container is refused
-// with runc's "container not running".
+// with runc's "container not running"; with all, a container with no
+// process left is no error, as runc has it (containerd's shim signals
+// the whole cgroup of every container that exited, init's children).
 func Kill(root, id string, sig unix.Signal, all bool) error {
 	r, err := Load(root, id)
 	if err != nil {
@@ -73,14 +75,11 @@ func (r *Record) signalAll(sig unix.Signal) error {
 		if r.Alive() {
 			return fmt.Errorf("container %s: its cgroup is gone", r.ID)
 		}
-		return fmt.Errorf("container %s: %w", r.ID, errNotRunning)
+		return nil // stopped, its cgroup gone: nobody to signal
 	}
 	pids, err := cg.Procs()
 	if err != nil {
 		return fmt.Errorf("container %s: %w", r.ID, err)
-	}
-	if len(pids) == 0 {
-		return fmt.Errorf("container %s: %w", r.ID, errNotRunning)
 	}
 	for _, pid := range pids {
 		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {

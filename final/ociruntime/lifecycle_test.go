@@ -123,6 +123,11 @@ func TestKillAll(t *testing.T) {
 	status, err := c.Init.Wait()
 	require.NoError(t, err)
 	assert.Equal(t, 128+int(unix.SIGKILL), status)
+	// Stopped now: --all finds no one, and says so as runc does, with
+	// success (containerd's shim asks it of every container that
+	// exits); the plain kill is refused.
+	require.NoError(t, Kill(e.root, id, unix.SIGKILL, true), "kill --all of a stopped container")
+	require.ErrorIs(t, Kill(e.root, id, unix.SIGKILL, false), errNotRunning)
 	require.NoError(t, Delete(e.root, id, false))
 }
 

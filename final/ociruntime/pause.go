@@ -2,7 +2,6 @@ package ociruntime
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -65,42 +64,13 @@ func liveCgroup(root, id string) (*Record, *cgroup.Cgroup, error) {
 }
 
 // recordCgroup opens the container's cgroup from the directories create
-// recorded, through chapter 02's Hierarchy.Load: the directory's path
-// under its hierarchy's mount point is the parent and the container's
-// name, which Load finds again in every hierarchy. The result must be
-// the recorded directories, so that a command never acts on a cgroup
-// create did not make.
+// recorded (cgroupOfDirs). The result must be the recorded directories,
+// so that a command never acts on a cgroup create did not make.
 func recordCgroup(rec *Record) (*cgroup.Cgroup, error) {
 	if len(rec.CgroupPaths) == 0 {
 		return nil, fmt.Errorf("container %s: no cgroup recorded", rec.ID)
 	}
-	h, err := cgroup.System()
-	if err != nil {
-		return nil, fmt.Errorf("container %s: %w", rec.ID, err)
-	}
-	mounts := []string{}
-	if h.Version == cgroup.V2 {
-		mounts = append(mounts, h.Unified)
-	} else {
-		for _, m := range h.Mounts {
-			mounts = append(mounts, m)
-		}
-	}
-	first := filepath.Clean(rec.CgroupPaths[0])
-	rel := ""
-	for _, m := range mounts {
-		if r, ok := strings.CutPrefix(first, filepath.Clean(m)+"/"); ok {
-			rel = r
-			break
-		}
-	}
-	if rel == "" {
-		return nil, fmt.Errorf("container %s: cgroup %s: under no cgroup mount of this host", rec.ID, first)
-	}
-	parent, name := filepath.Split(rel)
-	// A cgroup at a hierarchy's root has no parent (a one-element
-	// linux.cgroupsPath): cgroupsUnder says so to chapter 02.
-	cg, err := cgroupsUnder(h, strings.TrimSuffix(parent, "/")).Load(name)
+	cg, err := cgroupOfDirs(rec.CgroupPaths) // cgroups.go
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", rec.ID, err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	"github.com/berth-project/berth/01-namespaces/namespace"
 )
 
 // RunOptions are run's flags beyond create's.
@@ -23,7 +25,23 @@ func Run(root string, o RunOptions) (status int, err error) {
 	o.Foreground = !o.Detach
 	o.openGate = true
 	o.keepTerminal = o.Foreground && o.ConsoleSocket == ""
+	// The signal handlers a foreground run forwards with are installed
+	// while create runs (tuning_signals.go in chapter 01 tells why).
+	var (
+		early  *namespace.EarlySignals
+		caught chan struct{}
+	)
+	if !o.Detach {
+		caught = make(chan struct{})
+		go func() { early = namespace.CatchSignals(); close(caught) }()
+	}
 	c, err := Create(root, o.CreateOptions)
+	if caught != nil {
+		<-caught
+		if err != nil {
+			early.Stop()
+		}
+	}
 	if err != nil {
 		return -1, err
 	}
@@ -35,6 +53,9 @@ func Run(root string, o RunOptions) (status int, err error) {
 		master, err := recvConsole(c.console)
 		c.console.Close()
 		if err != nil {
+			if early != nil {
+				early.Stop()
+			}
 			return -1, errors.Join(err, r.delete(root, true, rc))
 		}
 		in, out := os.Stdin, os.Stdout
@@ -50,7 +71,7 @@ func Run(root string, o RunOptions) (status int, err error) {
 		}
 		return 0, nil
 	}
-	stopSignals := c.Init.ForwardSignals()
+	stopSignals := early.Handover(c.Init)
 	stop := func() {
 		stopSignals()
 		if untty != nil {

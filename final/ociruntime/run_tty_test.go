@@ -46,6 +46,8 @@ func TestRunInTheForegroundKeepsTheTerminal(t *testing.T) {
 
 	// Type only once the shell waits in read: its terminal echoes the
 	// line after what it printed, never inside it.
+	// The deadlines only end a failed test with what came so far.
+	require.NoError(t, userMaster.SetReadDeadline(time.Now().Add(time.Minute)))
 	var out bytes.Buffer
 	buf := make([]byte, 256)
 	for !bytes.HasSuffix(out.Bytes(), []byte("40 100\r\n")) {
@@ -62,8 +64,8 @@ func TestRunInTheForegroundKeepsTheTerminal(t *testing.T) {
 	// Run has copied all of the container's output before returning:
 	// the rest waits in the user's terminal. (Not read to EIO: Run's
 	// copy of our input still reads the user's slave, as it reads a
-	// shell's stdin until the program exits.) The deadline only ends a
-	// failed test; the bytes are there already.
+	// shell's stdin until the program exits.) The bytes are there
+	// already.
 	require.NoError(t, userMaster.SetReadDeadline(time.Now().Add(10*time.Second)))
 	for !bytes.HasSuffix(out.Bytes(), []byte("got hello\r\n")) {
 		n, err := userMaster.Read(buf)

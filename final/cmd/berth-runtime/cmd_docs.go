@@ -1,3 +1,5 @@
+//go:build manpages
+
 package main
 
 import (
@@ -11,6 +13,10 @@ import (
 // (berth-runtime.1, berth-runtime-create.1, ...), as `berth docs man`
 // does for berth: the pages come from the same command definitions as
 // --help, so the two cannot disagree.
+//
+// Only a binary built with -tags manpages has it (`go run -tags manpages
+// ./final/cmd/berth-runtime docs man DIR`, as the Makefile does):
+// tuning_docs.go tells why the installed runtime does not.
 func init() {
 	docs := &cobra.Command{
 		Use:    "docs",

@@ -11,9 +11,15 @@
 //
 //	host := daemontest.Serve(t, daemon.Options{}, []string{"sh"}, func() { remove what is left })
 //	// DOCKER_HOST=host docker ... / berth -H host ...
+//
+// With BERTH_TEST_API_LOG=FILE in the environment, the daemon appends to
+// FILE what berthd --debug prints: one record per request with its
+// duration, the timeline of what a client asked and what each answer
+// cost (docs/performance.md reads a Compose run's this way).
 package daemontest
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -70,7 +76,14 @@ func Serve(t testing.TB, opts daemon.Options, cmd []string, leftovers func()) st
 	sock := filepath.Join(dir, "berth.sock")
 	ln, err := api.ListenUnix(sock)
 	require.NoError(t, err)
-	srv := api.NewServer(d, api.Options{Version: "test"})
+	apiOpts := api.Options{Version: "test"}
+	if path := os.Getenv("BERTH_TEST_API_LOG"); path != "" {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		require.NoError(t, err)
+		t.Cleanup(func() { f.Close() })
+		apiOpts.Logger = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv := api.NewServer(d, apiOpts)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {

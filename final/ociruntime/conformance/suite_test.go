@@ -32,7 +32,7 @@ func TestBerthRuntimeBesideRunc(t *testing.T) {
 	root := labtest.RootDir(t)
 
 	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "berth-runtime"), "./final/cmd/berth-runtime")
+	build := exec.Command("go", "build", "-tags", "netgo", "-o", filepath.Join(bin, "berth-runtime"), "./final/cmd/berth-runtime")
 	build.Dir = root
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "building berth-runtime: %s", out)

@@ -21,7 +21,9 @@ import (
 // scripts/critest, and holds berth to runc: at least as many specs
 // passed, and every spec that runc passes and berth fails explained in
 // testdata/berth-differences.txt (a difference not listed fails the
-// test; so does an entry that is no longer a difference).
+// test; so does an entry that is no longer a difference). The specs of
+// testdata/racy.txt, a race outside the runtime that either handler
+// loses on a busy machine, are compared with nothing.
 //
 // It takes about five minutes (two runs of the suite), so it carries
 // the build tag oci: scripts/test-oci runs it, not scripts/test.
@@ -29,6 +31,8 @@ func TestCritest(t *testing.T) {
 	labtest.Privileged(t)
 	root := labtest.RootDir(t)
 	known, err := ReadDifferences(filepath.Join("testdata", "berth-differences.txt"))
+	require.NoError(t, err)
+	racy, err := ReadDifferences(filepath.Join("testdata", "racy.txt"))
 	require.NoError(t, err)
 
 	// The reports stay when the test fails, to be read.
@@ -52,6 +56,14 @@ func TestCritest(t *testing.T) {
 	require.NoError(t, err)
 	berth, err := ReadJUnit(filepath.Join(out, "berth.xml"))
 	require.NoError(t, err)
+	for name, why := range racy {
+		rs, inRunc := runc[name]
+		bs, inBerth := berth[name]
+		require.True(t, inRunc && inBerth, "testdata/racy.txt: %q is no spec of this run", name)
+		t.Logf("racy, compared with nothing: %s: runc %s, berth %s (%s)", name, rs, bs, why)
+		delete(runc, name)
+		delete(berth, name)
+	}
 	t.Logf("runc: %d passed, %d failed; berth: %d passed, %d failed",
 		runc.Count(Passed), runc.Count(Failed), berth.Count(Passed), berth.Count(Failed))
 

@@ -103,11 +103,13 @@ func TestJudge(t *testing.T) {
 	}
 }
 
-// TestDifferencesFileReads: the repository's list is well formed (each
+// TestDifferencesFileReads: the repository's lists are well formed (each
 // spec with its reason), whether or not the slow suite runs.
 func TestDifferencesFileReads(t *testing.T) {
-	_, err := ReadDifferences(filepath.Join("testdata", "berth-differences.txt"))
-	require.NoError(t, err)
+	for _, name := range []string{"berth-differences.txt", "racy.txt"} {
+		_, err := ReadDifferences(filepath.Join("testdata", name))
+		require.NoError(t, err, name)
+	}
 }
 
 // Ginkgo's text output, cut down: a refusal by the runtime, an assertion,

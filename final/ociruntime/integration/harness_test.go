@@ -60,7 +60,7 @@ func berthRuntime(t testing.TB) string {
 			return
 		}
 		buildPath = filepath.Join(buildDir, "berth-runtime")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./final/cmd/berth-runtime")
+		cmd := exec.Command("go", "build", "-tags", "netgo", "-o", buildPath, "./final/cmd/berth-runtime")
 		cmd.Dir = labtest.RootDir(t)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./final/cmd/berth-runtime: %w\n%s", err, out)
