@@ -75,3 +75,49 @@ func (r *recorder) Errorf(format string, args ...any) {
 	r.errors = append(r.errors, fmt.Sprintf(format, args...))
 }
 func (r *recorder) Helper() {}
+
+// describeHostFile tells a host file that a hostile tar wrote through,
+// linked or replaced from one that a test beside changed as useradd
+// does (a user's line added or removed, the file renamed over).
+func TestDescribeHostFile(t *testing.T) {
+	const passwd = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/:/bin/false\n"
+	tests := []struct {
+		name    string
+		change  func(t *testing.T, p string)
+		changed bool
+	}{
+		{"a user added, renamed over", func(t *testing.T, p string) {
+			tmp := p + "+"
+			require.NoError(t, os.WriteFile(tmp, []byte(passwd+"remap:x:1000:1000::/:/bin/false\n"), 0o644))
+			require.NoError(t, os.Rename(tmp, p))
+		}, false},
+		{"a user removed", func(t *testing.T, p string) {
+			require.NoError(t, os.WriteFile(p, []byte("root:x:0:0:root:/root:/bin/bash\n"), 0o644))
+		}, false},
+		{"overwritten by the corpus", func(t *testing.T, p string) {
+			require.NoError(t, os.WriteFile(p, []byte("root::0:0::/:/bin/sh\n"), 0o644))
+		}, true},
+		{"hard-linked into a data root", func(t *testing.T, p string) {
+			require.NoError(t, os.Link(p, filepath.Join(filepath.Dir(p), "layer-passwd")))
+		}, true},
+		{"made a symlink", func(t *testing.T, p string) {
+			require.NoError(t, os.Remove(p))
+			require.NoError(t, os.Symlink("/elsewhere", p))
+		}, true},
+		{"made world-writable", func(t *testing.T, p string) {
+			require.NoError(t, os.Chmod(p, 0o666))
+		}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "passwd")
+			require.NoError(t, os.WriteFile(p, []byte(passwd), 0o644))
+			before, err := describeHostFile(p)
+			require.NoError(t, err)
+			tc.change(t, p)
+			after, err := describeHostFile(p)
+			require.NoError(t, err)
+			assert.Equal(t, tc.changed, before != after, "before %s, after %s", before, after)
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -21,7 +22,8 @@ import (
 // and a hash of the content of regular files), except those under the
 // paths it was told to skip (the data root itself, which the operation
 // is allowed to change). It also records the host's /etc/passwd, the
-// favourite target, and checks that no file named Escaped appeared in
+// favourite target, as far as a hostile tar could change it (see
+// describeHostFile), and checks that no file named Escaped appeared in
 // "/", "/tmp" or "/etc".
 type Watch struct {
 	dirs     []string
@@ -100,7 +102,7 @@ func (w *Watch) Check(t testing.TB, what string) {
 func (w *Watch) snapshot() (map[string]string, error) {
 	state := map[string]string{}
 	for _, f := range hostFiles {
-		if d, err := describe(f); err == nil {
+		if d, err := describeHostFile(f); err == nil {
 			state[f] = d
 		}
 	}
@@ -138,6 +140,33 @@ func (w *Watch) snapshot() (map[string]string, error) {
 		}
 	}
 	return state, nil
+}
+
+// describeHostFile is what a hostile tar could change of a host file
+// like /etc/passwd, and nothing that another test running beside may
+// change as it should: a test of user namespaces adds and removes its
+// own users (useradd writes a new file and renames it over the old one,
+// so the size, times and inode change, the rest stays). A write through
+// an escaped path replaces the content (the corpus writes one line of
+// its own), so the first line, root's, is compared; a hard link into a
+// data root raises the link count; a symlink or a chmod shows in the
+// type and mode.
+func describeHostFile(p string) (string, error) {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(p, &st); err != nil {
+		return "", err
+	}
+	desc := fmt.Sprintf("mode=%o uid=%d gid=%d nlink=%d", st.Mode, st.Uid, st.Gid, st.Nlink)
+	if st.Mode&syscall.S_IFMT == syscall.S_IFREG {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return "", err
+		}
+		first, _, _ := strings.Cut(string(data), "\n")
+		sum := sha256.Sum256([]byte(first))
+		desc += " first-line-sha256=" + hex.EncodeToString(sum[:8])
+	}
+	return desc, nil
 }
 
 // describe is one entry's state, as a string to compare.
