@@ -136,14 +136,9 @@ func bareBundle(b *testing.B, parent string) string {
 	return dir
 }
 
-// BenchmarkRuntimeRun times `RUNTIME run` of a bare bundle (true, no
-// network namespace): create, start, wait and delete by the runtime's
-// own command line, nothing else in the way. Goal (issue 17): berth
-// faster than crun. Not met: on this kind of machine, at load 8, crun
-// 8.8-14 ms, berth 12.6-21 ms, runc 22.6-44 ms (BenchmarkRuntimeRunAlternated
-// and docs/performance.md).
-func BenchmarkRuntimeRun(b *testing.B) {
-	labtest.Privileged(b)
+// benchParent is a cgroup parent of the benchmark's own for the bare
+// bundle's containers, removed at the end.
+func benchParent(b *testing.B) string {
 	parent := labtest.Unique("berth-bench")
 	b.Cleanup(func() {
 		for _, dir := range labtest.CgroupDirs(parent) {
@@ -152,7 +147,18 @@ func BenchmarkRuntimeRun(b *testing.B) {
 			}
 		}
 	})
-	bundle := bareBundle(b, parent)
+	return parent
+}
+
+// BenchmarkRuntimeRun times `RUNTIME run` of a bare bundle (true, no
+// network namespace): create, start, wait and delete by the runtime's
+// own command line, nothing else in the way. Goal (issue 17): berth
+// faster than crun. Not met: on this kind of machine, at load 8, crun
+// 8.8-14 ms, berth 12.6-21 ms, runc 22.6-44 ms (BenchmarkRuntimeRunAlternated
+// and docs/performance.md).
+func BenchmarkRuntimeRun(b *testing.B) {
+	labtest.Privileged(b)
+	bundle := bareBundle(b, benchParent(b))
 	for _, rt := range benchRuntimes(b) {
 		b.Run(rt.Name, func(b *testing.B) {
 			if note := benchNamespace(b); b.N == 1 {
@@ -183,15 +189,7 @@ func BenchmarkRuntimeRun(b *testing.B) {
 // the same. Each runtime's median is a metric (RUNTIME-ms).
 func BenchmarkRuntimeRunAlternated(b *testing.B) {
 	labtest.Privileged(b)
-	parent := labtest.Unique("berth-bench")
-	b.Cleanup(func() {
-		for _, dir := range labtest.CgroupDirs(parent) {
-			if err := removeBenchCgroup(dir); err != nil {
-				b.Errorf("removing the benchmark's cgroup: %v", err)
-			}
-		}
-	})
-	bundle := bareBundle(b, parent)
+	bundle := bareBundle(b, benchParent(b))
 	rts := benchRuntimes(b)
 	if note := benchNamespace(b); b.N == 1 {
 		b.Log(note)
@@ -231,15 +229,7 @@ func BenchmarkRuntimeRunAlternated(b *testing.B) {
 // (createMaxRSS).
 func BenchmarkRuntimeLifecycle(b *testing.B) {
 	labtest.Privileged(b)
-	parent := labtest.Unique("berth-bench")
-	b.Cleanup(func() {
-		for _, dir := range labtest.CgroupDirs(parent) {
-			if err := removeBenchCgroup(dir); err != nil {
-				b.Errorf("removing the benchmark's cgroup: %v", err)
-			}
-		}
-	})
-	bundle := bareBundle(b, parent)
+	bundle := bareBundle(b, benchParent(b))
 	for _, rt := range benchRuntimes(b) {
 		b.Run(rt.Name, func(b *testing.B) {
 			if note := benchNamespace(b); b.N == 1 {
