@@ -353,15 +353,17 @@ func TestPullLoginAndInfoAsDockerdShowThem(t *testing.T) {
 
 // pullLines groups a non-terminal `docker pull`'s lines by their ID, in
 // order within each ID, IDs sorted: the lines of layers pulled at once
-// interleave in no set order. "Download complete" is left out: dockerd
-// 20.10 sometimes skips it (its progress is sampled), berthd always says
-// it.
+// interleave in no set order. "Verifying Checksum" and "Download
+// complete" are left out: dockerd 20.10 sometimes skips either (a
+// transfer keeps only its latest progress for its watchers, so a status
+// overtaken by the next before it is read is never shown), berthd always
+// says both.
 func pullLines(out string) []string {
 	byID := map[string][]string{}
 	var ids []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		id, status, ok := strings.Cut(line, ": ")
-		if status == "Download complete" {
+		if status == "Download complete" || status == "Verifying Checksum" {
 			continue
 		}
 		if !ok || strings.Contains(id, " ") {
