@@ -179,7 +179,11 @@ func Create(root string, o CreateOptions) (c *Container, err error) {
 			return nil, fmt.Errorf("container %s: exec FIFO: %w", o.ID, err)
 		}
 	}
-	if o.openGate {
+	// A terminal that run keeps itself (run_tty.go): the process must
+	// not start before run has the master and has given it the size of
+	// ours, so the gate stays shut until run's start.
+	keepsTerminal := o.keepTerminal && pb != nil && pb.bundle.Spec.Process.Terminal
+	if o.openGate && !keepsTerminal {
 		fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return nil, fmt.Errorf("container %s: exec FIFO: %w", o.ID, err)

@@ -25,6 +25,12 @@ import (
 //	recvmsg(a)  <--- master --- sendmsg(b)
 //	our terminal raw; stdin -> master, master -> stdout; SIGWINCH -> resize
 //
+// The process starts only after run has the master and has given it
+// our window size: run otherwise opens the exec FIFO's reading end
+// before init waits on it (Container.gate), and the process would run
+// at once, with a terminal of no size yet (busybox's `stty size` then
+// fails: seen under load).
+//
 // Detached (run -d, create) there is no one to copy for: a terminal
 // there still needs --console-socket, as runc says too.
 
