@@ -35,6 +35,7 @@ type Dockerd struct {
 	bin     string   // dockerd
 	args    []string // its arguments, for Restart
 	log     *os.File // its output
+	tmpdir  string   // its TMPDIR, and its containerd's
 }
 
 // StartDockerd starts a dockerd for t, or skips t (fails it under
@@ -90,6 +91,16 @@ func StartDockerd(t testing.TB, flags ...string) *Dockerd {
 	}
 	d.log = logf
 	d.env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+filepath.Join(dir, "cli"))
+	// dockerd's own temporary directory, which its containerd inherits:
+	// when dockerd finds containerd slow to answer (a loaded machine),
+	// it asks it for a stack dump (SIGUSR1) before restarting it, and
+	// containerd writes containerd.PID.stacks.log there, not in the
+	// host's /tmp, and stop removes it with the rest.
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatalf("dockerd: %v", err)
+	}
+	d.tmpdir = tmp
 	if err := d.launch(); err != nil {
 		t.Fatalf("dockerd: %v", err)
 	}
@@ -101,6 +112,7 @@ func StartDockerd(t testing.TB, flags ...string) *Dockerd {
 // launch starts the dockerd process.
 func (d *Dockerd) launch() error {
 	d.cmd = exec.Command(d.bin, d.args...)
+	d.cmd.Env = append(os.Environ(), "TMPDIR="+d.tmpdir)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	// If the test binary dies, so does dockerd (which stops containerd).
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
