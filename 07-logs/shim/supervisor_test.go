@@ -22,6 +22,17 @@ import (
 	"github.com/berth-project/berth/07-logs/logs"
 )
 
+// exitLeftToSupervisor runs `exit 4` in s, whose supervisor the caller
+// is, and returns the container once its shim has recorded the exit,
+// left the clean-up to the supervisor and gone.
+func exitLeftToSupervisor(t *testing.T, s *Store) *Container {
+	t.Helper()
+	c, st := start(t, s, Config{Command: []string{"/bin/sh", "-c", "exit 4"}})
+	require.NoError(t, labtest.ProcessGone(st.ShimPid), "the shim exits after the exit is recorded")
+	require.Eventually(t, func() bool { return !c.Supervised() }, 2*time.Second, 5*time.Millisecond)
+	return c
+}
+
 // With a supervisor, the shim records the exit and leaves the clean-up:
 // the container has exited (its status is known at once), and Finish, the
 // supervisor's call, cleans up once and writes the final state.
@@ -32,9 +43,7 @@ func TestASupervisorCleansUpInsteadOfTheShim(t *testing.T) {
 		sup, err := s.Supervise()
 		require.NoError(t, err)
 		defer sup.Close()
-		c, st := start(t, s, Config{Command: []string{"/bin/sh", "-c", "exit 4"}})
-		require.NoError(t, labtest.ProcessGone(st.ShimPid), "the shim exits after the exit is recorded")
-		require.Eventually(t, func() bool { return !c.Supervised() }, 2*time.Second, 5*time.Millisecond)
+		c := exitLeftToSupervisor(t, s)
 
 		now, err := c.State()
 		require.NoError(t, err)
@@ -66,9 +75,7 @@ func TestWaitWaitsForTheSupervisorsCleanUp(t *testing.T) {
 	sup, err := s.Supervise()
 	require.NoError(t, err)
 	defer sup.Close()
-	c, st := start(t, s, Config{Command: []string{"/bin/sh", "-c", "exit 4"}})
-	require.NoError(t, labtest.ProcessGone(st.ShimPid), "the shim exits after the exit is recorded")
-	require.Eventually(t, func() bool { return !c.Supervised() }, 2*time.Second, 5*time.Millisecond)
+	c := exitLeftToSupervisor(t, s)
 
 	lock, err := takeLock(c.Dir()) // the supervisor's clean-up begins
 	require.NoError(t, err)
